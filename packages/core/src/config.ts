@@ -1,0 +1,145 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+import { registerSecret } from './logger.js';
+
+const list = z
+  .string()
+  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
+const bool = z
+  .string()
+  .transform((s) => s.trim().toLowerCase())
+  .pipe(z.enum(['true', 'false', '1', '0', 'yes', 'no', '']))
+  .transform((s) => s === 'true' || s === '1' || s === 'yes');
+const positiveInt = z.string().trim().regex(/^\d+$/, 'a whole number').transform(Number).pipe(z.number().int().positive());
+const url = z.string().trim().url();
+const text = z.string();
+
+/**
+ * Every variable Tally reads, with the metrics-utility name, its parser and
+ * whether it is a secret (never printed, logged or written into artifacts).
+ */
+export const ENV = {
+  shipTarget: { env: 'METRICS_UTILITY_SHIP_TARGET', schema: z.enum(['directory', 's3', 'crc', 'crc-mutual', 'segment', 'postgres', 'controller_db']), accepts: 'directory, s3, crc, crc-mutual, segment, postgres (gather) or directory, s3, controller_db (report)' },
+  shipPath: { env: 'METRICS_UTILITY_SHIP_PATH', schema: text },
+  databaseUrl: { env: 'DATABASE_URL', schema: text, secret: true },
+  bucketName: { env: 'METRICS_UTILITY_BUCKET_NAME', schema: text },
+  bucketEndpoint: { env: 'METRICS_UTILITY_BUCKET_ENDPOINT', schema: url, accepts: 'a URL such as https://s3.example.com' },
+  bucketRegion: { env: 'METRICS_UTILITY_BUCKET_REGION', schema: text },
+  bucketAccessKey: { env: 'METRICS_UTILITY_BUCKET_ACCESS_KEY', schema: text, secret: true },
+  bucketSecretKey: { env: 'METRICS_UTILITY_BUCKET_SECRET_KEY', schema: text, secret: true },
+  crcIngressUrl: { env: 'METRICS_UTILITY_CRC_INGRESS_URL', schema: url, accepts: 'a URL' },
+  crcSsoUrl: { env: 'METRICS_UTILITY_CRC_SSO_URL', schema: url, accepts: 'a URL' },
+  proxyUrl: { env: 'METRICS_UTILITY_PROXY_URL', schema: url, accepts: 'a URL such as http://proxy:3128' },
+  serviceAccountId: { env: 'METRICS_UTILITY_SERVICE_ACCOUNT_ID', schema: text },
+  serviceAccountSecret: { env: 'METRICS_UTILITY_SERVICE_ACCOUNT_SECRET', schema: text, secret: true },
+  crcCertPath: { env: 'METRICS_UTILITY_CRC_CERT_PATH', schema: text },
+  crcKeyPath: { env: 'METRICS_UTILITY_CRC_KEY_PATH', schema: text },
+  crcVerifyCertPath: { env: 'METRICS_UTILITY_CRC_VERIFY_CERT_PATH', schema: text },
+  billingProvider: { env: 'METRICS_UTILITY_BILLING_PROVIDER', schema: z.enum(['aws']), accepts: 'aws' },
+  billingAccountId: { env: 'METRICS_UTILITY_BILLING_ACCOUNT_ID', schema: text },
+  redHatOrgId: { env: 'METRICS_UTILITY_RED_HAT_ORG_ID', schema: text },
+  segmentWriteKey: { env: 'METRICS_UTILITY_SEGMENT_WRITE_KEY', schema: text, secret: true },
+  segmentHost: { env: 'METRICS_UTILITY_SEGMENT_HOST', schema: url, accepts: 'a URL' },
+  storageTable: { env: 'METRICS_UTILITY_STORAGE_TABLE', schema: text },
+  maxGatherPeriodDays: { env: 'METRICS_UTILITY_MAX_GATHER_PERIOD_DAYS', schema: positiveInt, accepts: 'a whole number of days, e.g. 28' },
+  optionalCollectors: { env: 'METRICS_UTILITY_OPTIONAL_COLLECTORS', schema: list },
+  disableJobHostSummary: { env: 'METRICS_UTILITY_DISABLE_JOB_HOST_SUMMARY_COLLECTOR', schema: bool, accepts: 'true or false' },
+  collectorLockSuffix: { env: 'METRICS_UTILITY_COLLECTOR_LOCK_SUFFIX', schema: text },
+  clusterName: { env: 'METRICS_UTILITY_CLUSTER_NAME', schema: text },
+  usageBasedMeteringEnabled: { env: 'METRICS_UTILITY_USAGE_BASED_METERING_ENABLED', schema: bool, accepts: 'true or false' },
+  prometheusUrl: { env: 'METRICS_UTILITY_PROMETHEUS_URL', schema: url, accepts: 'a URL' },
+  prometheusToken: { env: 'METRICS_UTILITY_PROMETHEUS_TOKEN', schema: text, secret: true },
+  prometheusCaPath: { env: 'METRICS_UTILITY_PROMETHEUS_CA_PATH', schema: text },
+  maxDataSize: { env: 'METRICS_UTILITY_MAX_DATA_SIZE', schema: text },
+  reportType: { env: 'METRICS_UTILITY_REPORT_TYPE', schema: z.enum(['CCSP', 'CCSPv2', 'RENEWAL_GUIDANCE']), accepts: 'CCSP, CCSPv2 or RENEWAL_GUIDANCE' },
+  pricePerNode: { env: 'METRICS_UTILITY_PRICE_PER_NODE', schema: z.string().trim().regex(/^\d+(\.\d+)?$/, 'a number').transform(Number), accepts: 'a number such as 12.5' },
+  reportSku: { env: 'METRICS_UTILITY_REPORT_SKU', schema: text },
+  reportSkuDescription: { env: 'METRICS_UTILITY_REPORT_SKU_DESCRIPTION', schema: text },
+  reportH1Heading: { env: 'METRICS_UTILITY_REPORT_H1_HEADING', schema: text },
+  reportCompanyName: { env: 'METRICS_UTILITY_REPORT_COMPANY_NAME', schema: text },
+  reportEmail: { env: 'METRICS_UTILITY_REPORT_EMAIL', schema: text },
+  reportRhnLogin: { env: 'METRICS_UTILITY_REPORT_RHN_LOGIN', schema: text },
+  reportPoNumber: { env: 'METRICS_UTILITY_REPORT_PO_NUMBER', schema: text },
+  reportCompanyBusinessLeader: { env: 'METRICS_UTILITY_REPORT_COMPANY_BUSINESS_LEADER', schema: text },
+  reportCompanyProcurementLeader: { env: 'METRICS_UTILITY_REPORT_COMPANY_PROCUREMENT_LEADER', schema: text },
+  reportEndUserCompanyName: { env: 'METRICS_UTILITY_REPORT_END_USER_COMPANY_NAME', schema: text },
+  reportEndUserCity: { env: 'METRICS_UTILITY_REPORT_END_USER_CITY', schema: text },
+  reportEndUserState: { env: 'METRICS_UTILITY_REPORT_END_USER_STATE', schema: text },
+  reportEndUserCountry: { env: 'METRICS_UTILITY_REPORT_END_USER_COUNTRY', schema: text },
+  renewalDedupIterations: { env: 'REPORT_RENEWAL_GUIDANCE_DEDUP_ITERATIONS', schema: positiveInt, accepts: 'a whole number, e.g. 3' },
+  organizationFilter: { env: 'METRICS_UTILITY_ORGANIZATION_FILTER', schema: list },
+  optionalCcspReportSheets: { env: 'METRICS_UTILITY_OPTIONAL_CCSP_REPORT_SHEETS', schema: list },
+  deduplicator: { env: 'METRICS_UTILITY_DEDUPLICATOR', schema: text },
+} as const satisfies Record<string, { env: string; schema: z.ZodType; secret?: boolean; accepts?: string }>;
+
+type Env = typeof ENV;
+export type TallyConfig = { -readonly [K in keyof Env]?: z.output<Env[K]['schema']> };
+export type ConfigKey = keyof Env;
+
+export const SECRET_KEYS: ReadonlySet<ConfigKey> = new Set(
+  (Object.keys(ENV) as ConfigKey[]).filter((k) => (ENV[k] as { secret?: boolean }).secret),
+);
+
+export interface LoadConfigOptions {
+  env?: Record<string, string | undefined>;
+  /** A JSON file whose keys are either the config keys (`shipPath`) or the variable names; the environment wins. */
+  file?: string;
+}
+
+/**
+ * Read configuration from the environment (and an optional JSON file). Every
+ * invalid value is reported in one error, one line per variable, naming what is accepted.
+ */
+export function loadConfig(opts: LoadConfigOptions = {}): TallyConfig {
+  const env = opts.env ?? process.env;
+  const fromFile: Record<string, unknown> = {};
+  if (opts.file) {
+    if (!existsSync(opts.file)) throw new ConfigError(`config file ${opts.file} does not exist`, { field: 'config' });
+    try {
+      Object.assign(fromFile, JSON.parse(readFileSync(opts.file, 'utf8')));
+    } catch (err) {
+      throw new ConfigError(`config file ${opts.file} is not valid JSON: ${(err as Error).message}`, { field: 'config' });
+    }
+  }
+  const out: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [key, spec] of Object.entries(ENV) as [ConfigKey, (typeof ENV)[ConfigKey]][]) {
+    let raw: unknown = env[spec.env];
+    let source: string = spec.env;
+    if (raw === undefined || raw === '') {
+      raw = fromFile[key] ?? fromFile[spec.env];
+      source = `${opts.file}: ${key}`;
+      if (typeof raw === 'number' || typeof raw === 'boolean') raw = String(raw);
+      if (Array.isArray(raw)) raw = raw.join(',');
+    }
+    if (raw === undefined || raw === '') continue;
+    const parsed = spec.schema.safeParse(raw);
+    if (parsed.success) {
+      out[key] = parsed.data;
+      if ((spec as { secret?: boolean }).secret && typeof raw === 'string') registerSecret(raw);
+    } else {
+      const shown = (spec as { secret?: boolean }).secret ? '(secret value)' : JSON.stringify(raw);
+      const accepts = (spec as { accepts?: string }).accepts ?? parsed.error.issues[0]?.message ?? 'a valid value';
+      problems.push(`${source}=${shown} is invalid; expected ${accepts}`);
+    }
+  }
+  if (problems.length) throw new ConfigError(problems.join('\n'), { field: problems.length === 1 ? problems[0]!.split('=')[0] : undefined });
+  return out as TallyConfig;
+}
+
+/** The config with secret values replaced, safe to print or persist. */
+export function describeConfig(cfg: TallyConfig): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(cfg)) out[k] = SECRET_KEYS.has(k as ConfigKey) ? '[redacted]' : v;
+  return out;
+}
+
+/** Throw a ConfigError naming the variables that are required here and missing. */
+export function requireConfig<K extends ConfigKey>(cfg: TallyConfig, keys: readonly K[], what: string): Required<Pick<TallyConfig, K>> {
+  const missing = keys.filter((k) => cfg[k] === undefined || cfg[k] === '');
+  if (missing.length) {
+    throw new ConfigError(`${what} needs ${missing.map((k) => ENV[k].env).join(', ')}`, { field: ENV[missing[0]!].env });
+  }
+  return cfg as Required<Pick<TallyConfig, K>>;
+}

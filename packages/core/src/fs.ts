@@ -1,0 +1,45 @@
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { dirname, join, basename } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+
+function tempSibling(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+}
+
+async function fsyncAndRename(tmp: string, path: string): Promise<void> {
+  const fh = await open(tmp, 'r+');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, path);
+}
+
+/**
+ * Write a file atomically: readers see the old file or the complete new one,
+ * never a partial write (temp file in the same directory, fsync, rename).
+ */
+export async function writeFileAtomic(path: string, data: string | Uint8Array | Readable): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = tempSibling(path);
+  try {
+    if (typeof data === 'string' || data instanceof Uint8Array) {
+      const fh = await open(tmp, 'w', 0o644);
+      try {
+        await fh.writeFile(data);
+      } finally {
+        await fh.close();
+      }
+    } else {
+      await pipeline(data, createWriteStream(tmp, { mode: 0o644 }));
+    }
+    await fsyncAndRename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}

@@ -1,0 +1,89 @@
+import { createReadStream } from 'node:fs';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { join, resolve, sep } from 'node:path';
+import { ConfigError, StorageError, writeFileAtomic } from '@tally/core';
+import { checkName, dateFilter, globPrefix, globToRegExp } from './names.js';
+import type { GlobOptions, LocalFile, PutSource, Storage } from './storage.js';
+
+export interface DirectoryOptions {
+  /** Root directory (METRICS_UTILITY_SHIP_PATH). */
+  base: string;
+}
+
+/** A local directory. Writes are atomic (temp file, fsync, rename). */
+export class DirectoryStorage implements Storage {
+  readonly backend = 'directory';
+  readonly base: string;
+
+  constructor(opts: DirectoryOptions) {
+    if (!opts.base) throw new ConfigError('storage directory: base path not set (METRICS_UTILITY_SHIP_PATH)', { field: 'METRICS_UTILITY_SHIP_PATH' });
+    this.base = resolve(opts.base);
+  }
+
+  private path(name: string): string {
+    const p = resolve(this.base, checkName(this.backend, name));
+    if (p !== this.base && !p.startsWith(this.base + sep)) {
+      throw new StorageError(this.backend, `name "${name}" leaves the storage root`);
+    }
+    return p;
+  }
+
+  async put(name: string, source: PutSource): Promise<void> {
+    const path = this.path(name);
+    try {
+      if ('dict' in source) await writeFileAtomic(path, JSON.stringify(source.dict));
+      else if ('filename' in source) await writeFileAtomic(path, createReadStream(source.filename));
+      else if ('stream' in source) await writeFileAtomic(path, source.stream);
+      else await writeFileAtomic(path, source.buffer);
+    } catch (err) {
+      if (err instanceof StorageError) throw err;
+      throw new StorageError(this.backend, `put ${name} failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async get(name: string): Promise<LocalFile> {
+    const path = this.path(name);
+    const s = await stat(path).catch(() => undefined);
+    if (!s?.isFile()) throw new StorageError(this.backend, `get ${name}: no such object`);
+    // The object is already local: hand out the real path, nothing to remove.
+    const release = async () => {};
+    return { path, release, [Symbol.asyncDispose]: release };
+  }
+
+  async exists(name: string): Promise<boolean> {
+    const s = await stat(this.path(name)).catch(() => undefined);
+    return s?.isFile() ?? false;
+  }
+
+  async remove(name: string): Promise<void> {
+    await rm(this.path(name), { force: true });
+  }
+
+  async glob(pattern: string, opts: GlobOptions = {}): Promise<string[]> {
+    const re = globToRegExp(pattern, true);
+    // Walk only below the literal directory prefix of the pattern.
+    const prefix = globPrefix(pattern);
+    const startRel = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
+    const out: string[] = [];
+    const walk = async (rel: string): Promise<void> => {
+      const entries = await readdir(join(this.base, rel), { withFileTypes: true }).catch(() => []);
+      for (const e of entries) {
+        if (e.name.startsWith('.')) continue; // hidden and in-flight temp files
+        const r = rel ? `${rel}/${e.name}` : e.name;
+        if (e.isDirectory()) await walk(r);
+        else if (e.isFile() && re.test(r) && dateFilter(r, opts)) out.push(r);
+      }
+    };
+    await walk(startRel);
+    return out.sort();
+  }
+
+  describe(): Record<string, unknown> {
+    return { backend: this.backend, base: this.base };
+  }
+}
+
+/** Make sure the base directory exists (useful before a first gather). */
+export async function ensureDirectory(base: string): Promise<void> {
+  await mkdir(base, { recursive: true });
+}

@@ -1,0 +1,3 @@
+export * from './storage.js';
+export * from './names.js';
+export * from './directory.js';

@@ -1,0 +1,3 @@
+export * from './postgres-server.js';
+export * from './database.js';
+export * from './fixtures.js';
