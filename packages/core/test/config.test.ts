@@ -1,0 +1,99 @@
+import { Writable } from 'node:stream';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, createLogger, describeConfig, loadConfig, redact, requireConfig } from '@tally/core';
+
+describe('loadConfig', () => {
+  it('reads METRICS_UTILITY_* variables with their types', () => {
+    const cfg = loadConfig({
+      env: {
+        METRICS_UTILITY_SHIP_TARGET: 's3',
+        METRICS_UTILITY_SHIP_PATH: '/var/lib/tally',
+        METRICS_UTILITY_MAX_GATHER_PERIOD_DAYS: '14',
+        METRICS_UTILITY_OPTIONAL_COLLECTORS: ' main_jobevent, ,main_host,\t',
+        METRICS_UTILITY_DISABLE_JOB_HOST_SUMMARY_COLLECTOR: 'TRUE',
+        METRICS_UTILITY_PRICE_PER_NODE: '11.55',
+        METRICS_UTILITY_REPORT_TYPE: 'CCSPv2',
+        REPORT_RENEWAL_GUIDANCE_DEDUP_ITERATIONS: '3',
+      },
+    });
+    expect(cfg).toMatchObject({
+      shipTarget: 's3',
+      shipPath: '/var/lib/tally',
+      maxGatherPeriodDays: 14,
+      optionalCollectors: ['main_jobevent', 'main_host'],
+      disableJobHostSummary: true,
+      pricePerNode: 11.55,
+      reportType: 'CCSPv2',
+      renewalDedupIterations: 3,
+    });
+  });
+
+  it('reports every invalid value in one error, one line per variable, naming what is accepted', () => {
+    let err: unknown;
+    try {
+      loadConfig({ env: { METRICS_UTILITY_SHIP_TARGET: 'ftp', METRICS_UTILITY_MAX_GATHER_PERIOD_DAYS: 'ten', METRICS_UTILITY_PRICE_PER_NODE: 'cheap' } });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const lines = (err as Error).message.split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(/^METRICS_UTILITY_SHIP_TARGET="ftp" is invalid; expected directory, s3, crc/);
+    expect(lines[1]).toMatch(/^METRICS_UTILITY_MAX_GATHER_PERIOD_DAYS="ten" is invalid; expected a whole number of days/);
+    expect(lines[2]).toMatch(/^METRICS_UTILITY_PRICE_PER_NODE="cheap" is invalid; expected a number/);
+    expect((err as ConfigError).exitCode).toBe(2);
+  });
+
+  it('never echoes an invalid secret value', () => {
+    expect(() => loadConfig({ env: { METRICS_UTILITY_BUCKET_ENDPOINT: 'not a url' } })).toThrow(/BUCKET_ENDPOINT="not a url"/);
+    const cfg = loadConfig({ env: { METRICS_UTILITY_BUCKET_SECRET_KEY: 'hunter2-very-secret' } });
+    expect(JSON.stringify(describeConfig(cfg))).not.toContain('hunter2');
+  });
+
+  it('reads an optional JSON config file; the environment wins', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tally-cfg-'));
+    const file = join(dir, 'tally.json');
+    writeFileSync(file, JSON.stringify({ shipPath: '/from/file', METRICS_UTILITY_REPORT_TYPE: 'CCSP', maxGatherPeriodDays: 7 }));
+    const cfg = loadConfig({ file, env: { METRICS_UTILITY_SHIP_PATH: '/from/env' } });
+    expect(cfg).toMatchObject({ shipPath: '/from/env', reportType: 'CCSP', maxGatherPeriodDays: 7 });
+    writeFileSync(file, '{oops');
+    expect(() => loadConfig({ file, env: {} })).toThrow(/is not valid JSON/);
+    expect(() => loadConfig({ file: join(dir, 'missing.json'), env: {} })).toThrow(/does not exist/);
+  });
+
+  it('requireConfig names the missing variables', () => {
+    expect(() => requireConfig({ shipTarget: 's3' }, ['bucketName', 'bucketEndpoint'], 'ship target s3')).toThrow(
+      'ship target s3 needs METRICS_UTILITY_BUCKET_NAME, METRICS_UTILITY_BUCKET_ENDPOINT',
+    );
+  });
+});
+
+describe('logger', () => {
+  const capture = (tty: boolean) => {
+    const lines: string[] = [];
+    const stream = Object.assign(new Writable({ write(c, _e, cb) { lines.push(String(c)); cb(); } }), { isTTY: tty });
+    return { lines, stream };
+  };
+  it('writes JSON when not a TTY and redacts secret fields and registered secret values', () => {
+    const { lines, stream } = capture(false);
+    loadConfig({ env: { METRICS_UTILITY_SERVICE_ACCOUNT_SECRET: 'sa-secret-123456' } });
+    const log = createLogger({ stream, level: 'info' });
+    log.info('token sa-secret-123456 used', { password: 'p4ssw0rd', bucket: 'b', nested: { accessKey: 'AKIA1234' } });
+    log.debug('dropped');
+    expect(lines).toHaveLength(1);
+    const rec = JSON.parse(lines[0]!);
+    expect(rec).toMatchObject({ level: 'info', msg: 'token [redacted] used', password: '[redacted]', bucket: 'b', nested: { accessKey: '[redacted]' } });
+    expect(lines[0]).not.toContain('p4ssw0rd');
+  });
+  it('is readable on a TTY', () => {
+    const { lines, stream } = capture(true);
+    createLogger({ stream }).child({ collector: 'job_host_summary' }).warn('slow', { rows: 10 });
+    expect(lines[0]).toBe('WARN slow collector=job_host_summary rows=10\n');
+  });
+  it('redact leaves ordinary values alone', () => {
+    expect(redact({ a: 1, token: '', list: ['x'] })).toEqual({ a: 1, token: '', list: ['x'] });
+  });
+});
