@@ -1,7 +1,6 @@
-import { createReadStream } from 'node:fs';
-import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
-import { ConfigError, StorageError, writeFileAtomic } from '@tally/core';
+import { ConfigError, StorageError, pythonJson, writeFileAtomic } from '@tally/core';
 import { checkName, dateFilter, globPrefix, globToRegExp } from './names.js';
 import type { GlobOptions, LocalFile, PutSource, Storage } from './storage.js';
 
@@ -22,22 +21,35 @@ export class DirectoryStorage implements Storage {
 
   private path(name: string): string {
     const p = resolve(this.base, checkName(this.backend, name));
-    if (p !== this.base && !p.startsWith(this.base + sep)) {
-      throw new StorageError(this.backend, `name "${name}" leaves the storage root`);
+    if (!p.startsWith(this.base.endsWith(sep) ? this.base : this.base + sep)) {
+      throw new StorageError(this.backend, `name "${name}" does not name a file below ${this.base}`);
     }
     return p;
+  }
+
+  private wrap(op: string, name: string, err: unknown): StorageError {
+    if (err instanceof StorageError) return err;
+    return new StorageError(this.backend, `${op} ${name} failed: ${(err as Error).message}`, { cause: err });
   }
 
   async put(name: string, source: PutSource): Promise<void> {
     const path = this.path(name);
     try {
-      if ('dict' in source) await writeFileAtomic(path, JSON.stringify(source.dict));
-      else if ('filename' in source) await writeFileAtomic(path, createReadStream(source.filename));
+      // Python's json.dump text, as the reference writes dicts.
+      if ('dict' in source) await writeFileAtomic(path, pythonJson(source.dict));
+      else if ('filename' in source) {
+        // Open first: a missing source file must fail here, not as an unhandled stream error.
+        const fh = await open(source.filename, 'r');
+        try {
+          await writeFileAtomic(path, fh.createReadStream());
+        } finally {
+          await fh.close().catch(() => {});
+        }
+      }
       else if ('stream' in source) await writeFileAtomic(path, source.stream);
       else await writeFileAtomic(path, source.buffer);
     } catch (err) {
-      if (err instanceof StorageError) throw err;
-      throw new StorageError(this.backend, `put ${name} failed: ${(err as Error).message}`, { cause: err });
+      throw this.wrap('put', name, err);
     }
   }
 
@@ -56,17 +68,25 @@ export class DirectoryStorage implements Storage {
   }
 
   async remove(name: string): Promise<void> {
-    await rm(this.path(name), { force: true });
+    const path = this.path(name);
+    await rm(path, { force: true }).catch((err: unknown) => {
+      throw this.wrap('remove', name, err);
+    });
   }
 
   async glob(pattern: string, opts: GlobOptions = {}): Promise<string[]> {
+    checkName(this.backend, pattern);
     const re = globToRegExp(pattern, true);
     // Walk only below the literal directory prefix of the pattern.
     const prefix = globPrefix(pattern);
     const startRel = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
     const out: string[] = [];
     const walk = async (rel: string): Promise<void> => {
-      const entries = await readdir(join(this.base, rel), { withFileTypes: true }).catch(() => []);
+      const entries = await readdir(join(this.base, rel), { withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
+        // A pattern below a directory that does not exist matches nothing.
+        if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return [];
+        throw this.wrap('glob', pattern, err);
+      });
       for (const e of entries) {
         if (e.name.startsWith('.')) continue; // hidden and in-flight temp files
         const r = rel ? `${rel}/${e.name}` : e.name;
