@@ -1,0 +1,21 @@
+import type { TallyDuckDb } from './duckdb.js';
+import { Dataframe } from './dataframe.js';
+import type { Column } from './types.js';
+
+/** data_collection_status rows, concatenated; timestamps naive UTC. */
+export class DataCollectionStatus extends Dataframe {
+  readonly name = 'data_collection_status';
+  readonly members = ['data_collection_status.csv'] as const;
+  readonly indexColumns = [] as const;
+  readonly columns: readonly Column[] = [
+    { name: 'collection_start_timestamp', type: 'TIMESTAMP' },
+    { name: 'since', type: 'TIMESTAMP' },
+    { name: 'until', type: 'TIMESTAMP' },
+    { name: 'file_name', type: 'VARCHAR' },
+    { name: 'status', type: 'VARCHAR' },
+    { name: 'elapsed', type: 'DOUBLE' },
+  ];
+  constructor(db: TallyDuckDb) {
+    super(db, db.tableName('data_collection_status'));
+  }
+}

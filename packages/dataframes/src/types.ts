@@ -1,0 +1,20 @@
+/** A column of a dataframe's grouped table, with its DuckDB type. */
+export interface Column {
+  readonly name: string;
+  /** DuckDB type, e.g. `VARCHAR`, `BIGINT`, `TIMESTAMP`, `VARCHAR[]`. */
+  readonly type: string;
+}
+
+/** Per-batch facts a CSV does not carry itself. */
+export interface BatchContext {
+  /** `install_uuid` from the tarball's `config.json` (NULL when unknown). */
+  installUuid?: string | null;
+  /** Name used in error messages (tarball or file). */
+  source?: string;
+}
+
+/** A `{key, value}` pair of a JSON-set column (`facts`, `canonical_facts`). */
+export interface FactPair {
+  key: string;
+  value: string;
+}
