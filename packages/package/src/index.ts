@@ -1,1 +1,5 @@
-export {};
+export * from './names.js';
+export * from './status.js';
+export * from './tarball.js';
+export * from './packer.js';
+export * from './read.js';
