@@ -1,1 +1,2 @@
-export {};
+export * from './chunk.js';
+export * from './segment.js';
