@@ -1,0 +1,226 @@
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import { ExtractError } from '@tally/core';
+import { dayFolders, extractRange, extractTarball, listTarballs, packTarball } from '@tally/extractors';
+import { DirectoryStorage } from '@tally/storage';
+import { metricsUtilityTarballs } from '@tally/testkit';
+import tar from 'tar-stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+let root: string;
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'tally-extractors-test-'));
+});
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+const JHS = 'id,created,host_name\r\n1,2024-03-06 12:00:56+00,h1\r\n2,2024-03-06 12:00:57+00,h2';
+
+/** A gzip bomb: one member whose header promises `size` bytes of zeros, streamed through zlib. */
+async function writeBomb(path: string, size: number): Promise<void> {
+  const pack = tar.pack();
+  const done = pipeline(pack, createGzip({ level: 1 }), createWriteStream(path));
+  const entry = pack.entry({ name: 'job_host_summary.csv', size, type: 'file' });
+  const chunk = Buffer.alloc(1024 * 1024);
+  await pipeline(
+    Readable.from(
+      (function* () {
+        for (let left = size; left > 0; left -= chunk.length) yield left >= chunk.length ? chunk : chunk.subarray(0, left);
+      })(),
+    ),
+    entry,
+  );
+  pack.finalize();
+  await done;
+}
+
+describe('dayFolders / listTarballs', () => {
+  it('lists every UTC day folder in [since, until)', () => {
+    expect(dayFolders(new Date('2024-02-28T10:00:00Z'), new Date('2024-03-02T00:00:00Z'))).toEqual([
+      'data/2024/02/28',
+      'data/2024/02/29',
+      'data/2024/03/01',
+    ]);
+    expect(dayFolders(new Date('2024-03-01T00:00:00Z'), new Date('2024-03-01T00:00:00Z'))).toEqual([]);
+    expect(dayFolders(new Date('2024-03-01T00:00:00Z'), new Date('2024-03-01T00:00:01Z'))).toEqual(['data/2024/03/01']);
+  });
+
+  it('finds the fixture tarballs of a range only', async () => {
+    const { base } = metricsUtilityTarballs();
+    const storage = new DirectoryStorage({ base });
+    const names = await listTarballs(storage, new Date('2024-03-11T00:00:00Z'), new Date('2024-03-12T00:00:00Z'));
+    expect(names).toHaveLength(2);
+    expect(names.every((n) => n.startsWith('data/2024/03/11/'))).toBe(true);
+  });
+});
+
+describe('extractRange on the metrics-utility fixtures', () => {
+  it('reads every fixture tarball, including the macOS repack', async () => {
+    const { base, names } = metricsUtilityTarballs();
+    const storage = new DirectoryStorage({ base });
+    const seen: { name: string; files: string[]; jhsSize: number; hasConfig: boolean }[] = [];
+    const dirs: string[] = [];
+    const result = await extractRange(
+      { storage, since: new Date('2024-01-01T00:00:00Z'), until: new Date('2024-06-01T00:00:00Z') },
+      async (t) => {
+        dirs.push(t.dir);
+        const jhs = t.file('job_host_summary.csv');
+        seen.push({
+          name: t.name,
+          files: [...t.files.keys()].sort(),
+          jhsSize: jhs ? (await stat(jhs)).size : -1,
+          hasConfig: (await t.config())?.install_uuid !== undefined,
+        });
+      },
+    );
+    expect(result.failures).toEqual([]);
+    expect(result.loaded).toEqual(names);
+    expect(seen).toHaveLength(29);
+    for (const s of seen) {
+      expect(s.files).toEqual(['config.json', 'data_collection_status.csv', 'job_host_summary.csv', 'manifest.json']);
+      expect(s.hasConfig).toBe(true);
+    }
+    const mac = seen.find((s) => s.name.startsWith('data/2024/04/17/'))!;
+    expect(mac.jhsSize).toBe(801_628);
+    // Temp directories are gone once the callback returned.
+    for (const d of dirs) await expect(stat(d)).rejects.toThrow();
+  });
+
+  it('keeps only the requested members', async () => {
+    const { base } = metricsUtilityTarballs();
+    const storage = new DirectoryStorage({ base });
+    const files: string[][] = [];
+    await extractRange(
+      {
+        storage,
+        since: new Date('2024-04-17T00:00:00Z'),
+        until: new Date('2024-04-18T00:00:00Z'),
+        only: ['job_host_summary.csv', 'config.json'],
+      },
+      async (t) => {
+        files.push([...t.files.keys()].sort());
+        const text = await readFile(t.file('job_host_summary.csv')!, 'utf8');
+        expect(text.startsWith('id,created,modified,host_name,host_remote_id,')).toBe(true);
+        expect(text.split('\r\n').length).toBeGreaterThan(3800);
+      },
+    );
+    expect(files).toEqual([['config.json', 'job_host_summary.csv']]);
+  });
+});
+
+describe('unsafe and broken tarballs', () => {
+  it('reports each bad tarball by name and still loads the good ones', async () => {
+    const base = join(root, 'bad');
+    const day = join(base, 'data/2024/03/05');
+    const name = (s: string) => `data/2024/03/05/${s}.tar.gz`;
+    await packTarball(join(base, name('a-good')), [
+      { name: './', type: 'directory' },
+      { name: './._job_host_summary.csv', content: 'apple double junk' },
+      { name: './job_host_summary.csv', content: JHS },
+      { name: './config.json', content: '{"install_uuid": "u-1"}' },
+      { name: './notes.txt', content: 'not wanted' },
+    ]);
+    await writeFile(join(day, 'b-corrupt.tar.gz'), Buffer.from('this is not gzip at all, just text'));
+    await packTarball(join(day, 'full.tmp'), [{ name: 'job_host_summary.csv', content: JHS.repeat(200) }]);
+    const full = await readFile(join(day, 'full.tmp'));
+    await rm(join(day, 'full.tmp'));
+    await writeFile(join(day, 'c-truncated.tar.gz'), full.subarray(0, Math.floor(full.length / 2)));
+    await packTarball(join(base, name('d-evil')), [
+      { name: 'config.json', content: '{}' },
+      { name: '../evil.csv', content: 'x\n1\n' },
+    ]);
+    await packTarball(join(base, name('e-symlink')), [
+      { name: 'config.json', content: '{}' },
+      { name: 'job_host_summary.csv', type: 'symlink', linkname: '/etc/passwd' },
+    ]);
+    await writeBomb(join(day, 'f-bomb.tar.gz'), 256 * 1024 * 1024);
+    await packTarball(join(base, name('g-absolute')), [{ name: '/tmp/job_host_summary.csv', content: JHS }]);
+    await packTarball(join(base, name('h-many')), [
+      { name: 'a.csv', content: '1' },
+      { name: 'b.csv', content: '1' },
+      { name: 'c.csv', content: '1' },
+      { name: 'd.csv', content: '1' },
+      { name: 'e.csv', content: '1' },
+      { name: 'f.csv', content: '1' },
+    ]);
+    await packTarball(join(base, name('i-hardlink')), [
+      { name: 'config.json', content: '{}' },
+      { name: 'job_host_summary.csv', type: 'link', linkname: 'config.json' },
+    ]);
+    await packTarball(join(base, name('j-good')), [{ name: 'job_host_summary.csv', content: JHS }]);
+
+    const storage = new DirectoryStorage({ base });
+    const loaded: Record<string, string[]> = {};
+    const warnings: unknown[] = [];
+    const logger = {
+      debug() {},
+      info() {},
+      warn: (_m: string, f?: Record<string, unknown>) => warnings.push(f),
+      error() {},
+      child() {
+        return logger;
+      },
+    };
+    const started = Date.now();
+    const result = await extractRange(
+      {
+        storage,
+        since: new Date('2024-03-05T00:00:00Z'),
+        until: new Date('2024-03-06T00:00:00Z'),
+        maxMembers: 5,
+        maxTotalBytes: 1024 * 1024,
+        logger,
+      },
+      async (t) => {
+        loaded[t.name] = [...t.files.keys()].sort();
+      },
+    );
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(loaded).toEqual({
+      [name('a-good')]: ['config.json', 'job_host_summary.csv'],
+      [name('j-good')]: ['job_host_summary.csv'],
+    });
+    const byFile = Object.fromEntries(result.failures.map((f) => [f.file, f.error]));
+    expect(Object.keys(byFile).sort()).toEqual(
+      ['b-corrupt', 'c-truncated', 'd-evil', 'e-symlink', 'f-bomb', 'g-absolute', 'h-many', 'i-hardlink'].map(name),
+    );
+    expect(byFile[name('b-corrupt')]).toMatch(/corrupt gzip|unreadable/);
+    expect(byFile[name('c-truncated')]).toMatch(/truncated|unexpected end/i);
+    expect(byFile[name('d-evil')]).toMatch(/\.\./);
+    expect(byFile[name('e-symlink')]).toMatch(/symlink/);
+    expect(byFile[name('f-bomb')]).toMatch(/exceeds the cap of 1048576 bytes/);
+    expect(byFile[name('g-absolute')]).toMatch(/absolute/);
+    expect(byFile[name('h-many')]).toMatch(/more than 5 members/);
+    expect(byFile[name('i-hardlink')]).toMatch(/link/);
+    for (const f of result.failures) expect(byFile[f.file]!.startsWith(`${f.file}: `)).toBe(true);
+    expect(warnings).toHaveLength(8);
+  });
+
+  it('extractTarball throws an ExtractError and leaves no temp directory behind', async () => {
+    const path = join(root, 'evil.tar.gz');
+    await packTarball(path, [
+      { name: 'job_host_summary.csv', content: JHS },
+      { name: 'sub/../../evil.csv', content: 'x' },
+    ]);
+    const parent = await mkdtemp(join(root, 'parent-'));
+    const err = await extractTarball(path, { name: 'evil.tar.gz', tempParent: parent }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ExtractError);
+    expect((err as ExtractError).file).toBe('evil.tar.gz');
+    const { readdir } = await import('node:fs/promises');
+    expect(await readdir(parent)).toEqual([]);
+  });
+
+  it('keeps CRLF and a missing final newline byte for byte', async () => {
+    const path = join(root, 'crlf.tar.gz');
+    await packTarball(path, [{ name: './job_host_summary.csv', content: JHS }]);
+    await using t = await extractTarball(path);
+    expect(await readFile(t.file('job_host_summary.csv')!, 'utf8')).toBe(JHS);
+    expect(await t.config()).toBeUndefined();
+  });
+});
