@@ -1,4 +1,4 @@
-import type { Window } from '@tally/core';
+import type { Logger, Window } from '@tally/core';
 import type pg from 'pg';
 
 export type CollectorFormat = 'json' | 'csv';
@@ -23,6 +23,13 @@ export interface CollectorMeta {
   readonly slicing?: Slicing;
   /** Tarballs never mix shipping groups (default `default`). */
   readonly shippingGroup?: string;
+  /**
+   * Gathered only when named in `METRICS_UTILITY_OPTIONAL_COLLECTORS` (absent/false: gathered
+   * by default, e.g. `config` and `job_host_summary`).
+   */
+  readonly optional?: boolean;
+  /** The column the `[since, until)` window filters on, for documentation and `--help`. */
+  readonly windowColumn?: string;
 }
 
 /** The parameters gather passes to every collector; each collector validates the ones it needs. */
@@ -35,6 +42,8 @@ export interface CollectorParams {
   outputDir?: string;
   /** CSV split threshold in bytes (default 200 MiB). */
   maxFileSize?: number;
+  /** Where collectors report warnings (e.g. a skipped collector); silent by default. */
+  logger?: Logger;
   /** Extra fields for specific collectors (config: billingProviderParams; total_workers_vcpu: prometheus…). */
   [extra: string]: unknown;
 }
@@ -42,8 +51,12 @@ export interface CollectorParams {
 export type CollectorResult =
   /** `data` null means "no data": nothing is packaged. */
   | { format: 'json'; data: Record<string, unknown> | null }
-  /** CSV files in order (`{key}.csv` or `{key}_split{N}.csv`); at least one (header-only when empty). */
-  | { format: 'csv'; files: string[] };
+  /**
+   * CSV files in order (`{key}.csv` or `{key}_split{N}.csv`); at least one (header-only when empty),
+   * except when `skipped` says why the collector could not run at all (e.g. its table does not
+   * exist on this controller version): then `files` is empty and nothing is packaged.
+   */
+  | { format: 'csv'; files: string[]; skipped?: string };
 
 /** A configured collector: parameters already checked, nothing run until `gather()`. */
 export interface CollectorInstance {

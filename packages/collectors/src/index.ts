@@ -1,1 +1,14 @@
 export * from './collector.js';
+export * from './define.js';
+export * from './csv-splitter.js';
+export { bound, copyToCsv, type CopyOptions, type CopyParam } from './copy.js';
+export { type JsonCheck, prepareJsonCheck } from './host-variables.js';
+export { config, type ConfigParams, type PlatformType } from './controller/config.js';
+export { jobHostSummary, jobHostSummaryService } from './controller/job-host-summary.js';
+export { mainHost, mainHostDaily } from './controller/main-host.js';
+export { mainIndirectManagedNodeAudit } from './controller/indirect-audit.js';
+export { mainJobEvent, mainJobEventService } from './controller/job-events.js';
+export { unifiedJobs, executionEnvironments } from './controller/unified-jobs.js';
+export type { SqlCollectorParams } from './controller/sql-collector.js';
+export { controllerCollectors, collectorByKey, DEFAULT_OPTIONAL_COLLECTORS } from './controller/registry.js';
+export { totalWorkersVcpu, previousHour, DEFAULT_PROMETHEUS_URL, type TotalWorkersVcpuParams } from './prometheus.js';

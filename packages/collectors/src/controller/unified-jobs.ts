@@ -1,0 +1,69 @@
+import { inWindow, snapshotSqlCollector, windowedSqlCollector } from './sql-collector.js';
+
+/** Section 1.5 `unified_jobs`: jobs created or finished in the window, inventory syncs excluded. */
+export const unifiedJobs = windowedSqlCollector(
+  {
+    key: 'unified_jobs',
+    version: '1.4',
+    description: 'Unified jobs created or finished in the window (inventory syncs excluded)',
+    slicing: 'daily',
+    optional: true,
+    windowColumn: 'main_unifiedjob.created OR main_unifiedjob.finished',
+  },
+  {
+    sql: () => `SELECT main_unifiedjob.id,
+    main_unifiedjob.polymorphic_ctype_id,
+    django_content_type.model,
+    main_unifiedjob.organization_id,
+    main_organization.name AS organization_name,
+    main_executionenvironment.image AS execution_environment_image,
+    main_job.inventory_id,
+    main_inventory.name AS inventory_name,
+    main_unifiedjob.created,
+    main_unifiedjob.name,
+    main_unifiedjob.unified_job_template_id,
+    main_unifiedjob.launch_type,
+    main_unifiedjob.schedule_id,
+    main_unifiedjob.execution_node,
+    main_unifiedjob.controller_node,
+    main_unifiedjob.cancel_flag,
+    main_unifiedjob.status,
+    main_unifiedjob.failed,
+    main_unifiedjob.started,
+    main_unifiedjob.finished,
+    main_unifiedjob.elapsed,
+    main_unifiedjob.job_explanation,
+    main_unifiedjob.instance_group_id,
+    main_unifiedjob.installed_collections,
+    main_unifiedjob.ansible_version,
+    main_job.forks,
+    main_unifiedjobtemplate.name AS job_template_name
+  FROM main_unifiedjob
+  LEFT JOIN main_unifiedjobtemplate ON main_unifiedjobtemplate.id = main_unifiedjob.unified_job_template_id
+  LEFT JOIN django_content_type ON main_unifiedjob.polymorphic_ctype_id = django_content_type.id
+  LEFT JOIN main_job ON main_unifiedjob.id = main_job.unifiedjob_ptr_id
+  LEFT JOIN main_inventory ON main_job.inventory_id = main_inventory.id
+  LEFT JOIN main_organization ON main_organization.id = main_unifiedjob.organization_id
+  LEFT JOIN main_executionenvironment ON main_executionenvironment.id = main_unifiedjob.execution_environment_id
+  WHERE (${inWindow('main_unifiedjob.created')} OR ${inWindow('main_unifiedjob.finished')})
+    AND main_unifiedjob.launch_type != 'sync'
+  ORDER BY main_unifiedjob.id ASC`,
+  },
+);
+
+/** Section 1.5 `execution_environments`: the whole table, every slice (no window). */
+export const executionEnvironments = snapshotSqlCollector(
+  {
+    key: 'execution_environments',
+    version: '1.4',
+    description: 'All execution environments',
+    slicing: 'daily',
+    optional: true,
+  },
+  {
+    sql: () => `SELECT id, created, modified, description, image, managed, created_by_id, credential_id,
+    modified_by_id, organization_id, name, pull
+  FROM main_executionenvironment
+  ORDER BY id ASC`,
+  },
+);

@@ -1,0 +1,193 @@
+import { readFile } from 'node:fs/promises';
+import { CollectorError, errorMessage, iso, type Logger, silentLogger } from '@tally/core';
+import { Agent, request } from 'undici';
+import type { CollectorParams } from './collector.js';
+import { defineCollector } from './define.js';
+
+export const DEFAULT_PROMETHEUS_URL = 'https://prometheus-k8s.openshift-monitoring.svc.cluster.local:9091';
+const QUERY = 'sum(machine_cpu_cores)';
+
+export interface TotalWorkersVcpuParams extends CollectorParams {
+  clusterName?: string;
+  /** Usage-based metering; when off the collector reports 1 vCPU without asking Prometheus. */
+  meteringEnabled?: boolean;
+  prometheusUrl?: string;
+  /** PEM file of the CA that signed Prometheus's certificate (verification stays on). */
+  caCertPath?: string;
+  /** Bearer token (e.g. the service account token); never logged. */
+  token?: string;
+  /** The clock, for tests (default: now). */
+  now?: Date;
+  timeoutMs?: number;
+}
+
+interface Validated {
+  clusterName: string;
+  meteringEnabled: boolean;
+  url: string;
+  caCertPath?: string;
+  token?: string;
+  now?: Date;
+  timeoutMs: number;
+  logger: Logger;
+}
+
+/** The previous full hour `[start, end]` in epoch seconds (end = start + 3599). */
+export function previousHour(at: Date): { start: number; end: number } {
+  const hourStart = Math.floor(at.getTime() / 3_600_000) * 3600;
+  return { start: hourStart - 3600, end: hourStart - 1 };
+}
+
+const seconds = (s: number) => `${s}.0`;
+
+interface PromSample {
+  metric: Record<string, string>;
+  value?: [number, string];
+  values?: [number, string][];
+}
+
+class PrometheusClient {
+  private readonly base: string;
+  constructor(
+    url: string,
+    private readonly token: string | undefined,
+    private readonly dispatcher: Agent,
+    private readonly timeoutMs: number,
+  ) {
+    this.base = url.replace(/\/+$/, '');
+  }
+
+  async get(path: string, query: Record<string, string>): Promise<PromSample[]> {
+    const target = `${this.base}${path}?${new URLSearchParams(query).toString()}`;
+    const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    let res: Awaited<ReturnType<typeof request>>;
+    try {
+      res = await request(target, {
+        method: 'GET',
+        headers,
+        dispatcher: this.dispatcher,
+        headersTimeout: this.timeoutMs,
+        bodyTimeout: this.timeoutMs,
+      });
+    } catch (err) {
+      throw new CollectorError('total_workers_vcpu', `Prometheus at ${this.base} unreachable: ${errorMessage(err)}`, { cause: err });
+    }
+    const text = await res.body.text();
+    if (res.statusCode !== 200) {
+      throw new CollectorError('total_workers_vcpu', `Prometheus ${path}: HTTP error ${res.statusCode}: ${text.slice(0, 500)}`);
+    }
+    let body: { status?: string; error?: string; data?: { result?: PromSample[] } };
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new CollectorError('total_workers_vcpu', `Prometheus ${path}: response is not JSON: ${text.slice(0, 200)}`);
+    }
+    if (body.status !== 'success') {
+      throw new CollectorError('total_workers_vcpu', `Prometheus API error: ${body.error ?? 'unknown error'}`);
+    }
+    return body.data?.result ?? [];
+  }
+}
+
+/**
+ * Section 1.6 `total_workers_vcpu`: the maximum of `sum(machine_cpu_cores)` over the
+ * previous full UTC hour. Fixes the reference, which evaluated the subquery *at*
+ * the start of that hour and so measured the hour before it: here it is evaluated
+ * at the hour's last second (`[59m59s:5m] @ end`). No sample → `data: null`.
+ */
+export const totalWorkersVcpu = defineCollector<TotalWorkersVcpuParams, Validated>(
+  {
+    key: 'total_workers_vcpu',
+    version: '1.0',
+    format: 'json',
+    description: 'vCPUs of the cluster worker nodes over the previous full hour (Prometheus)',
+    slicing: 'limit',
+    optional: true,
+  },
+  {
+    validate(p) {
+      const fail = (m: string) => new CollectorError('total_workers_vcpu', m);
+      if (typeof p.clusterName !== 'string' || p.clusterName.trim() === '') {
+        throw fail('param "clusterName" is required (METRICS_UTILITY_CLUSTER_NAME)');
+      }
+      const url = p.prometheusUrl ?? DEFAULT_PROMETHEUS_URL;
+      let parsed: URL;
+      try {
+        parsed = new URL(url);
+      } catch {
+        throw fail(`param "prometheusUrl" is not a URL: "${url}"`);
+      }
+      if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw fail(`param "prometheusUrl" must be http(s): "${url}"`);
+      if (p.caCertPath !== undefined && typeof p.caCertPath !== 'string') throw fail('param "caCertPath" must be a file path');
+      if (p.now !== undefined && (!(p.now instanceof Date) || Number.isNaN(p.now.getTime()))) throw fail('param "now" must be a valid Date');
+      const v: Validated = {
+        clusterName: p.clusterName,
+        meteringEnabled: p.meteringEnabled === true,
+        url,
+        timeoutMs: p.timeoutMs ?? 30_000,
+        logger: p.logger ?? silentLogger,
+      };
+      if (p.caCertPath) v.caCertPath = p.caCertPath;
+      if (p.token) v.token = p.token;
+      if (p.now) v.now = p.now;
+      return v;
+    },
+    async run(v) {
+      const at = v.now ?? new Date();
+      const hour = previousHour(at);
+      const endTimestamp = iso(new Date(hour.end * 1000));
+      const info: Record<string, unknown> = {
+        cluster_name: v.clusterName,
+        collection_timestamp: iso(at),
+        start_timestamp: iso(new Date(hour.start * 1000)),
+        end_timestamp: endTimestamp,
+        usage_based_billing_enabled: v.meteringEnabled,
+      };
+      if (!v.meteringEnabled) {
+        v.logger.info('total_workers_vcpu: usage-based metering disabled, reporting 1', info);
+        return { format: 'json', data: { timestamp: endTimestamp, cluster_name: v.clusterName, total_workers_vcpu: 1 } };
+      }
+      let ca: string | undefined;
+      if (v.caCertPath) {
+        try {
+          ca = await readFile(v.caCertPath, 'utf8');
+        } catch (err) {
+          throw new CollectorError('total_workers_vcpu', `CA certificate ${v.caCertPath}: ${errorMessage(err)}`, { cause: err });
+        }
+      }
+      const dispatcher = new Agent(ca ? { connect: { ca } } : {});
+      try {
+        const client = new PrometheusClient(v.url, v.token, dispatcher, v.timeoutMs);
+        const promql = `max_over_time(${QUERY}[59m59s:5m] @ ${seconds(hour.end)})`;
+        const result = await client.get('/api/v1/query', { query: promql });
+        const raw = result[0]?.value?.[1];
+        const value = raw === undefined ? undefined : Number.parseFloat(raw);
+        const range = await client.get('/api/v1/query_range', {
+          query: QUERY,
+          start: seconds(hour.start),
+          end: seconds(hour.end),
+          step: '5m',
+        });
+        const timeline = range
+          .flatMap((s) => s.values ?? [])
+          .map(([ts, val]) => ({ timestamp: iso(new Date(ts * 1000)), cpu_sum: Number.parseFloat(val) }))
+          .sort((a, b) => (a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : 0));
+        info.promql_query = promql;
+        info.timeline = timeline;
+        if (value === undefined || !Number.isFinite(value)) {
+          v.logger.warn('total_workers_vcpu: Prometheus returned no machine_cpu_cores data for the previous hour', info);
+          return { format: 'json', data: null };
+        }
+        info.total_workers_vcpu = Math.trunc(value);
+        v.logger.info('total_workers_vcpu', info);
+        return {
+          format: 'json',
+          data: { timestamp: endTimestamp, cluster_name: v.clusterName, total_workers_vcpu: Math.trunc(value) },
+        };
+      } finally {
+        await dispatcher.close();
+      }
+    },
+  },
+);
