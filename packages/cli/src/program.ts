@@ -1,0 +1,186 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { parseInstant } from '@tally/core';
+import type { CliIO } from './io.js';
+import { oneLineError } from './one-line.js';
+
+function instant(name: string) {
+  return (value: string): Date => {
+    try {
+      return parseInstant(value, { name });
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message.replace(`${name}: `, ''));
+    }
+  };
+}
+
+function list(value: string): string[] {
+  const items = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (!items.length) throw new InvalidArgumentError('expected a comma-separated list of collector keys');
+  return items;
+}
+
+function positiveInt(value: string): number {
+  if (!/^\d+$/.test(value.trim()) || Number(value) < 1) throw new InvalidArgumentError('expected a whole number ≥ 1');
+  return Number(value);
+}
+
+const EXIT_CODES = `
+Exit codes: 0 success, 1 failure, 2 usage or configuration error (one line on stderr).`;
+
+/** The `tally` program; actions load their modules lazily so `--help` stays instant. */
+export function buildProgram(io: CliIO): Command {
+  const program = new Command('tally')
+    .description('Measure automation usage: gather controller data, ship it, roll it up and build billing reports.')
+    .version('0.1.0')
+    .option('-c, --config <file>', 'a JSON file of settings (keys such as shipPath or METRICS_UTILITY_SHIP_PATH); the environment wins')
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+      outputError: (s, write) => write(`${oneLineError(s)}\n`),
+    })
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ pnpm demo                                   # the whole pipeline on an embedded database
+  $ tally gather --ship --until=10m             # hourly, from cron (as metrics-utility)
+  $ tally report --month 2024-03                # monthly report
+  $ tally status --json
+${EXIT_CODES}`,
+    );
+
+  const globalConfig = () => program.opts<{ config?: string }>().config;
+
+  program
+    .command('gather')
+    .description('Collect usage from the controller database into tarballs and ship them (or keep them with --dry-run).')
+    .option('--since <when>', 'start of the window: Nd, Nm, Nmo or an ISO date/datetime (default: each collector\'s watermark)', instant('--since'))
+    .option('--until <when>', 'end of the window (default: now), e.g. 10m for ten minutes ago', instant('--until'))
+    .addOption(new Option('--ship', 'ship the tarballs to METRICS_UTILITY_SHIP_TARGET and advance the watermarks').conflicts('dryRun'))
+    .addOption(new Option('--dry-run', 'build the tarballs locally and print where they are; ship nothing, record nothing').conflicts('ship'))
+    .option('--collectors <keys>', 'only these collectors (comma-separated), e.g. job_host_summary,main_host', list)
+    .option('--db <url>', 'the controller database (default: DATABASE_URL)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ DATABASE_URL=postgres://awx@db/awx METRICS_UTILITY_SHIP_TARGET=directory \\
+    METRICS_UTILITY_SHIP_PATH=/var/lib/tally tally gather --ship --until=10m
+  $ tally gather --dry-run --since 2024-03-01 --until 2024-03-02 --collectors job_host_summary
+${EXIT_CODES}`,
+    )
+    .action(async (opts) => {
+      const { gatherCommand } = await import('./gather-command.js');
+      await gatherCommand({ ...opts, config: globalConfig() }, io);
+    });
+
+  program
+    .command('rollup')
+    .description('Roll gathered tarballs up into Hive-partitioned Parquet under {ship_path}/rollups.')
+    .requiredOption('--since <when>', 'start of the window (Nd, Nmo or an ISO date)', instant('--since'))
+    .option('--until <when>', 'end of the window (default: now)', instant('--until'))
+    .addOption(new Option('--period <period>', 'rollup granularity').choices(['day', 'week', 'month']).default('day'))
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ METRICS_UTILITY_SHIP_TARGET=directory METRICS_UTILITY_SHIP_PATH=/var/lib/tally \\
+    tally rollup --since 2024-03-01 --until 2024-04-01 --period month
+${EXIT_CODES}`,
+    )
+    .action(async (opts) => {
+      const { rollupCommand } = await import('./rollup-command.js');
+      await rollupCommand({ ...opts, config: globalConfig() }, io);
+    });
+
+  program
+    .command('report')
+    .description('Build a CCSP, CCSPv2 or Renewal Guidance workbook (METRICS_UTILITY_REPORT_TYPE) for a month or a range.')
+    .option('--month <YYYY-MM>', 'the calendar month (default: the previous month)')
+    .option('--since <when>', 'start of a range instead of a month (Nd, Nmo or an ISO date)', instant('--since'))
+    .option('--until <when>', 'end of the range (default: today)', instant('--until'))
+    .option('--ephemeral <age>', 'also count hosts seen for at most this long (Nd or Nmo), Renewal Guidance')
+    .option('--force', 'overwrite an existing report')
+    .option('--db <url>', 'the controller database, for RENEWAL_GUIDANCE (default: DATABASE_URL)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ METRICS_UTILITY_SHIP_TARGET=directory METRICS_UTILITY_SHIP_PATH=/var/lib/tally \\
+    METRICS_UTILITY_REPORT_TYPE=CCSPv2 tally report --month 2024-03
+  $ METRICS_UTILITY_REPORT_TYPE=CCSP tally report --since 2024-03-01 --until 2024-03-15 --force
+${EXIT_CODES}`,
+    )
+    .action(async (opts) => {
+      const { reportCommand } = await import('./report-wiring.js');
+      await reportCommand({ ...opts, config: globalConfig() }, io);
+    });
+
+  program
+    .command('status')
+    .description('Show each collector: enabled, last success, watermark, data state, last error, consecutive failures.')
+    .option('--json', 'machine-readable JSON on stdout')
+    .option('--db <url>', 'the controller database holding the state (default: DATABASE_URL)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ tally status
+  $ tally status --json | jq '.collectors[] | select(.consecutiveFailures > 0)'
+${EXIT_CODES}`,
+    )
+    .action(async (opts) => {
+      const { statusCommand } = await import('./status-command.js');
+      await statusCommand({ ...opts, config: globalConfig() }, io);
+    });
+
+  program
+    .command('schedule')
+    .description('Run collectors on their cron schedules, forever; one runner per cluster (PostgreSQL advisory lock).')
+    .option('--schedule <file>', 'JSON: {"collectors": {"<key>": {"cron": "5 * * * *", "dependsOn": ["…"], "enabled": true}}}')
+    .option('--once', 'run one tick (whatever is due now) and exit')
+    .option('--until-lag <when>', 'gather up to this long ago, e.g. 10m (default 10m)', '10m')
+    .option('--lease <seconds>', 'a running collector whose runner stops heart-beating for this long is taken over', positiveInt, 600)
+    .option('--db <url>', 'the controller database (default: DATABASE_URL)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ tally schedule                                 # default: every collector hourly at minute 5, shipped
+  $ tally schedule --schedule /etc/tally/schedule.json
+  $ tally schedule --once                          # one tick, e.g. from a Kubernetes CronJob
+${EXIT_CODES}`,
+    )
+    .action(async (opts) => {
+      const { scheduleCommand } = await import('./schedule-command.js');
+      await scheduleCommand({ ...opts, config: globalConfig() }, io);
+    });
+
+  program
+    .command('demo')
+    .description('The whole pipeline on an embedded PostgreSQL (or DATABASE_URL): seed, gather, roll up, build reports.')
+    .option('--dir <path>', 'where artifacts go (default: ./.tally/demo)')
+    .option('--days <n>', 'days of synthetic history', positiveInt, 30)
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ pnpm demo
+  $ tally demo --dir /tmp/tally-demo --days 7
+${EXIT_CODES}`,
+    )
+    .action(async (opts) => {
+      const { demoCommand } = await import('./demo-command.js');
+      await demoCommand(opts, io);
+    });
+
+  for (const cmd of program.commands) {
+    cmd.exitOverride().configureOutput(program.configureOutput()).showSuggestionAfterError(true);
+  }
+  return program;
+}

@@ -1,0 +1,181 @@
+import type { Queryable } from '@tally/core';
+
+/** OSIDB's run states: PENDING (never ran) → BLOCKED (dependencies incomplete) → READY ⇄ RUNNING. */
+export type RunState = 'PENDING' | 'BLOCKED' | 'READY' | 'RUNNING';
+/** Completeness of a collector's data; only moves forward EMPTY → PARTIAL → COMPLETE for a given watermark. */
+export type DataState = 'EMPTY' | 'PARTIAL' | 'COMPLETE';
+
+export interface ScheduledCollector {
+  key: string;
+  cron: string;
+  dependsOn: string[];
+  enabled: boolean;
+}
+
+export interface ScheduleRow extends ScheduledCollector {
+  runState: RunState;
+  dataState: DataState;
+  watermark: Date | null;
+  runner: string | null;
+  leaseUntil: Date | null;
+  heartbeatAt: Date | null;
+  lastRunAt: Date | null;
+  lastSuccessAt: Date | null;
+  lastError: string;
+  consecutiveFailures: number;
+}
+
+export const SCHEDULE_TABLE = 'tally_schedule_state';
+
+/**
+ * One row per collector. Unlike OSIDB the declared schedule (cron, dependencies,
+ * enabled) is refreshed on every start, so a changed configuration is never stale.
+ */
+const DDL = `
+CREATE TABLE IF NOT EXISTS ${SCHEDULE_TABLE} (
+  collector text PRIMARY KEY,
+  cron text NOT NULL,
+  depends_on text[] NOT NULL DEFAULT '{}',
+  enabled boolean NOT NULL DEFAULT true,
+  run_state text NOT NULL DEFAULT 'PENDING' CHECK (run_state IN ('PENDING', 'BLOCKED', 'READY', 'RUNNING')),
+  data_state text NOT NULL DEFAULT 'EMPTY' CHECK (data_state IN ('EMPTY', 'PARTIAL', 'COMPLETE')),
+  watermark timestamptz,
+  runner text,
+  lease_until timestamptz,
+  heartbeat_at timestamptz,
+  last_run_at timestamptz,
+  last_success_at timestamptz,
+  last_error text NOT NULL DEFAULT '',
+  consecutive_failures integer NOT NULL DEFAULT 0
+)`;
+
+interface RawRow {
+  collector: string;
+  cron: string;
+  depends_on: string[];
+  enabled: boolean;
+  run_state: RunState;
+  data_state: DataState;
+  watermark: Date | string | null;
+  runner: string | null;
+  lease_until: Date | string | null;
+  heartbeat_at: Date | string | null;
+  last_run_at: Date | string | null;
+  last_success_at: Date | string | null;
+  last_error: string;
+  consecutive_failures: number;
+}
+
+const date = (v: Date | string | null): Date | null => (v === null ? null : v instanceof Date ? v : new Date(v));
+
+function toRow(r: RawRow): ScheduleRow {
+  return {
+    key: r.collector,
+    cron: r.cron,
+    dependsOn: r.depends_on ?? [],
+    enabled: r.enabled,
+    runState: r.run_state,
+    dataState: r.data_state,
+    watermark: date(r.watermark),
+    runner: r.runner,
+    leaseUntil: date(r.lease_until),
+    heartbeatAt: date(r.heartbeat_at),
+    lastRunAt: date(r.last_run_at),
+    lastSuccessAt: date(r.last_success_at),
+    lastError: r.last_error,
+    consecutiveFailures: Number(r.consecutive_failures),
+  };
+}
+
+export async function ensureScheduleTable(db: Queryable): Promise<void> {
+  await db.query(DDL);
+}
+
+/** Insert or refresh the declared schedule; run and data state are kept. */
+export async function declareCollectors(db: Queryable, collectors: readonly ScheduledCollector[]): Promise<void> {
+  for (const c of collectors) {
+    await db.query(
+      `INSERT INTO ${SCHEDULE_TABLE} (collector, cron, depends_on, enabled) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (collector) DO UPDATE SET cron = EXCLUDED.cron, depends_on = EXCLUDED.depends_on, enabled = EXCLUDED.enabled`,
+      [c.key, c.cron, c.dependsOn, c.enabled],
+    );
+  }
+}
+
+/** All rows, or `undefined` when no runner ever created the table. */
+export async function readSchedule(db: Queryable): Promise<ScheduleRow[] | undefined> {
+  const { rows: exists } = await db.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [SCHEDULE_TABLE]);
+  if (!exists[0]?.t) return undefined;
+  const { rows } = await db.query<RawRow>(`SELECT * FROM ${SCHEDULE_TABLE} ORDER BY collector`);
+  return rows.map(toRow);
+}
+
+/**
+ * Claim a collector for `runner`: succeeds when nobody runs it, or when the
+ * runner that did stopped heart-beating (its lease expired: it crashed or lost
+ * its connection). Lease times use the database clock, never the runners'.
+ */
+export async function claim(db: Queryable, key: string, runner: string, leaseSeconds: number): Promise<ScheduleRow | undefined> {
+  const { rows } = await db.query<RawRow>(
+    `UPDATE ${SCHEDULE_TABLE}
+        SET run_state = 'RUNNING', runner = $2, lease_until = now() + make_interval(secs => $3), heartbeat_at = now()
+      WHERE collector = $1 AND enabled AND (run_state <> 'RUNNING' OR lease_until IS NULL OR lease_until < now())
+      RETURNING *`,
+    [key, runner, leaseSeconds],
+  );
+  return rows[0] ? toRow(rows[0]) : undefined;
+}
+
+/** Extend the lease while the collector runs; false when another runner took it over. */
+export async function heartbeat(db: Queryable, key: string, runner: string, leaseSeconds: number): Promise<boolean> {
+  const { rows } = await db.query(
+    `UPDATE ${SCHEDULE_TABLE} SET lease_until = now() + make_interval(secs => $3), heartbeat_at = now()
+      WHERE collector = $1 AND runner = $2 AND run_state = 'RUNNING' RETURNING collector`,
+    [key, runner, leaseSeconds],
+  );
+  return rows.length > 0;
+}
+
+/** Record that the collector was due but its dependencies' data is not complete for the window. */
+export async function markBlocked(db: Queryable, key: string, runner: string, reason: string, at: Date): Promise<void> {
+  await db.query(
+    `UPDATE ${SCHEDULE_TABLE} SET run_state = 'BLOCKED', runner = NULL, lease_until = NULL, last_run_at = $3, last_error = $4
+      WHERE collector = $1 AND runner = $2`,
+    [key, runner, at, reason],
+  );
+}
+
+export async function markStarted(db: Queryable, key: string, runner: string, at: Date): Promise<void> {
+  await db.query(`UPDATE ${SCHEDULE_TABLE} SET last_run_at = $3 WHERE collector = $1 AND runner = $2`, [key, runner, at]);
+}
+
+/**
+ * A clean run: the watermark only moves forward and the data state follows it
+ * (COMPLETE when the run reached its target, PARTIAL when it was capped).
+ */
+export async function markSucceeded(
+  db: Queryable,
+  key: string,
+  runner: string,
+  result: { watermark: Date; complete: boolean },
+): Promise<void> {
+  await db.query(
+    `UPDATE ${SCHEDULE_TABLE}
+        SET run_state = 'READY', runner = NULL, lease_until = NULL, last_success_at = now(), last_error = '',
+            consecutive_failures = 0,
+            watermark = GREATEST(watermark, $3::timestamptz),
+            data_state = CASE WHEN $4 THEN 'COMPLETE' ELSE 'PARTIAL' END
+      WHERE collector = $1 AND runner = $2`,
+    [key, runner, result.watermark, result.complete],
+  );
+}
+
+export async function markFailed(db: Queryable, key: string, runner: string, error: string): Promise<void> {
+  await db.query(
+    `UPDATE ${SCHEDULE_TABLE}
+        SET run_state = 'READY', runner = NULL, lease_until = NULL, last_error = $3,
+            consecutive_failures = consecutive_failures + 1
+      WHERE collector = $1 AND runner = $2`,
+    [key, runner, error],
+  );
+}

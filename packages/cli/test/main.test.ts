@@ -1,0 +1,63 @@
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { run } from '../src/main.js';
+
+async function cli(argv: string[], env: Record<string, string | undefined> = {}) {
+  const out = new PassThrough();
+  const err = new PassThrough();
+  let stdout = '';
+  let stderr = '';
+  out.on('data', (b) => (stdout += b));
+  err.on('data', (b) => (stderr += b));
+  const code = await run(argv, { stdout: out, stderr: err, env, cwd: process.cwd() });
+  return { code, stdout, stderr };
+}
+
+describe('tally command line', () => {
+  it('prints help with examples and exit codes for the program and every command, exit 0', async () => {
+    const top = await cli(['--help']);
+    expect(top.code).toBe(0);
+    expect(top.stdout).toMatch(/Usage: tally/);
+    for (const cmd of ['gather', 'rollup', 'report', 'status', 'schedule', 'demo']) {
+      expect(top.stdout).toContain(cmd);
+      const r = await cli([cmd, '--help']);
+      expect(r.code, cmd).toBe(0);
+      expect(r.stdout, cmd).toMatch(/Examples:/);
+      expect(r.stdout, cmd).toMatch(/Exit codes: 0 success, 1 failure, 2 usage/);
+    }
+    expect((await cli(['help', 'gather'])).code).toBe(0);
+  });
+
+  it('gives exit code 2 and one line on stderr for usage errors', async () => {
+    const cases: [string[], RegExp][] = [
+      [['gather', '--ship', '--dry-run'], /option '--ship' cannot be used with option '--dry-run'/],
+      [['gather', '--since', 'yesterday'], /--since.*"yesterday" is not understood/],
+      [['gathr'], /unknown command 'gathr'.*gather/],
+      [['status', '--bogus'], /unknown option '--bogus'/],
+      [['rollup', '--since', '2024-03-01', '--period', 'year'], /'year' is invalid.*day, week, month/],
+      [['rollup'], /required option '--since <when>' not specified/],
+      [['status'], /needs a database: pass --db/],
+      [['status', '--db', 'mysql://x'], /not a postgres:\/\/ URL/],
+    ];
+    for (const [argv, message] of cases) {
+      const r = await cli(argv);
+      expect(r.code, argv.join(' ')).toBe(2);
+      expect(r.stderr.trimEnd().split('\n'), argv.join(' ')).toHaveLength(1);
+      expect(r.stderr, argv.join(' ')).toMatch(/^tally: /);
+      expect(r.stderr, argv.join(' ')).toMatch(message);
+    }
+  });
+
+  it('without a command prints the help on stderr with exit code 2', async () => {
+    const r = await cli([]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/Usage: tally/);
+  });
+
+  it('reports an unreachable database as a failure (1) without printing its password', async () => {
+    const r = await cli(['status', '--db', 'postgres://tally:s3cret-pw@127.0.0.1:1/awx']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^tally: cannot connect to postgres:\/\/tally:\*\*\*@127\.0\.0\.1:1\/awx/);
+    expect(r.stderr).not.toContain('s3cret-pw');
+  });
+});

@@ -1,0 +1,137 @@
+import { createTestDatabase, type TestDatabase } from '@tally/testkit';
+import type pg from 'pg';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { readSchedule, SCHEDULE_TABLE, type ScheduledCollector } from '../src/schedule-store.js';
+import { dependencyOrder, type RunCollector, Scheduler } from '../src/scheduler.js';
+
+let tdb: TestDatabase;
+let db: pg.Client;
+
+beforeAll(async () => {
+  tdb = await createTestDatabase('cli_sched');
+  db = await tdb.client();
+});
+afterAll(async () => {
+  await tdb?.drop();
+});
+beforeEach(async () => {
+  await db.query(`DROP TABLE IF EXISTS ${SCHEDULE_TABLE}`);
+});
+
+const hourly = (key: string, dependsOn: string[] = []): ScheduledCollector => ({ key, cron: '5 * * * *', dependsOn, enabled: true });
+
+function harness(collectors: ScheduledCollector[], behave: (key: string, until: Date) => { watermark: Date; complete: boolean } | Error) {
+  const calls: string[] = [];
+  let clock = new Date('2024-03-11T07:05:00Z');
+  const runCollector: RunCollector = async (key, until) => {
+    calls.push(key);
+    const r = behave(key, until);
+    if (r instanceof Error) throw r;
+    return r;
+  };
+  const scheduler = new Scheduler({
+    db,
+    collectors,
+    runCollector,
+    untilFor: (now) => new Date(now.getTime() - 10 * 60_000),
+    leaseSeconds: 60,
+    runner: 'test-runner',
+    now: () => clock,
+    lockKey: `sched-test-${Math.random()}`,
+  });
+  return { scheduler, calls, setClock: (iso: string) => (clock = new Date(iso)) };
+}
+
+const rowsByKey = async () => new Map(((await readSchedule(db)) ?? []).map((r) => [r.key, r]));
+
+describe('dependencyOrder', () => {
+  it('puts dependencies first and rejects cycles and unknown names', () => {
+    expect(dependencyOrder([hourly('b', ['a']), hourly('a')]).map((c) => c.key)).toEqual(['a', 'b']);
+    expect(() => dependencyOrder([hourly('a', ['b']), hourly('b', ['a'])])).toThrow(/cycle a → b → a/);
+    expect(() => dependencyOrder([hourly('a', ['nope'])])).toThrow(/depends on nope/);
+  });
+});
+
+describe('Scheduler', () => {
+  it('runs due collectors in dependency order and records state in PostgreSQL', async () => {
+    const h = harness([hourly('b', ['a']), hourly('a')], (_k, until) => ({ watermark: until, complete: true }));
+    const { acquired, outcomes } = await h.scheduler.run(new AbortController().signal, { once: true });
+    expect(acquired).toBe(true);
+    expect(h.calls).toEqual(['a', 'b']);
+    expect(outcomes.map((o) => o.outcome)).toEqual(['ran', 'ran']);
+    const rows = await rowsByKey();
+    expect(rows.get('b')).toMatchObject({ runState: 'READY', dataState: 'COMPLETE', lastError: '', consecutiveFailures: 0, runner: null });
+    expect(rows.get('b')!.watermark!.toISOString()).toBe('2024-03-11T06:55:00.000Z');
+    expect(rows.get('a')!.lastSuccessAt).toBeInstanceOf(Date);
+
+    // Not due again until the next 5-past; then due once.
+    h.setClock('2024-03-11T07:40:00Z');
+    expect((await h.scheduler.tick()).map((o) => o.outcome)).toEqual(['not-due', 'not-due']);
+    h.setClock('2024-03-11T09:30:00Z');
+    expect((await h.scheduler.tick()).map((o) => o.outcome)).toEqual(['ran', 'ran']);
+    expect(h.calls).toEqual(['a', 'b', 'a', 'b']);
+  });
+
+  it('blocks a collector whose dependency data is not complete for the window', async () => {
+    const h = harness([hourly('a'), hourly('b', ['a'])], (k, until) =>
+      k === 'a' ? { watermark: new Date(until.getTime() - 3_600_000), complete: false } : { watermark: until, complete: true },
+    );
+    await h.scheduler.prepare();
+    const outcomes = await h.scheduler.tick();
+    expect(outcomes[1]).toMatchObject({ key: 'b', outcome: 'blocked' });
+    expect(h.calls).toEqual(['a']);
+    const b = (await rowsByKey()).get('b')!;
+    expect(b.runState).toBe('BLOCKED');
+    expect(b.lastError).toMatch(/a \(partial up to 2024-03-11T05:55:00.000Z\)/);
+    expect(b.dataState).toBe('EMPTY');
+  });
+
+  it('records failures, counts consecutive ones, and clears them on success', async () => {
+    let fail = true;
+    const h = harness([hourly('a'), hourly('b', ['a'])], (_k, until) => (fail ? new Error('relation "main_jobhostsummary" does not exist') : { watermark: until, complete: true }));
+    await h.scheduler.prepare();
+    expect((await h.scheduler.tick()).map((o) => o.outcome)).toEqual(['failed', 'blocked']);
+    h.setClock('2024-03-11T08:05:00Z');
+    await h.scheduler.tick();
+    let a = (await rowsByKey()).get('a')!;
+    expect(a).toMatchObject({ runState: 'READY', consecutiveFailures: 2, lastError: 'relation "main_jobhostsummary" does not exist', dataState: 'EMPTY' });
+    fail = false;
+    h.setClock('2024-03-11T09:05:00Z');
+    expect((await h.scheduler.tick()).map((o) => o.outcome)).toEqual(['ran', 'ran']);
+    a = (await rowsByKey()).get('a')!;
+    expect(a).toMatchObject({ consecutiveFailures: 0, lastError: '', dataState: 'COMPLETE' });
+  });
+
+  it('takes over a collector left RUNNING by a crashed runner once its lease expired, not before', async () => {
+    const h = harness([hourly('a')], (_k, until) => ({ watermark: until, complete: true }));
+    await h.scheduler.prepare();
+    await db.query(`UPDATE ${SCHEDULE_TABLE} SET run_state = 'RUNNING', runner = 'alive', lease_until = now() + interval '5 minutes'`);
+    expect(await h.scheduler.tick()).toEqual([{ key: 'a', outcome: 'busy' }]);
+    expect(h.calls).toEqual([]);
+    await db.query(`UPDATE ${SCHEDULE_TABLE} SET runner = 'crashed', lease_until = now() - interval '1 second'`);
+    expect((await h.scheduler.tick())[0]!.outcome).toBe('ran');
+    expect((await rowsByKey()).get('a')).toMatchObject({ runState: 'READY', runner: null });
+  });
+
+  it('keeps one runner per cluster: without the advisory lock it runs nothing', async () => {
+    const h = harness([hourly('a')], (_k, until) => ({ watermark: until, complete: true }));
+    const other = await tdb.client();
+    await other.query('SELECT pg_advisory_lock(hashtext($1)::bigint)', [h.scheduler.lockKey]);
+    const { acquired, outcomes } = await h.scheduler.run(new AbortController().signal, { once: true });
+    expect(acquired).toBe(false);
+    expect(outcomes).toEqual([]);
+    expect(h.calls).toEqual([]);
+    await other.query('SELECT pg_advisory_unlock(hashtext($1)::bigint)', [h.scheduler.lockKey]);
+    expect((await h.scheduler.run(new AbortController().signal, { once: true })).acquired).toBe(true);
+    expect(h.calls).toEqual(['a']);
+  });
+
+  it('refreshes a changed declaration (cron, dependencies, enabled) on start', async () => {
+    const h1 = harness([hourly('a')], (_k, until) => ({ watermark: until, complete: true }));
+    await h1.scheduler.prepare();
+    const h2 = harness([{ key: 'a', cron: '0 3 * * *', dependsOn: [], enabled: false }], (_k, until) => ({ watermark: until, complete: true }));
+    await h2.scheduler.prepare();
+    expect((await rowsByKey()).get('a')).toMatchObject({ cron: '0 3 * * *', enabled: false });
+    expect(await h2.scheduler.tick()).toEqual([{ key: 'a', outcome: 'disabled' }]);
+  });
+});
