@@ -1,0 +1,32 @@
+import type ExcelJS from 'exceljs';
+import type { ReportQueries } from './queries.js';
+import { DATA_WIDTHS, setWidths, writeDataTable } from './sheet.js';
+
+export const MANAGED_NODES_HEADERS = ['Host name', 'Automated by\norganizations', 'Job runs', 'Number of task\nruns', 'First\nautomation', 'Last\nautomation'];
+
+const CONTENT = [
+  { flag: 'usage_by_collections', title: 'Usage by collections', key: 'collection_name', label: 'Collection name' },
+  { flag: 'usage_by_roles', title: 'Usage by roles', key: 'role_name', label: 'Role name' },
+  { flag: 'usage_by_modules', title: 'Usage by modules', key: 'module_name', label: 'Module name' },
+] as const;
+
+/** "Usage by collections / roles / modules", each when selected, only when events exist. */
+export async function writeContentSheets(
+  wb: ExcelJS.stream.xlsx.WorkbookWriter,
+  q: ReportQueries,
+  hasEvents: boolean,
+  sheets: readonly string[],
+): Promise<void> {
+  if (!hasEvents) return;
+  for (const c of CONTENT) {
+    if (!sheets.includes(c.flag)) continue;
+    const ws = wb.addWorksheet(c.title);
+    setWidths(ws, DATA_WIDTHS);
+    writeDataTable(
+      ws,
+      [c.label, 'Unique managed nodes\nautomated', 'Non-unique managed\nnodes automated', 'Number of task\nruns', 'Duration of task\nruns [seconds]'],
+      await q.contentUsage(c.key),
+    );
+    ws.commit();
+  }
+}

@@ -1,0 +1,56 @@
+/** Everything a workbook shows that does not come from the data (METRICS_UTILITY_REPORT_* and friends). */
+export interface ReportParams {
+  /** `YYYY-MM`, or `YYYY-MM-DD, YYYY-MM-DD` for a range. */
+  reportPeriod: string;
+  pricePerNode: number;
+  sku: string;
+  skuDescription: string;
+  h1Heading: string;
+  companyName: string;
+  email: string;
+  rhnLogin: string;
+  poNumber: string;
+  companyBusinessLeader: string;
+  companyProcurementLeader: string;
+  endUserCompanyName: string;
+  endUserCity: string;
+  endUserState: string;
+  endUserCountry: string;
+  /** METRICS_UTILITY_OPTIONAL_CCSP_REPORT_SHEETS (default: DEFAULT_SHEETS). */
+  sheets: readonly string[];
+  /** METRICS_UTILITY_ORGANIZATION_FILTER (CCSPv2). */
+  organizationFilter?: readonly string[] | undefined;
+  /** The run date shown as `Updated: …` (default now). */
+  now: Date;
+}
+
+export const DEFAULT_SHEETS = [
+  'ccsp_summary',
+  'managed_nodes',
+  'usage_by_organizations',
+  'usage_by_collections',
+  'usage_by_roles',
+  'usage_by_modules',
+] as const;
+
+export function reportParams(p: Partial<ReportParams> & { reportPeriod: string }): ReportParams {
+  return {
+    pricePerNode: 0,
+    sku: '',
+    skuDescription: '',
+    h1Heading: '',
+    companyName: '',
+    email: '',
+    rhnLogin: '',
+    poNumber: '',
+    companyBusinessLeader: '',
+    companyProcurementLeader: '',
+    endUserCompanyName: '',
+    endUserCity: '',
+    endUserState: '',
+    endUserCountry: '',
+    sheets: DEFAULT_SHEETS,
+    now: new Date(),
+    ...p,
+  };
+}

@@ -1,0 +1,51 @@
+import ExcelJS from 'exceljs';
+import type { DataRow } from './queries.js';
+import { DATE_FORMAT, font } from './styles.js';
+
+export type Worksheet = ExcelJS.Worksheet;
+
+/** A streaming workbook writing straight to `filename` (styles on, inline strings). */
+export function openWorkbook(filename: string): ExcelJS.stream.xlsx.WorkbookWriter {
+  return new ExcelJS.stream.xlsx.WorkbookWriter({ filename, useStyles: true, useSharedStrings: false });
+}
+
+/** Excel refuses sheet titles over 31 characters or with `[]:*?/\`. */
+export function sheetTitle(name: string, taken: Set<string>): string {
+  let base = name.replace(/[[\]:*?/\\]/g, '_').slice(0, 31) || 'Sheet';
+  let title = base;
+  for (let i = 1; taken.has(title.toLowerCase()); i++) {
+    const suffix = ` (${i})`;
+    base = base.slice(0, 31 - suffix.length);
+    title = `${base}${suffix}`;
+  }
+  taken.add(title.toLowerCase());
+  return title;
+}
+
+export function setWidths(ws: Worksheet, widths: Record<number, number>): void {
+  for (const [col, w] of Object.entries(widths)) ws.getColumn(Number(col)).width = w;
+}
+
+/**
+ * A pandas-style data table at row 1: bold Arial 10 headers (row height 25), then the
+ * values in Arial 10; Date cells get the datetime number format.
+ */
+export function writeDataTable(ws: Worksheet, headers: readonly string[], rows: readonly DataRow[]): void {
+  const head = ws.addRow([...headers]);
+  head.height = 25;
+  head.eachCell((c) => {
+    c.font = font(10, { bold: true });
+  });
+  head.commit();
+  for (const values of rows) {
+    const row = ws.addRow(values.map((v) => (v === null ? null : v)));
+    for (let i = 0; i < values.length; i++) {
+      const cell = row.getCell(i + 1);
+      cell.font = font(10);
+      if (values[i] instanceof Date) cell.numFmt = DATE_FORMAT;
+    }
+    row.commit();
+  }
+}
+
+export const DATA_WIDTHS: Record<number, number> = { 1: 40, 2: 20, 3: 20, 4: 20, 5: 20, 6: 20, 7: 20 };
