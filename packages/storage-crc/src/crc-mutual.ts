@@ -1,0 +1,80 @@
+import { type Logger, type RetryPolicy, type TallyConfig, silentLogger } from '@tally/core';
+import { IngressStorage } from './base.js';
+import { loadCaBundle, loadClientIdentity } from './tls.js';
+import { DEFAULT_INGRESS_URL, IngressUploader, type PreparedPayload, type Timeouts, checkUrl, safeUrl } from './upload.js';
+
+export const DEFAULT_CLIENT_CERT_PATH = '/etc/pki/consumer/cert.pem';
+export const DEFAULT_CLIENT_KEY_PATH = '/etc/pki/consumer/key.pem';
+
+export interface CrcMutualOptions {
+  /** METRICS_UTILITY_CRC_INGRESS_URL; default the console ingress. */
+  ingressUrl?: string;
+  /** METRICS_UTILITY_CRC_CERT_PATH: client certificate (chain), or one PEM with certificate and key. */
+  certPath?: string;
+  /** METRICS_UTILITY_CRC_KEY_PATH: the private key; omit when `certPath` holds both. */
+  keyPath?: string;
+  /** METRICS_UTILITY_PROXY_URL (upload only). */
+  proxyUrl?: string;
+  /** METRICS_UTILITY_CRC_VERIFY_CERT_PATH: CA bundle for the ingress server. */
+  verifyCertPath?: string;
+  timeouts?: Timeouts;
+  retry?: Partial<RetryPolicy>;
+  logger?: Logger;
+}
+
+/** The Red Hat console ingress over mutual TLS: the client certificate is the credential. */
+export class CrcMutualStorage extends IngressStorage {
+  readonly backend = 'crc-mutual';
+  protected readonly uploader: IngressUploader;
+  private readonly desc: Record<string, unknown>;
+
+  constructor(opts: CrcMutualOptions = {}) {
+    super();
+    const ingressUrl = opts.ingressUrl ?? DEFAULT_INGRESS_URL;
+    checkUrl(ingressUrl, 'METRICS_UTILITY_CRC_INGRESS_URL', 'storage crc-mutual: ingress URL', false);
+    if (opts.proxyUrl) checkUrl(opts.proxyUrl, 'METRICS_UTILITY_PROXY_URL', 'storage crc-mutual: proxy URL', true);
+    const certPath = opts.certPath ?? DEFAULT_CLIENT_CERT_PATH;
+    // The reference default is two files; a single combined PEM is used when only certPath is given.
+    const keyPath = opts.keyPath ?? (opts.certPath ? undefined : DEFAULT_CLIENT_KEY_PATH);
+    const identity = loadClientIdentity(certPath, keyPath);
+    const { ca, path } = loadCaBundle(opts.verifyCertPath);
+    this.uploader = new IngressUploader({
+      backend: this.backend,
+      ingressUrl,
+      ...(opts.proxyUrl ? { proxyUrl: opts.proxyUrl } : {}),
+      tls: { ...(ca ? { ca } : {}), cert: identity.cert, key: identity.key },
+      ...(opts.timeouts ? { timeouts: opts.timeouts } : {}),
+      ...(opts.retry ? { retry: opts.retry } : {}),
+      networkHint: `the server may have refused the client certificate ${certPath}; check that it is current and issued by a CA the ingress trusts`,
+      logger: (opts.logger ?? silentLogger).child({ storage: 'crc-mutual' }),
+    });
+    this.desc = {
+      backend: this.backend,
+      ingressUrl: safeUrl(ingressUrl),
+      certPath,
+      ...(keyPath && keyPath !== certPath ? { keyPath } : {}),
+      ...(opts.proxyUrl ? { proxyUrl: safeUrl(opts.proxyUrl) } : {}),
+      ...(path ? { verifyCertPath: path } : {}),
+    };
+  }
+
+  /** Build from `loadConfig()` output. */
+  static fromConfig(cfg: TallyConfig, extra: Partial<CrcMutualOptions> = {}): CrcMutualStorage {
+    return new CrcMutualStorage({
+      ...(cfg.crcIngressUrl ? { ingressUrl: cfg.crcIngressUrl } : {}),
+      ...(cfg.crcCertPath ? { certPath: cfg.crcCertPath } : {}),
+      ...(cfg.crcKeyPath ? { keyPath: cfg.crcKeyPath } : {}),
+      ...(cfg.proxyUrl ? { proxyUrl: cfg.proxyUrl } : {}),
+      ...(cfg.crcVerifyCertPath ? { verifyCertPath: cfg.crcVerifyCertPath } : {}),
+      ...extra,
+    });
+  }
+
+  protected async send(name: string, payload: PreparedPayload): Promise<void> {
+    await this.uploader.upload(name, payload);
+  }
+
+  describe(): Record<string, unknown> {
+    return { ...this.desc };
+  }
+}
