@@ -47,6 +47,8 @@ export async function writeCcsp(filename: string, t: ReportTables, p: ReportPara
   });
   for (const [r, color] of [[9, COLOR.black], [10, COLOR.greenV1], [11, COLOR.black]] as const) {
     for (const c of [1, 2]) ws.getRow(r).getCell(c).fill = fill(color);
+    // The streaming writer drops rows without values unless they have a height; 15 is Excel's default.
+    ws.getRow(r).height = 15;
   }
   ws.getRow(10).getCell(1).value = 'Monthly payment';
 

@@ -19,7 +19,8 @@ function toValue(v: unknown): Value {
 /** The job-host-summary table the report reads: the whole roll-up, or only the listed organizations. */
 export function jhsSource(t: ReportTables, organizationFilter?: readonly string[]): { sql: string; params: unknown[] } {
   if (!organizationFilter?.length) return { sql: t.jhs, params: [] };
-  return { sql: `(SELECT * FROM ${t.jhs} WHERE list_contains($1::VARCHAR[], organization_name))`, params: [organizationFilter] };
+  const marks = organizationFilter.map((_, i) => `$${i + 1}::VARCHAR`).join(', ');
+  return { sql: `(SELECT * FROM ${t.jhs} WHERE organization_name IN (${marks}))`, params: [...organizationFilter] };
 }
 
 export class ReportQueries {

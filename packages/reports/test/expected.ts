@@ -1,0 +1,132 @@
+// An independent, plain-TS reading of the raw CSVs: what the workbooks must show.
+import { readFileSync } from 'node:fs';
+
+export function parseCsv(text: string): Record<string, string>[] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (quoted) {
+      if (ch === '"' && text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (ch === '"') quoted = false;
+      else field += ch;
+    } else if (ch === '"') quoted = true;
+    else if (ch === ',') {
+      row.push(field);
+      field = '';
+    } else if (ch === '\n') {
+      row.push(field);
+      rows.push(row);
+      row = [];
+      field = '';
+    } else if (ch !== '\r') field += ch;
+  }
+  if (field !== '' || row.length) {
+    row.push(field);
+    rows.push(row);
+  }
+  const [head, ...body] = rows;
+  if (!head) return [];
+  return body.map((r) => Object.fromEntries(head.map((h, i) => [h, r[i] ?? ''])));
+}
+
+/** `2024-03-06 12:00:56.487578+00` → Date rounded to the millisecond (naive UTC). */
+export function parseTs(s: string): Date | null {
+  if (!s) return null;
+  const m = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?/.exec(s);
+  if (!m) throw new Error(`bad timestamp ${s}`);
+  const us = Number((m[7] ?? '').padEnd(6, '0').slice(0, 6));
+  return new Date(Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!) + Math.round(us / 1000));
+}
+
+export interface Rolled {
+  org: string;
+  template: string | null;
+  host: string;
+  orig: string;
+  uuid: string;
+  job: string;
+  taskRuns: number;
+  hostRuns: number;
+  first: Date;
+  last: Date;
+  jobCreated: Date | null;
+}
+
+/** The roll-up of every job_host_summary.csv given (dir → install_uuid from its config.json). */
+export function rollUp(dirs: string[], orgFilter?: string[]): Rolled[] {
+  const groups = new Map<string, Rolled>();
+  for (const dir of dirs) {
+    const uuid = JSON.parse(readFileSync(`${dir}/config.json`, 'utf8')).install_uuid as string;
+    for (const r of parseCsv(readFileSync(`${dir}/job_host_summary.csv`, 'utf8'))) {
+      const org = r.organization_name || 'No organization name';
+      if (orgFilter && !orgFilter.includes(org)) continue;
+      const host = r.ansible_host_variable || r.host_name!;
+      const template = r.job_template_name || null;
+      const key = JSON.stringify([org, template, host, r.host_name, uuid, r.job_remote_id]);
+      const tasks = ['dark', 'failures', 'ok', 'skipped', 'ignored', 'rescued'].reduce((s, k) => s + Number(r[k] || 0), 0);
+      const created = parseTs(r.created!)!;
+      const jobCreated = parseTs(r.job_created ?? '');
+      const g = groups.get(key);
+      if (!g) {
+        groups.set(key, { org, template, host, orig: r.host_name!, uuid, job: r.job_remote_id!, taskRuns: tasks, hostRuns: 1, first: created, last: created, jobCreated });
+      } else {
+        g.taskRuns += tasks;
+        g.hostRuns += 1;
+        if (created < g.first) g.first = created;
+        if (created > g.last) g.last = created;
+        if (jobCreated && (!g.jobCreated || jobCreated > g.jobCreated)) g.jobCreated = jobCreated;
+      }
+    }
+  }
+  return [...groups.values()];
+}
+
+export const cmp = (a: string | null, b: string | null): number =>
+  a === b ? 0 : a === null ? 1 : b === null ? -1 : a < b ? -1 : 1;
+
+function groupBy<T>(xs: T[], key: (x: T) => string): Map<string, T[]> {
+  const m = new Map<string, T[]>();
+  for (const x of xs) {
+    const k = key(x);
+    m.set(k, [...(m.get(k) ?? []), x]);
+  }
+  return m;
+}
+const minD = (ds: Date[]) => new Date(Math.min(...ds.map((d) => d.getTime())));
+const maxD = (ds: Date[]) => new Date(Math.max(...ds.map((d) => d.getTime())));
+
+export function orgQuantities(rows: Rolled[]): [string, number][] {
+  return [...groupBy(rows, (r) => r.org)].map(([org, rs]) => [org, new Set(rs.map((r) => r.host)).size] as [string, number]).sort((a, b) => cmp(a[0], b[0]));
+}
+
+export function managedNodes(rows: Rolled[]): unknown[][] {
+  return [...groupBy(rows, (r) => r.host)]
+    .sort((a, b) => cmp(a[0], b[0]))
+    .map(([host, rs]) => [host, new Set(rs.map((r) => r.org)).size, rs.length, rs.reduce((s, r) => s + r.taskRuns, 0), minD(rs.map((r) => r.first)), maxD(rs.map((r) => r.last))]);
+}
+
+export function jobs(rows: Rolled[]): unknown[][] {
+  return [...groupBy(rows, (r) => JSON.stringify([r.org, r.template]))]
+    .map(([k, rs]) => {
+      const [org, template] = JSON.parse(k) as [string, string | null];
+      const created = rs.map((r) => r.jobCreated).filter((d): d is Date => d !== null);
+      return [template, org, new Set(rs.map((r) => `${r.job}|${r.uuid}`)).size, new Set(rs.map((r) => r.host)).size, rs.length,
+        rs.reduce((s, r) => s + r.taskRuns, 0), created.length ? minD(created) : null, created.length ? maxD(created) : null];
+    })
+    .sort((a, b) => cmp(a[1] as string, b[1] as string) || cmp(a[0] as string | null, b[0] as string | null));
+}
+
+export function usageByOrganizations(rows: Rolled[]): unknown[][] {
+  return [...groupBy(rows, (r) => r.org)]
+    .sort((a, b) => cmp(a[0], b[0]))
+    .map(([org, rs]) => [org, new Set(rs.map((r) => `${r.job}|${r.uuid}`)).size, new Set(rs.map((r) => r.host)).size, rs.length, rs.reduce((s, r) => s + r.taskRuns, 0)]);
+}
+
+export function orgSheet(rows: Rolled[], org: string): unknown[][] {
+  return managedNodes(rows.filter((r) => r.org === org)).map(([host, , runs, tasks, first, last]) => [host, runs, tasks, first, last]);
+}
