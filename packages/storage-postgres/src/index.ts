@@ -1,1 +1,2 @@
-export {};
+export * from './postgres.js';
+export { parseCsvRows } from './csv.js';
