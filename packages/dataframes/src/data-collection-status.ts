@@ -1,5 +1,6 @@
 import type { TallyDuckDb } from './duckdb.js';
-import { Dataframe } from './dataframe.js';
+import { Dataframe, type Fold } from './dataframe.js';
+import { str, ts } from './sql.js';
 import type { Column } from './types.js';
 
 /** data_collection_status rows, concatenated; timestamps naive UTC. */
@@ -17,5 +18,20 @@ export class DataCollectionStatus extends Dataframe {
   ];
   constructor(db: TallyDuckDb) {
     super(db, db.tableName('data_collection_status'));
+  }
+
+  protected rawColumns(): readonly string[] {
+    return this.columns.map((c) => c.name);
+  }
+
+  protected folds(): Record<string, Fold> {
+    return {};
+  }
+
+  protected groupSql(_member: string, src: string): string {
+    return (
+      `SELECT ${ts('collection_start_timestamp')}, ${ts('since')}, ${ts('until')}, ${str('file_name')}, ` +
+      `${str('status')}, TRY_CAST("elapsed" AS DOUBLE) FROM ${src}`
+    );
   }
 }

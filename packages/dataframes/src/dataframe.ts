@@ -1,7 +1,17 @@
-import type { Table } from 'apache-arrow';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { ExtractError, TallyError, errorMessage } from '@tally/core';
 import type { ExtractedTarball } from '@tally/extractors';
-import type { TallyDuckDb } from './duckdb.js';
+import type { Table } from 'apache-arrow';
+import { toArrowTable } from './arrow.js';
+import { readCsvHeader, readCsvSql } from './csv.js';
+import { ident, literal, type TallyDuckDb } from './duckdb.js';
+import { pairsToJson, PAIRS_TYPE, unionLists } from './sql.js';
 import type { BatchContext, Column } from './types.js';
+
+/** How a data column is folded when grouped rows are regrouped. */
+export type Fold = 'sum' | 'min' | 'max' | 'union';
 
 /**
  * A named dataframe on DuckDB. Rows are added (raw CSV → prepare → group, or grouped
@@ -9,6 +19,7 @@ import type { BatchContext, Column } from './types.js';
  * into the grouped table `table`, which a report may query with SQL directly.
  * Set columns are sorted, distinct `VARCHAR[]` lists; JSON-set columns (`facts`,
  * `canonical_facts`) are sorted, distinct `STRUCT(key VARCHAR, value VARCHAR)[]` lists.
+ * Every method creates the tables on first use; call `init()` first to query `table` directly.
  */
 export abstract class Dataframe {
   /** e.g. `job_host_summary`; also the rollup directory name. */
@@ -20,63 +31,319 @@ export abstract class Dataframe {
   /** Columns that identify a grouped row (empty for concat-only dataframes). */
   abstract readonly indexColumns: readonly string[];
   readonly db: TallyDuckDb;
-  /** The grouped table (exists from construction, so its columns are known even when empty). */
+  /** The grouped table (exists after `init()`, so its columns are known even when empty). */
   readonly table: string;
+  /** Where added batches wait for `group()`. */
+  readonly stagingTable: string;
+  /** CSV / Parquet files added so far (also empty ones). */
+  sources = 0;
+  private ready = false;
 
   constructor(db: TallyDuckDb, tablePrefix: string) {
     this.db = db;
     this.table = tablePrefix;
+    this.stagingTable = `${tablePrefix}_staging`;
   }
 
-  /** Prepare and group raw CSV file(s) (one schema variant each is fine) into staging. Returns rows read. */
-  async addCsv(_paths: string | readonly string[], _ctx: BatchContext = {}): Promise<number> {
-    throw new Error('not implemented');
-  }
-  /** Add the members of an extracted tarball this dataframe reads (install_uuid from its config.json). */
-  async addTarball(_tarball: ExtractedTarball): Promise<number> {
-    throw new Error('not implemented');
-  }
-  /** Add already-grouped rows from Parquet file(s) written by `toParquet` (a rollup). */
-  async addParquet(_paths: string | readonly string[]): Promise<number> {
-    throw new Error('not implemented');
-  }
-  /** Fold everything added so far into `table` (regroup semantics: sums, min/max, set unions). */
-  async group(): Promise<void> {
-    throw new Error('not implemented');
+  /** Raw CSV columns read for `member` (missing ones become NULL). */
+  protected abstract rawColumns(member: string): readonly string[];
+  /** Alternative raw names: `{canonical: [alias…]}` (e.g. `host_remote_id` ← `host_id`). */
+  protected aliases(): Record<string, readonly string[]> {
+    return {};
   }
   /**
-   * Regroup `table` in place, optionally renaming hosts first (`hostNameMapping`, the
-   * reference's dedup): rows that now share an index are merged.
+   * SQL producing grouped rows (exactly `columns`, in order) from `src`, a relation of the raw
+   * columns as VARCHAR. `$2` is bound to the batch's install_uuid. Undefined skips the member.
    */
-  async regroup(_opts: { hostNameMapping?: ReadonlyMap<string, string> } = {}): Promise<void> {
-    throw new Error('not implemented');
+  protected abstract groupSql(member: string, src: string): string | undefined;
+  /** Fold of each data column for regroup; empty = concat-only dataframe. */
+  protected abstract folds(): Record<string, Fold>;
+
+  /** Create the (empty) grouped and staging tables; idempotent. */
+  async init(): Promise<this> {
+    if (this.ready) return this;
+    const cols = this.columns.map((c) => `${ident(c.name)} ${c.type}`).join(', ');
+    await this.db.run(`CREATE TABLE ${ident(this.table)} (${cols})`);
+    await this.db.run(`CREATE TABLE ${ident(this.stagingTable)} (${cols})`);
+    this.ready = true;
+    return this;
   }
+
+  private get columnList(): string {
+    return this.columns.map((c) => ident(c.name)).join(', ');
+  }
+
+  /** Member a file stands for: its base name when it is one of `members`, else the first member. */
+  protected memberOf(path: string, ctx: BatchContext): string {
+    if (ctx.member) return ctx.member;
+    const base = basename(path);
+    return this.members.includes(base) ? base : this.members[0]!;
+  }
+
+  /** Prepare and group raw CSV file(s) (any schema variant each) into staging. Returns rows staged. */
+  async addCsv(paths: string | readonly string[], ctx: BatchContext = {}): Promise<number> {
+    await this.init();
+    const list = typeof paths === 'string' ? [paths] : paths;
+    let staged = 0;
+    await this.db.run('BEGIN TRANSACTION');
+    try {
+      for (const path of list) staged += await this.addOneCsv(path, ctx);
+      await this.db.run('COMMIT');
+    } catch (err) {
+      await this.db.run('ROLLBACK');
+      throw err;
+    }
+    return staged;
+  }
+
+  private async addOneCsv(path: string, ctx: BatchContext): Promise<number> {
+    const source = ctx.source ? `${ctx.source}: ${basename(path)}` : path;
+    const member = this.memberOf(path, ctx);
+    const header = await readCsvHeader(path, source);
+    this.sources += 1;
+    if (header.length === 0) return 0;
+    const present = new Set(header);
+    const aliases = this.aliases();
+    const select = this.rawColumns(member).map((c) => {
+      const name = present.has(c) ? c : aliases[c]?.find((a) => present.has(a));
+      return name ? `${ident(name)} AS ${ident(c)}` : `NULL::VARCHAR AS ${ident(c)}`;
+    });
+    const src = `(SELECT ${select.join(', ')} FROM ${readCsvSql(header, '$1')})`;
+    const grouped = this.groupSql(member, src);
+    if (!grouped) return 0;
+    try {
+      const before = await this.stagedRows();
+      const params = grouped.includes('$2') ? [path, ctx.installUuid ?? null] : [path];
+      await this.db.run(`INSERT INTO ${ident(this.stagingTable)} (${this.columnList}) ${grouped}`, params);
+      return (await this.stagedRows()) - before;
+    } catch (err) {
+      throw new ExtractError(source, `CSV could not be read as ${member}: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  private async stagedRows(): Promise<number> {
+    const [row] = await this.db.all<{ n: bigint }>(`SELECT count(*) AS n FROM ${ident(this.stagingTable)}`);
+    return Number(row?.n ?? 0);
+  }
+
+  /**
+   * Add the members of an extracted tarball this dataframe reads (install_uuid from its
+   * config.json). All of them or none: a failing member rolls the tarball back.
+   */
+  async addTarball(tarball: ExtractedTarball): Promise<number> {
+    await this.init();
+    await this.db.run('BEGIN TRANSACTION');
+    try {
+      const staged = await this.addTarballRows(tarball);
+      await this.db.run('COMMIT');
+      return staged;
+    } catch (err) {
+      await this.db.run('ROLLBACK');
+      throw err;
+    }
+  }
+
+  /** `addTarball` without its own transaction (the caller holds one). */
+  async addTarballRows(tarball: ExtractedTarball): Promise<number> {
+    await this.init();
+    const config = await tarball.config();
+    const installUuid = typeof config?.install_uuid === 'string' ? config.install_uuid : null;
+    let staged = 0;
+    for (const member of this.members) {
+      if (!member.endsWith('.csv')) continue;
+      const path = tarball.file(member);
+      if (path) staged += await this.addOneCsv(path, { installUuid, source: tarball.name, member });
+    }
+    return staged;
+  }
+
+  /** Add already-grouped rows from Parquet file(s) written by `toParquet` (a rollup). */
+  async addParquet(paths: string | readonly string[]): Promise<number> {
+    await this.init();
+    const list = typeof paths === 'string' ? [paths] : paths;
+    let staged = 0;
+    for (const path of list) {
+      const [schema] = await this.db.all<{ names: string[] }>(
+        'SELECT list(name) AS names FROM parquet_schema($1)',
+        [path],
+      );
+      const present = new Set(schema?.names ?? []);
+      const select = this.columns.map((c) =>
+        present.has(c.name) ? `CAST(${ident(c.name)} AS ${c.type})` : `NULL::${c.type}`,
+      );
+      const before = await this.stagedRows();
+      try {
+        await this.db.run(
+          `INSERT INTO ${ident(this.stagingTable)} (${this.columnList}) SELECT ${select.join(', ')} FROM read_parquet($1)`,
+          [path],
+        );
+      } catch (err) {
+        throw new TallyError(`${path}: Parquet could not be read as ${this.name}: ${errorMessage(err)}`, { cause: err });
+      }
+      this.sources += 1;
+      staged += (await this.stagedRows()) - before;
+    }
+    return staged;
+  }
+
+  /** SELECT regrouping `from` (a relation with `columns`) by the index columns. */
+  protected regroupSql(from: string): string {
+    const folds = this.folds();
+    if (this.indexColumns.length === 0) return `SELECT ${this.columnList} FROM ${from}`;
+    const exprs = this.columns.map((c) => {
+      const col = ident(c.name);
+      if (this.indexColumns.includes(c.name)) return col;
+      switch (folds[c.name]) {
+        case 'sum':
+          return `CAST(sum(${col}) AS ${c.type}) AS ${col}`;
+        case 'min':
+          return `min(${col}) AS ${col}`;
+        case 'max':
+          return `max(${col}) AS ${col}`;
+        case 'union':
+          return `CAST(${unionLists(col)} AS ${c.type}) AS ${col}`;
+        default:
+          throw new Error(`${this.name}: no fold for column ${c.name}`);
+      }
+    });
+    return `SELECT ${exprs.join(', ')} FROM ${from} GROUP BY ${this.indexColumns.map(ident).join(', ')}`;
+  }
+
+  /** Fold everything added so far into `table` (regroup semantics: sums, min/max, set unions). */
+  async group(): Promise<void> {
+    await this.init();
+    const t = ident(this.table);
+    const s = ident(this.stagingTable);
+    const all = `(SELECT ${this.columnList} FROM ${t} UNION ALL SELECT ${this.columnList} FROM ${s})`;
+    await this.replaceTable(this.regroupSql(all));
+    await this.db.run(`DELETE FROM ${s}`);
+  }
+
+  /**
+   * Regroup `table` in place, optionally renaming hosts first (`hostNameMapping`, the
+   * reference's dedup; unmapped hosts keep their name): rows that now share an index merge.
+   */
+  async regroup(opts: { hostNameMapping?: ReadonlyMap<string, string> } = {}): Promise<void> {
+    await this.init();
+    const t = ident(this.table);
+    const mapping = opts.hostNameMapping;
+    if (!mapping || mapping.size === 0 || !this.columns.some((c) => c.name === 'host_name')) {
+      await this.replaceTable(this.regroupSql(t));
+      return;
+    }
+    const map = ident(`${this.table}_hostmap`);
+    await this.db.run(`CREATE OR REPLACE TEMP TABLE ${map} (from_name VARCHAR PRIMARY KEY, to_name VARCHAR)`);
+    const appender = await this.db.connection.createAppender(`${this.table}_hostmap`, 'temp');
+    for (const [from, to] of mapping) {
+      appender.appendVarchar(from);
+      appender.appendVarchar(to);
+      appender.endRow();
+    }
+    appender.closeSync();
+    const mapped = this.columns
+      .map((c) => (c.name === 'host_name' ? `COALESCE(m.to_name, d.host_name) AS host_name` : `d.${ident(c.name)}`))
+      .join(', ');
+    await this.replaceTable(this.regroupSql(`(SELECT ${mapped} FROM ${t} d LEFT JOIN ${map} m ON m.from_name = d.host_name)`));
+    await this.db.run(`DROP TABLE ${map}`);
+  }
+
+  private async replaceTable(select: string): Promise<void> {
+    const tmp = ident(`${this.table}_next`);
+    await this.db.run(`CREATE OR REPLACE TABLE ${tmp} AS ${select}`);
+    await this.db.run(`DELETE FROM ${ident(this.table)}`);
+    await this.db.run(`INSERT INTO ${ident(this.table)} (${this.columnList}) SELECT ${this.columnList} FROM ${tmp}`);
+    await this.db.run(`DROP TABLE ${tmp}`);
+  }
+
+  /** `ORDER BY` of the index columns (code-point order, NULLs last), or nothing. */
+  protected get orderBy(): string {
+    const keys = this.indexColumns.length > 0 ? this.indexColumns : this.columns.map((c) => c.name);
+    return `ORDER BY ${keys.map((k) => `${ident(k)} NULLS LAST`).join(', ')}`;
+  }
+
   /** Rows in `table`. */
   async count(): Promise<number> {
-    throw new Error('not implemented');
+    await this.init();
+    const [row] = await this.db.all<{ n: bigint }>(`SELECT count(*) AS n FROM ${ident(this.table)}`);
+    return Number(row?.n ?? 0);
   }
-  /** Rows of `table` as JS objects, index order. */
+
+  /** Rows of `table` as JS objects in index order (BIGINT → number, TIMESTAMP → Date, lists as arrays). */
   async rows(): Promise<Record<string, unknown>[]> {
-    throw new Error('not implemented');
+    await this.init();
+    const rows = await this.db.all(`SELECT ${this.columnList} FROM ${ident(this.table)} ${this.orderBy}`);
+    return rows.map((r) => {
+      for (const [k, v] of Object.entries(r)) if (typeof v === 'bigint') r[k] = Number(v);
+      return r;
+    });
   }
+
+  /** SELECT of `table` with sets as JSON arrays and facts as JSON objects (text output). */
+  private textSelect(): string {
+    const exprs = this.columns.map((c) => {
+      const col = ident(c.name);
+      if (c.type === PAIRS_TYPE) return `${pairsToJson(col)} AS ${col}`;
+      if (c.type.endsWith('[]')) return `CAST(to_json(${col}) AS VARCHAR) AS ${col}`;
+      if (c.type === 'TIMESTAMP') return `CAST(${col} AS VARCHAR) AS ${col}`;
+      return col;
+    });
+    return `SELECT ${exprs.join(', ')} FROM ${ident(this.table)} ${this.orderBy}`;
+  }
+
   /** Write `table` as CSV (header always; sets as JSON arrays) to `path`, or return the text. */
-  async toCsv(_path?: string): Promise<string | undefined> {
-    throw new Error('not implemented');
+  async toCsv(path?: string): Promise<string | undefined> {
+    await this.init();
+    const copy = async (target: string) =>
+      this.db.run(`COPY (${this.textSelect()}) TO ${literal(target)} (FORMAT csv, HEADER true, DELIMITER ',')`);
+    if (path) {
+      await copy(path);
+      return undefined;
+    }
+    const dir = await mkdtemp(join(tmpdir(), 'tally-csv-'));
+    try {
+      await copy(join(dir, 'out.csv'));
+      return await readFile(join(dir, 'out.csv'), 'utf8');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   }
-  /** Write `table` as Parquet (zstd) to `path`. */
-  async toParquet(_path: string): Promise<void> {
-    throw new Error('not implemented');
+
+  /** Write `table` as Parquet (zstd) to `path`, index order; sets stay native lists. */
+  async toParquet(path: string): Promise<void> {
+    await this.init();
+    await this.db.run(
+      `COPY (SELECT ${this.columnList} FROM ${ident(this.table)} ${this.orderBy}) TO ${literal(path)} (FORMAT parquet, COMPRESSION zstd)`,
+    );
   }
-  /** `table` as JSON-ready rows (dates ISO strings, sets arrays, facts objects). */
+
+  /** `table` as JSON-ready rows (timestamps `YYYY-MM-DD HH:MM:SS[.ffffff]` naive UTC, sets arrays, facts `{key: [values]}`). */
   async toJson(): Promise<Record<string, unknown>[]> {
-    throw new Error('not implemented');
+    await this.init();
+    const rows = await this.db.all(this.textSelect());
+    return rows.map((r) => {
+      const out: Record<string, unknown> = {};
+      for (const c of this.columns) {
+        const v = r[c.name];
+        if (v === null || v === undefined) out[c.name] = null;
+        else if (c.type === PAIRS_TYPE || c.type.endsWith('[]')) out[c.name] = JSON.parse(String(v));
+        else if (typeof v === 'bigint') out[c.name] = Number(v);
+        else out[c.name] = v;
+      }
+      return out;
+    });
   }
-  /** `table` as an Arrow table with explicit column types. */
+
+  /** `table` as an Arrow table with explicit column types (index order). */
   async toArrow(): Promise<Table> {
-    throw new Error('not implemented');
+    await this.init();
+    const rows = await this.db.all(`SELECT ${this.columnList} FROM ${ident(this.table)} ${this.orderBy}`);
+    return toArrowTable(this.columns, rows);
   }
+
   /** Drop this dataframe's tables. */
   async drop(): Promise<void> {
-    throw new Error('not implemented');
+    await this.db.run(`DROP TABLE IF EXISTS ${ident(this.table)}`);
+    await this.db.run(`DROP TABLE IF EXISTS ${ident(this.stagingTable)}`);
+    this.ready = false;
   }
 }

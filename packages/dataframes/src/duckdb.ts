@@ -1,9 +1,10 @@
-import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { tempdir, type TempDir } from '@tally/core';
 
 export interface DuckDbOptions {
   /** DuckDB `memory_limit`, e.g. `'768MB'` (default `TALLY_DUCKDB_MEMORY_LIMIT` or `'768MB'`). */
   memoryLimit?: string;
-  /** DuckDB `threads` (default 2). */
+  /** DuckDB `threads` (default `TALLY_DUCKDB_THREADS` or 2). */
   threads?: number;
   /** Where DuckDB may spill; default a private temp directory removed on close. */
   tempDirectory?: string;
@@ -15,13 +16,66 @@ export interface TallyDuckDb extends AsyncDisposable {
   readonly connection: DuckDBConnection;
   /** Run a statement; `params` are bound ($1, $2 …), never interpolated. */
   run(sql: string, params?: unknown[]): Promise<void>;
-  /** Run a query and return rows as plain JS objects (dates as `Date`, BIGINT as number when safe). */
+  /** Run a query and return rows as plain JS objects (see `toJs` for the value mapping). */
   all<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
   /** A unique table name with the given prefix. */
   tableName(prefix: string): string;
   close(): Promise<void>;
 }
 
-export async function openDuckDb(_opts: DuckDbOptions = {}): Promise<TallyDuckDb> {
-  throw new Error('not implemented');
+let counter = 0;
+
+export async function openDuckDb(opts: DuckDbOptions = {}): Promise<TallyDuckDb> {
+  let spill: TempDir | undefined;
+  if (!opts.tempDirectory) spill = await tempdir('tally-duckdb');
+  const memoryLimit = opts.memoryLimit ?? process.env.TALLY_DUCKDB_MEMORY_LIMIT ?? '768MB';
+  const threads = opts.threads ?? (Number(process.env.TALLY_DUCKDB_THREADS) || 2);
+  // INSTALL downloads fail here and must never be attempted: parquet and json are built in.
+  const instance = await DuckDBInstance.create(':memory:', {
+    autoinstall_known_extensions: 'false',
+    autoload_known_extensions: 'false',
+    memory_limit: memoryLimit,
+    threads: String(threads),
+    temp_directory: opts.tempDirectory ?? spill!.path,
+    preserve_insertion_order: 'false',
+  });
+  const connection = await instance.connect();
+  await connection.run("SET TimeZone = 'UTC'");
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    connection.closeSync();
+    instance.closeSync();
+    await spill?.remove();
+  };
+  const bind = (params?: unknown[]) => params as DuckDBValue[] | undefined;
+  return {
+    instance,
+    connection,
+    async run(sql, params) {
+      await connection.run(sql, bind(params));
+    },
+    async all<T>(sql: string, params?: unknown[]) {
+      const reader = await connection.runAndReadAll(sql, bind(params));
+      return reader.getRowObjectsJS() as T[];
+    },
+    tableName(prefix) {
+      counter += 1;
+      return `${prefix.replace(/[^A-Za-z0-9_]/g, '_')}_${process.pid}_${counter}`;
+    },
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+/** Quote an SQL identifier. */
+export function ident(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** Quote an SQL string literal (only for file paths DuckDB table functions need as constants). */
+export function literal(text: string): string {
+  if (text.includes('\0')) throw new Error('NUL byte in SQL literal');
+  return `'${text.replace(/'/g, "''")}'`;
 }

@@ -1,5 +1,7 @@
 import type { TallyDuckDb } from './duckdb.js';
-import { Dataframe } from './dataframe.js';
+import { ident } from './duckdb.js';
+import { Dataframe, type Fold } from './dataframe.js';
+import { int, str, ts } from './sql.js';
 import type { Column } from './types.js';
 
 /** host_metric rows, concatenated (no grouping); dates naive UTC. */
@@ -23,5 +25,23 @@ export class HostMetric extends Dataframe {
   ];
   constructor(db: TallyDuckDb) {
     super(db, db.tableName('host_metric'));
+  }
+
+  protected rawColumns(): readonly string[] {
+    return this.columns.map((c) => c.name);
+  }
+
+  protected folds(): Record<string, Fold> {
+    return {};
+  }
+
+  protected groupSql(_member: string, src: string): string {
+    const exprs = this.columns.map((c) => {
+      if (c.type === 'TIMESTAMP') return ts(c.name);
+      if (c.type === 'BIGINT') return int(c.name);
+      if (c.type === 'BOOLEAN') return `TRY_CAST(${ident(c.name)} AS BOOLEAN)`;
+      return str(c.name);
+    });
+    return `SELECT ${exprs.join(', ')} FROM ${src}`;
   }
 }

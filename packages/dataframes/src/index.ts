@@ -1,10 +1,12 @@
 export * from './types.js';
-export { openDuckDb, type DuckDbOptions, type TallyDuckDb } from './duckdb.js';
-export { Dataframe } from './dataframe.js';
+export { openDuckDb, ident, literal, type DuckDbOptions, type TallyDuckDb } from './duckdb.js';
+export { Dataframe, type Fold } from './dataframe.js';
 export { JobHostSummary, DIRECT, INDIRECT, type JobHostSummaryOptions } from './job-host-summary.js';
 export { MainHost } from './main-host.js';
 export { MainJobevent } from './main-jobevent.js';
 export { HostMetric } from './host-metric.js';
 export { DataCollectionStatus } from './data-collection-status.js';
 export * from './rollup.js';
-export { loadTarballs, type LoadResult } from './load.js';
+export { loadTarballs, type LoadOptions, type LoadResult } from './load.js';
+export { toArrowTable, arrowType } from './arrow.js';
+export { readCsvHeader } from './csv.js';

@@ -1,5 +1,6 @@
 import type { TallyDuckDb } from './duckdb.js';
-import { Dataframe } from './dataframe.js';
+import { Dataframe, type Fold } from './dataframe.js';
+import { int, int0, jsonArray, jsonPairs, PAIRS_TYPE, setOf, str, ts, unionLists } from './sql.js';
 import type { Column } from './types.js';
 
 export const DIRECT = 0;
@@ -14,14 +15,51 @@ export interface JobHostSummaryOptions {
   reachableOnly?: boolean;
 }
 
+const JHS = 'job_host_summary.csv';
+const AUDIT = 'main_indirectmanagednodeaudit.csv';
+
+/** job_host_summary.csv columns of schemas 1.0/1.1/1.2 (a superset; missing ones read as NULL). */
+const JHS_COLUMNS = [
+  'created',
+  'host_name',
+  'ansible_host_variable',
+  'dark',
+  'failures',
+  'ok',
+  'skipped',
+  'ignored',
+  'rescued',
+  'job_created',
+  'job_remote_id',
+  'job_template_name',
+  'organization_name',
+] as const;
+const AUDIT_COLUMNS = [
+  'created',
+  'host_name',
+  'canonical_facts',
+  'facts',
+  'events',
+  'task_runs',
+  'job_created',
+  'job_remote_id',
+  'job_template_name',
+  'organization_name',
+] as const;
+
 /**
- * job_host_summary (DIRECT, schemas 1.0/1.1/1.2 and the `host_id` variant) and
- * main_indirectmanagednodeaudit (INDIRECT) grouped by
+ * job_host_summary (DIRECT; schemas 1.0, 1.1, 1.2 and the `host_id` variant) and
+ * main_indirectmanagednodeaudit (INDIRECT), grouped by
  * organization_name, job_template_name, host_name, original_host_name, install_uuid, job_remote_id.
+ *
+ * Prepare: a missing organization becomes 'No organization name'; a non-empty
+ * `ansible_host_variable` replaces host_name (the original stays in original_host_name);
+ * task_runs = dark+failures+ok+skipped+ignored+rescued; timestamps are naive UTC and
+ * `job_created` is NULL for schemas without it.
  */
 export class JobHostSummary extends Dataframe {
   readonly name = 'job_host_summary';
-  readonly members = ['job_host_summary.csv', 'main_indirectmanagednodeaudit.csv', 'config.json'] as const;
+  readonly members = [JHS, AUDIT, 'config.json'] as const;
   readonly indexColumns = [
     'organization_name',
     'job_template_name',
@@ -44,8 +82,8 @@ export class JobHostSummary extends Dataframe {
     { name: 'job_created', type: 'TIMESTAMP' },
     { name: 'managed_node_type', type: 'INTEGER' },
     { name: 'managed_node_types_set', type: 'VARCHAR[]' },
-    { name: 'canonical_facts', type: 'STRUCT(key VARCHAR, value VARCHAR)[]' },
-    { name: 'facts', type: 'STRUCT(key VARCHAR, value VARCHAR)[]' },
+    { name: 'canonical_facts', type: PAIRS_TYPE },
+    { name: 'facts', type: PAIRS_TYPE },
     { name: 'events', type: 'VARCHAR[]' },
     { name: 'host_names_before_dedup', type: 'VARCHAR[]' },
   ];
@@ -54,5 +92,62 @@ export class JobHostSummary extends Dataframe {
   constructor(db: TallyDuckDb, opts: JobHostSummaryOptions = {}) {
     super(db, db.tableName('job_host_summary'));
     this.reachableOnly = opts.reachableOnly ?? true;
+  }
+
+  protected rawColumns(member: string): readonly string[] {
+    return member === AUDIT ? AUDIT_COLUMNS : JHS_COLUMNS;
+  }
+
+  protected folds(): Record<string, Fold> {
+    return {
+      host_runs: 'sum',
+      task_runs: 'sum',
+      first_automation: 'min',
+      last_automation: 'max',
+      job_created: 'max',
+      managed_node_type: 'min',
+      managed_node_types_set: 'union',
+      canonical_facts: 'union',
+      facts: 'union',
+      events: 'union',
+      host_names_before_dedup: 'union',
+    };
+  }
+
+  protected groupSql(member: string, src: string): string | undefined {
+    let prepared: string;
+    if (member === JHS) {
+      const counters = ['failures', 'ok', 'skipped', 'ignored', 'rescued'].map(int0).join(' + ');
+      prepared =
+        `SELECT COALESCE(${str('organization_name')}, 'No organization name') AS organization_name, ` +
+        `${str('job_template_name')} AS job_template_name, ` +
+        `COALESCE(${str('ansible_host_variable')}, ${str('host_name')}) AS host_name, ` +
+        `${str('host_name')} AS original_host_name, ` +
+        `CAST($2 AS VARCHAR) AS install_uuid, ${int('job_remote_id')} AS job_remote_id, ` +
+        `${int0('dark')} + ${counters} AS task_runs, ${counters} AS reachable_task_runs, ` +
+        `${ts('created')} AS created, ${ts('job_created')} AS job_created, ${DIRECT} AS managed_node_type, ` +
+        `[]::${PAIRS_TYPE} AS canonical_facts, []::${PAIRS_TYPE} AS facts, []::VARCHAR[] AS events ` +
+        `FROM ${src}`;
+      if (this.reachableOnly) prepared = `SELECT * FROM (${prepared}) WHERE reachable_task_runs <> 0`;
+    } else if (member === AUDIT) {
+      prepared =
+        `SELECT COALESCE(${str('organization_name')}, 'No organization name') AS organization_name, ` +
+        `${str('job_template_name')} AS job_template_name, ${str('host_name')} AS host_name, ` +
+        `${str('host_name')} AS original_host_name, ` +
+        `CAST($2 AS VARCHAR) AS install_uuid, ${int('job_remote_id')} AS job_remote_id, ` +
+        `${int0('task_runs')} AS task_runs, ${ts('created')} AS created, ${ts('job_created')} AS job_created, ` +
+        `${INDIRECT} AS managed_node_type, ${jsonPairs('canonical_facts')} AS canonical_facts, ` +
+        `${jsonPairs('facts')} AS facts, ${jsonArray('events')} AS events FROM ${src}`;
+    } else {
+      return undefined;
+    }
+    const index = this.indexColumns.join(', ');
+    return (
+      `SELECT ${index}, CAST(count(host_name) AS BIGINT), CAST(sum(task_runs) AS BIGINT), min(created), max(created), ` +
+      `max(job_created), CAST(min(managed_node_type) AS INTEGER), ` +
+      `${setOf(`CASE managed_node_type WHEN ${DIRECT} THEN 'DIRECT' ELSE 'INDIRECT' END`)}, ` +
+      `${unionLists('canonical_facts')}, ${unionLists('facts')}, ${unionLists('events')}, ${setOf('host_name')} ` +
+      `FROM (${prepared}) GROUP BY ${index}`
+    );
   }
 }

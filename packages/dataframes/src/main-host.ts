@@ -1,8 +1,13 @@
 import type { TallyDuckDb } from './duckdb.js';
-import { Dataframe } from './dataframe.js';
+import { Dataframe, type Fold } from './dataframe.js';
+import { jsonPairs, PAIRS_TYPE, setOf, str, ts, unionLists } from './sql.js';
 import type { Column } from './types.js';
 
-/** main_host / main_host_daily grouped by host_name, install_uuid. */
+/**
+ * main_host / main_host_daily grouped by host_name, install_uuid: organizations, inventories,
+ * serials (`{ansible_product_serial}/{ansible_machine_id}` of canonical_facts, when both set)
+ * and host names as sets, canonical_facts/facts as JSON sets, last_automation max.
+ */
 export class MainHost extends Dataframe {
   readonly name = 'main_host';
   readonly members = ['main_host.csv', 'main_host_daily.csv', 'config.json'] as const;
@@ -12,13 +17,46 @@ export class MainHost extends Dataframe {
     { name: 'install_uuid', type: 'VARCHAR' },
     { name: 'organizations', type: 'VARCHAR[]' },
     { name: 'inventories', type: 'VARCHAR[]' },
-    { name: 'canonical_facts', type: 'STRUCT(key VARCHAR, value VARCHAR)[]' },
-    { name: 'facts', type: 'STRUCT(key VARCHAR, value VARCHAR)[]' },
+    { name: 'canonical_facts', type: PAIRS_TYPE },
+    { name: 'facts', type: PAIRS_TYPE },
     { name: 'last_automation', type: 'TIMESTAMP' },
     { name: 'serials', type: 'VARCHAR[]' },
     { name: 'host_names_before_dedup', type: 'VARCHAR[]' },
   ];
   constructor(db: TallyDuckDb) {
     super(db, db.tableName('main_host'));
+  }
+
+  protected rawColumns(): readonly string[] {
+    return ['host_name', 'inventory_name', 'organization_name', 'last_automation', 'ansible_host_variable', 'canonical_facts', 'facts'];
+  }
+
+  protected folds(): Record<string, Fold> {
+    return {
+      organizations: 'union',
+      inventories: 'union',
+      canonical_facts: 'union',
+      facts: 'union',
+      last_automation: 'max',
+      serials: 'union',
+      host_names_before_dedup: 'union',
+    };
+  }
+
+  protected groupSql(member: string, src: string): string | undefined {
+    if (member !== 'main_host.csv' && member !== 'main_host_daily.csv') return undefined;
+    const fact = (k: string) =>
+      `CASE WHEN json_valid("canonical_facts") THEN NULLIF(json_extract_string("canonical_facts", '$.${k}'), '') END`;
+    const prepared =
+      `SELECT COALESCE(${str('ansible_host_variable')}, ${str('host_name')}) AS host_name, ` +
+      `CAST($2 AS VARCHAR) AS install_uuid, COALESCE(${str('organization_name')}, 'No organization name') AS organization_name, ` +
+      `${str('inventory_name')} AS inventory_name, ${jsonPairs('canonical_facts')} AS cf, ${jsonPairs('facts')} AS f, ` +
+      `${ts('last_automation')} AS last_automation, ` +
+      `${fact('ansible_product_serial')} || '/' || ${fact('ansible_machine_id')} AS serial FROM ${src}`;
+    return (
+      `SELECT host_name, install_uuid, ${setOf('organization_name')}, ${setOf('inventory_name')}, ` +
+      `${unionLists('cf')}, ${unionLists('f')}, max(last_automation), ${setOf('serial')}, ${setOf('host_name')} ` +
+      `FROM (${prepared}) GROUP BY host_name, install_uuid`
+    );
   }
 }

@@ -1,8 +1,13 @@
-import type { Logger } from '@tally/core';
+import { join } from 'node:path';
+import { addDays, addMonths, isoDate, type Logger, silentLogger, tempdir, thisDay, thisMonth, thisWeek } from '@tally/core';
 import type { ExtractFailure } from '@tally/extractors';
 import type { Storage } from '@tally/storage';
-import type { DuckDbOptions } from './duckdb.js';
 import type { Dataframe } from './dataframe.js';
+import { type DuckDbOptions, openDuckDb, type TallyDuckDb } from './duckdb.js';
+import { JobHostSummary } from './job-host-summary.js';
+import { loadTarballs } from './load.js';
+import { MainHost } from './main-host.js';
+import { MainJobevent } from './main-jobevent.js';
 
 export type RollupPeriod = 'day' | 'week' | 'month';
 /** Dataframes that are rolled up. */
@@ -51,31 +56,106 @@ export interface PeriodWindow {
   until: Date;
 }
 
+function periodStart(at: Date, period: RollupPeriod): Date {
+  return period === 'day' ? thisDay(at) : period === 'week' ? thisWeek(at) : thisMonth(at);
+}
+
+function nextPeriod(start: Date, period: RollupPeriod): Date {
+  return period === 'day' ? addDays(start, 1) : period === 'week' ? addDays(start, 7) : addMonths(start, 1);
+}
+
+function periodLabel(start: Date, period: RollupPeriod): string {
+  return period === 'month' ? isoDate(start).slice(0, 7) : isoDate(start);
+}
+
 /** Every period that intersects `[since, until)`, each aligned to full periods. */
-export function periodWindows(_since: Date, _until: Date, _period: RollupPeriod): PeriodWindow[] {
-  throw new Error('not implemented');
+export function periodWindows(since: Date, until: Date, period: RollupPeriod): PeriodWindow[] {
+  const out: PeriodWindow[] = [];
+  for (let s = periodStart(since, period); s.getTime() < until.getTime(); s = nextPeriod(s, period)) {
+    out.push({ period, date: periodLabel(s, period), since: s, until: nextPeriod(s, period) });
+  }
+  return out;
 }
 
 /** `rollups/{kind}/period={period}/date={date}/part-0.parquet` */
-export function rollupName(_kind: RollupKind, _period: RollupPeriod, _date: string, _prefix = 'rollups'): string {
-  throw new Error('not implemented');
+export function rollupName(kind: RollupKind, period: RollupPeriod, date: string, prefix = 'rollups'): string {
+  return `${prefix}/${kind}/period=${period}/date=${date}/part-0.parquet`;
+}
+
+/** A fresh dataframe of a rollup kind. */
+export function createDataframe(kind: RollupKind, db: TallyDuckDb, opts: { reachableOnly?: boolean } = {}): Dataframe {
+  switch (kind) {
+    case 'job_host_summary':
+      return new JobHostSummary(db, opts);
+    case 'main_jobevent':
+      return new MainJobevent(db);
+    case 'main_host':
+      return new MainHost(db);
+  }
 }
 
 /**
- * Roll the daily tarballs of every period intersecting `[since, until)` up into Parquet,
- * one Hive partition per (kind, period, date). A period's file is replaced atomically.
+ * Roll the daily tarballs of every period intersecting `[since, until)` up into Parquet, one
+ * Hive partition per (kind, period, date); periods are always whole (a `month` rollup reads
+ * every day folder of the month). A part is written only when the period had that kind's CSV
+ * in at least one good tarball; an existing part is replaced atomically by the storage.
  */
-export async function rollup(_opts: RollupOptions): Promise<RollupResult> {
-  throw new Error('not implemented');
+export async function rollup(opts: RollupOptions): Promise<RollupResult> {
+  const log = opts.logger ?? silentLogger;
+  const kinds = opts.kinds ?? ROLLUP_KINDS;
+  const result: RollupResult = { parts: [], tarballs: [], failures: [] };
+  await using tmp = await tempdir('tally-rollup');
+  for (const w of periodWindows(opts.since, opts.until, opts.period)) {
+    await using db = await openDuckDb(opts.duckdb);
+    const dfs = kinds.map((k) => createDataframe(k, db, { reachableOnly: opts.reachableOnly }));
+    const loaded = await loadTarballs(dfs, {
+      storage: opts.storage,
+      since: w.since,
+      until: w.until,
+      logger: log,
+      maxTotalBytes: opts.maxTotalBytes,
+    });
+    result.tarballs.push(...loaded.tarballs);
+    result.failures.push(...loaded.failures);
+    for (const [i, df] of dfs.entries()) {
+      const kind = kinds[i]!;
+      if (df.sources === 0) continue;
+      const file = join(tmp.path, `${kind}-${w.date}.parquet`);
+      await df.toParquet(file);
+      const name = rollupName(kind, opts.period, w.date, opts.prefix);
+      await opts.storage.put(name, { filename: file });
+      const rows = await df.count();
+      result.parts.push({ kind, period: opts.period, date: w.date, name, rows });
+      log.info('rollup written', { name, rows });
+    }
+  }
+  return result;
 }
 
 /**
- * Add the rollup Parquet files of `df.name` for `period` whose date lies in `[since, until)`
- * to `df` (call `df.group()` afterwards). Returns the storage names read.
+ * Add the rollup Parquet files of `df.name` for `period` whose period starts in `[since, until)`
+ * to `df` (call `df.group()` afterwards). Returns the storage names read, sorted.
  */
 export async function addRollups(
-  _df: Dataframe,
-  _opts: { storage: Storage; period: RollupPeriod; since: Date; until: Date; prefix?: string },
+  df: Dataframe,
+  opts: { storage: Storage; period: RollupPeriod; since: Date; until: Date; prefix?: string },
 ): Promise<string[]> {
-  throw new Error('not implemented');
+  const prefix = opts.prefix ?? 'rollups';
+  const names = await opts.storage.glob(`${prefix}/${df.name}/period=${opts.period}/date=*/*.parquet`);
+  const wanted = new Set(periodWindows(opts.since, opts.until, opts.period).map((w) => w.date));
+  const read: string[] = [];
+  for (const name of names.sort()) {
+    const date = /\/date=([^/]+)\//.exec(name)?.[1];
+    if (!date || !wanted.has(date)) continue;
+    const start = new Date(`${date.length === 7 ? `${date}-01` : date}T00:00:00Z`);
+    if (start.getTime() < opts.since.getTime() || start.getTime() >= opts.until.getTime()) continue;
+    const local = await opts.storage.get(name);
+    try {
+      await df.addParquet(local.path);
+    } finally {
+      await local.release();
+    }
+    read.push(name);
+  }
+  return read;
 }

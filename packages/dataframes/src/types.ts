@@ -11,6 +11,8 @@ export interface BatchContext {
   installUuid?: string | null;
   /** Name used in error messages (tarball or file). */
   source?: string;
+  /** Which tarball member the file is (default: its base name when known, else the first member). */
+  member?: string;
 }
 
 /** A `{key, value}` pair of a JSON-set column (`facts`, `canonical_facts`). */

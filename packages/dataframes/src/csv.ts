@@ -1,0 +1,38 @@
+import { open } from 'node:fs/promises';
+import { ExtractError } from '@tally/core';
+
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * The header of a CSV file (first line; BOM, CR and quotes stripped). An empty file gives `[]`.
+ * Names must be plain identifiers: they end up in a `read_csv(columns=…)` argument.
+ */
+export async function readCsvHeader(path: string, source = path): Promise<string[]> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(64 * 1024);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    let text = buf.subarray(0, bytesRead).toString('utf8');
+    if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    const nl = text.indexOf('\n');
+    if (nl < 0 && bytesRead === buf.length) throw new ExtractError(source, 'CSV header line longer than 64 KiB');
+    const line = (nl < 0 ? text : text.slice(0, nl)).replace(/\r$/, '');
+    if (line.trim() === '') return [];
+    return line.split(',').map((raw) => {
+      const name = raw.trim().replace(/^"(.*)"$/, '$1');
+      if (!NAME.test(name)) throw new ExtractError(source, `CSV header has an unexpected column name "${name}"`);
+      return name;
+    });
+  } finally {
+    await fh.close();
+  }
+}
+
+/** DuckDB `read_csv` call for `path` as parameter `$n`, every header column read as VARCHAR. */
+export function readCsvSql(header: readonly string[], param: string): string {
+  const columns = header.map((c) => `'${c}': 'VARCHAR'`).join(', ');
+  return (
+    `read_csv(${param}, header = true, auto_detect = false, delim = ',', quote = '"', escape = '"', ` +
+    `columns = {${columns}}, strict_mode = false, null_padding = true)`
+  );
+}

@@ -1,0 +1,42 @@
+/** SQL fragments shared by the dataframes. `col` arguments are raw column names (quoted here). */
+import { ident } from './duckdb.js';
+
+/** Text → naive UTC TIMESTAMP (the session runs with TimeZone=UTC); unparsable → NULL. */
+export const ts = (col: string) => `CAST(TRY_CAST(${ident(col)} AS TIMESTAMPTZ) AS TIMESTAMP)`;
+/** Text → BIGINT, empty/unparsable → NULL. */
+export const int = (col: string) => `TRY_CAST(${ident(col)} AS BIGINT)`;
+/** Text → BIGINT, empty/unparsable → 0. */
+export const int0 = (col: string) => `COALESCE(TRY_CAST(${ident(col)} AS BIGINT), 0)`;
+/** Empty text → NULL. */
+export const str = (col: string) => `NULLIF(${ident(col)}, '')`;
+
+export const PAIRS_TYPE = 'STRUCT(key VARCHAR, value VARCHAR)[]';
+
+/**
+ * JSON object text → sorted distinct `{key, value}` pairs, dropping null, `''` and `'NA'` values
+ * (the reference's merge_json_sets); anything else → empty list.
+ */
+export const jsonPairs = (name: string) => {
+  const col = ident(name);
+  return `CASE WHEN json_valid(${col}) AND json_type(${col}) = 'OBJECT' THEN ` +
+  `list_sort(list_distinct(list_filter(list_transform(map_entries(CAST(CAST(${col} AS JSON) AS MAP(VARCHAR, JSON))), ` +
+  `e -> {'key': e.key, 'value': CASE WHEN json_type(e.value) = 'VARCHAR' THEN json_extract_string(e.value, '$') ELSE CAST(e.value AS VARCHAR) END}), ` +
+  `p -> p.value IS NOT NULL AND p.value NOT IN ('', 'NA', 'null')))) ELSE []::${PAIRS_TYPE} END`;
+};
+
+/** JSON array text → list of its elements as text (parse_json_array); anything else → []. */
+export const jsonArray = (name: string) => {
+  const col = ident(name);
+  return `CASE WHEN json_valid(${col}) AND json_type(${col}) = 'ARRAY' THEN ` +
+  `list_filter(CAST(json_extract_string(${col}, '$[*]') AS VARCHAR[]), x -> x IS NOT NULL) ELSE []::VARCHAR[] END`;
+};
+
+/** Aggregate: union of list column values, sorted, distinct, NULLs dropped. */
+export const unionLists = (col: string) => `list_sort(list_distinct(flatten(list(${col}))))`;
+/** Aggregate: set of scalar values, sorted, distinct, NULLs dropped. */
+export const setOf = (expr: string) => `list_sort(list_distinct(list(${expr})))`;
+
+/** Pairs list → JSON object text `{key: [values…]}` (for CSV/JSON output). */
+export const pairsToJson = (col: string) =>
+  `COALESCE((SELECT json_group_object(k, vs) FROM (SELECT p.key AS k, list(p.value ORDER BY p.value) AS vs ` +
+  `FROM unnest(${col}) AS u(p) GROUP BY p.key ORDER BY k)), '{}')`;
