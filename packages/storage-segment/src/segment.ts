@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Analytics } from '@segment/analytics-node';
 import { ConfigError, StorageError, errorMessage, pythonJsonSize, registerSecret, silentLogger } from '@tally/core';
 import type { Logger, TallyConfig } from '@tally/core';
-import type { LocalFile, PutSource, Storage } from '@tally/storage';
+import { type LocalFile, type PutSource, type Storage, checkName } from '@tally/storage';
 import { type ChunkInfo, type SegmentMeta, chunkDict, chunkMessageId, maxChunkSize, pythonIsoTimestamp } from './chunk.js';
 
 export const DEFAULT_SEGMENT_EVENT = 'Metrics Artifact Upload';
@@ -108,6 +108,7 @@ export class SegmentStorage implements Storage {
   }
 
   private async sendNow(name: string, source: SegmentPutSource): Promise<SegmentPutResult> {
+    checkName(this.backend, name);
     if (!('dict' in source) || source.dict === undefined || source.dict === null) {
       throw new StorageError(this.backend, 'filename/stream not supported, use dict');
     }
