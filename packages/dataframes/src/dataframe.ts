@@ -232,8 +232,8 @@ export abstract class Dataframe {
       return;
     }
     const map = ident(`${this.table}_hostmap`);
-    await this.db.run(`CREATE OR REPLACE TEMP TABLE ${map} (from_name VARCHAR PRIMARY KEY, to_name VARCHAR)`);
-    const appender = await this.db.connection.createAppender(`${this.table}_hostmap`, 'temp');
+    await this.db.run(`CREATE OR REPLACE TABLE ${map} (from_name VARCHAR PRIMARY KEY, to_name VARCHAR)`);
+    const appender = await this.db.connection.createAppender(`${this.table}_hostmap`);
     for (const [from, to] of mapping) {
       appender.appendVarchar(from);
       appender.appendVarchar(to);

@@ -1,0 +1,359 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  DataCollectionStatus,
+  HostMetric,
+  JobHostSummary,
+  loadTarballs,
+  MainHost,
+  MainJobevent,
+  openDuckDb,
+  type TallyDuckDb,
+} from '@tally/dataframes';
+import { packTarball } from '@tally/extractors';
+import { DirectoryStorage } from '@tally/storage';
+import { metricsUtilityTarballs } from '@tally/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+let dir: string;
+let db: TallyDuckDb;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'tally-dataframes-test-'));
+  db = await openDuckDb({ memoryLimit: '256MB', threads: 1 });
+});
+afterAll(async () => {
+  await db.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+let n = 0;
+async function csv(lines: string[], eol = '\n', finalNewline = true): Promise<string> {
+  const path = join(dir, `f${++n}.csv`);
+  await writeFile(path, lines.join(eol) + (finalNewline ? eol : ''));
+  return path;
+}
+
+const H10 =
+  'id,created,modified,host_name,changed,dark,failures,ok,processed,skipped,failed,ignored,rescued,job_remote_id,job_template_remote_id,job_template_name,inventory_remote_id,inventory_name,organization_remote_id,organization_name,project_remote_id,project_name';
+const H11 =
+  'id,created,modified,host_name,host_remote_id,ansible_host_variable,ansible_connection_variable,changed,dark,failures,ok,processed,skipped,failed,ignored,rescued,job_remote_id,job_template_remote_id,job_template_name,inventory_remote_id,inventory_name,organization_remote_id,organization_name,project_remote_id,project_name';
+const HHOSTID = H11.replace('host_remote_id', 'host_id');
+const H12 =
+  'id,created,modified,host_name,host_remote_id,ansible_host_variable,ansible_connection_variable,changed,dark,failures,ok,processed,skipped,failed,ignored,rescued,job_created,job_remote_id,job_template_remote_id,job_template_name,inventory_remote_id,inventory_name,organization_remote_id,organization_name,project_remote_id,project_name';
+
+describe('JobHostSummary', () => {
+  it('normalises schemas 1.0, 1.1, 1.2 and the host_id variant, CRLF and quoted newlines', async () => {
+    const jhs = new JobHostSummary(db);
+    // 1.0: CRLF, no final newline, empty organization.
+    await jhs.addCsv(
+      await csv(
+        [
+          H10,
+          '1,2024-03-06 12:00:56.487578+00,x,localhost,0,0,0,2,1,0,f,0,0,66,7,Demo Job Template,1,Demo Inventory,1,Default,6,Demo Project',
+          '2,2024-03-06 13:00:00+00,x,localhost,0,1,0,3,1,0,f,0,0,66,7,Demo Job Template,1,Demo Inventory,1,Default,6,Demo Project',
+          '3,2024-03-06 14:00:00+00,x,orphan,0,0,0,1,1,0,f,0,0,67,7,"multi\r\nline",1,Inv,,,6,P',
+        ],
+        '\r\n',
+        false,
+      ),
+      { installUuid: 'u1' },
+    );
+    // 1.1: ansible_host replaces host_name; unreachable (dark only) row dropped.
+    await jhs.addCsv(
+      await csv([
+        H11,
+        '4,2024-03-18 10:00:00+00,x,var_1,11,real_1,local,0,0,0,1,1,1,f,0,0,70,8,T,2,I,2,Org B,8,P',
+        '5,2024-03-18 11:00:00+00,x,var_2,12,,local,0,0,0,1,1,0,f,0,0,70,8,T,2,I,2,Org B,8,P',
+        '6,2024-03-18 11:00:00+00,x,var_3,13,real_1,local,0,1,0,0,1,0,t,0,0,70,8,T,2,I,2,Org B,8,P',
+      ]),
+      { installUuid: 'u1' },
+    );
+    // host_id variant and 1.2 (job_created present).
+    await jhs.addCsv(
+      await csv([HHOSTID, '7,2024-03-19 10:00:00+00,x,var_1,11,real_1,,0,0,0,4,1,0,f,0,0,70,8,T,2,I,2,Org B,8,P']),
+      { installUuid: 'u1' },
+    );
+    await jhs.addCsv(
+      await csv([H12, '8,2024-03-20 10:00:00+00,x,h9,19,,,0,0,1,1,1,0,f,0,0,2024-03-20 09:00:00+00,71,8,T,2,I,2,Org B,8,P']),
+      { installUuid: 'u2' },
+    );
+    await jhs.group();
+    const rows = await jhs.rows();
+    const brief = rows.map((r) => [
+      r.organization_name,
+      r.job_template_name,
+      r.host_name,
+      r.original_host_name,
+      r.install_uuid,
+      r.job_remote_id,
+      r.host_runs,
+      r.task_runs,
+    ]);
+    expect(brief).toEqual([
+      ['Default', 'Demo Job Template', 'localhost', 'localhost', 'u1', 66, 2, 6],
+      ['No organization name', 'multi\r\nline', 'orphan', 'orphan', 'u1', 67, 1, 1],
+      ['Org B', 'T', 'h9', 'h9', 'u2', 71, 1, 2],
+      ['Org B', 'T', 'real_1', 'var_1', 'u1', 70, 2, 6],
+      ['Org B', 'T', 'var_2', 'var_2', 'u1', 70, 1, 1],
+    ]);
+    const local = rows[0]!;
+    expect(local.first_automation).toEqual(new Date('2024-03-06T12:00:56.487Z'));
+    expect(local.last_automation).toEqual(new Date('2024-03-06T13:00:00Z'));
+    expect(local.job_created).toBeNull();
+    expect(local.managed_node_types_set).toEqual(['DIRECT']);
+    expect(rows[2]!.job_created).toEqual(new Date('2024-03-20T09:00:00Z'));
+    expect(rows[3]!.host_names_before_dedup).toEqual(['real_1']);
+  });
+
+  it('counts unreachable hosts when reachableOnly is false', async () => {
+    const path = await csv([
+      H11,
+      '6,2024-03-18 11:00:00+00,x,var_3,13,,local,0,1,0,0,1,0,t,0,0,70,8,T,2,I,2,Org B,8,P',
+    ]);
+    const strict = new JobHostSummary(db);
+    await strict.addCsv(path);
+    await strict.group();
+    expect(await strict.count()).toBe(0);
+    const lax = new JobHostSummary(db, { reachableOnly: false });
+    await lax.addCsv(path);
+    await lax.group();
+    expect((await lax.rows()).map((r) => [r.host_name, r.task_runs, r.install_uuid])).toEqual([['var_3', 1, null]]);
+  });
+
+  it('reads indirect audits with events and JSON-set facts, and merges them with direct rows', async () => {
+    const jhs = new JobHostSummary(db);
+    const audit = await csv([
+      'id,created,host_name,host_remote_id,canonical_facts,facts,events,task_runs,job_created,job_remote_id,job_template_remote_id,job_template_name,inventory_remote_id,inventory_name,organization_remote_id,organization_name,project_remote_id,project_name',
+      `1,2024-03-06 10:00:00+00,vm1,,"{""serial"": ""S1"", ""empty"": """", ""na"": ""NA""}","{""cpu"": 4}","[""a.b.c"", ""x.y.z""]",5,2024-03-06 09:00:00+00,66,7,Demo Job Template,1,I,1,Default,6,P`,
+      `2,2024-03-06 11:00:00+00,vm1,,"{""serial"": ""S2""}",not json,"[""a.b.c""]",2,2024-03-06 09:00:00+00,66,7,Demo Job Template,1,I,1,Default,6,P`,
+    ]);
+    await jhs.addCsv(audit, { member: 'main_indirectmanagednodeaudit.csv', installUuid: 'u1' });
+    await jhs.addCsv(
+      await csv([H10, '1,2024-03-06 12:00:00+00,x,vm1,0,0,0,2,1,0,f,0,0,66,7,Demo Job Template,1,I,1,Default,6,P']),
+      { installUuid: 'u1' },
+    );
+    await jhs.group();
+    const [row, ...rest] = await jhs.toJson();
+    expect(rest).toEqual([]);
+    expect(row).toMatchObject({
+      host_name: 'vm1',
+      host_runs: 3,
+      task_runs: 9,
+      managed_node_type: 0,
+      managed_node_types_set: ['DIRECT', 'INDIRECT'],
+      canonical_facts: { serial: ['S1', 'S2'] },
+      facts: { cpu: ['4'] },
+      events: ['a.b.c', 'x.y.z'],
+      first_automation: '2024-03-06 10:00:00',
+      last_automation: '2024-03-06 12:00:00',
+      job_created: '2024-03-06 09:00:00',
+    });
+  });
+
+  it('knows its columns when empty, and round-trips through Parquet, CSV and Arrow', async () => {
+    const empty = new JobHostSummary(db);
+    expect(await empty.toCsv()).toBe(`${empty.columns.map((c) => c.name).join(',')}\n`);
+    const arrow = await empty.toArrow();
+    expect(arrow.numRows).toBe(0);
+    expect(arrow.schema.fields.map((f) => f.name)).toEqual(empty.columns.map((c) => c.name));
+    expect(String(arrow.schema.fields.find((f) => f.name === 'task_runs')!.type)).toBe('Int64');
+
+    const jhs = new JobHostSummary(db);
+    await jhs.addCsv(
+      await csv([
+        H11,
+        '4,2024-03-18 10:00:00.123456+00,x,var_1,11,real_1,local,0,0,0,1,1,1,f,0,0,70,8,T,2,I,2,"Org, B",8,P',
+        '5,2024-03-18 11:00:00+00,x,var_2,12,,local,0,0,0,1,1,0,f,0,0,70,8,T,2,I,2,,8,P',
+      ]),
+      { installUuid: 'u1' },
+    );
+    await jhs.group();
+    const parquet = join(dir, 'jhs.parquet');
+    await jhs.toParquet(parquet);
+    const back = new JobHostSummary(db);
+    await back.addParquet(parquet);
+    await back.addParquet(parquet);
+    await back.group();
+    const a = await jhs.rows();
+    const b = await back.rows();
+    expect(b.map((r) => [r.host_name, r.host_runs, r.task_runs])).toEqual(
+      a.map((r) => [r.host_name, (r.host_runs as number) * 2, (r.task_runs as number) * 2]),
+    );
+    expect(b.map((r) => r.first_automation)).toEqual(a.map((r) => r.first_automation));
+    const text = (await jhs.toCsv())!;
+    expect(text.split('\n')[1]).toBe(
+      'No organization name,T,var_2,var_2,u1,70,1,1,2024-03-18 11:00:00,2024-03-18 11:00:00,,0,"[""DIRECT""]",{},{},[],"[""var_2""]"',
+    );
+    expect(text).toContain('"Org, B",T,real_1,var_1,u1,70,1,2,2024-03-18 10:00:00.123456');
+    const table = await jhs.toArrow();
+    expect(table.numRows).toBe(2);
+    expect(table.getChild('host_name')!.toArray()).toEqual(['var_2', 'real_1']);
+    expect(table.getChild('task_runs')!.get(1)).toBe(2n);
+    // Reports may query the grouped table directly.
+    const [sum] = await db.all<{ t: bigint }>(`SELECT sum(task_runs) AS t FROM ${jhs.table}`);
+    expect(sum!.t).toBe(3n);
+  });
+
+  it('regroups with a host name mapping (dedup)', async () => {
+    const jhs = new JobHostSummary(db);
+    await jhs.addCsv(
+      await csv([
+        H10,
+        '1,2024-03-06 12:00:00+00,x,a,0,0,0,2,1,0,f,0,0,66,7,T,1,I,1,O,6,P',
+        '2,2024-03-06 13:00:00+00,x,b,0,0,0,3,1,0,f,0,0,66,7,T,1,I,1,O,6,P',
+        '3,2024-03-06 14:00:00+00,x,c,0,0,0,1,1,0,f,0,0,66,7,T,1,I,1,O,6,P',
+      ]),
+    );
+    await jhs.group();
+    // original_host_name stays in the index, so only host_name changes and sets merge on regroup.
+    await jhs.regroup({ hostNameMapping: new Map([['b', 'a']]) });
+    expect((await jhs.rows()).map((r) => [r.host_name, r.original_host_name, r.task_runs])).toEqual([
+      ['a', 'a', 2],
+      ['a', 'b', 3],
+      ['c', 'c', 1],
+    ]);
+  });
+});
+
+describe('MainJobevent', () => {
+  it('derives module, collection and role names and sums durations', async () => {
+    const ev = new MainJobevent(db);
+    await ev.addCsv(
+      await csv([
+        'id,created,host_name,task_action,resolved_action,resolved_role,role,duration,job_remote_id',
+        '1,x,h1,ansible.builtin.ping,,,,1.5,10',
+        '2,x,h1,ping,ansible.builtin.ping,,,2,10',
+        '3,x,h1,debug,,,myrole,,10',
+        '4,x,h1,shell,,ns.coll.role1,,0.25,10',
+        '5,x,h1,shell,,,ns.role2,1,10',
+        '6,x,,shell,,,,1,10',
+        '7,x,h2,,,,,1,10',
+      ]),
+      { installUuid: 'u1', member: 'main_jobevent.csv' },
+    );
+    await ev.group();
+    expect((await ev.rows()).map((r) => [r.module_name, r.collection_name, r.role_name, r.task_runs, r.duration])).toEqual([
+      ['ansible.builtin.ping', 'ansible.builtin', 'No role used', 2, 3.5],
+      ['debug', 'No collection used', 'No role used', 1, 0],
+      ['shell', 'No collection used', 'ns.coll.role1', 1, 0.25],
+      ['shell', 'No collection used', 'ns.role2', 1, 1],
+    ]);
+  });
+});
+
+describe('MainHost, HostMetric, DataCollectionStatus', () => {
+  it('groups hosts with sets and serials', async () => {
+    const mh = new MainHost(db);
+    const header =
+      'host_name,host_id,inventory_remote_id,inventory_name,organization_remote_id,organization_name,last_automation,ansible_host_variable,canonical_facts,facts';
+    await mh.addCsv(
+      await csv([
+        header,
+        `h1,1,1,Inv A,1,Org A,2024-03-01 10:00:00+00,,"{""ansible_product_serial"": ""S1"", ""ansible_machine_id"": ""M1""}","{""ansible_architecture"": ""x86_64""}"`,
+        `h1,2,2,Inv B,,,2024-03-02 10:00:00+00,,"{""ansible_product_serial"": ""S1""}",{}`,
+      ]),
+      { installUuid: 'u1', member: 'main_host.csv' },
+    );
+    await mh.group();
+    const [row] = await mh.toJson();
+    expect(row).toMatchObject({
+      host_name: 'h1',
+      install_uuid: 'u1',
+      organizations: ['No organization name', 'Org A'],
+      inventories: ['Inv A', 'Inv B'],
+      serials: ['S1/M1'],
+      canonical_facts: { ansible_machine_id: ['M1'], ansible_product_serial: ['S1'] },
+      facts: { ansible_architecture: ['x86_64'] },
+      last_automation: '2024-03-02 10:00:00',
+    });
+  });
+
+  it('concatenates host metrics and collection status rows', async () => {
+    const hm = new HostMetric(db);
+    await hm.addCsv(
+      await csv([
+        'hostname,host_id,first_automation,last_automation,automated_counter,deleted_counter,last_deleted,deleted,ansible_product_serial,ansible_machine_id,ansible_host_variable,ansible_connection_variable',
+        'h1,1,2024-01-01 00:00:00+00,2024-02-01 00:00:00+00,5,0,,f,S,M,,',
+        'h1,2,2024-01-01 00:00:00+00,2024-02-01 00:00:00+00,1,1,2024-02-02 00:00:00+00,t,,,,',
+      ]),
+    );
+    await hm.group();
+    expect((await hm.rows()).map((r) => [r.hostname, r.host_id, r.deleted, r.last_deleted])).toEqual([
+      ['h1', 1, false, null],
+      ['h1', 2, true, new Date('2024-02-02T00:00:00Z')],
+    ]);
+    const dcs = new DataCollectionStatus(db);
+    await dcs.addCsv(
+      await csv([
+        'collection_start_timestamp,since,until,file_name,status,elapsed',
+        '2024-03-11 07:59:01.458923+00:00,2024-03-06 00:00:00+00:00,2024-03-07 00:00:00+00:00,job_host_summary.csv,ok,0',
+      ]),
+    );
+    await dcs.group();
+    expect(await dcs.toJson()).toEqual([
+      {
+        collection_start_timestamp: '2024-03-11 07:59:01.458923',
+        since: '2024-03-06 00:00:00',
+        until: '2024-03-07 00:00:00',
+        file_name: 'job_host_summary.csv',
+        status: 'ok',
+        elapsed: 0,
+      },
+    ]);
+  });
+});
+
+describe('loadTarballs', () => {
+  it('loads every fixture tarball; the macOS repack gives the known row counts', async () => {
+    const storage = new DirectoryStorage({ base: metricsUtilityTarballs().base });
+    const all = new JobHostSummary(db);
+    const dcs = new DataCollectionStatus(db);
+    const r = await loadTarballs([all, dcs], { storage, since: new Date('2024-02-01Z'), until: new Date('2024-05-01Z') });
+    expect(r.failures).toEqual([]);
+    expect(r.tarballs).toHaveLength(29);
+    expect(await dcs.count()).toBe(29);
+    expect(await all.count()).toBeGreaterThan(1000);
+
+    const day = new JobHostSummary(db, { reachableOnly: false });
+    await loadTarballs([day], { storage, since: new Date('2024-04-17Z'), until: new Date('2024-04-18Z') });
+    const byOrg = await db.all<{ o: string; runs: bigint; hosts: bigint; jobs: bigint }>(
+      `SELECT organization_name AS o, sum(host_runs) AS runs, count(DISTINCT original_host_name) AS hosts,
+              count(DISTINCT job_remote_id) AS jobs FROM ${day.table} GROUP BY 1 ORDER BY 1`,
+    );
+    expect(byOrg.map((x) => [x.o, Number(x.runs)])).toEqual([
+      ['Cowes Marina', 2377],
+      ['Hamble Yacht Charters', 1437],
+    ]);
+    const [tot] = await db.all<{ h: bigint; j: bigint }>(
+      `SELECT count(DISTINCT original_host_name) AS h, count(DISTINCT job_remote_id) AS j FROM ${day.table}`,
+    );
+    expect(Number(tot!.h)).toBe(1266);
+    expect(Number(tot!.j)).toBe(38);
+  });
+
+  it('a tarball with an unreadable CSV contributes nothing to any dataframe', async () => {
+    const base = join(dir, 'ship');
+    const d = 'data/2024/03/05';
+    await packTarball(join(base, d, 'a.tar.gz'), [
+      { name: 'job_host_summary.csv', content: `${H10}\n1,2024-03-05 12:00:00+00,x,h,0,0,0,2,1,0,f,0,0,66,7,T,1,I,1,O,6,P\n` },
+      { name: 'data_collection_status.csv', content: 'collection_start_timestamp,since,until,file_name,status,elapsed\n,,,a,ok,0\n' },
+    ]);
+    await packTarball(join(base, d, 'b.tar.gz'), [
+      { name: 'data_collection_status.csv', content: 'collection_start_timestamp,since,until,file_name,status,elapsed\n,,,b,ok,0\n' },
+      { name: 'job_host_summary.csv', content: 'id,bad column!\n1,2\n' },
+    ]);
+    const jhs = new JobHostSummary(db);
+    const dcs = new DataCollectionStatus(db);
+    const r = await loadTarballs([jhs, dcs], {
+      storage: new DirectoryStorage({ base }),
+      since: new Date('2024-03-05Z'),
+      until: new Date('2024-03-06Z'),
+    });
+    expect(r.tarballs).toEqual([`${d}/a.tar.gz`]);
+    expect(r.failures.map((f) => f.file)).toEqual([`${d}/b.tar.gz`]);
+    expect(r.failures[0]!.error).toMatch(/bad column!/);
+    expect((await dcs.rows()).map((x) => x.file_name)).toEqual(['a']);
+    expect(await jhs.count()).toBe(1);
+  });
+});
