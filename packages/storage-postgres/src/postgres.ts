@@ -159,6 +159,15 @@ export class PostgresStorage implements Storage {
     await this.q('put', name, sql, [name, json]);
   }
 
+  /** Create the table (and index) if missing; see `createStorageTable`. */
+  async ensureTable(): Promise<void> {
+    try {
+      await createStorageTable(this.db, this.opts);
+    } catch (err) {
+      throw new StorageError(BACKEND, `cannot create table ${this.cols.tableName}: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
   /** The stored value (parsed JSONB), or undefined when there is no such key. */
   async getData(name: string): Promise<unknown> {
     checkName(BACKEND, name);

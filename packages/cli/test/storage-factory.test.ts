@@ -1,0 +1,152 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig } from '@tally/core';
+import { DirectoryStorage } from '@tally/storage';
+import { CrcMutualStorage, CrcStorage } from '@tally/storage-crc';
+import { PostgresStorage } from '@tally/storage-postgres';
+import { S3Storage } from '@tally/storage-s3';
+import { SegmentStorage } from '@tally/storage-segment';
+import { type TestDatabase, createTestDatabase } from '@tally/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createStorage } from '../src/storage-factory.js';
+
+const cfg = (env: Record<string, string>) => loadConfig({ env });
+const configError = async (p: Promise<unknown>): Promise<ConfigError> => {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(ConfigError);
+  return err as ConfigError;
+};
+
+let scratch: string;
+beforeAll(() => {
+  scratch = mkdtempSync(join(tmpdir(), 'tally-factory-'));
+});
+afterAll(() => {
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+describe('createStorage', () => {
+  it('needs METRICS_UTILITY_SHIP_TARGET', async () => {
+    const err = await configError(createStorage(cfg({})));
+    expect(err.field).toBe('METRICS_UTILITY_SHIP_TARGET');
+    expect(err.message).toMatch(/METRICS_UTILITY_SHIP_TARGET is not set; expected directory, s3, crc, crc-mutual, segment or postgres/);
+  });
+
+  it('directory: METRICS_UTILITY_SHIP_PATH', async () => {
+    const err = await configError(createStorage(cfg({ METRICS_UTILITY_SHIP_TARGET: 'directory' })));
+    expect(err.message).toBe('METRICS_UTILITY_SHIP_TARGET=directory needs METRICS_UTILITY_SHIP_PATH');
+    const s = await createStorage(cfg({ METRICS_UTILITY_SHIP_TARGET: 'directory', METRICS_UTILITY_SHIP_PATH: scratch }));
+    expect(s).toBeInstanceOf(DirectoryStorage);
+    await s.put('x/y.json', { dict: { a: 1 } });
+    expect(await s.glob('x/*')).toEqual(['x/y.json']);
+  });
+
+  it('s3: bucket required, keys both or neither, never shown', async () => {
+    const err = await configError(createStorage(cfg({ METRICS_UTILITY_SHIP_TARGET: 's3' })));
+    expect(err.message).toContain('METRICS_UTILITY_BUCKET_NAME');
+    await expect(
+      createStorage(cfg({ METRICS_UTILITY_SHIP_TARGET: 's3', METRICS_UTILITY_BUCKET_NAME: 'b', METRICS_UTILITY_BUCKET_ACCESS_KEY: 'AKIAONLY' })),
+    ).rejects.toThrow(/METRICS_UTILITY_BUCKET_SECRET_KEY/);
+    const s = await createStorage(
+      cfg({
+        METRICS_UTILITY_SHIP_TARGET: 's3',
+        METRICS_UTILITY_BUCKET_NAME: 'metricsutilitys3',
+        METRICS_UTILITY_BUCKET_ENDPOINT: 'http://127.0.0.1:9000',
+        METRICS_UTILITY_BUCKET_REGION: 'eu-west-1',
+        METRICS_UTILITY_BUCKET_ACCESS_KEY: 'AKIAEXAMPLEKEY',
+        METRICS_UTILITY_BUCKET_SECRET_KEY: 'very-secret-value',
+      }),
+    );
+    expect(s).toBeInstanceOf(S3Storage);
+    expect(s.describe()).toEqual({ backend: 's3', bucket: 'metricsutilitys3', endpoint: 'http://127.0.0.1:9000', region: 'eu-west-1', staticKeys: true });
+    expect(JSON.stringify(s.describe())).not.toMatch(/AKIAEXAMPLEKEY|very-secret-value/);
+    await s.close?.();
+  });
+
+  it('crc: names both missing service-account variables at once', async () => {
+    const err = await configError(createStorage(cfg({ METRICS_UTILITY_SHIP_TARGET: 'crc' })));
+    expect(err.message).toBe('METRICS_UTILITY_SHIP_TARGET=crc needs METRICS_UTILITY_SERVICE_ACCOUNT_ID, METRICS_UTILITY_SERVICE_ACCOUNT_SECRET');
+    const s = await createStorage(
+      cfg({
+        METRICS_UTILITY_SHIP_TARGET: 'crc',
+        METRICS_UTILITY_SERVICE_ACCOUNT_ID: 'svc-id',
+        METRICS_UTILITY_SERVICE_ACCOUNT_SECRET: 'svc-secret-value',
+        METRICS_UTILITY_CRC_INGRESS_URL: 'https://ingress.example.com/api/ingress/v1/upload',
+      }),
+    );
+    expect(s).toBeInstanceOf(CrcStorage);
+    expect(s.backend).toBe('crc');
+    expect(JSON.stringify(s.describe())).not.toContain('svc-secret-value');
+    await s.close?.();
+  });
+
+  it('crc-mutual: reads the client certificate named by METRICS_UTILITY_CRC_CERT_PATH/KEY_PATH', async () => {
+    const missing = await configError(
+      createStorage(cfg({ METRICS_UTILITY_SHIP_TARGET: 'crc-mutual', METRICS_UTILITY_CRC_CERT_PATH: join(scratch, 'none.pem') })),
+    );
+    expect(missing.message).toContain(join(scratch, 'none.pem'));
+    const cert = join(scratch, 'client.pem');
+    const key = join(scratch, 'client.key');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert, '-subj', '/CN=collector', '-days', '1'], {
+      stdio: 'ignore',
+    });
+    const s = await createStorage(cfg({ METRICS_UTILITY_SHIP_TARGET: 'crc-mutual', METRICS_UTILITY_CRC_CERT_PATH: cert, METRICS_UTILITY_CRC_KEY_PATH: key }));
+    expect(s).toBeInstanceOf(CrcMutualStorage);
+    expect(s.describe()).toMatchObject({ backend: 'crc-mutual', certPath: cert, keyPath: key });
+    await s.close?.();
+  });
+
+  it('segment: METRICS_UTILITY_SEGMENT_WRITE_KEY', async () => {
+    const err = await configError(createStorage(cfg({ METRICS_UTILITY_SHIP_TARGET: 'segment' })));
+    expect(err.message).toBe('METRICS_UTILITY_SHIP_TARGET=segment needs METRICS_UTILITY_SEGMENT_WRITE_KEY');
+    const s = await createStorage(cfg({ METRICS_UTILITY_SHIP_TARGET: 'segment', METRICS_UTILITY_SEGMENT_WRITE_KEY: 'write-key-secret', METRICS_UTILITY_SEGMENT_HOST: 'http://127.0.0.1:1' }));
+    expect(s).toBeInstanceOf(SegmentStorage);
+    expect(JSON.stringify(s.describe())).not.toContain('write-key-secret');
+    await s.close?.();
+  });
+
+  it('report purpose: only directory and s3 can be read back', async () => {
+    for (const target of ['crc', 'segment', 'postgres', 'controller_db']) {
+      const err = await configError(createStorage(cfg({ METRICS_UTILITY_SHIP_TARGET: target }), { purpose: 'report' }));
+      expect(err.field).toBe('METRICS_UTILITY_SHIP_TARGET');
+      expect(err.message).toContain(target);
+    }
+    await expect(createStorage(cfg({ METRICS_UTILITY_SHIP_TARGET: 'controller_db' }))).rejects.toThrow(/not a storage to ship to/);
+    const s = await createStorage(cfg({ METRICS_UTILITY_SHIP_TARGET: 'directory', METRICS_UTILITY_SHIP_PATH: scratch }), { purpose: 'report' });
+    expect(s.backend).toBe('directory');
+  });
+
+  describe('postgres', () => {
+    let db: TestDatabase;
+    beforeAll(async () => {
+      db = await createTestDatabase('factory');
+    });
+    afterAll(async () => {
+      await db?.drop();
+    });
+
+    it('needs DATABASE_URL', async () => {
+      const err = await configError(createStorage(cfg({ METRICS_UTILITY_SHIP_TARGET: 'postgres' })));
+      expect(err.message).toBe('METRICS_UTILITY_SHIP_TARGET=postgres needs DATABASE_URL');
+    });
+
+    it('creates METRICS_UTILITY_STORAGE_TABLE and stores into it', async () => {
+      const s = await createStorage(cfg({ METRICS_UTILITY_SHIP_TARGET: 'postgres', DATABASE_URL: db.url, METRICS_UTILITY_STORAGE_TABLE: 'public.shipped' }));
+      try {
+        expect(s).toBeInstanceOf(PostgresStorage);
+        expect(s.describe()).toMatchObject({ backend: 'postgres', table: 'public.shipped' });
+        await s.put('rollup.json', { dict: { hosts: 3 } });
+        const c = await db.client();
+        const { rows } = await c.query('SELECT key, value FROM public.shipped');
+        expect(rows).toEqual([{ key: 'rollup.json', value: { hosts: 3 } }]);
+      } finally {
+        await s.close?.();
+      }
+    });
+  });
+});
