@@ -1,0 +1,112 @@
+import { readFile } from 'node:fs/promises';
+import { ConfigError, writeFileAtomic } from '@tally/core';
+import type { CollectorStatus, RunOutcome, StateStore } from './state.js';
+
+interface FileEntry {
+  watermark?: string;
+  lastRunAt?: string;
+  lastSuccessAt?: string;
+  lastErrorAt?: string;
+  lastError?: string;
+  consecutiveFailures?: number;
+}
+interface FileShape {
+  version: 1;
+  collectors: Record<string, FileEntry>;
+}
+
+function entry(s: FileShape, key: string): FileEntry {
+  if (!s.collectors[key]) s.collectors[key] = {};
+  return s.collectors[key]!;
+}
+
+/**
+ * State in a local JSON file, for single-machine use. Every change rewrites the
+ * file atomically (temp file, fsync, rename), so a crash leaves the old or the
+ * new state, never a torn one. Gather's cluster lock serialises writers.
+ */
+export class JsonFileStateStore implements StateStore {
+  readonly kind = 'file';
+  readonly path: string;
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(path: string) {
+    if (!path) throw new ConfigError('state file path is empty', { field: 'stateFile' });
+    this.path = path;
+  }
+
+  async init(): Promise<void> {}
+
+  private async load(): Promise<FileShape> {
+    let text: string;
+    try {
+      text = await readFile(this.path, 'utf8');
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ENOENT') return { version: 1, collectors: {} };
+      throw err;
+    }
+    try {
+      const parsed = JSON.parse(text) as FileShape;
+      if (!parsed || typeof parsed.collectors !== 'object') throw new Error('no "collectors" object');
+      return parsed;
+    } catch (err) {
+      throw new ConfigError(`state file ${this.path} is not a Tally state file: ${(err as Error).message}`, { field: 'stateFile' });
+    }
+  }
+
+  /** Read-modify-write, one at a time within this process. */
+  private update(fn: (s: FileShape) => void): Promise<void> {
+    const next = this.chain.then(async () => {
+      const s = await this.load();
+      fn(s);
+      await writeFileAtomic(this.path, `${JSON.stringify(s, null, 2)}\n`);
+    });
+    this.chain = next.catch(() => {});
+    return next;
+  }
+
+  async watermarks(): Promise<Map<string, Date>> {
+    const s = await this.load();
+    const out = new Map<string, Date>();
+    for (const [k, e] of Object.entries(s.collectors)) if (e.watermark) out.set(k, new Date(e.watermark));
+    return out;
+  }
+
+  advance(marks: ReadonlyMap<string, Date>): Promise<void> {
+    if (marks.size === 0) return Promise.resolve();
+    return this.update((s) => {
+      for (const [k, at] of marks) {
+        const e = entry(s, k);
+        if (!e.watermark || new Date(e.watermark).getTime() < at.getTime()) e.watermark = at.toISOString();
+      }
+    });
+  }
+
+  recordRun(key: string, outcome: RunOutcome): Promise<void> {
+    return this.update((s) => {
+      const e = entry(s, key);
+      e.lastRunAt = outcome.at.toISOString();
+      if (outcome.ok) {
+        e.lastSuccessAt = e.lastRunAt;
+        e.consecutiveFailures = 0;
+      } else {
+        e.lastErrorAt = e.lastRunAt;
+        e.lastError = outcome.error;
+        e.consecutiveFailures = (e.consecutiveFailures ?? 0) + 1;
+      }
+    });
+  }
+
+  async statuses(): Promise<CollectorStatus[]> {
+    const s = await this.load();
+    return Object.entries(s.collectors).map(([key, e]) => {
+      const st: CollectorStatus = { key, consecutiveFailures: e.consecutiveFailures ?? 0 };
+      if (e.watermark) st.watermark = new Date(e.watermark);
+      if (e.lastRunAt) st.lastRunAt = new Date(e.lastRunAt);
+      if (e.lastSuccessAt) st.lastSuccessAt = new Date(e.lastSuccessAt);
+      if (e.lastErrorAt) st.lastErrorAt = new Date(e.lastErrorAt);
+      if (e.lastError !== undefined) st.lastError = e.lastError;
+      return st;
+    });
+  }
+}

@@ -1,0 +1,342 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, CollectorError, type Logger } from '@tally/core';
+import { GATHER_LOCK, gather, tarballIndex, JsonFileStateStore, PostgresStateStore, readCollectorStatus, type StateStore } from '@tally/gather';
+import { readTarballMembers } from '@tally/package';
+import { DirectoryStorage } from '@tally/storage';
+import { createTestDatabase, type TestDatabase } from '@tally/testkit';
+import type pg from 'pg';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  assertTiles,
+  configCollector,
+  dailyCsv,
+  FailingStorage,
+  jsonCollector,
+  makeCollector,
+  readStored,
+  shippedWindows,
+} from './helpers.js';
+
+let tdb: TestDatabase;
+let db: pg.Client;
+let root: string;
+let base: string;
+let storage: DirectoryStorage;
+let tableN = 0;
+let store: StateStore;
+
+beforeAll(async () => {
+  tdb = await createTestDatabase('gather');
+  db = await tdb.client();
+});
+afterAll(async () => {
+  await tdb.drop();
+});
+beforeEach(async () => {
+  root = await mkdtemp(join(tmpdir(), 'tally-gather-test-'));
+  base = join(root, 'ship');
+  storage = new DirectoryStorage({ base });
+  store = new PostgresStateStore(db, { table: `state_${++tableN}` });
+  return () => rm(root, { recursive: true, force: true });
+});
+
+const NOW = new Date('2024-03-04T12:00:00Z');
+const D = (s: string) => new Date(s);
+const cfg = { maxGatherPeriodDays: 3 };
+
+function capture(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  const mk = (): Logger & { lines: string[] } => ({
+    lines,
+    debug: (m) => lines.push(`debug ${m}`),
+    info: (m) => lines.push(`info ${m}`),
+    warn: (m) => lines.push(`warn ${m}`),
+    error: (m) => lines.push(`error ${m}`),
+    child: () => mk(),
+  });
+  return mk();
+}
+
+describe('gather', () => {
+  it('ships daily slices slice by slice, JSON riding in the first tarball, and resumes from the watermark', async () => {
+    const collectors = [configCollector(), jsonCollector('total_workers_vcpu', { total: 4 }), dailyCsv('job_host_summary')];
+    const res = await gather({ db, collectors, storage, stateStore: store, now: NOW, config: cfg, installUuid: 'u1' });
+    expect(res.ok).toBe(true);
+    const names = res.tarballs.map((t) => t.name);
+    const jhs = tarballIndex('job_host_summary', 0);
+    expect(names).toEqual([
+      `data/2024/03/01/u1-2024-03-01-120000+0000-2024-03-02-000000+0000-${jhs}.tar.gz`,
+      `data/2024/03/02/u1-2024-03-02-000000+0000-2024-03-03-000000+0000-${jhs}.tar.gz`,
+      `data/2024/03/03/u1-2024-03-03-000000+0000-2024-03-04-000000+0000-${jhs}.tar.gz`,
+      `data/2024/03/04/u1-2024-03-04-000000+0000-2024-03-04-120000+0000-${jhs}.tar.gz`,
+    ]);
+    expect(res.tarballs.every((t) => t.path === undefined)).toBe(true);
+    const stored = await readStored(storage, base);
+    expect(stored.map((t) => t.name)).toEqual(names);
+    expect(stored[0]!.order).toEqual(['./total_workers_vcpu.json', './job_host_summary.csv', './config.json', './data_collection_status.csv', './manifest.json']);
+    expect(stored[1]!.order).toEqual(['./job_host_summary.csv', './config.json', './data_collection_status.csv', './manifest.json']);
+    expect(stored[0]!.members['./manifest.json']!.toString()).toBe(
+      '{"total_workers_vcpu.json": "1.0", "job_host_summary.csv": "1.1", "config.json": "1.0", "data_collection_status.csv": "1.0"}',
+    );
+    expect(stored[2]!.members['./job_host_summary.csv']!.toString()).toBe(
+      'since,until,part,pad\n2024-03-03T00:00:00.000Z,2024-03-04T00:00:00.000Z,0,\n',
+    );
+    assertTiles(shippedWindows(stored, 'job_host_summary.csv'), D('2024-03-01T12:00:00Z'), NOW);
+    expect(res.watermarks).toEqual({ job_host_summary: NOW.toISOString(), total_workers_vcpu: NOW.toISOString() });
+    // No temp files or local tarballs are left behind by a shipping run.
+    expect((await readdir(tmpdir())).filter((n) => n.startsWith('tally-gather-2024') || n.startsWith('tally-dry-run-'))).toEqual([]);
+
+    const later = new Date('2024-03-05T06:00:00Z');
+    const res2 = await gather({ db, collectors, storage, stateStore: store, now: later, config: cfg, installUuid: 'u1' });
+    expect(res2.tarballs.map((t) => t.name)).toEqual([
+      `data/2024/03/04/u1-2024-03-04-120000+0000-2024-03-05-000000+0000-${jhs}.tar.gz`,
+      `data/2024/03/05/u1-2024-03-05-000000+0000-2024-03-05-060000+0000-${jhs}.tar.gz`,
+    ]);
+    assertTiles(shippedWindows(await readStored(storage, base), 'job_host_summary.csv'), D('2024-03-01T12:00:00Z'), later);
+    const status = await readCollectorStatus(store);
+    expect(status.map((s) => [s.key, s.consecutiveFailures, s.watermark?.toISOString()])).toEqual([
+      ['config', 0, undefined],
+      ['job_host_summary', 0, later.toISOString()],
+      ['total_workers_vcpu', 0, later.toISOString()],
+    ]);
+    expect(status[1]!.lastSuccessAt).toBeInstanceOf(Date);
+  });
+
+  it('records a throwing collector as failed, ships the others, and does not move its watermark past the failure', async () => {
+    const calls: { since: Date; until: Date }[] = [];
+    const bad = dailyCsv('main_jobevent', { fail: (s) => s.getTime() === D('2024-03-02T00:00:00Z').getTime(), calls });
+    const good = dailyCsv('job_host_summary');
+    const log = capture();
+    const res = await gather({ db, collectors: [configCollector(), good, bad], storage, stateStore: store, now: NOW, config: cfg, installUuid: 'u1', logger: log });
+    expect(res.ok).toBe(false);
+    expect(res.failures).toHaveLength(1);
+    expect(res.failures[0]).toMatchObject({ key: 'main_jobevent', stage: 'collect' });
+    expect(res.failures[0]!.error).toContain('boom on 2024-03-02');
+    expect(res.failures[0]!.error).not.toContain('hunter22');
+    // Later slices are left for the next run once one failed.
+    expect(calls.map((c) => c.since.toISOString())).toEqual(['2024-03-01T12:00:00.000Z', '2024-03-02T00:00:00.000Z']);
+    expect(res.watermarks.main_jobevent).toBe('2024-03-02T00:00:00.000Z');
+    expect(res.watermarks.job_host_summary).toBe(NOW.toISOString());
+    const stored = await readStored(storage, base);
+    assertTiles(shippedWindows(stored, 'job_host_summary.csv'), D('2024-03-01T12:00:00Z'), NOW);
+    const failedRows = stored.flatMap((t) => t.status.filter((r) => r[4] === 'failed'));
+    expect(failedRows.map((r) => [r[1], r[3]])).toEqual([['2024-03-02 00:00:00+00:00', 'main_jobevent.csv']]);
+    const st = (await readCollectorStatus(store)).find((s) => s.key === 'main_jobevent')!;
+    expect(st.consecutiveFailures).toBe(1);
+    expect(st.lastError).toContain('boom');
+    expect(st.lastSuccessAt).toBeUndefined();
+    expect(log.lines.some((l) => l.startsWith('error collector main_jobevent failed'))).toBe(true);
+
+    // Fixed: the next run starts exactly where the failure left off.
+    const fixed = dailyCsv('main_jobevent');
+    const res2 = await gather({ db, collectors: [configCollector(), good, fixed], storage, stateStore: store, now: NOW, config: cfg, installUuid: 'u1' });
+    expect(res2.ok).toBe(true);
+    const after = await readStored(storage, base);
+    assertTiles(shippedWindows(after, 'main_jobevent.csv'), D('2024-03-01T12:00:00Z'), NOW);
+    // Re-sending main_jobevent's windows never overwrites job_host_summary's tarballs of the same days.
+    assertTiles(shippedWindows(after, 'job_host_summary.csv'), D('2024-03-01T12:00:00Z'), NOW);
+    // The status-only tarball of the failed window was replaced by the successful delivery.
+    expect(after.flatMap((t) => t.status.filter((r) => r[4] === 'failed'))).toEqual([]);
+    const st2 = (await readCollectorStatus(store)).find((s) => s.key === 'main_jobevent')!;
+    expect(st2.consecutiveFailures).toBe(0);
+    expect(st2.watermark?.toISOString()).toBe(NOW.toISOString());
+  });
+
+  it('records nothing as shipped when an upload fails, and the next run re-sends the same windows under the same names', async () => {
+    const collectors = [configCollector(), jsonCollector('total_workers_vcpu', { total: 4 }), dailyCsv('job_host_summary')];
+    const clean = new DirectoryStorage({ base: join(root, 'clean') });
+    const reference = await gather({ db, collectors, storage: clean, stateStore: new JsonFileStateStore(join(root, 'clean.json')), now: NOW, config: cfg, installUuid: 'u1' });
+
+    const failing = new FailingStorage(storage, (name) => name.includes('2024-03-02-000000+0000-2024-03-03'));
+    const res = await gather({ db, collectors, storage: failing, stateStore: store, now: NOW, config: cfg, installUuid: 'u1' });
+    expect(res.ok).toBe(false);
+    expect(res.failures).toEqual([expect.objectContaining({ stage: 'upload', tarball: reference.tarballs[1]!.name })]);
+    // Only what is really in storage is returned; later slices of the key wait for the next run.
+    expect(res.tarballs.map((t) => t.name)).toEqual([reference.tarballs[0]!.name]);
+    for (const t of res.tarballs) expect(await storage.exists(t.name)).toBe(true);
+    expect(res.watermarks.job_host_summary).toBe('2024-03-02T00:00:00.000Z');
+    expect((await readCollectorStatus(store)).find((s) => s.key === 'job_host_summary')!.lastError).toMatch(/upload of .* failed: storage failing: .*connection reset/);
+
+    const res2 = await gather({ db, collectors, storage, stateStore: store, now: NOW, config: cfg, installUuid: 'u1' });
+    expect(res2.ok).toBe(true);
+    expect(res2.tarballs.map((t) => t.name)).toEqual(reference.tarballs.slice(1).map((t) => t.name));
+    const stored = await readStored(storage, base);
+    expect(stored.map((t) => t.name)).toEqual(reference.tarballs.map((t) => t.name));
+    assertTiles(shippedWindows(stored, 'job_host_summary.csv'), D('2024-03-01T12:00:00Z'), NOW);
+    expect((await readCollectorStatus(store)).find((s) => s.key === 'job_host_summary')!.consecutiveFailures).toBe(0);
+  });
+
+  it('dry-run builds and keeps the tarballs, ships nothing and moves no watermark', async () => {
+    const out = join(root, 'dry');
+    const log = capture();
+    const res = await gather({
+      db,
+      collectors: [configCollector(), dailyCsv('job_host_summary')],
+      storage,
+      stateStore: store,
+      now: NOW,
+      config: cfg,
+      installUuid: 'u1',
+      dryRun: true,
+      outputDir: out,
+      logger: log,
+    });
+    expect(res.dryRun).toBe(true);
+    expect(res.outputDir).toBe(out);
+    expect(res.tarballs).toHaveLength(4);
+    for (const t of res.tarballs) {
+      expect(t.path).toBe(join(out, t.name));
+      expect(existsSync(t.path!)).toBe(true);
+      expect((await readTarballMembers(t.path!)).map((m) => m.name)).toContain('./job_host_summary.csv');
+    }
+    expect(await storage.glob('**')).toEqual([]);
+    expect(res.watermarks).toEqual({});
+    expect(await store.watermarks()).toEqual(new Map());
+    expect(await store.statuses()).toEqual([]);
+    expect(log.lines.some((l) => l.includes(`kept in ${out}`))).toBe(true);
+  });
+
+  it('keeps secrets out of config.json: only safe billing fields persist', async () => {
+    const res = await gather({
+      db,
+      collectors: [configCollector({ admin_password: 'pw-123456', nested: { api_token: 'tok-123456', ok: 1 } }), dailyCsv('job_host_summary')],
+      storage,
+      stateStore: store,
+      now: NOW,
+      config: { maxGatherPeriodDays: 1 },
+      billingProviderParams: {
+        ship_path: 'metrics',
+        bucket_name: 'b',
+        bucket_endpoint: 'http://127.0.0.1:9000',
+        bucket_region: 'us-east-1',
+        bucket_access_key: 'AKIAEXAMPLEKEY',
+        bucket_secret_key: 'very-secret-value',
+        bucketSecretKey: 'camel-secret-value',
+      },
+    });
+    const stored = await readStored(storage, base);
+    expect(stored.length).toBe(res.tarballs.length);
+    for (const t of stored) {
+      const text = t.members['./config.json']!.toString();
+      for (const secret of ['AKIAEXAMPLEKEY', 'very-secret-value', 'camel-secret-value', 'pw-123456', 'tok-123456']) expect(text).not.toContain(secret);
+      const doc = JSON.parse(text);
+      expect(doc.billing_provider_params).toEqual({ ship_path: 'metrics', bucket_name: 'b', bucket_endpoint: 'http://127.0.0.1:9000', bucket_region: 'us-east-1' });
+      expect(doc.nested).toEqual({ ok: 1 });
+      expect(doc.install_uuid).toBe('uuid-from-config');
+    }
+    // installUuid defaults to the config document's install_uuid.
+    expect(res.tarballs[0]!.name).toContain('/uuid-from-config-2024-03-03-120000+0000-');
+  });
+
+  it('needs the config collector, and rejects since after until', async () => {
+    await expect(gather({ db, collectors: [dailyCsv('job_host_summary')], storage, stateStore: store, installUuid: 'u1' })).rejects.toThrow(
+      /needs the config collector.*got: job_host_summary/,
+    );
+    const err = await gather({ db, collectors: [configCollector()], storage, stateStore: store, installUuid: 'u1', now: NOW, since: D('2024-03-04T00:00:00Z'), until: D('2024-03-02T00:00:00Z') }).catch((e) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.message).toMatch(/since \(2024-03-04T00:00:00.000Z\) is after until \(2024-03-02T00:00:00.000Z\)/);
+    const failing = makeCollector({ key: 'config', version: '1.0', format: 'json', description: '', config: true }, async () => {
+      throw new Error('controller settings unreadable');
+    });
+    await expect(gather({ db, collectors: [failing, dailyCsv('x')], storage, stateStore: store, installUuid: 'u1', now: NOW })).rejects.toBeInstanceOf(CollectorError);
+    expect((await store.statuses()).find((s) => s.key === 'config')?.lastError).toContain('controller settings unreadable');
+  });
+
+  it('runs optional collectors only when named, and honours the job_host_summary switch', async () => {
+    const opt = jsonCollector('main_host', { n: 1 }, { optional: true } as never);
+    const collectors = [configCollector(), dailyCsv('job_host_summary'), opt];
+    const r1 = await gather({ db, collectors, storage, stateStore: store, now: NOW, config: { maxGatherPeriodDays: 1 }, installUuid: 'u1' });
+    expect(Object.keys(r1.watermarks)).toEqual(['job_host_summary']);
+    const r2 = await gather({
+      db,
+      collectors,
+      storage,
+      stateStore: store,
+      now: NOW,
+      config: { maxGatherPeriodDays: 1, optionalCollectors: ['main_host'], disableJobHostSummary: true },
+      installUuid: 'u1',
+    });
+    expect(r2.tarballs.flatMap((t) => t.members).filter((m) => !m.startsWith('config') && !m.startsWith('data_') && !m.startsWith('manifest'))).toEqual(['main_host.json']);
+  });
+
+  it('packs split CSV parts one per tarball and non-sliced CSVs first-fit, with the gather until as every mtime', async () => {
+    const snapshot = (key: string, size: number) =>
+      makeCollector({ key, version: '1.0', format: 'csv', description: key }, async (p) => {
+        const { writeFile } = await import('node:fs/promises');
+        const f = join(p.outputDir as string, `${key}.csv`);
+        await writeFile(f, 'a\n'.padEnd(size, 'x'));
+        expect(p.since).toBeUndefined();
+        return { format: 'csv', files: [f] };
+      });
+    const res = await gather({
+      db,
+      collectors: [configCollector(), jsonCollector('j', { a: 1 }), snapshot('s1', 300), snapshot('s2', 300), dailyCsv('d', { parts: 2, padding: 200 })],
+      storage,
+      stateStore: store,
+      now: NOW,
+      config: { maxGatherPeriodDays: 1 },
+      maxSize: '1K',
+      installUuid: 'u1',
+    });
+    const stored = await readStored(storage, base);
+    const data = (t: (typeof stored)[number]) => t.order.filter((n) => !/config|data_collection|manifest/.test(n));
+    expect(stored.length).toBe(res.tarballs.length);
+    // j, s1, s2 fill tarball 0 first-fit; the first daily part still fits there and ships it; a second part
+    // of the same slice cannot share a tarball with the first, so each later part gets its own.
+    const byName = new Map(res.tarballs.map((t) => [t.name, t]));
+    expect(res.tarballs.map((t) => byName.get(t.name)!.members.filter((n) => !/config|data_collection|manifest/.test(n)))).toEqual([
+      ['j.json', 's1.csv', 's2.csv', 'd.csv'],
+      ['d.csv'],
+      ['d.csv'],
+      ['d.csv'],
+    ]);
+    expect(stored.flatMap(data).filter((n) => n === './d.csv')).toHaveLength(4);
+    for (const t of res.tarballs) {
+      const members = await readTarballMembers(join(base, t.name));
+      for (const m of members) expect(m.mtime?.getTime()).toBe(NOW.getTime());
+    }
+  });
+});
+
+describe('one gather per cluster', () => {
+  it('a second concurrent gather fails at once with LockedError; another lock suffix may run', async () => {
+    const other = await tdb.client();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    let entered!: () => void;
+    const inside = new Promise<void>((r) => {
+      entered = r;
+    });
+    const slow = makeCollector({ key: 'slow', version: '1.0', format: 'json', description: '', slicing: 'limit' }, async () => {
+      entered();
+      await gate;
+      return { format: 'json', data: { ok: true } };
+    });
+    const first = gather({ db, collectors: [configCollector(), slow], storage, stateStore: store, now: NOW, installUuid: 'u1' });
+    await inside;
+    const t0 = Date.now();
+    const err = await gather({ db: other, collectors: [configCollector()], storage, stateStore: new PostgresStateStore(other, { table: 'other_state' }), now: NOW, installUuid: 'u1' }).catch((e) => e);
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(err?.name).toBe('LockedError');
+    expect(err.message).toContain(`"${GATHER_LOCK}" is held`);
+    const suffixed = await gather({
+      db: other,
+      collectors: [configCollector(), dailyCsv('x')],
+      storage,
+      stateStore: new PostgresStateStore(other, { table: 'other_state' }),
+      now: NOW,
+      installUuid: 'u1',
+      config: { collectorLockSuffix: 'tenant2', maxGatherPeriodDays: 1 },
+    });
+    expect(suffixed.ok).toBe(true);
+    release();
+    expect((await first).ok).toBe(true);
+    // Released: the next run takes the lock again.
+    await expect(gather({ db: other, collectors: [configCollector()], storage, stateStore: store, now: NOW, installUuid: 'u1' })).resolves.toMatchObject({ ok: true });
+  });
+});
