@@ -1,4 +1,4 @@
-import { StorageError, errorMessage, isRetryable, registerSecret, withRetry } from '@tally/core';
+import { StorageError, errorMessage, isNetworkError, isRetryableStatus, registerSecret, withRetry } from '@tally/core';
 import type { Logger, RetryPolicy } from '@tally/core';
 import * as oidc from 'openid-client';
 import { Agent, type Dispatcher, fetch } from 'undici';
@@ -27,6 +27,33 @@ interface Cached {
   token: string;
   /** Epoch ms after which the token is no longer handed out. */
   refreshAt: number;
+}
+
+/**
+ * HTTP status behind a token error: oauth4webapi puts the Response itself in
+ * `cause` when the body is not an OAuth error document (an HTML 503 from a proxy).
+ */
+export function tokenErrorStatus(err: unknown): number | undefined {
+  for (let e: unknown = err, depth = 0; e && depth < 4; depth++) {
+    const s = (e as { status?: unknown }).status;
+    if (typeof s === 'number' && s >= 100) return s;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+function tokenRetryable(err: unknown): boolean {
+  const status = tokenErrorStatus(err);
+  return status !== undefined ? isRetryableStatus(status) : isNetworkError(err);
+}
+
+function describeCause(err: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = err, depth = 0; e && depth < 4; depth++) {
+    if (e instanceof Error && !parts.includes(e.message)) parts.push(e.message);
+    e = (e as { cause?: unknown }).cause;
+  }
+  return parts.join(': ') || errorMessage(err);
 }
 
 /** Keycloak-style token URL → its realm issuer, so a Configuration can be built without discovery. */
@@ -118,14 +145,14 @@ export class TokenSource {
         async () => oidc.clientCredentialsGrant(await this.configuration(), this.opts.parameters ?? {}),
         {
           ...this.opts.retry,
-          retryable: isRetryable,
+          retryable: tokenRetryable,
           onRetry: (err, attempt, delayMs) => logger.warn('token request failed, retrying', { backend, attempt, delayMs, error: errorMessage(err) }),
         },
       );
     } catch (err) {
       const e = err as { error?: string; error_description?: string; status?: number; cause?: unknown };
-      const detail = e.error ? `${e.error}${e.error_description ? ` (${e.error_description})` : ''}` : errorMessage(err);
-      const status = typeof e.status === 'number' ? e.status : undefined;
+      const detail = e.error ? `${e.error}${e.error_description ? ` (${e.error_description})` : ''}` : describeCause(err);
+      const status = tokenErrorStatus(err);
       throw new StorageError(
         backend,
         `service account token request to ${where} failed${status ? ` with status ${status}` : ''}: ${detail}` +

@@ -47,6 +47,7 @@ beforeEach(() => {
   ingress.reset();
   oidc.tokenRequests = 0;
   oidc.ttl = 600;
+  oidc.failTokenRequests = 0;
   revoked.clear();
   proxy.tunnels = [];
 });
@@ -140,6 +141,34 @@ describe('CrcStorage (service account) against oidc-provider and a loopback ingr
     });
     expect(oidc.tokenRequests).toBe(2);
     expect(ingress.uploads).toHaveLength(3);
+  });
+
+  it('concurrent puts share one token request', async () => {
+    await using(crc(), async (s) => {
+      await Promise.all([1, 2, 3].map((i) => s.put(`c${i}.json`, { dict: { i } })));
+      expect(s.tokensIssued).toBe(1);
+    });
+    expect(oidc.tokenRequests).toBe(1);
+    expect(ingress.uploads.map((u) => u.filename).sort()).toEqual(['c1.json', 'c2.json', 'c3.json']);
+  });
+
+  it('retries a 5xx from SSO and then gets its token', async () => {
+    oidc.failTokenRequests = 1;
+    await using(crc(), (s) => s.put('t.json', { dict: { k: 1 } }));
+    expect(oidc.tokenRequests).toBe(2);
+    expect(ingress.uploads).toHaveLength(1);
+  });
+
+  it('an SSO that keeps failing gives a token error with the status', async () => {
+    oidc.failTokenRequests = 100;
+    await using(crc(), async (s) => {
+      const err = await s.put('t.json', { dict: {} }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(StorageError);
+      expect((err as StorageError).status).toBe(503);
+      expect((err as Error).message).toMatch(/service account token request to .* failed with status 503/);
+    });
+    expect(oidc.tokenRequests).toBe(3);
+    expect(ingress.requests).toBe(0);
   });
 
   it('gives a clear error when even a fresh token is refused', async () => {

@@ -34,6 +34,8 @@ export class OidcServer {
   tokenRequests = 0;
   /** Access token lifetime in seconds for tokens issued from now on. */
   ttl = 600;
+  /** Answer this many token requests with an HTML 503 (an unhappy proxy in front of SSO). */
+  failTokenRequests = 0;
 
   async start(): Promise<void> {
     const { privateKey } = await generateKeyPair('RS256', { extractable: true });
@@ -68,7 +70,15 @@ export class OidcServer {
     });
     const callback = provider.callback();
     this.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-      if (req.url?.startsWith('/token')) this.tokenRequests++;
+      if (req.url?.startsWith('/token')) {
+        this.tokenRequests++;
+        if (this.failTokenRequests > 0) {
+          this.failTokenRequests--;
+          req.resume();
+          res.writeHead(503, { 'content-type': 'text/html' }).end('<html>busy</html>');
+          return;
+        }
+      }
       callback(req, res);
     });
   }

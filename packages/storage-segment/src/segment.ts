@@ -183,6 +183,12 @@ export class SegmentStorage implements Storage {
     return new StorageError(this.backend, `${op} ${name}: not supported, segment is a put-only backend`);
   }
 
+  /** Wait for puts in progress and push out anything the SDK still holds. */
+  async flush(): Promise<void> {
+    await this.queue;
+    await this.client?.flush();
+  }
+
   /** Flush anything still queued and stop the SDK's timers. */
   async close(): Promise<void> {
     await this.queue;
