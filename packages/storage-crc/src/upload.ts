@@ -13,6 +13,7 @@ import {
   isNetworkError,
   isRetryable,
   pythonJson,
+  registerSecret,
   silentLogger,
   tempdir,
   withRetry,
@@ -113,6 +114,16 @@ export function checkUrl(url: string, field: string, what: string, allowHttp: bo
   );
 }
 
+/** A proxy password in the URL is a secret: keep it out of every log line. */
+export function registerProxySecret(url: string): void {
+  try {
+    const { password } = new URL(url);
+    if (password) registerSecret(decodeURIComponent(password));
+  } catch {
+    // checkUrl already refused malformed URLs
+  }
+}
+
 /** The URL without user:password, safe for describe() and logs. */
 export function safeUrl(url: string | undefined): string | undefined {
   if (!url) return url;
@@ -167,6 +178,7 @@ export class IngressUploader {
     const connectMs = opts.timeouts?.connectMs ?? 31_000;
     const responseMs = opts.timeouts?.responseMs ?? 300_000;
     const tls = { ...opts.tls, rejectUnauthorized: true };
+    if (opts.proxyUrl) registerProxySecret(opts.proxyUrl);
     this.dispatcher = opts.proxyUrl
       ? new ProxyAgent({ uri: opts.proxyUrl, requestTls: { ...tls, timeout: connectMs }, headersTimeout: responseMs, bodyTimeout: responseMs })
       : new Agent({ connect: { ...tls, timeout: connectMs }, headersTimeout: responseMs, bodyTimeout: responseMs });

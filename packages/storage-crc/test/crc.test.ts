@@ -50,6 +50,7 @@ beforeEach(() => {
   oidc.failTokenRequests = 0;
   revoked.clear();
   proxy.tunnels = [];
+  proxy.auth = [];
 });
 
 const fast = { attempts: 3, baseDelayMs: 10, maxDelayMs: 20 };
@@ -288,6 +289,9 @@ describe('CrcStorage (service account) against oidc-provider and a loopback ingr
         logger.info(`secret ${CLIENT_SECRET} token ${ingress.tokensSeen[0]}`);
       });
       const text = lines.join('');
+      expect(proxy.auth).toEqual([`Basic ${Buffer.from('user:proxy-pass-1234').toString('base64')}`]);
+      logger.warn('proxy said no to proxy-pass-1234');
+      expect(lines.at(-1)).not.toContain('proxy-pass-1234');
       expect(text).toContain('uploaded');
       expect(text).not.toContain(CLIENT_SECRET);
       expect(text).not.toContain(ingress.tokensSeen[0]!);

@@ -182,12 +182,15 @@ export function peerCommonName(req: IncomingMessage): string | undefined {
 export class ConnectProxy {
   server!: Server;
   tunnels: string[] = [];
+  /** Proxy-Authorization of each CONNECT. */
+  auth: (string | undefined)[] = [];
 
   async start(): Promise<void> {
     this.server = createServer((_req, res) => res.writeHead(405).end());
     this.server.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
       const target = req.url ?? '';
       this.tunnels.push(target);
+      this.auth.push(req.headers['proxy-authorization']);
       const [host, port] = target.split(':');
       if (host !== '127.0.0.1') {
         client.end('HTTP/1.1 403 Forbidden\r\n\r\n');
