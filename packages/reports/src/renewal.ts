@@ -1,0 +1,222 @@
+import { addDays, isoDate, type Logger, type Queryable, silentLogger, thisDay, withTempdir } from '@tally/core';
+import type { Storage } from '@tally/storage';
+import { join } from 'node:path';
+import { type HostMetricRecord, type RenewalNode, renewalNodes } from './renewal-dedup.js';
+import { openWorkbook, setWidths, writeDataTable } from './sheet.js';
+import { border, COLOR, fill, font, updatedLabel } from './styles.js';
+import type { BuildResult } from './build.js';
+
+const PAGE = 10_000;
+
+/** `ansible_host` from host variables stored as JSON or YAML text. */
+export function ansibleHostOf(variables: string | null): string | null {
+  if (!variables) return null;
+  try {
+    const v = JSON.parse(variables) as Record<string, unknown>;
+    return v && typeof v === 'object' && v.ansible_host != null ? String(v.ansible_host) : null;
+  } catch {
+    const m = /^ansible_host\s*:\s*(.*?)\s*$/m.exec(variables);
+    return m?.[1] ? m[1].replace(/^(['"])(.*)\1$/, '$2') : null;
+  }
+}
+
+const toDate = (v: unknown): Date | null => (v === null || v === undefined ? null : v instanceof Date ? v : new Date(String(v)));
+
+/** Host metrics with last_automation ≥ since, joined to inventory hosts by name, paged by (hostname, host id). */
+export async function readHostMetrics(db: Queryable, since: Date): Promise<HostMetricRecord[]> {
+  const out: HostMetricRecord[] = [];
+  let after: [string, number] = ['', -1];
+  for (;;) {
+    const { rows } = await db.query<Record<string, unknown>>(
+      `SELECT hm.hostname, COALESCE(h.id, 0) AS host_id, hm.first_automation, hm.last_automation, hm.automated_counter,
+              hm.deleted_counter, hm.last_deleted, hm.deleted,
+              h.ansible_facts::jsonb->>'ansible_product_serial' AS serial, h.ansible_facts::jsonb->>'ansible_machine_id' AS machine_id,
+              h.variables
+         FROM main_hostmetric hm LEFT JOIN main_host h ON h.name = hm.hostname
+        WHERE hm.last_automation >= $1 AND (hm.hostname, COALESCE(h.id, 0)) > ($2::text, $3::bigint)
+        ORDER BY hm.hostname, COALESCE(h.id, 0) LIMIT ${PAGE}`,
+      [since, after[0], after[1]],
+    );
+    for (const r of rows) {
+      out.push({
+        hostname: String(r.hostname),
+        hostId: Number(r.host_id),
+        firstAutomation: toDate(r.first_automation),
+        lastAutomation: toDate(r.last_automation),
+        automatedCounter: Number(r.automated_counter ?? 0),
+        deletedCounter: Number(r.deleted_counter ?? 0),
+        lastDeleted: toDate(r.last_deleted),
+        deleted: r.deleted === true,
+        ansibleProductSerial: (r.serial as string | null) ?? null,
+        ansibleMachineId: (r.machine_id as string | null) ?? null,
+        ansibleHostVariable: ansibleHostOf((r.variables as string | null) ?? null),
+      });
+    }
+    if (rows.length < PAGE) return out;
+    const last = out[out.length - 1]!;
+    after = [last.hostname, last.hostId];
+  }
+}
+
+export interface RenewalSummary {
+  nodes: RenewalNode[];
+  active: RenewalNode[];
+  deleted: RenewalNode[];
+  ephemeral?: RenewalNode[];
+  windows?: { start: Date; end: Date; count: number }[];
+}
+
+/**
+ * Split nodes into active / deleted (and, with `ephemeralDays`, ephemeral: automated for at
+ * most N days and first automated at least N−1 days before today), with the per-day windows.
+ */
+export function summarizeRenewal(nodes: RenewalNode[], opts: { ephemeralDays?: number; since: Date; until: Date; now: Date }): RenewalSummary {
+  const byName = (a: RenewalNode, b: RenewalNode) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0);
+  const sorted = [...nodes].sort(byName);
+  const deleted = sorted.filter((n) => n.deleted);
+  if (opts.ephemeralDays === undefined) return { nodes: sorted, active: sorted.filter((n) => !n.deleted), deleted };
+  const days = opts.ephemeralDays;
+  const threshold = addDays(thisDay(opts.now), -(days - 1)).getTime();
+  const isEphemeral = (n: RenewalNode) => n.daysAutomated <= days && n.firstAutomation !== null && n.firstAutomation.getTime() <= threshold;
+  const ephemeralAll = sorted.filter(isEphemeral);
+  const windows: { start: Date; end: Date; count: number }[] = [];
+  const rangeEnd = addDays(thisDay(opts.until), 1).getTime() - 1;
+  for (let start = thisDay(opts.since); ; start = addDays(start, 1)) {
+    const end = new Date(addDays(start, days).getTime() - 1);
+    if (end.getTime() > rangeEnd) break;
+    const names = new Set(
+      ephemeralAll
+        .filter((n) => (n.lastAutomation?.getTime() ?? -Infinity) >= start.getTime() && (n.firstAutomation?.getTime() ?? Infinity) <= end.getTime())
+        .map((n) => n.hostname),
+    );
+    windows.push({ start, end, count: names.size });
+  }
+  return {
+    nodes: sorted,
+    active: sorted.filter((n) => !n.deleted && !isEphemeral(n)),
+    deleted,
+    ephemeral: ephemeralAll.filter((n) => !n.deleted),
+    windows,
+  };
+}
+
+export const HOST_METRIC_HEADERS = [
+  'Host name', 'First\nautomation', 'Last\nautomation', 'Number of\nAutomations', 'Number of days\nbetween first_automation\nand last_automation',
+  'Number of\nDeletions', 'Last\ndeleted', 'HostMetric\nrecord count', 'HostMetric active\nrecord count', 'HostMetric deleted\nrecord count',
+  'Host names', 'Variables ansible_host', 'Serial Numbers', 'Machine UUIDs',
+];
+const nodeRow = (n: RenewalNode) => [
+  n.hostname, n.firstAutomation, n.lastAutomation, n.automatedCounter, n.daysAutomated, n.deletedCounter, n.lastDeleted,
+  n.recordCount, n.activeRecordCount, n.deletedRecordCount, n.hostnames, n.ansibleHosts, n.serials, n.machineIds,
+];
+const NODE_WIDTHS = Object.fromEntries(HOST_METRIC_HEADERS.map((_, i) => [i + 1, i === 0 ? 40 : 20]));
+
+/** Write the Renewal Guidance workbook. */
+export async function writeRenewal(filename: string, s: RenewalSummary, p: { reportPeriod: string; now: Date; sheets: readonly string[] }): Promise<void> {
+  const wb = openWorkbook(filename);
+  const ws = wb.addWorksheet('Usage Reporting');
+  setWidths(ws, { 1: 45, 2: 30, 3: 15, 4: 15, 5: 15, 6: 20, 7: 15, 8: 30, 9: 20, 10: 20, 11: 20 });
+  ws.getCell('A1').value = 'Renewal guidance';
+  ws.getCell('A1').font = font(12, { bold: true });
+  ws.getCell('D1').value = updatedLabel(p.now);
+  ws.getCell('D1').font = font(12);
+  ws.mergeCells('A1:B1');
+  ws.getCell('A2').value = 'Report Period (YYYY-MM-DD, YYYY-MM-DD)';
+  ws.getCell('A2').font = font(12);
+  ws.getCell('B2').value = p.reportPeriod;
+  ws.getCell('B2').font = font(12);
+  ws.getCell('B2').fill = fill(COLOR.green);
+  const head = ws.getRow(3);
+  head.height = 35;
+  ['Description', 'Quantity'].forEach((h, i) => {
+    const c = head.getCell(i + 1);
+    c.value = h;
+    c.font = font(10, { bold: true });
+    c.border = border('medium');
+    c.alignment = { horizontal: 'center', vertical: 'middle', wrapText: true };
+  });
+  const lines: [string, number][] = s.ephemeral
+    ? [
+        ['Automated hosts', s.active.length],
+        ['Ephemeral automated hosts total', s.ephemeral.length],
+        ['Ephemeral automated hosts maximum\nconcurrent usage in defined interval', Math.max(0, ...(s.windows ?? []).map((w) => w.count))],
+        ['Deleted Automated hosts', s.deleted.length],
+      ]
+    : [
+        ['Automated hosts', s.active.length],
+        ['Deleted Automated hosts', s.deleted.length],
+      ];
+  lines.forEach(([label, n], i) => {
+    const row = ws.getRow(4 + i);
+    row.height = 25;
+    row.getCell(1).value = label;
+    row.getCell(2).value = n;
+    for (const c of [1, 2]) {
+      row.getCell(c).font = font(10);
+      row.getCell(c).border = border('dotted', { top: i !== 0 });
+    }
+  });
+  ws.commit();
+  if (p.sheets.includes('managed_nodes')) {
+    const add = (title: string, nodes: RenewalNode[]) => {
+      const sheet = wb.addWorksheet(title);
+      setWidths(sheet, NODE_WIDTHS);
+      writeDataTable(sheet, HOST_METRIC_HEADERS, nodes.map(nodeRow));
+      sheet.commit();
+    };
+    add('Managed nodes', s.active);
+    if (s.ephemeral) {
+      add('Managed nodes ephemeral', s.ephemeral);
+      const usage = wb.addWorksheet('Managed nodes ephemeral usage');
+      setWidths(usage, { 1: 20, 2: 20, 3: 20 });
+      writeDataTable(usage, ['Start of the\nephemeral window', 'End of the\nephemeral window', 'Ephemeral automated hosts'], (s.windows ?? []).map((w) => [w.start, w.end, w.count]));
+      usage.commit();
+    }
+    add('Deleted Managed nodes', s.deleted);
+  }
+  await wb.commit();
+}
+
+export interface BuildRenewalOptions {
+  db: Queryable;
+  storage: Storage;
+  since: Date;
+  /** Default: today. */
+  until?: Date;
+  ephemeralDays?: number;
+  /** REPORT_RENEWAL_GUIDANCE_DEDUP_ITERATIONS (default 3). */
+  iterations?: number;
+  sheets?: readonly string[];
+  force?: boolean;
+  now?: Date;
+  logger?: Logger;
+}
+
+/** Build the Renewal Guidance workbook from the controller database and put it into storage. */
+export async function buildRenewalReport(opts: BuildRenewalOptions): Promise<BuildResult> {
+  const log = opts.logger ?? silentLogger;
+  const now = opts.now ?? new Date();
+  const until = opts.until ?? now;
+  const period = `${isoDate(opts.since)}, ${isoDate(until)}`;
+  const name = `reports/${isoDate(until).slice(0, 4)}/${isoDate(until).slice(5, 7)}/RENEWAL_GUIDANCE-${isoDate(opts.since)}--${isoDate(until)}.xlsx`;
+  if (!opts.force && (await opts.storage.exists(name))) {
+    const message = `Skipping report generation, report: ${name} already exists`;
+    log.info(message);
+    return { status: 'skipped', name, message, failures: [] };
+  }
+  const records = await readHostMetrics(opts.db, opts.since);
+  if (records.length === 0) {
+    const message = `No billing data for month: ${period}`;
+    log.info(message);
+    return { status: 'empty', name, message, failures: [] };
+  }
+  const summary = summarizeRenewal(renewalNodes(records, opts.iterations ?? 3), { ephemeralDays: opts.ephemeralDays, since: opts.since, until, now });
+  await withTempdir('tally-report', async (dir) => {
+    const file = join(dir, 'report.xlsx');
+    await writeRenewal(file, summary, { reportPeriod: period, now, sheets: opts.sheets ?? ['managed_nodes'] });
+    await opts.storage.put(name, { filename: file });
+  });
+  const message = `Report generated into: ${name}`;
+  log.info(message);
+  return { status: 'written', name, message, failures: [] };
+}

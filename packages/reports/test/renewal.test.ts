@@ -1,0 +1,139 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildRenewalReport, dedupGroups, HOST_METRIC_HEADERS, type HostMetricRecord } from '@tally/reports';
+import { DirectoryStorage } from '@tally/storage';
+import { createTestDatabase, type TestDatabase } from '@tally/testkit';
+import ExcelJS from 'exceljs';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+let tdb: TestDatabase;
+let client: pg.Client;
+let ship: string;
+const NOW = new Date('2024-05-20T12:00:00Z');
+
+beforeAll(async () => {
+  tdb = await createTestDatabase('reports');
+  client = await tdb.client();
+  ship = mkdtempSync(join(tmpdir(), 'tally-renewal-'));
+  await client.query(`CREATE TABLE main_host (id serial PRIMARY KEY, name text NOT NULL, variables text, ansible_facts jsonb DEFAULT '{}')`);
+  await client.query(`CREATE TABLE main_hostmetric (id serial PRIMARY KEY, hostname text UNIQUE NOT NULL, first_automation timestamptz NOT NULL,
+    last_automation timestamptz NOT NULL, last_deleted timestamptz, automated_counter bigint DEFAULT 0, deleted_counter bigint DEFAULT 0,
+    deleted boolean DEFAULT false, used_in_inventories int)`);
+  const host = (name: string, variables: string | null, facts: Record<string, string>) =>
+    client.query('INSERT INTO main_host (name, variables, ansible_facts) VALUES ($1, $2, $3)', [name, variables, JSON.stringify(facts)]);
+  const metric = (hostname: string, first: string, last: string, counter: number, deleted = false) =>
+    client.query('INSERT INTO main_hostmetric (hostname, first_automation, last_automation, automated_counter, deleted, deleted_counter, last_deleted) VALUES ($1,$2,$3,$4,$5,$6,$7)', [
+      hostname, first, last, counter, deleted, deleted ? 1 : 0, deleted ? last : null,
+    ]);
+  // a + a.example.com share a serial; b and b-old share ansible_host (YAML vars); c alone; d deleted; e's serial is NA
+  await host('a', '{"ansible_host": "10.0.0.1"}', { ansible_product_serial: 'S1', ansible_machine_id: 'M1' });
+  await host('a.example.com', null, { ansible_product_serial: 'S1' });
+  await host('b', 'ansible_host: 10.0.0.2\nfoo: bar', {});
+  await host('b-old', "ansible_host: '10.0.0.2'", {});
+  await host('c', null, { ansible_product_serial: 'NA', ansible_machine_id: '' });
+  await host('e', null, { ansible_product_serial: 'NA' });
+  await metric('a', '2024-05-01', '2024-05-10', 5);
+  await metric('a.example.com', '2024-04-20', '2024-05-12', 2);
+  await metric('b', '2024-05-15', '2024-05-16', 1);
+  await metric('b-old', '2024-05-14', '2024-05-14', 1, true);
+  await metric('c', '2024-05-02', '2024-05-03', 3);
+  await metric('d', '2024-05-05', '2024-05-06', 1, true);
+  await metric('e', '2024-05-18', '2024-05-19', 1);
+  await metric('old', '2023-01-01', '2023-02-01', 1);
+});
+afterAll(async () => {
+  await tdb?.drop();
+  rmSync(ship, { recursive: true, force: true });
+});
+
+const readBook = async (path: string) => {
+  const wb = new ExcelJS.Workbook();
+  await wb.xlsx.readFile(path);
+  return wb;
+};
+const col = (ws: ExcelJS.Worksheet, c: number) => Array.from({ length: ws.rowCount - 1 }, (_, i) => ws.getRow(i + 2).getCell(c).value);
+
+describe('renewal guidance', () => {
+  it('de-duplicates by host name, ansible_host, serial and machine id', async () => {
+    const storage = new DirectoryStorage({ base: ship });
+    const res = await buildRenewalReport({ db: client, storage, since: new Date('2024-05-01T00:00:00Z'), now: NOW });
+    expect(res).toMatchObject({ status: 'written', name: 'reports/2024/05/RENEWAL_GUIDANCE-2024-05-01--2024-05-20.xlsx' });
+    const wb = await readBook(join(ship, res.name));
+    expect(wb.worksheets.map((w) => w.name)).toEqual(['Usage Reporting', 'Managed nodes', 'Deleted Managed nodes']);
+    const ur = wb.getWorksheet('Usage Reporting')!;
+    expect(ur.model.merges).toEqual(['A1:B1']);
+    expect([ur.getCell('A1').value, ur.getCell('D1').value, ur.getCell('A2').value, ur.getCell('B2').value]).toEqual([
+      'Renewal guidance', 'Updated: May 20, 2024', 'Report Period (YYYY-MM-DD, YYYY-MM-DD)', '2024-05-01, 2024-05-20',
+    ]);
+    // groups: {a, a.example.com}, {b, b-old}, {c}, {d (deleted)}, {e}; "old" is before since
+    expect([ur.getCell('A3').value, ur.getCell('B3').value]).toEqual(['Description', 'Quantity']);
+    expect([ur.getCell('A4').value, ur.getCell('B4').value, ur.getCell('A5').value, ur.getCell('B5').value]).toEqual(['Automated hosts', 4, 'Deleted Automated hosts', 1]);
+    const mn = wb.getWorksheet('Managed nodes')!;
+    expect((mn.getRow(1).values as unknown[]).slice(1)).toEqual(HOST_METRIC_HEADERS);
+    expect(col(mn, 1)).toEqual(['a.example.com', 'b', 'c', 'e']);
+    const a = (mn.getRow(2).values as unknown[]).slice(1);
+    expect(a).toEqual([
+      'a.example.com', new Date('2024-04-20T00:00:00Z'), new Date('2024-05-12T00:00:00Z'), 7, 22, 0, null, 2, 2, 0, 'a, a.example.com', '10.0.0.1', 'S1', 'M1',
+    ].map((v) => v ?? undefined));
+    expect(mn.getCell('B2').numFmt).toBe('yyyy-mm-dd h:mm:ss');
+    const b = (mn.getRow(3).values as unknown[]).slice(1);
+    expect([b[0], b[7], b[8], b[9], b[10], b[11]]).toEqual(['b', 2, 1, 1, 'b, b-old', '10.0.0.2']);
+    expect(mn.getRow(4).getCell(13).value ?? '').toBe(''); // "NA" serial is missing, not shared
+    expect(col(wb.getWorksheet('Deleted Managed nodes')!, 1)).toEqual(['d']);
+  });
+
+  it('--ephemeral splits short-lived nodes and counts concurrent usage per window', async () => {
+    const storage = new DirectoryStorage({ base: ship });
+    const res = await buildRenewalReport({ db: client, storage, since: new Date('2024-05-01T00:00:00Z'), now: NOW, ephemeralDays: 3, force: true });
+    const wb = await readBook(join(ship, res.name));
+    expect(wb.worksheets.map((w) => w.name)).toEqual(['Usage Reporting', 'Managed nodes', 'Managed nodes ephemeral', 'Managed nodes ephemeral usage', 'Deleted Managed nodes']);
+    const ur = wb.getWorksheet('Usage Reporting')!;
+    // threshold = 2024-05-18 00:00: c (1 day, first 05-02) and b (1 day, first 05-14) are ephemeral; e (first 05-18) too; a lasted 22 days
+    expect(col(wb.getWorksheet('Managed nodes ephemeral')!, 1)).toEqual(['b', 'c', 'e']);
+    expect(col(wb.getWorksheet('Managed nodes')!, 1)).toEqual(['a.example.com']);
+    const usage = wb.getWorksheet('Managed nodes ephemeral usage')!;
+    expect(usage.rowCount - 1).toBe(18); // windows starting 05-01 … 05-18, 3 days each, ending by 05-20
+    expect(usage.getCell('A2').value).toEqual(new Date('2024-05-01T00:00:00Z'));
+    expect(usage.getCell('B2').value).toEqual(new Date('2024-05-03T23:59:59.999Z'));
+    expect(Math.max(...col(usage, 3).map(Number))).toBe(2); // b (05-14..16) and e (05-18..19) share the 05-16..05-18 window
+    expect([4, 5, 6, 7].map((r) => ur.getCell(`A${r}`).value)).toEqual([
+      'Automated hosts', 'Ephemeral automated hosts total', 'Ephemeral automated hosts maximum\nconcurrent usage in defined interval', 'Deleted Automated hosts',
+    ]);
+    expect([4, 5, 6, 7].map((r) => ur.getCell(`B${r}`).value)).toEqual([1, 3, 2, 1]);
+  });
+
+  it('an existing report is kept unless forced', async () => {
+    const storage = new DirectoryStorage({ base: ship });
+    const res = await buildRenewalReport({ db: client, storage, since: new Date('2024-05-01T00:00:00Z'), now: NOW });
+    expect(res.status).toBe('skipped');
+  });
+
+  it('dedups 100k records in near-linear time, honouring the iteration limit', () => {
+    const make = (n: number): HostMetricRecord[] =>
+      Array.from({ length: n }, (_, i) => ({
+        hostname: `h${i}`, hostId: i, firstAutomation: null, lastAutomation: null, automatedCounter: 1, deletedCounter: 0, lastDeleted: null, deleted: false,
+        // pairs share a serial, quadruples share a machine id
+        ansibleProductSerial: `s${i >> 1}`, ansibleMachineId: `m${i >> 2}`, ansibleHostVariable: null,
+      }));
+    const time = (recs: HostMetricRecord[]) => {
+      const t0 = performance.now();
+      const groups = dedupGroups(recs, 3);
+      return { ms: performance.now() - t0, groups };
+    };
+    time(make(10_000)); // warm-up
+    const small = time(make(10_000));
+    const recs = make(100_000);
+    const big = time(recs);
+    expect(big.groups).toHaveLength(25_000);
+    expect(small.groups).toHaveLength(2_500);
+    // 10× the rows: a quadratic scan would take ~100× as long; allow generous noise on a busy machine.
+    expect(big.ms).toBeLessThan(Math.max(30 * small.ms, 1000));
+    expect(big.ms).toBeLessThan(10_000);
+    // a chain a-b-c-d-e linked one identifier at a time needs 4 expansions
+    const chain: HostMetricRecord[] = ['a', 'b', 'c', 'd', 'e'].map((h, i) => ({ ...recs[0]!, hostname: h, ansibleProductSerial: i % 2 ? `x${i}` : `x${i + 1}`, ansibleMachineId: i % 2 ? `y${i + 1}` : `y${i}` }));
+    expect(dedupGroups(chain, 4)).toHaveLength(1);
+    expect(dedupGroups(chain, 1).length).toBeGreaterThan(1);
+  });
+});
