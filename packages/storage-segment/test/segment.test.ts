@@ -125,6 +125,27 @@ describe('SegmentStorage against a local batch receiver', () => {
     expect(events[2]!.anonymousId).not.toBe(events[0]!.anonymousId);
   });
 
+  it('passes segmentMeta userId, timestamp and context through to every chunk', async () => {
+    const at = new Date('2024-03-11T07:59:01.000Z');
+    const s = new SegmentStorage({
+      writeKey: 'wk-test-1234',
+      host: receiver.url,
+      segmentMeta: { userId: 'cluster-7', timestamp: at, context: { app: { name: 'tally' } } },
+    });
+    try {
+      await s.put('m.json', { dict: { a: { x: 1 }, b: { y: 2 } } });
+    } finally {
+      await s.close();
+    }
+    const events = receiver.events as unknown as { userId: string; timestamp: string; context: { app?: { name: string } } }[];
+    expect(events).toHaveLength(2);
+    for (const e of events) {
+      expect(e.userId).toBe('cluster-7');
+      expect(e.timestamp).toBe(at.toISOString());
+      expect(e.context.app).toEqual({ name: 'tally' });
+    }
+  });
+
   it('retries a 5xx and succeeds when the receiver recovers', async () => {
     receiver.status = (n) => (n === 1 ? 503 : 200);
     const s = new SegmentStorage({ writeKey: 'wk-test-1234', host: receiver.url, maxRetries: 3 });
