@@ -4,6 +4,7 @@ import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
+  AbortMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -210,9 +211,22 @@ export class S3Storage implements Storage {
       params: { Bucket: this.bucket, Key: name, Body: body },
       partSize: this.partSize,
       queueSize: this.opts.queueSize ?? 4,
-      leavePartsOnError: false,
+      // We abort ourselves: lib-storage would throw the abort's error instead of the
+      // part's, hiding a retryable failure behind e.g. a 405 from a server without abort.
+      leavePartsOnError: true,
     });
-    await upload.done();
+    try {
+      await upload.done();
+    } catch (err) {
+      if (upload.uploadId) {
+        await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: name, UploadId: upload.uploadId })).catch((abortErr: unknown) =>
+          this.log.warn(`s3 put ${name}: could not abort multipart upload ${upload.uploadId}; its parts may linger until a lifecycle rule removes them`, {
+            error: errorMessage(abortErr),
+          }),
+        );
+      }
+      throw err;
+    }
   }
 
   async get(name: string): Promise<LocalFile> {

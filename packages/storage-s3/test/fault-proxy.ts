@@ -16,8 +16,8 @@ export interface SeenRequest {
 export interface FaultProxy {
   readonly endpoint: string;
   readonly seen: SeenRequest[];
-  /** Fail the next `n` requests (Infinity: all of them) with `fault`. */
-  failNext(n: number, fault: Fault): void;
+  /** Fail the next `n` requests (Infinity: all of them) with `fault`; only those `match` accepts, when given. */
+  failNext(n: number, fault: Fault, match?: (req: SeenRequest) => boolean): void;
   /**
    * Serve ListObjectsV2 pages of `max-keys` from the server's full listing, with
    * our own continuation tokens (s3rver's need DES, which OpenSSL 3 refuses).
@@ -30,10 +30,12 @@ export async function startFaultProxy(targetPort: number): Promise<FaultProxy> {
   let remaining = 0;
   let paging = false;
   let fault: Fault = '503';
+  let matches: ((req: SeenRequest) => boolean) | undefined;
   const seen: SeenRequest[] = [];
   const server = createServer((req, res) => {
-    seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
-    if (remaining > 0) {
+    const info: SeenRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers };
+    seen.push(info);
+    if (remaining > 0 && (!matches || matches(info))) {
       remaining--;
       if (fault === 'reset') {
         req.socket.destroy();
@@ -90,9 +92,10 @@ export async function startFaultProxy(targetPort: number): Promise<FaultProxy> {
     pageLists(on) {
       paging = on;
     },
-    failNext(n, f) {
+    failNext(n, f, match) {
       remaining = n;
       fault = f;
+      matches = match;
     },
     close: () =>
       new Promise<void>((resolve) => {

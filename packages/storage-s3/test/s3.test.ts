@@ -55,6 +55,46 @@ describe('S3Storage configuration', () => {
   });
 });
 
+describe('S3Storage with the default AWS credential chain', () => {
+  const saved = { ...process.env };
+  beforeAll(() => {
+    for (const k of Object.keys(process.env)) if (k.startsWith('AWS_')) delete process.env[k];
+    // Keep the chain on this machine: no instance metadata, no profile files.
+    process.env.AWS_EC2_METADATA_DISABLED = 'true';
+    process.env.AWS_SHARED_CREDENTIALS_FILE = join(dir, 'no-credentials');
+    process.env.AWS_CONFIG_FILE = join(dir, 'no-config');
+  });
+  afterAll(() => {
+    process.env = saved;
+  });
+
+  it('uses keys from the environment when none are configured', async () => {
+    process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
+    process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
+    const s = new S3Storage({ bucket: BUCKET, endpoint, retry: fast });
+    try {
+      expect(s.describe().staticKeys).toBe(false);
+      await s.put('chain/env.txt', { buffer: 'via env' });
+      expect(await s.exists('chain/env.txt')).toBe(true);
+    } finally {
+      delete process.env.AWS_ACCESS_KEY_ID;
+      delete process.env.AWS_SECRET_ACCESS_KEY;
+      await s.close();
+    }
+  });
+
+  it('without any credentials fails naming the two variables', async () => {
+    const s = new S3Storage({ bucket: BUCKET, endpoint, retry: fast });
+    try {
+      await expect(s.put('chain/none.txt', { buffer: 'x' })).rejects.toThrow(
+        /storage s3: put .* no AWS credentials found; set METRICS_UTILITY_BUCKET_ACCESS_KEY and METRICS_UTILITY_BUCKET_SECRET_KEY/,
+      );
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 describe('S3Storage through a fault proxy', () => {
   let proxy: FaultProxy;
   let storage: S3Storage;
@@ -162,6 +202,17 @@ describe('S3Storage through a fault proxy', () => {
     expect(lists).toHaveLength(3);
     expect(lists[1]!.url).toContain('continuation-token=');
     proxy.pageLists(false);
+  });
+
+  it('restarts a multipart upload whose part failed, and aborts the broken one', async () => {
+    storage = make({ endpoint: proxy.endpoint, partSize: 5 * 1024 * 1024, queueSize: 1 });
+    const data = randomBytes(11 * 1024 * 1024);
+    proxy.failNext(1, 'reset', (r) => r.url.includes('partNumber=2'));
+    await storage.put('big/retried.bin', { buffer: data });
+    expect(proxy.seen.filter((r) => r.method === 'POST' && /[?&]uploads/.test(r.url))).toHaveLength(2);
+    expect(proxy.seen.filter((r) => r.method === 'DELETE' && r.url.includes('uploadId='))).toHaveLength(1);
+    await using local = await storage.get('big/retried.bin');
+    expect((await readFile(local.path)).equals(data)).toBe(true);
   });
 
   it('uploads 50 MB as a multipart upload, byte for byte', async () => {

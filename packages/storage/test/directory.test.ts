@@ -109,3 +109,19 @@ describe('globToRegExp', () => {
     expect(globToRegExp('a.b').test('axb')).toBe(false);
   });
 });
+
+// The contract's put-only mode (for Segment/CRC-like backends), exercised through a
+// wrapper that only exposes put/describe and lets the suite read what arrived.
+const putOnlyBase = freshRoot();
+const inner = new DirectoryStorage({ base: putOnlyBase });
+storageContract(
+  'put-only view of a directory',
+  () => ({ backend: 'directory', put: (name, source) => inner.put(name, source), describe: () => inner.describe() }),
+  {
+    readable: false,
+    received: async (name) => {
+      const bytes = await readFile(join(putOnlyBase, name));
+      return name.endsWith('.json') ? JSON.parse(bytes.toString('utf8')) : bytes;
+    },
+  },
+);
