@@ -1,0 +1,18 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+// The benchmark at a few thousand rows, so it never rots: every stage must run and produce its artifact.
+describe('pnpm bench --smoke', () => {
+  it('runs every stage beside its floor', () => {
+    const r = spawnSync('node', ['--import', 'tsx', 'tools/bench/run.ts', '--smoke'], { cwd: root, encoding: 'utf8', timeout: 240_000 });
+    expect(r.stderr + r.stdout).toContain('bench: 5 stages ran');
+    expect(r.status).toBe(0);
+    for (const stage of ['| gather |', '| package |', '| rollup |', '| CCSPv2 |', '| renewal |']) expect(r.stdout).toContain(stage);
+    // every stage row carries a floor measurement
+    const stageRows = r.stdout.split('\n').filter((l) => /^\| (gather|package|rollup|CCSPv2|renewal) \|/.test(l));
+    for (const row of stageRows) expect(row.split(/(?<!\\)\|/).map((c) => c.trim())[7]).toMatch(/^\d+\.\d+$/);
+  }, 300_000);
+});

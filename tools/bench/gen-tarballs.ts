@@ -1,0 +1,97 @@
+/**
+ * Generate `days` daily tarballs of `rows` job_host_summary rows each (schema 1.2),
+ * in the reference layout, into a directory storage. Deterministic for a seed.
+ *   node --import tsx tools/bench/gen-tarballs.ts --out DIR --days 30 --rows 200000 [--start 2024-03-01]
+ */
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { parseArgs } from 'node:util';
+import { addDays } from '@tally/core';
+import { tarballName, tarballStorageName, writeTarball } from '@tally/package';
+
+const HEADER =
+  'id,created,modified,host_name,host_remote_id,ansible_host_variable,ansible_connection_variable,changed,dark,failures,ok,processed,skipped,failed,ignored,rescued,job_created,job_remote_id,job_template_remote_id,job_template_name,inventory_remote_id,inventory_name,organization_remote_id,organization_name,project_remote_id,project_name';
+const TEMPLATES = ['Patch servers', 'Deploy web app', 'Configure firewall', 'Rotate certificates', 'Backup databases'];
+const UUID = '5b0f3a52-3c1e-4d5c-9a57-0c8d2a1e7f10';
+
+/** xorshift32: fast, deterministic, good enough for synthetic data. */
+function rng(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 4294967296;
+  };
+}
+
+const ts = (d: Date) => `${d.toISOString().replace('T', ' ').slice(0, 23)}000+00`;
+
+async function writeDay(file: string, day: Date, rows: number, hosts: number, orgs: number, startId: number, rand: () => number): Promise<void> {
+  const out = createWriteStream(file, { highWaterMark: 1 << 20 });
+  const hostsPerJob = 40;
+  let buf = `${HEADER}\n`;
+  for (let i = 0; i < rows; i++) {
+    const job = Math.floor(i / hostsPerJob);
+    const jobId = Math.floor((startId - 1) / hostsPerJob) + job;
+    const org = jobId % orgs;
+    const host = Math.floor(rand() * hosts);
+    const created = new Date(day.getTime() + Math.floor((i / rows) * 86_399_000));
+    const jobCreated = new Date(created.getTime() - 60_000);
+    const ok = 1 + Math.floor(rand() * 20);
+    const changed = Math.floor(rand() * ok);
+    const failures = rand() < 0.05 ? 1 : 0;
+    const dark = rand() < 0.02 ? 1 : 0;
+    const ansibleHost = host % 7 === 0 ? `10.${(host >> 16) & 255}.${(host >> 8) & 255}.${host & 255}` : '';
+    const tpl = jobId % TEMPLATES.length;
+    buf += `${startId + i},${ts(created)},${ts(created)},host-${host}.example.com,${host + 1},${ansibleHost},ssh,${changed},${dark},${failures},${ok},1,${Math.floor(rand() * 3)},${failures ? 't' : 'f'},0,0,${ts(jobCreated)},${jobId},${tpl + 1},${TEMPLATES[tpl]},${org + 1},Inventory ${org + 1},${org + 1},Organization ${org + 1},${100 + tpl},Project ${tpl + 1}\n`;
+    if (buf.length > 1 << 20) {
+      if (!out.write(buf)) await once(out, 'drain');
+      buf = '';
+    }
+  }
+  out.end(buf);
+  await once(out, 'finish');
+}
+
+export async function generateTarballs(opts: { out: string; days: number; rows: number; start: Date; hosts?: number; orgs?: number }): Promise<string[]> {
+  const work = await mkdtemp(join(tmpdir(), 'tally-bench-gen-'));
+  const rand = rng(42);
+  const names: string[] = [];
+  try {
+    for (let d = 0; d < opts.days; d++) {
+      const since = addDays(opts.start, d);
+      const until = addDays(since, 1);
+      const csv = join(work, 'job_host_summary.csv');
+      await writeDay(csv, since, opts.rows, opts.hosts ?? 20_000, opts.orgs ?? 10, d * opts.rows + 1, rand);
+      const name = tarballStorageName(tarballName(UUID, since, until, 0), since);
+      await writeTarball(
+        join(opts.out, name),
+        {
+          members: [{ key: 'job_host_summary', format: 'csv', version: '1.2', source: { file: csv } }],
+          config: { version: '1.0', source: { json: { install_uuid: UUID, platform: { system: 'Linux' }, billing_provider_params: {} } } },
+          status: [{ fileName: 'job_host_summary.csv', status: 'ok', since, until, startedAt: since, finishedAt: since }],
+        },
+        { mtime: until },
+      );
+      names.push(name);
+    }
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+  return names;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { values } = parseArgs({ options: { out: { type: 'string' }, days: { type: 'string' }, rows: { type: 'string' }, start: { type: 'string' } } });
+  const names = await generateTarballs({
+    out: values.out!,
+    days: Number(values.days ?? 30),
+    rows: Number(values.rows ?? 200_000),
+    start: new Date(values.start ?? '2024-03-01T00:00:00Z'),
+  });
+  process.stdout.write(`${names.length} tarballs\n`);
+}

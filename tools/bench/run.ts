@@ -1,0 +1,148 @@
+/**
+ * `pnpm bench`: measure each pipeline stage beside its physical floor and write BENCHMARKS.md.
+ *   pnpm bench            full scale: 1M job_host_summary rows gathered, 30 × 200k rows rolled up and reported
+ *   pnpm bench --smoke    a few thousand rows; checks every stage runs (used by the test suite), writes nothing
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { cpus, totalmem, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { findOrStartPostgres } from '@tally/testkit';
+import { applyControllerSchema } from '../controller/schema.js';
+import { seedController } from '../controller/seed.js';
+import { generateTarballs } from './gen-tarballs.js';
+import { fmt, type Measurement, measure } from './measure.js';
+import { connect, pg } from './pg.js';
+
+const { values } = parseArgs({ options: { smoke: { type: 'boolean', default: false }, keep: { type: 'boolean', default: false } } });
+const smoke = values.smoke!;
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const here = fileURLToPath(new URL('.', import.meta.url));
+
+const scale = smoke
+  ? { days: 3, jobsPerDay: 10, hostsPerJob: 30, hosts: 300, tarballDays: 3, tarballRows: 2_000 }
+  : { days: 30, jobsPerDay: 1_112, hostsPerJob: 30, hosts: 100_000, tarballDays: 30, tarballRows: 200_000 };
+
+interface Row {
+  stage: string;
+  what: string;
+  m: Measurement;
+  floor?: { what: string; m: Measurement };
+  target?: { wallS?: number; rssMiB?: number; ratio?: number };
+}
+const rows: Row[] = [];
+const log = (s: string) => process.stderr.write(`[bench] ${s}\n`);
+const node = (script: string, args: string[]) => ['node', '--import', 'tsx', join(here, script), ...args];
+
+function check(m: Measurement, what: string): Measurement {
+  if (m.exitCode !== 0) throw new Error(`${what} failed (exit ${m.exitCode}):\n${m.stderr.slice(-2000)}\n${m.stdout.slice(-500)}`);
+  return m;
+}
+
+const work = await mkdtemp(join(tmpdir(), 'tally-bench-'));
+const server = await findOrStartPostgres();
+const dbName = `tally_bench_${Date.now().toString(36)}`;
+const admin = await connect(server.url);
+await admin.query(`CREATE DATABASE ${dbName}`);
+const u = new URL(server.url);
+u.pathname = `/${dbName}`;
+const url = u.toString();
+try {
+  // 1. A seeded controller.
+  log(`seeding a controller (${scale.days} days × ${scale.jobsPerDay} jobs × ~${scale.hostsPerJob} hosts) …`);
+  const db = await connect(url);
+  await applyControllerSchema(db);
+  const end = new Date('2024-04-01T00:00:00Z');
+  const seeded = await seedController(db, { days: scale.days, jobsPerDay: scale.jobsPerDay, hosts: scale.hosts, orgs: 10, seed: 7, end, hostsPerJob: scale.hostsPerJob, eventsPerSummary: 0 });
+  await db.query('ANALYZE');
+  await db.end();
+  log(`seeded ${seeded.jobHostSummaries} job_host_summary rows, ${seeded.hostMetrics} host metrics`);
+
+  // 2. gather vs psql COPY | gzip of the same statements.
+  const ship = join(work, 'ship');
+  const sqlOut = join(work, 'gather-sql.json');
+  const since = seeded.since.toISOString();
+  const until = seeded.until.toISOString();
+  const g = check(await measure(node('stage-gather.ts', ['--db', url, '--ship', ship, '--since', since, '--until', until, '--sql-out', sqlOut])), 'gather');
+  const statements = (JSON.parse(readFileSync(sqlOut, 'utf8')) as string[]).filter((s) => /^\s*(COPY|CREATE)/.test(s));
+  const copies = statements.filter((s) => /^\s*COPY/.test(s));
+  const creates = statements.filter((s) => /^\s*CREATE/.test(s)).slice(0, 1);
+  const psqlArgs = (copy: string) => ['-X', '-q', '-d', url, '-c', "SET TimeZone='UTC'", '-c', `SET tally.since='${since}'`, '-c', `SET tally.until='${until}'`, ...creates.flatMap((c) => ['-c', c]), '-c', copy];
+  // The floor runs every daily COPY the gather ran, in one shell, each piped through gzip.
+  const floorScript = copies.map((_, i) => `psql "$@" -c "$COPY_${i}" | gzip -6 > /dev/null`).join(' && ');
+  const env = { ...process.env, ...Object.fromEntries(copies.map((c, i) => [`COPY_${i}`, c])) };
+  const baseArgs = psqlArgs('SELECT 1').slice(0, -2);
+  const gf = check(await measure(['sh', '-c', floorScript, 'floor', ...baseArgs], { env }), 'gather floor');
+  rows.push({ stage: 'gather', what: `${seeded.jobHostSummaries.toLocaleString('en')} job_host_summary rows → tarballs`, m: g, floor: { what: 'psql COPY … TO STDOUT \\| gzip', m: gf }, target: { ratio: 1.5 } });
+
+  // 3. packaging alone vs tar czf, on one CSV of the whole window.
+  const csvDir = join(work, 'csv');
+  execFileSync('mkdir', ['-p', csvDir]);
+  const wholeCopy = copies[0]!.replace(/current_setting\('tally\.since'\)::timestamptz/g, `'${since}'::timestamptz`).replace(/current_setting\('tally\.until'\)::timestamptz/g, `'${until}'::timestamptz`);
+  execFileSync('sh', ['-c', `psql "$@" -c "$COPY" > ${csvDir}/job_host_summary.csv`, 'copy', ...baseArgs], { env: { ...process.env, COPY: wholeCopy } });
+  const p = check(await measure(node('stage-package.ts', ['--csv', join(csvDir, 'job_host_summary.csv'), '--out', join(work, 'pkg.tar.gz')])), 'package');
+  const pf = check(await measure(['tar', 'czf', join(work, 'floor.tar.gz'), '-C', csvDir, 'job_host_summary.csv']), 'tar czf');
+  rows.push({ stage: 'package', what: 'the same rows as one CSV → .tar.gz', m: p, floor: { what: 'tar czf', m: pf } });
+
+  // 4. 30 daily tarballs × 200k rows: rollup and CCSPv2 report vs gzip -dc.
+  const lake = join(work, 'lake');
+  log(`generating ${scale.tarballDays} daily tarballs × ${scale.tarballRows} rows …`);
+  const names = await generateTarballs({ out: lake, days: scale.tarballDays, rows: scale.tarballRows, start: new Date('2024-03-01T00:00:00Z') });
+  const files = names.map((n) => join(lake, n));
+  const gz = check(await measure(['sh', '-c', 'gzip -dc "$@" > /dev/null', 'gz', ...files]), 'gzip -dc');
+  const total = (scale.tarballDays * scale.tarballRows).toLocaleString('en');
+  const r = check(await measure(node('stage-rollup.ts', ['--ship', lake, '--since', '2024-03-01T00:00:00Z', '--until', '2024-04-01T00:00:00Z'])), 'rollup');
+  rows.push({ stage: 'rollup', what: `${total} job_host_summary rows → month Parquet`, m: r, floor: { what: 'gzip -dc of the tarballs', m: gz }, target: { wallS: 6, rssMiB: 1024 } });
+  const c = check(await measure(node('stage-report.ts', ['--ship', lake, '--month', '2024-03'])), 'CCSPv2');
+  rows.push({ stage: 'CCSPv2', what: `report over ${total} rows`, m: c, floor: { what: 'gzip -dc of the tarballs', m: gz }, target: { wallS: 8, rssMiB: 1024 } });
+
+  // 5. Renewal Guidance from the controller's host metrics.
+  const rg = check(await measure(node('stage-renewal.ts', ['--db', url, '--ship', join(work, 'renewal'), '--since', since])), 'renewal');
+  const rgf = check(await measure(['sh', '-c', 'psql "$@" -c "COPY (SELECT * FROM main_hostmetric) TO STDOUT WITH CSV HEADER" > /dev/null', 'rg', '-X', '-q', '-d', url]), 'renewal floor');
+  rows.push({ stage: 'renewal', what: `Renewal Guidance, ${seeded.hostMetrics.toLocaleString('en')} host metrics`, m: rg, floor: { what: 'psql COPY main_hostmetric', m: rgf }, target: { wallS: 10 } });
+
+  // Report.
+  const verdict = (row: Row): string => {
+    const t = row.target;
+    if (!t) return '';
+    const fails: string[] = [];
+    if (t.wallS !== undefined && row.m.wallS > t.wallS) fails.push(`wall > ${t.wallS} s`);
+    if (t.rssMiB !== undefined && row.m.peakRssMiB > t.rssMiB) fails.push(`RSS > ${t.rssMiB} MiB`);
+    if (t.ratio !== undefined && row.floor && row.m.wallS / row.floor.m.wallS > t.ratio) fails.push(`ratio > ${t.ratio}`);
+    return fails.length ? `missed (${fails.join(', ')})` : 'met';
+  };
+  const table = [
+    '| stage | what | wall s | CPU s | peak RSS MiB | floor | floor wall s | floor RSS MiB | × floor | target |',
+    '|---|---|---:|---:|---:|---|---:|---:|---:|---|',
+    ...rows.map((row) => `| ${row.stage} | ${row.what} | ${fmt(row.m.wallS)} | ${fmt(row.m.cpuS)} | ${fmt(row.m.peakRssMiB, 0)} | ${row.floor?.what ?? ''} | ${fmt(row.floor?.m.wallS ?? Number.NaN)} | ${fmt(row.floor?.m.peakRssMiB ?? Number.NaN, 0)} | ${row.floor ? fmt(row.m.wallS / row.floor.m.wallS, 1) : ''} | ${verdict(row)} |`),
+  ].join('\n');
+  process.stdout.write(`${table}\n`);
+  if (!smoke) {
+    const machine = `${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}), ${(totalmem() / 1024 ** 3).toFixed(0)} GiB memory, Node ${process.version}, PostgreSQL ${server.kind}`;
+    const file = join(root, 'BENCHMARKS.md');
+    const prev = (() => { try { return readFileSync(file, 'utf8'); } catch { return ''; } })();
+    const notesAt = prev.indexOf('\n## Notes');
+    const notes = notesAt >= 0 ? prev.slice(notesAt) : '\n## Notes\n\n(where the time goes, for any target missed)\n';
+    writeFileSync(file, `# Benchmarks\n\nMeasured by \`pnpm bench\` on ${new Date().toISOString().slice(0, 10)}: ${machine}.\nWall, CPU (user+sys) and peak RSS of the whole process tree as \`/usr/bin/time -v\` reports them; each stage beside its physical floor.\n\n${table}\n${notes}`);
+    log(`wrote ${file}`);
+  }
+  // Smoke: prove every stage produced its artifact.
+  const produced = await readdir(ship, { recursive: true });
+  if (!produced.some((f) => String(f).endsWith('.tar.gz'))) throw new Error('gather produced no tarball');
+  const lakeFiles = (await readdir(lake, { recursive: true })).map(String);
+  if (!lakeFiles.some((f) => f.endsWith('.parquet'))) throw new Error('rollup produced no parquet');
+  if (!lakeFiles.some((f) => f.endsWith('.xlsx'))) throw new Error('report produced no workbook');
+  const renewalFiles = (await readdir(join(work, 'renewal'), { recursive: true })).map(String);
+  if (!renewalFiles.some((f) => f.endsWith('.xlsx'))) throw new Error('renewal produced no workbook');
+  process.stdout.write(`bench: ${rows.length} stages ran\n`);
+} finally {
+  await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => {});
+  await admin.end();
+  await server.stop();
+  if (!values.keep) await rm(work, { recursive: true, force: true });
+  else log(`kept ${work}`);
+}
+void pg;
