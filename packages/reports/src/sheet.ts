@@ -49,3 +49,10 @@ export function writeDataTable(ws: Worksheet, headers: readonly string[], rows: 
 }
 
 export const DATA_WIDTHS: Record<number, number> = { 1: 40, 2: 20, 3: 20, 4: 20, 5: 20, 6: 20, 7: 20 };
+
+/** Read a workbook back (tests and tools verifying what was written). */
+export async function readWorkbook(path: string): Promise<ExcelJS.Workbook> {
+  const wb = new ExcelJS.Workbook();
+  await wb.xlsx.readFile(path);
+  return wb;
+}

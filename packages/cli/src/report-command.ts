@@ -1,0 +1,136 @@
+import { addMonths, ConfigError, ENV, isoDate, type Logger, parseEphemeralDays, parseInstant, silentLogger, type TallyConfig, thisMonth } from '@tally/core';
+import { buildCcspReport, type BuildResult, buildRenewalReport, DEFAULT_SHEETS, type ReportParams } from '@tally/reports';
+import { DirectoryStorage, type Storage } from '@tally/storage';
+import { join } from 'node:path';
+import { connectDatabase, databaseUrl } from './db-connection.js';
+import type { CliIO } from './io.js';
+import { createStorage } from './storage-factory.js';
+
+export interface ReportOptions {
+  /** `YYYY-MM`; default the previous calendar month. */
+  month?: string;
+  /** Start of a range (a Date, or text for core parseInstant: `Nd`, `Nmo`, ISO). */
+  since?: string | Date;
+  /** End of the range (default today). */
+  until?: string | Date;
+  /** `Nd|Nmo` (Renewal Guidance only). */
+  ephemeral?: string;
+  force?: boolean;
+  /** Controller database URL for RENEWAL_GUIDANCE (default DATABASE_URL). */
+  db?: string;
+  /** Environment for DATABASE_URL (default `io.env`, else process.env). */
+  env?: Record<string, string | undefined>;
+  /** The CLI's streams and environment; `message` lines go to its stdout. */
+  io?: CliIO;
+  /** The run's "now" (tests). */
+  now?: Date;
+  logger?: Logger;
+  /** Use this storage instead of building one from METRICS_UTILITY_SHIP_TARGET. */
+  storage?: Storage;
+}
+
+export interface ReportOutcome extends BuildResult {
+  /** 0 for written, skipped and empty alike (as the reference). */
+  exitCode: 0;
+  /** Local path of the workbook when the storage is a directory and it was written or kept. */
+  path?: string;
+}
+
+function outcome(res: BuildResult, storage: Storage, io: CliIO | undefined): ReportOutcome {
+  io?.stdout.write(`${res.message}\n`);
+  const out: ReportOutcome = { ...res, exitCode: 0 };
+  if (res.status !== 'empty' && storage instanceof DirectoryStorage) out.path = join(storage.base, res.name);
+  return out;
+}
+
+const asInstant = (v: string | Date, name: string, now: Date) => (v instanceof Date ? v : parseInstant(v, { name, now }));
+
+/** METRICS_UTILITY_ORGANIZATION_FILTER is `;`-separated in the reference. */
+function organizationFilter(cfg: TallyConfig): string[] | undefined {
+  const names = (cfg.organizationFilter ?? []).flatMap((s) => s.split(';')).map((s) => s.trim()).filter(Boolean);
+  return names.length ? names : undefined;
+}
+
+function reportParams(cfg: TallyConfig, now: Date): Omit<ReportParams, 'reportPeriod'> {
+  return {
+    pricePerNode: cfg.pricePerNode ?? 0,
+    sku: cfg.reportSku ?? '',
+    skuDescription: cfg.reportSkuDescription ?? '',
+    h1Heading: cfg.reportH1Heading ?? '',
+    companyName: cfg.reportCompanyName ?? '',
+    email: cfg.reportEmail ?? '',
+    rhnLogin: cfg.reportRhnLogin ?? '',
+    poNumber: cfg.reportPoNumber ?? '',
+    companyBusinessLeader: cfg.reportCompanyBusinessLeader ?? '',
+    companyProcurementLeader: cfg.reportCompanyProcurementLeader ?? '',
+    endUserCompanyName: cfg.reportEndUserCompanyName ?? '',
+    endUserCity: cfg.reportEndUserCity ?? '',
+    endUserState: cfg.reportEndUserState ?? '',
+    endUserCountry: cfg.reportEndUserCountry ?? '',
+    sheets: cfg.optionalCcspReportSheets?.length ? cfg.optionalCcspReportSheets : DEFAULT_SHEETS,
+    organizationFilter: organizationFilter(cfg),
+    now,
+  };
+}
+
+/**
+ * `tally report`: build the METRICS_UTILITY_REPORT_TYPE workbook for a month (default the
+ * previous one) or a `--since/--until` range, from tarballs in the ship target (CCSP, CCSPv2)
+ * or from the controller database (RENEWAL_GUIDANCE), into `{ship}/reports/YYYY/MM/`.
+ */
+export async function runReport(cfg: TallyConfig, opts: ReportOptions = {}): Promise<ReportOutcome> {
+  const now = opts.now ?? new Date();
+  const log = opts.logger ?? silentLogger;
+  const type = cfg.reportType;
+  if (!type) throw new ConfigError(`${ENV.reportType.env} is not set; expected ${ENV.reportType.accepts}`, { field: ENV.reportType.env });
+  if (opts.month && opts.since) throw new ConfigError('--month and --since cannot be combined; give a month or a range', { field: 'month' });
+  if (opts.until && !opts.since) throw new ConfigError('--until needs --since', { field: 'until' });
+  const since = opts.since === undefined ? undefined : asInstant(opts.since, '--since', now);
+  const until = opts.until === undefined ? undefined : asInstant(opts.until, '--until', now);
+  if (since && until && isoDate(since) > isoDate(until)) {
+    throw new ConfigError(`--since (${isoDate(since)}) is after --until (${isoDate(until)})`, { field: 'since' });
+  }
+  const target = cfg.shipTarget;
+
+  if (type === 'RENEWAL_GUIDANCE') {
+    if (target !== 'controller_db') {
+      throw new ConfigError(`${ENV.reportType.env}=RENEWAL_GUIDANCE reads the controller database; set ${ENV.shipTarget.env}=controller_db`, { field: ENV.shipTarget.env });
+    }
+    if (!since) throw new ConfigError('RENEWAL_GUIDANCE needs --since (e.g. --since 12mo)', { field: 'since' });
+    const ephemeralDays = opts.ephemeral === undefined ? undefined : parseEphemeralDays(opts.ephemeral);
+    if (!cfg.shipPath) throw new ConfigError(`${ENV.shipPath.env} is not set; the report is written under it`, { field: ENV.shipPath.env });
+    const storage = opts.storage ?? new DirectoryStorage({ base: cfg.shipPath });
+    const client = await connectDatabase(databaseUrl(opts.db ?? cfg.databaseUrl, opts.env ?? opts.io?.env ?? process.env, 'RENEWAL_GUIDANCE'), 'tally-report');
+    try {
+      const res = await buildRenewalReport({
+        db: client,
+        storage,
+        since,
+        ...(until ? { until } : {}),
+        ...(ephemeralDays !== undefined ? { ephemeralDays } : {}),
+        iterations: cfg.renewalDedupIterations ?? 3,
+        sheets: cfg.optionalCcspReportSheets?.length ? cfg.optionalCcspReportSheets : DEFAULT_SHEETS,
+        force: opts.force ?? false,
+        now,
+        logger: log,
+      });
+      return outcome(res, storage, opts.io);
+    } finally {
+      await client.end().catch(() => {});
+    }
+  }
+
+  if (opts.ephemeral !== undefined) throw new ConfigError('--ephemeral applies to RENEWAL_GUIDANCE only', { field: 'ephemeral' });
+  if (target === 'controller_db') {
+    throw new ConfigError(`${ENV.reportType.env}=${type} reads tarballs; set ${ENV.shipTarget.env}=directory or s3`, { field: ENV.shipTarget.env });
+  }
+  const storage = opts.storage ?? (await createStorage(cfg, { purpose: 'report', logger: log }));
+  try {
+    const period = since ? { since, until: until ?? now } : { month: opts.month ?? isoDate(addMonths(thisMonth(now), -1)).slice(0, 7) };
+    const res = await buildCcspReport({ type, storage, period, params: reportParams(cfg, now), force: opts.force ?? false, logger: log });
+    for (const f of res.failures) log.warn('tarball skipped', { file: f.file, error: f.error });
+    return outcome(res, storage, opts.io);
+  } finally {
+    if (!opts.storage) await storage.close?.();
+  }
+}
