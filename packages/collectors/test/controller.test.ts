@@ -1,0 +1,392 @@
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import {
+  type Collector,
+  type CollectorParams,
+  type CollectorResult,
+  config,
+  controllerCollectors,
+  executionEnvironments,
+  jobHostSummary,
+  jobHostSummaryService,
+  mainHost,
+  mainHostDaily,
+  mainIndirectManagedNodeAudit,
+  mainJobEvent,
+  mainJobEventService,
+  prepareJsonCheck,
+  unifiedJobs,
+} from '@tally/collectors';
+import { CollectorError, type Logger, tempdir, type TempDir } from '@tally/core';
+import { createTestDatabase, type TestDatabase } from '@tally/testkit';
+import type pg from 'pg';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { applyControllerSchema } from '../../../tools/controller/schema.js';
+import { parseCsv, readCsv } from './csv.js';
+import { insertFixtureSite, SINCE, UNTIL } from './fixture-site.js';
+
+let tdb: TestDatabase;
+let db: pg.Client;
+let out: TempDir;
+
+beforeAll(async () => {
+  tdb = await createTestDatabase('collectors');
+  db = await tdb.client();
+  await applyControllerSchema(db);
+  await insertFixtureSite(db);
+});
+afterAll(async () => {
+  await tdb?.drop();
+});
+beforeEach(async () => {
+  out = await tempdir('collectors-out');
+});
+afterEach(async () => {
+  await out.remove();
+});
+
+function csvFiles(r: CollectorResult): string[] {
+  if (r.format !== 'csv') throw new Error(`expected a CSV result, got ${r.format}`);
+  return r.files;
+}
+
+async function gatherCsv(c: Collector<CollectorParams>, extra: Partial<CollectorParams> = {}) {
+  const r = await c({ db, since: SINCE, until: UNTIL, outputDir: out.path, ...extra }).gather();
+  const files = csvFiles(r);
+  expect(files.map((f) => basename(f))).toEqual([`${c.meta.key}.csv`]);
+  return readCsv(files[0]!);
+}
+
+const N = null;
+
+describe('job_host_summary', () => {
+  const header = [
+    'id', 'created', 'modified', 'host_name', 'host_remote_id', 'ansible_host_variable', 'ansible_connection_variable',
+    'changed', 'dark', 'failures', 'ok', 'processed', 'skipped', 'failed', 'ignored', 'rescued', 'job_created',
+    'job_remote_id', 'job_template_remote_id', 'job_template_name', 'inventory_remote_id', 'inventory_name',
+    'organization_remote_id', 'organization_name', 'project_remote_id', 'project_name',
+  ];
+  const job10 = ['2024-03-01 10:00:00.123456+00', '10', '2', 'JT run', '1', 'Inv A', '1', 'Default', '1', 'Proj'];
+  const expected = [
+    ['100', '2024-03-01 00:00:00+00', '2024-03-01 00:00:00+00', 'h1', '1', '10.0.0.1', 'ssh', '1', '0', '0', '5', '1', '2', 'f', '0', '0', ...job10],
+    ['101', '2024-03-01 12:00:00+00', '2024-03-01 12:00:00+00', 'h2', '2', '10.0.0.2', 'winrm', '0', '1', '0', '0', '1', '0', 't', '0', '0', ...job10],
+    ['103', '2024-03-01 13:00:00.123456+00', '2024-03-01 13:00:00.123456+00', 'h4', '4', N, N, '0', '0', '0', '1', '1', '0', 'f', '0', '0', ...job10],
+    ['104', '2024-03-01 14:00:00+00', '2024-03-01 14:00:00+00', 'gone', N, N, N, '0', '0', '0', '1', '1', '0', 'f', '0', '0', ...job10],
+    ['105', '2024-03-01 15:00:00+00', '2024-03-01 15:00:00+00', 'h6', '6', N, N, '0', '0', '0', '1', '1', '0', 'f', '0', '0', ...job10],
+  ];
+
+  it('writes the 26 columns in order, one row per summary modified in [since, until), JSON and YAML variables', async () => {
+    const { header: h, rows } = await gatherCsv(jobHostSummary);
+    expect(h).toEqual(header);
+    // 100 is exactly at `since` (kept); 102 exactly at `until` and 106 after it (dropped).
+    expect(rows).toEqual(expected);
+  });
+
+  it('gives the same rows whichever way JSON variables are recognised', async () => {
+    for (const jsonCheck of ['regex', 'temp-function'] as const) {
+      await out.remove();
+      out = await tempdir('collectors-out');
+      const { rows } = await gatherCsv(jobHostSummary, { jsonCheck });
+      expect(rows).toEqual(expected);
+    }
+  });
+
+  it('leaves no function or table behind in the controller schema and restores the session settings', async () => {
+    await db.query(`SET TimeZone = 'America/New_York'`);
+    try {
+      await gatherCsv(jobHostSummary);
+      const { rows } = await db.query<{ tz: string; since: string }>(
+        `SELECT current_setting('TimeZone') AS tz, current_setting('tally.since', true) AS since`,
+      );
+      expect(rows[0]).toEqual({ tz: 'America/New_York', since: '' });
+    } finally {
+      await db.query(`SET TimeZone = 'UTC'`);
+    }
+    const fns = await db.query(`SELECT proname FROM pg_proc WHERE pronamespace = 'public'::regnamespace`);
+    expect(fns.rows).toEqual([]);
+  });
+
+  it('splits into header-led parts at a tiny maxFileSize', async () => {
+    const r = await jobHostSummary({ db, since: SINCE, until: UNTIL, outputDir: out.path, maxFileSize: 300 }).gather();
+    const files = csvFiles(r);
+    expect(files.length).toBeGreaterThan(1);
+    expect(files.map((f) => basename(f))).toEqual(files.map((_, i) => `job_host_summary_split${i}.csv`));
+    const rows = files.flatMap((f) => {
+      const { header: h, rows: rs } = readCsv(f);
+      expect(h).toEqual(header);
+      return rs;
+    });
+    expect(rows).toEqual(expected);
+  });
+
+  it('writes a header-only CSV for an empty window', async () => {
+    const r = await jobHostSummary({
+      db,
+      since: new Date('2020-01-01Z'),
+      until: new Date('2020-01-02Z'),
+      outputDir: out.path,
+    }).gather();
+    const files = csvFiles(r);
+    expect(files).toHaveLength(1);
+    expect(readFileSync(files[0]!, 'utf8')).toBe(`${header.join(',')}\n`);
+  });
+});
+
+describe('job_host_summary_service', () => {
+  it('takes the summaries of jobs that finished in the window, whatever their modified time', async () => {
+    const { header, rows } = await gatherCsv(jobHostSummaryService);
+    expect(header).toHaveLength(26);
+    expect(header[16]).toBe('job_created');
+    expect(rows.map((r) => r[0])).toEqual(['100', '101', '103', '104', '105', '106']);
+    expect(rows[1]!.slice(3, 7)).toEqual(['h2', '2', '10.0.0.2', 'winrm']);
+    expect(rows[5]!.slice(19)).toEqual(['JT run', '1', 'Inv A', '1', 'Default', '1', 'Proj']);
+  });
+});
+
+describe('main_jobevent', () => {
+  it('joins host events to the summaries in the window and keeps \\u escapes as text', async () => {
+    const { header, rows } = await gatherCsv(mainJobEvent);
+    expect(header).toEqual([
+      'main_jobhostsummary_id', 'main_jobhostsummary_created', 'id', 'created', 'modified', 'job_created', 'event',
+      'task_action', 'resolved_action', 'resolved_role', 'duration', 'failed', 'changed', 'playbook', 'play', 'task',
+      'role', 'job_remote_id', 'host_remote_id', 'host_name',
+    ]);
+    const common = ['2024-03-01 10:00:02+00', '2024-03-01 10:00:02+00', '2024-03-01 10:00:00.123456+00'];
+    expect(rows.sort((a, b) => Number(a[2]) - Number(b[2]))).toEqual([
+      ['100', '2024-03-01 00:00:00+00', '1000', ...common, 'runner_on_ok', 'command', 'ansible.builtin.command', N, '1.5',
+        'f', 't', 'site.yml', 'all', 'Task 1000', '', '10', '1', 'h1'],
+      ['100', '2024-03-01 00:00:00+00', '1001', ...common, 'runner_on_failed', 'caf\\u00e9', 'ns.coll.mod', 'ns.coll.role',
+        '0.25', 't', 'f', 'site.yml', 'all', 'Task 1001', '', '10', '1', 'h1'],
+    ]);
+  });
+});
+
+describe('main_jobevent_service', () => {
+  it('takes every event of the jobs finished in the window, with the parsed event_data columns', async () => {
+    const { header, rows } = await gatherCsv(mainJobEventService);
+    expect(header).toEqual([
+      'id', 'created', 'modified', 'job_created', 'job_finished', 'uuid', 'parent_uuid', 'event', 'task_action',
+      'resolved_action', 'resolved_role', 'duration', 'start', 'end', 'task_uuid', 'ignore_errors', 'failed', 'changed',
+      'playbook', 'play', 'task', 'role', 'job_remote_id', 'job_id', 'host_remote_id', 'host_id', 'host_name', 'warnings',
+      'deprecations', 'playbook_on_stats', 'job_failed', 'job_started',
+    ]);
+    const byId = new Map(rows.map((r) => [r[0], Object.fromEntries(header.map((h, i) => [h, r[i]]))]));
+    expect([...byId.keys()].sort()).toEqual(['1000', '1001', '1002', '1004']);
+    expect(byId.get('1000')).toMatchObject({
+      job_created: '2024-03-01 10:00:00.123456+00',
+      job_finished: '2024-03-01 10:05:00+00',
+      uuid: 'u-1000',
+      parent_uuid: 'p-1000',
+      task_action: 'command',
+      start: '2024-03-01 10:00:02+00',
+      end: '2024-03-01 10:00:03.5+00',
+      task_uuid: 't-1',
+      ignore_errors: 'f',
+      warnings: '["w1"]',
+      deprecations: N,
+      playbook_on_stats: N,
+      job_failed: 'f',
+      job_started: '2024-03-01 10:00:01+00',
+      host_id: '1',
+      host_name: 'h1',
+    });
+    expect(byId.get('1001')).toMatchObject({ ignore_errors: 't', start: N });
+    expect(JSON.parse(byId.get('1004')!.playbook_on_stats!)).toEqual({ changed: { h1: 1 } });
+  });
+
+  it('writes a header-only CSV when no job finished in the window', async () => {
+    const r = await mainJobEventService({ db, since: new Date('2020-01-01Z'), until: new Date('2020-01-02Z'), outputDir: out.path }).gather();
+    const { rows } = readCsv(csvFiles(r)[0]!);
+    expect(rows).toEqual([]);
+  });
+});
+
+describe('main_host and main_host_daily', () => {
+  it('lists enabled hosts with canonical facts and facts from JSON or YAML variables', async () => {
+    const r = await mainHost({ db, outputDir: out.path }).gather();
+    const { header, rows } = readCsv(csvFiles(r)[0]!);
+    expect(header).toEqual([
+      'host_name', 'host_id', 'inventory_remote_id', 'inventory_name', 'organization_remote_id', 'organization_name',
+      'last_automation', 'ansible_host_variable', 'canonical_facts', 'facts',
+    ]);
+    expect(rows.map((x) => x.slice(0, 8))).toEqual([
+      ['h1', '1', '1', 'Inv A', '1', 'Default', '2024-03-01 10:00:00.123456+00', '10.0.0.1'],
+      ['h2', '2', '1', 'Inv A', '1', 'Default', N, '10.0.0.2'],
+      ['h3', '3', '1', 'Inv A', '1', 'Default', N, '10.0.0.3'],
+      ['h4', '4', '1', 'Inv A', '1', 'Default', N, N],
+      ['h6', '6', '1', 'Inv A', '1', 'Default', N, N],
+    ]);
+    const canonical = rows.map((x) => JSON.parse(x[8]!));
+    expect(Object.keys(canonical[0])).toEqual(['ansible_product_serial', 'ansible_machine_id', 'ansible_host', 'host_name', 'ansible_port']);
+    expect(canonical[0]).toEqual({ ansible_product_serial: 'SER1', ansible_machine_id: 'mid1', ansible_host: '10.0.0.1', host_name: 'h1', ansible_port: 22 });
+    expect(canonical[1]).toMatchObject({ ansible_host: '10.0.0.2', ansible_port: 5986 });
+    expect(canonical[2]).toMatchObject({ ansible_host: '10.0.0.3', ansible_port: null });
+    const facts = rows.map((x) => JSON.parse(x[9]!));
+    expect(Object.keys(facts[0])).toEqual([
+      'ansible_connection_variable', 'ansible_virtualization_type', 'ansible_virtualization_role', 'ansible_system_vendor',
+      'ansible_product_name', 'ansible_architecture', 'ansible_processor', 'ansible_form_factor', 'ansible_bios_vendor',
+      'ansible_bios_version', 'ansible_board_serial',
+    ]);
+    expect(facts[0]).toMatchObject({ ansible_connection_variable: 'ssh', ansible_processor: '["0", "GenuineIntel"]', ansible_system_vendor: null });
+    expect(facts[1].ansible_connection_variable).toBe('winrm');
+  });
+
+  it('main_host_daily keeps enabled hosts created or modified in [since, until)', async () => {
+    const { rows } = await gatherCsv(mainHostDaily);
+    // h2 was modified inside the window; h5 too but is disabled; h6 exactly at `until`.
+    expect(rows.map((x) => x[0])).toEqual(['h2']);
+  });
+});
+
+describe('unified_jobs and execution_environments', () => {
+  it('unified_jobs: created or finished in the window, syncs excluded, 27 columns', async () => {
+    const { header, rows } = await gatherCsv(unifiedJobs);
+    expect(header).toEqual([
+      'id', 'polymorphic_ctype_id', 'model', 'organization_id', 'organization_name', 'execution_environment_image',
+      'inventory_id', 'inventory_name', 'created', 'name', 'unified_job_template_id', 'launch_type', 'schedule_id',
+      'execution_node', 'controller_node', 'cancel_flag', 'status', 'failed', 'started', 'finished', 'elapsed',
+      'job_explanation', 'instance_group_id', 'installed_collections', 'ansible_version', 'forks', 'job_template_name',
+    ]);
+    expect(rows.map((r) => r[0])).toEqual(['10', '13']);
+    expect(rows[0]).toEqual([
+      '10', '1', 'job', '1', 'Default', 'quay.io/ansible/awx-ee:latest', '1', 'Inv A', '2024-03-01 10:00:00.123456+00',
+      'JT run', '2', 'manual', N, 'node1', 'ctl1', 'f', 'successful', 'f', '2024-03-01 10:00:01+00',
+      '2024-03-01 10:05:00+00', '299.500', '', N, '{"ansible.posix": {"version": "1.5.4"}}', '2.16.3', '5',
+      'JT template name',
+    ]);
+  });
+
+  it('execution_environments dumps the table', async () => {
+    const r = await executionEnvironments({ db, outputDir: out.path }).gather();
+    expect(readFileSync(csvFiles(r)[0]!, 'utf8')).toBe(
+      'id,created,modified,description,image,managed,created_by_id,credential_id,modified_by_id,organization_id,name,pull\n' +
+        '1,2023-01-01 00:00:00.5+00,2023-02-01 00:00:00+00,default,quay.io/ansible/awx-ee:latest,t,,,,,AWX EE,missing\n',
+    );
+  });
+});
+
+describe('main_indirectmanagednodeaudit', () => {
+  it('writes audits created in the window with job, inventory, organization and project', async () => {
+    const { header, rows } = await gatherCsv(mainIndirectManagedNodeAudit);
+    expect(header).toEqual([
+      'id', 'created', 'host_name', 'host_remote_id', 'canonical_facts', 'facts', 'events', 'task_runs', 'job_created',
+      'job_remote_id', 'job_template_remote_id', 'job_template_name', 'inventory_remote_id', 'inventory_name',
+      'organization_remote_id', 'organization_name', 'project_remote_id', 'project_name',
+    ]);
+    expect(rows).toEqual([
+      ['1', '2024-03-01 00:00:00+00', 'vm-1', N, '{"host_name": "vm-1"}', '{"device_type": "vm"}', '["vmware.vmware.vm_info"]',
+        '3', '2024-03-01 10:00:00.123456+00', '10', '2', 'JT run', '1', 'Inv A', '1', 'Default', '1', 'Proj'],
+    ]);
+  });
+
+  it('is skipped, with a warning and no files, when the table does not exist', async () => {
+    const warnings: string[] = [];
+    const logger = { warn: (m: string) => warnings.push(m), info() {}, debug() {}, error() {} } as unknown as Logger;
+    await db.query('BEGIN');
+    try {
+      await db.query('DROP TABLE main_indirectmanagednodeaudit');
+      const r = await mainIndirectManagedNodeAudit({ db, since: SINCE, until: UNTIL, outputDir: out.path, logger }).gather();
+      expect(r).toMatchObject({ format: 'csv', files: [] });
+      expect(r.format === 'csv' && r.skipped).toMatch(/does not exist/);
+      expect(warnings).toHaveLength(1);
+    } finally {
+      await db.query('ROLLBACK');
+    }
+  });
+});
+
+describe('config', () => {
+  it('reads settings, license and the newest enabled instance version', async () => {
+    const r = await config({ db, billingProviderParams: { ship_path: '/x' }, platformType: 'k8s' }).gather();
+    expect(r.format).toBe('json');
+    const data = r.format === 'json' ? r.data! : {};
+    expect(Object.keys(data)).toEqual([
+      'authentication_backends', 'controller_url_base', 'external_logger_enabled', 'external_logger_type', 'install_uuid',
+      'instance_uuid', 'logging_aggregators', 'pendo_tracking', 'subscription_usage_model', 'account_number',
+      'automated_instances', 'automated_since', 'compliant', 'current_instances', 'date_expired', 'date_warning',
+      'free_instances', 'grace_period_remaining', 'license_date', 'license_expiry', 'license_type', 'pool_id',
+      'product_name', 'satellite', 'sku', 'subscription_id', 'subscription_name', 'support_level',
+      'total_licensed_instances', 'trial', 'usage', 'valid_key', 'billing_provider_params', 'controller_version',
+      'metrics_utility_version', 'platform',
+    ]);
+    expect(data).toMatchObject({
+      authentication_backends: ['awx.main.backends.AWXModelBackend'],
+      controller_url_base: 'https://controller.example.com',
+      external_logger_enabled: false,
+      external_logger_type: null,
+      install_uuid: '00000000-aaaa-4bbb-8ccc-000000000001',
+      instance_uuid: '00000000-aaaa-4bbb-8ccc-000000000002',
+      logging_aggregators: ['awx', 'job_events'],
+      pendo_tracking: 'off',
+      subscription_usage_model: '',
+      license_type: 'enterprise',
+      license_date: 1735689600,
+      license_expiry: 86400,
+      total_licensed_instances: 100,
+      free_instances: 0,
+      subscription_name: 'AAP',
+      valid_key: true,
+      sku: null,
+      billing_provider_params: { ship_path: '/x' },
+      controller_version: '4.6.2',
+      metrics_utility_version: '0.1.0',
+    });
+    expect(data.platform).toMatchObject({ system: 'Linux', type: 'k8s' });
+    expect((data.platform as { dist: unknown[] }).dist).toHaveLength(3);
+  });
+
+  it('validates params at construction and touches no database until gather', () => {
+    let queried = false;
+    const fake = { query: () => { queried = true; throw new Error('no'); } } as unknown as pg.Client;
+    expect(() => config({ db: fake, billingProviderParams: [] as unknown as Record<string, unknown> })).toThrow(/billingProviderParams/);
+    expect(() => config({})).toThrow(CollectorError);
+    expect(() => config({})).toThrow(/config: param "db"/);
+    config({ db: fake });
+    expect(queried).toBe(false);
+  });
+});
+
+describe('parameter validation and registry', () => {
+  it('names the collector and the missing or wrong parameter', () => {
+    expect(() => jobHostSummary({ db, until: UNTIL, outputDir: out.path })).toThrow(/^job_host_summary: param "since"/);
+    expect(() => mainJobEvent({ db, since: SINCE, until: UNTIL })).toThrow(/main_jobevent: param "outputDir"/);
+    expect(() => unifiedJobs({ db, since: UNTIL, until: SINCE, outputDir: out.path })).toThrow(/"since" .* is after "until"/);
+    expect(() => mainHost({ db, outputDir: out.path, maxFileSize: -1 })).toThrow(/maxFileSize/);
+    expect(() => mainHost({ db, outputDir: out.path, since: new Date('bad') })).not.toThrow();
+  });
+
+  it('lists the collectors in the reference order with section 1.7 metadata', () => {
+    expect(controllerCollectors.map((c) => [c.meta.key, c.meta.version, c.meta.format, typeof c.meta.slicing === 'string' ? c.meta.slicing : undefined, c.meta.optional ?? false])).toEqual([
+      ['config', '1.0', 'json', undefined, false],
+      ['job_host_summary', '1.2', 'csv', 'daily', false],
+      ['main_jobevent', '1.0', 'csv', 'daily', true],
+      ['main_indirectmanagednodeaudit', '1.0', 'csv', 'daily', true],
+      ['main_host', '1.0', 'csv', 'limit', true],
+      ['main_host_daily', '1.0', 'csv', 'daily', true],
+      ['total_workers_vcpu', '1.0', 'json', 'limit', true],
+      ['unified_jobs', '1.4', 'csv', 'daily', true],
+      ['job_host_summary_service', '1.4', 'csv', 'daily', true],
+      ['main_jobevent_service', '1.4', 'csv', 'daily', true],
+      ['execution_environments', '1.4', 'csv', 'daily', true],
+    ]);
+    expect(controllerCollectors[0]!.meta.config).toBe(true);
+  });
+
+  it('refuses to overwrite files already in outputDir', async () => {
+    await gatherCsv(jobHostSummary);
+    await expect(jobHostSummary({ db, since: SINCE, until: UNTIL, outputDir: out.path }).gather()).rejects.toThrow(/EEXIST|exists/);
+  });
+});
+
+describe('prepareJsonCheck', () => {
+  it('uses a pg_temp function on PostgreSQL 15 and regex when forced', async () => {
+    const { rows } = await db.query<{ v: number }>(`SELECT current_setting('server_version_num')::int AS v`);
+    const expected = rows[0]!.v >= 160000 ? 'pg_input_is_valid' : 'temp-function';
+    expect(await prepareJsonCheck(db)).toBe(expected);
+    expect(await prepareJsonCheck(db, 'regex')).toBe('regex');
+  });
+
+  it('parses Postgres CSV the way the tests assume', () => {
+    expect(parseCsv('a,b\n,""\n')).toEqual([['a', 'b'], [null, '']]);
+  });
+});
