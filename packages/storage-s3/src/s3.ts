@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -80,6 +81,7 @@ export class S3Storage implements Storage {
   private readonly retry: Partial<RetryPolicy>;
   private readonly log: Logger;
   private readonly partSize: number;
+  private readonly checksum: ChecksumMode;
 
   constructor(opts: S3Options) {
     if (!opts.bucket) throw new ConfigError('storage s3: bucket not set (METRICS_UTILITY_BUCKET_NAME)', { field: 'METRICS_UTILITY_BUCKET_NAME' });
@@ -107,6 +109,7 @@ export class S3Storage implements Storage {
     this.partSize = Math.max(5 * MiB, opts.partSize ?? 8 * MiB);
     const custom = opts.endpoint !== undefined;
     const checksum = opts.checksum ?? (custom ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED');
+    this.checksum = checksum;
     const config: S3ClientConfig = {
       region: opts.region || 'us-east-1',
       forcePathStyle: opts.forcePathStyle ?? custom,
@@ -173,11 +176,26 @@ export class S3Storage implements Storage {
 
   private async putBytes(name: string, body: Buffer, contentType?: string): Promise<void> {
     if (body.length > this.partSize) {
-      await this.run('put', name, () => this.upload(name, Readable.from([body])));
+      await this.run('put', name, () => this.upload(name, Readable.from([body]), body.length));
       return;
     }
-    await this.run('put', name, () =>
-      this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: name, Body: body, ContentLength: body.length, ...(contentType ? { ContentType: contentType } : {}) })),
+    await this.run('put', name, () => this.putObject(name, body, contentType));
+  }
+
+  /**
+   * One PutObject. Without SDK checksums (WHEN_REQUIRED) we still send Content-MD5,
+   * so the server rejects a body damaged on the way instead of storing it.
+   */
+  private putObject(name: string, body: Buffer, contentType?: string) {
+    return this.client.send(
+      new PutObjectCommand({
+        Bucket: this.bucket,
+        Key: name,
+        Body: body,
+        ContentLength: body.length,
+        ...(this.checksum === 'WHEN_REQUIRED' ? { ContentMD5: createHash('md5').update(body).digest('base64') } : {}),
+        ...(contentType ? { ContentType: contentType } : {}),
+      }),
     );
   }
 
@@ -194,10 +212,9 @@ export class S3Storage implements Storage {
       const fh = await open(filename, 'r');
       try {
         if (size <= this.partSize) {
-          const body = await fh.readFile();
-          await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: name, Body: body, ContentLength: body.length }));
+          await this.putObject(name, await fh.readFile());
         } else {
-          await this.upload(name, fh.createReadStream({ autoClose: false }));
+          await this.upload(name, fh.createReadStream({ autoClose: false }), size);
         }
       } finally {
         await fh.close();
@@ -205,10 +222,11 @@ export class S3Storage implements Storage {
     });
   }
 
-  private async upload(name: string, body: Readable): Promise<void> {
+  /** A multipart upload; `size` lets lib-storage check that every part arrived. */
+  private async upload(name: string, body: Readable, size: number): Promise<void> {
     const upload = new Upload({
       client: this.client,
-      params: { Bucket: this.bucket, Key: name, Body: body },
+      params: { Bucket: this.bucket, Key: name, Body: body, ContentLength: size },
       partSize: this.partSize,
       queueSize: this.opts.queueSize ?? 4,
       // We abort ourselves: lib-storage would throw the abort's error instead of the

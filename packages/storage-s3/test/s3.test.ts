@@ -116,6 +116,8 @@ describe('S3Storage through a fault proxy', () => {
     const put = proxy.seen.find((r) => r.method === 'PUT')!;
     expect(put.url.split('?')[0]).toBe(`/${BUCKET}/style/a.json`);
     expect(Object.keys(put.headers).filter((h) => h.startsWith('x-amz-checksum-'))).toEqual([]);
+    // …but Content-MD5 of the exact body, so the server can refuse a damaged upload.
+    expect(put.headers['content-md5']).toBe(createHash('md5').update('{"a": 1}').digest('base64'));
   });
 
   it('sends checksums when asked (checksum: WHEN_SUPPORTED)', async () => {
