@@ -24,6 +24,7 @@ import {
   FirstFitPacker,
   type PackItem,
   type StatusEntry,
+  splitCsvFile,
   tarballName,
   tarballStorageName,
   writeTarball,
@@ -367,11 +368,22 @@ class Run {
         this.log.warn(`${key}: skipped: ${result.skipped}`);
         continue;
       }
-      const sizes = await Promise.all(result.files.map(async (f) => (await stat(f)).size));
+      let files: string[];
+      try {
+        files = await this.fitFiles(result.files);
+      } catch (err) {
+        rec.ok = false;
+        const msg = scrubMessage(errorMessage(err));
+        this.failures.push({ key, stage: 'package', error: msg });
+        this.noteError(key, msg);
+        this.log.error(`${key}: could not split its output for ${w.since.toISOString()} – ${w.until.toISOString()}: ${msg}`);
+        return;
+      }
+      const sizes = await Promise.all(files.map(async (f) => (await stat(f)).size));
       rec.ok = true;
-      rec.pending = result.files.length;
-      for (let p = 0; p < result.files.length; p++) {
-        const file = result.files[p]!;
+      rec.pending = files.length;
+      for (let p = 0; p < files.length; p++) {
+        const file = files[p]!;
         const bundle = this.packer.add({
           key,
           group,
@@ -385,6 +397,20 @@ class Run {
         if (meta.slicing) await this.ship(bundle);
       }
     }
+  }
+
+  /** CSV files over the tarball budget are cut between records into parts that fit. */
+  private async fitFiles(files: readonly string[]): Promise<string[]> {
+    const out: string[] = [];
+    for (const f of files) {
+      const parts = await splitCsvFile(f, this.maxSize);
+      if (parts.length > 1 || parts[0] !== f) {
+        this.log.info(`${f} is over ${this.maxSize} bytes: split into ${parts.length} parts`);
+        await rm(f, { force: true });
+      }
+      out.push(...parts);
+    }
+    return out;
   }
 
   private async ship(bundle: Bundle<Part>): Promise<void> {

@@ -301,6 +301,42 @@ describe('gather', () => {
   });
 });
 
+describe('oversized collector output', () => {
+  it('cuts a CSV bigger than maxSize between records, one part per tarball, named part by part', async () => {
+    const big = makeCollector({ key: 'events', version: '1.0', format: 'csv', description: '', slicing: 'daily' }, async (p) => {
+      const { writeFile } = await import('node:fs/promises');
+      const f = join(p.outputDir as string, 'events.csv');
+      const rows = Array.from({ length: 40 }, (_, i) => `${i},"line one\nline two ${'z'.repeat(40)}"\n`).join('');
+      await writeFile(f, `id,text\n${rows}`);
+      return { format: 'csv', files: [f] };
+    });
+    const res = await gather({
+      db,
+      collectors: [configCollector(), big],
+      storage,
+      stateStore: store,
+      now: D('2024-03-04T06:00:00Z'),
+      since: D('2024-03-04T00:00:00Z'),
+      maxSize: 1024,
+      installUuid: 'u1',
+    });
+    expect(res.ok).toBe(true);
+    expect(res.tarballs.length).toBeGreaterThan(2);
+    const idx = tarballIndex('events', 0);
+    expect(res.tarballs.map((t) => t.name.replace(/.*-(\d+)\.tar\.gz$/, '$1'))).toEqual(res.tarballs.map((_, i) => String(idx + i)));
+    let ids: string[] = [];
+    for (const t of res.tarballs) {
+      const members = await readTarballMembers(join(base, t.name));
+      const csv = members.find((m) => m.name === './events.csv')!.data;
+      expect(csv.length).toBeLessThanOrEqual(1024);
+      expect(csv.toString().startsWith('id,text\n')).toBe(true);
+      ids = ids.concat([...csv.toString().matchAll(/^(\d+),"/gm)].map((m) => m[1]!));
+    }
+    expect(ids).toEqual(Array.from({ length: 40 }, (_, i) => String(i)));
+    expect(res.watermarks.events).toBe('2024-03-04T06:00:00.000Z');
+  });
+});
+
 describe('one gather per cluster', () => {
   it('a second concurrent gather fails at once with LockedError; another lock suffix may run', async () => {
     const other = await tdb.client();
