@@ -1,6 +1,161 @@
-import { TallyError } from '@tally/core';
-import type { CliIO } from './io.js';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { join, relative, resolve } from 'node:path';
+import { ConfigError, errorMessage, type TallyConfig, TallyError, thisDay } from '@tally/core';
+import { DirectoryStorage } from '@tally/storage';
+import pg from 'pg';
+import { loadControllerSchema, loadSeeder } from './controller-tools.js';
+import { connectDatabase, describeDatabaseUrl } from './db-connection.js';
+import { type EmbeddedPostgres, startEmbeddedPostgres } from './embedded-postgres.js';
+import { invokeGather } from './gather-command.js';
+import { type CliIO, cliLogger, isInteractive } from './io.js';
+import { formatBytes, logProgress, ttyProgress } from './progress.js';
+import { runReport } from './report-command.js';
+import { invokeRollup } from './rollup-command.js';
 
-export async function demoCommand(_opts: Record<string, unknown>, _io: CliIO): Promise<void> {
-  throw new TallyError('not wired yet');
+export interface DemoOptions {
+  dir?: string;
+  days: number;
+}
+
+const MARKER = '.tally-demo';
+
+/** Empty a directory the demo made before (or a new/empty one); refuse to touch anything else. */
+async function prepareDir(dir: string): Promise<void> {
+  if (existsSync(dir)) {
+    const entries = await readdir(dir);
+    if (entries.length && !entries.includes(MARKER)) {
+      throw new ConfigError(`demo: ${dir} is not empty and was not made by the demo; pass --dir with a new or empty directory`, { field: 'dir' });
+    }
+    for (const e of entries) await rm(join(dir, e), { recursive: true, force: true });
+  }
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, MARKER), 'made by `tally demo`; the next demo run empties this directory\n');
+}
+
+/** Whether the database already holds controller tables (a real or previously seeded controller). */
+async function hasControllerTables(url: string): Promise<boolean> {
+  const c = await connectDatabase(url, 'tally demo');
+  try {
+    const { rows } = await c.query<{ t: string | null }>("SELECT to_regclass('main_jobhostsummary')::text AS t");
+    return Boolean(rows[0]?.t);
+  } finally {
+    await c.end().catch(() => {});
+  }
+}
+
+/**
+ * `tally demo`: the whole pipeline on an embedded PostgreSQL (or DATABASE_URL):
+ * schema and synthetic controller, gather + ship to a directory, rollups, and the
+ * CCSPv2 and Renewal Guidance workbooks; prints where every artifact is.
+ */
+export async function demoCommand(opts: DemoOptions, io: CliIO): Promise<void> {
+  const started = Date.now();
+  const dir = resolve(io.cwd, opts.dir ?? join('.tally', 'demo'));
+  const interactive = isInteractive(io);
+  const logger = cliLogger(io, { command: 'demo' });
+  const say = (msg: string) => (interactive ? io.stderr.write(`${msg}\n`) : logger.info(msg));
+  const secs = () => `${((Date.now() - started) / 1000).toFixed(1)}s`;
+  await prepareDir(dir);
+
+  let embedded: EmbeddedPostgres | undefined;
+  let url = io.env.DATABASE_URL;
+  try {
+    const seeder = await loadSeeder();
+    const schema = await loadControllerSchema();
+    // The synthetic history ends at the last UTC midnight, so every day is whole.
+    const end = thisDay(new Date());
+    let window = { since: new Date(end.getTime() - opts.days * 86_400_000), until: end };
+    const seedOpts = { days: opts.days, jobsPerDay: 24, hosts: 120, orgs: 3, seed: 42, end, hostsPerJob: 12, eventsPerSummary: 1 };
+    if (!url) {
+      say('starting an embedded PostgreSQL (PGlite) …');
+      embedded = await startEmbeddedPostgres();
+      url = embedded.url;
+      await schema.applyControllerSchema(embedded.db);
+      say(`seeding a synthetic controller: ${opts.days} days …`);
+      const s = await seeder.seedController(embedded.db, seedOpts);
+      say(`  ${s.hosts} hosts, ${s.jobs} jobs, ${s.jobHostSummaries} job host summaries, ${s.jobEvents} events (${secs()})`);
+    } else if (!(await hasControllerTables(url))) {
+      say(`seeding a synthetic controller into ${describeDatabaseUrl(url)} …`);
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      try {
+        await schema.applyControllerSchema(c);
+        await seeder.seedController(c, seedOpts);
+      } finally {
+        await c.end();
+      }
+    } else {
+      say(`using the controller database at ${describeDatabaseUrl(url)} as it is (not seeded)`);
+      window = { since: new Date(end.getTime() - opts.days * 86_400_000), until: end };
+    }
+
+    const cfg: TallyConfig = {
+      shipTarget: 'directory',
+      shipPath: dir,
+      maxGatherPeriodDays: opts.days + 1,
+      optionalCollectors: ['main_jobevent', 'main_host', 'main_host_daily'],
+    };
+    const storage = new DirectoryStorage({ base: dir });
+
+    say(`gathering ${window.since.toISOString().slice(0, 10)} … ${window.until.toISOString().slice(0, 10)} into ${dir} …`);
+    const progress = interactive ? ttyProgress(io.stderr) : logProgress(logger);
+    const gathered = await invokeGather({
+      cfg,
+      dbUrl: url,
+      since: window.since,
+      until: window.until,
+      mode: 'ship',
+      io,
+      logger,
+      progress,
+      storage,
+      countRows: true,
+    });
+    if (gathered.failures.length) {
+      const f = gathered.failures[0]!;
+      throw new TallyError(`demo: gather failed: ${f.collector ?? f.tarball ?? ''}: ${f.error}`);
+    }
+    const bytes = gathered.result.tarballs.reduce((n, t) => n + t.bytes, 0);
+    say(`  ${gathered.result.tarballs.length} tarballs, ${formatBytes(bytes)}, ${progress.totals.rows.toLocaleString('en-US')} rows (${secs()})`);
+
+    say('rolling up …');
+    const rolled = await invokeRollup(storage, { ...window, period: 'month' }, io);
+    say(`  ${rolled.parts.length} Parquet files (${secs()})`);
+
+    const reports: string[] = [];
+    for (const reportType of ['CCSPv2', 'RENEWAL_GUIDANCE'] as const) {
+      say(`building the ${reportType} workbook …`);
+      const rcfg: TallyConfig = {
+        ...cfg,
+        shipTarget: reportType === 'RENEWAL_GUIDANCE' ? 'controller_db' : 'directory',
+        reportType,
+        databaseUrl: url,
+        reportCompanyName: 'Example Corp (demo)',
+        reportEmail: 'billing@example.com',
+        reportSku: 'MCT4022',
+        pricePerNode: 1,
+      };
+      const out = await runReport(rcfg, { since: window.since, until: window.until, force: true, logger, io, db: url, env: io.env });
+      if (out.path) reports.push(out.path);
+    }
+
+    const show = (p: string) => (p.startsWith(dir) ? join(opts.dir ?? join('.tally', 'demo'), relative(dir, p)) : p);
+    io.stdout.write(
+      [
+        '',
+        `Tally demo finished in ${secs()}. Artifacts in ${dir}:`,
+        `  tarballs   ${join(dir, 'data')}/ (${gathered.result.tarballs.length} files)`,
+        `  rollups    ${join(dir, 'rollups')}/ (${rolled.parts.length} Parquet files)`,
+        ...reports.map((r) => `  report     ${show(r)}`),
+        '',
+        'Next: pnpm -s tally --help',
+        '',
+      ].join('\n'),
+    );
+  } catch (err) {
+    throw err instanceof TallyError ? err : new TallyError(`demo: ${errorMessage(err)}`, { cause: err });
+  } finally {
+    await embedded?.stop().catch(() => {});
+  }
 }

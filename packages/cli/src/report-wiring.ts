@@ -1,6 +1,31 @@
-import { TallyError } from '@tally/core';
-import type { CliIO } from './io.js';
+import { loadConfig, monthWindow } from '@tally/core';
+import { type CliIO, cliLogger } from './io.js';
+import { runReport } from './report-command.js';
 
-export async function reportCommand(_opts: Record<string, unknown>, _io: CliIO): Promise<void> {
-  throw new TallyError('not wired yet');
+export interface ReportCommandOptions {
+  month?: string;
+  since?: Date;
+  until?: Date;
+  ephemeral?: string;
+  force?: boolean;
+  db?: string;
+  config?: string;
+}
+
+/** `tally report`: options and environment in, `runReport` does the work and prints where the workbook is. */
+export async function reportCommand(opts: ReportCommandOptions, io: CliIO): Promise<void> {
+  if (opts.month) monthWindow(opts.month); // a bad --month is a usage error before anything is read
+  const cfg = loadConfig({ env: io.env, ...(opts.config ? { file: opts.config } : {}) });
+  const logger = cliLogger(io, { command: 'report' });
+  await runReport(cfg, {
+    ...(opts.month ? { month: opts.month } : {}),
+    ...(opts.since ? { since: opts.since } : {}),
+    ...(opts.until ? { until: opts.until } : {}),
+    ...(opts.ephemeral ? { ephemeral: opts.ephemeral } : {}),
+    ...(opts.db ? { db: opts.db } : {}),
+    force: opts.force ?? false,
+    env: io.env,
+    io,
+    logger,
+  });
 }

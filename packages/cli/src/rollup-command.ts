@@ -1,6 +1,39 @@
-import { TallyError } from '@tally/core';
-import type { CliIO } from './io.js';
+import { loadConfig, TallyError } from '@tally/core';
+import { type RollupPeriod, type RollupResult, rollup } from '@tally/dataframes';
+import type { Storage } from '@tally/storage';
+import { type CliIO, cliLogger, isInteractive } from './io.js';
+import { createStorage } from './storage-factory.js';
 
-export async function rollupCommand(_opts: Record<string, unknown>, _io: CliIO): Promise<void> {
-  throw new TallyError('not wired yet');
+export interface RollupCommandOptions {
+  since: Date;
+  until?: Date;
+  period: RollupPeriod;
+  config?: string;
+}
+
+/** Roll the tarballs of `[since, until)` in `storage` up; the shared core of `rollup` and `demo`. */
+export async function invokeRollup(storage: Storage, w: { since: Date; until: Date; period: RollupPeriod }, io: CliIO): Promise<RollupResult> {
+  const logger = cliLogger(io, { command: 'rollup' });
+  if (w.since.getTime() >= w.until.getTime()) {
+    throw new TallyError(`rollup: --since ${w.since.toISOString()} is not before --until ${w.until.toISOString()}`);
+  }
+  return rollup({ storage, since: w.since, until: w.until, period: w.period, logger });
+}
+
+/** `tally rollup`: Parquet under {ship_path}/rollups/, one partition per kind, period and date. */
+export async function rollupCommand(opts: RollupCommandOptions, io: CliIO): Promise<void> {
+  const cfg = loadConfig({ env: io.env, ...(opts.config ? { file: opts.config } : {}) });
+  const logger = cliLogger(io, { command: 'rollup' });
+  const storage = await createStorage(cfg, { purpose: 'report', logger });
+  try {
+    const result = await invokeRollup(storage, { since: opts.since, until: opts.until ?? new Date(), period: opts.period }, io);
+    for (const p of result.parts) io.stdout.write(`${p.name}\n`);
+    const rows = result.parts.reduce((n, p) => n + p.rows, 0);
+    const summary = `rolled ${result.tarballs.length} tarball(s) up into ${result.parts.length} Parquet file(s), ${rows} row(s)`;
+    if (isInteractive(io)) io.stderr.write(`${summary}\n`);
+    else logger.info(summary, { tarballs: result.tarballs.length, parts: result.parts.length, rows, failures: result.failures.length });
+    for (const f of result.failures) logger.warn('tarball skipped', { ...f });
+  } finally {
+    await storage.close?.();
+  }
 }

@@ -1,6 +1,8 @@
-import type { Queryable } from '@tally/core';
-import type { CliIO } from './io.js';
+import { loadConfig, type Queryable } from '@tally/core';
+import { PostgresStateStore, readCollectorStatus } from '@tally/gather';
 import { connectDatabase, databaseUrl } from './db-connection.js';
+import { enabledCollectorKeys } from './collector-selection.js';
+import type { CliIO } from './io.js';
 import { readSchedule } from './schedule-store.js';
 
 /** One collector's health, as `tally status` shows it. */
@@ -24,10 +26,20 @@ export interface StatusReport {
 
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
 
-/** Read every collector's state from PostgreSQL: the gather state store, overlaid with the scheduler's run state. */
-export async function readStatus(db: Queryable): Promise<StatusReport> {
+/**
+ * Read every collector's state from PostgreSQL: the gather state store (watermarks,
+ * runs), overlaid with the scheduler's run and data state where it manages the
+ * collector. `enabled` lists the keys the current configuration gathers; they are
+ * shown (as empty) even before their first run.
+ */
+export async function readStatus(db: Queryable, enabled: readonly string[] = []): Promise<StatusReport> {
   const byKey = new Map<string, CollectorStatus>();
-  for (const s of await readGatherState(db)) byKey.set(s.collector, s);
+  for (const s of await readGatherState(db, new Set(enabled))) byKey.set(s.collector, s);
+  for (const key of enabled) {
+    if (!byKey.has(key)) {
+      byKey.set(key, { collector: key, enabled: true, lastSuccess: null, watermark: null, dataState: 'empty', runState: null, lastError: null, consecutiveFailures: 0 });
+    }
+  }
   for (const r of (await readSchedule(db)) ?? []) {
     const prev = byKey.get(r.key);
     const fromSchedule: CollectorStatus = {
@@ -45,21 +57,45 @@ export async function readStatus(db: Queryable): Promise<StatusReport> {
   return { collectors: [...byKey.values()].sort((a, b) => a.collector.localeCompare(b.collector)) };
 }
 
-/** The newest information wins: the later success and watermark; the scheduler's enabled flag and run state. */
+/**
+ * Gather's record is the truth about data and errors (every gather writes it,
+ * scheduled or not); the scheduler adds its run state and, while it blocks a
+ * collector on its dependencies, that reason.
+ */
 function mergeStatus(gather: CollectorStatus, schedule: CollectorStatus): CollectorStatus {
-  const later = (a: string | null, b: string | null) => (a && b ? (a > b ? a : b) : (a ?? b));
+  const blocked = schedule.runState === 'blocked';
   return {
     ...gather,
     enabled: schedule.enabled,
     runState: schedule.runState,
-    lastSuccess: later(gather.lastSuccess, schedule.lastSuccess),
-    watermark: later(gather.watermark, schedule.watermark),
+    dataState: schedule.dataState === 'empty' ? gather.dataState : schedule.dataState,
+    lastError: blocked ? schedule.lastError : gather.lastError,
   };
 }
 
-/** The gather state store's view; empty until a gather ran against this database. */
-async function readGatherState(_db: Queryable): Promise<CollectorStatus[]> {
-  return [];
+/**
+ * The gather state store's view. Data state: empty without a watermark; complete
+ * when the latest run succeeded; partial when a watermark exists but the latest
+ * run failed (later slices were left for the next run).
+ */
+async function readGatherState(db: Queryable, enabled: ReadonlySet<string>): Promise<CollectorStatus[]> {
+  const { rows } = await db.query<{ t: string | null }>("SELECT to_regclass('tally_gather_state')::text AS t");
+  if (!rows[0]?.t) return [];
+  const store = new PostgresStateStore(db);
+  return (await readCollectorStatus(store)).map((s) => {
+    const failedLast = s.consecutiveFailures > 0;
+    return {
+      collector: s.key,
+      enabled: enabled.size === 0 || enabled.has(s.key),
+      lastSuccess: iso(s.lastSuccessAt),
+      watermark: iso(s.watermark),
+      // Snapshot collectors (config, main_host) keep no watermark: a clean last run is their complete data.
+      dataState: failedLast ? (s.watermark ? 'partial' : 'empty') : s.watermark || s.lastSuccessAt ? 'complete' : 'empty',
+      runState: null,
+      lastError: failedLast ? (s.lastError ?? null) : null,
+      consecutiveFailures: s.consecutiveFailures,
+    };
+  });
 }
 
 function pad(s: string, n: number) {
@@ -82,10 +118,12 @@ export function formatStatus(report: StatusReport): string {
   return [head, ...rows].map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : pad(cell, widths[i]!))).join('  ').trimEnd()).join('\n') + '\n';
 }
 
-export async function statusCommand(opts: { json?: boolean; db?: string }, io: CliIO): Promise<void> {
-  const client = await connectDatabase(databaseUrl(opts.db, io.env, 'tally status'), 'tally status');
+export async function statusCommand(opts: { json?: boolean; db?: string; config?: string }, io: CliIO): Promise<void> {
+  const cfg = loadConfig({ env: io.env, ...(opts.config ? { file: opts.config } : {}) });
+  const url = databaseUrl(opts.db, io.env, 'tally status');
+  const client = await connectDatabase(url, 'tally status');
   try {
-    const report = await readStatus(client);
+    const report = await readStatus(client, ['config', ...enabledCollectorKeys(cfg)]);
     io.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatStatus(report));
   } finally {
     await client.end().catch(() => {});

@@ -38,9 +38,15 @@ describe('tally command line', () => {
       [['rollup'], /required option '--since <when>' not specified/],
       [['status'], /needs a database: pass --db/],
       [['status', '--db', 'mysql://x'], /not a postgres:\/\/ URL/],
+      [['gather', '--db', 'postgres://127.0.0.1:1/x'], /pass --ship to ship the tarballs, or --dry-run/],
+      [['gather', '--ship', '--db', 'postgres://127.0.0.1:1/x', '--collectors', 'nope'], /unknown collector nope; known: job_host_summary/],
+      [['gather', '--ship', '--db', 'postgres://127.0.0.1:1/x'], /METRICS_UTILITY_SHIP_TARGET is not set/],
+      [['report', '--month', '2024-13'], /--month: "2024-13" is not understood/],
+      [['schedule', '--once', '--db', 'postgres://127.0.0.1:1/x', '--until-lag', 'later'], /--until-lag: "later" is not understood/],
+      [['demo', '--days', '0'], /expected a whole number ≥ 1/],
     ];
     for (const [argv, message] of cases) {
-      const r = await cli(argv);
+      const r = await cli(argv, argv.includes('--collectors') ? { METRICS_UTILITY_SHIP_TARGET: 'directory', METRICS_UTILITY_SHIP_PATH: '/tmp/x' } : {});
       expect(r.code, argv.join(' ')).toBe(2);
       expect(r.stderr.trimEnd().split('\n'), argv.join(' ')).toHaveLength(1);
       expect(r.stderr, argv.join(' ')).toMatch(/^tally: /);
