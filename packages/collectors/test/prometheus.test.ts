@@ -1,0 +1,133 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer as createHttp, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttps } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { previousHour, totalWorkersVcpu } from '@tally/collectors';
+import { type Logger, tempdir, type TempDir } from '@tally/core';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+
+type Mode = 'ok' | 'empty' | 'http500' | 'apierror';
+let mode: Mode = 'ok';
+const seen: { path: string; query: URLSearchParams; auth: string | undefined }[] = [];
+
+function handler(req: IncomingMessage, res: ServerResponse): void {
+  const url = new URL(req.url ?? '/', 'http://x');
+  seen.push({ path: url.pathname, query: url.searchParams, auth: req.headers.authorization });
+  const send = (status: number, body: unknown) => {
+    res.writeHead(status, { 'content-type': 'application/json' });
+    res.end(typeof body === 'string' ? body : JSON.stringify(body));
+  };
+  if (mode === 'http500') send(500, 'boom: storage unavailable');
+  else if (mode === 'apierror') send(200, { status: 'error', errorType: 'bad_data', error: 'parse error at char 3' });
+  else if (url.pathname === '/api/v1/query') {
+    const result = mode === 'empty' ? [] : [{ metric: {}, value: [1705327199, '12.75'] }];
+    send(200, { status: 'success', data: { resultType: 'vector', result } });
+  } else if (url.pathname === '/api/v1/query_range') {
+    const result = mode === 'empty' ? [] : [{ metric: {}, values: [[1705323900, '12'], [1705323600, '10.5']] }];
+    send(200, { status: 'success', data: { resultType: 'matrix', result } });
+  } else send(404, 'not found');
+}
+
+async function listen(server: Server): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+function capture(): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const log = (level: string) => (msg: string, fields?: Record<string, unknown>) => lines.push(`${level} ${msg} ${JSON.stringify(fields ?? {})}`);
+  const logger = { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error'), child: () => logger } as Logger;
+  return { logger, lines };
+}
+
+let http: Server;
+let https: Server;
+let httpUrl: string;
+let httpsUrl: string;
+let certs: TempDir;
+const NOW = new Date('2024-01-15T14:30:45Z');
+const TOKEN = 'sekret-bearer-token-value';
+
+beforeAll(async () => {
+  certs = await tempdir('prom-tls');
+  const p = (f: string) => join(certs.path, f);
+  const ssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
+  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', p('ca.key'), '-out', p('ca.pem'), '-days', '2', '-subj', '/CN=Test CA');
+  ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', p('srv.key'), '-out', p('srv.csr'), '-subj', '/CN=127.0.0.1');
+  writeFileSync(p('ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  ssl('x509', '-req', '-in', p('srv.csr'), '-CA', p('ca.pem'), '-CAkey', p('ca.key'), '-CAcreateserial', '-out', p('srv.pem'), '-days', '2', '-extfile', p('ext.cnf'));
+  http = createHttp(handler);
+  https = createHttps({ key: readFileSync(p('srv.key')), cert: readFileSync(p('srv.pem')) }, handler);
+  httpUrl = `http://${await listen(http)}/`;
+  httpsUrl = `https://${await listen(https)}`;
+});
+afterAll(async () => {
+  await new Promise((r) => http?.close(r));
+  await new Promise((r) => https?.close(r));
+  await certs?.remove();
+});
+beforeEach(() => {
+  mode = 'ok';
+  seen.length = 0;
+});
+
+describe('total_workers_vcpu', () => {
+  it('measures the previous full hour', () => {
+    expect(previousHour(NOW)).toEqual({ start: 1705323600, end: 1705327199 });
+    expect(previousHour(new Date('2024-01-15T10:00:00Z'))).toEqual({
+      start: Date.parse('2024-01-15T09:00:00Z') / 1000,
+      end: Date.parse('2024-01-15T09:59:59Z') / 1000,
+    });
+  });
+
+  it('asks Prometheus for the maximum over the previous hour, evaluated at its last second, with the bearer token', async () => {
+    const { logger, lines } = capture();
+    const r = await totalWorkersVcpu({ clusterName: 'c1', meteringEnabled: true, prometheusUrl: httpUrl, token: TOKEN, now: NOW, logger }).gather();
+    expect(r).toEqual({ format: 'json', data: { timestamp: '2024-01-15T13:59:59+00:00', cluster_name: 'c1', total_workers_vcpu: 12 } });
+    expect(seen.map((s) => s.path)).toEqual(['/api/v1/query', '/api/v1/query_range']);
+    expect(seen[0]!.query.get('query')).toBe('max_over_time(sum(machine_cpu_cores)[59m59s:5m] @ 1705327199.0)');
+    expect(Object.fromEntries(seen[1]!.query)).toEqual({ query: 'sum(machine_cpu_cores)', start: '1705323600.0', end: '1705327199.0', step: '5m' });
+    expect(seen.every((s) => s.auth === `Bearer ${TOKEN}`)).toBe(true);
+    const info = lines.find((l) => l.startsWith('info'))!;
+    expect(info).toContain('"timeline":[{"timestamp":"2024-01-15T13:00:00+00:00","cpu_sum":10.5},{"timestamp":"2024-01-15T13:05:00+00:00","cpu_sum":12}]');
+    expect(lines.join('\n')).not.toContain(TOKEN);
+  });
+
+  it('reports 1 without calling Prometheus when metering is disabled', async () => {
+    const r = await totalWorkersVcpu({ clusterName: 'c1', prometheusUrl: httpUrl, now: NOW }).gather();
+    expect(r).toEqual({ format: 'json', data: { timestamp: '2024-01-15T13:59:59+00:00', cluster_name: 'c1', total_workers_vcpu: 1 } });
+    expect(seen).toEqual([]);
+  });
+
+  it('returns data null and warns when Prometheus has no samples', async () => {
+    mode = 'empty';
+    const { logger, lines } = capture();
+    const r = await totalWorkersVcpu({ clusterName: 'c1', meteringEnabled: true, prometheusUrl: httpUrl, now: NOW, logger }).gather();
+    expect(r).toEqual({ format: 'json', data: null });
+    expect(lines.filter((l) => l.startsWith('warn'))).toHaveLength(1);
+  });
+
+  it('fails with the HTTP status and body, or the API error', async () => {
+    mode = 'http500';
+    const params = { clusterName: 'c1', meteringEnabled: true, prometheusUrl: httpUrl, now: NOW };
+    await expect(totalWorkersVcpu(params).gather()).rejects.toThrow(/total_workers_vcpu: .*HTTP error 500: boom: storage unavailable/);
+    mode = 'apierror';
+    await expect(totalWorkersVcpu(params).gather()).rejects.toThrow(/Prometheus API error: parse error at char 3/);
+  });
+
+  it('verifies TLS against the given CA, and refuses an unknown CA by default', async () => {
+    const params = { clusterName: 'c1', meteringEnabled: true, prometheusUrl: httpsUrl, now: NOW, token: TOKEN };
+    const r = await totalWorkersVcpu({ ...params, caCertPath: join(certs.path, 'ca.pem') }).gather();
+    expect(r.format === 'json' && r.data?.total_workers_vcpu).toBe(12);
+    await expect(totalWorkersVcpu(params).gather()).rejects.toThrow(/unreachable/);
+    await expect(totalWorkersVcpu({ ...params, caCertPath: join(certs.path, 'missing.pem') }).gather()).rejects.toThrow(/CA certificate .*missing\.pem/);
+  });
+
+  it('validates its parameters when called', () => {
+    expect(() => totalWorkersVcpu({})).toThrow(/total_workers_vcpu: param "clusterName" is required/);
+    expect(() => totalWorkersVcpu({ clusterName: 'c', prometheusUrl: 'not a url' })).toThrow(/prometheusUrl/);
+    expect(() => totalWorkersVcpu({ clusterName: 'c', prometheusUrl: 'ftp://x' })).toThrow(/http\(s\)/);
+  });
+});
