@@ -63,10 +63,10 @@ describe('streaming', () => {
     ws.write('c0,c1,c2,c3,c4,c5,c6,c7,c8,c9\n');
     let written = 0;
     while (written < size) {
-      if (!ws.write(block)) await new Promise((r) => ws.once('drain', r));
+      if (!ws.write(block)) await new Promise<void>((r) => ws.once('drain', () => r()));
       written += block.length;
     }
-    await new Promise((r) => ws.end(r));
+    await new Promise<void>((r) => ws.end(() => r()));
 
     const used = () => process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
     const baseline = used();
