@@ -53,9 +53,17 @@ export class DirectoryStorage implements Storage {
     }
   }
 
+  /** stat, where only "not there" means undefined: a permission error must not read as absence. */
+  private async statOf(op: string, name: string, path: string) {
+    return stat(path).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return undefined;
+      throw this.wrap(op, name, err);
+    });
+  }
+
   async get(name: string): Promise<LocalFile> {
     const path = this.path(name);
-    const s = await stat(path).catch(() => undefined);
+    const s = await this.statOf('get', name, path);
     if (!s?.isFile()) throw new StorageError(this.backend, `get ${name}: no such object`);
     // The object is already local: hand out the real path, nothing to remove.
     const release = async () => {};
@@ -63,7 +71,7 @@ export class DirectoryStorage implements Storage {
   }
 
   async exists(name: string): Promise<boolean> {
-    const s = await stat(this.path(name)).catch(() => undefined);
+    const s = await this.statOf('exists', name, this.path(name));
     return s?.isFile() ?? false;
   }
 

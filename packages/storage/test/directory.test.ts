@@ -1,5 +1,5 @@
 import { mkdtempSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -86,6 +86,16 @@ describe('DirectoryStorage', () => {
       expect(await s.glob('*.tar.gz')).toEqual(['top.tar.gz']);
       expect(await s.glob('data/2024/03/11/one.tar.gz')).toEqual(['data/2024/03/11/one.tar.gz']);
     }
+  });
+
+  it('exists() is false only for absence; other failures are StorageErrors', async () => {
+    const base = freshRoot();
+    const s = new DirectoryStorage({ base });
+    await s.put('file.txt', { buffer: 'x' });
+    expect(await s.exists('file.txt/inner')).toBe(false); // ENOTDIR
+    await symlink('loop', join(base, 'loop'));
+    await expect(s.exists('loop')).rejects.toThrow(/storage directory: exists loop failed: .*ELOOP/);
+    await expect(s.get('loop')).rejects.toThrow(StorageError);
   });
 
   it('get() hands out the real file, which release() leaves in place', async () => {
