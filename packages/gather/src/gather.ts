@@ -73,8 +73,13 @@ export interface GatherOptions {
   billingProviderParams?: Record<string, unknown>;
   /** Extra parameters handed to every collector (e.g. prometheus settings). */
   collectorParams?: Record<string, unknown>;
-  /** Run in the Tally state database instead of `db` for the lock, e.g. a connection of its own. */
+  /**
+   * Where the cluster lock is taken (default `db`). Advisory locks are per session:
+   * two gathers sharing one connection do not exclude each other.
+   */
   lockDb?: Queryable;
+  /** Parent directory of the run's private work directory (default the OS temp dir); removed at the end. */
+  tempDir?: string;
   logger?: Logger;
 }
 
@@ -179,12 +184,16 @@ export async function gather(opts: GatherOptions): Promise<GatherResult> {
       `another gather is running on this cluster (advisory lock "${lockKey}" is held); only one gather runs at a time — try again when it has finished`,
     );
   }
-  const work = await tempdir('tally-gather');
   try {
-    return await new Run(opts, log, maxSize, win, work.path).run(configCollectors[0]!, data);
+    const work = await tempdir('tally-gather', opts.tempDir);
+    try {
+      return await new Run(opts, log, maxSize, win, work.path).run(configCollectors[0]!, data);
+    } finally {
+      await work.remove();
+    }
   } finally {
-    await work.remove();
-    await held.release();
+    // A dead connection has already dropped the lock; do not hide the run's own error behind that.
+    await held.release().catch((err) => log.warn(`releasing lock ${lockKey} failed: ${errorMessage(err)}`));
   }
 }
 

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, CollectorError, type Logger } from '@tally/core';
@@ -63,7 +63,9 @@ function capture(): Logger & { lines: string[] } {
 describe('gather', () => {
   it('ships daily slices slice by slice, JSON riding in the first tarball, and resumes from the watermark', async () => {
     const collectors = [configCollector(), jsonCollector('total_workers_vcpu', { total: 4 }), dailyCsv('job_host_summary')];
-    const res = await gather({ db, collectors, storage, stateStore: store, now: NOW, config: cfg, installUuid: 'u1' });
+    const work = join(root, 'work');
+    await mkdir(work);
+    const res = await gather({ db, collectors, storage, stateStore: store, now: NOW, config: cfg, installUuid: 'u1', tempDir: work });
     expect(res.ok).toBe(true);
     const names = res.tarballs.map((t) => t.name);
     const jhs = tarballIndex('job_host_summary', 0);
@@ -87,7 +89,7 @@ describe('gather', () => {
     assertTiles(shippedWindows(stored, 'job_host_summary.csv'), D('2024-03-01T12:00:00Z'), NOW);
     expect(res.watermarks).toEqual({ job_host_summary: NOW.toISOString(), total_workers_vcpu: NOW.toISOString() });
     // No temp files or local tarballs are left behind by a shipping run.
-    expect((await readdir(tmpdir())).filter((n) => n.startsWith('tally-gather-2024') || n.startsWith('tally-dry-run-'))).toEqual([]);
+    expect(await readdir(work)).toEqual([]);
 
     const later = new Date('2024-03-05T06:00:00Z');
     const res2 = await gather({ db, collectors, storage, stateStore: store, now: later, config: cfg, installUuid: 'u1' });
