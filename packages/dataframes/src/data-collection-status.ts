@@ -28,7 +28,15 @@ export class DataCollectionStatus extends Dataframe {
     return {};
   }
 
-  protected groupSql(_member: string, src: string): string {
+  protected get preparedColumns(): readonly Column[] {
+    return this.columns;
+  }
+
+  protected aggregateSql(from: string): string {
+    return `SELECT * FROM ${from}`;
+  }
+
+  protected prepareSql(_member: string, src: string): string {
     return (
       `SELECT ${ts('collection_start_timestamp')}, ${ts('since')}, ${ts('until')}, ${str('file_name')}, ` +
       `${str('status')}, TRY_CAST("elapsed" AS DOUBLE) FROM ${src}`

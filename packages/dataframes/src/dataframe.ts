@@ -14,8 +14,8 @@ import type { BatchContext, Column } from './types.js';
 export type Fold = 'sum' | 'min' | 'max' | 'union';
 
 /**
- * A named dataframe on DuckDB. Rows are added (raw CSV → prepare → group, or grouped
- * Parquet rollups as they are) into a staging table; `group()` folds everything added
+ * A named dataframe on DuckDB. Raw CSV rows are prepared into `rawTable`; grouped Parquet
+ * rollups go to `stagingTable` as they are; `group()` groups the raw rows and folds everything
  * into the grouped table `table`, which a report may query with SQL directly.
  * Set columns are sorted, distinct `VARCHAR[]` lists; JSON-set columns (`facts`,
  * `canonical_facts`) are sorted, distinct `STRUCT(key VARCHAR, value VARCHAR)[]` lists.
@@ -33,8 +33,10 @@ export abstract class Dataframe {
   readonly db: TallyDuckDb;
   /** The grouped table (exists after `init()`, so its columns are known even when empty). */
   readonly table: string;
-  /** Where added batches wait for `group()`. */
+  /** Grouped rows (from Parquet) waiting for `group()`. */
   readonly stagingTable: string;
+  /** Prepared raw CSV rows waiting for `group()`; DuckDB spills it to disk when large. */
+  readonly rawTable: string;
   /** CSV / Parquet files added so far (also empty ones). */
   sources = 0;
   private ready = false;
@@ -43,6 +45,7 @@ export abstract class Dataframe {
     this.db = db;
     this.table = tablePrefix;
     this.stagingTable = `${tablePrefix}_staging`;
+    this.rawTable = `${tablePrefix}_raw`;
   }
 
   /** Raw CSV columns read for `member` (missing ones become NULL). */
@@ -51,11 +54,15 @@ export abstract class Dataframe {
   protected aliases(): Record<string, readonly string[]> {
     return {};
   }
+  /** Columns of a prepared (cleaned, not yet grouped) row. */
+  protected abstract readonly preparedColumns: readonly Column[];
   /**
-   * SQL producing grouped rows (exactly `columns`, in order) from `src`, a relation of the raw
-   * columns as VARCHAR. `$2` is bound to the batch's install_uuid. Undefined skips the member.
+   * SQL producing prepared rows (exactly `preparedColumns`, in order) from `src`, a relation of
+   * the raw columns as VARCHAR. `$2` is bound to the batch's install_uuid. Undefined skips the member.
    */
-  protected abstract groupSql(member: string, src: string): string | undefined;
+  protected abstract prepareSql(member: string, src: string): string | undefined;
+  /** SQL grouping prepared rows of relation `from` into exactly `columns`, in order. */
+  protected abstract aggregateSql(from: string): string;
   /** Fold of each data column for regroup; empty = concat-only dataframe. */
   protected abstract folds(): Record<string, Fold>;
 
@@ -65,6 +72,8 @@ export abstract class Dataframe {
     const cols = this.columns.map((c) => `${ident(c.name)} ${c.type}`).join(', ');
     await this.db.run(`CREATE TABLE ${ident(this.table)} (${cols})`);
     await this.db.run(`CREATE TABLE ${ident(this.stagingTable)} (${cols})`);
+    const raw = this.preparedColumns.map((c) => `${ident(c.name)} ${c.type}`).join(', ');
+    await this.db.run(`CREATE TABLE ${ident(this.rawTable)} (${raw})`);
     this.ready = true;
     return this;
   }
@@ -80,7 +89,7 @@ export abstract class Dataframe {
     return this.members.includes(base) ? base : this.members[0]!;
   }
 
-  /** Prepare and group raw CSV file(s) (any schema variant each) into staging. Returns rows staged. */
+  /** Read and prepare raw CSV file(s) (any schema variant each) for `group()`. Returns rows kept. */
   async addCsv(paths: string | readonly string[], ctx: BatchContext = {}): Promise<number> {
     await this.init();
     const list = typeof paths === 'string' ? [paths] : paths;
@@ -109,21 +118,15 @@ export abstract class Dataframe {
       return name ? `${ident(name)} AS ${ident(c)}` : `NULL::VARCHAR AS ${ident(c)}`;
     });
     const src = `(SELECT ${select.join(', ')} FROM ${readCsvSql(header, '$1')})`;
-    const grouped = this.groupSql(member, src);
-    if (!grouped) return 0;
+    const prepared = this.prepareSql(member, src);
+    if (!prepared) return 0;
     try {
-      const before = await this.stagedRows();
-      const params = grouped.includes('$2') ? [path, ctx.installUuid ?? null] : [path];
-      await this.db.run(`INSERT INTO ${ident(this.stagingTable)} (${this.columnList}) ${grouped}`, params);
-      return (await this.stagedRows()) - before;
+      const params = prepared.includes('$2') ? [path, ctx.installUuid ?? null] : [path];
+      const cols = this.preparedColumns.map((c) => ident(c.name)).join(', ');
+      return await this.db.run(`INSERT INTO ${ident(this.rawTable)} (${cols}) ${prepared}`, params);
     } catch (err) {
       throw new ExtractError(source, `CSV could not be read as ${member}: ${errorMessage(err)}`, { cause: err });
     }
-  }
-
-  private async stagedRows(): Promise<number> {
-    const [row] = await this.db.all<{ n: bigint }>(`SELECT count(*) AS n FROM ${ident(this.stagingTable)}`);
-    return Number(row?.n ?? 0);
   }
 
   /**
@@ -171,9 +174,8 @@ export abstract class Dataframe {
       const select = this.columns.map((c) =>
         present.has(c.name) ? `CAST(${ident(c.name)} AS ${c.type})` : `NULL::${c.type}`,
       );
-      const before = await this.stagedRows();
       try {
-        await this.db.run(
+        staged += await this.db.run(
           `INSERT INTO ${ident(this.stagingTable)} (${this.columnList}) SELECT ${select.join(', ')} FROM read_parquet($1)`,
           [path],
         );
@@ -181,7 +183,6 @@ export abstract class Dataframe {
         throw new TallyError(`${path}: Parquet could not be read as ${this.name}: ${errorMessage(err)}`, { cause: err });
       }
       this.sources += 1;
-      staged += (await this.stagedRows()) - before;
     }
     return staged;
   }
@@ -214,9 +215,26 @@ export abstract class Dataframe {
     await this.init();
     const t = ident(this.table);
     const s = ident(this.stagingTable);
-    const all = `(SELECT ${this.columnList} FROM ${t} UNION ALL SELECT ${this.columnList} FROM ${s})`;
-    await this.replaceTable(this.regroupSql(all));
+    const r = ident(this.rawTable);
+    const [n] = await this.db.all<{ t: bigint; s: bigint; r: bigint }>(
+      `SELECT (SELECT count(*) FROM ${t}) AS t, (SELECT count(*) FROM ${s}) AS s, (SELECT count(*) FROM ${r}) AS r`,
+    );
+    const grouped = Number(n?.t ?? 0);
+    const staged = Number(n?.s ?? 0);
+    const raw = Number(n?.r ?? 0);
+    if (staged === 0 && raw === 0) return; // `table` is already grouped
+    if (grouped === 0 && staged === 0) {
+      // Only raw rows: one aggregation gives the grouped table (no second pass).
+      await this.replaceTable(this.aggregateSql(r));
+      await this.db.run(`DELETE FROM ${r}`);
+      return;
+    }
+    const parts = [`SELECT ${this.columnList} FROM ${t}`];
+    if (staged > 0) parts.push(`SELECT ${this.columnList} FROM ${s}`);
+    if (raw > 0) parts.push(`SELECT * FROM (${this.aggregateSql(r)})`);
+    await this.replaceTable(this.regroupSql(`(${parts.join(' UNION ALL ')})`));
     await this.db.run(`DELETE FROM ${s}`);
+    await this.db.run(`DELETE FROM ${r}`);
   }
 
   /**
@@ -247,12 +265,10 @@ export abstract class Dataframe {
     await this.db.run(`DROP TABLE ${map}`);
   }
 
+  /** Replace `table` by `select`, which yields exactly `columns` in order (names may be expressions). */
   private async replaceTable(select: string): Promise<void> {
-    const tmp = ident(`${this.table}_next`);
-    await this.db.run(`CREATE OR REPLACE TABLE ${tmp} AS ${select}`);
-    await this.db.run(`DELETE FROM ${ident(this.table)}`);
-    await this.db.run(`INSERT INTO ${ident(this.table)} (${this.columnList}) SELECT ${this.columnList} FROM ${tmp}`);
-    await this.db.run(`DROP TABLE ${tmp}`);
+    const typed = this.columns.map((c, i) => `CAST(#${i + 1} AS ${c.type}) AS ${ident(c.name)}`).join(', ');
+    await this.db.run(`CREATE OR REPLACE TABLE ${ident(this.table)} AS SELECT ${typed} FROM (${select})`);
   }
 
   /** `ORDER BY` of the index columns (code-point order, NULLs last), or nothing. */
@@ -340,10 +356,18 @@ export abstract class Dataframe {
     return toArrowTable(this.columns, rows);
   }
 
+  /** Remove every row (grouped, staged and raw); the tables stay. */
+  async clear(): Promise<void> {
+    await this.init();
+    for (const t of [this.table, this.stagingTable, this.rawTable]) await this.db.run(`DELETE FROM ${ident(t)}`);
+    this.sources = 0;
+  }
+
   /** Drop this dataframe's tables. */
   async drop(): Promise<void> {
     await this.db.run(`DROP TABLE IF EXISTS ${ident(this.table)}`);
     await this.db.run(`DROP TABLE IF EXISTS ${ident(this.stagingTable)}`);
+    await this.db.run(`DROP TABLE IF EXISTS ${ident(this.rawTable)}`);
     this.ready = false;
   }
 }

@@ -14,8 +14,8 @@ export interface DuckDbOptions {
 export interface TallyDuckDb extends AsyncDisposable {
   readonly instance: DuckDBInstance;
   readonly connection: DuckDBConnection;
-  /** Run a statement; `params` are bound ($1, $2 …), never interpolated. */
-  run(sql: string, params?: unknown[]): Promise<void>;
+  /** Run a statement; `params` are bound ($1, $2 …), never interpolated. Returns rows changed. */
+  run(sql: string, params?: unknown[]): Promise<number>;
   /** Run a query and return rows as plain JS objects (see `toJs` for the value mapping). */
   all<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
   /** A unique table name with the given prefix. */
@@ -54,7 +54,8 @@ export async function openDuckDb(opts: DuckDbOptions = {}): Promise<TallyDuckDb>
     instance,
     connection,
     async run(sql, params) {
-      await connection.run(sql, bind(params));
+      const result = await connection.run(sql, bind(params));
+      return result.rowsChanged;
     },
     async all<T>(sql: string, params?: unknown[]) {
       const reader = await connection.runAndReadAll(sql, bind(params));

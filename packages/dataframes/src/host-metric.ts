@@ -35,7 +35,15 @@ export class HostMetric extends Dataframe {
     return {};
   }
 
-  protected groupSql(_member: string, src: string): string {
+  protected get preparedColumns(): readonly Column[] {
+    return this.columns;
+  }
+
+  protected aggregateSql(from: string): string {
+    return `SELECT * FROM ${from}`;
+  }
+
+  protected prepareSql(_member: string, src: string): string {
     const exprs = this.columns.map((c) => {
       if (c.type === 'TIMESTAMP') return ts(c.name);
       if (c.type === 'BIGINT') return int(c.name);

@@ -114,40 +114,54 @@ export class JobHostSummary extends Dataframe {
     };
   }
 
-  protected groupSql(member: string, src: string): string | undefined {
-    let prepared: string;
+  protected readonly preparedColumns: readonly Column[] = [
+    { name: 'organization_name', type: 'VARCHAR' },
+    { name: 'job_template_name', type: 'VARCHAR' },
+    { name: 'host_name', type: 'VARCHAR' },
+    { name: 'original_host_name', type: 'VARCHAR' },
+    { name: 'install_uuid', type: 'VARCHAR' },
+    { name: 'job_remote_id', type: 'BIGINT' },
+    { name: 'task_runs', type: 'BIGINT' },
+    { name: 'created', type: 'TIMESTAMP' },
+    { name: 'job_created', type: 'TIMESTAMP' },
+    { name: 'managed_node_type', type: 'INTEGER' },
+    { name: 'canonical_facts', type: PAIRS_TYPE },
+    { name: 'facts', type: PAIRS_TYPE },
+    { name: 'events', type: 'VARCHAR[]' },
+  ];
+
+  protected prepareSql(member: string, src: string): string | undefined {
+    const common =
+      `COALESCE(${str('organization_name')}, 'No organization name'), ${str('job_template_name')}, `;
     if (member === JHS) {
       const counters = ['failures', 'ok', 'skipped', 'ignored', 'rescued'].map(int0).join(' + ');
-      prepared =
-        `SELECT COALESCE(${str('organization_name')}, 'No organization name') AS organization_name, ` +
-        `${str('job_template_name')} AS job_template_name, ` +
-        `COALESCE(${str('ansible_host_variable')}, ${str('host_name')}) AS host_name, ` +
-        `${str('host_name')} AS original_host_name, ` +
-        `CAST($2 AS VARCHAR) AS install_uuid, ${int('job_remote_id')} AS job_remote_id, ` +
-        `${int0('dark')} + ${counters} AS task_runs, ${counters} AS reachable_task_runs, ` +
-        `${ts('created')} AS created, ${ts('job_created')} AS job_created, ${DIRECT} AS managed_node_type, ` +
-        `[]::${PAIRS_TYPE} AS canonical_facts, []::${PAIRS_TYPE} AS facts, []::VARCHAR[] AS events ` +
-        `FROM ${src}`;
-      if (this.reachableOnly) prepared = `SELECT * FROM (${prepared}) WHERE reachable_task_runs <> 0`;
-    } else if (member === AUDIT) {
-      prepared =
-        `SELECT COALESCE(${str('organization_name')}, 'No organization name') AS organization_name, ` +
-        `${str('job_template_name')} AS job_template_name, ${str('host_name')} AS host_name, ` +
-        `${str('host_name')} AS original_host_name, ` +
-        `CAST($2 AS VARCHAR) AS install_uuid, ${int('job_remote_id')} AS job_remote_id, ` +
-        `${int0('task_runs')} AS task_runs, ${ts('created')} AS created, ${ts('job_created')} AS job_created, ` +
-        `${INDIRECT} AS managed_node_type, ${jsonPairs('canonical_facts')} AS canonical_facts, ` +
-        `${jsonPairs('facts')} AS facts, ${jsonArray('events')} AS events FROM ${src}`;
-    } else {
-      return undefined;
+      const reachable = this.reachableOnly ? ` WHERE ${counters} <> 0` : '';
+      return (
+        `SELECT ${common}COALESCE(${str('ansible_host_variable')}, ${str('host_name')}), ${str('host_name')}, ` +
+        `CAST($2 AS VARCHAR), ${int('job_remote_id')}, ${int0('dark')} + ${counters}, ` +
+        `${ts('created')}, ${ts('job_created')}, ${DIRECT}, []::${PAIRS_TYPE}, []::${PAIRS_TYPE}, []::VARCHAR[] ` +
+        `FROM ${src}${reachable}`
+      );
     }
+    if (member === AUDIT) {
+      return (
+        `SELECT ${common}${str('host_name')}, ${str('host_name')}, CAST($2 AS VARCHAR), ${int('job_remote_id')}, ` +
+        `${int0('task_runs')}, ${ts('created')}, ${ts('job_created')}, ${INDIRECT}, ` +
+        `${jsonPairs('canonical_facts')}, ${jsonPairs('facts')}, ${jsonArray('events')} FROM ${src}`
+      );
+    }
+    return undefined;
+  }
+
+  protected aggregateSql(from: string): string {
     const index = this.indexColumns.join(', ');
     return (
       `SELECT ${index}, CAST(count(host_name) AS BIGINT), CAST(sum(task_runs) AS BIGINT), min(created), max(created), ` +
       `max(job_created), CAST(min(managed_node_type) AS INTEGER), ` +
       `${setOf(`CASE managed_node_type WHEN ${DIRECT} THEN 'DIRECT' ELSE 'INDIRECT' END`)}, ` +
-      `${unionLists('canonical_facts')}, ${unionLists('facts')}, ${unionLists('events')}, ${setOf('host_name')} ` +
-      `FROM (${prepared}) GROUP BY ${index}`
+      `${unionLists('canonical_facts')}, ${unionLists('facts')}, ${unionLists('events')}, ` +
+      `CASE WHEN host_name IS NULL THEN []::VARCHAR[] ELSE [host_name] END ` +
+      `FROM ${from} GROUP BY ${index}`
     );
   }
 }

@@ -43,20 +43,35 @@ export class MainHost extends Dataframe {
     };
   }
 
-  protected groupSql(member: string, src: string): string | undefined {
+  protected readonly preparedColumns: readonly Column[] = [
+    { name: 'host_name', type: 'VARCHAR' },
+    { name: 'install_uuid', type: 'VARCHAR' },
+    { name: 'organization_name', type: 'VARCHAR' },
+    { name: 'inventory_name', type: 'VARCHAR' },
+    { name: 'cf', type: PAIRS_TYPE },
+    { name: 'f', type: PAIRS_TYPE },
+    { name: 'last_automation', type: 'TIMESTAMP' },
+    { name: 'serial', type: 'VARCHAR' },
+  ];
+
+  protected prepareSql(member: string, src: string): string | undefined {
     if (member !== 'main_host.csv' && member !== 'main_host_daily.csv') return undefined;
     const fact = (k: string) =>
       `CASE WHEN json_valid("canonical_facts") THEN NULLIF(json_extract_string("canonical_facts", '$.${k}'), '') END`;
-    const prepared =
-      `SELECT COALESCE(${str('ansible_host_variable')}, ${str('host_name')}) AS host_name, ` +
-      `CAST($2 AS VARCHAR) AS install_uuid, COALESCE(${str('organization_name')}, 'No organization name') AS organization_name, ` +
-      `${str('inventory_name')} AS inventory_name, ${jsonPairs('canonical_facts')} AS cf, ${jsonPairs('facts')} AS f, ` +
-      `${ts('last_automation')} AS last_automation, ` +
-      `${fact('ansible_product_serial')} || '/' || ${fact('ansible_machine_id')} AS serial FROM ${src}`;
+    return (
+      `SELECT COALESCE(${str('ansible_host_variable')}, ${str('host_name')}), CAST($2 AS VARCHAR), ` +
+      `COALESCE(${str('organization_name')}, 'No organization name'), ${str('inventory_name')}, ` +
+      `${jsonPairs('canonical_facts')}, ${jsonPairs('facts')}, ${ts('last_automation')}, ` +
+      `${fact('ansible_product_serial')} || '/' || ${fact('ansible_machine_id')} FROM ${src}`
+    );
+  }
+
+  protected aggregateSql(from: string): string {
     return (
       `SELECT host_name, install_uuid, ${setOf('organization_name')}, ${setOf('inventory_name')}, ` +
-      `${unionLists('cf')}, ${unionLists('f')}, max(last_automation), ${setOf('serial')}, ${setOf('host_name')} ` +
-      `FROM (${prepared}) GROUP BY host_name, install_uuid`
+      `${unionLists('cf')}, ${unionLists('f')}, max(last_automation), ${setOf('serial')}, ` +
+      `CASE WHEN host_name IS NULL THEN []::VARCHAR[] ELSE [host_name] END ` +
+      `FROM ${from} GROUP BY host_name, install_uuid`
     );
   }
 }

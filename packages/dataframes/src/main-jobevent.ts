@@ -41,10 +41,15 @@ export class MainJobevent extends Dataframe {
     return { task_runs: 'sum', duration: 'sum' };
   }
 
-  protected groupSql(member: string, src: string): string | undefined {
+  protected readonly preparedColumns: readonly Column[] = [
+    ...this.columns.filter((c) => this.indexColumns.includes(c.name as never)),
+    { name: 'duration', type: 'DOUBLE' },
+  ];
+
+  protected prepareSql(member: string, src: string): string | undefined {
     if (member !== 'main_jobevent.csv') return undefined;
     const role = `COALESCE(${str('resolved_role')}, ${str('role')})`;
-    const prepared =
+    return (
       `SELECT ${str('host_name')} AS host_name, module AS module_name, ` +
       `CASE WHEN regexp_matches(module, ${q(COLLECTION)}) THEN regexp_extract(module, ${q(COLLECTION)}, 1) || '.' || regexp_extract(module, ${q(COLLECTION)}, 2) ` +
       `ELSE 'No collection used' END AS collection_name, ` +
@@ -53,8 +58,12 @@ export class MainJobevent extends Dataframe {
       `CAST($2 AS VARCHAR) AS install_uuid, ${int('job_remote_id')} AS job_remote_id, ` +
       `COALESCE(TRY_CAST("duration" AS DOUBLE), 0) AS duration ` +
       `FROM (SELECT *, COALESCE(${str('resolved_action')}, ${str('task_action')}) AS module, ${role} AS r FROM ${src}) ` +
-      `WHERE ${str('task_action')} IS NOT NULL AND ${str('host_name')} IS NOT NULL`;
+      `WHERE ${str('task_action')} IS NOT NULL AND ${str('host_name')} IS NOT NULL`
+    );
+  }
+
+  protected aggregateSql(from: string): string {
     const index = this.indexColumns.join(', ');
-    return `SELECT ${index}, CAST(count(*) AS BIGINT), CAST(sum(duration) AS DOUBLE) FROM (${prepared}) GROUP BY ${index}`;
+    return `SELECT ${index}, CAST(count(*) AS BIGINT), CAST(sum(duration) AS DOUBLE) FROM ${from} GROUP BY ${index}`;
   }
 }

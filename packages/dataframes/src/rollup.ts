@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { addDays, addMonths, isoDate, type Logger, silentLogger, tempdir, thisDay, thisMonth, thisWeek } from '@tally/core';
-import type { ExtractFailure } from '@tally/extractors';
+import { type ExtractFailure, listTarballs } from '@tally/extractors';
 import type { Storage } from '@tally/storage';
 import type { Dataframe } from './dataframe.js';
 import { type DuckDbOptions, openDuckDb, type TallyDuckDb } from './duckdb.js';
@@ -105,9 +105,11 @@ export async function rollup(opts: RollupOptions): Promise<RollupResult> {
   const kinds = opts.kinds ?? ROLLUP_KINDS;
   const result: RollupResult = { parts: [], tarballs: [], failures: [] };
   await using tmp = await tempdir('tally-rollup');
+  await using db = await openDuckDb(opts.duckdb);
+  const dfs = kinds.map((k) => createDataframe(k, db, { reachableOnly: opts.reachableOnly }));
   for (const w of periodWindows(opts.since, opts.until, opts.period)) {
-    await using db = await openDuckDb(opts.duckdb);
-    const dfs = kinds.map((k) => createDataframe(k, db, { reachableOnly: opts.reachableOnly }));
+    if ((await listTarballs(opts.storage, w.since, w.until)).length === 0) continue;
+    for (const df of dfs) await df.clear();
     const loaded = await loadTarballs(dfs, {
       storage: opts.storage,
       since: w.since,

@@ -20,7 +20,7 @@ let dir: string;
 let db: TallyDuckDb;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'tally-dataframes-test-'));
-  db = await openDuckDb({ memoryLimit: '256MB', threads: 1 });
+  db = await openDuckDb({ memoryLimit: '256MB', threads: 2 });
 });
 afterAll(async () => {
   await db.close();
