@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { ConfigError, type Queryable, StorageError, errorMessage, tempdir } from '@tally/core';
-import { type GlobOptions, type LocalFile, type PutSource, type Storage, checkName, dateFilter, globPrefix, globToRegExp } from '@tally/storage';
+import { type GlobOptions, type LocalFile, type PutSource, type Storage, checkName, dateFilter, globPrefix, globToRegExp, tempLocalFile } from '@tally/storage';
 import pg from 'pg';
 import { parseCsvRows } from './csv.js';
 
@@ -186,13 +186,7 @@ export class PostgresStorage implements Storage {
       await dir.remove();
       throw new StorageError(BACKEND, `get ${name}: cannot write a local copy: ${errorMessage(err)}`, { cause: err });
     }
-    let released = false;
-    const release = async () => {
-      if (released) return;
-      released = true;
-      await dir.remove();
-    };
-    return { path, release, [Symbol.asyncDispose]: release };
+    return tempLocalFile(path, dir);
   }
 
   async exists(name: string): Promise<boolean> {

@@ -29,7 +29,7 @@ import {
   tempdir,
   withRetry,
 } from '@tally/core';
-import { type GlobOptions, type LocalFile, type PutSource, type Storage, checkName, dateFilter, globPrefix, globToRegExp } from '@tally/storage';
+import { type GlobOptions, type LocalFile, type PutSource, type Storage, checkName, dateFilter, globPrefix, globToRegExp, tempLocalFile } from '@tally/storage';
 
 /** `WHEN_REQUIRED` sends no payload checksums unless an operation needs one; `WHEN_SUPPORTED` is the SDK default. */
 export type ChecksumMode = 'WHEN_REQUIRED' | 'WHEN_SUPPORTED';
@@ -262,13 +262,7 @@ export class S3Storage implements Storage {
       if (statusOf((err as StorageError).cause) === 404) throw new StorageError(BACKEND, `get s3://${this.bucket}/${name}: no such object`, { cause: err, status: 404 });
       throw err;
     }
-    let released = false;
-    const release = async () => {
-      if (released) return;
-      released = true;
-      await dir.remove();
-    };
-    return { path, release, [Symbol.asyncDispose]: release };
+    return tempLocalFile(path, dir);
   }
 
   async exists(name: string): Promise<boolean> {

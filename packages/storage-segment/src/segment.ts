@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Analytics } from '@segment/analytics-node';
 import { ConfigError, StorageError, errorMessage, pythonJsonSize, registerSecret, silentLogger } from '@tally/core';
 import type { Logger, TallyConfig } from '@tally/core';
-import { type LocalFile, type PutSource, type Storage, checkName } from '@tally/storage';
+import { type PutSource, PutOnlyStorage, type Storage, checkName } from '@tally/storage';
 import { type ChunkInfo, type SegmentMeta, chunkDict, chunkMessageId, maxChunkSize, pythonIsoTimestamp } from './chunk.js';
 
 export const DEFAULT_SEGMENT_EVENT = 'Metrics Artifact Upload';
@@ -40,7 +40,8 @@ export interface SegmentPutResult {
  * resolves only once every chunk was accepted; a chunk the SDK finally gives up on
  * (after its own retries) makes the put fail.
  */
-export class SegmentStorage implements Storage {
+export class SegmentStorage extends PutOnlyStorage implements Storage {
+  protected readonly putOnlyReason = 'segment is a put-only backend';
   readonly backend = 'segment';
   private readonly opts: SegmentOptions;
   private readonly log: Logger;
@@ -50,6 +51,7 @@ export class SegmentStorage implements Storage {
   private closed = false;
 
   constructor(opts: SegmentOptions) {
+    super();
     if (!opts.writeKey) {
       throw new ConfigError('storage segment: write key not set (METRICS_UTILITY_SEGMENT_WRITE_KEY)', { field: 'METRICS_UTILITY_SEGMENT_WRITE_KEY' });
     }
@@ -163,25 +165,6 @@ export class SegmentStorage implements Storage {
     return { chunks, messageIds };
   }
 
-  async get(name: string): Promise<LocalFile> {
-    throw this.unsupported('get', name);
-  }
-
-  async exists(name: string): Promise<boolean> {
-    throw this.unsupported('exists', name);
-  }
-
-  async remove(name: string): Promise<void> {
-    throw this.unsupported('remove', name);
-  }
-
-  async glob(pattern: string): Promise<string[]> {
-    throw this.unsupported('glob', pattern);
-  }
-
-  private unsupported(op: string, name: string): StorageError {
-    return new StorageError(this.backend, `${op} ${name}: not supported, segment is a put-only backend`);
-  }
 
   /** Wait for puts in progress and push out anything the SDK still holds. */
   async flush(): Promise<void> {

@@ -1,3 +1,4 @@
 export * from './storage.js';
 export * from './names.js';
 export * from './directory.js';
+export * from './shared.js';
