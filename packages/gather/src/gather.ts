@@ -13,6 +13,7 @@ import {
   errorMessage,
   lock,
   parseSize,
+  parseTarballStamp,
   pythonJson,
   silentLogger,
   tarballStamp,
@@ -35,7 +36,7 @@ import { dropSecretKeys, safeBillingParams, scrubMessage } from './config-doc.js
 import { selectCollectors } from './select.js';
 import type { StateStore } from './state.js';
 import { PostgresStateStore } from './state-postgres.js';
-import { resolveWindow, sliceWindow } from './window.js';
+import { DEFAULT_MAX_GATHER_PERIOD_DAYS, resolveWindow, sliceWindow } from './window.js';
 
 /** The advisory lock one gather per cluster holds (plus `_{METRICS_UTILITY_COLLECTOR_LOCK_SUFFIX}`). */
 export const GATHER_LOCK = 'tally_gather';
@@ -122,6 +123,8 @@ interface SliceRec {
   until: Date;
   /** A sliced CSV part: its tarball ships at once and is named after it. */
   immediate: boolean;
+  /** The key's first slice in this run (starts at its watermark). */
+  first: boolean;
   /** Starts where the stored watermark ends (or where the horizon forces it to). */
   chained: boolean;
   ok?: boolean;
@@ -173,6 +176,11 @@ export async function gather(opts: GatherOptions): Promise<GatherResult> {
     throw new ConfigError(`gather needs exactly one config collector; got ${configCollectors.map((c) => c.meta.key).join(', ')}`, {
       field: 'collectors',
     });
+  }
+  const seen = new Set<string>();
+  for (const c of opts.collectors) {
+    if (seen.has(c.meta.key)) throw new ConfigError(`collector key ${c.meta.key} appears twice; keys name tarball members and watermarks`, { field: 'collectors' });
+    seen.add(c.meta.key);
   }
   const data = selectCollectors(opts.collectors, { ...cfg, logger: log });
   const win = resolveWindow({ since: opts.since, until: opts.until, now: opts.now ?? new Date(), maxDays: cfg.maxGatherPeriodDays, logger: log });
@@ -305,6 +313,14 @@ class Run {
     const { since, until, horizon } = this.win;
     const start = since ?? (wm ? later(wm, horizon) : horizon);
     const chained = since ? !wm || since.getTime() <= wm.getTime() : true;
+    if (!since && wm && wm.getTime() < horizon.getTime()) {
+      this.log.warn(
+        `${key}: last gathered ${wm.toISOString()}, before the ${this.opts.config?.maxGatherPeriodDays ?? DEFAULT_MAX_GATHER_PERIOD_DAYS}-day horizon; gathering from ${horizon.toISOString()} (older data is not gathered)`,
+      );
+    }
+    if (since && !chained) {
+      this.log.info(`${key}: ${since.toISOString()} is after its watermark ${wm!.toISOString()}; this window will not move the watermark`);
+    }
     const windows = meta.slicing
       ? sliceWindow(meta.slicing, { since: start, until })
       : [{ since: earlier(start, until), until }];
@@ -321,7 +337,7 @@ class Run {
         this.log.warn(`${key}: ${windows.length - i} later slice(s) left for the next run after an upload failure`);
         return;
       }
-      const rec: SliceRec = { key, since: w.since, until: w.until, immediate: Boolean(meta.slicing) && meta.format === 'csv', chained, pending: 0, deliveryFailed: false };
+      const rec: SliceRec = { key, since: w.since, until: w.until, immediate: Boolean(meta.slicing) && meta.format === 'csv', first: i === 0, chained, pending: 0, deliveryFailed: false };
       list.push(rec);
       const startedAt = new Date();
       const outputDir = join(this.work, 'stage', `${key}-${i}`);
@@ -478,8 +494,34 @@ class Run {
       this.log.info(`shipped ${name}`, { members: written.members, bytes: written.bytes });
       for (const p of bundle.items) p.slice.pending--;
       await this.advance(keys);
+      if (first?.slice.first) await this.removeSuperseded(name, head.since, head.until);
     } finally {
       await Promise.all(bundle.items.map((p) => (p.file ? rm(p.file, { force: true }) : undefined)));
+    }
+  }
+
+  /**
+   * A run killed between an upload and its watermark update leaves a delivered
+   * tarball the state does not know. Its window started where this key's first
+   * slice starts now, but ended at that run's "now": a different name. This
+   * delivery covers it (same start, later end, same key and part), so the
+   * earlier one is removed rather than left as a duplicate.
+   */
+  private async removeSuperseded(name: string, since: Date, until: Date): Promise<void> {
+    const slash = name.lastIndexOf('/');
+    const file = name.slice(slash + 1);
+    const prefix = `${this.installUuid}-${tarballStamp(since)}-`;
+    const index = file.slice(file.lastIndexOf('-'));
+    try {
+      for (const other of await this.opts.storage.glob(`${name.slice(0, slash + 1)}${prefix}*${index}`)) {
+        if (other === name) continue;
+        const end = parseTarballStamp(other.slice(other.lastIndexOf('/') + 1 + prefix.length));
+        if (!end || end.getTime() >= until.getTime()) continue;
+        await this.opts.storage.remove(other);
+        this.log.warn(`removed ${other}: delivered by an interrupted run and covered by ${name}`);
+      }
+    } catch (err) {
+      this.log.warn(`could not look for earlier deliveries of ${name}: ${scrubMessage(errorMessage(err))}`);
     }
   }
 
