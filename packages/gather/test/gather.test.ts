@@ -243,6 +243,9 @@ describe('gather', () => {
     const failing = makeCollector({ key: 'config', version: '1.0', format: 'json', description: '', config: true }, async () => {
       throw new Error('controller settings unreadable');
     });
+    await expect(gather({ db, collectors: [configCollector(), dailyCsv('x'), dailyCsv('x')], storage, stateStore: store, installUuid: 'u1' })).rejects.toThrow(
+      /collector key x appears twice/,
+    );
     await expect(gather({ db, collectors: [failing, dailyCsv('x')], storage, stateStore: store, installUuid: 'u1', now: NOW })).rejects.toBeInstanceOf(CollectorError);
     expect((await store.statuses()).find((s) => s.key === 'config')?.lastError).toContain('controller settings unreadable');
   });
@@ -300,6 +303,26 @@ describe('gather', () => {
       const members = await readTarballMembers(join(base, t.name));
       for (const m of members) expect(m.mtime?.getTime()).toBe(NOW.getTime());
     }
+  });
+});
+
+describe('watermarks and skipped collectors', () => {
+  it('warns when a watermark is older than the horizon, and treats a skipped CSV collector as done with nothing to ship', async () => {
+    await store.advance(new Map([['job_host_summary', D('2024-02-01T00:00:00Z')]]));
+    const skipped = makeCollector({ key: 'main_indirectmanagednodeaudit', version: '1.0', format: 'csv', description: '', slicing: 'daily' }, async () => ({
+      format: 'csv',
+      files: [],
+      skipped: 'table main_indirectmanagednodeaudit does not exist on this controller',
+    }));
+    const log = capture();
+    const res = await gather({ db, collectors: [configCollector(), dailyCsv('job_host_summary'), skipped], storage, stateStore: store, now: NOW, config: cfg, installUuid: 'u1', logger: log });
+    expect(res.ok).toBe(true);
+    expect(log.lines).toContain(
+      'warn job_host_summary: last gathered 2024-02-01T00:00:00.000Z, before the 3-day horizon; gathering from 2024-03-01T12:00:00.000Z (older data is not gathered)',
+    );
+    expect(log.lines.some((l) => l.startsWith('warn main_indirectmanagednodeaudit: skipped: table'))).toBe(true);
+    expect(res.watermarks.main_indirectmanagednodeaudit).toBe(NOW.toISOString());
+    expect(res.tarballs.flatMap((t) => t.members)).not.toContain('main_indirectmanagednodeaudit.csv');
   });
 });
 
