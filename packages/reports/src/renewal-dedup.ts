@@ -32,13 +32,14 @@ export function identifier(key: (typeof KEYS)[number], v: string | null): string
 export function dedupGroups(records: readonly HostMetricRecord[], iterations = 3): number[][] {
   const nk = KEYS.length;
   // ids[i * nk + k]: the k-th identifier of record i, or null
-  const ids: (string | null)[] = new Array(records.length * nk);
+  // (pushed, not preallocated: a large `new Array(n)` starts in slow dictionary mode)
+  const ids: (string | null)[] = [];
   const index = KEYS.map(() => new Map<string, number[]>());
   for (let i = 0; i < records.length; i++) {
     const r = records[i]!;
     for (let k = 0; k < nk; k++) {
       const v = identifier(KEYS[k]!, r[KEYS[k]!]);
-      ids[i * nk + k] = v;
+      ids.push(v);
       if (v === null) continue;
       const list = index[k]!.get(v);
       if (list) list.push(i);

@@ -122,15 +122,16 @@ describe('renewal guidance', () => {
       const groups = dedupGroups(recs, 3);
       return { ms: performance.now() - t0, groups };
     };
-    time(make(10_000)); // warm-up
-    const small = time(make(10_000));
+    const smallRecs = make(10_000);
+    const runs = [time(smallRecs), time(smallRecs), time(smallRecs)];
+    const small = { ms: Math.min(...runs.map((r) => r.ms)), groups: runs[0]!.groups };
     const recs = make(100_000);
     const big = time(recs);
     expect(big.groups).toHaveLength(25_000);
     expect(small.groups).toHaveLength(2_500);
-    // 10× the rows: a quadratic scan would take ~100× as long; allow generous noise on a busy machine.
-    expect(big.ms).toBeLessThan(Math.max(30 * small.ms, 1000));
-    expect(big.ms).toBeLessThan(10_000);
+    // 10× the rows: a quadratic scan would take ~100× as long; linear is ~10×, with room for a busy machine.
+    expect(big.ms).toBeLessThan(Math.max(50 * small.ms, 1000));
+    expect(big.ms).toBeLessThan(20_000);
     // a chain a-b-c-d-e linked one identifier at a time needs 4 expansions
     const chain: HostMetricRecord[] = ['a', 'b', 'c', 'd', 'e'].map((h, i) => ({ ...recs[0]!, hostname: h, ansibleProductSerial: i % 2 ? `x${i}` : `x${i + 1}`, ansibleMachineId: i % 2 ? `y${i + 1}` : `y${i}` }));
     expect(dedupGroups(chain, 4)).toHaveLength(1);
