@@ -6,6 +6,8 @@ import { PassThrough } from 'node:stream';
 import { ConfigError, loadConfig } from '@tally/core';
 import { readWorkbook } from '@tally/reports';
 import { createTestDatabase, metricsUtilityTarballs, type TestDatabase } from '@tally/testkit';
+import { S3Storage } from '@tally/storage-s3';
+import S3rver from 's3rver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CliIO } from '../src/io.js';
 import { runReport } from '../src/report-command.js';
@@ -154,5 +156,35 @@ describe('runReport', () => {
     // x1+x2 share a machine id (18 days: not ephemeral); y lasted 1 day and started before 05-19
     expect([4, 5, 6, 7].map((r) => ws.getCell(`B${r}`).value)).toEqual([1, 1, 1, 0]);
     expect((await sheet(res.path!, 'Managed nodes')).getCell('A2').value).toBe('x2');
+  });
+
+  it('reads tarballs from and writes the workbook to an S3 bucket (s3rver on 127.0.0.1)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tally-report-s3-'));
+    const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: dir, configureBuckets: [{ name: 'billing', configs: [] }] });
+    const { port } = await server.run();
+    try {
+      const s3env = env({
+        METRICS_UTILITY_SHIP_TARGET: 's3',
+        METRICS_UTILITY_BUCKET_NAME: 'billing',
+        METRICS_UTILITY_BUCKET_ENDPOINT: `http://127.0.0.1:${port}`,
+        METRICS_UTILITY_BUCKET_REGION: 'us-east-1',
+        METRICS_UTILITY_BUCKET_ACCESS_KEY: 'S3RVER',
+        METRICS_UTILITY_BUCKET_SECRET_KEY: 'S3RVER',
+      });
+      const bucket = new S3Storage({ bucket: 'billing', endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', accessKey: 'S3RVER', secretKey: 'S3RVER' });
+      const { base, names } = metricsUtilityTarballs();
+      for (const name of names.filter((n) => n.startsWith('data/2024/03/'))) await bucket.put(name, { filename: join(base, name) });
+      const res = await runReport(loadConfig({ env: s3env }), { month: '2024-03' });
+      expect(res).toMatchObject({ status: 'written', name: 'reports/2024/03/CCSPv2-2024-03.xlsx' });
+      expect(res.path).toBeUndefined();
+      await using local = await bucket.get(res.name);
+      const all = new Set([...marchHostsByOrg().values()].flatMap((x) => [...x]));
+      expect((await sheet(local.path, 'Usage Reporting')).getCell('G7').value).toBe(all.size);
+      expect((await runReport(loadConfig({ env: s3env }), { month: '2024-03' })).status).toBe('skipped');
+      await bucket.close?.();
+    } finally {
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -188,6 +188,19 @@ describe('fixture months', () => {
     expect(table(wb.getWorksheet('Usage by organizations')!, 5)).toEqual(usageByOrganizations(rolled));
   });
 
+  it('CCSPv2 with a filter that matches nothing draws only the five blank rows', async () => {
+    const storage = new DirectoryStorage({ base: ship });
+    const res = await buildCcspReport({ type: 'CCSPv2', storage, period: { month: '2024-03' }, params: params(['ccsp_summary', 'managed_nodes'], ['No such org']), force: true });
+    expect(res.status).toBe('written');
+    const wb = await readBook(join(ship, res.name));
+    const ws = wb.getWorksheet('Usage Reporting')!;
+    expect(ws.getCell('J2').value).toEqual({ formula: 'SUM(J7:J11)' });
+    expect(ws.getCell('G7').value).toBeNull();
+    for (let r = 7; r <= 11; r++) expect(ws.getCell(`J${r}`).value).toEqual({ formula: `G${r}*I${r}` });
+    expect(ws.getCell('J12').value).toBeNull();
+    expect(wb.getWorksheet('Managed nodes')!.rowCount).toBe(1);
+  });
+
   it('sorts in code-point order ("hamble 10500" after "hamble 103479")', async () => {
     const storage = new DirectoryStorage({ base: ship });
     const res = await buildCcspReport({ type: 'CCSP', storage, period: { month: '2024-04' }, params: params(), force: true });
