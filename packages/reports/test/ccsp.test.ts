@@ -237,6 +237,46 @@ describe('fixture months', () => {
   });
 });
 
+describe('schema 1.2 (job_created) and missing keys', () => {
+  it('fills first/last run and groups a missing template last within its organization', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'tally-jobs-'));
+    try {
+      const src = join(base, 'src');
+      mkdirSync(src);
+      writeFileSync(join(src, 'config.json'), JSON.stringify({ install_uuid: 'u-2' }));
+      writeFileSync(
+        join(src, 'job_host_summary.csv'),
+        'id,created,modified,host_name,host_remote_id,ansible_host_variable,ansible_connection_variable,changed,dark,failures,ok,processed,skipped,failed,ignored,rescued,job_created,job_remote_id,job_template_remote_id,job_template_name,inventory_remote_id,inventory_name,organization_remote_id,organization_name,project_remote_id,project_name\n' +
+          '1,2024-07-02 10:00:05+00,x,n1,1,,,0,0,0,2,1,0,f,0,0,2024-07-02 10:00:00+00,11,1,b,1,i,1,Z,1,p\n' +
+          '2,2024-07-03 10:00:05+00,x,n2,2,,,0,0,0,1,1,0,f,0,0,2024-07-03 10:00:00+00,12,1,,1,i,1,Z,1,p\n' +
+          '3,2024-07-04 10:00:05+00,x,n1,1,,,0,0,0,1,1,1,f,0,0,2024-07-04 09:00:00+00,13,1,a,1,i,1,Z,1,p\n' +
+          '4,2024-07-04 11:00:05+00,x,n3,3,,,0,1,0,0,1,0,f,0,0,2024-07-04 11:00:00+00,14,1,a,1,i,,,1,p\n' +
+          '5,2024-07-05 11:00:05+00,x,n1,1,,,0,0,0,3,1,0,f,0,0,2024-07-05 11:00:00+00,15,1,b,1,i,1,Z,1,p\n',
+      );
+      const day = join(base, 'ship/data/2024/07/05');
+      mkdirSync(day, { recursive: true });
+      execFileSync('tar', ['czf', join(day, 'u-2-2024-07-05-000000+0000-2024-07-06-000000+0000-0.tar.gz'), '-C', src, '.']);
+      const storage = new DirectoryStorage({ base: join(base, 'ship') });
+      const res = await buildCcspReport({ type: 'CCSPv2', storage, period: { month: '2024-07' }, params: params(['jobs', 'usage_by_organizations']) });
+      const wb = await readBook(join(base, 'ship', res.name));
+      const d = (s: string) => new Date(`${s}Z`);
+      expect(table(wb.getWorksheet('Jobs')!, 8)).toEqual([
+        ['a', 'No organization name', 1, 1, 1, 1, d('2024-07-04T11:00:00'), d('2024-07-04T11:00:00')],
+        ['a', 'Z', 1, 1, 1, 2, d('2024-07-04T09:00:00'), d('2024-07-04T09:00:00')],
+        ['b', 'Z', 2, 1, 2, 5, d('2024-07-02T10:00:00'), d('2024-07-05T11:00:00')],
+        [null, 'Z', 1, 1, 1, 1, d('2024-07-03T10:00:00'), d('2024-07-03T10:00:00')],
+      ]);
+      expect(wb.getWorksheet('Jobs')!.getCell('G2').numFmt).toBe('yyyy-mm-dd h:mm:ss');
+      expect(table(wb.getWorksheet('Usage by organizations')!, 5)).toEqual([
+        ['No organization name', 1, 1, 1, 1],
+        ['Z', 4, 2, 4, 8],
+      ]);
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('content usage (main_jobevent)', () => {
   it('maps event hosts to ansible_host and fills collection/role/module sheets', async () => {
     const base = mkdtempSync(join(tmpdir(), 'tally-events-'));
