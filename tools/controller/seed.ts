@@ -396,6 +396,11 @@ export async function seedController(db: Queryable, opts: SeedOptions): Promise<
     await db.query(`SELECT setval(pg_get_serial_sequence('${t}', 'id'), (SELECT max(id) FROM ${t}))`);
   }
 
+  // Fresh statistics, as autovacuum would keep on a live controller.
+  for (const t of ['main_jobhostsummary', 'main_jobevent', 'main_unifiedjob', 'main_host', 'main_hostmetric', 'main_indirectmanagednodeaudit']) {
+    await analyze(t);
+  }
+
   const count = async (table: string) =>
     Number((await db.query<{ n: string | number }>(`SELECT count(*) AS n FROM ${table}`)).rows[0]!.n);
   return {

@@ -29,7 +29,9 @@ export const mainJobEvent = windowedSqlCollector(
     windowColumn: 'main_jobhostsummary.modified',
   },
   {
-    sql: () => `WITH job_scope AS (
+    // Both CTEs are materialised so the window is resolved first (on main_jobhostsummary.modified)
+    // and events are fetched per job through (job_id, job_created), whatever the statistics say.
+    sql: () => `WITH job_scope AS MATERIALIZED (
     SELECT main_jobhostsummary.id AS main_jobhostsummary_id,
       main_jobhostsummary.created AS main_jobhostsummary_created,
       main_jobhostsummary.modified AS main_jobhostsummary_modified,
@@ -39,6 +41,9 @@ export const mainJobEvent = windowedSqlCollector(
     FROM main_jobhostsummary
     JOIN main_unifiedjob ON main_unifiedjob.id = main_jobhostsummary.job_id
     WHERE ${inWindow('main_jobhostsummary.modified')}
+  ),
+  scope_jobs AS MATERIALIZED (
+    SELECT DISTINCT job_id, job_created FROM job_scope
   )
   SELECT job_scope.main_jobhostsummary_id,
     job_scope.main_jobhostsummary_created,
@@ -60,7 +65,8 @@ export const mainJobEvent = windowedSqlCollector(
     e.job_id AS job_remote_id,
     e.host_id AS host_remote_id,
     e.host_name AS host_name
-  FROM main_jobevent e
+  FROM scope_jobs
+  JOIN main_jobevent e ON e.job_id = scope_jobs.job_id AND e.job_created = scope_jobs.job_created
   JOIN job_scope ON job_scope.job_created = e.job_created
     AND job_scope.job_id = e.job_id
     AND job_scope.host_name = e.host_name
