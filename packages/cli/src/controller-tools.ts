@@ -26,6 +26,14 @@ export function repositoryRoot(from = fileURLToPath(import.meta.url)): string {
   });
 }
 
+let tsxRegistered: Promise<void> | undefined;
+function registerTsx(): Promise<void> {
+  tsxRegistered ??= import('tsx/esm/api').then((api: { register: () => unknown }) => {
+    api.register();
+  });
+  return tsxRegistered;
+}
+
 /**
  * Import a TypeScript module of tools/ at run time. Under tsx (tests, `node --import tsx`)
  * this just works; from the compiled CLI, register tsx's loader first.
@@ -36,9 +44,9 @@ async function importTool<T>(relative: string): Promise<T> {
     return (await import(url)) as T;
   } catch (err) {
     if ((err as { code?: string }).code !== 'ERR_UNKNOWN_FILE_EXTENSION') throw err;
-    const api = (await import('tsx/esm/api')) as { register: () => unknown };
-    api.register();
-    return (await import(url)) as T;
+    await registerTsx();
+    // Node caches the failed load under the plain URL: ask again under another one.
+    return (await import(`${url}?tsx`)) as T;
   }
 }
 

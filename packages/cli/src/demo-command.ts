@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
-import { join, relative, resolve } from 'node:path';
-import { ConfigError, errorMessage, type TallyConfig, TallyError, thisDay } from '@tally/core';
+import { join, resolve } from 'node:path';
+import { ConfigError, createLogger, errorMessage, type TallyConfig, TallyError, thisDay } from '@tally/core';
 import { DirectoryStorage } from '@tally/storage';
 import pg from 'pg';
 import { loadControllerSchema, loadSeeder } from './controller-tools.js';
@@ -65,7 +65,7 @@ export async function demoCommand(opts: DemoOptions, io: CliIO): Promise<void> {
     const schema = await loadControllerSchema();
     // The synthetic history ends at the last UTC midnight, so every day is whole.
     const end = thisDay(new Date());
-    let window = { since: new Date(end.getTime() - opts.days * 86_400_000), until: end };
+    const window = { since: new Date(end.getTime() - opts.days * 86_400_000), until: end };
     const seedOpts = { days: opts.days, jobsPerDay: 24, hosts: 120, orgs: 3, seed: 42, end, hostsPerJob: 12, eventsPerSummary: 1 };
     if (!url) {
       say('starting an embedded PostgreSQL (PGlite) …');
@@ -87,7 +87,6 @@ export async function demoCommand(opts: DemoOptions, io: CliIO): Promise<void> {
       }
     } else {
       say(`using the controller database at ${describeDatabaseUrl(url)} as it is (not seeded)`);
-      window = { since: new Date(end.getTime() - opts.days * 86_400_000), until: end };
     }
 
     const cfg: TallyConfig = {
@@ -120,7 +119,9 @@ export async function demoCommand(opts: DemoOptions, io: CliIO): Promise<void> {
     say(`  ${gathered.result.tarballs.length} tarballs, ${formatBytes(bytes)}, ${progress.totals.rows.toLocaleString('en-US')} rows (${secs()})`);
 
     say('rolling up …');
-    const rolled = await invokeRollup(storage, { ...window, period: 'month' }, io);
+    // On a terminal the summary lines say enough; the per-file lines stay in the JSON log.
+    const quiet = interactive ? createLogger({ stream: io.stderr, level: 'warn' }) : logger;
+    const rolled = await invokeRollup(storage, { ...window, period: 'month' }, io, quiet);
     say(`  ${rolled.parts.length} Parquet files (${secs()})`);
 
     const reports: string[] = [];
@@ -136,18 +137,18 @@ export async function demoCommand(opts: DemoOptions, io: CliIO): Promise<void> {
         reportSku: 'MCT4022',
         pricePerNode: 1,
       };
-      const out = await runReport(rcfg, { since: window.since, until: window.until, force: true, logger, io, db: url, env: io.env });
+      // The report's own "generated into" line is left to the summary below.
+      const out = await runReport(rcfg, { since: window.since, until: window.until, force: true, logger: quiet, db: url, env: io.env });
       if (out.path) reports.push(out.path);
     }
 
-    const show = (p: string) => (p.startsWith(dir) ? join(opts.dir ?? join('.tally', 'demo'), relative(dir, p)) : p);
     io.stdout.write(
       [
         '',
         `Tally demo finished in ${secs()}. Artifacts in ${dir}:`,
         `  tarballs   ${join(dir, 'data')}/ (${gathered.result.tarballs.length} files)`,
         `  rollups    ${join(dir, 'rollups')}/ (${rolled.parts.length} Parquet files)`,
-        ...reports.map((r) => `  report     ${show(r)}`),
+        ...reports.map((r) => `  report     ${r}`),
         '',
         'Next: pnpm -s tally --help',
         '',

@@ -1,4 +1,4 @@
-import { loadConfig, TallyError } from '@tally/core';
+import { type Logger, loadConfig, TallyError } from '@tally/core';
 import { type RollupPeriod, type RollupResult, rollup } from '@tally/dataframes';
 import type { Storage } from '@tally/storage';
 import { type CliIO, cliLogger, isInteractive } from './io.js';
@@ -12,8 +12,12 @@ export interface RollupCommandOptions {
 }
 
 /** Roll the tarballs of `[since, until)` in `storage` up; the shared core of `rollup` and `demo`. */
-export async function invokeRollup(storage: Storage, w: { since: Date; until: Date; period: RollupPeriod }, io: CliIO): Promise<RollupResult> {
-  const logger = cliLogger(io, { command: 'rollup' });
+export async function invokeRollup(
+  storage: Storage,
+  w: { since: Date; until: Date; period: RollupPeriod },
+  io: CliIO,
+  logger: Logger = cliLogger(io, { command: 'rollup' }),
+): Promise<RollupResult> {
   if (w.since.getTime() >= w.until.getTime()) {
     throw new TallyError(`rollup: --since ${w.since.toISOString()} is not before --until ${w.until.toISOString()}`);
   }
