@@ -23,7 +23,7 @@ export function ansibleHostOf(variables: string | null): string | null {
 const toDate = (v: unknown): Date | null => (v === null || v === undefined ? null : v instanceof Date ? v : new Date(String(v)));
 
 /** Host metrics with last_automation ≥ since, joined to inventory hosts by name, paged by (hostname, host id). */
-export async function readHostMetrics(db: Queryable, since: Date): Promise<HostMetricRecord[]> {
+export async function readHostMetrics(db: Queryable, since: Date, pageSize = PAGE): Promise<HostMetricRecord[]> {
   const out: HostMetricRecord[] = [];
   let after: [string, number] = ['', -1];
   for (;;) {
@@ -34,8 +34,8 @@ export async function readHostMetrics(db: Queryable, since: Date): Promise<HostM
               h.variables
          FROM main_hostmetric hm LEFT JOIN main_host h ON h.name = hm.hostname
         WHERE hm.last_automation >= $1 AND (hm.hostname, COALESCE(h.id, 0)) > ($2::text, $3::bigint)
-        ORDER BY hm.hostname, COALESCE(h.id, 0) LIMIT ${PAGE}`,
-      [since, after[0], after[1]],
+        ORDER BY hm.hostname, COALESCE(h.id, 0) LIMIT $4`,
+      [since, after[0], after[1], pageSize],
     );
     for (const r of rows) {
       out.push({
@@ -52,7 +52,7 @@ export async function readHostMetrics(db: Queryable, since: Date): Promise<HostM
         ansibleHostVariable: ansibleHostOf((r.variables as string | null) ?? null),
       });
     }
-    if (rows.length < PAGE) return out;
+    if (rows.length < pageSize) return out;
     const last = out[out.length - 1]!;
     after = [last.hostname, last.hostId];
   }

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildRenewalReport, dedupGroups, HOST_METRIC_HEADERS, type HostMetricRecord } from '@tally/reports';
+import { ansibleHostOf, buildRenewalReport, dedupGroups, HOST_METRIC_HEADERS, type HostMetricRecord, readHostMetrics } from '@tally/reports';
 import { DirectoryStorage } from '@tally/storage';
 import { createTestDatabase, type TestDatabase } from '@tally/testkit';
 import ExcelJS from 'exceljs';
@@ -102,6 +102,26 @@ describe('renewal guidance', () => {
       'Automated hosts', 'Ephemeral automated hosts total', 'Ephemeral automated hosts maximum\nconcurrent usage in defined interval', 'Deleted Automated hosts',
     ]);
     expect([4, 5, 6, 7].map((r) => ur.getCell(`B${r}`).value)).toEqual([1, 3, 2, 1]);
+  });
+
+  it('pages through host metrics by (hostname, host id) without losing or repeating rows', async () => {
+    await client.query("INSERT INTO main_host (name, ansible_facts) VALUES ('c', '{\"ansible_machine_id\": \"M9\"}')"); // a second inventory host named c
+    try {
+      const all = await readHostMetrics(client, new Date('2024-05-01T00:00:00Z'));
+      const paged = await readHostMetrics(client, new Date('2024-05-01T00:00:00Z'), 2);
+      expect(paged).toEqual(all);
+      expect(all.map((r) => r.hostname)).toEqual(['a', 'a.example.com', 'b', 'b-old', 'c', 'c', 'd', 'e']);
+      expect(all.filter((r) => r.hostname === 'c').map((r) => r.ansibleMachineId)).toEqual(['', 'M9']);
+    } finally {
+      await client.query("DELETE FROM main_host WHERE name = 'c' AND ansible_facts->>'ansible_machine_id' = 'M9'");
+    }
+  });
+
+  it('reads ansible_host from JSON or YAML host variables', () => {
+    expect(ansibleHostOf('{"ansible_host": "1.2.3.4", "x": 1}')).toBe('1.2.3.4');
+    expect(ansibleHostOf('---\nansible_host: "h.example.com"\nother: 1')).toBe('h.example.com');
+    expect(ansibleHostOf('foo: bar')).toBeNull();
+    expect(ansibleHostOf(null)).toBeNull();
   });
 
   it('an existing report is kept unless forced', async () => {
