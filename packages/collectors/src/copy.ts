@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { CollectorError, errorMessage } from '@tally/core';
 import type pg from 'pg';
@@ -68,6 +69,8 @@ export async function copyToCsv(
     try {
       await pipeline(db.query(copyTo(`COPY (${sql}) TO STDOUT WITH CSV HEADER`)), splitter);
     } catch (err) {
+      // Never leave a partial part behind for a packager to pick up.
+      await Promise.all(splitter.created.map((f) => rm(f, { force: true })));
       throw new CollectorError(opts.key, `COPY failed: ${errorMessage(err)}`, { cause: err });
     }
     return splitter.files;

@@ -51,6 +51,11 @@ export class CsvSplitter extends Writable {
     }
   }
 
+  /** Every part created so far (for cleaning up after a failed stream). */
+  get created(): string[] {
+    return [...this.parts];
+  }
+
   /** The parts, in order, once the stream has finished. */
   get files(): string[] {
     if (!this.done) throw new Error(`CsvSplitter ${this.key}: files are known only after the stream finished`);

@@ -2,7 +2,7 @@ export * from './collector.js';
 export * from './define.js';
 export * from './csv-splitter.js';
 export { bound, copyToCsv, type CopyOptions, type CopyParam } from './copy.js';
-export { type JsonCheck, prepareJsonCheck } from './host-variables.js';
+export { type JsonCheck, prepareJsonCheck, isJsonSql, hostVariableSql, FLAT_JSON_OBJECT } from './host-variables.js';
 export { config, type ConfigParams, type PlatformType } from './controller/config.js';
 export { jobHostSummary, jobHostSummaryService } from './controller/job-host-summary.js';
 export { mainHost, mainHostDaily } from './controller/main-host.js';
