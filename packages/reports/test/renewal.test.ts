@@ -7,6 +7,7 @@ import { createTestDatabase, type TestDatabase } from '@tally/testkit';
 import ExcelJS from 'exceljs';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { applyControllerSchema } from '../../../tools/controller/schema.js';
 
 let tdb: TestDatabase;
 let client: pg.Client;
@@ -17,12 +18,11 @@ beforeAll(async () => {
   tdb = await createTestDatabase('reports');
   client = await tdb.client();
   ship = mkdtempSync(join(tmpdir(), 'tally-renewal-'));
-  await client.query(`CREATE TABLE main_host (id serial PRIMARY KEY, name text NOT NULL, variables text, ansible_facts jsonb DEFAULT '{}')`);
-  await client.query(`CREATE TABLE main_hostmetric (id serial PRIMARY KEY, hostname text UNIQUE NOT NULL, first_automation timestamptz NOT NULL,
-    last_automation timestamptz NOT NULL, last_deleted timestamptz, automated_counter bigint DEFAULT 0, deleted_counter bigint DEFAULT 0,
-    deleted boolean DEFAULT false, used_in_inventories int)`);
+  await applyControllerSchema(client);
   const host = (name: string, variables: string | null, facts: Record<string, string>) =>
-    client.query('INSERT INTO main_host (name, variables, ansible_facts) VALUES ($1, $2, $3)', [name, variables, JSON.stringify(facts)]);
+    client.query("INSERT INTO main_host (created, modified, name, variables, ansible_facts, inventory_id) VALUES (now(), now(), $1, $2, $3, 1)", [
+      name, variables ?? '', JSON.stringify(facts),
+    ]);
   const metric = (hostname: string, first: string, last: string, counter: number, deleted = false) =>
     client.query('INSERT INTO main_hostmetric (hostname, first_automation, last_automation, automated_counter, deleted, deleted_counter, last_deleted) VALUES ($1,$2,$3,$4,$5,$6,$7)', [
       hostname, first, last, counter, deleted, deleted ? 1 : 0, deleted ? last : null,
@@ -105,7 +105,8 @@ describe('renewal guidance', () => {
   });
 
   it('pages through host metrics by (hostname, host id) without losing or repeating rows', async () => {
-    await client.query("INSERT INTO main_host (name, ansible_facts) VALUES ('c', '{\"ansible_machine_id\": \"M9\"}')"); // a second inventory host named c
+    // a second inventory host named c
+    await client.query("INSERT INTO main_host (created, modified, name, ansible_facts, inventory_id) VALUES (now(), now(), 'c', '{\"ansible_machine_id\": \"M9\"}', 2)");
     try {
       const all = await readHostMetrics(client, new Date('2024-05-01T00:00:00Z'));
       const paged = await readHostMetrics(client, new Date('2024-05-01T00:00:00Z'), 2);
