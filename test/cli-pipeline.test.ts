@@ -48,6 +48,12 @@ describe('tally end to end', () => {
     expect(members).toEqual(expect.arrayContaining(['config.json', 'manifest.json', 'data_collection_status.csv', 'job_host_summary.csv']));
     // The structured log names every shipped tarball.
     expect(r.stderr.split('\n').filter((l) => l.includes('"msg":"tarball shipped"'))).toHaveLength(8);
+
+    // Incremental: the watermarks reach 2024-03-11, so another run up to then has nothing to do (metrics-utility: exit 1).
+    const again = await tally(['gather', '--ship', '--until', '2024-03-11', '--collectors', 'job_host_summary'], env);
+    expect(again.code).toBe(1);
+    expect(plainLines(again.stderr)).toEqual(['tally: No analytics collected: every selected collector is already gathered up to 2024-03-11T00:00:00.000Z']);
+    expect(files(join(shipPath, 'data')).filter((f) => f.endsWith('.tar.gz'))).toHaveLength(8);
   });
 
   it('rolls the shipped tarballs up into Parquet', async () => {

@@ -206,6 +206,12 @@ export async function gatherCommand(opts: GatherCommandOptions, io: CliIO): Prom
         `${t.failed ? `, ${t.failed} failed` : ''}${result.dryRun && result.outputDir ? ` in ${result.outputDir}` : ''}\n`,
     );
   }
+  if (!outcome.failures.length && !result.tarballs.length) {
+    // As metrics-utility: a run that collected nothing is a failure an operator should see.
+    throw new TallyError(
+      `No analytics collected: every selected collector is already gathered up to ${result.until.toISOString()}`,
+    );
+  }
   if (outcome.failures.length) {
     const first = outcome.failures[0]!;
     throw new TallyError(

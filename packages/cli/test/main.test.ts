@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { run } from '../src/main.js';
@@ -51,6 +54,22 @@ describe('tally command line', () => {
       expect(r.stderr.trimEnd().split('\n'), argv.join(' ')).toHaveLength(1);
       expect(r.stderr, argv.join(' ')).toMatch(/^tally: /);
       expect(r.stderr, argv.join(' ')).toMatch(message);
+    }
+  });
+
+  it('reads settings from --config and names the file in a configuration error', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tally-cfg-'));
+    try {
+      const file = join(dir, 'tally.json');
+      writeFileSync(file, JSON.stringify({ shipTarget: 'ftp' }));
+      const r = await cli(['--config', file, 'gather', '--ship', '--db', 'postgres://127.0.0.1:1/x']);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe(`tally: ${file}: shipTarget="ftp" is invalid; expected directory, s3, crc, crc-mutual, segment, postgres (gather) or directory, s3, controller_db (report)\n`);
+      const missing = await cli(['--config', join(dir, 'nope.json'), 'status', '--db', 'postgres://127.0.0.1:1/x']);
+      expect(missing.code).toBe(2);
+      expect(missing.stderr).toMatch(/config file .*nope.json does not exist/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

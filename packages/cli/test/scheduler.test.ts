@@ -134,4 +134,50 @@ describe('Scheduler', () => {
     expect((await rowsByKey()).get('a')).toMatchObject({ cron: '0 3 * * *', enabled: false });
     expect(await h2.scheduler.tick()).toEqual([{ key: 'a', outcome: 'disabled' }]);
   });
+
+  it('runs until aborted; a standby runner takes over the lock when the first one stops', async () => {
+    const lockKey = `sched-standby-${Math.random()}`;
+    const calls: string[] = [];
+    const make = (runner: string) =>
+      new Scheduler({
+        db: runner === 'one' ? db : standbyDb,
+        collectors: [hourly('a')],
+        runCollector: async (key, until) => {
+          calls.push(`${runner}:${key}`);
+          return { watermark: until, complete: true };
+        },
+        untilFor: (now) => now,
+        runner,
+        lockKey,
+      });
+    const standbyDb = await tdb.client();
+    const first = new AbortController();
+    const one = make('one').run(first.signal);
+    while (calls.length < 1) await new Promise((r) => setTimeout(r, 20));
+    const second = new AbortController();
+    const two = make('two').run(second.signal, { standbyMs: 50 });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(calls).toEqual(['one:a']); // the standby did not run anything while the lock was held
+    first.abort();
+    expect((await one).acquired).toBe(true);
+    // The standby takes the lock ('a' already ran this hour, so it is not due again).
+    const observer = await tdb.client();
+    const tryLock = async () => {
+      const { rows } = await observer.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)::bigint) AS ok', [lockKey]);
+      if (rows[0]!.ok) await observer.query('SELECT pg_advisory_unlock(hashtext($1)::bigint)', [lockKey]);
+      return rows[0]!.ok;
+    };
+    let held = false;
+    for (let i = 0; i < 50 && !held; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      held = !(await tryLock());
+    }
+    expect(held).toBe(true);
+    expect((await rowsByKey()).get('a')!.runState).toBe('READY');
+    second.abort();
+    expect((await two).acquired).toBe(true);
+    expect(await tryLock()).toBe(true); // released on stop
+    expect(calls).toEqual(['one:a']);
+  });
 });
+
