@@ -335,6 +335,28 @@ describe('config', () => {
     expect((data.platform as { dist: unknown[] }).dist).toHaveLength(3);
   });
 
+  it('reads the same values from a jsonb value column, and keeps a non-JSON value as text', async () => {
+    await db.query('BEGIN');
+    try {
+      await db.query(`UPDATE conf_setting SET value = 'off' WHERE key = 'PENDO_TRACKING_STATE'`);
+      const text = await config({ db }).gather();
+      expect(text.format === 'json' && text.data?.pendo_tracking).toBe('off');
+      await db.query(`UPDATE conf_setting SET value = '"off"' WHERE key = 'PENDO_TRACKING_STATE'`);
+      await db.query('ALTER TABLE conf_setting ALTER COLUMN value TYPE jsonb USING value::jsonb');
+      const r = await config({ db }).gather();
+      const data = r.format === 'json' ? r.data! : {};
+      expect(data).toMatchObject({
+        install_uuid: '00000000-aaaa-4bbb-8ccc-000000000001',
+        authentication_backends: ['awx.main.backends.AWXModelBackend'],
+        pendo_tracking: 'off',
+        external_logger_enabled: false,
+        total_licensed_instances: 100,
+      });
+    } finally {
+      await db.query('ROLLBACK');
+    }
+  });
+
   it('validates params at construction and touches no database until gather', () => {
     let queried = false;
     const fake = { query: () => { queried = true; throw new Error('no'); } } as unknown as pg.Client;

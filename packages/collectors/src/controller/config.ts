@@ -91,14 +91,16 @@ function linuxDistribution(): [string, string, string] {
   return ['', '', ''];
 }
 
-/** A conf_setting value: JSON text (AWX's JSONBlob) or, on newer schemas, already-decoded JSONB. */
-function decodeSetting(key: string, value: unknown): unknown {
-  if (typeof value !== 'string') return value ?? null;
-  if (value === '') return null;
+/**
+ * A conf_setting value, read as text whether the column is text (AWX's JSONBlob) or jsonb.
+ * Tolerant like the later reference: a value that is not JSON is kept as the string it is.
+ */
+function decodeSetting(value: string | null): unknown {
+  if (value === null || value === '') return null;
   try {
     return JSON.parse(value);
-  } catch (err) {
-    throw new CollectorError('config', `conf_setting ${key}: value is not JSON (${(err as Error).message})`, { cause: err });
+  } catch {
+    return value;
   }
 }
 
@@ -119,12 +121,12 @@ export const config = defineCollector<ConfigParams, Validated>(
       return { db, billingProviderParams: bpp, platformType, fallbackControllerVersion: p.fallbackControllerVersion ?? null };
     },
     async run(v) {
-      const { rows } = await v.db.query<{ key: string; value: unknown }>(
-        'SELECT key, value FROM conf_setting WHERE key = ANY($1::text[]) AND user_id IS NULL ORDER BY id',
+      const { rows } = await v.db.query<{ key: string; value: string | null }>(
+        'SELECT key, value::text AS value FROM conf_setting WHERE key = ANY($1::text[]) AND user_id IS NULL ORDER BY id',
         [SETTING_KEYS],
       );
       const s = new Map<string, unknown>();
-      for (const r of rows) s.set(r.key, decodeSetting(r.key, r.value));
+      for (const r of rows) s.set(r.key, decodeSetting(r.value));
       const get = (k: string) => s.get(k) ?? null;
       const lic = get('LICENSE');
       const license = lic && typeof lic === 'object' && !Array.isArray(lic) ? (lic as Record<string, unknown>) : {};
