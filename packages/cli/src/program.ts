@@ -28,7 +28,8 @@ function positiveInt(value: string): number {
 }
 
 const EXIT_CODES = `
-Exit codes: 0 success, 1 failure, 2 usage or configuration error (one line on stderr).`;
+Exit codes: 0 success, 1 failure, 2 usage or configuration error (one line on stderr).
+`;
 
 /** The `tally` program; actions load their modules lazily so `--help` stays instant. */
 export function buildProgram(io: CliIO): Command {
@@ -144,7 +145,7 @@ ${EXIT_CODES}`,
     .description('Run collectors on their cron schedules, forever; one runner per cluster (PostgreSQL advisory lock).')
     .option('--schedule <file>', 'JSON: {"collectors": {"<key>": {"cron": "5 * * * *", "dependsOn": ["…"], "enabled": true}}}')
     .option('--once', 'run one tick (whatever is due now) and exit')
-    .option('--until-lag <when>', 'gather up to this long ago, e.g. 10m (default 10m)', '10m')
+    .option('--until-lag <when>', 'each run gathers up to this long ago (Nm minutes, e.g. 10m)', '10m')
     .option('--lease <seconds>', 'a running collector whose runner stops heart-beating for this long is taken over', positiveInt, 600)
     .option('--db <url>', 'the controller database (default: DATABASE_URL)')
     .addHelpText(
