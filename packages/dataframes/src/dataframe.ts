@@ -7,7 +7,7 @@ import type { Table } from 'apache-arrow';
 import { toArrowTable } from './arrow.js';
 import { readCsvHeader, readCsvSql } from './csv.js';
 import { ident, literal, type TallyDuckDb } from './duckdb.js';
-import { pairsToJson, PAIRS_TYPE, unionLists } from './sql.js';
+import { pairsToJson, PAIRS_TYPE } from './sql.js';
 import type { BatchContext, Column } from './types.js';
 
 /** How a data column is folded when grouped rows are regrouped. */
@@ -202,7 +202,8 @@ export abstract class Dataframe {
         case 'max':
           return `max(${col}) AS ${col}`;
         case 'union':
-          return `CAST(${unionLists(col)} AS ${c.type}) AS ${col}`;
+          // Empty lists (most rows) keep no aggregate state.
+          return `CAST(COALESCE(list_sort(list_distinct(flatten(list(${col}) FILTER (WHERE len(${col}) > 0)))), []) AS ${c.type}) AS ${col}`;
         default:
           throw new Error(`${this.name}: no fold for column ${c.name}`);
       }

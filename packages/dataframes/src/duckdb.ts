@@ -1,16 +1,23 @@
 import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { join } from 'node:path';
 import { tempdir, type TempDir } from '@tally/core';
 
 export interface DuckDbOptions {
-  /** DuckDB `memory_limit`, e.g. `'768MB'` (default `TALLY_DUCKDB_MEMORY_LIMIT` or `'768MB'`). */
+  /** DuckDB `memory_limit`, e.g. `'768MB'` (default `TALLY_DUCKDB_MEMORY_LIMIT` or `'512MB'`). */
   memoryLimit?: string;
   /** DuckDB `threads` (default `TALLY_DUCKDB_THREADS` or 2). */
   threads?: number;
   /** Where DuckDB may spill; default a private temp directory removed on close. */
   tempDirectory?: string;
+  /**
+   * Keep tables in a database file inside the private temp directory (default true), so that
+   * table data, not only operator state, can leave memory when a month of raw rows exceeds
+   * `memoryLimit`. false: a pure in-memory database (slightly faster for tiny inputs).
+   */
+  onDisk?: boolean;
 }
 
-/** One DuckDB in-memory database with extension auto-install/auto-load off and `TimeZone=UTC`. */
+/** One private DuckDB database (a temp file by default) with extension auto-install/auto-load off and `TimeZone=UTC`. */
 export interface TallyDuckDb extends AsyncDisposable {
   readonly instance: DuckDBInstance;
   readonly connection: DuckDBConnection;
@@ -25,18 +32,24 @@ export interface TallyDuckDb extends AsyncDisposable {
 
 let counter = 0;
 
+/**
+ * 512 MB keeps a whole process (Node + DuckDB) under 1 GiB peak on a 6M-row month; DuckDB
+ * spills beyond it. Override with `memoryLimit` or TALLY_DUCKDB_MEMORY_LIMIT.
+ */
+export const DEFAULT_MEMORY_LIMIT = '512MB';
+
 export async function openDuckDb(opts: DuckDbOptions = {}): Promise<TallyDuckDb> {
-  let spill: TempDir | undefined;
-  if (!opts.tempDirectory) spill = await tempdir('tally-duckdb');
-  const memoryLimit = opts.memoryLimit ?? process.env.TALLY_DUCKDB_MEMORY_LIMIT ?? '768MB';
+  const own: TempDir = await tempdir('tally-duckdb');
+  const memoryLimit = opts.memoryLimit ?? process.env.TALLY_DUCKDB_MEMORY_LIMIT ?? DEFAULT_MEMORY_LIMIT;
   const threads = opts.threads ?? (Number(process.env.TALLY_DUCKDB_THREADS) || 2);
+  const path = (opts.onDisk ?? true) ? join(own.path, 'tally.duckdb') : ':memory:';
   // INSTALL downloads fail here and must never be attempted: parquet and json are built in.
-  const instance = await DuckDBInstance.create(':memory:', {
+  const instance = await DuckDBInstance.create(path, {
     autoinstall_known_extensions: 'false',
     autoload_known_extensions: 'false',
     memory_limit: memoryLimit,
     threads: String(threads),
-    temp_directory: opts.tempDirectory ?? spill!.path,
+    temp_directory: opts.tempDirectory ?? join(own.path, 'spill'),
     preserve_insertion_order: 'false',
   });
   const connection = await instance.connect();
@@ -47,7 +60,7 @@ export async function openDuckDb(opts: DuckDbOptions = {}): Promise<TallyDuckDb>
     closed = true;
     connection.closeSync();
     instance.closeSync();
-    await spill?.remove();
+    await own.remove();
   };
   const bind = (params?: unknown[]) => params as DuckDBValue[] | undefined;
   return {

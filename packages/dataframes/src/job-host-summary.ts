@@ -1,6 +1,6 @@
 import type { TallyDuckDb } from './duckdb.js';
 import { Dataframe, type Fold } from './dataframe.js';
-import { int, int0, jsonArray, jsonPairs, PAIRS_TYPE, setOf, str, ts, unionLists } from './sql.js';
+import { int, int0, jsonArray, jsonPairs, PAIRS_TYPE, str, ts, unionLists } from './sql.js';
 import type { Column } from './types.js';
 
 export const DIRECT = 0;
@@ -155,13 +155,22 @@ export class JobHostSummary extends Dataframe {
 
   protected aggregateSql(from: string): string {
     const index = this.indexColumns.join(', ');
+    const same = this.indexColumns.map((c) => `a.${c} IS NOT DISTINCT FROM i.${c}`).join(' AND ');
+    // Facts and events only come with INDIRECT rows: list aggregation (per-group state, costly
+    // on millions of DIRECT groups) runs on those alone and is joined back.
     return (
-      `SELECT ${index}, CAST(count(host_name) AS BIGINT), CAST(sum(task_runs) AS BIGINT), min(created), max(created), ` +
-      `max(job_created), CAST(min(managed_node_type) AS INTEGER), ` +
-      `${setOf(`CASE managed_node_type WHEN ${DIRECT} THEN 'DIRECT' ELSE 'INDIRECT' END`)}, ` +
-      `${unionLists('canonical_facts')}, ${unionLists('facts')}, ${unionLists('events')}, ` +
-      `CASE WHEN host_name IS NULL THEN []::VARCHAR[] ELSE [host_name] END ` +
-      `FROM ${from} GROUP BY ${index}`
+      `SELECT ${this.indexColumns.map((c) => `a.${c}`).join(', ')}, a.host_runs, a.task_runs, a.first_automation, ` +
+      `a.last_automation, a.job_created, a.managed_node_type, ` +
+      `CASE WHEN a.managed_node_type = ${DIRECT} AND a.max_type = ${INDIRECT} THEN ['DIRECT', 'INDIRECT'] ` +
+      `WHEN a.managed_node_type = ${DIRECT} THEN ['DIRECT'] ELSE ['INDIRECT'] END, ` +
+      `COALESCE(i.canonical_facts, []::${PAIRS_TYPE}), COALESCE(i.facts, []::${PAIRS_TYPE}), COALESCE(i.events, []::VARCHAR[]), ` +
+      `CASE WHEN a.host_name IS NULL THEN []::VARCHAR[] ELSE [a.host_name] END ` +
+      `FROM (SELECT ${index}, CAST(count(host_name) AS BIGINT) AS host_runs, CAST(sum(task_runs) AS BIGINT) AS task_runs, ` +
+      `min(created) AS first_automation, max(created) AS last_automation, max(job_created) AS job_created, ` +
+      `CAST(min(managed_node_type) AS INTEGER) AS managed_node_type, max(managed_node_type) AS max_type ` +
+      `FROM ${from} GROUP BY ${index}) a ` +
+      `LEFT JOIN (SELECT ${index}, ${unionLists('canonical_facts')} AS canonical_facts, ${unionLists('facts')} AS facts, ` +
+      `${unionLists('events')} AS events FROM ${from} WHERE managed_node_type = ${INDIRECT} GROUP BY ${index}) i ON ${same}`
     );
   }
 }
