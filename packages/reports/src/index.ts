@@ -9,3 +9,4 @@ export { COLOR, DATE_FORMAT, PRICE_FORMAT, updatedLabel } from './styles.js';
 export { dedupGroups, renewalNodes, type HostMetricRecord, type RenewalNode } from './renewal-dedup.js';
 export { ansibleHostOf, buildRenewalReport, HOST_METRIC_HEADERS, readHostMetrics, summarizeRenewal, writeRenewal, type BuildRenewalOptions, type RenewalSummary } from './renewal.js';
 export { readWorkbook } from './sheet.js';
+export { sheetTitle } from './sheet.js';
