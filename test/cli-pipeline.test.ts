@@ -7,7 +7,7 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyControllerSchema } from '../tools/controller/schema.ts';
 import { seedController } from '../tools/controller/seed.ts';
-import { plainLines, tally } from './support/run-tally.ts';
+import { plainLines, startTally, tally } from './support/run-tally.ts';
 
 // The whole pipeline as an operator runs it: seed a controller, gather --ship to a
 // directory, roll up, build a report, then break a collector and read `status --json`.
@@ -141,4 +141,28 @@ describe('tally end to end', () => {
     expect(byKey.get('main_jobevent')).toMatchObject({ runState: 'ready', consecutiveFailures: 2 });
     expect(byKey.get('job_host_summary')).toMatchObject({ runState: 'blocked', lastError: expect.stringMatching(/dependencies not complete/) });
   });
+
+  it('schedule runs until SIGTERM, then exits 0 and frees the cluster lock for the next runner', async () => {
+    const file = join(shipPath, 'schedule-hourly.json');
+    writeFileSync(file, JSON.stringify({ collectors: { job_host_summary: { cron: '@hourly' } } }));
+    // Start from a clean schedule: the previous test's run would make the collector not due this hour.
+    await db.query('DROP TABLE IF EXISTS tally_schedule_state');
+    const runner = startTally(['schedule', '--schedule', file], { ...env, METRICS_UTILITY_MAX_GATHER_PERIOD_DAYS: '1' });
+    try {
+      // The first tick runs at once (a collector that never ran is due).
+      for (let i = 0; i < 600 && !runner.stderr().includes('"msg":"run finished"'); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(runner.stderr()).toContain('"msg":"run finished"');
+      const busy = await tally(['schedule', '--once', '--schedule', file], env);
+      expect(busy.code).toBe(0);
+      expect(busy.stderr).toContain('another runner holds the schedule lock; nothing to do');
+      runner.child.kill('SIGTERM');
+      expect(await runner.done).toEqual({ code: 0, signal: null });
+    } finally {
+      runner.child.kill('SIGKILL');
+    }
+    const next = await tally(['schedule', '--once', '--schedule', file], env);
+    expect(next.code).toBe(0);
+    expect(next.stderr).not.toContain('another runner holds');
+  });
 });
+

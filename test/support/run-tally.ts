@@ -42,3 +42,19 @@ export function tally(args: string[], env: Record<string, string> = {}, timeoutM
 export function plainLines(stderr: string): string[] {
   return stderr.split('\n').filter((l) => l.trim() && !l.startsWith('{'));
 }
+
+/** Start a long-running command (e.g. `schedule`); the caller signals and awaits it. */
+export function startTally(args: string[], env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--import', './test/support/tally-source.mjs', 'packages/cli/src/bin.ts', ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', TALLY_LOG_FORMAT: 'json', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (b) => (stderr += b));
+  child.stdout.resume();
+  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal })),
+  );
+  return { child, done, stderr: () => stderr };
+}
