@@ -47,7 +47,7 @@ const asInstant = (v: string | Date, name: string, now: Date) => (v instanceof D
 
 /** METRICS_UTILITY_ORGANIZATION_FILTER is `;`-separated in the reference. */
 function organizationFilter(cfg: TallyConfig): string[] | undefined {
-  const names = (cfg.organizationFilter ?? []).flatMap((s) => s.split(';')).map((s) => s.trim()).filter(Boolean);
+  const names = cfg.organizationFilter ?? [];
   return names.length ? names : undefined;
 }
 

@@ -3,9 +3,9 @@ import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { registerSecret } from './logger.js';
 
-const list = z
-  .string()
-  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
+const listOf = (separator: string) =>
+  z.string().transform((s) => s.split(separator).map((x) => x.trim()).filter(Boolean));
+const list = listOf(',');
 const bool = z
   .string()
   .transform((s) => s.trim().toLowerCase())
@@ -68,7 +68,8 @@ export const ENV = {
   reportEndUserState: { env: 'METRICS_UTILITY_REPORT_END_USER_STATE', schema: text },
   reportEndUserCountry: { env: 'METRICS_UTILITY_REPORT_END_USER_COUNTRY', schema: text },
   renewalDedupIterations: { env: 'REPORT_RENEWAL_GUIDANCE_DEDUP_ITERATIONS', schema: positiveInt, accepts: 'a whole number, e.g. 3' },
-  organizationFilter: { env: 'METRICS_UTILITY_ORGANIZATION_FILTER', schema: list },
+  // `;`-separated, as in the reference: organization names may contain commas.
+  organizationFilter: { env: 'METRICS_UTILITY_ORGANIZATION_FILTER', schema: listOf(';') },
   optionalCcspReportSheets: { env: 'METRICS_UTILITY_OPTIONAL_CCSP_REPORT_SHEETS', schema: list },
   deduplicator: { env: 'METRICS_UTILITY_DEDUPLICATOR', schema: text },
 } as const satisfies Record<string, { env: string; schema: z.ZodType; secret?: boolean; accepts?: string }>;

@@ -64,6 +64,11 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ file: join(dir, 'missing.json'), env: {} })).toThrow(/does not exist/);
   });
 
+  it('splits the organization filter on semicolons, so names may hold commas', () => {
+    const cfg = loadConfig({ env: { METRICS_UTILITY_ORGANIZATION_FILTER: 'Acme, Inc.; Default ;' } });
+    expect(cfg.organizationFilter).toEqual(['Acme, Inc.', 'Default']);
+  });
+
   it('requireConfig names the missing variables', () => {
     expect(() => requireConfig({ shipTarget: 's3' }, ['bucketName', 'bucketEndpoint'], 'ship target s3')).toThrow(
       'ship target s3 needs METRICS_UTILITY_BUCKET_NAME, METRICS_UTILITY_BUCKET_ENDPOINT',
