@@ -75,20 +75,33 @@ export function dependencyOrder(collectors: readonly ScheduledCollector[]): Sche
 }
 
 /**
- * Why `row` may not run for a window ending at `until`, or undefined when it
- * may: every dependency must have COMPLETE data reaching at least `until`
- * (OSIDB's gate, with the window made explicit).
+ * The window end a collector may run to, or why it is blocked. Every dependency
+ * must have COMPLETE data (OSIDB's gate); the window then ends at the earliest
+ * dependency watermark when that is before `until`, so a collector scheduled
+ * between its dependencies' runs catches up to them instead of being blocked
+ * forever. Blocked when that leaves nothing beyond its own watermark.
  */
-export function blockedBy(row: ScheduledCollector, until: Date, rows: ReadonlyMap<string, ScheduleRow>): string | undefined {
+export function windowFor(
+  c: ScheduledCollector,
+  until: Date,
+  rows: ReadonlyMap<string, ScheduleRow>,
+): { until: Date; blocked?: undefined } | { blocked: string } {
   const missing: string[] = [];
-  for (const d of row.dependsOn) {
+  let end = until;
+  for (const d of c.dependsOn) {
     const dep = rows.get(d);
-    if (dep?.dataState !== 'COMPLETE' || !dep.watermark || dep.watermark.getTime() < until.getTime()) {
-      const where = dep?.watermark ? `${dep.dataState.toLowerCase()} up to ${dep.watermark.toISOString()}` : 'no data';
-      missing.push(`${d} (${where})`);
+    if (dep?.dataState !== 'COMPLETE' || !dep.watermark) {
+      missing.push(`${d} (${dep?.watermark ? `${dep.dataState.toLowerCase()} up to ${dep.watermark.toISOString()}` : 'no data'})`);
+    } else if (dep.watermark.getTime() < end.getTime()) {
+      end = dep.watermark;
     }
   }
-  return missing.length ? `blocked: dependencies not complete until ${until.toISOString()}: ${missing.join(', ')}` : undefined;
+  if (missing.length) return { blocked: `blocked: dependencies not complete: ${missing.join(', ')}` };
+  const own = rows.get(c.key)?.watermark;
+  if (c.dependsOn.length && own && end.getTime() <= own.getTime()) {
+    return { blocked: `blocked: dependencies not complete beyond ${own.toISOString()}: ${c.dependsOn.map((d) => `${d} up to ${rows.get(d)!.watermark!.toISOString()}`).join(', ')}` };
+  }
+  return { until: end };
 }
 
 /**
@@ -148,14 +161,14 @@ export class Scheduler {
       if (row?.runState === 'RUNNING') {
         this.log.warn('took over a collector whose runner stopped heart-beating', { collector: c.key, previousRunner: row.runner });
       }
-      const reason = blockedBy(c, until, rows);
-      if (reason) {
-        await markBlocked(db, c.key, this.runner, reason, now);
-        this.log.info('run skipped: dependent collector data are not complete', { collector: c.key, reason });
-        outcomes.push({ key: c.key, outcome: 'blocked', reason });
+      const w = windowFor(c, until, rows);
+      if (w.blocked !== undefined) {
+        await markBlocked(db, c.key, this.runner, w.blocked, now);
+        this.log.info('run skipped: dependent collector data are not complete', { collector: c.key, reason: w.blocked });
+        outcomes.push({ key: c.key, outcome: 'blocked', reason: w.blocked });
         continue;
       }
-      outcomes.push(await this.runOne(c.key, until, now, signal));
+      outcomes.push(await this.runOne(c.key, w.until, now, signal));
     }
     return outcomes;
   }

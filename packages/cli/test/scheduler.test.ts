@@ -82,8 +82,29 @@ describe('Scheduler', () => {
     expect(h.calls).toEqual(['a']);
     const b = (await rowsByKey()).get('b')!;
     expect(b.runState).toBe('BLOCKED');
-    expect(b.lastError).toMatch(/a \(partial up to 2024-03-11T05:55:00.000Z\)/);
+    expect(b.lastError).toBe('blocked: dependencies not complete: a (partial up to 2024-03-11T05:55:00.000Z)');
     expect(b.dataState).toBe('EMPTY');
+  });
+
+  it('runs a dependent collector up to its dependencies\' watermark when it is scheduled between their runs', async () => {
+    const seen: string[] = [];
+    const h = harness([{ key: 'a', cron: '0 * * * *', dependsOn: [], enabled: true }, { key: 'b', cron: '30 * * * *', dependsOn: ['a'], enabled: true }], (k, until) => {
+      seen.push(`${k}<${until.toISOString().slice(11, 16)}`);
+      return { watermark: until, complete: true };
+    });
+    await h.scheduler.prepare();
+    h.setClock('2024-03-11T07:00:00Z');
+    await h.scheduler.tick(); // both never ran: a to 06:50, then b to 06:50
+    h.setClock('2024-03-11T07:30:00Z');
+    const blocked = await h.scheduler.tick(); // b is due, but a has nothing beyond 06:50 yet
+    expect(blocked[1]).toMatchObject({ key: 'b', outcome: 'blocked' });
+    expect((await rowsByKey()).get('b')!.lastError).toMatch(/not complete beyond 2024-03-11T06:50:00.000Z: a up to 2024-03-11T06:50/);
+    h.setClock('2024-03-11T08:00:00Z');
+    await h.scheduler.tick(); // a to 07:50; b not due
+    h.setClock('2024-03-11T08:30:00Z');
+    await h.scheduler.tick(); // b catches up to a's 07:50, not to 08:20
+    expect(seen).toEqual(['a<06:50', 'b<06:50', 'a<07:50', 'b<07:50']);
+    expect((await rowsByKey()).get('b')).toMatchObject({ runState: 'READY', lastError: '', dataState: 'COMPLETE' });
   });
 
   it('records failures, counts consecutive ones, and clears them on success', async () => {
