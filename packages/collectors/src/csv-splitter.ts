@@ -5,6 +5,7 @@ import { DEFAULT_MAX_DATA_SIZE } from '@tally/core';
 
 const QUOTE = 0x22;
 const NEWLINE = 0x0a;
+const FLUSH_BYTES = 256 * 1024;
 
 export interface CsvSplitterOptions {
   /** Directory the parts are written into. */
@@ -35,6 +36,9 @@ export class CsvSplitter extends Writable {
   /** Bytes of the current row seen in earlier chunks. */
   private carry: Buffer[] = [];
   private carryLength = 0;
+  /** Complete rows of the current part not yet written. */
+  private pending: Buffer[] = [];
+  private pendingLength = 0;
   private fh: FileHandle | undefined;
   private partSize = 0;
   private partRows = 0;
@@ -84,8 +88,6 @@ export class CsvSplitter extends Writable {
   }
 
   private async consume(chunk: Buffer): Promise<void> {
-    const batch: Buffer[] = [];
-    let batchLength = 0;
     let rowStart = 0;
     for (let i = 0; i < chunk.length; i++) {
       const b = chunk[i];
@@ -102,40 +104,35 @@ export class CsvSplitter extends Writable {
           await this.openPart();
           continue;
         }
-        if (this.partRows > 0 && this.partSize + row.length > this.maxFileSize) {
-          await this.flush(batch);
-          batch.length = 0;
-          batchLength = 0;
-          await this.openPart();
-        }
-        batch.push(row);
-        batchLength += row.length;
+        if (this.partRows > 0 && this.partSize + row.length > this.maxFileSize) await this.openPart();
+        this.pending.push(row);
+        this.pendingLength += row.length;
         this.partSize += row.length;
         this.partRows++;
-        // Keep memory flat even when one chunk is huge.
-        if (batchLength >= 1 << 20) {
-          await this.flush(batch);
-          batch.length = 0;
-          batchLength = 0;
-        }
       }
     }
-    await this.flush(batch);
     if (rowStart < chunk.length) {
-      // Copy: the chunk's memory may be reused by the producer.
+      // A copy, so the rest of a large chunk is not kept alive by the partial row.
       const rest = Buffer.from(chunk.subarray(rowStart));
       this.carry.push(rest);
       this.carryLength += rest.length;
     }
+    // COPY delivers about one row per chunk: write in batches, not a syscall per row.
+    if (this.pendingLength >= FLUSH_BYTES) await this.flush();
   }
 
-  private async flush(batch: Buffer[]): Promise<void> {
-    if (batch.length === 0) return;
+  private async flush(): Promise<void> {
+    if (this.pending.length === 0) return;
+    const batch = this.pending;
+    this.pending = [];
+    this.pendingLength = 0;
+    // Rows are views of the producer's chunks, which a stream producer does not mutate once written.
     await this.fh!.writev(batch);
   }
 
   private async openPart(): Promise<void> {
     if (this.fh) {
+      await this.flush();
       await this.fh.close();
       this.fh = undefined;
       if (this.parts.length === 1) {
@@ -167,11 +164,13 @@ export class CsvSplitter extends Writable {
         await this.openPart();
       } else {
         if (this.partRows > 0 && this.partSize + row.length > this.maxFileSize) await this.openPart();
-        await this.fh!.write(row);
+        this.pending.push(row);
+        this.pendingLength += row.length;
         this.partRows++;
       }
     }
     if (!this.fh) await this.openPart(); // nothing at all: one empty file
+    await this.flush();
     await this.fh!.close();
     this.fh = undefined;
     this.done = [...this.parts];
