@@ -80,6 +80,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`tools:seed: ${err instanceof Error ? err.message : String(err)}\n${USAGE}\n`);
-  process.exitCode = 2;
+  const message = err instanceof Error ? err.message : String(err);
+  const usage = /^--|ERR_PARSE_ARGS/.test(`${message} ${(err as { code?: string }).code ?? ''}`);
+  process.stderr.write(`tools:seed: ${message}\n${usage ? `${USAGE}\n` : ''}`);
+  process.exitCode = usage ? 2 : 1;
 });

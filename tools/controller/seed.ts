@@ -433,3 +433,5 @@ export async function seedController(db: Queryable, opts: SeedOptions): Promise<
     indirectAudits: await count('main_indirectmanagednodeaudit'),
   };
 }
+
+export { applyControllerSchema, truncateController, CONTROLLER_TABLES } from './schema.js';
