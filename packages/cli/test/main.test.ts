@@ -73,6 +73,18 @@ describe('tally command line', () => {
     }
   });
 
+  it('demo refuses a non-empty directory it did not make (exit 2), before starting anything', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tally-demo-dir-'));
+    try {
+      writeFileSync(join(dir, 'precious.txt'), 'keep me');
+      const r = await cli(['demo', '--dir', dir]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe(`tally: demo: ${dir} is not empty and was not made by the demo; pass --dir with a new or empty directory\n`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('without a command prints the help on stderr with exit code 2', async () => {
     const r = await cli([]);
     expect(r.code).toBe(2);
