@@ -10,14 +10,14 @@ export interface DuckDbOptions {
   /** Where DuckDB may spill; default a private temp directory removed on close. */
   tempDirectory?: string;
   /**
-   * Keep tables in a database file inside the private temp directory (default true), so that
-   * table data, not only operator state, can leave memory when a month of raw rows exceeds
-   * `memoryLimit`. false: a pure in-memory database (slightly faster for tiny inputs).
+   * Keep tables in a database file inside the private temp directory instead of memory
+   * (default false). Not needed for bounded memory: an in-memory database also spills table
+   * blocks to `tempDirectory` beyond `memoryLimit`; but every commit then pays a WAL fsync.
    */
   onDisk?: boolean;
 }
 
-/** One private DuckDB database (a temp file by default) with extension auto-install/auto-load off and `TimeZone=UTC`. */
+/** One private DuckDB database (in memory by default, spilling to a temp dir) with extension auto-install/auto-load off and `TimeZone=UTC`. */
 export interface TallyDuckDb extends AsyncDisposable {
   readonly instance: DuckDBInstance;
   readonly connection: DuckDBConnection;
@@ -42,7 +42,7 @@ export async function openDuckDb(opts: DuckDbOptions = {}): Promise<TallyDuckDb>
   const own: TempDir = await tempdir('tally-duckdb');
   const memoryLimit = opts.memoryLimit ?? process.env.TALLY_DUCKDB_MEMORY_LIMIT ?? DEFAULT_MEMORY_LIMIT;
   const threads = opts.threads ?? (Number(process.env.TALLY_DUCKDB_THREADS) || 2);
-  const path = (opts.onDisk ?? true) ? join(own.path, 'tally.duckdb') : ':memory:';
+  const path = opts.onDisk ? join(own.path, 'tally.duckdb') : ':memory:';
   // INSTALL downloads fail here and must never be attempted: parquet and json are built in.
   const instance = await DuckDBInstance.create(path, {
     autoinstall_known_extensions: 'false',

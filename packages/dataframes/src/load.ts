@@ -1,4 +1,4 @@
-import { errorMessage, type Logger, silentLogger } from '@tally/core';
+import { errorMessage, type Logger, silentLogger, TallyError } from '@tally/core';
 import { type ExtractFailure, iterateTarballs } from '@tally/extractors';
 import type { Storage } from '@tally/storage';
 import type { Dataframe } from './dataframe.js';
@@ -30,8 +30,11 @@ export async function loadTarballs(dataframes: readonly Dataframe[], opts: LoadO
   const only = [...new Set(dataframes.flatMap((d) => d.members))];
   const failures: ExtractFailure[] = [];
   const tarballs: string[] = [];
-  for (const df of dataframes) await df.init();
   const db = dataframes[0]?.db;
+  if (dataframes.some((d) => d.db !== db)) {
+    throw new TallyError('loadTarballs: every dataframe must live in the same DuckDB database (one transaction per tarball)');
+  }
+  for (const df of dataframes) await df.init();
   for await (const tarball of iterateTarballs({ ...opts, only }, failures)) {
     const sources = dataframes.map((d) => d.sources);
     try {
