@@ -106,6 +106,17 @@ describe('job_host_summary', () => {
     expect(fns.rows).toEqual([]);
   });
 
+  it('runs in a read-only transaction (as on a standby), recognising flat JSON variables by regex', async () => {
+    await db.query('BEGIN READ ONLY');
+    try {
+      expect(await prepareJsonCheck(db)).toBe('regex');
+      const { rows } = await gatherCsv(jobHostSummary);
+      expect(rows).toEqual(expected);
+    } finally {
+      await db.query('ROLLBACK');
+    }
+  });
+
   it('splits into header-led parts at a tiny maxFileSize', async () => {
     const r = await jobHostSummary({ db, since: SINCE, until: UNTIL, outputDir: out.path, maxFileSize: 300 }).gather();
     const files = csvFiles(r);
