@@ -239,11 +239,12 @@ export abstract class Dataframe {
   }
 
   /**
-   * Regroup `table` in place, optionally renaming hosts first (`hostNameMapping`, the
+   * Regroup `table` in place (after folding anything still staged), optionally renaming hosts first (`hostNameMapping`, the
    * reference's dedup; unmapped hosts keep their name): rows that now share an index merge.
    */
   async regroup(opts: { hostNameMapping?: ReadonlyMap<string, string> } = {}): Promise<void> {
     await this.init();
+    await this.group();
     const t = ident(this.table);
     const mapping = opts.hostNameMapping;
     if (!mapping || mapping.size === 0 || !this.columns.some((c) => c.name === 'host_name')) {

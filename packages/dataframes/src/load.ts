@@ -48,7 +48,8 @@ export async function loadTarballs(dataframes: readonly Dataframe[], opts: LoadO
       dataframes.forEach((d, i) => {
         d.sources = sources[i]!;
       });
-      const failure = { file: tarball.name, error: errorMessage(err) };
+      const msg = errorMessage(err);
+      const failure = { file: tarball.name, error: msg.startsWith(`${tarball.name}: `) ? msg.slice(tarball.name.length + 2) : msg };
       failures.push(failure);
       log.warn('tarball skipped: it contributes no rows', failure);
     }

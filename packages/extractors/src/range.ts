@@ -23,7 +23,9 @@ export async function* iterateTarballs(
         await local.release();
       }
     } catch (err) {
-      const failure = { file: name, error: errorMessage(err) };
+      // The reason alone: ExtractError messages start with the tarball name, which `file` holds.
+      const msg = errorMessage(err);
+      const failure = { file: name, error: msg.startsWith(`${name}: `) ? msg.slice(name.length + 2) : msg };
       failures.push(failure);
       log.warn('tarball skipped: it contributes no rows', failure);
       continue;
