@@ -1,9 +1,9 @@
 import { stat } from 'node:fs/promises';
 import type { Collector, CollectorParams } from '@tally/collectors';
-import { ConfigError, errorMessage, loadConfig, type Logger, StorageError, type TallyConfig, TallyError } from '@tally/core';
+import { ConfigError, errorMessage, loadConfig, type Logger, requireConfig, StorageError, type TallyConfig, TallyError } from '@tally/core';
 import { type GatherResult, gather } from '@tally/gather';
-import { gatherConfig, pickCollectors } from './collector-selection.js';
 import type { Storage } from '@tally/storage';
+import { gatherConfig, pickCollectors } from './collector-selection.js';
 import { countCsvRows } from './csv-rows.js';
 import { connectDatabase, databaseUrl } from './db-connection.js';
 import { type CliIO, cliLogger, isInteractive } from './io.js';
@@ -123,6 +123,10 @@ export async function invokeGather(inv: GatherInvocation): Promise<GatherOutcome
   if (pick.optional) {
     config.optionalCollectors = pick.optional;
     config.disableJobHostSummary = !pick.optional.includes('job_host_summary');
+  }
+  if (inv.mode === 'ship' && !inv.storage && cfg.shipTarget === 'crc') {
+    // As metrics-utility: console billing data must say whom to bill.
+    requireConfig(cfg, ['billingProvider', 'billingAccountId'], 'METRICS_UTILITY_SHIP_TARGET=crc');
   }
   const storage = inv.storage ?? (inv.mode === 'ship' ? await (await import('./storage-factory.js')).createStorage(cfg, { purpose: 'gather', logger: inv.logger }) : noStorage);
   const db = await connectDatabase(inv.dbUrl, 'tally gather');

@@ -73,6 +73,16 @@ describe('tally command line', () => {
     }
   });
 
+  it('shipping to the Red Hat console needs the billing provider and account, as metrics-utility', async () => {
+    const r = await cli(['gather', '--ship', '--db', 'postgres://127.0.0.1:1/x'], {
+      METRICS_UTILITY_SHIP_TARGET: 'crc',
+      METRICS_UTILITY_SERVICE_ACCOUNT_ID: 'sa',
+      METRICS_UTILITY_SERVICE_ACCOUNT_SECRET: 'very-secret-value',
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('tally: METRICS_UTILITY_SHIP_TARGET=crc needs METRICS_UTILITY_BILLING_PROVIDER, METRICS_UTILITY_BILLING_ACCOUNT_ID\n');
+  });
+
   it('demo refuses a non-empty directory it did not make (exit 2), before starting anything', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tally-demo-dir-'));
     try {
