@@ -5,6 +5,7 @@ import {
   addRollups,
   JobHostSummary,
   loadTarballs,
+  MainHost,
   MainJobevent,
   openDuckDb,
   periodWindows,
@@ -129,6 +130,17 @@ async function generate(base: string, seed: number): Promise<void> {
         }
         members.push({ name: './main_jobevent.csv', content: `${ev.join('\n')}\n` });
       }
+      if (r.next() < 0.4) {
+        const mh = ['host_name,host_id,inventory_remote_id,inventory_name,organization_remote_id,organization_name,last_automation,ansible_host_variable,canonical_facts,facts'];
+        for (let i = r.int(0, 8); i > 0; i--) {
+          const cf = JSON.stringify({ ansible_product_serial: r.pick(['S1', 'S2', '']), ansible_machine_id: r.pick(['M1', 'NA']) });
+          const facts = JSON.stringify({ ansible_architecture: r.pick(['x86_64', 'aarch64']), cpu: r.int(1, 4) });
+          mh.push(
+            [r.pick(hosts), i, 1, r.pick(['Inv A', 'Inv B']), 1, q(r.pick(orgs)), `2024-03-${pad(day)} 0${r.int(0, 9)}:00:00+00`, r.pick(['', 'real 1']), q(cf), q(facts)].join(','),
+          );
+        }
+        members.push({ name: './main_host.csv', content: `${mh.join('\n')}\n` });
+      }
       const name = `data/2024/03/${pad(day)}/uuid-2024-03-${pad(day)}-000000+0000-2024-03-${pad(day)}-235959+0000-${t}.tar.gz`;
       await packTarball(join(base, name), members);
     }
@@ -168,10 +180,13 @@ describe('rollup', () => {
 
       const rawJhs = new JobHostSummary(db);
       const rawEv = new MainJobevent(db);
-      const raw = await loadTarballs([rawJhs, rawEv], { storage, ...MARCH });
+      const rawMh = new MainHost(db);
+      const raw = await loadTarballs([rawJhs, rawEv, rawMh], { storage, ...MARCH });
       expect(raw.failures.map((f) => f.file)).toEqual(['data/2024/03/15/zz-bad.tar.gz']);
       const expectedJhs = await rowsOf(rawJhs);
       const expectedEv = await rowsOf(rawEv);
+      const expectedMh = await rowsOf(rawMh);
+      expect(expectedMh.some((x) => x.includes('"serials":["S'))).toBe(true);
       expect(expectedJhs.length).toBeGreaterThan(0);
 
       for (const period of ['day', 'week', 'month'] as RollupPeriod[]) {
@@ -180,14 +195,18 @@ describe('rollup', () => {
         expect(res.tarballs.sort()).toEqual([...raw.tarballs].sort());
         const jhs = new JobHostSummary(db);
         const ev = new MainJobevent(db);
+        const mh = new MainHost(db);
         const window = period === 'week' ? { since: new Date('2024-02-26Z'), until: new Date('2024-04-08Z') } : MARCH;
         const read = await addRollups(jhs, { storage, period, ...window });
         await addRollups(ev, { storage, period, ...window });
+        await addRollups(mh, { storage, period, ...window });
+        await mh.group();
         expect(read.length).toBe(res.parts.filter((p) => p.kind === 'job_host_summary').length);
         await jhs.group();
         await ev.group();
         expect(await rowsOf(jhs), `seed ${seed} period ${period}`).toEqual(expectedJhs);
         expect(await rowsOf(ev), `seed ${seed} period ${period} events`).toEqual(expectedEv);
+        expect(await rowsOf(mh), `seed ${seed} period ${period} hosts`).toEqual(expectedMh);
       }
     }
   });
@@ -201,8 +220,8 @@ describe('rollup', () => {
     const storage: Storage = {
       backend: 'directory',
       put: (n, s) => target.put(n, s),
-      get: (n) => source.get(n),
-      exists: (n) => source.exists(n),
+      get: async (n) => ((await target.exists(n)) ? target.get(n) : source.get(n)),
+      exists: async (n) => (await target.exists(n)) || source.exists(n),
       remove: (n) => target.remove(n),
       glob: async (p, o) => [...(await source.glob(p, o)), ...(await target.glob(p, o))],
       describe: () => target.describe(),
@@ -231,5 +250,16 @@ describe('rollup', () => {
     expect(month.runs).toBe(sum!.runs);
     expect(month.n).toBe(sum!.n);
     expect(res.parts[0]!.rows).toBe(Number(sum!.n));
+
+    // Only the partitions whose period starts in [since, until) are read back.
+    const one = new JobHostSummary(db);
+    expect(await addRollups(one, { storage, period: 'day', since: new Date('2024-03-18Z'), until: new Date('2024-03-19Z') })).toEqual([
+      'rollups/job_host_summary/period=day/date=2024-03-18/part-0.parquet',
+    ]);
+    // A re-run replaces the partition instead of adding a second file.
+    await rollup({ storage, since: new Date('2024-03-18Z'), until: new Date('2024-03-19Z'), period: 'day', kinds: ['job_host_summary'] });
+    expect(await target.glob('rollups/job_host_summary/period=day/**')).toEqual(
+      daily.parts.map((p) => p.name),
+    );
   });
 });
