@@ -1,3 +1,4 @@
+import { JOB_HOST_SUMMARY_ALIASES } from '@tally/extractors';
 import type { TallyDuckDb } from './duckdb.js';
 import { Dataframe, type Fold } from './dataframe.js';
 import { int, int0, jsonArray, jsonPairs, PAIRS_TYPE, str, ts, unionLists } from './sql.js';
@@ -21,6 +22,7 @@ const AUDIT = 'main_indirectmanagednodeaudit.csv';
 /** job_host_summary.csv columns of schemas 1.0/1.1/1.2 (a superset; missing ones read as NULL). */
 const JHS_COLUMNS = [
   'created',
+  'host_remote_id',
   'host_name',
   'ansible_host_variable',
   'dark',
@@ -96,6 +98,10 @@ export class JobHostSummary extends Dataframe {
 
   protected rawColumns(member: string): readonly string[] {
     return member === AUDIT ? AUDIT_COLUMNS : JHS_COLUMNS;
+  }
+
+  protected override aliases(): Record<string, readonly string[]> {
+    return JOB_HOST_SUMMARY_ALIASES;
   }
 
   protected folds(): Record<string, Fold> {

@@ -3,3 +3,4 @@ export { DEFAULT_MAX_MEMBERS, DEFAULT_MAX_TOTAL_BYTES, extractTarball, extractTa
 export { dayFolders, listTarballs } from './days.js';
 export { extractRange, iterateTarballs } from './range.js';
 export { packTarball, type PackMember } from './pack.js';
+export * from './schemas.js';

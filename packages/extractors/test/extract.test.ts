@@ -6,7 +6,16 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { ExtractError } from '@tally/core';
-import { dayFolders, extractRange, extractTarball, listTarballs, packTarball } from '@tally/extractors';
+import {
+  dayFolders,
+  extractRange,
+  extractTarball,
+  JOB_HOST_SUMMARY_COLUMNS,
+  jobHostSummarySchema,
+  listTarballs,
+  mapJobHostSummaryHeader,
+  packTarball,
+} from '@tally/extractors';
 import { DirectoryStorage } from '@tally/storage';
 import { metricsUtilityTarballs } from '@tally/testkit';
 import tar from 'tar-stream';
@@ -223,5 +232,27 @@ describe('unsafe and broken tarballs', () => {
     await using t = await extractTarball(path);
     expect(await readFile(t.file('job_host_summary.csv')!, 'utf8')).toBe(JHS);
     expect(await t.config()).toBeUndefined();
+  });
+});
+
+describe('job_host_summary schema variants', () => {
+  it('maps every fixture variant onto the 1.2 shape', async () => {
+    const { base } = metricsUtilityTarballs();
+    const storage = new DirectoryStorage({ base });
+    const seen = new Map<string, Record<string, string | null>>();
+    await extractRange(
+      { storage, since: new Date('2024-03-06Z'), until: new Date('2024-03-20Z'), only: 'job_host_summary.csv' },
+      async (t) => {
+        const header = (await readFile(t.file('job_host_summary.csv')!, 'utf8')).split('\n')[0]!.replace(/\r$/, '').split(',');
+        seen.set(jobHostSummarySchema(header), mapJobHostSummaryHeader(header));
+      },
+    );
+    expect([...seen.keys()].sort()).toEqual(['1.0', '1.1', '1.1-host_id']);
+    expect(seen.get('1.0')).toMatchObject({ host_name: 'host_name', host_remote_id: null, ansible_host_variable: null, job_created: null });
+    expect(seen.get('1.1')).toMatchObject({ host_remote_id: 'host_remote_id', ansible_host_variable: 'ansible_host_variable', job_created: null });
+    expect(seen.get('1.1-host_id')).toMatchObject({ host_remote_id: 'host_id', job_created: null });
+    const v12 = mapJobHostSummaryHeader(JOB_HOST_SUMMARY_COLUMNS);
+    expect(jobHostSummarySchema(JOB_HOST_SUMMARY_COLUMNS)).toBe('1.2');
+    expect(Object.entries(v12).every(([k, v]) => k === v)).toBe(true);
   });
 });
