@@ -1,9 +1,8 @@
 import { rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
-import { CollectorError, errorMessage } from '@tally/core';
+import { CollectorError, CsvSplitter, errorMessage } from '@tally/core';
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
-import { CsvSplitter } from './csv-splitter.js';
 
 /** A value bound into a COPY query through a session setting (`tally.<name>`). */
 export type CopyParam = Date | string | number | boolean;

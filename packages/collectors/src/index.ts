@@ -1,6 +1,6 @@
 export * from './collector.js';
 export * from './define.js';
-export * from './csv-splitter.js';
+export { CsvSplitter, type CsvSplitterOptions } from '@tally/core';
 export { bound, copyToCsv, type CopyOptions, type CopyParam } from './copy.js';
 export { type JsonCheck, prepareJsonCheck, isJsonSql, hostVariableSql, FLAT_JSON_OBJECT } from './host-variables.js';
 export { config, type ConfigParams, type PlatformType } from './controller/config.js';

@@ -10,3 +10,4 @@ export * from './json.js';
 export * from './retry.js';
 export * from './logger.js';
 export * from './config.js';
+export * from './csv-splitter.js';

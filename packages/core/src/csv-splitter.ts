@@ -1,7 +1,7 @@
 import { type FileHandle, open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { DEFAULT_MAX_DATA_SIZE } from '@tally/core';
+import { DEFAULT_MAX_DATA_SIZE } from './size.js';
 
 const QUOTE = 0x22;
 const NEWLINE = 0x0a;
@@ -14,6 +14,11 @@ export interface CsvSplitterOptions {
   key: string;
   /** A part is closed before a row that would take it past this many bytes (default 200 MiB). */
   maxFileSize?: number;
+  /**
+   * File name (inside `dir`) of part `index`. When given, every part is named by it,
+   * a lone part too; by default a lone part is `{key}.csv` and several are `{key}_split{N}.csv`.
+   */
+  partName?: (index: number) => string;
 }
 
 /**
@@ -31,6 +36,7 @@ export class CsvSplitter extends Writable {
   readonly dir: string;
   readonly key: string;
   readonly maxFileSize: number;
+  private readonly partName: ((index: number) => string) | undefined;
   private inQuote = false;
   private header: Buffer | undefined;
   /** Bytes of the current row seen in earlier chunks. */
@@ -50,6 +56,7 @@ export class CsvSplitter extends Writable {
     this.dir = opts.dir;
     this.key = opts.key;
     this.maxFileSize = opts.maxFileSize ?? DEFAULT_MAX_DATA_SIZE;
+    this.partName = opts.partName;
     if (!Number.isInteger(this.maxFileSize) || this.maxFileSize <= 0) {
       throw new RangeError(`CsvSplitter ${this.key}: maxFileSize must be a positive whole number of bytes`);
     }
@@ -135,14 +142,15 @@ export class CsvSplitter extends Writable {
       await this.flush();
       await this.fh.close();
       this.fh = undefined;
-      if (this.parts.length === 1) {
+      if (this.parts.length === 1 && !this.partName) {
         // The first part was optimistically named `{key}.csv`.
         const renamed = join(this.dir, `${this.key}_split0.csv`);
         await rename(this.parts[0]!, renamed);
         this.parts[0] = renamed;
       }
     }
-    const path = join(this.dir, this.parts.length === 0 ? `${this.key}.csv` : `${this.key}_split${this.parts.length}.csv`);
+    const n = this.parts.length;
+    const path = join(this.dir, this.partName ? this.partName(n) : n === 0 ? `${this.key}.csv` : `${this.key}_split${n}.csv`);
     this.fh = await open(path, 'wx', 0o600);
     this.parts.push(path);
     this.partSize = 0;
