@@ -267,6 +267,12 @@ describe('MainHost, HostMetric, DataCollectionStatus', () => {
       facts: { ansible_architecture: ['x86_64'] },
       last_automation: '2024-03-02 10:00:00',
     });
+    const arrow = await mh.toArrow();
+    expect(arrow.getChild('serials')!.get(0)!.toArray()).toEqual(['S1/M1']);
+    const facts = arrow.getChild('canonical_facts')!.get(0)!;
+    expect(facts.length).toBe(2);
+    expect(facts.get(0)!.toJSON()).toEqual({ key: 'ansible_machine_id', value: 'M1' });
+    expect(arrow.getChild('last_automation')!.get(0)).toBe(Date.parse('2024-03-02T10:00:00Z'));
   });
 
   it('concatenates host metrics and collection status rows', async () => {
