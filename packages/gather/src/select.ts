@@ -1,11 +1,8 @@
-import type { Collector } from '@tally/collectors';
+import { type Collector, DEFAULT_OPTIONAL_COLLECTORS } from '@tally/collectors';
 import type { Logger } from '@tally/core';
 
-/** METRICS_UTILITY_OPTIONAL_COLLECTORS when unset, as in metrics-utility. */
-export const DEFAULT_OPTIONAL = ['main_jobevent'];
-
 export interface SelectOptions {
-  /** Keys of optional collectors to gather (METRICS_UTILITY_OPTIONAL_COLLECTORS). */
+  /** Keys of optional collectors to gather (METRICS_UTILITY_OPTIONAL_COLLECTORS; default DEFAULT_OPTIONAL_COLLECTORS). */
   optionalCollectors?: readonly string[];
   /** METRICS_UTILITY_DISABLE_JOB_HOST_SUMMARY_COLLECTOR. */
   disableJobHostSummary?: boolean;
@@ -17,7 +14,7 @@ export interface SelectOptions {
  * only when named, job_host_summary unless disabled.
  */
 export function selectCollectors(collectors: readonly Collector[], opts: SelectOptions = {}): Collector[] {
-  const wanted = new Set(opts.optionalCollectors ?? DEFAULT_OPTIONAL);
+  const wanted = new Set(opts.optionalCollectors ?? DEFAULT_OPTIONAL_COLLECTORS);
   const out: Collector[] = [];
   for (const c of collectors) {
     const meta = c.meta as typeof c.meta & { optional?: boolean };
