@@ -4,7 +4,7 @@ export { writeCcspV2, CCSPV2_HEADERS, JOBS_HEADERS, ORGANIZATIONS_HEADERS, ORG_S
 export { MANAGED_NODES_HEADERS } from './content-sheets.js';
 export { DEFAULT_SHEETS, reportParams, type ReportParams } from './params.js';
 export { ReportQueries } from './queries.js';
-export { dayFolders, loadReportTables, type ReportDb, type ReportTables } from './tables.js';
+export { loadReportTables, type ReportDb, type ReportTables } from './tables.js';
 export { COLOR, DATE_FORMAT, PRICE_FORMAT, updatedLabel } from './styles.js';
 export { dedupGroups, renewalNodes, type HostMetricRecord, type RenewalNode } from './renewal-dedup.js';
 export { ansibleHostOf, buildRenewalReport, HOST_METRIC_HEADERS, readHostMetrics, summarizeRenewal, writeRenewal, type BuildRenewalOptions, type RenewalSummary } from './renewal.js';

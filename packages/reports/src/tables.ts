@@ -1,4 +1,4 @@
-import { addDays, isoDate, type Logger, thisDay } from '@tally/core';
+import { addDays, type Logger, thisDay } from '@tally/core';
 import { DIRECT, JobHostSummary, loadTarballs, MainJobevent, openDuckDb } from '@tally/dataframes';
 import type { Storage } from '@tally/storage';
 
@@ -31,15 +31,6 @@ export interface ReportInputOptions {
   firstDay: Date;
   lastDay: Date;
   logger?: Logger;
-}
-
-/** `data/YYYY/MM/DD` for every UTC day from firstDay to lastDay inclusive. */
-export function dayFolders(firstDay: Date, lastDay: Date): string[] {
-  const out: string[] = [];
-  for (let d = new Date(`${isoDate(firstDay)}T00:00:00Z`); d.getTime() <= lastDay.getTime(); d = addDays(d, 1)) {
-    out.push(`data/${isoDate(d).replace(/-/g, '/')}`);
-  }
-  return out;
 }
 
 /**
