@@ -1,9 +1,10 @@
 import { ConfigError, ENV, type Logger, type TallyConfig, requireConfig, silentLogger } from '@tally/core';
 import { DirectoryStorage, type Storage } from '@tally/storage';
-import { type CrcMutualOptions, CrcMutualStorage, type CrcOptions, CrcStorage } from '@tally/storage-crc';
-import { PostgresStorage, type PostgresStorageOptions } from '@tally/storage-postgres';
-import { type S3Options, S3Storage } from '@tally/storage-s3';
-import { type SegmentOptions, SegmentStorage } from '@tally/storage-segment';
+// Backends are loaded only when chosen: the AWS SDK alone adds about a second to every start.
+import type { CrcMutualOptions, CrcOptions } from '@tally/storage-crc';
+import type { PostgresStorageOptions } from '@tally/storage-postgres';
+import type { S3Options } from '@tally/storage-s3';
+import type { SegmentOptions } from '@tally/storage-segment';
 
 export type ShipTarget = 'directory' | 's3' | 'crc' | 'crc-mutual' | 'segment' | 'postgres';
 
@@ -48,6 +49,7 @@ export async function createStorage(cfg: TallyConfig, opts: CreateStorageOptions
     }
     case 's3': {
       const c = requireConfig(cfg, ['bucketName'], `${field}=s3`);
+      const { S3Storage } = await import('@tally/storage-s3');
       return new S3Storage({
         bucket: c.bucketName,
         ...(cfg.bucketEndpoint ? { endpoint: cfg.bucketEndpoint } : {}),
@@ -60,17 +62,22 @@ export async function createStorage(cfg: TallyConfig, opts: CreateStorageOptions
     }
     case 'crc': {
       requireConfig(cfg, ['serviceAccountId', 'serviceAccountSecret'], `${field}=crc`);
+      const { CrcStorage } = await import('@tally/storage-crc');
       return CrcStorage.fromConfig(cfg, { logger, ...opts.crc });
     }
-    case 'crc-mutual':
+    case 'crc-mutual': {
       // The client certificate defaults to /etc/pki/consumer/{cert,key}.pem, as the reference.
+      const { CrcMutualStorage } = await import('@tally/storage-crc');
       return CrcMutualStorage.fromConfig(cfg, { logger, ...opts.crcMutual });
+    }
     case 'segment': {
       requireConfig(cfg, ['segmentWriteKey'], `${field}=segment`);
+      const { SegmentStorage } = await import('@tally/storage-segment');
       return SegmentStorage.fromConfig(cfg, { logger, ...opts.segment });
     }
     case 'postgres': {
       const c = requireConfig(cfg, ['databaseUrl'], `${field}=postgres`);
+      const { PostgresStorage } = await import('@tally/storage-postgres');
       const storage = new PostgresStorage({ url: c.databaseUrl, ...(cfg.storageTable ? { table: cfg.storageTable } : {}), ...opts.postgres });
       if (opts.createTable ?? true) {
         try {
