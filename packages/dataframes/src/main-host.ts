@@ -1,4 +1,4 @@
-import type { TallyDuckDb } from './duckdb.js';
+import { ident, type TallyDuckDb } from './duckdb.js';
 import { Dataframe, type Fold } from './dataframe.js';
 import { jsonPairs, PAIRS_TYPE, setOf, str, ts, unionLists } from './sql.js';
 import type { Column } from './types.js';
@@ -64,6 +64,22 @@ export class MainHost extends Dataframe {
       `${jsonPairs('canonical_facts')}, ${jsonPairs('facts')}, ${ts('last_automation')}, ` +
       `${fact('ansible_product_serial')} || '/' || ${fact('ansible_machine_id')} FROM ${src}`
     );
+  }
+
+  /**
+   * The "ccsp-experimental" dedup mapping (DedupCCSP.df_to_mapping): every host sharing a serial
+   * with another maps to one host of that serial — the smallest name, so the result does not
+   * depend on load order (the reference takes the first seen). Feed it to `regroup`.
+   */
+  async hostNameMapping(): Promise<Map<string, string>> {
+    await this.group();
+    const rows = await this.db.all<{ host_name: string; target: string }>(
+      `WITH s AS (SELECT DISTINCT host_name, unnest(serials) AS serial FROM ${ident(this.table)} WHERE host_name IS NOT NULL),
+            t AS (SELECT serial, min(host_name) AS target FROM s GROUP BY serial)
+       SELECT s.host_name, min(t.target) AS target FROM s JOIN t USING (serial)
+       GROUP BY s.host_name HAVING min(t.target) <> s.host_name ORDER BY 1`,
+    );
+    return new Map(rows.map((r) => [r.host_name, r.target]));
   }
 
   protected aggregateSql(from: string): string {

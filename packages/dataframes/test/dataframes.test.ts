@@ -275,6 +275,23 @@ describe('MainHost, HostMetric, DataCollectionStatus', () => {
     expect(arrow.getChild('last_automation')!.get(0)).toBe(Date.parse('2024-03-02T10:00:00Z'));
   });
 
+  it('maps hosts that share a serial onto one name (ccsp-experimental dedup)', async () => {
+    const mh = new MainHost(db);
+    const cf = (serial: string, machine: string) =>
+      `"{""ansible_product_serial"": ""${serial}"", ""ansible_machine_id"": ""${machine}""}"`;
+    await mh.addCsv(
+      await csv([
+        'host_name,organization_name,canonical_facts',
+        `web-b,O,${cf('S1', 'M1')}`,
+        `web-a,O,${cf('S1', 'M1')}`,
+        `db,O,${cf('S2', 'M2')}`,
+        `lone,O,${cf('S3', 'NA')}`,
+      ]),
+      { member: 'main_host.csv' },
+    );
+    expect(await mh.hostNameMapping()).toEqual(new Map([['web-b', 'web-a']]));
+  });
+
   it('concatenates host metrics and collection status rows', async () => {
     const hm = new HostMetric(db);
     await hm.addCsv(
