@@ -17,12 +17,12 @@ import {
   prepareJsonCheck,
   unifiedJobs,
 } from '@tally/collectors';
-import { CollectorError, type Logger, tempdir, type TempDir } from '@tally/core';
+import { CollectorError, type Logger, parseCsv, tempdir, type TempDir } from '@tally/core';
 import { createTestDatabase, type TestDatabase } from '@tally/testkit';
 import type pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { applyControllerSchema } from '../../../tools/controller/schema.js';
-import { parseCsv, readCsv } from './csv.js';
+import { readCsv } from './csv.js';
 import { insertFixtureSite, SINCE, UNTIL } from './fixture-site.js';
 
 let tdb: TestDatabase;

@@ -1,10 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { bound, copyToCsv, hostVariableSql, isJsonSql, type JsonCheck, prepareJsonCheck } from '@tally/collectors';
-import { CollectorError, tempdir, type TempDir } from '@tally/core';
+import { CollectorError, parseCsv, tempdir, type TempDir } from '@tally/core';
 import { createTestDatabase, type TestDatabase } from '@tally/testkit';
 import type pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { parseCsv } from './csv.js';
 
 let tdb: TestDatabase;
 let db: pg.Client;

@@ -11,3 +11,4 @@ export * from './retry.js';
 export * from './logger.js';
 export * from './config.js';
 export * from './csv-splitter.js';
+export * from './csv.js';

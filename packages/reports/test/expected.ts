@@ -1,37 +1,12 @@
-// An independent, plain-TS reading of the raw CSVs: what the workbooks must show.
+// An independent reading of the raw CSVs (core's plain CSV parser, not the DuckDB pipeline under test): what the workbooks must show.
 import { readFileSync } from 'node:fs';
+import { parseCsv as parseCsvRecords } from '@tally/core';
 
+/** Rows keyed by the header; a missing or NULL value reads as ''. */
 export function parseCsv(text: string): Record<string, string>[] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i]!;
-    if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (ch === '"') quoted = false;
-      else field += ch;
-    } else if (ch === '"') quoted = true;
-    else if (ch === ',') {
-      row.push(field);
-      field = '';
-    } else if (ch === '\n') {
-      row.push(field);
-      rows.push(row);
-      row = [];
-      field = '';
-    } else if (ch !== '\r') field += ch;
-  }
-  if (field !== '' || row.length) {
-    row.push(field);
-    rows.push(row);
-  }
-  const [head, ...body] = rows;
+  const [head, ...body] = parseCsvRecords(text);
   if (!head) return [];
-  return body.map((r) => Object.fromEntries(head.map((h, i) => [h, r[i] ?? ''])));
+  return body.map((r) => Object.fromEntries(head.map((h, i) => [h ?? '', r[i] ?? ''])));
 }
 
 /** `2024-03-06 12:00:56.487578+00` → Date rounded to the millisecond (naive UTC). */

@@ -1,2 +1,2 @@
 export * from './postgres.js';
-export { parseCsvRows } from './csv.js';
+export { parseCsvRows } from '@tally/core';

@@ -1,10 +1,9 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { ConfigError, type Queryable, StorageError, errorMessage, tempdir } from '@tally/core';
+import { ConfigError, type Queryable, StorageError, errorMessage, parseCsvRows, tempdir } from '@tally/core';
 import { type GlobOptions, type LocalFile, type PutSource, type Storage, checkName, dateFilter, globPrefix, globToRegExp, tempLocalFile } from '@tally/storage';
 import pg from 'pg';
-import { parseCsvRows } from './csv.js';
 
 const BACKEND = 'postgres';
 

@@ -21,7 +21,11 @@ export function parseCsvRows(text: string): Record<string, string | null>[] {
     });
 }
 
-function parseCsv(text: string): (string | null)[][] {
+/**
+ * Parse CSV text into records of fields (RFC 4180 quoting, CRLF or LF). As in
+ * PostgreSQL's CSV, an unquoted empty field is null and a quoted one is ''.
+ */
+export function parseCsv(text: string): (string | null)[][] {
   const rows: (string | null)[][] = [];
   let row: (string | null)[] = [];
   let field = '';
