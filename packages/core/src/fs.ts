@@ -1,22 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { once } from 'node:events';
+import { mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
 function tempSibling(path: string): string {
   return join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
-}
-
-async function fsyncAndRename(tmp: string, path: string): Promise<void> {
-  const fh = await open(tmp, 'r+');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, path);
 }
 
 /**
@@ -28,16 +19,24 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array | 
   const tmp = tempSibling(path);
   try {
     if (typeof data === 'string' || data instanceof Uint8Array) {
-      const fh = await open(tmp, 'w', 0o644);
-      try {
-        await fh.writeFile(data);
-      } finally {
-        await fh.close();
-      }
+      await writeFile(tmp, data, { mode: 0o644 });
     } else {
-      await pipeline(data, createWriteStream(tmp, { mode: 0o644 }));
+      const out = createWriteStream(tmp, { mode: 0o644 });
+      try {
+        await pipeline(data, out);
+      } catch (err) {
+        // The stream may still be opening the file: wait until it is closed, or cleanup races it.
+        if (!out.closed) await once(out, 'close').catch(() => {});
+        throw err;
+      }
     }
-    await fsyncAndRename(tmp, path);
+    const fh = await open(tmp, 'r+');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
   } catch (err) {
     await rm(tmp, { force: true });
     throw err;
