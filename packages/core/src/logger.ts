@@ -19,6 +19,7 @@ export function redact(value: unknown, secrets: ReadonlySet<string> = new Set(),
     for (const secret of secrets) if (secret.length >= 4) s = s.split(secret).join('[redacted]');
     return s;
   }
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'Invalid Date' : value.toISOString();
   if (value instanceof Error) return redact(value.message, secrets, depth + 1);
   if (Array.isArray(value)) return value.map((v) => redact(v, secrets, depth + 1));
   if (value && typeof value === 'object') {

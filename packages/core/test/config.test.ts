@@ -98,7 +98,8 @@ describe('logger', () => {
     createLogger({ stream }).child({ collector: 'job_host_summary' }).warn('slow', { rows: 10 });
     expect(lines[0]).toBe('WARN slow collector=job_host_summary rows=10\n');
   });
-  it('redact leaves ordinary values alone', () => {
+  it('redact leaves ordinary values alone and shows dates as ISO text', () => {
     expect(redact({ a: 1, token: '', list: ['x'] })).toEqual({ a: 1, token: '', list: ['x'] });
+    expect(redact({ since: new Date('2024-03-01T00:00:00Z') })).toEqual({ since: '2024-03-01T00:00:00.000Z' });
   });
 });
