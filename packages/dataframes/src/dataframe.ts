@@ -40,6 +40,8 @@ export abstract class Dataframe {
   /** CSV / Parquet files added so far (also empty ones). */
   sources = 0;
   private ready = false;
+  /** Prepared-row SELECTs over CSV scans, folded in by the next `group()`. */
+  private pendingScans: string[] = [];
 
   constructor(db: TallyDuckDb, tablePrefix: string) {
     this.db = db;
@@ -160,6 +162,98 @@ export abstract class Dataframe {
     return staged;
   }
 
+  /**
+   * The prepared-row SELECTs reading `tarballs`' members: files of one member sharing a header
+   * and an install_uuid are read by ONE parallel `read_csv([...])`. Counts every file as a source.
+   */
+  private async batchScans(tarballs: readonly ExtractedTarball[]): Promise<{ member: string; sql: string }[]> {
+    const batches = new Map<string, { member: string; header: string[]; installUuid: string | null; paths: string[] }>();
+    for (const tarball of tarballs) {
+      const config = await tarball.config();
+      const installUuid = typeof config?.install_uuid === 'string' ? config.install_uuid : null;
+      for (const member of this.members) {
+        if (!member.endsWith('.csv')) continue;
+        const path = tarball.file(member);
+        if (!path) continue;
+        const header = await readCsvHeader(path, `${tarball.name}: ${member}`);
+        this.sources += 1;
+        if (header.length === 0) continue;
+        const key = JSON.stringify([member, header, installUuid]);
+        let batch = batches.get(key);
+        if (!batch) {
+          batch = { member, header, installUuid, paths: [] };
+          batches.set(key, batch);
+        }
+        batch.paths.push(path);
+      }
+    }
+    const out: { member: string; sql: string }[] = [];
+    for (const b of batches.values()) {
+      const prepared = this.prepareSql(b.member, this.rawSelect(b.member, b.header, `[${b.paths.map(literal).join(', ')}]`));
+      if (!prepared) continue;
+      // Several scans may end up in one statement: the install_uuid ($2) becomes a literal.
+      const uuid = b.installUuid === null ? 'NULL' : literal(b.installUuid);
+      const typed = this.preparedColumns.map((c, i) => `CAST(#${i + 1} AS ${c.type}) AS ${ident(c.name)}`).join(', ');
+      out.push({ member: b.member, sql: `SELECT ${typed} FROM (${prepared.replaceAll('$2', uuid)})` });
+    }
+    return out;
+  }
+
+  /**
+   * `addTarballRows` for many tarballs with as few CSV scans as possible (see `batchScans`). The
+   * caller holds the transaction; any failure must roll back every tarball of the batch (then use
+   * `addTarballRows` per tarball to find the bad one). Returns rows kept.
+   */
+  async addTarballsRows(tarballs: readonly ExtractedTarball[]): Promise<number> {
+    await this.init();
+    let staged = 0;
+    const cols = this.preparedColumns.map((c) => ident(c.name)).join(', ');
+    for (const scan of await this.batchScans(tarballs)) {
+      staged += await this.db.run(`INSERT INTO ${ident(this.rawTable)} (${cols}) ${scan.sql}`);
+    }
+    return staged;
+  }
+
+  /**
+   * Like `addTarballsRows`, but the CSVs of `scanMembers` are not copied into the raw table:
+   * the next `group()` aggregates them straight from their `read_csv` scan (the files must stay
+   * until then; a CSV that cannot be read makes that `group()` fail). The caller holds one
+   * transaction over both calls.
+   */
+  async stageTarballs(tarballs: readonly ExtractedTarball[]): Promise<void> {
+    await this.init();
+    const cols = this.preparedColumns.map((c) => ident(c.name)).join(', ');
+    for (const scan of await this.batchScans(tarballs)) {
+      if (this.scanMembers().includes(scan.member)) this.pendingScans.push(scan.sql);
+      else await this.db.run(`INSERT INTO ${ident(this.rawTable)} (${cols}) ${scan.sql}`);
+    }
+  }
+
+  /** Forget scans staged by `stageTarballs` (after a rollback). */
+  discardStaged(): void {
+    this.pendingScans = [];
+  }
+
+  /**
+   * Members whose (large) CSVs `group()` may aggregate directly from the scan; the aggregation
+   * must not read the relation more than once for their rows (a filter that is constant-false on
+   * them is fine: DuckDB prunes that branch).
+   */
+  protected scanMembers(): readonly string[] {
+    return [];
+  }
+
+  /** The raw-column relation of a CSV read (missing columns NULL, aliases applied). */
+  private rawSelect(member: string, header: readonly string[], files: string): string {
+    const present = new Set(header);
+    const aliases = this.aliases();
+    const select = this.rawColumns(member).map((c) => {
+      const name = present.has(c) ? c : aliases[c]?.find((a) => present.has(a));
+      return name ? `${ident(name)} AS ${ident(c)}` : `NULL::VARCHAR AS ${ident(c)}`;
+    });
+    return `(SELECT ${select.join(', ')} FROM ${readCsvSql(header, files)})`;
+  }
+
   /** Add already-grouped rows from Parquet file(s) written by `toParquet` (a rollup). */
   async addParquet(paths: string | readonly string[]): Promise<number> {
     await this.init();
@@ -211,9 +305,15 @@ export abstract class Dataframe {
     return `SELECT ${exprs.join(', ')} FROM ${from} GROUP BY ${this.indexColumns.map(ident).join(', ')}`;
   }
 
-  /** Fold everything added so far into `table` (regroup semantics: sums, min/max, set unions). */
-  async group(): Promise<void> {
+  /**
+   * SELECT of every row grouped so far plus everything added since (staged Parquet rows, raw
+   * rows, staged scans), folded; undefined when `table` already holds all of it. Consumes the
+   * staged scans.
+   */
+  private async foldSelect(): Promise<string | undefined> {
     await this.init();
+    const scans = this.pendingScans;
+    this.pendingScans = [];
     const t = ident(this.table);
     const s = ident(this.stagingTable);
     const r = ident(this.rawTable);
@@ -223,19 +323,37 @@ export abstract class Dataframe {
     const grouped = Number(n?.t ?? 0);
     const staged = Number(n?.s ?? 0);
     const raw = Number(n?.r ?? 0);
-    if (staged === 0 && raw === 0) return; // `table` is already grouped
-    if (grouped === 0 && staged === 0) {
-      // Only raw rows: one aggregation gives the grouped table (no second pass).
-      await this.replaceTable(this.aggregateSql(r));
-      await this.db.run(`DELETE FROM ${r}`);
-      return;
-    }
+    if (staged === 0 && raw === 0 && scans.length === 0) return undefined; // `table` is already grouped
+    const prepared = this.preparedColumns.map((c) => ident(c.name)).join(', ');
+    const rawRel = scans.length === 0 ? r : `(SELECT ${prepared} FROM ${r} UNION ALL ${scans.join(' UNION ALL ')})`;
+    // Only raw rows: one aggregation gives the grouped rows (no second pass).
+    if (grouped === 0 && staged === 0) return this.aggregateSql(rawRel);
     const parts = [`SELECT ${this.columnList} FROM ${t}`];
     if (staged > 0) parts.push(`SELECT ${this.columnList} FROM ${s}`);
-    if (raw > 0) parts.push(`SELECT * FROM (${this.aggregateSql(r)})`);
-    await this.replaceTable(this.regroupSql(`(${parts.join(' UNION ALL ')})`));
-    await this.db.run(`DELETE FROM ${s}`);
-    await this.db.run(`DELETE FROM ${r}`);
+    if (raw > 0 || scans.length > 0) parts.push(`SELECT * FROM (${this.aggregateSql(rawRel)})`);
+    return this.regroupSql(`(${parts.join(' UNION ALL ')})`);
+  }
+
+  /** Fold everything added so far into `table` (regroup semantics: sums, min/max, set unions). */
+  async group(): Promise<void> {
+    const select = await this.foldSelect();
+    if (select === undefined) return;
+    await this.replaceTable(select);
+    await this.db.run(`DELETE FROM ${ident(this.stagingTable)}`);
+    await this.db.run(`DELETE FROM ${ident(this.rawTable)}`);
+  }
+
+  /**
+   * `group()` then `toParquet(path)`, without keeping the grouped rows: the aggregation streams
+   * into the Parquet writer (millions of groups never become a table). The dataframe is empty
+   * afterwards (`sources` stays). Returns the rows written.
+   */
+  async groupToParquet(path: string, opts: { ordered?: boolean } = {}): Promise<number> {
+    const select = (await this.foldSelect()) ?? `SELECT ${this.columnList} FROM ${ident(this.table)}`;
+    const order = (opts.ordered ?? true) ? this.orderBy : '';
+    const rows = await this.db.run(`COPY (SELECT * FROM (${this.typedSelect(select)}) ${order}) TO ${literal(path)} (FORMAT parquet, COMPRESSION zstd)`);
+    for (const t of [this.table, this.stagingTable, this.rawTable]) await this.db.run(`DELETE FROM ${ident(t)}`);
+    return rows;
   }
 
   /**
@@ -269,8 +387,13 @@ export abstract class Dataframe {
 
   /** Replace `table` by `select`, which yields exactly `columns` in order (names may be expressions). */
   private async replaceTable(select: string): Promise<void> {
+    await this.db.run(`CREATE OR REPLACE TABLE ${ident(this.table)} AS ${this.typedSelect(select)}`);
+  }
+
+  /** `select` (exactly `columns` in order, names may be expressions) with the column names and types. */
+  private typedSelect(select: string): string {
     const typed = this.columns.map((c, i) => `CAST(#${i + 1} AS ${c.type}) AS ${ident(c.name)}`).join(', ');
-    await this.db.run(`CREATE OR REPLACE TABLE ${ident(this.table)} AS SELECT ${typed} FROM (${select})`);
+    return `SELECT ${typed} FROM (${select})`;
   }
 
   /** `ORDER BY` of the index columns (code-point order, NULLs last), or nothing. */
@@ -326,11 +449,16 @@ export abstract class Dataframe {
     }
   }
 
-  /** Write `table` as Parquet (zstd) to `path`, index order; sets stay native lists. */
-  async toParquet(path: string): Promise<void> {
+  /**
+   * Write `table` as Parquet (zstd) to `path`, in index order unless `ordered: false` (sorting
+   * millions of rows costs more than the write; readers that regroup do not need it); sets stay
+   * native lists.
+   */
+  async toParquet(path: string, opts: { ordered?: boolean } = {}): Promise<void> {
     await this.init();
+    const order = (opts.ordered ?? true) ? this.orderBy : '';
     await this.db.run(
-      `COPY (SELECT ${this.columnList} FROM ${ident(this.table)} ${this.orderBy}) TO ${literal(path)} (FORMAT parquet, COMPRESSION zstd)`,
+      `COPY (SELECT ${this.columnList} FROM ${ident(this.table)} ${order}) TO ${literal(path)} (FORMAT parquet, COMPRESSION zstd)`,
     );
   }
 
@@ -363,6 +491,7 @@ export abstract class Dataframe {
     await this.init();
     for (const t of [this.table, this.stagingTable, this.rawTable]) await this.db.run(`DELETE FROM ${ident(t)}`);
     this.sources = 0;
+    this.pendingScans = [];
   }
 
   /** Drop this dataframe's tables. */

@@ -140,12 +140,13 @@ export class JobHostSummary extends Dataframe {
     const common =
       `COALESCE(${str('organization_name')}, 'No organization name'), ${str('job_template_name')}, `;
     if (member === JHS) {
+      // Facts and events stay NULL on DIRECT rows (free to store; only INDIRECT rows are list-aggregated).
       const counters = ['failures', 'ok', 'skipped', 'ignored', 'rescued'].map(int0).join(' + ');
       const reachable = this.reachableOnly ? ` WHERE ${counters} <> 0` : '';
       return (
         `SELECT ${common}COALESCE(${str('ansible_host_variable')}, ${str('host_name')}), ${str('host_name')}, ` +
         `CAST($2 AS VARCHAR), ${int('job_remote_id')}, ${int0('dark')} + ${counters}, ` +
-        `${ts('created')}, ${ts('job_created')}, ${DIRECT}, []::${PAIRS_TYPE}, []::${PAIRS_TYPE}, []::VARCHAR[] ` +
+        `${ts('created')}, ${ts('job_created')}, ${DIRECT}, NULL, NULL, NULL ` +
         `FROM ${src}${reachable}`
       );
     }
@@ -157,6 +158,11 @@ export class JobHostSummary extends Dataframe {
       );
     }
     return undefined;
+  }
+
+  /** DIRECT rows come straight from the scan; the INDIRECT part of `aggregateSql` prunes them. */
+  protected override scanMembers(): readonly string[] {
+    return [JHS];
   }
 
   protected aggregateSql(from: string): string {

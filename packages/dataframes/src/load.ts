@@ -1,5 +1,5 @@
 import { errorMessage, type Logger, silentLogger, TallyError } from '@tally/core';
-import { type ExtractFailure, iterateTarballs } from '@tally/extractors';
+import { type ExtractFailure, type ExtractedTarball, extractAll } from '@tally/extractors';
 import type { Storage } from '@tally/storage';
 import type { Dataframe } from './dataframe.js';
 
@@ -26,34 +26,100 @@ export interface LoadOptions {
  * that cannot be extracted, or whose CSV cannot be read, contributes nothing to any dataframe.
  */
 export async function loadTarballs(dataframes: readonly Dataframe[], opts: LoadOptions): Promise<LoadResult> {
-  const log = opts.logger ?? silentLogger;
-  const only = [...new Set(dataframes.flatMap((d) => d.members))];
-  const failures: ExtractFailure[] = [];
-  const tarballs: string[] = [];
+  const group = opts.group ?? true;
+  const result = await withExtracted(dataframes, opts, (extracted, res) =>
+    loadExtracted(dataframes, extracted, res, opts.logger ?? silentLogger, {
+      stage: group,
+      finish: async () => {
+        if (group) for (const df of dataframes) await df.group();
+      },
+    }),
+  );
+  return result;
+}
+
+/**
+ * Extract every tarball of `[since, until)` (two at a time) for `dataframes`, run `use` while the
+ * files exist, then remove them. Failures come back in name order, as if read one by one.
+ */
+export async function withExtracted(
+  dataframes: readonly Dataframe[],
+  opts: LoadOptions,
+  use: (extracted: readonly ExtractedTarball[], result: LoadResult) => Promise<void>,
+): Promise<LoadResult> {
   const db = dataframes[0]?.db;
   if (dataframes.some((d) => d.db !== db)) {
     throw new TallyError('loadTarballs: every dataframe must live in the same DuckDB database (one transaction per tarball)');
   }
   for (const df of dataframes) await df.init();
-  for await (const tarball of iterateTarballs({ ...opts, only }, failures)) {
-    const sources = dataframes.map((d) => d.sources);
+  const only = [...new Set(dataframes.flatMap((d) => d.members))];
+  const result: LoadResult = { tarballs: [], failures: [] };
+  const extracted = await extractAll({ ...opts, only }, result.failures);
+  try {
+    await use(extracted, result);
+  } finally {
+    await Promise.all(extracted.map((t) => t.release()));
+  }
+  result.failures.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+  return result;
+}
+
+/**
+ * Add `extracted` to every dataframe and run `finish` (grouping, writing) in ONE transaction:
+ * each member's CSVs of all tarballs are read by one parallel scan (with `stage`, the big ones
+ * are left as scans for `finish` to aggregate directly). If anything fails (a CSV that cannot
+ * be read), everything is rolled back and the tarballs are loaded one by one, each in its own
+ * transaction, so only the bad ones are dropped (and named); `finish` then runs on what was kept.
+ */
+export async function loadExtracted(
+  dataframes: readonly Dataframe[],
+  extracted: readonly ExtractedTarball[],
+  result: LoadResult,
+  log: Logger,
+  opts: { stage: boolean; finish: () => Promise<void> },
+): Promise<void> {
+  const db = dataframes[0]?.db;
+  if (extracted.length === 0) {
+    await opts.finish();
+    return;
+  }
+  const sources = dataframes.map((d) => d.sources);
+  try {
+    await db?.run('BEGIN TRANSACTION');
+    for (const df of dataframes) {
+      if (opts.stage) await df.stageTarballs(extracted);
+      else await df.addTarballsRows(extracted);
+    }
+    await opts.finish();
+    await db?.run('COMMIT');
+    result.tarballs.push(...extracted.map((t) => t.name));
+    return;
+  } catch (err) {
+    await db?.run('ROLLBACK');
+    dataframes.forEach((d, i) => {
+      d.sources = sources[i]!;
+      d.discardStaged();
+    });
+    log.debug('batch read failed; loading tarball by tarball', { error: errorMessage(err) });
+  }
+  for (const tarball of extracted) {
+    const before = dataframes.map((d) => d.sources);
     try {
       // One transaction over every dataframe, so a bad CSV drops the whole tarball everywhere.
       await db?.run('BEGIN TRANSACTION');
       for (const df of dataframes) await df.addTarballRows(tarball);
       await db?.run('COMMIT');
-      tarballs.push(tarball.name);
+      result.tarballs.push(tarball.name);
     } catch (err) {
       await db?.run('ROLLBACK');
       dataframes.forEach((d, i) => {
-        d.sources = sources[i]!;
+        d.sources = before[i]!;
       });
       const msg = errorMessage(err);
       const failure = { file: tarball.name, error: msg.startsWith(`${tarball.name}: `) ? msg.slice(tarball.name.length + 2) : msg };
-      failures.push(failure);
+      result.failures.push(failure);
       log.warn('tarball skipped: it contributes no rows', failure);
     }
   }
-  if (opts.group ?? true) for (const df of dataframes) await df.group();
-  return { tarballs, failures };
+  await opts.finish();
 }

@@ -62,6 +62,10 @@ export class MainJobevent extends Dataframe {
     );
   }
 
+  protected override scanMembers(): readonly string[] {
+    return ['main_jobevent.csv'];
+  }
+
   protected aggregateSql(from: string): string {
     const index = this.indexColumns.join(', ');
     return `SELECT ${index}, CAST(count(*) AS BIGINT), CAST(sum(duration) AS DOUBLE) FROM ${from} GROUP BY ${index}`;

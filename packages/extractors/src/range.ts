@@ -38,6 +38,56 @@ export async function* iterateTarballs(
   }
 }
 
+/** One tarball's outcome: extracted, or the reason it contributes nothing. */
+type Outcome = { tarball: ExtractedTarball } | { failure: ExtractFailure };
+
+async function extractOne(opts: ExtractRangeOptions, name: string): Promise<Outcome> {
+  try {
+    const local = await opts.storage.get(name);
+    try {
+      return { tarball: await extractTarball(local.path, { ...opts, name }) };
+    } finally {
+      await local.release();
+    }
+  } catch (err) {
+    // The reason alone: ExtractError messages start with the tarball name, which `file` holds.
+    const msg = errorMessage(err);
+    return { failure: { file: name, error: msg.startsWith(`${name}: `) ? msg.slice(name.length + 2) : msg } };
+  }
+}
+
+/**
+ * Extract every tarball of the day folders in `[since, until)` up front, `concurrency` at a
+ * time (gunzip runs on libuv's thread pool, so two extractions use two cores). Returns the good
+ * ones in name order, each fully extracted; the caller must `release()` every one. Failures are
+ * pushed to `failures` (in name order) and logged.
+ */
+export async function extractAll(
+  opts: ExtractRangeOptions & { concurrency?: number },
+  failures: ExtractFailure[] = [],
+): Promise<ExtractedTarball[]> {
+  const log = opts.logger ?? silentLogger;
+  const names = await listTarballs(opts.storage, opts.since, opts.until);
+  const outcomes: Outcome[] = new Array(names.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < names.length) {
+      const i = next++;
+      outcomes[i] = await extractOne(opts, names[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency ?? 2, names.length)) }, worker));
+  const good: ExtractedTarball[] = [];
+  for (const o of outcomes) {
+    if ('tarball' in o) good.push(o.tarball);
+    else {
+      failures.push(o.failure);
+      log.warn('tarball skipped: it contributes no rows', { ...o.failure });
+    }
+  }
+  return good;
+}
+
 /**
  * Read every tarball of the day folders in `[since, until)`, one at a time: each is fully
  * extracted into its own temp directory before `each` sees it, and removed afterwards.

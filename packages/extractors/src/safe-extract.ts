@@ -12,6 +12,7 @@ export const DEFAULT_MAX_MEMBERS = 100;
 export const DEFAULT_MAX_TOTAL_BYTES = 1024 ** 3;
 /** Slack for tar headers (512 B each, pax records) on top of the member-data cap. */
 const HEADER_SLACK = 1024 * 1024;
+const CHUNK = 1024 * 1024;
 const SAFE_MEMBER = /^[A-Za-z0-9_][A-Za-z0-9_.-]*\.(csv|json)$/;
 
 /** Reasons a tarball is refused as a whole (it then contributes nothing). */
@@ -104,7 +105,7 @@ export async function extractTarballFile(
       if (keep) {
         if (files.has(base)) throw new Refused(`member "${base}" appears twice`);
         const target = join(destDir, base);
-        await pipeline(entry, data.meter(), createWriteStream(target, { flags: 'wx', mode: 0o600 }));
+        await pipeline(entry, data.meter(), createWriteStream(target, { flags: 'wx', mode: 0o600, highWaterMark: CHUNK }));
         files.set(base, target);
       } else {
         // Skipped data still counts: a bomb hidden in an ignored member must stop too.
@@ -114,7 +115,11 @@ export async function extractTarballFile(
   })();
 
   try {
-    await Promise.all([pipeline(createReadStream(path), createGunzip(), raw.meter(), extract), consume]);
+    // Large chunks: per-chunk stream overhead, not inflate, dominated with the 16/64 KiB defaults.
+    await Promise.all([
+      pipeline(createReadStream(path, { highWaterMark: CHUNK }), createGunzip({ chunkSize: CHUNK }), raw.meter(), extract),
+      consume,
+    ]);
   } catch (err) {
     extract.destroy();
     await consume.catch(() => {});
