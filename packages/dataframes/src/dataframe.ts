@@ -344,6 +344,20 @@ export abstract class Dataframe {
   }
 
   /**
+   * Fold everything added so far into a NEW table `name` holding only `columns` (default all)
+   * of the grouped rows matching `where` (SQL over the grouped columns), leaving this dataframe
+   * empty (`sources` stays). Cheaper than `group()` when a consumer needs few columns: DuckDB
+   * drops the unused parts of the aggregation (e.g. set columns). Replaces `name` if it exists.
+   */
+  async groupInto(name: string, opts: { columns?: readonly string[]; where?: string } = {}): Promise<void> {
+    const select = (await this.foldSelect()) ?? `SELECT ${this.columnList} FROM ${ident(this.table)}`;
+    const cols = opts.columns ? opts.columns.map(ident).join(', ') : '*';
+    const where = opts.where ? ` WHERE ${opts.where}` : '';
+    await this.db.run(`CREATE OR REPLACE TABLE ${ident(name)} AS SELECT ${cols} FROM (${this.typedSelect(select)})${where}`);
+    for (const t of [this.table, this.stagingTable, this.rawTable]) await this.db.run(`DELETE FROM ${ident(t)}`);
+  }
+
+  /**
    * `group()` then `toParquet(path)`, without keeping the grouped rows: the aggregation streams
    * into the Parquet writer (millions of groups never become a table). The dataframe is empty
    * afterwards (`sources` stays). Returns the rows written.

@@ -7,6 +7,6 @@ export { MainJobevent } from './main-jobevent.js';
 export { HostMetric } from './host-metric.js';
 export { DataCollectionStatus } from './data-collection-status.js';
 export * from './rollup.js';
-export { loadTarballs, type LoadOptions, type LoadResult } from './load.js';
+export { loadExtracted, loadTarballs, type LoadOptions, type LoadResult, withExtracted } from './load.js';
 export { toArrowTable, arrowType } from './arrow.js';
 export { readCsvHeader } from './csv.js';

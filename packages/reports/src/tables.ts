@@ -1,5 +1,5 @@
-import { addDays, type Logger, thisDay } from '@tally/core';
-import { DIRECT, JobHostSummary, loadTarballs, MainJobevent, openDuckDb } from '@tally/dataframes';
+import { addDays, type Logger, silentLogger, thisDay } from '@tally/core';
+import { DIRECT, JobHostSummary, loadExtracted, MainJobevent, openDuckDb, withExtracted } from '@tally/dataframes';
 import type { Storage } from '@tally/storage';
 
 /** The little of a DuckDB handle the report queries need (satisfied by @tally/dataframes' TallyDuckDb). */
@@ -33,24 +33,48 @@ export interface ReportInputOptions {
   logger?: Logger;
 }
 
+export const REPORT_MEMORY_LIMIT = '512MB';
+
+const JHS_COLUMNS = [
+  'organization_name',
+  'job_template_name',
+  'host_name',
+  'original_host_name',
+  'install_uuid',
+  'job_remote_id',
+  'host_runs',
+  'task_runs',
+  'first_automation',
+  'last_automation',
+  'job_created',
+] as const;
+
 /**
  * Read every tarball of the day folders into the report tables through @tally/dataframes
  * (JobHostSummary counting unreachable hosts as the 0.4.0 reports did, MainJobevent). A tarball
  * that cannot be read is named in `failures` and contributes nothing.
  */
 export async function loadReportTables(opts: ReportInputOptions): Promise<ReportTables> {
-  const db = await openDuckDb();
+  // 512MB: the grouped month (6M rows) stays in memory instead of spilling (measured 32 s at
+  // 384MB against 19 s, 0.82 GiB peak for the whole process).
+  const db = await openDuckDb({ memoryLimit: process.env.TALLY_DUCKDB_MEMORY_LIMIT ?? REPORT_MEMORY_LIMIT });
   try {
     const jhs = new JobHostSummary(db, { reachableOnly: false });
     const events = new MainJobevent(db);
-    const res = await loadTarballs([jhs, events], {
-      storage: opts.storage,
-      since: thisDay(opts.firstDay),
-      until: addDays(thisDay(opts.lastDay), 1),
-      ...(opts.logger ? { logger: opts.logger } : {}),
-    });
-    // The reports count directly managed nodes (job host summaries), as the reference does.
-    await db.run(`CREATE VIEW report_jhs AS SELECT * FROM ${jhs.table} WHERE managed_node_type = ${DIRECT}`);
+    const dfs = [jhs, events];
+    const log = opts.logger ?? silentLogger;
+    const loadOpts = { storage: opts.storage, since: thisDay(opts.firstDay), until: addDays(thisDay(opts.lastDay), 1), logger: log };
+    const res = await withExtracted(dfs, loadOpts, (extracted, result) =>
+      loadExtracted(dfs, extracted, result, log, {
+        stage: true,
+        finish: async () => {
+          // The reports count directly managed nodes (job host summaries), as the reference does.
+          // Only the columns the sheets read: the set columns of the rollup are never computed.
+          await jhs.groupInto('report_jhs', { columns: JHS_COLUMNS, where: `managed_node_type = ${DIRECT}` });
+          await events.group();
+        },
+      }),
+    );
     const [ev] = await db.all<{ n: unknown }>(`SELECT count(*) AS n FROM ${events.table}`);
     return {
       db: {
