@@ -133,13 +133,27 @@ export async function writeCcspV2(filename: string, t: ReportTables, p: ReportPa
     ws.commit();
   }
   const orgs = await q.organizations();
+  // Filled by the managed-nodes sheet when per-organization sheets follow (one query for both).
+  let byOrgRows: Map<string, DataRow[]> | undefined;
   if (p.sheets.includes('managed_nodes')) {
     const ws = add('Managed nodes');
     let rows = await q.managedNodes();
     const headers = [...MANAGED_NODES_HEADERS];
     const widths: Record<number, number> = { ...DATA_WIDTHS };
     if (byOrg) {
-      const last = await q.lastAutomationByOrg();
+      byOrgRows = await q.managedNodesByOrg();
+      const last = new Map<string | null, Map<string, Date | null>>();
+      for (const [org, orgRows] of byOrgRows) {
+        for (const [host, , , , lastRun] of orgRows) {
+          const key = host === null ? null : String(host);
+          let perOrg = last.get(key);
+          if (!perOrg) {
+            perOrg = new Map();
+            last.set(key, perOrg);
+          }
+          perOrg.set(org, lastRun as Date | null);
+        }
+      }
       headers.push(...orgs);
       orgs.forEach((_, i) => {
         widths[MANAGED_NODES_HEADERS.length + 1 + i] = 20;
@@ -162,10 +176,11 @@ export async function writeCcspV2(filename: string, t: ReportTables, p: ReportPa
   for (const c of ['Usage by collections', 'Usage by roles', 'Usage by modules']) taken.add(c.toLowerCase());
   await writeContentSheets(wb, q, Boolean(t.events), p.sheets);
   if (byOrg) {
+    byOrgRows ??= await q.managedNodesByOrg();
     for (const org of orgs) {
       const ws = add(org);
       setWidths(ws, { 1: 40, 2: 20, 3: 20, 4: 20, 5: 20 });
-      writeDataTable(ws, ORG_SHEET_HEADERS, await q.managedNodesOfOrg(org));
+      writeDataTable(ws, ORG_SHEET_HEADERS, byOrgRows.get(org) ?? []);
       ws.commit();
     }
   }

@@ -87,6 +87,31 @@ export class ReportQueries {
     return out;
   }
 
+  /**
+   * Every organization's managed nodes in ONE pass over the roll-up: organization → rows of
+   * host, job runs, task runs, first, last automation (as `managedNodesOfOrg`, host order).
+   * Also gives `lastAutomationByOrg` (the last column), so the CCSPv2 per-organization sheets
+   * and the managed-nodes columns do not scan the roll-up once per organization.
+   */
+  async managedNodesByOrg(): Promise<Map<string, DataRow[]>> {
+    const rows = await this.rows(
+      `SELECT organization_name, host_name, count(*), sum(task_runs), ${ts('min(first_automation)')}, ${ts('max(last_automation)')}
+       FROM ${this.src} WHERE organization_name IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2 NULLS LAST`,
+      [4, 5],
+    );
+    const out = new Map<string, DataRow[]>();
+    for (const [org, ...rest] of rows) {
+      const key = String(org);
+      let list = out.get(key);
+      if (!list) {
+        list = [];
+        out.set(key, list);
+      }
+      list.push(rest);
+    }
+    return out;
+  }
+
   /** One organization's managed nodes: host, job runs, task runs, first, last automation. */
   managedNodesOfOrg(org: string): Promise<DataRow[]> {
     const i = this.params.length + 1;
