@@ -355,6 +355,37 @@ describe('loadTarballs', () => {
     expect(Number(tot!.j)).toBe(38);
   });
 
+  it('a CSV that fails inside the batch scan (valid header, invalid UTF-8) drops only its tarball', async () => {
+    const base = join(dir, 'ship-scan');
+    const d = 'data/2024/03/06';
+    const row = (id: number, host: string) => `${id},2024-03-06 12:00:00+00,x,${host},0,0,0,2,1,0,f,0,0,66,7,T,1,I,1,O,6,P\n`;
+    for (const [name, host] of [['a', 'ha'], ['c', 'hc']] as const) {
+      await packTarball(join(base, d, `${name}.tar.gz`), [
+        { name: 'job_host_summary.csv', content: `${H10}\n${row(1, host)}` },
+        { name: 'data_collection_status.csv', content: `collection_start_timestamp,since,until,file_name,status,elapsed\n,,,${name},ok,0\n` },
+      ]);
+    }
+    await packTarball(join(base, d, 'b.tar.gz'), [
+      { name: 'data_collection_status.csv', content: 'collection_start_timestamp,since,until,file_name,status,elapsed\n,,,b,ok,0\n' },
+      {
+        name: 'job_host_summary.csv',
+        // The second row's host_name is not UTF-8: DuckDB's read_csv refuses it mid-scan.
+        content: Buffer.concat([Buffer.from(`${H10}\n${row(1, 'hb')}`), Buffer.from(row(2, 'HOST').replace('HOST', '\u0000')).map((b) => (b === 0 ? 0xff : b))]),
+      },
+    ]);
+    const jhs = new JobHostSummary(db);
+    const dcs = new DataCollectionStatus(db);
+    const r = await loadTarballs([jhs, dcs], {
+      storage: new DirectoryStorage({ base }),
+      since: new Date('2024-03-06Z'),
+      until: new Date('2024-03-07Z'),
+    });
+    expect(r.failures.map((f) => f.file)).toEqual([`${d}/b.tar.gz`]);
+    expect(r.tarballs).toEqual([`${d}/a.tar.gz`, `${d}/c.tar.gz`]);
+    expect((await dcs.rows()).map((x) => x.file_name).sort()).toEqual(['a', 'c']);
+    expect((await jhs.rows()).map((x) => x.host_name)).toEqual(['ha', 'hc']);
+  });
+
   it('a tarball with an unreadable CSV contributes nothing to any dataframe', async () => {
     const base = join(dir, 'ship');
     const d = 'data/2024/03/05';
