@@ -10,6 +10,7 @@ import { cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { dailySlices } from '@tally/core';
 import { findOrStartPostgres } from '@tally/testkit';
 import { applyControllerSchema } from '../controller/schema.js';
 import { seedController } from '../controller/seed.js';
@@ -17,8 +18,13 @@ import { generateTarballs } from './gen-tarballs.js';
 import { fmt, type Measurement, measure } from './measure.js';
 import { connect, pg } from './pg.js';
 
-const { values } = parseArgs({ options: { smoke: { type: 'boolean', default: false }, keep: { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  options: { smoke: { type: 'boolean', default: false }, keep: { type: 'boolean', default: false }, stages: { type: 'string' } },
+});
 const smoke = values.smoke!;
+const STAGES = ['gather', 'package', 'rollup', 'CCSPv2', 'renewal'] as const;
+const chosen = new Set(values.stages ? values.stages.split(',') : STAGES);
+const want = (stage: (typeof STAGES)[number]) => chosen.has(stage);
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const here = fileURLToPath(new URL('.', import.meta.url));
 
@@ -66,43 +72,64 @@ try {
   const sqlOut = join(work, 'gather-sql.json');
   const since = seeded.since.toISOString();
   const until = seeded.until.toISOString();
+  let copies: string[] = [];
+  let baseArgs: string[] = [];
+  let wholeArgs: string[] = [];
+  if (want('gather') || want('package')) {
   const g = check(await measure(node('stage-gather.ts', ['--db', url, '--ship', ship, '--since', since, '--until', until, '--sql-out', sqlOut])), 'gather');
   const statements = (JSON.parse(readFileSync(sqlOut, 'utf8')) as string[]).filter((s) => /^\s*(COPY|CREATE)/.test(s));
-  const copies = statements.filter((s) => /^\s*COPY/.test(s));
+  copies = statements.filter((s) => /^\s*COPY/.test(s));
   const creates = statements.filter((s) => /^\s*CREATE/.test(s)).slice(0, 1);
   const psqlArgs = (copy: string) => ['-X', '-q', '-d', url, '-c', "SET TimeZone='UTC'", '-c', `SET tally.since='${since}'`, '-c', `SET tally.until='${until}'`, ...creates.flatMap((c) => ['-c', c]), '-c', copy];
-  // The floor runs every daily COPY the gather ran, in one shell, each piped through gzip.
-  const floorScript = copies.map((_, i) => `psql "$@" -c "$COPY_${i}" | gzip -6 > /dev/null`).join(' && ');
+  // The floor replays each daily COPY the gather ran, with that slice's bounds, each piped through gzip.
+  const slices = dailySlices({ since: seeded.since, until: seeded.until });
+  if (copies.length !== slices.length) throw new Error(`gather ran ${copies.length} COPY statements for ${slices.length} daily slices`);
+  const floorScript = slices
+    .map((w, i) => `psql "$@" -c "SET tally.since='${w.since.toISOString()}'" -c "SET tally.until='${w.until.toISOString()}'" -c "$COPY_${i}" | gzip -6 > /dev/null`)
+    .join(' && ');
   const env = { ...process.env, ...Object.fromEntries(copies.map((c, i) => [`COPY_${i}`, c])) };
-  const baseArgs = psqlArgs('SELECT 1').slice(0, -2);
+  baseArgs = ['-X', '-q', '-d', url, '-c', "SET TimeZone='UTC'", ...creates.flatMap((c) => ['-c', c])];
+  wholeArgs = psqlArgs('SELECT 1').slice(0, -2);
   const gf = check(await measure(['sh', '-c', floorScript, 'floor', ...baseArgs], { env }), 'gather floor');
-  rows.push({ stage: 'gather', what: `${seeded.jobHostSummaries.toLocaleString('en')} job_host_summary rows → tarballs`, m: g, floor: { what: 'psql COPY … TO STDOUT \\| gzip', m: gf }, target: { ratio: 1.5 } });
+  if (want('gather')) rows.push({ stage: 'gather', what: `${seeded.jobHostSummaries.toLocaleString('en')} job_host_summary rows → tarballs`, m: g, floor: { what: 'psql COPY … TO STDOUT \\| gzip', m: gf }, target: { ratio: 1.5 } });
+
+  }
 
   // 3. packaging alone vs tar czf, on one CSV of the whole window.
+  if (want('package')) {
   const csvDir = join(work, 'csv');
   execFileSync('mkdir', ['-p', csvDir]);
   const wholeCopy = copies[0]!.replace(/current_setting\('tally\.since'\)::timestamptz/g, `'${since}'::timestamptz`).replace(/current_setting\('tally\.until'\)::timestamptz/g, `'${until}'::timestamptz`);
-  execFileSync('sh', ['-c', `psql "$@" -c "$COPY" > ${csvDir}/job_host_summary.csv`, 'copy', ...baseArgs], { env: { ...process.env, COPY: wholeCopy } });
+  execFileSync('sh', ['-c', `psql "$@" -c "$COPY" > ${csvDir}/job_host_summary.csv`, 'copy', ...wholeArgs], { env: { ...process.env, COPY: wholeCopy } });
   const p = check(await measure(node('stage-package.ts', ['--csv', join(csvDir, 'job_host_summary.csv'), '--out', join(work, 'pkg.tar.gz')])), 'package');
   const pf = check(await measure(['tar', 'czf', join(work, 'floor.tar.gz'), '-C', csvDir, 'job_host_summary.csv']), 'tar czf');
   rows.push({ stage: 'package', what: 'the same rows as one CSV → .tar.gz', m: p, floor: { what: 'tar czf', m: pf } });
+  }
 
   // 4. 30 daily tarballs × 200k rows: rollup and CCSPv2 report vs gzip -dc.
   const lake = join(work, 'lake');
+  if (want('rollup') || want('CCSPv2')) {
   log(`generating ${scale.tarballDays} daily tarballs × ${scale.tarballRows} rows …`);
   const names = await generateTarballs({ out: lake, days: scale.tarballDays, rows: scale.tarballRows, start: new Date('2024-03-01T00:00:00Z') });
   const files = names.map((n) => join(lake, n));
   const gz = check(await measure(['sh', '-c', 'gzip -dc "$@" > /dev/null', 'gz', ...files]), 'gzip -dc');
   const total = (scale.tarballDays * scale.tarballRows).toLocaleString('en');
+  if (want('rollup')) {
   const r = check(await measure(node('stage-rollup.ts', ['--ship', lake, '--since', '2024-03-01T00:00:00Z', '--until', '2024-04-01T00:00:00Z'])), 'rollup');
   rows.push({ stage: 'rollup', what: `${total} job_host_summary rows → month Parquet`, m: r, floor: { what: 'gzip -dc of the tarballs', m: gz }, target: { wallS: 6, rssMiB: 1024 } });
+  }
+  if (want('CCSPv2')) {
   const c = check(await measure(node('stage-report.ts', ['--ship', lake, '--month', '2024-03'])), 'CCSPv2');
   rows.push({ stage: 'CCSPv2', what: `report over ${total} rows`, m: c, floor: { what: 'gzip -dc of the tarballs', m: gz }, target: { wallS: 8, rssMiB: 1024 } });
+  }
+  }
 
   // 5. Renewal Guidance from the controller's host metrics.
+  if (want('renewal')) {
   const rg = check(await measure(node('stage-renewal.ts', ['--db', url, '--ship', join(work, 'renewal'), '--since', since])), 'renewal');
   const rgf = check(await measure(['sh', '-c', 'psql "$@" -c "COPY (SELECT * FROM main_hostmetric) TO STDOUT WITH CSV HEADER" > /dev/null', 'rg', '-X', '-q', '-d', url]), 'renewal floor');
   rows.push({ stage: 'renewal', what: `Renewal Guidance, ${seeded.hostMetrics.toLocaleString('en')} host metrics`, m: rg, floor: { what: 'psql COPY main_hostmetric', m: rgf }, target: { wallS: 10 } });
+  }
 
   // Report.
   const verdict = (row: Row): string => {
@@ -120,7 +147,7 @@ try {
     ...rows.map((row) => `| ${row.stage} | ${row.what} | ${fmt(row.m.wallS)} | ${fmt(row.m.cpuS)} | ${fmt(row.m.peakRssMiB, 0)} | ${row.floor?.what ?? ''} | ${fmt(row.floor?.m.wallS ?? Number.NaN)} | ${fmt(row.floor?.m.peakRssMiB ?? Number.NaN, 0)} | ${row.floor ? fmt(row.m.wallS / row.floor.m.wallS, 1) : ''} | ${verdict(row)} |`),
   ].join('\n');
   process.stdout.write(`${table}\n`);
-  if (!smoke) {
+  if (!smoke && chosen.size === STAGES.length) {
     const machine = `${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}), ${(totalmem() / 1024 ** 3).toFixed(0)} GiB memory, Node ${process.version}, PostgreSQL ${server.kind}`;
     const file = join(root, 'BENCHMARKS.md');
     const prev = (() => { try { return readFileSync(file, 'utf8'); } catch { return ''; } })();
@@ -129,14 +156,12 @@ try {
     writeFileSync(file, `# Benchmarks\n\nMeasured by \`pnpm bench\` on ${new Date().toISOString().slice(0, 10)}: ${machine}.\nWall, CPU (user+sys) and peak RSS of the whole process tree as \`/usr/bin/time -v\` reports them; each stage beside its physical floor.\n\n${table}\n${notes}`);
     log(`wrote ${file}`);
   }
-  // Smoke: prove every stage produced its artifact.
-  const produced = await readdir(ship, { recursive: true });
-  if (!produced.some((f) => String(f).endsWith('.tar.gz'))) throw new Error('gather produced no tarball');
-  const lakeFiles = (await readdir(lake, { recursive: true })).map(String);
-  if (!lakeFiles.some((f) => f.endsWith('.parquet'))) throw new Error('rollup produced no parquet');
-  if (!lakeFiles.some((f) => f.endsWith('.xlsx'))) throw new Error('report produced no workbook');
-  const renewalFiles = (await readdir(join(work, 'renewal'), { recursive: true })).map(String);
-  if (!renewalFiles.some((f) => f.endsWith('.xlsx'))) throw new Error('renewal produced no workbook');
+  // Prove every chosen stage produced its artifact.
+  const files = async (dir: string) => (await readdir(dir, { recursive: true }).catch(() => [])).map(String);
+  if (want('gather') && !(await files(ship)).some((f) => f.endsWith('.tar.gz'))) throw new Error('gather produced no tarball');
+  if (want('rollup') && !(await files(lake)).some((f) => f.endsWith('.parquet'))) throw new Error('rollup produced no parquet');
+  if (want('CCSPv2') && !(await files(lake)).some((f) => f.endsWith('.xlsx'))) throw new Error('report produced no workbook');
+  if (want('renewal') && !(await files(join(work, 'renewal'))).some((f) => f.endsWith('.xlsx'))) throw new Error('renewal produced no workbook');
   process.stdout.write(`bench: ${rows.length} stages ran\n`);
 } finally {
   await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => {});
