@@ -8,7 +8,7 @@ import { toArrowTable } from './arrow.js';
 import { readCsvHeader, readCsvSql } from './csv.js';
 import { ident, literal, type TallyDuckDb } from './duckdb.js';
 import { pairsToJson, PAIRS_TYPE } from './sql.js';
-import type { AggregateHints, BatchContext, Column } from './types.js';
+import type { BatchContext, Column } from './types.js';
 
 /** How a data column is folded when grouped rows are regrouped. */
 export type Fold = 'sum' | 'min' | 'max' | 'union';
@@ -41,7 +41,7 @@ export abstract class Dataframe {
   sources = 0;
   private ready = false;
   /** Prepared-row SELECTs over CSV scans, folded in by the next `group()`. */
-  private pendingScans: { sql: string; installUuid: string | null }[] = [];
+  private pendingScans: string[] = [];
 
   constructor(db: TallyDuckDb, tablePrefix: string) {
     this.db = db;
@@ -63,12 +63,8 @@ export abstract class Dataframe {
    * the raw columns as VARCHAR. `$2` is bound to the batch's install_uuid. Undefined skips the member.
    */
   protected abstract prepareSql(member: string, src: string): string | undefined;
-  /**
-   * SQL grouping prepared rows of relation `from` into exactly `columns`, in order. `hints.installUuids`
-   * lists the install_uuids of the staged scans (most rows), so a subclass may group on a compact id
-   * (any other value must still group correctly).
-   */
-  protected abstract aggregateSql(from: string, hints?: AggregateHints): string;
+  /** SQL grouping prepared rows of relation `from` into exactly `columns`, in order. */
+  protected abstract aggregateSql(from: string): string;
   /** Fold of each data column for regroup; empty = concat-only dataframe. */
   protected abstract folds(): Record<string, Fold>;
 
@@ -170,9 +166,7 @@ export abstract class Dataframe {
    * The prepared-row SELECTs reading `tarballs`' members: files of one member sharing a header
    * and an install_uuid are read by ONE parallel `read_csv([...])`. Counts every file as a source.
    */
-  private async batchScans(
-    tarballs: readonly ExtractedTarball[],
-  ): Promise<{ member: string; sql: string; installUuid: string | null }[]> {
+  private async batchScans(tarballs: readonly ExtractedTarball[]): Promise<{ member: string; sql: string }[]> {
     const batches = new Map<string, { member: string; header: string[]; installUuid: string | null; paths: string[] }>();
     for (const tarball of tarballs) {
       const config = await tarball.config();
@@ -193,14 +187,14 @@ export abstract class Dataframe {
         batch.paths.push(path);
       }
     }
-    const out: { member: string; sql: string; installUuid: string | null }[] = [];
+    const out: { member: string; sql: string }[] = [];
     for (const b of batches.values()) {
       const prepared = this.prepareSql(b.member, this.rawSelect(b.member, b.header, `[${b.paths.map(literal).join(', ')}]`));
       if (!prepared) continue;
       // Several scans may end up in one statement: the install_uuid ($2) becomes a literal.
       const uuid = b.installUuid === null ? 'NULL' : literal(b.installUuid);
       const typed = this.preparedColumns.map((c, i) => `CAST(#${i + 1} AS ${c.type}) AS ${ident(c.name)}`).join(', ');
-      out.push({ member: b.member, installUuid: b.installUuid, sql: `SELECT ${typed} FROM (${prepared.replaceAll('$2', uuid)})` });
+      out.push({ member: b.member, sql: `SELECT ${typed} FROM (${prepared.replaceAll('$2', uuid)})` });
     }
     return out;
   }
@@ -230,7 +224,7 @@ export abstract class Dataframe {
     await this.init();
     const cols = this.preparedColumns.map((c) => ident(c.name)).join(', ');
     for (const scan of await this.batchScans(tarballs)) {
-      if (this.scanMembers().includes(scan.member)) this.pendingScans.push(scan);
+      if (this.scanMembers().includes(scan.member)) this.pendingScans.push(scan.sql);
       else await this.db.run(`INSERT INTO ${ident(this.rawTable)} (${cols}) ${scan.sql}`);
     }
   }
@@ -331,14 +325,12 @@ export abstract class Dataframe {
     const raw = Number(n?.r ?? 0);
     if (staged === 0 && raw === 0 && scans.length === 0) return undefined; // `table` is already grouped
     const prepared = this.preparedColumns.map((c) => ident(c.name)).join(', ');
-    const rawRel =
-      scans.length === 0 ? r : `(SELECT ${prepared} FROM ${r} UNION ALL ${scans.map((x) => x.sql).join(' UNION ALL ')})`;
-    const hints: AggregateHints = { installUuids: [...new Set(scans.map((x) => x.installUuid))] };
+    const rawRel = scans.length === 0 ? r : `(SELECT ${prepared} FROM ${r} UNION ALL ${scans.join(' UNION ALL ')})`;
     // Only raw rows: one aggregation gives the grouped rows (no second pass).
-    if (grouped === 0 && staged === 0) return this.aggregateSql(rawRel, hints);
+    if (grouped === 0 && staged === 0) return this.aggregateSql(rawRel);
     const parts = [`SELECT ${this.columnList} FROM ${t}`];
     if (staged > 0) parts.push(`SELECT ${this.columnList} FROM ${s}`);
-    if (raw > 0 || scans.length > 0) parts.push(`SELECT * FROM (${this.aggregateSql(rawRel, hints)})`);
+    if (raw > 0 || scans.length > 0) parts.push(`SELECT * FROM (${this.aggregateSql(rawRel)})`);
     return this.regroupSql(`(${parts.join(' UNION ALL ')})`);
   }
 

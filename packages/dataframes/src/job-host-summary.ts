@@ -1,8 +1,8 @@
 import { JOB_HOST_SUMMARY_ALIASES } from '@tally/extractors';
-import { literal, type TallyDuckDb } from './duckdb.js';
+import type { TallyDuckDb } from './duckdb.js';
 import { Dataframe, type Fold } from './dataframe.js';
 import { int, int0, jsonArray, jsonPairs, PAIRS_TYPE, str, ts, unionLists } from './sql.js';
-import type { AggregateHints, Column } from './types.js';
+import type { Column } from './types.js';
 
 export const DIRECT = 0;
 export const INDIRECT = 1;
@@ -165,46 +165,24 @@ export class JobHostSummary extends Dataframe {
     return [JHS];
   }
 
-  protected aggregateSql(from: string, hints: AggregateHints = {}): string {
+  protected aggregateSql(from: string): string {
     const index = this.indexColumns.join(', ');
     const same = this.indexColumns.map((c) => `a.${c} IS NOT DISTINCT FROM i.${c}`).join(' AND ');
-    // ~Every DIRECT row is its own group, so the hash table holds ~one key per row: compact keys
-    // keep it small. install_uuid (36 chars, one per batch) becomes its position in the staged
-    // scans' list (other values stay as text); original_host_name equal to host_name (no
-    // ansible_host variable, nearly always) becomes a flag instead of a second copy of the name.
-    const uuids = (hints.installUuids ?? []).filter((u): u is string => u !== null);
-    const uuidList = uuids.length > 0 && uuids.length <= 1000 ? `[${uuids.map(literal).join(', ')}]` : undefined;
-    const uuidKeys = uuidList
-      ? `list_position(${uuidList}, install_uuid) AS uuid_id, ` +
-        `CASE WHEN list_position(${uuidList}, install_uuid) IS NULL THEN install_uuid END AS uuid_other`
-      : 'install_uuid AS uuid_other';
-    const uuidOut = uuidList ? `COALESCE(${uuidList}[a.uuid_id], a.uuid_other)` : 'a.uuid_other';
-    const keys =
-      'organization_name, job_template_name, host_name, ' +
-      'original_host_name IS NOT DISTINCT FROM host_name AS same_host, ' +
-      'CASE WHEN original_host_name IS DISTINCT FROM host_name THEN original_host_name END AS other_host, ' +
-      `${uuidKeys}, job_remote_id`;
-    const groupKeys = `organization_name, job_template_name, host_name, same_host, other_host, ${uuidList ? 'uuid_id, ' : ''}uuid_other, job_remote_id`;
     // Facts and events only come with INDIRECT rows: list aggregation (per-group state, costly
     // on millions of DIRECT groups) runs on those alone and is joined back.
     return (
-      `SELECT a.organization_name, a.job_template_name, a.host_name, ` +
-      `CASE WHEN a.same_host THEN a.host_name ELSE a.other_host END AS original_host_name, ` +
-      `${uuidOut} AS install_uuid, a.job_remote_id, a.host_runs, a.task_runs, a.first_automation, ` +
+      `SELECT ${this.indexColumns.map((c) => `a.${c}`).join(', ')}, a.host_runs, a.task_runs, a.first_automation, ` +
       `a.last_automation, a.job_created, a.managed_node_type, ` +
       `CASE WHEN a.managed_node_type = ${DIRECT} AND a.max_type = ${INDIRECT} THEN ['DIRECT', 'INDIRECT'] ` +
       `WHEN a.managed_node_type = ${DIRECT} THEN ['DIRECT'] ELSE ['INDIRECT'] END, ` +
       `COALESCE(i.canonical_facts, []::${PAIRS_TYPE}), COALESCE(i.facts, []::${PAIRS_TYPE}), COALESCE(i.events, []::VARCHAR[]), ` +
       `CASE WHEN a.host_name IS NULL THEN []::VARCHAR[] ELSE [a.host_name] END ` +
-      `FROM (SELECT ${groupKeys}, CAST(count(host_name) AS BIGINT) AS host_runs, CAST(sum(task_runs) AS BIGINT) AS task_runs, ` +
+      `FROM (SELECT ${index}, CAST(count(host_name) AS BIGINT) AS host_runs, CAST(sum(task_runs) AS BIGINT) AS task_runs, ` +
       `min(created) AS first_automation, max(created) AS last_automation, max(job_created) AS job_created, ` +
       `CAST(min(managed_node_type) AS INTEGER) AS managed_node_type, max(managed_node_type) AS max_type ` +
-      `FROM (SELECT ${keys}, task_runs, created, job_created, managed_node_type FROM ${from}) GROUP BY ${groupKeys}) a ` +
+      `FROM ${from} GROUP BY ${index}) a ` +
       `LEFT JOIN (SELECT ${index}, ${unionLists('canonical_facts')} AS canonical_facts, ${unionLists('facts')} AS facts, ` +
-      `${unionLists('events')} AS events FROM ${from} WHERE managed_node_type = ${INDIRECT} GROUP BY ${index}) i ON ` +
-      same
-        .replace('a.original_host_name', `(CASE WHEN a.same_host THEN a.host_name ELSE a.other_host END)`)
-        .replace('a.install_uuid', `(${uuidOut})`)
+      `${unionLists('events')} AS events FROM ${from} WHERE managed_node_type = ${INDIRECT} GROUP BY ${index}) i ON ${same}`
     );
   }
 }

@@ -20,9 +20,3 @@ export interface FactPair {
   key: string;
   value: string;
 }
-
-/** What `Dataframe.aggregateSql` may know about its input besides the SQL. */
-export interface AggregateHints {
-  /** install_uuids of the staged CSV scans (other rows may carry others). */
-  installUuids?: readonly (string | null)[];
-}
