@@ -22,20 +22,24 @@ export function ansibleHostOf(variables: string | null): string | null {
 
 const toDate = (v: unknown): Date | null => (v === null || v === undefined ? null : v instanceof Date ? v : new Date(String(v)));
 
-/** Host metrics with last_automation ≥ since, joined to inventory hosts by name, paged by (hostname, host id). */
+/**
+ * Host metrics with last_automation ≥ since, joined to inventory hosts by name. Paged by the
+ * unique hostname (an index scan per page); the join runs on the page only, so each page costs
+ * its own rows, not a re-sort of the whole join.
+ */
 export async function readHostMetrics(db: Queryable, since: Date, pageSize = PAGE): Promise<HostMetricRecord[]> {
   const out: HostMetricRecord[] = [];
-  let after: [string, number] = ['', -1];
+  let after: string | null = null;
   for (;;) {
     const { rows } = await db.query<Record<string, unknown>>(
       `SELECT hm.hostname, COALESCE(h.id, 0) AS host_id, hm.first_automation, hm.last_automation, hm.automated_counter,
               hm.deleted_counter, hm.last_deleted, hm.deleted,
               h.ansible_facts::jsonb->>'ansible_product_serial' AS serial, h.ansible_facts::jsonb->>'ansible_machine_id' AS machine_id,
               h.variables
-         FROM main_hostmetric hm LEFT JOIN main_host h ON h.name = hm.hostname
-        WHERE hm.last_automation >= $1 AND (hm.hostname, COALESCE(h.id, 0)) > ($2::text, $3::bigint)
-        ORDER BY hm.hostname, COALESCE(h.id, 0) LIMIT $4`,
-      [since, after[0], after[1], pageSize],
+         FROM (SELECT * FROM main_hostmetric WHERE last_automation >= $1 AND ($2::text IS NULL OR hostname > $2::text) ORDER BY hostname LIMIT $3) hm
+         LEFT JOIN main_host h ON h.name = hm.hostname
+        ORDER BY hm.hostname, COALESCE(h.id, 0)`,
+      [since, after, pageSize],
     );
     for (const r of rows) {
       out.push({
@@ -52,9 +56,9 @@ export async function readHostMetrics(db: Queryable, since: Date, pageSize = PAG
         ansibleHostVariable: ansibleHostOf((r.variables as string | null) ?? null),
       });
     }
-    if (rows.length < pageSize) return out;
-    const last = out[out.length - 1]!;
-    after = [last.hostname, last.hostId];
+    const hostnames = new Set(rows.map((r) => String(r.hostname)));
+    if (hostnames.size < pageSize) return out;
+    after = out[out.length - 1]!.hostname;
   }
 }
 
