@@ -1,10 +1,9 @@
+import { ConcatenatedDataframe } from './concatenated.js';
 import type { TallyDuckDb } from './duckdb.js';
-import { Dataframe, type Fold } from './dataframe.js';
-import { str, ts } from './sql.js';
 import type { Column } from './types.js';
 
 /** data_collection_status rows, concatenated; timestamps naive UTC. */
-export class DataCollectionStatus extends Dataframe {
+export class DataCollectionStatus extends ConcatenatedDataframe {
   readonly name = 'data_collection_status';
   readonly members = ['data_collection_status.csv'] as const;
   readonly indexColumns = [] as const;
@@ -18,28 +17,5 @@ export class DataCollectionStatus extends Dataframe {
   ];
   constructor(db: TallyDuckDb) {
     super(db, db.tableName('data_collection_status'));
-  }
-
-  protected rawColumns(): readonly string[] {
-    return this.columns.map((c) => c.name);
-  }
-
-  protected folds(): Record<string, Fold> {
-    return {};
-  }
-
-  protected get preparedColumns(): readonly Column[] {
-    return this.columns;
-  }
-
-  protected aggregateSql(from: string): string {
-    return `SELECT * FROM ${from}`;
-  }
-
-  protected prepareSql(_member: string, src: string): string {
-    return (
-      `SELECT ${ts('collection_start_timestamp')}, ${ts('since')}, ${ts('until')}, ${str('file_name')}, ` +
-      `${str('status')}, TRY_CAST("elapsed" AS DOUBLE) FROM ${src}`
-    );
   }
 }

@@ -1,11 +1,9 @@
+import { ConcatenatedDataframe } from './concatenated.js';
 import type { TallyDuckDb } from './duckdb.js';
-import { ident } from './duckdb.js';
-import { Dataframe, type Fold } from './dataframe.js';
-import { int, str, ts } from './sql.js';
 import type { Column } from './types.js';
 
 /** host_metric rows, concatenated (no grouping); dates naive UTC. */
-export class HostMetric extends Dataframe {
+export class HostMetric extends ConcatenatedDataframe {
   readonly name = 'host_metric';
   readonly members = ['host_metric.csv'] as const;
   readonly indexColumns = [] as const;
@@ -25,31 +23,5 @@ export class HostMetric extends Dataframe {
   ];
   constructor(db: TallyDuckDb) {
     super(db, db.tableName('host_metric'));
-  }
-
-  protected rawColumns(): readonly string[] {
-    return this.columns.map((c) => c.name);
-  }
-
-  protected folds(): Record<string, Fold> {
-    return {};
-  }
-
-  protected get preparedColumns(): readonly Column[] {
-    return this.columns;
-  }
-
-  protected aggregateSql(from: string): string {
-    return `SELECT * FROM ${from}`;
-  }
-
-  protected prepareSql(_member: string, src: string): string {
-    const exprs = this.columns.map((c) => {
-      if (c.type === 'TIMESTAMP') return ts(c.name);
-      if (c.type === 'BIGINT') return int(c.name);
-      if (c.type === 'BOOLEAN') return `TRY_CAST(${ident(c.name)} AS BOOLEAN)`;
-      return str(c.name);
-    });
-    return `SELECT ${exprs.join(', ')} FROM ${src}`;
   }
 }
