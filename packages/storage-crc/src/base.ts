@@ -1,5 +1,19 @@
 import { type PutSource, PutOnlyStorage, type Storage, checkName } from '@tally/storage';
-import { type IngressUploader, preparePayload } from './upload.js';
+import type { Logger, RetryPolicy } from '@tally/core';
+import { type IngressUploader, type Timeouts, preparePayload } from './upload.js';
+
+/** Options CRC and CRCMutual share: where the ingress is and how uploads reach it. */
+export interface IngressOptions {
+  /** METRICS_UTILITY_CRC_INGRESS_URL; default the console ingress. */
+  ingressUrl?: string;
+  /** METRICS_UTILITY_PROXY_URL (upload only). */
+  proxyUrl?: string;
+  /** METRICS_UTILITY_CRC_VERIFY_CERT_PATH: CA bundle used to verify the servers. */
+  verifyCertPath?: string;
+  timeouts?: Timeouts;
+  retry?: Partial<RetryPolicy>;
+  logger?: Logger;
+}
 
 /**
  * What CRC and CRCMutual share: put-only (the ingress cannot be read back), a

@@ -1,25 +1,16 @@
-import { type Logger, type RetryPolicy, type TallyConfig, silentLogger } from '@tally/core';
-import { IngressStorage } from './base.js';
+import { type TallyConfig, silentLogger } from '@tally/core';
+import { type IngressOptions, IngressStorage } from './base.js';
 import { loadCaBundle, loadClientIdentity } from './tls.js';
-import { DEFAULT_INGRESS_URL, IngressUploader, type PreparedPayload, type Timeouts, checkUrl, safeUrl } from './upload.js';
+import { DEFAULT_INGRESS_URL, IngressUploader, type PreparedPayload, checkUrl, safeUrl } from './upload.js';
 
 export const DEFAULT_CLIENT_CERT_PATH = '/etc/pki/consumer/cert.pem';
 export const DEFAULT_CLIENT_KEY_PATH = '/etc/pki/consumer/key.pem';
 
-export interface CrcMutualOptions {
-  /** METRICS_UTILITY_CRC_INGRESS_URL; default the console ingress. */
-  ingressUrl?: string;
+export interface CrcMutualOptions extends IngressOptions {
   /** METRICS_UTILITY_CRC_CERT_PATH: client certificate (chain), or one PEM with certificate and key. */
   certPath?: string;
   /** METRICS_UTILITY_CRC_KEY_PATH: the private key; omit when `certPath` holds both. */
   keyPath?: string;
-  /** METRICS_UTILITY_PROXY_URL (upload only). */
-  proxyUrl?: string;
-  /** METRICS_UTILITY_CRC_VERIFY_CERT_PATH: CA bundle for the ingress server. */
-  verifyCertPath?: string;
-  timeouts?: Timeouts;
-  retry?: Partial<RetryPolicy>;
-  logger?: Logger;
 }
 
 /** The Red Hat console ingress over mutual TLS: the client certificate is the credential. */

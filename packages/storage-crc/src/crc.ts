@@ -1,33 +1,24 @@
-import { ConfigError, type Logger, type RetryPolicy, StorageError, type TallyConfig, silentLogger } from '@tally/core';
-import { IngressStorage } from './base.js';
+import { ConfigError, StorageError, type TallyConfig, silentLogger } from '@tally/core';
+import { type IngressOptions, IngressStorage } from './base.js';
 import { loadCaBundle } from './tls.js';
 import { TokenSource } from './token.js';
-import { DEFAULT_INGRESS_URL, IngressUploader, type PreparedPayload, type Timeouts, checkUrl, safeUrl } from './upload.js';
+import { DEFAULT_INGRESS_URL, IngressUploader, type PreparedPayload, checkUrl, safeUrl } from './upload.js';
 
 export const DEFAULT_SSO_URL = 'https://sso.redhat.com/auth/realms/redhat-external/protocol/openid-connect/token';
 
-export interface CrcOptions {
+export interface CrcOptions extends IngressOptions {
   /** METRICS_UTILITY_SERVICE_ACCOUNT_ID */
   clientId: string;
   /** METRICS_UTILITY_SERVICE_ACCOUNT_SECRET */
   clientSecret: string;
-  /** METRICS_UTILITY_CRC_INGRESS_URL; default the console ingress. */
-  ingressUrl?: string;
   /** METRICS_UTILITY_CRC_SSO_URL: the token endpoint; default Red Hat SSO. */
   ssoUrl?: string;
   /** Run OpenID discovery on this issuer instead of using `ssoUrl` as the token endpoint. */
   issuerUrl?: string;
   /** Extra token request parameters (e.g. `{ scope: 'api.console' }`). */
   tokenParameters?: Record<string, string>;
-  /** METRICS_UTILITY_PROXY_URL (upload only). */
-  proxyUrl?: string;
-  /** METRICS_UTILITY_CRC_VERIFY_CERT_PATH: CA bundle for the ingress and SSO servers. */
-  verifyCertPath?: string;
   /** Allow plain-http SSO and ingress URLs. Only for tests against loopback servers. */
   allowInsecureHttp?: boolean;
-  timeouts?: Timeouts;
-  retry?: Partial<RetryPolicy>;
-  logger?: Logger;
 }
 
 /**
