@@ -33,14 +33,18 @@ const ts = (d: Date) => `${d.toISOString().replace('T', ' ').slice(0, 23)}000+00
 async function writeDay(file: string, day: Date, rows: number, hosts: number, orgs: number, startId: number, rand: () => number): Promise<void> {
   const out = createWriteStream(file, { highWaterMark: 1 << 20 });
   const hostsPerJob = 40;
+  let jobBase = 0;
   let buf = `${HEADER}\n`;
   for (let i = 0; i < rows; i++) {
     const job = Math.floor(i / hostsPerJob);
     const jobId = Math.floor((startId - 1) / hostsPerJob) + job;
     const org = jobId % orgs;
-    const host = Math.floor(rand() * hosts);
+    // As in the controller: a job's hosts are distinct (job_host_summary is unique on job and
+    // host name) and job_created is the job's, one value for all its rows.
+    if (i % hostsPerJob === 0) jobBase = Math.floor(rand() * hosts);
+    const host = (jobBase + (i % hostsPerJob) * 499) % hosts;
     const created = new Date(day.getTime() + Math.floor((i / rows) * 86_399_000));
-    const jobCreated = new Date(created.getTime() - 60_000);
+    const jobCreated = new Date(day.getTime() + Math.floor(((i - (i % hostsPerJob)) / rows) * 86_399_000) - 60_000);
     const ok = 1 + Math.floor(rand() * 20);
     const changed = Math.floor(rand() * ok);
     const failures = rand() < 0.05 ? 1 : 0;

@@ -350,11 +350,39 @@ export abstract class Dataframe {
    * drops the unused parts of the aggregation (e.g. set columns). Replaces `name` if it exists.
    */
   async groupInto(name: string, opts: { columns?: readonly string[]; where?: string } = {}): Promise<void> {
-    const select = (await this.foldSelect()) ?? `SELECT ${this.columnList} FROM ${ident(this.table)}`;
     const cols = opts.columns ? opts.columns.map(ident).join(', ') : '*';
     const where = opts.where ? ` WHERE ${opts.where}` : '';
-    await this.db.run(`CREATE OR REPLACE TABLE ${ident(name)} AS SELECT ${cols} FROM (${this.typedSelect(select)})${where}`);
+    await this.consumeGrouped((grouped) => this.db.run(`CREATE OR REPLACE TABLE ${ident(name)} AS SELECT ${cols} FROM ${grouped}${where}`));
+  }
+
+  /**
+   * Run `use` with a relation (parenthesized SELECT) of every row grouped so far plus everything
+   * added since, folded, then leave this dataframe empty (`sources` stays). The relation is only
+   * valid inside `use`: a consumer that aggregates it further (a report) never materializes
+   * millions of grouped rows.
+   */
+  async consumeGrouped<T>(use: (grouped: string) => Promise<T>): Promise<T> {
+    const select = (await this.foldSelect()) ?? `SELECT ${this.columnList} FROM ${ident(this.table)}`;
+    const out = await use(`(${this.typedSelect(select)})`);
     for (const t of [this.table, this.stagingTable, this.rawTable]) await this.db.run(`DELETE FROM ${ident(t)}`);
+    return out;
+  }
+
+  /**
+   * The relation (parenthesized SELECT of `preparedColumns`) of every prepared row added since
+   * the last grouping: raw rows and staged scans (read again on every use). Undefined when
+   * grouped or Parquet rows are present too, whose raw rows no longer exist. Consumes nothing.
+   * For consumers that aggregate prepared rows their own way (a report's usage tables).
+   */
+  async preparedRelation(): Promise<string | undefined> {
+    await this.init();
+    const [n] = await this.db.all<{ t: bigint; s: bigint }>(
+      `SELECT (SELECT count(*) FROM ${ident(this.table)}) AS t, (SELECT count(*) FROM ${ident(this.stagingTable)}) AS s`,
+    );
+    if (Number(n?.t ?? 0) > 0 || Number(n?.s ?? 0) > 0) return undefined;
+    const prepared = this.preparedColumns.map((c) => ident(c.name)).join(', ');
+    const parts = [`SELECT ${prepared} FROM ${ident(this.rawTable)}`, ...this.pendingScans];
+    return `(${parts.join(' UNION ALL ')})`;
   }
 
   /**

@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { writeCcsp } from './ccsp.js';
 import { writeCcspV2 } from './ccspv2.js';
 import type { ReportParams } from './params.js';
-import { ReportQueries } from './queries.js';
 import { loadReportTables } from './tables.js';
 
 export type CcspType = 'CCSP' | 'CCSPv2';
@@ -77,9 +76,16 @@ export async function buildCcspReport(opts: BuildCcspOptions): Promise<BuildResu
     log.info(message);
     return { status: 'skipped', name: target.name, message, failures: [] };
   }
-  const tables = await loadReportTables({ storage: opts.storage, firstDay: target.firstDay, lastDay: target.lastDay, logger: log });
+  const tables = await loadReportTables({
+    storage: opts.storage,
+    firstDay: target.firstDay,
+    lastDay: target.lastDay,
+    logger: log,
+    // CCSP (v1) has no organization filter, as in the reference.
+    organizationFilter: opts.type === 'CCSPv2' ? opts.params.organizationFilter : undefined,
+  });
   try {
-    if (await new ReportQueries(tables).isEmpty()) {
+    if (tables.empty) {
       const message = `No billing data for month: ${target.label}`;
       log.info(message);
       return { status: 'empty', name: target.name, message, failures: tables.failures };

@@ -1,6 +1,7 @@
-import { addDays, type Logger, silentLogger, thisDay } from '@tally/core';
-import { DIRECT, JobHostSummary, loadExtracted, MainJobevent, openDuckDb, withExtracted } from '@tally/dataframes';
+import { addDays, errorMessage, type Logger, silentLogger, thisDay } from '@tally/core';
+import { JobHostSummary, loadExtracted, MainJobevent, openDuckDb, type TallyDuckDb, withExtracted } from '@tally/dataframes';
 import type { Storage } from '@tally/storage';
+import { USAGE_TABLES, type UsageResult, usageFromGrouped, usageFromPrepared } from './usage-tables.js';
 
 /** The little of a DuckDB handle the report queries need (satisfied by @tally/dataframes' TallyDuckDb). */
 export interface ReportDb {
@@ -10,16 +11,21 @@ export interface ReportDb {
 }
 
 /**
- * The two grouped tables every CCSP/CCSPv2 number is computed from:
- * `jhs` — organization_name, job_template_name, host_name, original_host_name, install_uuid,
- * job_remote_id, host_runs, task_runs, first_automation, last_automation, job_created;
- * `events` — host_name, module_name, collection_name, role_name, install_uuid, job_remote_id,
- * task_runs, duration (absent when no tarball had main_jobevent.csv).
+ * The usage tables every CCSP/CCSPv2 number is computed from (see usage-tables.ts):
+ * `hosts` per (organization, template, host), `jobs` per distinct job, `hostMap` for the
+ * content-usage sheets, and `events` — host_name, module_name, collection_name, role_name,
+ * install_uuid, job_remote_id, task_runs, duration (absent when no tarball had main_jobevent.csv).
  */
 export interface ReportTables {
   db: ReportDb;
-  jhs: string;
+  hosts: string;
+  jobs: string;
+  hostMap?: string | undefined;
   events?: string | undefined;
+  /** No job host summary in the period (an organization filter may still leave the tables empty otherwise). */
+  empty: boolean;
+  /** How the usage tables were built: `hashed` (fast path) or `exact` (its fallback). */
+  method: 'hashed' | 'exact';
   /** Storage names of tarballs that were read, and those that were skipped with the reason. */
   tarballs: string[];
   failures: { file: string; error: string }[];
@@ -31,9 +37,14 @@ export interface ReportInputOptions {
   firstDay: Date;
   lastDay: Date;
   logger?: Logger;
+  /** Only these organizations (CCSPv2's METRICS_UTILITY_ORGANIZATION_FILTER). */
+  organizationFilter?: readonly string[] | undefined;
+  /** Testing: force the exact path, or a key hash for the fast one (see `usageFromPrepared`). */
+  method?: 'exact';
+  keyHash?: (expr: string) => string;
 }
 
-export const REPORT_MEMORY_LIMIT = '512MB';
+export const REPORT_MEMORY_LIMIT = '640MB';
 
 const JHS_COLUMNS = [
   'organization_name',
@@ -47,6 +58,7 @@ const JHS_COLUMNS = [
   'first_automation',
   'last_automation',
   'job_created',
+  'managed_node_type',
 ] as const;
 
 /**
@@ -55,8 +67,6 @@ const JHS_COLUMNS = [
  * that cannot be read is named in `failures` and contributes nothing.
  */
 export async function loadReportTables(opts: ReportInputOptions): Promise<ReportTables> {
-  // 512MB: the grouped month (6M rows) stays in memory instead of spilling (measured 32 s at
-  // 384MB against 19 s, 0.82 GiB peak for the whole process).
   const db = await openDuckDb({ memoryLimit: process.env.TALLY_DUCKDB_MEMORY_LIMIT ?? REPORT_MEMORY_LIMIT });
   try {
     const jhs = new JobHostSummary(db, { reachableOnly: false });
@@ -64,28 +74,52 @@ export async function loadReportTables(opts: ReportInputOptions): Promise<Report
     const dfs = [jhs, events];
     const log = opts.logger ?? silentLogger;
     const loadOpts = { storage: opts.storage, since: thisDay(opts.firstDay), until: addDays(thisDay(opts.lastDay), 1), logger: log };
+    let hasEvents = false;
+    let method: ReportTables['method'] = 'exact';
+    let empty = true;
+    // Set when the fast path ran out of memory: the retry (tarball by tarball) goes straight to the exact one.
+    let fastFailed = false;
     const res = await withExtracted(dfs, loadOpts, (extracted, result) =>
       loadExtracted(dfs, extracted, result, log, {
         stage: true,
         finish: async () => {
-          // The reports count directly managed nodes (job host summaries), as the reference does.
-          // Only the columns the sheets read: the set columns of the rollup are never computed.
-          await jhs.groupInto('report_jhs', { columns: JHS_COLUMNS, where: `managed_node_type = ${DIRECT}` });
           await events.group();
+          const [ev] = await db.all<{ n: unknown }>(`SELECT count(*) AS n FROM ${events.table}`);
+          hasEvents = Number(ev?.n ?? 0) > 0;
+          const usage = { organizationFilter: opts.organizationFilter, hostMap: hasEvents, keyHash: opts.keyHash };
+          // The job host summaries are aggregated straight from the CSV scans (never grouped
+          // into millions of rows); only when that cannot be exact are they grouped first.
+          const prepared = opts.method === 'exact' || fastFailed ? undefined : await jhs.preparedRelation();
+          if (prepared) {
+            let fast: UsageResult | undefined;
+            try {
+              fast = await usageFromPrepared(reportDb(db), prepared, usage);
+            } catch (err) {
+              // Out of memory aborts the transaction: fail this attempt, the retry takes the exact path.
+              if (/out of memory/i.test(errorMessage(err))) fastFailed = true;
+              throw err;
+            }
+            if (fast) {
+              method = 'hashed';
+              empty = fast.empty;
+              return;
+            }
+            log.debug('report usage tables: hashed keys not exact here; grouping the job host summaries');
+          }
+          await jhs.groupInto('report_jhs', { columns: JHS_COLUMNS });
+          empty = (await usageFromGrouped(reportDb(db), 'report_jhs', usage)).empty;
+          await db.run('DROP TABLE report_jhs');
         },
       }),
     );
-    const [ev] = await db.all<{ n: unknown }>(`SELECT count(*) AS n FROM ${events.table}`);
     return {
-      db: {
-        all: (sql, params) => db.all(sql, params),
-        run: async (sql, params) => {
-          await db.run(sql, params);
-        },
-        close: () => db.close(),
-      },
-      jhs: 'report_jhs',
-      events: Number(ev?.n ?? 0) > 0 ? events.table : undefined,
+      db: reportDb(db),
+      hosts: USAGE_TABLES.hosts,
+      jobs: USAGE_TABLES.jobs,
+      hostMap: hasEvents ? USAGE_TABLES.hostMap : undefined,
+      events: hasEvents ? events.table : undefined,
+      method,
+      empty,
       tarballs: res.tarballs,
       failures: res.failures.map((f) => ({ file: f.file, error: f.error })),
     };
@@ -93,4 +127,14 @@ export async function loadReportTables(opts: ReportInputOptions): Promise<Report
     await db.close();
     throw err;
   }
+}
+
+function reportDb(db: TallyDuckDb): ReportDb {
+  return {
+    all: (sql, params) => db.all(sql, params),
+    run: async (sql, params) => {
+      await db.run(sql, params);
+    },
+    close: () => db.close(),
+  };
 }

@@ -1,0 +1,169 @@
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadReportTables, type ReportTables } from '@tally/reports';
+import { DirectoryStorage } from '@tally/storage';
+import { metricsUtilityTarballs } from '@tally/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+// The fast (hashed) usage tables must equal the exact ones built from grouped rows, and fall
+// back to those whenever the hashes or the data could make them differ.
+
+let base: string;
+beforeAll(() => {
+  base = mkdtempSync(join(tmpdir(), 'tally-usage-'));
+});
+afterAll(() => rmSync(base, { recursive: true, force: true }));
+
+interface Load {
+  ship: string;
+  firstDay: Date;
+  lastDay: Date;
+  organizationFilter?: string[];
+  method?: 'exact';
+  keyHash?: (e: string) => string;
+}
+
+async function snapshot(opts: Load): Promise<{ method: ReportTables['method']; empty: boolean; tables: Record<string, unknown[]> }> {
+  const t = await loadReportTables({ storage: new DirectoryStorage({ base: opts.ship }), ...opts });
+  try {
+    const tables: Record<string, unknown[]> = {};
+    for (const name of [t.hosts, t.jobs, ...(t.hostMap ? [t.hostMap] : [])]) {
+      tables[name] = await t.db.all(`SELECT * FROM ${name} ORDER BY ALL`);
+    }
+    return { method: t.method, empty: t.empty, tables };
+  } finally {
+    await t.db.close();
+  }
+}
+
+/** Both ways on the same input: equal tables; returns the fast one's outcome. */
+async function compare(opts: Load) {
+  const fast = await snapshot(opts);
+  const exact = await snapshot({ ...opts, method: 'exact', keyHash: undefined });
+  expect(exact.method).toBe('exact');
+  expect(fast.tables).toEqual(exact.tables);
+  expect(fast.empty).toBe(exact.empty);
+  return fast;
+}
+
+const JHS_HEADER = 'id,created,modified,host_name,ansible_host_variable,dark,failures,ok,skipped,ignored,rescued,job_created,job_remote_id,job_template_name,organization_name';
+const AUDIT_HEADER = 'created,host_name,canonical_facts,facts,events,task_runs,job_created,job_remote_id,job_template_name,organization_name';
+
+/** One daily tarball `data/YYYY/MM/DD/{uuid}-….tar.gz` with the given members. */
+function tarball(ship: string, day: string, uuid: string, members: Record<string, string>, index = 0): void {
+  const src = mkdtempSync(join(base, 'src-'));
+  writeFileSync(join(src, 'config.json'), JSON.stringify({ install_uuid: uuid }));
+  for (const [name, text] of Object.entries(members)) writeFileSync(join(src, name), text);
+  const [y, m, d] = day.split('-');
+  const dir = join(ship, 'data', y!, m!, d!);
+  mkdirSync(dir, { recursive: true });
+  execFileSync('tar', ['czf', join(dir, `${uuid}-${day}-000000+0000-${day}-235959+0000-${index}.tar.gz`), '-C', src, '.']);
+}
+
+const june = { firstDay: new Date('2024-06-01T00:00:00Z'), lastDay: new Date('2024-06-30T00:00:00Z') };
+
+/**
+ * Duplicate deliveries across tarballs, INDIRECT audit rows (one sharing a job host summary's
+ * index, one alone), hosts renamed by ansible_host, NULL template and host, an empty
+ * organization, the same job id under two installs, and events.
+ */
+function edgeCaseLake(ship: string, opts: { jobCreatedDrift?: boolean } = {}): void {
+  const web1 = '1,2024-06-01 10:00:00.000001+00,x,web1,10.0.0.1,0,0,3,0,0,0,2024-06-01 09:59:00+00,7,deploy,Org A';
+  const web2 = '2,2024-06-01 10:00:01+00,x,web2,,1,0,1,0,0,0,2024-06-01 09:59:00+00,7,deploy,Org A';
+  tarball(ship, '2024-06-01', 'u-1', {
+    'job_host_summary.csv':
+      `${JHS_HEADER}\n${web1}\n${web2}\n` +
+      '3,2024-06-01 11:00:00+00,x,web3,,0,0,2,1,0,0,2024-06-01 10:58:00+00,8,,\n' +
+      '4,2024-06-01 11:00:02+00,x,,,0,0,1,0,0,0,2024-06-01 10:58:00+00,8,,\n' +
+      '5,2024-06-01 12:00:00+00,x,alias1,10.0.0.1,0,0,4,0,0,0,2024-06-01 11:58:00+00,9,patch,Org A\n' +
+      '6,2024-06-01 12:00:01+00,x,alias2,10.0.0.1,0,2,0,0,1,0,2024-06-01 11:58:00+00,9,patch,Org A\n',
+    'main_jobevent.csv':
+      'id,host_name,task_action,resolved_action,role,resolved_role,duration,job_remote_id\n' +
+      '1,web1,copy,ansible.builtin.copy,,,1.5,7\n2,alias1,shell,,r1,,2,9\n3,alias2,shell,,r1,,1,9\n4,web3,debug,,,,0.5,8\n',
+  });
+  // The next day re-delivers two of job 7's rows (one with a later job_created when drifting).
+  const drifted = opts.jobCreatedDrift ? web2.replace('2024-06-01 09:59:00+00', '2024-06-01 09:59:30+00') : web2;
+  tarball(ship, '2024-06-02', 'u-1', {
+    'job_host_summary.csv': `${JHS_HEADER}\n${web1}\n${drifted}\n7,2024-06-02 08:00:00+00,x,db1,,0,0,5,0,0,0,2024-06-02 07:59:00+00,10,backup,Org B\n`,
+    'main_indirectmanagednodeaudit.csv':
+      `${AUDIT_HEADER}\n` +
+      '2024-06-01 10:05:00+00,web2,"{""serial"": ""s1""}",{},"[""e1""]",4,2024-06-01 09:59:00+00,7,deploy,Org A\n' +
+      '2024-06-02 09:00:00+00,ind-only,{},{},[],2,2024-06-02 08:59:00+00,11,discover,Org B\n',
+  });
+  // Job 7 again, from another controller.
+  tarball(ship, '2024-06-03', 'u-2', {
+    'job_host_summary.csv': `${JHS_HEADER}\n8,2024-06-03 10:00:00+00,x,web1,10.0.0.1,0,0,1,0,0,0,2024-06-03 09:59:00+00,7,deploy,Org A\n`,
+  });
+}
+
+describe('usage tables', () => {
+  it('every fixture month: the hashed tables equal the exact ones', async () => {
+    const ship = join(base, 'fixtures');
+    cpSync(join(metricsUtilityTarballs().base, 'data'), join(ship, 'data'), { recursive: true });
+    for (const month of ['2024-02', '2024-03', '2024-04']) {
+      const firstDay = new Date(`${month}-01T00:00:00Z`);
+      const lastDay = new Date(Date.UTC(firstDay.getUTCFullYear(), firstDay.getUTCMonth() + 1, 0));
+      const fast = await compare({ ship, firstDay, lastDay });
+      expect(fast.method).toBe('hashed');
+      expect(fast.tables.report_hosts!.length).toBeGreaterThan(0);
+    }
+  });
+
+  it('duplicates, INDIRECT members, NULLs, two installs and events: equal to the exact tables', async () => {
+    const ship = join(base, 'edge');
+    edgeCaseLake(ship);
+    const fast = await compare({ ship, ...june });
+    expect(fast.method).toBe('hashed');
+    const hosts = fast.tables.report_hosts as Record<string, unknown>[];
+    const web2 = hosts.find((h) => h.h === 'web2')!;
+    // Delivered twice: one grouped row; its task runs counted twice (as the reference sums them)
+    // plus the INDIRECT member's 4; the INDIRECT member's later time is its last automation.
+    expect(web2).toMatchObject({ o: 'Org A', t: 'deploy', n: 1n, tr: 2n + 2n + 4n });
+    expect(web2.l).toEqual(new Date('2024-06-01T10:05:00Z'));
+    // Two inventory hosts behind one ansible_host are two grouped rows of one managed node.
+    expect(hosts.find((h) => h.h === '10.0.0.1' && h.t === 'patch')).toMatchObject({ n: 2n });
+    // The same job id under two installs counts twice; INDIRECT-only hosts are not managed nodes.
+    expect(hosts.find((h) => h.h === '10.0.0.1' && h.t === 'deploy')).toMatchObject({ n: 2n });
+    expect(hosts.some((h) => h.h === 'ind-only')).toBe(false);
+    expect((fast.tables.report_jobs as unknown[]).length).toBe(5);
+    expect(fast.tables.report_host_map).toEqual([
+      { original_host_name: 'alias1', install_uuid: 'u-1', job_remote_id: 9n, host_name: '10.0.0.1' },
+      { original_host_name: 'alias2', install_uuid: 'u-1', job_remote_id: 9n, host_name: '10.0.0.1' },
+      { original_host_name: 'web1', install_uuid: 'u-1', job_remote_id: 7n, host_name: '10.0.0.1' },
+      { original_host_name: 'web1', install_uuid: 'u-2', job_remote_id: 7n, host_name: '10.0.0.1' },
+    ]);
+  });
+
+  it('an organization filter applies to both, and one matching nothing leaves the period non-empty', async () => {
+    const ship = join(base, 'edge');
+    const onlyB = await compare({ ship, ...june, organizationFilter: ['Org B'] });
+    expect((onlyB.tables.report_hosts as Record<string, unknown>[]).map((h) => h.h)).toEqual(['db1']);
+    const none = await compare({ ship, ...june, organizationFilter: ['Nobody'] });
+    expect(none.tables.report_hosts).toEqual([]);
+    expect(none.empty).toBe(false);
+  });
+
+  it('members of one grouped row disagreeing on job_created: the exact tables are used', async () => {
+    const ship = join(base, 'drift');
+    edgeCaseLake(ship, { jobCreatedDrift: true });
+    const fast = await compare({ ship, ...june });
+    expect(fast.method).toBe('exact');
+  });
+
+  it('hash collisions are detected and the exact tables are used', async () => {
+    const ship = join(base, 'edge');
+    // A two-valued hash makes every column collide.
+    const fast = await compare({ ship, ...june, keyHash: (e) => `hash(${e}) % 2` });
+    expect(fast.method).toBe('exact');
+  });
+
+  it('an empty period is empty both ways', async () => {
+    const ship = join(base, 'nothing');
+    mkdirSync(ship);
+    const fast = await compare({ ship, ...june });
+    expect(fast.empty).toBe(true);
+    expect(fast.tables.report_hosts).toEqual([]);
+  });
+});
