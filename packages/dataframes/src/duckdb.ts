@@ -85,6 +85,14 @@ export async function openDuckDb(opts: DuckDbOptions = {}): Promise<TallyDuckDb>
   };
 }
 
+/**
+ * Did DuckDB run out of memory (`memory_limit`)? Not the data's fault: loaders must not blame
+ * (and skip) a tarball for it.
+ */
+export function isOutOfMemory(err: unknown): boolean {
+  return /^Out of Memory Error/i.test(err instanceof Error ? err.message : String(err));
+}
+
 /** Quote an SQL identifier. */
 export function ident(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;

@@ -2,6 +2,7 @@ import { errorMessage, type Logger, silentLogger, TallyError } from '@tally/core
 import { type ExtractFailure, type ExtractedTarball, extractAll } from '@tally/extractors';
 import type { Storage } from '@tally/storage';
 import type { Dataframe } from './dataframe.js';
+import { isOutOfMemory } from './duckdb.js';
 
 export interface LoadResult {
   /** Storage names of the tarballs whose rows were added. */
@@ -70,6 +71,7 @@ export async function withExtracted(
  * are left as scans for `finish` to aggregate directly). If anything fails (a CSV that cannot
  * be read), everything is rolled back and the tarballs are loaded one by one, each in its own
  * transaction, so only the bad ones are dropped (and named); `finish` then runs on what was kept.
+ * Running out of memory rolls back and throws (see `isOutOfMemory`): it drops no tarball.
  */
 export async function loadExtracted(
   dataframes: readonly Dataframe[],
@@ -100,6 +102,8 @@ export async function loadExtracted(
       d.sources = sources[i]!;
       d.discardStaged();
     });
+    // Running out of memory is nobody's CSV: reading tarball by tarball would blame them.
+    if (isOutOfMemory(err)) throw err;
     log.debug('batch read failed; loading tarball by tarball', { error: errorMessage(err) });
   }
   for (const tarball of extracted) {
@@ -115,6 +119,7 @@ export async function loadExtracted(
       dataframes.forEach((d, i) => {
         d.sources = before[i]!;
       });
+      if (isOutOfMemory(err)) throw err;
       const msg = errorMessage(err);
       const failure = { file: tarball.name, error: msg.startsWith(`${tarball.name}: `) ? msg.slice(tarball.name.length + 2) : msg };
       result.failures.push(failure);

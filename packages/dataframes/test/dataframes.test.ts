@@ -4,12 +4,15 @@ import { join } from 'node:path';
 import {
   DataCollectionStatus,
   HostMetric,
+  isOutOfMemory,
   JobHostSummary,
+  loadExtracted,
   loadTarballs,
   MainHost,
   MainJobevent,
   openDuckDb,
   type TallyDuckDb,
+  withExtracted,
 } from '@tally/dataframes';
 import { packTarball } from '@tally/extractors';
 import { DirectoryStorage } from '@tally/storage';
@@ -409,5 +412,33 @@ describe('loadTarballs', () => {
     expect(r.failures[0]!.error).toMatch(/bad column!/);
     expect((await dcs.rows()).map((x) => x.file_name)).toEqual(['a']);
     expect(await jhs.count()).toBe(1);
+  });
+
+  it('running out of memory fails the load and blames no tarball', async () => {
+    const small = await openDuckDb({ memoryLimit: '16MB', threads: 1 });
+    try {
+      const jhs = new JobHostSummary(small);
+      const storage = new DirectoryStorage({ base: metricsUtilityTarballs().base });
+      const debug: string[] = [];
+      let loaded: string[] = ['not run'];
+      const attempt = withExtracted([jhs], { storage, since: new Date('2024-03-01Z'), until: new Date('2024-03-04Z') }, (extracted, result) => {
+        loaded = result.tarballs;
+        return loadExtracted([jhs], extracted, result, { debug: (m: string) => debug.push(m), info() {}, warn() {}, error() {} } as never, {
+          stage: true,
+          // A list of 20M integers cannot spill: a genuine out-of-memory inside the batch.
+          finish: async () => {
+            await small.run('SELECT len(list(range)) FROM range(20000000)');
+          },
+        });
+      });
+      const err = await attempt.then(() => undefined, (e: unknown) => e);
+      expect(isOutOfMemory(err)).toBe(true);
+      // Thrown from the batch: no tarball-by-tarball retry that would read (or skip) each one.
+      expect(debug).toEqual([]);
+      expect(loaded).toEqual([]);
+      expect(isOutOfMemory(new Error('CSV could not be read'))).toBe(false);
+    } finally {
+      await small.close();
+    }
   });
 });

@@ -1,7 +1,7 @@
-import { addDays, errorMessage, type Logger, silentLogger, thisDay } from '@tally/core';
-import { JobHostSummary, loadExtracted, MainJobevent, openDuckDb, type TallyDuckDb, withExtracted } from '@tally/dataframes';
+import { addDays, type Logger, silentLogger, thisDay } from '@tally/core';
+import { isOutOfMemory, JobHostSummary, loadExtracted, MainJobevent, openDuckDb, type TallyDuckDb, withExtracted } from '@tally/dataframes';
 import type { Storage } from '@tally/storage';
-import { USAGE_TABLES, type UsageResult, usageFromGrouped, usageFromPrepared } from './usage-tables.js';
+import { USAGE_TABLES, usageFromGrouped, usageFromPrepared } from './usage-tables.js';
 
 /** The little of a DuckDB handle the report queries need (satisfied by @tally/dataframes' TallyDuckDb). */
 export interface ReportDb {
@@ -77,41 +77,41 @@ export async function loadReportTables(opts: ReportInputOptions): Promise<Report
     let hasEvents = false;
     let method: ReportTables['method'] = 'exact';
     let empty = true;
-    // Set when the fast path ran out of memory: the retry (tarball by tarball) goes straight to the exact one.
-    let fastFailed = false;
-    const res = await withExtracted(dfs, loadOpts, (extracted, result) =>
-      loadExtracted(dfs, extracted, result, log, {
-        stage: true,
-        finish: async () => {
-          await events.group();
-          const [ev] = await db.all<{ n: unknown }>(`SELECT count(*) AS n FROM ${events.table}`);
-          hasEvents = Number(ev?.n ?? 0) > 0;
-          const usage = { organizationFilter: opts.organizationFilter, hostMap: hasEvents, keyHash: opts.keyHash };
-          // The job host summaries are aggregated straight from the CSV scans (never grouped
-          // into millions of rows); only when that cannot be exact are they grouped first.
-          const prepared = opts.method === 'exact' || fastFailed ? undefined : await jhs.preparedRelation();
-          if (prepared) {
-            let fast: UsageResult | undefined;
-            try {
-              fast = await usageFromPrepared(reportDb(db), prepared, usage);
-            } catch (err) {
-              // Out of memory aborts the transaction: fail this attempt, the retry takes the exact path.
-              if (/out of memory/i.test(errorMessage(err))) fastFailed = true;
-              throw err;
-            }
-            if (fast) {
-              method = 'hashed';
-              empty = fast.empty;
-              return;
-            }
-            log.debug('report usage tables: hashed keys not exact here; grouping the job host summaries');
-          }
-          await jhs.groupInto('report_jhs', { columns: JHS_COLUMNS });
-          empty = (await usageFromGrouped(reportDb(db), 'report_jhs', usage)).empty;
-          await db.run('DROP TABLE report_jhs');
-        },
-      }),
-    );
+    const finish = async (exact: boolean) => {
+      await events.group();
+      const [ev] = await db.all<{ n: unknown }>(`SELECT count(*) AS n FROM ${events.table}`);
+      hasEvents = Number(ev?.n ?? 0) > 0;
+      const usage = { organizationFilter: opts.organizationFilter, hostMap: hasEvents, keyHash: opts.keyHash };
+      // The job host summaries are aggregated straight from the CSV scans (never grouped into
+      // millions of rows); only when that cannot be exact are they grouped first.
+      const prepared = exact ? undefined : await jhs.preparedRelation();
+      const fast = prepared ? await usageFromPrepared(reportDb(db), prepared, usage) : undefined;
+      if (fast) {
+        method = 'hashed';
+        empty = fast.empty;
+        return;
+      }
+      if (prepared) log.debug('report usage tables: hashed keys not exact here; grouping the job host summaries');
+      method = 'exact';
+      await jhs.groupInto('report_jhs', { columns: JHS_COLUMNS });
+      empty = (await usageFromGrouped(reportDb(db), 'report_jhs', usage)).empty;
+      await db.run('DROP TABLE report_jhs');
+    };
+    const res = await withExtracted(dfs, loadOpts, async (extracted, result) => {
+      const kept = { tarballs: result.tarballs.length, failures: result.failures.length };
+      try {
+        await loadExtracted(dfs, extracted, result, log, { stage: true, finish: () => finish(opts.method === 'exact') });
+      } catch (err) {
+        // The fast path holds its grouping sets in memory; grouping first can spill to disk.
+        if (!isOutOfMemory(err) || opts.method === 'exact') throw err;
+        log.info('report: out of memory on the hashed usage tables; grouping the job host summaries instead');
+        result.tarballs.length = kept.tarballs;
+        result.failures.length = kept.failures;
+        // Tarball-by-tarball reading may have committed rows before the failure.
+        for (const df of dfs) await df.clear();
+        await loadExtracted(dfs, extracted, result, log, { stage: true, finish: () => finish(true) });
+      }
+    });
     return {
       db: reportDb(db),
       hosts: USAGE_TABLES.hosts,
