@@ -24,8 +24,8 @@ export interface ReportTables {
   events?: string | undefined;
   /** No job host summary in the period (an organization filter may still leave the tables empty otherwise). */
   empty: boolean;
-  /** How the usage tables were built: `hashed` (fast path) or `exact` (its fallback). */
-  method: 'hashed' | 'exact';
+  /** How the usage tables were built: from the CSV `scan`s (fast), or from `grouped` rows (out of memory). */
+  method: 'scan' | 'grouped';
   /** Storage names of tarballs that were read, and those that were skipped with the reason. */
   tarballs: string[];
   failures: { file: string; error: string }[];
@@ -39,9 +39,8 @@ export interface ReportInputOptions {
   logger?: Logger;
   /** Only these organizations (CCSPv2's METRICS_UTILITY_ORGANIZATION_FILTER). */
   organizationFilter?: readonly string[] | undefined;
-  /** Testing: force the exact path, or a key hash for the fast one (see `usageFromPrepared`). */
-  method?: 'exact';
-  keyHash?: (expr: string) => string;
+  /** Testing: build the usage tables from grouped rows (the out-of-memory fallback). */
+  method?: 'grouped';
 }
 
 export const REPORT_MEMORY_LIMIT = '640MB';
@@ -75,24 +74,22 @@ export async function loadReportTables(opts: ReportInputOptions): Promise<Report
     const log = opts.logger ?? silentLogger;
     const loadOpts = { storage: opts.storage, since: thisDay(opts.firstDay), until: addDays(thisDay(opts.lastDay), 1), logger: log };
     let hasEvents = false;
-    let method: ReportTables['method'] = 'exact';
+    let method: ReportTables['method'] = 'scan';
     let empty = true;
-    const finish = async (exact: boolean) => {
+    const finish = async (grouped: boolean) => {
       await events.group();
       const [ev] = await db.all<{ n: unknown }>(`SELECT count(*) AS n FROM ${events.table}`);
       hasEvents = Number(ev?.n ?? 0) > 0;
-      const usage = { organizationFilter: opts.organizationFilter, hostMap: hasEvents, keyHash: opts.keyHash };
-      // The job host summaries are aggregated straight from the CSV scans (never grouped into
-      // millions of rows); only when that cannot be exact are they grouped first.
-      const prepared = exact ? undefined : await jhs.preparedRelation();
-      const fast = prepared ? await usageFromPrepared(reportDb(db), prepared, usage) : undefined;
-      if (fast) {
-        method = 'hashed';
-        empty = fast.empty;
+      const usage = { organizationFilter: opts.organizationFilter, hostMap: hasEvents };
+      // The job host summaries are aggregated straight from the CSV scans, never grouped into
+      // millions of rows, unless that ran out of memory (it cannot spill; grouping can).
+      const prepared = grouped ? undefined : await jhs.preparedRelation();
+      if (prepared) {
+        method = 'scan';
+        empty = (await usageFromPrepared(reportDb(db), prepared, usage)).empty;
         return;
       }
-      if (prepared) log.debug('report usage tables: hashed keys not exact here; grouping the job host summaries');
-      method = 'exact';
+      method = 'grouped';
       await jhs.groupInto('report_jhs', { columns: JHS_COLUMNS });
       empty = (await usageFromGrouped(reportDb(db), 'report_jhs', usage)).empty;
       await db.run('DROP TABLE report_jhs');
@@ -100,11 +97,10 @@ export async function loadReportTables(opts: ReportInputOptions): Promise<Report
     const res = await withExtracted(dfs, loadOpts, async (extracted, result) => {
       const kept = { tarballs: result.tarballs.length, failures: result.failures.length };
       try {
-        await loadExtracted(dfs, extracted, result, log, { stage: true, finish: () => finish(opts.method === 'exact') });
+        await loadExtracted(dfs, extracted, result, log, { stage: true, finish: () => finish(opts.method === 'grouped') });
       } catch (err) {
-        // The fast path holds its grouping sets in memory; grouping first can spill to disk.
-        if (!isOutOfMemory(err) || opts.method === 'exact') throw err;
-        log.info('report: out of memory on the hashed usage tables; grouping the job host summaries instead');
+        if (!isOutOfMemory(err) || opts.method === 'grouped') throw err;
+        log.info('report: out of memory aggregating the CSV scans; grouping the job host summaries instead');
         result.tarballs.length = kept.tarballs;
         result.failures.length = kept.failures;
         // Tarball-by-tarball reading may have committed rows before the failure.

@@ -13,15 +13,14 @@
  * INDIRECT members of such a row still add their task runs and times.
  *
  * Two ways to build them, with identical results:
- * - `usageFromPrepared` (fast): never forms the ~one-group-per-row index on six strings.
- *   The prepared rows are aggregated ONCE, by grouping sets on 64-bit hashes of the index
- *   strings: the (hashes + names) set gives the per-host rows and the hash→name dictionary,
- *   the (hashes, job) set gives the jobs, and the full-index set keeps only groups of more than
- *   one row (duplicate deliveries, INDIRECT members), which are corrected for afterwards. The
- *   dictionary proves every hash stands for one name (no collision among the values present),
- *   so equal hash keys are equal indexes: the result is exact. When a collision or a grouped row
- *   whose members disagree on job_created shows up, it returns false and the caller uses:
- * - `usageFromGrouped` (exact, slower): from the materialized grouped rows.
+ * - `usageFromPrepared` (fast): never forms the month's millions of grouped rows (an index of
+ *   six strings, about one group per row). ONE aggregation of the prepared rows by organization,
+ *   template, host, original host and install_uuid (a few groups per managed node) keeps each
+ *   group's job ids in a list: its distinct ids are its grouped rows, their union the jobs.
+ *   Only groups whose members repeat a job (the same row delivered twice) or meet an INDIRECT
+ *   member are read again, exactly, for their per-job job_created.
+ * - `usageFromGrouped` (slower): from the materialized grouped rows; used when the fast one runs
+ *   out of memory (its aggregation cannot spill).
  */
 import type { ReportDb } from './tables.js';
 
@@ -42,13 +41,6 @@ export interface UsageResult {
   empty: boolean;
 }
 
-export interface HashedUsageOptions extends UsageOptions {
-  /**
-   * SQL of the 64-bit key hash of an expression (default DuckDB's `hash`). Tests pass a weak one
-   * to force collisions and check that they are detected.
-   */
-  keyHash?: (expr: string) => string;
-}
 
 /**
  * `column => ' AND <column> IN (filter)'`, or nothing without a filter (the names go into a
@@ -87,91 +79,81 @@ export async function usageFromGrouped(db: ReportDb, grouped: string, opts: Usag
   return { empty: Boolean(e?.empty) };
 }
 
-/** Grouping-set kinds of `report_sets` (GROUPING(o) * 2 + GROUPING(hh)). */
-const HOSTS = 0;
-const INDEX = 2;
-const JOBS = 3;
-const SETS = 'report_sets';
-const INDIRECT_SETS = 'report_indirect';
-const KEY = ['ho', 'ht', 'hh', 'hoh', 'hu'] as const;
-const NAMES = ['o', 't', 'h', 'oh', 'u'] as const;
+const HOST_ROWS = 'report_host_rows';
+const INDIRECT = 'report_indirect';
+const MIXED = 'report_mixed';
+const REREAD = 'report_reread';
+/** The per-host index: the reference's index without the job. */
+const KEY = ['o', 't', 'h', 'oh', 'u'] as const;
+const sameKey = (a: string, b: string) => KEY.map((k) => `${a}.${k} IS NOT DISTINCT FROM ${b}.${k}`).join(' AND ');
+/** Distinct job ids of a list, NULL counting as one (a grouped row may have no job id). */
+const distinctJobs = (list: string) => `len(list_distinct(${list})) + (len(list_filter(${list}, x -> x IS NULL)) > 0)::INT`;
 
 /**
- * Fast exact usage tables from `prepared`, a relation of prepared (not grouped) job host summary
- * rows. Returns false, building nothing, when the hashes cannot be trusted or a correction would
- * need the grouped rows (see the module comment); the caller then uses `usageFromGrouped`.
+ * Usage tables from `prepared`, a relation of prepared (not grouped) job host summary rows,
+ * read once, or twice when some grouped rows have several members (see the module comment).
  */
-export async function usageFromPrepared(db: ReportDb, prepared: string, opts: HashedUsageOptions): Promise<UsageResult | undefined> {
-  const H = opts.keyHash ?? ((e: string) => `hash(${e})`);
+export async function usageFromPrepared(db: ReportDb, prepared: string, opts: UsageOptions): Promise<UsageResult> {
   const inOrgs = await orgFilter(db, opts.organizationFilter);
   const rows =
     `SELECT organization_name AS o, job_template_name AS t, host_name AS h, original_host_name AS oh, install_uuid AS u, ` +
-    `job_remote_id AS j, task_runs AS tr, created AS c, job_created AS jc, managed_node_type AS typ, ` +
-    `${H('organization_name')} AS ho, ${H('job_template_name')} AS ht, ${H('host_name')} AS hh, ` +
-    `${H('original_host_name')} AS hoh, ${H('install_uuid')} AS hu FROM ${prepared}`;
-  const key = `${KEY.join(', ')}, j`;
-  // INDIRECT rows (few: audit rows) on their own, grouped by index, names kept for the dictionary.
-  await db.run(
-    `CREATE OR REPLACE TEMP TABLE ${INDIRECT_SETS} AS SELECT ${key}, ${NAMES.join(', ')}, sum(tr) AS tr, min(c) AS f, max(c) AS l, max(jc) AS jmax
-     FROM (${rows}) WHERE typ <> ${DIRECT} GROUP BY ALL`,
-  );
-  const [ind] = await db.all(`SELECT count(*) AS n FROM ${INDIRECT_SETS}`);
-  // A singleton DIRECT group is kept too when an INDIRECT group may share its index (one hash
-  // per index is enough to select: the join below compares every key column).
-  const mixed = Number(ind?.n ?? 0) > 0 ? ` OR hash(${key}) IN (SELECT hash(${key}) FROM ${INDIRECT_SETS})` : '';
-  // One pass over the DIRECT rows. The full-index set keeps just the groups a correction may
-  // concern (more than one member, or an INDIRECT one).
-  await db.run(
-    `CREATE OR REPLACE TABLE ${SETS} AS SELECT GROUPING(o) * 2 + GROUPING(hh) AS g, ${key}, ${NAMES.join(', ')},
-       count(*) AS n, sum(tr) AS tr, min(c) AS f, max(c) AS l, min(jc) AS jmin, max(jc) AS jmax
-     FROM (${rows}) WHERE typ = ${DIRECT}
-     GROUP BY GROUPING SETS ((${KEY.join(', ')}, ${NAMES.join(', ')}), (${key}), (ho, ht, hu, j))
-     HAVING GROUPING(o) = 0 OR GROUPING(hh) = 1 OR count(*) > 1${mixed}`,
-  );
+    `job_remote_id AS j, task_runs AS tr, created AS c, job_created AS jc, managed_node_type AS typ FROM ${prepared}`;
+  const key = KEY.join(', ');
   try {
-    // Every hash must stand for one value (NULL counts as a value) among the values present.
-    const dictionary = `(SELECT ${KEY.join(', ')}, ${NAMES.join(', ')} FROM ${SETS} WHERE g = ${HOSTS} UNION ALL SELECT ${KEY.join(', ')}, ${NAMES.join(', ')} FROM ${INDIRECT_SETS})`;
-    const injective = NAMES.map(
-      (name, i) => `SELECT 1 FROM ${dictionary} GROUP BY ${KEY[i]} HAVING count(DISTINCT ${name}) + max((${name} IS NULL)::INT) > 1`,
+    await db.run(
+      `CREATE OR REPLACE TABLE ${HOST_ROWS} AS SELECT *, ${distinctJobs('js')} AS g FROM (
+         SELECT ${key}, count(*) AS n, sum(tr) AS tr, min(c) AS f, max(c) AS l, min(jc) AS jmin, max(jc) AS jmax, list(j) AS js
+         FROM (${rows}) WHERE typ = ${DIRECT} GROUP BY ALL)`,
     );
-    const [c] = await db.all(`SELECT EXISTS (${injective.join(' UNION ALL ')}) AS collision`);
-    if (c?.collision) return undefined;
-
-    const corrections =
-      `SELECT s.*, s.n - 1 AS dups, i.tr AS tr_i, i.f AS f_i, i.l AS l_i, greatest(s.jmax, i.jmax) AS jc ` +
-      `FROM ${SETS} s LEFT JOIN ${INDIRECT_SETS} i USING (${key}) WHERE s.g = ${INDEX}`;
-    // A grouped row's job_created is the maximum over its members: the per-host minimum of the
-    // members is that only when the members agree.
-    const [a] = await db.all(`SELECT EXISTS (SELECT 1 FROM (${corrections}) WHERE jmin IS DISTINCT FROM jc) AS anomaly`);
-    if (a?.anomaly) return undefined;
-
+    // INDIRECT rows are few (audits): grouped exactly; those sharing a DIRECT grouped row join it.
+    await db.run(
+      `CREATE OR REPLACE TEMP TABLE ${INDIRECT} AS SELECT ${key}, j, sum(tr) AS tr, min(c) AS f, max(c) AS l, max(jc) AS jmax
+       FROM (${rows}) WHERE typ <> ${DIRECT} GROUP BY ALL`,
+    );
+    await db.run(
+      `CREATE OR REPLACE TEMP TABLE ${MIXED} AS SELECT i.* FROM ${INDIRECT} i JOIN ${HOST_ROWS} r ON ${sameKey('i', 'r')}
+       WHERE CASE WHEN i.j IS NULL THEN len(list_filter(r.js, x -> x IS NULL)) > 0 ELSE list_contains(r.js, i.j) END`,
+    );
+    // Grouped rows with several members (or an INDIRECT one): their job_created is the members'
+    // maximum, which the per-host minimum cannot tell; read just their hosts' rows again.
+    await db.run(
+      `CREATE OR REPLACE TEMP TABLE ${REREAD} AS SELECT ${key} FROM ${HOST_ROWS} WHERE g < n
+       UNION SELECT ${key} FROM ${MIXED}`,
+    );
+    const [again] = await db.all(`SELECT count(*) AS n FROM ${REREAD}`);
+    const perJob =
+      Number(again?.n ?? 0) === 0
+        ? `SELECT ${key}, NULL::TIMESTAMP AS jc_first, true AS reread FROM ${REREAD}`
+        : `SELECT ${KEY.map((k) => `x.${k}`).join(', ')}, min(greatest(x.jc, m.jmax)) AS jc_first, true AS reread FROM (
+             SELECT d.${KEY.join(', d.')}, d.j, max(d.jc) AS jc FROM (${rows}) d
+             JOIN ${REREAD} s ON ${sameKey('d', 's')} WHERE d.typ = ${DIRECT} GROUP BY ALL) x
+           LEFT JOIN ${MIXED} m ON ${sameKey('x', 'm')} AND x.j IS NOT DISTINCT FROM m.j GROUP BY ALL`;
     await db.run(
       `CREATE OR REPLACE TABLE ${USAGE_TABLES.hosts} AS
-       WITH fix AS (SELECT ${KEY.join(', ')}, sum(dups) AS dups, sum(tr_i) AS tr_i, min(f_i) AS f_i, max(l_i) AS l_i FROM (${corrections}) GROUP BY ALL)
-       SELECT s.o, s.t, s.h, sum(s.n - COALESCE(fix.dups, 0)) AS n, sum(s.tr + COALESCE(fix.tr_i, 0)) AS tr,
-         min(least(s.f, fix.f_i)) AS f, max(greatest(s.l, fix.l_i)) AS l, min(s.jmin) AS jc_first, max(s.jmax) AS jc_last
-       FROM ${SETS} s LEFT JOIN fix USING (${KEY.join(', ')}) WHERE s.g = ${HOSTS}${inOrgs('s.o')} GROUP BY s.o, s.t, s.h`,
+       WITH mx AS (SELECT ${key}, sum(tr) AS tr, min(f) AS f, max(l) AS l, max(jmax) AS jmax FROM ${MIXED} GROUP BY ALL),
+       pj AS (${perJob})
+       SELECT r.o, r.t, r.h, sum(r.g) AS n, sum(r.tr + COALESCE(mx.tr, 0)) AS tr, min(least(r.f, mx.f)) AS f,
+         max(greatest(r.l, mx.l)) AS l, min(CASE WHEN pj.reread THEN pj.jc_first ELSE r.jmin END) AS jc_first,
+         max(greatest(r.jmax, mx.jmax)) AS jc_last
+       FROM ${HOST_ROWS} r LEFT JOIN mx ON ${sameKey('r', 'mx')} LEFT JOIN pj ON ${sameKey('r', 'pj')}
+       WHERE true${inOrgs('r.o')} GROUP BY r.o, r.t, r.h`,
     );
     await db.run(
-      `CREATE OR REPLACE TABLE ${USAGE_TABLES.jobs} AS
-       SELECT DISTINCT d.o, d.t, d.u, s.j FROM ${SETS} s
-       JOIN (SELECT DISTINCT ho, ht, hu, o, t, u FROM ${SETS} WHERE g = ${HOSTS}) d USING (ho, ht, hu)
-       WHERE s.g = ${JOBS}${inOrgs('d.o')}`,
+      `CREATE OR REPLACE TABLE ${USAGE_TABLES.jobs} AS SELECT DISTINCT o, t, u, unnest(js) AS j FROM ${HOST_ROWS} WHERE true${inOrgs('o')}`,
     );
     if (opts.hostMap) {
-      // Exact, from the prepared rows of the hosts some job renamed (a second, filtered read).
+      // Exact, from the rows of the hosts some job renamed (another read, only with events).
       await db.run(
         `CREATE OR REPLACE TABLE ${USAGE_TABLES.hostMap} AS
          SELECT oh AS original_host_name, u AS install_uuid, j AS job_remote_id, max(h) AS host_name FROM (
-           SELECT h, oh, u, j FROM (${rows}) WHERE true${inOrgs('o')} AND oh IN (SELECT oh FROM ${SETS} WHERE g = ${HOSTS} AND h IS DISTINCT FROM oh)
+           SELECT h, oh, u, j FROM (${rows}) WHERE true${inOrgs('o')} AND oh IN (SELECT oh FROM ${HOST_ROWS} WHERE h IS DISTINCT FROM oh)
            GROUP BY o, t, h, oh, u, j HAVING min(typ) = ${DIRECT})
          GROUP BY ALL HAVING max(h) IS DISTINCT FROM oh`,
       );
     }
-    const [e] = await db.all(`SELECT NOT EXISTS (SELECT 1 FROM ${SETS} WHERE g = ${HOSTS}) AS empty`);
+    const [e] = await db.all(`SELECT NOT EXISTS (SELECT 1 FROM ${HOST_ROWS}) AS empty`);
     return { empty: Boolean(e?.empty) };
   } finally {
-    await db.run(`DROP TABLE IF EXISTS ${SETS}`);
-    await db.run(`DROP TABLE IF EXISTS ${INDIRECT_SETS}`);
+    for (const t of [HOST_ROWS, INDIRECT, MIXED, REREAD]) await db.run(`DROP TABLE IF EXISTS ${t}`);
   }
 }

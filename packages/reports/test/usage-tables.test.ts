@@ -7,8 +7,8 @@ import { DirectoryStorage } from '@tally/storage';
 import { metricsUtilityTarballs } from '@tally/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-// The fast (hashed) usage tables must equal the exact ones built from grouped rows, and fall
-// back to those whenever the hashes or the data could make them differ.
+// The usage tables aggregated straight from the CSV scans must equal those built from grouped
+// rows (the reference's index), whatever duplicates, INDIRECT members and NULLs the data holds.
 
 let base: string;
 beforeAll(() => {
@@ -21,8 +21,7 @@ interface Load {
   firstDay: Date;
   lastDay: Date;
   organizationFilter?: string[];
-  method?: 'exact';
-  keyHash?: (e: string) => string;
+  method?: 'grouped';
 }
 
 async function snapshot(opts: Load): Promise<{ method: ReportTables['method']; empty: boolean; tables: Record<string, unknown[]> }> {
@@ -41,8 +40,8 @@ async function snapshot(opts: Load): Promise<{ method: ReportTables['method']; e
 /** Both ways on the same input: equal tables; returns the fast one's outcome. */
 async function compare(opts: Load) {
   const fast = await snapshot(opts);
-  const exact = await snapshot({ ...opts, method: 'exact', keyHash: undefined });
-  expect(exact.method).toBe('exact');
+  const exact = await snapshot({ ...opts, method: 'grouped' });
+  expect(exact.method).toBe('grouped');
   expect(fast.tables).toEqual(exact.tables);
   expect(fast.empty).toBe(exact.empty);
   return fast;
@@ -99,23 +98,23 @@ function edgeCaseLake(ship: string, opts: { jobCreatedDrift?: boolean } = {}): v
 }
 
 describe('usage tables', () => {
-  it('every fixture month: the hashed tables equal the exact ones', async () => {
+  it('every fixture month: the tables from the scans equal those from grouped rows', async () => {
     const ship = join(base, 'fixtures');
     cpSync(join(metricsUtilityTarballs().base, 'data'), join(ship, 'data'), { recursive: true });
     for (const month of ['2024-02', '2024-03', '2024-04']) {
       const firstDay = new Date(`${month}-01T00:00:00Z`);
       const lastDay = new Date(Date.UTC(firstDay.getUTCFullYear(), firstDay.getUTCMonth() + 1, 0));
       const fast = await compare({ ship, firstDay, lastDay });
-      expect(fast.method).toBe('hashed');
+      expect(fast.method).toBe('scan');
       expect(fast.tables.report_hosts!.length).toBeGreaterThan(0);
     }
   });
 
-  it('duplicates, INDIRECT members, NULLs, two installs and events: equal to the exact tables', async () => {
+  it('duplicates, INDIRECT members, NULLs, two installs and events: equal to the tables from grouped rows', async () => {
     const ship = join(base, 'edge');
     edgeCaseLake(ship);
     const fast = await compare({ ship, ...june });
-    expect(fast.method).toBe('hashed');
+    expect(fast.method).toBe('scan');
     const hosts = fast.tables.report_hosts as Record<string, unknown>[];
     const web2 = hosts.find((h) => h.h === 'web2')!;
     // Delivered twice: one grouped row; its task runs counted twice (as the reference sums them)
@@ -145,18 +144,36 @@ describe('usage tables', () => {
     expect(none.empty).toBe(false);
   });
 
-  it('members of one grouped row disagreeing on job_created: the exact tables are used', async () => {
+  it('members of one grouped row disagreeing on job_created: its maximum counts, as grouped', async () => {
     const ship = join(base, 'drift');
     edgeCaseLake(ship, { jobCreatedDrift: true });
     const fast = await compare({ ship, ...june });
-    expect(fast.method).toBe('exact');
+    expect(fast.method).toBe('scan');
+    const web2 = (fast.tables.report_hosts as Record<string, unknown>[]).find((h) => h.h === 'web2')!;
+    expect([web2.jc_first, web2.jc_last]).toEqual([new Date('2024-06-01T09:59:30Z'), new Date('2024-06-01T09:59:30Z')]);
   });
 
-  it('hash collisions are detected and the exact tables are used', async () => {
-    const ship = join(base, 'edge');
-    // A two-valued hash makes every column collide.
-    const fast = await compare({ ship, ...june, keyHash: (e) => `hash(${e}) % 2` });
-    expect(fast.method).toBe('exact');
+  it('a row repeated inside one tarball, and a NULL job id, group as the reference groups them', async () => {
+    const ship = join(base, 'repeat');
+    const row = (id: number, host: string, job: string, jc: string) => `${id},2024-06-05 10:00:00+00,x,${host},,0,0,1,0,0,0,${jc},${job},t1,Org A`;
+    tarball(ship, '2024-06-05', 'u-1', {
+      'job_host_summary.csv': `${[
+        JHS_HEADER,
+        row(1, 'h1', '20', '2024-06-05 09:00:00+00'),
+        row(1, 'h1', '20', '2024-06-05 09:30:00+00'),
+        row(2, 'h1', '21', '2024-06-05 08:00:00+00'),
+        row(3, 'h1', '', ''),
+        row(4, 'h1', '', '2024-06-05 07:00:00+00'),
+        row(5, 'h2', '20', '2024-06-05 09:00:00+00'),
+      ].join('\n')}\n`,
+    });
+    const fast = await compare({ ship, ...june });
+    expect(fast.method).toBe('scan');
+    const hosts = fast.tables.report_hosts as Record<string, unknown>[];
+    // h1: jobs 20 (twice), 21 and none (twice) are three grouped rows; the earliest grouped
+    // job_created is the job-less row's 07:00; job 20's row counts with its later 09:30.
+    expect(hosts.find((h) => h.h === 'h1')).toMatchObject({ n: 3n, tr: 5n, jc_first: new Date('2024-06-05T07:00:00Z'), jc_last: new Date('2024-06-05T09:30:00Z') });
+    expect((fast.tables.report_jobs as Record<string, unknown>[]).map((j) => j.j)).toEqual([20n, 21n, null]);
   });
 
   it('an empty period is empty both ways', async () => {
