@@ -76,11 +76,12 @@ export async function loadReportTables(opts: ReportInputOptions): Promise<Report
     let hasEvents = false;
     let method: ReportTables['method'] = 'scan';
     let empty = true;
+    let installs: (string | null)[] = [];
     const finish = async (grouped: boolean) => {
       await events.group();
       const [ev] = await db.all<{ n: unknown }>(`SELECT count(*) AS n FROM ${events.table}`);
       hasEvents = Number(ev?.n ?? 0) > 0;
-      const usage = { organizationFilter: opts.organizationFilter, hostMap: hasEvents };
+      const usage = { organizationFilter: opts.organizationFilter, hostMap: hasEvents, installs };
       // The job host summaries are aggregated straight from the CSV scans, never grouped into
       // millions of rows, unless that ran out of memory (it cannot spill; grouping can).
       const prepared = grouped ? undefined : await jhs.preparedRelation();
@@ -95,6 +96,8 @@ export async function loadReportTables(opts: ReportInputOptions): Promise<Report
       await db.run('DROP TABLE report_jhs');
     };
     const res = await withExtracted(dfs, loadOpts, async (extracted, result) => {
+      // As the dataframes read it: a non-text install_uuid is none.
+      installs = await Promise.all(extracted.map(async (t) => ((u) => (typeof u === 'string' ? u : null))((await t.config())?.install_uuid)));
       const kept = { tarballs: result.tarballs.length, failures: result.failures.length };
       try {
         await loadExtracted(dfs, extracted, result, log, { stage: true, finish: () => finish(opts.method === 'grouped') });

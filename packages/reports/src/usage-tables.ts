@@ -34,6 +34,12 @@ export interface UsageOptions {
   organizationFilter?: readonly string[] | undefined;
   /** Build `report_host_map` (needed only when the tarballs had events). */
   hostMap: boolean;
+  /**
+   * Every install_uuid of the rows (from the tarballs' config.json, null for none). When their
+   * hashes differ, the scan aggregation keys on the hash instead of the 36-character text
+   * (~25% of its time).
+   */
+  installs?: readonly (string | null)[];
 }
 
 export interface UsageResult {
@@ -83,11 +89,22 @@ const HOST_ROWS = 'report_host_rows';
 const INDIRECT = 'report_indirect';
 const MIXED = 'report_mixed';
 const REREAD = 'report_reread';
+const INSTALLS = 'report_installs';
 /** The per-host index: the reference's index without the job. */
 const KEY = ['o', 't', 'h', 'oh', 'u'] as const;
 const sameKey = (a: string, b: string) => KEY.map((k) => `${a}.${k} IS NOT DISTINCT FROM ${b}.${k}`).join(' AND ');
 /** Distinct job ids of a list, NULL counting as one (a grouped row may have no job id). */
 const distinctJobs = (list: string) => `len(list_distinct(${list})) + (len(list_filter(${list}, x -> x IS NULL)) > 0)::INT`;
+
+/** Do the install uuids all hash apart (NULL counting as a value)? False when unknown. */
+async function installsHashApart(db: ReportDb, installs: readonly (string | null)[] | undefined): Promise<boolean> {
+  if (!installs) return false;
+  await db.run(`CREATE OR REPLACE TEMP TABLE ${INSTALLS} (u VARCHAR)`);
+  for (const u of new Set(installs)) await db.run(`INSERT INTO ${INSTALLS} VALUES ($1)`, [u]);
+  const [r] = await db.all(`SELECT count(DISTINCT hash(u)) = count(*) AS apart FROM ${INSTALLS}`);
+  await db.run(`DROP TABLE ${INSTALLS}`);
+  return Boolean(r?.apart);
+}
 
 /**
  * Usage tables from `prepared`, a relation of prepared (not grouped) job host summary rows,
@@ -100,10 +117,12 @@ export async function usageFromPrepared(db: ReportDb, prepared: string, opts: Us
     `job_remote_id AS j, task_runs AS tr, created AS c, job_created AS jc, managed_node_type AS typ FROM ${prepared}`;
   const key = KEY.join(', ');
   try {
+    const install = (await installsHashApart(db, opts.installs)) ? 'hash(u)' : 'u';
     await db.run(
-      `CREATE OR REPLACE TABLE ${HOST_ROWS} AS SELECT *, ${distinctJobs('js')} AS g FROM (
-         SELECT ${key}, count(*) AS n, sum(tr) AS tr, min(c) AS f, max(c) AS l, min(jc) AS jmin, max(jc) AS jmax, list(j) AS js
-         FROM (${rows}) WHERE typ = ${DIRECT} GROUP BY ALL)`,
+      `CREATE OR REPLACE TABLE ${HOST_ROWS} AS SELECT ${key}, n, tr, f, l, jmin, jmax, js, ${distinctJobs('js')} AS g FROM (
+         SELECT o, t, h, oh, ${install} AS install, any_value(u) AS u, count(*) AS n, sum(tr) AS tr, min(c) AS f, max(c) AS l,
+           min(jc) AS jmin, max(jc) AS jmax, list(j) AS js
+         FROM (${rows}) WHERE typ = ${DIRECT} GROUP BY o, t, h, oh, install)`,
     );
     // INDIRECT rows are few (audits): grouped exactly; those sharing a DIRECT grouped row join it.
     await db.run(
