@@ -247,11 +247,23 @@ export abstract class Dataframe {
   private rawSelect(member: string, header: readonly string[], files: string): string {
     const present = new Set(header);
     const aliases = this.aliases();
+    const scanTypes = this.scanTypes(member);
+    const types: Record<string, string> = {};
     const select = this.rawColumns(member).map((c) => {
       const name = present.has(c) ? c : aliases[c]?.find((a) => present.has(a));
+      if (name && scanTypes[c]) types[name] = scanTypes[c];
       return name ? `${ident(name)} AS ${ident(c)}` : `NULL::VARCHAR AS ${ident(c)}`;
     });
-    return `(SELECT ${select.join(', ')} FROM ${readCsvSql(header, files)})`;
+    return `(SELECT ${select.join(', ')} FROM ${readCsvSql(header, files, types)})`;
+  }
+
+  /**
+   * Raw columns of `member` the batched scans read typed (e.g. BIGINT), cheaper than text and a
+   * cast: `prepareSql` must accept them typed or as text. A value that does not parse fails the
+   * batch, and the tarball-by-tarball reading (all text, unparsable values NULL) takes over.
+   */
+  protected scanTypes(_member: string): Readonly<Record<string, string>> {
+    return {};
   }
 
   /** Add already-grouped rows from Parquet file(s) written by `toParquet` (a rollup). */

@@ -36,6 +36,7 @@ const JHS_COLUMNS = [
   'job_template_name',
   'organization_name',
 ] as const;
+const SCAN_TYPES = Object.fromEntries(['dark', 'failures', 'ok', 'skipped', 'ignored', 'rescued', 'job_remote_id'].map((c) => [c, 'BIGINT']));
 const AUDIT_COLUMNS = [
   'created',
   'host_name',
@@ -158,6 +159,11 @@ export class JobHostSummary extends Dataframe {
       );
     }
     return undefined;
+  }
+
+  /** Counters and job ids parse in the CSV reader (`int`/`int0` keep a BIGINT as it is). */
+  protected override scanTypes(member: string): Readonly<Record<string, string>> {
+    return member === JHS ? SCAN_TYPES : {};
   }
 
   /** DIRECT rows come straight from the scan; the INDIRECT part of `aggregateSql` prunes them. */

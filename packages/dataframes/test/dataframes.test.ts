@@ -389,6 +389,27 @@ describe('loadTarballs', () => {
     expect((await jhs.rows()).map((x) => x.host_name)).toEqual(['ha', 'hc']);
   });
 
+  it('a counter that is not an integer fails the typed batch scan, and the text reading keeps every row', async () => {
+    const base = join(dir, 'ship-typed');
+    const d = 'data/2024/03/07';
+    const row = (host: string, failures: string, ok: string) => `1,2024-03-07 12:00:00+00,x,${host},0,0,${failures},${ok},1,0,f,0,0,66,7,T,1,I,1,O,6,P\n`;
+    await packTarball(join(base, d, 'a.tar.gz'), [{ name: 'job_host_summary.csv', content: `${H10}\n${row('ha', '0', '2')}` }]);
+    await packTarball(join(base, d, 'b.tar.gz'), [{ name: 'job_host_summary.csv', content: `${H10}\n${row('hb', '1', 'x2')}${row('hc', '0', '1.0')}` }]);
+    const jhs = new JobHostSummary(db);
+    const debug: string[] = [];
+    const logger = { debug: (m: string) => debug.push(m), info() {}, warn() {}, error() {} } as never;
+    const r = await loadTarballs([jhs], { storage: new DirectoryStorage({ base }), since: new Date('2024-03-07Z'), until: new Date('2024-03-08Z'), logger });
+    expect(debug).toEqual(['batch read failed; loading tarball by tarball']);
+    expect(r.failures).toEqual([]);
+    expect(r.tarballs).toEqual([`${d}/a.tar.gz`, `${d}/b.tar.gz`]);
+    // Unparsable counters count as 0, as TRY_CAST has them; '1.0' is 1.
+    expect((await jhs.rows()).map((x) => [x.host_name, x.task_runs])).toEqual([
+      ['ha', 2],
+      ['hb', 1],
+      ['hc', 1],
+    ]);
+  });
+
   it('a tarball with an unreadable CSV contributes nothing to any dataframe', async () => {
     const base = join(dir, 'ship');
     const d = 'data/2024/03/05';
