@@ -30,12 +30,18 @@ export async function readCsvHeader(path: string, source = path): Promise<string
 
 /**
  * DuckDB `read_csv` call for `path` as parameter `$n`, every header column read as VARCHAR
- * unless `types` names another type for it (plain identifiers, like the header names).
+ * unless `types` names another type for it (plain identifiers, like the header names). Short
+ * rows are padded with NULLs unless `padShortRows` is false (a faster scan that fails on them).
  */
-export function readCsvSql(header: readonly string[], param: string, types: Readonly<Record<string, string>> = {}): string {
+export function readCsvSql(
+  header: readonly string[],
+  param: string,
+  types: Readonly<Record<string, string>> = {},
+  padShortRows = true,
+): string {
   const columns = header.map((c) => `'${c}': '${types[c] ?? 'VARCHAR'}'`).join(', ');
   return (
     `read_csv(${param}, header = true, auto_detect = false, delim = ',', quote = '"', escape = '"', ` +
-    `columns = {${columns}}, strict_mode = false, null_padding = true)`
+    `columns = {${columns}}, strict_mode = false, null_padding = ${padShortRows})`
   );
 }

@@ -9,5 +9,4 @@ export { HostMetric } from './host-metric.js';
 export { DataCollectionStatus } from './data-collection-status.js';
 export * from './rollup.js';
 export { loadExtracted, loadTarballs, type LoadOptions, type LoadResult, withExtracted } from './load.js';
-export { toArrowTable, arrowType } from './arrow.js';
 export { readCsvHeader } from './csv.js';

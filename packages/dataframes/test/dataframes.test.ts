@@ -389,24 +389,27 @@ describe('loadTarballs', () => {
     expect((await jhs.rows()).map((x) => x.host_name)).toEqual(['ha', 'hc']);
   });
 
-  it('a counter that is not an integer fails the typed batch scan, and the text reading keeps every row', async () => {
+  it('a counter that is not an integer, or a short row, fails the batch scan, and the text reading keeps every row', async () => {
     const base = join(dir, 'ship-typed');
     const d = 'data/2024/03/07';
     const row = (host: string, failures: string, ok: string) => `1,2024-03-07 12:00:00+00,x,${host},0,0,${failures},${ok},1,0,f,0,0,66,7,T,1,I,1,O,6,P\n`;
     await packTarball(join(base, d, 'a.tar.gz'), [{ name: 'job_host_summary.csv', content: `${H10}\n${row('ha', '0', '2')}` }]);
     await packTarball(join(base, d, 'b.tar.gz'), [{ name: 'job_host_summary.csv', content: `${H10}\n${row('hb', '1', 'x2')}${row('hc', '0', '1.0')}` }]);
+    // A row cut after its job id: the missing names read as NULL.
+    await packTarball(join(base, d, 'c.tar.gz'), [{ name: 'job_host_summary.csv', content: `${H10}\n1,2024-03-07 13:00:00+00,x,hd,0,0,0,4,1,0,f,0,0,67\n` }]);
     const jhs = new JobHostSummary(db);
     const debug: string[] = [];
     const logger = { debug: (m: string) => debug.push(m), info() {}, warn() {}, error() {} } as never;
     const r = await loadTarballs([jhs], { storage: new DirectoryStorage({ base }), since: new Date('2024-03-07Z'), until: new Date('2024-03-08Z'), logger });
     expect(debug).toEqual(['batch read failed; loading tarball by tarball']);
     expect(r.failures).toEqual([]);
-    expect(r.tarballs).toEqual([`${d}/a.tar.gz`, `${d}/b.tar.gz`]);
+    expect(r.tarballs).toEqual([`${d}/a.tar.gz`, `${d}/b.tar.gz`, `${d}/c.tar.gz`]);
     // Unparsable counters count as 0, as TRY_CAST has them; '1.0' is 1.
-    expect((await jhs.rows()).map((x) => [x.host_name, x.task_runs])).toEqual([
-      ['ha', 2],
-      ['hb', 1],
-      ['hc', 1],
+    expect((await jhs.rows()).map((x) => [x.organization_name, x.host_name, x.task_runs])).toEqual([
+      ['No organization name', 'hd', 4],
+      ['O', 'ha', 2],
+      ['O', 'hb', 1],
+      ['O', 'hc', 1],
     ]);
   });
 

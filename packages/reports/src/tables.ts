@@ -43,7 +43,12 @@ export interface ReportInputOptions {
   method?: 'grouped';
 }
 
-export const REPORT_MEMORY_LIMIT = '640MB';
+/**
+ * The scan aggregation keeps every row's job id in lists it cannot spill: a 6M-row month needs
+ * more than 384MB and peaks at ~0.65 GiB for the whole process with 512MB. A month it does not
+ * fit falls back to grouping, which spills (TALLY_DUCKDB_MEMORY_LIMIT raises the limit).
+ */
+export const REPORT_MEMORY_LIMIT = '512MB';
 
 const JHS_COLUMNS = [
   'organization_name',
