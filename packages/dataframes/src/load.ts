@@ -71,14 +71,23 @@ export async function withExtracted(
  * are left as scans for `finish` to aggregate directly). If anything fails (a CSV that cannot
  * be read), everything is rolled back and the tarballs are loaded one by one, each in its own
  * transaction, so only the bad ones are dropped (and named); `finish` then runs on what was kept.
- * Running out of memory rolls back and throws (see `isOutOfMemory`): it drops no tarball.
+ * Running out of memory never drops a tarball (see `isOutOfMemory`): the batch retries tarball
+ * by tarball (or throws, with `outOfMemory: 'throw'`), and a single tarball running out throws.
  */
 export async function loadExtracted(
   dataframes: readonly Dataframe[],
   extracted: readonly ExtractedTarball[],
   result: LoadResult,
   log: Logger,
-  opts: { stage: boolean; finish: () => Promise<void> },
+  opts: {
+    stage: boolean;
+    finish: () => Promise<void>;
+    /**
+     * When the batch runs out of memory: `retry` tarball by tarball (default; grouping a table
+     * can spill where grouping the scans could not) or `throw` (the caller has a cheaper plan).
+     */
+    outOfMemory?: 'retry' | 'throw';
+  },
 ): Promise<void> {
   const db = dataframes[0]?.db;
   if (extracted.length === 0) {
@@ -102,9 +111,9 @@ export async function loadExtracted(
       d.sources = sources[i]!;
       d.discardStaged();
     });
-    // Running out of memory is nobody's CSV: reading tarball by tarball would blame them.
-    if (isOutOfMemory(err)) throw err;
-    log.debug('batch read failed; loading tarball by tarball', { error: errorMessage(err) });
+    const oom = isOutOfMemory(err);
+    if (oom && opts.outOfMemory === 'throw') throw err;
+    log.debug(oom ? 'batch ran out of memory; loading tarball by tarball' : 'batch read failed; loading tarball by tarball', { error: errorMessage(err) });
   }
   for (const tarball of extracted) {
     const before = dataframes.map((d) => d.sources);
@@ -119,6 +128,7 @@ export async function loadExtracted(
       dataframes.forEach((d, i) => {
         d.sources = before[i]!;
       });
+      // Running out of memory is no tarball's fault: fail rather than drop it.
       if (isOutOfMemory(err)) throw err;
       const msg = errorMessage(err);
       const failure = { file: tarball.name, error: msg.startsWith(`${tarball.name}: `) ? msg.slice(tarball.name.length + 2) : msg };

@@ -438,31 +438,44 @@ describe('loadTarballs', () => {
     expect(await jhs.count()).toBe(1);
   });
 
-  it('running out of memory fails the load and blames no tarball', async () => {
-    const small = await openDuckDb({ memoryLimit: '16MB', threads: 1 });
+  it('running out of memory drops no tarball: the batch retries tarball by tarball, or throws when asked', async () => {
+    const small = await openDuckDb({ memoryLimit: '64MB', threads: 1 });
     try {
-      const jhs = new JobHostSummary(small);
       const storage = new DirectoryStorage({ base: metricsUtilityTarballs().base });
-      const debug: string[] = [];
-      let loaded: string[] = ['not run'];
-      const attempt = withExtracted([jhs], { storage, since: new Date('2024-03-01Z'), until: new Date('2024-03-04Z') }, (extracted, result) => {
-        loaded = result.tarballs;
-        return loadExtracted([jhs], extracted, result, { debug: (m: string) => debug.push(m), info() {}, warn() {}, error() {} } as never, {
-          stage: true,
-          // A list of 20M integers cannot spill: a genuine out-of-memory inside the batch.
-          finish: async () => {
-            await small.run('SELECT len(list(range)) FROM range(20000000)');
-          },
+      const attempt = async (outOfMemory: 'retry' | 'throw' | undefined) => {
+        const jhs = new JobHostSummary(small);
+        const debug: string[] = [];
+        const out = { loaded: [] as string[], failures: [] as unknown[], err: undefined as unknown };
+        await withExtracted([jhs], { storage, since: new Date('2024-03-01Z'), until: new Date('2024-03-04Z') }, (extracted, result) => {
+          out.loaded = result.tarballs;
+          out.failures = result.failures;
+          return loadExtracted([jhs], extracted, result, { debug: (m: string) => debug.push(m), info() {}, warn() {}, error() {} } as never, {
+            stage: true,
+            // A list of 20M integers cannot spill: a genuine out-of-memory, every time.
+            finish: async () => {
+              await small.run('SELECT len(list(range)) FROM range(20000000)');
+            },
+            outOfMemory,
+          });
+        }).catch((e: unknown) => {
+          out.err = e;
         });
-      });
-      const err = await attempt.then(() => undefined, (e: unknown) => e);
-      expect(isOutOfMemory(err)).toBe(true);
-      // Thrown from the batch: no tarball-by-tarball retry that would read (or skip) each one.
-      expect(debug).toEqual([]);
-      expect(loaded).toEqual([]);
+        await jhs.drop();
+        return { ...out, debug };
+      };
+      const thrown = await attempt('throw');
+      expect(isOutOfMemory(thrown.err)).toBe(true);
+      expect([thrown.debug, thrown.loaded, thrown.failures]).toEqual([[], [], []]);
+      // Retried: every tarball is read (none blamed), then the finish runs out again and throws.
+      const retried = await attempt(undefined);
+      expect(isOutOfMemory(retried.err)).toBe(true);
+      expect(retried.debug).toEqual(['batch ran out of memory; loading tarball by tarball']);
+      expect(retried.loaded).toHaveLength(3);
+      expect(retried.failures).toEqual([]);
       expect(isOutOfMemory(new Error('CSV could not be read'))).toBe(false);
     } finally {
       await small.close();
     }
   });
+
 });

@@ -105,7 +105,7 @@ export async function loadReportTables(opts: ReportInputOptions): Promise<Report
       installs = await Promise.all(extracted.map(async (t) => ((u) => (typeof u === 'string' ? u : null))((await t.config())?.install_uuid)));
       const kept = { tarballs: result.tarballs.length, failures: result.failures.length };
       try {
-        await loadExtracted(dfs, extracted, result, log, { stage: true, finish: () => finish(opts.method === 'grouped') });
+        await loadExtracted(dfs, extracted, result, log, { stage: true, finish: () => finish(opts.method === 'grouped'), outOfMemory: 'throw' });
       } catch (err) {
         if (!isOutOfMemory(err) || opts.method === 'grouped') throw err;
         log.info('report: out of memory aggregating the CSV scans; grouping the job host summaries instead');
