@@ -9,6 +9,12 @@ import { ident, literal, type TallyDuckDb } from './duckdb.js';
 import { pairsToJson, PAIRS_TYPE } from './sql.js';
 import type { BatchContext, Column } from './types.js';
 
+/** A tarball's install_uuid (config.json) as the dataframes read it: text, else none. */
+export async function installUuidOf(tarball: ExtractedTarball): Promise<string | null> {
+  const uuid = (await tarball.config())?.install_uuid;
+  return typeof uuid === 'string' ? uuid : null;
+}
+
 /** How a data column is folded when grouped rows are regrouped. */
 export type Fold = 'sum' | 'min' | 'max' | 'union';
 
@@ -150,8 +156,7 @@ export abstract class Dataframe {
   /** `addTarball` without its own transaction (the caller holds one). */
   async addTarballRows(tarball: ExtractedTarball): Promise<number> {
     await this.init();
-    const config = await tarball.config();
-    const installUuid = typeof config?.install_uuid === 'string' ? config.install_uuid : null;
+    const installUuid = await installUuidOf(tarball);
     let staged = 0;
     for (const member of this.members) {
       if (!member.endsWith('.csv')) continue;
@@ -168,8 +173,7 @@ export abstract class Dataframe {
   private async batchScans(tarballs: readonly ExtractedTarball[]): Promise<{ member: string; sql: string }[]> {
     const batches = new Map<string, { member: string; header: string[]; installUuid: string | null; paths: string[] }>();
     for (const tarball of tarballs) {
-      const config = await tarball.config();
-      const installUuid = typeof config?.install_uuid === 'string' ? config.install_uuid : null;
+      const installUuid = await installUuidOf(tarball);
       for (const member of this.members) {
         if (!member.endsWith('.csv')) continue;
         const path = tarball.file(member);

@@ -1,6 +1,6 @@
 export * from './types.js';
 export { openDuckDb, ident, isOutOfMemory, literal, DEFAULT_MEMORY_LIMIT, type DuckDbOptions, type TallyDuckDb } from './duckdb.js';
-export { Dataframe, type Fold } from './dataframe.js';
+export { Dataframe, type Fold, installUuidOf } from './dataframe.js';
 export { ConcatenatedDataframe } from './concatenated.js';
 export { JobHostSummary, DIRECT, INDIRECT, type JobHostSummaryOptions } from './job-host-summary.js';
 export { MainHost } from './main-host.js';

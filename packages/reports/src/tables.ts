@@ -1,5 +1,5 @@
 import { addDays, type Logger, silentLogger, thisDay } from '@tally/core';
-import { isOutOfMemory, JobHostSummary, loadExtracted, MainJobevent, openDuckDb, type TallyDuckDb, withExtracted } from '@tally/dataframes';
+import { installUuidOf, isOutOfMemory, JobHostSummary, loadExtracted, MainJobevent, openDuckDb, type TallyDuckDb, withExtracted } from '@tally/dataframes';
 import type { Storage } from '@tally/storage';
 import { USAGE_TABLES, usageFromGrouped, usageFromPrepared } from './usage-tables.js';
 
@@ -83,6 +83,7 @@ export async function loadReportTables(opts: ReportInputOptions): Promise<Report
     let method: ReportTables['method'] = 'scan';
     let empty = true;
     let installs: (string | null)[] = [];
+    const rdb = reportDb(db);
     const finish = async (grouped: boolean) => {
       await events.group();
       const [ev] = await db.all<{ n: unknown }>(`SELECT count(*) AS n FROM ${events.table}`);
@@ -93,17 +94,16 @@ export async function loadReportTables(opts: ReportInputOptions): Promise<Report
       const prepared = grouped ? undefined : await jhs.preparedRelation();
       if (prepared) {
         method = 'scan';
-        empty = (await usageFromPrepared(reportDb(db), prepared, usage)).empty;
+        empty = (await usageFromPrepared(rdb, prepared, usage)).empty;
         return;
       }
       method = 'grouped';
       await jhs.groupInto('report_jhs', { columns: JHS_COLUMNS });
-      empty = (await usageFromGrouped(reportDb(db), 'report_jhs', usage)).empty;
+      empty = (await usageFromGrouped(rdb, 'report_jhs', usage)).empty;
       await db.run('DROP TABLE report_jhs');
     };
     const res = await withExtracted(dfs, loadOpts, async (extracted, result) => {
-      // As the dataframes read it: a non-text install_uuid is none.
-      installs = await Promise.all(extracted.map(async (t) => ((u) => (typeof u === 'string' ? u : null))((await t.config())?.install_uuid)));
+      installs = await Promise.all(extracted.map(installUuidOf));
       const kept = { tarballs: result.tarballs.length, failures: result.failures.length };
       try {
         await loadExtracted(dfs, extracted, result, log, { stage: true, finish: () => finish(opts.method === 'grouped'), outOfMemory: 'throw' });
@@ -118,7 +118,7 @@ export async function loadReportTables(opts: ReportInputOptions): Promise<Report
       }
     });
     return {
-      db: reportDb(db),
+      db: rdb,
       hosts: USAGE_TABLES.hosts,
       jobs: USAGE_TABLES.jobs,
       hostMap: hasEvents ? USAGE_TABLES.hostMap : undefined,
