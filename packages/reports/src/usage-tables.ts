@@ -22,11 +22,11 @@
  * - `usageFromGrouped` (slower): from the materialized grouped rows; used when the fast one runs
  *   out of memory (its aggregation cannot spill).
  */
+import { DIRECT } from '@tally/dataframes';
 import type { ReportDb } from './tables.js';
 
 export const USAGE_TABLES = { hosts: 'report_hosts', jobs: 'report_jobs', hostMap: 'report_host_map' } as const;
 
-const DIRECT = 0;
 const ORG_FILTER = 'report_org_filter';
 
 export interface UsageOptions {
@@ -46,7 +46,6 @@ export interface UsageResult {
   /** No job host summary at all (before the organization filter): the period has no billing data. */
   empty: boolean;
 }
-
 
 /**
  * `column => ' AND <column> IN (filter)'`, or nothing without a filter (the names go into a
