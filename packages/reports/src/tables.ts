@@ -90,7 +90,7 @@ export async function loadReportTables(opts: ReportInputOptions): Promise<Report
       hasEvents = Number(ev?.n ?? 0) > 0;
       const usage = { organizationFilter: opts.organizationFilter, hostMap: hasEvents, installs };
       // The job host summaries are aggregated straight from the CSV scans, never grouped into
-      // millions of rows, unless that ran out of memory (it cannot spill; grouping can).
+      // millions of rows, unless that ran out of memory (grouping spills more freely).
       const prepared = grouped ? undefined : await jhs.preparedRelation();
       if (prepared) {
         method = 'scan';

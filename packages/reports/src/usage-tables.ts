@@ -20,7 +20,7 @@
  *   Only groups whose members repeat a job (the same row delivered twice) or meet an INDIRECT
  *   member are read again, exactly, for their per-job job_created.
  * - `usageFromGrouped` (slower): from the materialized grouped rows; used when the fast one runs
- *   out of memory (its aggregation cannot spill).
+ *   out of memory (its job-id lists spill only so far; grouping spills freely).
  */
 import { DIRECT } from '@tally/dataframes';
 import type { ReportDb } from './tables.js';
