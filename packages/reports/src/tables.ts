@@ -51,20 +51,8 @@ export interface ReportInputOptions {
  */
 export const REPORT_MEMORY_LIMIT = '768MB';
 
-const JHS_COLUMNS = [
-  'organization_name',
-  'job_template_name',
-  'host_name',
-  'original_host_name',
-  'install_uuid',
-  'job_remote_id',
-  'host_runs',
-  'task_runs',
-  'first_automation',
-  'last_automation',
-  'job_created',
-  'managed_node_type',
-] as const;
+/** What `usageFromGrouped` reads of the grouped rows, besides their index columns. */
+const GROUPED_DATA_COLUMNS = ['task_runs', 'first_automation', 'last_automation', 'job_created', 'managed_node_type'] as const;
 
 /**
  * Read every tarball of the day folders into the report tables through @tally/dataframes
@@ -98,7 +86,7 @@ export async function loadReportTables(opts: ReportInputOptions): Promise<Report
         return;
       }
       method = 'grouped';
-      await jhs.groupInto('report_jhs', { columns: JHS_COLUMNS });
+      await jhs.groupInto('report_jhs', { columns: [...jhs.indexColumns, ...GROUPED_DATA_COLUMNS] });
       empty = (await usageFromGrouped(rdb, 'report_jhs', usage)).empty;
       await db.run('DROP TABLE report_jhs');
     };
