@@ -118,14 +118,7 @@ export abstract class Dataframe {
     const header = await readCsvHeader(path, source);
     this.sources += 1;
     if (header.length === 0) return 0;
-    const present = new Set(header);
-    const aliases = this.aliases();
-    const select = this.rawColumns(member).map((c) => {
-      const name = present.has(c) ? c : aliases[c]?.find((a) => present.has(a));
-      return name ? `${ident(name)} AS ${ident(c)}` : `NULL::VARCHAR AS ${ident(c)}`;
-    });
-    const src = `(SELECT ${select.join(', ')} FROM ${readCsvSql(header, '$1')})`;
-    const prepared = this.prepareSql(member, src);
+    const prepared = this.prepareSql(member, this.rawSelect(member, header, '$1', false));
     if (!prepared) return 0;
     try {
       const params = prepared.includes('$2') ? [path, ctx.installUuid ?? null] : [path];
@@ -192,7 +185,7 @@ export abstract class Dataframe {
     }
     const out: { member: string; sql: string }[] = [];
     for (const b of batches.values()) {
-      const prepared = this.prepareSql(b.member, this.rawSelect(b.member, b.header, `[${b.paths.map(literal).join(', ')}]`));
+      const prepared = this.prepareSql(b.member, this.rawSelect(b.member, b.header, `[${b.paths.map(literal).join(', ')}]`, true));
       if (!prepared) continue;
       // Several scans may end up in one statement: the install_uuid ($2) becomes a literal.
       const uuid = b.installUuid === null ? 'NULL' : literal(b.installUuid);
@@ -246,20 +239,23 @@ export abstract class Dataframe {
     return [];
   }
 
-  /** The raw-column relation of a CSV read (missing columns NULL, aliases applied). */
-  private rawSelect(member: string, header: readonly string[], files: string): string {
+  /**
+   * The raw-column relation of a CSV read (missing columns NULL, aliases applied). `batched`
+   * scans read `scanTypes` typed and run without NULL padding (~15% cheaper); a value or short
+   * row that does not fit fails the batch, and the tarball-by-tarball reading (all text,
+   * padded) takes over.
+   */
+  private rawSelect(member: string, header: readonly string[], files: string, batched: boolean): string {
     const present = new Set(header);
     const aliases = this.aliases();
-    const scanTypes = this.scanTypes(member);
+    const scanTypes = batched ? this.scanTypes(member) : {};
     const types: Record<string, string> = {};
     const select = this.rawColumns(member).map((c) => {
       const name = present.has(c) ? c : aliases[c]?.find((a) => present.has(a));
       if (name && scanTypes[c]) types[name] = scanTypes[c];
       return name ? `${ident(name)} AS ${ident(c)}` : `NULL::VARCHAR AS ${ident(c)}`;
     });
-    // Batched scans run without NULL padding (~15% cheaper); a short row fails the batch and
-    // the tarball-by-tarball reading pads it.
-    return `(SELECT ${select.join(', ')} FROM ${readCsvSql(header, files, types, false)})`;
+    return `(SELECT ${select.join(', ')} FROM ${readCsvSql(header, files, types, !batched)})`;
   }
 
   /**
@@ -341,8 +337,7 @@ export abstract class Dataframe {
     const staged = Number(n?.s ?? 0);
     const raw = Number(n?.r ?? 0);
     if (staged === 0 && raw === 0 && scans.length === 0) return undefined; // `table` is already grouped
-    const prepared = this.preparedColumns.map((c) => ident(c.name)).join(', ');
-    const rawRel = scans.length === 0 ? r : `(SELECT ${prepared} FROM ${r} UNION ALL ${scans.join(' UNION ALL ')})`;
+    const rawRel = scans.length === 0 ? r : this.rawAndScans(scans);
     // Only raw rows: one aggregation gives the grouped rows (no second pass).
     if (grouped === 0 && staged === 0) return this.aggregateSql(rawRel);
     const parts = [`SELECT ${this.columnList} FROM ${t}`];
@@ -367,22 +362,11 @@ export abstract class Dataframe {
    * drops the unused parts of the aggregation (e.g. set columns). Replaces `name` if it exists.
    */
   async groupInto(name: string, opts: { columns?: readonly string[]; where?: string } = {}): Promise<void> {
+    const select = (await this.foldSelect()) ?? `SELECT ${this.columnList} FROM ${ident(this.table)}`;
     const cols = opts.columns ? opts.columns.map(ident).join(', ') : '*';
     const where = opts.where ? ` WHERE ${opts.where}` : '';
-    await this.consumeGrouped((grouped) => this.db.run(`CREATE OR REPLACE TABLE ${ident(name)} AS SELECT ${cols} FROM ${grouped}${where}`));
-  }
-
-  /**
-   * Run `use` with a relation (parenthesized SELECT) of every row grouped so far plus everything
-   * added since, folded, then leave this dataframe empty (`sources` stays). The relation is only
-   * valid inside `use`: a consumer that aggregates it further (a report) never materializes
-   * millions of grouped rows.
-   */
-  async consumeGrouped<T>(use: (grouped: string) => Promise<T>): Promise<T> {
-    const select = (await this.foldSelect()) ?? `SELECT ${this.columnList} FROM ${ident(this.table)}`;
-    const out = await use(`(${this.typedSelect(select)})`);
+    await this.db.run(`CREATE OR REPLACE TABLE ${ident(name)} AS SELECT ${cols} FROM (${this.typedSelect(select)})${where}`);
     for (const t of [this.table, this.stagingTable, this.rawTable]) await this.db.run(`DELETE FROM ${ident(t)}`);
-    return out;
   }
 
   /**
@@ -397,9 +381,13 @@ export abstract class Dataframe {
       `SELECT (SELECT count(*) FROM ${ident(this.table)}) AS t, (SELECT count(*) FROM ${ident(this.stagingTable)}) AS s`,
     );
     if (Number(n?.t ?? 0) > 0 || Number(n?.s ?? 0) > 0) return undefined;
+    return this.rawAndScans(this.pendingScans);
+  }
+
+  /** Prepared rows of the raw table and of `scans`, as one relation. */
+  private rawAndScans(scans: readonly string[]): string {
     const prepared = this.preparedColumns.map((c) => ident(c.name)).join(', ');
-    const parts = [`SELECT ${prepared} FROM ${ident(this.rawTable)}`, ...this.pendingScans];
-    return `(${parts.join(' UNION ALL ')})`;
+    return `(${[`SELECT ${prepared} FROM ${ident(this.rawTable)}`, ...scans].join(' UNION ALL ')})`;
   }
 
   /**
