@@ -91,12 +91,14 @@ export async function buildCcspReport(opts: BuildCcspOptions): Promise<BuildResu
       return { status: 'empty', name: target.name, message, failures: tables.failures };
     }
     const params: ReportParams = { ...opts.params, reportPeriod: target.period };
+    const started = performance.now();
     await withTempdir('tally-report', async (dir) => {
       const file = join(dir, 'report.xlsx');
       if (opts.type === 'CCSP') await writeCcsp(file, tables, params);
       else await writeCcspV2(file, tables, params);
       await opts.storage.put(target.name, { filename: file });
     });
+    log.debug('report: workbook written', { ms: Math.round(performance.now() - started) });
     const message = `Report generated into: ${target.name}`;
     log.info(message);
     return { status: 'written', name: target.name, message, failures: tables.failures };

@@ -90,7 +90,10 @@ export async function loadReportTables(opts: ReportInputOptions): Promise<Report
       empty = (await usageFromGrouped(rdb, 'report_jhs', usage)).empty;
       await db.run('DROP TABLE report_jhs');
     };
+    const started = performance.now();
     const res = await withExtracted(dfs, loadOpts, async (extracted, result) => {
+      const extractedAt = performance.now();
+      log.debug('report: tarballs extracted', { tarballs: extracted.length, ms: Math.round(extractedAt - started) });
       installs = await Promise.all(extracted.map(installUuidOf));
       const kept = { tarballs: result.tarballs.length, failures: result.failures.length };
       try {
@@ -104,6 +107,7 @@ export async function loadReportTables(opts: ReportInputOptions): Promise<Report
         for (const df of dfs) await df.clear();
         await loadExtracted(dfs, extracted, result, log, { stage: true, finish: () => finish(true) });
       }
+      log.debug('report: usage tables built', { method, ms: Math.round(performance.now() - extractedAt) });
     });
     return {
       db: rdb,
