@@ -40,14 +40,19 @@ export async function loadTarballs(dataframes: readonly Dataframe[], opts: LoadO
 }
 
 /**
- * Extract every tarball of `[since, until)` (two at a time) for `dataframes`, run `use` while the
- * files exist, then remove them. Failures come back in name order, as if read one by one.
+ * Extract every tarball of `[since, until)` for `dataframes`, run `use` while the files exist,
+ * then remove them. Failures come back in name order, as if read one by one.
+ *
+ * With `removeInBackground`, the removal (~0.5 s for a month's 1.3 GB) is started but not
+ * awaited, so the caller's next step (writing a workbook from DuckDB tables) overlaps it: the
+ * caller must await `removed` before it exits. A removal failure is logged, never thrown.
  */
 export async function withExtracted(
   dataframes: readonly Dataframe[],
   opts: LoadOptions,
   use: (extracted: readonly ExtractedTarball[], result: LoadResult) => Promise<void>,
-): Promise<LoadResult> {
+  { removeInBackground = false }: { removeInBackground?: boolean } = {},
+): Promise<LoadResult & { removed: Promise<void> }> {
   const db = dataframes[0]?.db;
   if (dataframes.some((d) => d.db !== db)) {
     throw new TallyError('loadTarballs: every dataframe must live in the same DuckDB database (one transaction per tarball)');
@@ -56,13 +61,21 @@ export async function withExtracted(
   const only = [...new Set(dataframes.flatMap((d) => d.members))];
   const result: LoadResult = { tarballs: [], failures: [] };
   const extracted = await extractAll({ ...opts, only }, result.failures);
+  const remove = () =>
+    Promise.all(extracted.map((t) => t.release())).then(
+      () => {},
+      (err: unknown) => (opts.logger ?? silentLogger).warn('extracted tarballs could not all be removed', { error: errorMessage(err) }),
+    );
   try {
     await use(extracted, result);
-  } finally {
-    await Promise.all(extracted.map((t) => t.release()));
+  } catch (err) {
+    await remove();
+    throw err;
   }
+  const removed = remove();
+  if (!removeInBackground) await removed;
   result.failures.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
-  return result;
+  return { ...result, removed };
 }
 
 /**

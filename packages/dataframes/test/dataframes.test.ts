@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -436,6 +436,35 @@ describe('loadTarballs', () => {
     expect(r.failures[0]!.error).toMatch(/bad column!/);
     expect((await dcs.rows()).map((x) => x.file_name)).toEqual(['a']);
     expect(await jhs.count()).toBe(1);
+  });
+
+  it('withExtracted removes the extracted files after use: awaited, in the background, or after a failure', async () => {
+    const storage = new DirectoryStorage({ base: metricsUtilityTarballs().base });
+    const window = { storage, since: new Date('2024-03-01Z'), until: new Date('2024-03-04Z') };
+    const exists = (dir: string) => access(dir).then(() => true, () => false);
+    const jhs = new JobHostSummary(db);
+    try {
+      for (const removeInBackground of [false, true]) {
+        let dirs: string[] = [];
+        const r = await withExtracted([jhs], window, async (extracted) => {
+          dirs = extracted.map((t) => t.dir);
+          expect(await Promise.all(dirs.map(exists))).toEqual(dirs.map(() => true));
+        }, { removeInBackground });
+        expect(dirs).toHaveLength(3);
+        await r.removed;
+        expect(await Promise.all(dirs.map(exists))).toEqual(dirs.map(() => false));
+      }
+      let dirs: string[] = [];
+      const failed = withExtracted([jhs], window, async (extracted) => {
+        dirs = extracted.map((t) => t.dir);
+        throw new Error('use failed');
+      }, { removeInBackground: true });
+      await expect(failed).rejects.toThrow('use failed');
+      expect(dirs).toHaveLength(3);
+      expect(await Promise.all(dirs.map(exists))).toEqual(dirs.map(() => false));
+    } finally {
+      await jhs.drop();
+    }
   });
 
   it('running out of memory drops no tarball: the batch retries tarball by tarball, or throws when asked', async () => {

@@ -57,8 +57,15 @@ async function extractOne(opts: ExtractRangeOptions, name: string): Promise<Outc
 }
 
 /**
+ * Four at a time by default: gunzip and the file writes share libuv's four threads, and with only
+ * two extractions (one per core) the cores sat idle ~30% of the time while writes waited (2-core
+ * machine: 30 × 44 MB in 2.5 s instead of 3.1–4.4 s).
+ */
+const DEFAULT_EXTRACT_CONCURRENCY = 4;
+
+/**
  * Extract every tarball of the day folders in `[since, until)` up front, `concurrency` at a
- * time (gunzip runs on libuv's thread pool, so two extractions use two cores). Returns the good
+ * time (gunzip runs on libuv's thread pool, so extractions use every core). Returns the good
  * ones in name order, each fully extracted; the caller must `release()` every one. Failures are
  * pushed to `failures` (in name order) and logged.
  */
@@ -76,7 +83,7 @@ export async function extractAll(
       outcomes[i] = await extractOne(opts, names[i]!);
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency ?? 2, names.length)) }, worker));
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency ?? DEFAULT_EXTRACT_CONCURRENCY, names.length)) }, worker));
   const good: ExtractedTarball[] = [];
   for (const o of outcomes) {
     if ('tarball' in o) good.push(o.tarball);

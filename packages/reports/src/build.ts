@@ -104,5 +104,6 @@ export async function buildCcspReport(opts: BuildCcspOptions): Promise<BuildResu
     return { status: 'written', name: target.name, message, failures: tables.failures };
   } finally {
     await tables.db.close();
+    await tables.removed;
   }
 }

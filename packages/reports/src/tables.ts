@@ -28,6 +28,11 @@ export interface ReportTables {
   method: 'scan' | 'grouped';
   /** Storage names of tarballs that were read, and those that were skipped with the reason. */
   tarballs: string[];
+  /**
+   * The extracted files are being removed in the background (the tables no longer need them),
+   * overlapping the workbook; await before exiting. Never rejects.
+   */
+  removed: Promise<void>;
   failures: { file: string; error: string }[];
 }
 
@@ -108,7 +113,7 @@ export async function loadReportTables(opts: ReportInputOptions): Promise<Report
         await loadExtracted(dfs, extracted, result, log, { stage: true, finish: () => finish(true) });
       }
       log.debug('report: usage tables built', { method, ms: Math.round(performance.now() - extractedAt) });
-    });
+    }, { removeInBackground: true });
     return {
       db: rdb,
       hosts: USAGE_TABLES.hosts,
@@ -118,6 +123,7 @@ export async function loadReportTables(opts: ReportInputOptions): Promise<Report
       method,
       empty,
       tarballs: res.tarballs,
+      removed: res.removed,
       failures: res.failures.map((f) => ({ file: f.file, error: f.error })),
     };
   } catch (err) {

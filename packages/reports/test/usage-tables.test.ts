@@ -34,6 +34,7 @@ async function snapshot(opts: Load): Promise<{ method: ReportTables['method']; e
     return { method: t.method, empty: t.empty, tables };
   } finally {
     await t.db.close();
+    await t.removed;
   }
 }
 
