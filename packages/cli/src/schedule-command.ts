@@ -29,12 +29,15 @@ export async function scheduleCommand(opts: ScheduleCommandOptions, io: CliIO): 
   const logger = cliLogger(io, { command: 'schedule' });
   const db = await connectDatabase(url, 'tally schedule');
   const ac = new AbortController();
+  let scheduler: Scheduler | undefined;
   const stop = () => ac.abort();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   try {
-    const scheduler = new Scheduler({
+    scheduler = new Scheduler({
       db,
+      // A long-running schedule outlives database restarts and failovers.
+      reconnect: () => connectDatabase(url, 'tally schedule'),
       collectors,
       untilFor,
       leaseSeconds: opts.lease,
@@ -67,6 +70,6 @@ export async function scheduleCommand(opts: ScheduleCommandOptions, io: CliIO): 
   } finally {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
-    await db.end().catch(() => {});
+    await (scheduler?.connection ?? db).end?.().catch(() => {});
   }
 }

@@ -111,15 +111,17 @@ export async function readSchedule(db: Queryable): Promise<ScheduleRow[] | undef
 }
 
 /**
- * Claim a collector for `runner`: succeeds when nobody runs it, or when the
+ * Claim a collector for `runner`: succeeds when nobody runs it, when the
  * runner that did stopped heart-beating (its lease expired: it crashed or lost
- * its connection). Lease times use the database clock, never the runners'.
+ * its connection), or when it is `runner` itself (a run cut off by a lost
+ * connection; a runner runs one collector at a time, so that run is over).
+ * Lease times use the database clock, never the runners'.
  */
 export async function claim(db: Queryable, key: string, runner: string, leaseSeconds: number): Promise<ScheduleRow | undefined> {
   const { rows } = await db.query<RawRow>(
     `UPDATE ${SCHEDULE_TABLE}
         SET run_state = 'RUNNING', runner = $2, lease_until = now() + make_interval(secs => $3), heartbeat_at = now()
-      WHERE collector = $1 AND enabled AND (run_state <> 'RUNNING' OR lease_until IS NULL OR lease_until < now())
+      WHERE collector = $1 AND enabled AND (run_state <> 'RUNNING' OR lease_until IS NULL OR lease_until < now() OR runner = $2)
       RETURNING *`,
     [key, runner, leaseSeconds],
   );

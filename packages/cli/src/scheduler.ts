@@ -28,9 +28,21 @@ export interface CollectorRunResult {
 /** Runs one collector for the window ending at `until` (gather + ship in the CLI). */
 export type RunCollector = (key: string, until: Date, signal: AbortSignal) => Promise<CollectorRunResult>;
 
+/** The scheduler's own connection; `end` (when present) is called when it is replaced. */
+export type SchedulerConnection = Queryable & { end?: () => Promise<void> };
+
 export interface SchedulerOptions {
   /** The connection holding the cluster lock and the run state (not the one collectors use). */
-  db: Queryable;
+  db: SchedulerConnection;
+  /**
+   * Open a fresh connection. With it, `run()` survives a lost connection (server restart,
+   * failover, network cut): it reconnects with backoff, takes the cluster lock again (or stands
+   * by if another runner took it meanwhile) and goes on. Without it, a lost connection ends
+   * `run()` with the error, as does any error in `once` mode.
+   */
+  reconnect?: () => Promise<SchedulerConnection>;
+  /** First delay before reconnecting, doubled per failed attempt up to a minute (default 1000). */
+  reconnectDelayMs?: number;
   collectors: readonly ScheduledCollector[];
   runCollector: RunCollector;
   /** End of the window for a tick started at `now`, e.g. ten minutes ago. */
@@ -115,8 +127,12 @@ export class Scheduler {
   private readonly now: () => Date;
   private readonly ordered: ScheduledCollector[];
   private readonly crons: Map<string, CronSchedule>;
+  private db: SchedulerConnection;
+  /** A run that finished while the connection was lost: recorded once reconnected. */
+  private unrecorded: { key: string; result: CollectorRunResult } | undefined;
 
   constructor(private readonly opts: SchedulerOptions) {
+    this.db = opts.db;
     this.runner = opts.runner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.lease = opts.leaseSeconds ?? 600;
     this.log = opts.logger ?? silentLogger;
@@ -125,18 +141,28 @@ export class Scheduler {
     this.crons = new Map(opts.collectors.map((c) => [c.key, parseCron(c.cron)]));
   }
 
+  /** The connection in use (a new one after a reconnect); the caller ends it after `run()`. */
+  get connection(): SchedulerConnection {
+    return this.db;
+  }
+
   get lockKey(): string {
     return this.opts.lockKey ?? 'tally_schedule_lock';
   }
 
   async prepare(): Promise<void> {
-    await ensureScheduleTable(this.opts.db);
-    await declareCollectors(this.opts.db, this.opts.collectors);
+    await ensureScheduleTable(this.db);
+    await declareCollectors(this.db, this.opts.collectors);
+    if (this.unrecorded) {
+      // No-op if another runner took the collector over meanwhile (the update checks the runner).
+      await markSucceeded(this.db, this.unrecorded.key, this.runner, this.unrecorded.result);
+      this.unrecorded = undefined;
+    }
   }
 
   /** One pass over the collectors; the caller holds the cluster lock. */
   async tick(signal: AbortSignal = new AbortController().signal): Promise<TickOutcome[]> {
-    const db = this.opts.db;
+    const db = this.db;
     const now = this.now();
     const until = this.opts.untilFor(now);
     const outcomes: TickOutcome[] = [];
@@ -174,12 +200,11 @@ export class Scheduler {
   }
 
   private async runOne(key: string, until: Date, now: Date, signal: AbortSignal): Promise<TickOutcome> {
-    const db = this.opts.db;
-    await markStarted(db, key, this.runner, now);
+    await markStarted(this.db, key, this.runner, now);
     this.log.info('run initiated', { collector: key, until: until.toISOString() });
     const beat = setInterval(
       () => {
-        heartbeat(db, key, this.runner, this.lease).then(
+        heartbeat(this.db, key, this.runner, this.lease).then(
           (ok) => {
             if (!ok) this.log.warn('lost the lease on a running collector', { collector: key });
           },
@@ -189,49 +214,114 @@ export class Scheduler {
       Math.max(1_000, (this.lease * 1000) / 3),
     );
     beat.unref();
+    let result: CollectorRunResult;
     try {
-      const result = await this.opts.runCollector(key, until, signal);
-      clearInterval(beat);
-      await markSucceeded(db, key, this.runner, result);
-      this.log.info('run finished', { collector: key, watermark: result.watermark.toISOString(), complete: result.complete });
-      return { key, outcome: 'ran', watermark: result.watermark, complete: result.complete };
+      result = await this.opts.runCollector(key, until, signal);
     } catch (err) {
       clearInterval(beat);
       const error = errorMessage(err);
-      await markFailed(db, key, this.runner, error);
+      await markFailed(this.db, key, this.runner, error);
       this.log.error('run failed', { collector: key, error });
       return { key, outcome: 'failed', error };
     }
+    clearInterval(beat);
+    try {
+      await markSucceeded(this.db, key, this.runner, result);
+    } catch (err) {
+      this.unrecorded = { key, result };
+      throw err;
+    }
+    this.log.info('run finished', { collector: key, watermark: result.watermark.toISOString(), complete: result.complete });
+    return { key, outcome: 'ran', watermark: result.watermark, complete: result.complete };
   }
 
   /**
-   * Hold the cluster lock and tick at every minute boundary until `signal`
-   * aborts. A runner that cannot get the lock stands by and retries, so a
-   * second replica takes over when the first dies.
+   * Hold the cluster lock and tick at every minute boundary (every `tickMs`) until `signal`
+   * aborts. A runner that cannot get the lock stands by and retries, so a second replica takes
+   * over when the first dies. With `reconnect`, a lost connection is reopened (see the option).
    */
-  async run(signal: AbortSignal, opts: { once?: boolean; standbyMs?: number } = {}): Promise<{ acquired: boolean; outcomes: TickOutcome[] }> {
-    const all: TickOutcome[] = [];
+  async run(
+    signal: AbortSignal,
+    opts: { once?: boolean; standbyMs?: number; tickMs?: number } = {},
+  ): Promise<{ acquired: boolean; outcomes: TickOutcome[] }> {
+    const run = { outcomes: [] as TickOutcome[], acquired: false };
     while (!signal.aborted) {
-      const held = await lock(this.opts.db, this.lockKey);
-      if (!held) {
-        if (opts.once) return { acquired: false, outcomes: all };
-        this.log.info('another runner holds the schedule lock; standing by', { lock: this.lockKey });
-        await sleep(opts.standbyMs ?? 30_000, undefined, { signal }).catch(() => {});
-        continue;
-      }
       try {
-        await this.prepare();
-        for (;;) {
-          all.push(...(await this.tick(signal)));
-          if (opts.once || signal.aborted) return { acquired: true, outcomes: all };
-          const wait = 60_000 - (this.now().getTime() % 60_000) + 500;
-          await sleep(wait, undefined, { signal }).catch(() => {});
-          if (signal.aborted) return { acquired: true, outcomes: all };
-        }
-      } finally {
-        await held.release();
+        if (await this.holdLockAndTick(signal, opts, run)) break;
+      } catch (err) {
+        if (opts.once || !this.opts.reconnect || !(await this.connectionLost())) throw err;
+        this.log.warn('lost the database connection; reconnecting', { error: errorMessage(err) });
+        await this.reopen(signal);
       }
     }
-    return { acquired: true, outcomes: all };
+    return run;
+  }
+
+  /**
+   * One stretch of holding the lock, adding to `run`: true when finished (once, or aborted),
+   * false to stand by and try the lock again.
+   */
+  private async holdLockAndTick(
+    signal: AbortSignal,
+    opts: { once?: boolean; standbyMs?: number; tickMs?: number },
+    run: { outcomes: TickOutcome[]; acquired: boolean },
+  ): Promise<boolean> {
+    const held = await lock(this.db, this.lockKey);
+    if (!held) {
+      if (opts.once) return true;
+      this.log.info('another runner holds the schedule lock; standing by', { lock: this.lockKey });
+      await sleep(opts.standbyMs ?? 30_000, undefined, { signal }).catch(() => {});
+      return false;
+    }
+    run.acquired = true;
+    try {
+      await this.prepare();
+      const every = opts.tickMs ?? 60_000;
+      for (;;) {
+        run.outcomes.push(...(await this.tick(signal)));
+        if (opts.once || signal.aborted) return true;
+        // Just past the boundary, so a cron minute is never evaluated a moment early.
+        const wait = every - (this.now().getTime() % every) + Math.min(500, every / 10);
+        await sleep(wait, undefined, { signal }).catch(() => {});
+        if (signal.aborted) return true;
+      }
+    } finally {
+      // On a lost connection the server has already released the lock with the session.
+      await held.release().catch((err: unknown) => this.log.debug('schedule lock release failed', { error: errorMessage(err) }));
+    }
+  }
+
+  /** Is the connection gone (rather than the error being about the query)? */
+  private async connectionLost(): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('no answer in 10 s')), 10_000);
+    });
+    try {
+      await Promise.race([this.db.query('SELECT 1'), timeout]);
+      return false;
+    } catch {
+      return true;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Replace the connection, retrying with backoff until it works or `signal` aborts. */
+  private async reopen(signal: AbortSignal): Promise<void> {
+    const first = this.opts.reconnectDelayMs ?? 1_000;
+    for (let attempt = 0; !signal.aborted; attempt++) {
+      await sleep(Math.min(60_000, first * 2 ** attempt), undefined, { signal }).catch(() => {});
+      if (signal.aborted) return;
+      try {
+        const next = await this.opts.reconnect!();
+        await this.db.end?.().catch(() => {});
+        this.db = next;
+        this.log.info('reconnected to the database', { attempts: attempt + 1 });
+        return;
+      } catch (err) {
+        this.log.warn('reconnect failed; retrying', { attempt: attempt + 1, error: errorMessage(err) });
+      }
+    }
   }
 }

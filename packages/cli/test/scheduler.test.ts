@@ -200,5 +200,83 @@ describe('Scheduler', () => {
     expect(await tryLock()).toBe(true); // released on stop
     expect(calls).toEqual(['one:a']);
   });
-});
 
+  it('survives a lost connection: reconnects, records the run it cut off, takes the lock again and goes on', async () => {
+    const lockKey = `sched-reconnect-${Math.random()}`;
+    const calls: string[] = [];
+    const logs: string[] = [];
+    let clock = new Date('2024-03-11T07:05:00Z');
+    const open = async () => {
+      const c = await tdb.client();
+      // The server ending the session must not crash the process (as connectDatabase does).
+      c.on('error', () => {});
+      return c;
+    };
+    const first = await open();
+    let reconnects = 0;
+    const log = (m: string) => logs.push(m);
+    const logger = { debug() {}, info: log, warn: log, error: log, child: () => logger };
+    const scheduler = new Scheduler({
+      db: first,
+      reconnect: async () => {
+        reconnects += 1;
+        return open();
+      },
+      reconnectDelayMs: 20,
+      collectors: [hourly('a')],
+      runCollector: async (key, until) => {
+        calls.push(`${key}@${until.toISOString()}`);
+        // The first run loses the scheduler's connection (a server restart, a failover) before it ends.
+        if (calls.length === 1) await db.query('SELECT pg_terminate_backend($1)', [(first as unknown as { processID: number }).processID]);
+        return { watermark: until, complete: true };
+      },
+      untilFor: (now) => new Date(now.getTime() - 10 * 60_000),
+      runner: 'reconnecting',
+      lockKey,
+      logger,
+      now: () => clock,
+    });
+    const waitFor = async (what: () => boolean | Promise<boolean>) => {
+      for (let i = 0; i < 200 && !(await what()); i++) await new Promise((r) => setTimeout(r, 25));
+      expect(await what()).toBe(true);
+    };
+    const tryLock = async () => {
+      const { rows } = await db.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)::bigint) AS ok', [lockKey]);
+      if (rows[0]!.ok) await db.query('SELECT pg_advisory_unlock(hashtext($1)::bigint)', [lockKey]);
+      return rows[0]!.ok;
+    };
+    const ac = new AbortController();
+    const running = scheduler.run(ac.signal, { tickMs: 50 });
+    await waitFor(() => logs.includes('reconnected to the database'));
+    expect(logs).toContain('lost the database connection; reconnecting');
+    // The cut-off run is recorded once reconnected, and not run again within its hour.
+    await waitFor(async () => (await rowsByKey()).get('a')?.runState === 'READY');
+    expect((await rowsByKey()).get('a')).toMatchObject({ watermark: new Date('2024-03-11T06:55:00Z'), dataState: 'COMPLETE', consecutiveFailures: 0 });
+    expect(calls).toEqual(['a@2024-03-11T06:55:00.000Z']);
+    await waitFor(async () => !(await tryLock())); // the lock is held again, by the new session
+    clock = new Date('2024-03-11T08:05:00Z');
+    await waitFor(() => calls.length === 2);
+    expect(calls[1]).toBe('a@2024-03-11T07:55:00.000Z');
+    expect(reconnects).toBe(1);
+    ac.abort();
+    expect((await running).acquired).toBe(true);
+    expect(await tryLock()).toBe(true);
+    await scheduler.connection.end?.();
+  });
+
+  it('without reconnect, a lost connection ends run() with the error', async () => {
+    const c = await tdb.client();
+    c.on('error', () => {});
+    const scheduler = new Scheduler({
+      db: c,
+      collectors: [hourly('a')],
+      runCollector: async (_key, until) => {
+        await db.query('SELECT pg_terminate_backend($1)', [(c as unknown as { processID: number }).processID]);
+        return { watermark: until, complete: true };
+      },
+      untilFor: (now) => now,
+      lockKey: `sched-noreconnect-${Math.random()}`,
+    });
+    await expect(scheduler.run(new AbortController().signal, { tickMs: 50 })).rejects.toThrow(/terminat|Connection/i);
+  });
+});
