@@ -8,11 +8,11 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 describe('pnpm bench --smoke', () => {
   it('runs every stage beside its floor', () => {
     const r = spawnSync('node', ['--import', 'tsx', 'tools/bench/run.ts', '--smoke'], { cwd: root, encoding: 'utf8', timeout: 240_000 });
-    expect(r.stderr + r.stdout).toContain('bench: 5 stages ran');
+    expect(r.stderr + r.stdout).toContain('bench: 6 stages ran');
     expect(r.status).toBe(0);
-    for (const stage of ['| gather |', '| package |', '| rollup |', '| CCSPv2 |', '| renewal |']) expect(r.stdout).toContain(stage);
+    for (const stage of ['| gather |', '| package |', '| package, large |', '| rollup |', '| CCSPv2 |', '| renewal |']) expect(r.stdout).toContain(stage);
     // every stage row carries a floor measurement
-    const stageRows = r.stdout.split('\n').filter((l) => /^\| (gather|package|rollup|CCSPv2|renewal) \|/.test(l));
+    const stageRows = r.stdout.split('\n').filter((l) => /^\| (gather|package|package, large|rollup|CCSPv2|renewal) \|/.test(l));
     for (const row of stageRows) expect(row.split(/(?<!\\)\|/).map((c) => c.trim())[7]).toMatch(/^\d+\.\d+$/);
   }, 300_000);
 });

@@ -4,8 +4,9 @@
  *   pnpm bench --smoke    a few thousand rows; checks every stage runs (used by the test suite), writes nothing
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { createWriteStream, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,6 +43,21 @@ interface Row {
 const rows: Row[] = [];
 const log = (s: string) => process.stderr.write(`[bench] ${s}\n`);
 const node = (script: string, args: string[]) => ['node', '--import', 'tsx', join(here, script), ...args];
+
+/** `src` (a CSV with a header) with its rows repeated until `out` has at least `minBytes` (at least 3 copies). */
+async function repeatCsv(src: string, out: string, minBytes: number): Promise<number> {
+  const text = readFileSync(src, 'utf8');
+  const nl = text.indexOf('\n') + 1;
+  const body = Buffer.from(text.slice(nl));
+  const copies = Math.max(3, Math.ceil((minBytes - nl) / Math.max(1, body.length)));
+  await mkdir(join(out, '..'), { recursive: true });
+  async function* chunks() {
+    yield Buffer.from(text.slice(0, nl));
+    for (let i = 0; i < copies; i++) yield body;
+  }
+  await pipeline(chunks, createWriteStream(out));
+  return copies;
+}
 
 function check(m: Measurement, what: string): Measurement {
   if (m.exitCode !== 0) throw new Error(`${what} failed (exit ${m.exitCode}):\n${m.stderr.slice(-2000)}\n${m.stdout.slice(-500)}`);
@@ -104,6 +120,14 @@ try {
   const p = check(await measure(node('stage-package.ts', ['--csv', join(csvDir, 'job_host_summary.csv'), '--out', join(work, 'pkg.tar.gz')])), 'package');
   const pf = check(await measure(['tar', 'czf', join(work, 'floor.tar.gz'), '-C', csvDir, 'job_host_summary.csv']), 'tar czf');
   rows.push({ stage: 'package', what: 'the same rows as one CSV → .tar.gz', m: p, floor: { what: 'tar czf', m: pf } });
+  // Packaging streams: the same rows repeated to 1 GiB of CSV (smoke: 3×) must not grow its memory.
+  const bigDir = join(csvDir, 'big');
+  const copiesOfBody = await repeatCsv(join(csvDir, 'job_host_summary.csv'), join(bigDir, 'job_host_summary.csv'), smoke ? 0 : 1024 ** 3);
+  const pb = check(await measure(node('stage-package.ts', ['--csv', join(bigDir, 'job_host_summary.csv'), '--out', join(work, 'pkg-big.tar.gz')])), 'package (large)');
+  const pbf = check(await measure(['tar', 'czf', join(work, 'floor-big.tar.gz'), '-C', bigDir, 'job_host_summary.csv']), 'tar czf (large)');
+  const bigGiB = statSync(join(bigDir, 'job_host_summary.csv')).size / 1024 ** 3;
+  rows.push({ stage: 'package, large', what: `${bigGiB.toFixed(2)} GiB of CSV (those rows ${copiesOfBody}×) → .tar.gz`, m: pb, floor: { what: 'tar czf', m: pbf }, target: { rssMiB: 256 } });
+  await rm(bigDir, { recursive: true, force: true });
   }
 
   // 4. 30 daily tarballs × 200k rows: rollup and CCSPv2 report vs gzip -dc.
