@@ -19,6 +19,7 @@ import {
 import { DirectoryStorage } from '@tally/storage';
 import { metricsUtilityTarballs } from '@tally/testkit';
 import tar from 'tar-stream';
+import { extractionWorkerRunning } from '../src/extract-in-worker.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 let root: string;
@@ -224,6 +225,18 @@ describe('unsafe and broken tarballs', () => {
     expect((err as ExtractError).file).toBe('evil.tar.gz');
     const { readdir } = await import('node:fs/promises');
     expect(await readdir(parent)).toEqual([]);
+  });
+
+  it('extracts on a worker thread that stops once idle and starts again for the next tarball', async () => {
+    const path = join(root, 'idle.tar.gz');
+    await packTarball(path, [{ name: 'job_host_summary.csv', content: JHS }]);
+    for (const round of [1, 2]) {
+      await using t = await extractTarball(path);
+      expect(await readFile(t.file('job_host_summary.csv')!, 'utf8')).toBe(JHS);
+      expect(extractionWorkerRunning(), `round ${round}`).toBe(true);
+      await new Promise((r) => setTimeout(r, 600));
+      expect(extractionWorkerRunning(), `round ${round}, idle`).toBe(false);
+    }
   });
 
   it('keeps CRLF and a missing final newline byte for byte', async () => {

@@ -1,0 +1,74 @@
+import { Worker } from 'node:worker_threads';
+import type { ExtractJob, ExtractReply } from './extract-worker.js';
+import type { FileLimits } from './extract-file.js';
+
+interface Pending {
+  resolve(files: [string, string][]): void;
+  reject(err: Error): void;
+}
+
+/**
+ * One lazily started worker thread shared by every extraction of the process. It keeps the
+ * process alive only while jobs are pending, and is stopped once idle for IDLE_MS: its heap
+ * would otherwise keep the last inflate buffers (~0.1 GB) while a report aggregates. If it dies,
+ * pending jobs fail and the next job starts a new one.
+ */
+let worker: Worker | undefined;
+const pending = new Map<number, Pending>();
+let nextId = 0;
+let idle: NodeJS.Timeout | undefined;
+const IDLE_MS = 250;
+
+function start(): Worker {
+  const w = import.meta.url.endsWith('.ts')
+    ? // Under the test runner this module is TypeScript source: the worker registers tsx first.
+      new Worker(
+        `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./extract-worker.ts', import.meta.url).href)}); })`,
+        { eval: true },
+      )
+    : new Worker(new URL('./extract-worker.js', import.meta.url));
+  w.on('message', (reply: ExtractReply) => {
+    const p = pending.get(reply.id);
+    if (!p) return;
+    pending.delete(reply.id);
+    if (pending.size === 0) {
+      w.unref();
+      idle = setTimeout(() => {
+        if (worker === w && pending.size === 0) {
+          worker = undefined;
+          void w.terminate();
+        }
+      }, IDLE_MS);
+      idle.unref();
+    }
+    if ('error' in reply) p.reject(new Error(reply.error));
+    else p.resolve(reply.files);
+  });
+  const fail = (err: Error) => {
+    if (worker !== w) return; // stopped when idle, or already replaced
+    worker = undefined;
+    for (const p of pending.values()) p.reject(err);
+    pending.clear();
+  };
+  w.on('error', fail);
+  w.on('exit', (code) => fail(new Error(`extraction worker exited (code ${code})`)));
+  return w;
+}
+
+/** `extractFile` on the shared worker thread; rejects with the worker's plain error message. */
+export function extractInWorker(path: string, destDir: string, limits: FileLimits): Promise<[string, string][]> {
+  clearTimeout(idle);
+  worker ??= start();
+  const w = worker;
+  const id = nextId++;
+  return new Promise((resolve, reject) => {
+    pending.set(id, { resolve, reject });
+    w.ref();
+    w.postMessage({ id, path, destDir, limits } satisfies ExtractJob);
+  });
+}
+
+/** Is the worker thread up (for tests: it stops once idle)? */
+export function extractionWorkerRunning(): boolean {
+  return worker !== undefined;
+}
