@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { writeCcsp } from './ccsp.js';
 import { writeCcspV2 } from './ccspv2.js';
 import type { ReportParams } from './params.js';
+import { loadExcel } from './sheet.js';
 import { loadReportTables } from './tables.js';
 
 export type CcspType = 'CCSP' | 'CCSPv2';
@@ -76,6 +77,7 @@ export async function buildCcspReport(opts: BuildCcspOptions): Promise<BuildResu
     log.info(message);
     return { status: 'skipped', name: target.name, message, failures: [] };
   }
+  void loadExcel().catch(() => {}); // loads while the tarballs are read (openWorkbook reports a failure)
   const tables = await loadReportTables({
     storage: opts.storage,
     firstDay: target.firstDay,

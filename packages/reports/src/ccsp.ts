@@ -16,7 +16,7 @@ export const CCSP_HEADERS = [
 /** Write the CCSP (v1) workbook to `filename`. */
 export async function writeCcsp(filename: string, t: ReportTables, p: ReportParams): Promise<void> {
   const q = new ReportQueries(t);
-  const wb = openWorkbook(filename);
+  const wb = await openWorkbook(filename);
   const ws = wb.addWorksheet('Usage Reporting');
   setWidths(ws, { 1: 63, 2: 63, 3: 15, 4: 15, 5: 15 });
 

@@ -117,7 +117,7 @@ async function writeSummary(wb: ExcelJS.stream.xlsx.WorkbookWriter, q: ReportQue
 /** Write the CCSPv2 workbook to `filename`. */
 export async function writeCcspV2(filename: string, t: ReportTables, p: ReportParams): Promise<void> {
   const q = new ReportQueries(t);
-  const wb = openWorkbook(filename);
+  const wb = await openWorkbook(filename);
   const taken = new Set<string>();
   const add = (name: string) => wb.addWorksheet(sheetTitle(name, taken));
   const byOrg = p.sheets.includes('managed_nodes_by_organizations');

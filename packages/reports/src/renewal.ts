@@ -2,7 +2,7 @@ import { addDays, isoDate, type Logger, type Queryable, silentLogger, thisDay, w
 import type { Storage } from '@tally/storage';
 import { join } from 'node:path';
 import { type HostMetricRecord, type RenewalNode, renewalNodes } from './renewal-dedup.js';
-import { openWorkbook, setWidths, writeDataTable } from './sheet.js';
+import { loadExcel, openWorkbook, setWidths, writeDataTable } from './sheet.js';
 import { border, COLOR, fill, font, updatedLabel } from './styles.js';
 import type { BuildResult } from './build.js';
 
@@ -117,7 +117,7 @@ const NODE_WIDTHS = Object.fromEntries(HOST_METRIC_HEADERS.map((_, i) => [i + 1,
 
 /** Write the Renewal Guidance workbook. */
 export async function writeRenewal(filename: string, s: RenewalSummary, p: { reportPeriod: string; now: Date; sheets: readonly string[] }): Promise<void> {
-  const wb = openWorkbook(filename);
+  const wb = await openWorkbook(filename);
   const ws = wb.addWorksheet('Usage Reporting');
   setWidths(ws, { 1: 45, 2: 30, 3: 15, 4: 15, 5: 15, 6: 20, 7: 15, 8: 30, 9: 20, 10: 20, 11: 20 });
   ws.getCell('A1').value = 'Renewal guidance';
@@ -208,6 +208,7 @@ export async function buildRenewalReport(opts: BuildRenewalOptions): Promise<Bui
     log.info(message);
     return { status: 'skipped', name, message, failures: [] };
   }
+  void loadExcel().catch(() => {}); // loads while the database answers (openWorkbook reports a failure)
   const records = await readHostMetrics(opts.db, opts.since);
   if (records.length === 0) {
     const message = `No billing data for month: ${period}`;
