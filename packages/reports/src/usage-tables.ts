@@ -128,9 +128,13 @@ export async function usageFromPrepared(db: ReportDb, prepared: string, opts: Us
       `CREATE OR REPLACE TEMP TABLE ${INDIRECT} AS SELECT ${key}, j, sum(tr) AS tr, min(c) AS f, max(c) AS l, max(jc) AS jmax
        FROM (${rows}) WHERE typ <> ${DIRECT} GROUP BY ALL`,
     );
+    // Without INDIRECT rows (the usual month) the join would still read every group's job list.
+    const [ind] = await db.all(`SELECT count(*) AS n FROM ${INDIRECT}`);
     await db.run(
-      `CREATE OR REPLACE TEMP TABLE ${MIXED} AS SELECT i.* FROM ${INDIRECT} i JOIN ${HOST_ROWS} r ON ${sameKey('i', 'r')}
-       WHERE CASE WHEN i.j IS NULL THEN len(list_filter(r.js, x -> x IS NULL)) > 0 ELSE list_contains(r.js, i.j) END`,
+      Number(ind?.n ?? 0) === 0
+        ? `CREATE OR REPLACE TEMP TABLE ${MIXED} AS SELECT * FROM ${INDIRECT}`
+        : `CREATE OR REPLACE TEMP TABLE ${MIXED} AS SELECT i.* FROM ${INDIRECT} i JOIN ${HOST_ROWS} r ON ${sameKey('i', 'r')}
+           WHERE CASE WHEN i.j IS NULL THEN len(list_filter(r.js, x -> x IS NULL)) > 0 ELSE list_contains(r.js, i.j) END`,
     );
     // Grouped rows with several members (or an INDIRECT one): their job_created is the members'
     // maximum, which the per-host minimum cannot tell; read just their hosts' rows again.
