@@ -44,3 +44,25 @@ export async function measure(argv: string[], opts: { env?: NodeJS.ProcessEnv; c
 export function fmt(n: number, digits = 2): string {
   return Number.isFinite(n) ? n.toFixed(digits) : '—';
 }
+
+/**
+ * `measure` run `times` times in a row: the run with the median wall time, with every run's wall
+ * time and the highest peak RSS of all runs. This machine is shared (CPU steal comes and goes),
+ * so one run says little; a failed run stops at once.
+ */
+export async function measureRuns(
+  argv: string[],
+  times: number,
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Promise<Measurement & { walls: number[] }> {
+  const runs: Measurement[] = [];
+  for (let i = 0; i < Math.max(1, times); i++) {
+    const m = await measure(argv, opts);
+    runs.push(m);
+    if (m.exitCode !== 0) break;
+  }
+  const failed = runs.find((m) => m.exitCode !== 0);
+  const byWall = [...runs].sort((a, b) => a.wallS - b.wallS);
+  const median = failed ?? byWall[Math.floor((byWall.length - 1) / 2)]!;
+  return { ...median, peakRssMiB: Math.max(...runs.map((m) => m.peakRssMiB)), walls: runs.map((m) => m.wallS) };
+}
