@@ -77,8 +77,9 @@ export async function buildCcspReport(opts: BuildCcspOptions): Promise<BuildResu
     log.info(message);
     return { status: 'skipped', name: target.name, message, failures: [] };
   }
-  void loadExcel().catch(() => {}); // loads while the tarballs are read (openWorkbook reports a failure)
   const tables = await loadReportTables({
+    // exceljs loads while DuckDB aggregates (openWorkbook reports a failure to load it).
+    onExtracted: () => void loadExcel().catch(() => {}),
     storage: opts.storage,
     firstDay: target.firstDay,
     lastDay: target.lastDay,

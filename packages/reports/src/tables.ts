@@ -46,6 +46,11 @@ export interface ReportInputOptions {
   organizationFilter?: readonly string[] | undefined;
   /** Testing: build the usage tables from grouped rows (the out-of-memory fallback). */
   method?: 'grouped';
+  /**
+   * Called once the tarballs are extracted, as DuckDB starts aggregating on its own threads: the
+   * main thread is free then (a report loads exceljs there).
+   */
+  onExtracted?: () => void;
 }
 
 /**
@@ -99,6 +104,7 @@ export async function loadReportTables(opts: ReportInputOptions): Promise<Report
     const res = await withExtracted(dfs, loadOpts, async (extracted, result) => {
       const extractedAt = performance.now();
       log.debug('report: tarballs extracted', { tarballs: extracted.length, ms: Math.round(extractedAt - started) });
+      opts.onExtracted?.();
       installs = await Promise.all(extracted.map(installUuidOf));
       const kept = { tarballs: result.tarballs.length, failures: result.failures.length };
       try {
