@@ -25,7 +25,7 @@ const CHUNK = 1024 * 1024;
 const SAFE_MEMBER = /^[A-Za-z0-9_][A-Za-z0-9_.-]*\.(csv|json)$/;
 
 /** Reasons a tarball is refused as a whole (it then contributes nothing). */
-export class Refused extends Error {}
+class Refused extends Error {}
 
 /** Strip `./` prefixes; refuse absolute paths and any `..` segment. */
 function memberPath(raw: string): string {
