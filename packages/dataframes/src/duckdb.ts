@@ -36,7 +36,8 @@ let counter = 0;
  * DuckDB's limit covers its buffer pool, not every allocation: measured on a 6M-row month
  * (30 tarballs × 200k rows), the whole process peaked at 0.95 GiB with 512MB and 0.70 GiB with
  * 384MB, so 384MB keeps the 1 GiB target with room. DuckDB spills beyond it. Override with
- * `memoryLimit` or TALLY_DUCKDB_MEMORY_LIMIT.
+ * `memoryLimit` or TALLY_DUCKDB_MEMORY_LIMIT. (Rollups and reports have since been measured
+ * again and set their own limits: ROLLUP_MEMORY_LIMIT, REPORT_MEMORY_LIMIT.)
  */
 export const DEFAULT_MEMORY_LIMIT = '384MB';
 
