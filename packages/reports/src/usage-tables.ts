@@ -92,8 +92,11 @@ const INSTALLS = 'report_installs';
 /** The per-host index: the reference's index without the job. */
 const KEY = ['o', 't', 'h', 'oh', 'u'] as const;
 const sameKey = (a: string, b: string) => KEY.map((k) => `${a}.${k} IS NOT DISTINCT FROM ${b}.${k}`).join(' AND ');
-/** Distinct job ids of a list, NULL counting as one (a grouped row may have no job id). */
-const distinctJobs = (list: string) => `len(list_distinct(${list})) + (len(list_filter(${list}, x -> x IS NULL)) > 0)::INT`;
+/**
+ * Distinct job ids of a group, NULL counting as one (a grouped row may have no job id): the
+ * list's distinct ids, plus one when `nonNull` (the group's count of job ids) is short of `n`.
+ */
+const distinctJobs = (list: string, nonNull: string, n: string) => `len(list_distinct(${list})) + (${nonNull} < ${n})::INT`;
 
 /** Do the install uuids all hash apart (NULL counting as a value)? False when unknown. */
 async function installsHashApart(db: ReportDb, installs: readonly (string | null)[] | undefined): Promise<boolean> {
@@ -118,8 +121,8 @@ export async function usageFromPrepared(db: ReportDb, prepared: string, opts: Us
   try {
     const install = (await installsHashApart(db, opts.installs)) ? 'hash(u)' : 'u';
     await db.run(
-      `CREATE OR REPLACE TABLE ${HOST_ROWS} AS SELECT ${key}, n, tr, f, l, jmin, jmax, js, ${distinctJobs('js')} AS g FROM (
-         SELECT o, t, h, oh, ${install} AS install, any_value(u) AS u, count(*) AS n, sum(tr) AS tr, min(c) AS f, max(c) AS l,
+      `CREATE OR REPLACE TABLE ${HOST_ROWS} AS SELECT ${key}, n, tr, f, l, jmin, jmax, js, ${distinctJobs('js', 'nj', 'n')} AS g FROM (
+         SELECT o, t, h, oh, ${install} AS install, any_value(u) AS u, count(*) AS n, count(j) AS nj, sum(tr) AS tr, min(c) AS f, max(c) AS l,
            min(jc) AS jmin, max(jc) AS jmax, list(j) AS js
          FROM (${rows}) WHERE typ = ${DIRECT} GROUP BY o, t, h, oh, install)`,
     );
