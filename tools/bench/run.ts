@@ -61,9 +61,10 @@ async function repeatCsv(src: string, out: string, minBytes: number): Promise<nu
 
 /** How often a stage with a wall-time target runs (the table shows the median run); twice when smoke-testing. */
 const repeats = (n: number) => (smoke ? 2 : n);
-/** `; median of N runs (a–b s)` for a repeated measurement. */
-const spread = (m: { walls: number[] }) =>
-  m.walls.length > 1 ? `; median of ${m.walls.length} runs (${fmt(Math.min(...m.walls), 1)}–${fmt(Math.max(...m.walls), 1)} s)` : '';
+/** `; median of N runs (a–b s); CPU steal x %` for a repeated measurement. */
+const spread = (m: { walls: number[]; stealPct: number }) =>
+  (m.walls.length > 1 ? `; median of ${m.walls.length} runs (${fmt(Math.min(...m.walls), 1)}–${fmt(Math.max(...m.walls), 1)} s)` : '') +
+  (Number.isFinite(m.stealPct) ? `; CPU steal ${fmt(m.stealPct, 0)} %` : '');
 
 function check<M extends Measurement>(m: M, what: string): M {
   if (m.exitCode !== 0) throw new Error(`${what} failed (exit ${m.exitCode}):\n${m.stderr.slice(-2000)}\n${m.stdout.slice(-500)}`);
