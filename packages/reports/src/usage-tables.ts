@@ -121,7 +121,7 @@ export async function usageFromPrepared(db: ReportDb, prepared: string, opts: Us
   try {
     const install = (await installsHashApart(db, opts.installs)) ? 'hash(u)' : 'u';
     await db.run(
-      `CREATE OR REPLACE TABLE ${HOST_ROWS} AS SELECT ${key}, n, nj, tr, f, l, jmin, jmax, js, ${distinctJobs('js', 'nj', 'n')} AS g FROM (
+      `CREATE OR REPLACE TABLE ${HOST_ROWS} AS SELECT ${key}, n, tr, f, l, jmin, jmax, js, ${distinctJobs('js', 'nj', 'n')} AS g FROM (
          SELECT o, t, h, oh, ${install} AS install, any_value(u) AS u, count(*) AS n, count(j) AS nj, sum(tr) AS tr, min(c) AS f, max(c) AS l,
            min(jc) AS jmin, max(jc) AS jmax, list(j) AS js
          FROM (${rows}) WHERE typ = ${DIRECT} GROUP BY o, t, h, oh, install)`,
@@ -163,13 +163,8 @@ export async function usageFromPrepared(db: ReportDb, prepared: string, opts: Us
        FROM ${HOST_ROWS} r LEFT JOIN mx ON ${sameKey('r', 'mx')} LEFT JOIN pj ON ${sameKey('r', 'pj')}
        WHERE true${inOrgs('r.o')} GROUP BY r.o, r.t, r.h`,
     );
-    // Distinct per (organization, template, install) over the ~200k groups' lists: cheaper than a
-    // DISTINCT over the 6M unnested (o, t, u, j) rows (no string key per job id). A NULL job id
-    // stays one row, as DISTINCT keeps it.
     await db.run(
-      `CREATE OR REPLACE TABLE ${USAGE_TABLES.jobs} AS SELECT o, t, u, unnest(CASE WHEN bool_or(nj < n)
-         THEN list_append(list_distinct(flatten(list(js))), NULL) ELSE list_distinct(flatten(list(js))) END) AS j
-       FROM ${HOST_ROWS} WHERE true${inOrgs('o')} GROUP BY o, t, u`,
+      `CREATE OR REPLACE TABLE ${USAGE_TABLES.jobs} AS SELECT DISTINCT o, t, u, unnest(js) AS j FROM ${HOST_ROWS} WHERE true${inOrgs('o')}`,
     );
     if (opts.hostMap) {
       // Exact, from the rows of the hosts some job renamed (another read, only with events).
