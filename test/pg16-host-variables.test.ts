@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '@tally/cli';
 import { type Collector, type CollectorParams, type JsonCheck, jobHostSummary, mainHost, prepareJsonCheck } from '@tally/collectors';
-import { parseCsv, tempdir } from '@tally/core';
+import { tempdir } from '@tally/core';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { csvObjects } from '../packages/collectors/test/csv.js';
 import { insertFixtureSite, SINCE, UNTIL } from '../packages/collectors/test/fixture-site.js';
 import { applyControllerSchema } from '../tools/controller/schema.js';
 
@@ -30,10 +30,7 @@ async function rows(c: Collector<CollectorParams>, jsonCheck?: JsonCheck): Promi
   try {
     const r = await c({ db, since: SINCE, until: UNTIL, outputDir: out.path, ...(jsonCheck ? { jsonCheck } : {}) }).gather();
     if (r.format !== 'csv') throw new Error(`expected CSV, got ${r.format}`);
-    return r.files.flatMap((f) => {
-      const [header, ...body] = parseCsv(readFileSync(f, 'utf8'));
-      return body.map((row) => Object.fromEntries((header as string[]).map((h, k) => [h, row[k] ?? null])));
-    });
+    return r.files.flatMap(csvObjects);
   } finally {
     await out.remove();
   }
