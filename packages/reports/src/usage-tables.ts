@@ -163,8 +163,13 @@ export async function usageFromPrepared(db: ReportDb, prepared: string, opts: Us
        FROM ${HOST_ROWS} r LEFT JOIN mx ON ${sameKey('r', 'mx')} LEFT JOIN pj ON ${sameKey('r', 'pj')}
        WHERE true${inOrgs('r.o')} GROUP BY r.o, r.t, r.h`,
     );
+    // The month's millions of job ids are made distinct under a small integer per (organization,
+    // template, install) rather than beside its strings: half the time.
     await db.run(
-      `CREATE OR REPLACE TABLE ${USAGE_TABLES.jobs} AS SELECT DISTINCT o, t, u, unnest(js) AS j FROM ${HOST_ROWS} WHERE true${inOrgs('o')}`,
+      `CREATE OR REPLACE TABLE ${USAGE_TABLES.jobs} AS
+       WITH k AS (SELECT o, t, u, row_number() OVER () AS id FROM (SELECT DISTINCT o, t, u FROM ${HOST_ROWS} WHERE true${inOrgs('o')})),
+       d AS (SELECT DISTINCT k.id, unnest(r.js) AS j FROM ${HOST_ROWS} r JOIN k ON ${['o', 't', 'u'].map((c) => `r.${c} IS NOT DISTINCT FROM k.${c}`).join(' AND ')})
+       SELECT k.o, k.t, k.u, d.j FROM d JOIN k USING (id)`,
     );
     if (opts.hostMap) {
       // Exact, from the rows of the hosts some job renamed (another read, only with events).
