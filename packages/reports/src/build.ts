@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { writeCcsp } from './ccsp.js';
 import { writeCcspV2 } from './ccspv2.js';
 import type { ReportParams } from './params.js';
-import { loadExcel } from './sheet.js';
+import { loadWorkbookWriter } from './sheet.js';
 import { loadReportTables } from './tables.js';
 
 export type CcspType = 'CCSP' | 'CCSPv2';
@@ -79,7 +79,7 @@ export async function buildCcspReport(opts: BuildCcspOptions): Promise<BuildResu
   }
   const tables = await loadReportTables({
     // exceljs loads while DuckDB aggregates (openWorkbook reports a failure to load it).
-    onExtracted: () => void loadExcel().catch(() => {}),
+    onExtracted: () => void loadWorkbookWriter().catch(() => {}),
     storage: opts.storage,
     firstDay: target.firstDay,
     lastDay: target.lastDay,

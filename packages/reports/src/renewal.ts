@@ -2,7 +2,7 @@ import { addDays, isoDate, type Logger, type Queryable, silentLogger, thisDay, w
 import type { Storage } from '@tally/storage';
 import { join } from 'node:path';
 import { type HostMetricRecord, type RenewalNode, renewalNodes } from './renewal-dedup.js';
-import { loadExcel, openWorkbook, setWidths, writeDataTable } from './sheet.js';
+import { loadWorkbookWriter, openWorkbook, setWidths, writeDataTable } from './sheet.js';
 import { border, COLOR, fill, font, updatedLabel } from './styles.js';
 import type { BuildResult } from './build.js';
 
@@ -208,7 +208,7 @@ export async function buildRenewalReport(opts: BuildRenewalOptions): Promise<Bui
     log.info(message);
     return { status: 'skipped', name, message, failures: [] };
   }
-  void loadExcel().catch(() => {}); // loads while the database answers (openWorkbook reports a failure)
+  void loadWorkbookWriter().catch(() => {}); // loads while the database answers (openWorkbook reports a failure)
   const records = await readHostMetrics(opts.db, opts.since);
   if (records.length === 0) {
     const message = `No billing data for month: ${period}`;
