@@ -55,7 +55,7 @@ export async function openDuckDb(opts: DuckDbOptions = {}): Promise<TallyDuckDb>
     temp_directory: opts.tempDirectory ?? join(own.path, 'spill'),
     preserve_insertion_order: 'false',
     // By default DuckDB hands freed memory back to the OS after every task past 128 MiB; the next
-    // task faults it in again, and on this VM zeroing those pages cost 3–6% of a report's CPU
+    // task faults it in again, and on this VM zeroing those pages cost 3–7% of a report's CPU
     // (perf: clear_page_erms). Keeping it costs no peak memory: it is reused, not added.
     allocator_flush_threshold: '4GB',
     allocator_bulk_deallocation_flush_threshold: '4GB',
