@@ -91,7 +91,7 @@ const REREAD = 'report_reread';
 const INSTALLS = 'report_installs';
 /** The per-host index: the reference's index without the job. */
 const KEY = ['o', 't', 'h', 'oh', 'u'] as const;
-const sameKey = (a: string, b: string) => KEY.map((k) => `${a}.${k} IS NOT DISTINCT FROM ${b}.${k}`).join(' AND ');
+const sameKey = (a: string, b: string, key: readonly string[] = KEY) => key.map((k) => `${a}.${k} IS NOT DISTINCT FROM ${b}.${k}`).join(' AND ');
 /**
  * Distinct job ids of a group, NULL counting as one (a grouped row may have no job id): the
  * list's distinct ids, plus one when `nonNull` (the group's count of job ids) is short of `n`.
@@ -168,7 +168,7 @@ export async function usageFromPrepared(db: ReportDb, prepared: string, opts: Us
     await db.run(
       `CREATE OR REPLACE TABLE ${USAGE_TABLES.jobs} AS
        WITH k AS (SELECT o, t, u, row_number() OVER () AS id FROM (SELECT DISTINCT o, t, u FROM ${HOST_ROWS} WHERE true${inOrgs('o')})),
-       d AS (SELECT DISTINCT k.id, unnest(r.js) AS j FROM ${HOST_ROWS} r JOIN k ON ${['o', 't', 'u'].map((c) => `r.${c} IS NOT DISTINCT FROM k.${c}`).join(' AND ')})
+       d AS (SELECT DISTINCT k.id, unnest(r.js) AS j FROM ${HOST_ROWS} r JOIN k ON ${sameKey('r', 'k', ['o', 't', 'u'])})
        SELECT k.o, k.t, k.u, d.j FROM d JOIN k USING (id)`,
     );
     if (opts.hostMap) {
