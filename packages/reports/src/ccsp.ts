@@ -1,7 +1,7 @@
 import type { ReportParams } from './params.js';
 import { ReportQueries } from './queries.js';
 import { DATA_WIDTHS, openWorkbook, setWidths, writeDataTable } from './sheet.js';
-import { MANAGED_NODES_HEADERS, writeContentSheets } from './content-sheets.js';
+import { contentQueries, MANAGED_NODES_HEADERS, writeContentSheets } from './content-sheets.js';
 import { border, COLOR, fill, font, PRICE_FORMAT, pythonFloat, round2 } from './styles.js';
 import type { ReportTables } from './tables.js';
 
@@ -16,6 +16,15 @@ export const CCSP_HEADERS = [
 /** Write the CCSP (v1) workbook to `filename`. */
 export async function writeCcsp(filename: string, t: ReportTables, p: ReportParams): Promise<void> {
   const q = new ReportQueries(t);
+  q.prefetch(q.orgQuantities(), ...(p.sheets.includes('managed_nodes') ? [q.managedNodes()] : []), ...contentQueries(q, Boolean(t.events), p.sheets));
+  try {
+    await writeSheets(filename, q, t, p);
+  } finally {
+    await q.settled();
+  }
+}
+
+async function writeSheets(filename: string, q: ReportQueries, t: ReportTables, p: ReportParams): Promise<void> {
   const wb = await openWorkbook(filename);
   const ws = wb.addWorksheet('Usage Reporting');
   setWidths(ws, { 1: 63, 2: 63, 3: 15, 4: 15, 5: 15 });

@@ -2,7 +2,7 @@ import type ExcelJS from 'exceljs';
 import type { ReportParams } from './params.js';
 import { type DataRow, ReportQueries } from './queries.js';
 import { DATA_WIDTHS, openWorkbook, setWidths, sheetTitle, writeDataTable } from './sheet.js';
-import { MANAGED_NODES_HEADERS, writeContentSheets } from './content-sheets.js';
+import { contentQueries, MANAGED_NODES_HEADERS, writeContentSheets } from './content-sheets.js';
 import { border, COLOR, fill, font, PRICE_FORMAT, round2, updatedLabel } from './styles.js';
 import type { ReportTables } from './tables.js';
 
@@ -117,10 +117,28 @@ async function writeSummary(wb: ExcelJS.stream.xlsx.WorkbookWriter, q: ReportQue
 /** Write the CCSPv2 workbook to `filename`. */
 export async function writeCcspV2(filename: string, t: ReportTables, p: ReportParams): Promise<void> {
   const q = new ReportQueries(t);
+  const byOrg = p.sheets.includes('managed_nodes_by_organizations');
+  const has = (sheet: string) => p.sheets.includes(sheet);
+  q.prefetch(
+    ...(has('ccsp_summary') ? [q.totalQuantity()] : []),
+    ...(has('jobs') ? [q.jobs()] : []),
+    q.organizations(),
+    ...(has('managed_nodes') ? [q.managedNodes()] : []),
+    ...(byOrg ? [q.managedNodesByOrg()] : []),
+    ...(has('usage_by_organizations') ? [q.usageByOrganizations()] : []),
+    ...contentQueries(q, Boolean(t.events), p.sheets),
+  );
+  try {
+    await writeSheets(filename, q, t, p, byOrg);
+  } finally {
+    await q.settled();
+  }
+}
+
+async function writeSheets(filename: string, q: ReportQueries, t: ReportTables, p: ReportParams, byOrg: boolean): Promise<void> {
   const wb = await openWorkbook(filename);
   const taken = new Set<string>();
   const add = (name: string) => wb.addWorksheet(sheetTitle(name, taken));
-  const byOrg = p.sheets.includes('managed_nodes_by_organizations');
 
   if (p.sheets.includes('ccsp_summary')) {
     taken.add('usage reporting');

@@ -10,6 +10,11 @@ const CONTENT = [
   { flag: 'usage_by_modules', title: 'Usage by modules', key: 'module_name', label: 'Module name' },
 ] as const;
 
+/** The queries of the content sheets `writeContentSheets` will write (to prefetch them). */
+export function contentQueries(q: ReportQueries, hasEvents: boolean, sheets: readonly string[]): Promise<unknown>[] {
+  return hasEvents ? CONTENT.filter((c) => sheets.includes(c.flag)).map((c) => q.contentUsage(c.key)) : [];
+}
+
 /** "Usage by collections / roles / modules", each when selected, only when events exist. */
 export async function writeContentSheets(
   wb: ExcelJS.stream.xlsx.WorkbookWriter,

@@ -16,18 +16,48 @@ function toValue(v: unknown): Value {
   return String(v);
 }
 
-/** The sheets' queries, over the usage tables (see usage-tables.ts). */
+/**
+ * The sheets' queries, over the usage tables (see usage-tables.ts). Each runs once, one after
+ * another in the order first asked: `prefetch` asks for those a workbook needs up front, so
+ * DuckDB computes the next sheet's rows while the main thread writes the current sheet.
+ */
 export class ReportQueries {
   private readonly hosts: string;
   private readonly jobsTable: string;
+  private readonly started = new Map<string, Promise<Record<string, unknown>[]>>();
+  /** Settles when the last query asked for has (one connection runs one statement at a time). */
+  private last: Promise<unknown> = Promise.resolve();
   constructor(private readonly t: ReportTables) {
     this.hosts = t.hosts;
     this.jobsTable = t.jobs;
   }
 
+  private fetch(sql: string): Promise<Record<string, unknown>[]> {
+    let rows = this.started.get(sql);
+    if (!rows) {
+      rows = this.last.then(() => this.t.db.all(sql));
+      this.last = rows.catch(() => {});
+      this.started.set(sql, rows);
+    }
+    return rows;
+  }
+
   private async rows(sql: string, dateCols: readonly number[] = []): Promise<DataRow[]> {
-    const rows = await this.t.db.all(sql);
+    const rows = await this.fetch(sql);
     return rows.map((r) => Object.values(r).map((v, i) => (dateCols.includes(i) ? toDate(v) : toValue(v))));
+  }
+
+  /**
+   * Queries started ahead of their sheets (`q.prefetch(q.jobs(), q.managedNodes())`): a
+   * failure surfaces where the sheet awaits the same query again, not here.
+   */
+  prefetch(...queries: Promise<unknown>[]): void {
+    for (const q of queries) q.catch(() => {});
+  }
+
+  /** Wait until no query runs any more (before the database closes), whatever their outcome. */
+  async settled(): Promise<void> {
+    await this.last;
   }
 
   /** Does the period hold no job host summary at all (whatever the organization filter)? */
@@ -37,7 +67,7 @@ export class ReportQueries {
 
   /** Distinct managed nodes over the whole (filtered) roll-up. */
   async totalQuantity(): Promise<number> {
-    const [r] = await this.t.db.all(`SELECT count(DISTINCT h) AS n FROM ${this.hosts}`);
+    const [r] = await this.fetch(`SELECT count(DISTINCT h) AS n FROM ${this.hosts}`);
     return Number(r?.n ?? 0);
   }
 

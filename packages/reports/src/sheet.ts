@@ -64,10 +64,15 @@ export function writeDataTable(ws: Worksheet, headers: readonly string[], rows: 
   const date: Partial<ExcelJS.Style> = { font: font(10), numFmt: DATE_FORMAT };
   for (const values of rows) {
     const row = ws.addRow(values.map((v) => (v === null ? null : v)));
+    // The same goes for the row's own style, a fresh empty object in every new row (a field
+    // exceljs's typings leave out).
+    (row as unknown as { style: object }).style = ROW_STYLE;
     for (let i = 0; i < values.length; i++) row.getCell(i + 1).style = values[i] instanceof Date ? date : text;
     row.commit();
   }
 }
+
+const ROW_STYLE = Object.freeze({});
 
 export const DATA_WIDTHS: Record<number, number> = { 1: 40, 2: 20, 3: 20, 4: 20, 5: 20, 6: 20, 7: 20 };
 

@@ -1,0 +1,57 @@
+import { type ReportDb, ReportQueries, type ReportTables } from '@tally/reports';
+import { describe, expect, it } from 'vitest';
+
+// The sheets' queries share one DuckDB connection, which runs one statement at a time: prefetched
+// queries must run one after another, in the order asked, each once.
+
+/** A database that answers every query after a few event-loop turns and records what it ran. */
+function recordingDb(fail?: RegExp) {
+  const log: string[] = [];
+  let running = 0;
+  let overlapped = false;
+  const db: ReportDb = {
+    async all(sql) {
+      running += 1;
+      if (running > 1) overlapped = true;
+      log.push(sql.replace(/\s+/g, ' ').slice(0, 40));
+      for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+      running -= 1;
+      if (fail?.test(sql)) throw new Error('query failed');
+      return [{ n: 7 }];
+    },
+    run: async () => {},
+    close: async () => {},
+  };
+  return { db, log, overlapped: () => overlapped };
+}
+
+function tables(db: ReportDb): ReportTables {
+  return { db, hosts: 'h_t', jobs: 'j_t', empty: false, method: 'scan', tarballs: [], removed: Promise.resolve(), failures: [] };
+}
+
+describe('ReportQueries', () => {
+  it('runs prefetched queries one at a time, in the order asked, and each only once', async () => {
+    const rec = recordingDb();
+    const q = new ReportQueries(tables(rec.db));
+    q.prefetch(q.totalQuantity(), q.managedNodes(), q.usageByOrganizations());
+    expect(await q.totalQuantity()).toBe(7);
+    await q.usageByOrganizations();
+    await q.managedNodes();
+    await q.settled();
+    expect(rec.overlapped()).toBe(false);
+    expect(rec.log).toHaveLength(3);
+    expect(rec.log[0]).toMatch(/count\(DISTINCT h\)/);
+    expect(rec.log[1]).toMatch(/^SELECT h, count\(DISTINCT o\)/);
+    expect(rec.log[2]).toMatch(/^WITH j AS/);
+  });
+
+  it('reports a prefetched query that failed where its sheet awaits it, and still runs the next', async () => {
+    const rec = recordingDb(/^\s*SELECT h, count/);
+    const q = new ReportQueries(tables(rec.db));
+    q.prefetch(q.managedNodes(), q.usageByOrganizations());
+    await expect(q.usageByOrganizations()).resolves.toHaveLength(1);
+    await expect(q.managedNodes()).rejects.toThrow('query failed');
+    await q.settled();
+    expect(rec.log).toHaveLength(2);
+  });
+});
