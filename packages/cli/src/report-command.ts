@@ -2,7 +2,6 @@ import { addMonths, ConfigError, ENV, isoDate, type Logger, parseEphemeralDays, 
 import { buildCcspReport, type BuildResult, buildRenewalReport, DEFAULT_SHEETS, type ReportParams } from '@tally/reports';
 import { DirectoryStorage, type Storage } from '@tally/storage';
 import { join } from 'node:path';
-import { connectDatabase, databaseUrl } from './db-connection.js';
 import type { CliIO } from './io.js';
 import { createStorage } from './storage-factory.js';
 
@@ -100,6 +99,8 @@ export async function runReport(cfg: TallyConfig, opts: ReportOptions = {}): Pro
     const ephemeralDays = opts.ephemeral === undefined ? undefined : parseEphemeralDays(opts.ephemeral);
     if (!cfg.shipPath) throw new ConfigError(`${ENV.shipPath.env} is not set; the report is written under it`, { field: ENV.shipPath.env });
     const storage = opts.storage ?? new DirectoryStorage({ base: cfg.shipPath });
+    // pg is loaded only here: CCSP reports never connect, and loading it costs them ~0.05 s of start-up.
+    const { connectDatabase, databaseUrl } = await import('./db-connection.js');
     const client = await connectDatabase(databaseUrl(opts.db ?? cfg.databaseUrl, opts.env ?? opts.io?.env ?? process.env, 'RENEWAL_GUIDANCE'), 'tally-report');
     try {
       const res = await buildRenewalReport({
