@@ -16,7 +16,7 @@ export const CCSP_HEADERS = [
 /** Write the CCSP (v1) workbook to `filename`. */
 export async function writeCcsp(filename: string, t: ReportTables, p: ReportParams): Promise<void> {
   const q = new ReportQueries(t);
-  q.prefetch(q.orgQuantities(), ...(p.sheets.includes('managed_nodes') ? [q.managedNodes()] : []), ...contentQueries(q, Boolean(t.events), p.sheets));
+  q.prefetch(() => [q.orgQuantities(), ...(p.sheets.includes('managed_nodes') ? [q.managedNodes()] : []), ...contentQueries(q, Boolean(t.events), p.sheets)]);
   try {
     await writeSheets(filename, q, t, p);
   } finally {

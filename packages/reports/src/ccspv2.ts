@@ -117,9 +117,9 @@ async function writeSummary(wb: ExcelJS.stream.xlsx.WorkbookWriter, q: ReportQue
 /** Write the CCSPv2 workbook to `filename`. */
 export async function writeCcspV2(filename: string, t: ReportTables, p: ReportParams): Promise<void> {
   const q = new ReportQueries(t);
-  const byOrg = p.sheets.includes('managed_nodes_by_organizations');
   const has = (sheet: string) => p.sheets.includes(sheet);
-  q.prefetch(
+  const byOrg = has('managed_nodes_by_organizations');
+  q.prefetch(() => [
     ...(has('ccsp_summary') ? [q.totalQuantity()] : []),
     ...(has('jobs') ? [q.jobs()] : []),
     q.organizations(),
@@ -127,7 +127,7 @@ export async function writeCcspV2(filename: string, t: ReportTables, p: ReportPa
     ...(byOrg ? [q.managedNodesByOrg()] : []),
     ...(has('usage_by_organizations') ? [q.usageByOrganizations()] : []),
     ...contentQueries(q, Boolean(t.events), p.sheets),
-  );
+  ]);
   try {
     await writeSheets(filename, q, t, p, byOrg);
   } finally {

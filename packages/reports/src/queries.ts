@@ -24,7 +24,9 @@ function toValue(v: unknown): Value {
 export class ReportQueries {
   private readonly hosts: string;
   private readonly jobsTable: string;
-  private readonly started = new Map<string, Promise<Record<string, unknown>[]>>();
+  /** Queries prefetched and not yet taken by their sheet; a sheet's own ask takes its entry out. */
+  private readonly prefetched = new Map<string, Promise<Record<string, unknown>[]>>();
+  private prefetching = false;
   /** Settles when the last query asked for has (one connection runs one statement at a time). */
   private last: Promise<unknown> = Promise.resolve();
   constructor(private readonly t: ReportTables) {
@@ -33,12 +35,15 @@ export class ReportQueries {
   }
 
   private fetch(sql: string): Promise<Record<string, unknown>[]> {
-    let rows = this.started.get(sql);
-    if (!rows) {
-      rows = this.last.then(() => this.t.db.all(sql));
-      this.last = rows.catch(() => {});
-      this.started.set(sql, rows);
+    const ahead = this.prefetched.get(sql);
+    if (ahead) {
+      // Taken once: the rows are not kept for the rest of the workbook.
+      if (!this.prefetching) this.prefetched.delete(sql);
+      return ahead;
     }
+    const rows = this.last.then(() => this.t.db.all(sql));
+    this.last = rows.catch(() => {});
+    if (this.prefetching) this.prefetched.set(sql, rows);
     return rows;
   }
 
@@ -48,11 +53,16 @@ export class ReportQueries {
   }
 
   /**
-   * Queries started ahead of their sheets (`q.prefetch(q.jobs(), q.managedNodes())`): a
-   * failure surfaces where the sheet awaits the same query again, not here.
+   * Start the queries `ask` asks for (`q.prefetch(() => [q.jobs(), q.managedNodes()])`), in
+   * that order; the sheet asking for one again gets its result. A failure surfaces there, not here.
    */
-  prefetch(...queries: Promise<unknown>[]): void {
-    for (const q of queries) q.catch(() => {});
+  prefetch(ask: () => Promise<unknown>[]): void {
+    this.prefetching = true;
+    try {
+      for (const q of ask()) q.catch(() => {});
+    } finally {
+      this.prefetching = false;
+    }
   }
 
   /** Wait until no query runs any more (before the database closes), whatever their outcome. */

@@ -33,7 +33,7 @@ describe('ReportQueries', () => {
   it('runs prefetched queries one at a time, in the order asked, and each only once', async () => {
     const rec = recordingDb();
     const q = new ReportQueries(tables(rec.db));
-    q.prefetch(q.totalQuantity(), q.managedNodes(), q.usageByOrganizations());
+    q.prefetch(() => [q.totalQuantity(), q.managedNodes(), q.usageByOrganizations()]);
     expect(await q.totalQuantity()).toBe(7);
     await q.usageByOrganizations();
     await q.managedNodes();
@@ -45,10 +45,20 @@ describe('ReportQueries', () => {
     expect(rec.log[2]).toMatch(/^WITH j AS/);
   });
 
+  it('hands a prefetched result to its sheet once and keeps no copy (asked again, the query runs again)', async () => {
+    const rec = recordingDb();
+    const q = new ReportQueries(tables(rec.db));
+    q.prefetch(() => [q.managedNodes()]);
+    await q.managedNodes();
+    expect(rec.log).toHaveLength(1);
+    await q.managedNodes();
+    expect(rec.log).toHaveLength(2);
+  });
+
   it('reports a prefetched query that failed where its sheet awaits it, and still runs the next', async () => {
     const rec = recordingDb(/^\s*SELECT h, count/);
     const q = new ReportQueries(tables(rec.db));
-    q.prefetch(q.managedNodes(), q.usageByOrganizations());
+    q.prefetch(() => [q.managedNodes(), q.usageByOrganizations()]);
     await expect(q.usageByOrganizations()).resolves.toHaveLength(1);
     await expect(q.managedNodes()).rejects.toThrow('query failed');
     await q.settled();
