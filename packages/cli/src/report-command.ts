@@ -99,7 +99,7 @@ export async function runReport(cfg: TallyConfig, opts: ReportOptions = {}): Pro
     const ephemeralDays = opts.ephemeral === undefined ? undefined : parseEphemeralDays(opts.ephemeral);
     if (!cfg.shipPath) throw new ConfigError(`${ENV.shipPath.env} is not set; the report is written under it`, { field: ENV.shipPath.env });
     const storage = opts.storage ?? new DirectoryStorage({ base: cfg.shipPath });
-    // pg is loaded only here: CCSP reports never connect, and loading it costs them ~0.05 s of start-up.
+    // pg is loaded only here: CCSP reports never connect to the controller database.
     const { connectDatabase, databaseUrl } = await import('./db-connection.js');
     const client = await connectDatabase(databaseUrl(opts.db ?? cfg.databaseUrl, opts.env ?? opts.io?.env ?? process.env, 'RENEWAL_GUIDANCE'), 'tally-report');
     try {

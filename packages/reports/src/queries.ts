@@ -17,9 +17,9 @@ function toValue(v: unknown): Value {
 }
 
 /**
- * The sheets' queries, over the usage tables (see usage-tables.ts). Each runs once, one after
- * another in the order first asked: `prefetch` asks for those a workbook needs up front, so
- * DuckDB computes the next sheet's rows while the main thread writes the current sheet.
+ * The sheets' queries, over the usage tables (see usage-tables.ts). They run one after another
+ * in the order asked: `prefetch` asks for those a workbook needs up front, so DuckDB computes
+ * the next sheet's rows while the main thread writes the current sheet.
  */
 export class ReportQueries {
   private readonly hosts: string;
