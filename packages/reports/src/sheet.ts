@@ -1,3 +1,4 @@
+import { ReportError } from '@tally/core';
 import type ExcelJS from 'exceljs';
 import type { DataRow } from './queries.js';
 import { DATE_FORMAT, font } from './styles.js';
@@ -52,6 +53,7 @@ export function setWidths(ws: Worksheet, widths: Record<number, number>): void {
  * values in Arial 10; Date cells get the datetime number format.
  */
 export function writeDataTable(ws: Worksheet, headers: readonly string[], rows: readonly DataRow[]): void {
+  checkSheetSize(ws.name, rows.length + 1, headers.length);
   const head = ws.addRow([...headers]);
   head.height = 25;
   head.eachCell((c) => {
@@ -73,6 +75,19 @@ export function writeDataTable(ws: Worksheet, headers: readonly string[], rows: 
 }
 
 const ROW_STYLE = Object.freeze({});
+
+/** Excel's limits: a bigger sheet is still written, but Excel refuses it or "repairs" it by cutting rows. */
+export const EXCEL_MAX_ROWS = 1_048_576;
+export const EXCEL_MAX_COLUMNS = 16_384;
+
+/** Fail, before writing, a sheet Excel could not open (the reference's pandas refuses it too). */
+export function checkSheetSize(sheet: string, rows: number, columns: number): void {
+  if (rows <= EXCEL_MAX_ROWS && columns <= EXCEL_MAX_COLUMNS) return;
+  throw new ReportError(
+    `sheet "${sheet}" would have ${rows.toLocaleString('en')} rows and ${columns.toLocaleString('en')} columns; ` +
+      `Excel allows at most ${EXCEL_MAX_ROWS.toLocaleString('en')} rows and ${EXCEL_MAX_COLUMNS.toLocaleString('en')} columns`,
+  );
+}
 
 export const DATA_WIDTHS: Record<number, number> = { 1: 40, 2: 20, 3: 20, 4: 20, 5: 20, 6: 20, 7: 20 };
 
