@@ -1,6 +1,6 @@
 import { ReportError } from '@tally/core';
 import type ExcelJS from 'exceljs';
-import type { DataRow } from './queries.js';
+import type { DataRow, Value } from './queries.js';
 import { DATE_FORMAT, font } from './styles.js';
 
 export type Worksheet = ExcelJS.Worksheet;
@@ -65,7 +65,7 @@ export function writeDataTable(ws: Worksheet, headers: readonly string[], rows: 
   const text: Partial<ExcelJS.Style> = { font: font(10) };
   const date: Partial<ExcelJS.Style> = { font: font(10), numFmt: DATE_FORMAT };
   for (const values of rows) {
-    const row = ws.addRow(values.map((v) => (v === null ? null : v)));
+    const row = ws.addRow(values.map(cellValue));
     // The same goes for the row's own style, a fresh empty object in every new row (a field
     // exceljs's typings leave out).
     (row as unknown as { style: object }).style = ROW_STYLE;
@@ -75,6 +75,22 @@ export function writeDataTable(ws: Worksheet, headers: readonly string[], rows: 
 }
 
 const ROW_STYLE = Object.freeze({});
+
+/** Excel keeps at most this many characters in a cell, and "repairs" a workbook with a longer one. */
+export const EXCEL_MAX_CELL_TEXT = 32_767;
+
+/**
+ * A text too long for a cell (a Renewal Guidance node's joined identifiers can be) is cut to fit,
+ * saying so in the cell: the workbook still opens in Excel. Numbers are never touched.
+ */
+function cellValue(v: Value): Value {
+  if (typeof v !== 'string' || v.length <= EXCEL_MAX_CELL_TEXT) return v;
+  const note = ` … [cut: ${v.length.toLocaleString('en')} characters in all]`;
+  let end = EXCEL_MAX_CELL_TEXT - note.length;
+  // Never split a UTF-16 surrogate pair (half a character is not valid XML).
+  if (/[\uD800-\uDBFF]/.test(v.charAt(end - 1))) end -= 1;
+  return v.slice(0, end) + note;
+}
 
 /** Excel's limits: a bigger sheet is still written, but Excel refuses it or "repairs" it by cutting rows. */
 export const EXCEL_MAX_ROWS = 1_048_576;
