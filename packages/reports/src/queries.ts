@@ -48,7 +48,10 @@ export class ReportQueries {
   }
 
   private async rows(sql: string, dateCols: readonly number[] = []): Promise<DataRow[]> {
+    const forPrefetch = this.prefetching;
     const rows = await this.fetch(sql);
+    // A prefetch only starts the query: the sheet taking its rows converts them, once.
+    if (forPrefetch) return [];
     return rows.map((r) => Object.values(r).map((v, i) => (dateCols.includes(i) ? toDate(v) : toValue(v))));
   }
 

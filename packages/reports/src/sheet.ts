@@ -88,7 +88,8 @@ function cellValue(v: Value): Value {
   const note = ` … [cut: ${v.length.toLocaleString('en')} characters in all]`;
   let end = EXCEL_MAX_CELL_TEXT - note.length;
   // Never split a UTF-16 surrogate pair (half a character is not valid XML).
-  if (/[\uD800-\uDBFF]/.test(v.charAt(end - 1))) end -= 1;
+  const last = v.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end -= 1;
   return v.slice(0, end) + note;
 }
 

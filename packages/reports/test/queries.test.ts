@@ -64,4 +64,14 @@ describe('ReportQueries', () => {
     await q.settled();
     expect(rec.log).toHaveLength(2);
   });
+
+  it('converts a prefetched result once, when its sheet takes it', async () => {
+    let reads = 0;
+    const row = Object.defineProperty({}, 'h', { enumerable: true, get: () => ((reads += 1), 'host-1') });
+    const db: ReportDb = { all: async () => [row], run: async () => {}, close: async () => {} };
+    const q = new ReportQueries(tables(db));
+    q.prefetch(() => [q.usageByOrganizations()]);
+    expect(await q.usageByOrganizations()).toEqual([['host-1']]);
+    expect(reads).toBe(1);
+  });
 });
