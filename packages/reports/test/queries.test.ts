@@ -67,7 +67,13 @@ describe('ReportQueries', () => {
 
   it('converts a prefetched result once, when its sheet takes it', async () => {
     let reads = 0;
-    const row = Object.defineProperty({}, 'h', { enumerable: true, get: () => ((reads += 1), 'host-1') });
+    const row = Object.defineProperty({}, 'h', {
+      enumerable: true,
+      get: () => {
+        reads += 1;
+        return 'host-1';
+      },
+    });
     const db: ReportDb = { all: async () => [row], run: async () => {}, close: async () => {} };
     const q = new ReportQueries(tables(db));
     q.prefetch(() => [q.usageByOrganizations()]);
