@@ -70,6 +70,14 @@ export abstract class Dataframe {
   protected abstract prepareSql(member: string, src: string): string | undefined;
   /** SQL grouping prepared rows of relation `from` into exactly `columns`, in order. */
   protected abstract aggregateSql(from: string): string;
+  /**
+   * The SELECT that groups prepared rows `from` (default: `aggregateSql`). A dataframe may run
+   * statements first, e.g. to learn which groups have more than one row; what they leave behind
+   * must stay valid until the SELECT has run.
+   */
+  protected async aggregateSelect(from: string): Promise<string> {
+    return this.aggregateSql(from);
+  }
   /** Fold of each data column for regroup; empty = concat-only dataframe. */
   protected abstract folds(): Record<string, Fold>;
 
@@ -231,9 +239,9 @@ export abstract class Dataframe {
   }
 
   /**
-   * Members whose (large) CSVs `group()` may aggregate directly from the scan; the aggregation
-   * must not read the relation more than once for their rows (a filter that is constant-false on
-   * them is fine: DuckDB prunes that branch).
+   * Members whose (large) CSVs `group()` may aggregate directly from the scan: each read of
+   * the relation reads those CSVs again, so the aggregation reads it as few times as it can (a
+   * filter that is constant-false on them is free: DuckDB prunes that branch).
    */
   protected scanMembers(): readonly string[] {
     return [];
@@ -339,10 +347,10 @@ export abstract class Dataframe {
     if (staged === 0 && raw === 0 && scans.length === 0) return undefined; // `table` is already grouped
     const rawRel = scans.length === 0 ? r : this.rawAndScans(scans);
     // Only raw rows: one aggregation gives the grouped rows (no second pass).
-    if (grouped === 0 && staged === 0) return this.aggregateSql(rawRel);
+    if (grouped === 0 && staged === 0) return this.aggregateSelect(rawRel);
     const parts = [`SELECT ${this.columnList} FROM ${t}`];
     if (staged > 0) parts.push(`SELECT ${this.columnList} FROM ${s}`);
-    if (raw > 0 || scans.length > 0) parts.push(`SELECT * FROM (${this.aggregateSql(rawRel)})`);
+    if (raw > 0 || scans.length > 0) parts.push(`SELECT * FROM (${await this.aggregateSelect(rawRel)})`);
     return this.regroupSql(`(${parts.join(' UNION ALL ')})`);
   }
 

@@ -1,5 +1,5 @@
 import { JOB_HOST_SUMMARY_ALIASES } from '@tally/extractors';
-import type { TallyDuckDb } from './duckdb.js';
+import { ident, type TallyDuckDb } from './duckdb.js';
 import { Dataframe, type Fold } from './dataframe.js';
 import { int, int0, jsonArray, jsonPairs, PAIRS_TYPE, str, ts, unionLists } from './sql.js';
 import type { Column } from './types.js';
@@ -169,6 +169,50 @@ export class JobHostSummary extends Dataframe {
   /** DIRECT rows come straight from the scan; the INDIRECT part of `aggregateSql` prunes them. */
   protected override scanMembers(): readonly string[] {
     return [JHS];
+  }
+
+  /**
+   * A month groups ~6M rows into nearly as many groups, and a hash aggregation holding six keys
+   * and eight states per group outgrows memory and spills. Nearly every group has one row, and
+   * a one-row group is that row, reshaped. So a first pass finds the groups that are not so
+   * (a 64-bit hash of the index seen more than once, or on an INDIRECT row) and only their rows
+   * are aggregated; the rest are reshaped in a second pass. Exact: equal indexes hash equally,
+   * and a hash shared by chance only sends more rows to the aggregation.
+   */
+  protected override async aggregateSelect(from: string): Promise<string> {
+    const fp = this.fingerprint;
+    const multi = ident(this.multiTable);
+    await this.db.run(
+      `CREATE OR REPLACE TEMP TABLE ${multi} AS SELECT fp, min(managed_node_type) = ${DIRECT} AS direct ` +
+        `FROM (SELECT ${fp} AS fp, managed_node_type FROM ${from}) GROUP BY fp ` +
+        `HAVING count(*) > 1 OR max(managed_node_type) <> ${DIRECT}`,
+    );
+    const [m] = await this.db.all<{ n: bigint; direct: bigint }>(
+      `SELECT count(*) AS n, count(*) FILTER (WHERE direct) AS direct FROM ${multi}`,
+    );
+    const singles =
+      `SELECT ${this.indexColumns.join(', ')}, CAST(host_name IS NOT NULL AS BIGINT), task_runs, created, created, ` +
+      `job_created, managed_node_type, ['DIRECT'], []::${PAIRS_TYPE}, []::${PAIRS_TYPE}, []::VARCHAR[], ` +
+      `CASE WHEN host_name IS NULL THEN []::VARCHAR[] ELSE [host_name] END FROM ${from}`;
+    if (Number(m?.n ?? 0) === 0) return singles;
+    // Without a DIRECT row among them, the filter on the type prunes the CSV scans (DIRECT only).
+    const direct = Number(m?.direct ?? 0) > 0 ? '' : `managed_node_type <> ${DIRECT} AND `;
+    const several = `(SELECT * FROM ${from} WHERE ${direct}${fp} IN (SELECT fp FROM ${multi}))`;
+    return `${singles} WHERE ${fp} NOT IN (SELECT fp FROM ${multi}) UNION ALL ${this.aggregateSql(several)}`;
+  }
+
+  /** A BIGINT over the index columns, equal for equal indexes (the first pass's key). */
+  protected get fingerprint(): string {
+    return `hash(${this.indexColumns.join(', ')})`;
+  }
+
+  private get multiTable(): string {
+    return `${this.table}_multi`;
+  }
+
+  override async drop(): Promise<void> {
+    await this.db.run(`DROP TABLE IF EXISTS ${ident(this.multiTable)}`);
+    await super.drop();
   }
 
   protected aggregateSql(from: string): string {
