@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { ExtractError, TallyError, errorMessage } from '@tally/core';
@@ -77,6 +77,23 @@ export abstract class Dataframe {
    */
   protected async aggregateSelect(from: string): Promise<string> {
     return this.aggregateSql(from);
+  }
+  /**
+   * SELECT turning each prepared row of `from` into the grouped row it would be alone (exactly
+   * `columns`, in order), such that `regroupSql` over those rows equals `aggregateSql`; undefined
+   * (the default) when the dataframe has none. With it, `groupToParquet` writes every row so
+   * reshaped and regroups only the indexes that occur more than once.
+   */
+  protected singleRowSql(_from: string): string | undefined {
+    return undefined;
+  }
+  /** Fingerprints of the indexes that occur more than once (while grouping). */
+  protected get multiTable(): string {
+    return `${this.table}_multi`;
+  }
+  /** A BIGINT over the index columns, equal for equal indexes (NULLs included). */
+  protected get fingerprint(): string {
+    return `hash(${this.indexColumns.map(ident).join(', ')})`;
   }
   /** Fold of each data column for regroup; empty = concat-only dataframe. */
   protected abstract folds(): Record<string, Fold>;
@@ -404,11 +421,55 @@ export abstract class Dataframe {
    * afterwards (`sources` stays). Returns the rows written.
    */
   async groupToParquet(path: string, opts: { ordered?: boolean } = {}): Promise<number> {
-    const select = (await this.foldSelect()) ?? `SELECT ${this.columnList} FROM ${ident(this.table)}`;
     const order = (opts.ordered ?? true) ? this.orderBy : '';
-    const rows = await this.db.run(`COPY (SELECT * FROM (${this.typedSelect(select)}) ${order}) TO ${literal(path)} (FORMAT parquet, COMPRESSION zstd)`);
+    const rows =
+      (await this.singleRowsToParquet(path, order)) ??
+      (await this.copyToParquet(this.typedSelect((await this.foldSelect()) ?? `SELECT ${this.columnList} FROM ${ident(this.table)}`), order, path));
     for (const t of [this.table, this.stagingTable, this.rawTable]) await this.db.run(`DELETE FROM ${ident(t)}`);
     return rows;
+  }
+
+  private copyToParquet(select: string, order: string, path: string): Promise<number> {
+    return this.db.run(`COPY (SELECT * FROM (${select}) ${order}) TO ${literal(path)} (FORMAT parquet, COMPRESSION zstd)`);
+  }
+
+  /**
+   * `groupToParquet` for prepared rows alone (nothing grouped or from Parquet yet) of a dataframe
+   * with `singleRowSql`. A month of job host summaries has ~6M indexes, nearly all seen once:
+   * grouping them all fills a hash table far past memory. Instead every row is written reshaped
+   * (one read of the CSVs), the written file's fingerprints show which indexes occur more than
+   * once, and only when there are such is the file rewritten with just those regrouped.
+   * Undefined when not applicable.
+   */
+  private async singleRowsToParquet(path: string, order: string): Promise<number | undefined> {
+    await this.init();
+    const reshaped = this.singleRowSql(this.rawAndScans(this.pendingScans));
+    if (reshaped === undefined || this.indexColumns.length === 0) return undefined;
+    const [n] = await this.db.all<{ t: bigint; s: bigint }>(
+      `SELECT (SELECT count(*) FROM ${ident(this.table)}) AS t, (SELECT count(*) FROM ${ident(this.stagingTable)}) AS s`,
+    );
+    if (Number(n?.t ?? 0) > 0 || Number(n?.s ?? 0) > 0) return undefined;
+    this.pendingScans = [];
+    const singles = `${path}.singles`;
+    const multi = ident(this.multiTable);
+    try {
+      const rows = await this.copyToParquet(this.typedSelect(reshaped), '', singles);
+      const src = `read_parquet(${literal(singles)})`;
+      await this.db.run(
+        `CREATE OR REPLACE TEMP TABLE ${multi} AS SELECT fp FROM (SELECT ${this.fingerprint} AS fp FROM ${src}) GROUP BY fp HAVING count(*) > 1`,
+      );
+      const [m] = await this.db.all<{ n: bigint }>(`SELECT count(*) AS n FROM ${multi}`);
+      if (Number(m?.n ?? 0) === 0 && !order) {
+        await rename(singles, path);
+        return rows;
+      }
+      const once = `SELECT * FROM ${src} WHERE ${this.fingerprint} NOT IN (SELECT fp FROM ${multi})`;
+      const several = this.regroupSql(`(SELECT * FROM ${src} WHERE ${this.fingerprint} IN (SELECT fp FROM ${multi}))`);
+      return await this.copyToParquet(this.typedSelect(`${once} UNION ALL SELECT * FROM (${several})`), order, path);
+    } finally {
+      await rm(singles, { force: true });
+      await this.db.run(`DROP TABLE IF EXISTS ${multi}`);
+    }
   }
 
   /**
@@ -556,6 +617,7 @@ export abstract class Dataframe {
     await this.db.run(`DROP TABLE IF EXISTS ${ident(this.table)}`);
     await this.db.run(`DROP TABLE IF EXISTS ${ident(this.stagingTable)}`);
     await this.db.run(`DROP TABLE IF EXISTS ${ident(this.rawTable)}`);
+    await this.db.run(`DROP TABLE IF EXISTS ${ident(this.multiTable)}`);
     this.ready = false;
   }
 }

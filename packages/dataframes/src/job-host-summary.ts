@@ -174,45 +174,43 @@ export class JobHostSummary extends Dataframe {
   /**
    * A month groups ~6M rows into nearly as many groups, and a hash aggregation holding six keys
    * and eight states per group outgrows memory and spills. Nearly every group has one row, and
-   * a one-row group is that row, reshaped. So a first pass finds the groups that are not so
-   * (a 64-bit hash of the index seen more than once, or on an INDIRECT row) and only their rows
-   * are aggregated; the rest are reshaped in a second pass. Exact: equal indexes hash equally,
-   * and a hash shared by chance only sends more rows to the aggregation.
+   * a one-row group is that row reshaped (`singleRowSql`). So a first pass finds the indexes
+   * seen more than once (by `fingerprint`) and only their rows are aggregated; a second reshapes
+   * the rest. Exact: equal indexes hash equally, and a hash shared by chance only sends more
+   * rows to the aggregation. (`groupToParquet` needs only one read of the rows: see there.)
    */
   protected override async aggregateSelect(from: string): Promise<string> {
     const fp = this.fingerprint;
     const multi = ident(this.multiTable);
     await this.db.run(
       `CREATE OR REPLACE TEMP TABLE ${multi} AS SELECT fp, min(managed_node_type) = ${DIRECT} AS direct ` +
-        `FROM (SELECT ${fp} AS fp, managed_node_type FROM ${from}) GROUP BY fp ` +
-        `HAVING count(*) > 1 OR max(managed_node_type) <> ${DIRECT}`,
+        `FROM (SELECT ${fp} AS fp, managed_node_type FROM ${from}) GROUP BY fp HAVING count(*) > 1`,
     );
     const [m] = await this.db.all<{ n: bigint; direct: bigint }>(
       `SELECT count(*) AS n, count(*) FILTER (WHERE direct) AS direct FROM ${multi}`,
     );
-    const singles =
-      `SELECT ${this.indexColumns.join(', ')}, CAST(host_name IS NOT NULL AS BIGINT), task_runs, created, created, ` +
-      `job_created, managed_node_type, ['DIRECT'], []::${PAIRS_TYPE}, []::${PAIRS_TYPE}, []::VARCHAR[], ` +
-      `CASE WHEN host_name IS NULL THEN []::VARCHAR[] ELSE [host_name] END FROM ${from}`;
-    if (Number(m?.n ?? 0) === 0) return singles;
+    if (Number(m?.n ?? 0) === 0) return this.singleRowSql(from);
     // Without a DIRECT row among them, the filter on the type prunes the CSV scans (DIRECT only).
     const direct = Number(m?.direct ?? 0) > 0 ? '' : `managed_node_type <> ${DIRECT} AND `;
-    const several = `(SELECT * FROM ${from} WHERE ${direct}${fp} IN (SELECT fp FROM ${multi}))`;
-    return `${singles} WHERE ${fp} NOT IN (SELECT fp FROM ${multi}) UNION ALL ${this.aggregateSql(several)}`;
+    const once = this.singleRowSql(`(SELECT * FROM ${from} WHERE ${fp} NOT IN (SELECT fp FROM ${multi}))`);
+    const several = this.aggregateSql(`(SELECT * FROM ${from} WHERE ${direct}${fp} IN (SELECT fp FROM ${multi}))`);
+    return `${once} UNION ALL ${several}`;
   }
 
-  /** A BIGINT over the index columns, equal for equal indexes (the first pass's key). */
-  protected get fingerprint(): string {
-    return `hash(${this.indexColumns.join(', ')})`;
-  }
-
-  private get multiTable(): string {
-    return `${this.table}_multi`;
-  }
-
-  override async drop(): Promise<void> {
-    await this.db.run(`DROP TABLE IF EXISTS ${ident(this.multiTable)}`);
-    await super.drop();
+  /**
+   * One prepared row as its own group. An INDIRECT row's lists are made sorted and distinct as
+   * the aggregation's unions make them, so regrouping such rows equals `aggregateSql`; DIRECT
+   * rows have none (and are nearly all rows: no list function runs on them).
+   */
+  protected override singleRowSql(from: string): string {
+    const set = (col: string, type: string) =>
+      `CASE WHEN managed_node_type = ${DIRECT} THEN []::${type} ELSE list_sort(list_distinct(COALESCE(${col}, []::${type}))) END`;
+    return (
+      `SELECT ${this.indexColumns.join(', ')}, CAST(host_name IS NOT NULL AS BIGINT), task_runs, created, created, ` +
+      `job_created, managed_node_type, CASE WHEN managed_node_type = ${DIRECT} THEN ['DIRECT'] ELSE ['INDIRECT'] END, ` +
+      `${set('canonical_facts', PAIRS_TYPE)}, ${set('facts', PAIRS_TYPE)}, ${set('events', 'VARCHAR[]')}, ` +
+      `CASE WHEN host_name IS NULL THEN []::VARCHAR[] ELSE [host_name] END FROM ${from}`
+    );
   }
 
   protected aggregateSql(from: string): string {

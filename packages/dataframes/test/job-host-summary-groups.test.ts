@@ -1,6 +1,7 @@
 /**
  * JobHostSummary groups in two passes: groups of one row are reshaped, only the others are
- * aggregated. These tests hold that against the one-pass aggregation on random rows full of
+ * aggregated (`group()`), or every row is written reshaped and only the others regrouped
+ * (`groupToParquet`). These tests hold that against the one-pass aggregation on random rows full of
  * repeats: the same row delivered twice, DIRECT and INDIRECT rows of one index, NULL job ids
  * and hosts, renamed hosts. Also when the fingerprint collides on purpose.
  */
@@ -101,11 +102,44 @@ async function makeData(seed: number, opts: { rows: number; jobs: number; nullJo
   return { direct, audits: [{ path: await write(audit), install: 'u1' }] };
 }
 
-async function grouped(df: JobHostSummary, data: Data): Promise<Record<string, unknown>[]> {
+async function add(df: JobHostSummary, data: Data): Promise<void> {
   for (const f of data.direct) await df.addCsv(f.path, { installUuid: f.install });
   for (const f of data.audits) await df.addCsv(f.path, { member: 'main_indirectmanagednodeaudit.csv', installUuid: f.install });
+}
+
+async function grouped(df: JobHostSummary, data: Data): Promise<Record<string, unknown>[]> {
+  await add(df, data);
   await df.group();
   const rows = await df.rows();
+  await df.drop();
+  return rows;
+}
+
+/** Every row of a Parquet file, in index order, as DuckDB reads it back. */
+async function parquetRows(df: JobHostSummary, path: string): Promise<Record<string, unknown>[]> {
+  const order = df.indexColumns.map((c) => `${c} NULLS LAST`).join(', ');
+  return db.all(`SELECT * FROM read_parquet('${path}') ORDER BY ${order}`);
+}
+
+/** `groupToParquet` (unordered, as a rollup writes it), read back. */
+async function groupedParquet(df: JobHostSummary, data: Data, ordered = false): Promise<Record<string, unknown>[]> {
+  await add(df, data);
+  const path = join(dir, `g${++files}.parquet`);
+  const written = await df.groupToParquet(path, { ordered });
+  const rows = await parquetRows(df, path);
+  expect(written).toBe(rows.length);
+  await df.drop();
+  return rows;
+}
+
+/** The one-pass aggregation into a table, then written to Parquet and read back. */
+async function onePassParquet(data: Data): Promise<Record<string, unknown>[]> {
+  const df = new OnePass(db);
+  await add(df, data);
+  await df.group();
+  const path = join(dir, `g${++files}.parquet`);
+  await df.toParquet(path);
+  const rows = await parquetRows(df, path);
   await df.drop();
   return rows;
 }
@@ -122,6 +156,12 @@ describe('JobHostSummary grouping in two passes', () => {
     expect(expected.length).toBeGreaterThan(20);
     expect(await grouped(new JobHostSummary(db), data)).toEqual(expected);
     expect(await grouped(new Colliding(db), data)).toEqual(expected);
+
+    const expectedParquet = await onePassParquet(data);
+    expect(expectedParquet).toHaveLength(expected.length);
+    expect(await groupedParquet(new JobHostSummary(db), data)).toEqual(expectedParquet);
+    expect(await groupedParquet(new Colliding(db), data)).toEqual(expectedParquet);
+    expect(await groupedParquet(new JobHostSummary(db), data, true)).toEqual(expectedParquet);
   });
 
   it('counts each kind of group as the reference does', async () => {
