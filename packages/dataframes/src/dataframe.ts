@@ -442,13 +442,10 @@ export abstract class Dataframe {
    * Undefined when not applicable.
    */
   private async singleRowsToParquet(path: string, order: string): Promise<number | undefined> {
-    await this.init();
-    const reshaped = this.singleRowSql(this.rawAndScans(this.pendingScans));
-    if (reshaped === undefined || this.indexColumns.length === 0) return undefined;
-    const [n] = await this.db.all<{ t: bigint; s: bigint }>(
-      `SELECT (SELECT count(*) FROM ${ident(this.table)}) AS t, (SELECT count(*) FROM ${ident(this.stagingTable)}) AS s`,
-    );
-    if (Number(n?.t ?? 0) > 0 || Number(n?.s ?? 0) > 0) return undefined;
+    if (this.indexColumns.length === 0) return undefined;
+    const prepared = await this.preparedRelation();
+    const reshaped = prepared === undefined ? undefined : this.singleRowSql(prepared);
+    if (reshaped === undefined) return undefined;
     this.pendingScans = [];
     const singles = `${path}.singles`;
     const multi = ident(this.multiTable);
