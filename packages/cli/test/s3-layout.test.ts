@@ -1,7 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { readWorkbook } from '@tally/reports';
 import { DirectoryStorage } from '@tally/storage';
 import { S3Storage } from '@tally/storage-s3';
@@ -11,7 +10,7 @@ import S3rver from 's3rver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyControllerSchema } from '../../../tools/controller/schema.ts';
 import { seedController } from '../../../tools/controller/seed.ts';
-import { run } from '../src/main.js';
+import { runCli } from './run-cli.js';
 
 // gather --ship, rollup and report against one bucket under a ship path, as an
 // operator sharing a bucket with metrics-utility runs them; and the targets each
@@ -24,16 +23,7 @@ let dir: string;
 let server: S3rver;
 let endpoint: string;
 
-async function cli(argv: string[], env: Record<string, string | undefined>) {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let stdout = '';
-  let stderr = '';
-  out.on('data', (b) => (stdout += b));
-  err.on('data', (b) => (stderr += b));
-  const code = await run(argv, { stdout: out, stderr: err, env, cwd: dir });
-  return { code, stdout, stderr };
-}
+const cli = (argv: string[], env: Record<string, string | undefined> = {}) => runCli(argv, env, dir);
 
 beforeAll(async () => {
   tdb = await createTestDatabase('cli_s3_layout');
