@@ -1,8 +1,8 @@
 import { stat } from 'node:fs/promises';
 import type { Collector, CollectorParams } from '@tally/collectors';
-import { ConfigError, errorMessage, loadConfig, type Logger, requireConfig, StorageError, type TallyConfig, TallyError } from '@tally/core';
+import { ConfigError, errorMessage, loadConfig, type Logger, requireConfig, type TallyConfig, TallyError } from '@tally/core';
 import { type GatherResult, gather } from '@tally/gather';
-import type { Storage } from '@tally/storage';
+import type { Sink } from '@tally/storage';
 import { gatherConfig, pickCollectors } from './collector-selection.js';
 import { countCsvRows } from './csv-rows.js';
 import { connectDatabase, databaseUrl } from './db-connection.js';
@@ -42,21 +42,6 @@ function billingParams(cfg: TallyConfig): Record<string, unknown> {
     red_hat_org_id: cfg.redHatOrgId,
   };
 }
-
-/** A dry run ships nothing; a storage call would be a bug, and says so. */
-const noStorage: Storage = {
-  backend: 'none (dry run)',
-  put: async () => {
-    throw new StorageError('none', 'a dry run ships nothing');
-  },
-  get: async () => {
-    throw new StorageError('none', 'a dry run reads nothing');
-  },
-  exists: async () => false,
-  remove: async () => {},
-  glob: async () => [],
-  describe: () => ({ backend: 'none (dry run)' }),
-};
 
 /** Report each collector run as it finishes: slice, rows (on a terminal) and bytes. */
 function observed(c: Collector, progress: Progress, countRows: boolean): Collector {
@@ -103,8 +88,8 @@ export interface GatherInvocation {
   io: CliIO;
   logger: Logger;
   progress: Progress;
-  /** A storage to ship to instead of the configured one (the demo's directory). */
-  storage?: Storage;
+  /** A sink to ship to instead of the configured one (the demo's directory). */
+  storage?: Sink;
   /** Count CSV rows for progress (costs a read of each file). */
   countRows?: boolean;
 }
@@ -128,14 +113,15 @@ export async function invokeGather(inv: GatherInvocation): Promise<GatherOutcome
     // As metrics-utility: console billing data must say whom to bill.
     requireConfig(cfg, ['billingProvider', 'billingAccountId'], 'METRICS_UTILITY_SHIP_TARGET=crc');
   }
-  const storage = inv.storage ?? (inv.mode === 'ship' ? await (await import('./storage-factory.js')).createStorage(cfg, { purpose: 'gather', logger: inv.logger }) : noStorage);
+  // A dry run ships to a local directory of its own; only --ship needs the configured target.
+  const storage = inv.storage ?? (inv.mode === 'ship' ? await (await import('./storage-factory.js')).createSink(cfg, { logger: inv.logger }) : undefined);
   const db = await connectDatabase(inv.dbUrl, 'tally gather');
   try {
     const progressLogger = progressAwareLogger(inv.logger, inv.progress);
     const result = await gather({
       db,
       collectors: pick.collectors.map((c) => observed(c, inv.progress, inv.countRows ?? false)),
-      storage,
+      ...(storage ? { storage } : {}),
       ...(inv.since ? { since: inv.since } : {}),
       ...(inv.until ? { until: inv.until } : {}),
       dryRun: inv.mode === 'dry-run',
@@ -155,7 +141,7 @@ export async function invokeGather(inv: GatherInvocation): Promise<GatherOutcome
     };
   } finally {
     await db.end().catch(() => {});
-    if (!inv.storage && storage !== noStorage) await storage.close?.();
+    if (!inv.storage) await storage?.close?.();
   }
 }
 

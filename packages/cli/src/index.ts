@@ -7,6 +7,6 @@ export * from './scheduler.js';
 export * from './schedule-config.js';
 export { readStatus, formatStatus, type CollectorStatus, type StatusReport } from './status-command.js';
 export { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.js';
-export { createStorage, type CreateStorageOptions, type ShipTarget } from './storage-factory.js';
+export { createSink, createStore, type CreateStorageOptions, type ShipTarget, type StoreCommand } from './storage-factory.js';
 export { runReport, type ReportOptions, type ReportOutcome } from './report-command.js';
 export { enabledCollectorKeys } from './collector-selection.js';

@@ -62,8 +62,13 @@ ${EXIT_CODES}`,
     .description('Collect usage from the controller database into tarballs and ship them (or keep them with --dry-run).')
     .option('--since <when>', 'start of the window: Nd, Nm, Nmo or an ISO date/datetime (default: each collector\'s watermark)', instant('--since'))
     .option('--until <when>', 'end of the window (default: now), e.g. 10m for ten minutes ago', instant('--until'))
-    .addOption(new Option('--ship', 'ship the tarballs to METRICS_UTILITY_SHIP_TARGET and advance the watermarks').conflicts('dryRun'))
-    .addOption(new Option('--dry-run', 'build the tarballs locally and print where they are; ship nothing, record nothing').conflicts('ship'))
+    .addOption(
+      new Option(
+        '--ship',
+        'ship the tarballs to METRICS_UTILITY_SHIP_TARGET (directory, s3, crc, crc-mutual or postgres) and advance the watermarks; segment is refused: Segment takes dicts, not tarballs',
+      ).conflicts('dryRun'),
+    )
+    .addOption(new Option('--dry-run', 'ship the tarballs to a new local directory instead and print where they are; record nothing').conflicts('ship'))
     .option('--collectors <keys>', 'only these collectors (comma-separated), e.g. job_host_summary,main_host', list)
     .option('--db <url>', 'the controller database (default: DATABASE_URL)')
     .addHelpText(
@@ -82,7 +87,7 @@ ${EXIT_CODES}`,
 
   program
     .command('rollup')
-    .description('Roll gathered tarballs up into Hive-partitioned Parquet under {ship_path}/rollups.')
+    .description('Roll gathered tarballs up into Hive-partitioned Parquet under {ship_path}/rollups (METRICS_UTILITY_SHIP_TARGET directory or s3).')
     .requiredOption('--since <when>', 'start of the window (Nd, Nmo or an ISO date)', instant('--since'))
     .option('--until <when>', 'end of the window (default: now)', instant('--until'))
     .addOption(new Option('--period <period>', 'rollup granularity').choices(['day', 'week', 'month']).default('day'))

@@ -1,9 +1,9 @@
 import { addMonths, ConfigError, ENV, isoDate, type Logger, parseEphemeralDays, parseInstant, silentLogger, type TallyConfig, thisMonth } from '@tally/core';
 import { buildCcspReport, type BuildResult, buildRenewalReport, DEFAULT_SHEETS, type ReportParams } from '@tally/reports';
-import { DirectoryStorage, type Storage } from '@tally/storage';
+import { DirectoryStorage, type Store } from '@tally/storage';
 import { join } from 'node:path';
 import type { CliIO } from './io.js';
-import { createStorage } from './storage-factory.js';
+import { createStore } from './storage-factory.js';
 
 export interface ReportOptions {
   /** `YYYY-MM`; default the previous calendar month. */
@@ -25,7 +25,7 @@ export interface ReportOptions {
   now?: Date;
   logger?: Logger;
   /** Use this storage instead of building one from METRICS_UTILITY_SHIP_TARGET. */
-  storage?: Storage;
+  storage?: Store;
 }
 
 export interface ReportOutcome extends BuildResult {
@@ -35,7 +35,7 @@ export interface ReportOutcome extends BuildResult {
   path?: string;
 }
 
-function outcome(res: BuildResult, storage: Storage, io: CliIO | undefined): ReportOutcome {
+function outcome(res: BuildResult, storage: Store, io: CliIO | undefined): ReportOutcome {
   io?.stdout.write(`${res.message}\n`);
   const out: ReportOutcome = { ...res, exitCode: 0 };
   if (res.status !== 'empty' && storage instanceof DirectoryStorage) out.path = join(storage.base, res.name);
@@ -125,7 +125,7 @@ export async function runReport(cfg: TallyConfig, opts: ReportOptions = {}): Pro
   if (target === 'controller_db') {
     throw new ConfigError(`${ENV.reportType.env}=${type} reads tarballs; set ${ENV.shipTarget.env}=directory or s3`, { field: ENV.shipTarget.env });
   }
-  const storage = opts.storage ?? (await createStorage(cfg, { purpose: 'report', logger: log }));
+  const storage = opts.storage ?? (await createStore(cfg, 'report', { logger: log }));
   try {
     const period = since ? { since, until: until ?? now } : { month: opts.month ?? isoDate(addMonths(thisMonth(now), -1)).slice(0, 7) };
     const res = await buildCcspReport({ type, storage, period, params: reportParams(cfg, now), force: opts.force ?? false, logger: log });

@@ -1,8 +1,8 @@
 import { type Logger, loadConfig, TallyError } from '@tally/core';
 import { type RollupPeriod, type RollupResult, rollup } from '@tally/dataframes';
-import type { Storage } from '@tally/storage';
+import type { Store } from '@tally/storage';
 import { type CliIO, cliLogger, isInteractive } from './io.js';
-import { createStorage } from './storage-factory.js';
+import { createStore } from './storage-factory.js';
 
 export interface RollupCommandOptions {
   since: Date;
@@ -13,7 +13,7 @@ export interface RollupCommandOptions {
 
 /** Roll the tarballs of `[since, until)` in `storage` up; the shared core of `rollup` and `demo`. */
 export async function invokeRollup(
-  storage: Storage,
+  storage: Store,
   w: { since: Date; until: Date; period: RollupPeriod },
   io: CliIO,
   logger: Logger = cliLogger(io, { command: 'rollup' }),
@@ -28,7 +28,7 @@ export async function invokeRollup(
 export async function rollupCommand(opts: RollupCommandOptions, io: CliIO): Promise<void> {
   const cfg = loadConfig({ env: io.env, ...(opts.config ? { file: opts.config } : {}) });
   const logger = cliLogger(io, { command: 'rollup' });
-  const storage = await createStorage(cfg, { purpose: 'report', logger });
+  const storage = await createStore(cfg, 'rollup', { logger });
   try {
     const result = await invokeRollup(storage, { since: opts.since, until: opts.until ?? new Date(), period: opts.period }, io);
     for (const p of result.parts) io.stdout.write(`${p.name}\n`);

@@ -1,16 +1,16 @@
 import { ConfigError, ENV, type Logger, type TallyConfig, requireConfig, silentLogger } from '@tally/core';
-import { DirectoryStorage, type Storage } from '@tally/storage';
+import { DirectoryStorage, type Sink, type Store } from '@tally/storage';
 // Backends are loaded only when chosen: the AWS SDK alone adds about a second to every start.
 import type { CrcMutualOptions, CrcOptions } from '@tally/storage-crc';
 import type { PostgresStorageOptions } from '@tally/storage-postgres';
 import type { S3Options } from '@tally/storage-s3';
-import type { SegmentOptions } from '@tally/storage-segment';
 
 export type ShipTarget = 'directory' | 's3' | 'crc' | 'crc-mutual' | 'segment' | 'postgres';
 
+/** Commands that read tarballs back and write their output next to them. */
+export type StoreCommand = 'report' | 'rollup';
+
 export interface CreateStorageOptions {
-  /** `gather` ships to any target; `report` reads tarballs back, so only directory and s3 make sense. */
-  purpose?: 'gather' | 'report';
   logger?: Logger;
   /** Create the PostgreSQL storage table when missing (default true). */
   createTable?: boolean;
@@ -18,50 +18,66 @@ export interface CreateStorageOptions {
   s3?: Partial<S3Options>;
   crc?: Partial<CrcOptions>;
   crcMutual?: Partial<CrcMutualOptions>;
-  segment?: Partial<SegmentOptions>;
   postgres?: Partial<PostgresStorageOptions>;
 }
 
-const READABLE: readonly ShipTarget[] = ['directory', 's3'];
+const FIELD = ENV.shipTarget.env;
+const SINK_TARGETS = 'directory, s3, crc, crc-mutual or postgres';
+const STORE_TARGETS = 'directory or s3';
+
+/** Why a target cannot be read back, for the one line that refuses it. */
+const NOT_READABLE: Record<Exclude<ShipTarget, 'directory' | 's3'>, string> = {
+  crc: 'the console ingress only accepts uploads',
+  'crc-mutual': 'the console ingress only accepts uploads',
+  segment: 'Segment only receives analytics events',
+  postgres: 'Tally reads tarballs back only from a directory or a bucket',
+};
+
+function shipTarget(cfg: TallyConfig, expected: string, what: string): ShipTarget {
+  const target = cfg.shipTarget;
+  if (!target) throw new ConfigError(`${FIELD} is not set; expected ${expected}`, { field: FIELD });
+  if (target === 'controller_db') {
+    throw new ConfigError(`${FIELD}=controller_db reads the controller database directly; it is not a storage to ${what}`, { field: FIELD });
+  }
+  return target;
+}
+
+function directory(cfg: TallyConfig): DirectoryStorage {
+  const c = requireConfig(cfg, ['shipPath'], `${FIELD}=directory`);
+  return new DirectoryStorage({ base: c.shipPath });
+}
+
+/** S3 keys live under METRICS_UTILITY_SHIP_PATH, as metrics-utility writes them (unset: the bucket root). */
+async function s3(cfg: TallyConfig, opts: CreateStorageOptions): Promise<Store> {
+  const c = requireConfig(cfg, ['bucketName'], `${FIELD}=s3`);
+  const { S3Storage } = await import('@tally/storage-s3');
+  return new S3Storage({
+    bucket: c.bucketName,
+    ...(cfg.shipPath ? { prefix: cfg.shipPath } : {}),
+    ...(cfg.bucketEndpoint ? { endpoint: cfg.bucketEndpoint } : {}),
+    ...(cfg.bucketRegion ? { region: cfg.bucketRegion } : {}),
+    ...(cfg.bucketAccessKey ? { accessKey: cfg.bucketAccessKey } : {}),
+    ...(cfg.bucketSecretKey ? { secretKey: cfg.bucketSecretKey } : {}),
+    logger: opts.logger ?? silentLogger,
+    ...opts.s3,
+  });
+}
 
 /**
- * Build the storage METRICS_UTILITY_SHIP_TARGET names from the section-3
- * variables. Missing variables are reported together in one ConfigError.
+ * The Sink `gather --ship` sends tarballs to, from METRICS_UTILITY_SHIP_TARGET and
+ * the section-3 variables. Missing variables are reported together in one
+ * ConfigError; `segment` is refused, since Segment takes dicts, not tarballs.
  */
-export async function createStorage(cfg: TallyConfig, opts: CreateStorageOptions = {}): Promise<Storage> {
-  const purpose = opts.purpose ?? 'gather';
+export async function createSink(cfg: TallyConfig, opts: CreateStorageOptions = {}): Promise<Sink> {
   const logger = opts.logger ?? silentLogger;
-  const target = cfg.shipTarget;
-  const field = ENV.shipTarget.env;
-  if (!target) {
-    throw new ConfigError(`${field} is not set; expected ${purpose === 'report' ? READABLE.join(' or ') : 'directory, s3, crc, crc-mutual, segment or postgres'}`, { field });
-  }
-  if (target === 'controller_db') {
-    throw new ConfigError(`${field}=controller_db reads the controller database directly; it is not a storage to ${purpose === 'report' ? 'read tarballs from' : 'ship to'}`, { field });
-  }
-  if (purpose === 'report' && !READABLE.includes(target)) {
-    throw new ConfigError(`${field}=${target} cannot be read back for a report; expected directory or s3 (or controller_db)`, { field });
-  }
+  const target = shipTarget(cfg, SINK_TARGETS, 'ship to');
   switch (target) {
-    case 'directory': {
-      const c = requireConfig(cfg, ['shipPath'], `${field}=directory`);
-      return new DirectoryStorage({ base: c.shipPath });
-    }
-    case 's3': {
-      const c = requireConfig(cfg, ['bucketName'], `${field}=s3`);
-      const { S3Storage } = await import('@tally/storage-s3');
-      return new S3Storage({
-        bucket: c.bucketName,
-        ...(cfg.bucketEndpoint ? { endpoint: cfg.bucketEndpoint } : {}),
-        ...(cfg.bucketRegion ? { region: cfg.bucketRegion } : {}),
-        ...(cfg.bucketAccessKey ? { accessKey: cfg.bucketAccessKey } : {}),
-        ...(cfg.bucketSecretKey ? { secretKey: cfg.bucketSecretKey } : {}),
-        logger,
-        ...opts.s3,
-      });
-    }
+    case 'directory':
+      return directory(cfg);
+    case 's3':
+      return s3(cfg, opts);
     case 'crc': {
-      requireConfig(cfg, ['serviceAccountId', 'serviceAccountSecret'], `${field}=crc`);
+      requireConfig(cfg, ['serviceAccountId', 'serviceAccountSecret'], `${FIELD}=crc`);
       const { CrcStorage } = await import('@tally/storage-crc');
       return CrcStorage.fromConfig(cfg, { logger, ...opts.crc });
     }
@@ -71,12 +87,11 @@ export async function createStorage(cfg: TallyConfig, opts: CreateStorageOptions
       return CrcMutualStorage.fromConfig(cfg, { logger, ...opts.crcMutual });
     }
     case 'segment': {
-      requireConfig(cfg, ['segmentWriteKey'], `${field}=segment`);
-      const { SegmentStorage } = await import('@tally/storage-segment');
-      return SegmentStorage.fromConfig(cfg, { logger, ...opts.segment });
+      const { SEGMENT_ACCEPTS } = await import('@tally/storage-segment');
+      throw new ConfigError(`${FIELD}=segment cannot take gathered tarballs: ${SEGMENT_ACCEPTS}; gather ships to ${SINK_TARGETS}`, { field: FIELD });
     }
     case 'postgres': {
-      const c = requireConfig(cfg, ['databaseUrl'], `${field}=postgres`);
+      const c = requireConfig(cfg, ['databaseUrl'], `${FIELD}=postgres`);
       const { PostgresStorage } = await import('@tally/storage-postgres');
       const storage = new PostgresStorage({ url: c.databaseUrl, ...(cfg.storageTable ? { table: cfg.storageTable } : {}), ...opts.postgres });
       if (opts.createTable ?? true) {
@@ -89,5 +104,24 @@ export async function createStorage(cfg: TallyConfig, opts: CreateStorageOptions
       }
       return storage;
     }
+  }
+}
+
+/**
+ * The Store `report` and `rollup` read tarballs from and write their output to.
+ * A target that cannot be read back is refused before anything connects.
+ */
+export async function createStore(cfg: TallyConfig, command: StoreCommand, opts: CreateStorageOptions = {}): Promise<Store> {
+  const target = shipTarget(cfg, command === 'report' ? `${STORE_TARGETS} (or controller_db)` : STORE_TARGETS, `read tarballs from`);
+  switch (target) {
+    case 'directory':
+      return directory(cfg);
+    case 's3':
+      return s3(cfg, opts);
+    default:
+      throw new ConfigError(
+        `${FIELD}=${target} cannot be read back (${NOT_READABLE[target]}); tally ${command} reads tarballs from ${STORE_TARGETS}${command === 'report' ? ' (or controller_db)' : ''}`,
+        { field: FIELD },
+      );
   }
 }

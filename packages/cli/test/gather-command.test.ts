@@ -1,28 +1,18 @@
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { createTestDatabase, type TestDatabase } from '@tally/testkit';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyControllerSchema } from '../../../tools/controller/schema.ts';
 import { seedController } from '../../../tools/controller/seed.ts';
-import { run } from '../src/main.js';
+import { runCli } from './run-cli.js';
 
 let tdb: TestDatabase;
 let db: pg.Client;
 let dir: string;
 
-async function cli(argv: string[], env: Record<string, string | undefined>) {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let stdout = '';
-  let stderr = '';
-  out.on('data', (b) => (stdout += b));
-  err.on('data', (b) => (stderr += b));
-  const code = await run(argv, { stdout: out, stderr: err, env, cwd: dir });
-  return { code, stdout, stderr };
-}
+const cli = (argv: string[], env: Record<string, string | undefined> = {}) => runCli(argv, env, dir);
 
 beforeAll(async () => {
   tdb = await createTestDatabase('cli_gather');

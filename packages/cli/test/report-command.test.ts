@@ -158,26 +158,33 @@ describe('runReport', () => {
     expect((await sheet(res.path!, 'Managed nodes')).getCell('A2').value).toBe('x2');
   });
 
-  it('reads tarballs from and writes the workbook to an S3 bucket (s3rver on 127.0.0.1)', async () => {
+  it('reads tarballs uploaded under the reference layout {ship_path}/data/… from S3 and writes {ship_path}/reports/… (s3rver on 127.0.0.1)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tally-report-s3-'));
     const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: dir, configureBuckets: [{ name: 'billing', configs: [] }] });
     const { port } = await server.run();
+    const shipPath = 'metrics-utility/shipped_data/billing';
     try {
       const s3env = env({
         METRICS_UTILITY_SHIP_TARGET: 's3',
+        METRICS_UTILITY_SHIP_PATH: shipPath,
         METRICS_UTILITY_BUCKET_NAME: 'billing',
         METRICS_UTILITY_BUCKET_ENDPOINT: `http://127.0.0.1:${port}`,
         METRICS_UTILITY_BUCKET_REGION: 'us-east-1',
         METRICS_UTILITY_BUCKET_ACCESS_KEY: 'S3RVER',
         METRICS_UTILITY_BUCKET_SECRET_KEY: 'S3RVER',
       });
+      // The bucket seen from its root: keys exactly as metrics-utility's package_s3.py writes them.
       const bucket = new S3Storage({ bucket: 'billing', endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', accessKey: 'S3RVER', secretKey: 'S3RVER' });
       const { base, names } = metricsUtilityTarballs();
-      for (const name of names.filter((n) => n.startsWith('data/2024/03/'))) await bucket.put(name, { filename: join(base, name) });
+      for (const name of names.filter((n) => n.startsWith('data/2024/03/'))) await bucket.put(`${shipPath}/${name}`, { filename: join(base, name) });
+      // A (broken) tarball at the bucket root is outside this ship path: read, it would be named in failures.
+      await bucket.put('data/2024/03/31/stray-2024-03-31-000000+0000-2024-04-01-000000+0000-0.tar.gz', { buffer: 'not a tarball' });
       const res = await runReport(loadConfig({ env: s3env }), { month: '2024-03' });
-      expect(res).toMatchObject({ status: 'written', name: 'reports/2024/03/CCSPv2-2024-03.xlsx' });
+      expect(res).toMatchObject({ status: 'written', name: 'reports/2024/03/CCSPv2-2024-03.xlsx', failures: [] });
       expect(res.path).toBeUndefined();
-      await using local = await bucket.get(res.name);
+      expect(await bucket.glob('reports/**')).toEqual([]);
+      expect(await bucket.glob(`${shipPath}/reports/**`)).toEqual([`${shipPath}/reports/2024/03/CCSPv2-2024-03.xlsx`]);
+      await using local = await bucket.get(`${shipPath}/${res.name}`);
       const all = new Set([...marchHostsByOrg().values()].flatMap((x) => [...x]));
       expect((await sheet(local.path, 'Usage Reporting')).getCell('G7').value).toBe(all.size);
       expect((await runReport(loadConfig({ env: s3env }), { month: '2024-03' })).status).toBe('skipped');

@@ -7,10 +7,9 @@ import { DirectoryStorage } from '@tally/storage';
 import { CrcMutualStorage, CrcStorage } from '@tally/storage-crc';
 import { PostgresStorage } from '@tally/storage-postgres';
 import { S3Storage } from '@tally/storage-s3';
-import { SegmentStorage } from '@tally/storage-segment';
 import { type TestDatabase, createTestDatabase } from '@tally/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createStorage } from '../src/storage-factory.js';
+import { createSink, createStore } from '../src/storage-factory.js';
 
 const cfg = (env: Record<string, string>) => loadConfig({ env });
 const configError = async (p: Promise<unknown>): Promise<ConfigError> => {
@@ -30,29 +29,30 @@ afterAll(() => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-describe('createStorage', () => {
+describe('createSink (gather) and createStore (report, rollup)', () => {
   it('needs METRICS_UTILITY_SHIP_TARGET', async () => {
-    const err = await configError(createStorage(cfg({})));
+    const err = await configError(createSink(cfg({})));
     expect(err.field).toBe('METRICS_UTILITY_SHIP_TARGET');
-    expect(err.message).toMatch(/METRICS_UTILITY_SHIP_TARGET is not set; expected directory, s3, crc, crc-mutual, segment or postgres/);
+    expect(err.message).toMatch(/METRICS_UTILITY_SHIP_TARGET is not set; expected directory, s3, crc, crc-mutual or postgres/);
   });
 
   it('directory: METRICS_UTILITY_SHIP_PATH', async () => {
-    const err = await configError(createStorage(cfg({ METRICS_UTILITY_SHIP_TARGET: 'directory' })));
+    const err = await configError(createSink(cfg({ METRICS_UTILITY_SHIP_TARGET: 'directory' })));
     expect(err.message).toBe('METRICS_UTILITY_SHIP_TARGET=directory needs METRICS_UTILITY_SHIP_PATH');
-    const s = await createStorage(cfg({ METRICS_UTILITY_SHIP_TARGET: 'directory', METRICS_UTILITY_SHIP_PATH: scratch }));
+    const s = await createSink(cfg({ METRICS_UTILITY_SHIP_TARGET: 'directory', METRICS_UTILITY_SHIP_PATH: scratch }));
     expect(s).toBeInstanceOf(DirectoryStorage);
     await s.put('x/y.json', { dict: { a: 1 } });
-    expect(await s.glob('x/*')).toEqual(['x/y.json']);
+    const store = await createStore(cfg({ METRICS_UTILITY_SHIP_TARGET: 'directory', METRICS_UTILITY_SHIP_PATH: scratch }), 'report');
+    expect(await store.glob('x/*')).toEqual(['x/y.json']);
   });
 
   it('s3: bucket required, keys both or neither, never shown', async () => {
-    const err = await configError(createStorage(cfg({ METRICS_UTILITY_SHIP_TARGET: 's3' })));
+    const err = await configError(createSink(cfg({ METRICS_UTILITY_SHIP_TARGET: 's3' })));
     expect(err.message).toContain('METRICS_UTILITY_BUCKET_NAME');
     await expect(
-      createStorage(cfg({ METRICS_UTILITY_SHIP_TARGET: 's3', METRICS_UTILITY_BUCKET_NAME: 'b', METRICS_UTILITY_BUCKET_ACCESS_KEY: 'AKIAONLY' })),
+      createSink(cfg({ METRICS_UTILITY_SHIP_TARGET: 's3', METRICS_UTILITY_BUCKET_NAME: 'b', METRICS_UTILITY_BUCKET_ACCESS_KEY: 'AKIAONLY' })),
     ).rejects.toThrow(/METRICS_UTILITY_BUCKET_SECRET_KEY/);
-    const s = await createStorage(
+    const s = await createSink(
       cfg({
         METRICS_UTILITY_SHIP_TARGET: 's3',
         METRICS_UTILITY_BUCKET_NAME: 'metricsutilitys3',
@@ -69,9 +69,9 @@ describe('createStorage', () => {
   });
 
   it('crc: names both missing service-account variables at once', async () => {
-    const err = await configError(createStorage(cfg({ METRICS_UTILITY_SHIP_TARGET: 'crc' })));
+    const err = await configError(createSink(cfg({ METRICS_UTILITY_SHIP_TARGET: 'crc' })));
     expect(err.message).toBe('METRICS_UTILITY_SHIP_TARGET=crc needs METRICS_UTILITY_SERVICE_ACCOUNT_ID, METRICS_UTILITY_SERVICE_ACCOUNT_SECRET');
-    const s = await createStorage(
+    const s = await createSink(
       cfg({
         METRICS_UTILITY_SHIP_TARGET: 'crc',
         METRICS_UTILITY_SERVICE_ACCOUNT_ID: 'svc-id',
@@ -87,7 +87,7 @@ describe('createStorage', () => {
 
   it('crc-mutual: reads the client certificate named by METRICS_UTILITY_CRC_CERT_PATH/KEY_PATH', async () => {
     const missing = await configError(
-      createStorage(cfg({ METRICS_UTILITY_SHIP_TARGET: 'crc-mutual', METRICS_UTILITY_CRC_CERT_PATH: join(scratch, 'none.pem') })),
+      createSink(cfg({ METRICS_UTILITY_SHIP_TARGET: 'crc-mutual', METRICS_UTILITY_CRC_CERT_PATH: join(scratch, 'none.pem') })),
     );
     expect(missing.message).toContain(join(scratch, 'none.pem'));
     const cert = join(scratch, 'client.pem');
@@ -95,30 +95,47 @@ describe('createStorage', () => {
     execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert, '-subj', '/CN=collector', '-days', '1'], {
       stdio: 'ignore',
     });
-    const s = await createStorage(cfg({ METRICS_UTILITY_SHIP_TARGET: 'crc-mutual', METRICS_UTILITY_CRC_CERT_PATH: cert, METRICS_UTILITY_CRC_KEY_PATH: key }));
+    const s = await createSink(cfg({ METRICS_UTILITY_SHIP_TARGET: 'crc-mutual', METRICS_UTILITY_CRC_CERT_PATH: cert, METRICS_UTILITY_CRC_KEY_PATH: key }));
     expect(s).toBeInstanceOf(CrcMutualStorage);
     expect(s.describe()).toMatchObject({ backend: 'crc-mutual', certPath: cert, keyPath: key });
     await s.close?.();
   });
 
-  it('segment: METRICS_UTILITY_SEGMENT_WRITE_KEY', async () => {
-    const err = await configError(createStorage(cfg({ METRICS_UTILITY_SHIP_TARGET: 'segment' })));
-    expect(err.message).toBe('METRICS_UTILITY_SHIP_TARGET=segment needs METRICS_UTILITY_SEGMENT_WRITE_KEY');
-    const s = await createStorage(cfg({ METRICS_UTILITY_SHIP_TARGET: 'segment', METRICS_UTILITY_SEGMENT_WRITE_KEY: 'write-key-secret', METRICS_UTILITY_SEGMENT_HOST: 'http://127.0.0.1:1' }));
-    expect(s).toBeInstanceOf(SegmentStorage);
-    expect(JSON.stringify(s.describe())).not.toContain('write-key-secret');
-    await s.close?.();
+  it('segment: refused for gather at start, saying what Segment accepts', async () => {
+    const envs: Record<string, string>[] = [{}, { METRICS_UTILITY_SEGMENT_WRITE_KEY: 'write-key-secret', METRICS_UTILITY_SEGMENT_HOST: 'http://127.0.0.1:1' }];
+    for (const env of envs) {
+      const err = await configError(createSink(cfg({ METRICS_UTILITY_SHIP_TARGET: 'segment', ...env })));
+      expect(err.field).toBe('METRICS_UTILITY_SHIP_TARGET');
+      expect(err.message).toBe(
+        'METRICS_UTILITY_SHIP_TARGET=segment cannot take gathered tarballs: Segment accepts dicts (JSON objects, sent as track events in chunks of at most 32 KiB), not files, streams or tarballs; gather ships to directory, s3, crc, crc-mutual or postgres',
+      );
+      expect(err.message).not.toContain('write-key-secret');
+    }
   });
 
-  it('report purpose: only directory and s3 can be read back', async () => {
-    for (const target of ['crc', 'segment', 'postgres', 'controller_db']) {
-      const err = await configError(createStorage(cfg({ METRICS_UTILITY_SHIP_TARGET: target }), { purpose: 'report' }));
+  it('report and rollup: only a Store (directory, s3); put-only targets are refused naming why', async () => {
+    const why: Record<string, RegExp> = {
+      crc: /^METRICS_UTILITY_SHIP_TARGET=crc cannot be read back \(the console ingress only accepts uploads\); tally report reads tarballs from directory or s3 \(or controller_db\)$/,
+      'crc-mutual': /crc-mutual cannot be read back \(the console ingress only accepts uploads\)/,
+      segment: /segment cannot be read back \(Segment only receives analytics events\)/,
+      postgres: /postgres cannot be read back/,
+    };
+    for (const [target, re] of Object.entries(why)) {
+      // Complete settings: the refusal is about what the target can do, not what is missing.
+      const env = { METRICS_UTILITY_SHIP_TARGET: target, METRICS_UTILITY_SERVICE_ACCOUNT_ID: 'i', METRICS_UTILITY_SERVICE_ACCOUNT_SECRET: 's', DATABASE_URL: 'postgres://127.0.0.1:1/x' };
+      const err = await configError(createStore(cfg(env), 'report'));
       expect(err.field).toBe('METRICS_UTILITY_SHIP_TARGET');
-      expect(err.message).toContain(target);
+      expect(err.message).toMatch(re);
+      expect((await configError(createStore(cfg(env), 'rollup'))).message).toMatch(/tally rollup reads tarballs from directory or s3$/);
     }
-    await expect(createStorage(cfg({ METRICS_UTILITY_SHIP_TARGET: 'controller_db' }))).rejects.toThrow(/not a storage to ship to/);
-    const s = await createStorage(cfg({ METRICS_UTILITY_SHIP_TARGET: 'directory', METRICS_UTILITY_SHIP_PATH: scratch }), { purpose: 'report' });
+    await expect(createSink(cfg({ METRICS_UTILITY_SHIP_TARGET: 'controller_db' }))).rejects.toThrow(/not a storage to ship to/);
+    await expect(createStore(cfg({ METRICS_UTILITY_SHIP_TARGET: 'controller_db' }), 'rollup')).rejects.toThrow(/not a storage to read tarballs from/);
+    const s = await createStore(cfg({ METRICS_UTILITY_SHIP_TARGET: 'directory', METRICS_UTILITY_SHIP_PATH: scratch }), 'report');
     expect(s.backend).toBe('directory');
+    const b = await createStore(cfg({ METRICS_UTILITY_SHIP_TARGET: 's3', METRICS_UTILITY_BUCKET_NAME: 'b', METRICS_UTILITY_SHIP_PATH: '/billing/tally/' }), 'rollup');
+    expect(b).toBeInstanceOf(S3Storage);
+    expect(b.describe()).toMatchObject({ bucket: 'b', prefix: 'billing/tally' });
+    await b.close?.();
   });
 
   describe('postgres', () => {
@@ -131,12 +148,12 @@ describe('createStorage', () => {
     });
 
     it('needs DATABASE_URL', async () => {
-      const err = await configError(createStorage(cfg({ METRICS_UTILITY_SHIP_TARGET: 'postgres' })));
+      const err = await configError(createSink(cfg({ METRICS_UTILITY_SHIP_TARGET: 'postgres' })));
       expect(err.message).toBe('METRICS_UTILITY_SHIP_TARGET=postgres needs DATABASE_URL');
     });
 
     it('creates METRICS_UTILITY_STORAGE_TABLE and stores into it', async () => {
-      const s = await createStorage(cfg({ METRICS_UTILITY_SHIP_TARGET: 'postgres', DATABASE_URL: db.url, METRICS_UTILITY_STORAGE_TABLE: 'public.shipped' }));
+      const s = await createSink(cfg({ METRICS_UTILITY_SHIP_TARGET: 'postgres', DATABASE_URL: db.url, METRICS_UTILITY_STORAGE_TABLE: 'public.shipped' }));
       try {
         expect(s).toBeInstanceOf(PostgresStorage);
         expect(s.describe()).toMatchObject({ backend: 'postgres', table: 'public.shipped' });

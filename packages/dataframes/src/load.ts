@@ -1,6 +1,6 @@
 import { errorMessage, type Logger, silentLogger, TallyError } from '@tally/core';
 import { type ExtractFailure, type ExtractedTarball, extractAll } from '@tally/extractors';
-import type { Storage } from '@tally/storage';
+import type { Store } from '@tally/storage';
 import type { Dataframe } from './dataframe.js';
 import { isOutOfMemory } from './duckdb.js';
 
@@ -11,7 +11,7 @@ export interface LoadResult {
 }
 
 export interface LoadOptions {
-  storage: Storage;
+  storage: Store;
   since: Date;
   until: Date;
   logger?: Logger;

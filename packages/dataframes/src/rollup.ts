@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { addDays, addMonths, isoDate, type Logger, silentLogger, tempdir, thisDay, thisMonth, thisWeek } from '@tally/core';
 import { type ExtractFailure, listTarballs } from '@tally/extractors';
-import type { Storage } from '@tally/storage';
+import type { Store } from '@tally/storage';
 import type { Dataframe } from './dataframe.js';
 import { type DuckDbOptions, openDuckDb, type TallyDuckDb } from './duckdb.js';
 import { JobHostSummary } from './job-host-summary.js';
@@ -15,7 +15,7 @@ export type RollupKind = 'job_host_summary' | 'main_jobevent' | 'main_host';
 export const ROLLUP_KINDS: readonly RollupKind[] = ['job_host_summary', 'main_jobevent', 'main_host'];
 
 export interface RollupOptions {
-  storage: Storage;
+  storage: Store;
   since: Date;
   until: Date;
   period: RollupPeriod;
@@ -161,7 +161,7 @@ export async function rollup(opts: RollupOptions): Promise<RollupResult> {
  */
 export async function addRollups(
   df: Dataframe,
-  opts: { storage: Storage; period: RollupPeriod; since: Date; until: Date; prefix?: string },
+  opts: { storage: Store; period: RollupPeriod; since: Date; until: Date; prefix?: string },
 ): Promise<string[]> {
   const prefix = opts.prefix ?? 'rollups';
   const names = await opts.storage.glob(`${prefix}/${df.name}/period=${opts.period}/date=*/*.parquet`);

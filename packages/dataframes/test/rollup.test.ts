@@ -16,7 +16,7 @@ import {
   type TallyDuckDb,
 } from '@tally/dataframes';
 import { packTarball, type PackMember } from '@tally/extractors';
-import { DirectoryStorage, type Storage } from '@tally/storage';
+import { DirectoryStorage, type Store } from '@tally/storage';
 import { metricsUtilityTarballs } from '@tally/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -217,7 +217,7 @@ describe('rollup', () => {
     const source = new DirectoryStorage({ base: fixtures });
     const target = new DirectoryStorage({ base: out });
     // Read the (read-only) fixtures, write the rollups elsewhere.
-    const storage: Storage = {
+    const storage: Store = {
       backend: 'directory',
       put: (n, s) => target.put(n, s),
       get: async (n) => ((await target.exists(n)) ? target.get(n) : source.get(n)),

@@ -1,5 +1,5 @@
 import { addDays, thisDay } from '@tally/core';
-import type { Storage } from '@tally/storage';
+import type { Store } from '@tally/storage';
 
 const pad = (n: number) => String(n).padStart(2, '0');
 
@@ -13,7 +13,7 @@ export function dayFolders(since: Date, until: Date): string[] {
 }
 
 /** Storage names of every `data/YYYY/MM/DD/*.tar.gz` in the day folders of `[since, until)`, sorted. */
-export async function listTarballs(storage: Storage, since: Date, until: Date): Promise<string[]> {
+export async function listTarballs(storage: Store, since: Date, until: Date): Promise<string[]> {
   const out: string[] = [];
   for (const folder of dayFolders(since, until)) {
     const names = await storage.glob(`${folder}/*.tar.gz`);

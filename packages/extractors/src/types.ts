@@ -1,5 +1,5 @@
 import type { Logger } from '@tally/core';
-import type { Storage } from '@tally/storage';
+import type { Store } from '@tally/storage';
 
 /** Caps and filters applied while a tarball is streamed. */
 export interface ExtractLimits {
@@ -36,7 +36,7 @@ export interface ExtractFailure {
 }
 
 export interface ExtractRangeOptions extends ExtractLimits {
-  storage: Storage;
+  storage: Store;
   /** First day folder read is the UTC day of `since`. */
   since: Date;
   /** Day folders strictly before `until` are read: `[since, until)`. */

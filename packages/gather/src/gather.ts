@@ -30,7 +30,7 @@ import {
   tarballStorageName,
   writeTarball,
 } from '@tally/package';
-import type { Storage } from '@tally/storage';
+import { DirectoryStorage, type Sink, type Store, isStore } from '@tally/storage';
 import type pg from 'pg';
 import { dropSecretKeys, safeBillingParams, scrubMessage } from './config-doc.js';
 import { selectCollectors } from './select.js';
@@ -51,7 +51,12 @@ export interface GatherOptions {
   db: pg.ClientBase;
   /** Collectors in declaration order; exactly one must be the config collector. */
   collectors: readonly Collector[];
-  storage: Storage;
+  /**
+   * Where tarballs are shipped: any Sink. When it is also a Store, a delivery left by an
+   * interrupted run is found and replaced. Not used by a dry run, which ships to a local
+   * directory (`outputDir`) instead.
+   */
+  storage?: Sink;
   /** Watermarks and status; default a PostgresStateStore on `db`. */
   stateStore?: StateStore;
   /** Tarball name prefix; default the config document's `install_uuid`. */
@@ -60,9 +65,9 @@ export interface GatherOptions {
   until?: Date;
   /** "Now", for tests; default the wall clock. */
   now?: Date;
-  /** Build tarballs, ship nothing, keep the files, move no watermark. */
+  /** Build tarballs and ship them to a local directory only (`outputDir`), record nothing, move no watermark. */
   dryRun?: boolean;
-  /** Where dry-run tarballs are kept (default a new `tally-dry-run-*` directory under the OS temp dir). */
+  /** The dry run's directory store: tarballs land at `{outputDir}/data/YYYY/MM/DD/…` (default a new `tally-dry-run-*` directory under the OS temp dir). */
   outputDir?: string;
   /** Uncompressed data bytes per tarball and CSV split threshold: a number or `100M` (default 200 MiB). */
   maxSize?: number | string;
@@ -182,6 +187,7 @@ export async function gather(opts: GatherOptions): Promise<GatherResult> {
     if (seen.has(c.meta.key)) throw new ConfigError(`collector key ${c.meta.key} appears twice; keys name tarball members and watermarks`, { field: 'collectors' });
     seen.add(c.meta.key);
   }
+  if (!opts.dryRun && !opts.storage) throw new ConfigError('gather needs a storage to ship to (or dryRun)', { field: 'storage' });
   const data = selectCollectors(opts.collectors, { ...cfg, logger: log });
   const win = resolveWindow({ since: opts.since, until: opts.until, now: opts.now ?? new Date(), maxDays: cfg.maxGatherPeriodDays, logger: log });
 
@@ -217,6 +223,13 @@ class Run {
   private readonly tarballs: GatheredTarball[] = [];
   private readonly failures: GatherFailure[] = [];
   private readonly packer: FirstFitPacker<Part>;
+  /** Where tarballs go: the caller's sink, or the dry run's directory. */
+  private sink!: Sink;
+  /** The dry run's local store. */
+  private dryDir: DirectoryStorage | undefined;
+  /** The sink, when it can also be listed: only then are earlier deliveries looked for. */
+  private deliveries: Store | undefined;
+  /** Where tarballs are written before they are put. */
   private outDir = '';
   private installUuid = '';
   private configText = '';
@@ -237,7 +250,10 @@ class Run {
   async run(configCollector: Collector, data: Collector[]): Promise<GatherResult> {
     await this.store.init();
     this.marks = await this.store.watermarks();
-    this.outDir = this.dryRun ? (this.opts.outputDir ?? (await mkdtemp(join(tmpdir(), 'tally-dry-run-')))) : join(this.work, 'out');
+    this.outDir = join(this.work, 'out');
+    if (this.dryRun) this.dryDir = new DirectoryStorage({ base: this.opts.outputDir ?? (await mkdtemp(join(tmpdir(), 'tally-dry-run-'))) });
+    this.sink = this.dryDir ?? this.opts.storage!;
+    this.deliveries = !this.dryRun && isStore(this.sink) ? this.sink : undefined;
     await this.gatherConfig(configCollector);
 
     // JSON collections first so they ride in the first tarball of their group; then CSV, each in declaration order.
@@ -266,13 +282,13 @@ class Run {
       ok: this.failures.length === 0,
     };
     if (this.win.since) result.since = this.win.since;
-    if (this.dryRun) {
-      result.outputDir = this.outDir;
-      this.log.info(`dry run: ${this.tarballs.length} tarball(s) kept in ${this.outDir}, nothing shipped`, {
+    if (this.dryDir) {
+      result.outputDir = this.dryDir.base;
+      this.log.info(`dry run: ${this.tarballs.length} tarball(s) kept in ${this.dryDir.base}, nothing shipped`, {
         files: this.tarballs.map((t) => t.path),
       });
     } else {
-      this.log.info(`gather shipped ${this.tarballs.length} tarball(s) to ${this.opts.storage.backend}`, {
+      this.log.info(`gather shipped ${this.tarballs.length} tarball(s) to ${this.sink.backend}`, {
         failures: this.failures.length,
       });
     }
@@ -450,7 +466,7 @@ class Run {
     this.nameCounts.set(stamp, n + 1);
     const base = tarballName(this.installUuid, head.since, head.until, tarballIndex(head.key, n));
     const name = tarballStorageName(base, head.since);
-    const local = join(this.outDir, this.dryRun ? name : base);
+    const local = join(this.outDir, base);
     const status = [...bundle.items.map((p) => p.status), ...failedRows];
     this.failedRows.delete(bundle.group);
     const keys = [...new Set(bundle.items.map((p) => p.key))];
@@ -477,24 +493,25 @@ class Run {
         return;
       }
       const entry: GatheredTarball = { name, since: head.since, until: head.until, members: written.members, bytes: written.bytes };
-      if (this.dryRun) {
-        this.tarballs.push({ ...entry, path: local });
-        this.log.info(`dry run: wrote ${local}`);
-        return;
-      }
       try {
-        await this.opts.storage.put(name, { filename: local });
+        await this.sink.put(name, { filename: local });
       } catch (err) {
         fail('upload', err);
         return;
       } finally {
         await rm(local, { force: true });
       }
+      if (this.dryDir) {
+        const path = join(this.dryDir.base, name);
+        this.tarballs.push({ ...entry, path });
+        this.log.info(`dry run: wrote ${path}`);
+        return;
+      }
       this.tarballs.push(entry);
       this.log.info(`shipped ${name}`, { members: written.members, bytes: written.bytes });
       for (const p of bundle.items) p.slice.pending--;
       await this.advance(keys);
-      if (first?.slice.first) await this.removeSuperseded(name, head.since, head.until);
+      if (first?.slice.first && this.deliveries) await this.removeSuperseded(this.deliveries, name, head.since, head.until);
     } finally {
       await Promise.all(bundle.items.map((p) => (p.file ? rm(p.file, { force: true }) : undefined)));
     }
@@ -507,17 +524,17 @@ class Run {
    * delivery covers it (same start, later end, same key and part), so the
    * earlier one is removed rather than left as a duplicate.
    */
-  private async removeSuperseded(name: string, since: Date, until: Date): Promise<void> {
+  private async removeSuperseded(store: Store, name: string, since: Date, until: Date): Promise<void> {
     const slash = name.lastIndexOf('/');
     const file = name.slice(slash + 1);
     const prefix = `${this.installUuid}-${tarballStamp(since)}-`;
     const index = file.slice(file.lastIndexOf('-'));
     try {
-      for (const other of await this.opts.storage.glob(`${name.slice(0, slash + 1)}${prefix}*${index}`)) {
+      for (const other of await store.glob(`${name.slice(0, slash + 1)}${prefix}*${index}`)) {
         if (other === name) continue;
         const end = parseTarballStamp(other.slice(other.lastIndexOf('/') + 1 + prefix.length));
         if (!end || end.getTime() >= until.getTime()) continue;
-        await this.opts.storage.remove(other);
+        await store.remove(other);
         this.log.warn(`removed ${other}: delivered by an interrupted run and covered by ${name}`);
       }
     } catch (err) {

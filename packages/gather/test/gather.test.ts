@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { ConfigError, CollectorError, type Logger } from '@tally/core';
 import { GATHER_LOCK, gather, tarballIndex, JsonFileStateStore, PostgresStateStore, readCollectorStatus, type StateStore } from '@tally/gather';
 import { readTarballMembers } from '@tally/package';
-import { DirectoryStorage } from '@tally/storage';
+import { DirectoryStorage, isStore, type Sink } from '@tally/storage';
 import { createTestDatabase, type TestDatabase } from '@tally/testkit';
 import type pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -171,13 +171,40 @@ describe('gather', () => {
     expect((await readCollectorStatus(store)).find((s) => s.key === 'job_host_summary')!.consecutiveFailures).toBe(0);
   });
 
+  it('ships to a put-only Sink without looking for earlier deliveries, and without a false warning', async () => {
+    // Only put and describe: what the console ingress offers. Delivered bytes land in a directory to check them.
+    const puts: string[] = [];
+    const sink: Sink = {
+      backend: 'put-only',
+      put: async (name, source) => {
+        puts.push(name);
+        await storage.put(name, source);
+      },
+      describe: () => ({ backend: 'put-only' }),
+    };
+    expect(isStore(sink)).toBe(false);
+    const log = capture();
+    const res = await gather({ db, collectors: [configCollector(), dailyCsv('job_host_summary')], storage: sink, stateStore: store, now: NOW, config: cfg, installUuid: 'u1', logger: log });
+    expect(res.ok).toBe(true);
+    expect(puts).toEqual(res.tarballs.map((t) => t.name));
+    expect(puts.length).toBeGreaterThan(0);
+    expect(log.lines.filter((l) => l.startsWith('warn'))).toEqual([]);
+    expect((await readStored(storage, base)).map((t) => t.name)).toEqual(puts);
+    expect(res.watermarks.job_host_summary).toBe(NOW.toISOString());
+  });
+
+  it('refuses to ship without a sink unless it is a dry run', async () => {
+    await expect(gather({ db, collectors: [configCollector(), dailyCsv('job_host_summary')], stateStore: store, now: NOW, config: cfg, installUuid: 'u1' })).rejects.toThrow(
+      /gather needs a storage to ship to/,
+    );
+  });
+
   it('dry-run builds and keeps the tarballs, ships nothing and moves no watermark', async () => {
     const out = join(root, 'dry');
     const log = capture();
     const res = await gather({
       db,
       collectors: [configCollector(), dailyCsv('job_host_summary')],
-      storage,
       stateStore: store,
       now: NOW,
       config: cfg,
@@ -194,6 +221,8 @@ describe('gather', () => {
       expect(existsSync(t.path!)).toBe(true);
       expect((await readTarballMembers(t.path!)).map((m) => m.name)).toContain('./job_host_summary.csv');
     }
+    // The output directory is a real Store with the ship layout: read back like any shipped directory.
+    expect(await new DirectoryStorage({ base: out }).glob('data/*/*/*/*.tar.gz')).toEqual(res.tarballs.map((t) => t.name).sort());
     expect(await storage.glob('**')).toEqual([]);
     expect(res.watermarks).toEqual({});
     expect(await store.watermarks()).toEqual(new Map());

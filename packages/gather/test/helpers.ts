@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Collector, CollectorMeta, CollectorParams, CollectorResult } from '@tally/collectors';
 import { StorageError, pythonDatetime } from '@tally/core';
 import { readTarballMembers } from '@tally/package';
-import type { GlobOptions, LocalFile, PutSource, Storage } from '@tally/storage';
+import type { GlobOptions, LocalFile, PutSource, Store } from '@tally/storage';
 
 /** A collector built directly on the contract. */
 export function makeCollector(meta: CollectorMeta, run: (p: CollectorParams) => Promise<CollectorResult>): Collector {
@@ -46,11 +46,11 @@ export function jsonCollector(key: string, data: Record<string, unknown> | null,
 }
 
 /** Wraps a storage and fails the puts `failWhen` picks, as a broken network would. */
-export class FailingStorage implements Storage {
+export class FailingStorage implements Store {
   readonly backend = 'failing';
   readonly attempts: string[] = [];
   constructor(
-    private readonly inner: Storage,
+    private readonly inner: Store,
     private readonly failWhen: (name: string, attempt: number) => boolean,
   ) {}
   async put(name: string, source: PutSource): Promise<void> {
@@ -83,7 +83,7 @@ export interface StoredTarball {
 }
 
 /** Every tarball under `base/data`, read back with its members and status rows. */
-export async function readStored(storage: Storage, base: string): Promise<StoredTarball[]> {
+export async function readStored(storage: Store, base: string): Promise<StoredTarball[]> {
   const names = await storage.glob('data/**/*.tar.gz');
   const out: StoredTarball[] = [];
   for (const name of names) {

@@ -1,5 +1,5 @@
 import { isoDate, type Logger, monthWindow, silentLogger, withTempdir } from '@tally/core';
-import type { Storage } from '@tally/storage';
+import type { Store } from '@tally/storage';
 import { join } from 'node:path';
 import { writeCcsp } from './ccsp.js';
 import { writeCcspV2 } from './ccspv2.js';
@@ -58,7 +58,7 @@ export interface BuildResult {
 
 export interface BuildCcspOptions {
   type: CcspType;
-  storage: Storage;
+  storage: Store;
   period: ReportPeriod;
   params: Omit<ReportParams, 'reportPeriod'>;
   force?: boolean;

@@ -1,5 +1,5 @@
 import { addDays, isoDate, type Logger, type Queryable, silentLogger, thisDay, withTempdir } from '@tally/core';
-import type { Storage } from '@tally/storage';
+import type { Store } from '@tally/storage';
 import { join } from 'node:path';
 import { type HostMetricRecord, type RenewalNode, renewalNodes } from './renewal-dedup.js';
 import { loadWorkbookWriter, openWorkbook, setWidths, writeDataTable } from './sheet.js';
@@ -183,7 +183,7 @@ export async function writeRenewal(filename: string, s: RenewalSummary, p: { rep
 
 export interface BuildRenewalOptions {
   db: Queryable;
-  storage: Storage;
+  storage: Store;
   since: Date;
   /** Default: today. */
   until?: Date;

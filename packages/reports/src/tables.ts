@@ -1,6 +1,6 @@
 import { addDays, type Logger, silentLogger, thisDay } from '@tally/core';
 import { installUuidOf, isOutOfMemory, JobHostSummary, loadExtracted, MainJobevent, openDuckDb, type TallyDuckDb, withExtracted } from '@tally/dataframes';
-import type { Storage } from '@tally/storage';
+import type { Store } from '@tally/storage';
 import { USAGE_TABLES, usageFromGrouped, usageFromPrepared } from './usage-tables.js';
 
 /** The little of a DuckDB handle the report queries need (satisfied by @tally/dataframes' TallyDuckDb). */
@@ -37,7 +37,7 @@ export interface ReportTables {
 }
 
 export interface ReportInputOptions {
-  storage: Storage;
+  storage: Store;
   /** First and last day folder read, inclusive (`data/YYYY/MM/DD`). */
   firstDay: Date;
   lastDay: Date;

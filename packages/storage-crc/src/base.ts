@@ -1,4 +1,4 @@
-import { type PutSource, PutOnlyStorage, type Storage, checkName } from '@tally/storage';
+import { type PutSource, type Sink, checkName } from '@tally/storage';
 import type { Logger, RetryPolicy } from '@tally/core';
 import { type IngressUploader, type Timeouts, preparePayload } from './upload.js';
 
@@ -16,11 +16,11 @@ export interface IngressOptions {
 }
 
 /**
- * What CRC and CRCMutual share: put-only (the ingress cannot be read back), a
- * payload prepared once so retries resend the same bytes.
+ * What CRC and CRCMutual share: a Sink, not a Store (the ingress cannot be read
+ * back), and a payload prepared once so retries resend the same bytes.
  */
-export abstract class IngressStorage extends PutOnlyStorage implements Storage {
-  protected readonly putOnlyReason = 'the console ingress is a put-only backend';
+export abstract class IngressStorage implements Sink {
+  abstract readonly backend: string;
   protected abstract readonly uploader: IngressUploader;
 
   /** Send one prepared payload; subclasses add authentication. */
@@ -35,7 +35,6 @@ export abstract class IngressStorage extends PutOnlyStorage implements Storage {
       await payload.release();
     }
   }
-
 
   async close(): Promise<void> {
     await this.uploader.close();

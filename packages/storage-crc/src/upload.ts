@@ -1,24 +1,18 @@
-import { createWriteStream, openAsBlob } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
+import { openAsBlob } from 'node:fs';
 import {
   ConfigError,
   DEFAULT_RETRY,
   type Logger,
   type RetryPolicy,
   StorageError,
-  type TempDir,
   errorMessage,
   isNetworkError,
   isRetryable,
-  pythonJson,
   registerSecret,
   silentLogger,
-  tempdir,
   withRetry,
 } from '@tally/core';
-import type { PutSource } from '@tally/storage';
+import { type PutSource, putBody } from '@tally/storage';
 import { Agent, type Dispatcher, FormData, ProxyAgent, fetch } from 'undici';
 import { userAgent } from './version.js';
 
@@ -60,40 +54,13 @@ export interface PreparedPayload {
   release(): Promise<void>;
 }
 
-/** Turn any put source into something that can be sent several times, streaming from disk where possible. */
+/** Any put source as a payload that can be sent several times (retries, a token refresh), streamed from disk where possible. */
 export async function preparePayload(backend: string, name: string, source: PutSource): Promise<PreparedPayload> {
-  const none = async () => {};
-  if ('dict' in source) {
-    const text = pythonJson(source.dict);
-    const blob = new Blob([text], { type: 'application/json' });
-    return { size: blob.size, contentType: blob.type, blob: async () => blob, release: none };
-  }
-  if ('buffer' in source) {
-    const blob = new Blob([source.buffer], { type: PAYLOAD_CONTENT_TYPE });
-    return { size: blob.size, contentType: PAYLOAD_CONTENT_TYPE, blob: async () => blob, release: none };
-  }
-  if ('filename' in source) {
-    const s = await stat(source.filename).catch(() => undefined);
-    if (!s?.isFile()) throw new StorageError(backend, `put ${name}: ${source.filename} is not a readable file`);
-    const path = source.filename;
-    return { size: s.size, contentType: PAYLOAD_CONTENT_TYPE, blob: () => openAsBlob(path, { type: PAYLOAD_CONTENT_TYPE }), release: none };
-  }
-  if ('stream' in source) {
-    // A stream can be read once; spool it so retries and a token refresh can resend it.
-    let dir: TempDir | undefined;
-    try {
-      dir = await tempdir('tally-crc');
-      const path = join(dir.path, 'payload');
-      await pipeline(source.stream, createWriteStream(path, { mode: 0o600 }));
-      const size = (await stat(path)).size;
-      const owned = dir;
-      return { size, contentType: PAYLOAD_CONTENT_TYPE, blob: () => openAsBlob(path, { type: PAYLOAD_CONTENT_TYPE }), release: () => owned.remove() };
-    } catch (err) {
-      await dir?.remove();
-      throw new StorageError(backend, `put ${name}: reading the source stream failed: ${errorMessage(err)}`, { cause: err });
-    }
-  }
-  throw new StorageError(backend, `put ${name}: expected one of dict, filename, stream or buffer`);
+  const body = await putBody(backend, name, source);
+  const contentType = body.kind === 'dict' ? body.contentType : PAYLOAD_CONTENT_TYPE;
+  const data = body.data;
+  const blob = data ? async () => new Blob([data], { type: contentType }) : () => openAsBlob(body.path!, { type: contentType });
+  return { size: body.size!, contentType, blob, release: () => body.release() };
 }
 
 /** Check an ingress/SSO URL: http(s) only, plain http only when explicitly allowed (tests). */

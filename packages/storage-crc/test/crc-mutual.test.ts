@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { type Server, createServer } from 'node:https';
 import { join } from 'node:path';
 import { ConfigError, StorageError, type TempDir, tempdir } from '@tally/core';
+import { isStore } from '@tally/storage';
 import { CrcMutualStorage, type CrcMutualOptions, IngressUploader, PAYLOAD_CONTENT_TYPE, preparePayload } from '@tally/storage-crc';
 import { metricsUtilityTarballs } from '@tally/testkit';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -162,10 +163,9 @@ describe('CrcMutualStorage (mutual TLS) against a loopback https ingress', () =>
     expect(() => mutual({ ingressUrl: uploadUrl.replace('https:', 'http:') })).toThrow(/plain http/);
   });
 
-  it('is put-only and its describe() holds paths, never key material', async () => {
+  it('is a Sink, not a Store, and its describe() holds paths, never key material', async () => {
     await using(mutual(), async (s) => {
-      await expect(s.get('a')).rejects.toThrow('storage crc-mutual: get a: not supported, the console ingress is a put-only backend');
-      await expect(s.glob('**')).rejects.toThrow(StorageError);
+      expect(isStore(s)).toBe(false);
       const d = JSON.stringify(s.describe());
       expect(d).not.toContain('PRIVATE KEY');
       expect(s.describe()).toMatchObject({ certPath: pki.clientCert, keyPath: pki.clientKey });

@@ -1,8 +1,7 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import type { Readable } from 'node:stream';
 import { ConfigError, type Queryable, StorageError, errorMessage, parseCsvRows, tempdir } from '@tally/core';
-import { type GlobOptions, type LocalFile, type PutSource, type Storage, checkName, dateFilter, globPrefix, globToRegExp, tempLocalFile } from '@tally/storage';
+import { type GlobOptions, type LocalFile, type PutSource, type Store, checkName, dateFilter, globPrefix, globToRegExp, putBody, tempLocalFile } from '@tally/storage';
 import pg from 'pg';
 
 const BACKEND = 'postgres';
@@ -70,12 +69,6 @@ export async function createStorageTable(db: Queryable, opts: StorageTableOption
   }
 }
 
-async function readStream(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
-  return Buffer.concat(chunks);
-}
-
 function isBase64Value(v: unknown): v is Base64Value {
   if (!v || typeof v !== 'object' || Array.isArray(v)) return false;
   const o = v as Record<string, unknown>;
@@ -93,7 +86,7 @@ function escapeLike(s: string): string {
  * the exact bytes back. `get()` writes a temp file: the bytes for base64 values,
  * JSON text otherwise.
  */
-export class PostgresStorage implements Storage {
+export class PostgresStorage implements Store {
   readonly backend = BACKEND;
   private readonly db: Queryable;
   private readonly pool?: pg.Pool;
@@ -128,12 +121,11 @@ export class PostgresStorage implements Storage {
   }
 
   private async valueOf(name: string, source: PutSource): Promise<unknown> {
-    if ('dict' in source) return source.dict;
+    const body = await putBody(BACKEND, name, source, { replayable: false });
+    if (body.kind === 'dict') return body.dict;
     let bytes: Buffer;
     try {
-      if ('filename' in source) bytes = await readFile(source.filename);
-      else if ('stream' in source) bytes = await readStream(source.stream);
-      else bytes = typeof source.buffer === 'string' ? Buffer.from(source.buffer, 'utf8') : Buffer.from(source.buffer);
+      bytes = await body.bytes();
     } catch (err) {
       throw new StorageError(BACKEND, `put ${name} failed reading the source: ${errorMessage(err)}`, { cause: err });
     }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -23,13 +23,12 @@ import {
   type RetryPolicy,
   StorageError,
   errorMessage,
-  pythonJson,
   silentLogger,
   statusOf,
   tempdir,
   withRetry,
 } from '@tally/core';
-import { type GlobOptions, type LocalFile, type PutSource, type Storage, checkName, dateFilter, globPrefix, globToRegExp, tempLocalFile } from '@tally/storage';
+import { type GlobOptions, type LocalFile, type PutSource, type Store, checkName, dateFilter, globPrefix, globToRegExp, putBody, tempLocalFile } from '@tally/storage';
 
 /** `WHEN_REQUIRED` sends no payload checksums unless an operation needs one; `WHEN_SUPPORTED` is the SDK default. */
 export type ChecksumMode = 'WHEN_REQUIRED' | 'WHEN_SUPPORTED';
@@ -37,6 +36,12 @@ export type ChecksumMode = 'WHEN_REQUIRED' | 'WHEN_SUPPORTED';
 export interface S3Options {
   /** METRICS_UTILITY_BUCKET_NAME */
   bucket: string;
+  /**
+   * METRICS_UTILITY_SHIP_PATH: the key prefix every name lives under, as metrics-utility writes
+   * `{ship_path}/data/YYYY/MM/DD/{tarball}`. Leading and trailing slashes are dropped (keys never
+   * start with `/`); empty or unset means the bucket root.
+   */
+  prefix?: string;
   /** METRICS_UTILITY_BUCKET_ENDPOINT: an S3-compatible server; unset means AWS. */
   endpoint?: string;
   /** METRICS_UTILITY_BUCKET_REGION (default us-east-1). */
@@ -68,14 +73,25 @@ export interface S3Options {
 
 const BACKEND = 's3';
 
+/** `/a/b/` → `a/b`: the ship path as a key prefix; `..` is refused, empty parts and `.` dropped. */
+export function keyPrefix(shipPath: string | undefined): string {
+  const parts = (shipPath ?? '').split('/').filter((p) => p !== '' && p !== '.');
+  if (parts.includes('..')) {
+    throw new ConfigError(`storage s3: ship path "${shipPath}" contains "..", which is not a key prefix`, { field: 'METRICS_UTILITY_SHIP_PATH' });
+  }
+  return parts.join('/');
+}
+
 /**
  * S3 and S3-compatible servers. Every operation is retried with the core retry
  * policy (SDK retries are off so there is one policy); stream sources are spooled
  * to a temporary file first so that a retried upload can start again from byte 0.
  */
-export class S3Storage implements Storage {
+export class S3Storage implements Store {
   readonly backend = BACKEND;
   readonly bucket: string;
+  /** Key prefix (the ship path), without slashes at either end; '' for the bucket root. */
+  readonly prefix: string;
   private readonly client: S3Client;
   private readonly opts: S3Options;
   private readonly retry: Partial<RetryPolicy>;
@@ -104,6 +120,7 @@ export class S3Storage implements Storage {
     }
     this.opts = opts;
     this.bucket = opts.bucket;
+    this.prefix = keyPrefix(opts.prefix);
     this.retry = { ...DEFAULT_RETRY, ...opts.retry };
     this.log = opts.logger ?? silentLogger;
     this.partSize = Math.max(5 * MiB, opts.partSize ?? 8 * MiB);
@@ -128,6 +145,12 @@ export class S3Storage implements Storage {
     this.client = new S3Client(config);
   }
 
+  /** The object key of a (checked) name. */
+  private key(name: string): string {
+    checkName(BACKEND, name);
+    return this.prefix ? `${this.prefix}/${name}` : name;
+  }
+
   private fail(op: string, name: string, err: unknown): Error {
     if (err instanceof StorageError || err instanceof ConfigError) return err;
     const status = statusOf(err);
@@ -138,7 +161,7 @@ export class S3Storage implements Storage {
     } else if (status !== undefined) {
       why = `HTTP ${status}${code && code !== 'Error' && code !== 'UnknownError' ? ` ${code}` : ''}${why && why !== code && why !== 'UnknownError' ? `: ${why}` : ''}`;
     }
-    return new StorageError(BACKEND, `${op} s3://${this.bucket}/${name} failed: ${why}`, { cause: err, ...(status !== undefined ? { status } : {}) });
+    return new StorageError(BACKEND, `${op} s3://${this.bucket}/${this.prefix ? `${this.prefix}/` : ''}${name} failed: ${why}`, { cause: err, ...(status !== undefined ? { status } : {}) });
   }
 
   private run<T>(op: string, name: string, fn: (attempt: number) => Promise<T>): Promise<T> {
@@ -152,45 +175,34 @@ export class S3Storage implements Storage {
   }
 
   async put(name: string, source: PutSource): Promise<void> {
-    checkName(BACKEND, name);
-    if ('dict' in source) return this.putBytes(name, Buffer.from(pythonJson(source.dict), 'utf8'), 'application/json');
-    if ('buffer' in source) {
-      const b = typeof source.buffer === 'string' ? Buffer.from(source.buffer, 'utf8') : Buffer.from(source.buffer.buffer, source.buffer.byteOffset, source.buffer.byteLength);
-      return this.putBytes(name, b);
-    }
-    if ('filename' in source) return this.putFile(name, source.filename);
-    // A stream can be read once: spool it so every attempt can start again.
-    const spool = await tempdir('tally-s3-put');
+    const key = this.key(name);
+    // A stream is spooled by putBody, so every attempt can start again from byte 0.
+    const body = await putBody(BACKEND, name, source);
     try {
-      const path = join(spool.path, 'body');
-      try {
-        await pipeline(source.stream, createWriteStream(path));
-      } catch (err) {
-        throw new StorageError(BACKEND, `put s3://${this.bucket}/${name} failed reading the source stream: ${errorMessage(err)}`, { cause: err });
-      }
-      await this.putFile(name, path);
+      if (body.data) await this.putBytes(key, name, body.data, body.kind === 'dict' ? body.contentType : undefined);
+      else await this.putFile(key, name, body.path!, body.size!);
     } finally {
-      await spool.remove();
+      await body.release();
     }
   }
 
-  private async putBytes(name: string, body: Buffer, contentType?: string): Promise<void> {
+  private async putBytes(key: string, name: string, body: Buffer, contentType?: string): Promise<void> {
     if (body.length > this.partSize) {
-      await this.run('put', name, () => this.upload(name, Readable.from([body]), body.length));
+      await this.run('put', name, () => this.upload(key, Readable.from([body]), body.length));
       return;
     }
-    await this.run('put', name, () => this.putObject(name, body, contentType));
+    await this.run('put', name, () => this.putObject(key, body, contentType));
   }
 
   /**
    * One PutObject. Without SDK checksums (WHEN_REQUIRED) we still send Content-MD5,
    * so the server rejects a body damaged on the way instead of storing it.
    */
-  private putObject(name: string, body: Buffer, contentType?: string) {
+  private putObject(key: string, body: Buffer, contentType?: string) {
     return this.client.send(
       new PutObjectCommand({
         Bucket: this.bucket,
-        Key: name,
+        Key: key,
         Body: body,
         ContentLength: body.length,
         ...(this.checksum === 'WHEN_REQUIRED' ? { ContentMD5: createHash('md5').update(body).digest('base64') } : {}),
@@ -199,22 +211,14 @@ export class S3Storage implements Storage {
     );
   }
 
-  private async putFile(name: string, filename: string): Promise<void> {
-    let size: number;
-    try {
-      const s = await stat(filename);
-      if (!s.isFile()) throw new Error('not a regular file');
-      size = s.size;
-    } catch (err) {
-      throw new StorageError(BACKEND, `put s3://${this.bucket}/${name} failed: cannot read ${filename}: ${errorMessage(err)}`, { cause: err });
-    }
+  private async putFile(key: string, name: string, filename: string, size: number): Promise<void> {
     await this.run('put', name, async () => {
       const fh = await open(filename, 'r');
       try {
         if (size <= this.partSize) {
-          await this.putObject(name, await fh.readFile());
+          await this.putObject(key, await fh.readFile());
         } else {
-          await this.upload(name, fh.createReadStream({ autoClose: false }), size);
+          await this.upload(key, fh.createReadStream({ autoClose: false }), size);
         }
       } finally {
         await fh.close();
@@ -223,10 +227,10 @@ export class S3Storage implements Storage {
   }
 
   /** A multipart upload; `size` lets lib-storage check that every part arrived. */
-  private async upload(name: string, body: Readable, size: number): Promise<void> {
+  private async upload(key: string, body: Readable, size: number): Promise<void> {
     const upload = new Upload({
       client: this.client,
-      params: { Bucket: this.bucket, Key: name, Body: body, ContentLength: size },
+      params: { Bucket: this.bucket, Key: key, Body: body, ContentLength: size },
       partSize: this.partSize,
       queueSize: this.opts.queueSize ?? 4,
       // We abort ourselves: lib-storage would throw the abort's error instead of the
@@ -237,8 +241,8 @@ export class S3Storage implements Storage {
       await upload.done();
     } catch (err) {
       if (upload.uploadId) {
-        await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: name, UploadId: upload.uploadId })).catch((abortErr: unknown) =>
-          this.log.warn(`s3 put ${name}: could not abort multipart upload ${upload.uploadId}; its parts may linger until a lifecycle rule removes them`, {
+        await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: upload.uploadId })).catch((abortErr: unknown) =>
+          this.log.warn(`s3 put ${key}: could not abort multipart upload ${upload.uploadId}; its parts may linger until a lifecycle rule removes them`, {
             error: errorMessage(abortErr),
           }),
         );
@@ -248,28 +252,28 @@ export class S3Storage implements Storage {
   }
 
   async get(name: string): Promise<LocalFile> {
-    checkName(BACKEND, name);
+    const key = this.key(name);
     const dir = await tempdir('tally-s3-get');
     const path = join(dir.path, basename(name));
     try {
       await this.run('get', name, async () => {
-        const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: name }));
+        const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
         if (!res.Body) throw new Error('empty response body');
         await pipeline(res.Body as Readable, createWriteStream(path));
       });
     } catch (err) {
       await dir.remove();
-      if (statusOf((err as StorageError).cause) === 404) throw new StorageError(BACKEND, `get s3://${this.bucket}/${name}: no such object`, { cause: err, status: 404 });
+      if (statusOf((err as StorageError).cause) === 404) throw new StorageError(BACKEND, `get s3://${this.bucket}/${key}: no such object`, { cause: err, status: 404 });
       throw err;
     }
     return tempLocalFile(path, dir);
   }
 
   async exists(name: string): Promise<boolean> {
-    checkName(BACKEND, name);
+    const key = this.key(name);
     return this.run('exists', name, async () => {
       try {
-        await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: name }));
+        await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
         return true;
       } catch (err) {
         if (statusOf(err) === 404) return false;
@@ -279,22 +283,27 @@ export class S3Storage implements Storage {
   }
 
   async remove(name: string): Promise<void> {
-    checkName(BACKEND, name);
-    await this.run('remove', name, () => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: name })));
+    const key = this.key(name);
+    await this.run('remove', name, () => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })));
   }
 
-  /** fnmatch semantics: `*` and `?` also match `/`. Listed from the literal prefix, page by page. */
+  /** fnmatch semantics: `*` and `?` also match `/`. Listed from the literal prefix, page by page; names come back without the key prefix. */
   async glob(pattern: string, opts: GlobOptions = {}): Promise<string[]> {
     checkName(BACKEND, pattern);
+    const literal = globPrefix(pattern);
+    const listFrom = this.prefix ? `${this.prefix}/${literal}` : literal;
     const re = globToRegExp(pattern, false);
-    const prefix = globPrefix(pattern);
+    const strip = this.prefix ? this.prefix.length + 1 : 0;
     const out: string[] = [];
     let token: string | undefined;
     do {
       const page = await this.run('glob', pattern, () =>
-        this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ...(this.opts.listPageSize ? { MaxKeys: this.opts.listPageSize } : {}), ...(token ? { ContinuationToken: token } : {}) })),
+        this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: listFrom, ...(this.opts.listPageSize ? { MaxKeys: this.opts.listPageSize } : {}), ...(token ? { ContinuationToken: token } : {}) })),
       );
-      for (const o of page.Contents ?? []) if (o.Key && re.test(o.Key) && dateFilter(o.Key, opts)) out.push(o.Key);
+      for (const o of page.Contents ?? []) {
+        const name = o.Key?.slice(strip);
+        if (name && re.test(name) && dateFilter(name, opts)) out.push(name);
+      }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
     return out.sort();
@@ -304,6 +313,7 @@ export class S3Storage implements Storage {
     return {
       backend: BACKEND,
       bucket: this.bucket,
+      ...(this.prefix ? { prefix: this.prefix } : {}),
       endpoint: this.opts.endpoint ?? 'aws',
       region: this.opts.region || 'us-east-1',
       staticKeys: Boolean(this.opts.accessKey),

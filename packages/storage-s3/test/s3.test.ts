@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { ConfigError, StorageError } from '@tally/core';
-import { S3Storage, type S3Options } from '@tally/storage-s3';
+import { S3Storage, type S3Options, keyPrefix } from '@tally/storage-s3';
 import { storageContract } from '@tally/testkit';
 import S3rver from 's3rver';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -34,6 +34,60 @@ const make = (over: Partial<S3Options> = {}) =>
   new S3Storage({ bucket: BUCKET, endpoint, region: 'us-east-1', accessKey: 'S3RVER', secretKey: 'S3RVER', retry: fast, ...over });
 
 storageContract('s3 on s3rver', () => make({ secretKey: 'S3RVER' }), { starCrossesSlash: true, tempCopies: true, secrets: ['S3RVER'] });
+storageContract('s3 under a ship path', () => make({ prefix: '/contract/ship/' }), { starCrossesSlash: true, tempCopies: true, secrets: ['S3RVER'] });
+
+describe('S3 key layout: {ship_path}/name, as metrics-utility', () => {
+  const tarball = 'data/2024/03/11/u-2024-03-11-075901+0000-2024-03-11-080752+0000-0.tar.gz';
+
+  it('normalises the ship path into a key prefix: no leading slash, empty is the bucket root, .. refused', () => {
+    expect(keyPrefix('/var/lib/tally/')).toBe('var/lib/tally');
+    expect(keyPrefix('metrics//billing/./x')).toBe('metrics/billing/x');
+    expect(keyPrefix('')).toBe('');
+    expect(keyPrefix('/')).toBe('');
+    expect(keyPrefix(undefined)).toBe('');
+    expect(() => keyPrefix('a/../b')).toThrow(ConfigError);
+    expect(() => make({ prefix: '../up' })).toThrow(/METRICS_UTILITY_SHIP_PATH|"\.\."/);
+  });
+
+  it('with a ship path, every operation uses {ship_path}/{name} and names come back without it', async () => {
+    const root = make();
+    const shipped = make({ prefix: '/layout/billing/' });
+    try {
+      await shipped.put(tarball, { buffer: 'under the ship path' });
+      expect(await root.glob('layout/**')).toEqual([`layout/billing/${tarball}`]);
+      expect(await root.exists(tarball)).toBe(false);
+      expect(await shipped.exists(tarball)).toBe(true);
+      expect(await shipped.glob('data/2024/03/*/*.tar.gz', { since: new Date('2024-03-11T00:00:00Z') })).toEqual([tarball]);
+      // Written by the reference (or anyone) at the full key: read back by name.
+      await root.put('layout/billing/reports/2024/03/CCSP-2024-03.xlsx', { buffer: 'xlsx' });
+      expect(await shipped.glob('reports/**')).toEqual(['reports/2024/03/CCSP-2024-03.xlsx']);
+      await using local = await shipped.get('reports/2024/03/CCSP-2024-03.xlsx');
+      expect(await readFile(local.path, 'utf8')).toBe('xlsx');
+      const missing = await shipped.get('rollups/none.parquet').catch((e: unknown) => e);
+      expect((missing as Error).message).toContain('s3://metricsutilitys3/layout/billing/rollups/none.parquet');
+      await shipped.remove(tarball);
+      expect(await root.glob('layout/billing/data/**')).toEqual([]);
+      expect(shipped.describe()).toMatchObject({ prefix: 'layout/billing' });
+    } finally {
+      await root.close();
+      await shipped.close();
+    }
+  });
+
+  it('without a ship path, keys start at the bucket root (never with a slash)', async () => {
+    const root = make({ prefix: '' });
+    try {
+      await root.put(`rootlayout/${tarball}`, { buffer: 'x' });
+      expect(await root.glob('rootlayout/data/**')).toEqual([`rootlayout/${tarball}`]);
+      const under = make({ prefix: 'rootlayout' });
+      expect(await under.glob('data/**')).toEqual([tarball]);
+      await under.close();
+      expect(root.describe()).not.toHaveProperty('prefix');
+    } finally {
+      await root.close();
+    }
+  });
+});
 
 describe('S3Storage configuration', () => {
   it('needs a bucket', () => {
@@ -115,9 +169,20 @@ describe('S3Storage through a fault proxy', () => {
     await storage.put('style/a.json', { dict: { a: 1 } });
     const put = proxy.seen.find((r) => r.method === 'PUT')!;
     expect(put.url.split('?')[0]).toBe(`/${BUCKET}/style/a.json`);
+    expect(put.headers['content-type']).toBe('application/json');
     expect(Object.keys(put.headers).filter((h) => h.startsWith('x-amz-checksum-'))).toEqual([]);
     // …but Content-MD5 of the exact body, so the server can refuse a damaged upload.
     expect(put.headers['content-md5']).toBe(createHash('md5').update('{"a": 1}').digest('base64'));
+  });
+
+  it('sends the key {ship_path}/{name} on the wire, without a leading or doubled slash', async () => {
+    storage = make({ endpoint: proxy.endpoint, prefix: '/wire/ship/' });
+    await storage.put('data/2024/03/11/t.tar.gz', { buffer: 'x' });
+    const put = proxy.seen.find((r) => r.method === 'PUT')!;
+    expect(put.url.split('?')[0]).toBe(`/${BUCKET}/wire/ship/data/2024/03/11/t.tar.gz`);
+    proxy.seen.length = 0;
+    expect(await storage.glob('data/*')).toEqual(['data/2024/03/11/t.tar.gz']);
+    expect(decodeURIComponent(proxy.seen.find((r) => r.method === 'GET')!.url)).toContain('prefix=wire/ship/data/');
   });
 
   it('sends checksums when asked (checksum: WHEN_SUPPORTED)', async () => {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Analytics } from '@segment/analytics-node';
 import { ConfigError, StorageError, errorMessage, pythonJsonSize, registerSecret, silentLogger } from '@tally/core';
 import type { Logger, TallyConfig } from '@tally/core';
-import { type PutSource, PutOnlyStorage, type Storage, checkName } from '@tally/storage';
+import { type PutSource, type Sink, checkName } from '@tally/storage';
 import { type ChunkInfo, type SegmentMeta, chunkDict, chunkMessageId, maxChunkSize, pythonIsoTimestamp } from './chunk.js';
 
 export const DEFAULT_SEGMENT_EVENT = 'Metrics Artifact Upload';
@@ -34,14 +34,16 @@ export interface SegmentPutResult {
   messageIds: (string | undefined)[];
 }
 
+/** What Segment accepts, in the words every refusal uses. */
+export const SEGMENT_ACCEPTS = 'Segment accepts dicts (JSON objects, sent as track events in chunks of at most 32 KiB), not files, streams or tarballs';
+
 /**
- * Segment analytics as a put-only backend: a dict is split into chunks that fit
- * Segment's 32 KiB message limit and sent as one `track` event per chunk. A put
- * resolves only once every chunk was accepted; a chunk the SDK finally gives up on
- * (after its own retries) makes the put fail.
+ * Segment analytics as a Sink (nothing can be read back): a dict is split into
+ * chunks that fit Segment's 32 KiB message limit and sent as one `track` event
+ * per chunk. A put resolves only once every chunk was accepted; a chunk the SDK
+ * finally gives up on (after its own retries) makes the put fail.
  */
-export class SegmentStorage extends PutOnlyStorage implements Storage {
-  protected readonly putOnlyReason = 'segment is a put-only backend';
+export class SegmentStorage implements Sink {
   readonly backend = 'segment';
   private readonly opts: SegmentOptions;
   private readonly log: Logger;
@@ -51,7 +53,6 @@ export class SegmentStorage extends PutOnlyStorage implements Storage {
   private closed = false;
 
   constructor(opts: SegmentOptions) {
-    super();
     if (!opts.writeKey) {
       throw new ConfigError('storage segment: write key not set (METRICS_UTILITY_SEGMENT_WRITE_KEY)', { field: 'METRICS_UTILITY_SEGMENT_WRITE_KEY' });
     }
@@ -112,7 +113,7 @@ export class SegmentStorage extends PutOnlyStorage implements Storage {
   private async sendNow(name: string, source: SegmentPutSource): Promise<SegmentPutResult> {
     checkName(this.backend, name);
     if (!('dict' in source) || source.dict === undefined || source.dict === null) {
-      throw new StorageError(this.backend, 'filename/stream not supported, use dict');
+      throw new StorageError(this.backend, `put ${name}: ${SEGMENT_ACCEPTS}`);
     }
     const meta: SegmentMeta = ('segmentMeta' in source ? source.segmentMeta : undefined) ?? this.opts.segmentMeta ?? {};
     const startedAt = new Date();
@@ -164,7 +165,6 @@ export class SegmentStorage extends PutOnlyStorage implements Storage {
     this.log.info('segment put', { name, chunks: chunks.length });
     return { chunks, messageIds };
   }
-
 
   /** Wait for puts in progress and push out anything the SDK still holds. */
   async flush(): Promise<void> {

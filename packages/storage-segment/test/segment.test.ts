@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { StorageError, createLogger } from '@tally/core';
+import { isStore } from '@tally/storage';
 import { SegmentStorage, chunkMessageId } from '@tally/storage-segment';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -200,8 +201,8 @@ describe('SegmentStorage against a local batch receiver', () => {
   it('refuses filename, stream and buffer sources, and non-dict data', async () => {
     const s = new SegmentStorage({ writeKey: 'wk-test-1234', host: receiver.url });
     try {
-      await expect(s.put('a', { filename: '/etc/hostname' })).rejects.toThrow('storage segment: filename/stream not supported, use dict');
-      await expect(s.put('a', { stream: Readable.from(['x']) })).rejects.toThrow('segment: filename/stream not supported, use dict');
+      await expect(s.put('a', { filename: '/etc/hostname' })).rejects.toThrow('storage segment: put a: Segment accepts dicts');
+      await expect(s.put('a', { stream: Readable.from(['x']) })).rejects.toThrow(/segment: put a: Segment accepts dicts .*not files, streams or tarballs/);
       await expect(s.put('a', { buffer: 'x' })).rejects.toThrow(StorageError);
       await expect(s.put('a', { dict: [1, 2] })).rejects.toThrow(/data must be a dict/);
     } finally {
@@ -210,13 +211,10 @@ describe('SegmentStorage against a local batch receiver', () => {
     expect(receiver.requests).toHaveLength(0);
   });
 
-  it('is put-only: get, glob, exists and remove throw a clear StorageError', async () => {
+  it('is a Sink, not a Store: nothing to read back, and the type guard says so', () => {
     const s = new SegmentStorage({ writeKey: 'wk-test-1234', host: receiver.url });
-    await expect(s.get('a')).rejects.toThrow('storage segment: get a: not supported, segment is a put-only backend');
-    await expect(s.glob('*')).rejects.toThrow(/glob \*: not supported/);
-    await expect(s.exists('a')).rejects.toThrow(StorageError);
-    await expect(s.remove('a')).rejects.toThrow(StorageError);
-    await s.close();
+    expect(isStore(s)).toBe(false);
+    expect('get' in s || 'glob' in s || 'exists' in s || 'remove' in s).toBe(false);
   });
 
   it('needs a write key; describe() and logs never show it', () => {

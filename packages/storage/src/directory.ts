@@ -1,8 +1,9 @@
-import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
-import { ConfigError, StorageError, pythonJson, writeFileAtomic } from '@tally/core';
+import { ConfigError, StorageError, writeFileAtomic } from '@tally/core';
+import { putBody } from './body.js';
 import { checkName, dateFilter, globPrefix, globToRegExp } from './names.js';
-import type { GlobOptions, LocalFile, PutSource, Storage } from './storage.js';
+import type { GlobOptions, LocalFile, PutSource, Store } from './storage.js';
 
 export interface DirectoryOptions {
   /** Root directory (METRICS_UTILITY_SHIP_PATH). */
@@ -10,7 +11,7 @@ export interface DirectoryOptions {
 }
 
 /** A local directory. Writes are atomic (temp file, fsync, rename). */
-export class DirectoryStorage implements Storage {
+export class DirectoryStorage implements Store {
   readonly backend = 'directory';
   readonly base: string;
 
@@ -34,22 +35,14 @@ export class DirectoryStorage implements Storage {
 
   async put(name: string, source: PutSource): Promise<void> {
     const path = this.path(name);
+    // Read once, straight into the temp file: no spool for a stream.
+    const body = await putBody(this.backend, name, source, { replayable: false });
     try {
-      // Python's json.dump text, as the reference writes dicts.
-      if ('dict' in source) await writeFileAtomic(path, pythonJson(source.dict));
-      else if ('filename' in source) {
-        // Open first: a missing source file must fail here, not as an unhandled stream error.
-        const fh = await open(source.filename, 'r');
-        try {
-          await writeFileAtomic(path, fh.createReadStream());
-        } finally {
-          await fh.close().catch(() => {});
-        }
-      }
-      else if ('stream' in source) await writeFileAtomic(path, source.stream);
-      else await writeFileAtomic(path, source.buffer);
+      await writeFileAtomic(path, body.data ?? body.stream());
     } catch (err) {
       throw this.wrap('put', name, err);
+    } finally {
+      await body.release();
     }
   }
 

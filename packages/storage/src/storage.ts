@@ -21,19 +21,29 @@ export interface GlobOptions {
 }
 
 /**
- * The storage contract shared by every backend. Names are relative, `/`-separated
- * keys such as `data/2024/03/11/<uuid>-…-0.tar.gz`. Errors are `StorageError`s
- * naming the backend.
+ * Somewhere data can be sent: every backend is one. Names are relative,
+ * `/`-separated keys such as `data/2024/03/11/<uuid>-…-0.tar.gz`. Errors are
+ * `StorageError`s naming the backend.
  */
-export interface Storage {
+export interface Sink {
   /** Backend name: `directory`, `s3`, `segment`, `crc`, `crc-mutual`, `postgres`. */
   readonly backend: string;
   put(name: string, source: PutSource): Promise<void>;
+  /** Where data goes, without secrets; safe to print or persist. */
+  describe(): Record<string, unknown>;
+  close?(): Promise<void>;
+}
+
+/** A Sink whose objects can be read back, listed and removed (directory, S3, PostgreSQL). */
+export interface Store extends Sink {
   get(name: string): Promise<LocalFile>;
   exists(name: string): Promise<boolean>;
   remove(name: string): Promise<void>;
   glob(pattern: string, opts?: GlobOptions): Promise<string[]>;
-  /** Where data goes, without secrets; safe to print or persist. */
-  describe(): Record<string, unknown>;
-  close?(): Promise<void>;
+}
+
+/** Whether a sink can also be read back: decide once, where the sink is chosen, not per call. */
+export function isStore(sink: Sink): sink is Store {
+  const s = sink as Partial<Store>;
+  return typeof s.get === 'function' && typeof s.exists === 'function' && typeof s.remove === 'function' && typeof s.glob === 'function';
 }

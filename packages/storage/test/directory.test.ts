@@ -120,7 +120,7 @@ describe('globToRegExp', () => {
   });
 });
 
-// The contract's put-only mode (for Segment/CRC-like backends), exercised through a
+// The contract's Sink mode (for Segment/CRC-like backends), exercised through a
 // wrapper that only exposes put/describe and lets the suite read what arrived.
 const putOnlyBase = freshRoot();
 const inner = new DirectoryStorage({ base: putOnlyBase });
