@@ -8,8 +8,9 @@ import { countCsvRows } from './csv-rows.js';
 import { connectDatabase, databaseUrl } from './db-connection.js';
 import { type CliIO, cliLogger, isInteractive } from './io.js';
 import { logProgress, type Progress, ttyProgress } from './progress.js';
+import { openState, type StateChoice, stateChoice, type StateOptions } from './state-choice.js';
 
-export interface GatherCommandOptions {
+export interface GatherCommandOptions extends StateOptions {
   since?: Date;
   until?: Date;
   ship?: boolean;
@@ -107,6 +108,8 @@ export interface GatherInvocation {
   storage?: Storage;
   /** Count CSV rows for progress (costs a read of each file). */
   countRows?: boolean;
+  /** Where watermarks, run status and the cluster lock are kept (default the controller database). */
+  state?: StateChoice;
 }
 
 export interface GatherOutcome {
@@ -130,12 +133,16 @@ export async function invokeGather(inv: GatherInvocation): Promise<GatherOutcome
   }
   const storage = inv.storage ?? (inv.mode === 'ship' ? await (await import('./storage-factory.js')).createStorage(cfg, { purpose: 'gather', logger: inv.logger }) : noStorage);
   const db = await connectDatabase(inv.dbUrl, 'tally gather');
+  let state: Awaited<ReturnType<typeof openState>> | undefined;
   try {
+    state = await openState(inv.state ?? { kind: 'controller' }, db, 'tally gather');
     const progressLogger = progressAwareLogger(inv.logger, inv.progress);
     const result = await gather({
       db,
       collectors: pick.collectors.map((c) => observed(c, inv.progress, inv.countRows ?? false)),
       storage,
+      stateStore: state.store,
+      lock: state.lock,
       ...(inv.since ? { since: inv.since } : {}),
       ...(inv.until ? { until: inv.until } : {}),
       dryRun: inv.mode === 'dry-run',
@@ -154,6 +161,7 @@ export async function invokeGather(inv: GatherInvocation): Promise<GatherOutcome
       })),
     };
   } finally {
+    await state?.close();
     await db.end().catch(() => {});
     if (!inv.storage && storage !== noStorage) await storage.close?.();
   }
@@ -184,6 +192,7 @@ export async function gatherCommand(opts: GatherCommandOptions, io: CliIO): Prom
   }
   const cfg = loadConfig({ env: io.env, ...(opts.config ? { file: opts.config } : {}) });
   const url = databaseUrl(opts.db, io.env, 'tally gather');
+  const state = stateChoice(opts, io.env);
   const interactive = isInteractive(io);
   const logger = cliLogger(io, { command: 'gather' });
   const progress = interactive ? ttyProgress(io.stderr) : logProgress(logger);
@@ -198,6 +207,7 @@ export async function gatherCommand(opts: GatherCommandOptions, io: CliIO): Prom
     logger,
     progress,
     countRows: interactive,
+    state,
   });
   const { result } = outcome;
   if (result.dryRun) {

@@ -181,3 +181,31 @@ export async function markFailed(db: Queryable, key: string, runner: string, err
     [key, runner, error],
   );
 }
+
+/** The scheduler's run state, wherever it is kept: the functions above on a database, or a file (schedule-file.ts). */
+export interface ScheduleStore {
+  ensure(): Promise<void>;
+  declare(collectors: readonly ScheduledCollector[]): Promise<void>;
+  read(): Promise<ScheduleRow[] | undefined>;
+  claim(key: string, runner: string, leaseSeconds: number): Promise<ScheduleRow | undefined>;
+  heartbeat(key: string, runner: string, leaseSeconds: number): Promise<boolean>;
+  markBlocked(key: string, runner: string, reason: string, at: Date): Promise<void>;
+  markStarted(key: string, runner: string, at: Date): Promise<void>;
+  markSucceeded(key: string, runner: string, result: { watermark: Date; complete: boolean }): Promise<void>;
+  markFailed(key: string, runner: string, error: string): Promise<void>;
+}
+
+/** The run state in the `tally_schedule_state` table of `db`. */
+export function postgresScheduleStore(db: Queryable): ScheduleStore {
+  return {
+    ensure: () => ensureScheduleTable(db),
+    declare: (collectors) => declareCollectors(db, collectors),
+    read: () => readSchedule(db),
+    claim: (key, runner, lease) => claim(db, key, runner, lease),
+    heartbeat: (key, runner, lease) => heartbeat(db, key, runner, lease),
+    markBlocked: (key, runner, reason, at) => markBlocked(db, key, runner, reason, at),
+    markStarted: (key, runner, at) => markStarted(db, key, runner, at),
+    markSucceeded: (key, runner, result) => markSucceeded(db, key, runner, result),
+    markFailed: (key, runner, error) => markFailed(db, key, runner, error),
+  };
+}
