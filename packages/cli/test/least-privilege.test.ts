@@ -58,6 +58,25 @@ async function objects(): Promise<string[]> {
 const tarballs = (root: string) =>
   existsSync(root) ? readdirSync(root, { recursive: true }).map(String).filter((f) => f.endsWith('.tar.gz')) : [];
 
+/**
+ * The README's "Least privilege" GRANT blocks, in order (controller role, state in the controller database,
+ * state database), with this test's role and database names: the test runs exactly what operators are told to.
+ */
+function readmeGrants(names: { controller: string; state: string }): string[][] {
+  const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+  const section = readme.slice(readme.indexOf('### Least privilege'), readme.indexOf('### Ship to S3'));
+  return [...section.matchAll(/```sql\n([\s\S]*?)```/g)].map((m) =>
+    m[1]!
+      .replace(/\btally_state\b/g, `"${names.state}"`)
+      .replace(/\btally\b/g, role)
+      .replace(/\bawx\b/g, `"${names.controller}"`)
+      .split(/;\s*$/m)
+      .map((x) => x.trim())
+      .filter(Boolean),
+  );
+}
+let grants: string[][];
+
 const envFor = (shipPath: string) => ({ DATABASE_URL: roUrl, METRICS_UTILITY_SHIP_TARGET: 'directory', METRICS_UTILITY_SHIP_PATH: shipPath });
 const WINDOW = ['--since', '2024-03-09', '--until', '2024-03-11', '--collectors', 'job_host_summary'];
 
@@ -67,16 +86,14 @@ beforeAll(async () => {
   const owner = await controller.client();
   await applyControllerSchema(owner);
   await seedController(owner, { days: 2, jobsPerDay: 4, hosts: 10, orgs: 1, seed: 5, end: new Date('2024-03-11T00:00:00Z'), hostsPerJob: 3 });
-  // The grants the README gives for a read-only controller role, and no more (PUBLIC's CREATE on public is revoked too, as before PostgreSQL 15 it was granted).
-  await owner.query(`CREATE ROLE ${role} LOGIN`);
+  grants = readmeGrants({ controller: controller.name, state: stateDb.name });
+  expect(grants).toHaveLength(3);
+  // The README's read-only controller role, and no more (as the README says, PUBLIC's CREATE on public goes too).
   await owner.query(`REVOKE CREATE ON SCHEMA public FROM PUBLIC`);
-  await owner.query(`GRANT CONNECT ON DATABASE "${controller.name}" TO ${role}`);
-  await owner.query(`GRANT USAGE ON SCHEMA public TO ${role}`);
-  await owner.query(`GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${role}`);
-  // The state database: the role may create its tables there.
+  for (const sql of grants[0]!) await owner.query(sql);
+  // The README's grants in the state database.
   const st = await stateDb.client();
-  await st.query(`GRANT CONNECT ON DATABASE "${stateDb.name}" TO ${role}`);
-  await st.query(`GRANT USAGE, CREATE ON SCHEMA public TO ${role}`);
+  for (const sql of grants[2]!) await st.query(sql);
   admin = owner;
   roUrl = as(controller.url, role);
   stateUrl = as(stateDb.url, role);
@@ -269,5 +286,19 @@ describe('a SELECT-only role on the controller database', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(readdirSync(shipPath, { recursive: true }).map(String).filter((f) => f.endsWith('.xlsx'))).toHaveLength(1);
     expect(await objects()).toEqual(before);
+  });
+
+  it('with the README\'s grant for the default mode, gather --ship keeps state in the controller database', async () => {
+    for (const sql of grants[1]!) await admin.query(sql);
+    const shipPath = join(dir, 'default-mode');
+    const r = await cli(['gather', '--ship', ...WINDOW], envFor(shipPath));
+    expect(r.code, r.stderr).toBe(0);
+    expect(tarballs(shipPath)).toHaveLength(2);
+    const { rows } = await admin.query<{ key: string; owner: string }>(
+      `SELECT s.key, t.tableowner AS owner FROM tally_gather_state s, pg_tables t WHERE t.tablename = 'tally_gather_state' AND s.watermark IS NOT NULL`,
+    );
+    expect(rows).toEqual([{ key: 'job_host_summary', owner: role }]);
+    const s = await cli(['status', '--json'], { DATABASE_URL: roUrl });
+    expect(s.stdout).toContain('"watermark": "2024-03-11T00:00:00.000Z"');
   });
 });
