@@ -5,9 +5,8 @@ import { invokeGather } from './gather-command.js';
 import { type CliIO, cliLogger } from './io.js';
 import { logProgress } from './progress.js';
 import { defaultSchedule, readScheduleFile } from './schedule-config.js';
-import { FileScheduleStore } from './schedule-file.js';
 import { Scheduler } from './scheduler.js';
-import { scheduleFileOf, stateChoice, type StateOptions } from './state-choice.js';
+import { scheduleStoreFor, stateChoice, type StateOptions } from './state-choice.js';
 
 export interface ScheduleCommandOptions extends StateOptions {
   schedule?: string;
@@ -43,7 +42,8 @@ export async function scheduleCommand(opts: ScheduleCommandOptions, io: CliIO): 
       db,
       // A long-running schedule outlives database restarts and failovers.
       reconnect: () => connectDatabase(schedulerUrl, 'tally schedule'),
-      ...(state.kind === 'file' ? { store: new FileScheduleStore(scheduleFileOf(state.path)), lock: fileLock(state.path) } : {}),
+      storeFor: scheduleStoreFor(state),
+      ...(state.kind === 'file' ? { lock: fileLock(state.path) } : {}),
       collectors,
       untilFor,
       leaseSeconds: opts.lease,

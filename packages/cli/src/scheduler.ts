@@ -38,8 +38,8 @@ export interface SchedulerOptions {
   leaseSeconds?: number;
   /** The advisory lock key; one runner per cluster holds it. */
   lockKey?: string;
-  /** Keep the run state here instead of in `db` (e.g. a state file). */
-  store?: ScheduleStore;
+  /** The run state for the current connection (default the table in `db`; a state file ignores the connection). */
+  storeFor?: (db: Queryable) => ScheduleStore;
   /** Take the cluster lock here instead of as an advisory lock on `db` (e.g. a lock file). */
   lock?: ClusterLock;
   runner?: string;
@@ -140,7 +140,7 @@ export class Scheduler {
 
   /** The run state: the given store, else the table on the current connection. */
   private get store(): ScheduleStore {
-    return this.opts.store ?? postgresScheduleStore(this.db);
+    return (this.opts.storeFor ?? postgresScheduleStore)(this.db);
   }
 
   get lockKey(): string {

@@ -19,6 +19,7 @@ export interface StateOptions {
 export type StateChoice = { kind: 'controller' } | { kind: 'db'; url: string } | { kind: 'file'; path: string };
 
 const ELSEWHERE = 'keep state elsewhere with --state-db or --state-file';
+const FILE_INSTEAD = 'keep state in a file with --state-file';
 
 /** The choice from the options, else TALLY_STATE_DATABASE_URL / TALLY_STATE_FILE; both at once is a usage error. */
 export function stateChoice(opts: StateOptions, env: Record<string, string | undefined>): StateChoice {
@@ -46,6 +47,16 @@ export function stateChoice(opts: StateOptions, env: Record<string, string | und
 /** The schedule's run state sits beside the gather state file, in its own file (each has one writer). */
 export const scheduleFileOf = (stateFile: string) => `${stateFile}.schedule.json`;
 
+/** The scheduler's run state for `choice`: on the given connection (controller or state database), or beside the state file. */
+export function scheduleStoreFor(choice: StateChoice): (db: Queryable) => ScheduleStore {
+  if (choice.kind === 'file') {
+    const store = new FileScheduleStore(scheduleFileOf(choice.path));
+    return () => store;
+  }
+  const access = choice.kind === 'db' ? { where: 'the state database', elsewhere: FILE_INSTEAD } : { where: 'the controller database', elsewhere: ELSEWHERE };
+  return (db) => postgresScheduleStore(db, access);
+}
+
 /** An opened state: what gather, status and schedule read and write, and the lock they take. */
 export interface OpenedState {
   choice: StateChoice;
@@ -72,9 +83,9 @@ export async function openState(choice: StateChoice, controller: Queryable | und
     const conn = await connectDatabase(choice.url, what);
     return {
       choice,
-      store: new PostgresStateStore(conn, { where: 'the state database', elsewhere: 'keep state in a file with --state-file' }),
+      store: new PostgresStateStore(conn, { where: 'the state database', elsewhere: FILE_INSTEAD }),
       lock: advisoryLock(conn),
-      schedule: postgresScheduleStore(conn),
+      schedule: scheduleStoreFor(choice)(conn),
       connection: conn,
       close: () => conn.end().catch(() => {}),
     };
@@ -84,7 +95,7 @@ export async function openState(choice: StateChoice, controller: Queryable | und
     choice,
     store: new PostgresStateStore(controller, { where: 'the controller database', elsewhere: ELSEWHERE }),
     lock: advisoryLock(controller),
-    schedule: postgresScheduleStore(controller),
+    schedule: scheduleStoreFor(choice)(controller),
     close: async () => {},
   };
 }

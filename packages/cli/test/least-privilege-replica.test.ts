@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -98,6 +98,21 @@ describe('gather from a hot-standby replica', () => {
       const jhs = (JSON.parse(s.stdout) as { collectors: { collector: string; watermark: string }[] }).collectors.find((c) => c.collector === 'job_host_summary');
       expect(jhs?.watermark, option[0]).toBe('2024-03-11T00:00:00.000Z');
     }
+  });
+
+  it('tally schedule keeps its state beside --state-file; without it, one line says the server is read-only', async () => {
+    const schedule = join(dir, 'schedule.json');
+    writeFileSync(schedule, JSON.stringify({ collectors: { main_host: { cron: '* * * * *' } } }));
+    const denied = await cli(['schedule', '--once', '--schedule', schedule], envFor(join(dir, 'sched-denied')));
+    expect(denied.code).toBe(1);
+    expect(denied.stderr.trim().split('\n').at(-1)).toBe(
+      'tally: cannot create table tally_schedule_state in the controller database (cannot execute CREATE TABLE in a read-only transaction); ' +
+        'keep state elsewhere with --state-db or --state-file',
+    );
+    const stateFile = join(dir, 'sched', 'state.json');
+    const r = await cli(['schedule', '--once', '--schedule', schedule, '--state-file', stateFile], envFor(join(dir, 'sched-ship')));
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(`${stateFile}.schedule.json`, 'utf8')).collectors.main_host).toMatchObject({ runState: 'READY', dataState: 'COMPLETE' });
   });
 
   it('builds the Renewal Guidance report from the replica', async () => {

@@ -288,6 +288,22 @@ describe('a SELECT-only role on the controller database', () => {
     expect(await objects()).toEqual(before);
   });
 
+  it('tally schedule with state in the controller database fails with one line; status reads without writing', async () => {
+    const before = await objects();
+    const schedule = join(dir, 'schedule-denied.json');
+    writeFileSync(schedule, JSON.stringify({ collectors: { main_host: { cron: '* * * * *' } } }));
+    const r = await cli(['schedule', '--once', '--schedule', schedule], envFor(join(dir, 'sched-denied')));
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n').at(-1)).toBe(
+      'tally: cannot create table tally_schedule_state in the controller database (permission denied for schema public); ' +
+        'give the role CREATE there or keep state elsewhere with --state-db or --state-file',
+    );
+    const s = await cli(['status', '--json'], { DATABASE_URL: roUrl });
+    expect(s.code, s.stderr).toBe(0);
+    expect((JSON.parse(s.stdout) as { collectors: { dataState: string }[] }).collectors.every((c) => c.dataState === 'empty')).toBe(true);
+    expect(await objects()).toEqual(before);
+  });
+
   it('with the README\'s grant for the default mode, gather --ship keeps state in the controller database', async () => {
     for (const sql of grants[1]!) await admin.query(sql);
     const shipPath = join(dir, 'default-mode');

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { link, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
-import { ConfigError } from './errors.js';
+import { ConfigError, errorMessage, TallyError } from './errors.js';
 import type { ClusterLock, HeldLock } from './lock.js';
 
 /** Who holds a lock file: enough to tell, on this host, whether that process still runs. */
@@ -104,7 +104,22 @@ async function breakStale(path: string, stale: Holder, token: string): Promise<b
   return true;
 }
 
+/** A lock file that cannot be written, as one line naming it. */
+async function writable<T>(path: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') throw err;
+    throw new TallyError(`cannot create lock file ${path} (${errorMessage(err)}); this user must be able to write its directory`, { cause: err });
+  }
+}
+
 async function acquireFile(path: string): Promise<HeldLock | undefined> {
+  return writable(path, () => acquireWritable(path));
+}
+
+async function acquireWritable(path: string): Promise<HeldLock | undefined> {
   await mkdir(dirname(path), { recursive: true });
   const me: Holder = { pid: process.pid, host: hostname(), token: randomBytes(8).toString('hex'), at: new Date().toISOString() };
   if (SELF_START) me.start = SELF_START;

@@ -1,5 +1,7 @@
-import { readFile } from 'node:fs/promises';
-import { ConfigError, writeFileAtomic } from '@tally/core';
+import { constants } from 'node:fs';
+import { access, mkdir, readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { ConfigError, errorMessage, TallyError, writeFileAtomic } from '@tally/core';
 import type { CollectorStatus, RunOutcome, StateStore } from './state.js';
 
 interface FileEntry {
@@ -35,7 +37,16 @@ export class JsonFileStateStore implements StateStore {
     this.path = path;
   }
 
-  async init(): Promise<void> {}
+  /** The file itself is written at the first change; its directory must be writable now, before anything is gathered. */
+  async init(): Promise<void> {
+    const dir = dirname(this.path);
+    try {
+      await mkdir(dir, { recursive: true });
+      await access(dir, constants.W_OK);
+    } catch (err) {
+      throw new TallyError(`cannot write state file ${this.path} (${errorMessage(err)}); this user must be able to write its directory`, { cause: err });
+    }
+  }
 
   private async load(): Promise<FileShape> {
     let text: string;

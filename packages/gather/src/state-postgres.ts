@@ -1,4 +1,4 @@
-import { ConfigError, errorMessage, type Queryable, TallyError } from '@tally/core';
+import { AccessError, accessError, ConfigError, type Queryable } from '@tally/core';
 import type { CollectorStatus, RunOutcome, StateStore } from './state.js';
 
 export const DEFAULT_STATE_TABLE = 'tally_gather_state';
@@ -13,15 +13,6 @@ export interface PostgresStateStoreOptions {
 }
 
 type Operation = 'create' | 'read' | 'write';
-
-/** A missing privilege or a read-only server, as one line naming the table, the operation and the ways out. */
-export class StateAccessError extends TallyError {}
-
-const GRANTS: Record<Operation, string> = {
-  create: 'give the role CREATE there',
-  read: 'GRANT SELECT on it to the role',
-  write: 'GRANT SELECT, INSERT, UPDATE on it to the role',
-};
 
 interface Row {
   key: string;
@@ -63,13 +54,14 @@ export class PostgresStateStore implements StateStore {
     try {
       return (await this.db.query<R>(sql, params)).rows;
     } catch (err) {
-      const code = (err as { code?: string }).code;
-      // 42501 insufficient privilege; 25006 read-only transaction (a hot standby or default_transaction_read_only).
-      if (code !== '42501' && code !== '25006') throw err;
-      // A read-only server cannot be granted its way out; a role can.
-      const fixes = [...(code === '42501' ? [GRANTS[op]] : []), ...(this.elsewhere ? [this.elsewhere] : [])];
-      const fix = fixes.length ? `; ${fixes.join(' or ')}` : '';
-      throw new StateAccessError(`cannot ${op} table ${this.name} in ${this.where} (${errorMessage(err)})${fix}`, { cause: err });
+      throw (
+        accessError(err, {
+          operation: op,
+          object: `table ${this.name}`,
+          where: this.where,
+          ...(this.elsewhere ? { elsewhere: this.elsewhere } : {}),
+        }) ?? err
+      );
     }
   }
 
@@ -101,7 +93,7 @@ export class PostgresStateStore implements StateStore {
         )`,
       );
     } catch (err) {
-      if (err instanceof StateAccessError) throw err;
+      if (err instanceof AccessError) throw err;
       // Two first runs racing on CREATE TABLE IF NOT EXISTS: the loser sees a duplicate; the table exists.
       const code = (err as { code?: string }).code;
       if (code !== '23505' && code !== '42P07') throw err;
