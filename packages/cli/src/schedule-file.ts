@@ -98,7 +98,8 @@ export class FileScheduleStore implements ScheduleStore {
     return this.update((s) => {
       const r = s.collectors[key];
       const now = Date.now();
-      const free = r && r.enabled && (r.runState !== 'RUNNING' || !r.leaseUntil || Date.parse(r.leaseUntil) < now || r.runner === runner);
+      if (!r?.enabled) return undefined;
+      const free = r.runState !== 'RUNNING' || !r.leaseUntil || Date.parse(r.leaseUntil) < now || r.runner === runner;
       if (!free) return undefined;
       Object.assign(r, { runState: 'RUNNING', runner, leaseUntil: new Date(now + leaseSeconds * 1000).toISOString(), heartbeatAt: new Date(now).toISOString() });
       return toRow(r);
