@@ -1,5 +1,4 @@
-import { readFile } from 'node:fs/promises';
-import { ConfigError, writeFileAtomic } from '@tally/core';
+import { CollectorsFile, type CollectorsDocument } from '@tally/core';
 import type { ScheduledCollector, ScheduleRow, ScheduleStore } from './schedule-store.js';
 
 type Stored = Omit<ScheduleRow, 'watermark' | 'leaseUntil' | 'heartbeatAt' | 'lastRunAt' | 'lastSuccessAt'> & {
@@ -9,10 +8,7 @@ type Stored = Omit<ScheduleRow, 'watermark' | 'leaseUntil' | 'heartbeatAt' | 'la
   lastRunAt: string | null;
   lastSuccessAt: string | null;
 };
-interface FileShape {
-  version: 1;
-  collectors: Record<string, Stored>;
-}
+type FileShape = CollectorsDocument<Stored>;
 
 const date = (v: string | null) => (v === null ? null : new Date(v));
 const toRow = (s: Stored): ScheduleRow => ({
@@ -30,37 +26,18 @@ const toRow = (s: Stored): ScheduleRow => ({
  * every write replaces the file atomically, so `tally status` reads a whole one.
  */
 export class FileScheduleStore implements ScheduleStore {
-  private chain: Promise<unknown> = Promise.resolve();
+  private readonly file: CollectorsFile<Stored>;
 
-  constructor(readonly path: string) {}
-
-  private async load(): Promise<FileShape | undefined> {
-    let text: string;
-    try {
-      text = await readFile(this.path, 'utf8');
-    } catch (err) {
-      if ((err as { code?: string }).code === 'ENOENT') return undefined;
-      throw err;
-    }
-    try {
-      const parsed = JSON.parse(text) as FileShape;
-      if (!parsed || typeof parsed.collectors !== 'object') throw new Error('no "collectors" object');
-      return parsed;
-    } catch (err) {
-      throw new ConfigError(`schedule state file ${this.path} is not a Tally schedule file: ${(err as Error).message}`, { field: 'stateFile' });
-    }
+  constructor(readonly path: string) {
+    this.file = new CollectorsFile(path, 'schedule state file');
   }
 
-  /** Read-modify-write one at a time; `fn` returns what the call answers. */
+  private load(): Promise<FileShape | undefined> {
+    return this.file.read();
+  }
+
   private update<T>(fn: (s: FileShape) => T): Promise<T> {
-    const next = this.chain.then(async () => {
-      const s = (await this.load()) ?? { version: 1, collectors: {} };
-      const out = fn(s);
-      await writeFileAtomic(this.path, `${JSON.stringify(s, null, 2)}\n`);
-      return out;
-    });
-    this.chain = next.catch(() => {});
-    return next;
+    return this.file.update(fn);
   }
 
   /** Change the row of `key` when `runner` holds it (as the table's `WHERE collector = $1 AND runner = $2`). */

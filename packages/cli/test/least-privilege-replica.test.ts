@@ -1,13 +1,12 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { createTestDatabase, startStandby, startThrowawayPostgres, type TestDatabase, type ThrowawayServer } from '@tally/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyControllerSchema } from '../../../tools/controller/schema.ts';
 import { seedController } from '../../../tools/controller/seed.ts';
-import { run } from '../src/main.js';
+import { cli, shipEnv, tarballs, WINDOW } from './least-privilege-support.js';
 
 // A read-only replica of the controller database: a hot standby made with pg_basebackup -R from a throwaway primary.
 let primary: ThrowawayServer | undefined;
@@ -16,21 +15,9 @@ let stateDb: TestDatabase;
 let replicaUrl: string;
 let dir: string;
 
-async function cli(argv: string[], env: Record<string, string | undefined>) {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let stdout = '';
-  let stderr = '';
-  out.on('data', (b) => (stdout += b));
-  err.on('data', (b) => (stderr += b));
-  const code = await run(argv, { stdout: out, stderr: err, env, cwd: dir });
-  return { code, stdout, stderr };
-}
+const run = (argv: string[], env: Record<string, string | undefined>) => cli(argv, env, dir);
 
-const tarballs = (root: string) =>
-  existsSync(root) ? readdirSync(root, { recursive: true }).map(String).filter((f) => f.endsWith('.tar.gz')) : [];
-const envFor = (shipPath: string) => ({ DATABASE_URL: replicaUrl, METRICS_UTILITY_SHIP_TARGET: 'directory', METRICS_UTILITY_SHIP_PATH: shipPath });
-const WINDOW = ['--since', '2024-03-09', '--until', '2024-03-11', '--collectors', 'job_host_summary'];
+const envFor = (shipPath: string) => shipEnv(replicaUrl, shipPath);
 
 beforeAll(async () => {
   primary = await startThrowawayPostgres();
@@ -66,13 +53,13 @@ describe('gather from a hot-standby replica', () => {
   });
 
   it('gather --dry-run succeeds', async () => {
-    const r = await cli(['gather', '--dry-run', ...WINDOW], envFor(join(dir, 'dry')));
+    const r = await run(['gather', '--dry-run', ...WINDOW], envFor(join(dir, 'dry')));
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.split('\n').filter(Boolean)).toHaveLength(2);
   });
 
   it('gather --ship with state in the replica fails with one line pointing at --state-db/--state-file', async () => {
-    const r = await cli(['gather', '--ship', ...WINDOW], envFor(join(dir, 'denied')));
+    const r = await run(['gather', '--ship', ...WINDOW], envFor(join(dir, 'denied')));
     expect(r.code).toBe(1);
     expect(r.stderr.trim().split('\n').at(-1)).toBe(
       'tally: cannot create table tally_gather_state in the controller database (cannot execute CREATE TABLE in a read-only transaction); ' +
@@ -83,17 +70,17 @@ describe('gather from a hot-standby replica', () => {
 
   it('gather --ship --state-file and --state-db succeed; status reports their watermarks', async () => {
     const stateFile = join(dir, 'state.json');
-    const byFile = await cli(['gather', '--ship', '--state-file', stateFile, ...WINDOW], envFor(join(dir, 'file-ship')));
+    const byFile = await run(['gather', '--ship', '--state-file', stateFile, ...WINDOW], envFor(join(dir, 'file-ship')));
     expect(byFile.code, byFile.stderr).toBe(0);
     expect(tarballs(join(dir, 'file-ship'))).toHaveLength(2);
     expect(JSON.parse(readFileSync(stateFile, 'utf8')).collectors.job_host_summary.watermark).toBe('2024-03-11T00:00:00.000Z');
 
-    const byDb = await cli(['gather', '--ship', '--state-db', stateDb.url, ...WINDOW], envFor(join(dir, 'db-ship')));
+    const byDb = await run(['gather', '--ship', '--state-db', stateDb.url, ...WINDOW], envFor(join(dir, 'db-ship')));
     expect(byDb.code, byDb.stderr).toBe(0);
     expect(tarballs(join(dir, 'db-ship'))).toHaveLength(2);
 
     for (const option of [['--state-file', stateFile], ['--state-db', stateDb.url]]) {
-      const s = await cli(['status', '--json', ...option], {});
+      const s = await run(['status', '--json', ...option], {});
       expect(s.code, s.stderr).toBe(0);
       const jhs = (JSON.parse(s.stdout) as { collectors: { collector: string; watermark: string }[] }).collectors.find((c) => c.collector === 'job_host_summary');
       expect(jhs?.watermark, option[0]).toBe('2024-03-11T00:00:00.000Z');
@@ -103,21 +90,21 @@ describe('gather from a hot-standby replica', () => {
   it('tally schedule keeps its state beside --state-file; without it, one line says the server is read-only', async () => {
     const schedule = join(dir, 'schedule.json');
     writeFileSync(schedule, JSON.stringify({ collectors: { main_host: { cron: '* * * * *' } } }));
-    const denied = await cli(['schedule', '--once', '--schedule', schedule], envFor(join(dir, 'sched-denied')));
+    const denied = await run(['schedule', '--once', '--schedule', schedule], envFor(join(dir, 'sched-denied')));
     expect(denied.code).toBe(1);
     expect(denied.stderr.trim().split('\n').at(-1)).toBe(
       'tally: cannot create table tally_schedule_state in the controller database (cannot execute CREATE TABLE in a read-only transaction); ' +
         'keep state elsewhere with --state-db or --state-file',
     );
     const stateFile = join(dir, 'sched', 'state.json');
-    const r = await cli(['schedule', '--once', '--schedule', schedule, '--state-file', stateFile], envFor(join(dir, 'sched-ship')));
+    const r = await run(['schedule', '--once', '--schedule', schedule, '--state-file', stateFile], envFor(join(dir, 'sched-ship')));
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(readFileSync(`${stateFile}.schedule.json`, 'utf8')).collectors.main_host).toMatchObject({ runState: 'READY', dataState: 'COMPLETE' });
   });
 
   it('builds the Renewal Guidance report from the replica', async () => {
     const shipPath = join(dir, 'renewal');
-    const r = await cli(['report', '--since', '2024-01-01', '--until', '2024-03-31'], {
+    const r = await run(['report', '--since', '2024-01-01', '--until', '2024-03-31'], {
       DATABASE_URL: replicaUrl,
       METRICS_UTILITY_SHIP_TARGET: 'controller_db',
       METRICS_UTILITY_SHIP_PATH: shipPath,

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyControllerSchema } from '../../../tools/controller/schema.ts';
 import { seedController } from '../../../tools/controller/seed.ts';
 import { invokeGather } from '../src/gather-command.js';
-import { run } from '../src/main.js';
+import { cli, shipEnv, tarballs, WINDOW } from './least-privilege-support.js';
 import { logProgress } from '../src/progress.js';
 
 // A security team's setup: the collector's role may SELECT the controller's tables and nothing else.
@@ -30,16 +30,7 @@ const as = (url: string, user: string) => {
   return u.toString();
 };
 
-async function cli(argv: string[], env: Record<string, string | undefined>) {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let stdout = '';
-  let stderr = '';
-  out.on('data', (b) => (stdout += b));
-  err.on('data', (b) => (stderr += b));
-  const code = await run(argv, { stdout: out, stderr: err, env, cwd: dir });
-  return { code, stdout, stderr };
-}
+const run = (argv: string[], env: Record<string, string | undefined>) => cli(argv, env, dir);
 
 /** Every object in the controller database outside the session-temporary schemas, as sorted names. */
 async function objects(): Promise<string[]> {
@@ -55,8 +46,6 @@ async function objects(): Promise<string[]> {
   return rows.map((r) => r.o);
 }
 
-const tarballs = (root: string) =>
-  existsSync(root) ? readdirSync(root, { recursive: true }).map(String).filter((f) => f.endsWith('.tar.gz')) : [];
 
 /**
  * The README's "Least privilege" GRANT blocks, in order (controller role, state in the controller database,
@@ -77,8 +66,7 @@ function readmeGrants(names: { controller: string; state: string }): string[][] 
 }
 let grants: string[][];
 
-const envFor = (shipPath: string) => ({ DATABASE_URL: roUrl, METRICS_UTILITY_SHIP_TARGET: 'directory', METRICS_UTILITY_SHIP_PATH: shipPath });
-const WINDOW = ['--since', '2024-03-09', '--until', '2024-03-11', '--collectors', 'job_host_summary'];
+const envFor = (shipPath: string) => shipEnv(roUrl, shipPath);
 
 beforeAll(async () => {
   controller = await createTestDatabase('cli_ro_ctl');
@@ -112,7 +100,7 @@ afterAll(async () => {
 describe('a SELECT-only role on the controller database', () => {
   it('gather --dry-run succeeds and creates nothing in the controller database', async () => {
     const before = await objects();
-    const r = await cli(['gather', '--dry-run', ...WINDOW], envFor(join(dir, 'dry-ship')));
+    const r = await run(['gather', '--dry-run', ...WINDOW], envFor(join(dir, 'dry-ship')));
     expect(r.code, r.stderr).toBe(0);
     const paths = r.stdout.split('\n').filter(Boolean);
     expect(paths).toHaveLength(2);
@@ -123,7 +111,7 @@ describe('a SELECT-only role on the controller database', () => {
   it('gather --ship stops at once with one line naming the table, the operation and --state-db/--state-file', async () => {
     const before = await objects();
     const shipPath = join(dir, 'denied');
-    const r = await cli(['gather', '--ship', ...WINDOW], envFor(shipPath));
+    const r = await run(['gather', '--ship', ...WINDOW], envFor(shipPath));
     expect(r.code).toBe(1);
     expect(r.stderr.trim().split('\n').at(-1)).toBe(
       'tally: cannot create table tally_gather_state in the controller database (permission denied for schema public); ' +
@@ -136,7 +124,7 @@ describe('a SELECT-only role on the controller database', () => {
   it('gather --ship --state-db keeps watermarks in the state database only; status --state-db reports them', async () => {
     const before = await objects();
     const shipPath = join(dir, 'state-db');
-    const r = await cli(['gather', '--ship', '--state-db', stateUrl, ...WINDOW], envFor(shipPath));
+    const r = await run(['gather', '--ship', '--state-db', stateUrl, ...WINDOW], envFor(shipPath));
     expect(r.code, r.stderr).toBe(0);
     expect(tarballs(shipPath)).toHaveLength(2);
     expect(await objects()).toEqual(before);
@@ -145,12 +133,12 @@ describe('a SELECT-only role on the controller database', () => {
     expect(rows.map((x) => [x.key, x.watermark.toISOString()])).toEqual([['job_host_summary', '2024-03-11T00:00:00.000Z']]);
 
     // Incremental against the state database: nothing new up to the same instant.
-    const again = await cli(['gather', '--ship', '--state-db', stateUrl, '--until', '2024-03-11', '--collectors', 'job_host_summary'], envFor(shipPath));
+    const again = await run(['gather', '--ship', '--state-db', stateUrl, '--until', '2024-03-11', '--collectors', 'job_host_summary'], envFor(shipPath));
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('No analytics collected');
 
     // status needs no controller connection when state is elsewhere; the environment variable works as the option.
-    const s = await cli(['status', '--json'], { TALLY_STATE_DATABASE_URL: stateUrl });
+    const s = await run(['status', '--json'], { TALLY_STATE_DATABASE_URL: stateUrl });
     expect(s.code, s.stderr).toBe(0);
     const jhs = (JSON.parse(s.stdout) as { collectors: { collector: string; watermark: string; dataState: string }[] }).collectors.find(
       (c) => c.collector === 'job_host_summary',
@@ -163,7 +151,7 @@ describe('a SELECT-only role on the controller database', () => {
     const before = await objects();
     const shipPath = join(dir, 'state-file');
     const stateFile = join(dir, 'files', 'state.json');
-    const r = await cli(['gather', '--ship', '--state-file', stateFile, ...WINDOW], envFor(shipPath));
+    const r = await run(['gather', '--ship', '--state-file', stateFile, ...WINDOW], envFor(shipPath));
     expect(r.code, r.stderr).toBe(0);
     expect(tarballs(shipPath)).toHaveLength(2);
     expect(await objects()).toEqual(before);
@@ -171,15 +159,15 @@ describe('a SELECT-only role on the controller database', () => {
     expect(saved.collectors.job_host_summary?.watermark).toBe('2024-03-11T00:00:00.000Z');
     expect(readdirSync(join(dir, 'files'))).toEqual(['state.json']);
 
-    const s = await cli(['status', '--state-file', stateFile], {});
+    const s = await run(['status', '--state-file', stateFile], {});
     expect(s.code, s.stderr).toBe(0);
     expect(s.stdout).toMatch(/^job_host_summary\s+yes\s+complete\s+2024-03-11T00:00:00.000Z\s/m);
   });
 
   it('--state-db and --state-file together are a usage error', async () => {
-    const r = await cli(['gather', '--ship', '--state-db', stateUrl, '--state-file', join(dir, 'x.json')], envFor(join(dir, 'x')));
+    const r = await run(['gather', '--ship', '--state-db', stateUrl, '--state-file', join(dir, 'x.json')], envFor(join(dir, 'x')));
     expect(r.code).toBe(2);
-    const e = await cli(['status'], { TALLY_STATE_DATABASE_URL: stateUrl, TALLY_STATE_FILE: join(dir, 'x.json') });
+    const e = await run(['status'], { TALLY_STATE_DATABASE_URL: stateUrl, TALLY_STATE_FILE: join(dir, 'x.json') });
     expect(e.code).toBe(2);
     expect(e.stderr).toContain('TALLY_STATE_DATABASE_URL and TALLY_STATE_FILE both choose where state is kept');
   });
@@ -219,7 +207,7 @@ describe('a SELECT-only role on the controller database', () => {
       });
       try {
         await inUpload;
-        const second = await cli(['gather', '--ship', ...option, ...WINDOW], envFor(join(dir, `concurrent-${kind}-second`)));
+        const second = await run(['gather', '--ship', ...option, ...WINDOW], envFor(join(dir, `concurrent-${kind}-second`)));
         expect(second.code).toBe(1);
         const held = kind === 'state-db' ? 'advisory lock "tally_gather"' : `lock file ${stateFile}.tally_gather.lock`;
         expect(second.stderr.trim()).toBe(
@@ -248,7 +236,7 @@ describe('a SELECT-only role on the controller database', () => {
     const mine = JSON.parse(readFileSync(lockPath, 'utf8')) as { pid: number };
     // A pid that cannot be running (above the kernel's pid_max), as a crashed gather leaves it.
     writeFileSync(lockPath, JSON.stringify({ ...mine, pid: 2 ** 22 + 1, token: 'dead' }));
-    const r = await cli(['gather', '--ship', '--state-file', stateFile, ...WINDOW], envFor(join(dir, 'stale-ship')));
+    const r = await run(['gather', '--ship', '--state-file', stateFile, ...WINDOW], envFor(join(dir, 'stale-ship')));
     expect(r.code, r.stderr).toBe(0);
     expect(existsSync(lockPath)).toBe(false);
     await held!.release();
@@ -260,9 +248,9 @@ describe('a SELECT-only role on the controller database', () => {
     writeFileSync(schedule, JSON.stringify({ collectors: { main_host: { cron: '* * * * *' } } }));
     const stateFile = join(dir, 'sched', 'state.json');
     for (const option of [['--state-file', stateFile], ['--state-db', stateUrl]]) {
-      const r = await cli(['schedule', '--once', '--schedule', schedule, ...option], envFor(join(dir, 'sched-ship')));
+      const r = await run(['schedule', '--once', '--schedule', schedule, ...option], envFor(join(dir, 'sched-ship')));
       expect(r.code, r.stderr).toBe(0);
-      const s = await cli(['status', '--json', ...option], {});
+      const s = await run(['status', '--json', ...option], {});
       expect(s.code, s.stderr).toBe(0);
       const mh = (JSON.parse(s.stdout) as { collectors: { collector: string; runState: string | null; lastSuccess: string | null }[] }).collectors.find(
         (c) => c.collector === 'main_host',
@@ -277,7 +265,7 @@ describe('a SELECT-only role on the controller database', () => {
   it('builds the Renewal Guidance report from controller_db', async () => {
     const before = await objects();
     const shipPath = join(dir, 'renewal');
-    const r = await cli(['report', '--since', '2024-01-01', '--until', '2024-03-31'], {
+    const r = await run(['report', '--since', '2024-01-01', '--until', '2024-03-31'], {
       DATABASE_URL: roUrl,
       METRICS_UTILITY_SHIP_TARGET: 'controller_db',
       METRICS_UTILITY_SHIP_PATH: shipPath,
@@ -292,13 +280,13 @@ describe('a SELECT-only role on the controller database', () => {
     const before = await objects();
     const schedule = join(dir, 'schedule-denied.json');
     writeFileSync(schedule, JSON.stringify({ collectors: { main_host: { cron: '* * * * *' } } }));
-    const r = await cli(['schedule', '--once', '--schedule', schedule], envFor(join(dir, 'sched-denied')));
+    const r = await run(['schedule', '--once', '--schedule', schedule], envFor(join(dir, 'sched-denied')));
     expect(r.code).toBe(1);
     expect(r.stderr.trim().split('\n').at(-1)).toBe(
       'tally: cannot create table tally_schedule_state in the controller database (permission denied for schema public); ' +
         'give the role CREATE there or keep state elsewhere with --state-db or --state-file',
     );
-    const s = await cli(['status', '--json'], { DATABASE_URL: roUrl });
+    const s = await run(['status', '--json'], { DATABASE_URL: roUrl });
     expect(s.code, s.stderr).toBe(0);
     expect((JSON.parse(s.stdout) as { collectors: { dataState: string }[] }).collectors.every((c) => c.dataState === 'empty')).toBe(true);
     expect(await objects()).toEqual(before);
@@ -307,14 +295,14 @@ describe('a SELECT-only role on the controller database', () => {
   it('with the README\'s grant for the default mode, gather --ship keeps state in the controller database', async () => {
     for (const sql of grants[1]!) await admin.query(sql);
     const shipPath = join(dir, 'default-mode');
-    const r = await cli(['gather', '--ship', ...WINDOW], envFor(shipPath));
+    const r = await run(['gather', '--ship', ...WINDOW], envFor(shipPath));
     expect(r.code, r.stderr).toBe(0);
     expect(tarballs(shipPath)).toHaveLength(2);
     const { rows } = await admin.query<{ key: string; owner: string }>(
       `SELECT s.key, t.tableowner AS owner FROM tally_gather_state s, pg_tables t WHERE t.tablename = 'tally_gather_state' AND s.watermark IS NOT NULL`,
     );
     expect(rows).toEqual([{ key: 'job_host_summary', owner: role }]);
-    const s = await cli(['status', '--json'], { DATABASE_URL: roUrl });
+    const s = await run(['status', '--json'], { DATABASE_URL: roUrl });
     expect(s.stdout).toContain('"watermark": "2024-03-11T00:00:00.000Z"');
   });
 });

@@ -13,3 +13,4 @@ export * from './config.js';
 export * from './csv-splitter.js';
 export * from './csv.js';
 export * from './file-lock.js';
+export * from './collectors-file.js';

@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
-import { access, mkdir, readFile } from 'node:fs/promises';
+import { access, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { ConfigError, errorMessage, TallyError, writeFileAtomic } from '@tally/core';
+import { CollectorsFile, type CollectorsDocument, errorMessage, TallyError } from '@tally/core';
 import type { CollectorStatus, RunOutcome, StateStore } from './state.js';
 
 interface FileEntry {
@@ -12,10 +12,7 @@ interface FileEntry {
   lastError?: string;
   consecutiveFailures?: number;
 }
-interface FileShape {
-  version: 1;
-  collectors: Record<string, FileEntry>;
-}
+type FileShape = CollectorsDocument<FileEntry>;
 
 function entry(s: FileShape, key: string): FileEntry {
   if (!s.collectors[key]) s.collectors[key] = {};
@@ -30,10 +27,10 @@ function entry(s: FileShape, key: string): FileEntry {
 export class JsonFileStateStore implements StateStore {
   readonly kind = 'file';
   readonly path: string;
-  private chain: Promise<unknown> = Promise.resolve();
+  private readonly file: CollectorsFile<FileEntry>;
 
   constructor(path: string) {
-    if (!path) throw new ConfigError('state file path is empty', { field: 'stateFile' });
+    this.file = new CollectorsFile(path, 'state file');
     this.path = path;
   }
 
@@ -49,31 +46,11 @@ export class JsonFileStateStore implements StateStore {
   }
 
   private async load(): Promise<FileShape> {
-    let text: string;
-    try {
-      text = await readFile(this.path, 'utf8');
-    } catch (err) {
-      if ((err as { code?: string }).code === 'ENOENT') return { version: 1, collectors: {} };
-      throw err;
-    }
-    try {
-      const parsed = JSON.parse(text) as FileShape;
-      if (!parsed || typeof parsed.collectors !== 'object') throw new Error('no "collectors" object');
-      return parsed;
-    } catch (err) {
-      throw new ConfigError(`state file ${this.path} is not a Tally state file: ${(err as Error).message}`, { field: 'stateFile' });
-    }
+    return (await this.file.read()) ?? { version: 1, collectors: {} };
   }
 
-  /** Read-modify-write, one at a time within this process. */
   private update(fn: (s: FileShape) => void): Promise<void> {
-    const next = this.chain.then(async () => {
-      const s = await this.load();
-      fn(s);
-      await writeFileAtomic(this.path, `${JSON.stringify(s, null, 2)}\n`);
-    });
-    this.chain = next.catch(() => {});
-    return next;
+    return this.file.update(fn);
   }
 
   async watermarks(): Promise<Map<string, Date>> {
