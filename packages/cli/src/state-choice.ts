@@ -63,8 +63,7 @@ export interface OpenedState {
   store: StateStore;
   lock: ClusterLock;
   schedule: ScheduleStore;
-  /** The state database's connection (its own one; the controller's is the caller's). */
-  connection?: Queryable & { end(): Promise<void> };
+  /** Ends the state database's connection, if one was opened (the controller's is the caller's). */
   close(): Promise<void>;
 }
 
@@ -86,7 +85,6 @@ export async function openState(choice: StateChoice, controller: Queryable | und
       store: new PostgresStateStore(conn, { where: 'the state database', elsewhere: FILE_INSTEAD }),
       lock: advisoryLock(conn),
       schedule: scheduleStoreFor(choice)(conn),
-      connection: conn,
       close: () => conn.end().catch(() => {}),
     };
   }
