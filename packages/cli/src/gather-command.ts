@@ -8,7 +8,7 @@ import { countCsvRows } from './csv-rows.js';
 import { connectDatabase, databaseUrl } from './db-connection.js';
 import { type CliIO, cliLogger, isInteractive } from './io.js';
 import { logProgress, type Progress, ttyProgress } from './progress.js';
-import { openState, type StateChoice, stateChoice, type StateOptions } from './state-choice.js';
+import { type OpenedState, openState, type StateChoice, stateChoice, type StateOptions } from './state-choice.js';
 
 export interface GatherCommandOptions extends StateOptions {
   since?: Date;
@@ -133,7 +133,7 @@ export async function invokeGather(inv: GatherInvocation): Promise<GatherOutcome
   }
   const storage = inv.storage ?? (inv.mode === 'ship' ? await (await import('./storage-factory.js')).createStorage(cfg, { purpose: 'gather', logger: inv.logger }) : noStorage);
   const db = await connectDatabase(inv.dbUrl, 'tally gather');
-  let state: Awaited<ReturnType<typeof openState>> | undefined;
+  let state: OpenedState | undefined;
   try {
     state = await openState(inv.state ?? { kind: 'controller' }, db, 'tally gather');
     const progressLogger = progressAwareLogger(inv.logger, inv.progress);
