@@ -8,8 +8,9 @@ import { countCsvRows } from './csv-rows.js';
 import { connectDatabase, databaseUrl } from './db-connection.js';
 import { type CliIO, cliLogger, isInteractive } from './io.js';
 import { logProgress, type Progress, ttyProgress } from './progress.js';
+import { type OpenedState, openState, type StateChoice, stateChoice, type StateOptions } from './state-choice.js';
 
-export interface GatherCommandOptions {
+export interface GatherCommandOptions extends StateOptions {
   since?: Date;
   until?: Date;
   ship?: boolean;
@@ -92,6 +93,8 @@ export interface GatherInvocation {
   storage?: Sink;
   /** Count CSV rows for progress (costs a read of each file). */
   countRows?: boolean;
+  /** Where watermarks, run status and the cluster lock are kept (default the controller database). */
+  state?: StateChoice;
 }
 
 export interface GatherOutcome {
@@ -116,12 +119,16 @@ export async function invokeGather(inv: GatherInvocation): Promise<GatherOutcome
   // A dry run ships to a local directory of its own; only --ship needs the configured target.
   const storage = inv.storage ?? (inv.mode === 'ship' ? await (await import('./storage-factory.js')).createSink(cfg, { logger: inv.logger }) : undefined);
   const db = await connectDatabase(inv.dbUrl, 'tally gather');
+  let state: OpenedState | undefined;
   try {
+    state = await openState(inv.state ?? { kind: 'controller' }, db, 'tally gather');
     const progressLogger = progressAwareLogger(inv.logger, inv.progress);
     const result = await gather({
       db,
       collectors: pick.collectors.map((c) => observed(c, inv.progress, inv.countRows ?? false)),
       ...(storage ? { storage } : {}),
+      stateStore: state.store,
+      lock: state.lock,
       ...(inv.since ? { since: inv.since } : {}),
       ...(inv.until ? { until: inv.until } : {}),
       dryRun: inv.mode === 'dry-run',
@@ -140,6 +147,7 @@ export async function invokeGather(inv: GatherInvocation): Promise<GatherOutcome
       })),
     };
   } finally {
+    await state?.close();
     await db.end().catch(() => {});
     if (!inv.storage) await storage?.close?.();
   }
@@ -170,6 +178,7 @@ export async function gatherCommand(opts: GatherCommandOptions, io: CliIO): Prom
   }
   const cfg = loadConfig({ env: io.env, ...(opts.config ? { file: opts.config } : {}) });
   const url = databaseUrl(opts.db, io.env, 'tally gather');
+  const state = stateChoice(opts, io.env);
   const interactive = isInteractive(io);
   const logger = cliLogger(io, { command: 'gather' });
   const progress = interactive ? ttyProgress(io.stderr) : logProgress(logger);
@@ -184,6 +193,7 @@ export async function gatherCommand(opts: GatherCommandOptions, io: CliIO): Prom
     logger,
     progress,
     countRows: interactive,
+    state,
   });
   const { result } = outcome;
   if (result.dryRun) {

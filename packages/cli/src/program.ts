@@ -27,6 +27,12 @@ function positiveInt(value: string): number {
   return Number(value);
 }
 
+/** Where watermarks, run status and the cluster lock are kept: the same choice for gather, status and schedule. */
+const stateDbOption = () =>
+  new Option('--state-db <url>', "keep state in this PostgreSQL database, not the controller's (default: TALLY_STATE_DATABASE_URL)").conflicts('stateFile');
+const stateFileOption = () =>
+  new Option('--state-file <path>', 'keep state in this JSON file, locked by lock files beside it; one host only (default: TALLY_STATE_FILE)').conflicts('stateDb');
+
 const EXIT_CODES = `
 Exit codes: 0 success, 1 failure, 2 usage or configuration error (one line on stderr).
 `;
@@ -71,6 +77,8 @@ ${EXIT_CODES}`,
     .addOption(new Option('--dry-run', 'ship the tarballs to a new local directory instead and print where they are; record nothing').conflicts('ship'))
     .option('--collectors <keys>', 'only these collectors (comma-separated), e.g. job_host_summary,main_host', list)
     .option('--db <url>', 'the controller database (default: DATABASE_URL)')
+    .addOption(stateDbOption())
+    .addOption(stateFileOption())
     .addHelpText(
       'after',
       `
@@ -78,6 +86,7 @@ Examples:
   $ DATABASE_URL=postgres://awx@db/awx METRICS_UTILITY_SHIP_TARGET=directory \\
     METRICS_UTILITY_SHIP_PATH=/var/lib/tally tally gather --ship --until=10m
   $ tally gather --dry-run --since 2024-03-01 --until 2024-03-02 --collectors job_host_summary
+  $ tally gather --ship --state-db postgres://tally@statedb/tally   # a SELECT-only role on the controller
 ${EXIT_CODES}`,
     )
     .action(async (opts) => {
@@ -132,6 +141,8 @@ ${EXIT_CODES}`,
     .description('Show each collector: enabled, last success, watermark, data state, last error, consecutive failures.')
     .option('--json', 'machine-readable JSON on stdout')
     .option('--db <url>', 'the controller database holding the state (default: DATABASE_URL)')
+    .addOption(stateDbOption())
+    .addOption(stateFileOption())
     .addHelpText(
       'after',
       `
@@ -153,6 +164,8 @@ ${EXIT_CODES}`,
     .option('--until-lag <when>', 'each run gathers up to this long ago (Nm minutes, e.g. 10m)', '10m')
     .option('--lease <seconds>', 'a running collector whose runner stops heart-beating for this long is taken over', positiveInt, 600)
     .option('--db <url>', 'the controller database (default: DATABASE_URL)')
+    .addOption(stateDbOption())
+    .addOption(stateFileOption())
     .addHelpText(
       'after',
       `

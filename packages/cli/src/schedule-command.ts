@@ -1,4 +1,4 @@
-import { loadConfig, parseInstant, TallyError } from '@tally/core';
+import { fileLock, loadConfig, parseInstant, TallyError } from '@tally/core';
 import { connectDatabase, databaseUrl } from './db-connection.js';
 import { enabledCollectorKeys } from './collector-selection.js';
 import { invokeGather } from './gather-command.js';
@@ -6,8 +6,9 @@ import { type CliIO, cliLogger } from './io.js';
 import { logProgress } from './progress.js';
 import { defaultSchedule, readScheduleFile } from './schedule-config.js';
 import { Scheduler } from './scheduler.js';
+import { scheduleStoreFor, stateChoice, type StateOptions } from './state-choice.js';
 
-export interface ScheduleCommandOptions {
+export interface ScheduleCommandOptions extends StateOptions {
   schedule?: string;
   once?: boolean;
   untilLag: string;
@@ -27,7 +28,10 @@ export async function scheduleCommand(opts: ScheduleCommandOptions, io: CliIO): 
   untilFor(new Date()); // a bad --until-lag is a usage error now, not at the first tick
   const collectors = opts.schedule ? readScheduleFile(opts.schedule) : defaultSchedule(enabledCollectorKeys(cfg));
   const logger = cliLogger(io, { command: 'schedule' });
-  const db = await connectDatabase(url, 'tally schedule');
+  const state = stateChoice(opts, io.env);
+  // The schedule lock and run state live with the gather state: in a state database, its connection is the scheduler's.
+  const schedulerUrl = state.kind === 'db' ? state.url : url;
+  const db = await connectDatabase(schedulerUrl, 'tally schedule');
   const ac = new AbortController();
   let scheduler: Scheduler | undefined;
   const stop = () => ac.abort();
@@ -37,7 +41,9 @@ export async function scheduleCommand(opts: ScheduleCommandOptions, io: CliIO): 
     scheduler = new Scheduler({
       db,
       // A long-running schedule outlives database restarts and failovers.
-      reconnect: () => connectDatabase(url, 'tally schedule'),
+      reconnect: () => connectDatabase(schedulerUrl, 'tally schedule'),
+      storeFor: scheduleStoreFor(state),
+      ...(state.kind === 'file' ? { lock: fileLock(state.path) } : {}),
       collectors,
       untilFor,
       leaseSeconds: opts.lease,
@@ -53,6 +59,7 @@ export async function scheduleCommand(opts: ScheduleCommandOptions, io: CliIO): 
           io,
           logger: logger.child({ collector: key }),
           progress: logProgress(logger.child({ collector: key })),
+          state,
         });
         const failure = outcome.failures.find((f) => f.collector === key);
         if (failure) throw new TallyError(failure.error);

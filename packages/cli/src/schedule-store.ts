@@ -1,4 +1,4 @@
-import type { Queryable } from '@tally/core';
+import { type AccessAttempt, accessError, type Queryable } from '@tally/core';
 
 /** OSIDB's run states: PENDING (never ran) → BLOCKED (dependencies incomplete) → READY ⇄ RUNNING. */
 export type RunState = 'PENDING' | 'BLOCKED' | 'READY' | 'RUNNING';
@@ -88,7 +88,9 @@ function toRow(r: RawRow): ScheduleRow {
 }
 
 export async function ensureScheduleTable(db: Queryable): Promise<void> {
-  await db.query(DDL);
+  // CREATE … IF NOT EXISTS still needs CREATE on the schema and a writable server: look first.
+  const { rows } = await db.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [SCHEDULE_TABLE]);
+  if (!rows[0]?.t) await db.query(DDL);
 }
 
 /** Insert or refresh the declared schedule; run and data state are kept. */
@@ -180,4 +182,46 @@ export async function markFailed(db: Queryable, key: string, runner: string, err
       WHERE collector = $1 AND runner = $2`,
     [key, runner, error],
   );
+}
+
+/** The scheduler's run state, wherever it is kept: the functions above on a database, or a file (schedule-file.ts). */
+export interface ScheduleStore {
+  ensure(): Promise<void>;
+  declare(collectors: readonly ScheduledCollector[]): Promise<void>;
+  read(): Promise<ScheduleRow[] | undefined>;
+  claim(key: string, runner: string, leaseSeconds: number): Promise<ScheduleRow | undefined>;
+  heartbeat(key: string, runner: string, leaseSeconds: number): Promise<boolean>;
+  markBlocked(key: string, runner: string, reason: string, at: Date): Promise<void>;
+  markStarted(key: string, runner: string, at: Date): Promise<void>;
+  markSucceeded(key: string, runner: string, result: { watermark: Date; complete: boolean }): Promise<void>;
+  markFailed(key: string, runner: string, error: string): Promise<void>;
+}
+
+/**
+ * The run state in the `tally_schedule_state` table of `db`. A missing privilege
+ * or a read-only server is one line naming the table and the operation; `where`
+ * names the database and `elsewhere` the way round it.
+ */
+export function postgresScheduleStore(db: Queryable, access: { where?: string; elsewhere?: string } = {}): ScheduleStore {
+  const as =
+    <A extends unknown[], R>(operation: AccessAttempt['operation'], fn: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      try {
+        return await fn(...args);
+      } catch (err) {
+        const where = access.where ?? 'the state database';
+        throw accessError(err, { operation, object: `table ${SCHEDULE_TABLE}`, where, ...(access.elsewhere ? { elsewhere: access.elsewhere } : {}) }) ?? err;
+      }
+    };
+  return {
+    ensure: as('create', () => ensureScheduleTable(db)),
+    declare: as('write', (collectors: readonly ScheduledCollector[]) => declareCollectors(db, collectors)),
+    read: as('read', () => readSchedule(db)),
+    claim: as('write', (key: string, runner: string, lease: number) => claim(db, key, runner, lease)),
+    heartbeat: as('write', (key: string, runner: string, lease: number) => heartbeat(db, key, runner, lease)),
+    markBlocked: as('write', (key: string, runner: string, reason: string, at: Date) => markBlocked(db, key, runner, reason, at)),
+    markStarted: as('write', (key: string, runner: string, at: Date) => markStarted(db, key, runner, at)),
+    markSucceeded: as('write', (key: string, runner: string, result: { watermark: Date; complete: boolean }) => markSucceeded(db, key, runner, result)),
+    markFailed: as('write', (key: string, runner: string, error: string) => markFailed(db, key, runner, error)),
+  };
 }

@@ -1,21 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ConfigError, errorMessage, lock, type Logger, type Queryable, silentLogger } from '@tally/core';
+import { advisoryLock, type ClusterLock, ConfigError, errorMessage, type Logger, type Queryable, silentLogger } from '@tally/core';
 import { cronDue, parseCron, type CronSchedule } from './cron.js';
-import {
-  claim,
-  declareCollectors,
-  ensureScheduleTable,
-  heartbeat,
-  markBlocked,
-  markFailed,
-  markStarted,
-  markSucceeded,
-  readSchedule,
-  type ScheduledCollector,
-  type ScheduleRow,
-} from './schedule-store.js';
+import { postgresScheduleStore, type ScheduledCollector, type ScheduleRow, type ScheduleStore } from './schedule-store.js';
 
 /** What one scheduled run of a collector achieved. */
 export interface CollectorRunResult {
@@ -50,6 +38,10 @@ export interface SchedulerOptions {
   leaseSeconds?: number;
   /** The advisory lock key; one runner per cluster holds it. */
   lockKey?: string;
+  /** The run state for the current connection (default the table in `db`; a state file ignores the connection). */
+  storeFor?: (db: Queryable) => ScheduleStore;
+  /** Take the cluster lock here instead of as an advisory lock on `db` (e.g. a lock file). */
+  lock?: ClusterLock;
   runner?: string;
   logger?: Logger;
   now?: () => Date;
@@ -146,23 +138,28 @@ export class Scheduler {
     return this.db;
   }
 
+  /** The run state: the given store, else the table on the current connection. */
+  private get store(): ScheduleStore {
+    return (this.opts.storeFor ?? postgresScheduleStore)(this.db);
+  }
+
   get lockKey(): string {
     return this.opts.lockKey ?? 'tally_schedule_lock';
   }
 
   async prepare(): Promise<void> {
-    await ensureScheduleTable(this.db);
-    await declareCollectors(this.db, this.opts.collectors);
+    await this.store.ensure();
+    await this.store.declare(this.opts.collectors);
     if (this.unrecorded) {
       // No-op if another runner took the collector over meanwhile (the update checks the runner).
-      await markSucceeded(this.db, this.unrecorded.key, this.runner, this.unrecorded.result);
+      await this.store.markSucceeded(this.unrecorded.key, this.runner, this.unrecorded.result);
       this.unrecorded = undefined;
     }
   }
 
   /** One pass over the collectors; the caller holds the cluster lock. */
   async tick(signal: AbortSignal = new AbortController().signal): Promise<TickOutcome[]> {
-    const db = this.db;
+    const store = this.store;
     const now = this.now();
     const until = this.opts.untilFor(now);
     const outcomes: TickOutcome[] = [];
@@ -172,13 +169,13 @@ export class Scheduler {
         outcomes.push({ key: c.key, outcome: 'disabled' });
         continue;
       }
-      const rows = new Map(((await readSchedule(db)) ?? []).map((r) => [r.key, r]));
+      const rows = new Map(((await store.read()) ?? []).map((r) => [r.key, r]));
       const row = rows.get(c.key);
       if (row && !cronDue(this.crons.get(c.key)!, row.lastRunAt ?? undefined, now)) {
         outcomes.push({ key: c.key, outcome: 'not-due' });
         continue;
       }
-      const claimed = await claim(db, c.key, this.runner, this.lease);
+      const claimed = await store.claim(c.key, this.runner, this.lease);
       if (!claimed) {
         this.log.warn('collector is running elsewhere; its lease has not expired', { collector: c.key, runner: row?.runner });
         outcomes.push({ key: c.key, outcome: 'busy' });
@@ -189,7 +186,7 @@ export class Scheduler {
       }
       const w = windowFor(c, until, rows);
       if (w.blocked !== undefined) {
-        await markBlocked(db, c.key, this.runner, w.blocked, now);
+        await store.markBlocked(c.key, this.runner, w.blocked, now);
         this.log.info('run skipped: dependent collector data are not complete', { collector: c.key, reason: w.blocked });
         outcomes.push({ key: c.key, outcome: 'blocked', reason: w.blocked });
         continue;
@@ -200,11 +197,11 @@ export class Scheduler {
   }
 
   private async runOne(key: string, until: Date, now: Date, signal: AbortSignal): Promise<TickOutcome> {
-    await markStarted(this.db, key, this.runner, now);
+    await this.store.markStarted(key, this.runner, now);
     this.log.info('run initiated', { collector: key, until: until.toISOString() });
     const beat = setInterval(
       () => {
-        heartbeat(this.db, key, this.runner, this.lease).then(
+        this.store.heartbeat(key, this.runner, this.lease).then(
           (ok) => {
             if (!ok) this.log.warn('lost the lease on a running collector', { collector: key });
           },
@@ -220,13 +217,13 @@ export class Scheduler {
     } catch (err) {
       clearInterval(beat);
       const error = errorMessage(err);
-      await markFailed(this.db, key, this.runner, error);
+      await this.store.markFailed(key, this.runner, error);
       this.log.error('run failed', { collector: key, error });
       return { key, outcome: 'failed', error };
     }
     clearInterval(beat);
     try {
-      await markSucceeded(this.db, key, this.runner, result);
+      await this.store.markSucceeded(key, this.runner, result);
     } catch (err) {
       this.unrecorded = { key, result };
       throw err;
@@ -266,7 +263,7 @@ export class Scheduler {
     opts: { once?: boolean; standbyMs?: number; tickMs?: number },
     run: { outcomes: TickOutcome[]; acquired: boolean },
   ): Promise<boolean> {
-    const held = await lock(this.db, this.lockKey);
+    const held = await (this.opts.lock ?? advisoryLock(this.db)).acquire(this.lockKey);
     if (!held) {
       if (opts.once) return true;
       this.log.info('another runner holds the schedule lock; standing by', { lock: this.lockKey });

@@ -1,9 +1,10 @@
 import { loadConfig, type Queryable } from '@tally/core';
-import { PostgresStateStore, readCollectorStatus } from '@tally/gather';
+import { PostgresStateStore, readCollectorStatus, type StateStore } from '@tally/gather';
 import { connectDatabase, databaseUrl } from './db-connection.js';
 import { enabledCollectorKeys } from './collector-selection.js';
 import type { CliIO } from './io.js';
-import { readSchedule } from './schedule-store.js';
+import { openState, stateChoice, type StateOptions } from './state-choice.js';
+import { postgresScheduleStore, type ScheduleStore } from './schedule-store.js';
 
 /** One collector's health, as `tally status` shows it. */
 export interface CollectorStatus {
@@ -26,21 +27,29 @@ export interface StatusReport {
 
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
 
+/** Where status is read: gather's state store and the scheduler's run state (an opened state, see state-choice.ts). */
+export interface StatusSource {
+  store: StateStore;
+  schedule: Pick<ScheduleStore, 'read'>;
+}
+
 /**
- * Read every collector's state from PostgreSQL: the gather state store (watermarks,
- * runs), overlaid with the scheduler's run and data state where it manages the
- * collector. `enabled` lists the keys the current configuration gathers; they are
- * shown (as empty) even before their first run.
+ * Read every collector's state: the gather state store (watermarks, runs),
+ * overlaid with the scheduler's run and data state where it manages the
+ * collector. `source` is that state, or a connection to the controller database
+ * holding it (the default). `enabled` lists the keys the current configuration
+ * gathers; they are shown (as empty) even before their first run. Writes nothing.
  */
-export async function readStatus(db: Queryable, enabled: readonly string[] = []): Promise<StatusReport> {
+export async function readStatus(source: Queryable | StatusSource, enabled: readonly string[] = []): Promise<StatusReport> {
+  const from = 'store' in source ? source : { store: new PostgresStateStore(source), schedule: postgresScheduleStore(source) };
   const byKey = new Map<string, CollectorStatus>();
-  for (const s of await readGatherState(db, new Set(enabled))) byKey.set(s.collector, s);
+  for (const s of await readGatherState(from.store, new Set(enabled))) byKey.set(s.collector, s);
   for (const key of enabled) {
     if (!byKey.has(key)) {
       byKey.set(key, { collector: key, enabled: true, lastSuccess: null, watermark: null, dataState: 'empty', runState: null, lastError: null, consecutiveFailures: 0 });
     }
   }
-  for (const r of (await readSchedule(db)) ?? []) {
+  for (const r of (await from.schedule.read()) ?? []) {
     const prev = byKey.get(r.key);
     const fromSchedule: CollectorStatus = {
       collector: r.key,
@@ -78,10 +87,7 @@ function mergeStatus(gather: CollectorStatus, schedule: CollectorStatus): Collec
  * when the latest run succeeded; partial when a watermark exists but the latest
  * run failed (later slices were left for the next run).
  */
-async function readGatherState(db: Queryable, enabled: ReadonlySet<string>): Promise<CollectorStatus[]> {
-  const { rows } = await db.query<{ t: string | null }>("SELECT to_regclass('tally_gather_state')::text AS t");
-  if (!rows[0]?.t) return [];
-  const store = new PostgresStateStore(db);
+async function readGatherState(store: StateStore, enabled: ReadonlySet<string>): Promise<CollectorStatus[]> {
   return (await readCollectorStatus(store)).map((s) => {
     const failedLast = s.consecutiveFailures > 0;
     return {
@@ -118,14 +124,20 @@ export function formatStatus(report: StatusReport): string {
   return [head, ...rows].map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : pad(cell, widths[i]!))).join('  ').trimEnd()).join('\n') + '\n';
 }
 
-export async function statusCommand(opts: { json?: boolean; db?: string; config?: string }, io: CliIO): Promise<void> {
+export async function statusCommand(opts: { json?: boolean; db?: string; config?: string } & StateOptions, io: CliIO): Promise<void> {
   const cfg = loadConfig({ env: io.env, ...(opts.config ? { file: opts.config } : {}) });
-  const url = databaseUrl(opts.db, io.env, 'tally status');
-  const client = await connectDatabase(url, 'tally status');
+  const choice = stateChoice(opts, io.env);
+  // State kept elsewhere needs no controller connection.
+  const client = choice.kind === 'controller' ? await connectDatabase(databaseUrl(opts.db, io.env, 'tally status'), 'tally status') : undefined;
   try {
-    const report = await readStatus(client, ['config', ...enabledCollectorKeys(cfg)]);
-    io.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatStatus(report));
+    const state = await openState(choice, client, 'tally status');
+    try {
+      const report = await readStatus(state, ['config', ...enabledCollectorKeys(cfg)]);
+      io.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatStatus(report));
+    } finally {
+      await state.close();
+    }
   } finally {
-    await client.end().catch(() => {});
+    await client?.end().catch(() => {});
   }
 }

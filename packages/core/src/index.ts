@@ -12,3 +12,5 @@ export * from './logger.js';
 export * from './config.js';
 export * from './csv-splitter.js';
 export * from './csv.js';
+export * from './file-lock.js';
+export * from './collectors-file.js';

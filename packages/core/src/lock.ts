@@ -40,12 +40,32 @@ export async function withLock<T>(
   }
 }
 
+/** A lock this process holds until `release()` (idempotent) or disposal. */
+export interface HeldLock extends AsyncDisposable {
+  release(): Promise<void>;
+}
+
+/**
+ * Where "one at a time" is enforced for a key: a PostgreSQL advisory lock
+ * ({@link advisoryLock}) or an exclusive lock file ({@link fileLock}).
+ */
+export interface ClusterLock {
+  /** What holds `key`, for messages, e.g. `advisory lock "tally_gather"`. */
+  describe(key: string): string;
+  /** The lock, or `undefined` at once when another process holds it. */
+  acquire(key: string): Promise<HeldLock | undefined>;
+}
+
+/** Advisory locks on `db`'s session: every process using the same database sees them. */
+export function advisoryLock(db: Queryable): ClusterLock {
+  return {
+    describe: (key) => `advisory lock "${key}"`,
+    acquire: (key) => lock(db, key),
+  };
+}
+
 /** Acquire the lock and return a disposable handle, or `undefined` when another session holds it. */
-export async function lock(
-  db: Queryable,
-  key: string,
-  opts: LockOptions = {},
-): Promise<(AsyncDisposable & { release(): Promise<void> }) | undefined> {
+export async function lock(db: Queryable, key: string, opts: LockOptions = {}): Promise<HeldLock | undefined> {
   const id = await lockId(db, key);
   if (opts.wait) {
     await db.query('SELECT pg_advisory_lock($1::bigint)', [id]);

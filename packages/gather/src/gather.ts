@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Collector, CollectorParams, CollectorResult } from '@tally/collectors';
 import {
+  advisoryLock,
+  type ClusterLock,
   CollectorError,
   ConfigError,
   DEFAULT_MAX_DATA_SIZE,
@@ -11,7 +13,6 @@ import {
   type Queryable,
   type TallyConfig,
   errorMessage,
-  lock,
   parseSize,
   parseTarballStamp,
   pythonJson,
@@ -57,7 +58,7 @@ export interface GatherOptions {
    * directory (`outputDir`) instead.
    */
   storage?: Sink;
-  /** Watermarks and status; default a PostgresStateStore on `db`. */
+  /** Watermarks and status; default a PostgresStateStore on `db` (a dry run only reads it, and never creates it). */
   stateStore?: StateStore;
   /** Tarball name prefix; default the config document's `install_uuid`. */
   installUuid?: string;
@@ -65,7 +66,7 @@ export interface GatherOptions {
   until?: Date;
   /** "Now", for tests; default the wall clock. */
   now?: Date;
-  /** Build tarballs and ship them to a local directory only (`outputDir`), record nothing, move no watermark. */
+  /** Build tarballs and ship them to a local directory only (`outputDir`); write no state, take no lock, move no watermark. */
   dryRun?: boolean;
   /** The dry run's directory store: tarballs land at `{outputDir}/data/YYYY/MM/DD/…` (default a new `tally-dry-run-*` directory under the OS temp dir). */
   outputDir?: string;
@@ -84,6 +85,8 @@ export interface GatherOptions {
    * two gathers sharing one connection do not exclude each other.
    */
   lockDb?: Queryable;
+  /** The cluster lock itself, e.g. a fileLock() beside a state file (default an advisory lock on `lockDb`). */
+  lock?: ClusterLock;
   /** Parent directory of the run's private work directory (default the OS temp dir); removed at the end. */
   tempDir?: string;
   logger?: Logger;
@@ -192,10 +195,12 @@ export async function gather(opts: GatherOptions): Promise<GatherResult> {
   const win = resolveWindow({ since: opts.since, until: opts.until, now: opts.now ?? new Date(), maxDays: cfg.maxGatherPeriodDays, logger: log });
 
   const lockKey = cfg.collectorLockSuffix ? `${GATHER_LOCK}_${cfg.collectorLockSuffix}` : GATHER_LOCK;
-  const held = await lock(opts.lockDb ?? opts.db, lockKey);
-  if (!held) {
+  // A dry run records nothing, so it needs no lock (and a lock file would be a write).
+  const clusterLock = opts.lock ?? advisoryLock(opts.lockDb ?? opts.db);
+  const held = opts.dryRun ? undefined : await clusterLock.acquire(lockKey);
+  if (!opts.dryRun && !held) {
     throw new LockedError(
-      `another gather is running on this cluster (advisory lock "${lockKey}" is held); only one gather runs at a time — try again when it has finished`,
+      `another gather is running on this cluster (${clusterLock.describe(lockKey)} is held); only one gather runs at a time — try again when it has finished`,
     );
   }
   try {
@@ -207,7 +212,7 @@ export async function gather(opts: GatherOptions): Promise<GatherResult> {
     }
   } finally {
     // A dead connection has already dropped the lock; do not hide the run's own error behind that.
-    await held.release().catch((err) => log.warn(`releasing lock ${lockKey} failed: ${errorMessage(err)}`));
+    await held?.release().catch((err) => log.warn(`releasing lock ${lockKey} failed: ${errorMessage(err)}`));
   }
 }
 
@@ -248,7 +253,8 @@ class Run {
   }
 
   async run(configCollector: Collector, data: Collector[]): Promise<GatherResult> {
-    await this.store.init();
+    // Before anything is collected, so a store that cannot be written stops the run at once.
+    if (!this.dryRun) await this.store.init();
     this.marks = await this.store.watermarks();
     this.outDir = join(this.work, 'out');
     if (this.dryRun) this.dryDir = new DirectoryStorage({ base: this.opts.outputDir ?? (await mkdtemp(join(tmpdir(), 'tally-dry-run-'))) });

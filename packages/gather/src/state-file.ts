@@ -1,5 +1,7 @@
-import { readFile } from 'node:fs/promises';
-import { ConfigError, writeFileAtomic } from '@tally/core';
+import { constants } from 'node:fs';
+import { access, mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { CollectorsFile, type CollectorsDocument, errorMessage, TallyError } from '@tally/core';
 import type { CollectorStatus, RunOutcome, StateStore } from './state.js';
 
 interface FileEntry {
@@ -10,10 +12,7 @@ interface FileEntry {
   lastError?: string;
   consecutiveFailures?: number;
 }
-interface FileShape {
-  version: 1;
-  collectors: Record<string, FileEntry>;
-}
+type FileShape = CollectorsDocument<FileEntry>;
 
 function entry(s: FileShape, key: string): FileEntry {
   if (!s.collectors[key]) s.collectors[key] = {};
@@ -28,41 +27,30 @@ function entry(s: FileShape, key: string): FileEntry {
 export class JsonFileStateStore implements StateStore {
   readonly kind = 'file';
   readonly path: string;
-  private chain: Promise<unknown> = Promise.resolve();
+  private readonly file: CollectorsFile<FileEntry>;
 
   constructor(path: string) {
-    if (!path) throw new ConfigError('state file path is empty', { field: 'stateFile' });
+    this.file = new CollectorsFile(path, 'state file');
     this.path = path;
   }
 
-  async init(): Promise<void> {}
-
-  private async load(): Promise<FileShape> {
-    let text: string;
+  /** The file itself is written at the first change; its directory must be writable now, before anything is gathered. */
+  async init(): Promise<void> {
+    const dir = dirname(this.path);
     try {
-      text = await readFile(this.path, 'utf8');
+      await mkdir(dir, { recursive: true });
+      await access(dir, constants.W_OK);
     } catch (err) {
-      if ((err as { code?: string }).code === 'ENOENT') return { version: 1, collectors: {} };
-      throw err;
-    }
-    try {
-      const parsed = JSON.parse(text) as FileShape;
-      if (!parsed || typeof parsed.collectors !== 'object') throw new Error('no "collectors" object');
-      return parsed;
-    } catch (err) {
-      throw new ConfigError(`state file ${this.path} is not a Tally state file: ${(err as Error).message}`, { field: 'stateFile' });
+      throw new TallyError(`cannot write state file ${this.path} (${errorMessage(err)}); this user must be able to write its directory`, { cause: err });
     }
   }
 
-  /** Read-modify-write, one at a time within this process. */
+  private async load(): Promise<FileShape> {
+    return (await this.file.read()) ?? { version: 1, collectors: {} };
+  }
+
   private update(fn: (s: FileShape) => void): Promise<void> {
-    const next = this.chain.then(async () => {
-      const s = await this.load();
-      fn(s);
-      await writeFileAtomic(this.path, `${JSON.stringify(s, null, 2)}\n`);
-    });
-    this.chain = next.catch(() => {});
-    return next;
+    return this.file.update(fn);
   }
 
   async watermarks(): Promise<Map<string, Date>> {

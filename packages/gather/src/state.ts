@@ -22,7 +22,7 @@ export type RunOutcome = { at: Date; ok: true } | { at: Date; ok: false; error: 
 export interface StateStore {
   /** `postgres` or `file`, for messages. */
   readonly kind: string;
-  /** Create storage if missing (idempotent). */
+  /** Create storage if missing (idempotent). Reads never create it: a store that is not there reads as empty. */
   init(): Promise<void>;
   watermarks(): Promise<Map<string, Date>>;
   advance(marks: ReadonlyMap<string, Date>): Promise<void>;
@@ -30,8 +30,7 @@ export interface StateStore {
   statuses(): Promise<CollectorStatus[]>;
 }
 
-/** The status of every collector key the store knows, sorted by key: the reader behind `tally status`. */
+/** The status of every collector key the store knows, sorted by key: the reader behind `tally status`. Writes nothing. */
 export async function readCollectorStatus(store: StateStore): Promise<CollectorStatus[]> {
-  await store.init();
   return (await store.statuses()).sort((a, b) => a.key.localeCompare(b.key));
 }

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, CollectorError, type Logger } from '@tally/core';
+import { ConfigError, CollectorError, fileLock, type Logger } from '@tally/core';
 import { GATHER_LOCK, gather, tarballIndex, JsonFileStateStore, PostgresStateStore, readCollectorStatus, type StateStore } from '@tally/gather';
 import { readTarballMembers } from '@tally/package';
 import { DirectoryStorage, isStore, type Sink } from '@tally/storage';
@@ -228,6 +228,39 @@ describe('gather', () => {
     expect(await store.watermarks()).toEqual(new Map());
     expect(await store.statuses()).toEqual([]);
     expect(log.lines.some((l) => l.includes(`kept in ${out}`))).toBe(true);
+    // Not even the state table: a dry run writes nothing.
+    const { rows } = await db.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [`state_${tableN}`]);
+    expect(rows[0]!.t).toBeNull();
+  });
+
+  it('a dry run takes no lock: it runs while another gather holds the cluster lock', async () => {
+    const other = await tdb.client();
+    await other.query('SELECT pg_advisory_lock(hashtext($1)::bigint)', [GATHER_LOCK]);
+    try {
+      const res = await gather({ db, collectors: [configCollector(), dailyCsv('job_host_summary')], storage, stateStore: store, now: NOW, config: cfg, installUuid: 'u1', dryRun: true, outputDir: join(root, 'dry') });
+      expect(res.tarballs).toHaveLength(4);
+      const shipping = await gather({ db, collectors: [configCollector()], storage, stateStore: store, now: NOW, installUuid: 'u1' }).catch((e) => e);
+      expect(shipping?.name).toBe('LockedError');
+    } finally {
+      await other.query('SELECT pg_advisory_unlock(hashtext($1)::bigint)', [GATHER_LOCK]);
+    }
+  });
+
+  it('takes the cluster lock given as `lock`: a held lock file stops a second gather, naming the file', async () => {
+    const stem = join(root, 'state.json');
+    const held = await fileLock(stem).acquire(GATHER_LOCK);
+    const fileStore = new JsonFileStateStore(stem);
+    try {
+      const err = await gather({ db, collectors: [configCollector()], storage, stateStore: fileStore, lock: fileLock(stem), now: NOW, installUuid: 'u1' }).catch((e) => e);
+      expect(err?.name).toBe('LockedError');
+      expect(err.message).toContain(`(lock file ${stem}.${GATHER_LOCK}.lock is held)`);
+    } finally {
+      await held!.release();
+    }
+    const res = await gather({ db, collectors: [configCollector(), dailyCsv('job_host_summary')], storage, stateStore: fileStore, lock: fileLock(stem), now: NOW, config: cfg, installUuid: 'u1' });
+    expect(res.ok).toBe(true);
+    expect((await fileStore.watermarks()).get('job_host_summary')?.toISOString()).toBe(NOW.toISOString());
+    expect(existsSync(`${stem}.${GATHER_LOCK}.lock`)).toBe(false);
   });
 
   it('keeps secrets out of config.json: only safe billing fields persist', async () => {

@@ -1,9 +1,10 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError } from '@tally/core';
+import { AccessError, ConfigError, exitCodeOf } from '@tally/core';
 import { JsonFileStateStore, PostgresStateStore, readCollectorStatus, type StateStore } from '@tally/gather';
 import { createTestDatabase, type TestDatabase } from '@tally/testkit';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 let tdb: TestDatabase;
@@ -50,6 +51,44 @@ describe('PostgresStateStore', () => {
     const [a, b] = [await tdb.client(), await tdb.client()];
     await Promise.all([new PostgresStateStore(a, { table: 'race' }).init(), new PostgresStateStore(b, { table: 'race' }).init()]);
     expect(() => new PostgresStateStore(a, { table: 'x; DROP TABLE wm' })).toThrow(ConfigError);
+  });
+
+  it('reads a missing table as empty without creating it; a refused read or write is one line naming table and operation', async () => {
+    const owner = await tdb.client();
+    const role = `tally_state_ro_${Date.now().toString(36)}`;
+    await owner.query(`CREATE ROLE ${role} LOGIN`);
+    try {
+      await owner.query(`GRANT CONNECT ON DATABASE "${tdb.name}" TO ${role}; GRANT USAGE ON SCHEMA public TO ${role}; REVOKE CREATE ON SCHEMA public FROM PUBLIC`);
+      const u = new URL(tdb.url);
+      u.username = role;
+      const ro = new pg.Client({ connectionString: u.toString() });
+      await ro.connect();
+      try {
+        const opts = { table: 'guarded', where: 'the test database', elsewhere: 'use another store' };
+        const store = new PostgresStateStore(ro, opts);
+        expect(await store.watermarks()).toEqual(new Map());
+        expect(await store.statuses()).toEqual([]);
+        await expect(store.init()).rejects.toThrow(
+          /^cannot create table guarded in the test database \(permission denied for schema public\); give the role CREATE there or use another store$/,
+        );
+        await new PostgresStateStore(owner, opts).init();
+        await expect(store.watermarks()).rejects.toThrow(
+          /^cannot read table guarded in the test database \(permission denied for table guarded\); GRANT SELECT on it to the role or use another store$/,
+        );
+        await owner.query(`GRANT SELECT ON guarded TO ${role}`);
+        expect(await store.watermarks()).toEqual(new Map());
+        const err = await store.advance(new Map([['a', t1]])).catch((e) => e);
+        expect(err).toBeInstanceOf(AccessError);
+        expect(err.message).toBe(
+          'cannot write table guarded in the test database (permission denied for table guarded); GRANT SELECT, INSERT, UPDATE on it to the role or use another store',
+        );
+        expect(exitCodeOf(err)).toBe(1);
+      } finally {
+        await ro.end();
+      }
+    } finally {
+      await owner.query(`DROP OWNED BY ${role}; DROP ROLE ${role}`);
+    }
   });
 });
 

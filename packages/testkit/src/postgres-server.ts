@@ -49,40 +49,62 @@ function findPgBin(name: string): string {
   return name;
 }
 
-/**
- * Start a private cluster with initdb/pg_ctl on a free loopback port. initdb
- * refuses to run as root, so as root it runs as the `postgres` system user.
- */
-async function startThrowaway(): Promise<PostgresServer> {
-  const dir = mkdtempSync(join(tmpdir(), 'tally-pg-'));
-  chmodSync(dir, 0o777);
-  const data = join(dir, 'data');
-  const port = await freePort();
+/** A cluster this process started: its directory and port, for a standby made from it. */
+export interface ThrowawayServer extends PostgresServer {
+  dir: string;
+  port: number;
+}
+
+/** initdb refuses to run as root, so as root the PostgreSQL tools run as the `postgres` system user. */
+function runPg(bin: string, args: string[]): void {
   const asRoot = process.getuid?.() === 0;
-  const run = (bin: string, args: string[]) => {
-    const cmd = asRoot ? 'runuser' : bin;
-    const argv = asRoot ? ['-u', 'postgres', '--', bin, ...args] : args;
-    const r = spawnSync(cmd, argv, { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`${bin} ${args.join(' ')} failed: ${r.stderr || r.stdout || r.error}`);
-  };
-  run(findPgBin('initdb'), ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8', '--locale=C']);
-  run(findPgBin('pg_ctl'), [
+  const cmd = asRoot ? 'runuser' : findPgBin(bin);
+  const argv = asRoot ? ['-u', 'postgres', '--', findPgBin(bin), ...args] : args;
+  const r = spawnSync(cmd, argv, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${bin} ${args.join(' ')} failed: ${r.stderr || r.stdout || r.error}`);
+}
+
+/** Start the cluster in `dir`/data on `port` (loopback only) and return how to reach and remove it. */
+function startCluster(dir: string, port: number): ThrowawayServer {
+  const data = join(dir, 'data');
+  runPg('pg_ctl', [
     '-D', data, '-l', join(dir, 'log'), '-w', '-o',
     `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`,
     'start',
   ]);
-  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   return {
-    url,
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     kind: 'throwaway',
+    dir,
+    port,
     async stop() {
       try {
-        run(findPgBin('pg_ctl'), ['-D', data, '-m', 'immediate', 'stop']);
+        runPg('pg_ctl', ['-D', data, '-m', 'immediate', 'stop']);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
     },
   };
+}
+
+function clusterDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tally-pg-'));
+  chmodSync(dir, 0o777);
+  return dir;
+}
+
+/** Start a private cluster with initdb/pg_ctl on a free loopback port. */
+export async function startThrowawayPostgres(): Promise<ThrowawayServer> {
+  const dir = clusterDir();
+  runPg('initdb', ['-D', join(dir, 'data'), '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8', '--locale=C']);
+  return startCluster(dir, await freePort());
+}
+
+/** A read-only hot standby of `primary`, copied with `pg_basebackup -R` and streaming from it. */
+export async function startStandby(primary: ThrowawayServer): Promise<ThrowawayServer> {
+  const dir = clusterDir();
+  runPg('pg_basebackup', ['-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres', '-D', join(dir, 'data'), '-R', '-X', 'stream', '-c', 'fast']);
+  return startCluster(dir, await freePort());
 }
 
 /**
@@ -97,7 +119,7 @@ export async function findOrStartPostgres(): Promise<PostgresServer> {
     const local = 'postgres://postgres@127.0.0.1:5432/postgres';
     if (await reachable(local)) return { url: local, kind: 'local', stop: async () => {} };
   }
-  return startThrowaway();
+  return startThrowawayPostgres();
 }
 
 export function hasBinary(name: string): boolean {
