@@ -81,6 +81,31 @@ ${EXIT_CODES}`,
     });
 
   program
+    .command('collect')
+    .description('Run one collector from its files (query, target, credentials, token) and push its records to an HTTP data set.')
+    .requiredOption('--query <file>', 'JSON: {"entrypoint": "tally:sql | tally:prometheus | ./module.mjs | package", "query": …, "options": {"additionalFields": {…}}, "data-set": {"data-group": "…", "data-set": "…"}}')
+    .requiredOption('--target <file>', 'JSON: {"url": "https://…/data"}; records go to {url}/{data-group}/{data-set}')
+    .option('--credentials <file>', 'JSON the entrypoint needs, e.g. {"url": "postgres://…"} for tally:sql')
+    .option('--token <file>', 'JSON: {"token": "…"}, sent as Authorization: Bearer (required unless --dry-run)')
+    .option('--since <when>', 'start of the window (Nd, Nm, Nmo or an ISO date/datetime)', instant('--since'))
+    .option('--until <when>', 'end of the window (default: none; the entrypoint decides)', instant('--until'))
+    .option('--chunk-size <n>', 'records per POST (default: the query file\'s options.chunk-size, else 100)', positiveInt)
+    .option('--dry-run', 'print each request (method, URL, headers with the token masked, body) instead of sending it')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ tally collect --query jobs.query.json --target target.json --credentials db.json --token token.json \\
+    --since 2024-03-01 --until 2024-03-02
+  $ tally collect --query my-collector.query.json --target target.json --dry-run
+${EXIT_CODES}`,
+    )
+    .action(async (opts) => {
+      const { collectCommand } = await import('./collect-command.js');
+      await collectCommand(opts, io);
+    });
+
+  program
     .command('rollup')
     .description('Roll gathered tarballs up into Hive-partitioned Parquet under {ship_path}/rollups.')
     .requiredOption('--since <when>', 'start of the window (Nd, Nmo or an ISO date)', instant('--since'))

@@ -60,8 +60,8 @@ export interface PreparedPayload {
   release(): Promise<void>;
 }
 
-/** Turn any put source into something that can be sent several times, streaming from disk where possible. */
-export async function preparePayload(backend: string, name: string, source: PutSource): Promise<PreparedPayload> {
+/** Turn any put source into something that can be sent several times, streaming from disk where possible; files, streams and buffers go as `contentType`. */
+export async function preparePayload(backend: string, name: string, source: PutSource, contentType: string = PAYLOAD_CONTENT_TYPE): Promise<PreparedPayload> {
   const none = async () => {};
   if ('dict' in source) {
     const text = pythonJson(source.dict);
@@ -69,14 +69,14 @@ export async function preparePayload(backend: string, name: string, source: PutS
     return { size: blob.size, contentType: blob.type, blob: async () => blob, release: none };
   }
   if ('buffer' in source) {
-    const blob = new Blob([source.buffer], { type: PAYLOAD_CONTENT_TYPE });
-    return { size: blob.size, contentType: PAYLOAD_CONTENT_TYPE, blob: async () => blob, release: none };
+    const blob = new Blob([source.buffer], { type: contentType });
+    return { size: blob.size, contentType, blob: async () => blob, release: none };
   }
   if ('filename' in source) {
     const s = await stat(source.filename).catch(() => undefined);
     if (!s?.isFile()) throw new StorageError(backend, `put ${name}: ${source.filename} is not a readable file`);
     const path = source.filename;
-    return { size: s.size, contentType: PAYLOAD_CONTENT_TYPE, blob: () => openAsBlob(path, { type: PAYLOAD_CONTENT_TYPE }), release: none };
+    return { size: s.size, contentType, blob: () => openAsBlob(path, { type: contentType }), release: none };
   }
   if ('stream' in source) {
     // A stream can be read once; spool it so retries and a token refresh can resend it.
@@ -87,7 +87,7 @@ export async function preparePayload(backend: string, name: string, source: PutS
       await pipeline(source.stream, createWriteStream(path, { mode: 0o600 }));
       const size = (await stat(path)).size;
       const owned = dir;
-      return { size, contentType: PAYLOAD_CONTENT_TYPE, blob: () => openAsBlob(path, { type: PAYLOAD_CONTENT_TYPE }), release: () => owned.remove() };
+      return { size, contentType, blob: () => openAsBlob(path, { type: contentType }), release: () => owned.remove() };
     } catch (err) {
       await dir?.remove();
       throw new StorageError(backend, `put ${name}: reading the source stream failed: ${errorMessage(err)}`, { cause: err });
