@@ -119,14 +119,17 @@ export async function* sqlMain(args: EntrypointArgs): AsyncGenerator<DataRecord>
   }
   try {
     await client.query("BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL TimeZone = 'UTC'");
-    try {
-      await client.query(`DECLARE tally_collect NO SCROLL CURSOR FOR ${sql}`, params);
-    } catch (err) {
-      throw new CollectorError(NAME, `query failed: ${errorMessage(err)}`, { cause: err });
-    }
+    const query = async <R extends DataRecord>(text: string, values?: unknown[]) => {
+      try {
+        return await client.query<R>(text, values);
+      } catch (err) {
+        throw new CollectorError(NAME, `query failed: ${errorMessage(err)}`, { cause: err });
+      }
+    };
+    await query(`DECLARE tally_collect NO SCROLL CURSOR FOR ${sql}`, params);
     for (;;) {
       if (args.signal?.aborted) throw new CollectorError(NAME, 'aborted');
-      const { rows } = await client.query<DataRecord>(`FETCH ${fetchSize} FROM tally_collect`);
+      const { rows } = await query<DataRecord>(`FETCH ${fetchSize} FROM tally_collect`);
       for (const r of rows) yield r;
       if (rows.length < (fetchSize as number)) break;
     }
