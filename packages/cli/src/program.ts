@@ -168,16 +168,20 @@ ${EXIT_CODES}`,
   program
     .command('schedule')
     .description('Run collectors on their cron schedules, forever; one runner per cluster (PostgreSQL advisory lock).')
-    .option('--schedule <file>', 'JSON: {"collectors": {"<key>": {"cron": "5 * * * *", "dependsOn": ["…"], "enabled": true}}}')
+    .option('--schedule <file>', 'JSON: {"collectors": {"<key>": {"cron": "5 * * * *", "dependsOn": ["…"], "enabled": true}}}; a user collector adds "query", "target", "credentials", "token" files')
     .option('--once', 'run one tick (whatever is due now) and exit')
     .option('--until-lag <when>', 'each run gathers up to this long ago (Nm minutes, e.g. 10m)', '10m')
     .option('--lease <seconds>', 'a running collector whose runner stops heart-beating for this long is taken over', positiveInt, 600)
     .option('--db <url>', 'the controller database (default: DATABASE_URL)')
+    .option('--listen <host:port>', 'serve GET /api/v1/status (JSON) and GET /metrics (Prometheus) here, e.g. 127.0.0.1:9464')
+    .option('--status-token-file <file>', 'JSON {"token": "…"}: the status API then needs Authorization: Bearer (else TALLY_STATUS_TOKEN)')
+    .option('--listen-insecure', 'allow --listen on a non-loopback address without a token')
     .addHelpText(
       'after',
       `
 Examples:
   $ tally schedule                                 # default: every collector hourly at minute 5, shipped
+  $ tally schedule --schedule schedule.json --listen 127.0.0.1:9464
   $ tally schedule --schedule /etc/tally/schedule.json
   $ tally schedule --once                          # one tick, e.g. from a Kubernetes CronJob
 ${EXIT_CODES}`,
