@@ -1,12 +1,12 @@
-import { ConfigError, ENV, type Logger, type TallyConfig, requireConfig, silentLogger } from '@tally/core';
+import { ConfigError, ENV, type Logger, StorageError, type TallyConfig, requireConfig, silentLogger } from '@tally/core';
 import { DirectoryStorage, type Storage } from '@tally/storage';
 // Backends are loaded only when chosen: the AWS SDK alone adds about a second to every start.
-import type { CrcMutualOptions, CrcOptions } from '@tally/storage-crc';
+import type { CrcMutualOptions, CrcOptions, IngressSettings } from '@tally/storage-crc';
 import type { PostgresStorageOptions } from '@tally/storage-postgres';
 import type { S3Options } from '@tally/storage-s3';
 import type { SegmentOptions } from '@tally/storage-segment';
 
-export type ShipTarget = 'directory' | 's3' | 'crc' | 'crc-mutual' | 'segment' | 'postgres';
+export type ShipTarget = 'directory' | 's3' | 'crc' | 'crc-mutual' | 'segment' | 'postgres' | 'ingress';
 
 export interface CreateStorageOptions {
   /** `gather` ships to any target; `report` reads tarballs back, so only directory and s3 make sense. */
@@ -18,6 +18,7 @@ export interface CreateStorageOptions {
   s3?: Partial<S3Options>;
   crc?: Partial<CrcOptions>;
   crcMutual?: Partial<CrcMutualOptions>;
+  ingress?: Partial<IngressSettings>;
   segment?: Partial<SegmentOptions>;
   postgres?: Partial<PostgresStorageOptions>;
 }
@@ -34,7 +35,7 @@ export async function createStorage(cfg: TallyConfig, opts: CreateStorageOptions
   const target = cfg.shipTarget;
   const field = ENV.shipTarget.env;
   if (!target) {
-    throw new ConfigError(`${field} is not set; expected ${purpose === 'report' ? READABLE.join(' or ') : 'directory, s3, crc, crc-mutual, segment or postgres'}`, { field });
+    throw new ConfigError(`${field} is not set; expected ${purpose === 'report' ? READABLE.join(' or ') : 'directory, s3, crc, crc-mutual, segment, postgres or ingress'}`, { field });
   }
   if (target === 'controller_db') {
     throw new ConfigError(`${field}=controller_db reads the controller database directly; it is not a storage to ${purpose === 'report' ? 'read tarballs from' : 'ship to'}`, { field });
@@ -70,6 +71,11 @@ export async function createStorage(cfg: TallyConfig, opts: CreateStorageOptions
       const { CrcMutualStorage } = await import('@tally/storage-crc');
       return CrcMutualStorage.fromConfig(cfg, { logger, ...opts.crcMutual });
     }
+    case 'ingress': {
+      const c = requireConfig(cfg, ['ingressSettings'], `${field}=ingress`);
+      const { IngressSink, readIngressSettings } = await import('@tally/storage-crc');
+      return putOnly(new IngressSink({ ...readIngressSettings(c.ingressSettings), logger, ...opts.ingress }), 'an ingress is a put-only target');
+    }
     case 'segment': {
       requireConfig(cfg, ['segmentWriteKey'], `${field}=segment`);
       const { SegmentStorage } = await import('@tally/storage-segment');
@@ -90,4 +96,24 @@ export async function createStorage(cfg: TallyConfig, opts: CreateStorageOptions
       return storage;
     }
   }
+}
+
+/**
+ * A put-only sink where gather still takes the whole Storage contract: reads fail
+ * with the reason (gather only puts, and tolerates a failed look-up of earlier deliveries).
+ */
+function putOnly(sink: Pick<Storage, 'backend' | 'put' | 'describe' | 'close'>, reason: string): Storage {
+  const refuse = (op: string) => async (name: string): Promise<never> => {
+    throw new StorageError(sink.backend, `${op} ${name}: not supported, ${reason}`);
+  };
+  return {
+    backend: sink.backend,
+    put: (name, source) => sink.put(name, source),
+    describe: () => sink.describe(),
+    close: async () => sink.close?.(),
+    get: refuse('get'),
+    exists: refuse('exists'),
+    remove: refuse('remove'),
+    glob: refuse('glob'),
+  };
 }

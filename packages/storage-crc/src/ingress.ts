@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { ConfigError, type Logger, type RetryPolicy, StorageError, registerSecret, silentLogger } from '@tally/core';
+import { ConfigError, type Logger, type RetryPolicy, StorageError, errorMessage, registerSecret, silentLogger } from '@tally/core';
 import { type PutSource, checkName } from '@tally/storage';
 import { loadCaBundle, loadClientIdentity } from './tls.js';
 import { TokenSource } from './token.js';
@@ -107,6 +108,18 @@ export function parseIngressSettings(raw: unknown, source = 'ingress settings'):
     ...(s.verifyCertPath ? { verifyCertPath: s.verifyCertPath as string } : {}),
     ...(s.proxyUrl ? { proxyUrl: s.proxyUrl as string } : {}),
   };
+}
+
+/** Read and check a JSON file of ingress settings; errors name the file and the field, never a secret. */
+export function readIngressSettings(path: string): IngressSettings {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    const why = err instanceof SyntaxError ? 'is not valid JSON' : `cannot be read: ${errorMessage(err)}`;
+    throw new ConfigError(`ingress settings ${path} ${why} (TALLY_INGRESS_SETTINGS)`, { field: 'TALLY_INGRESS_SETTINGS' });
+  }
+  return parseIngressSettings(raw, `ingress settings ${path}`);
 }
 
 /** The development identity header insights-analytics-collector sends in its `x-rh-identity` mode. */
