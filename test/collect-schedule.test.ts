@@ -65,7 +65,7 @@ describe('tally schedule with a user collector and the status API', () => {
       expect((await fetch(`${base}/metrics`)).status).toBe(401);
       let status: { collectors: { collector: string; watermark: string | null; dataState: string; runState: string | null; enabled: boolean }[] } = { collectors: [] };
       for (let i = 0; i < 100; i++) {
-        status = await (await fetch(`${base}/api/v1/status`, { headers: auth })).json();
+        status = (await (await fetch(`${base}/api/v1/status`, { headers: auth })).json()) as typeof status;
         if (status.collectors.find((c) => c.collector === 'feed')?.runState === 'ready') break;
         await new Promise((r) => setTimeout(r, 100));
       }
