@@ -3,11 +3,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { createTestDatabase, DataSetReceiver, type TestDatabase } from '@tally/testkit';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runCollect } from '../src/collect-command.js';
-import { run } from '../src/main.js';
+import { runCli } from './run-cli.js';
 
 const TOKEN = 'collect-token-5e1d2b';
 let rx: DataSetReceiver;
@@ -17,16 +16,7 @@ let prom: Server;
 let promUrl: string;
 const promSeen: URLSearchParams[] = [];
 
-async function cli(argv: string[], env: Record<string, string | undefined> = {}) {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let stdout = '';
-  let stderr = '';
-  out.on('data', (b) => (stdout += b));
-  err.on('data', (b) => (stderr += b));
-  const code = await run(argv, { stdout: out, stderr: err, env: { TALLY_LOG_LEVEL: 'warn', ...env }, cwd: process.cwd() });
-  return { code, stdout, stderr };
-}
+const cli = (argv: string[], env: Record<string, string | undefined> = {}) => runCli(argv, { TALLY_LOG_LEVEL: 'warn', ...env });
 
 const write = (name: string, value: unknown) => {
   const p = join(dir, name);

@@ -1,20 +1,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { run } from '../src/main.js';
+import { runCli } from './run-cli.js';
 
-async function cli(argv: string[], env: Record<string, string | undefined> = {}) {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let stdout = '';
-  let stderr = '';
-  out.on('data', (b) => (stdout += b));
-  err.on('data', (b) => (stderr += b));
-  const code = await run(argv, { stdout: out, stderr: err, env, cwd: process.cwd() });
-  return { code, stdout, stderr };
-}
+const cli = runCli;
 
 describe('tally command line', () => {
   it('prints help with examples and exit codes for the program and every command, exit 0', async () => {
