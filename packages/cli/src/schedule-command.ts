@@ -1,4 +1,4 @@
-import { loadConfig, parseInstant, TallyError } from '@tally/core';
+import { loadConfig, parseInstant, registerSecret, TallyError } from '@tally/core';
 import pg from 'pg';
 import { runCollect } from './collect-command.js';
 import { readCredentialsFile, readQueryFile, readTargetFile, readTokenFile } from './collect-files.js';
@@ -66,6 +66,7 @@ export async function scheduleCommand(opts: ScheduleCommandOptions, io: CliIO): 
   for (const c of collectors) if (c.collect && c.enabled) checkUserCollector(c.collect);
   const byKey = new Map(collectors.map((c) => [c.key, c]));
   const statusToken = opts.statusTokenFile ? readTokenFile(opts.statusTokenFile) : io.env.TALLY_STATUS_TOKEN || undefined;
+  registerSecret(statusToken);
   const logger = cliLogger(io, { command: 'schedule' });
   const lastRuns = new Map<string, LastRun>();
   let statusPool: pg.Pool | undefined;
