@@ -10,3 +10,5 @@ export { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgre
 export { createStorage, type CreateStorageOptions, type ShipTarget } from './storage-factory.js';
 export { runReport, type ReportOptions, type ReportOutcome } from './report-command.js';
 export { enabledCollectorKeys } from './collector-selection.js';
+export { runCollect, type CollectRun, type CollectOutcome } from './collect-command.js';
+export { startStatusServer, renderMetrics, parseListen, type StatusServer, type StatusServerOptions, type LastRun } from './status-server.js';

@@ -42,7 +42,7 @@ function checkUserCollector(c: UserCollector): void {
  * to `until`; the watermark then moves to what the collector reported with store(),
  * else to `until` — only after every record was delivered.
  */
-async function runUserCollector(c: UserCollector, until: Date, watermark: Date | undefined, signal: AbortSignal, logger: ReturnType<typeof cliLogger>) {
+export async function runUserCollector(c: UserCollector, until: Date, watermark: Date | undefined, signal: AbortSignal, logger: ReturnType<typeof cliLogger>) {
   const since = watermark ?? (c.since ? parseInstant(c.since, { name: 'since' }) : undefined);
   if (since && since.getTime() >= until.getTime()) {
     return { result: { watermark: since, complete: true } as CollectorRunResult, rows: 0, bytes: 0 };
