@@ -62,6 +62,7 @@ export async function runCollect(run: CollectRun): Promise<CollectOutcome> {
     dataSet: query.dataSet,
     token,
     ...(target.verifyCertPath ? { verifyCertPath: target.verifyCertPath } : {}),
+    ...(target.gzip === false ? { gzip: false } : {}),
     ...(run.dryRun ? { dryRun: { print: run.print ?? (() => {}) } } : {}),
     ...(run.retry ? { retry: run.retry } : {}),
     logger,

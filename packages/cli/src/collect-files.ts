@@ -25,6 +25,8 @@ export interface QueryFile {
 export interface TargetFile {
   url: string;
   verifyCertPath?: string;
+  /** false: never gzip request bodies (for receivers that cannot inflate them). */
+  gzip?: boolean;
 }
 
 function readJson(path: string, what: string): unknown {
@@ -91,7 +93,12 @@ export function readTargetFile(path: string): TargetFile {
   const url = t.url ?? t.backdrop_url;
   if (typeof url !== 'string' || url === '') throw new ConfigError(`target file ${path}: url is required: the data set write API base`, { field: 'url' });
   if (t.verifyCertPath !== undefined && typeof t.verifyCertPath !== 'string') throw new ConfigError(`target file ${path}: verifyCertPath must be a file path`, { field: 'verifyCertPath' });
-  return { url, ...(t.verifyCertPath ? { verifyCertPath: resolve(dirname(path), t.verifyCertPath as string) } : {}) };
+  if (t.gzip !== undefined && typeof t.gzip !== 'boolean') throw new ConfigError(`target file ${path}: gzip must be true or false`, { field: 'gzip' });
+  return {
+    url,
+    ...(t.verifyCertPath ? { verifyCertPath: resolve(dirname(path), t.verifyCertPath as string) } : {}),
+    ...(t.gzip === false ? { gzip: false } : {}),
+  };
 }
 
 /** The token file: `{"token": "…"}`. The token is registered as a secret at once, so no log line can show it. */

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import { readFile } from 'node:fs/promises';
 import { buffer as readStream } from 'node:stream/consumers';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -22,6 +23,8 @@ import { safeUrl } from './upload.js';
 import { userAgent } from './version.js';
 
 export const DEFAULT_CHUNK_SIZE = 100;
+/** Bodies larger than this go gzip-compressed (performanceplatform-client's 2 KiB threshold). */
+export const GZIP_THRESHOLD = 2048;
 /** As performanceplatform-client: five attempts, backing off from about a second. */
 export const DATA_SET_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 1_000, maxDelayMs: 30_000 };
 
@@ -36,6 +39,8 @@ export interface DataSetOptions {
   verifyCertPath?: string;
   timeouts?: Timeouts;
   retry?: Partial<RetryPolicy>;
+  /** Compress bodies over 2 KiB with `Content-Encoding: gzip` (default true; false for receivers that cannot inflate). */
+  gzip?: boolean;
   /** Print each request (token masked) instead of sending it. */
   dryRun?: { print(text: string): void };
   logger?: Logger;
@@ -118,9 +123,10 @@ export class DataSetSink {
     });
   }
 
-  private headers(body: Buffer): Record<string, string> {
+  private headers(body: Buffer, gzip: boolean): Record<string, string> {
     return {
       'content-type': 'application/json',
+      ...(gzip ? { 'content-encoding': 'gzip' } : {}),
       accept: 'application/json',
       'user-agent': userAgent(),
       authorization: `Bearer ${this.opts.token}`,
@@ -130,13 +136,16 @@ export class DataSetSink {
 
   /** POST one chunk; `name` says which (e.g. `chunk 3 (records 201–300)`) in logs and errors. */
   async put(name: string, source: PutSource): Promise<void> {
-    const body = await bodyOf(name, source);
-    const headers = this.headers(body);
+    const json = await bodyOf(name, source);
+    const gzip = this.opts.gzip !== false && json.length > GZIP_THRESHOLD;
+    const headers = this.headers(json, gzip);
     if (this.opts.dryRun) {
+      // The JSON is printed as it would be before compression, so a person can read it.
       const shown = Object.entries({ ...headers, authorization: 'Bearer ****' }).map(([k, v]) => `${k}: ${v}`);
-      this.opts.dryRun.print(`POST ${this.url.href}\n${shown.join('\n')}\n\n${body.toString('utf8')}\n`);
+      this.opts.dryRun.print(`POST ${this.url.href}\n${shown.join('\n')}\n\n${json.toString('utf8')}\n`);
       return;
     }
+    const body = gzip ? gzipSync(json) : json;
     for (let attempt = 1; ; attempt++) {
       let wait: number | undefined;
       let failure: StorageError;
@@ -144,7 +153,7 @@ export class DataSetSink {
         const res = await fetch(this.url, { method: 'POST', body, headers, dispatcher: this.dispatcher, redirect: 'manual' });
         const text = await res.text().catch(() => '');
         if (res.status >= 200 && res.status < 300) {
-          this.log.debug('chunk sent', { name, bytes: body.length, status: res.status, attempt });
+          this.log.debug('chunk sent', { name, bytes: body.length, json: json.length, status: res.status, attempt });
           return;
         }
         const excerpt = text.replace(/\s+/g, ' ').trim().slice(0, 300);

@@ -33,6 +33,21 @@ describe('DataSetSink + pushRecords', () => {
     expect(rx.records.map((r) => r.id)).toEqual(records(250).map((r) => r.id));
   });
 
+  it('gzips bodies over 2 KiB (unless told not to); the receiver gets the same records', async () => {
+    const big = Array.from({ length: 100 }, (_, i) => ({ id: i + 1, text: 'x'.repeat(40) }));
+    for (const gzip of [undefined, false]) {
+      rx.reset();
+      const s = sink(gzip === false ? { gzip } : {});
+      try {
+        await pushRecords(s, [...big, { id: 101 }]);
+      } finally {
+        await s.close();
+      }
+      expect(rx.chunks.map((c) => c.contentEncoding)).toEqual(gzip === false ? [undefined, undefined] : ['gzip', undefined]);
+      expect(rx.records).toEqual([...big, { id: 101 }]);
+    }
+  });
+
   it('retries 500, 429 and a dropped connection; every record arrives exactly once, with the same idempotency key per chunk', async () => {
     rx.faults = [{ status: 500 }, 'accept', { status: 429, retryAfter: '0' }, 'drop', 'accept', { status: 503 }, 'accept'];
     const s = sink();

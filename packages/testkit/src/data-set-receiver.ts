@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { gunzipSync } from 'node:zlib';
 
 /** What the receiver does with one request: accept it, answer a status, or drop the connection unanswered. */
 export type ReceiverFault = 'accept' | 'drop' | { status: number; retryAfter?: string; body?: string };
@@ -10,6 +11,8 @@ export interface ReceivedChunk {
   records: Record<string, unknown>[];
   idempotencyKey: string | undefined;
   contentType: string | undefined;
+  /** The request's Content-Encoding (`gzip` when the sender compressed it). */
+  contentEncoding: string | undefined;
 }
 
 /**
@@ -72,7 +75,8 @@ export class DataSetReceiver {
     }
     let records: unknown;
     try {
-      records = JSON.parse(Buffer.concat(parts).toString('utf8'));
+      const raw = Buffer.concat(parts);
+      records = JSON.parse((req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw).toString('utf8'));
     } catch {
       records = undefined;
     }
@@ -87,6 +91,7 @@ export class DataSetReceiver {
       records: records as Record<string, unknown>[],
       idempotencyKey: req.headers['idempotency-key'] as string | undefined,
       contentType: req.headers['content-type'],
+      contentEncoding: req.headers['content-encoding'],
     });
     res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
   }
