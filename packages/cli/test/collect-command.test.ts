@@ -177,7 +177,7 @@ describe('built-in entrypoints', () => {
     const query = write('q-sql.json', {
       entrypoint: 'tally:sql',
       // '$3' in a string and a comment is text, not a parameter.
-      query: "SELECT id, host, modified, '$3' AS note FROM events WHERE modified >= $1 AND modified < $2 -- $9\nORDER BY id;",
+      query: "SELECT id, host, modified, modified::date AS day, (modified AT TIME ZONE 'UTC') AS local, '$3' AS note FROM events WHERE modified >= $1 AND modified < $2 -- $9\nORDER BY id;",
       options: { fetchSize: 4, additionalFields: { source: 'awx' } },
       'data-set': { 'data-group': 'automation', 'data-set': 'events' },
     });
@@ -185,7 +185,7 @@ describe('built-in entrypoints', () => {
     const out = await runCollect({ files, since: new Date('2024-03-01T10:00:00Z'), until: new Date('2024-03-02T00:00:00Z') });
     expect(out).toMatchObject({ records: 14, chunks: 1 });
     expect(rx.records.map((r) => r.id)).toEqual(Array.from({ length: 14 }, (_, i) => i + 10));
-    expect(rx.records[0]).toEqual({ source: 'awx', id: 10, host: 'host-10', modified: '2024-03-01T10:00:00.000Z', note: '$3' });
+    expect(rx.records[0]).toEqual({ source: 'awx', id: 10, host: 'host-10', modified: '2024-03-01T10:00:00.000Z', day: '2024-03-01', local: '2024-03-01 10:00:00', note: '$3' });
 
     const writes = write('q-sql-write.json', { entrypoint: 'tally:sql', query: "SELECT nextval('bump')", 'data-set': { 'data-group': 'g', 'data-set': 's' } });
     await expect(runCollect({ files: { ...files, query: writes } })).rejects.toThrow(/tally:sql: query failed: cannot execute nextval\(\) in a read-only transaction/);

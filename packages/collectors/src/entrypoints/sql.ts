@@ -62,6 +62,15 @@ function credentialsOf(raw: Record<string, unknown>): SqlCredentials {
   return { url, ...(password ? { password } : {}), ...(caCertPath ? { caCertPath } : {}) };
 }
 
+/**
+ * `date` and `timestamp` (without time zone) stay as PostgreSQL prints them: node-postgres would read
+ * them in the process's local zone and shift the instant. `timestamptz` becomes a Date (ISO, UTC in JSON).
+ */
+const DATE_OID = 1082;
+const TIMESTAMP_OID = 1114;
+const rawZoneless = ((oid: number, format?: 'text' | 'binary') =>
+  oid === DATE_OID || oid === TIMESTAMP_OID ? (v: string) => v : pg.types.getTypeParser(oid, format ?? 'text')) as pg.CustomTypesConfig['getTypeParser'];
+
 /** The query file's `query`: the SQL text, `$1` = since and `$2` = until. */
 function sqlOf(query: unknown): string {
   const sql = typeof query === 'string' ? query : (query as { sql?: unknown } | null)?.sql;
@@ -105,6 +114,7 @@ export async function* sqlMain(args: EntrypointArgs): AsyncGenerator<DataRecord>
   }
   const client = new pg.Client({
     connectionString: creds.url,
+    types: { getTypeParser: rawZoneless },
     application_name: 'tally collect',
     ...(creds.password ? { password: creds.password } : {}),
     ...(ssl ? { ssl } : {}),
