@@ -1,4 +1,5 @@
-import { loadConfig, parseInstant, registerSecret, TallyError } from '@tally/core';
+import { collectorByKey } from '@tally/collectors';
+import { ConfigError, loadConfig, parseInstant, registerSecret, TallyError } from '@tally/core';
 import pg from 'pg';
 import { runCollect } from './collect-command.js';
 import { readCredentialsFile, readQueryFile, readTargetFile, readTokenFile } from './collect-files.js';
@@ -63,7 +64,13 @@ export async function scheduleCommand(opts: ScheduleCommandOptions, io: CliIO): 
   const untilFor = (now: Date) => parseInstant(opts.untilLag, { name: '--until-lag', now });
   untilFor(new Date()); // a bad --until-lag is a usage error now, not at the first tick
   const collectors: ScheduledCollector[] = opts.schedule ? readScheduleFile(opts.schedule) : defaultSchedule(enabledCollectorKeys(cfg));
-  for (const c of collectors) if (c.collect && c.enabled) checkUserCollector(c.collect);
+  for (const c of collectors) {
+    if (c.collect) {
+      if (c.enabled) checkUserCollector(c.collect);
+    } else if (!collectorByKey(c.key)) {
+      throw new ConfigError(`schedule: ${c.key} is not a built-in collector; a user collector names its "query" and "target" files`, { field: 'schedule' });
+    }
+  }
   const byKey = new Map(collectors.map((c) => [c.key, c]));
   const statusToken = opts.statusTokenFile ? readTokenFile(opts.statusTokenFile) : io.env.TALLY_STATUS_TOKEN || undefined;
   registerSecret(statusToken);

@@ -41,6 +41,8 @@ describe('tally command line', () => {
       [['collect', '--query', 'q.json', '--target', 't.json', '--chunk-size', '0'], /expected a whole number ≥ 1/],
       [['collect', '--query', '/nonexistent/q.json', '--target', 't.json'], /query file \/nonexistent\/q.json cannot be read/],
       [['schedule', '--once', '--db', 'postgres://127.0.0.1:1/x', '--listen', '9464'], /--listen "9464" is not HOST:PORT/],
+      [['schedule', '--once', '--db', 'postgres://127.0.0.1:1/x', '--schedule', 'packages/cli/test/fixtures/schedule-unknown.json'], /schedule: jobs_feed is not a built-in collector; a user collector names its "query" and "target" files/],
+      [['schedule', '--once', '--db', 'postgres://127.0.0.1:1/x', '--schedule', 'packages/cli/test/fixtures/schedule-bad-since.json'], /schedule-bad-since\.json: feed\.since: "whenever" is not understood/],
       [['schedule', '--once', '--db', 'postgres://127.0.0.1:1/x', '--listen', '0.0.0.0:0'], /without a token the status API listens on loopback only/],
     ];
     for (const [argv, message] of cases) {
