@@ -10,3 +10,5 @@ export { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgre
 export { createSink, createStore, type CreateStorageOptions, type ShipTarget, type StoreCommand } from './storage-factory.js';
 export { runReport, type ReportOptions, type ReportOutcome } from './report-command.js';
 export { enabledCollectorKeys } from './collector-selection.js';
+export { runCollect, type CollectRun, type CollectOutcome } from './collect-command.js';
+export { startStatusServer, renderMetrics, parseListen, type StatusServer, type StatusServerOptions, type LastRun } from './status-server.js';

@@ -95,6 +95,31 @@ ${EXIT_CODES}`,
     });
 
   program
+    .command('collect')
+    .description('Run one collector from its files (query, target, credentials, token) and push its records to an HTTP data set.')
+    .requiredOption('--query <file>', 'JSON: {"entrypoint": "tally:sql | tally:prometheus | ./module.mjs | package", "query": …, "options": {"additionalFields": {…}}, "data-set": {"data-group": "…", "data-set": "…"}}')
+    .requiredOption('--target <file>', 'JSON: {"url": "https://…/data"}; records go to {url}/{data-group}/{data-set}')
+    .option('--credentials <file>', 'JSON the entrypoint needs, e.g. {"url": "postgres://…"} for tally:sql')
+    .option('--token <file>', 'JSON: {"token": "…"}, sent as Authorization: Bearer (required unless --dry-run)')
+    .option('--since <when>', 'start of the window (Nd, Nm, Nmo or an ISO date/datetime)', instant('--since'))
+    .option('--until <when>', 'end of the window (default: none; the entrypoint decides)', instant('--until'))
+    .option('--chunk-size <n>', 'records per POST (default: the query file\'s options.chunk-size, else 100)', positiveInt)
+    .option('--dry-run', 'print each request (method, URL, headers with the token masked, body) instead of sending it')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ tally collect --query jobs.query.json --target target.json --credentials db.json --token token.json \\
+    --since 2024-03-01 --until 2024-03-02
+  $ tally collect --query my-collector.query.json --target target.json --dry-run
+${EXIT_CODES}`,
+    )
+    .action(async (opts) => {
+      const { collectCommand } = await import('./collect-command.js');
+      await collectCommand(opts, io);
+    });
+
+  program
     .command('rollup')
     .description('Roll gathered tarballs up into Hive-partitioned Parquet under {ship_path}/rollups (METRICS_UTILITY_SHIP_TARGET directory or s3).')
     .requiredOption('--since <when>', 'start of the window (Nd, Nmo or an ISO date)', instant('--since'))
@@ -159,18 +184,22 @@ ${EXIT_CODES}`,
   program
     .command('schedule')
     .description('Run collectors on their cron schedules, forever; one runner per cluster (PostgreSQL advisory lock).')
-    .option('--schedule <file>', 'JSON: {"collectors": {"<key>": {"cron": "5 * * * *", "dependsOn": ["…"], "enabled": true}}}')
+    .option('--schedule <file>', 'JSON: {"collectors": {"<key>": {"cron": "5 * * * *", "dependsOn": ["…"], "enabled": true}}}; a user collector adds "query", "target", "credentials", "token" files')
     .option('--once', 'run one tick (whatever is due now) and exit')
     .option('--until-lag <when>', 'each run gathers up to this long ago (Nm minutes, e.g. 10m)', '10m')
     .option('--lease <seconds>', 'a running collector whose runner stops heart-beating for this long is taken over', positiveInt, 600)
     .option('--db <url>', 'the controller database (default: DATABASE_URL)')
     .addOption(stateDbOption())
     .addOption(stateFileOption())
+    .option('--listen <host:port>', 'serve GET /api/v1/status (JSON) and GET /metrics (Prometheus) here, e.g. 127.0.0.1:9464')
+    .option('--status-token-file <file>', 'JSON {"token": "…"}: the status API then needs Authorization: Bearer (else TALLY_STATUS_TOKEN)')
+    .option('--listen-insecure', 'allow --listen on a non-loopback address without a token')
     .addHelpText(
       'after',
       `
 Examples:
   $ tally schedule                                 # default: every collector hourly at minute 5, shipped
+  $ tally schedule --schedule schedule.json --listen 127.0.0.1:9464
   $ tally schedule --schedule /etc/tally/schedule.json
   $ tally schedule --once                          # one tick, e.g. from a Kubernetes CronJob
 ${EXIT_CODES}`,

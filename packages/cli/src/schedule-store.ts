@@ -10,6 +10,18 @@ export interface ScheduledCollector {
   cron: string;
   dependsOn: string[];
   enabled: boolean;
+  /** A user collector run from its files (as `tally collect`) instead of a built-in gather. */
+  collect?: UserCollector;
+}
+
+/** The files of a scheduled user collector, resolved against the schedule file's folder. */
+export interface UserCollector {
+  query: string;
+  target: string;
+  credentials?: string;
+  token?: string;
+  /** Start of the first run, before the collector has a watermark (Nd, Nm, Nmo or ISO); later runs start at the watermark. */
+  since?: string;
 }
 
 export interface ScheduleRow extends ScheduledCollector {

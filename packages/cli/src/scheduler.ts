@@ -13,8 +13,8 @@ export interface CollectorRunResult {
   complete: boolean;
 }
 
-/** Runs one collector for the window ending at `until` (gather + ship in the CLI). */
-export type RunCollector = (key: string, until: Date, signal: AbortSignal) => Promise<CollectorRunResult>;
+/** Runs one collector for the window ending at `until` (gather + ship in the CLI); `watermark` is where its data end so far. */
+export type RunCollector = (key: string, until: Date, signal: AbortSignal, watermark?: Date) => Promise<CollectorRunResult>;
 
 /** The scheduler's own connection; `end` (when present) is called when it is replaced. */
 export type SchedulerConnection = Queryable & { end?: () => Promise<void> };
@@ -191,12 +191,12 @@ export class Scheduler {
         outcomes.push({ key: c.key, outcome: 'blocked', reason: w.blocked });
         continue;
       }
-      outcomes.push(await this.runOne(c.key, w.until, now, signal));
+      outcomes.push(await this.runOne(c.key, w.until, now, signal, row?.watermark ?? undefined));
     }
     return outcomes;
   }
 
-  private async runOne(key: string, until: Date, now: Date, signal: AbortSignal): Promise<TickOutcome> {
+  private async runOne(key: string, until: Date, now: Date, signal: AbortSignal, watermark?: Date): Promise<TickOutcome> {
     await this.store.markStarted(key, this.runner, now);
     this.log.info('run initiated', { collector: key, until: until.toISOString() });
     const beat = setInterval(
@@ -213,7 +213,7 @@ export class Scheduler {
     beat.unref();
     let result: CollectorRunResult;
     try {
-      result = await this.opts.runCollector(key, until, signal);
+      result = await this.opts.runCollector(key, until, signal, watermark);
     } catch (err) {
       clearInterval(beat);
       const error = errorMessage(err);

@@ -1,11 +1,11 @@
 import { ConfigError, ENV, type Logger, type TallyConfig, requireConfig, silentLogger } from '@tally/core';
 import { DirectoryStorage, type Sink, type Store } from '@tally/storage';
 // Backends are loaded only when chosen: the AWS SDK alone adds about a second to every start.
-import type { CrcMutualOptions, CrcOptions } from '@tally/storage-crc';
+import type { CrcMutualOptions, CrcOptions, IngressSettings } from '@tally/storage-crc';
 import type { PostgresStorageOptions } from '@tally/storage-postgres';
 import type { S3Options } from '@tally/storage-s3';
 
-export type ShipTarget = 'directory' | 's3' | 'crc' | 'crc-mutual' | 'segment' | 'postgres';
+export type ShipTarget = 'directory' | 's3' | 'crc' | 'crc-mutual' | 'segment' | 'postgres' | 'ingress';
 
 /** Commands that read tarballs back and write their output next to them. */
 export type StoreCommand = 'report' | 'rollup';
@@ -18,11 +18,12 @@ export interface CreateStorageOptions {
   s3?: Partial<S3Options>;
   crc?: Partial<CrcOptions>;
   crcMutual?: Partial<CrcMutualOptions>;
+  ingress?: Partial<IngressSettings>;
   postgres?: Partial<PostgresStorageOptions>;
 }
 
 const FIELD = ENV.shipTarget.env;
-const SINK_TARGETS = 'directory, s3, crc, crc-mutual or postgres';
+const SINK_TARGETS = 'directory, s3, crc, crc-mutual, postgres or ingress';
 const STORE_TARGETS = 'directory or s3';
 
 /** Why a target cannot be read back, for the one line that refuses it. */
@@ -31,6 +32,7 @@ const NOT_READABLE: Record<Exclude<ShipTarget, 'directory' | 's3'>, string> = {
   'crc-mutual': 'the console ingress only accepts uploads',
   segment: 'Segment only receives analytics events',
   postgres: 'Tally reads tarballs back only from a directory or a bucket',
+  ingress: 'an ingress only accepts uploads',
 };
 
 function shipTarget(cfg: TallyConfig, expected: string, what: string): ShipTarget {
@@ -85,6 +87,11 @@ export async function createSink(cfg: TallyConfig, opts: CreateStorageOptions = 
       // The client certificate defaults to /etc/pki/consumer/{cert,key}.pem, as the reference.
       const { CrcMutualStorage } = await import('@tally/storage-crc');
       return CrcMutualStorage.fromConfig(cfg, { logger, ...opts.crcMutual });
+    }
+    case 'ingress': {
+      const c = requireConfig(cfg, ['ingressSettings'], `${FIELD}=ingress`);
+      const { IngressSink, readIngressSettings } = await import('@tally/storage-crc');
+      return new IngressSink({ ...readIngressSettings(c.ingressSettings), logger, ...opts.ingress });
     }
     case 'segment': {
       const { SEGMENT_ACCEPTS } = await import('@tally/storage-segment');

@@ -4,14 +4,14 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from './run-cli.js';
 
-const cli = (argv: string[], env: Record<string, string | undefined> = {}) => runCli(argv, env, process.cwd());
+const cli = runCli;
 
 describe('tally command line', () => {
   it('prints help with examples and exit codes for the program and every command, exit 0', async () => {
     const top = await cli(['--help']);
     expect(top.code).toBe(0);
     expect(top.stdout).toMatch(/Usage: tally/);
-    for (const cmd of ['gather', 'rollup', 'report', 'status', 'schedule', 'demo']) {
+    for (const cmd of ['gather', 'collect', 'rollup', 'report', 'status', 'schedule', 'demo']) {
       expect(top.stdout).toContain(cmd);
       const r = await cli([cmd, '--help']);
       expect(r.code, cmd).toBe(0);
@@ -37,6 +37,13 @@ describe('tally command line', () => {
       [['report', '--month', '2024-13'], /--month: "2024-13" is not understood/],
       [['schedule', '--once', '--db', 'postgres://127.0.0.1:1/x', '--until-lag', 'later'], /--until-lag: "later" is not understood/],
       [['demo', '--days', '0'], /expected a whole number ≥ 1/],
+      [['collect', '--target', 't.json'], /required option '--query <file>' not specified/],
+      [['collect', '--query', 'q.json', '--target', 't.json', '--chunk-size', '0'], /expected a whole number ≥ 1/],
+      [['collect', '--query', '/nonexistent/q.json', '--target', 't.json'], /query file \/nonexistent\/q.json cannot be read/],
+      [['schedule', '--once', '--db', 'postgres://127.0.0.1:1/x', '--listen', '9464'], /--listen "9464" is not HOST:PORT/],
+      [['schedule', '--once', '--db', 'postgres://127.0.0.1:1/x', '--schedule', 'packages/cli/test/fixtures/schedule-unknown.json'], /schedule: jobs_feed is not a built-in collector; a user collector names its "query" and "target" files/],
+      [['schedule', '--once', '--db', 'postgres://127.0.0.1:1/x', '--schedule', 'packages/cli/test/fixtures/schedule-bad-since.json'], /schedule-bad-since\.json: feed\.since: "whenever" is not understood/],
+      [['schedule', '--once', '--db', 'postgres://127.0.0.1:1/x', '--listen', '0.0.0.0:0'], /without a token the status API listens on loopback only/],
     ];
     for (const [argv, message] of cases) {
       const r = await cli(argv, argv.includes('--collectors') ? { METRICS_UTILITY_SHIP_TARGET: 'directory', METRICS_UTILITY_SHIP_PATH: '/tmp/x' } : {});
@@ -54,7 +61,7 @@ describe('tally command line', () => {
       writeFileSync(file, JSON.stringify({ shipTarget: 'ftp' }));
       const r = await cli(['--config', file, 'gather', '--ship', '--db', 'postgres://127.0.0.1:1/x']);
       expect(r.code).toBe(2);
-      expect(r.stderr).toBe(`tally: ${file}: shipTarget="ftp" is invalid; expected directory, s3, crc, crc-mutual, segment, postgres (gather) or directory, s3, controller_db (report)\n`);
+      expect(r.stderr).toBe(`tally: ${file}: shipTarget="ftp" is invalid; expected directory, s3, crc, crc-mutual, postgres, ingress (gather) or directory, s3, controller_db (report)\n`);
       const missing = await cli(['--config', join(dir, 'nope.json'), 'status', '--db', 'postgres://127.0.0.1:1/x']);
       expect(missing.code).toBe(2);
       expect(missing.stderr).toMatch(/config file .*nope.json does not exist/);

@@ -1,9 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '@tally/core';
-import { DirectoryStorage } from '@tally/storage';
+import { DirectoryStorage, isStore } from '@tally/storage';
 import { CrcMutualStorage, CrcStorage } from '@tally/storage-crc';
 import { PostgresStorage } from '@tally/storage-postgres';
 import { S3Storage } from '@tally/storage-s3';
@@ -33,7 +35,7 @@ describe('createSink (gather) and createStore (report, rollup)', () => {
   it('needs METRICS_UTILITY_SHIP_TARGET', async () => {
     const err = await configError(createSink(cfg({})));
     expect(err.field).toBe('METRICS_UTILITY_SHIP_TARGET');
-    expect(err.message).toMatch(/METRICS_UTILITY_SHIP_TARGET is not set; expected directory, s3, crc, crc-mutual or postgres/);
+    expect(err.message).toMatch(/METRICS_UTILITY_SHIP_TARGET is not set; expected directory, s3, crc, crc-mutual, postgres or ingress/);
   });
 
   it('directory: METRICS_UTILITY_SHIP_PATH', async () => {
@@ -107,9 +109,41 @@ describe('createSink (gather) and createStore (report, rollup)', () => {
       const err = await configError(createSink(cfg({ METRICS_UTILITY_SHIP_TARGET: 'segment', ...env })));
       expect(err.field).toBe('METRICS_UTILITY_SHIP_TARGET');
       expect(err.message).toBe(
-        'METRICS_UTILITY_SHIP_TARGET=segment cannot take gathered tarballs: Segment accepts dicts (JSON objects, sent as track events in chunks of at most 32 KiB), not files, streams or tarballs; gather ships to directory, s3, crc, crc-mutual or postgres',
+        'METRICS_UTILITY_SHIP_TARGET=segment cannot take gathered tarballs: Segment accepts dicts (JSON objects, sent as track events in chunks of at most 32 KiB), not files, streams or tarballs; gather ships to directory, s3, crc, crc-mutual, postgres or ingress',
       );
       expect(err.message).not.toContain('write-key-secret');
+    }
+  });
+
+  it('ingress: TALLY_INGRESS_SETTINGS names a checked JSON file; the sink puts with its auth and headers', async () => {
+    const missing = await configError(createSink(cfg({ METRICS_UTILITY_SHIP_TARGET: 'ingress' })));
+    expect(missing.message).toBe('METRICS_UTILITY_SHIP_TARGET=ingress needs TALLY_INGRESS_SETTINGS');
+    const seen: { auth?: string; identity?: string; type?: string }[] = [];
+    const server = createServer((req, res) => {
+      seen.push({ auth: req.headers.authorization, identity: req.headers['x-rh-identity'] as string, type: req.headers['content-type'] });
+      req.resume();
+      req.on('end', () => res.writeHead(202).end('{}'));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const file = join(scratch, 'ingress.json');
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/upload`;
+      writeFileSync(file, JSON.stringify({ url, auth: { type: 'bearer', token: 'factory-token-77' }, headers: { 'x-rh-identity': 'eyJpZCI6MX0=' } }));
+      const storage = await createSink(cfg({ METRICS_UTILITY_SHIP_TARGET: 'ingress', TALLY_INGRESS_SETTINGS: file }));
+      try {
+        expect(storage.describe()).toMatchObject({ backend: 'ingress', url, auth: { type: 'bearer' }, headers: ['x-rh-identity'] });
+        expect(JSON.stringify(storage.describe())).not.toContain('factory-token-77');
+        await storage.put('data/2024/03/11/x-0.tar.gz', { buffer: 'bytes' });
+        expect(isStore(storage)).toBe(false);
+      } finally {
+        await storage.close?.();
+      }
+      expect(seen).toEqual([{ auth: 'Bearer factory-token-77', identity: 'eyJpZCI6MX0=', type: expect.stringMatching(/^multipart\/form-data; boundary=/) }]);
+      writeFileSync(file, JSON.stringify({ url, auth: { type: 'basic', username: 'u' } }));
+      const bad = await configError(createSink(cfg({ METRICS_UTILITY_SHIP_TARGET: 'ingress', TALLY_INGRESS_SETTINGS: file })));
+      expect(bad.message).toBe(`ingress settings ${file}: auth.password is required: a non-empty string`);
+    } finally {
+      await new Promise((r) => server.close(r));
     }
   });
 

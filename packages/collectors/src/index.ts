@@ -12,3 +12,7 @@ export { unifiedJobs, executionEnvironments } from './controller/unified-jobs.js
 export type { SqlCollectorParams } from './controller/sql-collector.js';
 export { controllerCollectors, collectorByKey, DEFAULT_OPTIONAL_COLLECTORS } from './controller/registry.js';
 export { totalWorkersVcpu, previousHour, DEFAULT_PROMETHEUS_URL, type TotalWorkersVcpuParams } from './prometheus.js';
+export type { DataRecord, DataSetRef, EntrypointArgs, EntrypointMain, EntrypointOutput, Progress } from './entrypoints/types.js';
+export { BUILTIN_ENTRYPOINTS, type Entrypoint, loadEntrypoint, resolvePackage } from './entrypoints/load.js';
+export { highestPlaceholder, sqlMain } from './entrypoints/sql.js';
+export { prometheusMain, rangeWindows, stepMs } from './entrypoints/prometheus-range.js';

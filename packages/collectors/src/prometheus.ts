@@ -40,19 +40,21 @@ export function previousHour(at: Date): { start: number; end: number } {
 
 const seconds = (s: number) => `${s}.0`;
 
-interface PromSample {
+export interface PromSample {
   metric: Record<string, string>;
   value?: [number, string];
   values?: [number, string][];
 }
 
-class PrometheusClient {
+/** A Prometheus HTTP API client; `who` names the collector or entrypoint in its errors. */
+export class PrometheusClient {
   private readonly base: string;
   constructor(
     url: string,
     private readonly token: string | undefined,
     private readonly dispatcher: Agent,
     private readonly timeoutMs: number,
+    private readonly who = 'total_workers_vcpu',
   ) {
     this.base = url.replace(/\/+$/, '');
   }
@@ -71,20 +73,20 @@ class PrometheusClient {
         bodyTimeout: this.timeoutMs,
       });
     } catch (err) {
-      throw new CollectorError('total_workers_vcpu', `Prometheus at ${this.base} unreachable: ${errorMessage(err)}`, { cause: err });
+      throw new CollectorError(this.who, `Prometheus at ${this.base} unreachable: ${errorMessage(err)}`, { cause: err });
     }
     const text = await res.body.text();
     if (res.statusCode !== 200) {
-      throw new CollectorError('total_workers_vcpu', `Prometheus ${path}: HTTP error ${res.statusCode}: ${text.slice(0, 500)}`);
+      throw new CollectorError(this.who, `Prometheus ${path}: HTTP error ${res.statusCode}: ${text.slice(0, 500)}`);
     }
     let body: { status?: string; error?: string; data?: { result?: PromSample[] } };
     try {
       body = JSON.parse(text);
     } catch {
-      throw new CollectorError('total_workers_vcpu', `Prometheus ${path}: response is not JSON: ${text.slice(0, 200)}`);
+      throw new CollectorError(this.who, `Prometheus ${path}: response is not JSON: ${text.slice(0, 200)}`);
     }
     if (body.status !== 'success') {
-      throw new CollectorError('total_workers_vcpu', `Prometheus API error: ${body.error ?? 'unknown error'}`);
+      throw new CollectorError(this.who, `Prometheus API error: ${body.error ?? 'unknown error'}`);
     }
     return body.data?.result ?? [];
   }

@@ -20,7 +20,7 @@ const text = z.string();
  * whether it is a secret (never printed, logged or written into artifacts).
  */
 export const ENV = {
-  shipTarget: { env: 'METRICS_UTILITY_SHIP_TARGET', schema: z.enum(['directory', 's3', 'crc', 'crc-mutual', 'segment', 'postgres', 'controller_db']), accepts: 'directory, s3, crc, crc-mutual, segment, postgres (gather) or directory, s3, controller_db (report)' },
+  shipTarget: { env: 'METRICS_UTILITY_SHIP_TARGET', schema: z.enum(['directory', 's3', 'crc', 'crc-mutual', 'segment', 'postgres', 'ingress', 'controller_db']), accepts: 'directory, s3, crc, crc-mutual, postgres, ingress (gather) or directory, s3, controller_db (report)' },
   shipPath: { env: 'METRICS_UTILITY_SHIP_PATH', schema: text },
   databaseUrl: { env: 'DATABASE_URL', schema: text, secret: true },
   bucketName: { env: 'METRICS_UTILITY_BUCKET_NAME', schema: text },
@@ -42,6 +42,8 @@ export const ENV = {
   segmentWriteKey: { env: 'METRICS_UTILITY_SEGMENT_WRITE_KEY', schema: text, secret: true },
   segmentHost: { env: 'METRICS_UTILITY_SEGMENT_HOST', schema: url, accepts: 'a URL' },
   storageTable: { env: 'METRICS_UTILITY_STORAGE_TABLE', schema: text },
+  /** A JSON file of generic ingress settings (url, contentType, auth, headers) for ship target `ingress`. */
+  ingressSettings: { env: 'TALLY_INGRESS_SETTINGS', schema: text },
   maxGatherPeriodDays: { env: 'METRICS_UTILITY_MAX_GATHER_PERIOD_DAYS', schema: positiveInt, accepts: 'a whole number of days, e.g. 28' },
   optionalCollectors: { env: 'METRICS_UTILITY_OPTIONAL_COLLECTORS', schema: list },
   disableJobHostSummary: { env: 'METRICS_UTILITY_DISABLE_JOB_HOST_SUMMARY_COLLECTOR', schema: bool, accepts: 'true or false' },

@@ -5,3 +5,5 @@ export * from './base.js';
 export * from './crc.js';
 export * from './crc-mutual.js';
 export * from './version.js';
+export * from './data-set.js';
+export * from './ingress.js';

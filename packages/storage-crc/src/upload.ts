@@ -54,13 +54,13 @@ export interface PreparedPayload {
   release(): Promise<void>;
 }
 
-/** Any put source as a payload that can be sent several times (retries, a token refresh), streamed from disk where possible. */
-export async function preparePayload(backend: string, name: string, source: PutSource): Promise<PreparedPayload> {
+/** Any put source as a payload that can be sent several times (retries, a token refresh), streamed from disk where possible; files, streams and buffers go as `contentType`. */
+export async function preparePayload(backend: string, name: string, source: PutSource, contentType: string = PAYLOAD_CONTENT_TYPE): Promise<PreparedPayload> {
   const body = await putBody(backend, name, source);
-  const contentType = body.kind === 'dict' ? body.contentType : PAYLOAD_CONTENT_TYPE;
+  const type = body.kind === 'dict' ? body.contentType : contentType;
   const data = body.data;
-  const blob = data ? async () => new Blob([data], { type: contentType }) : () => openAsBlob(body.path!, { type: contentType });
-  return { size: body.size!, contentType, blob, release: () => body.release() };
+  const blob = data ? async () => new Blob([data], { type }) : () => openAsBlob(body.path!, { type });
+  return { size: body.size!, contentType: type, blob, release: () => body.release() };
 }
 
 /** Check an ingress/SSO URL: http(s) only, plain http only when explicitly allowed (tests). */
