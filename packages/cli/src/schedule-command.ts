@@ -28,7 +28,7 @@ export async function scheduleCommand(opts: ScheduleCommandOptions, io: CliIO): 
   untilFor(new Date()); // a bad --until-lag is a usage error now, not at the first tick
   const collectors = opts.schedule ? readScheduleFile(opts.schedule) : defaultSchedule(enabledCollectorKeys(cfg));
   const logger = cliLogger(io, { command: 'schedule' });
-  const state = stateChoice(opts, io.env);
+  const state = stateChoice(opts, io.env, io.cwd);
   // The schedule lock and run state live with the gather state: in a state database, its connection is the scheduler's.
   const schedulerUrl = state.kind === 'db' ? state.url : url;
   const db = await connectDatabase(schedulerUrl, 'tally schedule');
