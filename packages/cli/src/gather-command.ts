@@ -178,7 +178,7 @@ export async function gatherCommand(opts: GatherCommandOptions, io: CliIO): Prom
   }
   const cfg = loadConfig({ env: io.env, ...(opts.config ? { file: opts.config } : {}) });
   const url = databaseUrl(opts.db, io.env, 'tally gather');
-  const state = stateChoice(opts, io.env);
+  const state = stateChoice(opts, io.env, io.cwd);
   const interactive = isInteractive(io);
   const logger = cliLogger(io, { command: 'gather' });
   const progress = interactive ? ttyProgress(io.stderr) : logProgress(logger);

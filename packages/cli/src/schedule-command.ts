@@ -76,7 +76,7 @@ export async function scheduleCommand(opts: ScheduleCommandOptions, io: CliIO): 
   const statusToken = opts.statusTokenFile ? readTokenFile(opts.statusTokenFile) : io.env.TALLY_STATUS_TOKEN || undefined;
   registerSecret(statusToken);
   const logger = cliLogger(io, { command: 'schedule' });
-  const state = stateChoice(opts, io.env);
+  const state = stateChoice(opts, io.env, io.cwd);
   // The schedule lock and run state live with the gather state: in a state database, its connection is the scheduler's.
   const schedulerUrl = state.kind === 'db' ? state.url : url;
   const lastRuns = new Map<string, LastRun>();

@@ -21,8 +21,11 @@ export type StateChoice = { kind: 'controller' } | { kind: 'db'; url: string } |
 const ELSEWHERE = 'keep state elsewhere with --state-db or --state-file';
 const FILE_INSTEAD = 'keep state in a file with --state-file';
 
-/** The choice from the options, else TALLY_STATE_DATABASE_URL / TALLY_STATE_FILE; both at once is a usage error. */
-export function stateChoice(opts: StateOptions, env: Record<string, string | undefined>): StateChoice {
+/**
+ * The choice from the options, else TALLY_STATE_DATABASE_URL / TALLY_STATE_FILE; both at once is a usage error.
+ * A relative state file is taken from `cwd`, so a later change of directory does not move it.
+ */
+export function stateChoice(opts: StateOptions, env: Record<string, string | undefined>, cwd = process.cwd()): StateChoice {
   const fromOptions = opts.stateDb !== undefined || opts.stateFile !== undefined;
   const db = fromOptions ? opts.stateDb : env.TALLY_STATE_DATABASE_URL || undefined;
   const file = fromOptions ? opts.stateFile : env.TALLY_STATE_FILE || undefined;
@@ -39,7 +42,7 @@ export function stateChoice(opts: StateOptions, env: Record<string, string | und
   }
   if (file !== undefined) {
     if (!file.trim()) throw new ConfigError('--state-file/TALLY_STATE_FILE is empty', { field: 'TALLY_STATE_FILE' });
-    return { kind: 'file', path: resolve(file) };
+    return { kind: 'file', path: resolve(cwd, file) };
   }
   return { kind: 'controller' };
 }

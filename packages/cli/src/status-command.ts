@@ -126,7 +126,7 @@ export function formatStatus(report: StatusReport): string {
 
 export async function statusCommand(opts: { json?: boolean; db?: string; config?: string } & StateOptions, io: CliIO): Promise<void> {
   const cfg = loadConfig({ env: io.env, ...(opts.config ? { file: opts.config } : {}) });
-  const choice = stateChoice(opts, io.env);
+  const choice = stateChoice(opts, io.env, io.cwd);
   // State kept elsewhere needs no controller connection.
   const client = choice.kind === 'controller' ? await connectDatabase(databaseUrl(opts.db, io.env, 'tally status'), 'tally status') : undefined;
   try {

@@ -159,7 +159,8 @@ describe('a SELECT-only role on the controller database', () => {
     expect(saved.collectors.job_host_summary?.watermark).toBe('2024-03-11T00:00:00.000Z');
     expect(readdirSync(join(dir, 'files'))).toEqual(['state.json']);
 
-    const s = await run(['status', '--state-file', stateFile], {});
+    // A relative path is taken from the command's working directory.
+    const s = await run(['status', '--state-file', join('files', 'state.json')], {});
     expect(s.code, s.stderr).toBe(0);
     expect(s.stdout).toMatch(/^job_host_summary\s+yes\s+complete\s+2024-03-11T00:00:00.000Z\s/m);
   });
