@@ -71,7 +71,7 @@ ${EXIT_CODES}`,
     .addOption(
       new Option(
         '--ship',
-        'ship the tarballs to METRICS_UTILITY_SHIP_TARGET (directory, s3, crc, crc-mutual or postgres) and advance the watermarks; segment is refused: Segment takes dicts, not tarballs',
+        'ship the tarballs to METRICS_UTILITY_SHIP_TARGET (directory, s3, crc, crc-mutual, postgres or ingress) and advance the watermarks; segment is refused: Segment takes dicts, not tarballs',
       ).conflicts('dryRun'),
     )
     .addOption(new Option('--dry-run', 'ship the tarballs to a new local directory instead and print where they are; record nothing').conflicts('ship'))

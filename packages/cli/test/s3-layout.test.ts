@@ -108,7 +108,7 @@ describe('S3 layout end to end', () => {
     const seg = await cli(['gather', '--ship'], { ...base, METRICS_UTILITY_SHIP_TARGET: 'segment', METRICS_UTILITY_SEGMENT_WRITE_KEY: 'wk-secret' });
     expect(seg.code).toBe(2);
     expect(seg.stderr).toBe(
-      'tally: METRICS_UTILITY_SHIP_TARGET=segment cannot take gathered tarballs: Segment accepts dicts (JSON objects, sent as track events in chunks of at most 32 KiB), not files, streams or tarballs; gather ships to directory, s3, crc, crc-mutual or postgres\n',
+      'tally: METRICS_UTILITY_SHIP_TARGET=segment cannot take gathered tarballs: Segment accepts dicts (JSON objects, sent as track events in chunks of at most 32 KiB), not files, streams or tarballs; gather ships to directory, s3, crc, crc-mutual, postgres or ingress\n',
     );
     const crc = { ...base, METRICS_UTILITY_SHIP_TARGET: 'crc', METRICS_UTILITY_SERVICE_ACCOUNT_ID: 'id', METRICS_UTILITY_SERVICE_ACCOUNT_SECRET: 'secret' };
     const rep = await cli(['report', '--month', '2024-03'], crc);
