@@ -1,7 +1,8 @@
 import { addDays, isoDate, type Logger, type Queryable, silentLogger, thisDay, withTempdir } from '@tally/core';
 import type { Storage } from '@tally/storage';
 import { join } from 'node:path';
-import { type HostMetricRecord, type RenewalNode, renewalNodes } from './renewal-dedup.js';
+import type { HostMetricRecord } from './renewal-dedup.js';
+import { type RenewalDeduplicator, type RenewalNode, renewalNodes } from './renewal-nodes.js';
 import { loadWorkbookWriter, openWorkbook, setWidths, writeDataTable } from './sheet.js';
 import { border, COLOR, fill, font, updatedLabel } from './styles.js';
 import type { BuildResult } from './build.js';
@@ -22,44 +23,50 @@ export function ansibleHostOf(variables: string | null): string | null {
 
 const toDate = (v: unknown): Date | null => (v === null || v === undefined ? null : v instanceof Date ? v : new Date(String(v)));
 
+/** The reference's row order, which decides which host-metric row starts a group (see `dedupGroups`). */
+const SORT_KEY = `CONCAT(hm.hostname, '___', COALESCE(h.id, 0))`;
+
 /**
- * Host metrics with last_automation ≥ since, joined to inventory hosts by name. Paged by the
- * unique hostname (an index scan per page); the join runs on the page only, so each page costs
- * its own rows, not a re-sort of the whole join.
+ * Host metrics with last_automation ≥ since, joined to inventory hosts by name, in the reference's
+ * order: `ORDER BY CONCAT(hostname, '___', COALESCE(host id, 0))`, sorted by PostgreSQL under the
+ * database's collation exactly as metrics-utility's query is (so `host10___3` may sort before or after
+ * `host1___5` — the collation decides, not Tally). Paged by that key, as the reference pages.
  */
 export async function readHostMetrics(db: Queryable, since: Date, pageSize = PAGE): Promise<HostMetricRecord[]> {
   const out: HostMetricRecord[] = [];
   let after: string | null = null;
   for (;;) {
-    const { rows } = await db.query<Record<string, unknown>>(
-      `SELECT hm.hostname, COALESCE(h.id, 0) AS host_id, hm.first_automation, hm.last_automation, hm.automated_counter,
-              hm.deleted_counter, hm.last_deleted, hm.deleted,
+    const { rows }: { rows: Record<string, unknown>[] } = await db.query<Record<string, unknown>>(
+      `SELECT hm.hostname, COALESCE(h.id, 0) AS host_id, ${SORT_KEY} AS sort_key, hm.first_automation, hm.last_automation,
+              hm.automated_counter, hm.deleted_counter, hm.last_deleted, hm.deleted,
               h.ansible_facts::jsonb->>'ansible_product_serial' AS serial, h.ansible_facts::jsonb->>'ansible_machine_id' AS machine_id,
               h.variables
-         FROM (SELECT * FROM main_hostmetric WHERE last_automation >= $1 AND ($2::text IS NULL OR hostname > $2::text) ORDER BY hostname LIMIT $3) hm
-         LEFT JOIN main_host h ON h.name = hm.hostname
-        ORDER BY hm.hostname, COALESCE(h.id, 0)`,
+         FROM main_hostmetric hm LEFT JOIN main_host h ON h.name = hm.hostname
+        WHERE hm.last_automation >= $1 AND ($2::text IS NULL OR ${SORT_KEY} > $2::text)
+        ORDER BY ${SORT_KEY}
+        LIMIT $3`,
       [since, after, pageSize],
     );
-    for (const r of rows) {
-      out.push({
-        hostname: String(r.hostname),
-        hostId: Number(r.host_id),
-        firstAutomation: toDate(r.first_automation),
-        lastAutomation: toDate(r.last_automation),
-        automatedCounter: Number(r.automated_counter ?? 0),
-        deletedCounter: Number(r.deleted_counter ?? 0),
-        lastDeleted: toDate(r.last_deleted),
-        deleted: r.deleted === true,
-        ansibleProductSerial: (r.serial as string | null) ?? null,
-        ansibleMachineId: (r.machine_id as string | null) ?? null,
-        ansibleHostVariable: ansibleHostOf((r.variables as string | null) ?? null),
-      });
-    }
-    const hostnames = new Set(rows.map((r) => String(r.hostname)));
-    if (hostnames.size < pageSize) return out;
-    after = out[out.length - 1]!.hostname;
+    for (const r of rows) out.push(hostMetricRecord(r));
+    if (rows.length < pageSize) return out;
+    after = String(rows[rows.length - 1]!.sort_key);
   }
+}
+
+function hostMetricRecord(r: Record<string, unknown>): HostMetricRecord {
+  return {
+    hostname: String(r.hostname),
+    hostId: Number(r.host_id),
+    firstAutomation: toDate(r.first_automation),
+    lastAutomation: toDate(r.last_automation),
+    automatedCounter: Number(r.automated_counter ?? 0),
+    deletedCounter: Number(r.deleted_counter ?? 0),
+    lastDeleted: toDate(r.last_deleted),
+    deleted: r.deleted === true,
+    ansibleProductSerial: (r.serial as string | null) ?? null,
+    ansibleMachineId: (r.machine_id as string | null) ?? null,
+    ansibleHostVariable: ansibleHostOf((r.variables as string | null) ?? null),
+  };
 }
 
 export interface RenewalSummary {
@@ -190,6 +197,8 @@ export interface BuildRenewalOptions {
   ephemeralDays?: number;
   /** REPORT_RENEWAL_GUIDANCE_DEDUP_ITERATIONS (default 3). */
   iterations?: number;
+  /** METRICS_UTILITY_DEDUPLICATOR (default `renewal`, the reference's rule; see `deduplicatorFor`). */
+  deduplicator?: RenewalDeduplicator;
   sheets?: readonly string[];
   force?: boolean;
   now?: Date;
@@ -215,7 +224,7 @@ export async function buildRenewalReport(opts: BuildRenewalOptions): Promise<Bui
     log.info(message);
     return { status: 'empty', name, message, failures: [] };
   }
-  const summary = summarizeRenewal(renewalNodes(records, opts.iterations ?? 3), { ephemeralDays: opts.ephemeralDays, since: opts.since, until, now });
+  const summary = summarizeRenewal(renewalNodes(records, { iterations: opts.iterations ?? 3, deduplicator: opts.deduplicator ?? 'renewal' }), { ephemeralDays: opts.ephemeralDays, since: opts.since, until, now });
   await withTempdir('tally-report', async (dir) => {
     const file = join(dir, 'report.xlsx');
     await writeRenewal(file, summary, { reportPeriod: period, now, sheets: opts.sheets ?? ['managed_nodes'] });
