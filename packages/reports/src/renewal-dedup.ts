@@ -58,34 +58,44 @@ export function inReferenceOrder(records: readonly HostMetricRecord[]): HostMetr
   return keyed.sort((a, b) => codePointCompare(a.k, b.k)).map((x) => x.r);
 }
 
-/** Each identifier interned: `ids[k][i]` is record i's value number for key k (-1 when missing), `rows[k][v]` its records in order. */
+/**
+ * Each identifier interned: `ids[k][i]` is record i's value number for key k (-1 when missing); the
+ * records holding value v are `members[k][start[k][v] … start[k][v + 1])`, in table order (flat
+ * arrays rather than one small array per value: far less for the garbage collector).
+ */
 interface IdentifierIndex {
   ids: Int32Array[];
-  rows: number[][][];
+  start: Int32Array[];
+  members: Int32Array[];
 }
 
 function indexIdentifiers(records: readonly HostMetricRecord[]): IdentifierIndex {
-  const ids = KEYS.map(() => new Int32Array(records.length));
-  const rows = KEYS.map((): number[][] => []);
+  const n = records.length;
+  const ids = KEYS.map(() => new Int32Array(n));
+  const start: Int32Array[] = [];
+  const members: Int32Array[] = [];
   KEYS.forEach((key, k) => {
     const numbers = new Map<string, number>();
-    for (let i = 0; i < records.length; i++) {
+    const id = ids[k]!;
+    for (let i = 0; i < n; i++) {
       const v = identifier(key, records[i]![key]);
-      if (v === null) {
-        ids[k]![i] = -1;
-        continue;
+      if (v === null) id[i] = -1;
+      else {
+        let num = numbers.get(v);
+        if (num === undefined) numbers.set(v, (num = numbers.size));
+        id[i] = num;
       }
-      let n = numbers.get(v);
-      if (n === undefined) {
-        n = rows[k]!.length;
-        numbers.set(v, n);
-        rows[k]!.push([]);
-      }
-      ids[k]![i] = n;
-      rows[k]![n]!.push(i);
     }
+    const from = new Int32Array(numbers.size + 1);
+    for (let i = 0; i < n; i++) if (id[i]! >= 0) from[id[i]! + 1]!++;
+    for (let v = 0; v < numbers.size; v++) from[v + 1]! += from[v]!;
+    const fill = from.slice(0, numbers.size);
+    const list = new Int32Array(from[numbers.size]!);
+    for (let i = 0; i < n; i++) if (id[i]! >= 0) list[fill[id[i]!]!++] = i;
+    start.push(from);
+    members.push(list);
   });
-  return { ids, rows };
+  return { ids, start, members };
 }
 
 /**
@@ -102,9 +112,9 @@ function indexIdentifiers(records: readonly HostMetricRecord[]): IdentifierIndex
  * cost is the sum of the groups' sizes.
  */
 export function dedupGroups(records: readonly HostMetricRecord[], iterations = 3): number[][] {
-  const { ids, rows } = indexIdentifiers(records);
+  const { ids, start, members } = indexIdentifiers(records);
   const inGroup = new Int32Array(records.length).fill(-1);
-  const looked = rows.map((values) => new Int32Array(values.length).fill(-1));
+  const looked = start.map((from) => new Int32Array(from.length - 1).fill(-1));
   const processed = new Uint8Array(records.length);
   const groups: number[][] = [];
   for (let i = 0; i < records.length; i++) {
@@ -113,7 +123,8 @@ export function dedupGroups(records: readonly HostMetricRecord[], iterations = 3
     const group: number[] = [];
     const host = ids[0]![i]!;
     looked[0]![host] = g;
-    for (const j of rows[0]![host]!) {
+    for (let p = start[0]![host]!; p < start[0]![host + 1]!; p++) {
+      const j = members[0]![p]!;
       inGroup[j] = g;
       group.push(j);
     }
@@ -126,7 +137,8 @@ export function dedupGroups(records: readonly HostMetricRecord[], iterations = 3
           const v = ids[k]![group[seen[k]!]!]!;
           if (v < 0 || looked[k]![v] === g) continue;
           looked[k]![v] = g;
-          for (const j of rows[k]![v]!) {
+          for (let p = start[k]![v]!; p < start[k]![v + 1]!; p++) {
+            const j = members[k]![p]!;
             if (inGroup[j] === g) continue;
             inGroup[j] = g;
             found.push(j);
@@ -150,14 +162,15 @@ export function dedupGroups(records: readonly HostMetricRecord[], iterations = 3
  * records it took in the previous round; records taken by an earlier group are not taken again.
  */
 export function closureGroups(records: readonly HostMetricRecord[], iterations = 3): number[][] {
-  const { ids, rows } = indexIdentifiers(records);
+  const { ids, start, members } = indexIdentifiers(records);
   const assigned = new Uint8Array(records.length);
-  const expanded = rows.map((values) => new Uint8Array(values.length));
+  const expanded = start.map((from) => new Uint8Array(from.length - 1));
   const groups: number[][] = [];
   const claim = (k: number, v: number, group: number[], fresh: number[]) => {
     if (expanded[k]![v]) return;
     expanded[k]![v] = 1;
-    for (const j of rows[k]![v]!) {
+    for (let p = start[k]![v]!; p < start[k]![v + 1]!; p++) {
+      const j = members[k]![p]!;
       if (assigned[j]) continue;
       assigned[j] = 1;
       group.push(j);
