@@ -82,7 +82,10 @@ function indexIdentifiers(records: readonly HostMetricRecord[]): IdentifierIndex
       if (v === null) id[i] = -1;
       else {
         let num = numbers.get(v);
-        if (num === undefined) numbers.set(v, (num = numbers.size));
+        if (num === undefined) {
+          num = numbers.size;
+          numbers.set(v, num);
+        }
         id[i] = num;
       }
     }
