@@ -46,6 +46,7 @@ function representative(rs: readonly HostMetricRecord[]): HostMetricRecord {
 
 /** Fold one group of records into a managed node (the reference's record fields, its sets sorted). */
 export function foldGroup(records: readonly HostMetricRecord[], group: readonly number[]): RenewalNode {
+  if (group.length === 1) return single(records[group[0]!]!);
   const rs = group.map((i) => records[i]!);
   const first = extreme(rs.map((r) => r.firstAutomation), Math.min);
   const last = extreme(rs.map((r) => r.lastAutomation), Math.max);
@@ -66,6 +67,29 @@ export function foldGroup(records: readonly HostMetricRecord[], group: readonly 
     serials: joinSet(rs.map((r) => identifier('ansibleProductSerial', r.ansibleProductSerial))),
     machineIds: joinSet(rs.map((r) => identifier('ansibleMachineId', r.ansibleMachineId))),
     deleted: rs.every((r) => r.deleted),
+  };
+}
+
+/** A group of one record (most groups): the same fields without the set and sort machinery. */
+function single(r: HostMetricRecord): RenewalNode {
+  const first = r.firstAutomation;
+  const last = r.lastAutomation;
+  return {
+    hostname: r.hostname,
+    firstAutomation: first,
+    lastAutomation: last,
+    automatedCounter: r.automatedCounter,
+    daysAutomated: daysBetween(first, last),
+    deletedCounter: r.deletedCounter,
+    lastDeleted: r.lastDeleted,
+    recordCount: 1,
+    activeRecordCount: r.deleted ? 0 : 1,
+    deletedRecordCount: r.deleted ? 1 : 0,
+    hostnames: r.hostname,
+    ansibleHosts: identifier('ansibleHostVariable', r.ansibleHostVariable) ?? '',
+    serials: identifier('ansibleProductSerial', r.ansibleProductSerial) ?? '',
+    machineIds: identifier('ansibleMachineId', r.ansibleMachineId) ?? '',
+    deleted: r.deleted,
   };
 }
 
