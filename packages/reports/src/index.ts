@@ -7,7 +7,7 @@ export { ReportQueries } from './queries.js';
 export { loadReportTables, type ReportDb, type ReportTables } from './tables.js';
 export { COLOR, DATE_FORMAT, PRICE_FORMAT, updatedLabel } from './styles.js';
 export { closureGroups, codePointCompare, dedupGroups, hostnameGroups, inReferenceOrder, type HostMetricRecord } from './renewal-dedup.js';
-export { foldGroup, renewalNodes, type RenewalDedupOptions, type RenewalDeduplicator, type RenewalNode } from './renewal-nodes.js';
+export { foldGroups, renewalNodes, type RenewalDedupOptions, type RenewalDeduplicator, type RenewalNode } from './renewal-nodes.js';
 export { DEDUPLICATORS, deduplicatorFor, type CcspDeduplicator, type Deduplicator } from './deduplicator.js';
 export { ansibleHostOf, buildRenewalReport, HOST_METRIC_HEADERS, readHostMetrics, summarizeRenewal, writeRenewal, type BuildRenewalOptions, type RenewalSummary } from './renewal.js';
 export { readWorkbook } from './sheet.js';
