@@ -24,14 +24,20 @@ function serialRows(group: string, r: HostMetricRecord): SerialRow[] {
   return out.length ? out : [{ group, key: null, singles: [] }];
 }
 
+/** Positions of the items by their host name, in order. */
+function positionsByName(items: readonly { hostname: string }[]): Map<string, number[]> {
+  const byName = new Map<string, number[]>();
+  items.forEach((item, i) => {
+    const list = byName.get(item.hostname);
+    if (list) list.push(i);
+    else byName.set(item.hostname, [i]);
+  });
+  return byName;
+}
+
 /** Every record of every node, by node: the records whose host name is in the node's `hostnames`. */
 function expand(records: readonly HostMetricRecord[], nodes: readonly RenewalNode[]): SerialRow[] {
-  const byName = new Map<string, number[]>();
-  records.forEach((r, i) => {
-    const list = byName.get(r.hostname);
-    if (list) list.push(i);
-    else byName.set(r.hostname, [i]);
-  });
+  const byName = positionsByName(records);
   const rows: SerialRow[] = [];
   for (const node of nodes) {
     const names = new Set(node.hostnames.split(',').map((h) => h.trim()).filter(Boolean));
@@ -127,12 +133,7 @@ export function mergeBySerials(records: readonly HostMetricRecord[], nodes: read
   const { byKey, merged } = serialGroups(rows);
   const firstMerge = new Map<string, string[]>();
   for (const g of byKey.values()) if (!firstMerge.has(g.canonical)) firstMerge.set(g.canonical, g.merge);
-  const byName = new Map<string, number[]>();
-  nodes.forEach((n, i) => {
-    const list = byName.get(n.hostname);
-    if (list) list.push(i);
-    else byName.set(n.hostname, [i]);
-  });
+  const byName = positionsByName(nodes);
   const out: RenewalNode[] = [];
   for (const node of nodes) {
     if (!merged.has(node.hostname)) out.push(node);

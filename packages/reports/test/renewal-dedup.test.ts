@@ -1,4 +1,5 @@
 import { type HostMetricRecord, inReferenceOrder, type RenewalNode, renewalNodes } from '@tally/reports';
+import { seededRandom } from '@tally/testkit';
 import { describe, expect, it } from 'vitest';
 
 /**
@@ -66,20 +67,6 @@ function naiveFold(rs: HostMetricRecord[]): RenewalNode {
   };
 }
 
-/** mulberry32: a small seeded generator, so a failing inventory can be replayed from its seed. */
-function random(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (n: number) => Math.floor(next() * n);
-  return { next, int, pick: <T>(xs: readonly T[]) => xs[int(xs.length)]! };
-}
-
 const day = (d: number) => new Date(Date.UTC(2024, 0, 1) + d * 86_400_000);
 
 /**
@@ -88,27 +75,27 @@ const day = (d: number) => new Date(Date.UTC(2024, 0, 1) + d * 86_400_000);
  * and include 'NA' and blanks; some hosts are deleted; dates repeat so that ties occur.
  */
 function inventory(seed: number): { records: HostMetricRecord[]; iterations: number } {
-  const rnd = random(seed);
-  const hosts = 3 + rnd.int(40);
-  const pool = 1 + rnd.int(hosts * 2);
-  const ident = (prefix: string, nas: readonly (string | null)[]) => (rnd.next() < 0.25 ? rnd.pick(nas) : `${prefix}${rnd.int(pool)}`);
+  const rnd = seededRandom(seed);
+  const hosts = 3 + rnd.int(0, 39);
+  const pool = 1 + rnd.int(0, hosts * 2 - 1);
+  const ident = (prefix: string, nas: readonly (string | null)[]) => (rnd.next() < 0.25 ? rnd.pick(nas) : `${prefix}${rnd.int(0, pool - 1)}`);
   const records: HostMetricRecord[] = [];
   let hostId = 1;
   for (let h = 0; h < hosts; h++) {
-    const hostname = rnd.pick(['host', 'h-', 'web', 'host1']) + String(rnd.int(hosts * 3));
+    const hostname = rnd.pick(['host', 'h-', 'web', 'host1']) + String(rnd.int(0, hosts * 3 - 1));
     if (records.some((r) => r.hostname === hostname)) continue;
     const deleted = rnd.next() < 0.2;
-    const first = rnd.int(30);
+    const first = rnd.int(0, 29);
     const metric = {
       hostname,
       firstAutomation: day(first),
-      lastAutomation: day(first + rnd.int(5)),
-      automatedCounter: 1 + rnd.int(9),
-      deletedCounter: deleted ? 1 + rnd.int(2) : rnd.int(2),
-      lastDeleted: deleted || rnd.next() < 0.2 ? day(rnd.int(40)) : null,
+      lastAutomation: day(first + rnd.int(0, 4)),
+      automatedCounter: 1 + rnd.int(0, 8),
+      deletedCounter: deleted ? 1 + rnd.int(0, 1) : rnd.int(0, 1),
+      lastDeleted: deleted || rnd.next() < 0.2 ? day(rnd.int(0, 39)) : null,
       deleted,
     };
-    const inventoryRows = rnd.int(4); // 0: no main_host row (host id 0)
+    const inventoryRows = rnd.int(0, 3); // 0: no main_host row (host id 0)
     for (let k = 0; k < Math.max(1, inventoryRows); k++) {
       const bare = inventoryRows === 0;
       records.push({
@@ -120,7 +107,7 @@ function inventory(seed: number): { records: HostMetricRecord[]; iterations: num
       });
     }
   }
-  return { records: inReferenceOrder(records), iterations: rnd.int(5) };
+  return { records: inReferenceOrder(records), iterations: rnd.int(0, 4) };
 }
 
 const rec = (hostname: string, hostId: number, ids: Partial<HostMetricRecord> = {}): HostMetricRecord => ({
