@@ -23,34 +23,56 @@ export function ansibleHostOf(variables: string | null): string | null {
 
 const toDate = (v: unknown): Date | null => (v === null || v === undefined ? null : v instanceof Date ? v : new Date(String(v)));
 
-/** The reference's row order, which decides which host-metric row starts a group (see `dedupGroups`). */
-const SORT_KEY = `CONCAT(hm.hostname, '___', COALESCE(h.id, 0))`;
-
 /**
  * Host metrics with last_automation ≥ since, joined to inventory hosts by name, in the reference's
- * order: `ORDER BY CONCAT(hostname, '___', COALESCE(host id, 0))`, sorted by PostgreSQL under the
- * database's collation exactly as metrics-utility's query is (so `host10___3` may sort before or after
- * `host1___5` — the collation decides, not Tally). Paged by that key, as the reference pages.
+ * order (see `inDatabaseOrder`). Paged by the unique hostname (an index scan per page); the join runs
+ * on the page only, so each page costs its own rows, not a re-sort of the whole join.
  */
 export async function readHostMetrics(db: Queryable, since: Date, pageSize = PAGE): Promise<HostMetricRecord[]> {
   const out: HostMetricRecord[] = [];
   let after: string | null = null;
   for (;;) {
     const { rows }: { rows: Record<string, unknown>[] } = await db.query<Record<string, unknown>>(
-      `SELECT hm.hostname, COALESCE(h.id, 0) AS host_id, ${SORT_KEY} AS sort_key, hm.first_automation, hm.last_automation,
-              hm.automated_counter, hm.deleted_counter, hm.last_deleted, hm.deleted,
+      `SELECT hm.hostname, COALESCE(h.id, 0) AS host_id, hm.first_automation, hm.last_automation, hm.automated_counter,
+              hm.deleted_counter, hm.last_deleted, hm.deleted,
               h.ansible_facts::jsonb->>'ansible_product_serial' AS serial, h.ansible_facts::jsonb->>'ansible_machine_id' AS machine_id,
               h.variables
-         FROM main_hostmetric hm LEFT JOIN main_host h ON h.name = hm.hostname
-        WHERE hm.last_automation >= $1 AND ($2::text IS NULL OR ${SORT_KEY} > $2::text)
-        ORDER BY ${SORT_KEY}
-        LIMIT $3`,
+         FROM (SELECT * FROM main_hostmetric WHERE last_automation >= $1 AND ($2::text IS NULL OR hostname > $2::text) ORDER BY hostname LIMIT $3) hm
+         LEFT JOIN main_host h ON h.name = hm.hostname
+        ORDER BY hm.hostname, COALESCE(h.id, 0)`,
       [since, after, pageSize],
     );
     for (const r of rows) out.push(hostMetricRecord(r));
-    if (rows.length < pageSize) return out;
-    after = String(rows[rows.length - 1]!.sort_key);
+    const hostnames = new Set(rows.map((r) => String(r.hostname)));
+    if (hostnames.size < pageSize) return inDatabaseOrder(db, out);
+    after = out[out.length - 1]!.hostname;
   }
+}
+
+/**
+ * The records in metrics-utility's order, `ORDER BY CONCAT(main_hostmetric.hostname, '___',
+ * COALESCE(main_host.id, 0))`, which decides which record starts a group (see `dedupGroups`).
+ * PostgreSQL sorts the same expression over the same column, so under the same collation as the
+ * reference's query (the column's, normally the database default): in a "C" database `host10___3`
+ * sorts before `host1___5`; a linguistic collation may order otherwise, and Tally follows it.
+ */
+async function inDatabaseOrder(db: Queryable, records: HostMetricRecord[]): Promise<HostMetricRecord[]> {
+  if (records.length < 2) return records;
+  const { rows } = await db.query<{ i: string }>(
+    `SELECT t.i FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS t(hostname, host_id, i)
+       LEFT JOIN main_hostmetric hm ON hm.hostname = t.hostname
+      ORDER BY CONCAT(COALESCE(hm.hostname, t.hostname), '___', t.host_id)`,
+    [records.map((r) => r.hostname), records.map((r) => r.hostId)],
+  );
+  const seen = new Uint8Array(records.length); // main_hostmetric.hostname is unique; guard anyway
+  const out: HostMetricRecord[] = [];
+  for (const r of rows) {
+    const i = Number(r.i) - 1;
+    if (seen[i]) continue;
+    seen[i] = 1;
+    out.push(records[i]!);
+  }
+  return out;
 }
 
 function hostMetricRecord(r: Record<string, unknown>): HostMetricRecord {
