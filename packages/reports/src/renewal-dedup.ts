@@ -17,8 +17,12 @@ export interface HostMetricRecord {
 const KEYS = ['hostname', 'ansibleHostVariable', 'ansibleProductSerial', 'ansibleMachineId'] as const;
 type IdentifierKey = (typeof KEYS)[number];
 
-/** `''` counts as missing, and `'NA'` too for serial and machine id (the reference null-ifies them). */
+/**
+ * The reference's null cleanup: `''` is missing for ansible_host, `''` and `'NA'` for serial and
+ * machine id; a host name is never missing (even `''` names one).
+ */
 export function identifier(key: IdentifierKey, v: string | null): string | null {
+  if (key === 'hostname') return v;
   if (v === null || v === '') return null;
   if (v === 'NA' && (key === 'ansibleProductSerial' || key === 'ansibleMachineId')) return null;
   return v;

@@ -188,6 +188,12 @@ describe('renewal deduplicator (the reference rule)', () => {
     expect(n).toMatchObject({ hostname: 'a', recordCount: 2, activeRecordCount: 1, deletedRecordCount: 1, automatedCounter: 3, serials: 'S1, S2', deleted: false });
   });
 
+  it("keeps a record whose host name is '' (only identifiers are cleaned)", () => {
+    const rows = [rec('', 1, { ansibleProductSerial: 'S' }), rec('x', 2, { ansibleProductSerial: 'S' }), rec('y', 3)];
+    expect(names(renewalNodes(rows, { iterations: 1 }))).toEqual([', x', 'y']);
+    expect(renewalNodes(rows, { iterations: 1 })).toEqual(referenceNodes(rows, 1));
+  });
+
   it('handles many records sharing identifiers in long chains', () => {
     // 3,000 records, each linked to the next by alternating identifiers, and every tenth sharing one serial
     const rows = Array.from({ length: 3_000 }, (_, i) =>
