@@ -23,15 +23,15 @@ const { values } = parseArgs({
   options: { smoke: { type: 'boolean', default: false }, keep: { type: 'boolean', default: false }, stages: { type: 'string' } },
 });
 const smoke = values.smoke!;
-const STAGES = ['gather', 'package', 'rollup', 'CCSPv2', 'renewal'] as const;
+const STAGES = ['gather', 'package', 'rollup', 'CCSPv2', 'renewal', 'dedup'] as const;
 const chosen = new Set(values.stages ? values.stages.split(',') : STAGES);
 const want = (stage: (typeof STAGES)[number]) => chosen.has(stage);
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const here = fileURLToPath(new URL('.', import.meta.url));
 
 const scale = smoke
-  ? { days: 3, jobsPerDay: 10, hostsPerJob: 30, hosts: 300, tarballDays: 3, tarballRows: 2_000 }
-  : { days: 30, jobsPerDay: 1_112, hostsPerJob: 30, hosts: 100_000, tarballDays: 30, tarballRows: 200_000 };
+  ? { days: 3, jobsPerDay: 10, hostsPerJob: 30, hosts: 300, tarballDays: 3, tarballRows: 2_000, dedupRows: 2_000, denseRows: 1_000 }
+  : { days: 30, jobsPerDay: 1_112, hostsPerJob: 30, hosts: 100_000, tarballDays: 30, tarballRows: 200_000, dedupRows: 100_000, denseRows: 20_000 };
 
 interface Row {
   stage: string;
@@ -170,6 +170,24 @@ try {
   const rg = check(await measureRuns(node('stage-renewal.ts', ['--db', url, '--ship', join(work, 'renewal'), '--since', since]), repeats(3)), 'renewal');
   const rgf = check(await measure(['sh', '-c', 'psql "$@" -c "COPY (SELECT * FROM main_hostmetric) TO STDOUT WITH CSV HEADER" > /dev/null', 'rg', '-X', '-q', '-d', url]), 'renewal floor');
   rows.push({ stage: 'renewal', what: `Renewal Guidance, ${seeded.hostMetrics.toLocaleString('en')} host metrics${spread(rg)}`, m: rg, floor: { what: 'psql COPY main_hostmetric', m: rgf }, target: { wallS: 10 } });
+  }
+
+  // 6. The Renewal Guidance deduplicator alone (metrics-utility's rule), beside generating the rows and hashing each identifier once.
+  if (want('dedup')) {
+  for (const [shape, n, target] of [['realistic', scale.dedupRows, { wallS: 5, ratio: 3 }], ['dense', scale.denseRows, { wallS: 15, ratio: 8 }]] as const) {
+    const args = ['--shape', shape, '--rows', String(n)];
+    const d = check(await measureRuns(node('stage-renewal-dedup.ts', args), repeats(3)), `dedup ${shape}`);
+    const df = check(await measure(node('stage-renewal-dedup.ts', [...args, '--floor'])), `dedup ${shape} floor`);
+    const out = JSON.parse(d.stdout.trim().split('\n').pop()!) as { nodes: number; memberships: number };
+    const what = shape === 'dense' ? 'chains of 8 reaching a shared-serial hub' : 'inventory-like sharing';
+    rows.push({
+      stage: shape === 'dense' ? 'renewal dedup, dense' : 'renewal dedup',
+      what: `${n.toLocaleString('en')} host metrics, ${what} → ${out.nodes.toLocaleString('en')} nodes of ${out.memberships.toLocaleString('en')} host names${spread(d)}`,
+      m: d,
+      floor: { what: 'generate the rows, hash each identifier once', m: df },
+      target,
+    });
+  }
   }
 
   // Report.

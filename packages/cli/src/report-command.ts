@@ -1,5 +1,5 @@
 import { addMonths, ConfigError, ENV, isoDate, type Logger, parseEphemeralDays, parseInstant, silentLogger, type TallyConfig, thisMonth } from '@tally/core';
-import { buildCcspReport, type BuildResult, buildRenewalReport, DEFAULT_SHEETS, type ReportParams } from '@tally/reports';
+import { buildCcspReport, type BuildResult, buildRenewalReport, DEFAULT_SHEETS, deduplicatorFor, type ReportParams } from '@tally/reports';
 import { DirectoryStorage, type Store } from '@tally/storage';
 import { join } from 'node:path';
 import type { CliIO } from './io.js';
@@ -92,6 +92,7 @@ export async function runReport(cfg: TallyConfig, opts: ReportOptions = {}): Pro
   const target = cfg.shipTarget;
 
   if (type === 'RENEWAL_GUIDANCE') {
+    const deduplicator = deduplicatorFor(type, cfg.deduplicator);
     if (target !== 'controller_db') {
       throw new ConfigError(`${ENV.reportType.env}=RENEWAL_GUIDANCE reads the controller database; set ${ENV.shipTarget.env}=controller_db`, { field: ENV.shipTarget.env });
     }
@@ -110,6 +111,7 @@ export async function runReport(cfg: TallyConfig, opts: ReportOptions = {}): Pro
         ...(until ? { until } : {}),
         ...(ephemeralDays !== undefined ? { ephemeralDays } : {}),
         iterations: cfg.renewalDedupIterations ?? 3,
+        deduplicator,
         sheets: cfg.optionalCcspReportSheets?.length ? cfg.optionalCcspReportSheets : DEFAULT_SHEETS,
         force: opts.force ?? false,
         now,
@@ -121,6 +123,13 @@ export async function runReport(cfg: TallyConfig, opts: ReportOptions = {}): Pro
     }
   }
 
+  if (deduplicatorFor(type, cfg.deduplicator) === 'ccsp-experimental') {
+    // The CCSP reports do not read main_host yet, which the serial mapping and its extra columns need:
+    // refused rather than billed with another rule than the one asked for.
+    throw new ConfigError(`${ENV.deduplicator.env}=ccsp-experimental is not supported by tally report yet; unset it for the default (ccsp)`, {
+      field: ENV.deduplicator.env,
+    });
+  }
   if (opts.ephemeral !== undefined) throw new ConfigError('--ephemeral applies to RENEWAL_GUIDANCE only', { field: 'ephemeral' });
   if (target === 'controller_db') {
     throw new ConfigError(`${ENV.reportType.env}=${type} reads tarballs; set ${ENV.shipTarget.env}=directory or s3`, { field: ENV.shipTarget.env });

@@ -138,6 +138,12 @@ describe('runReport', () => {
     expect(await bad(env({ METRICS_UTILITY_REPORT_TYPE: 'RENEWAL_GUIDANCE' }), { since: '2024-01-01' })).toContain('controller_db');
     expect(await bad(env({ METRICS_UTILITY_REPORT_TYPE: 'RENEWAL_GUIDANCE', METRICS_UTILITY_SHIP_TARGET: 'controller_db' }), { since: '2024-01-01', ephemeral: '3x', db: tdb.url })).toContain('ephemeral');
     expect(await bad(env({ METRICS_UTILITY_REPORT_TYPE: 'RENEWAL_GUIDANCE', METRICS_UTILITY_SHIP_TARGET: 'controller_db' }), {})).toContain('--since');
+    // a deduplicator that does not fit the report type, refused before anything is read
+    expect(await bad(env({ METRICS_UTILITY_DEDUPLICATOR: 'renewal-hostname' }), { month: '2024-03' })).toBe('renewal-hostname only supports RENEWAL_GUIDANCE, got: CCSPv2');
+    expect(await bad(env({ METRICS_UTILITY_DEDUPLICATOR: 'nope' }), { month: '2024-03' })).toBe('Factory for nope not supported');
+    expect(await bad(env({ METRICS_UTILITY_DEDUPLICATOR: 'ccsp-experimental' }), { month: '2024-03' })).toContain('not supported by tally report yet');
+    const renewal = env({ METRICS_UTILITY_REPORT_TYPE: 'RENEWAL_GUIDANCE', METRICS_UTILITY_SHIP_TARGET: 'controller_db', METRICS_UTILITY_DEDUPLICATOR: 'ccsp-experimental' });
+    expect(await bad(renewal, { since: '2024-01-01', db: tdb.url })).toBe('Unknown report type: RENEWAL_GUIDANCE');
   });
 
   it('RENEWAL_GUIDANCE reads the controller database given by --db', async () => {
@@ -156,6 +162,12 @@ describe('runReport', () => {
     // x1+x2 share a machine id (18 days: not ephemeral); y lasted 1 day and started before 05-19
     expect([4, 5, 6, 7].map((r) => ws.getCell(`B${r}`).value)).toEqual([1, 1, 1, 0]);
     expect((await sheet(res.path!, 'Managed nodes')).getCell('A2').value).toBe('x2');
+    // renewal-hostname merges by ansible_host or host name only: x1 and x2 stay apart
+    const byName = await runReport(
+      loadConfig({ env: env({ METRICS_UTILITY_REPORT_TYPE: 'RENEWAL_GUIDANCE', METRICS_UTILITY_SHIP_TARGET: 'controller_db', METRICS_UTILITY_DEDUPLICATOR: 'renewal-hostname' }) }),
+      { since: '2024-05-01', db: tdb.url, force: true, now: new Date('2024-05-20T08:00:00Z') },
+    );
+    expect((await sheet(byName.path!, 'Usage Reporting')).getCell('B4').value).toBe(3);
   });
 
   it('reads tarballs uploaded under the reference layout {ship_path}/data/… from S3 and writes {ship_path}/reports/… (s3rver on 127.0.0.1)', async () => {

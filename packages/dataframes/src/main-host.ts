@@ -67,19 +67,34 @@ export class MainHost extends Dataframe {
   }
 
   /**
-   * The "ccsp-experimental" dedup mapping (DedupCCSP.df_to_mapping): every host sharing a serial
-   * with another maps to one host of that serial — the smallest name, so the result does not
-   * depend on load order (the reference takes the first seen). Feed it to `regroup`.
+   * The "ccsp-experimental" dedup mapping, as metrics-utility's `DedupCCSP.df_to_mapping`: reading the
+   * grouped rows in their order (host_name, install_uuid), each serial maps every host that has it to
+   * the first host seen with it; a host with several serials takes the mapping of the last of them
+   * (serials in order of first appearance; within one row in sorted order, where the reference's set
+   * order is arbitrary). One hop: a target may itself be mapped. 'NA' is a serial like any other here.
+   * Hosts mapped to themselves are left out. Feed it to `regroup`.
    */
   async hostNameMapping(): Promise<Map<string, string>> {
     await this.group();
-    const rows = await this.db.all<{ host_name: string; target: string }>(
-      `WITH s AS (SELECT DISTINCT host_name, unnest(serials) AS serial FROM ${ident(this.table)} WHERE host_name IS NOT NULL),
-            t AS (SELECT serial, min(host_name) AS target FROM s GROUP BY serial)
-       SELECT s.host_name, min(t.target) AS target FROM s JOIN t USING (serial)
-       GROUP BY s.host_name HAVING min(t.target) <> s.host_name ORDER BY 1`,
+    const rows = await this.db.all<{ host_name: string; serials: string[] }>(
+      `SELECT host_name, list_sort(serials) AS serials FROM ${ident(this.table)}
+       WHERE host_name IS NOT NULL AND len(serials) > 0 ORDER BY host_name, install_uuid NULLS LAST`,
     );
-    return new Map(rows.map((r) => [r.host_name, r.target]));
+    const hostsOf = new Map<string, Set<string>>();
+    for (const r of rows) {
+      for (const serial of r.serials) {
+        if (!serial) continue;
+        const hosts = hostsOf.get(serial) ?? new Set<string>([r.host_name]);
+        hostsOf.set(serial, hosts.add(r.host_name));
+      }
+    }
+    const mapping = new Map<string, string>();
+    for (const hosts of hostsOf.values()) {
+      const first = hosts.values().next().value!;
+      for (const h of hosts) mapping.set(h, first);
+    }
+    for (const [h, target] of mapping) if (h === target) mapping.delete(h);
+    return mapping;
   }
 
   protected aggregateSql(from: string): string {

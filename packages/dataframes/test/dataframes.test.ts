@@ -278,21 +278,50 @@ describe('MainHost, HostMetric, DataCollectionStatus', () => {
     expect(arrow.getChild('last_automation')!.get(0)).toBe(Date.parse('2024-03-02T10:00:00Z'));
   });
 
-  it('maps hosts that share a serial onto one name (ccsp-experimental dedup)', async () => {
+  it('maps hosts that share a serial onto the first host seen with it (ccsp-experimental, DedupCCSP.df_to_mapping)', async () => {
     const mh = new MainHost(db);
-    const cf = (serial: string, machine: string) =>
-      `"{""ansible_product_serial"": ""${serial}"", ""ansible_machine_id"": ""${machine}""}"`;
+    const cf = (serial: string, machine: string) => `"{""ansible_product_serial"": ""${serial}"", ""ansible_machine_id"": ""${machine}""}"`;
     await mh.addCsv(
       await csv([
-        'host_name,organization_name,canonical_facts',
-        `web-b,O,${cf('S1', 'M1')}`,
-        `web-a,O,${cf('S1', 'M1')}`,
-        `db,O,${cf('S2', 'M2')}`,
-        `lone,O,${cf('S3', 'NA')}`,
+        'host_name,organization_name,ansible_host_variable,canonical_facts',
+        `web-b,O,,${cf('S1', 'M1')}`, // both shared with web-a, which sorts first
+        `web-a,O,,${cf('S1', 'M1')}`,
+        `db1,O,,${cf('S2', 'M2')}`, // serial shared, machine id not: no match
+        `db2,O,,${cf('S2', 'M3')}`,
+        `app1,O,,${cf('S4', 'M4')}`, // machine id shared, serial not: no match
+        `app2,O,,${cf('S5', 'M4')}`,
+        `na1,O,,${cf('NA', 'NA')}`, // 'NA' counts here, unlike Renewal Guidance
+        `na2,O,,${cf('NA', 'NA')}`,
+        `blank1,O,,${cf('', 'M9')}`, // a blank makes no serial
+        `blank2,O,,${cf('', 'M9')}`,
+        `old-name,O,renamed.example.com,${cf('S7', 'M7')}`, // host_name is ansible_host when set
+        `zz-clone,O,,${cf('S7', 'M7')}`,
       ]),
       { member: 'main_host.csv' },
     );
-    expect(await mh.hostNameMapping()).toEqual(new Map([['web-b', 'web-a']]));
+    expect(await mh.hostNameMapping()).toEqual(
+      new Map([
+        ['na2', 'na1'],
+        ['web-b', 'web-a'],
+        ['zz-clone', 'renamed.example.com'],
+      ]),
+    );
+  });
+
+  it('maps a host with several serials by the last of them, one hop only', async () => {
+    const mh = new MainHost(db);
+    await mh.addCsv(
+      await csv([
+        'host_name,organization_name,canonical_facts',
+        'a,O,"{""ansible_product_serial"": ""P"", ""ansible_machine_id"": ""1""}"',
+        'b,O,"{""ansible_product_serial"": ""P"", ""ansible_machine_id"": ""1""}"',
+        'b,O,"{""ansible_product_serial"": ""Q"", ""ansible_machine_id"": ""2""}"',
+        'c,O,"{""ansible_product_serial"": ""Q"", ""ansible_machine_id"": ""2""}"',
+      ]),
+      { member: 'main_host.csv' },
+    );
+    // P/1 is first seen on a (a, b → a); Q/2 first on b (b, c → b) and comes later: b stays b, c → b
+    expect(await mh.hostNameMapping()).toEqual(new Map([['c', 'b']]));
   });
 
   it('concatenates host metrics and collection status rows', async () => {

@@ -13,47 +13,171 @@ export interface HostMetricRecord {
   ansibleHostVariable: string | null;
 }
 
+/** The identifiers, in the order the reference looks them up within one iteration. */
 const KEYS = ['hostname', 'ansibleHostVariable', 'ansibleProductSerial', 'ansibleMachineId'] as const;
+type IdentifierKey = (typeof KEYS)[number];
 
-/** `''` and `'NA'` count as missing identifiers (the reference null-ifies them). */
-export function identifier(key: (typeof KEYS)[number], v: string | null): string | null {
+/**
+ * The reference's null cleanup: `''` is missing for ansible_host, `''` and `'NA'` for serial and
+ * machine id; a host name is never missing (even `''` names one).
+ */
+export function identifier(key: IdentifierKey, v: string | null): string | null {
+  if (key === 'hostname') return v;
   if (v === null || v === '') return null;
   if (v === 'NA' && (key === 'ansibleProductSerial' || key === 'ansibleMachineId')) return null;
   return v;
 }
 
+/** Code-point order (Python's string order, and PostgreSQL's under the "C" collation). */
+export function codePointCompare(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.codePointAt(i)!;
+    const y = b.codePointAt(i)!;
+    if (x !== y) return x - y;
+  }
+  return a.length - b.length;
+}
+
+const DAY = 86_400_000;
+
+/** The earliest (`pick` = Math.min) or latest date, ignoring missing ones. */
+export function extreme(ds: (Date | null)[], pick: (a: number, b: number) => number): Date | null {
+  let best = Number.NaN;
+  for (const d of ds) if (d) best = Number.isNaN(best) ? d.getTime() : pick(best, d.getTime());
+  return Number.isNaN(best) ? null : new Date(best);
+}
+
+/** Whole days from first to last automation (0 when either is missing). */
+export const daysBetween = (first: Date | null, last: Date | null) =>
+  first && last ? Math.max(0, Math.floor((last.getTime() - first.getTime()) / DAY)) : 0;
+
 /**
- * Group records that share a host name, ansible_host, serial or machine id. As in the
- * reference, a group starts from the rows sharing one host name and grows `iterations`
- * times by every row sharing any identifier with it; unlike its quadratic scan, every
- * identifier value is expanded once through an index, so the whole pass is linear.
- * Returns groups of record indexes, in order of their first record.
+ * Records in the order the reference reads them: `CONCAT(hostname, '___', COALESCE(host id, 0))`.
+ * `readHostMetrics` leaves that sort to PostgreSQL under the database's collation; this is the same
+ * key in code-point order (the "C" collation), for records from anywhere else.
+ */
+export function inReferenceOrder(records: readonly HostMetricRecord[]): HostMetricRecord[] {
+  const keyed = records.map((r) => ({ r, k: `${r.hostname}___${r.hostId}` }));
+  return keyed.sort((a, b) => codePointCompare(a.k, b.k)).map((x) => x.r);
+}
+
+/**
+ * Each identifier interned: `ids[k][i]` is record i's value number for key k (-1 when missing); the
+ * records holding value v are `members[k][start[k][v] … start[k][v + 1])`, in table order (flat
+ * arrays rather than one small array per value: far less for the garbage collector).
+ */
+interface IdentifierIndex {
+  ids: Int32Array[];
+  start: Int32Array[];
+  members: Int32Array[];
+}
+
+function indexIdentifiers(records: readonly HostMetricRecord[]): IdentifierIndex {
+  const n = records.length;
+  const ids = KEYS.map(() => new Int32Array(n));
+  const start: Int32Array[] = [];
+  const members: Int32Array[] = [];
+  KEYS.forEach((key, k) => {
+    const numbers = new Map<string, number>();
+    const id = ids[k]!;
+    for (let i = 0; i < n; i++) {
+      const v = identifier(key, records[i]![key]);
+      if (v === null) id[i] = -1;
+      else {
+        let num = numbers.get(v);
+        if (num === undefined) {
+          num = numbers.size;
+          numbers.set(v, num);
+        }
+        id[i] = num;
+      }
+    }
+    const from = new Int32Array(numbers.size + 1);
+    for (let i = 0; i < n; i++) if (id[i]! >= 0) from[id[i]! + 1]!++;
+    for (let v = 0; v < numbers.size; v++) from[v + 1]! += from[v]!;
+    const fill = from.slice(0, numbers.size);
+    const list = new Int32Array(from[numbers.size]!);
+    for (let i = 0; i < n; i++) if (id[i]! >= 0) list[fill[id[i]!]!++] = i;
+    start.push(from);
+    members.push(list);
+  });
+  return { ids, start, members };
+}
+
+/**
+ * The reference's Renewal Guidance grouping (metrics-utility `DedupRenewal`), given the records in
+ * its order (see `inReferenceOrder`). Each record not yet in a group starts one with every record of
+ * its host name; then, `iterations` times, the group takes every record sharing its host names, then
+ * its ansible_host values, then serials, then machine ids — each lookup over the group as the
+ * previous one left it, and over the whole table, so a record can join several groups (and count in
+ * each). A group's records are in the order the reference finds them: lookup by lookup, each
+ * lookup's new records in table order.
+ *
+ * Same result, without its quadratic scans: identifiers are interned and indexed once, and a group
+ * looks each value up once (a value's records are all in the group after its first lookup), so the
+ * cost is the sum of the groups' sizes.
  */
 export function dedupGroups(records: readonly HostMetricRecord[], iterations = 3): number[][] {
-  const nk = KEYS.length;
-  // ids[i * nk + k]: the k-th identifier of record i, or null
-  // (pushed, not preallocated: a large `new Array(n)` starts in slow dictionary mode)
-  const ids: (string | null)[] = [];
-  const index = KEYS.map(() => new Map<string, number[]>());
-  for (let i = 0; i < records.length; i++) {
-    const r = records[i]!;
-    for (let k = 0; k < nk; k++) {
-      const v = identifier(KEYS[k]!, r[KEYS[k]!]);
-      ids.push(v);
-      if (v === null) continue;
-      const list = index[k]!.get(v);
-      if (list) list.push(i);
-      else index[k]!.set(v, [i]);
-    }
-  }
-  const assigned = new Uint8Array(records.length);
-  const expanded = KEYS.map(() => new Set<string>());
+  const { ids, start, members } = indexIdentifiers(records);
+  const inGroup = new Int32Array(records.length).fill(-1);
+  const looked = start.map((from) => new Int32Array(from.length - 1).fill(-1));
+  const processed = new Uint8Array(records.length);
   const groups: number[][] = [];
-  const claim = (k: number, v: string, group: number[], fresh: number[]) => {
-    const seen = expanded[k]!;
-    if (seen.has(v)) return;
-    seen.add(v);
-    for (const j of index[k]!.get(v)!) {
+  for (let i = 0; i < records.length; i++) {
+    if (processed[i]) continue;
+    const g = groups.length;
+    const group: number[] = [];
+    const host = ids[0]![i]!;
+    looked[0]![host] = g;
+    for (let p = start[0]![host]!; p < start[0]![host + 1]!; p++) {
+      const j = members[0]![p]!;
+      inGroup[j] = g;
+      group.push(j);
+    }
+    const seen = KEYS.map(() => 0); // how many of the group's records each key has looked at
+    for (let it = 0; it < iterations; it++) {
+      const before = group.length;
+      for (let k = 0; k < KEYS.length; k++) {
+        const found: number[] = [];
+        for (const end = group.length; seen[k]! < end; seen[k]!++) {
+          const v = ids[k]![group[seen[k]!]!]!;
+          if (v < 0 || looked[k]![v] === g) continue;
+          looked[k]![v] = g;
+          for (let p = start[k]![v]!; p < start[k]![v + 1]!; p++) {
+            const j = members[k]![p]!;
+            if (inGroup[j] === g) continue;
+            inGroup[j] = g;
+            found.push(j);
+          }
+        }
+        if (found.length > 1) found.sort((a, b) => a - b);
+        for (const j of found) group.push(j);
+      }
+      if (group.length === before) break;
+    }
+    for (const j of group) processed[j] = 1;
+    groups.push(group);
+  }
+  return groups;
+}
+
+/**
+ * Tally's own rule (deduplicator `renewal-closure`): the reference's breadth of lookups, but every
+ * record belongs to exactly one group — no automation is counted twice. A group starts from a
+ * record's host name and grows `iterations` times by every record sharing any identifier with the
+ * records it took in the previous round; records taken by an earlier group are not taken again.
+ */
+export function closureGroups(records: readonly HostMetricRecord[], iterations = 3): number[][] {
+  const { ids, start, members } = indexIdentifiers(records);
+  const assigned = new Uint8Array(records.length);
+  const expanded = start.map((from) => new Uint8Array(from.length - 1));
+  const groups: number[][] = [];
+  const claim = (k: number, v: number, group: number[], fresh: number[]) => {
+    if (expanded[k]![v]) return;
+    expanded[k]![v] = 1;
+    for (let p = start[k]![v]!; p < start[k]![v + 1]!; p++) {
+      const j = members[k]![p]!;
       if (assigned[j]) continue;
       assigned[j] = 1;
       group.push(j);
@@ -65,13 +189,13 @@ export function dedupGroups(records: readonly HostMetricRecord[], iterations = 3
     assigned[i] = 1;
     const group: number[] = [i];
     let frontier: number[] = [i];
-    claim(0, ids[i * nk]!, group, frontier);
+    claim(0, ids[0]![i]!, group, frontier);
     for (let it = 0; it < iterations && frontier.length; it++) {
       const next: number[] = [];
       for (const j of frontier) {
-        for (let k = 0; k < nk; k++) {
-          const v = ids[j * nk + k];
-          if (v != null) claim(k, v, group, next);
+        for (let k = 0; k < KEYS.length; k++) {
+          const v = ids[k]![j]!;
+          if (v >= 0) claim(k, v, group, next);
         }
       }
       frontier = next;
@@ -81,57 +205,17 @@ export function dedupGroups(records: readonly HostMetricRecord[], iterations = 3
   return groups;
 }
 
-/** One de-duplicated managed node. */
-export interface RenewalNode {
-  hostname: string;
-  firstAutomation: Date | null;
-  lastAutomation: Date | null;
-  automatedCounter: number;
-  daysAutomated: number;
-  deletedCounter: number;
-  lastDeleted: Date | null;
-  recordCount: number;
-  activeRecordCount: number;
-  deletedRecordCount: number;
-  hostnames: string;
-  ansibleHosts: string;
-  serials: string;
-  machineIds: string;
-  deleted: boolean;
-}
-
-const DAY = 86_400_000;
-const t = (d: Date | null) => (d ? d.getTime() : Number.NaN);
-const joinSet = (values: (string | null)[]) => [...new Set(values.filter((v): v is string => v !== null))].sort().join(', ');
-function extreme(ds: (Date | null)[], pick: (a: number, b: number) => number): Date | null {
-  const ts = ds.filter((d): d is Date => d !== null).map((d) => d.getTime());
-  return ts.length ? new Date(ts.reduce((a, b) => pick(a, b))) : null;
-}
-
-/** Fold each group into one managed node named after its most recent non-deleted host. */
-export function renewalNodes(records: readonly HostMetricRecord[], iterations = 3): RenewalNode[] {
-  return dedupGroups(records, iterations).map((idx) => {
-    const rs = idx.map((i) => records[i]!);
-    const named = [...rs].sort((a, b) => Number(a.deleted) - Number(b.deleted) || (t(b.lastAutomation) || 0) - (t(a.lastAutomation) || 0))[0]!;
-    const first = extreme(rs.map((r) => r.firstAutomation), Math.min);
-    const last = extreme(rs.map((r) => r.lastAutomation), Math.max);
-    const days = first && last ? Math.max(0, Math.floor((last.getTime() - first.getTime()) / DAY)) : 0;
-    return {
-      hostname: named.hostname,
-      firstAutomation: first,
-      lastAutomation: last,
-      automatedCounter: rs.reduce((s, r) => s + r.automatedCounter, 0),
-      daysAutomated: days,
-      deletedCounter: rs.reduce((s, r) => s + r.deletedCounter, 0),
-      lastDeleted: extreme(rs.map((r) => r.lastDeleted), Math.max),
-      recordCount: new Set(rs.map((r) => r.hostname)).size,
-      activeRecordCount: new Set(rs.filter((r) => !r.deleted).map((r) => r.hostname)).size,
-      deletedRecordCount: new Set(rs.filter((r) => r.deleted).map((r) => r.hostname)).size,
-      hostnames: joinSet(rs.map((r) => r.hostname)),
-      ansibleHosts: joinSet(rs.map((r) => identifier('ansibleHostVariable', r.ansibleHostVariable))),
-      serials: joinSet(rs.map((r) => identifier('ansibleProductSerial', r.ansibleProductSerial))),
-      machineIds: joinSet(rs.map((r) => identifier('ansibleMachineId', r.ansibleMachineId))),
-      deleted: rs.every((r) => r.deleted),
-    };
+/**
+ * metrics-utility's `DedupRenewalHostname` (deduplicator `renewal-hostname`): records with the same
+ * ansible_host, or host name when ansible_host is missing, form one group; no iteration.
+ */
+export function hostnameGroups(records: readonly HostMetricRecord[]): number[][] {
+  const byKey = new Map<string, number[]>();
+  records.forEach((r, i) => {
+    const key = identifier('ansibleHostVariable', r.ansibleHostVariable) ?? r.hostname;
+    const group = byKey.get(key);
+    if (group) group.push(i);
+    else byKey.set(key, [i]);
   });
+  return [...byKey.values()];
 }

@@ -1,7 +1,8 @@
 import { addDays, isoDate, type Logger, type Queryable, silentLogger, thisDay, withTempdir } from '@tally/core';
 import type { Store } from '@tally/storage';
 import { join } from 'node:path';
-import { type HostMetricRecord, type RenewalNode, renewalNodes } from './renewal-dedup.js';
+import type { HostMetricRecord } from './renewal-dedup.js';
+import { type RenewalDeduplicator, type RenewalNode, renewalNodes } from './renewal-nodes.js';
 import { loadWorkbookWriter, openWorkbook, setWidths, writeDataTable } from './sheet.js';
 import { border, COLOR, fill, font, updatedLabel } from './styles.js';
 import type { BuildResult } from './build.js';
@@ -23,15 +24,15 @@ export function ansibleHostOf(variables: string | null): string | null {
 const toDate = (v: unknown): Date | null => (v === null || v === undefined ? null : v instanceof Date ? v : new Date(String(v)));
 
 /**
- * Host metrics with last_automation ≥ since, joined to inventory hosts by name. Paged by the
- * unique hostname (an index scan per page); the join runs on the page only, so each page costs
- * its own rows, not a re-sort of the whole join.
+ * Host metrics with last_automation ≥ since, joined to inventory hosts by name, in the reference's
+ * order (see `inDatabaseOrder`). Paged by the unique hostname (an index scan per page); the join runs
+ * on the page only, so each page costs its own rows, not a re-sort of the whole join.
  */
 export async function readHostMetrics(db: Queryable, since: Date, pageSize = PAGE): Promise<HostMetricRecord[]> {
   const out: HostMetricRecord[] = [];
   let after: string | null = null;
   for (;;) {
-    const { rows } = await db.query<Record<string, unknown>>(
+    const { rows }: { rows: Record<string, unknown>[] } = await db.query<Record<string, unknown>>(
       `SELECT hm.hostname, COALESCE(h.id, 0) AS host_id, hm.first_automation, hm.last_automation, hm.automated_counter,
               hm.deleted_counter, hm.last_deleted, hm.deleted,
               h.ansible_facts::jsonb->>'ansible_product_serial' AS serial, h.ansible_facts::jsonb->>'ansible_machine_id' AS machine_id,
@@ -41,25 +42,53 @@ export async function readHostMetrics(db: Queryable, since: Date, pageSize = PAG
         ORDER BY hm.hostname, COALESCE(h.id, 0)`,
       [since, after, pageSize],
     );
-    for (const r of rows) {
-      out.push({
-        hostname: String(r.hostname),
-        hostId: Number(r.host_id),
-        firstAutomation: toDate(r.first_automation),
-        lastAutomation: toDate(r.last_automation),
-        automatedCounter: Number(r.automated_counter ?? 0),
-        deletedCounter: Number(r.deleted_counter ?? 0),
-        lastDeleted: toDate(r.last_deleted),
-        deleted: r.deleted === true,
-        ansibleProductSerial: (r.serial as string | null) ?? null,
-        ansibleMachineId: (r.machine_id as string | null) ?? null,
-        ansibleHostVariable: ansibleHostOf((r.variables as string | null) ?? null),
-      });
-    }
+    for (const r of rows) out.push(hostMetricRecord(r));
     const hostnames = new Set(rows.map((r) => String(r.hostname)));
-    if (hostnames.size < pageSize) return out;
+    if (hostnames.size < pageSize) return inDatabaseOrder(db, out);
     after = out[out.length - 1]!.hostname;
   }
+}
+
+/**
+ * The records in metrics-utility's order, `ORDER BY CONCAT(main_hostmetric.hostname, '___',
+ * COALESCE(main_host.id, 0))`, which decides which record starts a group (see `dedupGroups`).
+ * PostgreSQL sorts the same expression over the same column, so under the same collation as the
+ * reference's query (the column's, normally the database default): in a "C" database `host10___3`
+ * sorts before `host1___5`; a linguistic collation may order otherwise, and Tally follows it.
+ */
+async function inDatabaseOrder(db: Queryable, records: HostMetricRecord[]): Promise<HostMetricRecord[]> {
+  if (records.length < 2) return records;
+  const { rows } = await db.query<{ i: string }>(
+    `SELECT t.i FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS t(hostname, host_id, i)
+       LEFT JOIN main_hostmetric hm ON hm.hostname = t.hostname
+      ORDER BY CONCAT(COALESCE(hm.hostname, t.hostname), '___', t.host_id)`,
+    [records.map((r) => r.hostname), records.map((r) => r.hostId)],
+  );
+  const seen = new Uint8Array(records.length); // main_hostmetric.hostname is unique; guard anyway
+  const out: HostMetricRecord[] = [];
+  for (const r of rows) {
+    const i = Number(r.i) - 1;
+    if (seen[i]) continue;
+    seen[i] = 1;
+    out.push(records[i]!);
+  }
+  return out;
+}
+
+function hostMetricRecord(r: Record<string, unknown>): HostMetricRecord {
+  return {
+    hostname: String(r.hostname),
+    hostId: Number(r.host_id),
+    firstAutomation: toDate(r.first_automation),
+    lastAutomation: toDate(r.last_automation),
+    automatedCounter: Number(r.automated_counter ?? 0),
+    deletedCounter: Number(r.deleted_counter ?? 0),
+    lastDeleted: toDate(r.last_deleted),
+    deleted: r.deleted === true,
+    ansibleProductSerial: (r.serial as string | null) ?? null,
+    ansibleMachineId: (r.machine_id as string | null) ?? null,
+    ansibleHostVariable: ansibleHostOf((r.variables as string | null) ?? null),
+  };
 }
 
 export interface RenewalSummary {
@@ -190,6 +219,8 @@ export interface BuildRenewalOptions {
   ephemeralDays?: number;
   /** REPORT_RENEWAL_GUIDANCE_DEDUP_ITERATIONS (default 3). */
   iterations?: number;
+  /** METRICS_UTILITY_DEDUPLICATOR (default `renewal`, the reference's rule; see `deduplicatorFor`). */
+  deduplicator?: RenewalDeduplicator;
   sheets?: readonly string[];
   force?: boolean;
   now?: Date;
@@ -215,7 +246,7 @@ export async function buildRenewalReport(opts: BuildRenewalOptions): Promise<Bui
     log.info(message);
     return { status: 'empty', name, message, failures: [] };
   }
-  const summary = summarizeRenewal(renewalNodes(records, opts.iterations ?? 3), { ephemeralDays: opts.ephemeralDays, since: opts.since, until, now });
+  const summary = summarizeRenewal(renewalNodes(records, { iterations: opts.iterations ?? 3, deduplicator: opts.deduplicator ?? 'renewal' }), { ephemeralDays: opts.ephemeralDays, since: opts.since, until, now });
   await withTempdir('tally-report', async (dir) => {
     const file = join(dir, 'report.xlsx');
     await writeRenewal(file, summary, { reportPeriod: period, now, sheets: opts.sheets ?? ['managed_nodes'] });

@@ -3,3 +3,4 @@ export * from './database.js';
 export * from './fixtures.js';
 export * from './storage-contract.js';
 export * from './data-set-receiver.js';
+export * from './random.js';

@@ -1,0 +1,173 @@
+import { closureGroups, daysBetween, dedupGroups, extreme, type HostMetricRecord, hostnameGroups, identifier } from './renewal-dedup.js';
+import { mergeBySerials } from './renewal-experimental.js';
+
+/** One de-duplicated managed node. */
+export interface RenewalNode {
+  hostname: string;
+  firstAutomation: Date | null;
+  lastAutomation: Date | null;
+  automatedCounter: number;
+  daysAutomated: number;
+  deletedCounter: number;
+  lastDeleted: Date | null;
+  recordCount: number;
+  activeRecordCount: number;
+  deletedRecordCount: number;
+  hostnames: string;
+  ansibleHosts: string;
+  serials: string;
+  machineIds: string;
+  deleted: boolean;
+}
+
+/** The Renewal Guidance deduplicators (METRICS_UTILITY_DEDUPLICATOR); `renewal-closure` is Tally's own. */
+export type RenewalDeduplicator = 'renewal' | 'renewal-hostname' | 'renewal-experimental' | 'renewal-closure';
+
+const time = (d: Date | null) => (d ? d.getTime() : Number.NaN);
+/**
+ * The group's representative: the first of its records (in group order) that is not deleted and
+ * was automated last — the reference's stable sort by (deleted, last_automation desc).
+ */
+function representative(rs: readonly HostMetricRecord[]): HostMetricRecord {
+  let best = rs[0]!;
+  for (const r of rs) {
+    if (Number(r.deleted) !== Number(best.deleted)) {
+      if (!r.deleted) best = r;
+      continue;
+    }
+    const a = time(r.lastAutomation);
+    const b = time(best.lastAutomation);
+    if (!Number.isNaN(a) && (Number.isNaN(b) || a > b)) best = r;
+  }
+  return best;
+}
+
+/** The listed fields: host name, then the identifiers after null cleanup. */
+const LISTED = [
+  (r: HostMetricRecord) => r.hostname,
+  (r: HostMetricRecord) => identifier('ansibleHostVariable', r.ansibleHostVariable),
+  (r: HostMetricRecord) => identifier('ansibleProductSerial', r.ansibleProductSerial),
+  (r: HostMetricRecord) => identifier('ansibleMachineId', r.ansibleMachineId),
+] as const;
+
+/**
+ * Each record's listed fields as ranks among their sorted distinct values (-1: missing): a group's
+ * distinct sorted values are then a sort of small integers, not of strings — what makes groups of
+ * thousands of records (dense inventories) cheap to list.
+ */
+interface ValueRanks {
+  ranks: Int32Array[];
+  values: string[][];
+}
+
+function rankValues(records: readonly HostMetricRecord[]): ValueRanks {
+  const ranks: Int32Array[] = [];
+  const values: string[][] = [];
+  for (const get of LISTED) {
+    const sorted = [...new Set(records.map(get).filter((v): v is string => v !== null))].sort();
+    const rankOf = new Map(sorted.map((v, i) => [v, i]));
+    const rank = new Int32Array(records.length);
+    records.forEach((r, i) => {
+      const value = get(r);
+      rank[i] = value === null ? -1 : rankOf.get(value)!;
+    });
+    ranks.push(rank);
+    values.push(sorted);
+  }
+  return { ranks, values };
+}
+
+/** The distinct ranks of field `k` over `group` (restricted to `keep`), sorted. */
+function distinctRanks(v: ValueRanks, k: number, group: readonly number[], keep?: (i: number) => boolean): number[] {
+  const ranks = v.ranks[k]!;
+  const picked = new Int32Array(group.length);
+  let n = 0;
+  for (const i of group) if (!keep || keep(i)) picked[n++] = ranks[i]!;
+  const sorted = picked.subarray(0, n).sort();
+  const out: number[] = [];
+  for (const x of sorted) if (x >= 0 && x !== out[out.length - 1]) out.push(x);
+  return out;
+}
+
+/** Fold one group of records into a managed node: the reference's record fields, lists sorted. */
+function foldGroup(records: readonly HostMetricRecord[], group: readonly number[], v: ValueRanks): RenewalNode {
+  if (group.length === 1) return single(records[group[0]!]!);
+  const rs = group.map((i) => records[i]!);
+  const list = (k: number) => distinctRanks(v, k, group).map((x) => v.values[k]![x]!).join(', ');
+  const names = distinctRanks(v, 0, group).length;
+  const active = distinctRanks(v, 0, group, (i) => !records[i]!.deleted).length;
+  const first = extreme(rs.map((r) => r.firstAutomation), Math.min);
+  const last = extreme(rs.map((r) => r.lastAutomation), Math.max);
+  return {
+    hostname: representative(rs).hostname,
+    firstAutomation: first,
+    lastAutomation: last,
+    automatedCounter: rs.reduce((s, r) => s + r.automatedCounter, 0),
+    daysAutomated: daysBetween(first, last),
+    deletedCounter: rs.reduce((s, r) => s + r.deletedCounter, 0),
+    lastDeleted: extreme(rs.map((r) => r.lastDeleted), Math.max),
+    recordCount: names,
+    activeRecordCount: active,
+    deletedRecordCount: distinctRanks(v, 0, group, (i) => records[i]!.deleted).length,
+    hostnames: list(0),
+    ansibleHosts: list(1),
+    serials: list(2),
+    machineIds: list(3),
+    deleted: active === 0,
+  };
+}
+
+/** Fold groups of records into managed nodes. */
+export function foldGroups(records: readonly HostMetricRecord[], groups: readonly (readonly number[])[]): RenewalNode[] {
+  const ranks = rankValues(records);
+  return groups.map((g) => foldGroup(records, g, ranks));
+}
+
+/** A group of one record (most groups): the same fields without the set and sort machinery. */
+function single(r: HostMetricRecord): RenewalNode {
+  const first = r.firstAutomation;
+  const last = r.lastAutomation;
+  return {
+    hostname: r.hostname,
+    firstAutomation: first,
+    lastAutomation: last,
+    automatedCounter: r.automatedCounter,
+    daysAutomated: daysBetween(first, last),
+    deletedCounter: r.deletedCounter,
+    lastDeleted: r.lastDeleted,
+    recordCount: 1,
+    activeRecordCount: r.deleted ? 0 : 1,
+    deletedRecordCount: r.deleted ? 1 : 0,
+    hostnames: r.hostname,
+    ansibleHosts: identifier('ansibleHostVariable', r.ansibleHostVariable) ?? '',
+    serials: identifier('ansibleProductSerial', r.ansibleProductSerial) ?? '',
+    machineIds: identifier('ansibleMachineId', r.ansibleMachineId) ?? '',
+    deleted: r.deleted,
+  };
+}
+
+export interface RenewalDedupOptions {
+  /** METRICS_UTILITY_DEDUPLICATOR (default `renewal`, the reference's). */
+  deduplicator?: RenewalDeduplicator;
+  /** REPORT_RENEWAL_GUIDANCE_DEDUP_ITERATIONS (default 3); `renewal` and `renewal-closure` only. */
+  iterations?: number;
+}
+
+/**
+ * De-duplicate host-metric records, given in the reference's order (see `inReferenceOrder`), into
+ * managed nodes with the chosen deduplicator.
+ */
+export function renewalNodes(records: readonly HostMetricRecord[], opts: RenewalDedupOptions = {}): RenewalNode[] {
+  const iterations = opts.iterations ?? 3;
+  const fold = (groups: number[][]) => foldGroups(records, groups);
+  switch (opts.deduplicator ?? 'renewal') {
+    case 'renewal':
+      return fold(dedupGroups(records, iterations));
+    case 'renewal-closure':
+      return fold(closureGroups(records, iterations));
+    case 'renewal-hostname':
+      return fold(hostnameGroups(records));
+    case 'renewal-experimental':
+      return mergeBySerials(records, fold(hostnameGroups(records)));
+  }
+}

@@ -1,0 +1,209 @@
+import { type HostMetricRecord, inReferenceOrder, type RenewalNode, renewalNodes } from '@tally/reports';
+import { seededRandom } from '@tally/testkit';
+import { describe, expect, it } from 'vitest';
+
+/**
+ * metrics-utility's DedupRenewal, re-written plainly from its description (deliberately naive and
+ * quadratic, like the pandas original): within each iteration the lookups run one after another
+ * (host name, ansible_host, serial, machine id), each over the group as the previous one left it and
+ * over the whole table; a record already in some group starts none, but later groups still take it.
+ */
+function referenceNodes(records: readonly HostMetricRecord[], iterations: number): RenewalNode[] {
+  const clean = (v: string | null, na: boolean) => (v === '' || (na && v === 'NA') ? null : v);
+  const rows = records.map((r) => ({
+    ...r,
+    ansibleHostVariable: clean(r.ansibleHostVariable, false),
+    ansibleProductSerial: clean(r.ansibleProductSerial, true),
+    ansibleMachineId: clean(r.ansibleMachineId, true),
+  }));
+  const keys = ['hostname', 'ansibleHostVariable', 'ansibleProductSerial', 'ansibleMachineId'] as const;
+  const processed = new Set<number>();
+  const out: RenewalNode[] = [];
+  rows.forEach((row, i) => {
+    if (processed.has(i)) return;
+    let dupes = rows.map((_, j) => j).filter((j) => rows[j]!.hostname === row.hostname);
+    for (let it = 0; it < iterations; it++) {
+      for (const key of keys) {
+        const values = dupes.map((j) => rows[j]![key]);
+        const next = rows.map((_, j) => j).filter((j) => rows[j]![key] !== null && values.includes(rows[j]![key]));
+        dupes = [...new Set([...dupes, ...next])];
+      }
+    }
+    for (const j of dupes) processed.add(j);
+    out.push(naiveFold(dupes.map((j) => rows[j]!)));
+  });
+  return out;
+}
+
+/** The record fields of one group, computed plainly. */
+function naiveFold(rs: HostMetricRecord[]): RenewalNode {
+  const sorted = [...rs].sort(
+    (a, b) => Number(a.deleted) - Number(b.deleted) || (b.lastAutomation?.getTime() ?? -Infinity) - (a.lastAutomation?.getTime() ?? -Infinity),
+  );
+  const dates = (f: (r: HostMetricRecord) => Date | null) => rs.map(f).filter((d): d is Date => d !== null).map((d) => d.getTime());
+  const firsts = dates((r) => r.firstAutomation);
+  const lasts = dates((r) => r.lastAutomation);
+  const deletes = dates((r) => r.lastDeleted);
+  const first = firsts.length ? new Date(Math.min(...firsts)) : null;
+  const last = lasts.length ? new Date(Math.max(...lasts)) : null;
+  const set = (vs: (string | null)[]) => [...new Set(vs.filter((v) => v !== null))].sort().join(', ');
+  const unique = (f: (r: HostMetricRecord) => boolean) => new Set(rs.filter(f).map((r) => r.hostname)).size;
+  return {
+    hostname: sorted[0]!.hostname,
+    firstAutomation: first,
+    lastAutomation: last,
+    automatedCounter: rs.reduce((s, r) => s + r.automatedCounter, 0),
+    daysAutomated: first && last ? Math.floor((last.getTime() - first.getTime()) / 86_400_000) : 0,
+    deletedCounter: rs.reduce((s, r) => s + r.deletedCounter, 0),
+    lastDeleted: deletes.length ? new Date(Math.max(...deletes)) : null,
+    recordCount: unique(() => true),
+    activeRecordCount: unique((r) => !r.deleted),
+    deletedRecordCount: unique((r) => r.deleted),
+    hostnames: set(rs.map((r) => r.hostname)),
+    ansibleHosts: set(rs.map((r) => r.ansibleHostVariable)),
+    serials: set(rs.map((r) => r.ansibleProductSerial)),
+    machineIds: set(rs.map((r) => r.ansibleMachineId)),
+    deleted: rs.every((r) => r.deleted),
+  };
+}
+
+const day = (d: number) => new Date(Date.UTC(2024, 0, 1) + d * 86_400_000);
+
+/**
+ * An inventory with `hosts` host names, each with one to three `main_host` rows (or none), whose
+ * identifiers come from pools of `pool` values — small pools share densely, large ones sparsely —
+ * and include 'NA' and blanks; some hosts are deleted; dates repeat so that ties occur.
+ */
+function inventory(seed: number): { records: HostMetricRecord[]; iterations: number } {
+  const rnd = seededRandom(seed);
+  const hosts = 3 + rnd.int(0, 39);
+  const pool = 1 + rnd.int(0, hosts * 2 - 1);
+  const ident = (prefix: string, nas: readonly (string | null)[]) => (rnd.next() < 0.25 ? rnd.pick(nas) : `${prefix}${rnd.int(0, pool - 1)}`);
+  const records: HostMetricRecord[] = [];
+  let hostId = 1;
+  for (let h = 0; h < hosts; h++) {
+    const hostname = rnd.pick(['host', 'h-', 'web', 'host1']) + String(rnd.int(0, hosts * 3 - 1));
+    if (records.some((r) => r.hostname === hostname)) continue;
+    const deleted = rnd.next() < 0.2;
+    const first = rnd.int(0, 29);
+    const metric = {
+      hostname,
+      firstAutomation: day(first),
+      lastAutomation: day(first + rnd.int(0, 4)),
+      automatedCounter: 1 + rnd.int(0, 8),
+      deletedCounter: deleted ? 1 + rnd.int(0, 1) : rnd.int(0, 1),
+      lastDeleted: deleted || rnd.next() < 0.2 ? day(rnd.int(0, 39)) : null,
+      deleted,
+    };
+    const inventoryRows = rnd.int(0, 3); // 0: no main_host row (host id 0)
+    for (let k = 0; k < Math.max(1, inventoryRows); k++) {
+      const bare = inventoryRows === 0;
+      records.push({
+        ...metric,
+        hostId: bare ? 0 : hostId++,
+        ansibleHostVariable: bare ? null : ident('10.0.0.', [null, '']),
+        ansibleProductSerial: bare ? null : ident('S', [null, '', 'NA']),
+        ansibleMachineId: bare ? null : ident('M', [null, '', 'NA']),
+      });
+    }
+  }
+  return { records: inReferenceOrder(records), iterations: rnd.int(0, 4) };
+}
+
+const rec = (hostname: string, hostId: number, ids: Partial<HostMetricRecord> = {}): HostMetricRecord => ({
+  hostname,
+  hostId,
+  firstAutomation: day(0),
+  lastAutomation: day(hostId),
+  automatedCounter: 1,
+  deletedCounter: 0,
+  lastDeleted: null,
+  deleted: false,
+  ansibleProductSerial: null,
+  ansibleMachineId: null,
+  ansibleHostVariable: null,
+  ...ids,
+});
+const names = (nodes: RenewalNode[]) => nodes.map((n) => n.hostnames);
+
+describe('renewal deduplicator (the reference rule)', () => {
+  it('equals a plain re-implementation of metrics-utility on 400 random inventories, sparse to dense', () => {
+    let shared = 0;
+    for (let seed = 1; seed <= 400; seed++) {
+      const { records, iterations } = inventory(seed);
+      const expected = referenceNodes(records, iterations);
+      const actual = renewalNodes(records, { iterations });
+      expect({ seed, nodes: actual }).toEqual({ seed, nodes: expected });
+      shared += expected.filter((n) => n.hostnames.includes(',')).length;
+    }
+    expect(shared).toBeGreaterThan(400); // the inventories did share identifiers
+  });
+
+  it('follows hostname → ansible_host → serial → machine id within one iteration', () => {
+    const chain = [
+      rec('a', 1, { ansibleHostVariable: 'X' }),
+      rec('b', 2, { ansibleHostVariable: 'X', ansibleProductSerial: 'S' }),
+      rec('c', 3, { ansibleProductSerial: 'S', ansibleMachineId: 'M' }),
+      rec('d', 4, { ansibleMachineId: 'M' }),
+    ];
+    expect(names(renewalNodes(chain, { iterations: 1 }))).toEqual(['a, b, c, d']);
+    // Tally's closure follows one hop per iteration
+    expect(names(renewalNodes(chain, { iterations: 1, deduplicator: 'renewal-closure' }))).toEqual(['a, b', 'c, d']);
+  });
+
+  it('lets a later group take the records of an earlier one when a chain is longer than the budget', () => {
+    // linked machine id → serial → ansible_host: against the lookup order, one hop per iteration from a
+    const chain = [
+      rec('a', 1, { ansibleMachineId: 'M', automatedCounter: 5 }),
+      rec('b', 2, { ansibleMachineId: 'M', ansibleProductSerial: 'S' }),
+      rec('c', 3, { ansibleProductSerial: 'S', ansibleHostVariable: 'H' }),
+      rec('d', 4, { ansibleHostVariable: 'H' }),
+    ];
+    const nodes = renewalNodes(chain, { iterations: 1 });
+    expect(names(nodes)).toEqual(['a, b', 'a, b, c, d']);
+    expect(nodes.map((n) => n.automatedCounter)).toEqual([6, 8]); // a's five automations count in both
+    expect(nodes.map((n) => n.hostname)).toEqual(['b', 'd']); // the latest-automated record names each
+    const closure = renewalNodes(chain, { iterations: 1, deduplicator: 'renewal-closure' });
+    expect(names(closure)).toEqual(['a, b', 'c, d']);
+    expect(closure.reduce((s, n) => s + n.automatedCounter, 0)).toBe(8); // each automation once
+    expect(names(renewalNodes(chain, { iterations: 3 }))).toEqual(['a, b, c, d']);
+  });
+
+  it("starts groups in CONCAT(hostname, '___', id) order, where host10___3 precedes host1___5", () => {
+    const rows = [
+      rec('host1', 5, { ansibleMachineId: 'M' }),
+      rec('host10', 3, { ansibleMachineId: 'M', ansibleProductSerial: 'P' }),
+      rec('host2', 7, { ansibleProductSerial: 'P' }),
+    ];
+    const ordered = inReferenceOrder(rows);
+    expect(ordered.map((r) => r.hostname)).toEqual(['host10', 'host1', 'host2']);
+    expect(names(renewalNodes(ordered, { iterations: 1 }))).toEqual(['host1, host10, host2']);
+    // by host name first, host1 would start a group of its own and host2 a second one
+    expect(names(renewalNodes(rows, { iterations: 1 }))).toEqual(['host1, host10', 'host1, host10, host2']);
+  });
+
+  it('counts several main_host rows of one host name once in the record counts but sums their automations', () => {
+    const rows = [rec('a', 1, { ansibleProductSerial: 'S1' }), rec('a', 2, { ansibleProductSerial: 'S2' }), rec('b', 3, { ansibleProductSerial: 'S2', deleted: true })];
+    const [n] = renewalNodes(rows, { iterations: 1 });
+    expect(n).toMatchObject({ hostname: 'a', recordCount: 2, activeRecordCount: 1, deletedRecordCount: 1, automatedCounter: 3, serials: 'S1, S2', deleted: false });
+  });
+
+  it("keeps a record whose host name is '' (only identifiers are cleaned)", () => {
+    const rows = [rec('', 1, { ansibleProductSerial: 'S' }), rec('x', 2, { ansibleProductSerial: 'S' }), rec('y', 3)];
+    expect(names(renewalNodes(rows, { iterations: 1 }))).toEqual([', x', 'y']);
+    expect(renewalNodes(rows, { iterations: 1 })).toEqual(referenceNodes(rows, 1));
+  });
+
+  it('handles many records sharing identifiers in long chains', () => {
+    // 3,000 records, each linked to the next by alternating identifiers, and every tenth sharing one serial
+    const rows = Array.from({ length: 3_000 }, (_, i) =>
+      rec(`h${String(i).padStart(5, '0')}`, i + 1, {
+        ansibleHostVariable: `a${i >> 1}`,
+        ansibleMachineId: `m${(i + 1) >> 1}`,
+        ansibleProductSerial: i % 10 === 0 ? 'hub' : null,
+      }),
+    );
+    const nodes = renewalNodes(rows, { iterations: 3 });
+    expect(nodes).toEqual(referenceNodes(rows, 3));
+  });
+});
