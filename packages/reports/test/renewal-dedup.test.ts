@@ -9,13 +9,7 @@ import { describe, expect, it } from 'vitest';
  * over the whole table; a record already in some group starts none, but later groups still take it.
  */
 function referenceNodes(records: readonly HostMetricRecord[], iterations: number): RenewalNode[] {
-  const clean = (v: string | null, na: boolean) => (v === '' || (na && v === 'NA') ? null : v);
-  const rows = records.map((r) => ({
-    ...r,
-    ansibleHostVariable: clean(r.ansibleHostVariable, false),
-    ansibleProductSerial: clean(r.ansibleProductSerial, true),
-    ansibleMachineId: clean(r.ansibleMachineId, true),
-  }));
+  const rows = records.map(cleanIds);
   const keys = ['hostname', 'ansibleHostVariable', 'ansibleProductSerial', 'ansibleMachineId'] as const;
   const processed = new Set<number>();
   const out: RenewalNode[] = [];
@@ -33,6 +27,17 @@ function referenceNodes(records: readonly HostMetricRecord[], iterations: number
     out.push(naiveFold(dupes.map((j) => rows[j]!)));
   });
   return out;
+}
+
+/** The reference's null cleanup: '' for ansible_host, '' and 'NA' for serial and machine id. */
+function cleanIds(r: HostMetricRecord): HostMetricRecord {
+  const clean = (v: string | null, na: boolean) => (v === '' || (na && v === 'NA') ? null : v);
+  return {
+    ...r,
+    ansibleHostVariable: clean(r.ansibleHostVariable, false),
+    ansibleProductSerial: clean(r.ansibleProductSerial, true),
+    ansibleMachineId: clean(r.ansibleMachineId, true),
+  };
 }
 
 /** The record fields of one group, computed plainly. */
@@ -137,6 +142,16 @@ describe('renewal deduplicator (the reference rule)', () => {
       shared += expected.filter((n) => n.hostnames.includes(',')).length;
     }
     expect(shared).toBeGreaterThan(400); // the inventories did share identifiers
+  });
+
+  it('renewal-hostname equals a plain re-implementation (ansible_host, else host name) on the same inventories', () => {
+    for (let seed = 1; seed <= 100; seed++) {
+      const { records } = inventory(seed);
+      const key = (r: HostMetricRecord) => (r.ansibleHostVariable === null || r.ansibleHostVariable === '' ? r.hostname : r.ansibleHostVariable);
+      const keys = [...new Set(records.map(key))];
+      const expected = keys.map((k) => naiveFold(records.filter((r) => key(r) === k).map((r) => cleanIds(r))));
+      expect({ seed, nodes: renewalNodes(records, { deduplicator: 'renewal-hostname' }) }).toEqual({ seed, nodes: expected });
+    }
   });
 
   it('follows hostname → ansible_host → serial → machine id within one iteration', () => {
