@@ -9,13 +9,7 @@ import { describe, expect, it } from 'vitest';
  * over the whole table; a record already in some group starts none, but later groups still take it.
  */
 function referenceNodes(records: readonly HostMetricRecord[], iterations: number): RenewalNode[] {
-  const clean = (v: string | null, na: boolean) => (v === '' || (na && v === 'NA') ? null : v);
-  const rows = records.map((r) => ({
-    ...r,
-    ansibleHostVariable: clean(r.ansibleHostVariable, false),
-    ansibleProductSerial: clean(r.ansibleProductSerial, true),
-    ansibleMachineId: clean(r.ansibleMachineId, true),
-  }));
+  const rows = records.map(cleanIds);
   const keys = ['hostname', 'ansibleHostVariable', 'ansibleProductSerial', 'ansibleMachineId'] as const;
   const processed = new Set<number>();
   const out: RenewalNode[] = [];
@@ -33,6 +27,101 @@ function referenceNodes(records: readonly HostMetricRecord[], iterations: number
     out.push(naiveFold(dupes.map((j) => rows[j]!)));
   });
   return out;
+}
+
+/** The reference's null cleanup: '' for ansible_host, '' and 'NA' for serial and machine id. */
+function cleanIds(r: HostMetricRecord): HostMetricRecord {
+  const clean = (v: string | null, na: boolean) => (v === '' || (na && v === 'NA') ? null : v);
+  return {
+    ...r,
+    ansibleHostVariable: clean(r.ansibleHostVariable, false),
+    ansibleProductSerial: clean(r.ansibleProductSerial, true),
+    ansibleMachineId: clean(r.ansibleMachineId, true),
+  };
+}
+
+/**
+ * DedupRenewalExperimental's serial step, translated literally (scans instead of indexes): expand each
+ * host-name node into its records' serial keys, merge groups sharing a key (pass 1), then groups not
+ * merged yet sharing a single value (pass 2), and emit each node, merged or not, in node order.
+ */
+function experimentalNodes(records: readonly HostMetricRecord[], nodes: readonly RenewalNode[]): RenewalNode[] {
+  const parse = (v: string | null) => (v === null || v === '' || v === 'NA' ? [] : v.split(',').map((x) => x.trim()).filter((x) => x && x !== 'NA'));
+  const expanded: { group: string; key: string | null; singles: string[] }[] = [];
+  for (const node of nodes) {
+    const hostnames = node.hostnames.split(',').map((h) => h.trim()).filter(Boolean);
+    for (const r of records.filter((x) => hostnames.includes(x.hostname))) {
+      const ps = parse(r.ansibleProductSerial);
+      const mid = parse(r.ansibleMachineId);
+      const combos: { key: string | null; singles: string[] }[] = [];
+      if (ps.length && mid.length) for (const p of ps) for (const m of mid) combos.push({ key: `${p}/${m}`, singles: [p, m] });
+      for (const p of ps) combos.push({ key: `ps:${p}`, singles: [p] });
+      for (const m of mid) combos.push({ key: `mid:${m}`, singles: [m] });
+      if (!combos.length) combos.push({ key: null, singles: [] });
+      for (const c of combos) expanded.push({ group: node.hostname, ...c });
+    }
+  }
+  const unique = (xs: string[]) => [...new Set(xs)];
+  const serialGroups = new Map<string, { canonical: string; merge: string[] }>();
+  const processed = new Set<string>();
+  for (const key of unique(expanded.map((e) => e.key).filter((k): k is string => k !== null))) {
+    const groups = unique(expanded.filter((e) => e.key === key).map((e) => e.group));
+    if (groups.length > 1) {
+      serialGroups.set(key, { canonical: groups[0]!, merge: groups });
+      for (const g of groups) processed.add(g);
+    }
+  }
+  for (const row of expanded) {
+    if (processed.has(row.group)) continue;
+    for (const serial of row.singles) {
+      const groups = unique(expanded.filter((e) => e.singles.includes(serial)).map((e) => e.group));
+      if (groups.length > 1 && !serialGroups.has(`individual:${serial}`)) {
+        serialGroups.set(`individual:${serial}`, { canonical: groups[0]!, merge: groups });
+        for (const g of groups) processed.add(g);
+      }
+    }
+  }
+  const canonicals = new Set([...serialGroups.values()].map((g) => g.canonical));
+  const out: RenewalNode[] = [];
+  for (const node of nodes) {
+    if (!processed.has(node.hostname)) out.push(node);
+    else if (canonicals.has(node.hostname)) {
+      const info = [...serialGroups.values()].find((g) => g.canonical === node.hostname)!;
+      out.push(mergedNode(nodes.filter((n) => info.merge.includes(n.hostname))));
+    }
+  }
+  return out;
+}
+
+function mergedNode(ns: RenewalNode[]): RenewalNode {
+  const latest = [...ns].sort((a, b) => (b.lastAutomation?.getTime() ?? -Infinity) - (a.lastAutomation?.getTime() ?? -Infinity))[0]!;
+  const sum = (f: (n: RenewalNode) => number) => ns.reduce((s, n) => s + f(n), 0);
+  const times = (f: (n: RenewalNode) => Date | null) => ns.map(f).filter((d): d is Date => d !== null).map((d) => d.getTime());
+  const concat = (f: (n: RenewalNode) => string) => ns.flatMap((n) => f(n).split(', ').filter(Boolean)).join(', ');
+  const sorted = (f: (n: RenewalNode) => string) =>
+    [...new Set(ns.flatMap((n) => f(n).split(', ').map((x) => x.trim())).filter((x) => x && x !== 'None'))].sort().join(', ');
+  const first = times((n) => n.firstAutomation);
+  const last = times((n) => n.lastAutomation);
+  const deletes = times((n) => n.lastDeleted);
+  const f = first.length ? new Date(Math.min(...first)) : null;
+  const l = last.length ? new Date(Math.max(...last)) : null;
+  return {
+    hostname: latest.hostname,
+    firstAutomation: f,
+    lastAutomation: l,
+    automatedCounter: sum((n) => n.automatedCounter),
+    daysAutomated: f && l ? Math.floor((l.getTime() - f.getTime()) / 86_400_000) : 0,
+    deletedCounter: sum((n) => n.deletedCounter),
+    lastDeleted: deletes.length ? new Date(Math.max(...deletes)) : null,
+    recordCount: sum((n) => n.recordCount),
+    activeRecordCount: sum((n) => n.activeRecordCount),
+    deletedRecordCount: sum((n) => n.deletedRecordCount),
+    hostnames: concat((n) => n.hostnames),
+    ansibleHosts: concat((n) => n.ansibleHosts),
+    serials: sorted((n) => n.serials),
+    machineIds: sorted((n) => n.machineIds),
+    deleted: ns.every((n) => n.deleted),
+  };
 }
 
 /** The record fields of one group, computed plainly. */
@@ -137,6 +226,28 @@ describe('renewal deduplicator (the reference rule)', () => {
       shared += expected.filter((n) => n.hostnames.includes(',')).length;
     }
     expect(shared).toBeGreaterThan(400); // the inventories did share identifiers
+  });
+
+  it('renewal-hostname equals a plain re-implementation (ansible_host, else host name) on the same inventories', () => {
+    for (let seed = 1; seed <= 100; seed++) {
+      const { records } = inventory(seed);
+      const key = (r: HostMetricRecord) => (r.ansibleHostVariable === null || r.ansibleHostVariable === '' ? r.hostname : r.ansibleHostVariable);
+      const keys = [...new Set(records.map(key))];
+      const expected = keys.map((k) => naiveFold(records.filter((r) => key(r) === k).map((r) => cleanIds(r))));
+      expect({ seed, nodes: renewalNodes(records, { deduplicator: 'renewal-hostname' }) }).toEqual({ seed, nodes: expected });
+    }
+  });
+
+  it('renewal-experimental equals a literal re-implementation of the reference on the same inventories', () => {
+    let merged = 0;
+    for (let seed = 1; seed <= 100; seed++) {
+      const { records } = inventory(seed);
+      const byHostname = renewalNodes(records, { deduplicator: 'renewal-hostname' });
+      const nodes = renewalNodes(records, { deduplicator: 'renewal-experimental' });
+      expect({ seed, nodes }).toEqual({ seed, nodes: experimentalNodes(records, byHostname) });
+      merged += byHostname.length - nodes.length;
+    }
+    expect(merged).toBeGreaterThan(100); // serials did merge host-name groups
   });
 
   it('follows hostname → ansible_host → serial → machine id within one iteration', () => {
