@@ -2,7 +2,8 @@
 import { ident } from './duckdb.js';
 
 /**
- * Text → naive UTC TIMESTAMP (the session runs with TimeZone=UTC); unparsable → NULL.
+ * Text → naive UTC TIMESTAMP (the session runs with TimeZone=UTC); NULL stays NULL, and text
+ * that is no timestamp fails the query (a CSV's bad timestamp refuses its tarball).
  * PostgreSQL's UTC text (`…+00`, nearly every row) takes the plain TIMESTAMP cast, which reads
  * the date and time and ignores a zero offset: ~3× cheaper than the ICU TIMESTAMPTZ parse that
  * every other text still gets, so that other offsets are honoured (CASE evaluates each branch
@@ -10,7 +11,7 @@ import { ident } from './duckdb.js';
  */
 export const ts = (col: string) => {
   const c = ident(col);
-  return `CASE WHEN suffix(${c}, '+00') THEN TRY_CAST(${c} AS TIMESTAMP) ELSE CAST(TRY_CAST(${c} AS TIMESTAMPTZ) AS TIMESTAMP) END`;
+  return `CASE WHEN suffix(${c}, '+00') THEN CAST(${c} AS TIMESTAMP) ELSE CAST(CAST(${c} AS TIMESTAMPTZ) AS TIMESTAMP) END`;
 };
 /** Text → BIGINT, empty/unparsable → NULL. */
 export const int = (col: string) => `TRY_CAST(${ident(col)} AS BIGINT)`;
