@@ -15,7 +15,7 @@ import {
   type RollupPeriod,
   type TallyDuckDb,
 } from '@tally/dataframes';
-import { packTarball, type PackMember } from '@tally/extractors';
+import { packTarball, type PackMember, schemaCsv } from '@tally/extractors';
 import { DirectoryStorage, type Storage } from '@tally/storage';
 import { metricsUtilityTarballs } from '@tally/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -113,22 +113,20 @@ async function generate(base: string, seed: number): Promise<void> {
         { name: './job_host_summary.csv', content: lines.join(eol) + (r.next() < 0.5 ? eol : '') },
       ];
       if (r.next() < 0.5) {
-        const ev = ['id,host_name,task_action,resolved_action,resolved_role,role,duration,job_remote_id'];
+        const ev: Record<string, string | number>[] = [];
         for (let i = r.int(0, 15); i > 0; i--) {
-          ev.push(
-            [
-              i,
-              r.pick(hosts),
-              r.pick(['ping', 'shell', '']),
-              r.pick(['', 'ansible.builtin.ping', 'community.general.x']),
-              r.pick(['', 'ns.coll.role']),
-              r.pick(['', 'ns.role', 'plain']),
-              r.int(0, 12) / 4,
-              r.int(100, 104),
-            ].join(','),
-          );
+          ev.push({
+            id: i,
+            host_name: r.pick(hosts),
+            task_action: r.pick(['ping', 'shell', '']),
+            resolved_action: r.pick(['', 'ansible.builtin.ping', 'community.general.x']),
+            resolved_role: r.pick(['', 'ns.coll.role']),
+            role: r.pick(['', 'ns.role', 'plain']),
+            duration: r.int(0, 12) / 4,
+            job_remote_id: r.int(100, 104),
+          });
         }
-        members.push({ name: './main_jobevent.csv', content: `${ev.join('\n')}\n` });
+        members.push({ name: './main_jobevent.csv', content: schemaCsv('main_jobevent.csv', ev) });
       }
       if (r.next() < 0.4) {
         const mh = ['host_name,host_id,inventory_remote_id,inventory_name,organization_remote_id,organization_name,last_automation,ansible_host_variable,canonical_facts,facts'];
