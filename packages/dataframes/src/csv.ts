@@ -65,32 +65,42 @@ export async function readMemberHeader(path: string, source: string, member: str
  * DuckDB `read_csv` call for `path` as parameter `$n` (or a list literal), every header column
  * read as VARCHAR unless `types` names another type for it (plain identifiers, like the header
  * names). Strict: an unterminated quote, a row with more or fewer fields than the header, or a
- * value that does not parse as its type fails the read (an empty field is NULL).
+ * value that does not parse as its type fails the read (an empty field is NULL). The decimal
+ * separator is `,`, which no unquoted field of a comma-separated file can hold: a DOUBLE column
+ * then refuses `2.5` in the reader, with its line.
  */
 export function readCsvSql(header: readonly string[], param: string, types: Readonly<Record<string, string>> = {}, extra = ''): string {
   const columns = header.map((c) => `'${c}': '${types[c] ?? 'VARCHAR'}'`).join(', ');
   return (
-    `read_csv(${param}, header = true, auto_detect = false, delim = ',', quote = '"', escape = '"', ` +
+    `read_csv(${param}, header = true, auto_detect = false, delim = ',', quote = '"', escape = '"', decimal_separator = ',', ` +
     `columns = {${columns}}, strict_mode = true, null_padding = false${extra})`
   );
 }
 
-/** Reader types of a member's checked columns present in `header` (integers as BIGINT). */
-export function integerTypes(member: string, header: readonly string[]): Record<string, string> {
+/**
+ * The header columns of `member` that are counts (canonical names per its schema's aliases).
+ * The reader reads them as DOUBLE (parsed as fast as BIGINT, which would round `2.5`); `wholeNumber` checks them.
+ */
+export function integerColumns(member: string, header: readonly string[]): string[] {
   const schema = CSV_SCHEMAS[member];
-  const canonical = (c: string) => schema?.aliases?.[c] ?? c;
-  return Object.fromEntries(header.filter((c) => schema?.integers.includes(canonical(c))).map((c) => [c, 'BIGINT']));
+  return header.filter((c) => schema?.integers.includes(schema.aliases?.[c] ?? c));
 }
+
+/** Reader types of `member`'s count columns in `header`. */
+export function integerTypes(member: string, header: readonly string[]): Record<string, string> {
+  return Object.fromEntries(integerColumns(member, header).map((c) => [c, 'DOUBLE']));
+}
+
+const TYPE_NAMES: Record<string, string> = { DOUBLE: 'an integer', TIMESTAMP: 'a timestamp', 'TIMESTAMP WITH TIME ZONE': 'a timestamp' };
 
 const REASONS: Record<string, (column: string | null, message: string) => string> = {
   'UNQUOTED VALUE': () => 'a quoted value is not closed (unterminated quote)',
   'MISSING COLUMNS': (_c, m) => `missing fields (${m.replace(/^Expected Number of Columns: (\d+) Found: (\d+).*/s, 'expected $1, found $2')})`,
   'TOO MANY COLUMNS': (_c, m) => `extra fields (${m.replace(/^Expected Number of Columns: (\d+) Found: (\d+).*/s, 'expected $1, found $2')})`,
   CAST: (c, m) => {
-    const value = /Could not convert string "(.*)" to '(\w+)'/s.exec(m);
+    const value = /Could not convert string "(.*)" to '([\w ]+)'/s.exec(m);
     if (!value) return m;
-    const what = value[2] === 'BIGINT' ? 'an integer' : 'a timestamp';
-    return `column ${c}: "${value[1]!.slice(0, 80)}" is not ${what}`;
+    return `column ${c}: "${value[1]!.slice(0, 80)}" is not ${TYPE_NAMES[value[2]!] ?? value[2]}`;
   },
 };
 
@@ -98,7 +108,7 @@ let rejectsCounter = 0;
 
 /**
  * Find why and where `path` (a CSV member with `header`) does not read as its schema: one strict
- * scan with integers typed BIGINT and timestamps TIMESTAMPTZ, collecting rejected lines into a
+ * scan with counts typed DOUBLE (`2.5` fails with the `,` decimal separator) and timestamps TIMESTAMPTZ, collecting rejected lines into a
  * temporary rejects table. Undefined when every line reads. Runs outside any transaction (after
  * the failed one was rolled back); only ever on bad input.
  */

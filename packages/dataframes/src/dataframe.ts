@@ -4,9 +4,9 @@ import { basename, join } from 'node:path';
 import { TallyError, errorMessage } from '@tally/core';
 import type { ExtractedTarball } from '@tally/extractors';
 import type { Table } from 'apache-arrow';
-import { CsvError, explainCsvError, integerTypes, readCsvSql, readMemberHeader } from './csv.js';
+import { CsvError, explainCsvError, integerColumns, integerTypes, readCsvSql, readMemberHeader } from './csv.js';
 import { ident, isOutOfMemory, literal, type TallyDuckDb } from './duckdb.js';
-import { pairsToJson, PAIRS_TYPE } from './sql.js';
+import { pairsToJson, PAIRS_TYPE, wholeNumber } from './sql.js';
 import type { BatchContext, Column } from './types.js';
 
 /** A tarball's install_uuid (config.json) as the dataframes read it: text, else none. */
@@ -273,16 +273,19 @@ export abstract class Dataframe {
 
   /**
    * The raw-column relation of a strict CSV read (missing columns NULL, aliases applied): the
-   * member's integer columns are read as BIGINT by the reader (cheaper than text and a cast), so
-   * `prepareSql` must accept them typed; its timestamps (`ts`) fail on a value that does not parse.
+   * member's count columns are parsed by the reader (cheaper than text and a cast) and come out as
+   * BIGINT (`wholeNumber`), so `prepareSql` must accept them typed; its timestamps (`ts`) fail on
+   * a value that does not parse.
    * Any such value, an unterminated quote or a row of the wrong length fails the read.
    */
   private rawSelect(member: string, header: readonly string[], files: string): string {
     const present = new Set(header);
     const aliases = this.aliases();
+    const counts = new Set(integerColumns(member, header));
     const select = this.rawColumns(member).map((c) => {
       const name = present.has(c) ? c : aliases[c]?.find((a) => present.has(a));
-      return name ? `${ident(name)} AS ${ident(c)}` : `NULL::VARCHAR AS ${ident(c)}`;
+      if (!name) return `NULL::VARCHAR AS ${ident(c)}`;
+      return `${counts.has(name) ? wholeNumber(name) : ident(name)} AS ${ident(c)}`;
     });
     return `(SELECT ${select.join(', ')} FROM ${readCsvSql(header, files, integerTypes(member, header))})`;
   }
