@@ -108,7 +108,7 @@ let rejectsCounter = 0;
 
 /**
  * Find why and where `path` (a CSV member with `header`) does not read as its schema: one strict
- * scan with counts typed DOUBLE (`2.5` fails with the `,` decimal separator) and timestamps TIMESTAMPTZ, collecting rejected lines into a
+ * scan with counts typed DOUBLE (`2.5` fails with the `,` decimal separator) and timestamps TIMESTAMP, collecting rejected lines into a
  * temporary rejects table. Undefined when every line reads. Runs outside any transaction (after
  * the failed one was rolled back); only ever on bad input.
  */
@@ -121,7 +121,8 @@ export async function findCsvProblem(
   const schema = CSV_SCHEMAS[member];
   const canonical = (c: string) => schema?.aliases?.[c] ?? c;
   const types = integerTypes(member, header);
-  for (const c of header) if (schema?.timestamps.includes(canonical(c))) types[c] = 'TIMESTAMPTZ';
+  // TIMESTAMP, not TIMESTAMPTZ: the reader turns a TIMESTAMPTZ it cannot parse into NULL.
+  for (const c of header) if (schema?.timestamps.includes(canonical(c))) types[c] = 'TIMESTAMP';
   const checked = Object.keys(types);
   const n = ++rejectsCounter;
   const errors = `tally_csv_rejects_${process.pid}_${n}`;

@@ -3,3 +3,4 @@ export * from './database.js';
 export * from './fixtures.js';
 export * from './storage-contract.js';
 export * from './csv.js';
+export * from './hostile-csv.js';
