@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { CsvError, JobHostSummary, loadTarballs, openDuckDb, rollup, type TallyDuckDb } from '@tally/dataframes';
 import { extractTarball, packTarball } from '@tally/extractors';
 import { DirectoryStorage } from '@tally/storage';
-import { metricsUtilityTarballs } from '@tally/testkit';
+import { metricsUtilityTarballs, seededRandom } from '@tally/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 let dir: string;
@@ -18,19 +18,6 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** mulberry32: a small seeded generator. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return { next, int: (n: number) => Math.floor(next() * n) };
-}
-
 /** Positions of `ch` in `text`. */
 const positions = (text: string, ch: string) => [...text].flatMap((c, i) => (c === ch ? [i] : []));
 
@@ -40,13 +27,13 @@ type Mutation = { text: string; what: string };
  * One structural mutation of `text` (a CSV without quoted line breaks): insert or delete a quote,
  * a comma or a line break, cut the text inside a row, or repeat a line.
  */
-function mutate(text: string, r: ReturnType<typeof rng>): Mutation {
-  const at = 1 + r.int(text.length - 1);
-  const op = r.int(8);
+function mutate(text: string, r: ReturnType<typeof seededRandom>): Mutation {
+  const at = r.int(1, text.length - 1);
+  const op = r.int(0, 7);
   const remove = (ch: string): Mutation => {
     const all = positions(text, ch);
     if (all.length === 0) return { text: `${text.slice(0, at)}${ch}${text.slice(at)}`, what: `insert ${JSON.stringify(ch)} at ${at}` };
-    const i = all[r.int(all.length)]!;
+    const i = all[r.int(0, all.length - 1)]!;
     return { text: text.slice(0, i) + text.slice(i + 1), what: `delete ${JSON.stringify(ch)} at ${i}` };
   };
   switch (op) {
@@ -70,7 +57,7 @@ function mutate(text: string, r: ReturnType<typeof rng>): Mutation {
     }
     default: {
       const lines = text.split('\n');
-      const i = 1 + r.int(lines.length - 2);
+      const i = r.int(1, lines.length - 2);
       return { text: [...lines.slice(0, i + 1), ...lines.slice(i)].join('\n'), what: `repeat line ${i + 1}` };
     }
   }
@@ -101,7 +88,7 @@ describe('fuzzed job_host_summary.csv', () => {
     const quoted = original.replace(/,test template,/g, ',"test, ""template""",');
     expect(quoted).not.toBe(original);
     const bases = [original, quoted];
-    const r = rng(19);
+    const r = seededRandom(19);
     const mutations = Array.from({ length: 300 }, (_, i) => ({ ...mutate(bases[i % 2]!, r), of: i % 2, uuid: `m-${i}` }));
 
     // Each CSV read as the loaders read a tarball's member (strict, all or nothing), rows by install_uuid.

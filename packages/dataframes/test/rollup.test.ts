@@ -17,7 +17,7 @@ import {
 } from '@tally/dataframes';
 import { packTarball, type PackMember, schemaCsv } from '@tally/extractors';
 import { DirectoryStorage, type Storage } from '@tally/storage';
-import { metricsUtilityTarballs } from '@tally/testkit';
+import { metricsUtilityTarballs, seededRandom } from '@tally/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 let dir: string;
@@ -31,22 +31,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** mulberry32: a tiny seeded PRNG so failures reproduce. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return {
-    next,
-    int: (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1)),
-    pick: <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)]!,
-  };
-}
+const rng = seededRandom;
 
 const SCHEMAS = {
   '1.0': 'id,created,modified,host_name,changed,dark,failures,ok,processed,skipped,failed,ignored,rescued,job_remote_id,job_template_remote_id,job_template_name,inventory_remote_id,inventory_name,organization_remote_id,organization_name,project_remote_id,project_name',

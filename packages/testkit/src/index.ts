@@ -4,3 +4,4 @@ export * from './fixtures.js';
 export * from './storage-contract.js';
 export * from './csv.js';
 export * from './hostile-csv.js';
+export * from './random.js';
