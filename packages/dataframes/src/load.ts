@@ -1,7 +1,7 @@
 import { errorMessage, type Logger, silentLogger, TallyError } from '@tally/core';
 import { type ExtractFailure, type ExtractedTarball, extractAll } from '@tally/extractors';
 import type { Storage } from '@tally/storage';
-import { CsvError, explainCsvError } from './csv.js';
+import { CsvError, explainCsvError, readMemberHeader } from './csv.js';
 import type { Dataframe } from './dataframe.js';
 import { isOutOfMemory } from './duckdb.js';
 
@@ -91,6 +91,21 @@ function failureOf(tarball: ExtractedTarball, err: unknown): ExtractFailure {
   return failure;
 }
 
+/** Why a CSV member of `tarball` that some dataframe reads has a header of no known version, or was cut short. */
+async function headerRefusal(dataframes: readonly Dataframe[], tarball: ExtractedTarball): Promise<ExtractFailure | undefined> {
+  const members = new Set(dataframes.flatMap((d) => d.members).filter((m) => m.endsWith('.csv')));
+  for (const member of members) {
+    const path = tarball.file(member);
+    if (!path) continue;
+    try {
+      await readMemberHeader(path, tarball.name, member);
+    } catch (err) {
+      return failureOf(tarball, err);
+    }
+  }
+  return undefined;
+}
+
 /**
  * Does `tarball` read, in every dataframe, as its schemas say? Its rows are prepared in a
  * transaction that is always rolled back; the reason (member, line) when not. Running out of
@@ -142,7 +157,16 @@ export async function loadExtracted(
     outOfMemory?: 'retry' | 'throw';
   },
 ): Promise<void> {
-  let batch = extracted;
+  // Headers (and a cut-short end) are checked up front: cheap, and a bad one then costs no failed scan.
+  let batch: ExtractedTarball[] = [];
+  for (const tarball of extracted) {
+    const failure = await headerRefusal(dataframes, tarball);
+    if (!failure) batch.push(tarball);
+    else {
+      result.failures.push(failure);
+      log.warn('tarball skipped: it contributes no rows', { ...failure });
+    }
+  }
   for (let attempt = 0; ; attempt++) {
     if (batch.length === 0) {
       await opts.finish();
