@@ -58,29 +58,7 @@ export async function readMemberHeader(path: string, source: string, member: str
   if (header.length === 0) return header;
   const version = csvHeaderVersion(member, header);
   if ('error' in version) throw new CsvError(source, member, version.error, 1);
-  await checkLastLineEnd(path, source, member);
   return header;
-}
-
-/**
- * A collector ends every row with a line break; a file that does not end with one was cut short
- * (inside a row, whose last field may still parse), and the rows after the cut are lost.
- */
-async function checkLastLineEnd(path: string, source: string, member: string): Promise<void> {
-  const fh = await open(path, 'r');
-  try {
-    const { size } = await fh.stat();
-    const last = Buffer.alloc(1);
-    await fh.read(last, 0, 1, size - 1);
-    if (last[0] === 0x0a) return;
-    let lines = 1;
-    for await (const chunk of fh.createReadStream({ start: 0, autoClose: false }) as AsyncIterable<Buffer>) {
-      for (let i = chunk.indexOf(0x0a); i >= 0; i = chunk.indexOf(0x0a, i + 1)) lines += 1;
-    }
-    throw new CsvError(source, member, 'the file ends inside a row (no line break after it): cut short', lines);
-  } finally {
-    await fh.close();
-  }
 }
 
 /**

@@ -91,7 +91,7 @@ function failureOf(tarball: ExtractedTarball, err: unknown): ExtractFailure {
   return failure;
 }
 
-/** Why a CSV member of `tarball` that some dataframe reads has a header of no known version, or was cut short. */
+/** Why a CSV member of `tarball` that some dataframe reads has a header of no known version. */
 async function headerRefusal(dataframes: readonly Dataframe[], tarball: ExtractedTarball): Promise<ExtractFailure | undefined> {
   const members = new Set(dataframes.flatMap((d) => d.members).filter((m) => m.endsWith('.csv')));
   for (const member of members) {
@@ -157,7 +157,7 @@ export async function loadExtracted(
     outOfMemory?: 'retry' | 'throw';
   },
 ): Promise<void> {
-  // Headers (and a cut-short end) are checked up front: cheap, and a bad one then costs no failed scan.
+  // Headers are checked up front: cheap, and a bad one then costs no failed scan.
   let batch: ExtractedTarball[] = [];
   for (const tarball of extracted) {
     const failure = await headerRefusal(dataframes, tarball);

@@ -31,9 +31,9 @@ afterAll(async () => {
 });
 
 let n = 0;
-async function csv(lines: string[], eol = '\n'): Promise<string> {
+async function csv(lines: string[], eol = '\n', finalNewline = true): Promise<string> {
   const path = join(dir, `f${++n}.csv`);
-  await writeFile(path, lines.join(eol) + eol);
+  await writeFile(path, lines.join(eol) + (finalNewline ? eol : ''));
   return path;
 }
 
@@ -54,7 +54,7 @@ const H12 =
 describe('JobHostSummary', () => {
   it('normalises schemas 1.0, 1.1, 1.2 and the host_id variant, CRLF and quoted newlines', async () => {
     const jhs = new JobHostSummary(db);
-    // 1.0: CRLF, empty organization.
+    // 1.0: CRLF, no final newline, empty organization.
     await jhs.addCsv(
       await csv(
         [
@@ -64,6 +64,7 @@ describe('JobHostSummary', () => {
           '3,2024-03-06 14:00:00+00,x,orphan,0,0,0,1,1,0,f,0,0,67,7,"multi\r\nline",1,Inv,,,6,P',
         ],
         '\r\n',
+        false,
       ),
       { installUuid: 'u1' },
     );

@@ -95,8 +95,7 @@ async function generate(base: string, seed: number): Promise<void> {
       const eol = r.next() < 0.5 ? '\r\n' : '\n';
       const members: PackMember[] = [
         { name: './config.json', content: JSON.stringify({ install_uuid: r.pick(['uuid-1', 'uuid-2']) }) },
-        // As a collector writes it, every row ends with a line break (a file without one was cut short).
-        { name: './job_host_summary.csv', content: lines.join(eol) + eol },
+        { name: './job_host_summary.csv', content: lines.join(eol) + (r.next() < 0.5 ? eol : '') },
       ];
       if (r.next() < 0.5) {
         const ev: Record<string, string | number>[] = [];
