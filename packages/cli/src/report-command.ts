@@ -138,7 +138,7 @@ export async function runReport(cfg: TallyConfig, opts: ReportOptions = {}): Pro
   try {
     const period = since ? { since, until: until ?? now } : { month: opts.month ?? isoDate(addMonths(thisMonth(now), -1)).slice(0, 7) };
     const res = await buildCcspReport({ type, storage, period, params: reportParams(cfg, now), force: opts.force ?? false, logger: log });
-    for (const f of res.failures) log.warn('tarball skipped', { file: f.file, error: f.error });
+    for (const f of res.failures) log.warn('tarball skipped', { ...f });
     return outcome(res, storage, opts.io);
   } finally {
     if (!opts.storage) await storage.close?.();

@@ -1,12 +1,12 @@
 import { mkdtemp, readFile, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { ExtractError, TallyError, errorMessage } from '@tally/core';
+import { TallyError, errorMessage } from '@tally/core';
 import type { ExtractedTarball } from '@tally/extractors';
 import type { Table } from 'apache-arrow';
-import { readCsvHeader, readCsvSql } from './csv.js';
-import { ident, literal, type TallyDuckDb } from './duckdb.js';
-import { pairsToJson, PAIRS_TYPE } from './sql.js';
+import { CsvError, explainCsvError, integerColumns, integerTypes, readCsvSql, readMemberHeader } from './csv.js';
+import { ident, isOutOfMemory, literal, type TallyDuckDb } from './duckdb.js';
+import { pairsToJson, PAIRS_TYPE, wholeNumber } from './sql.js';
 import type { BatchContext, Column } from './types.js';
 
 /** A tarball's install_uuid (config.json) as the dataframes read it: text, else none. */
@@ -121,36 +121,43 @@ export abstract class Dataframe {
     return this.members.includes(base) ? base : this.members[0]!;
   }
 
-  /** Read and prepare raw CSV file(s) (any schema variant each) for `group()`. Returns rows kept. */
+  /**
+   * Read and prepare raw CSV file(s) (any known schema version each) for `group()`, all or none:
+   * a file that does not read as its member's schema throws a `CsvError` naming its line.
+   * Returns rows kept.
+   */
   async addCsv(paths: string | readonly string[], ctx: BatchContext = {}): Promise<number> {
     await this.init();
     const list = typeof paths === 'string' ? [paths] : paths;
     let staged = 0;
+    const sources = this.sources;
     await this.db.run('BEGIN TRANSACTION');
     try {
       for (const path of list) staged += await this.addOneCsv(path, ctx);
       await this.db.run('COMMIT');
     } catch (err) {
       await this.db.run('ROLLBACK');
-      throw err;
+      this.sources = sources;
+      throw await explainCsvError(this.db, err);
     }
     return staged;
   }
 
   private async addOneCsv(path: string, ctx: BatchContext): Promise<number> {
-    const source = ctx.source ? `${ctx.source}: ${basename(path)}` : path;
+    const source = ctx.source ?? path;
     const member = this.memberOf(path, ctx);
-    const header = await readCsvHeader(path, source);
+    const header = await readMemberHeader(path, source, member);
     this.sources += 1;
     if (header.length === 0) return 0;
-    const prepared = this.prepareSql(member, this.rawSelect(member, header, '$1', false));
+    const prepared = this.prepareSql(member, this.rawSelect(member, header, '$1'));
     if (!prepared) return 0;
     try {
       const params = prepared.includes('$2') ? [path, ctx.installUuid ?? null] : [path];
       const cols = this.preparedColumns.map((c) => ident(c.name)).join(', ');
       return await this.db.run(`INSERT INTO ${ident(this.rawTable)} (${cols}) ${prepared}`, params);
     } catch (err) {
-      throw new ExtractError(source, `CSV could not be read as ${member}: ${errorMessage(err)}`, { cause: err });
+      if (isOutOfMemory(err)) throw err;
+      throw new CsvError(source, member, `does not read as ${member}: ${errorMessage(err)}`, undefined, { path, header }, { cause: err });
     }
   }
 
@@ -196,7 +203,7 @@ export abstract class Dataframe {
         if (!member.endsWith('.csv')) continue;
         const path = tarball.file(member);
         if (!path) continue;
-        const header = await readCsvHeader(path, `${tarball.name}: ${member}`);
+        const header = await readMemberHeader(path, tarball.name, member);
         this.sources += 1;
         if (header.length === 0) continue;
         const key = JSON.stringify([member, header, installUuid]);
@@ -210,7 +217,7 @@ export abstract class Dataframe {
     }
     const out: { member: string; sql: string }[] = [];
     for (const b of batches.values()) {
-      const prepared = this.prepareSql(b.member, this.rawSelect(b.member, b.header, `[${b.paths.map(literal).join(', ')}]`, true));
+      const prepared = this.prepareSql(b.member, this.rawSelect(b.member, b.header, `[${b.paths.map(literal).join(', ')}]`));
       if (!prepared) continue;
       // Several scans may end up in one statement: the install_uuid ($2) becomes a literal.
       const uuid = b.installUuid === null ? 'NULL' : literal(b.installUuid);
@@ -265,31 +272,22 @@ export abstract class Dataframe {
   }
 
   /**
-   * The raw-column relation of a CSV read (missing columns NULL, aliases applied). `batched`
-   * scans read `scanTypes` typed and run without NULL padding (~15% cheaper); a value or short
-   * row that does not fit fails the batch, and the tarball-by-tarball reading (all text,
-   * padded) takes over.
+   * The raw-column relation of a strict CSV read (missing columns NULL, aliases applied): the
+   * member's count columns are parsed by the reader (cheaper than text and a cast) and come out as
+   * BIGINT (`wholeNumber`), so `prepareSql` must accept them typed; its timestamps (`ts`) fail on
+   * a value that does not parse.
+   * Any such value, an unterminated quote or a row of the wrong length fails the read.
    */
-  private rawSelect(member: string, header: readonly string[], files: string, batched: boolean): string {
+  private rawSelect(member: string, header: readonly string[], files: string): string {
     const present = new Set(header);
     const aliases = this.aliases();
-    const scanTypes = batched ? this.scanTypes(member) : {};
-    const types: Record<string, string> = {};
+    const counts = new Set(integerColumns(member, header));
     const select = this.rawColumns(member).map((c) => {
       const name = present.has(c) ? c : aliases[c]?.find((a) => present.has(a));
-      if (name && scanTypes[c]) types[name] = scanTypes[c];
-      return name ? `${ident(name)} AS ${ident(c)}` : `NULL::VARCHAR AS ${ident(c)}`;
+      if (!name) return `NULL::VARCHAR AS ${ident(c)}`;
+      return `${counts.has(name) ? wholeNumber(name) : ident(name)} AS ${ident(c)}`;
     });
-    return `(SELECT ${select.join(', ')} FROM ${readCsvSql(header, files, types, !batched)})`;
-  }
-
-  /**
-   * Raw columns of `member` the batched scans read typed (e.g. BIGINT), cheaper than text and a
-   * cast: `prepareSql` must accept them typed or as text. A value that does not parse fails the
-   * batch, and the tarball-by-tarball reading (all text, unparsable values NULL) takes over.
-   */
-  protected scanTypes(_member: string): Readonly<Record<string, string>> {
-    return {};
+    return `(SELECT ${select.join(', ')} FROM ${readCsvSql(header, files, integerTypes(member, header))})`;
   }
 
   /** Add already-grouped rows from Parquet file(s) written by `toParquet` (a rollup). */

@@ -9,4 +9,4 @@ export { HostMetric } from './host-metric.js';
 export { DataCollectionStatus } from './data-collection-status.js';
 export * from './rollup.js';
 export { loadExtracted, loadTarballs, type LoadOptions, type LoadResult, withExtracted } from './load.js';
-export { readCsvHeader } from './csv.js';
+export { CsvError, readCsvHeader } from './csv.js';

@@ -36,7 +36,6 @@ const JHS_COLUMNS = [
   'job_template_name',
   'organization_name',
 ] as const;
-const SCAN_TYPES = Object.fromEntries(['dark', 'failures', 'ok', 'skipped', 'ignored', 'rescued', 'job_remote_id'].map((c) => [c, 'BIGINT']));
 const AUDIT_COLUMNS = [
   'created',
   'host_name',
@@ -143,7 +142,10 @@ export class JobHostSummary extends Dataframe {
     if (member === JHS) {
       // Facts and events stay NULL on DIRECT rows (free to store; only INDIRECT rows are list-aggregated).
       const counters = ['failures', 'ok', 'skipped', 'ignored', 'rescued'].map(int0).join(' + ');
-      const reachable = this.reachableOnly ? ` WHERE ${counters} <> 0` : '';
+      // Rows left out are still checked (a hash is never NULL, but no optimizer folds that away):
+      // whether a tarball is refused must not depend on reachableOnly.
+      const checked = `hash(${ts('created')}, ${ts('job_created')}, ${ident('job_remote_id')}) IS NULL`;
+      const reachable = this.reachableOnly ? ` WHERE ${counters} <> 0 OR ${checked}` : '';
       return (
         `SELECT ${common}COALESCE(${str('ansible_host_variable')}, ${str('host_name')}), ${str('host_name')}, ` +
         `CAST($2 AS VARCHAR), ${int('job_remote_id')}, ${int0('dark')} + ${counters}, ` +
@@ -159,11 +161,6 @@ export class JobHostSummary extends Dataframe {
       );
     }
     return undefined;
-  }
-
-  /** Counters and job ids parse in the CSV reader (`int`/`int0` keep a BIGINT as it is). */
-  protected override scanTypes(member: string): Readonly<Record<string, string>> {
-    return member === JHS ? SCAN_TYPES : {};
   }
 
   /** DIRECT rows come straight from the scan; the INDIRECT part of `aggregateSql` prunes them. */

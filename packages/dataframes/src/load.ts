@@ -1,6 +1,7 @@
 import { errorMessage, type Logger, silentLogger, TallyError } from '@tally/core';
 import { type ExtractFailure, type ExtractedTarball, extractAll } from '@tally/extractors';
 import type { Store } from '@tally/storage';
+import { CsvError, explainCsvError, readMemberHeader } from './csv.js';
 import type { Dataframe } from './dataframe.js';
 import { isOutOfMemory } from './duckdb.js';
 
@@ -78,14 +79,68 @@ export async function withExtracted(
   return { ...result, removed };
 }
 
+/** What a failed read of `tarball` tells the caller: its storage name and the reason alone. */
+function failureOf(tarball: ExtractedTarball, err: unknown): ExtractFailure {
+  // ExtractError messages start with the tarball name, which `file` holds.
+  const msg = errorMessage(err);
+  const failure: ExtractFailure = { file: tarball.name, error: msg.startsWith(`${tarball.name}: `) ? msg.slice(tarball.name.length + 2) : msg };
+  if (err instanceof CsvError) {
+    failure.member = err.member;
+    if (err.line !== undefined) failure.line = err.line;
+  }
+  return failure;
+}
+
+/** Why a CSV member of `tarball` that some dataframe reads has a header of no known version. */
+async function headerRefusal(dataframes: readonly Dataframe[], tarball: ExtractedTarball): Promise<ExtractFailure | undefined> {
+  const members = new Set(dataframes.flatMap((d) => d.members).filter((m) => m.endsWith('.csv')));
+  for (const member of members) {
+    const path = tarball.file(member);
+    if (!path) continue;
+    try {
+      await readMemberHeader(path, tarball.name, member);
+    } catch (err) {
+      return failureOf(tarball, err);
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Does `tarball` read, in every dataframe, as its schemas say? Its rows are prepared in a
+ * transaction that is always rolled back; the reason (member, line) when not. Running out of
+ * memory is no tarball's fault: it throws.
+ */
+async function refusal(dataframes: readonly Dataframe[], tarball: ExtractedTarball): Promise<ExtractFailure | undefined> {
+  const db = dataframes[0]!.db;
+  const sources = dataframes.map((d) => d.sources);
+  let failed: unknown;
+  await db.run('BEGIN TRANSACTION');
+  try {
+    for (const df of dataframes) await df.addTarballRows(tarball);
+  } catch (err) {
+    failed = err;
+  }
+  await db.run('ROLLBACK');
+  dataframes.forEach((d, i) => {
+    d.sources = sources[i]!;
+  });
+  if (failed === undefined) return undefined;
+  if (isOutOfMemory(failed)) throw failed;
+  return failureOf(tarball, await explainCsvError(db, failed));
+}
+
 /**
  * Add `extracted` to every dataframe and run `finish` (grouping, writing) in ONE transaction:
- * each member's CSVs of all tarballs are read by one parallel scan (with `stage`, the big ones
- * are left as scans for `finish` to aggregate directly). If anything fails (a CSV that cannot
- * be read), everything is rolled back and the tarballs are loaded one by one, each in its own
- * transaction, so only the bad ones are dropped (and named); `finish` then runs on what was kept.
- * Running out of memory never drops a tarball (see `isOutOfMemory`): the batch retries tarball
- * by tarball (or throws, with `outOfMemory: 'throw'`), and a single tarball running out throws.
+ * each member's CSVs of all tarballs are read by one parallel, strict scan (with `stage`, the big
+ * ones are left as scans for `finish` to aggregate directly). Every CSV is checked in that scan
+ * (see `Dataframe.addCsv`): if it fails, everything is rolled back, each tarball is checked on its
+ * own, the bad ones are refused (named, with member, line and reason) and the batch runs again
+ * without them, so bad input costs time only when there is some, and a refused tarball changes
+ * no number. Should that batch fail too, tarballs are loaded one by one, each in its own
+ * transaction, and `finish` runs on what was kept. Running out of memory never drops a tarball
+ * (see `isOutOfMemory`): the batch retries tarball by tarball (or throws, with
+ * `outOfMemory: 'throw'`), and a single tarball running out throws.
  */
 export async function loadExtracted(
   dataframes: readonly Dataframe[],
@@ -102,11 +157,57 @@ export async function loadExtracted(
     outOfMemory?: 'retry' | 'throw';
   },
 ): Promise<void> {
-  const db = dataframes[0]?.db;
-  if (extracted.length === 0) {
-    await opts.finish();
-    return;
+  // Headers are checked up front: cheap, and a bad one then costs no failed scan.
+  let batch: ExtractedTarball[] = [];
+  for (const tarball of extracted) {
+    const failure = await headerRefusal(dataframes, tarball);
+    if (!failure) batch.push(tarball);
+    else {
+      result.failures.push(failure);
+      log.warn('tarball skipped: it contributes no rows', { ...failure });
+    }
   }
+  for (let attempt = 0; ; attempt++) {
+    if (batch.length === 0) {
+      await opts.finish();
+      return;
+    }
+    const err = await loadBatch(dataframes, batch, opts);
+    if (err === undefined) {
+      result.tarballs.push(...batch.map((t) => t.name));
+      return;
+    }
+    const oom = isOutOfMemory(err);
+    if (oom && opts.outOfMemory === 'throw') throw err;
+    if (oom || attempt > 0) {
+      log.debug(oom ? 'batch ran out of memory; loading tarball by tarball' : 'batch read failed again; loading tarball by tarball', { error: errorMessage(err) });
+      break;
+    }
+    log.debug('batch read failed; checking tarball by tarball', { error: errorMessage(err) });
+    const kept: ExtractedTarball[] = [];
+    for (const tarball of batch) {
+      const failure = await refusal(dataframes, tarball);
+      if (!failure) kept.push(tarball);
+      else {
+        result.failures.push(failure);
+        log.warn('tarball skipped: it contributes no rows', { ...failure });
+      }
+    }
+    // No tarball to blame: the tarball-by-tarball loading below names what fails.
+    if (kept.length === batch.length) break;
+    batch = kept;
+  }
+  await loadOneByOne(dataframes, batch, result, log);
+  await opts.finish();
+}
+
+/** `extracted` added to every dataframe and `finish` run in one transaction; the error if any (rolled back). */
+async function loadBatch(
+  dataframes: readonly Dataframe[],
+  extracted: readonly ExtractedTarball[],
+  opts: { stage: boolean; finish: () => Promise<void> },
+): Promise<unknown> {
+  const db = dataframes[0]?.db;
   const sources = dataframes.map((d) => d.sources);
   try {
     await db?.run('BEGIN TRANSACTION');
@@ -116,18 +217,20 @@ export async function loadExtracted(
     }
     await opts.finish();
     await db?.run('COMMIT');
-    result.tarballs.push(...extracted.map((t) => t.name));
-    return;
+    return undefined;
   } catch (err) {
     await db?.run('ROLLBACK');
     dataframes.forEach((d, i) => {
       d.sources = sources[i]!;
       d.discardStaged();
     });
-    const oom = isOutOfMemory(err);
-    if (oom && opts.outOfMemory === 'throw') throw err;
-    log.debug(oom ? 'batch ran out of memory; loading tarball by tarball' : 'batch read failed; loading tarball by tarball', { error: errorMessage(err) });
+    return err;
   }
+}
+
+/** Each tarball added to every dataframe in its own transaction: the ones that fail are named and dropped. */
+async function loadOneByOne(dataframes: readonly Dataframe[], extracted: readonly ExtractedTarball[], result: LoadResult, log: Logger): Promise<void> {
+  const db = dataframes[0]?.db;
   for (const tarball of extracted) {
     const before = dataframes.map((d) => d.sources);
     try {
@@ -143,11 +246,9 @@ export async function loadExtracted(
       });
       // Running out of memory is no tarball's fault: fail rather than drop it.
       if (isOutOfMemory(err)) throw err;
-      const msg = errorMessage(err);
-      const failure = { file: tarball.name, error: msg.startsWith(`${tarball.name}: `) ? msg.slice(tarball.name.length + 2) : msg };
+      const failure = failureOf(tarball, db ? await explainCsvError(db, err) : err);
       result.failures.push(failure);
-      log.warn('tarball skipped: it contributes no rows', failure);
+      log.warn('tarball skipped: it contributes no rows', { ...failure });
     }
   }
-  await opts.finish();
 }

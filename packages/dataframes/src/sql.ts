@@ -2,7 +2,8 @@
 import { ident } from './duckdb.js';
 
 /**
- * Text → naive UTC TIMESTAMP (the session runs with TimeZone=UTC); unparsable → NULL.
+ * Text → naive UTC TIMESTAMP (the session runs with TimeZone=UTC); NULL stays NULL, and text
+ * that is no timestamp fails the query (a CSV's bad timestamp refuses its tarball).
  * PostgreSQL's UTC text (`…+00`, nearly every row) takes the plain TIMESTAMP cast, which reads
  * the date and time and ignores a zero offset: ~3× cheaper than the ICU TIMESTAMPTZ parse that
  * every other text still gets, so that other offsets are honoured (CASE evaluates each branch
@@ -10,8 +11,23 @@ import { ident } from './duckdb.js';
  */
 export const ts = (col: string) => {
   const c = ident(col);
-  return `CASE WHEN suffix(${c}, '+00') THEN TRY_CAST(${c} AS TIMESTAMP) ELSE CAST(TRY_CAST(${c} AS TIMESTAMPTZ) AS TIMESTAMP) END`;
+  return `CASE WHEN suffix(${c}, '+00') THEN CAST(${c} AS TIMESTAMP) ELSE CAST(CAST(${c} AS TIMESTAMPTZ) AS TIMESTAMP) END`;
 };
+/** Doubles hold every integer of at most 53 bits exactly; the CSV reader reads count columns as DOUBLE. */
+const EXACT = 9007199254740992;
+
+/**
+ * A count column read as DOUBLE → BIGINT; NULL stays NULL, and a value that is not a whole
+ * number of at most 53 bits fails the query. (Read as BIGINT, DuckDB would round `2.5` to 3.)
+ */
+export const wholeNumber = (col: string) => {
+  const c = ident(col);
+  return (
+    `CASE WHEN ${c} IS NULL OR (${c} = trunc(${c}) AND abs(${c}) < ${EXACT}) THEN CAST(${c} AS BIGINT) ` +
+    `ELSE error('column ${col.replace(/'/g, "''")} is not an integer: ' || CAST(${c} AS VARCHAR)) END`
+  );
+};
+
 /** Text → BIGINT, empty/unparsable → NULL. */
 export const int = (col: string) => `TRY_CAST(${ident(col)} AS BIGINT)`;
 /** Text → BIGINT, empty/unparsable → 0. */

@@ -14,7 +14,7 @@ import {
   type TallyDuckDb,
   withExtracted,
 } from '@tally/dataframes';
-import { packTarball } from '@tally/extractors';
+import { packTarball, schemaCsv } from '@tally/extractors';
 import { DirectoryStorage } from '@tally/storage';
 import { metricsUtilityTarballs } from '@tally/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -34,6 +34,12 @@ let n = 0;
 async function csv(lines: string[], eol = '\n', finalNewline = true): Promise<string> {
   const path = join(dir, `f${++n}.csv`);
   await writeFile(path, lines.join(eol) + (finalNewline ? eol : ''));
+  return path;
+}
+
+async function text(content: string): Promise<string> {
+  const path = join(dir, `f${++n}.csv`);
+  await writeFile(path, content);
   return path;
 }
 
@@ -222,17 +228,20 @@ describe('JobHostSummary', () => {
 describe('MainJobevent', () => {
   it('derives module, collection and role names and sums durations', async () => {
     const ev = new MainJobevent(db);
+    const ev6 = (host_name: string, task_action: string, resolved_action: string, resolved_role: string, role: string, duration: string) =>
+      ({ host_name, task_action, resolved_action, resolved_role, role, duration, job_remote_id: 10 });
     await ev.addCsv(
-      await csv([
-        'id,created,host_name,task_action,resolved_action,resolved_role,role,duration,job_remote_id',
-        '1,x,h1,ansible.builtin.ping,,,,1.5,10',
-        '2,x,h1,ping,ansible.builtin.ping,,,2,10',
-        '3,x,h1,debug,,,myrole,,10',
-        '4,x,h1,shell,,ns.coll.role1,,0.25,10',
-        '5,x,h1,shell,,,ns.role2,1,10',
-        '6,x,,shell,,,,1,10',
-        '7,x,h2,,,,,1,10',
-      ]),
+      await text(
+        schemaCsv('main_jobevent.csv', [
+          ev6('h1', 'ansible.builtin.ping', '', '', '', '1.5'),
+          ev6('h1', 'ping', 'ansible.builtin.ping', '', '', '2'),
+          ev6('h1', 'debug', '', '', 'myrole', ''),
+          ev6('h1', 'shell', '', 'ns.coll.role1', '', '0.25'),
+          ev6('h1', 'shell', '', '', 'ns.role2', '1'),
+          ev6('', 'shell', '', '', '', '1'),
+          ev6('h2', '', '', '', '', '1'),
+        ]),
+      ),
       { installUuid: 'u1', member: 'main_jobevent.csv' },
     );
     await ev.group();
@@ -280,23 +289,25 @@ describe('MainHost, HostMetric, DataCollectionStatus', () => {
 
   it('maps hosts that share a serial onto the first host seen with it (ccsp-experimental, DedupCCSP.df_to_mapping)', async () => {
     const mh = new MainHost(db);
-    const cf = (serial: string, machine: string) => `"{""ansible_product_serial"": ""${serial}"", ""ansible_machine_id"": ""${machine}""}"`;
+    const cf = (serial: string, machine: string) => JSON.stringify({ ansible_product_serial: serial, ansible_machine_id: machine });
+    const row = (host_name: string, facts: string, ansible_host_variable = '') => ({ host_name, organization_name: 'O', ansible_host_variable, canonical_facts: facts });
     await mh.addCsv(
-      await csv([
-        'host_name,organization_name,ansible_host_variable,canonical_facts',
-        `web-b,O,,${cf('S1', 'M1')}`, // both shared with web-a, which sorts first
-        `web-a,O,,${cf('S1', 'M1')}`,
-        `db1,O,,${cf('S2', 'M2')}`, // serial shared, machine id not: no match
-        `db2,O,,${cf('S2', 'M3')}`,
-        `app1,O,,${cf('S4', 'M4')}`, // machine id shared, serial not: no match
-        `app2,O,,${cf('S5', 'M4')}`,
-        `na1,O,,${cf('NA', 'NA')}`, // 'NA' counts here, unlike Renewal Guidance
-        `na2,O,,${cf('NA', 'NA')}`,
-        `blank1,O,,${cf('', 'M9')}`, // a blank makes no serial
-        `blank2,O,,${cf('', 'M9')}`,
-        `old-name,O,renamed.example.com,${cf('S7', 'M7')}`, // host_name is ansible_host when set
-        `zz-clone,O,,${cf('S7', 'M7')}`,
-      ]),
+      await text(
+        schemaCsv('main_host.csv', [
+          row('web-b', cf('S1', 'M1')), // both shared with web-a, which sorts first
+          row('web-a', cf('S1', 'M1')),
+          row('db1', cf('S2', 'M2')), // serial shared, machine id not: no match
+          row('db2', cf('S2', 'M3')),
+          row('app1', cf('S4', 'M4')), // machine id shared, serial not: no match
+          row('app2', cf('S5', 'M4')),
+          row('na1', cf('NA', 'NA')), // 'NA' counts here, unlike Renewal Guidance
+          row('na2', cf('NA', 'NA')),
+          row('blank1', cf('', 'M9')), // a blank makes no serial
+          row('blank2', cf('', 'M9')),
+          row('old-name', cf('S7', 'M7'), 'renamed.example.com'), // host_name is ansible_host when set
+          row('zz-clone', cf('S7', 'M7')),
+        ]),
+      ),
       { member: 'main_host.csv' },
     );
     expect(await mh.hostNameMapping()).toEqual(
@@ -310,14 +321,16 @@ describe('MainHost, HostMetric, DataCollectionStatus', () => {
 
   it('maps a host with several serials by the last of them, one hop only', async () => {
     const mh = new MainHost(db);
+    const cf = (serial: string, machine: string) => JSON.stringify({ ansible_product_serial: serial, ansible_machine_id: machine });
     await mh.addCsv(
-      await csv([
-        'host_name,organization_name,canonical_facts',
-        'a,O,"{""ansible_product_serial"": ""P"", ""ansible_machine_id"": ""1""}"',
-        'b,O,"{""ansible_product_serial"": ""P"", ""ansible_machine_id"": ""1""}"',
-        'b,O,"{""ansible_product_serial"": ""Q"", ""ansible_machine_id"": ""2""}"',
-        'c,O,"{""ansible_product_serial"": ""Q"", ""ansible_machine_id"": ""2""}"',
-      ]),
+      await text(
+        schemaCsv('main_host.csv', [
+          { host_name: 'a', organization_name: 'O', canonical_facts: cf('P', '1') },
+          { host_name: 'b', organization_name: 'O', canonical_facts: cf('P', '1') },
+          { host_name: 'b', organization_name: 'O', canonical_facts: cf('Q', '2') },
+          { host_name: 'c', organization_name: 'O', canonical_facts: cf('Q', '2') },
+        ]),
+      ),
       { member: 'main_host.csv' },
     );
     // P/1 is first seen on a (a, b → a); Q/2 first on b (b, c → b) and comes later: b stays b, c → b
@@ -418,28 +431,25 @@ describe('loadTarballs', () => {
     expect((await jhs.rows()).map((x) => x.host_name)).toEqual(['ha', 'hc']);
   });
 
-  it('a counter that is not an integer, or a short row, fails the batch scan, and the text reading keeps every row', async () => {
+  it('a counter that is not an integer, or a short row, refuses its tarball (named, with member and line); the others load', async () => {
     const base = join(dir, 'ship-typed');
     const d = 'data/2024/03/07';
     const row = (host: string, failures: string, ok: string) => `1,2024-03-07 12:00:00+00,x,${host},0,0,${failures},${ok},1,0,f,0,0,66,7,T,1,I,1,O,6,P\n`;
     await packTarball(join(base, d, 'a.tar.gz'), [{ name: 'job_host_summary.csv', content: `${H10}\n${row('ha', '0', '2')}` }]);
-    await packTarball(join(base, d, 'b.tar.gz'), [{ name: 'job_host_summary.csv', content: `${H10}\n${row('hb', '1', 'x2')}${row('hc', '0', '1.0')}` }]);
-    // A row cut after its job id: the missing names read as NULL.
+    await packTarball(join(base, d, 'b.tar.gz'), [{ name: 'job_host_summary.csv', content: `${H10}\n${row('hb', '1', '2')}${row('hc', '0', 'x2')}` }]);
+    // A row cut after its job id.
     await packTarball(join(base, d, 'c.tar.gz'), [{ name: 'job_host_summary.csv', content: `${H10}\n1,2024-03-07 13:00:00+00,x,hd,0,0,0,4,1,0,f,0,0,67\n` }]);
     const jhs = new JobHostSummary(db);
     const debug: string[] = [];
     const logger = { debug: (m: string) => debug.push(m), info() {}, warn() {}, error() {} } as never;
     const r = await loadTarballs([jhs], { storage: new DirectoryStorage({ base }), since: new Date('2024-03-07Z'), until: new Date('2024-03-08Z'), logger });
-    expect(debug).toEqual(['batch read failed; loading tarball by tarball']);
-    expect(r.failures).toEqual([]);
-    expect(r.tarballs).toEqual([`${d}/a.tar.gz`, `${d}/b.tar.gz`, `${d}/c.tar.gz`]);
-    // Unparsable counters count as 0, as TRY_CAST has them; '1.0' is 1.
-    expect((await jhs.rows()).map((x) => [x.organization_name, x.host_name, x.task_runs])).toEqual([
-      ['No organization name', 'hd', 4],
-      ['O', 'ha', 2],
-      ['O', 'hb', 1],
-      ['O', 'hc', 1],
+    expect(debug).toEqual(['batch read failed; checking tarball by tarball']);
+    expect(r.failures).toEqual([
+      { file: `${d}/b.tar.gz`, member: 'job_host_summary.csv', line: 3, error: 'job_host_summary.csv: line 3: column ok: "x2" is not an integer' },
+      { file: `${d}/c.tar.gz`, member: 'job_host_summary.csv', line: 2, error: 'job_host_summary.csv: line 2: missing fields (expected 22, found 14)' },
     ]);
+    expect(r.tarballs).toEqual([`${d}/a.tar.gz`]);
+    expect((await jhs.rows()).map((x) => [x.organization_name, x.host_name, x.task_runs])).toEqual([['O', 'ha', 2]]);
   });
 
   it('a tarball with an unreadable CSV contributes nothing to any dataframe', async () => {

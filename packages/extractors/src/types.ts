@@ -31,8 +31,12 @@ export interface ExtractedTarball extends AsyncDisposable {
 export interface ExtractFailure {
   /** Storage name of the tarball. */
   file: string;
-  /** What was wrong. */
+  /** What was wrong (for a CSV member: `member: line N: reason`). */
   error: string;
+  /** The CSV member that did not read as its schema, when that was the reason. */
+  member?: string;
+  /** The 1-based line of `member` (the header is line 1), when known. */
+  line?: number;
 }
 
 export interface ExtractRangeOptions extends ExtractLimits {

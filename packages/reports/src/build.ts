@@ -1,4 +1,5 @@
 import { isoDate, type Logger, monthWindow, silentLogger, withTempdir } from '@tally/core';
+import type { ExtractFailure } from '@tally/extractors';
 import type { Store } from '@tally/storage';
 import { join } from 'node:path';
 import { writeCcsp } from './ccsp.js';
@@ -52,8 +53,8 @@ export interface BuildResult {
   /** Storage name of the workbook. */
   name: string;
   message: string;
-  /** Tarballs that could not be read (named, contributing nothing). */
-  failures: { file: string; error: string }[];
+  /** Tarballs that could not be read (named, with the CSV member and line when that was why; contributing nothing). */
+  failures: ExtractFailure[];
 }
 
 export interface BuildCcspOptions {

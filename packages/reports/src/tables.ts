@@ -1,5 +1,6 @@
 import { addDays, type Logger, silentLogger, thisDay } from '@tally/core';
 import { installUuidOf, isOutOfMemory, JobHostSummary, loadExtracted, MainJobevent, openDuckDb, type TallyDuckDb, withExtracted } from '@tally/dataframes';
+import type { ExtractFailure } from '@tally/extractors';
 import type { Store } from '@tally/storage';
 import { USAGE_TABLES, usageFromGrouped, usageFromPrepared } from './usage-tables.js';
 
@@ -33,7 +34,8 @@ export interface ReportTables {
    * overlapping the workbook; await before exiting. Never rejects.
    */
   removed: Promise<void>;
-  failures: { file: string; error: string }[];
+  /** Skipped inputs: the tarball, and for a CSV that did not read as its schema the member and line. */
+  failures: ExtractFailure[];
 }
 
 export interface ReportInputOptions {
@@ -130,7 +132,7 @@ export async function loadReportTables(opts: ReportInputOptions): Promise<Report
       empty,
       tarballs: res.tarballs,
       removed: res.removed,
-      failures: res.failures.map((f) => ({ file: f.file, error: f.error })),
+      failures: res.failures.map((f) => ({ ...f })),
     };
   } catch (err) {
     await db.close();

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildCcspReport, CCSP_HEADERS, CCSPV2_HEADERS, JOBS_HEADERS, MANAGED_NODES_HEADERS, ORG_SHEET_HEADERS, ORGANIZATIONS_HEADERS, reportParams } from '@tally/reports';
 import { DirectoryStorage } from '@tally/storage';
-import { metricsUtilityTarballs } from '@tally/testkit';
+import { schemaCsv } from '@tally/extractors';
+import { metricsUtilityTarballs, parseCsv } from '@tally/testkit';
 import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jobs, managedNodes, orgQuantities, orgSheet, type Rolled, rollUp, usageByOrganizations } from './expected.js';
@@ -284,14 +285,16 @@ describe('content usage (main_jobevent)', () => {
       const src = join(base, 'src');
       mkdirSync(src);
       writeFileSync(join(src, 'config.json'), JSON.stringify({ install_uuid: 'u-1' }));
-      writeFileSync(
-        join(src, 'job_host_summary.csv'),
+      // The rows name a few columns; the members hold them in their full schema.
+      const write = (member: string, text: string) => writeFileSync(join(src, member), schemaCsv(member, parseCsv(text)));
+      write(
+        'job_host_summary.csv',
         'id,created,modified,host_name,ansible_host_variable,changed,dark,failures,ok,processed,skipped,failed,ignored,rescued,job_remote_id,job_template_name,organization_name\n' +
           '1,2024-06-01 10:00:00.000001+00,x,web1,10.0.0.1,0,0,0,3,1,0,f,0,0,7,deploy,Org A\n' +
           '2,2024-06-01 10:00:01+00,x,web2,,0,1,0,1,1,0,f,0,0,7,deploy,\n',
       );
-      writeFileSync(
-        join(src, 'main_jobevent.csv'),
+      write(
+        'main_jobevent.csv',
         'id,host_name,task_action,resolved_action,role,resolved_role,duration,job_remote_id\n' +
           '1,web1,copy,ansible.builtin.copy,,,1.5,7\n' +
           '2,web1,template,ansible.builtin.template,geerlingguy.nginx,,2,7\n' +

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadReportTables, type ReportTables } from '@tally/reports';
 import { DirectoryStorage } from '@tally/storage';
-import { metricsUtilityTarballs } from '@tally/testkit';
+import { schemaCsv } from '@tally/extractors';
+import { metricsUtilityTarballs, parseCsv } from '@tally/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // The usage tables aggregated straight from the CSV scans must equal those built from grouped
@@ -55,7 +56,8 @@ const AUDIT_HEADER = 'created,host_name,canonical_facts,facts,events,task_runs,j
 function tarball(ship: string, day: string, uuid: string, members: Record<string, string>, index = 0): void {
   const src = mkdtempSync(join(base, 'src-'));
   writeFileSync(join(src, 'config.json'), JSON.stringify({ install_uuid: uuid }));
-  for (const [name, text] of Object.entries(members)) writeFileSync(join(src, name), text);
+  // The rows name a few columns; the member holds them in its full schema.
+  for (const [name, text] of Object.entries(members)) writeFileSync(join(src, name), schemaCsv(name, parseCsv(text)));
   const [y, m, d] = day.split('-');
   const dir = join(ship, 'data', y!, m!, d!);
   mkdirSync(dir, { recursive: true });

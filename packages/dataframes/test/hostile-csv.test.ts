@@ -1,0 +1,93 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { addRollups, type Dataframe, JobHostSummary, loadTarballs, openDuckDb, rollup, type TallyDuckDb } from '@tally/dataframes';
+import { packTarball } from '@tally/extractors';
+import { DirectoryStorage } from '@tally/storage';
+import { GOOD_JHS, HOSTILE_JHS, VALID_JHS } from '@tally/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+let dir: string;
+let db: TallyDuckDb;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'tally-hostile-csv-'));
+  db = await openDuckDb({ memoryLimit: '256MB', threads: 2 });
+});
+afterAll(async () => {
+  await db.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const DAY = 'data/2024/03/06';
+const GOOD = `${DAY}/a-good.tar.gz`;
+const OTHER = `${DAY}/b-other.tar.gz`;
+const MARCH = { since: new Date('2024-03-01Z'), until: new Date('2024-04-01Z') };
+let lakes = 0;
+
+/** A ship directory with the good tarball and, when given, another one holding `csv`. */
+async function lake(csv?: string): Promise<DirectoryStorage> {
+  const base = join(dir, `lake-${++lakes}`);
+  await packTarball(join(base, GOOD), [
+    { name: 'job_host_summary.csv', content: GOOD_JHS },
+    { name: 'config.json', content: JSON.stringify({ install_uuid: 'u-good' }) },
+  ]);
+  if (csv !== undefined) {
+    await packTarball(join(base, OTHER), [
+      { name: 'job_host_summary.csv', content: csv },
+      { name: 'config.json', content: JSON.stringify({ install_uuid: 'u-other' }) },
+    ]);
+  }
+  return new DirectoryStorage({ base });
+}
+
+const rowsOf = async (df: Dataframe) => (await df.toJson()).map((r) => JSON.stringify(r));
+
+/** What a report reads (unreachable hosts counted) and what a month rollup writes, read back. */
+async function outcome(storage: DirectoryStorage) {
+  const jhs = new JobHostSummary(db, { reachableOnly: false });
+  const loaded = await loadTarballs([jhs], { storage, ...MARCH });
+  const rolled = await rollup({ storage, ...MARCH, period: 'month', kinds: ['job_host_summary'], duckdb: { memoryLimit: '256MB', threads: 2 } });
+  const back = new JobHostSummary(db);
+  await addRollups(back, { storage, period: 'month', ...MARCH });
+  await back.group();
+  return { loaded, rolled, rows: await rowsOf(jhs), rolledRows: await rowsOf(back) };
+}
+
+describe('hostile CSVs next to a good tarball', () => {
+  let good: Awaited<ReturnType<typeof outcome>>;
+  beforeAll(async () => {
+    good = await outcome(await lake());
+    expect(good.rows).toHaveLength(3);
+    expect(good.rolledRows).toHaveLength(3);
+  });
+
+  for (const c of HOSTILE_JHS) {
+    it(`${c.name}: the tarball is refused, named with member and line, and the good numbers stand`, async () => {
+      const got = await outcome(await lake(c.csv));
+      for (const failures of [got.loaded.failures, got.rolled.failures]) {
+        expect(failures).toHaveLength(1);
+        expect(failures[0]).toMatchObject({ file: OTHER, member: 'job_host_summary.csv', line: c.line });
+        expect(failures[0]!.error).toMatch(new RegExp(`^job_host_summary\\.csv: line ${c.line}: `));
+        expect(failures[0]!.error).toMatch(c.reason);
+      }
+      expect(got.loaded.tarballs).toEqual([GOOD]);
+      expect(got.rolled.tarballs).toEqual([GOOD]);
+      expect(got.rows).toEqual(good.rows);
+      expect(got.rolledRows).toEqual(good.rolledRows);
+    });
+  }
+
+  for (const c of VALID_JHS) {
+    it(`${c.name} is valid: the tarball loads as its plain form does`, async () => {
+      const got = await outcome(await lake(c.csv));
+      const plain = await outcome(await lake(c.plain));
+      expect(got.loaded.failures).toEqual([]);
+      expect(got.rolled.failures).toEqual([]);
+      expect(got.loaded.tarballs).toEqual([GOOD, OTHER]);
+      expect(got.rows).toEqual(plain.rows);
+      expect(got.rolledRows).toEqual(plain.rolledRows);
+      if (c.plain) expect(got.rows.length).toBeGreaterThan(good.rows.length);
+      else expect(got.rows).toEqual(good.rows);
+    });
+  }
+});
