@@ -89,15 +89,24 @@ function distinctRanks(v: ValueRanks, k: number, group: readonly number[], keep?
   return out;
 }
 
+/**
+ * The reference folds dates with Python's built-in min/max over pandas values, and NaT compares
+ * false with everything: a group whose first record (in the order found) has no date gets none,
+ * else the extreme of the dates present. `sound` takes the extreme of the dates present always.
+ */
+function builtinExtreme(ds: (Date | null)[], pick: (a: number, b: number) => number, sound: boolean): Date | null {
+  return !sound && ds.length > 0 && ds[0] === null ? null : extreme(ds, pick);
+}
+
 /** Fold one group of records into a managed node: the reference's record fields, lists sorted. */
-function foldGroup(records: readonly HostMetricRecord[], group: readonly number[], v: ValueRanks): RenewalNode {
+function foldGroup(records: readonly HostMetricRecord[], group: readonly number[], v: ValueRanks, sound: boolean): RenewalNode {
   if (group.length === 1) return single(records[group[0]!]!);
   const rs = group.map((i) => records[i]!);
   const list = (k: number) => distinctRanks(v, k, group).map((x) => v.values[k]![x]!).join(', ');
   const names = distinctRanks(v, 0, group).length;
   const active = distinctRanks(v, 0, group, (i) => !records[i]!.deleted).length;
-  const first = extreme(rs.map((r) => r.firstAutomation), Math.min);
-  const last = extreme(rs.map((r) => r.lastAutomation), Math.max);
+  const first = builtinExtreme(rs.map((r) => r.firstAutomation), Math.min, sound);
+  const last = builtinExtreme(rs.map((r) => r.lastAutomation), Math.max, sound);
   return {
     hostname: representative(rs).hostname,
     firstAutomation: first,
@@ -105,7 +114,7 @@ function foldGroup(records: readonly HostMetricRecord[], group: readonly number[
     automatedCounter: rs.reduce((s, r) => s + r.automatedCounter, 0),
     daysAutomated: daysBetween(first, last),
     deletedCounter: rs.reduce((s, r) => s + r.deletedCounter, 0),
-    lastDeleted: extreme(rs.map((r) => r.lastDeleted), Math.max),
+    lastDeleted: builtinExtreme(rs.map((r) => r.lastDeleted), Math.max, sound),
     recordCount: names,
     activeRecordCount: active,
     deletedRecordCount: distinctRanks(v, 0, group, (i) => records[i]!.deleted).length,
@@ -117,10 +126,13 @@ function foldGroup(records: readonly HostMetricRecord[], group: readonly number[
   };
 }
 
-/** Fold groups of records into managed nodes. */
-export function foldGroups(records: readonly HostMetricRecord[], groups: readonly (readonly number[])[]): RenewalNode[] {
+/**
+ * Fold groups of records into managed nodes. Dates fold as the reference's built-in min/max do
+ * (see `builtinExtreme`) unless `sound`, which takes the extremes of the dates present.
+ */
+export function foldGroups(records: readonly HostMetricRecord[], groups: readonly (readonly number[])[], sound = false): RenewalNode[] {
   const ranks = rankValues(records);
-  return groups.map((g) => foldGroup(records, g, ranks));
+  return groups.map((g) => foldGroup(records, g, ranks, sound));
 }
 
 /** A group of one record (most groups): the same fields without the set and sort machinery. */
@@ -159,12 +171,12 @@ export interface RenewalDedupOptions {
  */
 export function renewalNodes(records: readonly HostMetricRecord[], opts: RenewalDedupOptions = {}): RenewalNode[] {
   const iterations = opts.iterations ?? 3;
-  const fold = (groups: number[][]) => foldGroups(records, groups);
+  const fold = (groups: number[][], sound = false) => foldGroups(records, groups, sound);
   switch (opts.deduplicator ?? 'renewal') {
     case 'renewal':
       return fold(dedupGroups(records, iterations));
     case 'renewal-closure':
-      return fold(closureGroups(records, iterations));
+      return fold(closureGroups(records, iterations), true);
     case 'renewal-hostname':
       return fold(hostnameGroups(records));
     case 'renewal-experimental':

@@ -133,8 +133,9 @@ function naiveFold(rs: HostMetricRecord[]): RenewalNode {
   const firsts = dates((r) => r.firstAutomation);
   const lasts = dates((r) => r.lastAutomation);
   const deletes = dates((r) => r.lastDeleted);
-  const first = firsts.length ? new Date(Math.min(...firsts)) : null;
-  const last = lasts.length ? new Date(Math.max(...lasts)) : null;
+  // Python's built-in min/max: a first record without the date gives none (NaT compares false).
+  const first = firsts.length && rs[0]!.firstAutomation ? new Date(Math.min(...firsts)) : null;
+  const last = lasts.length && rs[0]!.lastAutomation ? new Date(Math.max(...lasts)) : null;
   const set = (vs: (string | null)[]) => [...new Set(vs.filter((v) => v !== null))].sort().join(', ');
   const unique = (f: (r: HostMetricRecord) => boolean) => new Set(rs.filter(f).map((r) => r.hostname)).size;
   return {
@@ -144,7 +145,7 @@ function naiveFold(rs: HostMetricRecord[]): RenewalNode {
     automatedCounter: rs.reduce((s, r) => s + r.automatedCounter, 0),
     daysAutomated: first && last ? Math.floor((last.getTime() - first.getTime()) / 86_400_000) : 0,
     deletedCounter: rs.reduce((s, r) => s + r.deletedCounter, 0),
-    lastDeleted: deletes.length ? new Date(Math.max(...deletes)) : null,
+    lastDeleted: deletes.length && rs[0]!.lastDeleted ? new Date(Math.max(...deletes)) : null,
     recordCount: unique(() => true),
     activeRecordCount: unique((r) => !r.deleted),
     deletedRecordCount: unique((r) => r.deleted),
@@ -278,6 +279,19 @@ describe('renewal deduplicator (the reference rule)', () => {
     expect(names(closure)).toEqual(['a, b', 'c, d']);
     expect(closure.reduce((s, n) => s + n.automatedCounter, 0)).toBe(8); // each automation once
     expect(names(renewalNodes(chain, { iterations: 3 }))).toEqual(['a, b, c, d']);
+  });
+
+  it('folds dates as Python built-in min/max over pandas values: a first record without a deletion date gives none', () => {
+    const group = [
+      rec('a', 1, { ansibleHostVariable: 'X' }),
+      rec('b', 2, { ansibleHostVariable: 'X', deleted: true, lastDeleted: day(7) }),
+    ];
+    expect(renewalNodes(group).map((n) => n.lastDeleted)).toEqual([null]);
+    // the first record found has one: the latest date present
+    const reversed = [rec('a', 1, { ansibleHostVariable: 'X', deleted: true, lastDeleted: day(3) }), rec('b', 2, { ansibleHostVariable: 'X' }), rec('c', 3, { ansibleHostVariable: 'X', deleted: true, lastDeleted: day(9) })];
+    expect(renewalNodes(reversed).map((n) => n.lastDeleted)).toEqual([day(9)]);
+    // Tally's sound closure takes the latest date present
+    expect(renewalNodes(group, { deduplicator: 'renewal-closure' }).map((n) => n.lastDeleted)).toEqual([day(7)]);
   });
 
   it("starts groups in CONCAT(hostname, '___', id) order, where host10___3 precedes host1___5", () => {
