@@ -128,7 +128,15 @@ export async function runReport(cfg: TallyConfig, opts: ReportOptions = {}): Pro
   const storage = opts.storage ?? (await createStorage(cfg, { purpose: 'report', logger: log }));
   try {
     const period = since ? { since, until: until ?? now } : { month: opts.month ?? isoDate(addMonths(thisMonth(now), -1)).slice(0, 7) };
-    const res = await buildCcspReport({ type, storage, period, params: reportParams(cfg, now), force: opts.force ?? false, logger: log });
+    const res = await buildCcspReport({
+      type,
+      storage,
+      period,
+      params: reportParams(cfg, now),
+      countUnreachableHosts: cfg.countUnreachableHosts ?? false,
+      force: opts.force ?? false,
+      logger: log,
+    });
     for (const f of res.failures) log.warn('tarball skipped', { file: f.file, error: f.error });
     return outcome(res, storage, opts.io);
   } finally {

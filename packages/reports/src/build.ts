@@ -1,11 +1,12 @@
-import { isoDate, type Logger, monthWindow, silentLogger, withTempdir } from '@tally/core';
+import { addDays, isoDate, type Logger, monthWindow, silentLogger, thisDay, withTempdir } from '@tally/core';
+import { JobHostSummary, loadUsage, MainJobevent, openDuckDb, usageTables } from '@tally/dataframes';
 import type { Storage } from '@tally/storage';
 import { join } from 'node:path';
 import { writeCcsp } from './ccsp.js';
 import { writeCcspV2 } from './ccspv2.js';
 import type { ReportParams } from './params.js';
+import type { ReportTables } from './queries.js';
 import { loadWorkbookWriter } from './sheet.js';
-import { loadReportTables } from './tables.js';
 
 export type CcspType = 'CCSP' | 'CCSPv2';
 
@@ -56,18 +57,80 @@ export interface BuildResult {
   failures: { file: string; error: string }[];
 }
 
+/** Where a workbook goes: any storage (sink) that can `put` a file. */
+export type ReportSink = Pick<Storage, 'put'>;
+
+/**
+ * The dataframes a CCSP/CCSPv2 workbook is computed from, in one DuckDB database: job host
+ * summaries (required) and job events (the content-usage sheets). They may hold raw rows, grouped
+ * rows, rollups, or any mix: the workbook is the same.
+ */
+export interface ReportDataframes {
+  jobHostSummary: JobHostSummary;
+  mainJobevent?: MainJobevent | undefined;
+}
+
+/** Write a CCSP or CCSPv2 workbook from usage tables to `sink` as `name` (a temp file first; directory sinks rename it into place). */
+export async function writeCcspWorkbook(type: CcspType, tables: ReportTables, params: ReportParams, out: { sink: ReportSink; name: string }): Promise<void> {
+  await withTempdir('tally-report', async (dir) => {
+    const file = join(dir, 'report.xlsx');
+    if (type === 'CCSP') await writeCcsp(file, tables, params);
+    else await writeCcspV2(file, tables, params);
+    await out.sink.put(out.name, { filename: file });
+  });
+}
+
+export interface CcspFromDataframesOptions {
+  type: CcspType;
+  dataframes: ReportDataframes;
+  /** `reportPeriod` is what the sheets show. */
+  params: ReportParams;
+  sink: ReportSink;
+  /** Storage name of the workbook, e.g. `reportTarget(type, period).name`. */
+  name: string;
+}
+
+/**
+ * A CCSP or CCSPv2 workbook from dataframes a script built itself (`loadTarballs`, `addParquet` +
+ * `regroup`, `addCsv`, …). Rows not grouped yet are grouped (into the dataframe's table). Nothing is
+ * written when the dataframes hold no DIRECT job host summary (`empty`).
+ */
+export async function writeCcspFromDataframes(opts: CcspFromDataframesOptions): Promise<{ status: 'written' | 'empty'; name: string }> {
+  const tables = await usageTables(opts.dataframes.jobHostSummary, {
+    events: opts.dataframes.mainJobevent,
+    // CCSP (v1) has no organization filter, as in the reference.
+    organizationFilter: opts.type === 'CCSPv2' ? opts.params.organizationFilter : undefined,
+  });
+  if (tables.empty) return { status: 'empty', name: opts.name };
+  await writeCcspWorkbook(opts.type, tables, opts.params, opts);
+  return { status: 'written', name: opts.name };
+}
+
 export interface BuildCcspOptions {
   type: CcspType;
   storage: Storage;
   period: ReportPeriod;
   params: Omit<ReportParams, 'reportPeriod'>;
+  /**
+   * TALLY_COUNT_UNREACHABLE_HOSTS: count job-host rows whose counters other than `dark` are all 0
+   * (metrics-utility 0.4). Default false: they are dropped before grouping (0.5 and later).
+   */
+  countUnreachableHosts?: boolean;
   force?: boolean;
   logger?: Logger;
 }
 
 /**
- * Build a CCSP or CCSPv2 workbook from the tarballs of the period and put it into storage
- * (written to a temp file first; the directory backend renames it into place atomically).
+ * The scan aggregation keeps every row's job id in lists. On a 6M-row month it needs a little
+ * over 512MB at its peak (two threads' partial lists being merged): with 512MB it sometimes
+ * spilled ~0.8 GB and took twice as long; with 768MB it never did, and the whole process peaked
+ * at ~0.7 GiB. A month beyond the limit spills, or falls back to grouping when the lists cannot.
+ */
+export const REPORT_MEMORY_LIMIT = '768MB';
+
+/**
+ * Build a CCSP or CCSPv2 workbook from the tarballs of the period (through @tally/dataframes'
+ * `loadUsage`) and put it into storage.
  */
 export async function buildCcspReport(opts: BuildCcspOptions): Promise<BuildResult> {
   const log = opts.logger ?? silentLogger;
@@ -77,36 +140,32 @@ export async function buildCcspReport(opts: BuildCcspOptions): Promise<BuildResu
     log.info(message);
     return { status: 'skipped', name: target.name, message, failures: [] };
   }
-  const tables = await loadReportTables({
+  await using db = await openDuckDb({ memoryLimit: process.env.TALLY_DUCKDB_MEMORY_LIMIT ?? REPORT_MEMORY_LIMIT });
+  const loaded = await loadUsage({
+    storage: opts.storage,
+    since: thisDay(target.firstDay),
+    until: addDays(thisDay(target.lastDay), 1),
+    jobHostSummary: new JobHostSummary(db, { reachableOnly: !opts.countUnreachableHosts }),
+    events: new MainJobevent(db),
+    organizationFilter: opts.type === 'CCSPv2' ? opts.params.organizationFilter : undefined,
+    logger: log,
     // exceljs loads while DuckDB aggregates (openWorkbook reports a failure to load it).
     onExtracted: () => void loadWorkbookWriter().catch(() => {}),
-    storage: opts.storage,
-    firstDay: target.firstDay,
-    lastDay: target.lastDay,
-    logger: log,
-    // CCSP (v1) has no organization filter, as in the reference.
-    organizationFilter: opts.type === 'CCSPv2' ? opts.params.organizationFilter : undefined,
   });
+  const failures = loaded.failures.map((f) => ({ file: f.file, error: f.error }));
   try {
-    if (tables.empty) {
+    if (loaded.usage.empty) {
       const message = `No billing data for month: ${target.label}`;
       log.info(message);
-      return { status: 'empty', name: target.name, message, failures: tables.failures };
+      return { status: 'empty', name: target.name, message, failures };
     }
-    const params: ReportParams = { ...opts.params, reportPeriod: target.period };
     const started = performance.now();
-    await withTempdir('tally-report', async (dir) => {
-      const file = join(dir, 'report.xlsx');
-      if (opts.type === 'CCSP') await writeCcsp(file, tables, params);
-      else await writeCcspV2(file, tables, params);
-      await opts.storage.put(target.name, { filename: file });
-    });
+    await writeCcspWorkbook(opts.type, loaded.usage, { ...opts.params, reportPeriod: target.period }, { sink: opts.storage, name: target.name });
     log.debug('report: workbook written', { ms: Math.round(performance.now() - started) });
     const message = `Report generated into: ${target.name}`;
     log.info(message);
-    return { status: 'written', name: target.name, message, failures: tables.failures };
+    return { status: 'written', name: target.name, message, failures };
   } finally {
-    await tables.db.close();
-    await tables.removed;
+    await loaded.removed;
   }
 }
