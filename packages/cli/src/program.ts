@@ -108,6 +108,8 @@ ${EXIT_CODES}`,
     .option('--ephemeral <age>', 'also count hosts seen for at most this long (Nd or Nmo), Renewal Guidance')
     .option('--force', 'overwrite an existing report')
     .option('--db <url>', 'the controller database, for RENEWAL_GUIDANCE (default: DATABASE_URL)')
+    .addOption(new Option('--from <source>', 'raw: read every tarball; auto: each day\'s current rollup, the other days raw').choices(['auto', 'raw']).default('auto'))
+    .option('--write-rollups', 'store daily rollups of the days read raw (for the next report)')
     .addHelpText(
       'after',
       `

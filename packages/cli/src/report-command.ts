@@ -24,6 +24,10 @@ export interface ReportOptions {
   /** The run's "now" (tests). */
   now?: Date;
   logger?: Logger;
+  /** `raw` reads every tarball; `auto` (default) each day's current rollup and the other days raw. */
+  from?: 'auto' | 'raw';
+  /** Store daily rollups of the days read raw. */
+  writeRollups?: boolean;
   /** Use this storage instead of building one from METRICS_UTILITY_SHIP_TARGET. */
   storage?: Storage;
 }
@@ -134,6 +138,8 @@ export async function runReport(cfg: TallyConfig, opts: ReportOptions = {}): Pro
       period,
       params: reportParams(cfg, now),
       countUnreachableHosts: cfg.countUnreachableHosts ?? false,
+      from: opts.from ?? 'auto',
+      writeRollups: opts.writeRollups ?? false,
       force: opts.force ?? false,
       logger: log,
     });

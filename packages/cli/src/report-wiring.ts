@@ -10,6 +10,8 @@ export interface ReportCommandOptions {
   force?: boolean;
   db?: string;
   config?: string;
+  from?: 'auto' | 'raw';
+  writeRollups?: boolean;
 }
 
 /** `tally report`: options and environment in, `runReport` does the work and prints where the workbook is. */
@@ -24,6 +26,8 @@ export async function reportCommand(opts: ReportCommandOptions, io: CliIO): Prom
     ...(opts.ephemeral ? { ephemeral: opts.ephemeral } : {}),
     ...(opts.db ? { db: opts.db } : {}),
     force: opts.force ?? false,
+    ...(opts.from ? { from: opts.from } : {}),
+    ...(opts.writeRollups ? { writeRollups: true } : {}),
     env: io.env,
     io,
     logger,

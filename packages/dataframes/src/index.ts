@@ -11,3 +11,5 @@ export * from './rollup.js';
 export { loadExtracted, loadTarballs, type LoadOptions, type LoadResult, withExtracted } from './load.js';
 export { readCsvHeader } from './csv.js';
 export { loadUsage, type LoadUsageOptions, type LoadUsageResult, type UsageOptions, type UsageTables, usageTables } from './usage.js';
+export { hashObject, type HashedObject, listObject, type ListedObject, sameListing } from './inputs.js';
+export { type PeriodUsage, type PeriodUsageOptions, periodUsage, type UsageInput } from './period-usage.js';

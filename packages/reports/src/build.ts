@@ -1,5 +1,5 @@
 import { addDays, isoDate, type Logger, monthWindow, silentLogger, thisDay, withTempdir } from '@tally/core';
-import { JobHostSummary, loadUsage, MainJobevent, openDuckDb, usageTables } from '@tally/dataframes';
+import { type JobHostSummary, type MainJobevent, openDuckDb, type PeriodUsage, periodUsage, usageTables } from '@tally/dataframes';
 import type { Storage } from '@tally/storage';
 import { join } from 'node:path';
 import { writeCcsp } from './ccsp.js';
@@ -55,6 +55,8 @@ export interface BuildResult {
   message: string;
   /** Tarballs that could not be read (named, contributing nothing). */
   failures: { file: string; error: string }[];
+  /** What the workbook was computed from (absent when skipped). */
+  read?: Pick<PeriodUsage, 'inputs' | 'skipped' | 'days'>;
 }
 
 /** Where a workbook goes: any storage (sink) that can `put` a file. */
@@ -116,6 +118,10 @@ export interface BuildCcspOptions {
    * (metrics-utility 0.4). Default false: they are dropped before grouping (0.5 and later).
    */
   countUnreachableHosts?: boolean;
+  /** `raw` reads every tarball; `auto` (default) each day's current rollup and the other days' tarballs. */
+  from?: 'auto' | 'raw';
+  /** Store rollups of the days that had none current (then read them). */
+  writeRollups?: boolean;
   force?: boolean;
   logger?: Logger;
 }
@@ -129,8 +135,8 @@ export interface BuildCcspOptions {
 export const REPORT_MEMORY_LIMIT = '768MB';
 
 /**
- * Build a CCSP or CCSPv2 workbook from the tarballs of the period (through @tally/dataframes'
- * `loadUsage`) and put it into storage.
+ * Build a CCSP or CCSPv2 workbook for the period from its current daily rollups and the other
+ * days' tarballs (through @tally/dataframes' `periodUsage`) and put it into storage.
  */
 export async function buildCcspReport(opts: BuildCcspOptions): Promise<BuildResult> {
   const log = opts.logger ?? silentLogger;
@@ -141,30 +147,33 @@ export async function buildCcspReport(opts: BuildCcspOptions): Promise<BuildResu
     return { status: 'skipped', name: target.name, message, failures: [] };
   }
   await using db = await openDuckDb({ memoryLimit: process.env.TALLY_DUCKDB_MEMORY_LIMIT ?? REPORT_MEMORY_LIMIT });
-  const loaded = await loadUsage({
+  const loaded = await periodUsage({
     storage: opts.storage,
+    db,
     since: thisDay(target.firstDay),
     until: addDays(thisDay(target.lastDay), 1),
-    jobHostSummary: new JobHostSummary(db, { reachableOnly: !opts.countUnreachableHosts }),
-    events: new MainJobevent(db),
+    countUnreachableHosts: opts.countUnreachableHosts ?? false,
+    from: opts.from ?? 'auto',
+    writeRollups: opts.writeRollups ?? false,
     organizationFilter: opts.type === 'CCSPv2' ? opts.params.organizationFilter : undefined,
     logger: log,
     // exceljs loads while DuckDB aggregates (openWorkbook reports a failure to load it).
     onExtracted: () => void loadWorkbookWriter().catch(() => {}),
   });
-  const failures = loaded.failures.map((f) => ({ file: f.file, error: f.error }));
+  const failures = loaded.skipped.map((f) => ({ file: f.name, error: f.reason }));
+  const read = { inputs: loaded.inputs, skipped: loaded.skipped, days: loaded.days };
   try {
     if (loaded.usage.empty) {
       const message = `No billing data for month: ${target.label}`;
       log.info(message);
-      return { status: 'empty', name: target.name, message, failures };
+      return { status: 'empty', name: target.name, message, failures, read };
     }
     const started = performance.now();
     await writeCcspWorkbook(opts.type, loaded.usage, { ...opts.params, reportPeriod: target.period }, { sink: opts.storage, name: target.name });
     log.debug('report: workbook written', { ms: Math.round(performance.now() - started) });
     const message = `Report generated into: ${target.name}`;
     log.info(message);
-    return { status: 'written', name: target.name, message, failures };
+    return { status: 'written', name: target.name, message, failures, read };
   } finally {
     await loaded.removed;
   }
