@@ -1,7 +1,7 @@
-import { addMonths, ConfigError, ENV, isoDate, type Logger, parseEphemeralDays, parseInstant, silentLogger, type TallyConfig, thisMonth } from '@tally/core';
-import { buildCcspReport, type BuildResult, buildRenewalReport, DEFAULT_SHEETS, type ReportParams } from '@tally/reports';
+import { addMonths, ConfigError, ENV, isoDate, TallyError, type Logger, parseEphemeralDays, parseInstant, silentLogger, type TallyConfig, thisMonth } from '@tally/core';
+import { buildCcspReport, type BuildResult, buildRenewalReport, DEFAULT_SHEETS, type ReportParams, verifyReport } from '@tally/reports';
 import { DirectoryStorage, type Storage } from '@tally/storage';
-import { join } from 'node:path';
+import { isAbsolute, join, relative } from 'node:path';
 import type { CliIO } from './io.js';
 import { createStorage } from './storage-factory.js';
 
@@ -145,6 +145,26 @@ export async function runReport(cfg: TallyConfig, opts: ReportOptions = {}): Pro
     });
     for (const f of res.failures) log.warn('tarball skipped', { file: f.file, error: f.error });
     return outcome(res, storage, opts.io);
+  } finally {
+    if (!opts.storage) await storage.close?.();
+  }
+}
+
+/**
+ * `tally report --verify {report}`: re-hash the inputs listed in `{report}.inputs.json` and list the
+ * period's tarballs again. Prints each changed input; exit 1 (a TallyError) when any changed.
+ */
+export async function runVerify(cfg: TallyConfig, report: string, opts: { io?: CliIO; logger?: Logger; storage?: Storage } = {}): Promise<{ ok: boolean; changed: { name: string; reason: string }[] }> {
+  const log = opts.logger ?? silentLogger;
+  const storage = opts.storage ?? (await createStorage(cfg, { purpose: 'report', logger: log }));
+  try {
+    // A local path under a directory ship target names the same object as its storage name.
+    const name = isAbsolute(report) && storage instanceof DirectoryStorage ? relative(storage.base, report) : report;
+    const res = await verifyReport(storage, name);
+    for (const c of res.changed) opts.io?.stdout.write(`${c.name}: ${c.reason}\n`);
+    if (!res.ok) throw new TallyError(`${name} no longer matches its inputs: ${res.changed.length} changed`);
+    opts.io?.stdout.write(`${name} matches its inputs\n`);
+    return res;
   } finally {
     if (!opts.storage) await storage.close?.();
   }

@@ -135,9 +135,18 @@ export async function periodUsage(opts: PeriodUsageOptions): Promise<PeriodUsage
   }
   const stale = (p: DayPlan) => p.tarballs.length > 0 && !isCurrent(p.manifest, p.tarballs, countUnreachable);
   if (opts.writeRollups && opts.from !== 'raw') {
-    for (const p of plans.filter(stale)) {
-      await rollup({ storage: opts.storage, since: p.window.since, until: p.window.until, period: 'day', kinds: ['job_host_summary', 'main_jobevent', 'main_host'], reachableOnly: !countUnreachable, logger: log, ...(opts.prefix ? { prefix: opts.prefix } : {}) });
-      p.manifest = await readManifest(opts.storage, 'day', p.window.date, opts.prefix);
+    // One rollup (one database) per run of consecutive stale days.
+    const runs: DayPlan[][] = [];
+    plans.forEach((p, i) => {
+      if (!stale(p)) return;
+      const last = runs.at(-1);
+      if (last && plans[i - 1] === last.at(-1)) last.push(p);
+      else runs.push([p]);
+    });
+    for (const run of runs) {
+      const [first, last] = [run[0]!, run.at(-1)!];
+      await rollup({ storage: opts.storage, since: first.window.since, until: last.window.until, period: 'day', reachableOnly: !countUnreachable, logger: log, ...(opts.prefix ? { prefix: opts.prefix } : {}) });
+      for (const p of run) p.manifest = await readManifest(opts.storage, 'day', p.window.date, opts.prefix);
     }
   }
 

@@ -6,6 +6,7 @@ import { writeCcsp } from './ccsp.js';
 import { writeCcspV2 } from './ccspv2.js';
 import type { ReportParams } from './params.js';
 import type { ReportTables } from './queries.js';
+import { auditName, auditOf } from './audit.js';
 import { loadWorkbookWriter } from './sheet.js';
 
 export type CcspType = 'CCSP' | 'CCSPv2';
@@ -147,11 +148,13 @@ export async function buildCcspReport(opts: BuildCcspOptions): Promise<BuildResu
     return { status: 'skipped', name: target.name, message, failures: [] };
   }
   await using db = await openDuckDb({ memoryLimit: process.env.TALLY_DUCKDB_MEMORY_LIMIT ?? REPORT_MEMORY_LIMIT });
+  const since = thisDay(target.firstDay);
+  const until = addDays(thisDay(target.lastDay), 1);
   const loaded = await periodUsage({
     storage: opts.storage,
     db,
-    since: thisDay(target.firstDay),
-    until: addDays(thisDay(target.lastDay), 1),
+    since,
+    until,
     countUnreachableHosts: opts.countUnreachableHosts ?? false,
     from: opts.from ?? 'auto',
     writeRollups: opts.writeRollups ?? false,
@@ -169,8 +172,12 @@ export async function buildCcspReport(opts: BuildCcspOptions): Promise<BuildResu
       return { status: 'empty', name: target.name, message, failures, read };
     }
     const started = performance.now();
-    await writeCcspWorkbook(opts.type, loaded.usage, { ...opts.params, reportPeriod: target.period }, { sink: opts.storage, name: target.name });
+    const params = { ...opts.params, reportPeriod: target.period };
+    await writeCcspWorkbook(opts.type, loaded.usage, params, { sink: opts.storage, name: target.name });
     log.debug('report: workbook written', { ms: Math.round(performance.now() - started) });
+    const countUnreachableHosts = opts.countUnreachableHosts ?? false;
+    const audit = await auditOf(opts.storage, { type: opts.type, target, since, until, params, countUnreachableHosts, read });
+    await opts.storage.put(auditName(target.name), { dict: audit });
     const message = `Report generated into: ${target.name}`;
     log.info(message);
     return { status: 'written', name: target.name, message, failures, read };

@@ -13,6 +13,7 @@ export {
   writeCcspFromDataframes,
   writeCcspWorkbook,
 } from './build.js';
+export { type AuditInput, auditName, type ReportAudit, verifyReport, type VerifyResult } from './audit.js';
 export { writeCcsp, CCSP_HEADERS } from './ccsp.js';
 export { writeCcspV2, CCSPV2_HEADERS, JOBS_HEADERS, ORGANIZATIONS_HEADERS, ORG_SHEET_HEADERS } from './ccspv2.js';
 export { MANAGED_NODES_HEADERS } from './content-sheets.js';

@@ -3,7 +3,7 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { manifestName, rollup, rollupName } from '@tally/dataframes';
-import { buildCcspReport, type BuildResult, reportParams } from '@tally/reports';
+import { buildCcspReport, type BuildResult, reportParams, verifyReport } from '@tally/reports';
 import { DirectoryStorage } from '@tally/storage';
 import { metricsUtilityTarballs } from '@tally/testkit';
 import ExcelJS from 'exceljs';
@@ -114,7 +114,10 @@ describe('reports from rollups', () => {
         `1,2024-04-${day} 10:00:00+00,x,late-host,0,0,0,2,1,0,f,0,0,9999,Late template,Late org\n`,
     );
     execFileSync('tar', ['czf', join(ship, `data/2024/04/${day}/u-late-2024-04-${day}-000000+0000-2024-04-${day}-235959+0000-0.tar.gz`), '-C', src, '.']);
+    const late = `data/2024/04/${day}/u-late-2024-04-${day}-000000+0000-2024-04-${day}-235959+0000-0.tar.gz`;
+    expect((await verifyReport(storage, before.res.name)).changed).toEqual([{ name: late, reason: 'added since the report was built' }]);
     const after = await report(storage, ship, { month: '2024-04' }, true);
+    expect((await verifyReport(storage, after.res.name)).ok).toBe(true);
     expect(rawDays(after.res)).toEqual([`2024-04-${day}`]);
     expect(JSON.stringify(after.cells['Managed nodes'])).toContain('late-host');
     expect(after.cells).toEqual((await report(storage, ship, { month: '2024-04' }, true, 'raw')).cells);
