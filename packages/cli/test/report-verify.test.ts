@@ -49,6 +49,9 @@ async function cells(path: string): Promise<Record<string, unknown[]>> {
 const WORKBOOK = 'reports/2024/03/CCSPv2-2024-03.xlsx';
 const AUDIT = 'reports/2024/03/CCSPv2-2024-03.inputs.json';
 
+/** Rollups of whole months and several workbooks: minutes on a busy 2-core host. */
+const SLOW = 300_000;
+
 describe('tally report: audit trail, --verify, --write-rollups, --from raw', () => {
   it('writes {report}.inputs.json listing every tarball read, hashed, with the counting rule', async () => {
     const r = await tally(['report', '--month', '2024-03', '--force', '--from', 'raw']);
@@ -63,7 +66,7 @@ describe('tally report: audit trail, --verify, --write-rollups, --from raw', () 
       expect(i.size).toBeGreaterThan(0);
     }
     expect(JSON.stringify(audit)).not.toMatch(/password|secret/i);
-  });
+  }, SLOW);
 
   it('--verify: exit 0 while the inputs are unchanged; exit 1 naming a tarball replaced since', async () => {
     expect((await tally(['report', '--verify', WORKBOOK])).code).toBe(0);
@@ -82,7 +85,7 @@ describe('tally report: audit trail, --verify, --write-rollups, --from raw', () 
       copyFileSync(saved, join(ship, a));
     }
     expect((await tally(['report', '--verify', 'reports/2024/03/none.xlsx'])).code).toBe(1);
-  });
+  }, SLOW);
 
   it('--write-rollups stores daily rollups; the next report reads them and is the same workbook', async () => {
     const raw = readFileSync(join(ship, WORKBOOK));
@@ -97,5 +100,5 @@ describe('tally report: audit trail, --verify, --write-rollups, --from raw', () 
     writeFileSync(rawCopy, raw);
     expect(await cells(join(ship, WORKBOOK))).toEqual(await cells(rawCopy));
     expect((await tally(['report', '--verify', WORKBOOK])).code).toBe(0);
-  });
+  }, SLOW);
 });

@@ -1,6 +1,6 @@
 import { errorMessage, type Logger, silentLogger } from '@tally/core';
 import { type ExtractFailure, listTarballs } from '@tally/extractors';
-import type { Storage } from '@tally/storage';
+import type { LocalFile, Storage } from '@tally/storage';
 import type { TallyDuckDb } from './duckdb.js';
 import { type ListedObject, listObject, sameListing } from './inputs.js';
 import { JobHostSummary } from './job-host-summary.js';
@@ -77,38 +77,39 @@ function isCurrent(m: RollupManifest | undefined, tarballs: readonly ListedObjec
 }
 
 /**
- * Add a day's rollup parts to the dataframes, all or none (one transaction). Returns the parts
- * read, or the failure naming the part that could not be read.
+ * Add a day's rollup parts to the dataframes, all or none: events first (in a transaction), then
+ * the job host summaries, staged in their file (`stageParquet` reads the footer: a file that is
+ * not Parquet fails there). Returns the parts read and their local copies (kept until the usage
+ * tables are built), or the failure naming the part that could not be read.
  */
 async function addRollupDay(
   storage: Storage,
   m: RollupManifest,
   frames: { jhs: JobHostSummary; events: MainJobevent },
-): Promise<{ read: UsageInput[] } | { failure: { name: string; reason: string } }> {
+): Promise<{ read: UsageInput[]; files: LocalFile[] } | { failure: { name: string; reason: string } }> {
   const read: UsageInput[] = [];
+  const files: LocalFile[] = [];
   // Created outside the transaction: a rollback must not take the tables with it.
   await frames.jhs.init();
   await frames.events.init();
   await frames.jhs.db.run('BEGIN TRANSACTION');
-  for (const kind of REPORT_KINDS) {
+  for (const kind of ['main_jobevent', 'job_host_summary'] as const) {
     const part = m.parts[kind];
     if (!part) continue;
     try {
       const listed = await listObject(storage, part.name);
       const local = await storage.get(part.name);
-      try {
-        const rows = await (kind === 'job_host_summary' ? frames.jhs : frames.events).addParquet(local.path);
-        read.push({ kind: 'rollup', ...listed, rows });
-      } finally {
-        await local.release();
-      }
+      files.push(local);
+      const rows = kind === 'job_host_summary' ? await frames.jhs.stageParquet(local.path) : await frames.events.addParquet(local.path);
+      read.push({ kind: 'rollup', ...listed, rows });
     } catch (err) {
       await frames.jhs.db.run('ROLLBACK');
+      for (const f of files) await f.release();
       return { failure: { name: part.name, reason: errorMessage(err) } };
     }
   }
   await frames.jhs.db.run('COMMIT');
-  return { read };
+  return { read, files };
 }
 
 /**
@@ -151,12 +152,14 @@ export async function periodUsage(opts: PeriodUsageOptions): Promise<PeriodUsage
   }
 
   const rawNames = new Set<string>();
+  const files: LocalFile[] = [];
   for (const p of plans) {
     if (p.tarballs.length === 0) continue;
     if (!stale(p) && p.manifest) {
       const added = await addRollupDay(opts.storage, p.manifest, { jhs, events });
       if ('read' in added) {
         inputs.push(...added.read);
+        files.push(...added.files);
         days.rollup.push(p.window.date);
         continue;
       }
@@ -167,24 +170,29 @@ export async function periodUsage(opts: PeriodUsageOptions): Promise<PeriodUsage
     for (const t of p.tarballs) rawNames.add(t.name);
   }
 
-  if (rawNames.size === 0) {
-    const usage = await usageTables(jhs, { events, organizationFilter: opts.organizationFilter, consume: true });
-    return { usage, inputs, skipped, days, removed: Promise.resolve() };
+  try {
+    if (rawNames.size === 0) {
+      const usage = await usageTables(jhs, { events, organizationFilter: opts.organizationFilter, consume: true });
+      return { usage, inputs, skipped, days, removed: Promise.resolve() };
+    }
+    const loaded = await loadUsage({
+      storage: onlyTarballs(opts.storage, rawNames),
+      since: opts.since,
+      until: opts.until,
+      jobHostSummary: jhs,
+      events,
+      organizationFilter: opts.organizationFilter,
+      logger: log,
+      ...(opts.onExtracted ? { onExtracted: opts.onExtracted } : {}),
+    });
+    const failed = new Set(loaded.failures.map((f: ExtractFailure) => f.file));
+    const listedRaw = new Map(plans.flatMap((p) => p.tarballs).map((t) => [t.name, t]));
+    for (const name of loaded.tarballs) inputs.push({ kind: 'tarball', ...(listedRaw.get(name) ?? { name, size: -1 }) });
+    for (const f of loaded.failures) skipped.push({ name: f.file, reason: f.error });
+    for (const name of rawNames) if (!failed.has(name) && !loaded.tarballs.includes(name)) skipped.push({ name, reason: 'not read' });
+    return { usage: loaded.usage, inputs, skipped, days, removed: loaded.removed };
+  } finally {
+    // The usage tables are built: the staged rollup files are no longer read.
+    for (const f of files) await f.release();
   }
-  const loaded = await loadUsage({
-    storage: onlyTarballs(opts.storage, rawNames),
-    since: opts.since,
-    until: opts.until,
-    jobHostSummary: jhs,
-    events,
-    organizationFilter: opts.organizationFilter,
-    logger: log,
-    ...(opts.onExtracted ? { onExtracted: opts.onExtracted } : {}),
-  });
-  const failed = new Set(loaded.failures.map((f: ExtractFailure) => f.file));
-  const listedRaw = new Map(plans.flatMap((p) => p.tarballs).map((t) => [t.name, t]));
-  for (const name of loaded.tarballs) inputs.push({ kind: 'tarball', ...(listedRaw.get(name) ?? { name, size: -1 }) });
-  for (const f of loaded.failures) skipped.push({ name: f.file, reason: f.error });
-  for (const name of rawNames) if (!failed.has(name) && !loaded.tarballs.includes(name)) skipped.push({ name, reason: 'not read' });
-  return { usage: loaded.usage, inputs, skipped, days, removed: loaded.removed };
 }

@@ -118,26 +118,36 @@ async function installsHashApart(db: UsageDb, installs: readonly (string | null)
 }
 
 /**
- * Usage tables from `prepared`, a relation of prepared (not grouped) job host summary rows,
- * read once, or twice when some grouped rows have several members (see the module comment).
+ * Job host summary rows, prepared or grouped alike, as the usage aggregation reads them: a
+ * grouped row (a rollup's) is one member carrying its members' sums, first and last times and
+ * latest job_created; grouping members or grouped rows gives the same grouped rows.
  */
-async function usageFromPrepared(db: UsageDb, prepared: string, opts: UsageSqlOptions): Promise<UsageResult> {
+function usageRowsOf(pending: { prepared: string; parquet: string | undefined }): string {
+  const index = 'organization_name AS o, job_template_name AS t, host_name AS h, original_host_name AS oh, install_uuid AS u, job_remote_id AS j, task_runs AS tr';
+  const parts = [`SELECT ${index}, created AS cf, created AS cl, job_created AS jc, managed_node_type AS typ FROM ${pending.prepared}`];
+  if (pending.parquet) parts.push(`SELECT ${index}, first_automation AS cf, last_automation AS cl, job_created AS jc, managed_node_type AS typ FROM ${pending.parquet}`);
+  return `(${parts.join(' UNION ALL ')})`;
+}
+
+/**
+ * Usage tables from `usageRows` (see `usageRowsOf`), read once, or twice when some grouped rows
+ * have several members (see the module comment).
+ */
+async function usageFromPrepared(db: UsageDb, usageRows: string, opts: UsageSqlOptions): Promise<UsageResult> {
   const inOrgs = await orgFilter(db, opts.organizationFilter);
-  const rows =
-    `SELECT organization_name AS o, job_template_name AS t, host_name AS h, original_host_name AS oh, install_uuid AS u, ` +
-    `job_remote_id AS j, task_runs AS tr, created AS c, job_created AS jc, managed_node_type AS typ FROM ${prepared}`;
+  const rows = `SELECT * FROM ${usageRows}`;
   const key = KEY.join(', ');
   try {
     const install = (await installsHashApart(db, opts.installs)) ? 'hash(u)' : 'u';
     await db.run(
       `CREATE OR REPLACE TABLE ${HOST_ROWS} AS SELECT ${key}, n, tr, f, l, jmin, jmax, js, ${distinctJobs('js', 'nj', 'n')} AS g FROM (
-         SELECT o, t, h, oh, ${install} AS install, any_value(u) AS u, count(*) AS n, count(j) AS nj, sum(tr) AS tr, min(c) AS f, max(c) AS l,
+         SELECT o, t, h, oh, ${install} AS install, any_value(u) AS u, count(*) AS n, count(j) AS nj, sum(tr) AS tr, min(cf) AS f, max(cl) AS l,
            min(jc) AS jmin, max(jc) AS jmax, list(j) AS js
          FROM (${rows}) WHERE typ = ${DIRECT} GROUP BY o, t, h, oh, install)`,
     );
     // INDIRECT rows are few (audits): grouped exactly; those sharing a DIRECT grouped row join it.
     await db.run(
-      `CREATE OR REPLACE TEMP TABLE ${INDIRECT} AS SELECT ${key}, j, sum(tr) AS tr, min(c) AS f, max(c) AS l, max(jc) AS jmax
+      `CREATE OR REPLACE TEMP TABLE ${INDIRECT} AS SELECT ${key}, j, sum(tr) AS tr, min(cf) AS f, max(cl) AS l, max(jc) AS jmax
        FROM (${rows}) WHERE typ <> ${DIRECT} GROUP BY ALL`,
     );
     // Without INDIRECT rows (the usual month) the join would still read every group's job list.
@@ -236,9 +246,10 @@ const GROUPED_DATA_COLUMNS = ['task_runs', 'first_automation', 'last_automation'
 const SCRATCH = 'usage_grouped_jhs';
 
 /**
- * Usage tables from whatever `jhs` holds. Only prepared rows (raw CSVs, nothing grouped): ONE
- * aggregation straight from them, never forming the grouped rows. Otherwise from the grouped
- * rows (everything folded with the regroup semantics first). Both give the same tables.
+ * Usage tables from whatever `jhs` holds. Only prepared rows (raw CSVs) and staged Parquet
+ * rollups (`stageParquet`): ONE aggregation straight from them, never forming the grouped rows.
+ * Otherwise from the grouped rows (everything folded with the regroup semantics first). Both give
+ * the same tables.
  */
 export async function usageTables(jhs: JobHostSummary, opts: UsageOptions = {}): Promise<UsageTables> {
   const db = jhs.db;
@@ -249,8 +260,12 @@ export async function usageTables(jhs: JobHostSummary, opts: UsageOptions = {}):
   }
   const sql = { organizationFilter: opts.organizationFilter, hostMap: hasEvents, installs: opts.installs };
   const base = { db, hosts: USAGE_TABLES.hosts, jobs: USAGE_TABLES.jobs, hostMap: hasEvents ? USAGE_TABLES.hostMap : undefined, events: hasEvents ? opts.events?.table : undefined };
-  const prepared = opts.method === 'grouped' ? undefined : await jhs.preparedRelation();
-  if (prepared) return { ...base, method: 'scan', empty: (await usageFromPrepared(db, prepared, sql)).empty };
+  const pending = opts.method === 'grouped' ? undefined : await jhs.pendingRows();
+  if (pending) {
+    // The install uuids given are those of the prepared rows: Parquet rows may carry others.
+    const fast = pending.parquet ? { ...sql, installs: undefined } : sql;
+    return { ...base, method: 'scan', empty: (await usageFromPrepared(db, usageRowsOf(pending), fast)).empty };
+  }
   if (!opts.consume) {
     await jhs.group();
     return { ...base, method: 'grouped', empty: (await usageFromGrouped(db, jhs.table, sql)).empty };
@@ -301,8 +316,8 @@ export async function loadUsage(opts: LoadUsageOptions): Promise<LoadUsageResult
   const jhs = opts.jobHostSummary;
   const dfs = opts.events ? [jhs, opts.events] : [jhs];
   const loadOpts = { storage: opts.storage, since: opts.since, until: opts.until, logger: log };
-  // With rows already in (rollups), the usage comes from grouped rows: no cheaper plan to fall back from.
-  const fresh = (await jhs.preparedRelation()) !== undefined;
+  // With grouped rows already in, the usage comes from grouped rows: no cheaper plan to fall back from.
+  const fresh = (await jhs.pendingRows()) !== undefined;
   let usage: UsageTables | undefined;
   let installs: (string | null)[] = [];
   const finish = async (method: 'grouped' | undefined) => {
@@ -322,8 +337,8 @@ export async function loadUsage(opts: LoadUsageOptions): Promise<LoadUsageResult
       log.info('usage: out of memory aggregating the CSV scans; grouping the job host summaries instead');
       result.tarballs.length = kept.tarballs;
       result.failures.length = kept.failures;
-      // Tarball-by-tarball reading may have committed rows before the failure.
-      for (const df of dfs) await df.clear();
+      // Tarball-by-tarball reading may have committed rows before the failure (staged rollups stay).
+      for (const df of dfs) await df.clearRaw();
       await loadExtracted(dfs, extracted, result, log, { stage: true, finish: () => finish('grouped') });
     }
     log.debug('usage: tables built', { method: usage?.method, ms: Math.round(performance.now() - extractedAt) });

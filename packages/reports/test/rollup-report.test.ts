@@ -62,6 +62,9 @@ async function rollDays(storage: DirectoryStorage, since: string, until: string,
 const rawDays = (r: BuildResult) => r.read?.days.raw ?? [];
 const rollupDays = (r: BuildResult) => r.read?.days.rollup ?? [];
 
+/** Rollups of whole months and several workbooks: minutes on a busy 2-core host. */
+const SLOW = 300_000;
+
 describe('reports from rollups', () => {
   for (const countUnreachableHosts of [true, false]) {
     it(`${countUnreachableHosts ? 'counting' : 'dropping'} unreachable hosts: raw == daily rollups == a mix, every fixture month and a range`, async () => {
@@ -87,7 +90,7 @@ describe('reports from rollups', () => {
         expect(rawDays(rolled.res), label(p)).toEqual([]);
         expect(rolled.cells, `rollups ${label(p)}`).toEqual(raw.get(label(p))!.cells);
       }
-    });
+    }, SLOW);
   }
 
   it('never mixes counting rules: rollups of the other rule are not used', async () => {
@@ -97,7 +100,7 @@ describe('reports from rollups', () => {
     const again = await report(storage, ship, { month: '2024-04' }, false);
     expect(rollupDays(again.res)).toEqual([]);
     expect(again.cells).toEqual(raw.cells);
-  });
+  }, SLOW);
 
   it('a tarball added to a rolled-up day makes that day stale: the report includes its rows', async () => {
     const { ship, storage } = fixtureShip('stale');
@@ -121,7 +124,7 @@ describe('reports from rollups', () => {
     expect(rawDays(after.res)).toEqual([`2024-04-${day}`]);
     expect(JSON.stringify(after.cells['Managed nodes'])).toContain('late-host');
     expect(after.cells).toEqual((await report(storage, ship, { month: '2024-04' }, true, 'raw')).cells);
-  });
+  }, SLOW);
 
   it('a corrupt or truncated Parquet rollup is named and its day read from the tarballs', async () => {
     const { ship, storage } = fixtureShip('corrupt');
@@ -137,5 +140,5 @@ describe('reports from rollups', () => {
     expect(res.cells).toEqual(raw.cells);
     // The manifest itself still names the part: only the part was unreadable.
     expect(manifestName('day', date)).toBe(`rollups/_inputs/period=day/date=${date}.json`);
-  });
+  }, SLOW);
 });

@@ -54,6 +54,9 @@ async function fromScript(name: string, fill: (jhs: JobHostSummary, events: Main
   return cells(name);
 }
 
+/** Rollups of whole months and several workbooks: minutes on a busy 2-core host. */
+const SLOW = 300_000;
+
 describe('a script builds a CCSPv2 from its own dataframes', () => {
   for (const countUnreachableHosts of [true, false]) {
     it(`from tarballs (loadTarballs → group) and from daily rollups (addRollups → regroup): equal to tally report (${countUnreachableHosts ? 'counting' : 'dropping'} unreachable hosts)`, async () => {
@@ -72,6 +75,6 @@ describe('a script builds a CCSPv2 from its own dataframes', () => {
         await jhs.regroup();
       }, countUnreachableHosts);
       expect(rolled).toEqual(expected);
-    });
+    }, SLOW);
   }
 });
