@@ -47,8 +47,8 @@ export abstract class Dataframe {
   private ready = false;
   /** Prepared-row SELECTs over CSV scans, folded in by the next `group()`. */
   private pendingScans: string[] = [];
-  /** Parquet files (grouped rows) staged by `stageParquet`, read by the next grouping. */
-  private pendingParquet: string[] = [];
+  /** Parquet files (grouped rows) staged by `stageParquet` with their columns, read by the next grouping. */
+  private pendingParquet: { path: string; names: readonly string[] }[] = [];
 
   constructor(db: TallyDuckDb, tablePrefix: string) {
     this.db = db;
@@ -343,16 +343,22 @@ export abstract class Dataframe {
       throw new TallyError(`${path}: Parquet could not be read as ${this.name}: ${errorMessage(err)}`, { cause: err });
     }
     const [schema] = await this.db.all<{ names: string[] }>('SELECT list(name) AS names FROM parquet_schema($1)', [path]);
-    const present = new Set(schema?.names ?? []);
-    const select = this.columns.map((c) => (present.has(c.name) ? `CAST(${ident(c.name)} AS ${c.type})` : `NULL::${c.type}`) + ` AS ${ident(c.name)}`);
-    this.pendingParquet.push(`SELECT ${select.join(', ')} FROM read_parquet(${literal(path)})`);
+    this.pendingParquet.push({ path, names: schema?.names ?? [] });
     this.sources += 1;
     return rows;
   }
 
-  /** Grouped rows of the staged Parquet files, as one relation (undefined when none). */
+  /**
+   * Grouped rows of the staged Parquet files, as one relation (undefined when none): ONE
+   * multi-file scan (DuckDB parallelizes it across files and row groups; 30 scans in a UNION ALL
+   * were several times slower), columns matched by name, absent ones NULL.
+   */
   protected stagedParquetRelation(): string | undefined {
-    return this.pendingParquet.length === 0 ? undefined : `(${this.pendingParquet.join(' UNION ALL ')})`;
+    if (this.pendingParquet.length === 0) return undefined;
+    const present = new Set(this.pendingParquet.flatMap((p) => p.names));
+    const select = this.columns.map((c) => (present.has(c.name) ? `CAST(${ident(c.name)} AS ${c.type})` : `NULL::${c.type}`) + ` AS ${ident(c.name)}`);
+    const files = this.pendingParquet.map((p) => literal(p.path)).join(', ');
+    return `(SELECT ${select.join(', ')} FROM read_parquet([${files}], union_by_name = true))`;
   }
 
   /** SELECT regrouping `from` (a relation with `columns`) by the index columns. */
@@ -449,13 +455,14 @@ export abstract class Dataframe {
    * of `columns`). Undefined when grouped rows, or Parquet rows added by `addParquet`, exist.
    * Consumes nothing.
    */
-  async pendingRows(): Promise<{ prepared: string; parquet: string | undefined } | undefined> {
+  async pendingRows(): Promise<{ prepared: string; parquet: string | undefined; hasPrepared: boolean } | undefined> {
     await this.init();
-    const [n] = await this.db.all<{ t: bigint; s: bigint }>(
-      `SELECT (SELECT count(*) FROM ${ident(this.table)}) AS t, (SELECT count(*) FROM ${ident(this.stagingTable)}) AS s`,
+    const [n] = await this.db.all<{ t: bigint; s: bigint; r: bigint }>(
+      `SELECT (SELECT count(*) FROM ${ident(this.table)}) AS t, (SELECT count(*) FROM ${ident(this.stagingTable)}) AS s, (SELECT count(*) FROM ${ident(this.rawTable)}) AS r`,
     );
     if (Number(n?.t ?? 0) > 0 || Number(n?.s ?? 0) > 0) return undefined;
-    return { prepared: this.rawAndScans(this.pendingScans), parquet: this.stagedParquetRelation() };
+    const hasPrepared = Number(n?.r ?? 0) > 0 || this.pendingScans.length > 0;
+    return { prepared: this.rawAndScans(this.pendingScans), parquet: this.stagedParquetRelation(), hasPrepared };
   }
 
   /** Prepared rows of the raw table and of `scans`, as one relation. */

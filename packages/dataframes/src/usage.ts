@@ -122,9 +122,10 @@ async function installsHashApart(db: UsageDb, installs: readonly (string | null)
  * grouped row (a rollup's) is one member carrying its members' sums, first and last times and
  * latest job_created; grouping members or grouped rows gives the same grouped rows.
  */
-function usageRowsOf(pending: { prepared: string; parquet: string | undefined }): string {
+function usageRowsOf(pending: { prepared: string; parquet: string | undefined; hasPrepared: boolean }): string {
   const index = 'organization_name AS o, job_template_name AS t, host_name AS h, original_host_name AS oh, install_uuid AS u, job_remote_id AS j, task_runs AS tr';
-  const parts = [`SELECT ${index}, created AS cf, created AS cl, job_created AS jc, managed_node_type AS typ FROM ${pending.prepared}`];
+  const parts: string[] = [];
+  if (pending.hasPrepared || !pending.parquet) parts.push(`SELECT ${index}, created AS cf, created AS cl, job_created AS jc, managed_node_type AS typ FROM ${pending.prepared}`);
   if (pending.parquet) parts.push(`SELECT ${index}, first_automation AS cf, last_automation AS cl, job_created AS jc, managed_node_type AS typ FROM ${pending.parquet}`);
   return `(${parts.join(' UNION ALL ')})`;
 }
@@ -262,9 +263,13 @@ export async function usageTables(jhs: JobHostSummary, opts: UsageOptions = {}):
   const base = { db, hosts: USAGE_TABLES.hosts, jobs: USAGE_TABLES.jobs, hostMap: hasEvents ? USAGE_TABLES.hostMap : undefined, events: hasEvents ? opts.events?.table : undefined };
   const pending = opts.method === 'grouped' ? undefined : await jhs.pendingRows();
   if (pending) {
-    // The install uuids given are those of the prepared rows: Parquet rows may carry others.
-    const fast = pending.parquet ? { ...sql, installs: undefined } : sql;
-    return { ...base, method: 'scan', empty: (await usageFromPrepared(db, usageRowsOf(pending), fast)).empty };
+    // The install uuids given are those of the prepared rows; Parquet rows may carry others (few: read from the files).
+    let installs = pending.hasPrepared ? opts.installs : [];
+    if (installs && pending.parquet) {
+      const rows = await db.all<{ u: string | null }>(`SELECT DISTINCT install_uuid AS u FROM ${pending.parquet}`);
+      installs = [...installs, ...rows.map((r) => r.u)];
+    }
+    return { ...base, method: 'scan', empty: (await usageFromPrepared(db, usageRowsOf(pending), { ...sql, installs })).empty };
   }
   if (!opts.consume) {
     await jhs.group();
