@@ -209,7 +209,8 @@ describe('rollup', () => {
         expect(await rowsOf(mh), `seed ${seed} period ${period} hosts`).toEqual(expectedMh);
       }
     }
-  });
+    // 76 rollup windows: minutes on a busy 2-core host.
+  }, 240_000);
 
   it('writes Hive-partitioned Parquet that DuckDB reads directly', async () => {
     const { base: fixtures } = metricsUtilityTarballs();
