@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { manifestName, rollup, rollupName } from '@tally/dataframes';
@@ -97,6 +97,14 @@ describe('reports from rollups', () => {
     const { ship, storage } = fixtureShip('other-rule');
     const raw = await report(storage, ship, { month: '2024-04' }, false, 'raw');
     await rollDays(storage, '2024-04-01', '2024-05-01', true);
+    // Each day's manifest records the rule, its parts and every tarball it read, hashed.
+    const day = readdirSync(join(ship, 'data/2024/04')).sort()[0]!;
+    const manifest = JSON.parse(readFileSync(join(ship, manifestName('day', `2024-04-${day}`)), 'utf8'));
+    const tarballs = readdirSync(join(ship, `data/2024/04/${day}`)).map((f) => `data/2024/04/${day}/${f}`).sort();
+    expect(manifest).toMatchObject({ format: 1, period: 'day', date: `2024-04-${day}`, countUnreachableHosts: true });
+    expect(manifest.parts.job_host_summary.name).toBe(rollupName('job_host_summary', 'day', `2024-04-${day}`));
+    expect(manifest.inputs.map((i: { name: string }) => i.name).sort()).toEqual(tarballs);
+    for (const i of manifest.inputs) expect(i.sha256).toMatch(/^[0-9a-f]{64}$/);
     const again = await report(storage, ship, { month: '2024-04' }, false);
     expect(rollupDays(again.res)).toEqual([]);
     expect(again.cells).toEqual(raw.cells);
