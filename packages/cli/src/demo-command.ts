@@ -121,7 +121,7 @@ export async function demoCommand(opts: DemoOptions, io: CliIO): Promise<void> {
     say('rolling up …');
     // On a terminal the summary lines say enough; the per-file lines stay in the JSON log.
     const quiet = interactive ? createLogger({ stream: io.stderr, level: 'warn' }) : logger;
-    const rolled = await invokeRollup(storage, { ...window, period: 'month' }, io, quiet);
+    const rolled = await invokeRollup(storage, { ...window, period: 'month', countUnreachableHosts: cfg.countUnreachableHosts ?? false }, io, quiet);
     say(`  ${rolled.parts.length} Parquet files (${secs()})`);
 
     const reports: string[] = [];

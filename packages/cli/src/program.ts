@@ -147,6 +147,9 @@ ${EXIT_CODES}`,
     .option('--ephemeral <age>', 'also count hosts seen for at most this long (Nd or Nmo), Renewal Guidance')
     .option('--force', 'overwrite an existing report')
     .option('--db <url>', 'the controller database, for RENEWAL_GUIDANCE (default: DATABASE_URL)')
+    .addOption(new Option('--from <source>', 'raw: read every tarball; auto: each day\'s current rollup, the other days raw').choices(['auto', 'raw']).default('auto'))
+    .option('--write-rollups', 'store daily rollups of the days read raw (for the next report)')
+    .option('--verify <report>', 'check a workbook (storage name or path) against its {report}.inputs.json: exit 0 if its inputs are unchanged, 1 naming those that changed')
     .addHelpText(
       'after',
       `

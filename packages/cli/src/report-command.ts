@@ -1,7 +1,7 @@
-import { addMonths, ConfigError, ENV, isoDate, type Logger, parseEphemeralDays, parseInstant, silentLogger, type TallyConfig, thisMonth } from '@tally/core';
-import { buildCcspReport, type BuildResult, buildRenewalReport, DEFAULT_SHEETS, deduplicatorFor, type ReportParams } from '@tally/reports';
+import { addMonths, ConfigError, ENV, isoDate, TallyError, type Logger, parseEphemeralDays, parseInstant, silentLogger, type TallyConfig, thisMonth } from '@tally/core';
+import { buildCcspReport, type BuildResult, buildRenewalReport, DEFAULT_SHEETS, deduplicatorFor, type ReportParams, verifyReport } from '@tally/reports';
 import { DirectoryStorage, type Store } from '@tally/storage';
-import { join } from 'node:path';
+import { isAbsolute, join, relative } from 'node:path';
 import type { CliIO } from './io.js';
 import { createStore } from './storage-factory.js';
 
@@ -24,6 +24,10 @@ export interface ReportOptions {
   /** The run's "now" (tests). */
   now?: Date;
   logger?: Logger;
+  /** `raw` reads every tarball; `auto` (default) each day's current rollup and the other days raw. */
+  from?: 'auto' | 'raw';
+  /** Store daily rollups of the days read raw. */
+  writeRollups?: boolean;
   /** Use this storage instead of building one from METRICS_UTILITY_SHIP_TARGET. */
   storage?: Store;
 }
@@ -137,9 +141,39 @@ export async function runReport(cfg: TallyConfig, opts: ReportOptions = {}): Pro
   const storage = opts.storage ?? (await createStore(cfg, 'report', { logger: log }));
   try {
     const period = since ? { since, until: until ?? now } : { month: opts.month ?? isoDate(addMonths(thisMonth(now), -1)).slice(0, 7) };
-    const res = await buildCcspReport({ type, storage, period, params: reportParams(cfg, now), force: opts.force ?? false, logger: log });
+    const res = await buildCcspReport({
+      type,
+      storage,
+      period,
+      params: reportParams(cfg, now),
+      countUnreachableHosts: cfg.countUnreachableHosts ?? false,
+      from: opts.from ?? 'auto',
+      writeRollups: opts.writeRollups ?? false,
+      force: opts.force ?? false,
+      logger: log,
+    });
     for (const f of res.failures) log.warn('tarball skipped', { ...f });
     return outcome(res, storage, opts.io);
+  } finally {
+    if (!opts.storage) await storage.close?.();
+  }
+}
+
+/**
+ * `tally report --verify {report}`: re-hash the inputs listed in `{report}.inputs.json` and list the
+ * period's tarballs again. Prints each changed input; exit 1 (a TallyError) when any changed.
+ */
+export async function runVerify(cfg: TallyConfig, report: string, opts: { io?: CliIO; logger?: Logger; storage?: Store } = {}): Promise<{ ok: boolean; changed: { name: string; reason: string }[] }> {
+  const log = opts.logger ?? silentLogger;
+  const storage = opts.storage ?? (await createStore(cfg, 'report', { logger: log }));
+  try {
+    // A local path under a directory ship target names the same object as its storage name.
+    const name = isAbsolute(report) && storage instanceof DirectoryStorage ? relative(storage.base, report) : report;
+    const res = await verifyReport(storage, name);
+    for (const c of res.changed) opts.io?.stdout.write(`${c.name}: ${c.reason}\n`);
+    if (!res.ok) throw new TallyError(`${name} no longer matches its inputs: ${res.changed.length} changed`);
+    opts.io?.stdout.write(`${name} matches its inputs\n`);
+    return res;
   } finally {
     if (!opts.storage) await storage.close?.();
   }

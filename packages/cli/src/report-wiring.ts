@@ -1,6 +1,6 @@
 import { loadConfig, monthWindow } from '@tally/core';
 import { type CliIO, cliLogger } from './io.js';
-import { runReport } from './report-command.js';
+import { runReport, runVerify } from './report-command.js';
 
 export interface ReportCommandOptions {
   month?: string;
@@ -10,6 +10,9 @@ export interface ReportCommandOptions {
   force?: boolean;
   db?: string;
   config?: string;
+  from?: 'auto' | 'raw';
+  writeRollups?: boolean;
+  verify?: string;
 }
 
 /** `tally report`: options and environment in, `runReport` does the work and prints where the workbook is. */
@@ -17,6 +20,10 @@ export async function reportCommand(opts: ReportCommandOptions, io: CliIO): Prom
   if (opts.month) monthWindow(opts.month); // a bad --month is a usage error before anything is read
   const cfg = loadConfig({ env: io.env, ...(opts.config ? { file: opts.config } : {}) });
   const logger = cliLogger(io, { command: 'report' });
+  if (opts.verify) {
+    await runVerify(cfg, opts.verify, { io, logger });
+    return;
+  }
   await runReport(cfg, {
     ...(opts.month ? { month: opts.month } : {}),
     ...(opts.since ? { since: opts.since } : {}),
@@ -24,6 +31,8 @@ export async function reportCommand(opts: ReportCommandOptions, io: CliIO): Prom
     ...(opts.ephemeral ? { ephemeral: opts.ephemeral } : {}),
     ...(opts.db ? { db: opts.db } : {}),
     force: opts.force ?? false,
+    ...(opts.from ? { from: opts.from } : {}),
+    ...(opts.writeRollups ? { writeRollups: true } : {}),
     env: io.env,
     io,
     logger,

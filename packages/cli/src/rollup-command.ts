@@ -14,14 +14,14 @@ export interface RollupCommandOptions {
 /** Roll the tarballs of `[since, until)` in `storage` up; the shared core of `rollup` and `demo`. */
 export async function invokeRollup(
   storage: Store,
-  w: { since: Date; until: Date; period: RollupPeriod },
+  w: { since: Date; until: Date; period: RollupPeriod; countUnreachableHosts?: boolean },
   io: CliIO,
   logger: Logger = cliLogger(io, { command: 'rollup' }),
 ): Promise<RollupResult> {
   if (w.since.getTime() >= w.until.getTime()) {
     throw new TallyError(`rollup: --since ${w.since.toISOString()} is not before --until ${w.until.toISOString()}`);
   }
-  return rollup({ storage, since: w.since, until: w.until, period: w.period, logger });
+  return rollup({ storage, since: w.since, until: w.until, period: w.period, reachableOnly: !w.countUnreachableHosts, logger });
 }
 
 /** `tally rollup`: Parquet under {ship_path}/rollups/, one partition per kind, period and date. */
@@ -30,7 +30,7 @@ export async function rollupCommand(opts: RollupCommandOptions, io: CliIO): Prom
   const logger = cliLogger(io, { command: 'rollup' });
   const storage = await createStore(cfg, 'rollup', { logger });
   try {
-    const result = await invokeRollup(storage, { since: opts.since, until: opts.until ?? new Date(), period: opts.period }, io);
+    const result = await invokeRollup(storage, { since: opts.since, until: opts.until ?? new Date(), period: opts.period, countUnreachableHosts: cfg.countUnreachableHosts ?? false }, io);
     for (const p of result.parts) io.stdout.write(`${p.name}\n`);
     const rows = result.parts.reduce((n, p) => n + p.rows, 0);
     const summary = `rolled ${result.tarballs.length} tarball(s) up into ${result.parts.length} Parquet file(s), ${rows} row(s)`;

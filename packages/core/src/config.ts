@@ -74,6 +74,8 @@ export const ENV = {
   organizationFilter: { env: 'METRICS_UTILITY_ORGANIZATION_FILTER', schema: listOf(';') },
   optionalCcspReportSheets: { env: 'METRICS_UTILITY_OPTIONAL_CCSP_REPORT_SHEETS', schema: list },
   deduplicator: { env: 'METRICS_UTILITY_DEDUPLICATOR', schema: text },
+  // One counting rule for rollups and every report (never mixed): see conventions.md.
+  countUnreachableHosts: { env: 'TALLY_COUNT_UNREACHABLE_HOSTS', schema: bool, accepts: 'true or false' },
 } as const satisfies Record<string, { env: string; schema: z.ZodType; secret?: boolean; accepts?: string }>;
 
 type Env = typeof ENV;

@@ -10,3 +10,6 @@ export { DataCollectionStatus } from './data-collection-status.js';
 export * from './rollup.js';
 export { loadExtracted, loadTarballs, type LoadOptions, type LoadResult, withExtracted } from './load.js';
 export { CsvError, readCsvHeader } from './csv.js';
+export { loadUsage, type LoadUsageOptions, type LoadUsageResult, type UsageOptions, type UsageTables, usageTables } from './usage.js';
+export { hashObject, type HashedObject, listObject, type ListedObject, sameListing } from './inputs.js';
+export { type PeriodUsage, type PeriodUsageOptions, periodUsage, type SkippedInput, type UsageInput } from './period-usage.js';

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { addDays, addMonths, isoDate, type Logger, silentLogger, tempdir, thisDay, thisMonth, thisWeek } from '@tally/core';
 import { type ExtractFailure, listTarballs } from '@tally/extractors';
@@ -5,6 +6,7 @@ import type { Store } from '@tally/storage';
 import type { Dataframe } from './dataframe.js';
 import { type DuckDbOptions, openDuckDb, type TallyDuckDb } from './duckdb.js';
 import { JobHostSummary } from './job-host-summary.js';
+import { type HashedObject, hashObject } from './inputs.js';
 import { loadExtracted, withExtracted } from './load.js';
 import { MainHost } from './main-host.js';
 import { MainJobevent } from './main-jobevent.js';
@@ -40,6 +42,42 @@ export interface RollupPart {
   /** Storage name written. */
   name: string;
   rows: number;
+}
+
+/**
+ * What a rollup of one period was built from, stored beside its parts: it is current while the
+ * period's tarballs still list with these names and sizes and it was built under the same rule.
+ */
+export interface RollupManifest {
+  format: 1;
+  period: RollupPeriod;
+  date: string;
+  /** TALLY_COUNT_UNREACHABLE_HOSTS when it was built: rollups of different rules never mix. */
+  countUnreachableHosts: boolean;
+  /** Every kind rolled up: its part, or null when the period had no CSV of that kind. */
+  parts: Partial<Record<RollupKind, { name: string; rows: number } | null>>;
+  /** Every tarball of the period (the skipped ones with their reason). */
+  inputs: (HashedObject & { skipped?: string })[];
+}
+
+/** `rollups/_inputs/period={period}/date={date}.json` (outside the kinds' Hive trees). */
+export function manifestName(period: RollupPeriod, date: string, prefix = 'rollups'): string {
+  return `${prefix}/_inputs/period=${period}/date=${date}.json`;
+}
+
+/** The manifest of a period's rollup, or undefined when there is none (or it cannot be read as one). */
+export async function readManifest(storage: Store, period: RollupPeriod, date: string, prefix = 'rollups'): Promise<RollupManifest | undefined> {
+  const name = manifestName(period, date, prefix);
+  if (!(await storage.exists(name))) return undefined;
+  const local = await storage.get(name);
+  try {
+    const m = JSON.parse(await readFile(local.path, 'utf8')) as RollupManifest;
+    return m?.format === 1 && Array.isArray(m.inputs) && typeof m.parts === 'object' ? m : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    await local.release();
+  }
 }
 
 export interface RollupResult {
@@ -122,7 +160,8 @@ export async function rollup(opts: RollupOptions): Promise<RollupResult> {
   });
   const dfs = kinds.map((k) => createDataframe(k, db, { reachableOnly: opts.reachableOnly }));
   for (const w of periodWindows(opts.since, opts.until, opts.period)) {
-    if ((await listTarballs(opts.storage, w.since, w.until)).length === 0) continue;
+    const listed = await listTarballs(opts.storage, w.since, w.until);
+    if (listed.length === 0) continue;
     for (const df of dfs) await df.clear();
     // Each kind's grouped rows stream from the CSV scans straight into Parquet (no grouped table).
     const files = new Map<Dataframe, { file: string; rows: number }>();
@@ -142,15 +181,25 @@ export async function rollup(opts: RollupOptions): Promise<RollupResult> {
     );
     result.tarballs.push(...loaded.tarballs);
     result.failures.push(...loaded.failures);
+    const manifest: RollupManifest = { format: 1, period: opts.period, date: w.date, countUnreachableHosts: !(opts.reachableOnly ?? true), parts: {}, inputs: [] };
     for (const [i, df] of dfs.entries()) {
       const kind = kinds[i]!;
       const written = files.get(df);
+      manifest.parts[kind] = null;
       if (!written) continue;
       const name = rollupName(kind, opts.period, w.date, opts.prefix);
       await opts.storage.put(name, { filename: written.file });
+      manifest.parts[kind] = { name, rows: written.rows };
       result.parts.push({ kind, period: opts.period, date: w.date, name, rows: written.rows });
       log.info('rollup written', { name, rows: written.rows });
     }
+    const skipped = new Map(loaded.failures.map((f) => [f.file, f.error]));
+    for (const name of listed) {
+      const reason = skipped.get(name);
+      manifest.inputs.push({ ...(await hashObject(opts.storage, name)), ...(reason === undefined ? {} : { skipped: reason }) });
+    }
+    // Written last: a manifest never names a part that is not stored yet.
+    await opts.storage.put(manifestName(opts.period, w.date, opts.prefix), { dict: manifest });
   }
   return result;
 }

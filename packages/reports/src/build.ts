@@ -1,12 +1,14 @@
-import { isoDate, type Logger, monthWindow, silentLogger, withTempdir } from '@tally/core';
+import { addDays, isoDate, type Logger, monthWindow, silentLogger, thisDay, withTempdir } from '@tally/core';
+import { type JobHostSummary, type MainJobevent, openDuckDb, type PeriodUsage, periodUsage, usageTables } from '@tally/dataframes';
 import type { ExtractFailure } from '@tally/extractors';
-import type { Store } from '@tally/storage';
+import type { Sink, Store } from '@tally/storage';
 import { join } from 'node:path';
 import { writeCcsp } from './ccsp.js';
 import { writeCcspV2 } from './ccspv2.js';
 import type { ReportParams } from './params.js';
+import type { ReportTables } from './queries.js';
+import { auditName, auditOf } from './audit.js';
 import { loadWorkbookWriter } from './sheet.js';
-import { loadReportTables } from './tables.js';
 
 export type CcspType = 'CCSP' | 'CCSPv2';
 
@@ -55,6 +57,57 @@ export interface BuildResult {
   message: string;
   /** Tarballs that could not be read (named, with the CSV member and line when that was why; contributing nothing). */
   failures: ExtractFailure[];
+  /** What the workbook was computed from (absent when skipped). */
+  read?: Pick<PeriodUsage, 'inputs' | 'skipped' | 'days'>;
+}
+
+/** Where a workbook goes: any storage (sink) that can `put` a file. */
+export type ReportSink = Pick<Sink, 'put'>;
+
+/**
+ * The dataframes a CCSP/CCSPv2 workbook is computed from, in one DuckDB database: job host
+ * summaries (required) and job events (the content-usage sheets). They may hold raw rows, grouped
+ * rows, rollups, or any mix: the workbook is the same.
+ */
+export interface ReportDataframes {
+  jobHostSummary: JobHostSummary;
+  mainJobevent?: MainJobevent | undefined;
+}
+
+/** Write a CCSP or CCSPv2 workbook from usage tables to `sink` as `name` (a temp file first; directory sinks rename it into place). */
+export async function writeCcspWorkbook(type: CcspType, tables: ReportTables, params: ReportParams, out: { sink: ReportSink; name: string }): Promise<void> {
+  await withTempdir('tally-report', async (dir) => {
+    const file = join(dir, 'report.xlsx');
+    if (type === 'CCSP') await writeCcsp(file, tables, params);
+    else await writeCcspV2(file, tables, params);
+    await out.sink.put(out.name, { filename: file });
+  });
+}
+
+export interface CcspFromDataframesOptions {
+  type: CcspType;
+  dataframes: ReportDataframes;
+  /** `reportPeriod` is what the sheets show. */
+  params: ReportParams;
+  sink: ReportSink;
+  /** Storage name of the workbook, e.g. `reportTarget(type, period).name`. */
+  name: string;
+}
+
+/**
+ * A CCSP or CCSPv2 workbook from dataframes a script built itself (`loadTarballs`, `addParquet` +
+ * `regroup`, `addCsv`, …). Rows not grouped yet are grouped (into the dataframe's table). Nothing is
+ * written when the dataframes hold no DIRECT job host summary (`empty`).
+ */
+export async function writeCcspFromDataframes(opts: CcspFromDataframesOptions): Promise<{ status: 'written' | 'empty'; name: string }> {
+  const tables = await usageTables(opts.dataframes.jobHostSummary, {
+    events: opts.dataframes.mainJobevent,
+    // CCSP (v1) has no organization filter, as in the reference.
+    organizationFilter: opts.type === 'CCSPv2' ? opts.params.organizationFilter : undefined,
+  });
+  if (tables.empty) return { status: 'empty', name: opts.name };
+  await writeCcspWorkbook(opts.type, tables, opts.params, opts);
+  return { status: 'written', name: opts.name };
 }
 
 export interface BuildCcspOptions {
@@ -62,13 +115,30 @@ export interface BuildCcspOptions {
   storage: Store;
   period: ReportPeriod;
   params: Omit<ReportParams, 'reportPeriod'>;
+  /**
+   * TALLY_COUNT_UNREACHABLE_HOSTS: count job-host rows whose counters other than `dark` are all 0
+   * (metrics-utility 0.4). Default false: they are dropped before grouping (0.5 and later).
+   */
+  countUnreachableHosts?: boolean;
+  /** `raw` reads every tarball; `auto` (default) each day's current rollup and the other days' tarballs. */
+  from?: 'auto' | 'raw';
+  /** Store rollups of the days that had none current (then read them). */
+  writeRollups?: boolean;
   force?: boolean;
   logger?: Logger;
 }
 
 /**
- * Build a CCSP or CCSPv2 workbook from the tarballs of the period and put it into storage
- * (written to a temp file first; the directory backend renames it into place atomically).
+ * The scan aggregation keeps every row's job id in lists. On a 6M-row month it needs a little
+ * over 512MB at its peak (two threads' partial lists being merged): with 512MB it sometimes
+ * spilled ~0.8 GB and took twice as long; with 768MB it never did, and the whole process peaked
+ * at ~0.7 GiB. A month beyond the limit spills, or falls back to grouping when the lists cannot.
+ */
+export const REPORT_MEMORY_LIMIT = '768MB';
+
+/**
+ * Build a CCSP or CCSPv2 workbook for the period from its current daily rollups and the other
+ * days' tarballs (through @tally/dataframes' `periodUsage`) and put it into storage.
  */
 export async function buildCcspReport(opts: BuildCcspOptions): Promise<BuildResult> {
   const log = opts.logger ?? silentLogger;
@@ -78,36 +148,41 @@ export async function buildCcspReport(opts: BuildCcspOptions): Promise<BuildResu
     log.info(message);
     return { status: 'skipped', name: target.name, message, failures: [] };
   }
-  const tables = await loadReportTables({
+  await using db = await openDuckDb({ memoryLimit: process.env.TALLY_DUCKDB_MEMORY_LIMIT ?? REPORT_MEMORY_LIMIT });
+  const since = thisDay(target.firstDay);
+  const until = addDays(thisDay(target.lastDay), 1);
+  const loaded = await periodUsage({
+    storage: opts.storage,
+    db,
+    since,
+    until,
+    countUnreachableHosts: opts.countUnreachableHosts ?? false,
+    from: opts.from ?? 'auto',
+    writeRollups: opts.writeRollups ?? false,
+    organizationFilter: opts.type === 'CCSPv2' ? opts.params.organizationFilter : undefined,
+    logger: log,
     // exceljs loads while DuckDB aggregates (openWorkbook reports a failure to load it).
     onExtracted: () => void loadWorkbookWriter().catch(() => {}),
-    storage: opts.storage,
-    firstDay: target.firstDay,
-    lastDay: target.lastDay,
-    logger: log,
-    // CCSP (v1) has no organization filter, as in the reference.
-    organizationFilter: opts.type === 'CCSPv2' ? opts.params.organizationFilter : undefined,
   });
+  const failures: ExtractFailure[] = loaded.skipped.map(({ name, reason, ...where }) => ({ file: name, error: reason, ...where }));
+  const read = { inputs: loaded.inputs, skipped: loaded.skipped, days: loaded.days };
   try {
-    if (tables.empty) {
+    if (loaded.usage.empty) {
       const message = `No billing data for month: ${target.label}`;
       log.info(message);
-      return { status: 'empty', name: target.name, message, failures: tables.failures };
+      return { status: 'empty', name: target.name, message, failures, read };
     }
-    const params: ReportParams = { ...opts.params, reportPeriod: target.period };
     const started = performance.now();
-    await withTempdir('tally-report', async (dir) => {
-      const file = join(dir, 'report.xlsx');
-      if (opts.type === 'CCSP') await writeCcsp(file, tables, params);
-      else await writeCcspV2(file, tables, params);
-      await opts.storage.put(target.name, { filename: file });
-    });
+    const params = { ...opts.params, reportPeriod: target.period };
+    await writeCcspWorkbook(opts.type, loaded.usage, params, { sink: opts.storage, name: target.name });
     log.debug('report: workbook written', { ms: Math.round(performance.now() - started) });
+    const countUnreachableHosts = opts.countUnreachableHosts ?? false;
+    const audit = await auditOf(opts.storage, { type: opts.type, target, since, until, params, countUnreachableHosts, read });
+    await opts.storage.put(auditName(target.name), { dict: audit });
     const message = `Report generated into: ${target.name}`;
     log.info(message);
-    return { status: 'written', name: target.name, message, failures: tables.failures };
+    return { status: 'written', name: target.name, message, failures, read };
   } finally {
-    await tables.db.close();
-    await tables.removed;
+    await loaded.removed;
   }
 }

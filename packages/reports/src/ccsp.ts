@@ -1,9 +1,8 @@
 import type { ReportParams } from './params.js';
-import { ReportQueries } from './queries.js';
+import { type ReportTables, ReportQueries } from './queries.js';
 import { DATA_WIDTHS, openWorkbook, setWidths, writeDataTable } from './sheet.js';
 import { contentQueries, MANAGED_NODES_HEADERS, writeContentSheets } from './content-sheets.js';
 import { border, COLOR, fill, font, PRICE_FORMAT, pythonFloat, round2 } from './styles.js';
-import type { ReportTables } from './tables.js';
 
 export const CCSP_HEADERS = [
   'Organization name (i.e. company name)',

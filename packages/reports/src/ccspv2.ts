@@ -1,10 +1,9 @@
 import type ExcelJS from 'exceljs';
 import type { ReportParams } from './params.js';
-import { type DataRow, ReportQueries } from './queries.js';
+import { type DataRow, type ReportTables, ReportQueries } from './queries.js';
 import { DATA_WIDTHS, openWorkbook, setWidths, sheetTitle, writeDataTable } from './sheet.js';
 import { contentQueries, MANAGED_NODES_HEADERS, writeContentSheets } from './content-sheets.js';
 import { border, COLOR, fill, font, PRICE_FORMAT, round2, updatedLabel } from './styles.js';
-import type { ReportTables } from './tables.js';
 
 export const CCSPV2_HEADERS = [
   'End User Company Name',

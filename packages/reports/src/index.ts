@@ -1,10 +1,24 @@
-export { buildCcspReport, reportTarget, type BuildCcspOptions, type BuildResult, type CcspType, type ReportPeriod, type ReportTarget } from './build.js';
+export {
+  buildCcspReport,
+  type BuildCcspOptions,
+  type BuildResult,
+  type CcspFromDataframesOptions,
+  type CcspType,
+  REPORT_MEMORY_LIMIT,
+  type ReportDataframes,
+  type ReportPeriod,
+  type ReportSink,
+  reportTarget,
+  type ReportTarget,
+  writeCcspFromDataframes,
+  writeCcspWorkbook,
+} from './build.js';
+export { type AuditInput, auditName, type ReportAudit, verifyReport, type VerifyResult } from './audit.js';
 export { writeCcsp, CCSP_HEADERS } from './ccsp.js';
 export { writeCcspV2, CCSPV2_HEADERS, JOBS_HEADERS, ORGANIZATIONS_HEADERS, ORG_SHEET_HEADERS } from './ccspv2.js';
 export { MANAGED_NODES_HEADERS } from './content-sheets.js';
 export { DEFAULT_SHEETS, reportParams, type ReportParams } from './params.js';
-export { ReportQueries } from './queries.js';
-export { loadReportTables, type ReportDb, type ReportTables } from './tables.js';
+export { type DataRow, type ReportDb, ReportQueries, type ReportTables, type Value } from './queries.js';
 export { COLOR, DATE_FORMAT, PRICE_FORMAT, updatedLabel } from './styles.js';
 export { closureGroups, codePointCompare, dedupGroups, hostnameGroups, inReferenceOrder, type HostMetricRecord } from './renewal-dedup.js';
 export { foldGroups, renewalNodes, type RenewalDedupOptions, type RenewalDeduplicator, type RenewalNode } from './renewal-nodes.js';

@@ -1,4 +1,22 @@
-import type { ReportTables } from './tables.js';
+/** The little of a database the sheets' queries need (a @tally/dataframes TallyDuckDb has it). */
+export interface ReportDb {
+  all(sql: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
+}
+
+/**
+ * What every CCSP/CCSPv2 sheet reads: @tally/dataframes' usage tables (`usageTables`, `loadUsage`):
+ * `hosts` per (organization, template, host), `jobs` per distinct job, and with events the grouped
+ * `events` table and `hostMap` (original host → ansible_host per job).
+ */
+export interface ReportTables {
+  db: ReportDb;
+  hosts: string;
+  jobs: string;
+  hostMap?: string | undefined;
+  events?: string | undefined;
+  /** No job host summary in the period (an organization filter may still leave the tables empty otherwise). */
+  empty: boolean;
+}
 
 export type Value = string | number | Date | null;
 export type DataRow = Value[];

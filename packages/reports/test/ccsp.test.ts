@@ -77,10 +77,11 @@ describe('fixture months', () => {
     expect([...monthDirs.values()].flat()).toHaveLength(metricsUtilityTarballs().names.length);
   });
 
+  // The fixture months' reference workbooks were made by metrics-utility 0.4, which counted unreachable hosts.
   for (const month of ['2024-02', '2024-03', '2024-04']) {
     it(`CCSP ${month}: usage reporting and managed nodes match the raw CSVs`, async () => {
       const storage = new DirectoryStorage({ base: ship });
-      const res = await buildCcspReport({ type: 'CCSP', storage, period: { month }, params: params(), force: true });
+      const res = await buildCcspReport({ type: 'CCSP', storage, period: { month }, params: params(), countUnreachableHosts: true, force: true });
       expect(res.status).toBe('written');
       expect(res.name).toBe(`reports/${month.slice(0, 4)}/${month.slice(5)}/CCSP-${month}.xlsx`);
       const rolled = rollUp(monthDirs.get(month)!);
@@ -131,10 +132,11 @@ describe('fixture months', () => {
       expect(mn.getColumn(1).width).toBe(40);
     });
 
-    it(`CCSPv2 ${month}: every sheet matches the raw CSVs`, async () => {
+    for (const countUnreachableHosts of [true, false]) {
+    it(`CCSPv2 ${month}, ${countUnreachableHosts ? 'counting' : 'dropping'} unreachable hosts: every sheet matches the raw CSVs`, async () => {
       const storage = new DirectoryStorage({ base: ship });
-      const res = await buildCcspReport({ type: 'CCSPv2', storage, period: { month }, params: params(), force: true });
-      const rolled = rollUp(monthDirs.get(month)!);
+      const res = await buildCcspReport({ type: 'CCSPv2', storage, period: { month }, params: params(), countUnreachableHosts, force: true });
+      const rolled = rollUp(monthDirs.get(month)!, undefined, { countUnreachable: countUnreachableHosts });
       const orgs = [...new Set(rolled.map((r) => r.org))].sort();
       const wb = await readBook(join(ship, res.name));
       expect(wb.worksheets.map((w) => w.name)).toEqual(['Usage Reporting', 'Jobs', 'Managed nodes', 'Usage by organizations', ...orgs]);
@@ -177,11 +179,22 @@ describe('fixture months', () => {
         expect(table(os, 5)).toEqual(orgSheet(rolled, org));
       }
     });
+    }
   }
+
+  it('by default an unreachable host (dark only) is not a managed node; counted under TALLY_COUNT_UNREACHABLE_HOSTS', async () => {
+    const storage = new DirectoryStorage({ base: ship });
+    const hostsOf = async (countUnreachableHosts: boolean) => {
+      const res = await buildCcspReport({ type: 'CCSP', storage, period: { month: '2024-04' }, params: params(), countUnreachableHosts, force: true });
+      return table((await readBook(join(ship, res.name))).getWorksheet('Managed nodes')!, 1).map((r) => r[0]);
+    };
+    expect(await hostsOf(true)).toContain('my_first_test 26');
+    expect(await hostsOf(false)).not.toContain('my_first_test 26');
+  });
 
   it('CCSPv2 honours the organization filter and the sheet selection', async () => {
     const storage = new DirectoryStorage({ base: ship });
-    const res = await buildCcspReport({ type: 'CCSPv2', storage, period: { month: '2024-04' }, params: params(['ccsp_summary', 'usage_by_organizations'], ['Hamble Yacht Charters']), force: true });
+    const res = await buildCcspReport({ type: 'CCSPv2', storage, period: { month: '2024-04' }, params: params(['ccsp_summary', 'usage_by_organizations'], ['Hamble Yacht Charters']), countUnreachableHosts: true, force: true });
     const rolled = rollUp(monthDirs.get('2024-04')!, ['Hamble Yacht Charters']);
     const wb = await readBook(join(ship, res.name));
     expect(wb.worksheets.map((w) => w.name)).toEqual(['Usage Reporting', 'Usage by organizations']);
@@ -204,7 +217,7 @@ describe('fixture months', () => {
 
   it('sorts in code-point order ("hamble 10500" after "hamble 103479")', async () => {
     const storage = new DirectoryStorage({ base: ship });
-    const res = await buildCcspReport({ type: 'CCSP', storage, period: { month: '2024-04' }, params: params(), force: true });
+    const res = await buildCcspReport({ type: 'CCSP', storage, period: { month: '2024-04' }, params: params(), countUnreachableHosts: true, force: true });
     const hosts = table((await readBook(join(ship, res.name))).getWorksheet('Managed nodes')!, 1).map((r) => r[0] as string);
     expect(hosts.indexOf('hamble 10500')).toBeGreaterThan(hosts.indexOf('hamble 103479'));
     expect(hosts).toEqual([...hosts].sort());
@@ -224,7 +237,7 @@ describe('fixture months', () => {
   it('a since/until range names the file in the until month', async () => {
     const storage = new DirectoryStorage({ base: ship });
     const res = await buildCcspReport({
-      type: 'CCSP', storage, period: { since: new Date('2024-02-28T00:00:00Z'), until: new Date('2024-03-06T00:00:00Z') }, params: params(), force: true,
+      type: 'CCSP', storage, period: { since: new Date('2024-02-28T00:00:00Z'), until: new Date('2024-03-06T00:00:00Z') }, params: params(), countUnreachableHosts: true, force: true,
     });
     expect(res.name).toBe('reports/2024/03/CCSP-2024-02-28--2024-03-06.xlsx');
     const wb = await readBook(join(ship, res.name));
@@ -258,7 +271,7 @@ describe('schema 1.2 (job_created) and missing keys', () => {
       mkdirSync(day, { recursive: true });
       execFileSync('tar', ['czf', join(day, 'u-2-2024-07-05-000000+0000-2024-07-06-000000+0000-0.tar.gz'), '-C', src, '.']);
       const storage = new DirectoryStorage({ base: join(base, 'ship') });
-      const res = await buildCcspReport({ type: 'CCSPv2', storage, period: { month: '2024-07' }, params: params(['jobs', 'usage_by_organizations']) });
+      const res = await buildCcspReport({ type: 'CCSPv2', storage, period: { month: '2024-07' }, params: params(['jobs', 'usage_by_organizations']), countUnreachableHosts: true });
       const wb = await readBook(join(base, 'ship', res.name));
       const d = (s: string) => new Date(`${s}Z`);
       expect(table(wb.getWorksheet('Jobs')!, 8)).toEqual([

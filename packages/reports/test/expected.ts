@@ -32,8 +32,11 @@ export interface Rolled {
   jobCreated: Date | null;
 }
 
-/** The roll-up of every job_host_summary.csv given (dir → install_uuid from its config.json). */
-export function rollUp(dirs: string[], orgFilter?: string[]): Rolled[] {
+/**
+ * The roll-up of every job_host_summary.csv given (dir → install_uuid from its config.json).
+ * `countUnreachable: false` drops rows whose counters other than dark are all 0 (metrics-utility ≥ 0.5).
+ */
+export function rollUp(dirs: string[], orgFilter?: string[], { countUnreachable = true }: { countUnreachable?: boolean } = {}): Rolled[] {
   const groups = new Map<string, Rolled>();
   for (const dir of dirs) {
     const uuid = JSON.parse(readFileSync(`${dir}/config.json`, 'utf8')).install_uuid as string;
@@ -43,7 +46,9 @@ export function rollUp(dirs: string[], orgFilter?: string[]): Rolled[] {
       const host = r.ansible_host_variable || r.host_name!;
       const template = r.job_template_name || null;
       const key = JSON.stringify([org, template, host, r.host_name, uuid, r.job_remote_id]);
-      const tasks = ['dark', 'failures', 'ok', 'skipped', 'ignored', 'rescued'].reduce((s, k) => s + Number(r[k] || 0), 0);
+      const reachable = ['failures', 'ok', 'skipped', 'ignored', 'rescued'].reduce((s, k) => s + Number(r[k] || 0), 0);
+      if (!countUnreachable && reachable === 0) continue;
+      const tasks = reachable + Number(r.dark || 0);
       const created = parseTs(r.created!)!;
       const jobCreated = parseTs(r.job_created ?? '');
       const g = groups.get(key);

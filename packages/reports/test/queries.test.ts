@@ -19,14 +19,12 @@ function recordingDb(fail?: RegExp) {
       if (fail?.test(sql)) throw new Error('query failed');
       return [{ n: 7 }];
     },
-    run: async () => {},
-    close: async () => {},
   };
   return { db, log, overlapped: () => overlapped };
 }
 
 function tables(db: ReportDb): ReportTables {
-  return { db, hosts: 'h_t', jobs: 'j_t', empty: false, method: 'scan', tarballs: [], removed: Promise.resolve(), failures: [] };
+  return { db, hosts: 'h_t', jobs: 'j_t', empty: false };
 }
 
 describe('ReportQueries', () => {
@@ -74,7 +72,7 @@ describe('ReportQueries', () => {
         return 'host-1';
       },
     });
-    const db: ReportDb = { all: async () => [row], run: async () => {}, close: async () => {} };
+    const db: ReportDb = { all: async () => [row] };
     const q = new ReportQueries(tables(db));
     q.prefetch(() => [q.usageByOrganizations()]);
     expect(await q.usageByOrganizations()).toEqual([['host-1']]);

@@ -22,14 +22,23 @@
  * - `usageFromGrouped` (slower): from the materialized grouped rows; used when the fast one runs
  *   out of memory (its job-id lists spill only so far; grouping spills freely).
  */
-import { DIRECT } from '@tally/dataframes';
-import type { ReportDb } from './tables.js';
+import { type Logger, silentLogger } from '@tally/core';
+import type { ExtractFailure } from '@tally/extractors';
+import type { Store } from '@tally/storage';
+import { installUuidOf } from './dataframe.js';
+import { isOutOfMemory, type TallyDuckDb } from './duckdb.js';
+import { DIRECT, type JobHostSummary } from './job-host-summary.js';
+import { loadExtracted, withExtracted } from './load.js';
+import type { MainJobevent } from './main-jobevent.js';
+
+/** What the usage SQL needs of a database (a TallyDuckDb). */
+type UsageDb = Pick<TallyDuckDb, 'all' | 'run'>;
 
 export const USAGE_TABLES = { hosts: 'report_hosts', jobs: 'report_jobs', hostMap: 'report_host_map' } as const;
 
 const ORG_FILTER = 'report_org_filter';
 
-export interface UsageOptions {
+export interface UsageSqlOptions {
   /** Only these organizations (METRICS_UTILITY_ORGANIZATION_FILTER); empty or absent = all. */
   organizationFilter?: readonly string[] | undefined;
   /** Build `report_host_map` (needed only when the tarballs had events). */
@@ -51,7 +60,7 @@ export interface UsageResult {
  * `column => ' AND <column> IN (filter)'`, or nothing without a filter (the names go into a
  * table through parameters, never into the SQL text).
  */
-async function orgFilter(db: ReportDb, filter: readonly string[] | undefined): Promise<(column: string) => string> {
+async function orgFilter(db: UsageDb, filter: readonly string[] | undefined): Promise<(column: string) => string> {
   if (!filter?.length) return () => '';
   await db.run(`CREATE OR REPLACE TEMP TABLE ${ORG_FILTER} (name VARCHAR)`);
   for (const name of filter) await db.run(`INSERT INTO ${ORG_FILTER} VALUES ($1)`, [name]);
@@ -62,7 +71,7 @@ async function orgFilter(db: ReportDb, filter: readonly string[] | undefined): P
  * Exact usage tables from `grouped`, a table of grouped job host summary rows (index columns,
  * task_runs, first/last_automation, job_created, managed_node_type).
  */
-export async function usageFromGrouped(db: ReportDb, grouped: string, opts: UsageOptions): Promise<UsageResult> {
+async function usageFromGrouped(db: UsageDb, grouped: string, opts: UsageSqlOptions): Promise<UsageResult> {
   const [e] = await db.all(`SELECT NOT EXISTS (SELECT 1 FROM ${grouped} WHERE managed_node_type = ${DIRECT}) AS empty`);
   const where = `managed_node_type = ${DIRECT}${(await orgFilter(db, opts.organizationFilter))('organization_name')}`;
   await db.run(
@@ -99,7 +108,7 @@ const sameKey = (a: string, b: string, key: readonly string[] = KEY) => key.map(
 const distinctJobs = (list: string, nonNull: string, n: string) => `len(list_distinct(${list})) + (${nonNull} < ${n})::INT`;
 
 /** Do the install uuids all hash apart (NULL counting as a value)? False when unknown. */
-async function installsHashApart(db: ReportDb, installs: readonly (string | null)[] | undefined): Promise<boolean> {
+async function installsHashApart(db: UsageDb, installs: readonly (string | null)[] | undefined): Promise<boolean> {
   if (!installs) return false;
   await db.run(`CREATE OR REPLACE TEMP TABLE ${INSTALLS} (u VARCHAR)`);
   for (const u of new Set(installs)) await db.run(`INSERT INTO ${INSTALLS} VALUES ($1)`, [u]);
@@ -109,26 +118,37 @@ async function installsHashApart(db: ReportDb, installs: readonly (string | null
 }
 
 /**
- * Usage tables from `prepared`, a relation of prepared (not grouped) job host summary rows,
- * read once, or twice when some grouped rows have several members (see the module comment).
+ * Job host summary rows, prepared or grouped alike, as the usage aggregation reads them: a
+ * grouped row (a rollup's) is one member carrying its members' sums, first and last times and
+ * latest job_created; grouping members or grouped rows gives the same grouped rows.
  */
-export async function usageFromPrepared(db: ReportDb, prepared: string, opts: UsageOptions): Promise<UsageResult> {
+function usageRowsOf(pending: { prepared: string; parquet: string | undefined; hasPrepared: boolean }): string {
+  const index = 'organization_name AS o, job_template_name AS t, host_name AS h, original_host_name AS oh, install_uuid AS u, job_remote_id AS j, task_runs AS tr';
+  const parts: string[] = [];
+  if (pending.hasPrepared || !pending.parquet) parts.push(`SELECT ${index}, created AS cf, created AS cl, job_created AS jc, managed_node_type AS typ FROM ${pending.prepared}`);
+  if (pending.parquet) parts.push(`SELECT ${index}, first_automation AS cf, last_automation AS cl, job_created AS jc, managed_node_type AS typ FROM ${pending.parquet}`);
+  return `(${parts.join(' UNION ALL ')})`;
+}
+
+/**
+ * Usage tables from `usageRows` (see `usageRowsOf`), read once, or twice when some grouped rows
+ * have several members (see the module comment).
+ */
+async function usageFromPrepared(db: UsageDb, usageRows: string, opts: UsageSqlOptions): Promise<UsageResult> {
   const inOrgs = await orgFilter(db, opts.organizationFilter);
-  const rows =
-    `SELECT organization_name AS o, job_template_name AS t, host_name AS h, original_host_name AS oh, install_uuid AS u, ` +
-    `job_remote_id AS j, task_runs AS tr, created AS c, job_created AS jc, managed_node_type AS typ FROM ${prepared}`;
+  const rows = `SELECT * FROM ${usageRows}`;
   const key = KEY.join(', ');
   try {
     const install = (await installsHashApart(db, opts.installs)) ? 'hash(u)' : 'u';
     await db.run(
       `CREATE OR REPLACE TABLE ${HOST_ROWS} AS SELECT ${key}, n, tr, f, l, jmin, jmax, js, ${distinctJobs('js', 'nj', 'n')} AS g FROM (
-         SELECT o, t, h, oh, ${install} AS install, any_value(u) AS u, count(*) AS n, count(j) AS nj, sum(tr) AS tr, min(c) AS f, max(c) AS l,
+         SELECT o, t, h, oh, ${install} AS install, any_value(u) AS u, count(*) AS n, count(j) AS nj, sum(tr) AS tr, min(cf) AS f, max(cl) AS l,
            min(jc) AS jmin, max(jc) AS jmax, list(j) AS js
          FROM (${rows}) WHERE typ = ${DIRECT} GROUP BY o, t, h, oh, install)`,
     );
     // INDIRECT rows are few (audits): grouped exactly; those sharing a DIRECT grouped row join it.
     await db.run(
-      `CREATE OR REPLACE TEMP TABLE ${INDIRECT} AS SELECT ${key}, j, sum(tr) AS tr, min(c) AS f, max(c) AS l, max(jc) AS jmax
+      `CREATE OR REPLACE TEMP TABLE ${INDIRECT} AS SELECT ${key}, j, sum(tr) AS tr, min(cf) AS f, max(cl) AS l, max(jc) AS jmax
        FROM (${rows}) WHERE typ <> ${DIRECT} GROUP BY ALL`,
     );
     // Without INDIRECT rows (the usual month) the join would still read every group's job list.
@@ -186,4 +206,148 @@ export async function usageFromPrepared(db: ReportDb, prepared: string, opts: Us
   } finally {
     for (const t of [HOST_ROWS, INDIRECT, MIXED, REREAD]) await db.run(`DROP TABLE IF EXISTS ${t}`);
   }
+}
+
+/**
+ * The usage tables of a job host summary dataframe (and its events): what every CCSP/CCSPv2
+ * sheet is computed from. Table names are fixed (`USAGE_TABLES`): one set per database.
+ */
+export interface UsageTables {
+  db: TallyDuckDb;
+  hosts: string;
+  jobs: string;
+  /** Present when the events dataframe had rows. */
+  hostMap?: string | undefined;
+  /** The grouped main_jobevent table, when it had rows. */
+  events?: string | undefined;
+  /** No DIRECT job host summary at all (before the organization filter): no billing data. */
+  empty: boolean;
+  /** How they were built: from the prepared rows (`scan`, fast) or from grouped rows. */
+  method: 'scan' | 'grouped';
+}
+
+export interface UsageOptions {
+  /** Only these organizations (METRICS_UTILITY_ORGANIZATION_FILTER); empty or absent = all. */
+  organizationFilter?: readonly string[] | undefined;
+  /** Grouped (here: `group()`ed) for the content-usage sheets. */
+  events?: MainJobevent | undefined;
+  /** Every install_uuid of the prepared rows, when known (a cheaper key; see `installsHashApart`). */
+  installs?: readonly (string | null)[] | undefined;
+  /** Testing: always build from grouped rows. */
+  method?: 'grouped';
+  /**
+   * Rows not grouped yet (Parquet, raw) are grouped into a scratch table and dropped from the
+   * dataframe instead of into its `table` (cheaper: the unused columns are never built).
+   */
+  consume?: boolean;
+}
+
+/** What `usageFromGrouped` reads of the grouped rows, besides their index columns. */
+const GROUPED_DATA_COLUMNS = ['task_runs', 'first_automation', 'last_automation', 'job_created', 'managed_node_type'] as const;
+const SCRATCH = 'usage_grouped_jhs';
+
+/**
+ * Usage tables from whatever `jhs` holds. Only prepared rows (raw CSVs) and staged Parquet
+ * rollups (`stageParquet`): ONE aggregation straight from them, never forming the grouped rows.
+ * Otherwise from the grouped rows (everything folded with the regroup semantics first). Both give
+ * the same tables.
+ */
+export async function usageTables(jhs: JobHostSummary, opts: UsageOptions = {}): Promise<UsageTables> {
+  const db = jhs.db;
+  let hasEvents = false;
+  if (opts.events) {
+    await opts.events.group();
+    hasEvents = (await opts.events.count()) > 0;
+  }
+  const sql = { organizationFilter: opts.organizationFilter, hostMap: hasEvents, installs: opts.installs };
+  const base = { db, hosts: USAGE_TABLES.hosts, jobs: USAGE_TABLES.jobs, hostMap: hasEvents ? USAGE_TABLES.hostMap : undefined, events: hasEvents ? opts.events?.table : undefined };
+  const pending = opts.method === 'grouped' ? undefined : await jhs.pendingRows();
+  if (pending) {
+    // The install uuids given are those of the prepared rows; Parquet rows may carry others (few: read from the files).
+    let installs = pending.hasPrepared ? opts.installs : [];
+    if (installs && pending.parquet) {
+      const rows = await db.all<{ u: string | null }>(`SELECT DISTINCT install_uuid AS u FROM ${pending.parquet}`);
+      installs = [...installs, ...rows.map((r) => r.u)];
+    }
+    return { ...base, method: 'scan', empty: (await usageFromPrepared(db, usageRowsOf(pending), { ...sql, installs })).empty };
+  }
+  if (!opts.consume) {
+    await jhs.group();
+    return { ...base, method: 'grouped', empty: (await usageFromGrouped(db, jhs.table, sql)).empty };
+  }
+  await jhs.groupInto(SCRATCH, { columns: [...jhs.indexColumns, ...GROUPED_DATA_COLUMNS] });
+  try {
+    return { ...base, method: 'grouped', empty: (await usageFromGrouped(db, SCRATCH, sql)).empty };
+  } finally {
+    await db.run(`DROP TABLE IF EXISTS ${SCRATCH}`);
+  }
+}
+
+export interface LoadUsageOptions {
+  storage: Store;
+  /** `[since, until)`, whole UTC days (`data/YYYY/MM/DD` folders). */
+  since: Date;
+  until: Date;
+  jobHostSummary: JobHostSummary;
+  events?: MainJobevent | undefined;
+  organizationFilter?: readonly string[] | undefined;
+  logger?: Logger;
+  /** Testing: build the usage tables from grouped rows (the out-of-memory fallback). */
+  method?: 'grouped';
+  /**
+   * Called once the tarballs are extracted, as DuckDB starts aggregating on its own threads: the
+   * main thread is free then (a report loads exceljs there).
+   */
+  onExtracted?: () => void;
+}
+
+export interface LoadUsageResult {
+  usage: UsageTables;
+  /** Storage names of the tarballs whose rows were read. */
+  tarballs: string[];
+  failures: ExtractFailure[];
+  /** The extracted files are being removed in the background; await before exiting. Never rejects. */
+  removed: Promise<void>;
+}
+
+/**
+ * Read every tarball of `[since, until)` into the dataframes (on top of whatever they hold, e.g.
+ * rollups) and build the usage tables while the extracted CSVs exist: the job host summaries are
+ * aggregated straight from the CSV scans, unless that runs out of memory (then they are grouped,
+ * which spills more freely). A tarball that cannot be read is named in `failures` and contributes nothing.
+ */
+export async function loadUsage(opts: LoadUsageOptions): Promise<LoadUsageResult> {
+  const log = opts.logger ?? silentLogger;
+  const jhs = opts.jobHostSummary;
+  const dfs = opts.events ? [jhs, opts.events] : [jhs];
+  const loadOpts = { storage: opts.storage, since: opts.since, until: opts.until, logger: log };
+  // With grouped rows already in, the usage comes from grouped rows: no cheaper plan to fall back from.
+  const fresh = (await jhs.pendingRows()) !== undefined;
+  let usage: UsageTables | undefined;
+  let installs: (string | null)[] = [];
+  const finish = async (method: 'grouped' | undefined) => {
+    usage = await usageTables(jhs, { organizationFilter: opts.organizationFilter, events: opts.events, installs, method, consume: true });
+  };
+  const started = performance.now();
+  const res = await withExtracted(dfs, loadOpts, async (extracted, result) => {
+    const extractedAt = performance.now();
+    log.debug('usage: tarballs extracted', { tarballs: extracted.length, ms: Math.round(extractedAt - started) });
+    opts.onExtracted?.();
+    installs = await Promise.all(extracted.map(installUuidOf));
+    const kept = { tarballs: result.tarballs.length, failures: result.failures.length };
+    try {
+      await loadExtracted(dfs, extracted, result, log, { stage: true, finish: () => finish(opts.method), outOfMemory: fresh ? 'throw' : 'retry' });
+    } catch (err) {
+      if (!isOutOfMemory(err) || opts.method === 'grouped' || !fresh) throw err;
+      log.info('usage: out of memory aggregating the CSV scans; grouping the job host summaries instead');
+      result.tarballs.length = kept.tarballs;
+      result.failures.length = kept.failures;
+      // Tarball-by-tarball reading may have committed rows before the failure (staged rollups stay).
+      for (const df of dfs) await df.clearRaw();
+      await loadExtracted(dfs, extracted, result, log, { stage: true, finish: () => finish('grouped') });
+    }
+    log.debug('usage: tables built', { method: usage?.method, ms: Math.round(performance.now() - extractedAt) });
+  }, { removeInBackground: true });
+  if (!usage) throw new Error('loadUsage: the usage tables were not built');
+  return { usage, tarballs: res.tarballs, failures: res.failures, removed: res.removed };
 }

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadReportTables, type ReportTables } from '@tally/reports';
+import { JobHostSummary, loadUsage, MainJobevent, openDuckDb, type UsageTables } from '@tally/dataframes';
 import { DirectoryStorage } from '@tally/storage';
 import { schemaCsv } from '@tally/extractors';
 import { metricsUtilityTarballs, parseCsv } from '@tally/testkit';
@@ -25,18 +25,24 @@ interface Load {
   method?: 'grouped';
 }
 
-async function snapshot(opts: Load): Promise<{ method: ReportTables['method']; empty: boolean; tables: Record<string, unknown[]> }> {
-  const t = await loadReportTables({ storage: new DirectoryStorage({ base: opts.ship }), ...opts });
-  try {
-    const tables: Record<string, unknown[]> = {};
-    for (const name of [t.hosts, t.jobs, ...(t.hostMap ? [t.hostMap] : [])]) {
-      tables[name] = await t.db.all(`SELECT * FROM ${name} ORDER BY ALL`);
-    }
-    return { method: t.method, empty: t.empty, tables };
-  } finally {
-    await t.db.close();
-    await t.removed;
+async function snapshot(opts: Load): Promise<{ method: UsageTables['method']; empty: boolean; tables: Record<string, unknown[]> }> {
+  await using db = await openDuckDb();
+  const loaded = await loadUsage({
+    storage: new DirectoryStorage({ base: opts.ship }),
+    since: opts.firstDay,
+    until: new Date(opts.lastDay.getTime() + 86_400_000),
+    jobHostSummary: new JobHostSummary(db, { reachableOnly: false }),
+    events: new MainJobevent(db),
+    ...(opts.organizationFilter ? { organizationFilter: opts.organizationFilter } : {}),
+    ...(opts.method ? { method: opts.method } : {}),
+  });
+  await loaded.removed;
+  const t = loaded.usage;
+  const tables: Record<string, unknown[]> = {};
+  for (const name of [t.hosts, t.jobs, ...(t.hostMap ? [t.hostMap] : [])]) {
+    tables[name] = await t.db.all(`SELECT * FROM ${name} ORDER BY ALL`);
   }
+  return { method: t.method, empty: t.empty, tables };
 }
 
 /** Both ways on the same input: equal tables; returns the fast one's outcome. */

@@ -1,0 +1,152 @@
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { manifestName, rollup, rollupName } from '@tally/dataframes';
+import { buildCcspReport, type BuildResult, reportParams, verifyReport } from '@tally/reports';
+import { DirectoryStorage } from '@tally/storage';
+import { metricsUtilityTarballs } from '@tally/testkit';
+import ExcelJS from 'exceljs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+// A workbook is the same cell for cell whether its days came from the tarballs, from daily
+// rollups, or from a mix; a rollup that is stale, of the other counting rule, or unreadable is
+// never used (its day is read from the tarballs).
+
+const SHEETS = ['ccsp_summary', 'jobs', 'managed_nodes', 'managed_nodes_by_organizations', 'usage_by_organizations', 'usage_by_collections', 'usage_by_roles', 'usage_by_modules'];
+const { reportPeriod: _, ...params } = reportParams({ reportPeriod: '', pricePerNode: 11.55, sku: 'SKU', companyName: 'Acme', sheets: SHEETS, now: new Date(Date.UTC(2024, 9, 2, 10)) });
+
+let base: string;
+beforeAll(() => {
+  base = mkdtempSync(join(tmpdir(), 'tally-rollup-report-'));
+});
+afterAll(() => rmSync(base, { recursive: true, force: true }));
+
+function fixtureShip(name: string): { ship: string; storage: DirectoryStorage } {
+  const ship = join(base, name);
+  cpSync(join(metricsUtilityTarballs().base, 'data'), join(ship, 'data'), { recursive: true });
+  return { ship, storage: new DirectoryStorage({ base: ship }) };
+}
+
+/** Every sheet's every cell (value, number format), read back from the file. */
+async function cells(path: string): Promise<Record<string, unknown[][]>> {
+  const wb = new ExcelJS.Workbook();
+  await wb.xlsx.readFile(path);
+  const out: Record<string, unknown[][]> = {};
+  for (const ws of wb.worksheets) {
+    const rows: unknown[][] = [];
+    ws.eachRow({ includeEmpty: true }, (row) => {
+      const r: unknown[] = [];
+      row.eachCell({ includeEmpty: true }, (c) => r.push([c.value ?? null, c.numFmt ?? null]));
+      rows.push(r);
+    });
+    out[ws.name] = rows;
+  }
+  return out;
+}
+
+type Period = { month: string } | { since: Date; until: Date };
+const PERIODS: Period[] = [{ month: '2024-02' }, { month: '2024-03' }, { month: '2024-04' }, { since: new Date('2024-02-28T00:00:00Z'), until: new Date('2024-03-19T00:00:00Z') }];
+const label = (p: Period) => ('month' in p ? p.month : `${p.since.toISOString().slice(0, 10)}..${p.until.toISOString().slice(0, 10)}`);
+
+async function report(storage: DirectoryStorage, ship: string, period: Period, countUnreachableHosts: boolean, from: 'auto' | 'raw' = 'auto') {
+  const res = await buildCcspReport({ type: 'CCSPv2', storage, period, params, countUnreachableHosts, from, force: true });
+  expect(res.status).toBe('written');
+  return { res, cells: await cells(join(ship, res.name)) };
+}
+
+async function rollDays(storage: DirectoryStorage, since: string, until: string, countUnreachableHosts: boolean): Promise<void> {
+  await rollup({ storage, since: new Date(`${since}T00:00:00Z`), until: new Date(`${until}T00:00:00Z`), period: 'day', reachableOnly: !countUnreachableHosts });
+}
+
+const rawDays = (r: BuildResult) => r.read?.days.raw ?? [];
+const rollupDays = (r: BuildResult) => r.read?.days.rollup ?? [];
+
+/** Rollups of whole months and several workbooks: minutes on a busy 2-core host. */
+const SLOW = 300_000;
+
+describe('reports from rollups', () => {
+  for (const countUnreachableHosts of [true, false]) {
+    it(`${countUnreachableHosts ? 'counting' : 'dropping'} unreachable hosts: raw == daily rollups == a mix, every fixture month and a range`, async () => {
+      const { ship, storage } = fixtureShip(`rule-${countUnreachableHosts}`);
+      const raw = new Map<string, Awaited<ReturnType<typeof report>>>();
+      for (const p of PERIODS) raw.set(label(p), await report(storage, ship, p, countUnreachableHosts, 'raw'));
+
+      // A mix: only March 1–18 rolled up.
+      await rollDays(storage, '2024-03-01', '2024-03-19', countUnreachableHosts);
+      for (const p of PERIODS) {
+        const mixed = await report(storage, ship, p, countUnreachableHosts);
+        expect(mixed.cells, `mix ${label(p)}`).toEqual(raw.get(label(p))!.cells);
+      }
+      const march = await report(storage, ship, { month: '2024-03' }, countUnreachableHosts);
+      expect(rollupDays(march.res).length).toBeGreaterThan(0);
+      expect(rawDays(march.res).length).toBeGreaterThan(0);
+      expect(rawDays(march.res).every((d) => d >= '2024-03-19')).toBe(true);
+
+      // Every day rolled up.
+      await rollDays(storage, '2024-02-01', '2024-05-01', countUnreachableHosts);
+      for (const p of PERIODS) {
+        const rolled = await report(storage, ship, p, countUnreachableHosts);
+        expect(rawDays(rolled.res), label(p)).toEqual([]);
+        expect(rolled.cells, `rollups ${label(p)}`).toEqual(raw.get(label(p))!.cells);
+      }
+    }, SLOW);
+  }
+
+  it('never mixes counting rules: rollups of the other rule are not used', async () => {
+    const { ship, storage } = fixtureShip('other-rule');
+    const raw = await report(storage, ship, { month: '2024-04' }, false, 'raw');
+    await rollDays(storage, '2024-04-01', '2024-05-01', true);
+    // Each day's manifest records the rule, its parts and every tarball it read, hashed.
+    const day = readdirSync(join(ship, 'data/2024/04')).sort()[0]!;
+    const manifest = JSON.parse(readFileSync(join(ship, manifestName('day', `2024-04-${day}`)), 'utf8'));
+    const tarballs = readdirSync(join(ship, `data/2024/04/${day}`)).map((f) => `data/2024/04/${day}/${f}`).sort();
+    expect(manifest).toMatchObject({ format: 1, period: 'day', date: `2024-04-${day}`, countUnreachableHosts: true });
+    expect(manifest.parts.job_host_summary.name).toBe(rollupName('job_host_summary', 'day', `2024-04-${day}`));
+    expect(manifest.inputs.map((i: { name: string }) => i.name).sort()).toEqual(tarballs);
+    for (const i of manifest.inputs) expect(i.sha256).toMatch(/^[0-9a-f]{64}$/);
+    const again = await report(storage, ship, { month: '2024-04' }, false);
+    expect(rollupDays(again.res)).toEqual([]);
+    expect(again.cells).toEqual(raw.cells);
+  }, SLOW);
+
+  it('a tarball added to a rolled-up day makes that day stale: the report includes its rows', async () => {
+    const { ship, storage } = fixtureShip('stale');
+    await rollDays(storage, '2024-04-01', '2024-05-01', true);
+    const before = await report(storage, ship, { month: '2024-04' }, true);
+    expect(rawDays(before.res)).toEqual([]);
+    const day = readdirSync(join(ship, 'data/2024/04')).sort()[0]!;
+    const src = join(base, 'stale-src');
+    mkdirSync(src, { recursive: true });
+    writeFileSync(join(src, 'config.json'), JSON.stringify({ install_uuid: 'u-late' }));
+    writeFileSync(
+      join(src, 'job_host_summary.csv'),
+      'id,created,modified,host_name,changed,dark,failures,ok,processed,skipped,failed,ignored,rescued,job_remote_id,job_template_name,organization_name\n' +
+        `1,2024-04-${day} 10:00:00+00,x,late-host,0,0,0,2,1,0,f,0,0,9999,Late template,Late org\n`,
+    );
+    execFileSync('tar', ['czf', join(ship, `data/2024/04/${day}/u-late-2024-04-${day}-000000+0000-2024-04-${day}-235959+0000-0.tar.gz`), '-C', src, '.']);
+    const late = `data/2024/04/${day}/u-late-2024-04-${day}-000000+0000-2024-04-${day}-235959+0000-0.tar.gz`;
+    expect((await verifyReport(storage, before.res.name)).changed).toEqual([{ name: late, reason: 'added since the report was built' }]);
+    const after = await report(storage, ship, { month: '2024-04' }, true);
+    expect((await verifyReport(storage, after.res.name)).ok).toBe(true);
+    expect(rawDays(after.res)).toEqual([`2024-04-${day}`]);
+    expect(JSON.stringify(after.cells['Managed nodes'])).toContain('late-host');
+    expect(after.cells).toEqual((await report(storage, ship, { month: '2024-04' }, true, 'raw')).cells);
+  }, SLOW);
+
+  it('a corrupt or truncated Parquet rollup is named and its day read from the tarballs', async () => {
+    const { ship, storage } = fixtureShip('corrupt');
+    const raw = await report(storage, ship, { month: '2024-03' }, true, 'raw');
+    await rollDays(storage, '2024-03-01', '2024-04-01', true);
+    const manifests = readdirSync(join(ship, 'rollups/_inputs/period=day')).sort();
+    const date = manifests[0]!.replace(/^date=|\.json$/g, '');
+    const part = rollupName('job_host_summary', 'day', date);
+    writeFileSync(join(ship, part), 'PAR1 this is not parquet');
+    const res = await report(storage, ship, { month: '2024-03' }, true);
+    expect(res.res.read?.skipped.map((s) => s.name)).toEqual([part]);
+    expect(rawDays(res.res)).toEqual([date]);
+    expect(res.cells).toEqual(raw.cells);
+    // The manifest itself still names the part: only the part was unreadable.
+    expect(manifestName('day', date)).toBe(`rollups/_inputs/period=day/date=${date}.json`);
+  }, SLOW);
+});
