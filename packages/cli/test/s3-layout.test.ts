@@ -84,7 +84,8 @@ describe('S3 layout end to end', () => {
       expect(data.length).toBeGreaterThanOrEqual(2);
       for (const k of data) expect(k).toMatch(/^data\/2024\/03\/(09|10)\/[0-9a-f-]+-2024-03-(09|10)-\d{6}\+0000-2024-03-\d\d-\d{6}\+0000-\d+\.tar\.gz$/);
       expect(rel.filter((k) => k.startsWith('rollups/')).some((k) => /^rollups\/job_host_summary\/period=day\/date=2024-03-09\/part-0\.parquet$/.test(k))).toBe(true);
-      expect(rel.filter((k) => k.startsWith('reports/'))).toEqual(['reports/2024/03/CCSPv2-2024-03.xlsx']);
+      // the workbook and its audit trail
+      expect(rel.filter((k) => k.startsWith('reports/'))).toEqual(['reports/2024/03/CCSPv2-2024-03.inputs.json', 'reports/2024/03/CCSPv2-2024-03.xlsx']);
       expect(rel.filter((k) => !/^(data|rollups|reports)\//.test(k))).toEqual([]);
 
       // The same window gathered into a directory bills the same hosts.
