@@ -195,7 +195,7 @@ describe('runReport', () => {
       expect(res).toMatchObject({ status: 'written', name: 'reports/2024/03/CCSPv2-2024-03.xlsx', failures: [] });
       expect(res.path).toBeUndefined();
       expect(await bucket.glob('reports/**')).toEqual([]);
-      expect(await bucket.glob(`${shipPath}/reports/**`)).toEqual([`${shipPath}/reports/2024/03/CCSPv2-2024-03.xlsx`]);
+      expect(await bucket.glob(`${shipPath}/reports/**`)).toEqual([`${shipPath}/reports/2024/03/CCSPv2-2024-03.inputs.json`, `${shipPath}/reports/2024/03/CCSPv2-2024-03.xlsx`]);
       await using local = await bucket.get(`${shipPath}/${res.name}`);
       const all = new Set([...marchHostsByOrg().values()].flatMap((x) => [...x]));
       expect((await sheet(local.path, 'Usage Reporting')).getCell('G7').value).toBe(all.size);
