@@ -3,6 +3,7 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { manifestName, rollup, rollupName } from '@tally/dataframes';
+import { schemaCsv } from '@tally/extractors';
 import { buildCcspReport, type BuildResult, reportParams, verifyReport } from '@tally/reports';
 import { DirectoryStorage } from '@tally/storage';
 import { metricsUtilityTarballs } from '@tally/testkit';
@@ -121,8 +122,26 @@ describe('reports from rollups', () => {
     writeFileSync(join(src, 'config.json'), JSON.stringify({ install_uuid: 'u-late' }));
     writeFileSync(
       join(src, 'job_host_summary.csv'),
-      'id,created,modified,host_name,changed,dark,failures,ok,processed,skipped,failed,ignored,rescued,job_remote_id,job_template_name,organization_name\n' +
-        `1,2024-04-${day} 10:00:00+00,x,late-host,0,0,0,2,1,0,f,0,0,9999,Late template,Late org\n`,
+      schemaCsv('job_host_summary.csv', [
+        {
+          id: 1,
+          created: `2024-04-${day} 10:00:00+00`,
+          modified: `2024-04-${day} 10:00:00+00`,
+          host_name: 'late-host',
+          changed: 0,
+          dark: 0,
+          failures: 0,
+          ok: 2,
+          processed: 1,
+          skipped: 0,
+          failed: 'f',
+          ignored: 0,
+          rescued: 0,
+          job_remote_id: 9999,
+          job_template_name: 'Late template',
+          organization_name: 'Late org',
+        },
+      ]),
     );
     execFileSync('tar', ['czf', join(ship, `data/2024/04/${day}/u-late-2024-04-${day}-000000+0000-2024-04-${day}-235959+0000-0.tar.gz`), '-C', src, '.']);
     const late = `data/2024/04/${day}/u-late-2024-04-${day}-000000+0000-2024-04-${day}-235959+0000-0.tar.gz`;
