@@ -16,7 +16,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // `// → text`; each such text must appear in what it prints. Sibling @tally packages are not on a registry,
 // so their packed tarballs are installed too (only those the package depends on, transitively).
 // Packages whose README has no runnable example (they need an Automation Controller database or a console
-// ingress) are imported whole instead; the CLI also runs `tally --help` from its installed bin.
+// ingress) are imported whole instead; the CLI also runs `tally --help` from its installed bin. Installs run
+// concurrently (vitest maxConcurrency), npm being mostly I/O-bound.
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -48,7 +49,7 @@ function closure(name: string, seen = new Set<string>()): Set<string> {
 }
 
 /** The first ```js runnable block of a README. */
-export function runnableExample(readme: string): string | undefined {
+function runnableExample(readme: string): string | undefined {
   return /^```js runnable\n([\s\S]*?)^```$/m.exec(readme)?.[1];
 }
 
@@ -62,11 +63,15 @@ beforeAll(async () => {
   for (const p of publicPackages()) pkgs.set(p.name, p);
   const packs = join(work, 'packs');
   mkdirSync(packs);
-  for (const p of pkgs.values()) {
-    const { stdout } = await run('pnpm', ['pack', '--pack-destination', packs], { cwd: p.dir });
-    p.tarball = stdout.trim().split('\n').at(-1) ?? '';
-    expect(p.tarball).toMatch(/\.tgz$/);
-  }
+  const queue = [...pkgs.values()];
+  const packNext = async (): Promise<void> => {
+    for (let p = queue.shift(); p; p = queue.shift()) {
+      const { stdout } = await run('pnpm', ['pack', '--pack-destination', packs], { cwd: p.dir });
+      p.tarball = stdout.trim().split('\n').at(-1) ?? '';
+      expect(p.tarball).toMatch(/\.tgz$/);
+    }
+  };
+  await Promise.all([packNext(), packNext(), packNext(), packNext()]);
   db = await createTestDatabase('packaging');
   s3 = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: join(work, 's3rver'), configureBuckets: [{ name: 'examples', configs: [] }] });
   s3Endpoint = `http://127.0.0.1:${(await s3.run()).port}`;
@@ -118,8 +123,22 @@ describe('every public package installs alone with npm from its packed tarball a
     expect(pkgs.size).toBeGreaterThanOrEqual(13);
   });
 
+  // These need an Automation Controller database or a console ingress to do anything: imported whole instead.
+  const withoutExample = ['@tally/cli', '@tally/collectors', '@tally/gather', '@tally/storage-crc'];
+
+  it('READMEs show plain JavaScript for Node 20: no TypeScript blocks, no `await using`, no private testkit', () => {
+    for (const p of publicPackages()) {
+      const readme = readFileSync(join(p.dir, 'README.md'), 'utf8');
+      expect(readme, p.name).not.toMatch(/^```tsx?\b/m);
+      expect(readme, p.name).not.toMatch(/^await using|[^`]await using [a-z]+ =/m);
+      expect(readme, p.name).not.toContain('@tally/testkit');
+      expect(readme, p.name).not.toMatch(/\bspec\/[\w-]+\.md/);
+      if (!withoutExample.includes(p.name)) expect(runnableExample(readme), `${p.name}: a \`\`\`js runnable block`).toBeDefined();
+    }
+  });
+
   const names = publicPackages().map((p) => p.name);
-  it.each(names)('%s', { timeout: 240_000 }, async (name) => {
+  it.concurrent.each(names)('%s', { timeout: 240_000 }, async (name) => {
     const project = await installAlone(name);
     const installed = join(project, 'node_modules', name);
     for (const f of ['LICENSE', 'README.md', 'package.json', 'dist/index.js', 'dist/index.d.ts']) {
