@@ -1,0 +1,161 @@
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { createTestDatabase, type TestDatabase } from '@tally/testkit';
+import S3rver from 's3rver';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+// Every public package, packed with `pnpm pack` and installed ALONE with npm (not pnpm) into a fresh project
+// with no workspace: its README's runnable example (the first ```js runnable block, read from the installed
+// package) runs as a plain .mjs on this machine's Node. Expected output is written in the example as
+// `// → text`; each such text must appear in what it prints. Sibling @tally packages are not on a registry,
+// so their packed tarballs are installed too (only those the package depends on, transitively).
+// Packages whose README has no runnable example (they need an Automation Controller database or a console
+// ingress) are imported whole instead; the CLI also runs `tally --help` from its installed bin. Installs run
+// concurrently (vitest maxConcurrency), npm being mostly I/O-bound.
+
+const run = promisify(execFile);
+const root = fileURLToPath(new URL('..', import.meta.url));
+const work = mkdtempSync(join(tmpdir(), 'tally-packaging-'));
+// One npm cache for every install (kept between runs, so a re-run needs no network for what it already has).
+const npmCache = join(tmpdir(), 'tally-npm-cache');
+
+interface Pkg {
+  dir: string;
+  name: string;
+  deps: string[];
+  tarball: string;
+}
+const pkgs = new Map<string, Pkg>();
+
+function publicPackages(): Pkg[] {
+  return readdirSync(join(root, 'packages'))
+    .map((dir) => ({ dir: join(root, 'packages', dir), manifest: JSON.parse(readFileSync(join(root, 'packages', dir, 'package.json'), 'utf8')) }))
+    .filter(({ manifest }) => !manifest.private)
+    .map(({ dir, manifest }) => ({ dir, name: manifest.name, deps: Object.keys(manifest.dependencies ?? {}), tarball: '' }));
+}
+
+/** The package and every @tally package it needs, transitively. */
+function closure(name: string, seen = new Set<string>()): Set<string> {
+  if (seen.has(name)) return seen;
+  seen.add(name);
+  for (const d of pkgs.get(name)?.deps ?? []) if (pkgs.has(d)) closure(d, seen);
+  return seen;
+}
+
+/** The first ```js runnable block of a README. */
+function runnableExample(readme: string): string | undefined {
+  return /^```js runnable\n([\s\S]*?)^```$/m.exec(readme)?.[1];
+}
+
+let db: TestDatabase;
+let s3: S3rver;
+let s3Endpoint: string;
+let segment: Server;
+let segmentRequests = 0;
+
+beforeAll(async () => {
+  for (const p of publicPackages()) pkgs.set(p.name, p);
+  const packs = join(work, 'packs');
+  mkdirSync(packs);
+  const queue = [...pkgs.values()];
+  const packNext = async (): Promise<void> => {
+    for (let p = queue.shift(); p; p = queue.shift()) {
+      const { stdout } = await run('pnpm', ['pack', '--pack-destination', packs], { cwd: p.dir });
+      p.tarball = stdout.trim().split('\n').at(-1) ?? '';
+      expect(p.tarball).toMatch(/\.tgz$/);
+    }
+  };
+  await Promise.all([packNext(), packNext(), packNext(), packNext()]);
+  db = await createTestDatabase('packaging');
+  s3 = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: join(work, 's3rver'), configureBuckets: [{ name: 'examples', configs: [] }] });
+  s3Endpoint = `http://127.0.0.1:${(await s3.run()).port}`;
+  segment = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      segmentRequests++;
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => segment.listen(0, '127.0.0.1', resolve));
+}, 120_000);
+
+afterAll(async () => {
+  await s3?.close();
+  await new Promise((resolve) => segment?.close(resolve));
+  await db?.[Symbol.asyncDispose]();
+  rmSync(work, { recursive: true, force: true });
+});
+
+async function installAlone(name: string): Promise<string> {
+  const project = join(work, name.replace('@tally/', ''));
+  mkdirSync(project);
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'example', private: true, type: 'module' }));
+  const tarballs = [...closure(name)].map((n) => pkgs.get(n)?.tarball ?? '');
+  await run('npm', ['install', '--cache', npmCache, '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', ...tarballs], {
+    cwd: project,
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  return project;
+}
+
+function exampleEnv(): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    DATABASE_URL: db.url,
+    METRICS_UTILITY_BUCKET_NAME: 'examples',
+    METRICS_UTILITY_BUCKET_ENDPOINT: s3Endpoint,
+    METRICS_UTILITY_BUCKET_ACCESS_KEY: 'S3RVER',
+    METRICS_UTILITY_BUCKET_SECRET_KEY: 'S3RVER',
+    METRICS_UTILITY_SEGMENT_WRITE_KEY: 'example-write-key',
+    SEGMENT_HOST: `http://127.0.0.1:${(segment.address() as AddressInfo).port}`,
+  };
+}
+
+describe('every public package installs alone with npm from its packed tarball and its README example runs', () => {
+  it('finds the public packages', () => {
+    expect(pkgs.size).toBeGreaterThanOrEqual(13);
+  });
+
+  // These need an Automation Controller database or a console ingress to do anything: imported whole instead.
+  const withoutExample = ['@tally/cli', '@tally/collectors', '@tally/gather', '@tally/storage-crc'];
+
+  it('READMEs show plain JavaScript for Node 20: no TypeScript blocks, no `await using`, no private testkit', () => {
+    for (const p of publicPackages()) {
+      const readme = readFileSync(join(p.dir, 'README.md'), 'utf8');
+      expect(readme, p.name).not.toMatch(/^```tsx?\b/m);
+      expect(readme, p.name).not.toMatch(/^await using|[^`]await using [a-z]+ =/m);
+      expect(readme, p.name).not.toContain('@tally/testkit');
+      expect(readme, p.name).not.toMatch(/\bspec\/[\w-]+\.md/);
+      if (!withoutExample.includes(p.name)) expect(runnableExample(readme), `${p.name}: a \`\`\`js runnable block`).toBeDefined();
+    }
+  });
+
+  const names = publicPackages().map((p) => p.name);
+  it.concurrent.each(names)('%s', { timeout: 240_000 }, async (name) => {
+    const project = await installAlone(name);
+    const installed = join(project, 'node_modules', name);
+    for (const f of ['LICENSE', 'README.md', 'package.json', 'dist/index.js', 'dist/index.d.ts']) {
+      expect(readdirSync(join(installed, f, '..')), `${name} ships ${f}`).toContain(f.split('/').at(-1));
+    }
+    const example = runnableExample(readFileSync(join(installed, 'README.md'), 'utf8'));
+    const script = join(project, 'example.mjs');
+    writeFileSync(script, example ?? `await import(${JSON.stringify(name)});\nconsole.log('imported');\n`);
+    const before = segmentRequests;
+    const { stdout } = await run(process.execPath, [script], { cwd: project, env: exampleEnv(), timeout: 120_000 }).catch((err) => {
+      throw new Error(`${name}: the README example failed:\n${err.stderr ?? err.message}`);
+    });
+    for (const m of (example ?? '').matchAll(/\/\/ → (.+)$/gm)) expect(stdout, `${name} prints "${m[1]}"`).toContain(m[1]?.trim());
+    if (name === '@tally/storage-segment') expect(segmentRequests).toBeGreaterThan(before);
+    if (name === '@tally/cli') {
+      const help = await run(join(project, 'node_modules', '.bin', 'tally'), ['--help'], { cwd: project, env: exampleEnv() });
+      expect(help.stdout).toMatch(/gather/);
+    }
+  });
+});
