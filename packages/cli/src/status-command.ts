@@ -118,8 +118,16 @@ export function formatStatus(report: StatusReport): string {
   return [head, ...rows].map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : pad(cell, widths[i]!))).join('  ').trimEnd()).join('\n') + '\n';
 }
 
-export async function statusCommand(opts: { json?: boolean; db?: string; config?: string }, io: CliIO): Promise<void> {
+export async function statusCommand(
+  opts: { json?: boolean; db?: string; config?: string; month?: string; since?: Date; until?: Date },
+  io: CliIO,
+): Promise<void> {
   const cfg = loadConfig({ env: io.env, ...(opts.config ? { file: opts.config } : {}) });
+  if (opts.month || opts.since || opts.until) {
+    const { coverageCommand } = await import('./coverage-command.js');
+    await coverageCommand(cfg, opts, io);
+    return;
+  }
   const url = databaseUrl(opts.db, io.env, 'tally status');
   const client = await connectDatabase(url, 'tally status');
   try {

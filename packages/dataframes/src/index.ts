@@ -9,4 +9,15 @@ export { HostMetric } from './host-metric.js';
 export { DataCollectionStatus } from './data-collection-status.js';
 export * from './rollup.js';
 export { loadExtracted, loadTarballs, type LoadOptions, type LoadResult, withExtracted } from './load.js';
-export { readCsvHeader } from './csv.js';
+export { csvHasRows, readCsvHeader } from './csv.js';
+export { groupIndirectInto, indirectCollectionsSql, indirectNodes, infrastructureSummary, INDIRECT_COLUMNS, type IndirectNode, type InfrastructureRow, type RowSource } from './indirect-nodes.js';
+export { inventoryScope, type InventoryScopeRow } from './inventory-scope.js';
+export {
+  collectionGaps,
+  collectionStatusRows,
+  collectionTimings,
+  GAP_THRESHOLD_SECONDS,
+  type CollectionGap,
+  type CollectionStatusRow,
+  type CollectionTiming,
+} from './collection-status.js';
