@@ -93,7 +93,7 @@ export async function buildCcspReport(opts: BuildCcspOptions): Promise<BuildResu
     organizationFilter: opts.type === 'CCSPv2' ? opts.params.organizationFilter : undefined,
   });
   try {
-    const gaps = longGaps(tables.extras.collectionStatus, opts.period);
+    const gaps = longGaps(tables.extras?.collectionStatus ?? [], opts.period);
     if (hasNoData(tables, opts.params.sheets)) {
       const message = `No billing data for month: ${target.label}`;
       log.info(message);

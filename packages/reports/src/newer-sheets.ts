@@ -14,11 +14,11 @@ type AddSheet = (title: string) => ExcelJS.Worksheet;
 /** After "Managed nodes": Indirectly Managed nodes, Inventory Scope, and (CCSPv2) Infrastructure Summary, each when selected. */
 export async function writeSheetsAfterManagedNodes(add: AddSheet, t: ReportTables, sheets: readonly string[], v2: boolean): Promise<void> {
   if (sheets.includes('indirectly_managed_nodes')) await writeIndirectNodesSheet(add, t.db, t.indirect);
-  if (sheets.includes('inventory_scope')) writeInventoryScopeSheet(add, t.extras.inventoryScope);
+  if (sheets.includes('inventory_scope')) writeInventoryScopeSheet(add, t.extras?.inventoryScope);
   if (v2 && sheets.includes('infrastructure_summary')) await writeInfrastructureSummarySheet(add, t.db, t.indirect);
 }
 
 /** The last sheet of CCSPv2, when selected: Data collection status. */
 export function writeLastSheets(add: AddSheet, t: ReportTables, sheets: readonly string[], period: ReportPeriod | undefined): void {
-  if (period && sheets.includes('data_collection_status')) writeCollectionStatusSheet(add, t.extras.collectionStatus, period);
+  if (period && sheets.includes('data_collection_status')) writeCollectionStatusSheet(add, t.extras?.collectionStatus ?? [], period);
 }

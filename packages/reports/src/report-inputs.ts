@@ -64,8 +64,8 @@ export async function loadExtras(
  */
 export function hasNoData(t: ReportTables, sheets: readonly string[]): boolean {
   if (!t.empty || t.indirect || t.events) return false;
-  if (sheets.includes('inventory_scope') && (t.extras.inventoryScope?.length ?? 0) > 0) return false;
-  if (sheets.includes('data_collection_status') && t.extras.collectionStatus.length > 0) return false;
+  if (sheets.includes('inventory_scope') && (t.extras?.inventoryScope?.length ?? 0) > 0) return false;
+  if (sheets.includes('data_collection_status') && (t.extras?.collectionStatus.length ?? 0) > 0) return false;
   return true;
 }
 

@@ -29,7 +29,7 @@ export interface ReportTables {
   /** Grouped INDIRECT-only rows (a table), when there are any. */
   indirect?: string | undefined;
   /** Inputs of the newest reference's sheets (report-inputs.ts). */
-  extras: ReportExtras;
+  extras?: ReportExtras;
   /** How the usage tables were built: from the CSV `scan`s (fast), or from `grouped` rows (out of memory). */
   method: 'scan' | 'grouped';
   /** Storage names of tarballs that were read, and those that were skipped with the reason. */
