@@ -44,12 +44,14 @@ export async function groupIndirectInto(jhs: JobHostSummary, name: string, opts:
   const inOrgs = opts.organizations?.length ? ` AND organization_name IN (${opts.organizations.map(literal).join(', ')})` : '';
   const prepared = await jhs.preparedRelation();
   const target = ident(name);
+  const rowsIn = async () => Number((await db.all<{ n: bigint }>(`SELECT count(*) AS n FROM ${target}`))[0]?.n ?? 0);
   if (prepared === undefined) {
     await jhs.group();
-    return db.run(
+    await db.run(
       `CREATE OR REPLACE TABLE ${target} AS SELECT ${INDIRECT_COLUMNS.join(', ')} FROM ${ident(jhs.table)}
        WHERE managed_node_type = ${INDIRECT}${inOrgs}`,
     );
+    return rowsIn();
   }
   // The type is a constant of each CSV scan: this filter never reads the job_host_summary CSVs.
   const indirect = `(SELECT * FROM ${prepared} WHERE managed_node_type <> ${DIRECT}${inOrgs})`;
@@ -60,7 +62,7 @@ export async function groupIndirectInto(jhs: JobHostSummary, name: string, opts:
       ? `(SELECT ${INDEX.join(', ')} FROM ${indirect} WHERE false)`
       : `(SELECT DISTINCT ${INDEX.join(', ')} FROM ${prepared} WHERE managed_node_type = ${DIRECT}
           AND host_name IN (SELECT host_name FROM ${indirect}))`;
-  return db.run(
+  await db.run(
     `CREATE OR REPLACE TABLE ${target} AS SELECT ${INDEX.map((c) => `i.${c}`).join(', ')},
        CAST(sum(i.task_runs) AS BIGINT) AS task_runs, min(i.created) AS first_automation, max(i.created) AS last_automation,
        max(i.job_created) AS job_created, CAST(${unionLists('i.canonical_facts')} AS ${PAIRS_TYPE}) AS canonical_facts,
@@ -68,6 +70,7 @@ export async function groupIndirectInto(jhs: JobHostSummary, name: string, opts:
      FROM ${indirect} i WHERE NOT EXISTS (SELECT 1 FROM ${direct} d WHERE ${same})
      GROUP BY ${INDEX.map((c) => `i.${c}`).join(', ')}`,
   );
+  return rowsIn();
 }
 
 /** One row of the "Indirectly Managed nodes" sheet (the reference's usage-by-node for indirect rows). */
