@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -43,16 +43,25 @@ describe('METRICS_UTILITY_OPTIONAL_CCSP_REPORT_SHEETS', () => {
   });
 
   it('refuses names the report type does not know with the reference message, exit code 2, nothing written', async () => {
-    const cli = io({ METRICS_UTILITY_REPORT_TYPE: 'CCSP', METRICS_UTILITY_OPTIONAL_CCSP_REPORT_SHEETS: 'ccsp_summary,jobs,infrastructure_summary,bogus' });
+    const cli = io({ METRICS_UTILITY_REPORT_TYPE: 'CCSP', METRICS_UTILITY_OPTIONAL_CCSP_REPORT_SHEETS: 'ccsp_summary,jobs,data_collection_status,bogus' });
     expect(await run(['report', '--month', '2024-07'], cli)).toBe(2);
     expect(cli.err()).toBe(
-      'tally: Invalid METRICS_UTILITY_OPTIONAL_CCSP_REPORT_SHEETS for CCSP: jobs, infrastructure_summary, bogus. Valid values: ' +
-        'ccsp_summary, managed_nodes, indirectly_managed_nodes, inventory_scope, usage_by_organizations, usage_by_collections, ' +
-        'usage_by_roles, usage_by_modules, managed_nodes_by_organizations\n',
+      'tally: Invalid METRICS_UTILITY_OPTIONAL_CCSP_REPORT_SHEETS for CCSP: jobs, data_collection_status, bogus. Valid values: ' +
+        'ccsp_summary, managed_nodes, indirectly_managed_nodes, inventory_scope, infrastructure_summary, usage_by_collections, ' +
+        'usage_by_roles, usage_by_modules, usage_by_organizations, managed_nodes_by_organizations\n',
     );
+    expect(existsSync(join(ship, 'reports/2024/07/CCSP-2024-07.xlsx'))).toBe(false);
     const v2 = io({ METRICS_UTILITY_OPTIONAL_CCSP_REPORT_SHEETS: 'ccsp_summary,Jobs' });
     expect(await run(['report', '--month', '2024-07'], v2)).toBe(2);
     expect(v2.err()).toContain('for CCSPv2: Jobs. Valid values: ccsp_summary, jobs, managed_nodes, indirectly_managed_nodes, inventory_scope, infrastructure_summary,');
+  });
+
+  it('CCSP accepts infrastructure_summary (the newest validation) and skips it with a warning', async () => {
+    const cli = io({ METRICS_UTILITY_REPORT_TYPE: 'CCSP', METRICS_UTILITY_OPTIONAL_CCSP_REPORT_SHEETS: 'ccsp_summary,infrastructure_summary' });
+    expect(await run(['report', '--month', '2024-07', '--force'], cli)).toBe(0);
+    expect(cli.err()).toContain('infrastructure_summary is a CCSPv2 sheet: the CCSP report skips it');
+    const wb = await readWorkbook(join(ship, 'reports/2024/07/CCSP-2024-07.xlsx'));
+    expect(wb.worksheets.map((w) => w.name)).toEqual(['Usage Reporting']);
   });
 });
 

@@ -81,6 +81,9 @@ export async function buildCcspReport(opts: BuildCcspOptions): Promise<BuildResu
     log.info(message);
     return { status: 'skipped', name: target.name, message, failures: [], gaps: [] };
   }
+  if (opts.type === 'CCSP' && opts.params.sheets.includes('infrastructure_summary')) {
+    log.warn('infrastructure_summary is a CCSPv2 sheet: the CCSP report skips it');
+  }
   const tables = await loadReportTables({
     sheets: opts.params.sheets,
     // exceljs loads while DuckDB aggregates (openWorkbook reports a failure to load it).

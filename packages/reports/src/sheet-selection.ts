@@ -21,18 +21,19 @@ export const VALID_SHEETS = {
     'managed_nodes',
     'indirectly_managed_nodes',
     'inventory_scope',
-    'usage_by_organizations',
+    'infrastructure_summary',
     'usage_by_collections',
     'usage_by_roles',
     'usage_by_modules',
+    'usage_by_organizations',
     'managed_nodes_by_organizations',
   ],
 } as const;
 
 /**
  * Refuse names the report type does not know, with the reference's message (exit code 2).
- * CCSP (v1) accepts usage_by_organizations and managed_nodes_by_organizations but, as the
- * reference, draws no such sheets.
+ * CCSP (v1) accepts infrastructure_summary, usage_by_organizations and
+ * managed_nodes_by_organizations (the newest validation) but, as the reference, draws no such sheets.
  */
 export function validateSheets(type: keyof typeof VALID_SHEETS, sheets: readonly string[]): void {
   const valid: readonly string[] = VALID_SHEETS[type];
