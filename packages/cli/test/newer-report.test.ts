@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { loadConfig } from '@tally/core';
-import { DEFAULT_SHEETS, readWorkbook } from '@tally/reports';
+import { DEFAULT_SHEETS, readWorkbook, VALID_SHEETS } from '@tally/reports';
 import { writeIndirectLake } from '@tally/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { coverageCommand } from '../src/coverage-command.js';
@@ -35,7 +35,7 @@ function io(extra: Record<string, string> = {}): CliIO & { out: () => string; er
   return { stdout, stderr, env, cwd: ship, out: () => out, err: () => err };
 }
 
-const EVERY = 'ccsp_summary,jobs,managed_nodes,indirectly_managed_nodes,inventory_scope,infrastructure_summary,usage_by_organizations,usage_by_collections,usage_by_roles,usage_by_modules,data_collection_status,managed_nodes_by_organizations';
+const EVERY = VALID_SHEETS.CCSPv2.join(',');
 
 describe('METRICS_UTILITY_OPTIONAL_CCSP_REPORT_SHEETS', () => {
   it('keeps the default sheet list', () => {

@@ -10,7 +10,7 @@ export { DataCollectionStatus } from './data-collection-status.js';
 export * from './rollup.js';
 export { loadExtracted, loadTarballs, type LoadOptions, type LoadResult, withExtracted } from './load.js';
 export { csvHasRows, readCsvHeader } from './csv.js';
-export { groupIndirectInto, indirectCollectionsSql, indirectNodes, infrastructureSummary, INDIRECT_COLUMNS, type IndirectNode, type InfrastructureRow, type RowSource } from './indirect-nodes.js';
+export { groupIndirectInto, indirectCollectionsSql, indirectNodes, infrastructureSummary, type IndirectNode, type InfrastructureRow, type RowSource } from './indirect-nodes.js';
 export { inventoryScope, type InventoryScopeRow } from './inventory-scope.js';
 export {
   collectionGaps,

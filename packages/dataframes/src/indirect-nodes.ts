@@ -9,29 +9,14 @@ import { collectionOf } from './main-jobevent.js';
 import { PAIRS_TYPE, unionLists } from './sql.js';
 import type { FactPair } from './types.js';
 
-/** Columns of the table `groupIndirectInto` writes (one row per grouped INDIRECT index). */
-export const INDIRECT_COLUMNS = [
-  'organization_name',
-  'job_template_name',
-  'host_name',
-  'original_host_name',
-  'install_uuid',
-  'job_remote_id',
-  'task_runs',
-  'first_automation',
-  'last_automation',
-  'job_created',
-  'canonical_facts',
-  'facts',
-  'events',
-] as const;
+/** Columns of the table `groupIndirectInto` writes after the index columns (one row per grouped INDIRECT index). */
+const INDIRECT_DATA = ['task_runs', 'first_automation', 'last_automation', 'job_created', 'canonical_facts', 'facts', 'events'] as const;
 
 /** What the sheet queries need of a database: rows of a SELECT (a TallyDuckDb, or a report's handle on one). */
 export interface RowSource {
   all(sql: string): Promise<Record<string, unknown>[]>;
 }
 
-const INDEX = ['organization_name', 'job_template_name', 'host_name', 'original_host_name', 'install_uuid', 'job_remote_id'] as const;
 
 /**
  * Write the grouped INDIRECT-only rows of `jhs` into a new table `name` (replaced if it exists),
@@ -41,6 +26,7 @@ const INDEX = ['organization_name', 'job_template_name', 'host_name', 'original_
  */
 export async function groupIndirectInto(jhs: JobHostSummary, name: string, opts: { organizations?: readonly string[] | undefined } = {}): Promise<number> {
   const db = jhs.db;
+  const index = jhs.indexColumns;
   const inOrgs = opts.organizations?.length ? ` AND organization_name IN (${opts.organizations.map(literal).join(', ')})` : '';
   const prepared = await jhs.preparedRelation();
   const target = ident(name);
@@ -48,7 +34,7 @@ export async function groupIndirectInto(jhs: JobHostSummary, name: string, opts:
   if (prepared === undefined) {
     await jhs.group();
     await db.run(
-      `CREATE OR REPLACE TABLE ${target} AS SELECT ${INDIRECT_COLUMNS.join(', ')} FROM ${ident(jhs.table)}
+      `CREATE OR REPLACE TABLE ${target} AS SELECT ${[...index, ...INDIRECT_DATA].join(', ')} FROM ${ident(jhs.table)}
        WHERE managed_node_type = ${INDIRECT}${inOrgs}`,
     );
     return rowsIn();
@@ -56,19 +42,19 @@ export async function groupIndirectInto(jhs: JobHostSummary, name: string, opts:
   // The type is a constant of each CSV scan: this filter never reads the job_host_summary CSVs.
   const indirect = `(SELECT * FROM ${prepared} WHERE managed_node_type <> ${DIRECT}${inOrgs})`;
   const [n] = await db.all<{ n: bigint }>(`SELECT count(*) AS n FROM ${indirect}`);
-  const same = INDEX.map((c) => `d.${c} IS NOT DISTINCT FROM i.${c}`).join(' AND ');
+  const same = index.map((c) => `d.${c} IS NOT DISTINCT FROM i.${c}`).join(' AND ');
   const direct =
     Number(n?.n ?? 0) === 0
-      ? `(SELECT ${INDEX.join(', ')} FROM ${indirect} WHERE false)`
-      : `(SELECT DISTINCT ${INDEX.join(', ')} FROM ${prepared} WHERE managed_node_type = ${DIRECT}
+      ? `(SELECT ${index.join(', ')} FROM ${indirect} WHERE false)`
+      : `(SELECT DISTINCT ${index.join(', ')} FROM ${prepared} WHERE managed_node_type = ${DIRECT}
           AND host_name IN (SELECT host_name FROM ${indirect}))`;
   await db.run(
-    `CREATE OR REPLACE TABLE ${target} AS SELECT ${INDEX.map((c) => `i.${c}`).join(', ')},
+    `CREATE OR REPLACE TABLE ${target} AS SELECT ${index.map((c) => `i.${c}`).join(', ')},
        CAST(sum(i.task_runs) AS BIGINT) AS task_runs, min(i.created) AS first_automation, max(i.created) AS last_automation,
        max(i.job_created) AS job_created, CAST(${unionLists('i.canonical_facts')} AS ${PAIRS_TYPE}) AS canonical_facts,
        CAST(${unionLists('i.facts')} AS ${PAIRS_TYPE}) AS facts, CAST(${unionLists('i.events')} AS VARCHAR[]) AS events
      FROM ${indirect} i WHERE NOT EXISTS (SELECT 1 FROM ${direct} d WHERE ${same})
-     GROUP BY ${INDEX.map((c) => `i.${c}`).join(', ')}`,
+     GROUP BY ${index.map((c) => `i.${c}`).join(', ')}`,
   );
   return rowsIn();
 }

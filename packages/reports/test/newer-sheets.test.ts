@@ -16,6 +16,7 @@ import {
   readWorkbook,
   reportParams,
   TIMEDELTA_FORMAT,
+  VALID_SHEETS,
 } from '@tally/reports';
 import { DirectoryStorage } from '@tally/storage';
 import { JHS_HEADER, STATUS_HEADER, writeCollectionsVectorLake, writeIndirectLake, writeTarball } from '@tally/testkit';
@@ -24,20 +25,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // Hand-computed expectations over the crafted lakes of @tally/testkit (indirect-lake.ts).
 
-const EVERY_SHEET = [
-  'ccsp_summary',
-  'jobs',
-  'managed_nodes',
-  'indirectly_managed_nodes',
-  'inventory_scope',
-  'infrastructure_summary',
-  'usage_by_organizations',
-  'usage_by_collections',
-  'usage_by_roles',
-  'usage_by_modules',
-  'data_collection_status',
-  'managed_nodes_by_organizations',
-];
+const EVERY_SHEET = VALID_SHEETS.CCSPv2;
 const NOW = new Date(Date.UTC(2024, 9, 2, 10));
 const params = (sheets: readonly string[]) => {
   const { reportPeriod: _, ...rest } = reportParams({ reportPeriod: '', pricePerNode: 10, sheets, now: NOW });
