@@ -17,6 +17,7 @@ export {
   collectionStatusRows,
   collectionTimings,
   GAP_THRESHOLD_SECONDS,
+  statusRow,
   type CollectionGap,
   type CollectionStatusRow,
   type CollectionTiming,

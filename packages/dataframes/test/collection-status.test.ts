@@ -1,15 +1,10 @@
-import { type CollectionStatusRow, collectionGaps, collectionTimings } from '@tally/dataframes';
+import { type CollectionStatusRow, collectionGaps, collectionTimings, statusRow } from '@tally/dataframes';
 import { describe, expect, it } from 'vitest';
 
 const at = (s: string) => new Date(`2024-07-${s}Z`);
-const row = (file: string | null, since: string, until: string, status = 'ok', start = until): CollectionStatusRow => ({
-  collectionStartTimestamp: at(start),
-  since: at(since),
-  until: at(until),
-  fileName: file,
-  status,
-  elapsed: 1,
-});
+const us = (s: string) => at(s).getTime() * 1000;
+const row = (file: string | null, since: string, until: string, status = 'ok', start = until): CollectionStatusRow =>
+  statusRow({ collectionStartUs: us(start), sinceUs: us(since), untilUs: us(until), fileName: file, status, elapsed: 1 });
 
 describe('collectionGaps (the reference _build_data_section_collection_missing)', () => {
   const start = at('01T00:00:00');
@@ -31,6 +26,14 @@ describe('collectionGaps (the reference _build_data_section_collection_missing)'
       ['2024-07-05T00:00:00.000Z', '2024-07-09T00:00:00.000Z', 4 * 86_400],
       ['2024-07-30T00:00:00.000Z', '2024-07-31T00:00:00.000Z', 86_400],
     ]);
+  });
+
+  it('microseconds count, as pandas counts them', () => {
+    const rows = [
+      statusRow({ collectionStartUs: null, sinceUs: us('01T00:00:00'), untilUs: us('10T00:00:00') + 1, fileName: 'a.csv', status: 'ok', elapsed: null }),
+      statusRow({ collectionStartUs: null, sinceUs: us('10T00:00:03') + 529_347, untilUs: us('31T00:00:00'), fileName: 'a.csv', status: 'ok', elapsed: null }),
+    ];
+    expect(collectionGaps(rows, start, end).map((g) => g.seconds)).toEqual([3.529346]);
   });
 
   it('gaps of at most 2 seconds are not gaps; 2.5 s is', () => {
@@ -59,14 +62,14 @@ describe('collectionTimings (the reference _build_data_section_collection_status
       row('a.csv', '02T00:00:00', '03T00:00:00', 'ok', '03T00:00:00'),
       row('b.csv', '02T00:00:00', '03T00:00:00', 'ok', '05T01:00:00'),
     ];
-    const { timings, medianMs } = collectionTimings(rows);
-    expect(timings.map((t) => [t.row.fileName, t.sincePreviousMs])).toEqual([
+    const { timings, medianUs } = collectionTimings(rows);
+    expect(timings.map((t) => [t.row.fileName, t.sincePreviousUs])).toEqual([
       ['a.csv', null],
       ['b.csv', null],
-      ['a.csv', 86_400_000],
-      ['b.csv', 3 * 86_400_000],
+      ['a.csv', 86_400e6],
+      ['b.csv', 3 * 86_400e6],
     ]);
-    expect(medianMs).toBe(2 * 86_400_000);
-    expect(collectionTimings([]).medianMs).toBeNull();
+    expect(medianUs).toBe(2 * 86_400e6);
+    expect(collectionTimings([]).medianUs).toBeNull();
   });
 });

@@ -45,7 +45,7 @@ function plainRow(ws: ExcelJS.Worksheet, r: number, values: readonly Cell[]): Ex
   return row;
 }
 
-const DAY_MS = 86_400_000;
+const DAY_US = 86_400_000_000;
 
 export function writeCollectionStatusSheet(add: (title: string) => ExcelJS.Worksheet, rows: readonly CollectionStatusRow[], period: ReportPeriod): void {
   const ws = add(COLLECTION_STATUS_TITLE);
@@ -55,15 +55,15 @@ export function writeCollectionStatusSheet(add: (title: string) => ExcelJS.Works
   for (const g of periodGaps(rows, period)) plainRow(ws, r++, [g.fileName, g.from, g.until, g.seconds]);
   r++; // one blank row between the tables
   plainRow(ws, r++, COLLECTION_HEADERS);
-  const { timings, medianMs } = collectionTimings(rows);
+  const { timings, medianUs } = collectionTimings(rows);
   const fills = { red: fill(COLOR.red), yellow: fill(YELLOW), green: fill(COLOR.green) };
-  for (const { row: s, sincePreviousMs: diff } of timings) {
+  for (const { row: s, sincePreviousUs: diff } of timings) {
     const row = plainRow(ws, r++, [s.collectionStartTimestamp, s.since, s.until, s.fileName, s.status, s.elapsed, null]);
     if (diff === null) continue;
     const c = row.getCell(7);
-    c.value = diff / DAY_MS;
+    c.value = diff / DAY_US;
     c.numFmt = TIMEDELTA_FORMAT;
-    const m = medianMs ?? 0;
+    const m = medianUs ?? 0;
     c.fill = diff >= 3 * m ? fills.red : diff >= 2 * m ? fills.yellow : fills.green;
   }
   ws.commit();
