@@ -197,6 +197,7 @@ export abstract class Dataframe {
     const skipped = new Set<string>();
     for (const group of this.exclusiveMembers()) {
       const inGroup = present.filter((m) => group.includes(m));
+      if (inGroup.length < 2) continue; // nothing to choose (the usual tarball: no file is opened)
       let chosen: string | undefined;
       for (const m of inGroup) {
         if (await csvHasRows(tarball.file(m)!, `${tarball.name}: ${m}`)) {
