@@ -7,7 +7,8 @@ function span(seconds: number): string {
   const d = Math.floor(seconds / 86_400);
   const h = Math.floor((seconds % 86_400) / 3600);
   const m = Math.floor((seconds % 3600) / 60);
-  if (d > 0) return h > 0 ? `${d} days ${h} h` : `${d} days`;
+  const days = `${d} day${d === 1 ? '' : 's'}`;
+  if (d > 0) return h > 0 ? `${days} ${h} h` : days;
   if (h > 0) return m > 0 ? `${h} h ${m} min` : `${h} h`;
   return m > 0 ? `${m} min` : `${Math.round(seconds)} s`;
 }
