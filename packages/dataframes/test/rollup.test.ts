@@ -209,7 +209,8 @@ describe('rollup', () => {
         expect(await rowsOf(mh), `seed ${seed} period ${period} hosts`).toEqual(expectedMh);
       }
     }
-  });
+    // Two seeds × three periods: ~45 s on a quiet host, past the default minute on a loaded one.
+  }, 180_000);
 
   it('writes Hive-partitioned Parquet that DuckDB reads directly', async () => {
     const { base: fixtures } = metricsUtilityTarballs();
