@@ -1,6 +1,7 @@
 import { addMonths, ConfigError, ENV, isoDate, type Logger, parseEphemeralDays, parseInstant, silentLogger, type TallyConfig, thisMonth } from '@tally/core';
-import { buildCcspReport, type BuildResult, buildRenewalReport, DEFAULT_SHEETS, deduplicatorFor, type ReportParams } from '@tally/reports';
+import { buildCcspReport, type BuildResult, buildRenewalReport, DEFAULT_SHEETS, deduplicatorFor, type ReportParams, validateSheets } from '@tally/reports';
 import { DirectoryStorage, type Store } from '@tally/storage';
+import { gapWarning } from './gap-lines.js';
 import { join } from 'node:path';
 import type { CliIO } from './io.js';
 import { createStore } from './storage-factory.js';
@@ -134,11 +135,15 @@ export async function runReport(cfg: TallyConfig, opts: ReportOptions = {}): Pro
   if (target === 'controller_db') {
     throw new ConfigError(`${ENV.reportType.env}=${type} reads tarballs; set ${ENV.shipTarget.env}=directory or s3`, { field: ENV.shipTarget.env });
   }
+  const params = reportParams(cfg, now);
+  validateSheets(type, params.sheets);
   const storage = opts.storage ?? (await createStore(cfg, 'report', { logger: log }));
   try {
     const period = since ? { since, until: until ?? now } : { month: opts.month ?? isoDate(addMonths(thisMonth(now), -1)).slice(0, 7) };
-    const res = await buildCcspReport({ type, storage, period, params: reportParams(cfg, now), force: opts.force ?? false, logger: log });
+    const res = await buildCcspReport({ type, storage, period, params, force: opts.force ?? false, logger: log });
     for (const f of res.failures) log.warn('tarball skipped', { ...f });
+    // A bill is never built silently over missing data: one line per collector gap over an hour.
+    for (const g of res.gaps ?? []) log.warn(gapWarning(g));
     return outcome(res, storage, opts.io);
   } finally {
     if (!opts.storage) await storage.close?.();

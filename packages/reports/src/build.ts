@@ -1,4 +1,5 @@
 import { isoDate, type Logger, monthWindow, silentLogger, withTempdir } from '@tally/core';
+import type { CollectionGap } from '@tally/dataframes';
 import type { ExtractFailure } from '@tally/extractors';
 import type { Store } from '@tally/storage';
 import { join } from 'node:path';
@@ -6,6 +7,7 @@ import { writeCcsp } from './ccsp.js';
 import { writeCcspV2 } from './ccspv2.js';
 import type { ReportParams } from './params.js';
 import { loadWorkbookWriter } from './sheet.js';
+import { hasNoData, longGaps } from './report-inputs.js';
 import { loadReportTables } from './tables.js';
 
 export type CcspType = 'CCSP' | 'CCSPv2';
@@ -55,6 +57,8 @@ export interface BuildResult {
   message: string;
   /** Tarballs that could not be read (named, with the CSV member and line when that was why; contributing nothing). */
   failures: ExtractFailure[];
+  /** Collection gaps longer than an hour in the period (data_collection_status.csv), for warnings (CCSP, CCSPv2). */
+  gaps?: CollectionGap[];
 }
 
 export interface BuildCcspOptions {
@@ -76,9 +80,13 @@ export async function buildCcspReport(opts: BuildCcspOptions): Promise<BuildResu
   if (!opts.force && (await opts.storage.exists(target.name))) {
     const message = `Skipping report generation, report: ${target.name} already exists`;
     log.info(message);
-    return { status: 'skipped', name: target.name, message, failures: [] };
+    return { status: 'skipped', name: target.name, message, failures: [], gaps: [] };
+  }
+  if (opts.type === 'CCSP' && opts.params.sheets.includes('infrastructure_summary')) {
+    log.warn('infrastructure_summary is a CCSPv2 sheet: the CCSP report skips it');
   }
   const tables = await loadReportTables({
+    sheets: opts.params.sheets,
     // exceljs loads while DuckDB aggregates (openWorkbook reports a failure to load it).
     onExtracted: () => void loadWorkbookWriter().catch(() => {}),
     storage: opts.storage,
@@ -89,12 +97,13 @@ export async function buildCcspReport(opts: BuildCcspOptions): Promise<BuildResu
     organizationFilter: opts.type === 'CCSPv2' ? opts.params.organizationFilter : undefined,
   });
   try {
-    if (tables.empty) {
+    const gaps = longGaps(tables.extras?.collectionStatus ?? [], opts.period);
+    if (hasNoData(tables, opts.params.sheets)) {
       const message = `No billing data for month: ${target.label}`;
       log.info(message);
-      return { status: 'empty', name: target.name, message, failures: tables.failures };
+      return { status: 'empty', name: target.name, message, failures: tables.failures, gaps };
     }
-    const params: ReportParams = { ...opts.params, reportPeriod: target.period };
+    const params: ReportParams = { ...opts.params, reportPeriod: target.period, period: opts.period };
     const started = performance.now();
     await withTempdir('tally-report', async (dir) => {
       const file = join(dir, 'report.xlsx');
@@ -105,7 +114,7 @@ export async function buildCcspReport(opts: BuildCcspOptions): Promise<BuildResu
     log.debug('report: workbook written', { ms: Math.round(performance.now() - started) });
     const message = `Report generated into: ${target.name}`;
     log.info(message);
-    return { status: 'written', name: target.name, message, failures: tables.failures };
+    return { status: 'written', name: target.name, message, failures: tables.failures, gaps };
   } finally {
     await tables.db.close();
     await tables.removed;

@@ -2,6 +2,8 @@ import { addDays, type Logger, silentLogger, thisDay } from '@tally/core';
 import { installUuidOf, isOutOfMemory, JobHostSummary, loadExtracted, MainJobevent, openDuckDb, type TallyDuckDb, withExtracted } from '@tally/dataframes';
 import type { ExtractFailure } from '@tally/extractors';
 import type { Store } from '@tally/storage';
+import { extraDataframes, loadExtras, type ReportExtras } from './report-inputs.js';
+import { sheetInputs } from './sheet-selection.js';
 import { USAGE_TABLES, usageFromGrouped, usageFromPrepared } from './usage-tables.js';
 
 /** The little of a DuckDB handle the report queries need (satisfied by @tally/dataframes' TallyDuckDb). */
@@ -25,6 +27,10 @@ export interface ReportTables {
   events?: string | undefined;
   /** No job host summary in the period (an organization filter may still leave the tables empty otherwise). */
   empty: boolean;
+  /** Grouped INDIRECT-only rows (a table), when there are any. */
+  indirect?: string | undefined;
+  /** Inputs of the newest reference's sheets (report-inputs.ts). */
+  extras?: ReportExtras;
   /** How the usage tables were built: from the CSV `scan`s (fast), or from `grouped` rows (out of memory). */
   method: 'scan' | 'grouped';
   /** Storage names of tarballs that were read, and those that were skipped with the reason. */
@@ -53,6 +59,8 @@ export interface ReportInputOptions {
    * main thread is free then (a report loads exceljs there).
    */
   onExtracted?: () => void;
+  /** The selected sheets: CSVs no selected sheet needs are not read (default: every sheet's). */
+  sheets?: readonly string[];
 }
 
 /**
@@ -76,7 +84,10 @@ export async function loadReportTables(opts: ReportInputOptions): Promise<Report
   try {
     const jhs = new JobHostSummary(db, { reachableOnly: false });
     const events = new MainJobevent(db);
-    const dfs = [jhs, events];
+    const inputs = sheetInputs(opts.sheets ?? ['managed_nodes', 'usage_by_collections', 'inventory_scope']);
+    const frames = extraDataframes(db, inputs);
+    const dfs = [...(inputs.jobHostSummary ? [jhs] : []), ...(inputs.mainJobevent ? [events] : []), ...frames.all];
+    let extras: ReportExtras = { collectionStatus: [] };
     const log = opts.logger ?? silentLogger;
     const loadOpts = { storage: opts.storage, since: thisDay(opts.firstDay), until: addDays(thisDay(opts.lastDay), 1), logger: log };
     let hasEvents = false;
@@ -85,6 +96,7 @@ export async function loadReportTables(opts: ReportInputOptions): Promise<Report
     let installs: (string | null)[] = [];
     const rdb = reportDb(db);
     const finish = async (grouped: boolean) => {
+      extras = await loadExtras(jhs, frames, opts.organizationFilter);
       await events.group();
       const [ev] = await db.all<{ n: unknown }>(`SELECT count(*) AS n FROM ${events.table}`);
       hasEvents = Number(ev?.n ?? 0) > 0;
@@ -130,6 +142,8 @@ export async function loadReportTables(opts: ReportInputOptions): Promise<Report
       events: hasEvents ? events.table : undefined,
       method,
       empty,
+      indirect: extras.indirect,
+      extras,
       tarballs: res.tarballs,
       removed: res.removed,
       failures: res.failures.map((f) => ({ ...f })),
