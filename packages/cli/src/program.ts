@@ -171,12 +171,16 @@ ${EXIT_CODES}`,
     .option('--db <url>', 'the controller database holding the state (default: DATABASE_URL)')
     .addOption(stateDbOption())
     .addOption(stateFileOption())
+    .option('--month <YYYY-MM>', "instead: the month's data coverage, the gaps no collection covers (from the stored tarballs)")
+    .option('--since <when>', 'instead: the data coverage from this day (with --until, default today)', instant('--since'))
+    .option('--until <when>', 'end of the --since range (inclusive day)', instant('--until'))
     .addHelpText(
       'after',
       `
 Examples:
   $ tally status
   $ tally status --json | jq '.collectors[] | select(.consecutiveFailures > 0)'
+  $ tally status --month 2024-03              # gaps in the data of March, as the report's Data collection status sheet
 ${EXIT_CODES}`,
     )
     .action(async (opts) => {

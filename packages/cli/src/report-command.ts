@@ -1,6 +1,7 @@
 import { addMonths, ConfigError, ENV, isoDate, TallyError, type Logger, parseEphemeralDays, parseInstant, silentLogger, type TallyConfig, thisMonth } from '@tally/core';
-import { buildCcspReport, type BuildResult, buildRenewalReport, DEFAULT_SHEETS, deduplicatorFor, type ReportParams, verifyReport } from '@tally/reports';
+import { buildCcspReport, type BuildResult, buildRenewalReport, DEFAULT_SHEETS, deduplicatorFor, type ReportParams, validateSheets, verifyReport } from '@tally/reports';
 import { DirectoryStorage, type Store } from '@tally/storage';
+import { gapWarning } from './gap-lines.js';
 import { isAbsolute, join, relative } from 'node:path';
 import type { CliIO } from './io.js';
 import { createStore } from './storage-factory.js';
@@ -138,6 +139,8 @@ export async function runReport(cfg: TallyConfig, opts: ReportOptions = {}): Pro
   if (target === 'controller_db') {
     throw new ConfigError(`${ENV.reportType.env}=${type} reads tarballs; set ${ENV.shipTarget.env}=directory or s3`, { field: ENV.shipTarget.env });
   }
+  const params = reportParams(cfg, now);
+  validateSheets(type, params.sheets);
   const storage = opts.storage ?? (await createStore(cfg, 'report', { logger: log }));
   try {
     const period = since ? { since, until: until ?? now } : { month: opts.month ?? isoDate(addMonths(thisMonth(now), -1)).slice(0, 7) };
@@ -145,7 +148,7 @@ export async function runReport(cfg: TallyConfig, opts: ReportOptions = {}): Pro
       type,
       storage,
       period,
-      params: reportParams(cfg, now),
+      params,
       countUnreachableHosts: cfg.countUnreachableHosts ?? false,
       from: opts.from ?? 'auto',
       writeRollups: opts.writeRollups ?? false,
@@ -153,6 +156,8 @@ export async function runReport(cfg: TallyConfig, opts: ReportOptions = {}): Pro
       logger: log,
     });
     for (const f of res.failures) log.warn('tarball skipped', { ...f });
+    // A bill is never built silently over missing data: one line per collector gap over an hour.
+    for (const g of res.gaps ?? []) log.warn(gapWarning(g));
     return outcome(res, storage, opts.io);
   } finally {
     if (!opts.storage) await storage.close?.();

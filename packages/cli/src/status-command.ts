@@ -1,4 +1,4 @@
-import { loadConfig, type Queryable } from '@tally/core';
+import { ConfigError, loadConfig, type Queryable } from '@tally/core';
 import { PostgresStateStore, readCollectorStatus, type StateStore } from '@tally/gather';
 import { connectDatabase, databaseUrl } from './db-connection.js';
 import { enabledCollectorKeys } from './collector-selection.js';
@@ -124,8 +124,18 @@ export function formatStatus(report: StatusReport): string {
   return [head, ...rows].map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : pad(cell, widths[i]!))).join('  ').trimEnd()).join('\n') + '\n';
 }
 
-export async function statusCommand(opts: { json?: boolean; db?: string; config?: string } & StateOptions, io: CliIO): Promise<void> {
+export async function statusCommand(
+  opts: { json?: boolean; db?: string; config?: string; month?: string; since?: Date; until?: Date } & StateOptions,
+  io: CliIO,
+): Promise<void> {
   const cfg = loadConfig({ env: io.env, ...(opts.config ? { file: opts.config } : {}) });
+  if (opts.month || opts.since || opts.until) {
+    // Coverage reads the stored tarballs: a state option would be silently ignored.
+    if (opts.stateDb || opts.stateFile) throw new ConfigError('--month/--since/--until read the stored tarballs; --state-db/--state-file do not apply', { field: 'stateDb' });
+    const { coverageCommand } = await import('./coverage-command.js');
+    await coverageCommand(cfg, opts, io);
+    return;
+  }
   const choice = stateChoice(opts, io.env, io.cwd);
   // State kept elsewhere needs no controller connection.
   const client = choice.kind === 'controller' ? await connectDatabase(databaseUrl(opts.db, io.env, 'tally status'), 'tally status') : undefined;

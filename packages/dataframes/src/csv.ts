@@ -167,3 +167,36 @@ function firstLine(message: string): string {
   const lines = message.split('\n').map((l) => l.trim()).filter((l) => l && !/^Original Line:/.test(l));
   return lines[0] ?? message;
 }
+
+/**
+ * Does the CSV file hold a data row after its header (a non-blank line, as pandas counts rows)?
+ * Reads only as far as the first such line.
+ */
+export async function csvHasRows(path: string, source = path): Promise<boolean> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(64 * 1024);
+    let pos = 0;
+    let headerDone = false;
+    let inQuotes = false;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+      if (bytesRead === 0) return false;
+      pos += bytesRead;
+      for (let i = 0; i < bytesRead; i++) {
+        const c = buf[i]!;
+        if (!headerDone) {
+          // A header may not be quoted across lines, but a quote keeps a newline inside it.
+          if (c === 0x22) inQuotes = !inQuotes;
+          else if (c === 0x0a && !inQuotes) headerDone = true;
+          continue;
+        }
+        if (c !== 0x0a && c !== 0x0d && c !== 0x20 && c !== 0x09) return true;
+      }
+    }
+  } catch (err) {
+    throw new ExtractError(source, `CSV could not be read: ${(err as Error).message}`, { cause: err });
+  } finally {
+    await fh.close();
+  }
+}

@@ -4,7 +4,7 @@ import { basename, join } from 'node:path';
 import { TallyError, errorMessage } from '@tally/core';
 import type { ExtractedTarball } from '@tally/extractors';
 import type { Table } from 'apache-arrow';
-import { CsvError, explainCsvError, integerColumns, integerTypes, readCsvSql, readMemberHeader } from './csv.js';
+import { CsvError, csvHasRows, explainCsvError, integerColumns, integerTypes, readCsvSql, readMemberHeader } from './csv.js';
 import { ident, isOutOfMemory, literal, type TallyDuckDb } from './duckdb.js';
 import { pairsToJson, PAIRS_TYPE, wholeNumber } from './sql.js';
 import type { BatchContext, Column } from './types.js';
@@ -185,12 +185,40 @@ export abstract class Dataframe {
     await this.init();
     const installUuid = await installUuidOf(tarball);
     let staged = 0;
-    for (const member of this.members) {
-      if (!member.endsWith('.csv')) continue;
-      const path = tarball.file(member);
-      if (path) staged += await this.addOneCsv(path, { installUuid, source: tarball.name, member });
+    for (const { member, path } of await this.tarballMembers(tarball)) {
+      staged += await this.addOneCsv(path, { installUuid, source: tarball.name, member });
     }
     return staged;
+  }
+
+  /**
+   * Groups of members of which a tarball contributes only the first holding data rows (the
+   * reference reads main_indirectmanagednodeaudit.csv only when job_host_summary.csv is empty,
+   * main_host_daily.csv only when main_host.csv is). Default none.
+   */
+  protected exclusiveMembers(): readonly (readonly string[])[] {
+    return [];
+  }
+
+  /** The CSV members of `tarball` this dataframe reads, with their paths (see `exclusiveMembers`). */
+  private async tarballMembers(tarball: ExtractedTarball): Promise<{ member: string; path: string }[]> {
+    const present = this.members.filter((m) => m.endsWith('.csv') && tarball.file(m));
+    const skipped = new Set<string>();
+    for (const group of this.exclusiveMembers()) {
+      const inGroup = present.filter((m) => group.includes(m));
+      if (inGroup.length < 2) continue; // nothing to choose (the usual tarball: no file is opened)
+      let chosen: string | undefined;
+      for (const m of inGroup) {
+        if (await csvHasRows(tarball.file(m)!, `${tarball.name}: ${m}`)) {
+          chosen = m;
+          break;
+        }
+      }
+      // None has rows: the first is still read (its header counts as a source, it adds nothing).
+      chosen ??= inGroup[0];
+      for (const m of inGroup) if (m !== chosen) skipped.add(m);
+    }
+    return present.filter((m) => !skipped.has(m)).map((member) => ({ member, path: tarball.file(member)! }));
   }
 
   /**
@@ -201,10 +229,7 @@ export abstract class Dataframe {
     const batches = new Map<string, { member: string; header: string[]; installUuid: string | null; paths: string[] }>();
     for (const tarball of tarballs) {
       const installUuid = await installUuidOf(tarball);
-      for (const member of this.members) {
-        if (!member.endsWith('.csv')) continue;
-        const path = tarball.file(member);
-        if (!path) continue;
+      for (const { member, path } of await this.tarballMembers(tarball)) {
         const header = await readMemberHeader(path, tarball.name, member);
         this.sources += 1;
         if (header.length === 0) continue;

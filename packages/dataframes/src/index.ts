@@ -9,7 +9,19 @@ export { HostMetric } from './host-metric.js';
 export { DataCollectionStatus } from './data-collection-status.js';
 export * from './rollup.js';
 export { loadExtracted, loadTarballs, type LoadOptions, type LoadResult, withExtracted } from './load.js';
-export { CsvError, readCsvHeader } from './csv.js';
 export { loadUsage, type LoadUsageOptions, type LoadUsageResult, type UsageOptions, type UsageTables, usageTables } from './usage.js';
 export { hashObject, type HashedObject, listObject, type ListedObject, sameListing } from './inputs.js';
 export { type PeriodUsage, type PeriodUsageOptions, periodUsage, type SkippedInput, type UsageInput } from './period-usage.js';
+export { CsvError, csvHasRows, readCsvHeader } from './csv.js';
+export { groupIndirectInto, indirectCollectionsSql, indirectNodes, infrastructureSummary, type IndirectNode, type InfrastructureRow, type RowSource } from './indirect-nodes.js';
+export { inventoryScope, type InventoryScopeRow } from './inventory-scope.js';
+export {
+  collectionGaps,
+  collectionStatusRows,
+  collectionTimings,
+  GAP_THRESHOLD_SECONDS,
+  statusRow,
+  type CollectionGap,
+  type CollectionStatusRow,
+  type CollectionTiming,
+} from './collection-status.js';

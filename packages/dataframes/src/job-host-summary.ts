@@ -100,6 +100,11 @@ export class JobHostSummary extends Dataframe {
     return member === AUDIT ? AUDIT_COLUMNS : JHS_COLUMNS;
   }
 
+  /** A tarball's audit rows count only when its job_host_summary.csv has no rows (the reference's rule). */
+  protected override exclusiveMembers(): readonly (readonly string[])[] {
+    return [[JHS, AUDIT]];
+  }
+
   protected override aliases(): Record<string, readonly string[]> {
     return JOB_HOST_SUMMARY_ALIASES;
   }

@@ -27,6 +27,11 @@ export class MainHost extends Dataframe {
     super(db, db.tableName('main_host'));
   }
 
+  /** main_host_daily.csv is read only from a tarball whose main_host.csv has no rows. */
+  protected override exclusiveMembers(): readonly (readonly string[])[] {
+    return [['main_host.csv', 'main_host_daily.csv']];
+  }
+
   protected rawColumns(): readonly string[] {
     return ['host_name', 'inventory_name', 'organization_name', 'last_automation', 'ansible_host_variable', 'canonical_facts', 'facts'];
   }

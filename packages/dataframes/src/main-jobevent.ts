@@ -10,6 +10,13 @@ const STANDALONE_ROLE = String.raw`^(\w+)\.(\w+)$`;
 const q = (s: string) => `'${s}'`;
 
 /**
+ * SQL: the collection (`ns.coll`) of a fully qualified content name `expr`, NULL when it has none
+ * (the reference's extract_collection_name).
+ */
+export const collectionOf = (expr: string) =>
+  `CASE WHEN regexp_matches(${expr}, ${q(COLLECTION)}) THEN regexp_extract(${expr}, ${q(COLLECTION)}, 1) || '.' || regexp_extract(${expr}, ${q(COLLECTION)}, 2) END`;
+
+/**
  * main_jobevent grouped by host_name, module_name, collection_name, role_name, install_uuid,
  * job_remote_id: task_runs = events, duration = sum of `duration` (missing = 0).
  * Events without task_action or host_name are dropped; module = resolved_action else
@@ -51,8 +58,7 @@ export class MainJobevent extends Dataframe {
     const role = `COALESCE(${str('resolved_role')}, ${str('role')})`;
     return (
       `SELECT ${str('host_name')} AS host_name, module AS module_name, ` +
-      `CASE WHEN regexp_matches(module, ${q(COLLECTION)}) THEN regexp_extract(module, ${q(COLLECTION)}, 1) || '.' || regexp_extract(module, ${q(COLLECTION)}, 2) ` +
-      `ELSE 'No collection used' END AS collection_name, ` +
+      `COALESCE(${collectionOf('module')}, 'No collection used') AS collection_name, ` +
       `CASE WHEN regexp_matches(r, ${q(COLLECTION)}) THEN regexp_extract(r, ${q(COLLECTION)}, 1) || '.' || regexp_extract(r, ${q(COLLECTION)}, 2) || '.' || regexp_extract(r, ${q(COLLECTION)}, 3) ` +
       `WHEN regexp_matches(r, ${q(STANDALONE_ROLE)}) THEN r ELSE 'No role used' END AS role_name, ` +
       `CAST($2 AS VARCHAR) AS install_uuid, ${int('job_remote_id')} AS job_remote_id, ` +

@@ -1,12 +1,13 @@
 import { errorMessage, type Logger, silentLogger } from '@tally/core';
 import { type ExtractFailure, listTarballs } from '@tally/extractors';
 import type { LocalFile, Store } from '@tally/storage';
+import type { Dataframe } from './dataframe.js';
 import type { TallyDuckDb } from './duckdb.js';
 import { type ListedObject, listObject, sameListing } from './inputs.js';
 import { JobHostSummary } from './job-host-summary.js';
 import { MainJobevent } from './main-jobevent.js';
 import { type PeriodWindow, periodWindows, type RollupKind, type RollupManifest, readManifest, rollup } from './rollup.js';
-import { loadUsage, type UsageTables, usageTables } from './usage.js';
+import { loadUsage, type LoadUsageOptions, type UsageTables, usageTables } from './usage.js';
 
 /** The kinds a report reads: a rollup is usable only when it rolled both up. */
 const REPORT_KINDS: readonly RollupKind[] = ['job_host_summary', 'main_jobevent'];
@@ -29,6 +30,15 @@ export interface PeriodUsageOptions {
   prefix?: string;
   /** Called when DuckDB starts aggregating (the main thread is free then). */
   onExtracted?: () => void;
+  /**
+   * More dataframes on `db`, read from the tarballs of the days read raw (a day read from its
+   * rollup adds nothing to them: rollups hold job host summaries and events only).
+   */
+  extraDataframes?: readonly Dataframe[] | undefined;
+  /** Which of job host summaries and events to read from the tarballs (default both; see `LoadUsageOptions.read`). */
+  read?: LoadUsageOptions['read'];
+  /** Called with the job host summaries once everything is loaded, before the usage tables consume them. */
+  onLoaded?: ((jhs: JobHostSummary) => Promise<void>) | undefined;
 }
 
 /** One input of a report: a tarball read raw, or a rollup part. */
@@ -181,9 +191,11 @@ export async function periodUsage(opts: PeriodUsageOptions): Promise<PeriodUsage
 
   try {
     if (rawNames.size === 0) {
+      await opts.onLoaded?.(jhs);
       const usage = await usageTables(jhs, { events, organizationFilter: opts.organizationFilter, consume: true });
       return { usage, inputs, skipped, days, removed: Promise.resolve() };
     }
+    const onLoaded = opts.onLoaded;
     const loaded = await loadUsage({
       storage: onlyTarballs(opts.storage, rawNames),
       since: opts.since,
@@ -193,6 +205,9 @@ export async function periodUsage(opts: PeriodUsageOptions): Promise<PeriodUsage
       organizationFilter: opts.organizationFilter,
       logger: log,
       ...(opts.onExtracted ? { onExtracted: opts.onExtracted } : {}),
+      read: opts.read,
+      extraDataframes: opts.extraDataframes,
+      ...(onLoaded ? { onLoaded: () => onLoaded(jhs) } : {}),
     });
     const failed = new Set(loaded.failures.map((f: ExtractFailure) => f.file));
     const listedRaw = new Map(plans.flatMap((p) => p.tarballs).map((t) => [t.name, t]));

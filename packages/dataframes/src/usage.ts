@@ -25,7 +25,7 @@
 import { type Logger, silentLogger } from '@tally/core';
 import type { ExtractFailure } from '@tally/extractors';
 import type { Store } from '@tally/storage';
-import { installUuidOf } from './dataframe.js';
+import { type Dataframe, installUuidOf } from './dataframe.js';
 import { isOutOfMemory, type TallyDuckDb } from './duckdb.js';
 import { DIRECT, type JobHostSummary } from './job-host-summary.js';
 import { loadExtracted, withExtracted } from './load.js';
@@ -299,6 +299,19 @@ export interface LoadUsageOptions {
    * main thread is free then (a report loads exceljs there).
    */
   onExtracted?: () => void;
+  /**
+   * Which of the two to read from the tarballs (default both): a report whose sheets need no job
+   * host summaries never touches job_host_summary.csv (its usage tables are then empty).
+   */
+  read?: { jobHostSummary?: boolean; events?: boolean } | undefined;
+  /** More dataframes read from the same tarballs (e.g. main_host, data_collection_status). */
+  extraDataframes?: readonly Dataframe[] | undefined;
+  /**
+   * Called once the tarballs are loaded, BEFORE the usage tables consume the job host summaries'
+   * prepared rows (e.g. to group the INDIRECT rows apart). Called again if the out-of-memory
+   * fallback reloads the tarballs.
+   */
+  onLoaded?: (() => Promise<void>) | undefined;
 }
 
 export interface LoadUsageResult {
@@ -319,13 +332,15 @@ export interface LoadUsageResult {
 export async function loadUsage(opts: LoadUsageOptions): Promise<LoadUsageResult> {
   const log = opts.logger ?? silentLogger;
   const jhs = opts.jobHostSummary;
-  const dfs = opts.events ? [jhs, opts.events] : [jhs];
+  const read = { jobHostSummary: opts.read?.jobHostSummary ?? true, events: opts.read?.events ?? true };
+  const dfs: Dataframe[] = [...(read.jobHostSummary ? [jhs] : []), ...(opts.events && read.events ? [opts.events] : []), ...(opts.extraDataframes ?? [])];
   const loadOpts = { storage: opts.storage, since: opts.since, until: opts.until, logger: log };
   // With grouped rows already in, the usage comes from grouped rows: no cheaper plan to fall back from.
   const fresh = (await jhs.pendingRows()) !== undefined;
   let usage: UsageTables | undefined;
   let installs: (string | null)[] = [];
   const finish = async (method: 'grouped' | undefined) => {
+    await opts.onLoaded?.();
     usage = await usageTables(jhs, { organizationFilter: opts.organizationFilter, events: opts.events, installs, method, consume: true });
   };
   const started = performance.now();

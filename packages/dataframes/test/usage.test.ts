@@ -95,11 +95,14 @@ function edgeCaseLake(ship: string, opts: { jobCreatedDrift?: boolean } = {}): v
   const drifted = opts.jobCreatedDrift ? web2.replace('2024-06-01 09:59:00+00', '2024-06-01 09:59:30+00') : web2;
   tarball(ship, '2024-06-02', 'u-1', {
     'job_host_summary.csv': `${JHS_HEADER}\n${web1}\n${drifted}\n7,2024-06-02 08:00:00+00,x,db1,,0,0,5,0,0,0,2024-06-02 07:59:00+00,10,backup,Org B\n`,
+  });
+  // Audits come in a tarball of their own (a tarball's audit rows count only without job host summaries).
+  tarball(ship, '2024-06-02', 'u-1', {
     'main_indirectmanagednodeaudit.csv':
       `${AUDIT_HEADER}\n` +
       '2024-06-01 10:05:00+00,web2,"{""serial"": ""s1""}",{},"[""e1""]",4,2024-06-01 09:59:00+00,7,deploy,Org A\n' +
       '2024-06-02 09:00:00+00,ind-only,{},{},[],2,2024-06-02 08:59:00+00,11,discover,Org B\n',
-  });
+  }, 1);
   // Job 7 again, from another controller.
   tarball(ship, '2024-06-03', 'u-2', {
     'job_host_summary.csv': `${JHS_HEADER}\n8,2024-06-03 10:00:00+00,x,web1,10.0.0.1,0,0,1,0,0,0,2024-06-03 09:59:00+00,7,deploy,Org A\n`,

@@ -1,5 +1,5 @@
 import { addDays, isoDate, type Logger, monthWindow, silentLogger, thisDay, withTempdir } from '@tally/core';
-import { type JobHostSummary, type MainJobevent, openDuckDb, type PeriodUsage, periodUsage, usageTables } from '@tally/dataframes';
+import { type CollectionGap, type JobHostSummary, type MainJobevent, openDuckDb, type PeriodUsage, periodUsage, usageTables } from '@tally/dataframes';
 import type { ExtractFailure } from '@tally/extractors';
 import type { Sink, Store } from '@tally/storage';
 import { join } from 'node:path';
@@ -9,6 +9,8 @@ import type { ReportParams } from './params.js';
 import type { ReportTables } from './queries.js';
 import { auditName, auditOf } from './audit.js';
 import { loadWorkbookWriter } from './sheet.js';
+import { extraDataframes, hasNoData, loadExtras, longGaps, type ReportExtras } from './report-inputs.js';
+import { sheetInputs } from './sheet-selection.js';
 
 export type CcspType = 'CCSP' | 'CCSPv2';
 
@@ -59,6 +61,8 @@ export interface BuildResult {
   failures: ExtractFailure[];
   /** What the workbook was computed from (absent when skipped). */
   read?: Pick<PeriodUsage, 'inputs' | 'skipped' | 'days'>;
+  /** Collection gaps longer than an hour in the period (data_collection_status.csv), for warnings (CCSP, CCSPv2). */
+  gaps?: CollectionGap[];
 }
 
 /** Where a workbook goes: any storage (sink) that can `put` a file. */
@@ -146,11 +150,19 @@ export async function buildCcspReport(opts: BuildCcspOptions): Promise<BuildResu
   if (!opts.force && (await opts.storage.exists(target.name))) {
     const message = `Skipping report generation, report: ${target.name} already exists`;
     log.info(message);
-    return { status: 'skipped', name: target.name, message, failures: [] };
+    return { status: 'skipped', name: target.name, message, failures: [], gaps: [] };
+  }
+  if (opts.type === 'CCSP' && opts.params.sheets.includes('infrastructure_summary')) {
+    log.warn('infrastructure_summary is a CCSPv2 sheet: the CCSP report skips it');
   }
   await using db = await openDuckDb({ memoryLimit: process.env.TALLY_DUCKDB_MEMORY_LIMIT ?? REPORT_MEMORY_LIMIT });
   const since = thisDay(target.firstDay);
   const until = addDays(thisDay(target.lastDay), 1);
+  // CCSP (v1) has no organization filter, as in the reference.
+  const organizationFilter = opts.type === 'CCSPv2' ? opts.params.organizationFilter : undefined;
+  const inputs = sheetInputs(opts.params.sheets);
+  const frames = extraDataframes(db, inputs);
+  let extras: ReportExtras = { collectionStatus: [] };
   const loaded = await periodUsage({
     storage: opts.storage,
     db,
@@ -159,29 +171,37 @@ export async function buildCcspReport(opts: BuildCcspOptions): Promise<BuildResu
     countUnreachableHosts: opts.countUnreachableHosts ?? false,
     from: opts.from ?? 'auto',
     writeRollups: opts.writeRollups ?? false,
-    organizationFilter: opts.type === 'CCSPv2' ? opts.params.organizationFilter : undefined,
+    organizationFilter,
     logger: log,
+    read: { jobHostSummary: inputs.jobHostSummary, events: inputs.mainJobevent },
+    extraDataframes: frames.all,
+    // Before the usage tables consume the prepared job host summaries.
+    onLoaded: async (jhs) => {
+      extras = await loadExtras(jhs, frames, organizationFilter);
+    },
     // exceljs loads while DuckDB aggregates (openWorkbook reports a failure to load it).
     onExtracted: () => void loadWorkbookWriter().catch(() => {}),
   });
   const failures: ExtractFailure[] = loaded.skipped.map(({ name, reason, ...where }) => ({ file: name, error: reason, ...where }));
   const read = { inputs: loaded.inputs, skipped: loaded.skipped, days: loaded.days };
   try {
-    if (loaded.usage.empty) {
+    const tables: ReportTables = { ...loaded.usage, indirect: extras.indirect, extras };
+    const gaps = longGaps(extras.collectionStatus, opts.period);
+    if (hasNoData(tables, opts.params.sheets)) {
       const message = `No billing data for month: ${target.label}`;
       log.info(message);
-      return { status: 'empty', name: target.name, message, failures, read };
+      return { status: 'empty', name: target.name, message, failures, read, gaps };
     }
     const started = performance.now();
-    const params = { ...opts.params, reportPeriod: target.period };
-    await writeCcspWorkbook(opts.type, loaded.usage, params, { sink: opts.storage, name: target.name });
+    const params: ReportParams = { ...opts.params, reportPeriod: target.period, period: opts.period };
+    await writeCcspWorkbook(opts.type, tables, params, { sink: opts.storage, name: target.name });
     log.debug('report: workbook written', { ms: Math.round(performance.now() - started) });
     const countUnreachableHosts = opts.countUnreachableHosts ?? false;
     const audit = await auditOf(opts.storage, { type: opts.type, target, since, until, params, countUnreachableHosts, read });
     await opts.storage.put(auditName(target.name), { dict: audit });
     const message = `Report generated into: ${target.name}`;
     log.info(message);
-    return { status: 'written', name: target.name, message, failures, read };
+    return { status: 'written', name: target.name, message, failures, read, gaps };
   } finally {
     await loaded.removed;
   }

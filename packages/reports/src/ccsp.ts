@@ -2,6 +2,7 @@ import type { ReportParams } from './params.js';
 import { type ReportTables, ReportQueries } from './queries.js';
 import { DATA_WIDTHS, openWorkbook, setWidths, writeDataTable } from './sheet.js';
 import { contentQueries, MANAGED_NODES_HEADERS, writeContentSheets } from './content-sheets.js';
+import { writeSheetsAfterManagedNodes } from './newer-sheets.js';
 import { border, COLOR, fill, font, PRICE_FORMAT, pythonFloat, round2 } from './styles.js';
 
 export const CCSP_HEADERS = [
@@ -15,7 +16,7 @@ export const CCSP_HEADERS = [
 /** Write the CCSP (v1) workbook to `filename`. */
 export async function writeCcsp(filename: string, t: ReportTables, p: ReportParams): Promise<void> {
   const q = new ReportQueries(t);
-  q.prefetch(() => [q.orgQuantities(), ...(p.sheets.includes('managed_nodes') ? [q.managedNodes()] : []), ...contentQueries(q, Boolean(t.events), p.sheets)]);
+  q.prefetch(() => [q.orgQuantities(), ...(p.sheets.includes('managed_nodes') ? [q.managedNodes()] : []), ...contentQueries(q, t, p.sheets)]);
   try {
     await writeSheets(filename, q, t, p);
   } finally {
@@ -114,6 +115,7 @@ async function writeSheets(filename: string, q: ReportQueries, t: ReportTables, 
     writeDataTable(mn, MANAGED_NODES_HEADERS, await q.managedNodes());
     mn.commit();
   }
-  await writeContentSheets(wb, q, Boolean(t.events), p.sheets);
+  await writeSheetsAfterManagedNodes((title) => wb.addWorksheet(title), t, p.sheets, false);
+  await writeContentSheets(wb, q, t, p.sheets);
   await wb.commit();
 }

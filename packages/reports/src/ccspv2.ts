@@ -3,6 +3,7 @@ import type { ReportParams } from './params.js';
 import { type DataRow, type ReportTables, ReportQueries } from './queries.js';
 import { DATA_WIDTHS, openWorkbook, setWidths, sheetTitle, writeDataTable } from './sheet.js';
 import { contentQueries, MANAGED_NODES_HEADERS, writeContentSheets } from './content-sheets.js';
+import { writeLastSheets, writeSheetsAfterManagedNodes } from './newer-sheets.js';
 import { border, COLOR, fill, font, PRICE_FORMAT, round2, updatedLabel } from './styles.js';
 
 export const CCSPV2_HEADERS = [
@@ -29,6 +30,8 @@ export const JOBS_HEADERS = [
   'Last\nrun',
 ];
 export const ORGANIZATIONS_HEADERS = ['Organization name', 'Job runs', 'Unique managed nodes\nautomated', 'Non-unique managed\nnodes automated', 'Number of task\nruns'];
+/** Inserted before `Number of task\nruns` when `indirectly_managed_nodes` is selected. */
+export const ORGANIZATIONS_INDIRECT_HEADERS = ['Unique indirect managed nodes\nautomated', 'Non-unique indirect managed\nnodes automated'];
 export const ORG_SHEET_HEADERS = ['Host name', 'Job runs', 'Number of task\nruns', 'First\nautomation', 'Last\nautomation'];
 const BLANK_ROWS = 5;
 
@@ -124,8 +127,8 @@ export async function writeCcspV2(filename: string, t: ReportTables, p: ReportPa
     q.organizations(),
     ...(has('managed_nodes') ? [q.managedNodes()] : []),
     ...(byOrg ? [q.managedNodesByOrg()] : []),
-    ...(has('usage_by_organizations') ? [q.usageByOrganizations()] : []),
-    ...contentQueries(q, Boolean(t.events), p.sheets),
+    ...(has('usage_by_organizations') ? [q.usageByOrganizations(has('indirectly_managed_nodes'))] : []),
+    ...contentQueries(q, t, p.sheets),
   ]);
   try {
     await writeSheets(filename, q, t, p, byOrg);
@@ -184,22 +187,28 @@ async function writeSheets(filename: string, q: ReportQueries, t: ReportTables, 
     writeDataTable(ws, headers, rows);
     ws.commit();
   }
+  await writeSheetsAfterManagedNodes(add, t, p.sheets, true);
   if (p.sheets.includes('usage_by_organizations')) {
     const ws = add('Usage by organizations');
     setWidths(ws, { 1: 40, 2: 20, 3: 20, 4: 20, 5: 20, 6: 20 });
-    writeDataTable(ws, ORGANIZATIONS_HEADERS, await q.usageByOrganizations());
+    const indirect = p.sheets.includes('indirectly_managed_nodes');
+    const headers = indirect ? [...ORGANIZATIONS_HEADERS.slice(0, 4), ...ORGANIZATIONS_INDIRECT_HEADERS, ...ORGANIZATIONS_HEADERS.slice(4)] : ORGANIZATIONS_HEADERS;
+    writeDataTable(ws, headers, await q.usageByOrganizations(indirect));
     ws.commit();
   }
-  for (const c of ['Usage by collections', 'Usage by roles', 'Usage by modules']) taken.add(c.toLowerCase());
-  await writeContentSheets(wb, q, Boolean(t.events), p.sheets);
+  for (const c of ['Usage by collections', 'Usage by roles', 'Usage by modules', 'Data collection status']) taken.add(c.toLowerCase());
+  await writeContentSheets(wb, q, t, p.sheets);
   if (byOrg) {
+    // The per-organization sheets count INDIRECT rows too (the Managed nodes columns do not).
+    if (t.indirect) byOrgRows = await q.managedNodesByOrg(true);
     byOrgRows ??= await q.managedNodesByOrg();
-    for (const org of orgs) {
+    for (const org of t.indirect ? await q.organizations(true) : orgs) {
       const ws = add(org);
       setWidths(ws, { 1: 40, 2: 20, 3: 20, 4: 20, 5: 20 });
       writeDataTable(ws, ORG_SHEET_HEADERS, byOrgRows.get(org) ?? []);
       ws.commit();
     }
   }
+  writeLastSheets((name) => wb.addWorksheet(name), t, p.sheets, p.period);
   await wb.commit();
 }

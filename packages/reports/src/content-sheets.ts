@@ -1,6 +1,7 @@
 import type ExcelJS from 'exceljs';
 import type { ReportQueries } from './queries.js';
 import { DATA_WIDTHS, setWidths, writeDataTable } from './sheet.js';
+import type { ReportTables } from './queries.js';
 
 export const MANAGED_NODES_HEADERS = ['Host name', 'Automated by\norganizations', 'Job runs', 'Number of task\nruns', 'First\nautomation', 'Last\nautomation'];
 
@@ -10,19 +11,24 @@ const CONTENT = [
   { flag: 'usage_by_modules', title: 'Usage by modules', key: 'module_name', label: 'Module name' },
 ] as const;
 
-/** The queries of the content sheets `writeContentSheets` will write (to prefetch them). */
-export function contentQueries(q: ReportQueries, hasEvents: boolean, sheets: readonly string[]): Promise<unknown>[] {
-  return hasEvents ? CONTENT.filter((c) => sheets.includes(c.flag)).map((c) => q.contentUsage(c.key)) : [];
+/**
+ * Do the content sheets count INDIRECT rows' collections? When `indirectly_managed_nodes` is
+ * selected and the period has INDIRECT rows (the newest reference's "Usage by collections").
+ */
+export function indirectCollections(t: ReportTables, sheets: readonly string[]): boolean {
+  return Boolean(t.indirect) && sheets.includes('indirectly_managed_nodes');
 }
 
-/** "Usage by collections / roles / modules", each when selected, only when events exist. */
-export async function writeContentSheets(
-  wb: ExcelJS.stream.xlsx.WorkbookWriter,
-  q: ReportQueries,
-  hasEvents: boolean,
-  sheets: readonly string[],
-): Promise<void> {
-  if (!hasEvents) return;
+/** The queries of the content sheets `writeContentSheets` will write (to prefetch them). */
+export function contentQueries(q: ReportQueries, t: ReportTables, sheets: readonly string[]): Promise<unknown>[] {
+  const indirect = indirectCollections(t, sheets);
+  return t.events || indirect ? CONTENT.filter((c) => sheets.includes(c.flag)).map((c) => q.contentUsage(c.key, indirect)) : [];
+}
+
+/** "Usage by collections / roles / modules", each when selected, when there are events or indirect collections. */
+export async function writeContentSheets(wb: ExcelJS.stream.xlsx.WorkbookWriter, q: ReportQueries, t: ReportTables, sheets: readonly string[]): Promise<void> {
+  const indirect = indirectCollections(t, sheets);
+  if (!t.events && !indirect) return;
   for (const c of CONTENT) {
     if (!sheets.includes(c.flag)) continue;
     const ws = wb.addWorksheet(c.title);
@@ -30,7 +36,7 @@ export async function writeContentSheets(
     writeDataTable(
       ws,
       [c.label, 'Unique managed nodes\nautomated', 'Non-unique managed\nnodes automated', 'Number of task\nruns', 'Duration of task\nruns [seconds]'],
-      await q.contentUsage(c.key),
+      await q.contentUsage(c.key, indirect),
     );
     ws.commit();
   }

@@ -1,3 +1,5 @@
+import type { ReportPeriod } from './build.js';
+
 /** Everything a workbook shows that does not come from the data (METRICS_UTILITY_REPORT_* and friends). */
 export interface ReportParams {
   /** `YYYY-MM`, or `YYYY-MM-DD, YYYY-MM-DD` for a range. */
@@ -22,6 +24,8 @@ export interface ReportParams {
   organizationFilter?: readonly string[] | undefined;
   /** The run date shown as `Updated: …` (default now). */
   now: Date;
+  /** The period the data should cover (Data collection status); set by buildCcspReport. */
+  period?: ReportPeriod | undefined;
 }
 
 export const DEFAULT_SHEETS = [

@@ -1,3 +1,6 @@
+import { indirectCollectionsSql } from '@tally/dataframes';
+import type { ReportExtras } from './report-inputs.js';
+
 /** The little of a database the sheets' queries need (a @tally/dataframes TallyDuckDb has it). */
 export interface ReportDb {
   all(sql: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
@@ -16,6 +19,10 @@ export interface ReportTables {
   events?: string | undefined;
   /** No job host summary in the period (an organization filter may still leave the tables empty otherwise). */
   empty: boolean;
+  /** Grouped INDIRECT-only rows (a table), when there are any. */
+  indirect?: string | undefined;
+  /** Inputs of the newest reference's sheets (report-inputs.ts); absent for tables built from dataframes alone. */
+  extras?: ReportExtras | undefined;
 }
 
 export type Value = string | number | Date | null;
@@ -47,9 +54,29 @@ export class ReportQueries {
   private prefetching = false;
   /** Settles when the last query asked for has (one connection runs one statement at a time). */
   private last: Promise<unknown> = Promise.resolve();
+  /** Grouped INDIRECT-only rows (see @tally/dataframes groupIndirectInto), when the period has any. */
+  private readonly indirect: string | undefined;
   constructor(private readonly t: ReportTables) {
     this.hosts = t.hosts;
     this.jobsTable = t.jobs;
+    this.indirect = t.indirect;
+  }
+
+  /**
+   * The usage-table hosts plus the INDIRECT rows per (organization, template, host), for the
+   * sheets counting both (Jobs, per-organization sheets); the DIRECT hosts alone without them.
+   */
+  private get allHosts(): string {
+    if (!this.indirect) return this.hosts;
+    return `(SELECT o, t, h, n, tr, f, l, jc_first, jc_last FROM ${this.hosts} UNION ALL
+      SELECT organization_name, job_template_name, host_name, count(*), sum(task_runs), min(first_automation), max(last_automation),
+        min(job_created), max(job_created) FROM ${this.indirect} GROUP BY ALL)`;
+  }
+
+  /** The jobs of the DIRECT and INDIRECT rows (see allHosts). */
+  private get allJobs(): string {
+    if (!this.indirect) return this.jobsTable;
+    return `(SELECT o, t, u, j FROM ${this.jobsTable} UNION SELECT organization_name, job_template_name, install_uuid, job_remote_id FROM ${this.indirect})`;
   }
 
   private fetch(sql: string): Promise<Record<string, unknown>[]> {
@@ -107,9 +134,9 @@ export class ReportQueries {
     return this.rows(`SELECT o, count(DISTINCT h) FROM ${this.hosts} GROUP BY 1 ORDER BY 1 NULLS LAST`);
   }
 
-  /** Sorted organization names present in the roll-up. */
-  async organizations(): Promise<string[]> {
-    const rows = await this.rows(`SELECT DISTINCT o FROM ${this.hosts} WHERE o IS NOT NULL ORDER BY 1`);
+  /** Sorted organization names present in the roll-up (with `indirect`, also those of INDIRECT rows only). */
+  async organizations(indirect = false): Promise<string[]> {
+    const rows = await this.rows(`SELECT DISTINCT o FROM ${indirect ? this.allHosts : this.hosts} WHERE o IS NOT NULL ORDER BY 1`);
     return rows.map((r) => String(r[0]));
   }
 
@@ -125,12 +152,13 @@ export class ReportQueries {
   /**
    * Every organization's managed nodes in ONE query: organization → rows of host, job runs,
    * task runs, first, last automation (host order). The last column also gives the CCSPv2
-   * managed-nodes sheet its per-organization columns.
+   * managed-nodes sheet its per-organization columns (DIRECT rows), and with `indirect` the
+   * per-organization sheets (DIRECT and INDIRECT rows).
    */
-  async managedNodesByOrg(): Promise<Map<string, DataRow[]>> {
+  async managedNodesByOrg(indirect = false): Promise<Map<string, DataRow[]>> {
     const rows = await this.rows(
       `SELECT o, h, sum(n), sum(tr), ${ts('min(f)')}, ${ts('max(l)')}
-       FROM ${this.hosts} WHERE o IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2 NULLS LAST`,
+       FROM ${indirect ? this.allHosts : this.hosts} WHERE o IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2 NULLS LAST`,
       [4, 5],
     );
     const out = new Map<string, DataRow[]>();
@@ -146,11 +174,11 @@ export class ReportQueries {
     return out;
   }
 
-  /** Jobs sheet: template, organization, job runs, unique nodes, non-unique nodes, task runs, first/last run. */
+  /** Jobs sheet (DIRECT and INDIRECT rows): template, organization, job runs, unique nodes, non-unique nodes, task runs, first/last run. */
   jobs(): Promise<DataRow[]> {
     return this.rows(
-      `WITH j AS (SELECT o, t, count(DISTINCT (j, u)) AS runs FROM ${this.jobsTable} GROUP BY ALL),
-       h AS (SELECT o, t, count(DISTINCT h) AS hosts, sum(n) AS n, sum(tr) AS tr, min(jc_first) AS jf, max(jc_last) AS jl FROM ${this.hosts} GROUP BY ALL)
+      `WITH j AS (SELECT o, t, count(DISTINCT (j, u)) AS runs FROM ${this.allJobs} GROUP BY ALL),
+       h AS (SELECT o, t, count(DISTINCT h) AS hosts, sum(n) AS n, sum(tr) AS tr, min(jc_first) AS jf, max(jc_last) AS jl FROM ${this.allHosts} GROUP BY ALL)
        SELECT h.t, h.o, COALESCE(j.runs, 0), h.hosts, h.n, h.tr, ${ts('h.jf')}, ${ts('h.jl')}
        FROM h LEFT JOIN j ON j.o IS NOT DISTINCT FROM h.o AND j.t IS NOT DISTINCT FROM h.t
        ORDER BY h.o NULLS LAST, h.t NULLS LAST`,
@@ -158,13 +186,24 @@ export class ReportQueries {
     );
   }
 
-  /** Usage by organizations: organization, job runs, unique nodes, non-unique nodes, task runs. */
-  usageByOrganizations(): Promise<DataRow[]> {
+  /**
+   * Usage by organizations: organization, job runs (DIRECT and INDIRECT rows), unique and
+   * non-unique nodes (DIRECT rows), with `indirectColumns` unique and non-unique INDIRECT nodes,
+   * then task runs (all rows).
+   */
+  usageByOrganizations(indirectColumns = false): Promise<DataRow[]> {
+    const ind = this.indirect
+      ? `SELECT organization_name AS o, count(DISTINCT host_name) AS hosts, count(host_name) AS n, sum(task_runs) AS tr FROM ${this.indirect} GROUP BY ALL`
+      : 'SELECT NULL::VARCHAR AS o, 0 AS hosts, 0 AS n, 0 AS tr WHERE false';
     return this.rows(
-      `WITH j AS (SELECT o, count(DISTINCT (j, u)) AS runs FROM ${this.jobsTable} GROUP BY ALL),
-       h AS (SELECT o, count(DISTINCT h) AS hosts, sum(n) AS n, sum(tr) AS tr FROM ${this.hosts} GROUP BY ALL)
-       SELECT h.o, COALESCE(j.runs, 0), h.hosts, h.n, h.tr
-       FROM h LEFT JOIN j ON j.o IS NOT DISTINCT FROM h.o ORDER BY h.o NULLS LAST`,
+      `WITH j AS (SELECT o, count(DISTINCT (j, u)) AS runs FROM ${this.allJobs} GROUP BY ALL),
+       h AS (SELECT o, count(DISTINCT h) AS hosts, sum(n) AS n, sum(tr) AS tr FROM ${this.hosts} GROUP BY ALL),
+       i AS (${ind}),
+       orgs AS (SELECT o FROM h UNION SELECT o FROM i)
+       SELECT orgs.o, COALESCE(j.runs, 0), COALESCE(h.hosts, 0), COALESCE(h.n, 0),
+         ${indirectColumns ? 'COALESCE(i.hosts, 0), COALESCE(i.n, 0), ' : ''}COALESCE(h.tr, 0) + COALESCE(i.tr, 0)
+       FROM orgs LEFT JOIN h ON h.o IS NOT DISTINCT FROM orgs.o LEFT JOIN i ON i.o IS NOT DISTINCT FROM orgs.o
+       LEFT JOIN j ON j.o IS NOT DISTINCT FROM orgs.o ORDER BY orgs.o NULLS LAST`,
     );
   }
 
@@ -173,15 +212,23 @@ export class ReportQueries {
    * task runs, duration. Event hosts are first mapped to their ansible_host through the job
    * host summaries (`hostMap`).
    */
-  contentUsage(key: 'collection_name' | 'role_name' | 'module_name'): Promise<DataRow[]> {
-    if (!this.t.events || !this.t.hostMap) return Promise.resolve([]);
-    return this.rows(
-      `WITH e AS (SELECT COALESCE(m.host_name, e.host_name) AS host_name, e.${key} AS k, e.install_uuid, e.job_remote_id, e.task_runs, e.duration
+  contentUsage(key: 'collection_name' | 'role_name' | 'module_name', indirectCollections = false): Promise<DataRow[]> {
+    const indirect = indirectCollections && key === 'collection_name' && this.indirect
+      ? `SELECT collection_name AS k, host_name, host_composite_id AS hc, task_runs, duration FROM (${indirectCollectionsSql(this.indirect)})`
+      : undefined;
+    if ((!this.t.events || !this.t.hostMap) && !indirect) return Promise.resolve([]);
+    const events = this.t.events && this.t.hostMap
+      ? `SELECT host_name, k, host_name || '__' || COALESCE(install_uuid, 'nan') || '__' || COALESCE(job_remote_id::VARCHAR, 'nan') AS hc,
+           task_runs, duration FROM (
+             SELECT COALESCE(m.host_name, e.host_name) AS host_name, e.${key} AS k, e.install_uuid, e.job_remote_id, e.task_runs, e.duration
              FROM ${this.t.events} e LEFT JOIN ${this.t.hostMap} m ON m.original_host_name = e.host_name
-               AND m.install_uuid IS NOT DISTINCT FROM e.install_uuid AND m.job_remote_id IS NOT DISTINCT FROM e.job_remote_id)
-       SELECT k, count(DISTINCT host_name),
-         count(DISTINCT host_name || '__' || COALESCE(install_uuid, 'nan') || '__' || COALESCE(job_remote_id::VARCHAR, 'nan')),
-         sum(task_runs), sum(duration)::DOUBLE
+               AND m.install_uuid IS NOT DISTINCT FROM e.install_uuid AND m.job_remote_id IS NOT DISTINCT FROM e.job_remote_id)`
+      : undefined;
+    // Indirect nodes' collections come with their hosts, composite ids and task runs, no duration.
+    const all = [events, indirect && `SELECT host_name, k, hc, task_runs, duration FROM (${indirect})`].filter(Boolean).join(' UNION ALL ');
+    return this.rows(
+      `WITH e AS (${all})
+       SELECT k, count(DISTINCT host_name), count(DISTINCT hc), sum(task_runs), sum(duration)::DOUBLE
        FROM e GROUP BY k ORDER BY k NULLS LAST`,
     );
   }

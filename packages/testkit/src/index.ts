@@ -6,3 +6,4 @@ export * from './data-set-receiver.js';
 export * from './csv.js';
 export * from './hostile-csv.js';
 export * from './random.js';
+export * from './indirect-lake.js';

@@ -1,0 +1,145 @@
+/**
+ * Indirectly managed nodes: the INDIRECT rows of job host summaries (from
+ * main_indirectmanagednodeaudit.csv), as the newest reference's sheets read them. A grouped row
+ * counts as INDIRECT only when no DIRECT row shares its index (the rollup keeps the smaller type).
+ */
+import { ident, literal } from './duckdb.js';
+import { DIRECT, INDIRECT, type JobHostSummary } from './job-host-summary.js';
+import { collectionOf } from './main-jobevent.js';
+import { PAIRS_TYPE, unionLists } from './sql.js';
+import type { FactPair } from './types.js';
+
+/** Columns of the table `groupIndirectInto` writes after the index columns (one row per grouped INDIRECT index). */
+const INDIRECT_DATA = ['task_runs', 'first_automation', 'last_automation', 'job_created', 'canonical_facts', 'facts', 'events'] as const;
+
+/** What the sheet queries need of a database: rows of a SELECT (a TallyDuckDb, or a report's handle on one). */
+export interface RowSource {
+  all(sql: string): Promise<Record<string, unknown>[]>;
+}
+
+
+/**
+ * Write the grouped INDIRECT-only rows of `jhs` into a new table `name` (replaced if it exists),
+ * keeping only `organizations` when given (METRICS_UTILITY_ORGANIZATION_FILTER). Reads the
+ * prepared rows (before the dataframe is grouped; consumes nothing), else the grouped table.
+ * The DIRECT rows are read only when INDIRECT ones exist. Returns the rows written.
+ */
+export async function groupIndirectInto(jhs: JobHostSummary, name: string, opts: { organizations?: readonly string[] | undefined } = {}): Promise<number> {
+  const db = jhs.db;
+  const index = jhs.indexColumns;
+  const inOrgs = opts.organizations?.length ? ` AND organization_name IN (${opts.organizations.map(literal).join(', ')})` : '';
+  const prepared = await jhs.preparedRelation();
+  const target = ident(name);
+  const rowsIn = async () => Number((await db.all<{ n: bigint }>(`SELECT count(*) AS n FROM ${target}`))[0]?.n ?? 0);
+  if (prepared === undefined) {
+    await jhs.group();
+    await db.run(
+      `CREATE OR REPLACE TABLE ${target} AS SELECT ${[...index, ...INDIRECT_DATA].join(', ')} FROM ${ident(jhs.table)}
+       WHERE managed_node_type = ${INDIRECT}${inOrgs}`,
+    );
+    return rowsIn();
+  }
+  // The type is a constant of each CSV scan: this filter never reads the job_host_summary CSVs.
+  const indirect = `(SELECT * FROM ${prepared} WHERE managed_node_type <> ${DIRECT}${inOrgs})`;
+  const [n] = await db.all<{ n: bigint }>(`SELECT count(*) AS n FROM ${indirect}`);
+  const same = index.map((c) => `d.${c} IS NOT DISTINCT FROM i.${c}`).join(' AND ');
+  const direct =
+    Number(n?.n ?? 0) === 0
+      ? `(SELECT ${index.join(', ')} FROM ${indirect} WHERE false)`
+      : `(SELECT DISTINCT ${index.join(', ')} FROM ${prepared} WHERE managed_node_type = ${DIRECT}
+          AND host_name IN (SELECT host_name FROM ${indirect}))`;
+  await db.run(
+    `CREATE OR REPLACE TABLE ${target} AS SELECT ${index.map((c) => `i.${c}`).join(', ')},
+       CAST(sum(i.task_runs) AS BIGINT) AS task_runs, min(i.created) AS first_automation, max(i.created) AS last_automation,
+       max(i.job_created) AS job_created, CAST(${unionLists('i.canonical_facts')} AS ${PAIRS_TYPE}) AS canonical_facts,
+       CAST(${unionLists('i.facts')} AS ${PAIRS_TYPE}) AS facts, CAST(${unionLists('i.events')} AS VARCHAR[]) AS events
+     FROM ${indirect} i WHERE NOT EXISTS (SELECT 1 FROM ${direct} d WHERE ${same})
+     GROUP BY ${index.map((c) => `i.${c}`).join(', ')}`,
+  );
+  return rowsIn();
+}
+
+/** One row of the "Indirectly Managed nodes" sheet (the reference's usage-by-node for indirect rows). */
+export interface IndirectNode {
+  hostName: string | null;
+  organizations: number;
+  jobRuns: number;
+  taskRuns: number;
+  firstAutomation: Date | null;
+  lastAutomation: Date | null;
+  canonicalFacts: FactPair[];
+  facts: FactPair[];
+  types: string[];
+  events: string[];
+}
+
+const num = (v: unknown) => (v === null || v === undefined ? 0 : Number(v));
+const date = (v: unknown) => (v instanceof Date ? v : null);
+
+/**
+ * The INDIRECT rows of `table` (written by `groupIndirectInto`) per host name, sorted, a NULL
+ * host last: organizations, job runs (grouped rows), task runs, first and last automation,
+ * facts merged per key, the node types and the events.
+ */
+export async function indirectNodes(db: RowSource, table: string): Promise<IndirectNode[]> {
+  const rows = await db.all(
+    `SELECT host_name, count(DISTINCT organization_name) AS orgs, count(host_name) AS runs, sum(task_runs) AS tr,
+       min(first_automation) AS f, max(last_automation) AS l, ${unionLists('canonical_facts')} AS cf, ${unionLists('facts')} AS facts,
+       ${unionLists('events')} AS events
+     FROM ${ident(table)} GROUP BY host_name ORDER BY host_name NULLS LAST`,
+  );
+  return rows.map((r) => ({
+    hostName: (r.host_name as string | null) ?? null,
+    organizations: num(r.orgs),
+    jobRuns: num(r.runs),
+    taskRuns: num(r.tr),
+    firstAutomation: date(r.f),
+    lastAutomation: date(r.l),
+    canonicalFacts: (r.cf as FactPair[] | null) ?? [],
+    facts: (r.facts as FactPair[] | null) ?? [],
+    types: ['INDIRECT'],
+    events: (r.events as string[] | null) ?? [],
+  }));
+}
+
+/** One device row of the "Infrastructure Summary" sheet. */
+export interface InfrastructureRow {
+  infraType: string;
+  infraBucket: string;
+  deviceType: string;
+  uniqueNodes: number;
+  totalNodes: number;
+}
+
+/**
+ * Grouped INDIRECT rows of `table` by the `infra_type`, `infra_bucket` and `device_type` of
+ * their facts (a key's smallest value when it has several: the reference takes an arbitrary
+ * one; `Unknown` when absent), sorted on the three: distinct hosts and rows.
+ */
+export async function infrastructureSummary(db: RowSource, table: string): Promise<InfrastructureRow[]> {
+  const fact = (key: string) => `COALESCE(list_min(list_transform(list_filter(facts, p -> p.key = ${literal(key)}), p -> p.value)), 'Unknown')`;
+  const rows = await db.all(
+    `SELECT t, b, d, count(DISTINCT host_name) AS u, count(host_name) AS n FROM (
+       SELECT ${fact('infra_type')} AS t, ${fact('infra_bucket')} AS b, ${fact('device_type')} AS d, host_name FROM ${ident(table)})
+     GROUP BY t, b, d ORDER BY t, b, d`,
+  );
+  return rows.map((r) => ({ infraType: String(r.t), infraBucket: String(r.b), deviceType: String(r.d), uniqueNodes: num(r.u), totalNodes: num(r.n) }));
+}
+
+/**
+ * SELECT of the content-usage rows the INDIRECT rows of `table` add to "Usage by collections":
+ * one row per distinct collection of a row's events (`ns.coll`; other events dropped) with the
+ * row's host, `host__install__job` composite id, all its task runs and duration 0 (the audit has
+ * no per-collection counts). Columns: collection_name, host_name, host_composite_id, task_runs,
+ * duration, and `rid` (the source row, which keeps two equal rows apart).
+ */
+export function indirectCollectionsSql(table: string): string {
+  return (
+    `SELECT DISTINCT c AS collection_name, host_name, host_name || '__' || COALESCE(install_uuid, 'nan') || '__' || ` +
+    `COALESCE(CAST(job_remote_id AS VARCHAR), 'nan') AS host_composite_id, task_runs, 0.0::DOUBLE AS duration, rid FROM (` +
+    `SELECT ${collectionOf('e')} AS c, host_name, install_uuid, job_remote_id, task_runs, rid FROM (` +
+    `SELECT unnest(events) AS e, host_name, install_uuid, job_remote_id, task_runs, rid FROM (` +
+    `SELECT *, row_number() OVER () AS rid FROM ${ident(table)}))) ` +
+    `WHERE c IS NOT NULL`
+  );
+}

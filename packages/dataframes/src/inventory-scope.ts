@@ -1,0 +1,34 @@
+import { ident } from './duckdb.js';
+import type { MainHost } from './main-host.js';
+import type { FactPair } from './types.js';
+
+/** One row of the "Inventory Scope" sheet: a grouped main_host row without its install_uuid. */
+export interface InventoryScopeRow {
+  hostName: string | null;
+  lastAutomation: Date | null;
+  organizations: string[];
+  inventories: string[];
+  canonicalFacts: FactPair[];
+  facts: FactPair[];
+}
+
+/**
+ * The grouped main_host rows (main_host.csv, else main_host_daily.csv, per tarball), sorted by
+ * host name and install_uuid as the reference's groupby leaves them (NULLs last). No
+ * organization filter applies (as in the reference).
+ */
+export async function inventoryScope(mainHost: MainHost): Promise<InventoryScopeRow[]> {
+  await mainHost.group();
+  const rows = await mainHost.db.all(
+    `SELECT host_name, last_automation, organizations, inventories, canonical_facts, facts FROM ${ident(mainHost.table)}
+     ORDER BY host_name NULLS LAST, install_uuid NULLS LAST`,
+  );
+  return rows.map((r) => ({
+    hostName: (r.host_name as string | null) ?? null,
+    lastAutomation: r.last_automation instanceof Date ? r.last_automation : null,
+    organizations: (r.organizations as string[] | null) ?? [],
+    inventories: (r.inventories as string[] | null) ?? [],
+    canonicalFacts: (r.canonical_facts as FactPair[] | null) ?? [],
+    facts: (r.facts as FactPair[] | null) ?? [],
+  }));
+}
