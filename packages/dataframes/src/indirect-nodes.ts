@@ -32,6 +32,18 @@ export async function groupIndirectInto(jhs: JobHostSummary, name: string, opts:
   const target = ident(name);
   const rowsIn = async () => Number((await db.all<{ n: bigint }>(`SELECT count(*) AS n FROM ${target}`))[0]?.n ?? 0);
   if (prepared === undefined) {
+    // Staged rollups (a report's fast path) are grouped only when some row may be INDIRECT.
+    const pending = await jhs.pendingRows();
+    if (pending?.parquet) {
+      const types = [...(pending.hasPrepared ? [pending.prepared] : []), pending.parquet]
+        .map((rel) => `SELECT managed_node_type, organization_name FROM ${rel}`)
+        .join(' UNION ALL ');
+      const [k] = await db.all<{ n: bigint }>(`SELECT count(*) AS n FROM (${types}) WHERE managed_node_type <> ${DIRECT}${inOrgs}`);
+      if (Number(k?.n ?? 0) === 0) {
+        await db.run(`CREATE OR REPLACE TABLE ${target} AS SELECT ${[...index, ...INDIRECT_DATA].join(', ')} FROM ${ident(jhs.table)} WHERE false`);
+        return 0;
+      }
+    }
     await jhs.group();
     await db.run(
       `CREATE OR REPLACE TABLE ${target} AS SELECT ${[...index, ...INDIRECT_DATA].join(', ')} FROM ${ident(jhs.table)}
