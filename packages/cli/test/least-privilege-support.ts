@@ -1,18 +1,8 @@
 import { existsSync, readdirSync } from 'node:fs';
-import { PassThrough } from 'node:stream';
-import { run } from '../src/main.js';
+import { runCli } from './run-cli.js';
 
 /** Run `tally argv` in process with this environment; its exit code and what it wrote. */
-export async function cli(argv: string[], env: Record<string, string | undefined>, cwd: string) {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let stdout = '';
-  let stderr = '';
-  out.on('data', (b) => (stdout += b));
-  err.on('data', (b) => (stderr += b));
-  const code = await run(argv, { stdout: out, stderr: err, env, cwd });
-  return { code, stdout, stderr };
-}
+export const cli = (argv: string[], env: Record<string, string | undefined>, cwd: string) => runCli(argv, env, cwd);
 
 /** The tarballs under a ship path (none when it does not exist). */
 export const tarballs = (root: string) =>
