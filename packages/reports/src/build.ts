@@ -114,6 +114,10 @@ export async function writeCcspFromDataframes(opts: CcspFromDataframesOptions): 
   return { status: 'written', name: opts.name };
 }
 
+/** Sheets whose rows (main_host, data_collection_status) no rollup holds. */
+const TARBALL_ONLY_SHEETS = ['inventory_scope', 'data_collection_status'];
+const readsTarballsOnly = (sheets: readonly string[]) => sheets.some((s) => TARBALL_ONLY_SHEETS.includes(s));
+
 export interface BuildCcspOptions {
   type: CcspType;
   storage: Store;
@@ -169,7 +173,8 @@ export async function buildCcspReport(opts: BuildCcspOptions): Promise<BuildResu
     since,
     until,
     countUnreachableHosts: opts.countUnreachableHosts ?? false,
-    from: opts.from ?? 'auto',
+    // Rollups hold job host summaries and events only: these sheets' rows are in the tarballs.
+    from: readsTarballsOnly(opts.params.sheets) ? 'raw' : (opts.from ?? 'auto'),
     writeRollups: opts.writeRollups ?? false,
     organizationFilter,
     logger: log,
