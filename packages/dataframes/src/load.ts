@@ -80,6 +80,12 @@ export async function withExtracted(
 }
 
 /** What a failed read of `tarball` tells the caller: its storage name and the reason alone. */
+/** A refused tarball: recorded in the result and named in the log; it contributes no row. */
+function skipTarball(failure: ExtractFailure, result: LoadResult, log: Logger): void {
+  result.failures.push(failure);
+  log.warn('tarball skipped: it contributes no rows', { ...failure });
+}
+
 function failureOf(tarball: ExtractedTarball, err: unknown): ExtractFailure {
   // ExtractError messages start with the tarball name, which `file` holds.
   const msg = errorMessage(err);
@@ -162,10 +168,7 @@ export async function loadExtracted(
   for (const tarball of extracted) {
     const failure = await headerRefusal(dataframes, tarball);
     if (!failure) batch.push(tarball);
-    else {
-      result.failures.push(failure);
-      log.warn('tarball skipped: it contributes no rows', { ...failure });
-    }
+    else skipTarball(failure, result, log);
   }
   for (let attempt = 0; ; attempt++) {
     if (batch.length === 0) {
@@ -188,10 +191,7 @@ export async function loadExtracted(
     for (const tarball of batch) {
       const failure = await refusal(dataframes, tarball);
       if (!failure) kept.push(tarball);
-      else {
-        result.failures.push(failure);
-        log.warn('tarball skipped: it contributes no rows', { ...failure });
-      }
+      else skipTarball(failure, result, log);
     }
     // No tarball to blame: the tarball-by-tarball loading below names what fails.
     if (kept.length === batch.length) break;
@@ -246,9 +246,7 @@ async function loadOneByOne(dataframes: readonly Dataframe[], extracted: readonl
       });
       // Running out of memory is no tarball's fault: fail rather than drop it.
       if (isOutOfMemory(err)) throw err;
-      const failure = failureOf(tarball, db ? await explainCsvError(db, err) : err);
-      result.failures.push(failure);
-      log.warn('tarball skipped: it contributes no rows', { ...failure });
+      skipTarball(failureOf(tarball, db ? await explainCsvError(db, err) : err), result, log);
     }
   }
 }
