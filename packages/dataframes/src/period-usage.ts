@@ -31,8 +31,9 @@ export interface PeriodUsageOptions {
   /** Called when DuckDB starts aggregating (the main thread is free then). */
   onExtracted?: () => void;
   /**
-   * More dataframes on `db`, read from the tarballs of the days read raw (a day read from its
-   * rollup adds nothing to them: rollups hold job host summaries and events only).
+   * More dataframes on `db` (main_host, data_collection_status): a day read from its rollup adds
+   * its part of each (so a rollup is current only when it rolled every one of them up), a day read
+   * raw its tarballs' rows.
    */
   extraDataframes?: readonly Dataframe[] | undefined;
   /** Which of job host summaries and events to read from the tarballs (default both; see `LoadUsageOptions.read`). */
@@ -88,10 +89,16 @@ interface DayPlan {
   manifest?: RollupManifest | undefined;
 }
 
-/** Is `m` a rollup of exactly these tarballs, under this rule, with both report kinds? */
-function isCurrent(m: RollupManifest | undefined, tarballs: readonly ListedObject[], countUnreachable: boolean): m is RollupManifest {
+/** The kinds a day's rollup must hold for this read: both report kinds and every extra dataframe's. */
+function requiredKinds(extras: readonly Dataframe[] | undefined): string[] {
+  return [...REPORT_KINDS, ...(extras ?? []).map((d) => d.name)];
+}
+
+/** Is `m` a rollup of exactly these tarballs, under this rule, with every kind in `kinds`? */
+function isCurrent(m: RollupManifest | undefined, tarballs: readonly ListedObject[], countUnreachable: boolean, kinds: readonly string[]): m is RollupManifest {
   if (!m || m.countUnreachableHosts !== countUnreachable) return false;
-  if (!REPORT_KINDS.every((k) => m.parts[k] !== undefined)) return false;
+  const parts: Partial<Record<string, unknown>> = m.parts;
+  if (!kinds.every((k) => parts[k] !== undefined)) return false;
   return sameListing(m.inputs, tarballs);
 }
 
@@ -104,25 +111,35 @@ function isCurrent(m: RollupManifest | undefined, tarballs: readonly ListedObjec
 async function addRollupDay(
   storage: Store,
   m: RollupManifest,
-  frames: { jhs: JobHostSummary; events: MainJobevent },
+  frames: { jhs: JobHostSummary; events: MainJobevent; extras?: readonly Dataframe[] | undefined; read?: PeriodUsageOptions['read'] },
 ): Promise<{ read: UsageInput[]; files: LocalFile[] } | { failure: { name: string; reason: string } }> {
   const read: UsageInput[] = [];
   const files: LocalFile[] = [];
+  // As from the tarballs: a frame the report does not read gets no rows from the rollup either.
+  const added: Dataframe[] = [
+    ...(frames.extras ?? []),
+    ...(frames.read?.events === false ? [] : [frames.events]),
+    ...(frames.read?.jobHostSummary === false ? [] : [frames.jhs]),
+  ];
   // Created outside the transaction: a rollback must not take the tables with it.
-  await frames.jhs.init();
-  await frames.events.init();
+  for (const df of added) await df.init();
+  const sources = added.map((df) => df.sources);
   await frames.jhs.db.run('BEGIN TRANSACTION');
-  for (const kind of ['main_jobevent', 'job_host_summary'] as const) {
-    const part = m.parts[kind];
+  // The job host summaries last: staged, they are the only part a rollback cannot undo.
+  for (const df of added) {
+    const part = (m.parts as Partial<Record<string, { name: string } | null>>)[df.name];
     if (!part) continue;
     try {
       const listed = await listObject(storage, part.name);
       const local = await storage.get(part.name);
       files.push(local);
-      const rows = kind === 'job_host_summary' ? await frames.jhs.stageParquet(local.path) : await frames.events.addParquet(local.path);
+      const rows = df === frames.jhs ? await frames.jhs.stageParquet(local.path) : await df.addParquet(local.path);
       read.push({ kind: 'rollup', ...listed, rows });
     } catch (err) {
       await frames.jhs.db.run('ROLLBACK');
+      added.forEach((d, i) => {
+        d.sources = sources[i]!;
+      });
       for (const f of files) await f.release();
       return { failure: { name: part.name, reason: errorMessage(err) } };
     }
@@ -153,7 +170,8 @@ export async function periodUsage(opts: PeriodUsageOptions): Promise<PeriodUsage
     const manifest = opts.from === 'raw' ? undefined : await readManifest(opts.storage, 'day', window.date, opts.prefix);
     plans.push({ window, tarballs, manifest });
   }
-  const stale = (p: DayPlan) => p.tarballs.length > 0 && !isCurrent(p.manifest, p.tarballs, countUnreachable);
+  const kinds = requiredKinds(opts.extraDataframes);
+  const stale = (p: DayPlan) => p.tarballs.length > 0 && !isCurrent(p.manifest, p.tarballs, countUnreachable, kinds);
   if (opts.writeRollups && opts.from !== 'raw') {
     // One rollup (one database) per run of consecutive stale days.
     const runs: DayPlan[][] = [];
@@ -175,7 +193,7 @@ export async function periodUsage(opts: PeriodUsageOptions): Promise<PeriodUsage
   for (const p of plans) {
     if (p.tarballs.length === 0) continue;
     if (!stale(p) && p.manifest) {
-      const added = await addRollupDay(opts.storage, p.manifest, { jhs, events });
+      const added = await addRollupDay(opts.storage, p.manifest, { jhs, events, extras: opts.extraDataframes, read: opts.read });
       if ('read' in added) {
         inputs.push(...added.read);
         files.push(...added.files);

@@ -114,10 +114,6 @@ export async function writeCcspFromDataframes(opts: CcspFromDataframesOptions): 
   return { status: 'written', name: opts.name };
 }
 
-/** Sheets whose rows (main_host, data_collection_status) no rollup holds. */
-const TARBALL_ONLY_SHEETS = ['inventory_scope', 'data_collection_status'];
-const readsTarballsOnly = (sheets: readonly string[]) => sheets.some((s) => TARBALL_ONLY_SHEETS.includes(s));
-
 export interface BuildCcspOptions {
   type: CcspType;
   storage: Store;
@@ -173,8 +169,8 @@ export async function buildCcspReport(opts: BuildCcspOptions): Promise<BuildResu
     since,
     until,
     countUnreachableHosts: opts.countUnreachableHosts ?? false,
-    // Rollups hold job host summaries and events only: these sheets' rows are in the tarballs.
-    from: readsTarballsOnly(opts.params.sheets) ? 'raw' : (opts.from ?? 'auto'),
+    // Daily rollups hold main_host and data_collection_status rows too (a day whose rollup lacks one is read raw).
+    from: opts.from ?? 'auto',
     writeRollups: opts.writeRollups ?? false,
     organizationFilter,
     logger: log,
