@@ -2,7 +2,7 @@
  * Roll the daily tarballs of a ship path up into Hive-partitioned Parquet
  * (`rollups/{kind}/period={period}/date={date}/part-0.parquet`), through a directory storage.
  *   node --import tsx tools/rollup.ts --ship-path DIR --since 2024-03-01 --until 2024-04-01 [--period month]
- *        [--kinds job_host_summary,main_jobevent,main_host] [--memory-limit 768MB] [--threads 2]
+ *        [--kinds job_host_summary,main_jobevent,main_host,data_collection_status] [--memory-limit 768MB] [--threads 2]
  * The ship path defaults to METRICS_UTILITY_SHIP_PATH; --since/--until take what `tally` takes
  * (ISO dates, Nd, Nmo). Bad tarballs are named on stderr; the exit code is 1 when any was skipped.
  */
