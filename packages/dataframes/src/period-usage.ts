@@ -103,6 +103,13 @@ function isCurrent(m: RollupManifest | undefined, tarballs: readonly ListedObjec
 }
 
 /**
+ * Did the rollup refuse a tarball? Its day is then read raw: which tarballs a read refuses depends
+ * on the members it reads (a rollup reads every kind's, a report only its sheets'), and the
+ * report names what it refused.
+ */
+const refusedAny = (m: RollupManifest) => m.inputs.some((i) => i.skipped !== undefined);
+
+/**
  * Add a day's rollup parts to the dataframes, all or none: events first (in a transaction), then
  * the job host summaries, staged in their file (`stageParquet` reads the footer: a file that is
  * not Parquet fails there). Returns the parts read and their local copies (kept until the usage
@@ -192,7 +199,7 @@ export async function periodUsage(opts: PeriodUsageOptions): Promise<PeriodUsage
   const files: LocalFile[] = [];
   for (const p of plans) {
     if (p.tarballs.length === 0) continue;
-    if (!stale(p) && p.manifest) {
+    if (!stale(p) && p.manifest && !refusedAny(p.manifest)) {
       const added = await addRollupDay(opts.storage, p.manifest, { jhs, events, extras: opts.extraDataframes, read: opts.read });
       if ('read' in added) {
         inputs.push(...added.read);

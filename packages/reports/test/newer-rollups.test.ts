@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { manifestName, rollup, rollupName } from '@tally/dataframes';
 import { buildCcspReport, type BuildResult, periodCoverage, type ReportPeriod, reportParams, VALID_SHEETS } from '@tally/reports';
 import { DirectoryStorage } from '@tally/storage';
-import { AUDIT_HEADER, csvJson, metricsUtilityTarballs, writeCollectionsVectorLake, writeIndirectLake, writeTarball } from '@tally/testkit';
+import { AUDIT_HEADER, csvJson, JHS_HEADER, metricsUtilityTarballs, writeCollectionsVectorLake, writeIndirectLake, writeTarball } from '@tally/testkit';
 import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -185,6 +185,38 @@ describe('the newest sheets from daily rollups', () => {
     const again = await report(storage, ship, 'CCSPv2', { month: '2024-07' }, 'auto');
     expect(rawDays(again.res)).toEqual([]);
     expect(again.cells).toEqual(raw.cells);
+  }, 120_000);
+});
+
+describe('a day whose rollup refused a tarball', () => {
+  it('is read raw: the report refuses what its own sheets read, and names it', async () => {
+    const { ship, storage } = craftedShip('refused');
+    // A malformed main_host.csv beside good job host summaries: the rollup (every kind) refuses the
+    // tarball; a report without Inventory Scope never reads main_host.csv and counts late1.
+    writeTarball(
+      ship,
+      '2024-07-20',
+      {
+        'job_host_summary.csv': `${JHS_HEADER}\n9,2024-07-20 10:00:00+00,x,late1,,0,0,2,0,0,0,2024-07-20 09:59:00+00,99,deploy,Org A\n`,
+        'main_host.csv': 'id,bad-name\n1,2\n',
+      },
+      { verbatim: ['main_host.csv'] },
+    );
+    await rollDays(storage, '2024-07-01', '2024-08-01');
+    const bad = 'data/2024/07/20/u-1-2024-07-20-000000+0000-2024-07-20-235959+0000-0.tar.gz';
+    expect(JSON.parse(readFileSync(join(ship, manifestName('day', '2024-07-20')), 'utf8')).inputs).toMatchObject([{ name: bad, skipped: expect.stringContaining('main_host.csv') }]);
+    for (const sheets of [['ccsp_summary', 'managed_nodes', 'data_collection_status'], SHEETS.CCSPv2]) {
+      const build = (from: 'auto' | 'raw') => buildCcspReport({ type: 'CCSPv2', storage, period: { month: '2024-07' }, params: paramsOf(sheets), from, force: true });
+      const raw = await build('raw');
+      const rawCells = await cells(join(ship, raw.name));
+      const auto = await build('auto');
+      expect(auto.read?.days.raw).toEqual(['2024-07-20']);
+      expect(await cells(join(ship, auto.name)), sheets.join()).toEqual(rawCells);
+      expect(auto.failures).toEqual(raw.failures);
+      const counted = JSON.stringify(rawCells['Managed nodes']).includes('late1');
+      expect(counted, sheets.join()).toBe(!sheets.includes('inventory_scope'));
+      expect(raw.failures.map((f) => f.file)).toEqual(counted ? [] : [bad]);
+    }
   }, 120_000);
 });
 
