@@ -1,5 +1,5 @@
-import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildCcspReport, CCSP_HEADERS, CCSPV2_HEADERS, JOBS_HEADERS, MANAGED_NODES_HEADERS, ORG_SHEET_HEADERS, ORGANIZATIONS_HEADERS, reportParams } from '@tally/reports';
@@ -347,13 +347,7 @@ describe('content usage (main_jobevent)', () => {
         ['shell', 1, 1, 1, 0],
       ]);
 
-      // LibreOffice (when installed) must open the workbook.
-      if (spawnSync('which', ['libreoffice']).status === 0) {
-        const out = join(base, 'pdf');
-        const r = spawnSync('libreoffice', ['--headless', '--convert-to', 'pdf', '--outdir', out, join(base, 'ship', res.name)], { timeout: 120_000 });
-        expect(r.status).toBe(0);
-        expect(readdirSync(out)).toEqual(['CCSP-2024-06.xlsx'.replace('.xlsx', '.pdf')]);
-      }
+      // That LibreOffice opens the workbooks is libreoffice.test.ts's (reported as skipped without it).
     } finally {
       rmSync(base, { recursive: true, force: true });
     }
