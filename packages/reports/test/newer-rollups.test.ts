@@ -2,7 +2,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { manifestName, rollup, rollupName } from '@tally/dataframes';
-import { buildCcspReport, type BuildResult, periodCoverage, type ReportPeriod, reportParams, VALID_SHEETS } from '@tally/reports';
+import { buildCcspReport, type BuildResult, periodCoverage, type ReportPeriod, reportParams, VALID_SHEETS, verifyReport } from '@tally/reports';
 import { DirectoryStorage } from '@tally/storage';
 import { AUDIT_HEADER, csvJson, JHS_HEADER, metricsUtilityTarballs, writeCollectionsVectorLake, writeIndirectLake, writeTarball } from '@tally/testkit';
 import ExcelJS from 'exceljs';
@@ -141,6 +141,12 @@ describe('the newest sheets from daily rollups', () => {
         expect(rolled.res.gaps, `rollup gaps ${type} ${label(p)}`).toEqual(raw.get(`${type} ${label(p)}`)!.res.gaps);
       }
     }
+    // The audit trail lists the main_host and data_collection_status parts read, and verifies.
+    const audited = await report(storage, ship, 'CCSPv2', { month: '2024-07' }, 'auto');
+    const names = audited.res.read!.inputs.map((i) => i.name);
+    expect(names).toContain(rollupName('main_host', 'day', '2024-07-11'));
+    expect(names).toContain(rollupName('data_collection_status', 'day', '2024-07-10'));
+    expect(await verifyReport(storage, audited.res.name)).toEqual({ ok: true, changed: [] });
     // The day rollups carry main_host (07-10: main_host.csv; 07-11: main_host_daily.csv) and the collections.
     const manifest = (d: string) => JSON.parse(readFileSync(join(ship, manifestName('day', d)), 'utf8'));
     expect(manifest('2024-07-10').parts.main_host).toEqual({ name: rollupName('main_host', 'day', '2024-07-10'), rows: 2 });
