@@ -110,10 +110,10 @@ function isCurrent(m: RollupManifest | undefined, tarballs: readonly ListedObjec
 const refusedAny = (m: RollupManifest) => m.inputs.some((i) => i.skipped !== undefined);
 
 /**
- * Add a day's rollup parts to the dataframes, all or none: events first (in a transaction), then
- * the job host summaries, staged in their file (`stageParquet` reads the footer: a file that is
- * not Parquet fails there). Returns the parts read and their local copies (kept until the usage
- * tables are built), or the failure naming the part that could not be read.
+ * Add a day's rollup parts to the dataframes, all or none: the extra dataframes' and the events'
+ * (in a transaction), then the job host summaries, staged in their file (`stageParquet` reads the
+ * footer: a file that is not Parquet fails there). Returns the parts read and their local copies
+ * (kept until the usage tables are built), or the failure naming the part that could not be read.
  */
 async function addRollupDay(
   storage: Store,

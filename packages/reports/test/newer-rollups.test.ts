@@ -116,8 +116,10 @@ describe('the newest sheets from daily rollups', () => {
     }
     expect(raw.get('CCSPv2 2024-07')!.res.gaps).toHaveLength(4);
 
-    // A mix: July 1–3 (DIRECT, INDIRECT, the audit lost beside job host summaries) rolled up, July 10–11 (main_host) raw.
+    // A mix: July 1–3 (DIRECT, INDIRECT, the audit lost beside job host summaries) and July 10
+    // (main_host.csv, a failed collection) rolled up; July 11 (main_host_daily.csv) raw.
     await rollDays(storage, '2024-07-01', '2024-07-04');
+    await rollDays(storage, '2024-07-10', '2024-07-11');
     for (const type of TYPES) {
       for (const p of CRAFTED) {
         const mixed = await report(storage, ship, type, p, 'auto');
@@ -126,8 +128,8 @@ describe('the newest sheets from daily rollups', () => {
       }
     }
     const mixedJuly = await report(storage, ship, 'CCSPv2', { month: '2024-07' }, 'auto');
-    expect(rollupDays(mixedJuly.res)).toEqual(['2024-07-01', '2024-07-02', '2024-07-03']);
-    expect(rawDays(mixedJuly.res)).toEqual(['2024-07-10', '2024-07-11']);
+    expect(rollupDays(mixedJuly.res)).toEqual(['2024-07-01', '2024-07-02', '2024-07-03', '2024-07-10']);
+    expect(rawDays(mixedJuly.res)).toEqual(['2024-07-11']);
 
     // Every day rolled up: nothing is read raw, not even for Inventory Scope or Data collection status.
     await rollDays(storage, '2024-07-01', '2024-10-01');
