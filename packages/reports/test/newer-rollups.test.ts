@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { manifestName, rollup, rollupName } from '@tally/dataframes';
 import { buildCcspReport, type BuildResult, periodCoverage, type ReportPeriod, reportParams, VALID_SHEETS, verifyReport } from '@tally/reports';
 import { DirectoryStorage } from '@tally/storage';
-import { AUDIT_HEADER, csvJson, JHS_HEADER, metricsUtilityTarballs, writeCollectionsVectorLake, writeIndirectLake, writeTarball } from '@tally/testkit';
+import { AUDIT_HEADER, csvJson, EVENT_HEADER, JHS_HEADER, metricsUtilityTarballs, STATUS_HEADER, writeCollectionsVectorLake, writeIndirectLake, writeTarball } from '@tally/testkit';
 import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -193,6 +193,35 @@ describe('the newest sheets from daily rollups', () => {
     const again = await report(storage, ship, 'CCSPv2', { month: '2024-07' }, 'auto');
     expect(rawDays(again.res)).toEqual([]);
     expect(again.cells).toEqual(raw.cells);
+  }, 120_000);
+});
+
+describe('an unreadable main_host or data_collection_status part', () => {
+  it('is named, and its day read from the tarballs: nothing of that day comes from its other parts', async () => {
+    const { ship, storage } = craftedShip('corrupt-part');
+    // A day with events and a collection: its collections part is added before its events part fails.
+    writeTarball(ship, '2024-07-12', {
+      'job_host_summary.csv': `${JHS_HEADER}\n9,2024-07-12 10:00:00+00,x,web1,,0,0,2,0,0,0,2024-07-12 09:59:00+00,99,deploy,Org A\n`,
+      'main_jobevent.csv': `${EVENT_HEADER}\n1,web1,ansible.builtin.ping,,,,1.5,99\n`,
+      'data_collection_status.csv': `${STATUS_HEADER}\n2024-07-13 00:10:00+00,2024-07-12 00:00:00+00,2024-07-13 00:00:00+00,job_host_summary.csv,ok,0.5\n`,
+    });
+    const raw = await report(storage, ship, 'CCSPv2', { month: '2024-07' }, 'raw');
+    await rollDays(storage, '2024-07-01', '2024-08-01');
+    const cases = [
+      ['data_collection_status', '2024-07-02', '2024-07-03'],
+      ['main_host', '2024-07-10', '2024-07-11'],
+      ['main_jobevent', '2024-07-12', '2024-07-13'],
+    ] as const;
+    for (const [kind, date, next] of cases) {
+      const part = rollupName(kind, 'day', date);
+      writeFileSync(join(ship, part), 'PAR1 this is not parquet');
+      const res = await report(storage, ship, 'CCSPv2', { month: '2024-07' }, 'auto');
+      expect(res.res.read?.skipped.map((s) => s.name)).toEqual([part]);
+      expect(rawDays(res.res)).toEqual([date]);
+      expect(res.cells, kind).toEqual(raw.cells);
+      expect(res.res.gaps, kind).toEqual(raw.res.gaps);
+      await rollDays(storage, date, next);
+    }
   }, 120_000);
 });
 
