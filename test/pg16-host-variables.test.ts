@@ -1,5 +1,6 @@
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '@tally/cli';
-import { type Collector, type CollectorParams, type JsonCheck, jobHostSummary, mainHost, prepareJsonCheck } from '@tally/collectors';
+import { type Collector, type CollectorParams, jobHostSummary, mainHost } from '@tally/collectors';
+import { type JsonCheck, prepareJsonCheck } from '../packages/collectors/src/host-variables.js';
 import { tempdir } from '@tally/core';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

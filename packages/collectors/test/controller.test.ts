@@ -1,22 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import {
-  type Collector,
-  type CollectorParams,
-  type CollectorResult,
-  config,
-  controllerCollectors,
-  executionEnvironments,
-  jobHostSummary,
-  jobHostSummaryService,
-  mainHost,
-  mainHostDaily,
-  mainIndirectManagedNodeAudit,
-  mainJobEvent,
-  mainJobEventService,
-  prepareJsonCheck,
-  unifiedJobs,
-} from '@tally/collectors';
+import { type Collector, type CollectorParams, type CollectorResult, config, controllerCollectors, executionEnvironments, jobHostSummary, jobHostSummaryService, mainHost, mainHostDaily, mainIndirectManagedNodeAudit, mainJobEvent, mainJobEventService, unifiedJobs } from '@tally/collectors';
+import { prepareJsonCheck } from '../src/host-variables.js';
 import { CollectorError, type Logger, parseCsv, tempdir, type TempDir } from '@tally/core';
 import { createTestDatabase, type TestDatabase } from '@tally/testkit';
 import type pg from 'pg';

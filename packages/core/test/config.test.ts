@@ -3,7 +3,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, createLogger, describeConfig, loadConfig, redact, requireConfig } from '@tally/core';
+import { ConfigError, createLogger, loadConfig, requireConfig } from '@tally/core';
+import { describeConfig } from '../src/config.js';
+import { redact } from '../src/logger.js';
 
 describe('loadConfig', () => {
   it('reads METRICS_UTILITY_* variables with their types', () => {

@@ -1,7 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ansibleHostOf, buildRenewalReport, dedupGroups, HOST_METRIC_HEADERS, type HostMetricRecord, inReferenceOrder, readHostMetrics } from '@tally/reports';
+import { buildRenewalReport, type HostMetricRecord, readHostMetrics } from '@tally/reports';
+import { ansibleHostOf, HOST_METRIC_HEADERS } from '../src/renewal.js';
+import { dedupGroups, inReferenceOrder } from '../src/renewal-dedup.js';
 import { DirectoryStorage } from '@tally/storage';
 import { createTestDatabase, type TestDatabase } from '@tally/testkit';
 import ExcelJS from 'exceljs';
