@@ -1,4 +1,3 @@
 export { EXIT, run } from './main.js';
 export { buildProgram } from './program.js';
 export type { CliIO } from './io.js';
-export { type EmbeddedPostgres, startEmbeddedPostgres } from './embedded-postgres.js';

@@ -6,7 +6,7 @@ import { CollectorError, type Logger, parseCsv, tempdir, type TempDir } from '@t
 import { createTestDatabase, type TestDatabase } from '@tally/testkit';
 import type pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { applyControllerSchema } from '../../../tools/controller/schema.js';
+import { applyControllerSchema } from '@tally/demo';
 import { readCsv } from './csv.js';
 import { insertFixtureSite, SINCE, UNTIL } from './fixture-site.js';
 

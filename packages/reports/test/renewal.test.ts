@@ -9,7 +9,7 @@ import { createTestDatabase, type TestDatabase } from '@tally/testkit';
 import ExcelJS from 'exceljs';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyControllerSchema } from '../../../tools/controller/schema.js';
+import { applyControllerSchema } from '@tally/demo';
 
 let tdb: TestDatabase;
 let client: pg.Client;
