@@ -7,7 +7,7 @@
  * (ISO dates, Nd, Nmo). Bad tarballs are named on stderr; the exit code is 1 when any was skipped.
  */
 import { parseArgs } from 'node:util';
-import { ConfigError, configFromEnv, createLogger, exitCodeOf, errorMessage, type Level, parseInstant } from '@tally/core';
+import { ConfigError, createLogger, exitCodeOf, errorMessage, type Level, loadConfig, parseInstant } from '@tally/core';
 import { ROLLUP_KINDS, rollup, type RollupKind, type RollupPeriod } from '@tally/dataframes';
 import { DirectoryStorage } from '@tally/storage';
 
@@ -37,7 +37,7 @@ async function main(): Promise<number> {
   const since = parseInstant(values.since, { name: 'since' });
   const until = values.until ? parseInstant(values.until, { name: 'until' }) : new Date();
   const logger = createLogger({ level: (process.env.TALLY_LOG_LEVEL as Level | undefined) ?? 'info' });
-  const env = configFromEnv(process.env, ['duckdbMemoryLimit', 'duckdbThreads'], [], 'tools/rollup.ts');
+  const env = loadConfig({ env: process.env, keys: ['duckdbMemoryLimit', 'duckdbThreads'] });
   const result = await rollup({
     storage: new DirectoryStorage({ base }),
     since,

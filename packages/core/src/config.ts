@@ -141,20 +141,6 @@ export function loadConfig(opts: LoadConfigOptions): TallyConfig {
   return out as TallyConfig;
 }
 
-/**
- * The settings `keys` of `env`, validated (one line per invalid value), with the `required` ones checked
- * present: what a backend's `fromEnv` reads. `what` names the reader in the error (`METRICS_UTILITY_SHIP_TARGET=s3`).
- */
-export function configFromEnv<K extends ConfigKey, R extends K>(
-  env: Record<string, string | undefined>,
-  keys: readonly K[],
-  required: readonly R[],
-  what: string,
-): Pick<TallyConfig, K> & Required<Pick<TallyConfig, R>> {
-  const cfg = loadConfig({ env, keys });
-  return requireConfig(cfg, required, what) as Pick<TallyConfig, K> & Required<Pick<TallyConfig, R>>;
-}
-
 /** The config with secret values replaced, safe to print or persist. */
 export function describeConfig(cfg: TallyConfig): Record<string, unknown> {
   const out: Record<string, unknown> = {};

@@ -42,7 +42,7 @@ export { writeFileAtomic } from './fs.js';
 export { pythonJson, pythonJsonSize } from './json.js';
 export { backoffDelay, DEFAULT_RETRY, isNetworkError, isRetryable, isRetryableStatus, type RetryPolicy, statusOf, withRetry } from './retry.js';
 export { createLogger, type Level, type Logger, type LoggerOptions, registerSecret, silentLogger } from './logger.js';
-export { type ConfigKey, configFromEnv, ENV, loadConfig, type LoadConfigOptions, requireConfig, type TallyConfig } from './config.js';
+export { type ConfigKey, ENV, loadConfig, type LoadConfigOptions, requireConfig, type TallyConfig } from './config.js';
 export { CsvSplitter, type CsvSplitterOptions } from './csv-splitter.js';
 export { parseCsv, parseCsvRows } from './csv.js';
 export { fileLock } from './file-lock.js';
