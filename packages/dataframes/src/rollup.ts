@@ -163,7 +163,7 @@ export async function rollup(opts: RollupOptions): Promise<RollupResult> {
   // kept; a database file would only add WAL and checkpoint work.
   await using db = await openDuckDb({
     ...opts.duckdb,
-    memoryLimit: opts.duckdb?.memoryLimit ?? process.env.TALLY_DUCKDB_MEMORY_LIMIT ?? ROLLUP_MEMORY_LIMIT,
+    memoryLimit: opts.duckdb?.memoryLimit ?? ROLLUP_MEMORY_LIMIT,
   });
   const dfs = kinds.map((k) => createDataframe(k, db, { reachableOnly: opts.reachableOnly }));
   for (const w of periodWindows(opts.since, opts.until, opts.period)) {
