@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // `// → text`; each such text must appear in what it prints. Sibling @tally packages are not on a registry,
 // so their packed tarballs are installed too (only those the package depends on, transitively).
 // The CLI also runs `tally --help` from its installed bin, refuses `tally demo` in one line while @tally/demo (its
-// optional peer: PGlite) is not installed, and, once it is, runs `tally demo` in an empty folder: no checkout, no
+// optional dependency: PGlite; not on a registry here, so npm skips it as `--omit=optional` would) is not installed, and, once it is, runs `tally demo` in an empty folder: no checkout, no
 // tsx. Installs run concurrently (vitest maxConcurrency), npm being mostly I/O-bound.
 
 const run = promisify(execFile);

@@ -21,8 +21,8 @@ const MARKER = '.tally-demo';
 type DemoModule = typeof import('@tally/demo');
 
 /**
- * PGlite and the synthetic controller live in @tally/demo, an optional peer: the CLI's install
- * stays without the 28 MB database only the demo needs.
+ * PGlite and the synthetic controller live in @tally/demo, an optional dependency: `npx @tally/cli demo`
+ * gets it, and `npm install --omit=optional @tally/cli` leaves out the 28 MB database only the demo needs.
  */
 async function loadDemo(): Promise<DemoModule> {
   try {
@@ -30,7 +30,7 @@ async function loadDemo(): Promise<DemoModule> {
   } catch (err) {
     const code = (err as { code?: string }).code;
     if (code !== 'ERR_MODULE_NOT_FOUND' || !String((err as Error).message).includes('@tally/demo')) throw err;
-    throw new ConfigError('tally demo needs the @tally/demo package (PGlite and a synthetic controller): npm install @tally/demo, or npx -p @tally/cli -p @tally/demo tally demo', {
+    throw new ConfigError('tally demo needs the @tally/demo package (PGlite and a synthetic controller): npm install @tally/demo (it was left out: --omit=optional)', {
       field: 'demo',
     });
   }

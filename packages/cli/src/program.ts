@@ -227,7 +227,7 @@ ${EXIT_CODES}`,
 Examples:
   $ pnpm demo
   $ tally demo --dir /tmp/tally-demo --days 7
-  $ npx -p @tally/cli -p @tally/demo tally demo   # from npm, in an empty folder
+  $ npx @tally/cli demo                           # from npm, in an empty folder
 ${EXIT_CODES}`,
     )
     .action(async (opts) => {
