@@ -4,6 +4,7 @@ export { Dataframe, type Fold, installUuidOf } from './dataframe.js';
 export { ConcatenatedDataframe } from './concatenated.js';
 export { JobHostSummary, DIRECT, INDIRECT, type JobHostSummaryOptions } from './job-host-summary.js';
 export { MainHost } from './main-host.js';
+export { type CcspDedupFrames, type CcspDedupResult, dedupCcspExperimental, dedupHostsInto } from './ccsp-dedup.js';
 export { MainJobevent } from './main-jobevent.js';
 export { HostMetric } from './host-metric.js';
 export { DataCollectionStatus } from './data-collection-status.js';

@@ -37,8 +37,8 @@ export interface PeriodUsageOptions {
   extraDataframes?: readonly Dataframe[] | undefined;
   /** Which of job host summaries and events to read from the tarballs (default both; see `LoadUsageOptions.read`). */
   read?: LoadUsageOptions['read'];
-  /** Called with the job host summaries once everything is loaded, before the usage tables consume them. */
-  onLoaded?: ((jhs: JobHostSummary) => Promise<void>) | undefined;
+  /** Called with the job host summaries and events once everything is loaded, before the usage tables consume them. */
+  onLoaded?: ((jhs: JobHostSummary, events: MainJobevent) => Promise<void>) | undefined;
 }
 
 /** One input of a report: a tarball read raw, or a rollup part. */
@@ -191,7 +191,7 @@ export async function periodUsage(opts: PeriodUsageOptions): Promise<PeriodUsage
 
   try {
     if (rawNames.size === 0) {
-      await opts.onLoaded?.(jhs);
+      await opts.onLoaded?.(jhs, events);
       const usage = await usageTables(jhs, { events, organizationFilter: opts.organizationFilter, consume: true });
       return { usage, inputs, skipped, days, removed: Promise.resolve() };
     }
@@ -207,7 +207,7 @@ export async function periodUsage(opts: PeriodUsageOptions): Promise<PeriodUsage
       ...(opts.onExtracted ? { onExtracted: opts.onExtracted } : {}),
       read: opts.read,
       extraDataframes: opts.extraDataframes,
-      ...(onLoaded ? { onLoaded: () => onLoaded(jhs) } : {}),
+      ...(onLoaded ? { onLoaded: () => onLoaded(jhs, events) } : {}),
     });
     const failed = new Set(loaded.failures.map((f: ExtractFailure) => f.file));
     const listedRaw = new Map(plans.flatMap((p) => p.tarballs).map((t) => [t.name, t]));

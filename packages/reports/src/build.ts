@@ -116,7 +116,9 @@ export async function writeCcspFromDataframes(opts: CcspFromDataframesOptions): 
 
 /** Sheets whose rows (main_host, data_collection_status) no rollup holds. */
 const TARBALL_ONLY_SHEETS = ['inventory_scope', 'data_collection_status'];
-const readsTarballsOnly = (sheets: readonly string[]) => sheets.some((s) => TARBALL_ONLY_SHEETS.includes(s));
+/** No rollup holds main_host rows, which these sheets and the ccsp-experimental dedup read. */
+const readsTarballsOnly = (p: Pick<ReportParams, 'sheets' | 'deduplicator'>) =>
+  p.deduplicator === 'ccsp-experimental' || p.sheets.some((s) => TARBALL_ONLY_SHEETS.includes(s));
 
 export interface BuildCcspOptions {
   type: CcspType;
@@ -164,7 +166,7 @@ export async function buildCcspReport(opts: BuildCcspOptions): Promise<BuildResu
   const until = addDays(thisDay(target.lastDay), 1);
   // CCSP (v1) has no organization filter, as in the reference.
   const organizationFilter = opts.type === 'CCSPv2' ? opts.params.organizationFilter : undefined;
-  const inputs = sheetInputs(opts.params.sheets);
+  const inputs = sheetInputs(opts.params.sheets, opts.params.deduplicator);
   const frames = extraDataframes(db, inputs);
   let extras: ReportExtras = { collectionStatus: [] };
   const loaded = await periodUsage({
@@ -174,15 +176,16 @@ export async function buildCcspReport(opts: BuildCcspOptions): Promise<BuildResu
     until,
     countUnreachableHosts: opts.countUnreachableHosts ?? false,
     // Rollups hold job host summaries and events only: these sheets' rows are in the tarballs.
-    from: readsTarballsOnly(opts.params.sheets) ? 'raw' : (opts.from ?? 'auto'),
+    from: readsTarballsOnly(opts.params) ? 'raw' : (opts.from ?? 'auto'),
     writeRollups: opts.writeRollups ?? false,
     organizationFilter,
     logger: log,
     read: { jobHostSummary: inputs.jobHostSummary, events: inputs.mainJobevent },
     extraDataframes: frames.all,
     // Before the usage tables consume the prepared job host summaries.
-    onLoaded: async (jhs) => {
-      extras = await loadExtras(jhs, frames, organizationFilter);
+    onLoaded: async (jhs, events) => {
+      const experimental = opts.params.deduplicator === 'ccsp-experimental' ? { events: inputs.mainJobevent ? events : undefined } : undefined;
+      extras = await loadExtras(jhs, frames, organizationFilter, experimental);
     },
     // exceljs loads while DuckDB aggregates (openWorkbook reports a failure to load it).
     onExtracted: () => void loadWorkbookWriter().catch(() => {}),

@@ -17,6 +17,7 @@ export { type AuditInput, auditName, type ReportAudit, verifyReport, type Verify
 export { writeCcsp, CCSP_HEADERS } from './ccsp.js';
 export { writeCcspV2, CCSPV2_HEADERS, JOBS_HEADERS, ORGANIZATIONS_HEADERS, ORGANIZATIONS_INDIRECT_HEADERS, ORG_SHEET_HEADERS } from './ccspv2.js';
 export { MANAGED_NODES_HEADERS } from './content-sheets.js';
+export { DEDUP_HEADERS, FACTS_HEADERS } from './dedup-columns.js';
 export { DEFAULT_SHEETS, reportParams, type ReportParams } from './params.js';
 export { type DataRow, type ReportDb, ReportQueries, type ReportTables, type Value } from './queries.js';
 export { COLOR, DATE_FORMAT, PRICE_FORMAT, updatedLabel } from './styles.js';
