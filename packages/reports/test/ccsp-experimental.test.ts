@@ -14,7 +14,7 @@ import {
   reportParams,
 } from '@tally/reports';
 import { DirectoryStorage } from '@tally/storage';
-import { AUDIT_HEADER, csvJson, EVENT_HEADER, JHS_HEADER, MAIN_HOST_HEADER, writeTarball } from '@tally/testkit';
+import { AUDIT_HEADER, csvJson, EVENT_HEADER, JHS_HEADER, MAIN_HOST_HEADER, writeIndirectLake, writeTarball } from '@tally/testkit';
 import type ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -86,6 +86,13 @@ function writeLake(ship: string): void {
     `${HOUR(h)},${host},${csvJson(facts)},${csvJson({ device_type: 'vm' })},${csvJson(events)},${runs},2024-09-01 16:59:00+00,9,discover,Org A\n`;
   writeTarball(ship, '2024-09-01', { 'main_indirectmanagednodeaudit.csv': `${AUDIT_HEADER}\n${audit(17, 'web-b', { serial: 'X' }, ['vmware.vmware_rest.vcenter_vm_info'], 2)}${audit(18, 'sw1', {}, [], 1)}` }, { index: 1 });
   writeTarball(ship, '2024-09-02', { 'main_host.csv': mainHost(MAIN_HOST) });
+  // October: main_host names no machine id, so no host has a serial: the reference changes nothing.
+  writeTarball(ship, '2024-10-01', {
+    'job_host_summary.csv': `${JHS_HEADER}\n1,2024-10-01 01:00:00+00,x,h1,,0,0,2,0,0,0,2024-10-01 00:30:00+00,1,deploy,Org A\n2,2024-10-01 02:00:00+00,x,h2,,0,0,1,0,0,0,2024-10-01 00:30:00+00,1,deploy,Org A\n`,
+    'main_host.csv': mainHost([['h1', '', { ansible_product_serial: 'S' }, { os: 'RHEL' }], ['h2', '', { ansible_product_serial: 'S' }, {}]]),
+  });
+  // July: the crafted lake of the newer sheets (@tally/testkit indirect-lake.ts).
+  writeIndirectLake(ship);
 }
 
 let ship: string;
@@ -102,9 +109,9 @@ function table(ws: ExcelJS.Worksheet, width: number): unknown[][] {
   return out;
 }
 
-async function build(type: 'CCSP' | 'CCSPv2', deduplicator: CcspDeduplicator, sheets: readonly string[]) {
+async function build(type: 'CCSP' | 'CCSPv2', deduplicator: CcspDeduplicator, sheets: readonly string[], month = '2024-09') {
   const { reportPeriod: _, ...params } = reportParams({ reportPeriod: '', pricePerNode: 10, sheets, now: new Date(Date.UTC(2024, 9, 2)), deduplicator });
-  const res = await buildCcspReport({ type, storage: new DirectoryStorage({ base: ship }), period: { month: '2024-09' }, params, force: true });
+  const res = await buildCcspReport({ type, storage: new DirectoryStorage({ base: ship }), period: { month }, params, force: true });
   expect(res.status).toBe('written');
   return readWorkbook(join(ship, res.name));
 }
@@ -189,6 +196,27 @@ describe('ccsp-experimental (serial/machine id dedup from main_host)', () => {
     expect(rowsA.find((r) => r[0] === 'web-a')).toEqual(['web-a', 3, 7, at(1), at(17), '["web-a", "web-b"]', 2]);
     expect(rowsA.find((r) => r[0] === 'sw1')).toEqual(['sw1', 1, 1, at(18), at(18), '["sw1"]', 1]);
     expect(table(byOrg.getWorksheet('Org B')!, 7)).toEqual([['web-a', 1, 1, at(3), at(3), '["web-b"]', 1]]);
+  }, 60_000);
+
+  it('without any serial in main_host nothing merges and no facts are filled; the columns are still drawn', async () => {
+    const oct = await build('CCSPv2', 'ccsp-experimental', ['ccsp_summary', 'managed_nodes'], '2024-10');
+    expect(oct.getWorksheet('Usage Reporting')!.getCell('G7').value).toBe(2);
+    const ws = oct.getWorksheet('Managed nodes')!;
+    expect(headers(ws)).toEqual([...MANAGED_NODES_HEADERS, ...FACTS_HEADERS, ...DEDUP_HEADERS]);
+    expect(table(ws, 10).map((r) => r.slice(6))).toEqual([
+      ['{}', '{}', '["h1"]', 1],
+      ['{}', '{}', '["h2"]', 1],
+    ]);
+  }, 60_000);
+
+  it('a serial with no other host merges nothing but fills every DIRECT host from main_host, with or without a serial', async () => {
+    // July: web1 has the serial P1/M1 (alone), db1 (main_host_daily) only a product serial; the INDIRECT web1 row keeps its own facts.
+    const jul = await build('CCSPv2', 'ccsp-experimental', ['ccsp_summary', 'managed_nodes'], '2024-07');
+    expect(jul.getWorksheet('Usage Reporting')!.getCell('G7').value).toBe(2);
+    expect(table(jul.getWorksheet('Managed nodes')!, 10).map((r) => [r[0], ...r.slice(6)])).toEqual([
+      ['db1', '{"ansible_product_serial": ["P3"]}', '{}', '["db1"]', 1],
+      ['web1', '{"ansible_machine_id": ["M1"], "ansible_product_serial": ["P1", "P2"]}', '{"ansible_distribution": ["Fedora", "RHEL"]}', '["web1"]', 1],
+    ]);
   }, 60_000);
 
   it('CCSP (v1) Managed nodes gets the same columns and counts', async () => {
