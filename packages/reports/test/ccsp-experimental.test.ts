@@ -221,6 +221,12 @@ describe('ccsp-experimental (serial/machine id dedup from main_host)', () => {
 
   it('CCSP (v1) Managed nodes gets the same columns and counts', async () => {
     const v1 = await build('CCSP', 'ccsp-experimental', ['managed_nodes']);
+    const usage = v1.getWorksheet('Usage Reporting')!;
+    // per organization: Org A's 15 host names are 10 nodes; Org B's web-b is web-a
+    expect([18, 19].map((r) => [usage.getCell(`A${r}`).value, usage.getCell(`C${r}`).value])).toEqual([
+      ['Org A', 10],
+      ['Org B', 1],
+    ]);
     const ws = v1.getWorksheet('Managed nodes')!;
     expect(headers(ws)).toEqual([...MANAGED_NODES_HEADERS, ...FACTS_HEADERS, ...DEDUP_HEADERS]);
     expect(table(ws, 10).map((r) => [r[0], r[8], r[9]])).toEqual(table(wb.getWorksheet('Managed nodes')!, 10).map((r) => [r[0], r[8], r[9]]));
