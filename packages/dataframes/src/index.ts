@@ -1,16 +1,16 @@
 export * from './types.js';
 export { openDuckDb, ident, isOutOfMemory, literal, DEFAULT_MEMORY_LIMIT, type DuckDbOptions, type TallyDuckDb } from './duckdb.js';
-export { Dataframe, type Fold, installUuidOf } from './dataframe.js';
+export { Dataframe, type Fold, installUuidOf, writeHostNameMap } from './dataframe.js';
 export { ConcatenatedDataframe } from './concatenated.js';
 export { JobHostSummary, DIRECT, INDIRECT, type JobHostSummaryOptions } from './job-host-summary.js';
 export { MainHost } from './main-host.js';
-export { type CcspDedupFrames, type CcspDedupResult, dedupCcspExperimental, dedupHostsInto } from './ccsp-dedup.js';
+export { type CcspDedup, type CcspDedupFrames, dedupCcspExperimental, dedupHostsInto, renamedHosts } from './ccsp-dedup.js';
 export { MainJobevent } from './main-jobevent.js';
 export { HostMetric } from './host-metric.js';
 export { DataCollectionStatus } from './data-collection-status.js';
 export * from './rollup.js';
 export { loadExtracted, loadTarballs, type LoadOptions, type LoadResult, withExtracted } from './load.js';
-export { loadUsage, type LoadUsageOptions, type LoadUsageResult, type UsageOptions, type UsageTables, usageTables } from './usage.js';
+export { type LoadedAdjustments, loadUsage, type LoadUsageOptions, type LoadUsageResult, type UsageOptions, type UsageTables, usageTables } from './usage.js';
 export { hashObject, type HashedObject, listObject, type ListedObject, sameListing } from './inputs.js';
 export { type PeriodUsage, type PeriodUsageOptions, periodUsage, type SkippedInput, type UsageInput } from './period-usage.js';
 export { CsvError, csvHasRows, readCsvHeader } from './csv.js';
@@ -26,3 +26,4 @@ export {
   type CollectionStatusRow,
   type CollectionTiming,
 } from './collection-status.js';
+export { PAIRS_TYPE } from './sql.js';

@@ -186,6 +186,7 @@ export async function buildCcspReport(opts: BuildCcspOptions): Promise<BuildResu
     onLoaded: async (jhs, events) => {
       const experimental = opts.params.deduplicator === 'ccsp-experimental' ? { events: inputs.mainJobevent ? events : undefined } : undefined;
       extras = await loadExtras(jhs, frames, organizationFilter, experimental);
+      return { hostNameMapping: extras.hostNameMapping };
     },
     // exceljs loads while DuckDB aggregates (openWorkbook reports a failure to load it).
     onExtracted: () => void loadWorkbookWriter().catch(() => {}),

@@ -4,7 +4,7 @@
  * canonical facts and facts, and every node sheet the host names before dedup (a sorted JSON
  * list) and their count.
  */
-import { DIRECT, type FactPair, ident, INDIRECT } from '@tally/dataframes';
+import { type FactPair, ident, PAIRS_TYPE } from '@tally/dataframes';
 import { factsCell, setCell } from './convert-cell.js';
 import type { DataRow, ReportTables } from './queries.js';
 
@@ -46,14 +46,18 @@ const key = (host: unknown, org?: unknown) => JSON.stringify([org ?? null, host 
  * ccsp-experimental dedup did not run for this workbook.
  */
 export async function dedupColumns(t: ReportTables, rows: 'direct' | 'indirect' | 'byOrganization'): Promise<DedupColumns | undefined> {
-  const table = t.extras?.dedupHosts;
-  if (!table) return undefined;
+  const direct = t.extras?.dedupHosts;
+  if (!direct) return undefined;
+  const none = `(SELECT NULL::VARCHAR AS organization_name, NULL::VARCHAR AS host_name, []::${PAIRS_TYPE} AS cf, []::${PAIRS_TYPE} AS f, []::VARCHAR[] AS names WHERE false)`;
+  const indirect = t.indirect
+    ? `(SELECT organization_name, host_name, []::${PAIRS_TYPE} AS cf, []::${PAIRS_TYPE} AS f, host_names_before_dedup AS names FROM ${ident(t.indirect)})`
+    : none;
+  const from = { direct: ident(direct), indirect, byOrganization: `(SELECT * FROM ${ident(direct)} UNION ALL BY NAME SELECT * FROM ${indirect})` }[rows];
   const byOrg = rows === 'byOrganization';
-  const where = byOrg ? '' : `WHERE managed_node_type = ${rows === 'direct' ? DIRECT : INDIRECT}`;
   const union = (col: string) => `list_sort(list_distinct(flatten(list(${col}))))`;
   const found = await t.db.all(
     `SELECT ${byOrg ? 'organization_name' : 'NULL'} AS o, host_name AS h, ${union('cf')} AS cf, ${union('f')} AS f, ${union('names')} AS names
-     FROM ${ident(table)} ${where} GROUP BY ALL`,
+     FROM ${from} GROUP BY ALL`,
   );
   const hosts = new Map<string, DedupHost>();
   for (const r of found) {

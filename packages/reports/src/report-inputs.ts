@@ -26,6 +26,7 @@ import type { ReportTables } from './queries.js';
 
 export const INDIRECT_TABLE = 'report_indirect_rows';
 export const DEDUP_HOSTS_TABLE = 'report_dedup_hosts';
+const DEDUP_FACTS_TABLE = 'report_dedup_facts';
 
 export interface ReportExtras {
   /** Table of grouped INDIRECT-only rows; absent when the period has none. */
@@ -34,8 +35,10 @@ export interface ReportExtras {
   inventoryScope?: InventoryScopeRow[] | undefined;
   /** Every data_collection_status.csv row of the period. */
   collectionStatus: CollectionStatusRow[];
-  /** Under ccsp-experimental: the table of the dedup columns per organization, host and node type (`dedupHostsInto`). */
+  /** Under ccsp-experimental: the DIRECT hosts' dedup columns per organization and host (`dedupHostsInto`). */
   dedupHosts?: string | undefined;
+  /** Under ccsp-experimental: the host renames the usage tables apply (`dedupCcspExperimental`). */
+  hostNameMapping?: ReadonlyMap<string, string> | undefined;
 }
 
 /** The dataframes the extras read (main_host only for Inventory Scope and the ccsp-experimental dedup). */
@@ -58,18 +61,22 @@ export async function loadExtras(
   experimental?: { events: MainJobevent | undefined } | undefined,
 ): Promise<ReportExtras> {
   let dedupHosts: string | undefined;
+  let hostNameMapping: ReadonlyMap<string, string> | undefined;
   if (experimental && frames.mainHost) {
     // Before anything reads the rows: every sheet counts the deduplicated hosts.
-    await dedupCcspExperimental({ jobHostSummary: jhs, mainHost: frames.mainHost, events: experimental.events });
-    await dedupHostsInto(jhs, DEDUP_HOSTS_TABLE, { organizations: organizationFilter });
+    const dedup = await dedupCcspExperimental({ mainHost: frames.mainHost, events: experimental.events }, DEDUP_FACTS_TABLE);
+    hostNameMapping = dedup.mapping;
+    const facts = dedup.applied ? DEDUP_FACTS_TABLE : undefined;
+    await dedupHostsInto(jhs, DEDUP_HOSTS_TABLE, { mapping: dedup.mapping, facts, organizations: organizationFilter });
     dedupHosts = DEDUP_HOSTS_TABLE;
   }
-  const indirectRows = await groupIndirectInto(jhs, INDIRECT_TABLE, { organizations: organizationFilter });
+  const indirectRows = await groupIndirectInto(jhs, INDIRECT_TABLE, { organizations: organizationFilter, hostNameMapping });
   return {
     indirect: indirectRows > 0 ? INDIRECT_TABLE : undefined,
     inventoryScope: frames.mainHost ? await inventoryScope(frames.mainHost) : undefined,
     collectionStatus: await collectionStatusRows(frames.status),
     dedupHosts,
+    hostNameMapping,
   };
 }
 
