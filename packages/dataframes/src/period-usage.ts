@@ -38,7 +38,7 @@ export interface PeriodUsageOptions {
   /** Which of job host summaries and events to read from the tarballs (default both; see `LoadUsageOptions.read`). */
   read?: LoadUsageOptions['read'];
   /** Called with the job host summaries and events once everything is loaded, before the usage tables consume them. */
-  onLoaded?: ((jhs: JobHostSummary, events: MainJobevent) => Promise<LoadedAdjustments | undefined | void>) | undefined;
+  onLoaded?: ((jhs: JobHostSummary, events: MainJobevent) => Promise<LoadedAdjustments | undefined>) | undefined;
 }
 
 /** One input of a report: a tarball read raw, or a rollup part. */
@@ -191,7 +191,7 @@ export async function periodUsage(opts: PeriodUsageOptions): Promise<PeriodUsage
 
   try {
     if (rawNames.size === 0) {
-      const adjust = (await opts.onLoaded?.(jhs, events)) ?? undefined;
+      const adjust = await opts.onLoaded?.(jhs, events);
       const usage = await usageTables(jhs, { events, organizationFilter: opts.organizationFilter, consume: true, hostNameMapping: adjust?.hostNameMapping });
       return { usage, inputs, skipped, days, removed: Promise.resolve() };
     }

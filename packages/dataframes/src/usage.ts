@@ -331,7 +331,7 @@ export interface LoadUsageOptions {
    * prepared rows (e.g. to group the INDIRECT rows apart). Called again if the out-of-memory
    * fallback reloads the tarballs.
    */
-  onLoaded?: (() => Promise<LoadedAdjustments | undefined | void>) | undefined;
+  onLoaded?: (() => Promise<LoadedAdjustments | undefined>) | undefined;
 }
 
 /** What `onLoaded` may ask of the usage tables once it has seen the loaded dataframes. */
@@ -365,7 +365,7 @@ export async function loadUsage(opts: LoadUsageOptions): Promise<LoadUsageResult
   let usage: UsageTables | undefined;
   let installs: (string | null)[] = [];
   const finish = async (method: 'grouped' | undefined) => {
-    const adjust = (await opts.onLoaded?.()) ?? undefined;
+    const adjust = await opts.onLoaded?.();
     usage = await usageTables(jhs, { organizationFilter: opts.organizationFilter, events: opts.events, installs, method, consume: true, hostNameMapping: adjust?.hostNameMapping });
   };
   const started = performance.now();
