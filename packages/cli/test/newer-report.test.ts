@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -118,5 +118,18 @@ describe('collection gaps', () => {
     expect(await run(['status', '--month', '2024-07', '--state-file', 'state.json'], cli)).toBe(2);
     expect(cli.err()).toContain('--state-db/--state-file do not apply');
     expect(cli.out()).toBe('');
+  });
+});
+
+describe('METRICS_UTILITY_DEDUPLICATOR=ccsp-experimental', () => {
+  it('tally report applies it: the Managed nodes sheet gets the facts and host-name columns, recorded in the audit', async () => {
+    const cli = io({ METRICS_UTILITY_DEDUPLICATOR: 'ccsp-experimental', METRICS_UTILITY_OPTIONAL_CCSP_REPORT_SHEETS: 'ccsp_summary,managed_nodes' });
+    expect(await run(['report', '--month', '2024-07', '--force'], cli)).toBe(0);
+    const wb = await readWorkbook(join(ship, 'reports/2024/07/CCSPv2-2024-07.xlsx'));
+    const mn = wb.getWorksheet('Managed nodes')!;
+    expect((mn.getRow(1).values as unknown[]).slice(7)).toEqual(['Canonical\nFacts', 'Facts', 'Host names\nbefore\ndeduplication', 'Host names\nbefore\ndeduplication\ncount']);
+    expect(mn.getCell('J2').value).toBe(1);
+    const audit = JSON.parse(readFileSync(join(ship, 'reports/2024/07/CCSPv2-2024-07.inputs.json'), 'utf8'));
+    expect(audit.parameters.deduplicator).toBe('ccsp-experimental');
   });
 });
