@@ -20,7 +20,7 @@ const UUID = '5b0f3a52-3c1e-4d5c-9a57-0c8d2a1e7f10';
 /** The canonical facts of host i as a quoted CSV field. */
 function canonicalFacts(i: number): string {
   const k = i % 10;
-  const [serial, machine] = k === 0 ? [`VMware-${i - 1}`, `mid-${i - 1}`] : k < 3 ? ['NA', 'NA'] : k === 3 ? ['', `mid-${i}`] : [`VMware-${i}`, `mid-${i}`];
+  const [serial, machine] = k === 0 && i > 0 ? [`VMware-${i - 1}`, `mid-${i - 1}`] : k < 3 ? ['NA', 'NA'] : k === 3 ? ['', `mid-${i}`] : [`VMware-${i}`, `mid-${i}`];
   return `"${JSON.stringify({ ansible_machine_id: machine, ansible_product_serial: serial }).replaceAll('"', '""')}"`;
 }
 
