@@ -15,6 +15,7 @@ import { dailySlices } from '@tally/core';
 import { findOrStartPostgres } from '@tally/testkit';
 import { applyControllerSchema, seedController } from '@tally/demo';
 import { generateTarballs } from './gen-tarballs.js';
+import { writeMainHostTarball } from './stage-ccsp-dedup.js';
 import { fmt, type Measurement, measure, measureRuns } from './measure.js';
 import { connect, pg } from './pg.js';
 
@@ -22,15 +23,15 @@ const { values } = parseArgs({
   options: { smoke: { type: 'boolean', default: false }, keep: { type: 'boolean', default: false }, stages: { type: 'string' } },
 });
 const smoke = values.smoke!;
-const STAGES = ['gather', 'package', 'rollup', 'CCSPv2', 'CCSPv2-rollups', 'renewal', 'dedup'] as const;
+const STAGES = ['gather', 'package', 'rollup', 'CCSPv2', 'CCSPv2-rollups', 'renewal', 'dedup', 'ccsp-dedup'] as const;
 const chosen = new Set(values.stages ? values.stages.split(',') : STAGES);
 const want = (stage: (typeof STAGES)[number]) => chosen.has(stage);
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const here = fileURLToPath(new URL('.', import.meta.url));
 
 const scale = smoke
-  ? { days: 3, jobsPerDay: 10, hostsPerJob: 30, hosts: 300, tarballDays: 3, tarballRows: 2_000, dedupRows: 2_000, denseRows: 1_000 }
-  : { days: 30, jobsPerDay: 1_112, hostsPerJob: 30, hosts: 100_000, tarballDays: 30, tarballRows: 200_000, dedupRows: 100_000, denseRows: 20_000 };
+  ? { days: 3, jobsPerDay: 10, hostsPerJob: 30, hosts: 300, tarballDays: 3, tarballRows: 2_000, dedupRows: 2_000, denseRows: 1_000, mainHosts: 300 }
+  : { days: 30, jobsPerDay: 1_112, hostsPerJob: 30, hosts: 100_000, tarballDays: 30, tarballRows: 200_000, dedupRows: 100_000, denseRows: 20_000, mainHosts: 20_000 };
 
 interface Row {
   stage: string;
@@ -200,6 +201,29 @@ try {
   }
   }
 
+  // 7. CCSPv2 under ccsp-experimental: a day of job host summaries and a main_host whose serials merge hosts, beside the same report under ccsp.
+  const dedupLake = join(work, 'ccsp-dedup');
+  if (want('ccsp-dedup')) {
+    const day = new Date('2024-03-01T00:00:00Z');
+    await generateTarballs({ out: dedupLake, days: 1, rows: scale.dedupRows, start: day, hosts: scale.mainHosts });
+    await writeMainHostTarball(dedupLake, day, scale.mainHosts);
+    const report = (deduplicator: string) => ({
+      argv: ['node', join(root, 'packages/cli/dist/bin.js'), 'report', '--month', '2024-03', '--force'],
+      env: { ...process.env, METRICS_UTILITY_SHIP_TARGET: 'directory', METRICS_UTILITY_SHIP_PATH: dedupLake, METRICS_UTILITY_REPORT_TYPE: 'CCSPv2', METRICS_UTILITY_DEDUPLICATOR: deduplicator },
+    });
+    const plain = report('ccsp');
+    const base = check(await measureRuns(plain.argv, repeats(3), { env: plain.env }), 'CCSPv2 ccsp');
+    const exp = report('ccsp-experimental');
+    const d = check(await measureRuns(exp.argv, repeats(3), { env: exp.env }), 'CCSPv2 ccsp-experimental');
+    rows.push({
+      stage: 'ccsp-experimental',
+      what: `CCSPv2 over ${scale.dedupRows.toLocaleString('en')} job host summaries, ${scale.mainHosts.toLocaleString('en')} main_host hosts (10 % clones, 20 % NA/NA)${spread(d)}`,
+      m: d,
+      floor: { what: 'the same report under ccsp', m: base },
+      target: { wallS: 10 },
+    });
+  }
+
   // Report.
   const verdict = (row: Row): string => {
     const t = row.target;
@@ -231,6 +255,7 @@ try {
   if (want('rollup') && !(await files(lake)).some((f) => f.endsWith('.parquet'))) throw new Error('rollup produced no parquet');
   if (want('CCSPv2') && !(await files(lake)).some((f) => f.endsWith('.xlsx'))) throw new Error('report produced no workbook');
   if (want('renewal') && !(await files(join(work, 'renewal'))).some((f) => f.endsWith('.xlsx'))) throw new Error('renewal produced no workbook');
+  if (want('ccsp-dedup') && !(await files(dedupLake)).some((f) => f.endsWith('.xlsx'))) throw new Error('ccsp-experimental produced no workbook');
   process.stdout.write(`bench: ${rows.length} stages ran\n`);
 } finally {
   await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => {});

@@ -129,18 +129,12 @@ export async function runReport(cfg: TallyConfig, opts: ReportOptions = {}): Pro
     }
   }
 
-  if (deduplicatorFor(type, cfg.deduplicator) === 'ccsp-experimental') {
-    // The CCSP reports do not read main_host yet, which the serial mapping and its extra columns need:
-    // refused rather than billed with another rule than the one asked for.
-    throw new ConfigError(`${ENV.deduplicator.env}=ccsp-experimental is not supported by tally report yet; unset it for the default (ccsp)`, {
-      field: ENV.deduplicator.env,
-    });
-  }
+  const deduplicator = deduplicatorFor(type, cfg.deduplicator);
   if (opts.ephemeral !== undefined) throw new ConfigError('--ephemeral applies to RENEWAL_GUIDANCE only', { field: 'ephemeral' });
   if (target === 'controller_db') {
     throw new ConfigError(`${ENV.reportType.env}=${type} reads tarballs; set ${ENV.shipTarget.env}=directory or s3`, { field: ENV.shipTarget.env });
   }
-  const params = reportParams(cfg, now);
+  const params = { ...reportParams(cfg, now), deduplicator };
   validateSheets(type, params.sheets);
   const storage = opts.storage ?? (await createStore(cfg, 'report', { logger: log }));
   try {

@@ -150,3 +150,16 @@ describe('collection gaps from daily rollups', () => {
     }
   });
 });
+
+describe('METRICS_UTILITY_DEDUPLICATOR=ccsp-experimental', () => {
+  it('tally report applies it: the Managed nodes sheet gets the facts and host-name columns, recorded in the audit', async () => {
+    const cli = io({ METRICS_UTILITY_DEDUPLICATOR: 'ccsp-experimental', METRICS_UTILITY_OPTIONAL_CCSP_REPORT_SHEETS: 'ccsp_summary,managed_nodes' });
+    expect(await run(['report', '--month', '2024-07', '--force'], cli)).toBe(0);
+    const wb = await readWorkbook(join(ship, 'reports/2024/07/CCSPv2-2024-07.xlsx'));
+    const mn = wb.getWorksheet('Managed nodes')!;
+    expect((mn.getRow(1).values as unknown[]).slice(7)).toEqual(['Canonical\nFacts', 'Facts', 'Host names\nbefore\ndeduplication', 'Host names\nbefore\ndeduplication\ncount']);
+    expect(mn.getCell('J2').value).toBe(1);
+    const audit = JSON.parse(readFileSync(join(ship, 'reports/2024/07/CCSPv2-2024-07.inputs.json'), 'utf8'));
+    expect(audit.parameters.deduplicator).toBe('ccsp-experimental');
+  });
+});

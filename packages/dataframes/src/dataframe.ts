@@ -9,6 +9,19 @@ import { ident, isOutOfMemory, literal, type TallyDuckDb } from './duckdb.js';
 import { pairsToJson, PAIRS_TYPE, wholeNumber } from './sql.js';
 import type { BatchContext, Column } from './types.js';
 
+/** Write `mapping` (host name → host name) into a new table `name` (from_name, to_name), replacing it; returns `name`. */
+export async function writeHostNameMap(db: TallyDuckDb, name: string, mapping: ReadonlyMap<string, string>): Promise<string> {
+  await db.run(`CREATE OR REPLACE TABLE ${ident(name)} (from_name VARCHAR PRIMARY KEY, to_name VARCHAR)`);
+  const appender = await db.connection.createAppender(name);
+  for (const [from, to] of mapping) {
+    appender.appendVarchar(from);
+    appender.appendVarchar(to);
+    appender.endRow();
+  }
+  appender.closeSync();
+  return name;
+}
+
 /** A tarball's install_uuid (config.json) as the dataframes read it: text, else none. */
 export async function installUuidOf(tarball: ExtractedTarball): Promise<string | null> {
   const uuid = (await tarball.config())?.install_uuid;
@@ -561,20 +574,21 @@ export abstract class Dataframe {
       await this.replaceTable(this.regroupSql(t));
       return;
     }
-    const map = ident(`${this.table}_hostmap`);
-    await this.db.run(`CREATE OR REPLACE TABLE ${map} (from_name VARCHAR PRIMARY KEY, to_name VARCHAR)`);
-    const appender = await this.db.connection.createAppender(`${this.table}_hostmap`);
-    for (const [from, to] of mapping) {
-      appender.appendVarchar(from);
-      appender.appendVarchar(to);
-      appender.endRow();
-    }
-    appender.closeSync();
+    const map = ident(await writeHostNameMap(this.db, `${this.table}_hostmap`, mapping));
     const mapped = this.columns
       .map((c) => (c.name === 'host_name' ? `COALESCE(m.to_name, d.host_name) AS host_name` : `d.${ident(c.name)}`))
       .join(', ');
-    await this.replaceTable(this.regroupSql(`(SELECT ${mapped} FROM ${t} d LEFT JOIN ${map} m ON m.from_name = d.host_name)`));
+    const src = `(SELECT ${mapped} FROM ${t} d LEFT JOIN ${map} m ON m.from_name = d.host_name)`;
+    // Only the rows whose renamed index another row shares are folded: aggregating a month of
+    // grouped rows with their lists outgrows memory, and a row alone is its own group already.
+    const fp = this.fingerprint;
+    const multi = ident(this.multiTable);
+    await this.db.run(`CREATE OR REPLACE TEMP TABLE ${multi} AS SELECT fp FROM (SELECT ${fp} AS fp FROM ${src}) GROUP BY fp HAVING count(*) > 1`);
+    const once = `SELECT * FROM ${src} WHERE ${fp} NOT IN (SELECT fp FROM ${multi})`;
+    const several = this.regroupSql(`(SELECT * FROM ${src} WHERE ${fp} IN (SELECT fp FROM ${multi}))`);
+    await this.replaceTable(`${once} UNION ALL SELECT * FROM (${several})`);
     await this.db.run(`DROP TABLE ${map}`);
+    await this.db.run(`DROP TABLE ${multi}`);
   }
 
   /** Replace `table` by `select`, which yields exactly `columns` in order (names may be expressions). */

@@ -1,9 +1,10 @@
 export type { FactPair } from './types.js';
-export { DEFAULT_MEMORY_LIMIT, type DuckDbOptions, openDuckDb, type TallyDuckDb } from './duckdb.js';
+export { DEFAULT_MEMORY_LIMIT, type DuckDbOptions, ident, openDuckDb, type TallyDuckDb } from './duckdb.js';
 export { Dataframe, type Fold } from './dataframe.js';
 export { ConcatenatedDataframe } from './concatenated.js';
 export { DIRECT, INDIRECT, JobHostSummary, type JobHostSummaryOptions } from './job-host-summary.js';
 export { MainHost } from './main-host.js';
+export { type CcspDedup, type CcspDedupFrames, dedupCcspExperimental, dedupHostsInto } from './ccsp-dedup.js';
 export { MainJobevent } from './main-jobevent.js';
 export { HostMetric } from './host-metric.js';
 export { DataCollectionStatus } from './data-collection-status.js';
@@ -23,7 +24,7 @@ export {
   rollupName,
 } from './rollup.js';
 export { type LoadOptions, type LoadResult, loadTarballs } from './load.js';
-export { loadUsage, type LoadUsageOptions, type LoadUsageResult, type UsageOptions, type UsageTables, usageTables } from './usage.js';
+export { type LoadedAdjustments, loadUsage, type LoadUsageOptions, type LoadUsageResult, type UsageOptions, type UsageTables, usageTables } from './usage.js';
 export { type HashedObject, hashObject } from './inputs.js';
 export { type PeriodUsage, type PeriodUsageOptions, periodUsage, type SkippedInput, type UsageInput } from './period-usage.js';
 export { csvHasRows } from './csv.js';
@@ -46,3 +47,4 @@ export {
   collectionTimings,
   GAP_THRESHOLD_SECONDS,
 } from './collection-status.js';
+export { PAIRS_TYPE } from './sql.js';

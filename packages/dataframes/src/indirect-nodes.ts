@@ -3,6 +3,8 @@
  * main_indirectmanagednodeaudit.csv), as the newest reference's sheets read them. A grouped row
  * counts as INDIRECT only when no DIRECT row shares its index (the rollup keeps the smaller type).
  */
+import { renamedHosts } from './ccsp-dedup.js';
+import { writeHostNameMap } from './dataframe.js';
 import { ident, literal } from './duckdb.js';
 import { DIRECT, INDIRECT, type JobHostSummary } from './job-host-summary.js';
 import { collectionOf } from './main-jobevent.js';
@@ -10,7 +12,7 @@ import { PAIRS_TYPE, unionLists } from './sql.js';
 import type { FactPair } from './types.js';
 
 /** Columns of the table `groupIndirectInto` writes after the index columns (one row per grouped INDIRECT index). */
-const INDIRECT_DATA = ['task_runs', 'first_automation', 'last_automation', 'job_created', 'canonical_facts', 'facts', 'events'] as const;
+const INDIRECT_DATA = ['task_runs', 'first_automation', 'last_automation', 'job_created', 'canonical_facts', 'facts', 'events', 'host_names_before_dedup'] as const;
 
 /** What the sheet queries need of a database: rows of a SELECT (a TallyDuckDb, or a report's handle on one). */
 export interface RowSource {
@@ -20,14 +22,31 @@ export interface RowSource {
 
 /**
  * Write the grouped INDIRECT-only rows of `jhs` into a new table `name` (replaced if it exists),
- * keeping only `organizations` when given (METRICS_UTILITY_ORGANIZATION_FILTER). Reads the
- * prepared rows (before the dataframe is grouped; consumes nothing), else the grouped table.
- * The DIRECT rows are read only when INDIRECT ones exist. Returns the rows written.
+ * keeping only `organizations` when given (METRICS_UTILITY_ORGANIZATION_FILTER), hosts renamed
+ * through `hostNameMapping` (ccsp-experimental; `host_names_before_dedup` keeps the former names).
+ * Reads the prepared rows (before the dataframe is grouped; consumes nothing), else the grouped
+ * table (whose rows are renamed, not merged: a report under ccsp-experimental reads tarballs, so
+ * prepared rows). The DIRECT rows are read only when INDIRECT ones exist. Returns the rows written.
  */
-export async function groupIndirectInto(jhs: JobHostSummary, name: string, opts: { organizations?: readonly string[] | undefined } = {}): Promise<number> {
+export async function groupIndirectInto(
+  jhs: JobHostSummary,
+  name: string,
+  opts: { organizations?: readonly string[] | undefined; hostNameMapping?: ReadonlyMap<string, string> | undefined } = {},
+): Promise<number> {
+  const db = jhs.db;
+  const map = opts.hostNameMapping?.size ? await writeHostNameMap(db, `${name}_map`, opts.hostNameMapping) : undefined;
+  try {
+    return await groupIndirect(jhs, name, inOrgsOf(opts.organizations), map);
+  } finally {
+    if (map) await db.run(`DROP TABLE ${ident(map)}`);
+  }
+}
+
+const inOrgsOf = (orgs: readonly string[] | undefined) => (orgs?.length ? ` AND organization_name IN (${orgs.map(literal).join(', ')})` : '');
+
+async function groupIndirect(jhs: JobHostSummary, name: string, inOrgs: string, map: string | undefined): Promise<number> {
   const db = jhs.db;
   const index = jhs.indexColumns;
-  const inOrgs = opts.organizations?.length ? ` AND organization_name IN (${opts.organizations.map(literal).join(', ')})` : '';
   const prepared = await jhs.preparedRelation();
   const target = ident(name);
   const rowsIn = async () => Number((await db.all<{ n: bigint }>(`SELECT count(*) AS n FROM ${target}`))[0]?.n ?? 0);
@@ -45,10 +64,8 @@ export async function groupIndirectInto(jhs: JobHostSummary, name: string, opts:
       }
     }
     await jhs.group();
-    await db.run(
-      `CREATE OR REPLACE TABLE ${target} AS SELECT ${[...index, ...INDIRECT_DATA].join(', ')} FROM ${ident(jhs.table)}
-       WHERE managed_node_type = ${INDIRECT}${inOrgs}`,
-    );
+    const rows = `(SELECT * FROM ${ident(jhs.table)} WHERE managed_node_type = ${INDIRECT}${inOrgs})`;
+    await db.run(`CREATE OR REPLACE TABLE ${target} AS SELECT ${[...index, ...INDIRECT_DATA].join(', ')} FROM ${map ? renamedHosts(rows, map) : rows}`);
     return rowsIn();
   }
   // The type is a constant of each CSV scan: this filter never reads the job_host_summary CSVs.
@@ -60,13 +77,15 @@ export async function groupIndirectInto(jhs: JobHostSummary, name: string, opts:
       ? `(SELECT ${index.join(', ')} FROM ${indirect} WHERE false)`
       : `(SELECT DISTINCT ${index.join(', ')} FROM ${prepared} WHERE managed_node_type = ${DIRECT}
           AND host_name IN (SELECT host_name FROM ${indirect}))`;
+  const kept = `(SELECT i.* FROM ${indirect} i WHERE NOT EXISTS (SELECT 1 FROM ${direct} d WHERE ${same}))`;
+  const rows = map ? renamedHosts(kept, map) : `(SELECT *, host_name AS pre_host_name FROM ${kept})`;
   await db.run(
-    `CREATE OR REPLACE TABLE ${target} AS SELECT ${index.map((c) => `i.${c}`).join(', ')},
-       CAST(sum(i.task_runs) AS BIGINT) AS task_runs, min(i.created) AS first_automation, max(i.created) AS last_automation,
-       max(i.job_created) AS job_created, CAST(${unionLists('i.canonical_facts')} AS ${PAIRS_TYPE}) AS canonical_facts,
-       CAST(${unionLists('i.facts')} AS ${PAIRS_TYPE}) AS facts, CAST(${unionLists('i.events')} AS VARCHAR[]) AS events
-     FROM ${indirect} i WHERE NOT EXISTS (SELECT 1 FROM ${direct} d WHERE ${same})
-     GROUP BY ${index.map((c) => `i.${c}`).join(', ')}`,
+    `CREATE OR REPLACE TABLE ${target} AS SELECT ${index.join(', ')},
+       CAST(sum(task_runs) AS BIGINT) AS task_runs, min(created) AS first_automation, max(created) AS last_automation,
+       max(job_created) AS job_created, CAST(${unionLists('canonical_facts')} AS ${PAIRS_TYPE}) AS canonical_facts,
+       CAST(${unionLists('facts')} AS ${PAIRS_TYPE}) AS facts, CAST(${unionLists('events')} AS VARCHAR[]) AS events,
+       CAST(list_sort(list_distinct(list(pre_host_name))) AS VARCHAR[]) AS host_names_before_dedup
+     FROM ${rows} GROUP BY ${index.join(', ')}`,
   );
   return rowsIn();
 }

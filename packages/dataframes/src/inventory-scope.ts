@@ -10,6 +10,8 @@ export interface InventoryScopeRow {
   inventories: string[];
   canonicalFacts: FactPair[];
   facts: FactPair[];
+  /** The host names its rows had before the ccsp-experimental dedup merged them (its own name otherwise). */
+  hostNamesBeforeDedup: string[];
 }
 
 /**
@@ -20,7 +22,7 @@ export interface InventoryScopeRow {
 export async function inventoryScope(mainHost: MainHost): Promise<InventoryScopeRow[]> {
   await mainHost.group();
   const rows = await mainHost.db.all(
-    `SELECT host_name, last_automation, organizations, inventories, canonical_facts, facts FROM ${ident(mainHost.table)}
+    `SELECT host_name, last_automation, organizations, inventories, canonical_facts, facts, host_names_before_dedup FROM ${ident(mainHost.table)}
      ORDER BY host_name NULLS LAST, install_uuid NULLS LAST`,
   );
   return rows.map((r) => ({
@@ -30,5 +32,6 @@ export async function inventoryScope(mainHost: MainHost): Promise<InventoryScope
     inventories: (r.inventories as string[] | null) ?? [],
     canonicalFacts: (r.canonical_facts as FactPair[] | null) ?? [],
     facts: (r.facts as FactPair[] | null) ?? [],
+    hostNamesBeforeDedup: (r.host_names_before_dedup as string[] | null) ?? [],
   }));
 }

@@ -61,8 +61,8 @@ export class MainHost extends Dataframe {
 
   protected prepareSql(member: string, src: string): string | undefined {
     if (member !== 'main_host.csv' && member !== 'main_host_daily.csv') return undefined;
-    const fact = (k: string) =>
-      `CASE WHEN json_valid("canonical_facts") THEN NULLIF(json_extract_string("canonical_facts", '$.${k}'), '') END`;
+    // A blank fact still makes a serial ('' is not null for the reference's compute_serial): only a missing or null one does not.
+    const fact = (k: string) => `CASE WHEN json_valid("canonical_facts") THEN json_extract_string("canonical_facts", '$.${k}') END`;
     return (
       `SELECT COALESCE(${str('ansible_host_variable')}, ${str('host_name')}), CAST($2 AS VARCHAR), ` +
       `COALESCE(${str('organization_name')}, 'No organization name'), ${str('inventory_name')}, ` +
@@ -76,7 +76,8 @@ export class MainHost extends Dataframe {
    * grouped rows in their order (host_name, install_uuid), each serial maps every host that has it to
    * the first host seen with it; a host with several serials takes the mapping of the last of them
    * (serials in order of first appearance; within one row in sorted order, where the reference's set
-   * order is arbitrary). One hop: a target may itself be mapped. 'NA' is a serial like any other here.
+   * order is arbitrary). One hop: a target may itself be mapped. 'NA' and blank facts make serials
+   * like any other here ('NA/NA', '/M1').
    * Hosts mapped to themselves are left out. Feed it to `regroup`.
    */
   async hostNameMapping(): Promise<Map<string, string>> {

@@ -7,7 +7,7 @@ import { type ListedObject, listObject, sameListing } from './inputs.js';
 import { JobHostSummary } from './job-host-summary.js';
 import { MainJobevent } from './main-jobevent.js';
 import { type PeriodWindow, periodWindows, type RollupKind, type RollupManifest, readManifest, rollup } from './rollup.js';
-import { loadUsage, type LoadUsageOptions, type UsageTables, usageTables } from './usage.js';
+import { type LoadedAdjustments, loadUsage, type LoadUsageOptions, type UsageTables, usageTables } from './usage.js';
 
 /** The kinds a report reads: a rollup is usable only when it rolled both up. */
 const REPORT_KINDS: readonly RollupKind[] = ['job_host_summary', 'main_jobevent'];
@@ -38,8 +38,8 @@ export interface PeriodUsageOptions {
   extraDataframes?: readonly Dataframe[] | undefined;
   /** Which of job host summaries and events to read from the tarballs (default both; see `LoadUsageOptions.read`). */
   read?: LoadUsageOptions['read'];
-  /** Called with the job host summaries once everything is loaded, before the usage tables consume them. */
-  onLoaded?: ((jhs: JobHostSummary) => Promise<void>) | undefined;
+  /** Called with the job host summaries and events once everything is loaded, before the usage tables consume them. */
+  onLoaded?: ((jhs: JobHostSummary, events: MainJobevent) => Promise<LoadedAdjustments | undefined>) | undefined;
 }
 
 /** One input of a report: a tarball read raw, or a rollup part. */
@@ -216,8 +216,8 @@ export async function periodUsage(opts: PeriodUsageOptions): Promise<PeriodUsage
 
   try {
     if (rawNames.size === 0) {
-      await opts.onLoaded?.(jhs);
-      const usage = await usageTables(jhs, { events, organizationFilter: opts.organizationFilter, consume: true });
+      const adjust = await opts.onLoaded?.(jhs, events);
+      const usage = await usageTables(jhs, { events, organizationFilter: opts.organizationFilter, consume: true, hostNameMapping: adjust?.hostNameMapping });
       return { usage, inputs, skipped, days, removed: Promise.resolve() };
     }
     const onLoaded = opts.onLoaded;
@@ -232,7 +232,7 @@ export async function periodUsage(opts: PeriodUsageOptions): Promise<PeriodUsage
       ...(opts.onExtracted ? { onExtracted: opts.onExtracted } : {}),
       read: opts.read,
       extraDataframes: opts.extraDataframes,
-      ...(onLoaded ? { onLoaded: () => onLoaded(jhs) } : {}),
+      ...(onLoaded ? { onLoaded: () => onLoaded(jhs, events) } : {}),
     });
     const failed = new Set(loaded.failures.map((f: ExtractFailure) => f.file));
     const listedRaw = new Map(plans.flatMap((p) => p.tarballs).map((t) => [t.name, t]));

@@ -25,7 +25,8 @@
 import { type Logger, silentLogger } from '@tally/core';
 import type { ExtractFailure } from '@tally/extractors';
 import type { Store } from '@tally/storage';
-import { type Dataframe, installUuidOf } from './dataframe.js';
+import { renamedHosts } from './ccsp-dedup.js';
+import { type Dataframe, installUuidOf, writeHostNameMap } from './dataframe.js';
 import { isOutOfMemory, type TallyDuckDb } from './duckdb.js';
 import { DIRECT, type JobHostSummary } from './job-host-summary.js';
 import { loadExtracted, withExtracted } from './load.js';
@@ -236,6 +237,11 @@ export interface UsageOptions {
   /** Testing: always build from grouped rows. */
   method?: 'grouped';
   /**
+   * Rename hosts first (ccsp-experimental's mapping from `dedupCcspExperimental`): the tables are
+   * those of the job host summaries regrouped with it (`regroup({ hostNameMapping })`).
+   */
+  hostNameMapping?: ReadonlyMap<string, string> | undefined;
+  /**
    * Rows not grouped yet (Parquet, raw) are grouped into a scratch table and dropped from the
    * dataframe instead of into its `table` (cheaper: the unused columns are never built).
    */
@@ -245,6 +251,7 @@ export interface UsageOptions {
 /** What `usageFromGrouped` reads of the grouped rows, besides their index columns. */
 const GROUPED_DATA_COLUMNS = ['task_runs', 'first_automation', 'last_automation', 'job_created', 'managed_node_type'] as const;
 const SCRATCH = 'usage_grouped_jhs';
+const HOST_NAME_MAP = 'usage_host_name_map';
 
 /**
  * Usage tables from whatever `jhs` holds. Only prepared rows (raw CSVs) and staged Parquet
@@ -261,7 +268,12 @@ export async function usageTables(jhs: JobHostSummary, opts: UsageOptions = {}):
   }
   const sql = { organizationFilter: opts.organizationFilter, hostMap: hasEvents, installs: opts.installs };
   const base = { db, hosts: USAGE_TABLES.hosts, jobs: USAGE_TABLES.jobs, hostMap: hasEvents ? USAGE_TABLES.hostMap : undefined, events: hasEvents ? opts.events?.table : undefined };
+  const mapping = opts.hostNameMapping?.size ? opts.hostNameMapping : undefined;
   const pending = opts.method === 'grouped' ? undefined : await jhs.pendingRows();
+  if (!pending && mapping) {
+    await jhs.regroup({ hostNameMapping: mapping });
+    return { ...base, method: 'grouped', empty: (await usageFromGrouped(db, jhs.table, sql)).empty };
+  }
   if (pending) {
     // The install uuids given are those of the prepared rows; Parquet rows may carry others (few: read from the files).
     let installs = pending.hasPrepared ? opts.installs : [];
@@ -269,7 +281,15 @@ export async function usageTables(jhs: JobHostSummary, opts: UsageOptions = {}):
       const rows = await db.all<{ u: string | null }>(`SELECT DISTINCT install_uuid AS u FROM ${pending.parquet}`);
       installs = [...installs, ...rows.map((r) => r.u)];
     }
-    return { ...base, method: 'scan', empty: (await usageFromPrepared(db, usageRowsOf(pending), { ...sql, installs })).empty };
+    if (!mapping) return { ...base, method: 'scan', empty: (await usageFromPrepared(db, usageRowsOf(pending), { ...sql, installs })).empty };
+    // Renaming the rows as they are read gives the regrouped rows' tables: the aggregation counts
+    // the distinct (host, original host, job) of the renamed rows, as regrouping would merge them.
+    const map = await writeHostNameMap(db, HOST_NAME_MAP, mapping);
+    try {
+      return { ...base, method: 'scan', empty: (await usageFromPrepared(db, renamedHosts(usageRowsOf(pending), map, 'h'), { ...sql, installs })).empty };
+    } finally {
+      await db.run(`DROP TABLE ${HOST_NAME_MAP}`);
+    }
   }
   if (!opts.consume) {
     await jhs.group();
@@ -311,7 +331,12 @@ export interface LoadUsageOptions {
    * prepared rows (e.g. to group the INDIRECT rows apart). Called again if the out-of-memory
    * fallback reloads the tarballs.
    */
-  onLoaded?: (() => Promise<void>) | undefined;
+  onLoaded?: (() => Promise<LoadedAdjustments | undefined>) | undefined;
+}
+
+/** What `onLoaded` may ask of the usage tables once it has seen the loaded dataframes. */
+export interface LoadedAdjustments {
+  hostNameMapping?: ReadonlyMap<string, string> | undefined;
 }
 
 export interface LoadUsageResult {
@@ -340,8 +365,8 @@ export async function loadUsage(opts: LoadUsageOptions): Promise<LoadUsageResult
   let usage: UsageTables | undefined;
   let installs: (string | null)[] = [];
   const finish = async (method: 'grouped' | undefined) => {
-    await opts.onLoaded?.();
-    usage = await usageTables(jhs, { organizationFilter: opts.organizationFilter, events: opts.events, installs, method, consume: true });
+    const adjust = await opts.onLoaded?.();
+    usage = await usageTables(jhs, { organizationFilter: opts.organizationFilter, events: opts.events, installs, method, consume: true, hostNameMapping: adjust?.hostNameMapping });
   };
   const started = performance.now();
   const res = await withExtracted(dfs, loadOpts, async (extracted, result) => {

@@ -292,8 +292,10 @@ describe('MainHost, HostMetric, DataCollectionStatus', () => {
           row('app2', cf('S5', 'M4')),
           row('na1', cf('NA', 'NA')), // 'NA' counts here, unlike Renewal Guidance
           row('na2', cf('NA', 'NA')),
-          row('blank1', cf('', 'M9')), // a blank makes no serial
+          row('blank1', cf('', 'M9')), // a blank is no null: '/M9' is a serial (compute_serial)
           row('blank2', cf('', 'M9')),
+          row('nulls1', JSON.stringify({ ansible_product_serial: null, ansible_machine_id: 'M8' })), // null: no serial
+          row('nulls2', JSON.stringify({ ansible_machine_id: 'M8' })),
           row('old-name', cf('S7', 'M7'), 'renamed.example.com'), // host_name is ansible_host when set
           row('zz-clone', cf('S7', 'M7')),
         ]),
@@ -302,6 +304,7 @@ describe('MainHost, HostMetric, DataCollectionStatus', () => {
     );
     expect(await mh.hostNameMapping()).toEqual(
       new Map([
+        ['blank2', 'blank1'],
         ['na2', 'na1'],
         ['web-b', 'web-a'],
         ['zz-clone', 'renamed.example.com'],

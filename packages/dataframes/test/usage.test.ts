@@ -23,6 +23,7 @@ interface Load {
   lastDay: Date;
   organizationFilter?: string[];
   method?: 'grouped';
+  hostNameMapping?: Map<string, string>;
 }
 
 async function snapshot(opts: Load): Promise<{ method: UsageTables['method']; empty: boolean; tables: Record<string, unknown[]> }> {
@@ -35,6 +36,7 @@ async function snapshot(opts: Load): Promise<{ method: UsageTables['method']; em
     events: new MainJobevent(db),
     ...(opts.organizationFilter ? { organizationFilter: opts.organizationFilter } : {}),
     ...(opts.method ? { method: opts.method } : {}),
+    ...(opts.hostNameMapping ? { onLoaded: async () => ({ hostNameMapping: opts.hostNameMapping }) } : {}),
   });
   await loaded.removed;
   const t = loaded.usage;
@@ -145,6 +147,20 @@ describe('usage tables', () => {
       { original_host_name: 'web1', install_uuid: 'u-1', job_remote_id: 7n, host_name: '10.0.0.1' },
       { original_host_name: 'web1', install_uuid: 'u-2', job_remote_id: 7n, host_name: '10.0.0.1' },
     ]);
+  });
+
+  it('hosts renamed (ccsp-experimental) as the rows are read: equal to the tables from rows regrouped with the mapping', async () => {
+    const ship = join(base, 'edge-renamed');
+    edgeCaseLake(ship);
+    const hostNameMapping = new Map([['web2', '10.0.0.1'], ['web3', 'db1'], ['ind-only', 'db1']]);
+    const fast = await compare({ ship, ...june, hostNameMapping });
+    expect(fast.method).toBe('scan');
+    const hosts = fast.tables.report_hosts as Record<string, unknown>[];
+    expect(hosts.some((h) => h.h === 'web2' || h.h === 'web3')).toBe(false);
+    // web1 under two installs and web2 (renamed, with its INDIRECT member's 4 task runs): three grouped rows
+    expect(hosts.find((h) => h.h === '10.0.0.1' && h.t === 'deploy')).toMatchObject({ n: 3n, tr: 3n + 3n + 1n + 2n + 2n + 4n });
+    expect(hosts.find((h) => h.h === 'db1' && h.t === null)).toMatchObject({ n: 1n, tr: 3n });
+    expect(fast.tables.report_host_map).toContainEqual({ original_host_name: 'web3', install_uuid: 'u-1', job_remote_id: 8n, host_name: 'db1' });
   });
 
   it('an organization filter applies to both, and one matching nothing leaves the period non-empty', async () => {

@@ -114,6 +114,9 @@ export async function writeCcspFromDataframes(opts: CcspFromDataframesOptions): 
   return { status: 'written', name: opts.name };
 }
 
+/** The ccsp-experimental dedup renames hosts as the job host summaries are read, which a rollup's grouped rows have passed. */
+const readsTarballsOnly = (p: Pick<ReportParams, 'deduplicator'>) => p.deduplicator === 'ccsp-experimental';
+
 export interface BuildCcspOptions {
   type: CcspType;
   storage: Store;
@@ -162,7 +165,7 @@ export async function buildCcspReport(opts: BuildCcspOptions): Promise<BuildResu
   const until = addDays(thisDay(target.lastDay), 1);
   // CCSP (v1) has no organization filter, as in the reference.
   const organizationFilter = opts.type === 'CCSPv2' ? opts.params.organizationFilter : undefined;
-  const inputs = sheetInputs(opts.params.sheets);
+  const inputs = sheetInputs(opts.params.sheets, opts.params.deduplicator);
   const frames = extraDataframes(db, inputs);
   let extras: ReportExtras = { collectionStatus: [] };
   const loaded = await periodUsage({
@@ -172,15 +175,17 @@ export async function buildCcspReport(opts: BuildCcspOptions): Promise<BuildResu
     until,
     countUnreachableHosts: opts.countUnreachableHosts ?? false,
     // Daily rollups hold main_host and data_collection_status rows too (a day whose rollup lacks one is read raw).
-    from: opts.from ?? 'auto',
+    from: readsTarballsOnly(opts.params) ? 'raw' : (opts.from ?? 'auto'),
     writeRollups: opts.writeRollups ?? false,
     organizationFilter,
     logger: log,
     read: { jobHostSummary: inputs.jobHostSummary, events: inputs.mainJobevent },
     extraDataframes: frames.all,
     // Before the usage tables consume the prepared job host summaries.
-    onLoaded: async (jhs) => {
-      extras = await loadExtras(jhs, frames, organizationFilter);
+    onLoaded: async (jhs, events) => {
+      const experimental = opts.params.deduplicator === 'ccsp-experimental' ? { events: inputs.mainJobevent ? events : undefined } : undefined;
+      extras = await loadExtras(jhs, frames, organizationFilter, experimental);
+      return { hostNameMapping: extras.hostNameMapping };
     },
     // exceljs loads while DuckDB aggregates (openWorkbook reports a failure to load it).
     onExtracted: () => void loadWorkbookWriter().catch(() => {}),

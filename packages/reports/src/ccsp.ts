@@ -1,7 +1,7 @@
 import type { ReportParams } from './params.js';
 import { type ReportTables, ReportQueries } from './queries.js';
 import { DATA_WIDTHS, openWorkbook, setWidths, writeDataTable } from './sheet.js';
-import { contentQueries, MANAGED_NODES_HEADERS, writeContentSheets } from './content-sheets.js';
+import { contentQueries, MANAGED_NODES_HEADERS, withDedupColumns, writeContentSheets } from './content-sheets.js';
 import { writeSheetsAfterManagedNodes } from './newer-sheets.js';
 import { border, COLOR, fill, font, PRICE_FORMAT, pythonFloat, round2 } from './styles.js';
 
@@ -112,7 +112,8 @@ async function writeSheets(filename: string, q: ReportQueries, t: ReportTables, 
   if (p.sheets.includes('managed_nodes')) {
     const mn = wb.addWorksheet('Managed nodes');
     setWidths(mn, DATA_WIDTHS);
-    writeDataTable(mn, MANAGED_NODES_HEADERS, await q.managedNodes());
+    const { headers, rows } = await withDedupColumns(t, MANAGED_NODES_HEADERS, await q.managedNodes());
+    writeDataTable(mn, headers, rows);
     mn.commit();
   }
   await writeSheetsAfterManagedNodes((title) => wb.addWorksheet(title), t, p.sheets, false);

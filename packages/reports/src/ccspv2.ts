@@ -2,7 +2,8 @@ import type ExcelJS from 'exceljs';
 import type { ReportParams } from './params.js';
 import { type DataRow, type ReportTables, ReportQueries } from './queries.js';
 import { DATA_WIDTHS, openWorkbook, setWidths, sheetTitle, writeDataTable } from './sheet.js';
-import { contentQueries, MANAGED_NODES_HEADERS, writeContentSheets } from './content-sheets.js';
+import { contentQueries, MANAGED_NODES_HEADERS, withDedupColumns, writeContentSheets } from './content-sheets.js';
+import { DEDUP_HEADERS, dedupColumns } from './dedup-columns.js';
 import { writeLastSheets, writeSheetsAfterManagedNodes } from './newer-sheets.js';
 import { border, COLOR, fill, font, PRICE_FORMAT, round2, updatedLabel } from './styles.js';
 
@@ -158,8 +159,10 @@ async function writeSheets(filename: string, q: ReportQueries, t: ReportTables, 
   if (p.sheets.includes('managed_nodes')) {
     const ws = add('Managed nodes');
     let rows = await q.managedNodes();
-    const headers = [...MANAGED_NODES_HEADERS];
+    let headers = [...MANAGED_NODES_HEADERS];
     const widths: Record<number, number> = { ...DATA_WIDTHS };
+    // The organization-details variant has no facts or dedup columns (as the reference).
+    if (!byOrg) ({ headers, rows } = await withDedupColumns(t, headers, rows));
     if (byOrg) {
       byOrgRows = await q.managedNodesByOrg();
       const last = new Map<string | null, Map<string, Date | null>>();
@@ -202,10 +205,13 @@ async function writeSheets(filename: string, q: ReportQueries, t: ReportTables, 
     // The per-organization sheets count INDIRECT rows too (the Managed nodes columns do not).
     if (t.indirect) byOrgRows = await q.managedNodesByOrg(true);
     byOrgRows ??= await q.managedNodesByOrg();
+    const dedup = await dedupColumns(t, 'byOrganization');
     for (const org of t.indirect ? await q.organizations(true) : orgs) {
       const ws = add(org);
       setWidths(ws, { 1: 40, 2: 20, 3: 20, 4: 20, 5: 20 });
-      writeDataTable(ws, ORG_SHEET_HEADERS, byOrgRows.get(org) ?? []);
+      const rows = byOrgRows.get(org) ?? [];
+      if (dedup) writeDataTable(ws, [...ORG_SHEET_HEADERS, ...DEDUP_HEADERS], rows.map((r) => [...r, ...dedup.names(r[0], org)]));
+      else writeDataTable(ws, ORG_SHEET_HEADERS, rows);
       ws.commit();
     }
   }

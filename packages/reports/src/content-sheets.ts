@@ -1,9 +1,20 @@
 import type ExcelJS from 'exceljs';
-import type { ReportQueries } from './queries.js';
+import { DEDUP_HEADERS, dedupColumns, FACTS_HEADERS } from './dedup-columns.js';
+import type { DataRow, ReportQueries } from './queries.js';
 import { DATA_WIDTHS, setWidths, writeDataTable } from './sheet.js';
 import type { ReportTables } from './queries.js';
 
 export const MANAGED_NODES_HEADERS = ['Host name', 'Automated by\norganizations', 'Job runs', 'Number of task\nruns', 'First\nautomation', 'Last\nautomation'];
+
+/**
+ * Managed nodes (`rows` of MANAGED_NODES_HEADERS) with, under ccsp-experimental, the DIRECT rows'
+ * canonical facts and facts and the host names before dedup appended.
+ */
+export async function withDedupColumns(t: ReportTables, headers: readonly string[], rows: DataRow[]): Promise<{ headers: string[]; rows: DataRow[] }> {
+  const dedup = await dedupColumns(t, 'direct');
+  if (!dedup) return { headers: [...headers], rows };
+  return { headers: [...headers, ...FACTS_HEADERS, ...DEDUP_HEADERS], rows: rows.map((r) => [...r, ...dedup.factsAndNames(r[0])]) };
+}
 
 const CONTENT = [
   { flag: 'usage_by_collections', title: 'Usage by collections', key: 'collection_name', label: 'Collection name' },
@@ -25,10 +36,12 @@ export function contentQueries(q: ReportQueries, t: ReportTables, sheets: readon
   return t.events || indirect ? CONTENT.filter((c) => sheets.includes(c.flag)).map((c) => q.contentUsage(c.key, indirect)) : [];
 }
 
-/** "Usage by collections / roles / modules", each when selected, when there are events or indirect collections. */
+/**
+ * "Usage by collections / roles / modules", each when selected: a header alone when the period
+ * has no events (the newest reference's content dataframe is then empty, never None).
+ */
 export async function writeContentSheets(wb: ExcelJS.stream.xlsx.WorkbookWriter, q: ReportQueries, t: ReportTables, sheets: readonly string[]): Promise<void> {
   const indirect = indirectCollections(t, sheets);
-  if (!t.events && !indirect) return;
   for (const c of CONTENT) {
     if (!sheets.includes(c.flag)) continue;
     const ws = wb.addWorksheet(c.title);

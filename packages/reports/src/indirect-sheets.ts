@@ -2,6 +2,7 @@
 import { type IndirectNode, indirectNodes, type InfrastructureRow, infrastructureSummary, type RowSource } from '@tally/dataframes';
 import type ExcelJS from 'exceljs';
 import { factsCell, setCell } from './convert-cell.js';
+import { DEDUP_HEADERS, type DedupColumns } from './dedup-columns.js';
 import type { DataRow } from './queries.js';
 import { DATA_WIDTHS, setWidths, writeDataTable } from './sheet.js';
 import { font } from './styles.js';
@@ -31,12 +32,16 @@ export function indirectNodeRow(n: IndirectNode): DataRow {
   return [n.hostName, n.organizations, n.jobRuns, n.taskRuns, n.firstAutomation, n.lastAutomation, factsCell(n.canonicalFacts), factsCell(n.facts), setCell(n.types), setCell(n.events)];
 }
 
-/** "Indirectly Managed nodes": one row per host of the INDIRECT rows; a header alone without any. */
-export async function writeIndirectNodesSheet(add: AddSheet, db: RowSource, table: string | undefined): Promise<void> {
+/**
+ * "Indirectly Managed nodes": one row per host of the INDIRECT rows; a header alone without any.
+ * Under ccsp-experimental (`dedup`) the host names before dedup and their count follow.
+ */
+export async function writeIndirectNodesSheet(add: AddSheet, db: RowSource, table: string | undefined, dedup?: DedupColumns): Promise<void> {
   const ws = add(INDIRECT_NODES_TITLE);
   setWidths(ws, DATA_WIDTHS);
   const rows = table ? (await indirectNodes(db, table)).map(indirectNodeRow) : [];
-  writeDataTable(ws, INDIRECT_NODES_HEADERS, rows);
+  if (dedup) writeDataTable(ws, [...INDIRECT_NODES_HEADERS, ...DEDUP_HEADERS], rows.map((r) => [...r, ...dedup.names(r[0])]));
+  else writeDataTable(ws, INDIRECT_NODES_HEADERS, rows);
   ws.commit();
 }
 

@@ -2,6 +2,7 @@
 import type { InventoryScopeRow } from '@tally/dataframes';
 import type ExcelJS from 'exceljs';
 import { factsCell, setCell } from './convert-cell.js';
+import { DEDUP_HEADERS } from './dedup-columns.js';
 import type { DataRow } from './queries.js';
 import { DATA_WIDTHS, setWidths, writeDataTable } from './sheet.js';
 
@@ -12,9 +13,13 @@ export function inventoryScopeRow(r: InventoryScopeRow): DataRow {
   return [r.hostName, r.lastAutomation, setCell(r.organizations), setCell(r.inventories), factsCell(r.canonicalFacts), factsCell(r.facts)];
 }
 
-export function writeInventoryScopeSheet(add: (title: string) => ExcelJS.Worksheet, rows: readonly InventoryScopeRow[] | undefined): void {
+/** Under ccsp-experimental (`dedup`) each row's host names before dedup and their count follow. */
+export function writeInventoryScopeSheet(add: (title: string) => ExcelJS.Worksheet, rows: readonly InventoryScopeRow[] | undefined, dedup = false): void {
   const ws = add(INVENTORY_SCOPE_TITLE);
   setWidths(ws, DATA_WIDTHS);
-  writeDataTable(ws, INVENTORY_SCOPE_HEADERS, (rows ?? []).map(inventoryScopeRow));
+  if (dedup) {
+    const withNames = (rows ?? []).map((r) => [...inventoryScopeRow(r), setCell(r.hostNamesBeforeDedup), r.hostNamesBeforeDedup.length]);
+    writeDataTable(ws, [...INVENTORY_SCOPE_HEADERS, ...DEDUP_HEADERS], withNames);
+  } else writeDataTable(ws, INVENTORY_SCOPE_HEADERS, (rows ?? []).map(inventoryScopeRow));
   ws.commit();
 }

@@ -5,6 +5,7 @@
 import type ExcelJS from 'exceljs';
 import type { ReportPeriod } from './build.js';
 import { writeCollectionStatusSheet } from './collection-status-sheet.js';
+import { dedupColumns } from './dedup-columns.js';
 import { writeIndirectNodesSheet, writeInfrastructureSummarySheet } from './indirect-sheets.js';
 import { writeInventoryScopeSheet } from './inventory-scope-sheet.js';
 import type { ReportTables } from './queries.js';
@@ -13,8 +14,8 @@ type AddSheet = (title: string) => ExcelJS.Worksheet;
 
 /** After "Managed nodes": Indirectly Managed nodes, Inventory Scope, and (CCSPv2) Infrastructure Summary, each when selected. */
 export async function writeSheetsAfterManagedNodes(add: AddSheet, t: ReportTables, sheets: readonly string[], v2: boolean): Promise<void> {
-  if (sheets.includes('indirectly_managed_nodes')) await writeIndirectNodesSheet(add, t.db, t.indirect);
-  if (sheets.includes('inventory_scope')) writeInventoryScopeSheet(add, t.extras?.inventoryScope);
+  if (sheets.includes('indirectly_managed_nodes')) await writeIndirectNodesSheet(add, t.db, t.indirect, await dedupColumns(t, 'indirect'));
+  if (sheets.includes('inventory_scope')) writeInventoryScopeSheet(add, t.extras?.inventoryScope, Boolean(t.extras?.dedupHosts));
   if (v2 && sheets.includes('infrastructure_summary')) await writeInfrastructureSummarySheet(add, t.db, t.indirect);
 }
 

@@ -1,4 +1,5 @@
 import type { ReportPeriod } from './build.js';
+import type { CcspDeduplicator } from './deduplicator.js';
 
 /** Everything a workbook shows that does not come from the data (METRICS_UTILITY_REPORT_* and friends). */
 export interface ReportParams {
@@ -26,6 +27,8 @@ export interface ReportParams {
   now: Date;
   /** The period the data should cover (Data collection status); set by buildCcspReport. */
   period?: ReportPeriod | undefined;
+  /** METRICS_UTILITY_DEDUPLICATOR (default `ccsp`; see `deduplicatorFor`): buildCcspReport applies it. */
+  deduplicator?: CcspDeduplicator | undefined;
 }
 
 export const DEFAULT_SHEETS = [

@@ -9,11 +9,14 @@ import {
   collectionStatusRows,
   DataCollectionStatus,
   type Dataframe,
+  dedupCcspExperimental,
+  dedupHostsInto,
   groupIndirectInto,
   type InventoryScopeRow,
   inventoryScope,
   type JobHostSummary,
   MainHost,
+  type MainJobevent,
   type TallyDuckDb,
 } from '@tally/dataframes';
 import type { ReportPeriod } from './build.js';
@@ -22,6 +25,8 @@ import type { SheetInputs } from './sheet-selection.js';
 import type { ReportTables } from './queries.js';
 
 export const INDIRECT_TABLE = 'report_indirect_rows';
+export const DEDUP_HOSTS_TABLE = 'report_dedup_hosts';
+const DEDUP_FACTS_TABLE = 'report_dedup_facts';
 
 export interface ReportExtras {
   /** Table of grouped INDIRECT-only rows; absent when the period has none. */
@@ -30,9 +35,13 @@ export interface ReportExtras {
   inventoryScope?: InventoryScopeRow[] | undefined;
   /** Every data_collection_status.csv row of the period. */
   collectionStatus: CollectionStatusRow[];
+  /** Under ccsp-experimental: the DIRECT hosts' dedup columns per organization and host (`dedupHostsInto`). */
+  dedupHosts?: string | undefined;
+  /** Under ccsp-experimental: the host renames the usage tables apply (`dedupCcspExperimental`). */
+  hostNameMapping?: ReadonlyMap<string, string> | undefined;
 }
 
-/** The dataframes the extras read (main_host only for Inventory Scope). */
+/** The dataframes the extras read (main_host only for Inventory Scope and the ccsp-experimental dedup). */
 export function extraDataframes(db: TallyDuckDb, inputs: SheetInputs): { mainHost?: MainHost; status: DataCollectionStatus; all: Dataframe[] } {
   const status = new DataCollectionStatus(db);
   if (!inputs.mainHost) return { status, all: [status] };
@@ -48,12 +57,26 @@ export async function loadExtras(
   jhs: JobHostSummary,
   frames: ReturnType<typeof extraDataframes>,
   organizationFilter: readonly string[] | undefined,
+  /** METRICS_UTILITY_DEDUPLICATOR=ccsp-experimental, with the events when the workbook reads them. */
+  experimental?: { events: MainJobevent | undefined } | undefined,
 ): Promise<ReportExtras> {
-  const indirectRows = await groupIndirectInto(jhs, INDIRECT_TABLE, { organizations: organizationFilter });
+  let dedupHosts: string | undefined;
+  let hostNameMapping: ReadonlyMap<string, string> | undefined;
+  if (experimental && frames.mainHost) {
+    // Before anything reads the rows: every sheet counts the deduplicated hosts.
+    const dedup = await dedupCcspExperimental({ mainHost: frames.mainHost, events: experimental.events }, DEDUP_FACTS_TABLE);
+    hostNameMapping = dedup.mapping;
+    const facts = dedup.applied ? DEDUP_FACTS_TABLE : undefined;
+    await dedupHostsInto(jhs, DEDUP_HOSTS_TABLE, { mapping: dedup.mapping, facts, organizations: organizationFilter });
+    dedupHosts = DEDUP_HOSTS_TABLE;
+  }
+  const indirectRows = await groupIndirectInto(jhs, INDIRECT_TABLE, { organizations: organizationFilter, hostNameMapping });
   return {
     indirect: indirectRows > 0 ? INDIRECT_TABLE : undefined,
     inventoryScope: frames.mainHost ? await inventoryScope(frames.mainHost) : undefined,
     collectionStatus: await collectionStatusRows(frames.status),
+    dedupHosts,
+    hostNameMapping,
   };
 }
 

@@ -62,10 +62,11 @@ const EVENT_SHEETS = ['usage_by_collections', 'usage_by_roles', 'usage_by_module
 /** Every sheet but Inventory Scope and Data collection status counts job host summaries (events name their hosts through them). */
 const NO_JHS_SHEETS = ['inventory_scope', 'data_collection_status'];
 
-export function sheetInputs(sheets: readonly string[]): SheetInputs {
+/** `deduplicator` ccsp-experimental reads main_host whatever the sheets: its serials merge the hosts. */
+export function sheetInputs(sheets: readonly string[], deduplicator?: string): SheetInputs {
   return {
     jobHostSummary: sheets.some((n) => !NO_JHS_SHEETS.includes(n)),
     mainJobevent: sheets.some((n) => EVENT_SHEETS.includes(n)),
-    mainHost: sheets.includes('inventory_scope'),
+    mainHost: sheets.includes('inventory_scope') || deduplicator === 'ccsp-experimental',
   };
 }

@@ -15,6 +15,8 @@ import { jobs, managedNodes, orgQuantities, orgSheet, type Rolled, rollUp, usage
 
 const ALL_SHEETS = ['ccsp_summary', 'jobs', 'managed_nodes', 'managed_nodes_by_organizations', 'usage_by_organizations', 'usage_by_collections', 'usage_by_roles', 'usage_by_modules'];
 const NOW = new Date(Date.UTC(2024, 9, 2, 10));
+const CONTENT_SHEETS = ['Usage by collections', 'Usage by roles', 'Usage by modules'];
+const CONTENT_KEYS = ['Collection name', 'Role name', 'Module name'];
 const params = (sheets: string[] = ALL_SHEETS, organizationFilter?: string[]) => {
   const { reportPeriod: _, ...rest } = reportParams({
     reportPeriod: '',
@@ -89,7 +91,14 @@ describe('fixture months', () => {
       expect(res.name).toBe(`reports/${month.slice(0, 4)}/${month.slice(5)}/CCSP-${month}.xlsx`);
       const rolled = rollUp(monthDirs.get(month)!);
       const wb = await readBook(join(ship, res.name));
-      expect(wb.worksheets.map((w) => w.name)).toEqual(['Usage Reporting', 'Managed nodes']);
+      // The fixture months have no job events: the content sheets hold their header alone (as the newest reference).
+      expect(wb.worksheets.map((w) => w.name)).toEqual(['Usage Reporting', 'Managed nodes', ...CONTENT_SHEETS]);
+      for (const [i, title] of CONTENT_SHEETS.entries()) {
+        const content = wb.getWorksheet(title)!;
+        expect(content.rowCount).toBe(1);
+        expect(headers(content)).toEqual([CONTENT_KEYS[i], 'Unique managed nodes\nautomated', 'Non-unique managed\nnodes automated', 'Number of task\nruns', 'Duration of task\nruns [seconds]']);
+        expect(content.getCell('A1').font).toMatchObject({ name: 'Arial', size: 10, bold: true });
+      }
       const ws = wb.getWorksheet('Usage Reporting')!;
       expect(ws.model.merges).toEqual(['A1:B1']);
       expect(ws.getCell('A1').value).toBe('CCSP Reporting');
@@ -142,7 +151,8 @@ describe('fixture months', () => {
       const rolled = rollUp(monthDirs.get(month)!, undefined, { countUnreachable: countUnreachableHosts });
       const orgs = [...new Set(rolled.map((r) => r.org))].sort();
       const wb = await readBook(join(ship, res.name));
-      expect(wb.worksheets.map((w) => w.name)).toEqual(['Usage Reporting', 'Jobs', 'Managed nodes', 'Usage by organizations', ...orgs]);
+      expect(wb.worksheets.map((w) => w.name)).toEqual(['Usage Reporting', 'Jobs', 'Managed nodes', 'Usage by organizations', ...CONTENT_SHEETS, ...orgs]);
+      for (const title of CONTENT_SHEETS) expect(wb.getWorksheet(title)!.rowCount).toBe(1);
       const ws = wb.getWorksheet('Usage Reporting')!;
       expect(ws.model.merges).toEqual(['A1:B1']);
       expect(ws.getCell('H1').value).toBe('Updated: Oct 02, 2024');
