@@ -1,4 +1,5 @@
 export * from './types.js';
+export { factValue, type FactValue } from './fact-value.js';
 export { openDuckDb, ident, isOutOfMemory, literal, DEFAULT_MEMORY_LIMIT, type DuckDbOptions, type TallyDuckDb } from './duckdb.js';
 export { Dataframe, type Fold, installUuidOf } from './dataframe.js';
 export { ConcatenatedDataframe } from './concatenated.js';
