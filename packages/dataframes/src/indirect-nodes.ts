@@ -138,7 +138,7 @@ const UNKNOWN = `{'r': 1, 'n': NULL::DOUBLE, 's': 'Unknown', 'v': '"Unknown"'}`;
  * Grouped INDIRECT rows of `table` by the `infra_type`, `infra_bucket` and `device_type` of
  * their facts (a key's smallest value when it has several: the reference takes an arbitrary
  * one; `Unknown` when absent), sorted on the three: distinct hosts and rows. Values Python holds
- * equal (`1`, `1.0`, `true`) make one group, shown as the first of their texts.
+ * equal (`1`, `1.0`, `true`) make one group, shown as the smallest of their JSON texts.
  */
 export async function infrastructureSummary(db: RowSource, table: string): Promise<InfrastructureRow[]> {
   const fact = (key: string) => `COALESCE(list_min(list_transform(list_filter(facts, p -> p.key = ${literal(key)}), p -> ${factKey('p')})), ${UNKNOWN})`;
