@@ -43,11 +43,12 @@ export const str = (col: string) => `NULLIF(${ident(col)}, '')`;
  */
 export const PAIRS_TYPE = 'STRUCT(key VARCHAR, value VARCHAR)[]';
 
-/** A JSON value of a facts object → its pair text (see PAIRS_TYPE); JSON null → NULL. */
+/**
+ * A JSON value of a facts object → its pair text (see PAIRS_TYPE); JSON null → NULL. DuckDB
+ * writes a parsed value back in one spelling (`"caf\u00e9"` as `"café"`, `1e2` as `100.0`).
+ */
 const pairValue = (v: string) =>
-  `CASE json_type(${v}) WHEN 'VARCHAR' THEN CAST(to_json(json_extract_string(${v}, '$')) AS VARCHAR) ` +
-  `WHEN 'ARRAY' THEN CAST(to_json(CAST(${v} AS VARCHAR)) AS VARCHAR) WHEN 'OBJECT' THEN CAST(to_json(CAST(${v} AS VARCHAR)) AS VARCHAR) ` +
-  `WHEN 'NULL' THEN NULL ELSE CAST(${v} AS VARCHAR) END`;
+  `CASE WHEN json_type(${v}) IN ('ARRAY', 'OBJECT') THEN CAST(to_json(CAST(${v} AS VARCHAR)) AS VARCHAR) ELSE CAST(${v} AS VARCHAR) END`;
 
 /**
  * JSON object text → sorted distinct `{key, value}` pairs, dropping null, `""` and `"NA"` values
@@ -58,7 +59,7 @@ export const jsonPairs = (name: string) => {
   return `CASE WHEN json_valid(${col}) AND json_type(${col}) = 'OBJECT' THEN ` +
   `list_sort(list_distinct(list_filter(list_transform(map_entries(CAST(CAST(${col} AS JSON) AS MAP(VARCHAR, JSON))), ` +
   `e -> {'key': e.key, 'value': ${pairValue('e.value')}}), ` +
-  `p -> p.value IS NOT NULL AND p.value NOT IN ('""', '"NA"')))) ELSE []::${PAIRS_TYPE} END`;
+  `p -> p.value IS NOT NULL AND p.value NOT IN ('null', '""', '"NA"')))) ELSE []::${PAIRS_TYPE} END`;
 };
 
 /** JSON array text → list of its elements as text (parse_json_array); anything else → []. */
