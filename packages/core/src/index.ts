@@ -39,7 +39,7 @@ export { advisoryLock, type ClusterLock, type HeldLock, lock, type LockOptions, 
 export { type TempDir, tempdir, withTempdir } from './tempdir.js';
 export { DEFAULT_MAX_DATA_SIZE, MiB, parseSize } from './size.js';
 export { writeFileAtomic } from './fs.js';
-export { pythonJson, pythonJsonSize } from './json.js';
+export { pythonFloat, pythonJson, pythonJsonSize } from './json.js';
 export { backoffDelay, DEFAULT_RETRY, isNetworkError, isRetryable, isRetryableStatus, type RetryPolicy, statusOf, withRetry } from './retry.js';
 export { createLogger, type Level, type Logger, type LoggerOptions, registerSecret, silentLogger } from './logger.js';
 export { type ConfigKey, ENV, loadConfig, type LoadConfigOptions, requireConfig, type TallyConfig } from './config.js';

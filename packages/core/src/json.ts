@@ -9,10 +9,8 @@ export function pythonJson(value: unknown): string {
 
 function dump(value: unknown): string {
   if (value === null || value === undefined) return 'null';
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value)) return Number.isNaN(value) ? 'NaN' : value > 0 ? 'Infinity' : '-Infinity';
-    return Number.isInteger(value) && !Object.is(value, -0) ? String(value) : pyFloat(value);
-  }
+  if (typeof value === 'number') return Number.isInteger(value) && !Object.is(value, -0) ? String(value) : pythonFloat(value);
+  if (typeof value === 'bigint') return String(value);
   if (typeof value === 'boolean') return value ? 'true' : 'false';
   if (typeof value === 'string') return JSON.stringify(value);
   if (value instanceof Date) return JSON.stringify(value.toISOString());
@@ -24,13 +22,29 @@ function dump(value: unknown): string {
   return JSON.stringify(String(value));
 }
 
-function pyFloat(n: number): string {
-  const s = String(n);
-  return /[.eE]/.test(s) ? s.replace(/e\+?/, 'e+').replace('e+-', 'e-') : `${s}.0`;
+/**
+ * A float as Python's `repr` (and json.dumps) writes it: the shortest digits that read back
+ * the same (as JavaScript's), in exponent form (`1e+16`, `1e-05`) when the decimal point falls
+ * more than 16 digits left or 4 right of the first digit, else with at least one decimal (`4.0`).
+ */
+export function pythonFloat(n: number): string {
+  if (!Number.isFinite(n)) return Number.isNaN(n) ? 'NaN' : n > 0 ? 'Infinity' : '-Infinity';
+  const sign = n < 0 || Object.is(n, -0) ? '-' : '';
+  const [mantissa = '0', exp = '0'] = Math.abs(n).toExponential().split('e');
+  const digits = mantissa.replace('.', '');
+  const point = Number(exp) + 1; // digits before the decimal point
+  if (point > 16 || point < -3) {
+    const e = Number(exp);
+    return `${sign}${mantissa}e${e < 0 ? '-' : '+'}${String(Math.abs(e)).padStart(2, '0')}`;
+  }
+  if (point <= 0) return `${sign}0.${'0'.repeat(-point)}${digits}`;
+  if (point >= digits.length) return `${sign}${digits}${'0'.repeat(point - digits.length)}.0`;
+  return `${sign}${digits.slice(0, point)}.${digits.slice(point)}`;
 }
 
+/** ensure_ascii: everything outside space..`~` that JSON.stringify left as is (DEL and beyond). */
 function escapeNonAscii(s: string): string {
-  return s.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return s.replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** Byte length of the UTF-8 encoding of `pythonJson(value)`. */

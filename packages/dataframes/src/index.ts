@@ -1,6 +1,7 @@
 export type { FactPair } from './types.js';
 export { DEFAULT_MEMORY_LIMIT, type DuckDbOptions, ident, openDuckDb, type TallyDuckDb } from './duckdb.js';
 export { Dataframe, type Fold } from './dataframe.js';
+export { type FactValue, factValue } from './fact-value.js';
 export { ConcatenatedDataframe } from './concatenated.js';
 export { DIRECT, INDIRECT, JobHostSummary, type JobHostSummaryOptions } from './job-host-summary.js';
 export { MainHost } from './main-host.js';

@@ -7,6 +7,7 @@ import { renamedHosts } from './ccsp-dedup.js';
 import { writeHostNameMap } from './dataframe.js';
 import { ident, literal } from './duckdb.js';
 import { DIRECT, INDIRECT, type JobHostSummary } from './job-host-summary.js';
+import { type FactValue, factValue } from './fact-value.js';
 import { collectionOf } from './main-jobevent.js';
 import { PAIRS_TYPE, unionLists } from './sql.js';
 import type { FactPair } from './types.js';
@@ -133,28 +134,48 @@ export async function indirectNodes(db: RowSource, table: string): Promise<Indir
   }));
 }
 
-/** One device row of the "Infrastructure Summary" sheet. */
+/** One device row of the "Infrastructure Summary" sheet (a fact's value keeps its type: `4` stays a number). */
 export interface InfrastructureRow {
-  infraType: string;
-  infraBucket: string;
-  deviceType: string;
+  infraType: FactValue;
+  infraBucket: FactValue;
+  deviceType: FactValue;
   uniqueNodes: number;
   totalNodes: number;
 }
 
 /**
+ * A fact pair's value as a sort key: numbers and booleans (rank 0, by value, as Python compares
+ * them) before texts (rank 1, by code point; the reference's sort fails on the mix), and its text.
+ */
+const factKey = (p: string) =>
+  `{'r': CAST(starts_with(${p}.value, '"') AS INTEGER), ` +
+  `'n': CASE ${p}.value WHEN 'true' THEN 1.0 WHEN 'false' THEN 0.0 ELSE TRY_CAST(${p}.value AS DOUBLE) END, ` +
+  `'s': CASE WHEN starts_with(${p}.value, '"') THEN json_extract_string(${p}.value, '$') END, 'v': ${p}.value}`;
+const UNKNOWN = `{'r': 1, 'n': NULL::DOUBLE, 's': 'Unknown', 'v': '"Unknown"'}`;
+
+/**
  * Grouped INDIRECT rows of `table` by the `infra_type`, `infra_bucket` and `device_type` of
  * their facts (a key's smallest value when it has several: the reference takes an arbitrary
- * one; `Unknown` when absent), sorted on the three: distinct hosts and rows.
+ * one; `Unknown` when absent), sorted on the three: distinct hosts and rows. Values Python holds
+ * equal (`1`, `1.0`, `true`) make one group, shown as the smallest of their JSON texts.
  */
 export async function infrastructureSummary(db: RowSource, table: string): Promise<InfrastructureRow[]> {
-  const fact = (key: string) => `COALESCE(list_min(list_transform(list_filter(facts, p -> p.key = ${literal(key)}), p -> p.value)), 'Unknown')`;
+  const fact = (key: string) => `COALESCE(list_min(list_transform(list_filter(facts, p -> p.key = ${literal(key)}), p -> ${factKey('p')})), ${UNKNOWN})`;
+  const key = (...cols: string[]) => cols.flatMap((k) => [`${k}.r`, `${k}.n`, `${k}.s`]).join(', ');
+  // A type's (and a type and bucket's) label is the same on all its rows: the sheet heads a new one when it changes.
   const rows = await db.all(
-    `SELECT t, b, d, count(DISTINCT host_name) AS u, count(host_name) AS n FROM (
+    `SELECT min(min(t.v)) OVER (PARTITION BY ${key('t')}) AS t, min(min(b.v)) OVER (PARTITION BY ${key('t', 'b')}) AS b,
+       min(d.v) AS d, count(DISTINCT host_name) AS u, count(host_name) AS n FROM (
        SELECT ${fact('infra_type')} AS t, ${fact('infra_bucket')} AS b, ${fact('device_type')} AS d, host_name FROM ${ident(table)})
-     GROUP BY t, b, d ORDER BY t, b, d`,
+     GROUP BY ${key('t', 'b', 'd')} ORDER BY ${key('t', 'b', 'd')}`,
   );
-  return rows.map((r) => ({ infraType: String(r.t), infraBucket: String(r.b), deviceType: String(r.d), uniqueNodes: num(r.u), totalNodes: num(r.n) }));
+  return rows.map((r) => ({
+    infraType: factValue(String(r.t)),
+    infraBucket: factValue(String(r.b)),
+    deviceType: factValue(String(r.d)),
+    uniqueNodes: num(r.u),
+    totalNodes: num(r.n),
+  }));
 }
 
 /**

@@ -54,7 +54,8 @@ export interface RollupPart {
  * period's tarballs still list with these names and sizes and it was built under the same rule.
  */
 export interface RollupManifest {
-  format: 1;
+  /** 2 since facts keep their JSON types (`4` apart from `"4"`): a rollup of format 1 is not current. */
+  format: 2;
   period: RollupPeriod;
   date: string;
   /** TALLY_COUNT_UNREACHABLE_HOSTS when it was built: rollups of different rules never mix. */
@@ -77,7 +78,7 @@ export async function readManifest(storage: Store, period: RollupPeriod, date: s
   const local = await storage.get(name);
   try {
     const m = JSON.parse(await readFile(local.path, 'utf8')) as RollupManifest;
-    return m?.format === 1 && Array.isArray(m.inputs) && typeof m.parts === 'object' ? m : undefined;
+    return m?.format === 2 && Array.isArray(m.inputs) && typeof m.parts === 'object' ? m : undefined;
   } catch {
     return undefined;
   } finally {
@@ -188,7 +189,7 @@ export async function rollup(opts: RollupOptions): Promise<RollupResult> {
     );
     result.tarballs.push(...loaded.tarballs);
     result.failures.push(...loaded.failures);
-    const manifest: RollupManifest = { format: 1, period: opts.period, date: w.date, countUnreachableHosts: !(opts.reachableOnly ?? true), parts: {}, inputs: [] };
+    const manifest: RollupManifest = { format: 2, period: opts.period, date: w.date, countUnreachableHosts: !(opts.reachableOnly ?? true), parts: {}, inputs: [] };
     for (const [i, df] of dfs.entries()) {
       const kind = kinds[i]!;
       const written = files.get(df);

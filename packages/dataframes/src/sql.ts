@@ -35,18 +35,31 @@ export const int0 = (col: string) => `COALESCE(TRY_CAST(${ident(col)} AS BIGINT)
 /** Empty text → NULL. */
 export const str = (col: string) => `NULLIF(${ident(col)}, '')`;
 
+/**
+ * `{key, value}` pairs of a JSON-set column (facts, canonical_facts). `value` is the JSON text of
+ * the value as Python's json.loads reads it: a quoted text, a number (`4`, `4.0`) or `true` /
+ * `false`, so that `[4]` and `["4"]` stay apart through Parquet rollups. (An array or object,
+ * which the reference's sets cannot hold, is kept as the text of its JSON.)
+ */
 export const PAIRS_TYPE = 'STRUCT(key VARCHAR, value VARCHAR)[]';
 
 /**
- * JSON object text → sorted distinct `{key, value}` pairs, dropping null, `''` and `'NA'` values
+ * A JSON value of a facts object → its pair text (see PAIRS_TYPE); JSON null → NULL. DuckDB
+ * writes a parsed value back in one spelling (`"caf\u00e9"` as `"café"`, `1e2` as `100.0`).
+ */
+const pairValue = (v: string) =>
+  `CASE WHEN json_type(${v}) IN ('ARRAY', 'OBJECT') THEN CAST(to_json(CAST(${v} AS VARCHAR)) AS VARCHAR) ELSE CAST(${v} AS VARCHAR) END`;
+
+/**
+ * JSON object text → sorted distinct `{key, value}` pairs, dropping null, `""` and `"NA"` values
  * (the reference's merge_json_sets); anything else → empty list.
  */
 export const jsonPairs = (name: string) => {
   const col = ident(name);
   return `CASE WHEN json_valid(${col}) AND json_type(${col}) = 'OBJECT' THEN ` +
   `list_sort(list_distinct(list_filter(list_transform(map_entries(CAST(CAST(${col} AS JSON) AS MAP(VARCHAR, JSON))), ` +
-  `e -> {'key': e.key, 'value': CASE WHEN json_type(e.value) = 'VARCHAR' THEN json_extract_string(e.value, '$') ELSE CAST(e.value AS VARCHAR) END}), ` +
-  `p -> p.value IS NOT NULL AND p.value NOT IN ('', 'NA', 'null')))) ELSE []::${PAIRS_TYPE} END`;
+  `e -> {'key': e.key, 'value': ${pairValue('e.value')}}), ` +
+  `p -> p.value IS NOT NULL AND p.value NOT IN ('null', '""', '"NA"')))) ELSE []::${PAIRS_TYPE} END`;
 };
 
 /** JSON array text → list of its elements as text (parse_json_array); anything else → []. */
@@ -61,7 +74,7 @@ export const unionLists = (col: string) => `list_sort(list_distinct(flatten(list
 /** Aggregate: set of scalar values, sorted, distinct, NULLs dropped. */
 export const setOf = (expr: string) => `list_sort(list_distinct(list(${expr})))`;
 
-/** Pairs list → JSON object text `{key: [values…]}` (for CSV/JSON output). */
+/** Pairs list → JSON object text `{key: [values…]}` (for CSV/JSON output), values as their JSON. */
 export const pairsToJson = (col: string) =>
-  `COALESCE((SELECT json_group_object(k, vs) FROM (SELECT p.key AS k, list(p.value ORDER BY p.value) AS vs ` +
+  `COALESCE((SELECT json_group_object(k, vs) FROM (SELECT p.key AS k, list(CAST(p.value AS JSON) ORDER BY p.value) AS vs ` +
   `FROM unnest(${col}) AS u(p) GROUP BY p.key ORDER BY k)), '{}')`;

@@ -18,5 +18,6 @@ export interface BatchContext {
 /** A `{key, value}` pair of a JSON-set column (`facts`, `canonical_facts`). */
 export interface FactPair {
   key: string;
+  /** The value's JSON text (`"x86_64"`, `4`, `4.0`, `true`): read it with `factValue`. */
   value: string;
 }

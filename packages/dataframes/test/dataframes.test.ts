@@ -142,7 +142,7 @@ describe('JobHostSummary', () => {
       managed_node_type: 0,
       managed_node_types_set: ['DIRECT', 'INDIRECT'],
       canonical_facts: { serial: ['S1', 'S2'] },
-      facts: { cpu: ['4'] },
+      facts: { cpu: [4] },
       events: ['a.b.c', 'x.y.z'],
       first_automation: '2024-03-06 10:00:00',
       last_automation: '2024-03-06 12:00:00',
@@ -273,7 +273,7 @@ describe('MainHost, HostMetric, DataCollectionStatus', () => {
     expect(arrow.getChild('serials')!.get(0)!.toArray()).toEqual(['S1/M1']);
     const facts = arrow.getChild('canonical_facts')!.get(0)!;
     expect(facts.length).toBe(2);
-    expect(facts.get(0)!.toJSON()).toEqual({ key: 'ansible_machine_id', value: 'M1' });
+    expect(facts.get(0)!.toJSON()).toEqual({ key: 'ansible_machine_id', value: '"M1"' });
     expect(arrow.getChild('last_automation')!.get(0)).toBe(Date.parse('2024-03-02T10:00:00Z'));
   });
 

@@ -3,3 +3,9 @@ declare module 'exceljs/lib/stream/xlsx/workbook-writer.js' {
   const WorkbookWriter: unknown;
   export default WorkbookWriter;
 }
+
+// The cell renderer the streaming writer uses (patched by padded-text.ts).
+declare module 'exceljs/lib/xlsx/xform/sheet/cell-xform.js' {
+  const CellXform: unknown;
+  export default CellXform;
+}

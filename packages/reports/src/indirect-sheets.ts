@@ -1,7 +1,7 @@
 /** "Indirectly Managed nodes" and "Infrastructure Summary": the INDIRECT rows' sheets. */
-import { type IndirectNode, indirectNodes, type InfrastructureRow, infrastructureSummary, type RowSource } from '@tally/dataframes';
+import { type FactValue, type IndirectNode, indirectNodes, type InfrastructureRow, infrastructureSummary, type RowSource } from '@tally/dataframes';
 import type ExcelJS from 'exceljs';
-import { factsCell, setCell } from './convert-cell.js';
+import { factCellValue, factsCell, setCell } from './convert-cell.js';
 import { DEDUP_HEADERS, type DedupColumns } from './dedup-columns.js';
 import type { DataRow } from './queries.js';
 import { DATA_WIDTHS, setWidths, writeDataTable } from './sheet.js';
@@ -68,7 +68,7 @@ function writeInfrastructureRows(ws: ExcelJS.Worksheet, rows: readonly Infrastru
     return;
   }
   let r = 1;
-  const heading = (cells: [number, string][]) => {
+  const heading = (cells: [number, string | number | boolean][]) => {
     const row = ws.getRow(r++);
     row.height = 25;
     for (const [col, text] of cells) {
@@ -80,21 +80,21 @@ function writeInfrastructureRows(ws: ExcelJS.Worksheet, rows: readonly Infrastru
     return row;
   };
   heading(INFRASTRUCTURE_HEADERS.map((h, i) => [i + 1, h]));
-  let type: string | undefined;
-  let bucket: string | undefined;
+  let type: FactValue | undefined;
+  let bucket: FactValue | undefined;
   for (const d of rows) {
     if (d.infraType !== type) {
       ws.mergeCells(r, 1, r, 3);
-      heading([[1, d.infraType]]);
+      heading([[1, factCellValue(d.infraType)]]);
       type = d.infraType;
       bucket = undefined;
     }
     if (d.infraBucket !== bucket) {
-      heading([[2, d.infraBucket]]);
+      heading([[2, factCellValue(d.infraBucket)]]);
       bucket = d.infraBucket;
     }
     const row = ws.getRow(r++);
-    [d.deviceType, d.uniqueNodes, d.totalNodes].forEach((v, i) => {
+    [factCellValue(d.deviceType), d.uniqueNodes, d.totalNodes].forEach((v, i) => {
       const c = row.getCell(3 + i);
       c.value = v;
       c.font = value;

@@ -1,5 +1,6 @@
 import { ReportError } from '@tally/core';
 import type ExcelJS from 'exceljs';
+import { keepPaddedText } from './padded-text.js';
 import type { DataRow, Value } from './queries.js';
 import { DATE_FORMAT, font } from './styles.js';
 
@@ -21,7 +22,9 @@ export function loadExcel(): Promise<typeof ExcelJS> {
  */
 export function loadWorkbookWriter(): Promise<typeof ExcelJS.stream.xlsx.WorkbookWriter> {
   // A deep import: exceljs has no `exports` map, and its index loads every reader too.
-  writer ??= import('exceljs/lib/stream/xlsx/workbook-writer.js').then((m: { default: unknown }) => m.default as typeof ExcelJS.stream.xlsx.WorkbookWriter);
+  writer ??= keepPaddedText()
+    .then(() => import('exceljs/lib/stream/xlsx/workbook-writer.js'))
+    .then((m: { default: unknown }) => m.default as typeof ExcelJS.stream.xlsx.WorkbookWriter);
   return writer;
 }
 
