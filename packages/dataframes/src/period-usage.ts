@@ -39,6 +39,8 @@ export interface PeriodUsageOptions {
   read?: LoadUsageOptions['read'];
   /** Called with the job host summaries once everything is loaded, before the usage tables consume them. */
   onLoaded?: ((jhs: JobHostSummary) => Promise<void>) | undefined;
+  /** See `UsageOptions.keepEvents`. */
+  keepEvents?: (() => boolean) | undefined;
 }
 
 /** One input of a report: a tarball read raw, or a rollup part. */
@@ -96,39 +98,43 @@ function isCurrent(m: RollupManifest | undefined, tarballs: readonly ListedObjec
 }
 
 /**
- * Add a day's rollup parts to the dataframes, all or none: events first (in a transaction), then
- * the job host summaries, staged in their file (`stageParquet` reads the footer: a file that is
- * not Parquet fails there). Returns the parts read and their local copies (kept until the usage
- * tables are built), or the failure naming the part that could not be read.
+ * Add a day's rollup parts to the dataframes, all or none: each is staged in its file
+ * (`stageParquet` reads the footer: a file that is not Parquet fails there), the events' footer
+ * checked first so that staging the job host summaries is the last step that can fail. Returns
+ * the parts read and their local copies (kept until the usage tables are built), or the failure
+ * naming the part that could not be read.
  */
 async function addRollupDay(
   storage: Store,
   m: RollupManifest,
   frames: { jhs: JobHostSummary; events: MainJobevent },
 ): Promise<{ read: UsageInput[]; files: LocalFile[] } | { failure: { name: string; reason: string } }> {
-  const read: UsageInput[] = [];
-  const files: LocalFile[] = [];
-  // Created outside the transaction: a rollback must not take the tables with it.
-  await frames.jhs.init();
-  await frames.events.init();
-  await frames.jhs.db.run('BEGIN TRANSACTION');
+  const parts: { kind: RollupKind; name: string; local: LocalFile; listed: ListedObject }[] = [];
+  const release = async () => {
+    for (const p of parts) await p.local.release();
+  };
   for (const kind of ['main_jobevent', 'job_host_summary'] as const) {
     const part = m.parts[kind];
     if (!part) continue;
     try {
       const listed = await listObject(storage, part.name);
-      const local = await storage.get(part.name);
-      files.push(local);
-      const rows = kind === 'job_host_summary' ? await frames.jhs.stageParquet(local.path) : await frames.events.addParquet(local.path);
-      read.push({ kind: 'rollup', ...listed, rows });
+      parts.push({ kind, name: part.name, listed, local: await storage.get(part.name) });
+      if (kind === 'main_jobevent') await frames.events.db.all('SELECT num_rows FROM parquet_file_metadata($1)', [parts.at(-1)!.local.path]);
     } catch (err) {
-      await frames.jhs.db.run('ROLLBACK');
-      for (const f of files) await f.release();
+      await release();
       return { failure: { name: part.name, reason: errorMessage(err) } };
     }
   }
-  await frames.jhs.db.run('COMMIT');
-  return { read, files };
+  const jhsPart = parts.find((p) => p.kind === 'job_host_summary');
+  const read: UsageInput[] = [];
+  try {
+    if (jhsPart) read.push({ kind: 'rollup', ...jhsPart.listed, rows: await frames.jhs.stageParquet(jhsPart.local.path) });
+  } catch (err) {
+    await release();
+    return { failure: { name: jhsPart!.name, reason: errorMessage(err) } };
+  }
+  for (const p of parts) if (p.kind === 'main_jobevent') read.unshift({ kind: 'rollup', ...p.listed, rows: await frames.events.stageParquet(p.local.path) });
+  return { read, files: parts.map((p) => p.local) };
 }
 
 /**
@@ -192,7 +198,7 @@ export async function periodUsage(opts: PeriodUsageOptions): Promise<PeriodUsage
   try {
     if (rawNames.size === 0) {
       await opts.onLoaded?.(jhs);
-      const usage = await usageTables(jhs, { events, organizationFilter: opts.organizationFilter, consume: true });
+      const usage = await usageTables(jhs, { events, organizationFilter: opts.organizationFilter, keepEvents: opts.keepEvents, consume: true });
       return { usage, inputs, skipped, days, removed: Promise.resolve() };
     }
     const onLoaded = opts.onLoaded;
@@ -207,6 +213,7 @@ export async function periodUsage(opts: PeriodUsageOptions): Promise<PeriodUsage
       ...(opts.onExtracted ? { onExtracted: opts.onExtracted } : {}),
       read: opts.read,
       extraDataframes: opts.extraDataframes,
+      keepEvents: opts.keepEvents,
       ...(onLoaded ? { onLoaded: () => onLoaded(jhs) } : {}),
     });
     const failed = new Set(loaded.failures.map((f: ExtractFailure) => f.file));

@@ -15,20 +15,20 @@ const CONTENT = [
  * Do the content sheets count INDIRECT rows' collections? When `indirectly_managed_nodes` is
  * selected and the period has INDIRECT rows (the newest reference's "Usage by collections").
  */
-export function indirectCollections(t: ReportTables, sheets: readonly string[]): boolean {
+export function indirectCollections(t: Pick<ReportTables, 'indirect'>, sheets: readonly string[]): boolean {
   return Boolean(t.indirect) && sheets.includes('indirectly_managed_nodes');
 }
 
 /** The queries of the content sheets `writeContentSheets` will write (to prefetch them). */
 export function contentQueries(q: ReportQueries, t: ReportTables, sheets: readonly string[]): Promise<unknown>[] {
   const indirect = indirectCollections(t, sheets);
-  return t.events || indirect ? CONTENT.filter((c) => sheets.includes(c.flag)).map((c) => q.contentUsage(c.key, indirect)) : [];
+  return t.content || indirect ? CONTENT.filter((c) => sheets.includes(c.flag)).map((c) => q.contentUsage(c.key, indirect)) : [];
 }
 
 /** "Usage by collections / roles / modules", each when selected, when there are events or indirect collections. */
 export async function writeContentSheets(wb: ExcelJS.stream.xlsx.WorkbookWriter, q: ReportQueries, t: ReportTables, sheets: readonly string[]): Promise<void> {
   const indirect = indirectCollections(t, sheets);
-  if (!t.events && !indirect) return;
+  if (!t.content && !indirect) return;
   for (const c of CONTENT) {
     if (!sheets.includes(c.flag)) continue;
     const ws = wb.addWorksheet(c.title);
