@@ -135,6 +135,19 @@ export class MainJobevent extends Dataframe {
     return `(${parts.join(' UNION ALL ')})`;
   }
 
+  /**
+   * The distinct install_uuids of the events added: `prepared`, those of the raw events (their
+   * tarballs' config.json), and those read from rollup rows; undefined when there are raw events
+   * and `prepared` is not given.
+   */
+  async installs(prepared: readonly (string | null)[] | undefined): Promise<(string | null)[] | undefined> {
+    const pending = await this.pendingRows();
+    if (pending?.hasPrepared && !prepared) return undefined;
+    const grouped = pending ? pending.parquet : `(SELECT install_uuid FROM ${ident(this.table)})`;
+    const read = grouped ? await this.db.all<{ u: string | null }>(`SELECT DISTINCT install_uuid AS u FROM ${grouped}`) : [];
+    return [...(pending?.hasPrepared ? (prepared ?? []) : []), ...read.map((r) => r.u)];
+  }
+
   protected aggregateSql(from: string): string {
     const index = this.indexColumns.map((c) => (c === 'collection_name' || c === 'role_name' ? `n.${c}` : `e.${c}`)).join(', ');
     return (
