@@ -4,6 +4,7 @@ import { DirectoryStorage, type Store } from '@tally/storage';
 import { gapWarning } from './gap-lines.js';
 import { isAbsolute, join, relative } from 'node:path';
 import type { CliIO } from './io.js';
+import { duckdbOptions } from './rollup-command.js';
 import { createStore } from './storage-factory.js';
 
 export interface ReportOptions {
@@ -154,6 +155,7 @@ export async function runReport(cfg: TallyConfig, opts: ReportOptions = {}): Pro
       writeRollups: opts.writeRollups ?? false,
       force: opts.force ?? false,
       logger: log,
+      duckdb: duckdbOptions(cfg),
     });
     for (const f of res.failures) log.warn('tarball skipped', { ...f });
     // A bill is never built silently over missing data: one line per collector gap over an hour.

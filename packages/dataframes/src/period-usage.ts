@@ -31,8 +31,9 @@ export interface PeriodUsageOptions {
   /** Called when DuckDB starts aggregating (the main thread is free then). */
   onExtracted?: () => void;
   /**
-   * More dataframes on `db`, read from the tarballs of the days read raw (a day read from its
-   * rollup adds nothing to them: rollups hold job host summaries and events only).
+   * More dataframes on `db` (main_host, data_collection_status): a day read from its rollup adds
+   * its part of each (so a rollup is current only when it rolled every one of them up), a day read
+   * raw its tarballs' rows.
    */
   extraDataframes?: readonly Dataframe[] | undefined;
   /** Which of job host summaries and events to read from the tarballs (default both; see `LoadUsageOptions.read`). */
@@ -90,51 +91,79 @@ interface DayPlan {
   manifest?: RollupManifest | undefined;
 }
 
-/** Is `m` a rollup of exactly these tarballs, under this rule, with both report kinds? */
-function isCurrent(m: RollupManifest | undefined, tarballs: readonly ListedObject[], countUnreachable: boolean): m is RollupManifest {
+/** The kinds a day's rollup must hold for this read: both report kinds and every extra dataframe's. */
+function requiredKinds(extras: readonly Dataframe[] | undefined): string[] {
+  return [...REPORT_KINDS, ...(extras ?? []).map((d) => d.name)];
+}
+
+/** Is `m` a rollup of exactly these tarballs, under this rule, with every kind in `kinds`? */
+function isCurrent(m: RollupManifest | undefined, tarballs: readonly ListedObject[], countUnreachable: boolean, kinds: readonly string[]): m is RollupManifest {
   if (!m || m.countUnreachableHosts !== countUnreachable) return false;
-  if (!REPORT_KINDS.every((k) => m.parts[k] !== undefined)) return false;
+  const parts: Partial<Record<string, unknown>> = m.parts;
+  if (!kinds.every((k) => parts[k] !== undefined)) return false;
   return sameListing(m.inputs, tarballs);
 }
 
 /**
- * Add a day's rollup parts to the dataframes, all or none: each is staged in its file
- * (`stageParquet` reads the footer: a file that is not Parquet fails there), the events' footer
- * checked first so that staging the job host summaries is the last step that can fail. Returns
- * the parts read and their local copies (kept until the usage tables are built), or the failure
- * naming the part that could not be read.
+ * Did the rollup refuse a tarball? Its day is then read raw: which tarballs a read refuses depends
+ * on the members it reads (a rollup reads every kind's, a report only its sheets'), and the
+ * report names what it refused.
+ */
+const refusedAny = (m: RollupManifest) => m.inputs.some((i) => i.skipped !== undefined);
+
+/**
+ * Add a day's rollup parts to the dataframes, all or none: the extra dataframes' (in a
+ * transaction), the job host summaries staged in their file (`stageParquet` reads the footer: a
+ * file that is not Parquet fails there), and the events staged in theirs once everything else
+ * is in (their footer is checked in turn: staging them cannot fail then), to be read once by the
+ * content aggregation. Returns the parts read and their local copies (kept until the usage tables
+ * are built), or the failure naming the part that could not be read.
  */
 async function addRollupDay(
   storage: Store,
   m: RollupManifest,
-  frames: { jhs: JobHostSummary; events: MainJobevent },
+  frames: { jhs: JobHostSummary; events: MainJobevent; extras?: readonly Dataframe[] | undefined; read?: PeriodUsageOptions['read'] },
 ): Promise<{ read: UsageInput[]; files: LocalFile[] } | { failure: { name: string; reason: string } }> {
-  const parts: { kind: RollupKind; name: string; local: LocalFile; listed: ListedObject }[] = [];
-  const release = async () => {
-    for (const p of parts) await p.local.release();
-  };
-  for (const kind of ['main_jobevent', 'job_host_summary'] as const) {
-    const part = m.parts[kind];
+  const read: UsageInput[] = [];
+  const files: LocalFile[] = [];
+  let events: { listed: ListedObject; path: string; at: number } | undefined;
+  // As from the tarballs: a frame the report does not read gets no rows from the rollup either.
+  const added: Dataframe[] = [
+    ...(frames.extras ?? []),
+    ...(frames.read?.events === false ? [] : [frames.events]),
+    ...(frames.read?.jobHostSummary === false ? [] : [frames.jhs]),
+  ];
+  // Created outside the transaction: a rollback must not take the tables with it.
+  for (const df of added) await df.init();
+  const sources = added.map((df) => df.sources);
+  await frames.jhs.db.run('BEGIN TRANSACTION');
+  // The job host summaries last: staged, the only part a rollback cannot undo (events: after the commit).
+  for (const df of added) {
+    const part = (m.parts as Partial<Record<string, { name: string } | null>>)[df.name];
     if (!part) continue;
     try {
       const listed = await listObject(storage, part.name);
-      parts.push({ kind, name: part.name, listed, local: await storage.get(part.name) });
-      if (kind === 'main_jobevent') await frames.events.db.all('SELECT num_rows FROM parquet_file_metadata($1)', [parts.at(-1)!.local.path]);
+      const local = await storage.get(part.name);
+      files.push(local);
+      if (df === frames.events) {
+        await df.db.all('SELECT num_rows FROM parquet_file_metadata($1)', [local.path]);
+        events = { listed, path: local.path, at: read.length };
+        continue;
+      }
+      const rows = df === frames.jhs ? await frames.jhs.stageParquet(local.path) : await df.addParquet(local.path);
+      read.push({ kind: 'rollup', ...listed, rows });
     } catch (err) {
-      await release();
+      await frames.jhs.db.run('ROLLBACK');
+      added.forEach((d, i) => {
+        d.sources = sources[i]!;
+      });
+      for (const f of files) await f.release();
       return { failure: { name: part.name, reason: errorMessage(err) } };
     }
   }
-  const jhsPart = parts.find((p) => p.kind === 'job_host_summary');
-  const read: UsageInput[] = [];
-  try {
-    if (jhsPart) read.push({ kind: 'rollup', ...jhsPart.listed, rows: await frames.jhs.stageParquet(jhsPart.local.path) });
-  } catch (err) {
-    await release();
-    return { failure: { name: jhsPart!.name, reason: errorMessage(err) } };
-  }
-  for (const p of parts) if (p.kind === 'main_jobevent') read.unshift({ kind: 'rollup', ...p.listed, rows: await frames.events.stageParquet(p.local.path) });
-  return { read, files: parts.map((p) => p.local) };
+  await frames.jhs.db.run('COMMIT');
+  if (events) read.splice(events.at, 0, { kind: 'rollup', ...events.listed, rows: await frames.events.stageParquet(events.path) });
+  return { read, files };
 }
 
 /**
@@ -159,7 +188,8 @@ export async function periodUsage(opts: PeriodUsageOptions): Promise<PeriodUsage
     const manifest = opts.from === 'raw' ? undefined : await readManifest(opts.storage, 'day', window.date, opts.prefix);
     plans.push({ window, tarballs, manifest });
   }
-  const stale = (p: DayPlan) => p.tarballs.length > 0 && !isCurrent(p.manifest, p.tarballs, countUnreachable);
+  const kinds = requiredKinds(opts.extraDataframes);
+  const stale = (p: DayPlan) => p.tarballs.length > 0 && !isCurrent(p.manifest, p.tarballs, countUnreachable, kinds);
   if (opts.writeRollups && opts.from !== 'raw') {
     // One rollup (one database) per run of consecutive stale days.
     const runs: DayPlan[][] = [];
@@ -180,8 +210,8 @@ export async function periodUsage(opts: PeriodUsageOptions): Promise<PeriodUsage
   const files: LocalFile[] = [];
   for (const p of plans) {
     if (p.tarballs.length === 0) continue;
-    if (!stale(p) && p.manifest) {
-      const added = await addRollupDay(opts.storage, p.manifest, { jhs, events });
+    if (!stale(p) && p.manifest && !refusedAny(p.manifest)) {
+      const added = await addRollupDay(opts.storage, p.manifest, { jhs, events, extras: opts.extraDataframes, read: opts.read });
       if ('read' in added) {
         inputs.push(...added.read);
         files.push(...added.files);

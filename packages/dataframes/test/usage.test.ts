@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JobHostSummary, loadUsage, MainJobevent, openDuckDb, type UsageTables } from '@tally/dataframes';
 import { DirectoryStorage } from '@tally/storage';
-import { schemaCsv } from '@tally/extractors';
+import { schemaCsv } from '@tally/testkit';
 import { metricsUtilityTarballs, parseCsv } from '@tally/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
