@@ -23,15 +23,17 @@ const { values } = parseArgs({
   options: { smoke: { type: 'boolean', default: false }, keep: { type: 'boolean', default: false }, stages: { type: 'string' } },
 });
 const smoke = values.smoke!;
-const STAGES = ['gather', 'package', 'rollup', 'CCSPv2', 'CCSPv2-rollups', 'renewal', 'dedup', 'ccsp-dedup'] as const;
+const STAGES = ['gather', 'package', 'rollup', 'CCSPv2', 'CCSPv2-rollups', 'CCSPv2-events', 'CCSPv2-events-rollups', 'renewal', 'dedup', 'ccsp-dedup'] as const;
 const chosen = new Set(values.stages ? values.stages.split(',') : STAGES);
 const want = (stage: (typeof STAGES)[number]) => chosen.has(stage);
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const here = fileURLToPath(new URL('.', import.meta.url));
 
 const scale = smoke
-  ? { days: 3, jobsPerDay: 10, hostsPerJob: 30, hosts: 300, tarballDays: 3, tarballRows: 2_000, dedupRows: 2_000, denseRows: 1_000, mainHosts: 300 }
-  : { days: 30, jobsPerDay: 1_112, hostsPerJob: 30, hosts: 100_000, tarballDays: 30, tarballRows: 200_000, dedupRows: 100_000, denseRows: 20_000, mainHosts: 20_000 };
+  ? { days: 3, jobsPerDay: 10, hostsPerJob: 30, hosts: 300, tarballDays: 3, tarballRows: 2_000, eventRows: 1_000, dedupRows: 2_000, denseRows: 1_000, mainHosts: 300 }
+  : { days: 30, jobsPerDay: 1_112, hostsPerJob: 30, hosts: 100_000, tarballDays: 30, tarballRows: 200_000, eventRows: 50_000, dedupRows: 100_000, denseRows: 20_000, mainHosts: 20_000 };
+/** main_jobevent rows per job host summary row in the events month. */
+const EVENTS_PER_ROW = 2;
 
 interface Row {
   stage: string;
@@ -174,6 +176,37 @@ try {
   rows.push({ stage: 'CCSPv2-rollups', what: `the same report from 30 daily rollups${vsRaw}${spread(fromRollups)}`, m: fromRollups, floor: { what: 'gzip -dc of the tarballs', m: gz }, target: { rssMiB: 300, ratio: 0.15 } });
   }
   }
+  }
+
+  // 4b. A month with job events: 30 daily tarballs × 50k job host summaries, 2 events each; the
+  // report with its content-usage sheets, from the tarballs and from daily rollups, vs gzip -dc.
+  if (want('CCSPv2-events') || want('CCSPv2-events-rollups')) {
+    const eventsLake = join(work, 'lake-events');
+    log(`generating ${scale.tarballDays} daily tarballs × ${scale.eventRows} rows with ${EVENTS_PER_ROW} events each …`);
+    const names = await generateTarballs({ out: eventsLake, days: scale.tarballDays, rows: scale.eventRows, eventsPerRow: EVENTS_PER_ROW, start: new Date('2024-03-01T00:00:00Z') });
+    const gz = check(await measure(['sh', '-c', 'gzip -dc "$@" > /dev/null', 'gz', ...names.map((n) => join(eventsLake, n))]), 'gzip -dc (events)');
+    const env = {
+      ...process.env,
+      METRICS_UTILITY_SHIP_TARGET: 'directory',
+      METRICS_UTILITY_SHIP_PATH: eventsLake,
+      METRICS_UTILITY_REPORT_TYPE: 'CCSPv2',
+      METRICS_UTILITY_PRICE_PER_NODE: '11.55',
+      METRICS_UTILITY_REPORT_SKU: 'MCT3752MO',
+      METRICS_UTILITY_REPORT_COMPANY_NAME: 'Bench',
+    };
+    const tally = (...args: string[]) => ['node', join(root, 'packages/cli/dist/bin.js'), ...args];
+    const jhsRows = (scale.tarballDays * scale.eventRows).toLocaleString('en');
+    const eventRows = (scale.tarballDays * scale.eventRows * EVENTS_PER_ROW).toLocaleString('en');
+    const floor = { what: 'gzip -dc of the tarballs', m: gz };
+    if (want('CCSPv2-events')) {
+      const r = check(await measureRuns(tally('report', '--month', '2024-03', '--force', '--from', 'raw'), repeats(5), { env }), 'CCSPv2 with events');
+      rows.push({ stage: 'CCSPv2 with events', what: `report with collections, roles and modules over ${jhsRows} job_host_summary + ${eventRows} main_jobevent rows${spread(r)}`, m: r, floor, target: { rssMiB: 1024, ratio: 2 } });
+    }
+    if (want('CCSPv2-events-rollups')) {
+      check(await measure(tally('rollup', '--since', '2024-03-01', '--until', '2024-04-01', '--period', 'day'), { env }), 'rollup --period day (events)');
+      const r = check(await measureRuns(tally('report', '--month', '2024-03', '--force'), repeats(5), { env }), 'CCSPv2 with events from rollups');
+      rows.push({ stage: 'CCSPv2 with events, rollups', what: `the same report from ${scale.tarballDays} daily rollups${spread(r)}`, m: r, floor, target: { rssMiB: 1024, ratio: 0.15 } });
+    }
   }
 
   // 5. Renewal Guidance from the controller's host metrics.

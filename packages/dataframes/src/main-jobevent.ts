@@ -1,11 +1,17 @@
 import type { TallyDuckDb } from './duckdb.js';
 import { Dataframe, type Fold } from './dataframe.js';
+import { ident } from './duckdb.js';
 import { int, str } from './sql.js';
 import type { Column } from './types.js';
 
+/**
+ * Python's `\w` on text (the reference's regexes run in pandas): Unicode letters and numbers and
+ * `_`. RE2's `\w` is ASCII only, and would give `acmé.zürich.fichier` no collection.
+ */
+const WORD = String.raw`[\p{L}\p{N}_]`;
 /** The reference's collection regex; group 3 is the *last* repetition (RE2 agrees). */
-const COLLECTION = String.raw`^(\w+)\.(\w+)\.((\w+)(\.|$))+`;
-const STANDALONE_ROLE = String.raw`^(\w+)\.(\w+)$`;
+const COLLECTION = String.raw`^(${WORD}+)\.(${WORD}+)\.((${WORD}+)(\.|$))+`;
+const STANDALONE_ROLE = String.raw`^(${WORD}+)\.(${WORD}+)$`;
 
 const q = (s: string) => `'${s}'`;
 
@@ -16,11 +22,20 @@ const q = (s: string) => `'${s}'`;
 export const collectionOf = (expr: string) =>
   `CASE WHEN regexp_matches(${expr}, ${q(COLLECTION)}) THEN regexp_extract(${expr}, ${q(COLLECTION)}, 1) || '.' || regexp_extract(${expr}, ${q(COLLECTION)}, 2) END`;
 
+/** SQL: the role name of a role `r` as the reference keeps it (`ns.coll.role` or `ns.role`), else 'No role used'. */
+const roleOf = (r: string) =>
+  `CASE WHEN regexp_matches(${r}, ${q(COLLECTION)}) THEN regexp_extract(${r}, ${q(COLLECTION)}, 1) || '.' || regexp_extract(${r}, ${q(COLLECTION)}, 2) || '.' || regexp_extract(${r}, ${q(COLLECTION)}, 3) ` +
+  `WHEN regexp_matches(${r}, ${q(STANDALONE_ROLE)}) THEN ${r} ELSE 'No role used' END`;
+
 /**
  * main_jobevent grouped by host_name, module_name, collection_name, role_name, install_uuid,
  * job_remote_id: task_runs = events, duration = sum of `duration` (missing = 0).
  * Events without task_action or host_name are dropped; module = resolved_action else
  * task_action; role = resolved_role else role, kept only as `ns.coll.role` or `ns.role`.
+ *
+ * The regexes run once per distinct (module, role) of the rows being grouped, never per event:
+ * with Unicode word classes they cost more than reading and grouping the events (a month's
+ * 3M events are a few hundred distinct names).
  */
 export class MainJobevent extends Dataframe {
   readonly name = 'main_jobevent';
@@ -48,23 +63,46 @@ export class MainJobevent extends Dataframe {
     return { task_runs: 'sum', duration: 'sum' };
   }
 
+  /** A prepared event keeps its role as written (`role`); `aggregateSelect` names it. */
   protected readonly preparedColumns: readonly Column[] = [
-    ...this.columns.filter((c) => this.indexColumns.includes(c.name as never)),
+    { name: 'host_name', type: 'VARCHAR' },
+    { name: 'module_name', type: 'VARCHAR' },
+    { name: 'role', type: 'VARCHAR' },
+    { name: 'install_uuid', type: 'VARCHAR' },
+    { name: 'job_remote_id', type: 'BIGINT' },
     { name: 'duration', type: 'DOUBLE' },
   ];
 
   protected prepareSql(member: string, src: string): string | undefined {
     if (member !== 'main_jobevent.csv') return undefined;
-    const role = `COALESCE(${str('resolved_role')}, ${str('role')})`;
     return (
-      `SELECT ${str('host_name')} AS host_name, module AS module_name, ` +
-      `COALESCE(${collectionOf('module')}, 'No collection used') AS collection_name, ` +
-      `CASE WHEN regexp_matches(r, ${q(COLLECTION)}) THEN regexp_extract(r, ${q(COLLECTION)}, 1) || '.' || regexp_extract(r, ${q(COLLECTION)}, 2) || '.' || regexp_extract(r, ${q(COLLECTION)}, 3) ` +
-      `WHEN regexp_matches(r, ${q(STANDALONE_ROLE)}) THEN r ELSE 'No role used' END AS role_name, ` +
-      `CAST($2 AS VARCHAR) AS install_uuid, ${int('job_remote_id')} AS job_remote_id, ` +
-      `COALESCE(TRY_CAST("duration" AS DOUBLE), 0) AS duration ` +
-      `FROM (SELECT *, COALESCE(${str('resolved_action')}, ${str('task_action')}) AS module, ${role} AS r FROM ${src}) ` +
-      `WHERE ${str('task_action')} IS NOT NULL AND ${str('host_name')} IS NOT NULL`
+      `SELECT ${str('host_name')} AS host_name, COALESCE(${str('resolved_action')}, ${str('task_action')}) AS module_name, ` +
+      `COALESCE(${str('resolved_role')}, ${str('role')}) AS role, CAST($2 AS VARCHAR) AS install_uuid, ` +
+      `${int('job_remote_id')} AS job_remote_id, COALESCE(TRY_CAST("duration" AS DOUBLE), 0) AS duration ` +
+      `FROM ${src} WHERE ${str('task_action')} IS NOT NULL AND ${str('host_name')} IS NOT NULL`
+    );
+  }
+
+  /** (module, role) → collection_name, role_name of the rows being grouped. */
+  private get namesTable(): string {
+    return ident(`${this.table}_names`);
+  }
+
+  /**
+   * Names every distinct (module, role) of `from` first (a light pass: a few hundred groups),
+   * then groups the events by those names, the names table joined in (a tiny hash table).
+   */
+  protected override async aggregateSelect(from: string): Promise<string> {
+    await this.nameContent(from);
+    return this.aggregateSql(from);
+  }
+
+  /** The names table of every distinct (module, role) of the prepared rows `from`. */
+  private async nameContent(from: string): Promise<void> {
+    await this.db.run(
+      `CREATE OR REPLACE TEMP TABLE ${this.namesTable} AS SELECT module_name, role, ` +
+        `COALESCE(${collectionOf('module_name')}, 'No collection used') AS collection_name, ${roleOf('role')} AS role_name ` +
+        `FROM (SELECT DISTINCT module_name, role FROM ${from})`,
     );
   }
 
@@ -72,8 +110,49 @@ export class MainJobevent extends Dataframe {
     return ['main_jobevent.csv'];
   }
 
+  /**
+   * Every event added so far as rows of `columns`, not regrouped: raw events one row each (named
+   * through the names table), rollup rows as grouped. What the content-usage sheets aggregate:
+   * sums and distinct counts, the same over grouped and ungrouped rows, so a report reads each
+   * event and each rollup row once and never builds the month's grouped table. Consumes nothing.
+   */
+  async usageRows(): Promise<string> {
+    const pending = await this.pendingRows();
+    if (!pending) {
+      await this.group();
+      return `(SELECT ${this.columns.map((c) => ident(c.name)).join(', ')} FROM ${ident(this.table)})`;
+    }
+    const parts: string[] = [];
+    if (pending.hasPrepared) {
+      await this.nameContent(pending.prepared);
+      parts.push(
+        `SELECT e.host_name, e.module_name, n.collection_name, n.role_name, e.install_uuid, e.job_remote_id, 1::BIGINT AS task_runs, e.duration ` +
+          `FROM ${pending.prepared} e JOIN ${this.namesTable} n ON n.module_name = e.module_name AND n.role IS NOT DISTINCT FROM e.role`,
+      );
+    }
+    if (pending.parquet) parts.push(`SELECT * FROM ${pending.parquet}`);
+    if (parts.length === 0) return `(SELECT ${this.columns.map((c) => `NULL::${c.type} AS ${ident(c.name)}`).join(', ')} WHERE false)`;
+    return `(${parts.join(' UNION ALL ')})`;
+  }
+
+  /**
+   * The distinct install_uuids of the events added: `prepared`, those of the raw events (their
+   * tarballs' config.json), and those read from rollup rows; undefined when there are raw events
+   * and `prepared` is not given.
+   */
+  async installs(prepared: readonly (string | null)[] | undefined): Promise<(string | null)[] | undefined> {
+    const pending = await this.pendingRows();
+    if (pending?.hasPrepared && !prepared) return undefined;
+    const grouped = pending ? pending.parquet : `(SELECT install_uuid FROM ${ident(this.table)})`;
+    const read = grouped ? await this.db.all<{ u: string | null }>(`SELECT DISTINCT install_uuid AS u FROM ${grouped}`) : [];
+    return [...(pending?.hasPrepared ? (prepared ?? []) : []), ...read.map((r) => r.u)];
+  }
+
   protected aggregateSql(from: string): string {
-    const index = this.indexColumns.join(', ');
-    return `SELECT ${index}, CAST(count(*) AS BIGINT), CAST(sum(duration) AS DOUBLE) FROM ${from} GROUP BY ${index}`;
+    const index = this.indexColumns.map((c) => (c === 'collection_name' || c === 'role_name' ? `n.${c}` : `e.${c}`)).join(', ');
+    return (
+      `SELECT ${index}, CAST(count(*) AS BIGINT), CAST(sum(e.duration) AS DOUBLE) FROM ${from} e ` +
+      `JOIN ${this.namesTable} n ON n.module_name = e.module_name AND n.role IS NOT DISTINCT FROM e.role GROUP BY ${index}`
+    );
   }
 }

@@ -40,6 +40,8 @@ export interface PeriodUsageOptions {
   read?: LoadUsageOptions['read'];
   /** Called with the job host summaries and events once everything is loaded, before the usage tables consume them. */
   onLoaded?: ((jhs: JobHostSummary, events: MainJobevent) => Promise<LoadedAdjustments | undefined>) | undefined;
+  /** See `UsageOptions.keepEvents`. */
+  keepEvents?: (() => boolean) | undefined;
 }
 
 /** One input of a report: a tarball read raw, or a rollup part. */
@@ -110,10 +112,12 @@ function isCurrent(m: RollupManifest | undefined, tarballs: readonly ListedObjec
 const refusedAny = (m: RollupManifest) => m.inputs.some((i) => i.skipped !== undefined);
 
 /**
- * Add a day's rollup parts to the dataframes, all or none: the extra dataframes' and the events'
- * (in a transaction), then the job host summaries, staged in their file (`stageParquet` reads the
- * footer: a file that is not Parquet fails there). Returns the parts read and their local copies
- * (kept until the usage tables are built), or the failure naming the part that could not be read.
+ * Add a day's rollup parts to the dataframes, all or none: the extra dataframes' (in a
+ * transaction), the job host summaries staged in their file (`stageParquet` reads the footer: a
+ * file that is not Parquet fails there), and the events staged in theirs once everything else
+ * is in (their footer is checked in turn: staging them cannot fail then), to be read once by the
+ * content aggregation. Returns the parts read and their local copies (kept until the usage tables
+ * are built), or the failure naming the part that could not be read.
  */
 async function addRollupDay(
   storage: Store,
@@ -122,6 +126,7 @@ async function addRollupDay(
 ): Promise<{ read: UsageInput[]; files: LocalFile[] } | { failure: { name: string; reason: string } }> {
   const read: UsageInput[] = [];
   const files: LocalFile[] = [];
+  let events: { listed: ListedObject; path: string; at: number } | undefined;
   // As from the tarballs: a frame the report does not read gets no rows from the rollup either.
   const added: Dataframe[] = [
     ...(frames.extras ?? []),
@@ -132,7 +137,7 @@ async function addRollupDay(
   for (const df of added) await df.init();
   const sources = added.map((df) => df.sources);
   await frames.jhs.db.run('BEGIN TRANSACTION');
-  // The job host summaries last: staged, they are the only part a rollback cannot undo.
+  // The job host summaries last: staged, the only part a rollback cannot undo (events: after the commit).
   for (const df of added) {
     const part = (m.parts as Partial<Record<string, { name: string } | null>>)[df.name];
     if (!part) continue;
@@ -140,6 +145,11 @@ async function addRollupDay(
       const listed = await listObject(storage, part.name);
       const local = await storage.get(part.name);
       files.push(local);
+      if (df === frames.events) {
+        await df.db.all('SELECT num_rows FROM parquet_file_metadata($1)', [local.path]);
+        events = { listed, path: local.path, at: read.length };
+        continue;
+      }
       const rows = df === frames.jhs ? await frames.jhs.stageParquet(local.path) : await df.addParquet(local.path);
       read.push({ kind: 'rollup', ...listed, rows });
     } catch (err) {
@@ -152,6 +162,7 @@ async function addRollupDay(
     }
   }
   await frames.jhs.db.run('COMMIT');
+  if (events) read.splice(events.at, 0, { kind: 'rollup', ...events.listed, rows: await frames.events.stageParquet(events.path) });
   return { read, files };
 }
 
@@ -217,7 +228,7 @@ export async function periodUsage(opts: PeriodUsageOptions): Promise<PeriodUsage
   try {
     if (rawNames.size === 0) {
       const adjust = await opts.onLoaded?.(jhs, events);
-      const usage = await usageTables(jhs, { events, organizationFilter: opts.organizationFilter, consume: true, hostNameMapping: adjust?.hostNameMapping });
+      const usage = await usageTables(jhs, { events, organizationFilter: opts.organizationFilter, keepEvents: opts.keepEvents, consume: true, hostNameMapping: adjust?.hostNameMapping });
       return { usage, inputs, skipped, days, removed: Promise.resolve() };
     }
     const onLoaded = opts.onLoaded;
@@ -232,6 +243,7 @@ export async function periodUsage(opts: PeriodUsageOptions): Promise<PeriodUsage
       ...(opts.onExtracted ? { onExtracted: opts.onExtracted } : {}),
       read: opts.read,
       extraDataframes: opts.extraDataframes,
+      keepEvents: opts.keepEvents,
       ...(onLoaded ? { onLoaded: () => onLoaded(jhs, events) } : {}),
     });
     const failed = new Set(loaded.failures.map((f: ExtractFailure) => f.file));

@@ -35,7 +35,11 @@ import type { MainJobevent } from './main-jobevent.js';
 /** What the usage SQL needs of a database (a TallyDuckDb). */
 type UsageDb = Pick<TallyDuckDb, 'all' | 'run'>;
 
-export const USAGE_TABLES = { hosts: 'report_hosts', jobs: 'report_jobs', hostMap: 'report_host_map' } as const;
+export const USAGE_TABLES = { hosts: 'report_hosts', jobs: 'report_jobs', hostMap: 'report_host_map', content: 'report_content' } as const;
+
+/** The content-usage sheets' keys, as `report_content.sheet` names them. */
+export const CONTENT_KEYS = ['collection_name', 'role_name', 'module_name'] as const;
+export type ContentKey = (typeof CONTENT_KEYS)[number];
 
 const ORG_FILTER = 'report_org_filter';
 
@@ -193,12 +197,13 @@ async function usageFromPrepared(db: UsageDb, usageRows: string, opts: UsageSqlO
        SELECT k.o, k.t, k.u, d.j FROM d JOIN k USING (id)`,
     );
     if (opts.hostMap) {
-      // Exact, from the rows of the hosts some job renamed (another read, only with events).
+      // From the job lists of the hosts some job renamed: a grouped row with a DIRECT member
+      // has its job in its host row's list (NULL included), so the rows need no second read.
       await db.run(
         `CREATE OR REPLACE TABLE ${USAGE_TABLES.hostMap} AS
          SELECT oh AS original_host_name, u AS install_uuid, j AS job_remote_id, max(h) AS host_name FROM (
-           SELECT h, oh, u, j FROM (${rows}) WHERE true${inOrgs('o')} AND oh IN (SELECT oh FROM ${HOST_ROWS} WHERE h IS DISTINCT FROM oh)
-           GROUP BY o, t, h, oh, u, j HAVING min(typ) = ${DIRECT})
+           SELECT h, oh, u, unnest(js) AS j FROM ${HOST_ROWS}
+           WHERE true${inOrgs('o')} AND oh IN (SELECT oh FROM ${HOST_ROWS} WHERE h IS DISTINCT FROM oh))
          GROUP BY ALL HAVING max(h) IS DISTINCT FROM oh`,
       );
     }
@@ -207,6 +212,47 @@ async function usageFromPrepared(db: UsageDb, usageRows: string, opts: UsageSqlO
   } finally {
     for (const t of [HOST_ROWS, INDIRECT, MIXED, REREAD]) await db.run(`DROP TABLE IF EXISTS ${t}`);
   }
+}
+
+/**
+ * Can the reference's non-unique node, the text `host__install__job`, be grouped as the columns
+ * (host, install, job)? Yes when no install holds `_` or is the text `nan` (NULL's spelling):
+ * the job (digits or `nan`) and the install are then the text after the last two `__`, so equal
+ * texts are equal columns. Narrower keys than the 70-character text: a third of the aggregation.
+ */
+function nodeColumnsExact(installs: readonly (string | null)[] | undefined): boolean {
+  return installs?.every((u) => u === null || (!u.includes('_') && u !== 'nan')) ?? false;
+}
+
+/**
+ * `report_content`: per sheet (`CONTENT_KEYS`) and key, the unique managed nodes (hosts), the
+ * non-unique ones (host, install, job: the reference's `host_name__install_uuid__job_remote_id`),
+ * task runs and duration, from `events` (rows of MainJobevent's columns, grouped or not: every
+ * figure is the same either way) with event hosts mapped through `hostMap` (ansible_host).
+ * ONE pass over the events, six grouping sets and no DISTINCT aggregate. Durations are added as
+ * whole microseconds, exact and in any order: raw events and rollups give the same cells.
+ */
+async function contentUsage(db: UsageDb, events: string, hostMap: string, installs: readonly (string | null)[] | undefined): Promise<void> {
+  const node = nodeColumnsExact(installs)
+    ? 'install_uuid, job_remote_id'
+    : `h || '__' || COALESCE(install_uuid, 'nan') || '__' || COALESCE(job_remote_id::VARCHAR, 'nan') AS hc`;
+  const nodeKey = node.endsWith(' AS hc') ? 'hc' : `h, ${node}`;
+  const sheet = (g: string) => CONTENT_KEYS.map((k) => `WHEN GROUPING(${k}) = 0 THEN ${g === 'name' ? `'${k}'` : k}`).join(' ');
+  const sets = CONTENT_KEYS.flatMap((k) => [`(${k}, ${nodeKey})`, `(${k}, h)`]).join(', ');
+  const perNode = `GROUPING(${nodeKey.split(', ').at(-1)!}) = 0`;
+  await db.run(
+    `CREATE OR REPLACE TABLE ${USAGE_TABLES.content} AS
+     WITH e AS (
+       SELECT h, ${node}, ${CONTENT_KEYS.join(', ')}, task_runs, TRY_CAST(round(duration * 1e6) AS BIGINT) AS us FROM (
+         SELECT COALESCE(m.host_name, e.host_name) AS h, e.* FROM ${events} e LEFT JOIN ${hostMap} m ON m.original_host_name = e.host_name
+           AND m.install_uuid IS NOT DISTINCT FROM e.install_uuid AND m.job_remote_id IS NOT DISTINCT FROM e.job_remote_id)),
+     g AS (
+       SELECT CASE ${sheet('name')} END AS sheet, CASE ${sheet('value')} END AS k, ${perNode} AS per_node, sum(task_runs) AS tr, sum(us) AS us
+       FROM e GROUP BY GROUPING SETS (${sets}))
+     SELECT sheet, k, count(*) FILTER (WHERE NOT per_node) AS hosts, count(*) FILTER (WHERE per_node) AS nodes,
+       sum(tr) FILTER (WHERE per_node) AS task_runs, CAST(COALESCE(sum(us) FILTER (WHERE per_node), 0) AS DOUBLE) / 1e6 AS duration
+     FROM g GROUP BY sheet, k`,
+  );
 }
 
 /**
@@ -219,7 +265,9 @@ export interface UsageTables {
   jobs: string;
   /** Present when the events dataframe had rows. */
   hostMap?: string | undefined;
-  /** The grouped main_jobevent table, when it had rows. */
+  /** The content-usage sheets' rows (`report_content`, see `contentUsage`), when there were events. */
+  content?: string | undefined;
+  /** The grouped main_jobevent table, when there were events and `keepEvents` asked for it. */
   events?: string | undefined;
   /** No DIRECT job host summary at all (before the organization filter): no billing data. */
   empty: boolean;
@@ -230,8 +278,13 @@ export interface UsageTables {
 export interface UsageOptions {
   /** Only these organizations (METRICS_UTILITY_ORGANIZATION_FILTER); empty or absent = all. */
   organizationFilter?: readonly string[] | undefined;
-  /** Grouped (here: `group()`ed) for the content-usage sheets. */
+  /** Read once into `report_content` for the content-usage sheets. */
   events?: MainJobevent | undefined;
+  /**
+   * Also group the events into their table (`UsageTables.events`), for a consumer that needs
+   * their rows (INDIRECT collections counted beside them); asked once the rows are loaded.
+   */
+  keepEvents?: (() => boolean) | undefined;
   /** Every install_uuid of the prepared rows, when known (a cheaper key; see `installsHashApart`). */
   installs?: readonly (string | null)[] | undefined;
   /** Testing: always build from grouped rows. */
@@ -260,14 +313,23 @@ const HOST_NAME_MAP = 'usage_host_name_map';
  * the same tables.
  */
 export async function usageTables(jhs: JobHostSummary, opts: UsageOptions = {}): Promise<UsageTables> {
+  const tables = await jobUsageTables(jhs, { ...opts, hostMap: (opts.events?.sources ?? 0) > 0 });
+  const events = opts.events;
+  if (!events || events.sources === 0) return tables;
+  const keep = opts.keepEvents?.() ?? false;
+  if (keep) await events.group();
+  const rows = await events.usageRows();
+  await contentUsage(tables.db, rows, USAGE_TABLES.hostMap, await events.installs(opts.installs));
+  const [n] = await tables.db.all<{ n: bigint }>(`SELECT count(*) AS n FROM ${USAGE_TABLES.content}`);
+  if (Number(n?.n ?? 0) === 0) return tables;
+  return { ...tables, hostMap: USAGE_TABLES.hostMap, content: USAGE_TABLES.content, events: keep ? events.table : undefined };
+}
+
+/** The usage tables of the job host summaries (and the host map, with `hostMap`). */
+async function jobUsageTables(jhs: JobHostSummary, opts: UsageOptions & { hostMap: boolean }): Promise<UsageTables> {
   const db = jhs.db;
-  let hasEvents = false;
-  if (opts.events) {
-    await opts.events.group();
-    hasEvents = (await opts.events.count()) > 0;
-  }
-  const sql = { organizationFilter: opts.organizationFilter, hostMap: hasEvents, installs: opts.installs };
-  const base = { db, hosts: USAGE_TABLES.hosts, jobs: USAGE_TABLES.jobs, hostMap: hasEvents ? USAGE_TABLES.hostMap : undefined, events: hasEvents ? opts.events?.table : undefined };
+  const sql = { organizationFilter: opts.organizationFilter, hostMap: opts.hostMap, installs: opts.installs };
+  const base = { db, hosts: USAGE_TABLES.hosts, jobs: USAGE_TABLES.jobs };
   const mapping = opts.hostNameMapping?.size ? opts.hostNameMapping : undefined;
   const pending = opts.method === 'grouped' ? undefined : await jhs.pendingRows();
   if (!pending && mapping) {
@@ -326,6 +388,8 @@ export interface LoadUsageOptions {
   read?: { jobHostSummary?: boolean; events?: boolean } | undefined;
   /** More dataframes read from the same tarballs (e.g. main_host, data_collection_status). */
   extraDataframes?: readonly Dataframe[] | undefined;
+  /** See `UsageOptions.keepEvents`. */
+  keepEvents?: (() => boolean) | undefined;
   /**
    * Called once the tarballs are loaded, BEFORE the usage tables consume the job host summaries'
    * prepared rows (e.g. to group the INDIRECT rows apart). Called again if the out-of-memory
@@ -366,7 +430,7 @@ export async function loadUsage(opts: LoadUsageOptions): Promise<LoadUsageResult
   let installs: (string | null)[] = [];
   const finish = async (method: 'grouped' | undefined) => {
     const adjust = await opts.onLoaded?.();
-    usage = await usageTables(jhs, { organizationFilter: opts.organizationFilter, events: opts.events, installs, method, consume: true, hostNameMapping: adjust?.hostNameMapping });
+    usage = await usageTables(jhs, { organizationFilter: opts.organizationFilter, events: opts.events, keepEvents: opts.keepEvents, installs, method, consume: true, hostNameMapping: adjust?.hostNameMapping });
   };
   const started = performance.now();
   const res = await withExtracted(dfs, loadOpts, async (extracted, result) => {

@@ -11,6 +11,7 @@ import { auditName, auditOf } from './audit.js';
 import { loadWorkbookWriter } from './sheet.js';
 import { extraDataframes, hasNoData, loadExtras, longGaps, type ReportExtras } from './report-inputs.js';
 import { sheetInputs } from './sheet-selection.js';
+import { indirectCollections } from './content-sheets.js';
 
 export type CcspType = 'CCSP' | 'CCSPv2';
 
@@ -108,6 +109,7 @@ export async function writeCcspFromDataframes(opts: CcspFromDataframesOptions): 
     events: opts.dataframes.mainJobevent,
     // CCSP (v1) has no organization filter, as in the reference.
     organizationFilter: opts.type === 'CCSPv2' ? opts.params.organizationFilter : undefined,
+    keepEvents: () => true,
   });
   if (tables.empty) return { status: 'empty', name: opts.name };
   await writeCcspWorkbook(opts.type, tables, opts.params, opts);
@@ -187,6 +189,8 @@ export async function buildCcspReport(opts: BuildCcspOptions): Promise<BuildResu
       extras = await loadExtras(jhs, frames, organizationFilter, experimental);
       return { hostNameMapping: extras.hostNameMapping };
     },
+    // Counting INDIRECT collections beside the events' needs the events' rows.
+    keepEvents: () => indirectCollections({ indirect: extras.indirect }, opts.params.sheets),
     // exceljs loads while DuckDB aggregates (openWorkbook reports a failure to load it).
     onExtracted: () => void loadWorkbookWriter().catch(() => {}),
   });

@@ -26,14 +26,14 @@ const CONTENT = [
  * Do the content sheets count INDIRECT rows' collections? When `indirectly_managed_nodes` is
  * selected and the period has INDIRECT rows (the newest reference's "Usage by collections").
  */
-export function indirectCollections(t: ReportTables, sheets: readonly string[]): boolean {
+export function indirectCollections(t: Pick<ReportTables, 'indirect'>, sheets: readonly string[]): boolean {
   return Boolean(t.indirect) && sheets.includes('indirectly_managed_nodes');
 }
 
 /** The queries of the content sheets `writeContentSheets` will write (to prefetch them). */
 export function contentQueries(q: ReportQueries, t: ReportTables, sheets: readonly string[]): Promise<unknown>[] {
   const indirect = indirectCollections(t, sheets);
-  return t.events || indirect ? CONTENT.filter((c) => sheets.includes(c.flag)).map((c) => q.contentUsage(c.key, indirect)) : [];
+  return t.content || indirect ? CONTENT.filter((c) => sheets.includes(c.flag)).map((c) => q.contentUsage(c.key, indirect)) : [];
 }
 
 /**

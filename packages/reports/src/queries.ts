@@ -16,6 +16,9 @@ export interface ReportTables {
   hosts: string;
   jobs: string;
   hostMap?: string | undefined;
+  /** The content-usage sheets' rows (sheet, k, hosts, nodes, task_runs, duration), when there were events. */
+  content?: string | undefined;
+  /** Grouped events (with `hostMap`): needed only to count INDIRECT collections beside them. */
   events?: string | undefined;
   /** No job host summary in the period (an organization filter may still leave the tables empty otherwise). */
   empty: boolean;
@@ -216,7 +219,10 @@ export class ReportQueries {
     const indirect = indirectCollections && key === 'collection_name' && this.indirect
       ? `SELECT collection_name AS k, host_name, host_composite_id AS hc, task_runs, duration FROM (${indirectCollectionsSql(this.indirect)})`
       : undefined;
-    if ((!this.t.events || !this.t.hostMap) && !indirect) return Promise.resolve([]);
+    if (!indirect) {
+      if (!this.t.content) return Promise.resolve([]);
+      return this.rows(`SELECT k, hosts, nodes, task_runs, duration FROM ${this.t.content} WHERE sheet = '${key}' ORDER BY k NULLS LAST`);
+    }
     const events = this.t.events && this.t.hostMap
       ? `SELECT host_name, k, host_name || '__' || COALESCE(install_uuid, 'nan') || '__' || COALESCE(job_remote_id::VARCHAR, 'nan') AS hc,
            task_runs, duration FROM (
@@ -228,7 +234,7 @@ export class ReportQueries {
     const all = [events, indirect && `SELECT host_name, k, hc, task_runs, duration FROM (${indirect})`].filter(Boolean).join(' UNION ALL ');
     return this.rows(
       `WITH e AS (${all})
-       SELECT k, count(DISTINCT host_name), count(DISTINCT hc), sum(task_runs), sum(duration)::DOUBLE
+       SELECT k, count(DISTINCT host_name), count(DISTINCT hc), sum(task_runs), CAST(sum(TRY_CAST(duration AS DECIMAL(38, 6))) AS DOUBLE)
        FROM e GROUP BY k ORDER BY k NULLS LAST`,
     );
   }

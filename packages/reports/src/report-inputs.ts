@@ -86,7 +86,7 @@ export async function loadExtras(
  * reference writes nothing when every dataframe it loaded is empty).
  */
 export function hasNoData(t: ReportTables, sheets: readonly string[]): boolean {
-  if (!t.empty || t.indirect || t.events) return false;
+  if (!t.empty || t.indirect || t.content) return false;
   if (sheets.includes('inventory_scope') && (t.extras?.inventoryScope?.length ?? 0) > 0) return false;
   if (sheets.includes('data_collection_status') && (t.extras?.collectionStatus.length ?? 0) > 0) return false;
   return true;

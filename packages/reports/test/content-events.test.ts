@@ -1,0 +1,197 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { rollup } from '@tally/dataframes';
+import { buildCcspReport, reportParams } from '@tally/reports';
+import { DirectoryStorage } from '@tally/storage';
+import { schemaCsv } from '@tally/testkit';
+import ExcelJS from 'exceljs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+// The three content-usage sheets of a generated month with events, from the tarballs and from
+// daily rollups, against the same figures computed here from the CSVs the tarballs hold.
+
+const DAYS = ['2024-05-01', '2024-05-02', '2024-05-03'];
+const SHEETS = ['ccsp_summary', 'managed_nodes', 'usage_by_collections', 'usage_by_roles', 'usage_by_modules'];
+const { reportPeriod: _, ...params } = reportParams({ reportPeriod: '', pricePerNode: 1, sku: 'SKU', companyName: 'Acme', sheets: SHEETS, now: new Date(Date.UTC(2024, 5, 2)) });
+
+/** [task_action, resolved_action, role, resolved_role]: what a task ran, as a controller records it. */
+const CONTENT = [
+  ['ansible.builtin.copy', 'ansible.builtin.copy', '', ''],
+  ['copy', 'ansible.builtin.copy', '', ''],
+  ['shell', '', '', ''],
+  ['my_module', '', 'common', ''],
+  ['community.general.ini_file', 'community.general.ini_file', 'geerlingguy.nginx', ''],
+  ['include_role', 'ansible.builtin.include_role', '', 'redhat.rhel_system_roles.timesync'],
+  ['ansible.builtin.include_role', 'ansible.builtin.include_role', 'geerlingguy.mysql', 'geerlingguy.mysql'],
+  ['template', 'ansible.builtin.template', 'ns.coll.sub.deep', ''],
+  ['acmé.zürich.fichier', 'acmé.zürich.fichier', 'acmé.rôle', ''],
+  ['模块', '', 'ns.coll.rôle', ''],
+  ['cisco.ios.ios_config', 'cisco.ios.ios_config', 'a.b-c', ''],
+  ['debug', '', 'ns.coll.', ''],
+] as const;
+
+type Row = Record<string, string>;
+interface Day {
+  jhs: Row[];
+  events: Row[];
+}
+
+/** xorshift32: deterministic data. */
+function rng(seed: number): () => number {
+  let x = seed;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Three days of jobs over 12 hosts (every third one renamed through ansible_host, which the
+ * events do not know), 1–4 events per job host: job 1 runs on the first two days (a job host
+ * summary and events on each), some events lack a task_action or a host, some a duration.
+ */
+function generate(): Day[] {
+  const rand = rng(2024);
+  let id = 0;
+  return DAYS.map((date, d) => {
+    const day: Day = { jhs: [], events: [] };
+    for (let job = d * 4 + 1; job <= d * 4 + 4; job++) {
+      const jobId = job === 5 ? 1 : job; // the second day's first job is job 1 again
+      for (let h = 0; h < 12; h++) {
+        if (rand() < 0.3) continue;
+        const host = `host-${h}.example.com`;
+        const at = `${date} ${String(job % 24).padStart(2, '0')}:00:00.000000+00`;
+        id++;
+        day.jhs.push({ id: String(id), created: at, modified: at, host_name: host, ansible_host_variable: h % 3 === 0 ? `10.0.0.${h}` : '', ok: '1', dark: '0', failures: '0', skipped: '0', ignored: '0', rescued: '0', processed: '1', changed: '0', failed: 'f', job_created: at, job_remote_id: String(jobId), job_template_name: 'Deploy', organization_name: `Org ${h % 2}` });
+        const n = 1 + Math.floor(rand() * 4);
+        for (let e = 0; e < n; e++) {
+          const [task_action, resolved_action, role, resolved_role] = CONTENT[Math.floor(rand() * CONTENT.length)]!;
+          const r = rand();
+          day.events.push({
+            id: String(id * 10 + e),
+            created: at,
+            job_created: at,
+            event: 'runner_on_ok',
+            task_action: r < 0.03 ? '' : task_action,
+            resolved_action,
+            role,
+            resolved_role,
+            duration: r > 0.95 ? '' : (rand() * 10).toFixed(6),
+            task: e === 0 ? 'Install "nginx", then start' : `Task ${e}`,
+            job_remote_id: String(jobId),
+            host_name: r > 0.03 && r < 0.05 ? '' : host,
+          });
+        }
+      }
+    }
+    return day;
+  });
+}
+
+function writeTarballs(ship: string, days: Day[], install: string): void {
+  days.forEach((day, i) => {
+    const src = mkdtempSync(join(tmpdir(), 'tally-content-src-'));
+    writeFileSync(join(src, 'config.json'), JSON.stringify({ install_uuid: install }));
+    writeFileSync(join(src, 'job_host_summary.csv'), schemaCsv('job_host_summary.csv', day.jhs));
+    writeFileSync(join(src, 'main_jobevent.csv'), schemaCsv('main_jobevent.csv', day.events));
+    const [y, m, d] = DAYS[i]!.split('-');
+    const dir = join(ship, 'data', y!, m!, d!);
+    mkdirSync(dir, { recursive: true });
+    const next = `${y}-${m}-${String(Number(d) + 1).padStart(2, '0')}`;
+    execFileSync('tar', ['czf', join(dir, `${install}-${DAYS[i]}-000000+0000-${next}-000000+0000-0.tar.gz`), '-C', src, '.']);
+    rmSync(src, { recursive: true, force: true });
+  });
+}
+
+/** Python's `\w` (the reference's regexes run in pandas): Unicode letters, numbers, `_`. */
+const W = String.raw`[\p{L}\p{N}_]`;
+const COLLECTION = new RegExp(String.raw`^(${W}+)\.(${W}+)\.((${W}+)(\.|$))+`, 'u');
+const STANDALONE = new RegExp(String.raw`^(${W}+)\.(${W}+)$`, 'u');
+
+/** The three sheets' rows, computed from the generated CSV rows the way the reference reads them. */
+function expected(days: Day[], install: string): Record<string, unknown[][]> {
+  // (host, job) → ansible_host, from the job host summaries (one install).
+  const mapped = new Map<string, string>();
+  for (const r of days.flatMap((d) => d.jhs)) if (r.ansible_host_variable) mapped.set(`${r.host_name}\u0000${r.job_remote_id}`, r.ansible_host_variable);
+  const sheets: Record<string, Map<string, { hosts: Set<string>; nodes: Set<string>; runs: number; micros: number }>> = { collection: new Map(), role: new Map(), module: new Map() };
+  for (const e of days.flatMap((d) => d.events)) {
+    if (!e.task_action || !e.host_name) continue;
+    const module = e.resolved_action || e.task_action!;
+    const role = e.resolved_role || e.role || '';
+    const c = COLLECTION.exec(module);
+    const rc = COLLECTION.exec(role);
+    const keys = {
+      collection: c ? `${c[1]}.${c[2]}` : 'No collection used',
+      role: rc ? `${rc[1]}.${rc[2]}.${rc[3]}` : STANDALONE.test(role) ? role : 'No role used',
+      module,
+    };
+    const host = mapped.get(`${e.host_name}\u0000${e.job_remote_id}`) ?? e.host_name!;
+    for (const [sheet, key] of Object.entries(keys)) {
+      const acc = sheets[sheet]!.get(key) ?? { hosts: new Set(), nodes: new Set(), runs: 0, micros: 0 };
+      acc.hosts.add(host);
+      acc.nodes.add(`${host}__${install}__${e.job_remote_id}`);
+      acc.runs += 1;
+      acc.micros += e.duration ? Math.round(Number(e.duration) * 1e6) : 0;
+      sheets[sheet]!.set(key, acc);
+    }
+  }
+  const rows = (m: (typeof sheets)[string]) =>
+    [...m.entries()]
+      .sort(([a], [b]) => (Buffer.from(a) < Buffer.from(b) ? -1 : 1))
+      .map(([k, v]) => [k, v.hosts.size, v.nodes.size, v.runs, v.micros / 1e6]);
+  return { 'Usage by collections': rows(sheets.collection!), 'Usage by roles': rows(sheets.role!), 'Usage by modules': rows(sheets.module!) };
+}
+
+async function contentSheets(path: string): Promise<Record<string, unknown[][]>> {
+  const wb = new ExcelJS.Workbook();
+  await wb.xlsx.readFile(path);
+  const out: Record<string, unknown[][]> = {};
+  for (const name of ['Usage by collections', 'Usage by roles', 'Usage by modules']) {
+    const ws = wb.getWorksheet(name);
+    if (!ws) continue;
+    const rows: unknown[][] = [];
+    for (let r = 2; r <= ws.rowCount; r++) rows.push(Array.from({ length: 5 }, (_, i) => ws.getRow(r).getCell(i + 1).value ?? null));
+    out[name] = rows;
+  }
+  return out;
+}
+
+let base: string;
+beforeAll(() => {
+  base = mkdtempSync(join(tmpdir(), 'tally-content-'));
+});
+afterAll(() => rmSync(base, { recursive: true, force: true }));
+
+describe('content-usage sheets of a month with events', () => {
+  // An install with `_` makes the non-unique nodes count as the reference's text, not as columns.
+  it.each(['3c0ffee0-aaaa-4bbb-8ccc-000000000001', 'lab_install'])('install %s: from the tarballs, from daily rollups and from the CSVs, the same cells', async (install) => {
+    const days = generate();
+    const ship = join(base, install);
+    writeTarballs(ship, days, install);
+    const storage = new DirectoryStorage({ base: ship });
+    const want = expected(days, install);
+    // The generated month exercises what it claims to.
+    const keys = Object.values(want).flatMap((rows) => rows.map((r) => r[0]));
+    for (const k of ['ansible.builtin', 'No collection used', 'acmé.zürich', '模块', 'redhat.rhel_system_roles.timesync', 'geerlingguy.nginx', 'ns.coll.deep', 'ns.coll.rôle', 'acmé.rôle', 'No role used']) {
+      expect(keys).toContain(k);
+    }
+    expect(keys).not.toContain('a.b-c');
+
+    const raw = await buildCcspReport({ type: 'CCSPv2', storage, period: { month: '2024-05' }, params, from: 'raw', force: true });
+    expect(raw.status).toBe('written');
+    expect(raw.read?.days.raw).toEqual(DAYS);
+    const fromRaw = await contentSheets(join(ship, raw.name));
+    expect(fromRaw).toEqual(want);
+
+    const rolled = await rollup({ storage, since: new Date('2024-05-01T00:00:00Z'), until: new Date('2024-05-04T00:00:00Z'), period: 'day' });
+    expect(rolled.parts.filter((p) => p.kind === 'main_jobevent')).toHaveLength(3);
+    const fromRollups = await buildCcspReport({ type: 'CCSPv2', storage, period: { month: '2024-05' }, params, force: true });
+    expect(fromRollups.read?.days).toEqual({ rollup: DAYS, raw: [] });
+    expect(fromRollups.read?.inputs.filter((i) => i.name.includes('/main_jobevent/'))).toHaveLength(3);
+    expect(await contentSheets(join(ship, fromRollups.name))).toEqual(fromRaw);
+  });
+});
