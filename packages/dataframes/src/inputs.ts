@@ -41,14 +41,19 @@ export async function listObject(storage: Store, name: string): Promise<ListedOb
   }
 }
 
+/** SHA-256 (hex) of a local file's bytes. */
+export async function hashFile(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
 /** `listObject` plus the SHA-256 of the bytes (one read of the object). */
 export async function hashObject(storage: Store, name: string): Promise<HashedObject> {
   const listed = await listObject(storage, name);
   const local = await storage.get(name);
   try {
-    const hash = createHash('sha256');
-    for await (const chunk of createReadStream(local.path)) hash.update(chunk as Buffer);
-    return { ...listed, sha256: hash.digest('hex') };
+    return { ...listed, sha256: await hashFile(local.path) };
   } finally {
     await local.release();
   }

@@ -3,7 +3,7 @@ import { type ExtractFailure, listTarballs } from '@tally/extractors';
 import type { LocalFile, Store } from '@tally/storage';
 import type { Dataframe } from './dataframe.js';
 import type { TallyDuckDb } from './duckdb.js';
-import { type ListedObject, listObject, sameListing } from './inputs.js';
+import { type HashedObject, hashFile, type ListedObject, listObject, sameListing } from './inputs.js';
 import { JobHostSummary } from './job-host-summary.js';
 import { MainJobevent } from './main-jobevent.js';
 import { type PeriodWindow, periodWindows, type RollupKind, type RollupManifest, readManifest, rollup } from './rollup.js';
@@ -43,6 +43,8 @@ export interface PeriodUsageOptions {
 
 /** One input of a report: a tarball read raw, or a rollup part. */
 export interface UsageInput extends ListedObject {
+  /** SHA-256 of the bytes read, where known (rollup parts: checked against their manifest). */
+  sha256?: string | undefined;
   kind: 'tarball' | 'rollup';
   /** Rows it contributed (rollup parts: the grouped rows read). */
   rows?: number | undefined;
@@ -88,54 +90,112 @@ interface DayPlan {
   manifest?: RollupManifest | undefined;
 }
 
-/** Is `m` a rollup of exactly these tarballs, under this rule, with both report kinds? */
+/**
+ * Is `m` a rollup of exactly these tarballs, under this rule, with both report kinds, each part
+ * with the size and SHA-256 it was written with (a manifest without them cannot vouch for its parts)?
+ */
 function isCurrent(m: RollupManifest | undefined, tarballs: readonly ListedObject[], countUnreachable: boolean): m is RollupManifest {
   if (!m || m.countUnreachableHosts !== countUnreachable) return false;
   if (!REPORT_KINDS.every((k) => m.parts[k] !== undefined)) return false;
+  if (!REPORT_KINDS.every((k) => !m.parts[k] || (m.parts[k].sha256 !== undefined && m.parts[k].size !== undefined))) return false;
   return sameListing(m.inputs, tarballs);
 }
 
+/** A rollup's parts fetched and checked against their manifest, kept local until the usage tables are built. */
+interface FetchedRollup {
+  manifest: RollupManifest;
+  parts: { kind: RollupKind; local: LocalFile; input: UsageInput & HashedObject }[];
+}
+
+type Fetch = { fetched: FetchedRollup } | { failure: SkippedInput };
+
 /**
- * Add a day's rollup parts to the dataframes, all or none: events first (in a transaction), then
- * the job host summaries, staged in their file (`stageParquet` reads the footer: a file that is
- * not Parquet fails there). Returns the parts read and their local copies (kept until the usage
- * tables are built), or the failure naming the part that could not be read.
+ * Fetch a rollup's parts and check each against its manifest's size and SHA-256: a part that is
+ * corrupt anywhere (not only in its footer) or truncated is refused here, named, before a row of
+ * it is read.
  */
-async function addRollupDay(
-  storage: Store,
-  m: RollupManifest,
-  frames: { jhs: JobHostSummary; events: MainJobevent },
-): Promise<{ read: UsageInput[]; files: LocalFile[] } | { failure: { name: string; reason: string } }> {
-  const read: UsageInput[] = [];
-  const files: LocalFile[] = [];
-  // Created outside the transaction: a rollback must not take the tables with it.
-  await frames.jhs.init();
-  await frames.events.init();
-  await frames.jhs.db.run('BEGIN TRANSACTION');
+async function fetchRollup(storage: Store, m: RollupManifest): Promise<Fetch> {
+  const parts: FetchedRollup['parts'] = [];
+  const release = async () => {
+    for (const p of parts) await p.local.release();
+  };
+  // Events first: `addRollup` adds them in its transaction before staging the job host summaries (not transactional).
   for (const kind of ['main_jobevent', 'job_host_summary'] as const) {
     const part = m.parts[kind];
     if (!part) continue;
     try {
       const listed = await listObject(storage, part.name);
       const local = await storage.get(part.name);
-      files.push(local);
-      const rows = kind === 'job_host_summary' ? await frames.jhs.stageParquet(local.path) : await frames.events.addParquet(local.path);
-      read.push({ kind: 'rollup', ...listed, rows });
+      const sha256 = await hashFile(local.path);
+      parts.push({ kind, local, input: { kind: 'rollup', ...listed, sha256, rows: part.rows } });
+      if (sha256 !== part.sha256 || listed.size !== part.size) {
+        await release();
+        const reason = `corrupt or truncated: ${listed.size} bytes, sha256 ${sha256.slice(0, 12)}…; its manifest recorded ${part.size} bytes, sha256 ${part.sha256?.slice(0, 12)}…`;
+        return { failure: { name: part.name, reason } };
+      }
     } catch (err) {
-      await frames.jhs.db.run('ROLLBACK');
-      for (const f of files) await f.release();
+      await release();
       return { failure: { name: part.name, reason: errorMessage(err) } };
     }
   }
-  await frames.jhs.db.run('COMMIT');
-  return { read, files };
+  return { fetched: { manifest: m, parts } };
 }
 
 /**
- * The usage tables of a period, from each day's current rollup where there is one and from the
- * tarballs for the other days (rolled up and stored first with `writeRollups`). A rollup that
- * cannot be read is named in `skipped` and its day read from the tarballs. The tables are the
- * same whichever way each day was read.
+ * Add a fetched rollup's parts to the dataframes, all or none: events (in a transaction) and the
+ * job host summaries, staged in their file. Returns the failure naming the part that could not
+ * be read, if any.
+ */
+async function addRollup(r: FetchedRollup, frames: { jhs: JobHostSummary; events: MainJobevent }): Promise<SkippedInput | undefined> {
+  // Created outside the transaction: a rollback must not take the tables with it.
+  await frames.jhs.init();
+  await frames.events.init();
+  await frames.jhs.db.run('BEGIN TRANSACTION');
+  for (const p of r.parts) {
+    try {
+      const rows = p.kind === 'job_host_summary' ? await frames.jhs.stageParquet(p.local.path) : await frames.events.addParquet(p.local.path);
+      p.input.rows = rows;
+    } catch (err) {
+      await frames.jhs.db.run('ROLLBACK');
+      return { name: p.input.name, reason: errorMessage(err) };
+    }
+  }
+  await frames.jhs.db.run('COMMIT');
+  return undefined;
+}
+
+/** The day plans of `[since, until)`: each day's tarballs as listed, and its day rollup's manifest. */
+async function planDays(opts: PeriodUsageOptions): Promise<DayPlan[]> {
+  const plans: DayPlan[] = [];
+  for (const window of periodWindows(opts.since, opts.until, 'day')) {
+    const names = await listTarballs(opts.storage, window.since, window.until);
+    const tarballs = await Promise.all(names.map((n) => listObject(opts.storage, n)));
+    const manifest = opts.from === 'raw' ? undefined : await readManifest(opts.storage, 'day', window.date, opts.prefix);
+    plans.push({ window, tarballs, manifest });
+  }
+  return plans;
+}
+
+/** Months wholly inside `[since, until)` with a current month rollup: their days' plans, and the rollup. */
+async function currentMonths(opts: PeriodUsageOptions, plans: readonly DayPlan[], countUnreachable: boolean): Promise<{ days: DayPlan[]; manifest: RollupManifest }[]> {
+  const out: { days: DayPlan[]; manifest: RollupManifest }[] = [];
+  for (const w of periodWindows(opts.since, opts.until, 'month')) {
+    if (w.since.getTime() < opts.since.getTime() || w.until.getTime() > opts.until.getTime()) continue;
+    const days = plans.filter((p) => p.window.date.startsWith(`${w.date}-`));
+    const tarballs = days.flatMap((p) => p.tarballs);
+    if (tarballs.length === 0) continue;
+    const manifest = await readManifest(opts.storage, 'month', w.date, opts.prefix);
+    if (isCurrent(manifest, tarballs, countUnreachable)) out.push({ days, manifest });
+  }
+  return out;
+}
+
+/**
+ * The usage tables of a period, from each whole month's current month rollup, else each day's
+ * current day rollup, and from the tarballs for the other days (those rolled up and stored
+ * first with `writeRollups`). A rollup that cannot be read, or whose part is corrupt or truncated,
+ * is named in `skipped` (and a warning) and its days read from the tarballs (rolled up again with
+ * `writeRollups`). The tables are the same whichever way each day was read.
  */
 export async function periodUsage(opts: PeriodUsageOptions): Promise<PeriodUsage> {
   const log = opts.logger ?? silentLogger;
@@ -145,78 +205,121 @@ export async function periodUsage(opts: PeriodUsageOptions): Promise<PeriodUsage
   const inputs: UsageInput[] = [];
   const skipped: SkippedInput[] = [];
   const days = { rollup: [] as string[], raw: [] as string[] };
+  const plans = await planDays(opts);
+  const refused = (failure: SkippedInput) => {
+    log.warn('rollup cannot be read; its days are read from the tarballs', { ...failure });
+    skipped.push(failure);
+  };
 
-  const plans: DayPlan[] = [];
-  for (const window of periodWindows(opts.since, opts.until, 'day')) {
-    const names = await listTarballs(opts.storage, window.since, window.until);
-    const tarballs = await Promise.all(names.map((n) => listObject(opts.storage, n)));
-    const manifest = opts.from === 'raw' ? undefined : await readManifest(opts.storage, 'day', window.date, opts.prefix);
-    plans.push({ window, tarballs, manifest });
+  // Whole months first: one month rollup replaces its days' rollups.
+  const fetched: { rollup: FetchedRollup; days: DayPlan[] }[] = [];
+  const covered = new Set<DayPlan>();
+  if (opts.from !== 'raw') {
+    for (const month of await currentMonths(opts, plans, countUnreachable)) {
+      const f = await fetchRollup(opts.storage, month.manifest);
+      if ('failure' in f) refused(f.failure);
+      else {
+        fetched.push({ rollup: f.fetched, days: month.days });
+        for (const d of month.days) covered.add(d);
+      }
+    }
   }
-  const stale = (p: DayPlan) => p.tarballs.length > 0 && !isCurrent(p.manifest, p.tarballs, countUnreachable);
-  if (opts.writeRollups && opts.from !== 'raw') {
-    // One rollup (one database) per run of consecutive stale days.
-    const runs: DayPlan[][] = [];
-    plans.forEach((p, i) => {
-      if (!stale(p)) return;
-      const last = runs.at(-1);
-      if (last && plans[i - 1] === last.at(-1)) last.push(p);
-      else runs.push([p]);
-    });
-    for (const run of runs) {
-      const [first, last] = [run[0]!, run.at(-1)!];
-      await rollup({ storage: opts.storage, since: first.window.since, until: last.window.until, period: 'day', reachableOnly: !countUnreachable, logger: log, ...(opts.prefix ? { prefix: opts.prefix } : {}) });
-      for (const p of run) p.manifest = await readManifest(opts.storage, 'day', p.window.date, opts.prefix);
+  // Then each remaining day's current rollup; a day whose parts fail their check counts as stale.
+  const stale = new Set<DayPlan>();
+  const fetchDay = async (p: DayPlan) => {
+    if (!isCurrent(p.manifest, p.tarballs, countUnreachable)) return void stale.add(p);
+    const f = await fetchRollup(opts.storage, p.manifest);
+    if ('failure' in f) {
+      refused(f.failure);
+      stale.add(p);
+    } else fetched.push({ rollup: f.fetched, days: [p] });
+  };
+  const uncovered = plans.filter((p) => p.tarballs.length > 0 && !covered.has(p));
+  if (opts.from === 'raw') for (const p of uncovered) stale.add(p);
+  else for (const p of uncovered) await fetchDay(p);
+  if (opts.writeRollups && opts.from !== 'raw' && stale.size > 0) {
+    const rebuilt = await rollStaleDays(opts, plans, stale, log, countUnreachable);
+    for (const p of rebuilt) {
+      stale.delete(p);
+      p.manifest = await readManifest(opts.storage, 'day', p.window.date, opts.prefix);
+      await fetchDay(p);
     }
   }
 
+  const files: LocalFile[] = fetched.flatMap((f) => f.rollup.parts.map((p) => p.local));
   const rawNames = new Set<string>();
-  const files: LocalFile[] = [];
-  for (const p of plans) {
-    if (p.tarballs.length === 0) continue;
-    if (!stale(p) && p.manifest) {
-      const added = await addRollupDay(opts.storage, p.manifest, { jhs, events });
-      if ('read' in added) {
-        inputs.push(...added.read);
-        files.push(...added.files);
-        days.rollup.push(p.window.date);
+  try {
+    for (const f of fetched) {
+      const failure = await addRollup(f.rollup, { jhs, events });
+      if (failure) {
+        refused(failure);
+        for (const p of f.days) stale.add(p);
         continue;
       }
-      log.warn('rollup cannot be read; its day is read from the tarballs', { ...added.failure });
-      skipped.push(added.failure);
+      inputs.push(...f.rollup.parts.map((p) => p.input));
+      days.rollup.push(...f.days.filter((p) => p.tarballs.length > 0).map((p) => p.window.date));
     }
-    days.raw.push(p.window.date);
-    for (const t of p.tarballs) rawNames.add(t.name);
-  }
-
-  try {
-    if (rawNames.size === 0) {
-      await opts.onLoaded?.(jhs);
-      const usage = await usageTables(jhs, { events, organizationFilter: opts.organizationFilter, consume: true });
-      return { usage, inputs, skipped, days, removed: Promise.resolve() };
+    for (const p of plans) {
+      if (!stale.has(p)) continue;
+      days.raw.push(p.window.date);
+      for (const t of p.tarballs) rawNames.add(t.name);
     }
-    const onLoaded = opts.onLoaded;
-    const loaded = await loadUsage({
-      storage: onlyTarballs(opts.storage, rawNames),
-      since: opts.since,
-      until: opts.until,
-      jobHostSummary: jhs,
-      events,
-      organizationFilter: opts.organizationFilter,
-      logger: log,
-      ...(opts.onExtracted ? { onExtracted: opts.onExtracted } : {}),
-      read: opts.read,
-      extraDataframes: opts.extraDataframes,
-      ...(onLoaded ? { onLoaded: () => onLoaded(jhs) } : {}),
-    });
-    const failed = new Set(loaded.failures.map((f: ExtractFailure) => f.file));
-    const listedRaw = new Map(plans.flatMap((p) => p.tarballs).map((t) => [t.name, t]));
-    for (const name of loaded.tarballs) inputs.push({ kind: 'tarball', ...(listedRaw.get(name) ?? { name, size: -1 }) });
-    for (const { file, error, ...where } of loaded.failures) skipped.push({ name: file, reason: error, ...where });
-    for (const name of rawNames) if (!failed.has(name) && !loaded.tarballs.includes(name)) skipped.push({ name, reason: 'not read' });
-    return { usage: loaded.usage, inputs, skipped, days, removed: loaded.removed };
+    days.rollup.sort();
+    days.raw.sort();
+    return await readRest(opts, { jhs, events }, { plans, rawNames, inputs, skipped, days, log });
   } finally {
     // The usage tables are built: the staged rollup files are no longer read.
     for (const f of files) await f.release();
   }
+}
+
+/** Roll up (and store) the stale days, one rollup (one database) per run of consecutive stale days. Returns the days rolled up. */
+async function rollStaleDays(opts: PeriodUsageOptions, plans: readonly DayPlan[], stale: ReadonlySet<DayPlan>, log: Logger, countUnreachable: boolean): Promise<DayPlan[]> {
+  const runs: DayPlan[][] = [];
+  plans.forEach((p, i) => {
+    if (!stale.has(p)) return;
+    const last = runs.at(-1);
+    if (last && plans[i - 1] === last.at(-1)) last.push(p);
+    else runs.push([p]);
+  });
+  for (const run of runs) {
+    const [first, last] = [run[0]!, run.at(-1)!];
+    await rollup({ storage: opts.storage, since: first.window.since, until: last.window.until, period: 'day', reachableOnly: !countUnreachable, logger: log, ...(opts.prefix ? { prefix: opts.prefix } : {}) });
+  }
+  return runs.flat();
+}
+
+/** The usage tables over the rollups already added and the tarballs of the days read raw. */
+async function readRest(
+  opts: PeriodUsageOptions,
+  frames: { jhs: JobHostSummary; events: MainJobevent },
+  r: { plans: readonly DayPlan[]; rawNames: ReadonlySet<string>; inputs: UsageInput[]; skipped: SkippedInput[]; days: PeriodUsage['days']; log: Logger },
+): Promise<PeriodUsage> {
+  const { jhs, events } = frames;
+  const { rawNames, inputs, skipped, days } = r;
+  if (rawNames.size === 0) {
+    await opts.onLoaded?.(jhs);
+    const usage = await usageTables(jhs, { events, organizationFilter: opts.organizationFilter, consume: true });
+    return { usage, inputs, skipped, days, removed: Promise.resolve() };
+  }
+  const onLoaded = opts.onLoaded;
+  const loaded = await loadUsage({
+    storage: onlyTarballs(opts.storage, rawNames),
+    since: opts.since,
+    until: opts.until,
+    jobHostSummary: jhs,
+    events,
+    organizationFilter: opts.organizationFilter,
+    logger: r.log,
+    ...(opts.onExtracted ? { onExtracted: opts.onExtracted } : {}),
+    read: opts.read,
+    extraDataframes: opts.extraDataframes,
+    ...(onLoaded ? { onLoaded: () => onLoaded(jhs) } : {}),
+  });
+  const failed = new Set(loaded.failures.map((f: ExtractFailure) => f.file));
+  const listedRaw = new Map(r.plans.flatMap((p) => p.tarballs).map((t) => [t.name, t]));
+  for (const name of loaded.tarballs) inputs.push({ kind: 'tarball', ...(listedRaw.get(name) ?? { name, size: -1 }) });
+  for (const { file, error, ...where } of loaded.failures) skipped.push({ name: file, reason: error, ...where });
+  for (const name of rawNames) if (!failed.has(name) && !loaded.tarballs.includes(name)) skipped.push({ name, reason: 'not read' });
+  return { usage: loaded.usage, inputs, skipped, days, removed: loaded.removed };
 }

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { addDays, addMonths, isoDate, type Logger, silentLogger, tempdir, thisDay, thisMonth, thisWeek } from '@tally/core';
 import { type ExtractFailure, listTarballs } from '@tally/extractors';
@@ -6,7 +6,7 @@ import type { Store } from '@tally/storage';
 import type { Dataframe } from './dataframe.js';
 import { type DuckDbOptions, openDuckDb, type TallyDuckDb } from './duckdb.js';
 import { JobHostSummary } from './job-host-summary.js';
-import { type HashedObject, hashObject } from './inputs.js';
+import { type HashedObject, hashFile, hashObject } from './inputs.js';
 import { loadExtracted, withExtracted } from './load.js';
 import { MainHost } from './main-host.js';
 import { MainJobevent } from './main-jobevent.js';
@@ -55,9 +55,20 @@ export interface RollupManifest {
   /** TALLY_COUNT_UNREACHABLE_HOSTS when it was built: rollups of different rules never mix. */
   countUnreachableHosts: boolean;
   /** Every kind rolled up: its part, or null when the period had no CSV of that kind. */
-  parts: Partial<Record<RollupKind, { name: string; rows: number } | null>>;
+  parts: Partial<Record<RollupKind, RollupManifestPart | null>>;
   /** Every tarball of the period (the skipped ones with their reason). */
   inputs: (HashedObject & { skipped?: string })[];
+}
+
+/**
+ * A part as written: its size and SHA-256 let a reader tell a corrupt or truncated file (which
+ * may still have a valid footer) from the one the manifest describes, before trusting a row.
+ */
+export interface RollupManifestPart {
+  name: string;
+  rows: number;
+  size?: number;
+  sha256?: string;
 }
 
 /** `rollups/_inputs/period={period}/date={date}.json` (outside the kinds' Hive trees). */
@@ -188,8 +199,9 @@ export async function rollup(opts: RollupOptions): Promise<RollupResult> {
       manifest.parts[kind] = null;
       if (!written) continue;
       const name = rollupName(kind, opts.period, w.date, opts.prefix);
+      const checked = { size: (await stat(written.file)).size, sha256: await hashFile(written.file) };
       await opts.storage.put(name, { filename: written.file });
-      manifest.parts[kind] = { name, rows: written.rows };
+      manifest.parts[kind] = { name, rows: written.rows, ...checked };
       result.parts.push({ kind, period: opts.period, date: w.date, name, rows: written.rows });
       log.info('rollup written', { name, rows: written.rows });
     }

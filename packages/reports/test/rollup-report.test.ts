@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Logger } from '@tally/core';
 import { manifestName, rollup, rollupName } from '@tally/dataframes';
 import { schemaCsv } from '@tally/extractors';
 import { buildCcspReport, type BuildResult, reportParams, verifyReport } from '@tally/reports';
@@ -56,9 +57,12 @@ async function report(storage: DirectoryStorage, ship: string, period: Period, c
   return { res, cells: await cells(join(ship, res.name)) };
 }
 
-async function rollDays(storage: DirectoryStorage, since: string, until: string, countUnreachableHosts: boolean): Promise<void> {
-  await rollup({ storage, since: new Date(`${since}T00:00:00Z`), until: new Date(`${until}T00:00:00Z`), period: 'day', reachableOnly: !countUnreachableHosts });
+async function rollDays(storage: DirectoryStorage, since: string, until: string, countUnreachableHosts: boolean, period: 'day' | 'month' = 'day'): Promise<void> {
+  await rollup({ storage, since: new Date(`${since}T00:00:00Z`), until: new Date(`${until}T00:00:00Z`), period, reachableOnly: !countUnreachableHosts });
 }
+
+/** The periods (`day`, `month`) of the rollup parts a report read. */
+const rollupPeriods = (r: BuildResult) => [...new Set((r.read?.inputs ?? []).filter((i) => i.kind === 'rollup').map((i) => /\/period=(\w+)\//.exec(i.name)?.[1]))].sort();
 
 const rawDays = (r: BuildResult) => r.read?.days.raw ?? [];
 const rollupDays = (r: BuildResult) => r.read?.days.rollup ?? [];
@@ -91,6 +95,27 @@ describe('reports from rollups', () => {
         expect(rawDays(rolled.res), label(p)).toEqual([]);
         expect(rolled.cells, `rollups ${label(p)}`).toEqual(raw.get(label(p))!.cells);
       }
+
+      // Month rollups: a whole month in the period reads its month's rollup, the range's partial months their days.
+      await rollDays(storage, '2024-02-01', '2024-05-01', countUnreachableHosts, 'month');
+      for (const p of PERIODS) {
+        const rolled = await report(storage, ship, p, countUnreachableHosts);
+        expect(rawDays(rolled.res), label(p)).toEqual([]);
+        expect(rollupPeriods(rolled.res), label(p)).toEqual('month' in p ? ['month'] : ['day']);
+        expect(rolled.cells, `month rollups ${label(p)}`).toEqual(raw.get(label(p))!.cells);
+      }
+
+      // A mix of all three in one range: February from its days (no month manifest), March from its
+      // month rollup, April 1–19 partly from day rollups and partly raw (some day manifests gone).
+      rmSync(join(ship, manifestName('month', '2024-02')));
+      const aprilDays = readdirSync(join(ship, 'rollups/_inputs/period=day')).filter((f) => f.startsWith('date=2024-04-')).sort();
+      for (const f of aprilDays.slice(0, Math.ceil(aprilDays.length / 2))) rmSync(join(ship, 'rollups/_inputs/period=day', f));
+      const range = { since: new Date('2024-02-01T00:00:00Z'), until: new Date('2024-04-20T00:00:00Z') };
+      const mixed = await report(storage, ship, range, countUnreachableHosts);
+      expect(rollupPeriods(mixed.res)).toEqual(['day', 'month']);
+      expect(rawDays(mixed.res).length).toBeGreaterThan(0);
+      expect(rawDays(mixed.res).every((d) => d.startsWith('2024-04-'))).toBe(true);
+      expect(mixed.cells, 'month + days + raw').toEqual((await report(storage, ship, range, countUnreachableHosts, 'raw')).cells);
     }, SLOW);
   }
 
@@ -153,19 +178,51 @@ describe('reports from rollups', () => {
     expect(after.cells).toEqual((await report(storage, ship, { month: '2024-04' }, true, 'raw')).cells);
   }, SLOW);
 
-  it('a corrupt or truncated Parquet rollup is named and its day read from the tarballs', async () => {
+  it('a corrupt (replaced, truncated, or damaged mid-file) Parquet rollup is named in a warning and its day read from the tarballs', async () => {
     const { ship, storage } = fixtureShip('corrupt');
     const raw = await report(storage, ship, { month: '2024-03' }, true, 'raw');
     await rollDays(storage, '2024-03-01', '2024-04-01', true);
-    const manifests = readdirSync(join(ship, 'rollups/_inputs/period=day')).sort();
-    const date = manifests[0]!.replace(/^date=|\.json$/g, '');
-    const part = rollupName('job_host_summary', 'day', date);
-    writeFileSync(join(ship, part), 'PAR1 this is not parquet');
-    const res = await report(storage, ship, { month: '2024-03' }, true);
+    const dates = readdirSync(join(ship, 'rollups/_inputs/period=day')).sort().map((f) => f.replace(/^date=|\.json$/g, ''));
+    const [replaced, truncated, damaged] = [dates[0]!, dates[1]!, dates[2]!].map((d) => ({ date: d, part: rollupName('job_host_summary', 'day', d) }));
+    writeFileSync(join(ship, replaced!.part), 'PAR1 this is not parquet');
+    const cut = readFileSync(join(ship, truncated!.part));
+    writeFileSync(join(ship, truncated!.part), cut.subarray(0, Math.floor(cut.length / 2)));
+    // Same size, footer intact: only the bytes in the middle differ.
+    const bytes = readFileSync(join(ship, damaged!.part));
+    const mid = Math.floor(bytes.length / 2);
+    for (let i = mid; i < mid + 16; i++) bytes[i] = bytes[i]! ^ 0xff;
+    writeFileSync(join(ship, damaged!.part), bytes);
+    const bad = [replaced!, truncated!, damaged!];
+
+    const warnings: { msg: string; fields?: Record<string, unknown> }[] = [];
+    const logger: Logger = { debug() {}, info() {}, error() {}, warn: (msg, fields) => void warnings.push({ msg, fields }), child: () => logger };
+    const res = await buildCcspReport({ type: 'CCSPv2', storage, period: { month: '2024-03' }, params, countUnreachableHosts: true, force: true, logger });
+    expect(res.read?.skipped.map((s) => s.name).sort()).toEqual(bad.map((b) => b.part).sort());
+    for (const b of bad) expect(warnings.some((w) => w.fields?.name === b.part && /rollup cannot be read/.test(w.msg)), b.part).toBe(true);
+    expect(rawDays(res)).toEqual(bad.map((b) => b.date).sort());
+    expect(await cells(join(ship, res.name))).toEqual(raw.cells);
+
+    // --write-rollups rebuilds those days from the tarballs; the next report reads only rollups.
+    const rebuilt = await buildCcspReport({ type: 'CCSPv2', storage, period: { month: '2024-03' }, params, countUnreachableHosts: true, force: true, writeRollups: true });
+    expect(rawDays(rebuilt)).toEqual([]);
+    expect(rebuilt.read?.skipped.map((s) => s.name).sort()).toEqual(bad.map((b) => b.part).sort());
+    const again = await report(storage, ship, { month: '2024-03' }, true);
+    expect(rawDays(again.res)).toEqual([]);
+    expect(again.res.read?.skipped).toEqual([]);
+    expect(again.cells).toEqual(raw.cells);
+  }, SLOW);
+
+  it('a month rollup whose part is corrupt is named, and the month read from its days', async () => {
+    const { ship, storage } = fixtureShip('corrupt-month');
+    const raw = await report(storage, ship, { month: '2024-04' }, false, 'raw');
+    await rollDays(storage, '2024-04-01', '2024-05-01', false, 'month');
+    const part = rollupName('job_host_summary', 'month', '2024-04');
+    const bytes = readFileSync(join(ship, part));
+    bytes[Math.floor(bytes.length / 3)] ^= 0x55;
+    writeFileSync(join(ship, part), bytes);
+    const res = await report(storage, ship, { month: '2024-04' }, false);
     expect(res.res.read?.skipped.map((s) => s.name)).toEqual([part]);
-    expect(rawDays(res.res)).toEqual([date]);
+    expect(rawDays(res.res).length).toBeGreaterThan(0);
     expect(res.cells).toEqual(raw.cells);
-    // The manifest itself still names the part: only the part was unreadable.
-    expect(manifestName('day', date)).toBe(`rollups/_inputs/period=day/date=${date}.json`);
   }, SLOW);
 });
