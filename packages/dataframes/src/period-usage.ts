@@ -48,6 +48,8 @@ export interface UsageInput extends ListedObject {
   kind: 'tarball' | 'rollup';
   /** Rows it contributed (rollup parts: the grouped rows read). */
   rows?: number | undefined;
+  /** A tarball's data records, per CSV member read (counted as it was extracted). */
+  csvRows?: Record<string, number> | undefined;
 }
 
 /** An input that contributed nothing: its storage name, why, and for a CSV that did not read as its schema the member and line. */
@@ -318,7 +320,11 @@ async function readRest(
   });
   const failed = new Set(loaded.failures.map((f: ExtractFailure) => f.file));
   const listedRaw = new Map(r.plans.flatMap((p) => p.tarballs).map((t) => [t.name, t]));
-  for (const name of loaded.tarballs) inputs.push({ kind: 'tarball', ...(listedRaw.get(name) ?? { name, size: -1 }) });
+  for (const name of loaded.tarballs) {
+    const digest = loaded.digests.get(name);
+    const read = digest ? { size: digest.size, sha256: digest.sha256, csvRows: Object.fromEntries(digest.records) } : {};
+    inputs.push({ kind: 'tarball', ...(listedRaw.get(name) ?? { name, size: -1 }), ...read });
+  }
   for (const { file, error, ...where } of loaded.failures) skipped.push({ name: file, reason: error, ...where });
   for (const name of rawNames) if (!failed.has(name) && !loaded.tarballs.includes(name)) skipped.push({ name, reason: 'not read' });
   return { usage: loaded.usage, inputs, skipped, days, removed: loaded.removed };

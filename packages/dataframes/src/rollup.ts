@@ -6,8 +6,8 @@ import type { Store } from '@tally/storage';
 import type { Dataframe } from './dataframe.js';
 import { type DuckDbOptions, openDuckDb, type TallyDuckDb } from './duckdb.js';
 import { JobHostSummary } from './job-host-summary.js';
-import { type HashedObject, hashFile, hashObject } from './inputs.js';
-import { loadExtracted, withExtracted } from './load.js';
+import { type HashedObject, hashFile, hashObject, listObject } from './inputs.js';
+import { type LoadResult, loadExtracted, withExtracted } from './load.js';
 import { MainHost } from './main-host.js';
 import { MainJobevent } from './main-jobevent.js';
 
@@ -57,7 +57,30 @@ export interface RollupManifest {
   /** Every kind rolled up: its part, or null when the period had no CSV of that kind. */
   parts: Partial<Record<RollupKind, RollupManifestPart | null>>;
   /** Every tarball of the period (the skipped ones with their reason). */
-  inputs: (HashedObject & { skipped?: string })[];
+  inputs: RollupInput[];
+}
+
+/** A tarball a rollup was built from: as listed and hashed, with the CSV records it contributed (or why it contributed none). */
+export interface RollupInput extends HashedObject {
+  /** Data records it contributed, per CSV member read (absent when skipped). */
+  csvRows?: Record<string, number>;
+  skipped?: string;
+}
+
+/**
+ * Every listed tarball of a period as its rollup's manifest records it: hashed as it was
+ * extracted (one read), or read again only when extraction never got that far.
+ */
+async function describeInputs(storage: Store, listed: readonly string[], loaded: LoadResult): Promise<RollupInput[]> {
+  const skipped = new Map(loaded.failures.map((f) => [f.file, f.error]));
+  const out: RollupInput[] = [];
+  for (const name of listed) {
+    const reason = skipped.get(name);
+    const digest = loaded.digests?.get(name);
+    const hashed = digest ? { ...(await listObject(storage, name)), size: digest.size, sha256: digest.sha256 } : await hashObject(storage, name);
+    out.push({ ...hashed, ...(digest && reason === undefined ? { csvRows: Object.fromEntries(digest.records) } : {}), ...(reason === undefined ? {} : { skipped: reason }) });
+  }
+  return out;
 }
 
 /**
@@ -205,11 +228,7 @@ export async function rollup(opts: RollupOptions): Promise<RollupResult> {
       result.parts.push({ kind, period: opts.period, date: w.date, name, rows: written.rows });
       log.info('rollup written', { name, rows: written.rows });
     }
-    const skipped = new Map(loaded.failures.map((f) => [f.file, f.error]));
-    for (const name of listed) {
-      const reason = skipped.get(name);
-      manifest.inputs.push({ ...(await hashObject(opts.storage, name)), ...(reason === undefined ? {} : { skipped: reason }) });
-    }
+    manifest.inputs = await describeInputs(opts.storage, listed, loaded);
     // Written last: a manifest never names a part that is not stored yet.
     await opts.storage.put(manifestName(opts.period, w.date, opts.prefix), { dict: manifest });
   }

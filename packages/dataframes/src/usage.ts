@@ -23,7 +23,7 @@
  *   out of memory (its job-id lists spill only so far; grouping spills freely).
  */
 import { type Logger, silentLogger } from '@tally/core';
-import type { ExtractFailure } from '@tally/extractors';
+import type { ExtractFailure, TarballDigest } from '@tally/extractors';
 import type { Store } from '@tally/storage';
 import { type Dataframe, installUuidOf } from './dataframe.js';
 import { isOutOfMemory, type TallyDuckDb } from './duckdb.js';
@@ -319,6 +319,8 @@ export interface LoadUsageResult {
   /** Storage names of the tarballs whose rows were read. */
   tarballs: string[];
   failures: ExtractFailure[];
+  /** Each tarball read: SHA-256, size and CSV record counts, taken as it was extracted. */
+  digests: Map<string, TarballDigest>;
   /** The extracted files are being removed in the background; await before exiting. Never rejects. */
   removed: Promise<void>;
 }
@@ -364,5 +366,5 @@ export async function loadUsage(opts: LoadUsageOptions): Promise<LoadUsageResult
     log.debug('usage: tables built', { method: usage?.method, ms: Math.round(performance.now() - extractedAt) });
   }, { removeInBackground: true });
   if (!usage) throw new Error('loadUsage: the usage tables were not built');
-  return { usage, tarballs: res.tarballs, failures: res.failures, removed: res.removed };
+  return { usage, tarballs: res.tarballs, failures: res.failures, digests: res.digests ?? new Map(), removed: res.removed };
 }

@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '@tally/core';
-import { manifestName, rollup, rollupName } from '@tally/dataframes';
+import { manifestName, openDuckDb, rollup, rollupName } from '@tally/dataframes';
 import { schemaCsv } from '@tally/extractors';
 import { buildCcspReport, type BuildResult, reportParams, verifyReport } from '@tally/reports';
 import { DirectoryStorage } from '@tally/storage';
@@ -118,6 +119,47 @@ describe('reports from rollups', () => {
       expect(mixed.cells, 'month + days + raw').toEqual((await report(storage, ship, range, countUnreachableHosts, 'raw')).cells);
     }, SLOW);
   }
+
+  it('inputs.json: every tarball read once, hashed as it was extracted, with the records each CSV member contributed', async () => {
+    const { ship } = fixtureShip('audit');
+    const gets = new Map<string, number>();
+    class CountingStorage extends DirectoryStorage {
+      override get(name: string) {
+        gets.set(name, (gets.get(name) ?? 0) + 1);
+        return super.get(name);
+      }
+    }
+    const storage = new CountingStorage({ base: ship });
+    const raw = await report(storage, ship, { month: '2024-04' }, true, 'raw');
+    const audit = JSON.parse(readFileSync(join(ship, raw.res.name.replace(/\.xlsx$/, '.inputs.json')), 'utf8'));
+    const tarballs = audit.inputs.filter((i: { kind: string }) => i.kind === 'tarball');
+    expect(tarballs.length).toBeGreaterThan(0);
+    await using db = await openDuckDb();
+    for (const t of tarballs) {
+      expect(gets.get(t.name), t.name).toBe(1);
+      expect(t.sha256).toBe(createHash('sha256').update(readFileSync(join(ship, t.name))).digest('hex'));
+      const dir = mkdtempSync(join(base, 'x-'));
+      execFileSync('tar', ['xzf', join(ship, t.name), '-C', dir]);
+      const [c] = await db.all<{ n: bigint }>('SELECT count(*) AS n FROM read_csv($1, header = true, all_varchar = true)', [join(dir, 'job_host_summary.csv')]);
+      expect(t.csvRows['job_host_summary.csv'], t.name).toBe(Number(c!.n));
+    }
+    // From day rollups: the rollup parts are read once and not again for the audit; no tarball is read.
+    gets.clear();
+    await rollDays(storage, '2024-04-01', '2024-05-01', true);
+    // Rolling up reads each tarball once too: its manifest records the hash taken while extracting.
+    for (const t of tarballs) expect(gets.get(t.name), `rollup read ${t.name}`).toBe(1);
+    gets.clear();
+    const rolled = await report(storage, ship, { month: '2024-04' }, true);
+    const parts = (rolled.res.read?.inputs ?? []).map((i) => i.name);
+    expect(parts.every((n) => n.startsWith('rollups/'))).toBe(true);
+    for (const n of gets.keys()) expect(n.startsWith('data/'), n).toBe(false);
+    for (const n of parts) expect(gets.get(n), n).toBe(1);
+    const rolledAudit = JSON.parse(readFileSync(join(ship, rolled.res.name.replace(/\.xlsx$/, '.inputs.json')), 'utf8'));
+    for (const i of rolledAudit.inputs) {
+      expect(i.rows).toBeGreaterThanOrEqual(0);
+      for (const t of i.builtFrom) expect(t.csvRows['job_host_summary.csv']).toBe(tarballs.find((x: { name: string }) => x.name === t.name).csvRows['job_host_summary.csv']);
+    }
+  }, SLOW);
 
   it('never mixes counting rules: rollups of the other rule are not used', async () => {
     const { ship, storage } = fixtureShip('other-rule');
