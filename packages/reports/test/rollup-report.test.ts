@@ -161,6 +161,27 @@ describe('reports from rollups', () => {
     }
   }, SLOW);
 
+  it("the README's DuckDB queries give a month's managed nodes straight from the Parquet, as the report's quantity", async () => {
+    const { ship, storage } = fixtureShip('readme');
+    const readme = readFileSync(new URL('../../dataframes/README.md', import.meta.url), 'utf8');
+    const queries = [...readme.matchAll(/`(SELECT count\(DISTINCT host_name\) FROM read_parquet\('ship\/rollups\/[^`]+)`/g)].map((m) => m[1]!);
+    expect(queries.map((q) => /period=(\w+)/.exec(q)?.[1])).toEqual(['day', 'month']);
+    for (const countUnreachableHosts of [false, true]) {
+      await rollDays(storage, '2024-03-01', '2024-04-01', countUnreachableHosts);
+      await rollDays(storage, '2024-03-01', '2024-04-01', countUnreachableHosts, 'month');
+      const march = await report(storage, ship, { month: '2024-03' }, countUnreachableHosts, 'raw');
+      // The summary row: …, SKU, quantity, …
+      const row = Object.values(march.cells).flat().find((r) => r.some((c) => (c as unknown[])[0] === 'SKU'))!;
+      const quantity = (row[row.findIndex((c) => (c as unknown[])[0] === 'SKU') + 1] as unknown[])[0];
+      expect(quantity).toBeGreaterThan(0);
+      await using db = await openDuckDb();
+      for (const q of queries) {
+        const [r] = await db.all<{ n: bigint }>(q.replace("'ship/", `'${ship}/`).replace('count(DISTINCT host_name)', 'count(DISTINCT host_name) AS n'));
+        expect(Number(r!.n), `${q} (count unreachable: ${countUnreachableHosts})`).toBe(quantity);
+      }
+    }
+  }, SLOW);
+
   it('never mixes counting rules: rollups of the other rule are not used', async () => {
     const { ship, storage } = fixtureShip('other-rule');
     const raw = await report(storage, ship, { month: '2024-04' }, false, 'raw');
