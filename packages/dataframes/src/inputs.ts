@@ -74,3 +74,20 @@ export function sameListing(recorded: readonly ListedObject[], now: readonly Lis
     return true;
   });
 }
+
+/**
+ * Where a long read stands (`rollup`, `periodUsage`): a CLI shows it live on a terminal and logs
+ * it otherwise. Counts are totals so far.
+ */
+export interface ReadProgress {
+  /** `plan`: listing; `rollups`: reading rollups; `extract`: reading tarballs; `aggregate`: DuckDB grouping; `write`: writing output. */
+  phase: 'plan' | 'rollups' | 'extract' | 'aggregate' | 'write';
+  /** The period being read (`YYYY-MM-DD` or `YYYY-MM`), when one at a time. */
+  date?: string | undefined;
+  /** Days (rollup: periods) done, of the total. */
+  days?: { done: number; total: number } | undefined;
+  /** Tarballs read, or being read. */
+  tarballs?: number | undefined;
+  /** Rows read (rollup: grouped rows written). */
+  rows?: number | undefined;
+}

@@ -3,7 +3,7 @@ import { type ExtractFailure, listTarballs } from '@tally/extractors';
 import type { LocalFile, Store } from '@tally/storage';
 import type { Dataframe } from './dataframe.js';
 import type { TallyDuckDb } from './duckdb.js';
-import { type HashedObject, hashFile, type ListedObject, listObject, sameListing } from './inputs.js';
+import { type HashedObject, hashFile, type ListedObject, listObject, type ReadProgress, sameListing } from './inputs.js';
 import { JobHostSummary } from './job-host-summary.js';
 import { MainJobevent } from './main-jobevent.js';
 import { type PeriodWindow, periodWindows, type RollupKind, type RollupManifest, readManifest, rollup } from './rollup.js';
@@ -37,6 +37,8 @@ export interface PeriodUsageOptions {
   extraDataframes?: readonly Dataframe[] | undefined;
   /** Which of job host summaries and events to read from the tarballs (default both; see `LoadUsageOptions.read`). */
   read?: LoadUsageOptions['read'];
+  /** Told as the period is planned, its rollups read, its tarballs extracted and aggregated. */
+  onProgress?: ((p: ReadProgress) => void) | undefined;
   /** Called with the job host summaries once everything is loaded, before the usage tables consume them. */
   onLoaded?: ((jhs: JobHostSummary) => Promise<void>) | undefined;
 }
@@ -208,6 +210,8 @@ export async function periodUsage(opts: PeriodUsageOptions): Promise<PeriodUsage
   const skipped: SkippedInput[] = [];
   const days = { rollup: [] as string[], raw: [] as string[] };
   const plans = await planDays(opts);
+  const total = plans.filter((p) => p.tarballs.length > 0).length;
+  opts.onProgress?.({ phase: 'plan', days: { done: 0, total }, tarballs: plans.reduce((n, p) => n + p.tarballs.length, 0) });
   const refused = (failure: SkippedInput) => {
     log.warn('rollup cannot be read; its days are read from the tarballs', { ...failure });
     skipped.push(failure);
@@ -268,6 +272,8 @@ export async function periodUsage(opts: PeriodUsageOptions): Promise<PeriodUsage
     }
     days.rollup.sort();
     days.raw.sort();
+    const rows = inputs.reduce((n, i) => n + (i.rows ?? 0), 0);
+    if (days.rollup.length) opts.onProgress?.({ phase: 'rollups', days: { done: days.rollup.length, total }, rows });
     return await readRest(opts, { jhs, events }, { plans, rawNames, inputs, skipped, days, log });
   } finally {
     // The usage tables are built: the staged rollup files are no longer read.
@@ -305,6 +311,8 @@ async function readRest(
     return { usage, inputs, skipped, days, removed: Promise.resolve() };
   }
   const onLoaded = opts.onLoaded;
+  const total = r.plans.filter((p) => p.tarballs.length > 0).length;
+  opts.onProgress?.({ phase: 'extract', days: { done: days.rollup.length, total }, tarballs: rawNames.size });
   const loaded = await loadUsage({
     storage: onlyTarballs(opts.storage, rawNames),
     since: opts.since,
@@ -313,7 +321,11 @@ async function readRest(
     events,
     organizationFilter: opts.organizationFilter,
     logger: r.log,
-    ...(opts.onExtracted ? { onExtracted: opts.onExtracted } : {}),
+    onExtracted: (read) => {
+      const rolled = inputs.reduce((n, i) => n + (i.rows ?? 0), 0);
+      opts.onProgress?.({ phase: 'aggregate', days: { done: total, total }, tarballs: read.tarballs, rows: rolled + read.rows });
+      opts.onExtracted?.();
+    },
     read: opts.read,
     extraDataframes: opts.extraDataframes,
     ...(onLoaded ? { onLoaded: () => onLoaded(jhs) } : {}),

@@ -6,7 +6,7 @@ import type { Store } from '@tally/storage';
 import type { Dataframe } from './dataframe.js';
 import { type DuckDbOptions, openDuckDb, type TallyDuckDb } from './duckdb.js';
 import { JobHostSummary } from './job-host-summary.js';
-import { type HashedObject, hashFile, hashObject, listObject } from './inputs.js';
+import { type HashedObject, hashFile, hashObject, listObject, type ReadProgress } from './inputs.js';
 import { type LoadResult, loadExtracted, withExtracted } from './load.js';
 import { MainHost } from './main-host.js';
 import { MainJobevent } from './main-jobevent.js';
@@ -32,6 +32,8 @@ export interface RollupOptions {
   duckdb?: DuckDbOptions;
   /** Passed to JobHostSummary (default true). */
   reachableOnly?: boolean;
+  /** Told as each period is read and written. */
+  onProgress?: ((p: ReadProgress) => void) | undefined;
 }
 
 export interface RollupPart {
@@ -193,9 +195,14 @@ export async function rollup(opts: RollupOptions): Promise<RollupResult> {
     memoryLimit: opts.duckdb?.memoryLimit ?? process.env.TALLY_DUCKDB_MEMORY_LIMIT ?? ROLLUP_MEMORY_LIMIT,
   });
   const dfs = kinds.map((k) => createDataframe(k, db, { reachableOnly: opts.reachableOnly }));
-  for (const w of periodWindows(opts.since, opts.until, opts.period)) {
+  const windows = periodWindows(opts.since, opts.until, opts.period);
+  let rows = 0;
+  const tell = (phase: ReadProgress['phase'], date: string, done: number, tarballs: number) =>
+    opts.onProgress?.({ phase, date, days: { done, total: windows.length }, tarballs, rows });
+  for (const [n, w] of windows.entries()) {
     const listed = await listTarballs(opts.storage, w.since, w.until);
     if (listed.length === 0) continue;
+    tell('extract', w.date, n, result.tarballs.length + listed.length);
     for (const df of dfs) await df.clear();
     // Each kind's grouped rows stream from the CSV scans straight into Parquet (no grouped table).
     const files = new Map<Dataframe, { file: string; rows: number }>();
@@ -204,6 +211,7 @@ export async function rollup(opts: RollupOptions): Promise<RollupResult> {
       loadExtracted(dfs, extracted, res, log, {
         stage: true,
         finish: async () => {
+          tell('aggregate', w.date, n, result.tarballs.length + extracted.length);
           files.clear();
           for (const [i, df] of dfs.entries()) {
             if (df.sources === 0) continue;
@@ -226,11 +234,13 @@ export async function rollup(opts: RollupOptions): Promise<RollupResult> {
       await opts.storage.put(name, { filename: written.file });
       manifest.parts[kind] = { name, rows: written.rows, ...checked };
       result.parts.push({ kind, period: opts.period, date: w.date, name, rows: written.rows });
+      rows += written.rows;
       log.info('rollup written', { name, rows: written.rows });
     }
     manifest.inputs = await describeInputs(opts.storage, listed, loaded);
     // Written last: a manifest never names a part that is not stored yet.
     await opts.storage.put(manifestName(opts.period, w.date, opts.prefix), { dict: manifest });
+    tell('write', w.date, n + 1, result.tarballs.length);
   }
   return result;
 }

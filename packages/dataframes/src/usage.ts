@@ -298,7 +298,7 @@ export interface LoadUsageOptions {
    * Called once the tarballs are extracted, as DuckDB starts aggregating on its own threads: the
    * main thread is free then (a report loads exceljs there).
    */
-  onExtracted?: () => void;
+  onExtracted?: (read: { tarballs: number; rows: number }) => void;
   /**
    * Which of the two to read from the tarballs (default both): a report whose sheets need no job
    * host summaries never touches job_host_summary.csv (its usage tables are then empty).
@@ -349,7 +349,7 @@ export async function loadUsage(opts: LoadUsageOptions): Promise<LoadUsageResult
   const res = await withExtracted(dfs, loadOpts, async (extracted, result) => {
     const extractedAt = performance.now();
     log.debug('usage: tarballs extracted', { tarballs: extracted.length, ms: Math.round(extractedAt - started) });
-    opts.onExtracted?.();
+    opts.onExtracted?.({ tarballs: extracted.length, rows: extracted.reduce((n, t) => n + [...(t.records?.values() ?? [])].reduce((a, b) => a + b, 0), 0) });
     installs = await Promise.all(extracted.map(installUuidOf));
     const kept = { tarballs: result.tarballs.length, failures: result.failures.length };
     try {
