@@ -12,6 +12,7 @@ export { loadExtracted, loadTarballs, type LoadOptions, type LoadResult, withExt
 export { loadUsage, type LoadUsageOptions, type LoadUsageResult, type UsageOptions, type UsageTables, usageTables } from './usage.js';
 export { hashFile, hashObject, type HashedObject, listObject, type ListedObject, type ReadProgress, sameListing } from './inputs.js';
 export type { RollupInput, RollupManifestPart } from './rollup.js';
+export { usageFromRollups, usageRollupName, usageRollupsOverlap, writeUsageRollup } from './usage-rollup.js';
 export { type PeriodUsage, type PeriodUsageOptions, periodUsage, type SkippedInput, type UsageInput } from './period-usage.js';
 export { CsvError, csvHasRows, readCsvHeader } from './csv.js';
 export { groupIndirectInto, indirectCollectionsSql, indirectNodes, infrastructureSummary, type IndirectNode, type InfrastructureRow, type RowSource } from './indirect-nodes.js';

@@ -6,8 +6,9 @@ import type { TallyDuckDb } from './duckdb.js';
 import { type HashedObject, hashFile, type ListedObject, listObject, type ReadProgress, sameListing } from './inputs.js';
 import { JobHostSummary } from './job-host-summary.js';
 import { MainJobevent } from './main-jobevent.js';
-import { type PeriodWindow, periodWindows, type RollupKind, type RollupManifest, readManifest, rollup } from './rollup.js';
-import { loadUsage, type LoadUsageOptions, type UsageTables, usageTables } from './usage.js';
+import { type PeriodWindow, periodWindows, type RollupKind, type RollupManifest, type RollupManifestPart, readManifest, rollup } from './rollup.js';
+import { loadUsage, type LoadUsageOptions, USAGE_TABLES, type UsageTables, usageTables } from './usage.js';
+import { usageFromRollups, usageRollupsOverlap } from './usage-rollup.js';
 
 /** The kinds a report reads: a rollup is usable only when it rolled both up. */
 const REPORT_KINDS: readonly RollupKind[] = ['job_host_summary', 'main_jobevent'];
@@ -105,27 +106,38 @@ function isCurrent(m: RollupManifest | undefined, tarballs: readonly ListedObjec
   return sameListing(m.inputs, tarballs);
 }
 
+/** A part of a rollup: a kind's job-grain rows, or its usage tables (see usage-rollup.ts). */
+type PartKey = RollupKind | 'usage_hosts' | 'usage_jobs';
+
 /** A rollup's parts fetched and checked against their manifest, kept local until the usage tables are built. */
 interface FetchedRollup {
   manifest: RollupManifest;
-  parts: { kind: RollupKind; local: LocalFile; input: UsageInput & HashedObject }[];
+  parts: { kind: PartKey; local: LocalFile; input: UsageInput & HashedObject }[];
 }
 
 type Fetch = { fetched: FetchedRollup } | { failure: SkippedInput };
 
+/** The job-grain parts a report reads, events first (`addRollup` adds them in its transaction before staging the job host summaries, which is not transactional). */
+const jobGrainParts = (m: RollupManifest): [PartKey, RollupManifestPart | null | undefined][] => [
+  ['main_jobevent', m.parts.main_jobevent],
+  ['job_host_summary', m.parts.job_host_summary],
+];
+const usageParts = (m: RollupManifest): [PartKey, RollupManifestPart | null | undefined][] => [
+  ['usage_hosts', m.usage?.hosts],
+  ['usage_jobs', m.usage?.jobs],
+];
+
 /**
- * Fetch a rollup's parts and check each against its manifest's size and SHA-256: a part that is
- * corrupt anywhere (not only in its footer) or truncated is refused here, named, before a row of
- * it is read.
+ * Fetch some of a rollup's parts and check each against its manifest's size and SHA-256: a part
+ * that is corrupt anywhere (not only in its footer) or truncated is refused here, named, before a
+ * row of it is read.
  */
-async function fetchRollup(storage: Store, m: RollupManifest): Promise<Fetch> {
+async function fetchRollup(storage: Store, m: RollupManifest, which: [PartKey, RollupManifestPart | null | undefined][]): Promise<Fetch> {
   const parts: FetchedRollup['parts'] = [];
   const release = async () => {
     for (const p of parts) await p.local.release();
   };
-  // Events first: `addRollup` adds them in its transaction before staging the job host summaries (not transactional).
-  for (const kind of ['main_jobevent', 'job_host_summary'] as const) {
-    const part = m.parts[kind];
+  for (const [kind, part] of which) {
     if (!part) continue;
     try {
       const listed = await listObject(storage, part.name);
@@ -194,21 +206,26 @@ async function currentMonths(opts: PeriodUsageOptions, plans: readonly DayPlan[]
   return out;
 }
 
+/** A current rollup chosen for some days of the period. */
+interface Chosen {
+  manifest: RollupManifest;
+  days: DayPlan[];
+}
+
 /**
  * The usage tables of a period, from each whole month's current month rollup, else each day's
  * current day rollup, and from the tarballs for the other days (those rolled up and stored
- * first with `writeRollups`). A rollup that cannot be read, or whose part is corrupt or truncated,
- * is named in `skipped` (and a warning) and its days read from the tarballs (rolled up again with
- * `writeRollups`). The tables are the same whichever way each day was read.
+ * first with `writeRollups`). When every day has a current rollup whose usage tables merge
+ * (see usage-rollup.ts), only those small files are read. A rollup that cannot be read, or whose
+ * part is corrupt or truncated, is named in `skipped` (and a warning) and its days read from the
+ * tarballs (rolled up again with `writeRollups`). The tables are the same whichever way each day was read.
  */
 export async function periodUsage(opts: PeriodUsageOptions): Promise<PeriodUsage> {
   const log = opts.logger ?? silentLogger;
   const countUnreachable = opts.countUnreachableHosts ?? false;
   const jhs = new JobHostSummary(opts.db, { reachableOnly: !countUnreachable });
   const events = new MainJobevent(opts.db);
-  const inputs: UsageInput[] = [];
   const skipped: SkippedInput[] = [];
-  const days = { rollup: [] as string[], raw: [] as string[] };
   const plans = await planDays(opts);
   const total = plans.filter((p) => p.tarballs.length > 0).length;
   opts.onProgress?.({ phase: 'plan', days: { done: 0, total }, tarballs: plans.reduce((n, p) => n + p.tarballs.length, 0) });
@@ -217,43 +234,46 @@ export async function periodUsage(opts: PeriodUsageOptions): Promise<PeriodUsage
     skipped.push(failure);
   };
 
-  // Whole months first: one month rollup replaces its days' rollups.
-  const fetched: { rollup: FetchedRollup; days: DayPlan[] }[] = [];
-  const covered = new Set<DayPlan>();
-  if (opts.from !== 'raw') {
-    for (const month of await currentMonths(opts, plans, countUnreachable)) {
-      const f = await fetchRollup(opts.storage, month.manifest);
-      if ('failure' in f) refused(f.failure);
-      else {
-        fetched.push({ rollup: f.fetched, days: month.days });
-        for (const d of month.days) covered.add(d);
-      }
-    }
-  }
-  // Then each remaining day's current rollup; a day whose parts fail their check counts as stale.
+  // Whole months first (one month rollup replaces its days' rollups), then each other day's.
+  const chosen: Chosen[] = [];
   const stale = new Set<DayPlan>();
-  const fetchDay = async (p: DayPlan) => {
-    if (!isCurrent(p.manifest, p.tarballs, countUnreachable)) return void stale.add(p);
-    const f = await fetchRollup(opts.storage, p.manifest);
-    if ('failure' in f) {
-      refused(f.failure);
-      stale.add(p);
-    } else fetched.push({ rollup: f.fetched, days: [p] });
+  if (opts.from !== 'raw') for (const month of await currentMonths(opts, plans, countUnreachable)) chosen.push(month);
+  const covered = new Set(chosen.flatMap((c) => c.days));
+  for (const p of plans) {
+    if (p.tarballs.length === 0 || covered.has(p)) continue;
+    if (opts.from !== 'raw' && isCurrent(p.manifest, p.tarballs, countUnreachable)) chosen.push({ manifest: p.manifest, days: [p] });
+    else stale.add(p);
+  }
+  const unusable = (c: Chosen) => {
+    chosen.splice(chosen.indexOf(c), 1);
+    for (const d of c.days) stale.add(d);
   };
-  const uncovered = plans.filter((p) => p.tarballs.length > 0 && !covered.has(p));
-  if (opts.from === 'raw') for (const p of uncovered) stale.add(p);
-  else for (const p of uncovered) await fetchDay(p);
+  if (stale.size === 0 && chosen.length > 0) {
+    const fast = await fromUsageRollups(opts, chosen, { jhs, refused, log });
+    if ('usage' in fast) return { ...fast, skipped, days: { rollup: daysOf(chosen), raw: [] } };
+    for (const c of fast.bad) unusable(c);
+  }
+
+  const fetched: { rollup: FetchedRollup; days: DayPlan[] }[] = [];
+  const fetchChosen = async (c: Chosen) => {
+    const f = await fetchRollup(opts.storage, c.manifest, jobGrainParts(c.manifest));
+    if ('fetched' in f) return void fetched.push({ rollup: f.fetched, days: c.days });
+    refused(f.failure);
+    for (const d of c.days) stale.add(d);
+  };
+  for (const c of [...chosen]) await fetchChosen(c);
   if (opts.writeRollups && opts.from !== 'raw' && stale.size > 0) {
-    const rebuilt = await rollStaleDays(opts, plans, stale, log, countUnreachable);
-    for (const p of rebuilt) {
+    for (const p of await rollStaleDays(opts, plans, stale, log, countUnreachable)) {
       stale.delete(p);
       p.manifest = await readManifest(opts.storage, 'day', p.window.date, opts.prefix);
-      await fetchDay(p);
+      if (isCurrent(p.manifest, p.tarballs, countUnreachable)) await fetchChosen({ manifest: p.manifest, days: [p] });
+      else stale.add(p);
     }
   }
 
+  const inputs: UsageInput[] = [];
   const files: LocalFile[] = fetched.flatMap((f) => f.rollup.parts.map((p) => p.local));
-  const rawNames = new Set<string>();
+  const read: Chosen[] = [];
   try {
     for (const f of fetched) {
       const failure = await addRollup(f.rollup, { jhs, events });
@@ -263,21 +283,62 @@ export async function periodUsage(opts: PeriodUsageOptions): Promise<PeriodUsage
         continue;
       }
       inputs.push(...f.rollup.parts.map((p) => p.input));
-      days.rollup.push(...f.days.filter((p) => p.tarballs.length > 0).map((p) => p.window.date));
+      read.push({ manifest: f.rollup.manifest, days: f.days });
     }
-    for (const p of plans) {
-      if (!stale.has(p)) continue;
-      days.raw.push(p.window.date);
-      for (const t of p.tarballs) rawNames.add(t.name);
-    }
-    days.rollup.sort();
-    days.raw.sort();
+    const rawNames = new Set(plans.filter((p) => stale.has(p)).flatMap((p) => p.tarballs.map((t) => t.name)));
+    const days = { rollup: daysOf(read), raw: plans.filter((p) => stale.has(p)).map((p) => p.window.date) };
     const rows = inputs.reduce((n, i) => n + (i.rows ?? 0), 0);
     if (days.rollup.length) opts.onProgress?.({ phase: 'rollups', days: { done: days.rollup.length, total }, rows });
     return await readRest(opts, { jhs, events }, { plans, rawNames, inputs, skipped, days, log });
   } finally {
     // The usage tables are built: the staged rollup files are no longer read.
     for (const f of files) await f.release();
+  }
+}
+
+/** The days (with tarballs) of these rollups, sorted. */
+const daysOf = (cs: readonly Chosen[]) => cs.flatMap((c) => c.days.filter((p) => p.tarballs.length > 0).map((p) => p.window.date)).sort();
+
+/** Can this rollup's usage tables be merged with others' (no INDIRECT rows, no job events)? */
+const mergeable = (m: RollupManifest) => m.usage !== undefined && m.usage.indirectRows === 0 && !m.parts.main_jobevent?.rows;
+
+/**
+ * The usage tables from the chosen rollups' usage files alone, when each has mergeable ones and
+ * no job appears in two of them. Otherwise the rollups whose usage files were refused (named in
+ * `skipped`), for the caller to read from the tarballs; none when they merely do not merge.
+ */
+async function fromUsageRollups(
+  opts: PeriodUsageOptions,
+  chosen: readonly Chosen[],
+  ctx: { jhs: JobHostSummary; refused: (f: SkippedInput) => void; log: Logger },
+): Promise<Omit<PeriodUsage, 'skipped' | 'days'> | { bad: Chosen[] }> {
+  if ((opts.read?.jobHostSummary ?? true) === false || !chosen.every((c) => mergeable(c.manifest))) return { bad: [] };
+  const got: FetchedRollup[] = [];
+  const bad: Chosen[] = [];
+  try {
+    for (const c of chosen) {
+      const f = await fetchRollup(opts.storage, c.manifest, usageParts(c.manifest));
+      if ('fetched' in f) got.push(f.fetched);
+      else {
+        ctx.refused(f.failure);
+        bad.push(c);
+      }
+    }
+    if (bad.length > 0) return { bad };
+    const paths = (k: PartKey) => got.flatMap((r) => r.parts.filter((p) => p.kind === k).map((p) => p.local.path));
+    if (await usageRollupsOverlap(opts.db, paths('usage_jobs'))) {
+      ctx.log.debug('usage rollups share jobs across periods: reading the job-grain rollups');
+      return { bad: [] };
+    }
+    const inputs = got.flatMap((r) => r.parts.map((p) => p.input));
+    opts.onProgress?.({ phase: 'rollups', days: { done: daysOf(chosen).length, total: daysOf(chosen).length }, rows: inputs.reduce((n, i) => n + (i.rows ?? 0), 0) });
+    // Nothing else to load: the sheets' other inputs (INDIRECT rows, events) are absent from these days.
+    await opts.onLoaded?.(ctx.jhs);
+    const { empty } = await usageFromRollups(opts.db, { hosts: paths('usage_hosts'), jobs: paths('usage_jobs') }, opts.organizationFilter);
+    const usage: UsageTables = { db: opts.db, hosts: USAGE_TABLES.hosts, jobs: USAGE_TABLES.jobs, hostMap: undefined, events: undefined, empty, method: 'usage-rollups' };
+    return { usage, inputs, removed: Promise.resolve() };
+  } finally {
+    for (const r of got) for (const p of r.parts) await p.local.release();
   }
 }
 

@@ -10,6 +10,7 @@ import { type HashedObject, hashFile, hashObject, listObject, type ReadProgress 
 import { type LoadResult, loadExtracted, withExtracted } from './load.js';
 import { MainHost } from './main-host.js';
 import { MainJobevent } from './main-jobevent.js';
+import { usageRollupName, writeUsageRollup } from './usage-rollup.js';
 
 export type RollupPeriod = 'day' | 'week' | 'month';
 /** Dataframes that are rolled up. */
@@ -60,6 +61,11 @@ export interface RollupManifest {
   parts: Partial<Record<RollupKind, RollupManifestPart | null>>;
   /** Every tarball of the period (the skipped ones with their reason). */
   inputs: RollupInput[];
+  /**
+   * The period's usage tables (see usage-rollup.ts), when it had job host summaries; with the
+   * count of its INDIRECT rows (a period with some is read at the job grain).
+   */
+  usage?: { hosts: RollupManifestPart; jobs: RollupManifestPart; indirectRows: number } | undefined;
 }
 
 /** A tarball a rollup was built from: as listed and hashed, with the CSV records it contributed (or why it contributed none). */
@@ -236,6 +242,7 @@ export async function rollup(opts: RollupOptions): Promise<RollupResult> {
       result.parts.push({ kind, period: opts.period, date: w.date, name, rows: written.rows });
       rows += written.rows;
       log.info('rollup written', { name, rows: written.rows });
+      if (kind === 'job_host_summary') manifest.usage = await storeUsageRollup(db, written.file, { storage: opts.storage, period: opts.period, date: w.date, prefix: opts.prefix, dir: tmp.path });
     }
     manifest.inputs = await describeInputs(opts.storage, listed, loaded);
     // Written last: a manifest never names a part that is not stored yet.
@@ -243,6 +250,23 @@ export async function rollup(opts: RollupOptions): Promise<RollupResult> {
     tell('write', w.date, n + 1, result.tarballs.length);
   }
   return result;
+}
+
+/** Write and store the usage rollup of a period's job host summary part (see usage-rollup.ts). */
+async function storeUsageRollup(
+  db: TallyDuckDb,
+  jhsFile: string,
+  at: { storage: Store; period: RollupPeriod; date: string; prefix: string | undefined; dir: string },
+): Promise<RollupManifest['usage']> {
+  const local = { hosts: join(at.dir, `usage-hosts-${at.date}.parquet`), jobs: join(at.dir, `usage-jobs-${at.date}.parquet`) };
+  const written = await writeUsageRollup(db, jhsFile, local);
+  const part = async (which: 'hosts' | 'jobs'): Promise<RollupManifestPart> => {
+    const name = usageRollupName(which, at.period, at.date, at.prefix);
+    const checked = { size: (await stat(local[which])).size, sha256: await hashFile(local[which]) };
+    await at.storage.put(name, { filename: local[which] });
+    return { name, rows: written[which], ...checked };
+  };
+  return { hosts: await part('hosts'), jobs: await part('jobs'), indirectRows: written.indirectRows };
 }
 
 /**

@@ -222,8 +222,8 @@ export interface UsageTables {
   events?: string | undefined;
   /** No DIRECT job host summary at all (before the organization filter): no billing data. */
   empty: boolean;
-  /** How they were built: from the prepared rows (`scan`, fast) or from grouped rows. */
-  method: 'scan' | 'grouped';
+  /** How they were built: from the prepared rows (`scan`, fast), from grouped rows, or merged from usage rollups. */
+  method: 'scan' | 'grouped' | 'usage-rollups';
 }
 
 export interface UsageOptions {

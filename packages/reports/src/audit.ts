@@ -58,7 +58,7 @@ export async function auditOf(
     if (!key) continue;
     const [period, date] = key.split('/') as [RollupPeriod, string];
     const m = await readManifest(storage, period, date);
-    for (const part of Object.values(m?.parts ?? {})) if (part) builtFrom.set(part.name, m!.inputs.map(({ name, size, sha256, mtimeMs, etag, csvRows }) => ({ name, size, sha256, mtimeMs, etag, ...(csvRows ? { csvRows } : {}) })));
+    for (const part of [...Object.values(m?.parts ?? {}), m?.usage?.hosts, m?.usage?.jobs]) if (part) builtFrom.set(part.name, m!.inputs.map(({ name, size, sha256, mtimeMs, etag, csvRows }) => ({ name, size, sha256, mtimeMs, etag, ...(csvRows ? { csvRows } : {}) })));
   }
   for (const i of opts.read.inputs) {
     // Hashed as it was read, where the reader did; otherwise read again now.

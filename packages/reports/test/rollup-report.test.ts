@@ -4,7 +4,7 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '@tally/core';
-import { manifestName, openDuckDb, rollup, rollupName } from '@tally/dataframes';
+import { manifestName, openDuckDb, rollup, rollupName, usageRollupName } from '@tally/dataframes';
 import { schemaCsv } from '@tally/extractors';
 import { buildCcspReport, type BuildResult, reportParams, verifyReport } from '@tally/reports';
 import { DirectoryStorage } from '@tally/storage';
@@ -63,6 +63,20 @@ async function rollDays(storage: DirectoryStorage, since: string, until: string,
 }
 
 /** The periods (`day`, `month`) of the rollup parts a report read. */
+/** The kinds (`job_host_summary`, `usage_hosts` …) of the rollup parts a report read. */
+const rollupKinds = (r: BuildResult) => [...new Set((r.read?.inputs ?? []).filter((i) => i.kind === 'rollup').map((i) => /^rollups\/([^/]+)\//.exec(i.name)?.[1]))].sort();
+
+/** Remove the usage rollups from every manifest of the ship: its rollups are then read at the job grain. */
+function stripUsage(ship: string): void {
+  for (const period of readdirSync(join(ship, 'rollups/_inputs'))) {
+    for (const f of readdirSync(join(ship, 'rollups/_inputs', period))) {
+      const path = join(ship, 'rollups/_inputs', period, f);
+      const { usage: _, ...m } = JSON.parse(readFileSync(path, 'utf8'));
+      writeFileSync(path, JSON.stringify(m));
+    }
+  }
+}
+
 const rollupPeriods = (r: BuildResult) => [...new Set((r.read?.inputs ?? []).filter((i) => i.kind === 'rollup').map((i) => /\/period=(\w+)\//.exec(i.name)?.[1]))].sort();
 
 const rawDays = (r: BuildResult) => r.read?.days.raw ?? [];
@@ -89,12 +103,20 @@ describe('reports from rollups', () => {
       expect(rawDays(march.res).length).toBeGreaterThan(0);
       expect(rawDays(march.res).every((d) => d >= '2024-03-19')).toBe(true);
 
-      // Every day rolled up.
+      // Every day rolled up: only the usage rollups are read (no job of the fixtures spans two days).
       await rollDays(storage, '2024-02-01', '2024-05-01', countUnreachableHosts);
       for (const p of PERIODS) {
         const rolled = await report(storage, ship, p, countUnreachableHosts);
         expect(rawDays(rolled.res), label(p)).toEqual([]);
+        expect(rollupKinds(rolled.res), label(p)).toEqual(['usage_hosts', 'usage_jobs']);
         expect(rolled.cells, `rollups ${label(p)}`).toEqual(raw.get(label(p))!.cells);
+      }
+      // The same days read at the job grain (manifests without usage rollups, as older ones).
+      stripUsage(ship);
+      for (const p of PERIODS) {
+        const rolled = await report(storage, ship, p, countUnreachableHosts);
+        expect(rollupKinds(rolled.res), label(p)).toEqual(['job_host_summary']);
+        expect(rolled.cells, `job-grain rollups ${label(p)}`).toEqual(raw.get(label(p))!.cells);
       }
 
       // Month rollups: a whole month in the period reads its month's rollup, the range's partial months their days.
@@ -103,6 +125,7 @@ describe('reports from rollups', () => {
         const rolled = await report(storage, ship, p, countUnreachableHosts);
         expect(rawDays(rolled.res), label(p)).toEqual([]);
         expect(rollupPeriods(rolled.res), label(p)).toEqual('month' in p ? ['month'] : ['day']);
+        expect(rollupKinds(rolled.res), label(p)).toEqual('month' in p ? ['usage_hosts', 'usage_jobs'] : ['job_host_summary']);
         expect(rolled.cells, `month rollups ${label(p)}`).toEqual(raw.get(label(p))!.cells);
       }
 
@@ -246,16 +269,20 @@ describe('reports from rollups', () => {
     const raw = await report(storage, ship, { month: '2024-03' }, true, 'raw');
     await rollDays(storage, '2024-03-01', '2024-04-01', true);
     const dates = readdirSync(join(ship, 'rollups/_inputs/period=day')).sort().map((f) => f.replace(/^date=|\.json$/g, ''));
-    const [replaced, truncated, damaged] = [dates[0]!, dates[1]!, dates[2]!].map((d) => ({ date: d, part: rollupName('job_host_summary', 'day', d) }));
+    // Three usage rollups (read first) and one job-grain part (read once the usage rollups cannot all be).
+    const [replaced, truncated, damaged] = [dates[0]!, dates[1]!, dates[2]!].map((d) => ({ date: d, part: usageRollupName('hosts', 'day', d) }));
+    const jobGrain = { date: dates[3]!, part: rollupName('job_host_summary', 'day', dates[3]!) };
     writeFileSync(join(ship, replaced!.part), 'PAR1 this is not parquet');
     const cut = readFileSync(join(ship, truncated!.part));
     writeFileSync(join(ship, truncated!.part), cut.subarray(0, Math.floor(cut.length / 2)));
     // Same size, footer intact: only the bytes in the middle differ.
-    const bytes = readFileSync(join(ship, damaged!.part));
-    const mid = Math.floor(bytes.length / 2);
-    for (let i = mid; i < mid + 16; i++) bytes[i] = bytes[i]! ^ 0xff;
-    writeFileSync(join(ship, damaged!.part), bytes);
-    const bad = [replaced!, truncated!, damaged!];
+    for (const b of [damaged!, jobGrain]) {
+      const bytes = readFileSync(join(ship, b.part));
+      const mid = Math.floor(bytes.length / 2);
+      for (let i = mid; i < mid + 16; i++) bytes[i] = bytes[i]! ^ 0xff;
+      writeFileSync(join(ship, b.part), bytes);
+    }
+    const bad = [replaced!, truncated!, damaged!, jobGrain];
 
     const warnings: { msg: string; fields?: Record<string, unknown> }[] = [];
     const logger: Logger = { debug() {}, info() {}, error() {}, warn: (msg, fields) => void warnings.push({ msg, fields }), child: () => logger };
@@ -265,21 +292,55 @@ describe('reports from rollups', () => {
     expect(rawDays(res)).toEqual(bad.map((b) => b.date).sort());
     expect(await cells(join(ship, res.name))).toEqual(raw.cells);
 
-    // --write-rollups rebuilds those days from the tarballs; the next report reads only rollups.
+    // --write-rollups rebuilds those days from the tarballs; the next report reads only (usage) rollups.
     const rebuilt = await buildCcspReport({ type: 'CCSPv2', storage, period: { month: '2024-03' }, params, countUnreachableHosts: true, force: true, writeRollups: true });
     expect(rawDays(rebuilt)).toEqual([]);
     expect(rebuilt.read?.skipped.map((s) => s.name).sort()).toEqual(bad.map((b) => b.part).sort());
     const again = await report(storage, ship, { month: '2024-03' }, true);
     expect(rawDays(again.res)).toEqual([]);
+    expect(rollupKinds(again.res)).toEqual(['usage_hosts', 'usage_jobs']);
     expect(again.res.read?.skipped).toEqual([]);
     expect(again.cells).toEqual(raw.cells);
+  }, SLOW);
+
+  it('usage rollups that share a job across days are not merged: the job-grain rollups are read', async () => {
+    const { ship, storage } = fixtureShip('overlap');
+    // The same tarball delivered again in the next day's folder: its jobs are in two days.
+    const days = readdirSync(join(ship, 'data/2024/04')).sort();
+    const [from, to] = [days.at(-1)!, days.at(-2)!];
+    const tarball = readdirSync(join(ship, `data/2024/04/${from}`))[0]!;
+    cpSync(join(ship, `data/2024/04/${from}/${tarball}`), join(ship, `data/2024/04/${to}/${tarball.replace(/-0\.tar\.gz$/, '-1.tar.gz')}`));
+    const raw = await report(storage, ship, { month: '2024-04' }, true, 'raw');
+    await rollDays(storage, '2024-04-01', '2024-05-01', true);
+    const rolled = await report(storage, ship, { month: '2024-04' }, true);
+    expect(rawDays(rolled.res)).toEqual([]);
+    expect(rollupKinds(rolled.res)).toEqual(['job_host_summary']);
+    expect(rolled.cells).toEqual(raw.cells);
+  }, SLOW);
+
+  it('usage rollups under an organization filter: the same workbook as from the tarballs', async () => {
+    const { ship, storage } = fixtureShip('orgs');
+    await rollDays(storage, '2024-03-01', '2024-04-01', true);
+    await using db = await openDuckDb();
+    const orgs = (await db.all<{ o: string }>(`SELECT DISTINCT organization_name AS o FROM read_parquet('${ship}/rollups/job_host_summary/*/*/*.parquet') WHERE organization_name IS NOT NULL ORDER BY 1`)).map((r) => r.o);
+    expect(orgs.length).toBeGreaterThan(1);
+    const filtered = { ...params, organizationFilter: [orgs[0]!] };
+    const build = async (from: 'auto' | 'raw') => {
+      const res = await buildCcspReport({ type: 'CCSPv2', storage, period: { month: '2024-03' }, params: filtered, countUnreachableHosts: true, from, force: true });
+      return { res, cells: await cells(join(ship, res.name)) };
+    };
+    const raw = await build('raw');
+    const rolled = await build('auto');
+    expect(rollupKinds(rolled.res)).toEqual(['usage_hosts', 'usage_jobs']);
+    expect(rolled.cells).toEqual(raw.cells);
+    expect(JSON.stringify(raw.cells)).not.toContain(orgs[1]!);
   }, SLOW);
 
   it('a month rollup whose part is corrupt is named, and the month read from its days', async () => {
     const { ship, storage } = fixtureShip('corrupt-month');
     const raw = await report(storage, ship, { month: '2024-04' }, false, 'raw');
     await rollDays(storage, '2024-04-01', '2024-05-01', false, 'month');
-    const part = rollupName('job_host_summary', 'month', '2024-04');
+    const part = usageRollupName('hosts', 'month', '2024-04');
     const bytes = readFileSync(join(ship, part));
     bytes[Math.floor(bytes.length / 3)] ^= 0x55;
     writeFileSync(join(ship, part), bytes);
