@@ -9,7 +9,7 @@ export { HostMetric } from './host-metric.js';
 export { DataCollectionStatus } from './data-collection-status.js';
 export * from './rollup.js';
 export { loadExtracted, loadTarballs, type LoadOptions, type LoadResult, withExtracted } from './load.js';
-export { loadUsage, type LoadUsageOptions, type LoadUsageResult, type UsageOptions, type UsageTables, usageTables } from './usage.js';
+export { loadUsage, type LoadUsageOptions, type LoadUsageResult, USAGE_TABLES, type UsageOptions, type UsageTables, usageTables } from './usage.js';
 export { hashFile, hashObject, type HashedObject, listObject, type ListedObject, type ReadProgress, sameListing } from './inputs.js';
 export type { RollupInput, RollupManifestPart } from './rollup.js';
 export { usageFromRollups, usageRollupName, usageRollupsOverlap, writeUsageRollup } from './usage-rollup.js';

@@ -33,6 +33,8 @@ export interface RollupOptions {
   duckdb?: DuckDbOptions;
   /** Passed to JobHostSummary (default true). */
   reachableOnly?: boolean;
+  /** Also store each period's usage tables (see usage-rollup.ts; default true): what makes a report from rollups cheap. */
+  usage?: boolean;
   /** Told as each period is read and written. */
   onProgress?: ((p: ReadProgress) => void) | undefined;
 }
@@ -242,7 +244,11 @@ export async function rollup(opts: RollupOptions): Promise<RollupResult> {
       result.parts.push({ kind, period: opts.period, date: w.date, name, rows: written.rows });
       rows += written.rows;
       log.info('rollup written', { name, rows: written.rows });
-      if (kind === 'job_host_summary') manifest.usage = await storeUsageRollup(db, written.file, { storage: opts.storage, period: opts.period, date: w.date, prefix: opts.prefix, dir: tmp.path });
+      if (kind === 'job_host_summary' && opts.usage !== false) {
+        const started = performance.now();
+        manifest.usage = await storeUsageRollup(db, written.file, { storage: opts.storage, period: opts.period, date: w.date, prefix: opts.prefix, dir: tmp.path });
+        log.debug('usage rollup written', { date: w.date, hosts: manifest.usage?.hosts.rows, ms: Math.round(performance.now() - started) });
+      }
     }
     manifest.inputs = await describeInputs(opts.storage, listed, loaded);
     // Written last: a manifest never names a part that is not stored yet.

@@ -75,7 +75,7 @@ export async function usageFromRollups(
   const inOrgs = organizationFilter?.length ? ` AND o IN (${organizationFilter.map(literal).join(', ')})` : '';
   const read = (list: readonly string[]) => `read_parquet([${list.map(literal).join(', ')}])`;
   await db.run(
-    `CREATE OR REPLACE TABLE ${USAGE_TABLES.hosts} AS SELECT o, t, h, sum(n) AS n, sum(tr) AS tr, min(f) AS f, max(l) AS l,
+    `CREATE OR REPLACE TABLE ${USAGE_TABLES.hosts} AS SELECT o, t, h, CAST(sum(n) AS HUGEINT) AS n, CAST(sum(tr) AS HUGEINT) AS tr, min(f) AS f, max(l) AS l,
        min(jc_first) AS jc_first, max(jc_last) AS jc_last FROM ${read(files.hosts)} WHERE true${inOrgs} GROUP BY o, t, h`,
   );
   await db.run(`CREATE OR REPLACE TABLE ${USAGE_TABLES.jobs} AS SELECT DISTINCT o, t, u, j FROM ${read(files.jobs)} WHERE direct${inOrgs}`);
