@@ -12,8 +12,8 @@
  * events are not merged this way either (their sheets need the job-grain rows).
  */
 import { literal, type TallyDuckDb } from './duckdb.js';
-import { DIRECT, JobHostSummary } from './job-host-summary.js';
-import { USAGE_TABLES, usageTables } from './usage.js';
+import { DIRECT } from './job-host-summary.js';
+import { USAGE_TABLES, usageFromGrouped } from './usage.js';
 
 /** `rollups/usage_{hosts|jobs}/period={period}/date={date}/part-0.parquet` (beside the kinds' Hive trees). */
 export function usageRollupName(which: 'hosts' | 'jobs', period: string, date: string, prefix = 'rollups'): string {
@@ -21,35 +21,34 @@ export function usageRollupName(which: 'hosts' | 'jobs', period: string, date: s
 }
 
 /**
- * Write the usage tables of one period's job host summary rollup (`jhsParquet`, grouped rows)
- * to `out.hosts` and `out.jobs`. The jobs file lists every job of the period: `direct` marks those
- * with a DIRECT row (the report's jobs), the others are there for the overlap check. Returns the
- * rows written and the period's INDIRECT rows.
+ * Write the usage tables of one period's job host summary rollup (`jhsParquet`: its grouped rows,
+ * one per index, so the tables come from one plain aggregation of them) to `out.hosts` and
+ * `out.jobs`. The jobs file lists every job of the period: `direct` marks those with a DIRECT
+ * row (the report's jobs), the others are there for the overlap check. Returns the rows written
+ * and the period's INDIRECT rows.
  */
 export async function writeUsageRollup(
   db: TallyDuckDb,
   jhsParquet: string,
   out: { hosts: string; jobs: string },
 ): Promise<{ hosts: number; jobs: number; indirectRows: number }> {
-  const jhs = new JobHostSummary(db);
+  const src = `read_parquet(${literal(jhsParquet)})`;
   try {
-    await jhs.stageParquet(jhsParquet);
-    const src = `read_parquet(${literal(jhsParquet)})`;
-    const [k] = await db.all<{ n: bigint }>(`SELECT count(*) AS n FROM ${src} WHERE managed_node_type <> ${DIRECT}`);
-    await usageTables(jhs, { consume: true });
-    await db.run(`COPY (SELECT * FROM ${USAGE_TABLES.hosts}) TO ${literal(out.hosts)} (FORMAT parquet, COMPRESSION zstd)`);
+    await usageFromGrouped(db, `(SELECT * FROM ${src})`, { hostMap: false });
     await db.run(
-      `COPY (SELECT o, t, u, j, true AS direct FROM ${USAGE_TABLES.jobs}
-             UNION ALL SELECT NULL::VARCHAR, NULL::VARCHAR, u, j, false FROM (
-               SELECT install_uuid AS u, job_remote_id AS j FROM ${src} EXCEPT SELECT u, j FROM ${USAGE_TABLES.jobs}))
-       TO ${literal(out.jobs)} (FORMAT parquet, COMPRESSION zstd)`,
+      `CREATE OR REPLACE TEMP TABLE usage_all_jobs AS SELECT o, t, u, j, true AS direct FROM ${USAGE_TABLES.jobs}
+       UNION ALL SELECT NULL::VARCHAR, NULL::VARCHAR, u, j, false FROM (
+         SELECT install_uuid AS u, job_remote_id AS j FROM ${src} EXCEPT SELECT u, j FROM ${USAGE_TABLES.jobs})`,
     );
-    const [h] = await db.all<{ n: bigint }>(`SELECT count(*) AS n FROM read_parquet(${literal(out.hosts)})`);
-    const [j] = await db.all<{ n: bigint }>(`SELECT count(*) AS n FROM read_parquet(${literal(out.jobs)})`);
-    return { hosts: Number(h?.n ?? 0), jobs: Number(j?.n ?? 0), indirectRows: Number(k?.n ?? 0) };
+    await db.run(`COPY ${USAGE_TABLES.hosts} TO ${literal(out.hosts)} (FORMAT parquet, COMPRESSION zstd)`);
+    await db.run(`COPY usage_all_jobs TO ${literal(out.jobs)} (FORMAT parquet, COMPRESSION zstd)`);
+    const [c] = await db.all<{ h: bigint; j: bigint; k: bigint }>(
+      `SELECT (SELECT count(*) FROM ${USAGE_TABLES.hosts}) AS h, (SELECT count(*) FROM usage_all_jobs) AS j,
+         (SELECT count(*) FROM ${src} WHERE managed_node_type <> ${DIRECT}) AS k`,
+    );
+    return { hosts: Number(c?.h ?? 0), jobs: Number(c?.j ?? 0), indirectRows: Number(c?.k ?? 0) };
   } finally {
-    await jhs.drop();
-    for (const t of Object.values(USAGE_TABLES)) await db.run(`DROP TABLE IF EXISTS ${t}`);
+    for (const t of [...Object.values(USAGE_TABLES), 'usage_all_jobs']) await db.run(`DROP TABLE IF EXISTS ${t}`);
   }
 }
 

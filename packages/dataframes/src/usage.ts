@@ -71,7 +71,7 @@ async function orgFilter(db: UsageDb, filter: readonly string[] | undefined): Pr
  * Exact usage tables from `grouped`, a table of grouped job host summary rows (index columns,
  * task_runs, first/last_automation, job_created, managed_node_type).
  */
-async function usageFromGrouped(db: UsageDb, grouped: string, opts: UsageSqlOptions): Promise<UsageResult> {
+export async function usageFromGrouped(db: UsageDb, grouped: string, opts: UsageSqlOptions): Promise<UsageResult> {
   const [e] = await db.all(`SELECT NOT EXISTS (SELECT 1 FROM ${grouped} WHERE managed_node_type = ${DIRECT}) AS empty`);
   const where = `managed_node_type = ${DIRECT}${(await orgFilter(db, opts.organizationFilter))('organization_name')}`;
   await db.run(
