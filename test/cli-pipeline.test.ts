@@ -5,8 +5,7 @@ import { join } from 'node:path';
 import { createTestDatabase, type TestDatabase } from '@tally/testkit';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyControllerSchema } from '../tools/controller/schema.ts';
-import { seedController } from '../tools/controller/seed.ts';
+import { applyControllerSchema, seedController } from '@tally/demo';
 import { plainLines, startTally, tally } from './support/run-tally.ts';
 
 // The whole pipeline as an operator runs it: seed a controller, gather --ship to a

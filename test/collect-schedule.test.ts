@@ -5,8 +5,7 @@ import { createTestDatabase, DataSetReceiver, type TestDatabase } from '@tally/t
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyControllerSchema } from '../tools/controller/schema.ts';
-import { seedController } from '../tools/controller/seed.ts';
+import { applyControllerSchema, seedController } from '@tally/demo';
 import { startTally } from './support/run-tally.ts';
 
 // A user collector (.mjs in a temp folder) scheduled beside a built-in it depends on,

@@ -15,9 +15,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // package) runs as a plain .mjs on this machine's Node. Expected output is written in the example as
 // `// → text`; each such text must appear in what it prints. Sibling @tally packages are not on a registry,
 // so their packed tarballs are installed too (only those the package depends on, transitively).
-// Packages whose README has no runnable example (they need an Automation Controller database or a console
-// ingress) are imported whole instead; the CLI also runs `tally --help` from its installed bin. Installs run
-// concurrently (vitest maxConcurrency), npm being mostly I/O-bound.
+// The CLI also runs `tally --help` from its installed bin, refuses `tally demo` in one line while @tally/demo (its
+// optional dependency: PGlite; not on a registry here, so npm skips it as `--omit=optional` would) is not installed, and, once it is, runs `tally demo` in an empty folder: no checkout, no
+// tsx. Installs run concurrently (vitest maxConcurrency), npm being mostly I/O-bound.
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -92,16 +92,48 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-async function installAlone(name: string): Promise<string> {
-  const project = join(work, name.replace('@tally/', ''));
-  mkdirSync(project);
-  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'example', private: true, type: 'module' }));
-  const tarballs = [...closure(name)].map((n) => pkgs.get(n)?.tarball ?? '');
+async function npmInstall(project: string, names: Iterable<string>): Promise<void> {
+  const tarballs = [...names].map((n) => pkgs.get(n)?.tarball ?? '');
   await run('npm', ['install', '--cache', npmCache, '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', ...tarballs], {
     cwd: project,
     maxBuffer: 16 * 1024 * 1024,
   });
+}
+
+async function installAlone(name: string): Promise<string> {
+  const project = join(work, name.replace('@tally/', ''));
+  mkdirSync(project);
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'example', private: true, type: 'module' }));
+  await npmInstall(project, closure(name));
   return project;
+}
+
+/** The installed CLI: `--help`, `demo` refused without @tally/demo, then the whole demo in an empty folder. */
+async function checkInstalledCli(project: string): Promise<void> {
+  const tally = join(project, 'node_modules', '.bin', 'tally');
+  const help = await run(tally, ['--help'], { cwd: project, env: exampleEnv() });
+  expect(help.stdout).toMatch(/gather/);
+  expect(help.stdout).toMatch(/demo/);
+  // The CLI alone carries neither PGlite nor tsx.
+  expect(readdirSync(join(project, 'node_modules'))).not.toContain('tsx');
+  expect(readdirSync(join(project, 'node_modules'))).not.toContain('@electric-sql');
+  const { DATABASE_URL: _, ...env } = exampleEnv(); // the demo's own embedded database, not the test server
+  const empty = mkdtempSync(join(work, 'empty-'));
+  const refused = await run(tally, ['demo'], { cwd: empty, env }).then(
+    () => ({ code: 0, stderr: '' }),
+    (err: { code: number; stderr: string }) => err,
+  );
+  expect(refused.code).toBe(2);
+  expect(refused.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^tally: tally demo needs the @tally\/demo package .*npm install @tally\/demo/)]);
+  await npmInstall(project, closure('@tally/demo'));
+  const demo = await run(tally, ['demo', '--days', '2'], { cwd: empty, env, timeout: 180_000 }).catch((err) => {
+    throw new Error(`tally demo failed:\n${err.stderr ?? err.message}`);
+  });
+  expect(demo.stdout).toMatch(/Tally demo finished in [\d.]+s\. Artifacts in /);
+  const artifacts = readdirSync(join(empty, '.tally', 'demo'), { recursive: true }).map(String);
+  expect(artifacts.filter((f) => f.endsWith('.tar.gz')).length).toBeGreaterThanOrEqual(4);
+  expect(artifacts.some((f) => f.endsWith('.parquet'))).toBe(true);
+  expect(artifacts.filter((f) => f.endsWith('.xlsx')).map((f) => f.split('/').at(-1)?.split('-')[0]).sort()).toEqual(['CCSPv2', 'RENEWAL_GUIDANCE']);
 }
 
 function exampleEnv(): NodeJS.ProcessEnv {
@@ -120,11 +152,8 @@ function exampleEnv(): NodeJS.ProcessEnv {
 
 describe('every public package installs alone with npm from its packed tarball and its README example runs', () => {
   it('finds the public packages', () => {
-    expect(pkgs.size).toBeGreaterThanOrEqual(13);
+    expect(pkgs.size).toBeGreaterThanOrEqual(14);
   });
-
-  // These need an Automation Controller database or a console ingress to do anything: imported whole instead.
-  const withoutExample = ['@tally/cli', '@tally/collectors', '@tally/gather', '@tally/storage-crc'];
 
   it('READMEs show plain JavaScript for Node 20: no TypeScript blocks, no `await using`, no private testkit', () => {
     for (const p of publicPackages()) {
@@ -133,12 +162,12 @@ describe('every public package installs alone with npm from its packed tarball a
       expect(readme, p.name).not.toMatch(/^await using|[^`]await using [a-z]+ =/m);
       expect(readme, p.name).not.toContain('@tally/testkit');
       expect(readme, p.name).not.toMatch(/\bspec\/[\w-]+\.md/);
-      if (!withoutExample.includes(p.name)) expect(runnableExample(readme), `${p.name}: a \`\`\`js runnable block`).toBeDefined();
+      expect(runnableExample(readme), `${p.name}: a \`\`\`js runnable block`).toBeDefined();
     }
   });
 
   const names = publicPackages().map((p) => p.name);
-  it.concurrent.each(names)('%s', { timeout: 240_000 }, async (name) => {
+  it.concurrent.each(names)('%s', { timeout: 300_000 }, async (name) => {
     const project = await installAlone(name);
     const installed = join(project, 'node_modules', name);
     for (const f of ['LICENSE', 'README.md', 'package.json', 'dist/index.js', 'dist/index.d.ts']) {
@@ -146,16 +175,14 @@ describe('every public package installs alone with npm from its packed tarball a
     }
     const example = runnableExample(readFileSync(join(installed, 'README.md'), 'utf8'));
     const script = join(project, 'example.mjs');
-    writeFileSync(script, example ?? `await import(${JSON.stringify(name)});\nconsole.log('imported');\n`);
+    expect(example, `${name}: a runnable README example`).toBeDefined();
+    writeFileSync(script, example ?? '');
     const before = segmentRequests;
     const { stdout } = await run(process.execPath, [script], { cwd: project, env: exampleEnv(), timeout: 120_000 }).catch((err) => {
       throw new Error(`${name}: the README example failed:\n${err.stderr ?? err.message}`);
     });
     for (const m of (example ?? '').matchAll(/\/\/ → (.+)$/gm)) expect(stdout, `${name} prints "${m[1]}"`).toContain(m[1]?.trim());
     if (name === '@tally/storage-segment') expect(segmentRequests).toBeGreaterThan(before);
-    if (name === '@tally/cli') {
-      const help = await run(join(project, 'node_modules', '.bin', 'tally'), ['--help'], { cwd: project, env: exampleEnv() });
-      expect(help.stdout).toMatch(/gather/);
-    }
+    if (name === '@tally/cli') await checkInstalledCli(project);
   });
 });

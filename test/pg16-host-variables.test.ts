@@ -1,11 +1,11 @@
-import { startEmbeddedPostgres, type EmbeddedPostgres } from '@tally/cli';
-import { type Collector, type CollectorParams, type JsonCheck, jobHostSummary, mainHost, prepareJsonCheck } from '@tally/collectors';
+import { applyControllerSchema, type EmbeddedPostgres, startEmbeddedPostgres } from '@tally/demo';
+import { type Collector, type CollectorParams, jobHostSummary, mainHost } from '@tally/collectors';
+import { type JsonCheck, prepareJsonCheck } from '../packages/collectors/src/host-variables.js';
 import { tempdir } from '@tally/core';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { csvObjects } from '../packages/collectors/test/csv.js';
 import { insertFixtureSite, SINCE, UNTIL } from '../packages/collectors/test/fixture-site.js';
-import { applyControllerSchema } from '../tools/controller/schema.js';
 
 // The suite's PostgreSQL is 15, so host variables are recognised there by a pg_temp function or
 // a regex. On PostgreSQL 16+ the collectors use pg_input_is_valid instead: checked here on the

@@ -13,7 +13,6 @@ const IMPORT = /^\s*(?:import|export)\s(?:[^'";]*?\sfrom\s*)?['"]([^'"]+)['"]|\b
 // Imports the checker knows about and accepts, with the reason; each is a debt to pay, not a rule.
 const KNOWN = {
   '@tally/extractors': { tsx: 'only when the module runs as TypeScript source under the test runner, never from dist' },
-  '@tally/cli': { tsx: 'tally demo loads the seeder of tools/ from a repository checkout (issue 20: the demo moves out)' },
 };
 
 function jsFiles(dir) {

@@ -2,12 +2,12 @@
  * Roll the daily tarballs of a ship path up into Hive-partitioned Parquet
  * (`rollups/{kind}/period={period}/date={date}/part-0.parquet`), through a directory storage.
  *   node --import tsx tools/rollup.ts --ship-path DIR --since 2024-03-01 --until 2024-04-01 [--period month]
- *        [--kinds job_host_summary,main_jobevent,main_host] [--memory-limit 768MB] [--threads 2]
+ *        [--kinds job_host_summary,main_jobevent,main_host,data_collection_status] [--memory-limit 768MB] [--threads 2]
  * The ship path defaults to METRICS_UTILITY_SHIP_PATH; --since/--until take what `tally` takes
  * (ISO dates, Nd, Nmo). Bad tarballs are named on stderr; the exit code is 1 when any was skipped.
  */
 import { parseArgs } from 'node:util';
-import { ConfigError, createLogger, exitCodeOf, errorMessage, parseInstant } from '@tally/core';
+import { ConfigError, createLogger, exitCodeOf, errorMessage, type Level, loadConfig, parseInstant } from '@tally/core';
 import { ROLLUP_KINDS, rollup, type RollupKind, type RollupPeriod } from '@tally/dataframes';
 import { DirectoryStorage } from '@tally/storage';
 
@@ -36,7 +36,8 @@ async function main(): Promise<number> {
   }
   const since = parseInstant(values.since, { name: 'since' });
   const until = values.until ? parseInstant(values.until, { name: 'until' }) : new Date();
-  const logger = createLogger();
+  const logger = createLogger({ level: (process.env.TALLY_LOG_LEVEL as Level | undefined) ?? 'info' });
+  const env = loadConfig({ env: process.env, keys: ['duckdbMemoryLimit', 'duckdbThreads'] });
   const result = await rollup({
     storage: new DirectoryStorage({ base }),
     since,
@@ -44,7 +45,7 @@ async function main(): Promise<number> {
     period,
     kinds,
     logger,
-    duckdb: { memoryLimit: values['memory-limit'], threads: values.threads ? Number(values.threads) : undefined },
+    duckdb: { memoryLimit: values['memory-limit'] ?? env.duckdbMemoryLimit, threads: values.threads ? Number(values.threads) : env.duckdbThreads },
   });
   for (const p of result.parts) process.stdout.write(`${p.name}\t${p.rows} rows\n`);
   for (const f of result.failures) process.stderr.write(`skipped ${f.file}: ${f.error}\n`);

@@ -3,14 +3,13 @@
  *
  *   pnpm tools:seed --db postgres://… --days 30 --jobs-per-day 1000 --hosts 20000
  *
- * Creates the tables of tools/controller/schema.sql when missing; refuses to seed
+ * Creates the tables of the synthetic controller schema (@tally/demo) when missing; refuses to seed
  * over existing jobs unless --reset is given (which empties them first).
  */
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 import type PgModule from 'pg';
-import { applyControllerSchema, truncateController } from './controller/schema.js';
-import { seedController } from './controller/seed.js';
+import { applyControllerSchema, seedController, truncateController } from '@tally/demo';
 
 // The workspace root has no `pg`; borrow the collectors package's copy.
 const pg = createRequire(new URL('../packages/collectors/package.json', import.meta.url))('pg') as typeof PgModule;

@@ -4,9 +4,7 @@ import { join, resolve } from 'node:path';
 import { ConfigError, createLogger, errorMessage, type TallyConfig, TallyError, thisDay } from '@tally/core';
 import { DirectoryStorage } from '@tally/storage';
 import pg from 'pg';
-import { loadControllerSchema, loadSeeder } from './controller-tools.js';
 import { connectDatabase, describeDatabaseUrl } from './db-connection.js';
-import { type EmbeddedPostgres, startEmbeddedPostgres } from './embedded-postgres.js';
 import { invokeGather } from './gather-command.js';
 import { type CliIO, cliLogger, isInteractive } from './io.js';
 import { formatBytes, logProgress, ttyProgress } from './progress.js';
@@ -19,6 +17,24 @@ export interface DemoOptions {
 }
 
 const MARKER = '.tally-demo';
+
+type DemoModule = typeof import('@tally/demo');
+
+/**
+ * PGlite and the synthetic controller live in @tally/demo, an optional dependency: `npx @tally/cli demo`
+ * gets it, and `npm install --omit=optional @tally/cli` leaves out the 28 MB database only the demo needs.
+ */
+async function loadDemo(): Promise<DemoModule> {
+  try {
+    return await import('@tally/demo');
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code !== 'ERR_MODULE_NOT_FOUND' || !String((err as Error).message).includes('@tally/demo')) throw err;
+    throw new ConfigError('tally demo needs the @tally/demo package (PGlite and a synthetic controller): npm install @tally/demo (it was left out: --omit=optional)', {
+      field: 'demo',
+    });
+  }
+}
 
 /** Empty a directory the demo made before (or a new/empty one); refuse to touch anything else. */
 async function prepareDir(dir: string): Promise<void> {
@@ -58,30 +74,29 @@ export async function demoCommand(opts: DemoOptions, io: CliIO): Promise<void> {
   const secs = () => `${((Date.now() - started) / 1000).toFixed(1)}s`;
   await prepareDir(dir);
 
-  let embedded: EmbeddedPostgres | undefined;
+  let embedded: Awaited<ReturnType<DemoModule['startEmbeddedPostgres']>> | undefined;
   let url = io.env.DATABASE_URL;
   try {
-    const seeder = await loadSeeder();
-    const schema = await loadControllerSchema();
+    const demo = await loadDemo();
     // The synthetic history ends at the last UTC midnight, so every day is whole.
     const end = thisDay(new Date());
     const window = { since: new Date(end.getTime() - opts.days * 86_400_000), until: end };
     const seedOpts = { days: opts.days, jobsPerDay: 24, hosts: 120, orgs: 3, seed: 42, end, hostsPerJob: 12, eventsPerSummary: 1 };
     if (!url) {
       say('starting an embedded PostgreSQL (PGlite) …');
-      embedded = await startEmbeddedPostgres();
+      embedded = await demo.startEmbeddedPostgres();
       url = embedded.url;
-      await schema.applyControllerSchema(embedded.db);
+      await demo.applyControllerSchema(embedded.db);
       say(`seeding a synthetic controller: ${opts.days} days …`);
-      const s = await seeder.seedController(embedded.db, seedOpts);
+      const s = await demo.seedController(embedded.db, seedOpts);
       say(`  ${s.hosts} hosts, ${s.jobs} jobs, ${s.jobHostSummaries} job host summaries, ${s.jobEvents} events (${secs()})`);
     } else if (!(await hasControllerTables(url))) {
       say(`seeding a synthetic controller into ${describeDatabaseUrl(url)} …`);
       const c = new pg.Client({ connectionString: url });
       await c.connect();
       try {
-        await schema.applyControllerSchema(c);
-        await seeder.seedController(c, seedOpts);
+        await demo.applyControllerSchema(c);
+        await demo.seedController(c, seedOpts);
       } finally {
         await c.end();
       }

@@ -1,14 +1,3 @@
-export { run, EXIT } from './main.js';
+export { EXIT, run } from './main.js';
 export { buildProgram } from './program.js';
 export type { CliIO } from './io.js';
-export * from './cron.js';
-export * from './schedule-store.js';
-export * from './scheduler.js';
-export * from './schedule-config.js';
-export { readStatus, formatStatus, type CollectorStatus, type StatusReport } from './status-command.js';
-export { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.js';
-export { createSink, createStore, type CreateStorageOptions, type ShipTarget, type StoreCommand } from './storage-factory.js';
-export { runReport, type ReportOptions, type ReportOutcome } from './report-command.js';
-export { enabledCollectorKeys } from './collector-selection.js';
-export { runCollect, type CollectRun, type CollectOutcome } from './collect-command.js';
-export { startStatusServer, renderMetrics, parseListen, type StatusServer, type StatusServerOptions, type LastRun } from './status-server.js';

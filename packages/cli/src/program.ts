@@ -218,7 +218,7 @@ ${EXIT_CODES}`,
 
   program
     .command('demo')
-    .description('The whole pipeline on an embedded PostgreSQL (or DATABASE_URL): seed, gather, roll up, build reports.')
+    .description('The whole pipeline on an embedded PostgreSQL (or DATABASE_URL): seed, gather, roll up, build reports (needs @tally/demo).')
     .option('--dir <path>', 'where artifacts go (default: ./.tally/demo)')
     .option('--days <n>', 'days of synthetic history', positiveInt, 30)
     .addHelpText(
@@ -227,6 +227,7 @@ ${EXIT_CODES}`,
 Examples:
   $ pnpm demo
   $ tally demo --dir /tmp/tally-demo --days 7
+  $ npx @tally/cli demo                           # from npm, in an empty folder
 ${EXIT_CODES}`,
     )
     .action(async (opts) => {

@@ -5,6 +5,7 @@ import { gapWarning } from './gap-lines.js';
 import { isAbsolute, join, relative } from 'node:path';
 import { type CliIO, isInteractive } from './io.js';
 import { besideProgress, logReadProgress, ttyReadProgress } from './progress.js';
+import { duckdbOptions } from './rollup-command.js';
 import { createStore } from './storage-factory.js';
 
 export interface ReportOptions {
@@ -158,6 +159,7 @@ export async function runReport(cfg: TallyConfig, opts: ReportOptions = {}): Pro
       writeRollups: opts.writeRollups ?? false,
       force: opts.force ?? false,
       logger: interactive ? besideProgress(log, progress) : log,
+      duckdb: duckdbOptions(cfg),
       onProgress: progress.update,
     }).finally(() => progress.clear());
     for (const f of res.failures) log.warn('tarball skipped', { ...f });

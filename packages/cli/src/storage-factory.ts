@@ -1,4 +1,4 @@
-import { ConfigError, ENV, type Logger, type TallyConfig, requireConfig, silentLogger } from '@tally/core';
+import { ConfigError, ENV, type Logger, type TallyConfig, silentLogger } from '@tally/core';
 import { DirectoryStorage, type Sink, type Store } from '@tally/storage';
 // Backends are loaded only when chosen: the AWS SDK alone adds about a second to every start.
 import type { CrcMutualOptions, CrcOptions, IngressSettings } from '@tally/storage-crc';
@@ -44,25 +44,15 @@ function shipTarget(cfg: TallyConfig, expected: string, what: string): ShipTarge
   return target;
 }
 
+// Each backend reads its own settings (`fromConfig`, next to it); the CLI only picks the backend.
 function directory(cfg: TallyConfig): DirectoryStorage {
-  const c = requireConfig(cfg, ['shipPath'], `${FIELD}=directory`);
-  return new DirectoryStorage({ base: c.shipPath });
+  return DirectoryStorage.fromConfig(cfg);
 }
 
 /** S3 keys live under METRICS_UTILITY_SHIP_PATH, as metrics-utility writes them (unset: the bucket root). */
 async function s3(cfg: TallyConfig, opts: CreateStorageOptions): Promise<Store> {
-  const c = requireConfig(cfg, ['bucketName'], `${FIELD}=s3`);
   const { S3Storage } = await import('@tally/storage-s3');
-  return new S3Storage({
-    bucket: c.bucketName,
-    ...(cfg.shipPath ? { prefix: cfg.shipPath } : {}),
-    ...(cfg.bucketEndpoint ? { endpoint: cfg.bucketEndpoint } : {}),
-    ...(cfg.bucketRegion ? { region: cfg.bucketRegion } : {}),
-    ...(cfg.bucketAccessKey ? { accessKey: cfg.bucketAccessKey } : {}),
-    ...(cfg.bucketSecretKey ? { secretKey: cfg.bucketSecretKey } : {}),
-    logger: opts.logger ?? silentLogger,
-    ...opts.s3,
-  });
+  return S3Storage.fromConfig(cfg, { logger: opts.logger ?? silentLogger, ...opts.s3 });
 }
 
 /**
@@ -79,7 +69,6 @@ export async function createSink(cfg: TallyConfig, opts: CreateStorageOptions = 
     case 's3':
       return s3(cfg, opts);
     case 'crc': {
-      requireConfig(cfg, ['serviceAccountId', 'serviceAccountSecret'], `${FIELD}=crc`);
       const { CrcStorage } = await import('@tally/storage-crc');
       return CrcStorage.fromConfig(cfg, { logger, ...opts.crc });
     }
@@ -89,18 +78,16 @@ export async function createSink(cfg: TallyConfig, opts: CreateStorageOptions = 
       return CrcMutualStorage.fromConfig(cfg, { logger, ...opts.crcMutual });
     }
     case 'ingress': {
-      const c = requireConfig(cfg, ['ingressSettings'], `${FIELD}=ingress`);
-      const { IngressSink, readIngressSettings } = await import('@tally/storage-crc');
-      return new IngressSink({ ...readIngressSettings(c.ingressSettings), logger, ...opts.ingress });
+      const { IngressSink } = await import('@tally/storage-crc');
+      return IngressSink.fromConfig(cfg, { logger, ...opts.ingress });
     }
     case 'segment': {
       const { SEGMENT_ACCEPTS } = await import('@tally/storage-segment');
       throw new ConfigError(`${FIELD}=segment cannot take gathered tarballs: ${SEGMENT_ACCEPTS}; gather ships to ${SINK_TARGETS}`, { field: FIELD });
     }
     case 'postgres': {
-      const c = requireConfig(cfg, ['databaseUrl'], `${FIELD}=postgres`);
       const { PostgresStorage } = await import('@tally/storage-postgres');
-      const storage = new PostgresStorage({ url: c.databaseUrl, ...(cfg.storageTable ? { table: cfg.storageTable } : {}), ...opts.postgres });
+      const storage = PostgresStorage.fromConfig(cfg, opts.postgres);
       if (opts.createTable ?? true) {
         try {
           await storage.ensureTable();

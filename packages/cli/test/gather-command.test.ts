@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import { createTestDatabase, type TestDatabase } from '@tally/testkit';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyControllerSchema } from '../../../tools/controller/schema.ts';
-import { seedController } from '../../../tools/controller/seed.ts';
+import { applyControllerSchema, seedController } from '@tally/demo';
 import { runCli } from './run-cli.js';
 
 let tdb: TestDatabase;

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { packTarball } from '@tally/extractors';
+import { packTarball } from '@tally/testkit';
 import { GOOD_JHS, HOSTILE_JHS } from '@tally/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../src/main.js';

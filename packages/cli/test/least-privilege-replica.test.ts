@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import { createTestDatabase, startStandby, startThrowawayPostgres, type TestDatabase, type ThrowawayServer } from '@tally/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyControllerSchema } from '../../../tools/controller/schema.ts';
-import { seedController } from '../../../tools/controller/seed.ts';
+import { applyControllerSchema, seedController } from '@tally/demo';
 import { cli, shipEnv, tarballs, WINDOW } from './least-privilege-support.js';
 
 // A read-only replica of the controller database: a hot standby made with pg_basebackup -R from a throwaway primary.

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -118,5 +118,35 @@ describe('collection gaps', () => {
     expect(await run(['status', '--month', '2024-07', '--state-file', 'state.json'], cli)).toBe(2);
     expect(cli.err()).toContain('--state-db/--state-file do not apply');
     expect(cli.out()).toBe('');
+  });
+});
+
+describe('collection gaps from daily rollups', () => {
+  it('tally report warns about the same gaps when every day comes from its rollup (tally rollup --period day)', async () => {
+    const own = mkdtempSync(join(tmpdir(), 'tally-newer-cli-rollups-'));
+    try {
+      writeIndirectLake(own);
+      const at = (extra: Record<string, string> = {}) => ({ ...io({ METRICS_UTILITY_SHIP_PATH: own, ...extra }), cwd: own });
+      const warningsOf = (cli: ReturnType<typeof io>) =>
+        cli
+          .err()
+          .split('\n')
+          .filter((l) => l.includes('data collection gap'))
+          .map((l) => l.replace(/^.*data collection gap/, ''));
+      const raw = at({ METRICS_UTILITY_OPTIONAL_CCSP_REPORT_SHEETS: EVERY, TALLY_LOG_LEVEL: 'warn' });
+      expect(await run(['report', '--month', '2024-07', '--from', 'raw'], raw)).toBe(0);
+      expect(warningsOf(raw)).toHaveLength(4);
+
+      expect(await run(['rollup', '--since', '2024-07-01', '--until', '2024-08-01', '--period', 'day'], at())).toBe(0);
+      const rolled = at({ METRICS_UTILITY_OPTIONAL_CCSP_REPORT_SHEETS: EVERY, TALLY_LOG_LEVEL: 'warn' });
+      expect(await run(['report', '--month', '2024-07', '--force'], rolled)).toBe(0);
+      expect(warningsOf(rolled)).toEqual(warningsOf(raw));
+      // Every input of the workbook was a rollup part: no tarball was read.
+      const audit = JSON.parse(readFileSync(join(own, 'reports/2024/07/CCSPv2-2024-07.inputs.json'), 'utf8'));
+      expect(audit.inputs.length).toBeGreaterThan(0);
+      expect(audit.inputs.every((i: { kind: string }) => i.kind === 'rollup')).toBe(true);
+    } finally {
+      rmSync(own, { recursive: true, force: true });
+    }
   });
 });

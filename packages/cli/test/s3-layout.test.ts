@@ -8,8 +8,7 @@ import { createTestDatabase, type TestDatabase } from '@tally/testkit';
 import type pg from 'pg';
 import S3rver from 's3rver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyControllerSchema } from '../../../tools/controller/schema.ts';
-import { seedController } from '../../../tools/controller/seed.ts';
+import { applyControllerSchema, seedController } from '@tally/demo';
 import { runCli } from './run-cli.js';
 
 // gather --ship, rollup and report against one bucket under a ship path, as an

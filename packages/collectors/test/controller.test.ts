@@ -1,27 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import {
-  type Collector,
-  type CollectorParams,
-  type CollectorResult,
-  config,
-  controllerCollectors,
-  executionEnvironments,
-  jobHostSummary,
-  jobHostSummaryService,
-  mainHost,
-  mainHostDaily,
-  mainIndirectManagedNodeAudit,
-  mainJobEvent,
-  mainJobEventService,
-  prepareJsonCheck,
-  unifiedJobs,
-} from '@tally/collectors';
+import { type Collector, type CollectorParams, type CollectorResult, config, controllerCollectors, executionEnvironments, jobHostSummary, jobHostSummaryService, mainHost, mainHostDaily, mainIndirectManagedNodeAudit, mainJobEvent, mainJobEventService, unifiedJobs } from '@tally/collectors';
+import { prepareJsonCheck } from '../src/host-variables.js';
 import { CollectorError, type Logger, parseCsv, tempdir, type TempDir } from '@tally/core';
 import { createTestDatabase, type TestDatabase } from '@tally/testkit';
 import type pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { applyControllerSchema } from '../../../tools/controller/schema.js';
+import { applyControllerSchema } from '@tally/demo';
 import { readCsv } from './csv.js';
 import { insertFixtureSite, SINCE, UNTIL } from './fixture-site.js';
 

@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { bound, copyToCsv, hostVariableSql, isJsonSql, type JsonCheck, prepareJsonCheck } from '@tally/collectors';
+import { bound, copyToCsv } from '@tally/collectors';
+import { hostVariableSql, isJsonSql, type JsonCheck, prepareJsonCheck } from '../src/host-variables.js';
 import { CollectorError, parseCsv, tempdir, type TempDir } from '@tally/core';
 import { createTestDatabase, type TestDatabase } from '@tally/testkit';
 import type pg from 'pg';

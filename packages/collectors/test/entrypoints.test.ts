@@ -1,7 +1,10 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type EntrypointArgs, highestPlaceholder, loadEntrypoint, rangeWindows, resolvePackage, stepMs } from '@tally/collectors';
+import { type EntrypointArgs, loadEntrypoint } from '@tally/collectors';
+import { highestPlaceholder } from '../src/entrypoints/sql.js';
+import { rangeWindows, stepMs } from '../src/entrypoints/prometheus-range.js';
+import { resolvePackage } from '../src/entrypoints/load.js';
 import { silentLogger } from '@tally/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 

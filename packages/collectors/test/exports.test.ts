@@ -1,5 +1,5 @@
 import { CsvSplitter as CoreCsvSplitter } from '@tally/core';
-import { CsvSplitter } from '@tally/collectors';
+import { CsvSplitter } from '@tally/core';
 import { describe, expect, it } from 'vitest';
 
 describe('@tally/collectors exports', () => {

@@ -4,7 +4,8 @@ import { createServer as createHttp, type IncomingMessage, type Server, type Ser
 import { createServer as createHttps } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { previousHour, totalWorkersVcpu } from '@tally/collectors';
+import { totalWorkersVcpu } from '@tally/collectors';
+import { previousHour } from '../src/prometheus.js';
 import { type Logger, tempdir, type TempDir } from '@tally/core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 

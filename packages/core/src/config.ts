@@ -76,6 +76,9 @@ export const ENV = {
   deduplicator: { env: 'METRICS_UTILITY_DEDUPLICATOR', schema: text },
   // One counting rule for rollups and every report (never mixed): see conventions.md.
   countUnreachableHosts: { env: 'TALLY_COUNT_UNREACHABLE_HOSTS', schema: bool, accepts: 'true or false' },
+  // DuckDB of rollups and reports; unset, each keeps its measured default (see @tally/dataframes).
+  duckdbMemoryLimit: { env: 'TALLY_DUCKDB_MEMORY_LIMIT', schema: z.string().trim().regex(/^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i), accepts: 'a size such as 768MB or 2GiB' },
+  duckdbThreads: { env: 'TALLY_DUCKDB_THREADS', schema: positiveInt, accepts: 'a whole number of threads, e.g. 2' },
 } as const satisfies Record<string, { env: string; schema: z.ZodType; secret?: boolean; accepts?: string }>;
 
 type Env = typeof ENV;
@@ -87,7 +90,10 @@ export const SECRET_KEYS: ReadonlySet<ConfigKey> = new Set(
 );
 
 export interface LoadConfigOptions {
-  env?: Record<string, string | undefined>;
+  /** The environment to read (the CLI passes `process.env`; library code never reads it itself). */
+  env: Record<string, string | undefined>;
+  /** Read only these settings (a backend's own), each validated as everywhere else. */
+  keys?: readonly ConfigKey[];
   /** A JSON file whose keys are either the config keys (`shipPath`) or the variable names; the environment wins. */
   file?: string;
 }
@@ -96,8 +102,9 @@ export interface LoadConfigOptions {
  * Read configuration from the environment (and an optional JSON file). Every
  * invalid value is reported in one error, one line per variable, naming what is accepted.
  */
-export function loadConfig(opts: LoadConfigOptions = {}): TallyConfig {
-  const env = opts.env ?? process.env;
+export function loadConfig(opts: LoadConfigOptions): TallyConfig {
+  const env = opts.env;
+  const wanted = opts.keys ? new Set<ConfigKey>(opts.keys) : undefined;
   const fromFile: Record<string, unknown> = {};
   if (opts.file) {
     if (!existsSync(opts.file)) throw new ConfigError(`config file ${opts.file} does not exist`, { field: 'config' });
@@ -110,6 +117,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): TallyConfig {
   const out: Record<string, unknown> = {};
   const problems: string[] = [];
   for (const [key, spec] of Object.entries(ENV) as [ConfigKey, (typeof ENV)[ConfigKey]][]) {
+    if (wanted && !wanted.has(key)) continue;
     let raw: unknown = env[spec.env];
     let source: string = spec.env;
     if (raw === undefined || raw === '') {

@@ -39,6 +39,7 @@ export function registerSecret(value: string | undefined): void {
 }
 
 export interface LoggerOptions {
+  /** Lowest level written (default `info`; the CLI maps TALLY_LOG_LEVEL onto it). */
   level?: Level;
   /** `pretty` on a TTY, `json` otherwise (default: decided by `stream.isTTY`). */
   format?: 'pretty' | 'json';
@@ -49,7 +50,7 @@ export interface LoggerOptions {
 export function createLogger(opts: LoggerOptions = {}): Logger {
   const stream = opts.stream ?? process.stderr;
   const format = opts.format ?? ((stream as { isTTY?: boolean }).isTTY ? 'pretty' : 'json');
-  const min = ORDER[opts.level ?? ((process.env.TALLY_LOG_LEVEL as Level | undefined) ?? 'info')] ?? ORDER.info;
+  const min = ORDER[opts.level ?? 'info'] ?? ORDER.info;
   const base = opts.fields ?? {};
   const write = (level: Level, msg: string, fields?: Record<string, unknown>) => {
     if (ORDER[level] < min) return;

@@ -3,9 +3,23 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, createLogger, describeConfig, loadConfig, redact, requireConfig } from '@tally/core';
+import { ConfigError, createLogger, loadConfig, requireConfig } from '@tally/core';
+import { describeConfig } from '../src/config.js';
+import { redact } from '../src/logger.js';
 
 describe('loadConfig', () => {
+  it('with keys, reads and validates only those settings (what a backend fromEnv reads)', () => {
+    const env = { METRICS_UTILITY_SHIP_PATH: '/srv', METRICS_UTILITY_BUCKET_ENDPOINT: 'not a url', TALLY_DUCKDB_THREADS: '4' };
+    expect(loadConfig({ env, keys: ['shipPath', 'duckdbThreads'] })).toEqual({ shipPath: '/srv', duckdbThreads: 4 });
+    expect(() => loadConfig({ env, keys: ['bucketEndpoint'] })).toThrow('METRICS_UTILITY_BUCKET_ENDPOINT="not a url" is invalid; expected a URL such as https://s3.example.com');
+  });
+
+  it('TALLY_DUCKDB_MEMORY_LIMIT is a size and TALLY_DUCKDB_THREADS a whole number, each refused in one line', () => {
+    expect(loadConfig({ env: { TALLY_DUCKDB_MEMORY_LIMIT: '768MB' } }).duckdbMemoryLimit).toBe('768MB');
+    expect(() => loadConfig({ env: { TALLY_DUCKDB_MEMORY_LIMIT: 'lots' } })).toThrow('TALLY_DUCKDB_MEMORY_LIMIT="lots" is invalid; expected a size such as 768MB or 2GiB');
+    expect(() => loadConfig({ env: { TALLY_DUCKDB_THREADS: '0' } })).toThrow('TALLY_DUCKDB_THREADS="0" is invalid; expected a whole number of threads, e.g. 2');
+  });
+
   it('reads METRICS_UTILITY_* variables with their types', () => {
     const cfg = loadConfig({
       env: {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, dailySlices, monthWindow, parseEphemeralDays, parseInstant, window } from '@tally/core';
+import { ConfigError, dailySlices, monthWindow, parseEphemeralDays, parseInstant } from '@tally/core';
+import { window } from '../src/window.js';
 
 const now = new Date('2024-03-15T13:45:10Z');
 

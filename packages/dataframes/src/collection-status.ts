@@ -36,12 +36,16 @@ export interface CollectionGap {
 /** Gaps of at most this many seconds are rounding, not missing data (the reference's threshold). */
 export const GAP_THRESHOLD_SECONDS = 2;
 
-/** Every row of `df` (grouped), in load order. */
+/**
+ * Every row of `df` (grouped), ordered by all its columns: rows that tie on collection start and
+ * file (which the sheet's sorts leave in input order) come out the same whether a day was read
+ * from its tarballs or its rollup.
+ */
 export async function collectionStatusRows(df: DataCollectionStatus): Promise<CollectionStatusRow[]> {
   await df.group();
   const rows = await df.db.all(
     `SELECT epoch_us(collection_start_timestamp) AS cst, epoch_us(since) AS s, epoch_us("until") AS u, file_name, status, elapsed
-     FROM ${ident(df.table)}`,
+     FROM ${ident(df.table)} ORDER BY ALL NULLS LAST`,
   );
   const us = (v: unknown) => (v === null || v === undefined ? null : Number(v));
   return rows.map((r) => statusRow({

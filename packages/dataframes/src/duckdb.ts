@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import { tempdir, type TempDir } from '@tally/core';
 
 export interface DuckDbOptions {
-  /** DuckDB `memory_limit`, e.g. `'768MB'` (default `TALLY_DUCKDB_MEMORY_LIMIT` or `'384MB'`). */
+  /** DuckDB `memory_limit`, e.g. `'768MB'` (default `'384MB'`; the CLI passes TALLY_DUCKDB_MEMORY_LIMIT). */
   memoryLimit?: string;
-  /** DuckDB `threads` (default `TALLY_DUCKDB_THREADS` or 2). */
+  /** DuckDB `threads` (default 2; the CLI passes TALLY_DUCKDB_THREADS). */
   threads?: number;
   /** Where DuckDB may spill; default a private temp directory removed on close. */
   tempDirectory?: string;
@@ -36,15 +36,15 @@ let counter = 0;
  * DuckDB's limit covers its buffer pool, not every allocation: measured on a 6M-row month
  * (30 tarballs × 200k rows), the whole process peaked at 0.95 GiB with 512MB and 0.70 GiB with
  * 384MB, so 384MB keeps the 1 GiB target with room. DuckDB spills beyond it. Override with
- * `memoryLimit` or TALLY_DUCKDB_MEMORY_LIMIT. (Rollups and reports have since been measured
+ * `memoryLimit`. (Rollups and reports have since been measured
  * again and set their own limits: ROLLUP_MEMORY_LIMIT, REPORT_MEMORY_LIMIT.)
  */
 export const DEFAULT_MEMORY_LIMIT = '384MB';
 
 export async function openDuckDb(opts: DuckDbOptions = {}): Promise<TallyDuckDb> {
   const own: TempDir = await tempdir('tally-duckdb');
-  const memoryLimit = opts.memoryLimit ?? process.env.TALLY_DUCKDB_MEMORY_LIMIT ?? DEFAULT_MEMORY_LIMIT;
-  const threads = opts.threads ?? (Number(process.env.TALLY_DUCKDB_THREADS) || 2);
+  const memoryLimit = opts.memoryLimit ?? DEFAULT_MEMORY_LIMIT;
+  const threads = opts.threads ?? 2;
   const path = opts.onDisk ? join(own.path, 'tally.duckdb') : ':memory:';
   // INSTALL downloads fail here and must never be attempted: parquet and json are built in.
   const instance = await DuckDBInstance.create(path, {

@@ -1,29 +1,52 @@
-export * from './types.js';
-export { openDuckDb, ident, isOutOfMemory, literal, DEFAULT_MEMORY_LIMIT, type DuckDbOptions, type TallyDuckDb } from './duckdb.js';
-export { Dataframe, type Fold, installUuidOf } from './dataframe.js';
+export type { FactPair } from './types.js';
+export { DEFAULT_MEMORY_LIMIT, type DuckDbOptions, openDuckDb, type TallyDuckDb } from './duckdb.js';
+export { Dataframe, type Fold } from './dataframe.js';
 export { ConcatenatedDataframe } from './concatenated.js';
-export { JobHostSummary, DIRECT, INDIRECT, type JobHostSummaryOptions } from './job-host-summary.js';
+export { DIRECT, INDIRECT, JobHostSummary, type JobHostSummaryOptions } from './job-host-summary.js';
 export { MainHost } from './main-host.js';
 export { MainJobevent } from './main-jobevent.js';
 export { HostMetric } from './host-metric.js';
 export { DataCollectionStatus } from './data-collection-status.js';
-export * from './rollup.js';
-export { loadExtracted, loadTarballs, type LoadOptions, type LoadResult, withExtracted } from './load.js';
+export {
+  addRollups,
+  manifestName,
+  periodWindows,
+  readManifest,
+  ROLLUP_KINDS,
+  ROLLUP_MEMORY_LIMIT,
+  type RollupInput,
+  type RollupKind,
+  type RollupManifest,
+  type RollupManifestPart,
+  type RollupOptions,
+  type RollupPart,
+  type RollupPeriod,
+  type RollupResult,
+  rollup,
+  rollupName,
+} from './rollup.js';
+export { type LoadOptions, type LoadResult, loadTarballs } from './load.js';
 export { loadUsage, type LoadUsageOptions, type LoadUsageResult, USAGE_TABLES, type UsageOptions, type UsageTables, usageTables } from './usage.js';
-export { hashFile, hashObject, type HashedObject, listObject, type ListedObject, type ReadProgress, sameListing } from './inputs.js';
-export type { RollupInput, RollupManifestPart } from './rollup.js';
+export { type HashedObject, hashObject, type ReadProgress } from './inputs.js';
 export { usageFromRollups, usageRollupName, usageRollupsOverlap, writeUsageRollup } from './usage-rollup.js';
 export { type PeriodUsage, type PeriodUsageOptions, periodUsage, type SkippedInput, type UsageInput } from './period-usage.js';
-export { CsvError, csvHasRows, readCsvHeader } from './csv.js';
-export { groupIndirectInto, indirectCollectionsSql, indirectNodes, infrastructureSummary, type IndirectNode, type InfrastructureRow, type RowSource } from './indirect-nodes.js';
+export { csvHasRows } from './csv.js';
+export {
+  groupIndirectInto,
+  type IndirectNode,
+  indirectCollectionsSql,
+  indirectNodes,
+  type InfrastructureRow,
+  infrastructureSummary,
+  type RowSource,
+} from './indirect-nodes.js';
 export { inventoryScope, type InventoryScopeRow } from './inventory-scope.js';
 export {
+  type CollectionGap,
+  type CollectionStatusRow,
+  type CollectionTiming,
   collectionGaps,
   collectionStatusRows,
   collectionTimings,
   GAP_THRESHOLD_SECONDS,
-  statusRow,
-  type CollectionGap,
-  type CollectionStatusRow,
-  type CollectionTiming,
 } from './collection-status.js';

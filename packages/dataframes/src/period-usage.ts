@@ -1,4 +1,4 @@
-import { errorMessage, type Logger, silentLogger } from '@tally/core';
+import { errorMessage, type Logger, silentLogger, TallyError } from '@tally/core';
 import { type ExtractFailure, listTarballs } from '@tally/extractors';
 import type { LocalFile, Store } from '@tally/storage';
 import type { Dataframe } from './dataframe.js';
@@ -32,8 +32,9 @@ export interface PeriodUsageOptions {
   /** Called when DuckDB starts aggregating (the main thread is free then). */
   onExtracted?: () => void;
   /**
-   * More dataframes on `db`, read from the tarballs of the days read raw (a day read from its
-   * rollup adds nothing to them: rollups hold job host summaries and events only).
+   * More dataframes on `db` (main_host, data_collection_status): a day read from its rollup adds
+   * its part of each (so a rollup is current only when it rolled every one of them up), a day read
+   * raw its tarballs' rows.
    */
   extraDataframes?: readonly Dataframe[] | undefined;
   /** Which of job host summaries and events to read from the tarballs (default both; see `LoadUsageOptions.read`). */
@@ -95,19 +96,36 @@ interface DayPlan {
   manifest?: RollupManifest | undefined;
 }
 
+/** The kinds a rollup must hold for this read: both report kinds and every extra dataframe's. */
+function requiredKinds(extras: readonly Dataframe[] | undefined): string[] {
+  return [...REPORT_KINDS, ...(extras ?? []).map((d) => d.name)];
+}
+
+/** A manifest's part of kind `k`: absent (undefined), none in the period (null), or the part. */
+const partOf = (m: RollupManifest, k: string): RollupManifestPart | null | undefined => (m.parts as Partial<Record<string, RollupManifestPart | null>>)[k];
+
 /**
- * Is `m` a rollup of exactly these tarballs, under this rule, with both report kinds, each part
+ * Is `m` a rollup of exactly these tarballs, under this rule, with every kind in `kinds`, each part
  * with the size and SHA-256 it was written with (a manifest without them cannot vouch for its parts)?
  */
-function isCurrent(m: RollupManifest | undefined, tarballs: readonly ListedObject[], countUnreachable: boolean): m is RollupManifest {
+function isCurrent(m: RollupManifest | undefined, tarballs: readonly ListedObject[], countUnreachable: boolean, kinds: readonly string[]): m is RollupManifest {
   if (!m || m.countUnreachableHosts !== countUnreachable) return false;
-  if (!REPORT_KINDS.every((k) => m.parts[k] !== undefined)) return false;
-  if (!REPORT_KINDS.every((k) => !m.parts[k] || (m.parts[k].sha256 !== undefined && m.parts[k].size !== undefined))) return false;
+  for (const k of kinds) {
+    const part = partOf(m, k);
+    if (part === undefined || (part && (part.sha256 === undefined || part.size === undefined))) return false;
+  }
   return sameListing(m.inputs, tarballs);
 }
 
-/** A part of a rollup: a kind's job-grain rows, or its usage tables (see usage-rollup.ts). */
-type PartKey = RollupKind | 'usage_hosts' | 'usage_jobs';
+/**
+ * Did the rollup refuse a tarball? Its days are then read raw: which tarballs a read refuses
+ * depends on the members it reads (a rollup reads every kind's, a report only its sheets'), and
+ * the report names what it refused.
+ */
+const refusedAny = (m: RollupManifest) => m.inputs.some((i) => i.skipped !== undefined);
+
+/** A part of a rollup: a kind's rows (by dataframe name), or its usage tables (see usage-rollup.ts). */
+type PartKey = string;
 
 /** A rollup's parts fetched and checked against their manifest, kept local until the usage tables are built. */
 interface FetchedRollup {
@@ -117,15 +135,22 @@ interface FetchedRollup {
 
 type Fetch = { fetched: FetchedRollup } | { failure: SkippedInput };
 
-/** The job-grain parts a report reads, events first (`addRollup` adds them in its transaction before staging the job host summaries, which is not transactional). */
-const jobGrainParts = (m: RollupManifest): [PartKey, RollupManifestPart | null | undefined][] => [
-  ['main_jobevent', m.parts.main_jobevent],
-  ['job_host_summary', m.parts.job_host_summary],
-];
-const usageParts = (m: RollupManifest): [PartKey, RollupManifestPart | null | undefined][] => [
-  ['usage_hosts', m.usage?.hosts],
-  ['usage_jobs', m.usage?.jobs],
-];
+/** The dataframes a report fills from a rollup, as from the tarballs: a frame it does not read gets no rows. */
+interface Frames {
+  jhs: JobHostSummary;
+  events: MainJobevent;
+  extras: readonly Dataframe[];
+  read: PeriodUsageOptions['read'];
+}
+
+/**
+ * The parts a report reads at the job grain, the job host summaries last (`addRollup` adds the
+ * others in its transaction before staging them, which a rollback cannot undo).
+ */
+function jobGrainFrames(f: Frames): Dataframe[] {
+  return [...f.extras, ...(f.read?.events === false ? [] : [f.events]), ...(f.read?.jobHostSummary === false ? [] : [f.jhs])];
+}
+const partsFor = (m: RollupManifest, frames: readonly Dataframe[]): [PartKey, RollupManifestPart | null | undefined][] => frames.map((d) => [d.name, partOf(m, d.name)]);
 
 /**
  * Fetch some of a rollup's parts and check each against its manifest's size and SHA-256: a part
@@ -158,25 +183,29 @@ async function fetchRollup(storage: Store, m: RollupManifest, which: [PartKey, R
 }
 
 /**
- * Add a fetched rollup's parts to the dataframes, all or none: events (in a transaction) and the
- * job host summaries, staged in their file. Returns the failure naming the part that could not
- * be read, if any.
+ * Add a fetched rollup's parts to `frames` (matched by dataframe name), all or none: the others
+ * in a transaction, then the job host summaries, staged in their file. Returns the failure naming
+ * the part that could not be read, if any.
  */
-async function addRollup(r: FetchedRollup, frames: { jhs: JobHostSummary; events: MainJobevent }): Promise<SkippedInput | undefined> {
+async function addRollup(r: FetchedRollup, frames: readonly Dataframe[], jhs: JobHostSummary): Promise<SkippedInput | undefined> {
   // Created outside the transaction: a rollback must not take the tables with it.
-  await frames.jhs.init();
-  await frames.events.init();
-  await frames.jhs.db.run('BEGIN TRANSACTION');
-  for (const p of r.parts) {
+  for (const df of frames) await df.init();
+  const sources = frames.map((df) => df.sources);
+  await jhs.db.run('BEGIN TRANSACTION');
+  for (const df of frames) {
+    const p = r.parts.find((x) => x.kind === df.name);
+    if (!p) continue;
     try {
-      const rows = p.kind === 'job_host_summary' ? await frames.jhs.stageParquet(p.local.path) : await frames.events.addParquet(p.local.path);
-      p.input.rows = rows;
+      p.input.rows = df === jhs ? await jhs.stageParquet(p.local.path) : await df.addParquet(p.local.path);
     } catch (err) {
-      await frames.jhs.db.run('ROLLBACK');
+      await jhs.db.run('ROLLBACK');
+      frames.forEach((d, i) => {
+        d.sources = sources[i]!;
+      });
       return { name: p.input.name, reason: errorMessage(err) };
     }
   }
-  await frames.jhs.db.run('COMMIT');
+  await jhs.db.run('COMMIT');
   return undefined;
 }
 
@@ -193,7 +222,7 @@ async function planDays(opts: PeriodUsageOptions): Promise<DayPlan[]> {
 }
 
 /** Months wholly inside `[since, until)` with a current month rollup: their days' plans, and the rollup. */
-async function currentMonths(opts: PeriodUsageOptions, plans: readonly DayPlan[], countUnreachable: boolean): Promise<{ days: DayPlan[]; manifest: RollupManifest }[]> {
+async function currentMonths(opts: PeriodUsageOptions, plans: readonly DayPlan[], countUnreachable: boolean, kinds: readonly string[]): Promise<{ days: DayPlan[]; manifest: RollupManifest }[]> {
   const out: { days: DayPlan[]; manifest: RollupManifest }[] = [];
   for (const w of periodWindows(opts.since, opts.until, 'month')) {
     if (w.since.getTime() < opts.since.getTime() || w.until.getTime() > opts.until.getTime()) continue;
@@ -201,7 +230,7 @@ async function currentMonths(opts: PeriodUsageOptions, plans: readonly DayPlan[]
     const tarballs = days.flatMap((p) => p.tarballs);
     if (tarballs.length === 0) continue;
     const manifest = await readManifest(opts.storage, 'month', w.date, opts.prefix);
-    if (isCurrent(manifest, tarballs, countUnreachable)) out.push({ days, manifest });
+    if (isCurrent(manifest, tarballs, countUnreachable, kinds) && !refusedAny(manifest)) out.push({ days, manifest });
   }
   return out;
 }
@@ -225,6 +254,8 @@ export async function periodUsage(opts: PeriodUsageOptions): Promise<PeriodUsage
   const countUnreachable = opts.countUnreachableHosts ?? false;
   const jhs = new JobHostSummary(opts.db, { reachableOnly: !countUnreachable });
   const events = new MainJobevent(opts.db);
+  const frames: Frames = { jhs, events, extras: opts.extraDataframes ?? [], read: opts.read };
+  const kinds = requiredKinds(opts.extraDataframes);
   const skipped: SkippedInput[] = [];
   const plans = await planDays(opts);
   const total = plans.filter((p) => p.tarballs.length > 0).length;
@@ -235,39 +266,53 @@ export async function periodUsage(opts: PeriodUsageOptions): Promise<PeriodUsage
   };
 
   // Whole months first (one month rollup replaces its days' rollups), then each other day's.
+  // `stale`: days read raw; `rollable`: those of them whose rollup is missing or out of date.
   const chosen: Chosen[] = [];
   const stale = new Set<DayPlan>();
-  if (opts.from !== 'raw') for (const month of await currentMonths(opts, plans, countUnreachable)) chosen.push(month);
+  const rollable = new Set<DayPlan>();
+  if (opts.from !== 'raw') for (const month of await currentMonths(opts, plans, countUnreachable, kinds)) chosen.push(month);
   const covered = new Set(chosen.flatMap((c) => c.days));
   for (const p of plans) {
     if (p.tarballs.length === 0 || covered.has(p)) continue;
-    if (opts.from !== 'raw' && isCurrent(p.manifest, p.tarballs, countUnreachable)) chosen.push({ manifest: p.manifest, days: [p] });
-    else stale.add(p);
+    const m = opts.from === 'raw' ? undefined : p.manifest;
+    const current = isCurrent(m, p.tarballs, countUnreachable, kinds);
+    if (current && !refusedAny(m)) chosen.push({ manifest: m, days: [p] });
+    else {
+      stale.add(p);
+      if (!current) rollable.add(p);
+    }
   }
+  // A rollup that cannot be read is rolled up again (with writeRollups) and read raw meanwhile.
   const unusable = (c: Chosen) => {
     chosen.splice(chosen.indexOf(c), 1);
-    for (const d of c.days) stale.add(d);
+    for (const d of c.days) {
+      stale.add(d);
+      rollable.add(d);
+    }
   };
   if (stale.size === 0 && chosen.length > 0) {
-    const fast = await fromUsageRollups(opts, chosen, { jhs, refused, log });
+    const fast = await fromUsageRollups(opts, chosen, { frames, refused, log });
     if ('usage' in fast) return { ...fast, skipped, days: { rollup: daysOf(chosen), raw: [] } };
     for (const c of fast.bad) unusable(c);
   }
 
   const fetched: { rollup: FetchedRollup; days: DayPlan[] }[] = [];
   const fetchChosen = async (c: Chosen) => {
-    const f = await fetchRollup(opts.storage, c.manifest, jobGrainParts(c.manifest));
+    const f = await fetchRollup(opts.storage, c.manifest, partsFor(c.manifest, jobGrainFrames(frames)));
     if ('fetched' in f) return void fetched.push({ rollup: f.fetched, days: c.days });
     refused(f.failure);
-    for (const d of c.days) stale.add(d);
+    for (const d of c.days) {
+      stale.add(d);
+      rollable.add(d);
+    }
   };
   for (const c of [...chosen]) await fetchChosen(c);
-  if (opts.writeRollups && opts.from !== 'raw' && stale.size > 0) {
-    for (const p of await rollStaleDays(opts, plans, stale, log, countUnreachable)) {
-      stale.delete(p);
+  if (opts.writeRollups && opts.from !== 'raw' && rollable.size > 0) {
+    for (const p of await rollStaleDays(opts, plans, rollable, log, countUnreachable)) {
       p.manifest = await readManifest(opts.storage, 'day', p.window.date, opts.prefix);
-      if (isCurrent(p.manifest, p.tarballs, countUnreachable)) await fetchChosen({ manifest: p.manifest, days: [p] });
-      else stale.add(p);
+      if (!isCurrent(p.manifest, p.tarballs, countUnreachable, kinds) || refusedAny(p.manifest)) continue;
+      stale.delete(p);
+      await fetchChosen({ manifest: p.manifest, days: [p] });
     }
   }
 
@@ -276,7 +321,7 @@ export async function periodUsage(opts: PeriodUsageOptions): Promise<PeriodUsage
   const read: Chosen[] = [];
   try {
     for (const f of fetched) {
-      const failure = await addRollup(f.rollup, { jhs, events });
+      const failure = await addRollup(f.rollup, jobGrainFrames(frames), jhs);
       if (failure) {
         refused(failure);
         for (const p of f.days) stale.add(p);
@@ -302,6 +347,13 @@ const daysOf = (cs: readonly Chosen[]) => cs.flatMap((c) => c.days.filter((p) =>
 /** Can this rollup's usage tables be merged with others' (no INDIRECT rows, no job events)? */
 const mergeable = (m: RollupManifest) => m.usage !== undefined && m.usage.indirectRows === 0 && !m.parts.main_jobevent?.rows;
 
+/** The usage parts, and the extra dataframes' parts (their rows are read as they are). */
+const usageParts = (m: RollupManifest, extras: readonly Dataframe[]): [PartKey, RollupManifestPart | null | undefined][] => [
+  ['usage_hosts', m.usage?.hosts],
+  ['usage_jobs', m.usage?.jobs],
+  ...partsFor(m, extras),
+];
+
 /**
  * The usage tables from the chosen rollups' usage files alone, when each has mergeable ones and
  * no job appears in two of them. Otherwise the rollups whose usage files were refused (named in
@@ -310,14 +362,14 @@ const mergeable = (m: RollupManifest) => m.usage !== undefined && m.usage.indire
 async function fromUsageRollups(
   opts: PeriodUsageOptions,
   chosen: readonly Chosen[],
-  ctx: { jhs: JobHostSummary; refused: (f: SkippedInput) => void; log: Logger },
+  ctx: { frames: Frames; refused: (f: SkippedInput) => void; log: Logger },
 ): Promise<Omit<PeriodUsage, 'skipped' | 'days'> | { bad: Chosen[] }> {
   if ((opts.read?.jobHostSummary ?? true) === false || !chosen.every((c) => mergeable(c.manifest))) return { bad: [] };
   const got: FetchedRollup[] = [];
   const bad: Chosen[] = [];
   try {
     for (const c of chosen) {
-      const f = await fetchRollup(opts.storage, c.manifest, usageParts(c.manifest));
+      const f = await fetchRollup(opts.storage, c.manifest, usageParts(c.manifest, ctx.frames.extras));
       if ('fetched' in f) got.push(f.fetched);
       else {
         ctx.refused(f.failure);
@@ -332,8 +384,12 @@ async function fromUsageRollups(
     }
     const inputs = got.flatMap((r) => r.parts.map((p) => p.input));
     opts.onProgress?.({ phase: 'rollups', days: { done: daysOf(chosen).length, total: daysOf(chosen).length }, rows: inputs.reduce((n, i) => n + (i.rows ?? 0), 0) });
-    // Nothing else to load: the sheets' other inputs (INDIRECT rows, events) are absent from these days.
-    await opts.onLoaded?.(ctx.jhs);
+    // The extra dataframes' rows as they are; the sheets' other inputs (INDIRECT rows, events) are absent from these days.
+    for (const r of got) {
+      const failure = await addRollup(r, ctx.frames.extras, ctx.frames.jhs);
+      if (failure) throw new TallyError(`${failure.name}: ${failure.reason}`);
+    }
+    await opts.onLoaded?.(ctx.frames.jhs);
     const { empty } = await usageFromRollups(opts.db, { hosts: paths('usage_hosts'), jobs: paths('usage_jobs') }, opts.organizationFilter);
     const usage: UsageTables = { db: opts.db, hosts: USAGE_TABLES.hosts, jobs: USAGE_TABLES.jobs, hostMap: undefined, events: undefined, empty, method: 'usage-rollups' };
     return { usage, inputs, removed: Promise.resolve() };

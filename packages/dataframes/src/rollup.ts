@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { addDays, addMonths, isoDate, type Logger, silentLogger, tempdir, thisDay, thisMonth, thisWeek } from '@tally/core';
 import { type ExtractFailure, listTarballs } from '@tally/extractors';
 import type { Store } from '@tally/storage';
+import { DataCollectionStatus } from './data-collection-status.js';
 import type { Dataframe } from './dataframe.js';
 import { type DuckDbOptions, openDuckDb, type TallyDuckDb } from './duckdb.js';
 import { JobHostSummary } from './job-host-summary.js';
@@ -13,9 +14,13 @@ import { MainJobevent } from './main-jobevent.js';
 import { usageRollupName, writeUsageRollup } from './usage-rollup.js';
 
 export type RollupPeriod = 'day' | 'week' | 'month';
-/** Dataframes that are rolled up. */
-export type RollupKind = 'job_host_summary' | 'main_jobevent' | 'main_host';
-export const ROLLUP_KINDS: readonly RollupKind[] = ['job_host_summary', 'main_jobevent', 'main_host'];
+/**
+ * Dataframes that are rolled up: the usage (job host summaries, events), the Inventory Scope's
+ * main_host, and the data_collection_status rows the gap warnings and the Data collection status
+ * sheet read (concatenated: a rollup holds the period's rows as they are).
+ */
+export type RollupKind = 'job_host_summary' | 'main_jobevent' | 'main_host' | 'data_collection_status';
+export const ROLLUP_KINDS: readonly RollupKind[] = ['job_host_summary', 'main_jobevent', 'main_host', 'data_collection_status'];
 
 export interface RollupOptions {
   storage: Store;
@@ -174,6 +179,8 @@ export function createDataframe(kind: RollupKind, db: TallyDuckDb, opts: { reach
       return new MainJobevent(db);
     case 'main_host':
       return new MainHost(db);
+    case 'data_collection_status':
+      return new DataCollectionStatus(db);
   }
 }
 
@@ -200,7 +207,7 @@ export async function rollup(opts: RollupOptions): Promise<RollupResult> {
   // kept; a database file would only add WAL and checkpoint work.
   await using db = await openDuckDb({
     ...opts.duckdb,
-    memoryLimit: opts.duckdb?.memoryLimit ?? process.env.TALLY_DUCKDB_MEMORY_LIMIT ?? ROLLUP_MEMORY_LIMIT,
+    memoryLimit: opts.duckdb?.memoryLimit ?? ROLLUP_MEMORY_LIMIT,
   });
   const dfs = kinds.map((k) => createDataframe(k, db, { reachableOnly: opts.reachableOnly }));
   const windows = periodWindows(opts.since, opts.until, opts.period);

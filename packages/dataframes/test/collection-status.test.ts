@@ -1,4 +1,5 @@
-import { type CollectionStatusRow, collectionGaps, collectionTimings, statusRow } from '@tally/dataframes';
+import { type CollectionStatusRow, collectionGaps, collectionTimings } from '@tally/dataframes';
+import { statusRow } from '../src/collection-status.js';
 import { describe, expect, it } from 'vitest';
 
 const at = (s: string) => new Date(`2024-07-${s}Z`);

@@ -1,8 +1,10 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CsvError, JobHostSummary, loadTarballs, openDuckDb, rollup, type TallyDuckDb } from '@tally/dataframes';
-import { extractTarball, packTarball } from '@tally/extractors';
+import { JobHostSummary, loadTarballs, openDuckDb, rollup, type TallyDuckDb } from '@tally/dataframes';
+import { CsvError } from '../src/csv.js';
+import { extractTarball } from '@tally/extractors';
+import { packTarball } from '@tally/testkit';
 import { DirectoryStorage } from '@tally/storage';
 import { metricsUtilityTarballs, seededRandom } from '@tally/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

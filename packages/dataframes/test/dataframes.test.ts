@@ -1,20 +1,10 @@
 import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  DataCollectionStatus,
-  HostMetric,
-  isOutOfMemory,
-  JobHostSummary,
-  loadExtracted,
-  loadTarballs,
-  MainHost,
-  MainJobevent,
-  openDuckDb,
-  type TallyDuckDb,
-  withExtracted,
-} from '@tally/dataframes';
-import { packTarball, schemaCsv } from '@tally/extractors';
+import { DataCollectionStatus, HostMetric, JobHostSummary, loadTarballs, MainHost, MainJobevent, openDuckDb, type TallyDuckDb } from '@tally/dataframes';
+import { isOutOfMemory } from '../src/duckdb.js';
+import { loadExtracted, withExtracted } from '../src/load.js';
+import { packTarball, schemaCsv } from '@tally/testkit';
 import { DirectoryStorage } from '@tally/storage';
 import { metricsUtilityTarballs } from '@tally/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { addRollups, type Dataframe, JobHostSummary, loadTarballs, openDuckDb, rollup, type TallyDuckDb } from '@tally/dataframes';
-import { packTarball } from '@tally/extractors';
+import { packTarball } from '@tally/testkit';
 import { DirectoryStorage } from '@tally/storage';
 import { GOOD_JHS, HOSTILE_JHS, VALID_JHS } from '@tally/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,21 +1,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  addRollups,
-  JobHostSummary,
-  loadTarballs,
-  MainHost,
-  MainJobevent,
-  openDuckDb,
-  periodWindows,
-  rollup,
-  rollupName,
-  type Dataframe,
-  type RollupPeriod,
-  type TallyDuckDb,
-} from '@tally/dataframes';
-import { packTarball, type PackMember, schemaCsv } from '@tally/extractors';
+import { addRollups, JobHostSummary, loadTarballs, MainHost, MainJobevent, openDuckDb, rollup, rollupName, type Dataframe, type RollupPeriod, type TallyDuckDb } from '@tally/dataframes';
+import { periodWindows } from '../src/rollup.js';
+import { packTarball, type PackMember, schemaCsv } from '@tally/testkit';
 import { DirectoryStorage, type Store } from '@tally/storage';
 import { metricsUtilityTarballs, seededRandom } from '@tally/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -16,7 +16,7 @@ import {
   usageRollupsOverlap,
 } from '@tally/dataframes';
 import { DirectoryStorage } from '@tally/storage';
-import { schemaCsv } from '@tally/extractors';
+import { schemaCsv } from '@tally/testkit';
 import { metricsUtilityTarballs, parseCsv } from '@tally/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 

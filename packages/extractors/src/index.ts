@@ -1,7 +1,16 @@
-export * from './types.js';
-export type { TarballDigest } from './types.js';
-export { DEFAULT_MAX_MEMBERS, DEFAULT_MAX_TOTAL_BYTES, extractTarball, extractTarballFile } from './safe-extract.js';
+export type { ExtractedTarball, ExtractFailure, ExtractLimits, ExtractRangeOptions, ExtractRangeResult, TarballDigest } from './types.js';
+export { DEFAULT_MAX_MEMBERS, DEFAULT_MAX_TOTAL_BYTES } from './extract-file.js';
+export { extractTarball, extractTarballFile } from './safe-extract.js';
 export { dayFolders, listTarballs } from './days.js';
 export { extractAll, extractRange, iterateTarballs } from './range.js';
-export { packTarball, type PackMember } from './pack.js';
-export * from './schemas.js';
+export {
+  CSV_SCHEMAS,
+  type CsvSchema,
+  csvHeaderVersion,
+  JOB_HOST_SUMMARY_ALIASES,
+  JOB_HOST_SUMMARY_COLUMNS,
+  type JobHostSummaryColumn,
+  type JobHostSummarySchema,
+  jobHostSummarySchema,
+  mapJobHostSummaryHeader,
+} from './schemas.js';

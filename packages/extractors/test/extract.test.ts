@@ -7,16 +7,8 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { ExtractError } from '@tally/core';
-import {
-  dayFolders,
-  extractRange,
-  extractTarball,
-  JOB_HOST_SUMMARY_COLUMNS,
-  jobHostSummarySchema,
-  listTarballs,
-  mapJobHostSummaryHeader,
-  packTarball,
-} from '@tally/extractors';
+import { dayFolders, extractRange, extractTarball, JOB_HOST_SUMMARY_COLUMNS, jobHostSummarySchema, listTarballs, mapJobHostSummaryHeader } from '@tally/extractors';
+import { packTarball } from '@tally/testkit';
 import { DirectoryStorage } from '@tally/storage';
 import { metricsUtilityTarballs } from '@tally/testkit';
 import tar from 'tar-stream';

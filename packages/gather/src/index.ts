@@ -1,7 +1,6 @@
-export * from './gather.js';
-export * from './state.js';
-export * from './state-postgres.js';
-export * from './state-file.js';
-export * from './window.js';
-export * from './select.js';
-export * from './config-doc.js';
+export { type GatherConfig, type GatheredTarball, type GatherFailure, type GatherOptions, type GatherResult, gather } from './gather.js';
+export { type CollectorStatus, readCollectorStatus, type RunOutcome, type StateStore } from './state.js';
+export { DEFAULT_STATE_TABLE, PostgresStateStore, type PostgresStateStoreOptions } from './state-postgres.js';
+export { JsonFileStateStore } from './state-file.js';
+export { DEFAULT_MAX_GATHER_PERIOD_DAYS } from './window.js';
+export { type SelectOptions, selectCollectors } from './select.js';

@@ -7,8 +7,7 @@ import { readTarballMembers } from '@tally/package';
 import { DirectoryStorage } from '@tally/storage';
 import { createTestDatabase } from '@tally/testkit';
 import { describe, expect, it } from 'vitest';
-import { applyControllerSchema } from '../../../tools/controller/schema.js';
-import { seedController } from '../../../tools/controller/seed.js';
+import { applyControllerSchema, seedController } from '@tally/demo';
 
 describe('gather with the real controller collectors', () => {
   it('ships job_host_summary day by day from a seeded controller, every row once', async () => {

@@ -1,5 +1,7 @@
 import { ConfigError, type Logger } from '@tally/core';
-import { resolveWindow, selectCollectors, sliceWindow, tarballIndex } from '@tally/gather';
+import { selectCollectors } from '@tally/gather';
+import { resolveWindow, sliceWindow } from '../src/window.js';
+import { tarballIndex } from '../src/gather.js';
 import { describe, expect, it } from 'vitest';
 import { configCollector, dailyCsv, jsonCollector } from './helpers.js';
 

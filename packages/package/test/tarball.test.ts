@@ -2,15 +2,8 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  FirstFitPacker,
-  readTarballMembers,
-  statusCsv,
-  tarballName,
-  tarballStorageName,
-  writeTarball,
-  type TarballContents,
-} from '@tally/package';
+import { FirstFitPacker, readTarballMembers, tarballName, tarballStorageName, writeTarball, type TarballContents } from '@tally/package';
+import { statusCsv } from '../src/status.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 let dir: string;

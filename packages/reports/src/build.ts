@@ -1,5 +1,5 @@
 import { addDays, isoDate, type Logger, monthWindow, silentLogger, thisDay, withTempdir } from '@tally/core';
-import { type CollectionGap, type JobHostSummary, type MainJobevent, openDuckDb, type PeriodUsage, periodUsage, type ReadProgress, usageTables } from '@tally/dataframes';
+import { type CollectionGap, type DuckDbOptions, type JobHostSummary, type MainJobevent, openDuckDb, type PeriodUsage, periodUsage, type ReadProgress, usageTables } from '@tally/dataframes';
 import type { ExtractFailure } from '@tally/extractors';
 import type { Sink, Store } from '@tally/storage';
 import { join } from 'node:path';
@@ -114,10 +114,6 @@ export async function writeCcspFromDataframes(opts: CcspFromDataframesOptions): 
   return { status: 'written', name: opts.name };
 }
 
-/** Sheets whose rows (main_host, data_collection_status) no rollup holds. */
-const TARBALL_ONLY_SHEETS = ['inventory_scope', 'data_collection_status'];
-const readsTarballsOnly = (sheets: readonly string[]) => sheets.some((s) => TARBALL_ONLY_SHEETS.includes(s));
-
 export interface BuildCcspOptions {
   type: CcspType;
   storage: Store;
@@ -134,6 +130,8 @@ export interface BuildCcspOptions {
   writeRollups?: boolean;
   force?: boolean;
   logger?: Logger;
+  /** DuckDB settings (the CLI passes TALLY_DUCKDB_MEMORY_LIMIT / _THREADS); `memoryLimit` defaults to REPORT_MEMORY_LIMIT. */
+  duckdb?: DuckDbOptions;
   /** Told as the period is read (see `periodUsage`) and as the workbook is written. */
   onProgress?: ((p: ReadProgress) => void) | undefined;
 }
@@ -161,7 +159,7 @@ export async function buildCcspReport(opts: BuildCcspOptions): Promise<BuildResu
   if (opts.type === 'CCSP' && opts.params.sheets.includes('infrastructure_summary')) {
     log.warn('infrastructure_summary is a CCSPv2 sheet: the CCSP report skips it');
   }
-  await using db = await openDuckDb({ memoryLimit: process.env.TALLY_DUCKDB_MEMORY_LIMIT ?? REPORT_MEMORY_LIMIT });
+  await using db = await openDuckDb({ ...opts.duckdb, memoryLimit: opts.duckdb?.memoryLimit ?? REPORT_MEMORY_LIMIT });
   const since = thisDay(target.firstDay);
   const until = addDays(thisDay(target.lastDay), 1);
   // CCSP (v1) has no organization filter, as in the reference.
@@ -175,8 +173,8 @@ export async function buildCcspReport(opts: BuildCcspOptions): Promise<BuildResu
     since,
     until,
     countUnreachableHosts: opts.countUnreachableHosts ?? false,
-    // Rollups hold job host summaries and events only: these sheets' rows are in the tarballs.
-    from: readsTarballsOnly(opts.params.sheets) ? 'raw' : (opts.from ?? 'auto'),
+    // Daily rollups hold main_host and data_collection_status rows too (a day whose rollup lacks one is read raw).
+    from: opts.from ?? 'auto',
     writeRollups: opts.writeRollups ?? false,
     organizationFilter,
     logger: log,

@@ -1,4 +1,4 @@
-import { factsCell, pythonJson, setCell } from '@tally/reports';
+import { factsCell, pythonJson, setCell } from '../src/convert-cell.js';
 import { describe, expect, it } from 'vitest';
 
 // Expected texts are what Python 3's json.dumps (default settings) prints for the same values.

@@ -1,5 +1,6 @@
 import { ConfigError } from '@tally/core';
-import { deduplicatorFor, type HostMetricRecord, inReferenceOrder, type RenewalDeduplicator, type RenewalNode, renewalNodes } from '@tally/reports';
+import { deduplicatorFor, type HostMetricRecord, type RenewalDeduplicator, type RenewalNode, renewalNodes } from '@tally/reports';
+import { inReferenceOrder } from '../src/renewal-dedup.js';
 import { describe, expect, it } from 'vitest';
 
 const day = (d: number) => new Date(Date.UTC(2024, 4, d));

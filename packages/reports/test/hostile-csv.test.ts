@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { packTarball } from '@tally/extractors';
+import { packTarball } from '@tally/testkit';
 import { buildCcspReport, readWorkbook, reportParams } from '@tally/reports';
 import { DirectoryStorage } from '@tally/storage';
 import { GOOD_JHS, HOSTILE_JHS, VALID_JHS } from '@tally/testkit';

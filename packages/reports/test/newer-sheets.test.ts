@@ -1,23 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  buildCcspReport,
-  COLLECTION_HEADERS,
-  GAP_HEADERS,
-  INDIRECT_NODES_HEADERS,
-  INFRASTRUCTURE_HEADERS,
-  INVENTORY_SCOPE_HEADERS,
-  JOBS_HEADERS,
-  MANAGED_NODES_HEADERS,
-  ORG_SHEET_HEADERS,
-  ORGANIZATIONS_HEADERS,
-  ORGANIZATIONS_INDIRECT_HEADERS,
-  readWorkbook,
-  reportParams,
-  TIMEDELTA_FORMAT,
-  VALID_SHEETS,
-} from '@tally/reports';
+import { buildCcspReport, readWorkbook, reportParams, VALID_SHEETS } from '@tally/reports';
+import { COLLECTION_HEADERS, GAP_HEADERS, TIMEDELTA_FORMAT } from '../src/collection-status-sheet.js';
+import { INDIRECT_NODES_HEADERS, INFRASTRUCTURE_HEADERS } from '../src/indirect-sheets.js';
+import { INVENTORY_SCOPE_HEADERS } from '../src/inventory-scope-sheet.js';
+import { JOBS_HEADERS, ORG_SHEET_HEADERS, ORGANIZATIONS_HEADERS, ORGANIZATIONS_INDIRECT_HEADERS } from '../src/ccspv2.js';
+import { MANAGED_NODES_HEADERS } from '../src/content-sheets.js';
 import { DirectoryStorage } from '@tally/storage';
 import { JHS_HEADER, STATUS_HEADER, writeCollectionsVectorLake, writeIndirectLake, writeTarball } from '@tally/testkit';
 import type ExcelJS from 'exceljs';

@@ -1,4 +1,4 @@
-import { type ReportDb, ReportQueries, type ReportTables } from '@tally/reports';
+import { type ReportDb, ReportQueries, type ReportTables } from '../src/queries.js';
 import { describe, expect, it } from 'vitest';
 
 // The sheets' queries share one DuckDB connection, which runs one statement at a time: prefetched

@@ -1,4 +1,5 @@
-import { type HostMetricRecord, inReferenceOrder, type RenewalNode, renewalNodes } from '@tally/reports';
+import { type HostMetricRecord, type RenewalNode, renewalNodes } from '@tally/reports';
+import { inReferenceOrder } from '../src/renewal-dedup.js';
 import { seededRandom } from '@tally/testkit';
 import { describe, expect, it } from 'vitest';
 

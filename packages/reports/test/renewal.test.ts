@@ -1,13 +1,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ansibleHostOf, buildRenewalReport, dedupGroups, HOST_METRIC_HEADERS, type HostMetricRecord, inReferenceOrder, readHostMetrics } from '@tally/reports';
+import { buildRenewalReport, type HostMetricRecord, readHostMetrics } from '@tally/reports';
+import { ansibleHostOf, HOST_METRIC_HEADERS } from '../src/renewal.js';
+import { dedupGroups, inReferenceOrder } from '../src/renewal-dedup.js';
 import { DirectoryStorage } from '@tally/storage';
 import { createTestDatabase, type TestDatabase } from '@tally/testkit';
 import ExcelJS from 'exceljs';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyControllerSchema } from '../../../tools/controller/schema.js';
+import { applyControllerSchema } from '@tally/demo';
 
 let tdb: TestDatabase;
 let client: pg.Client;

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '@tally/core';
 import { manifestName, openDuckDb, rollup, rollupName, usageRollupName } from '@tally/dataframes';
-import { schemaCsv } from '@tally/extractors';
+import { schemaCsv } from '@tally/testkit';
 import { buildCcspReport, type BuildResult, reportParams, verifyReport } from '@tally/reports';
 import { DirectoryStorage } from '@tally/storage';
 import { metricsUtilityTarballs } from '@tally/testkit';
@@ -63,8 +63,11 @@ async function rollDays(storage: DirectoryStorage, since: string, until: string,
 }
 
 /** The periods (`day`, `month`) of the rollup parts a report read. */
-/** The kinds (`job_host_summary`, `usage_hosts` …) of the rollup parts a report read. */
-const rollupKinds = (r: BuildResult) => [...new Set((r.read?.inputs ?? []).filter((i) => i.kind === 'rollup').map((i) => /^rollups\/([^/]+)\//.exec(i.name)?.[1]))].sort();
+/** The kinds of the usage's rollup parts a report read (`job_host_summary`, `usage_hosts` …; not the extra sheets' parts). */
+const rollupKinds = (r: BuildResult) =>
+  [...new Set((r.read?.inputs ?? []).filter((i) => i.kind === 'rollup').map((i) => /^rollups\/([^/]+)\//.exec(i.name)?.[1]))]
+    .filter((k) => k !== 'data_collection_status' && k !== 'main_host')
+    .sort();
 
 /** Remove the usage rollups from every manifest of the ship: its rollups are then read at the job grain. */
 function stripUsage(ship: string): void {

@@ -1,4 +1,4 @@
-import { sheetTitle } from '@tally/reports';
+import { sheetTitle } from '../src/sheet.js';
 import { describe, expect, it } from 'vitest';
 
 describe('sheetTitle', () => {

@@ -1,4 +1,4 @@
-import { type TallyConfig, silentLogger } from '@tally/core';
+import { type ConfigKey, loadConfig, type TallyConfig, silentLogger } from '@tally/core';
 import { type IngressOptions, IngressStorage } from './base.js';
 import { loadCaBundle, loadClientIdentity } from './tls.js';
 import { DEFAULT_INGRESS_URL, IngressUploader, type PreparedPayload, checkUrl, safeUrl } from './upload.js';
@@ -14,6 +14,9 @@ export interface CrcMutualOptions extends IngressOptions {
 }
 
 /** The Red Hat console ingress over mutual TLS: the client certificate is the credential. */
+/** The settings the mutual-TLS flavour reads (METRICS_UTILITY_CRC_*, _PROXY_URL). */
+const SETTINGS = ['crcCertPath', 'crcKeyPath', 'crcIngressUrl', 'proxyUrl', 'crcVerifyCertPath'] as const satisfies readonly ConfigKey[];
+
 export class CrcMutualStorage extends IngressStorage {
   readonly backend = 'crc-mutual';
   protected readonly uploader: IngressUploader;
@@ -49,8 +52,16 @@ export class CrcMutualStorage extends IngressStorage {
     };
   }
 
-  /** Build from `loadConfig()` output. */
-  static fromConfig(cfg: TallyConfig, extra: Partial<CrcMutualOptions> = {}): CrcMutualStorage {
+  /**
+   * From METRICS_UTILITY_CRC_CERT_PATH, _CRC_KEY_PATH (defaults /etc/pki/consumer/{cert,key}.pem), _CRC_INGRESS_URL,
+   * _CRC_VERIFY_CERT_PATH and METRICS_UTILITY_PROXY_URL in `env`, validated.
+   */
+  static fromEnv(env: Record<string, string | undefined>, extra: Partial<CrcMutualOptions> = {}): CrcMutualStorage {
+    return CrcMutualStorage.fromConfig(loadConfig({ env, keys: SETTINGS }), extra);
+  }
+
+  /** From `loadConfig()` values (environment and config file, as the CLI reads them). */
+  static fromConfig(cfg: Pick<TallyConfig, (typeof SETTINGS)[number]>, extra: Partial<CrcMutualOptions> = {}): CrcMutualStorage {
     return new CrcMutualStorage({
       ...(cfg.crcIngressUrl ? { ingressUrl: cfg.crcIngressUrl } : {}),
       ...(cfg.crcCertPath ? { certPath: cfg.crcCertPath } : {}),

@@ -1,4 +1,4 @@
-import { ConfigError, StorageError, type TallyConfig, silentLogger } from '@tally/core';
+import { ConfigError, type ConfigKey, loadConfig, requireConfig, StorageError, type TallyConfig, silentLogger } from '@tally/core';
 import { type IngressOptions, IngressStorage } from './base.js';
 import { loadCaBundle } from './tls.js';
 import { TokenSource } from './token.js';
@@ -25,6 +25,9 @@ export interface CrcOptions extends IngressOptions {
  * The Red Hat console ingress with a service account: a client-credentials token
  * from SSO (cached until it nearly expires) as the bearer of each multipart upload.
  */
+/** The settings the service-account flavour reads (METRICS_UTILITY_SERVICE_ACCOUNT_*, _CRC_*, _PROXY_URL). */
+const SETTINGS = ['serviceAccountId', 'serviceAccountSecret', 'crcIngressUrl', 'crcSsoUrl', 'proxyUrl', 'crcVerifyCertPath'] as const satisfies readonly ConfigKey[];
+
 export class CrcStorage extends IngressStorage {
   readonly backend = 'crc';
   protected readonly uploader: IngressUploader;
@@ -73,11 +76,20 @@ export class CrcStorage extends IngressStorage {
     });
   }
 
-  /** Build from `loadConfig()` output. */
-  static fromConfig(cfg: TallyConfig, extra: Partial<CrcOptions> = {}): CrcStorage {
+  /**
+   * From METRICS_UTILITY_SERVICE_ACCOUNT_ID and _SECRET (required), METRICS_UTILITY_CRC_INGRESS_URL, _CRC_SSO_URL,
+   * _CRC_VERIFY_CERT_PATH and METRICS_UTILITY_PROXY_URL in `env`, validated.
+   */
+  static fromEnv(env: Record<string, string | undefined>, extra: Partial<CrcOptions> = {}): CrcStorage {
+    return CrcStorage.fromConfig(loadConfig({ env, keys: SETTINGS }), extra);
+  }
+
+  /** From `loadConfig()` values (environment and config file, as the CLI reads them). */
+  static fromConfig(cfg: Pick<TallyConfig, (typeof SETTINGS)[number]>, extra: Partial<CrcOptions> = {}): CrcStorage {
+    const c = requireConfig(cfg, ['serviceAccountId', 'serviceAccountSecret'], 'METRICS_UTILITY_SHIP_TARGET=crc');
     return new CrcStorage({
-      clientId: cfg.serviceAccountId ?? '',
-      clientSecret: cfg.serviceAccountSecret ?? '',
+      clientId: c.serviceAccountId,
+      clientSecret: c.serviceAccountSecret,
       ...(cfg.crcIngressUrl ? { ingressUrl: cfg.crcIngressUrl } : {}),
       ...(cfg.crcSsoUrl ? { ssoUrl: cfg.crcSsoUrl } : {}),
       ...(cfg.proxyUrl ? { proxyUrl: cfg.proxyUrl } : {}),

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { ConfigError, type Logger, type RetryPolicy, StorageError, errorMessage, registerSecret, silentLogger } from '@tally/core';
+import { ConfigError, type ConfigKey, type Logger, loadConfig, type RetryPolicy, requireConfig, StorageError, type TallyConfig, errorMessage, registerSecret, silentLogger } from '@tally/core';
 import { type PutSource, type Sink, checkName } from '@tally/storage';
 import { loadCaBundle, loadClientIdentity } from './tls.js';
 import { TokenSource } from './token.js';
@@ -142,6 +142,9 @@ export function xRhIdentity(identity: { org_id: string; account_number?: string 
  * headers, retrying 5xx/429 and dropped connections. An OAuth2 token the ingress
  * refuses (401) is renewed once.
  */
+/** The setting the generic ingress reads: TALLY_INGRESS_SETTINGS, the path of its JSON settings file. */
+const SETTINGS = ['ingressSettings'] as const satisfies readonly ConfigKey[];
+
 export class IngressSink implements Sink {
   readonly backend = 'ingress';
   private readonly settings: IngressSettings;
@@ -149,6 +152,17 @@ export class IngressSink implements Sink {
   private readonly tokens: TokenSource | undefined;
   private readonly staticHeaders: Record<string, string>;
   private readonly caPath: string | undefined;
+
+  /** From the settings file named by TALLY_INGRESS_SETTINGS in `env` (checked whole; see `readIngressSettings`). */
+  static fromEnv(env: Record<string, string | undefined>, extra: Partial<IngressSettings> = {}): IngressSink {
+    return IngressSink.fromConfig(loadConfig({ env, keys: SETTINGS }), extra);
+  }
+
+  /** From `loadConfig()` values (environment and config file, as the CLI reads them). */
+  static fromConfig(cfg: Pick<TallyConfig, (typeof SETTINGS)[number]>, extra: Partial<IngressSettings> = {}): IngressSink {
+    const c = requireConfig(cfg, SETTINGS, 'METRICS_UTILITY_SHIP_TARGET=ingress');
+    return new IngressSink({ ...readIngressSettings(c.ingressSettings), ...extra });
+  }
 
   constructor(settings: IngressSettings) {
     const { timeouts, retry, logger: given, ...plain } = settings;

@@ -1,2 +1,1 @@
-export * from './postgres.js';
-export { parseCsvRows } from '@tally/core';
+export { type Base64Value, createStorageTable, PostgresStorage, type PostgresStorageOptions, type StorageTableOptions } from './postgres.js';

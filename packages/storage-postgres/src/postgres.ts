@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { ConfigError, type Queryable, StorageError, errorMessage, parseCsvRows, tempdir } from '@tally/core';
+import { ConfigError, type ConfigKey, loadConfig, type Queryable, requireConfig, StorageError, type TallyConfig, errorMessage, parseCsvRows, tempdir } from '@tally/core';
 import { type GlobOptions, type LocalFile, type PutSource, type Store, checkName, dateFilter, globPrefix, globToRegExp, putBody, tempLocalFile } from '@tally/storage';
 import pg from 'pg';
 
@@ -86,6 +86,9 @@ function escapeLike(s: string): string {
  * the exact bytes back. `get()` writes a temp file: the bytes for base64 values,
  * JSON text otherwise.
  */
+/** The settings the PostgreSQL backend reads: DATABASE_URL and METRICS_UTILITY_STORAGE_TABLE. */
+const SETTINGS = ['databaseUrl', 'storageTable'] as const satisfies readonly ConfigKey[];
+
 export class PostgresStorage implements Store {
   readonly backend = BACKEND;
   private readonly db: Queryable;
@@ -93,6 +96,17 @@ export class PostgresStorage implements Store {
   private readonly cols: ReturnType<typeof columns>;
   private readonly byTimestamp: boolean;
   private readonly opts: PostgresStorageOptions;
+
+  /** From DATABASE_URL (required) and METRICS_UTILITY_STORAGE_TABLE in `env`; a pool this storage owns. */
+  static fromEnv(env: Record<string, string | undefined>, extra: Partial<PostgresStorageOptions> = {}): PostgresStorage {
+    return PostgresStorage.fromConfig(loadConfig({ env, keys: SETTINGS }), extra);
+  }
+
+  /** From `loadConfig()` values (environment and config file, as the CLI reads them). */
+  static fromConfig(cfg: Pick<TallyConfig, (typeof SETTINGS)[number]>, extra: Partial<PostgresStorageOptions> = {}): PostgresStorage {
+    const c = requireConfig(cfg, ['databaseUrl'], 'METRICS_UTILITY_SHIP_TARGET=postgres');
+    return new PostgresStorage({ url: c.databaseUrl, ...(cfg.storageTable ? { table: cfg.storageTable } : {}), ...extra });
+  }
 
   constructor(opts: PostgresStorageOptions) {
     if (!opts.db && !opts.url) throw new ConfigError('storage postgres: no database; set DATABASE_URL', { field: 'DATABASE_URL' });

@@ -1,1 +1,1 @@
-export * from './s3.js';
+export { type ChecksumMode, type S3Options, S3Storage } from './s3.js';

@@ -17,7 +17,11 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import {
   ConfigError,
+  type ConfigKey,
   DEFAULT_RETRY,
+  loadConfig,
+  requireConfig,
+  type TallyConfig,
   type Logger,
   MiB,
   type RetryPolicy,
@@ -87,6 +91,9 @@ export function keyPrefix(shipPath: string | undefined): string {
  * policy (SDK retries are off so there is one policy); stream sources are spooled
  * to a temporary file first so that a retried upload can start again from byte 0.
  */
+/** The settings the S3 backend reads (METRICS_UTILITY_BUCKET_*, and the ship path as the key prefix). */
+const SETTINGS = ['bucketName', 'shipPath', 'bucketEndpoint', 'bucketRegion', 'bucketAccessKey', 'bucketSecretKey'] as const satisfies readonly ConfigKey[];
+
 export class S3Storage implements Store {
   readonly backend = BACKEND;
   readonly bucket: string;
@@ -98,6 +105,29 @@ export class S3Storage implements Store {
   private readonly log: Logger;
   private readonly partSize: number;
   private readonly checksum: ChecksumMode;
+
+  /**
+   * From METRICS_UTILITY_BUCKET_NAME (required), _BUCKET_ENDPOINT, _BUCKET_REGION, _BUCKET_ACCESS_KEY,
+   * _BUCKET_SECRET_KEY and METRICS_UTILITY_SHIP_PATH (the key prefix, as metrics-utility writes keys) in `env`,
+   * each validated; a bad or missing one is one ConfigError line.
+   */
+  static fromEnv(env: Record<string, string | undefined>, extra: Partial<S3Options> = {}): S3Storage {
+    return S3Storage.fromConfig(loadConfig({ env, keys: SETTINGS }), extra);
+  }
+
+  /** From `loadConfig()` values (environment and config file, as the CLI reads them). */
+  static fromConfig(cfg: Pick<TallyConfig, (typeof SETTINGS)[number]>, extra: Partial<S3Options> = {}): S3Storage {
+    const c = requireConfig(cfg, ['bucketName'], 'METRICS_UTILITY_SHIP_TARGET=s3');
+    return new S3Storage({
+      bucket: c.bucketName,
+      ...(cfg.shipPath ? { prefix: cfg.shipPath } : {}),
+      ...(cfg.bucketEndpoint ? { endpoint: cfg.bucketEndpoint } : {}),
+      ...(cfg.bucketRegion ? { region: cfg.bucketRegion } : {}),
+      ...(cfg.bucketAccessKey ? { accessKey: cfg.bucketAccessKey } : {}),
+      ...(cfg.bucketSecretKey ? { secretKey: cfg.bucketSecretKey } : {}),
+      ...extra,
+    });
+  }
 
   constructor(opts: S3Options) {
     if (!opts.bucket) throw new ConfigError('storage s3: bucket not set (METRICS_UTILITY_BUCKET_NAME)', { field: 'METRICS_UTILITY_BUCKET_NAME' });

@@ -1,2 +1,2 @@
-export * from './chunk.js';
-export * from './segment.js';
+export { type ChunkInfo, chunkDict, maxChunkSize, SEGMENT_MESSAGE_LIMIT, type SegmentMeta } from './chunk.js';
+export { DEFAULT_SEGMENT_EVENT, SEGMENT_ACCEPTS, type SegmentOptions, type SegmentPutResult, type SegmentPutSource, SegmentStorage } from './segment.js';

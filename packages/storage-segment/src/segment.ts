@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Analytics } from '@segment/analytics-node';
 import { ConfigError, StorageError, errorMessage, pythonJsonSize, registerSecret, silentLogger } from '@tally/core';
-import type { Logger, TallyConfig } from '@tally/core';
+import { type ConfigKey, type Logger, loadConfig, requireConfig, type TallyConfig } from '@tally/core';
 import { type PutSource, type Sink, checkName } from '@tally/storage';
 import { type ChunkInfo, type SegmentMeta, chunkDict, chunkMessageId, maxChunkSize, pythonIsoTimestamp } from './chunk.js';
 
@@ -43,6 +43,9 @@ export const SEGMENT_ACCEPTS = 'Segment accepts dicts (JSON objects, sent as tra
  * per chunk. A put resolves only once every chunk was accepted; a chunk the SDK
  * finally gives up on (after its own retries) makes the put fail.
  */
+/** The settings the Segment backend reads: METRICS_UTILITY_SEGMENT_WRITE_KEY and METRICS_UTILITY_SEGMENT_HOST. */
+const SETTINGS = ['segmentWriteKey', 'segmentHost'] as const satisfies readonly ConfigKey[];
+
 export class SegmentStorage implements Sink {
   readonly backend = 'segment';
   private readonly opts: SegmentOptions;
@@ -72,10 +75,16 @@ export class SegmentStorage implements Sink {
     this.log = (opts.logger ?? silentLogger).child({ storage: 'segment' });
   }
 
-  /** Build from `loadConfig()` output. */
-  static fromConfig(cfg: TallyConfig, extra: Partial<SegmentOptions> = {}): SegmentStorage {
+  /** From METRICS_UTILITY_SEGMENT_WRITE_KEY (required) and METRICS_UTILITY_SEGMENT_HOST in `env`, validated. */
+  static fromEnv(env: Record<string, string | undefined>, extra: Partial<SegmentOptions> = {}): SegmentStorage {
+    return SegmentStorage.fromConfig(loadConfig({ env, keys: SETTINGS }), extra);
+  }
+
+  /** From `loadConfig()` values (environment and config file, as the CLI reads them). */
+  static fromConfig(cfg: Pick<TallyConfig, (typeof SETTINGS)[number]>, extra: Partial<SegmentOptions> = {}): SegmentStorage {
+    const c = requireConfig(cfg, ['segmentWriteKey'], 'METRICS_UTILITY_SHIP_TARGET=segment');
     return new SegmentStorage({
-      writeKey: cfg.segmentWriteKey ?? '',
+      writeKey: c.segmentWriteKey,
       ...(cfg.segmentHost ? { host: cfg.segmentHost } : {}),
       ...extra,
     });

@@ -1,5 +1,6 @@
 import { pythonJsonSize } from '@tally/core';
-import { SEGMENT_MESSAGE_LIMIT, chunkDict, chunkMessageId, headerOverhead, maxChunkSize, pythonIsoTimestamp } from '@tally/storage-segment';
+import { SEGMENT_MESSAGE_LIMIT, chunkDict, maxChunkSize } from '@tally/storage-segment';
+import { chunkMessageId, headerOverhead, pythonIsoTimestamp } from '../src/chunk.js';
 import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 

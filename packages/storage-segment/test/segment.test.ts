@@ -3,7 +3,8 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import type { AddressInfo } from 'node:net';
 import { StorageError, createLogger } from '@tally/core';
 import { isStore } from '@tally/storage';
-import { SegmentStorage, chunkMessageId } from '@tally/storage-segment';
+import { SegmentStorage } from '@tally/storage-segment';
+import { chunkMessageId } from '../src/chunk.js';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 

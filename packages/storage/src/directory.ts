@@ -1,6 +1,6 @@
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
-import { ConfigError, StorageError, writeFileAtomic } from '@tally/core';
+import { ConfigError, type ConfigKey, loadConfig, requireConfig, StorageError, type TallyConfig, writeFileAtomic } from '@tally/core';
 import { putBody } from './body.js';
 import { checkName, dateFilter, globPrefix, globToRegExp } from './names.js';
 import type { GlobOptions, LocalFile, PutSource, Store } from './storage.js';
@@ -10,10 +10,24 @@ export interface DirectoryOptions {
   base: string;
 }
 
+/** The settings the directory backend reads: METRICS_UTILITY_SHIP_PATH. */
+const SETTINGS = ['shipPath'] as const satisfies readonly ConfigKey[];
+
 /** A local directory. Writes are atomic (temp file, fsync, rename). */
 export class DirectoryStorage implements Store {
   readonly backend = 'directory';
   readonly base: string;
+
+  /** From METRICS_UTILITY_SHIP_PATH in `env` (validated; a missing one is one ConfigError line). */
+  static fromEnv(env: Record<string, string | undefined>, extra: Partial<DirectoryOptions> = {}): DirectoryStorage {
+    return DirectoryStorage.fromConfig(loadConfig({ env, keys: SETTINGS }), extra);
+  }
+
+  /** From `loadConfig()` values (environment and config file, as the CLI reads them). */
+  static fromConfig(cfg: Pick<TallyConfig, (typeof SETTINGS)[number]>, extra: Partial<DirectoryOptions> = {}): DirectoryStorage {
+    const c = requireConfig(cfg, SETTINGS, 'METRICS_UTILITY_SHIP_TARGET=directory');
+    return new DirectoryStorage({ base: c.shipPath, ...extra });
+  }
 
   constructor(opts: DirectoryOptions) {
     if (!opts.base) throw new ConfigError('storage directory: base path not set (METRICS_UTILITY_SHIP_PATH)', { field: 'METRICS_UTILITY_SHIP_PATH' });

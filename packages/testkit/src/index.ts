@@ -7,3 +7,5 @@ export * from './csv.js';
 export * from './hostile-csv.js';
 export * from './random.js';
 export * from './indirect-lake.js';
+export * from './pack.js';
+export * from './schema-csv.js';

@@ -17,7 +17,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CSV_SCHEMAS, schemaCsv } from '@tally/extractors';
+import { CSV_SCHEMAS } from '@tally/extractors';
+import { schemaCsv } from './schema-csv.js';
 import { parseCsv } from './csv.js';
 
 export const JHS_HEADER = 'id,created,modified,host_name,ansible_host_variable,dark,failures,ok,skipped,ignored,rescued,job_created,job_remote_id,job_template_name,organization_name';

@@ -12,8 +12,8 @@ import { tempdir, type TempDir } from '@tally/core';
 import { createTestDatabase, type TestDatabase } from '@tally/testkit';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyControllerSchema, truncateController } from './schema.js';
-import { type SeedOptions, type SeedSummary, seedController } from './seed.js';
+import { applyControllerSchema, truncateController } from '../src/schema.js';
+import { type SeedOptions, type SeedSummary, seedController } from '../src/seed.js';
 
 const OPTS: SeedOptions = {
   days: 3,

@@ -1,0 +1,68 @@
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  addRollups,
+  collectionStatusRows,
+  DataCollectionStatus,
+  inventoryScope,
+  loadTarballs,
+  MainHost,
+  openDuckDb,
+  rollup,
+  type RollupPeriod,
+  type TallyDuckDb,
+} from '@tally/dataframes';
+import { DirectoryStorage } from '@tally/storage';
+import { metricsUtilityTarballs, writeIndirectLake } from '@tally/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+// main_host (Inventory Scope) and data_collection_status (the Data collection status sheet, the
+// gap warnings) read back from day, week and month rollups exactly as from the tarballs.
+
+let base: string;
+let db: TallyDuckDb;
+beforeAll(async () => {
+  base = mkdtempSync(join(tmpdir(), 'tally-rollup-extras-'));
+  cpSync(join(metricsUtilityTarballs().base, 'data'), join(base, 'data'), { recursive: true });
+  writeIndirectLake(base);
+  db = await openDuckDb({ memoryLimit: '256MB', threads: 2 });
+});
+afterAll(async () => {
+  await db.close();
+  rmSync(base, { recursive: true, force: true });
+});
+
+const FEB_TO_JULY = { since: new Date('2024-02-01T00:00:00Z'), until: new Date('2024-08-01T00:00:00Z') };
+
+describe('rollups of main_host and data_collection_status', () => {
+  it('day, week and month rollups give the rows of the tarballs', async () => {
+    const storage = new DirectoryStorage({ base });
+    const rawStatus = new DataCollectionStatus(db);
+    const rawHosts = new MainHost(db);
+    const raw = await loadTarballs([rawStatus, rawHosts], { storage, ...FEB_TO_JULY });
+    expect(raw.failures).toEqual([]);
+    const expected = { status: await collectionStatusRows(rawStatus), scope: await inventoryScope(rawHosts) };
+    // Fixture months and July's crafted lake: a failed collection, main_host and main_host_daily.
+    expect(expected.status.length).toBeGreaterThan(30);
+    expect(expected.status.some((r) => r.status === 'failed')).toBe(true);
+    expect(expected.scope.map((r) => r.hostName)).toEqual(['10.0.0.9', 'db1', 'web1']);
+
+    for (const period of ['day', 'week', 'month'] as RollupPeriod[]) {
+      const res = await rollup({ storage, ...FEB_TO_JULY, period, kinds: ['main_host', 'data_collection_status'], duckdb: { memoryLimit: '256MB', threads: 2 } });
+      expect(res.failures).toEqual([]);
+      const status = new DataCollectionStatus(db);
+      const hosts = new MainHost(db);
+      // Weeks start on Mondays: the window is widened to whole weeks.
+      const window = period === 'week' ? { since: new Date('2024-01-29T00:00:00Z'), until: new Date('2024-08-05T00:00:00Z') } : FEB_TO_JULY;
+      const read = await addRollups(status, { storage, period, ...window });
+      await addRollups(hosts, { storage, period, ...window });
+      expect(read.length, period).toBe(res.parts.filter((p) => p.kind === 'data_collection_status').length);
+      expect(read.length, period).toBeGreaterThan(0);
+      expect(await collectionStatusRows(status), period).toEqual(expected.status);
+      expect(await inventoryScope(hosts), period).toEqual(expected.scope);
+      await status.drop();
+      await hosts.drop();
+    }
+  }, 120_000);
+});
