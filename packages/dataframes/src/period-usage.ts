@@ -1,4 +1,4 @@
-import { errorMessage, type Logger, silentLogger, TallyError } from '@tally/core';
+import { errorMessage, type Logger, silentLogger } from '@tally/core';
 import { type ExtractFailure, listTarballs } from '@tally/extractors';
 import type { LocalFile, Store } from '@tally/storage';
 import type { Dataframe } from './dataframe.js';
@@ -385,9 +385,13 @@ async function fromUsageRollups(
     const inputs = got.flatMap((r) => r.parts.map((p) => p.input));
     opts.onProgress?.({ phase: 'rollups', days: { done: daysOf(chosen).length, total: daysOf(chosen).length }, rows: inputs.reduce((n, i) => n + (i.rows ?? 0), 0) });
     // The extra dataframes' rows as they are; the sheets' other inputs (INDIRECT rows, events) are absent from these days.
-    for (const r of got) {
+    for (const [i, r] of got.entries()) {
       const failure = await addRollup(r, ctx.frames.extras, ctx.frames.jhs);
-      if (failure) throw new TallyError(`${failure.name}: ${failure.reason}`);
+      if (!failure) continue;
+      // Only rollups have filled the extra dataframes so far: emptied, they are read again at the job grain.
+      for (const df of ctx.frames.extras) await df.clear();
+      ctx.refused(failure);
+      return { bad: [chosen[i]!] };
     }
     await opts.onLoaded?.(ctx.frames.jhs);
     const { empty } = await usageFromRollups(opts.db, { hosts: paths('usage_hosts'), jobs: paths('usage_jobs') }, opts.organizationFilter);
