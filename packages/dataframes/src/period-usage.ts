@@ -265,23 +265,7 @@ export async function periodUsage(opts: PeriodUsageOptions): Promise<PeriodUsage
     skipped.push(failure);
   };
 
-  // Whole months first (one month rollup replaces its days' rollups), then each other day's.
-  // `stale`: days read raw; `rollable`: those of them whose rollup is missing or out of date.
-  const chosen: Chosen[] = [];
-  const stale = new Set<DayPlan>();
-  const rollable = new Set<DayPlan>();
-  if (opts.from !== 'raw') for (const month of await currentMonths(opts, plans, countUnreachable, kinds)) chosen.push(month);
-  const covered = new Set(chosen.flatMap((c) => c.days));
-  for (const p of plans) {
-    if (p.tarballs.length === 0 || covered.has(p)) continue;
-    const m = opts.from === 'raw' ? undefined : p.manifest;
-    const current = isCurrent(m, p.tarballs, countUnreachable, kinds);
-    if (current && !refusedAny(m)) chosen.push({ manifest: m, days: [p] });
-    else {
-      stale.add(p);
-      if (!current) rollable.add(p);
-    }
-  }
+  const { chosen, stale, rollable } = await chooseRollups(opts, plans, countUnreachable, kinds);
   // A rollup that cannot be read is rolled up again (with writeRollups) and read raw meanwhile.
   const unusable = (c: Chosen) => {
     chosen.splice(chosen.indexOf(c), 1);
@@ -339,6 +323,34 @@ export async function periodUsage(opts: PeriodUsageOptions): Promise<PeriodUsage
     // The usage tables are built: the staged rollup files are no longer read.
     for (const f of files) await f.release();
   }
+}
+
+/**
+ * Which current rollups a read uses: whole months first (one month rollup replaces its days'
+ * rollups), then each other day's. `stale`: the days read raw; `rollable`: those of them whose
+ * rollup is missing or out of date (a current one that refused a tarball is read raw, not rebuilt).
+ */
+async function chooseRollups(
+  opts: PeriodUsageOptions,
+  plans: readonly DayPlan[],
+  countUnreachable: boolean,
+  kinds: readonly string[],
+): Promise<{ chosen: Chosen[]; stale: Set<DayPlan>; rollable: Set<DayPlan> }> {
+  const chosen: Chosen[] = opts.from === 'raw' ? [] : await currentMonths(opts, plans, countUnreachable, kinds);
+  const stale = new Set<DayPlan>();
+  const rollable = new Set<DayPlan>();
+  const covered = new Set(chosen.flatMap((c) => c.days));
+  for (const p of plans) {
+    if (p.tarballs.length === 0 || covered.has(p)) continue;
+    const m = opts.from === 'raw' ? undefined : p.manifest;
+    const current = isCurrent(m, p.tarballs, countUnreachable, kinds);
+    if (current && !refusedAny(m)) chosen.push({ manifest: m, days: [p] });
+    else {
+      stale.add(p);
+      if (!current) rollable.add(p);
+    }
+  }
+  return { chosen, stale, rollable };
 }
 
 /** The days (with tarballs) of these rollups, sorted. */
