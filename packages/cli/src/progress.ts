@@ -1,4 +1,5 @@
 import type { Logger } from '@tally/core';
+import type { ReadProgress } from '@tally/dataframes';
 import type { OutStream } from './io.js';
 
 /** What a long command reports as it goes; the CLI shows it live on a TTY and logs it as JSON otherwise. */
@@ -116,4 +117,69 @@ export function logProgress(logger: Logger): Progress {
       logger.info(message, fields);
     },
   };
+}
+
+/** Where `rollup` or `report` stands, shown as it goes; `done()` ends the live line. */
+export interface ReadProgressSink {
+  update(p: ReadProgress): void;
+  /** Clear the live line (before a permanent line, e.g. a warning, and at the end). */
+  clear(): void;
+}
+
+function readLine(command: string, p: ReadProgress): string {
+  const parts = [`${command}: ${p.phase}${p.date ? ` ${p.date}` : ''}`];
+  if (p.days) parts.push(`days ${p.days.done}/${p.days.total}`);
+  if (p.tarballs !== undefined) parts.push(`${p.tarballs.toLocaleString('en-US')} tarball(s)`);
+  if (p.rows !== undefined) parts.push(`${p.rows.toLocaleString('en-US')} rows`);
+  return parts.join('  ');
+}
+
+/** One live line on a terminal, redrawn at each update. */
+export function ttyReadProgress(stream: OutStream, command: string): ReadProgressSink {
+  let shown = false;
+  return {
+    update(p) {
+      shown = true;
+      stream.write(`\x1b[2K  … ${readLine(command, p)}\r`);
+    },
+    clear() {
+      if (shown) stream.write('\x1b[2K\r');
+      shown = false;
+    },
+  };
+}
+
+/** JSON log lines for cron: one per phase (info), every update at debug. */
+export function logReadProgress(logger: Logger): ReadProgressSink {
+  let phase: string | undefined;
+  return {
+    update(p) {
+      const fields = { phase: p.phase, ...(p.date ? { date: p.date } : {}), ...(p.days ? { days: p.days.done, of: p.days.total } : {}), tarballs: p.tarballs, rows: p.rows };
+      if (p.phase !== phase) logger.info('progress', fields);
+      else logger.debug('progress', fields);
+      phase = p.phase;
+    },
+    clear() {},
+  };
+}
+
+/**
+ * A logger for a command showing live progress on a terminal: the library's info and debug lines
+ * give way to the progress line; warnings and errors clear it and are printed as they come.
+ */
+export function besideProgress(logger: Logger, progress: ReadProgressSink): Logger {
+  const wrap = (l: Logger): Logger => ({
+    debug() {},
+    info() {},
+    warn(msg, fields) {
+      progress.clear();
+      l.warn(msg, fields);
+    },
+    error(msg, fields) {
+      progress.clear();
+      l.error(msg, fields);
+    },
+    child: (fields) => wrap(l.child(fields)),
+  });
+  return wrap(logger);
 }

@@ -3,7 +3,8 @@ import { buildCcspReport, type BuildResult, buildRenewalReport, DEFAULT_SHEETS, 
 import { DirectoryStorage, type Store } from '@tally/storage';
 import { gapWarning } from './gap-lines.js';
 import { isAbsolute, join, relative } from 'node:path';
-import type { CliIO } from './io.js';
+import { type CliIO, isInteractive } from './io.js';
+import { besideProgress, logReadProgress, ttyReadProgress } from './progress.js';
 import { duckdbOptions } from './rollup-command.js';
 import { createStore } from './storage-factory.js';
 
@@ -139,6 +140,9 @@ export async function runReport(cfg: TallyConfig, opts: ReportOptions = {}): Pro
   const storage = opts.storage ?? (await createStore(cfg, 'report', { logger: log }));
   try {
     const period = since ? { since, until: until ?? now } : { month: opts.month ?? isoDate(addMonths(thisMonth(now), -1)).slice(0, 7) };
+    // Live on a terminal (the library's info lines give way to it); JSON lines otherwise.
+    const interactive = opts.io !== undefined && isInteractive(opts.io);
+    const progress = opts.io && interactive ? ttyReadProgress(opts.io.stderr, 'report') : logReadProgress(log);
     const res = await buildCcspReport({
       type,
       storage,
@@ -148,9 +152,10 @@ export async function runReport(cfg: TallyConfig, opts: ReportOptions = {}): Pro
       from: opts.from ?? 'auto',
       writeRollups: opts.writeRollups ?? false,
       force: opts.force ?? false,
-      logger: log,
+      logger: interactive ? besideProgress(log, progress) : log,
       duckdb: duckdbOptions(cfg),
-    });
+      onProgress: progress.update,
+    }).finally(() => progress.clear());
     for (const f of res.failures) log.warn('tarball skipped', { ...f });
     // A bill is never built silently over missing data: one line per collector gap over an hour.
     for (const g of res.gaps ?? []) log.warn(gapWarning(g));

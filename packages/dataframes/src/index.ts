@@ -12,11 +12,14 @@ export { DataCollectionStatus } from './data-collection-status.js';
 export {
   addRollups,
   manifestName,
+  periodWindows,
   readManifest,
   ROLLUP_KINDS,
   ROLLUP_MEMORY_LIMIT,
+  type RollupInput,
   type RollupKind,
   type RollupManifest,
+  type RollupManifestPart,
   type RollupOptions,
   type RollupPart,
   type RollupPeriod,
@@ -25,8 +28,9 @@ export {
   rollupName,
 } from './rollup.js';
 export { type LoadOptions, type LoadResult, loadTarballs } from './load.js';
-export { type LoadedAdjustments, loadUsage, type LoadUsageOptions, type LoadUsageResult, type UsageOptions, type UsageTables, usageTables } from './usage.js';
-export { type HashedObject, hashObject } from './inputs.js';
+export { type LoadedAdjustments, loadUsage, type LoadUsageOptions, type LoadUsageResult, USAGE_TABLES, type UsageOptions, type UsageTables, usageTables } from './usage.js';
+export { type HashedObject, hashObject, type ReadProgress } from './inputs.js';
+export { usageFromRollups, usageRollupName, usageRollupsOverlap, writeUsageRollup } from './usage-rollup.js';
 export { type PeriodUsage, type PeriodUsageOptions, periodUsage, type SkippedInput, type UsageInput } from './period-usage.js';
 export { csvHasRows } from './csv.js';
 export {

@@ -41,14 +41,19 @@ export async function listObject(storage: Store, name: string): Promise<ListedOb
   }
 }
 
+/** SHA-256 (hex) of a local file's bytes. */
+export async function hashFile(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
 /** `listObject` plus the SHA-256 of the bytes (one read of the object). */
 export async function hashObject(storage: Store, name: string): Promise<HashedObject> {
   const listed = await listObject(storage, name);
   const local = await storage.get(name);
   try {
-    const hash = createHash('sha256');
-    for await (const chunk of createReadStream(local.path)) hash.update(chunk as Buffer);
-    return { ...listed, sha256: hash.digest('hex') };
+    return { ...listed, sha256: await hashFile(local.path) };
   } finally {
     await local.release();
   }
@@ -68,4 +73,21 @@ export function sameListing(recorded: readonly ListedObject[], now: readonly Lis
     if (r.mtimeMs !== undefined && o.mtimeMs !== undefined && r.mtimeMs !== o.mtimeMs) return false;
     return true;
   });
+}
+
+/**
+ * Where a long read stands (`rollup`, `periodUsage`): a CLI shows it live on a terminal and logs
+ * it otherwise. Counts are totals so far.
+ */
+export interface ReadProgress {
+  /** `plan`: listing; `rollups`: reading rollups; `extract`: reading tarballs; `aggregate`: DuckDB grouping; `write`: writing output. */
+  phase: 'plan' | 'rollups' | 'extract' | 'aggregate' | 'write';
+  /** The period being read (`YYYY-MM-DD` or `YYYY-MM`), when one at a time. */
+  date?: string | undefined;
+  /** Days (rollup: periods) done, of the total. */
+  days?: { done: number; total: number } | undefined;
+  /** Tarballs read, or being read. */
+  tarballs?: number | undefined;
+  /** Rows read (rollup: grouped rows written). */
+  rows?: number | undefined;
 }

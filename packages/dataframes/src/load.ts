@@ -1,5 +1,5 @@
 import { errorMessage, type Logger, silentLogger, TallyError } from '@tally/core';
-import { type ExtractFailure, type ExtractedTarball, extractAll } from '@tally/extractors';
+import { type ExtractFailure, type ExtractedTarball, extractAll, type TarballDigest } from '@tally/extractors';
 import type { Store } from '@tally/storage';
 import { CsvError, explainCsvError, readMemberHeader } from './csv.js';
 import type { Dataframe } from './dataframe.js';
@@ -9,6 +9,8 @@ export interface LoadResult {
   /** Storage names of the tarballs whose rows were added. */
   tarballs: string[];
   failures: ExtractFailure[];
+  /** Each extracted tarball's SHA-256, size and CSV record counts, taken as it was read (by storage name). */
+  digests?: Map<string, TarballDigest>;
 }
 
 export interface LoadOptions {
@@ -60,8 +62,9 @@ export async function withExtracted(
   }
   for (const df of dataframes) await df.init();
   const only = [...new Set(dataframes.flatMap((d) => d.members))];
-  const result: LoadResult = { tarballs: [], failures: [] };
+  const result: LoadResult = { tarballs: [], failures: [], digests: new Map() };
   const extracted = await extractAll({ ...opts, only }, result.failures);
+  for (const t of extracted) if (t.sha256 !== undefined && t.size !== undefined && t.records) result.digests?.set(t.name, { sha256: t.sha256, size: t.size, records: t.records });
   const remove = () =>
     Promise.all(extracted.map((t) => t.release())).then(
       () => {},

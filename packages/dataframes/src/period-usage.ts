@@ -3,11 +3,12 @@ import { type ExtractFailure, listTarballs } from '@tally/extractors';
 import type { LocalFile, Store } from '@tally/storage';
 import type { Dataframe } from './dataframe.js';
 import type { TallyDuckDb } from './duckdb.js';
-import { type ListedObject, listObject, sameListing } from './inputs.js';
+import { type HashedObject, hashFile, type ListedObject, listObject, type ReadProgress, sameListing } from './inputs.js';
 import { JobHostSummary } from './job-host-summary.js';
 import { MainJobevent } from './main-jobevent.js';
-import { type PeriodWindow, periodWindows, type RollupKind, type RollupManifest, readManifest, rollup } from './rollup.js';
-import { type LoadedAdjustments, loadUsage, type LoadUsageOptions, type UsageTables, usageTables } from './usage.js';
+import { type PeriodWindow, periodWindows, type RollupKind, type RollupManifest, type RollupManifestPart, readManifest, rollup } from './rollup.js';
+import { type LoadedAdjustments, loadUsage, type LoadUsageOptions, USAGE_TABLES, type UsageTables, usageTables } from './usage.js';
+import { usageFromRollups, usageRollupsOverlap } from './usage-rollup.js';
 
 /** The kinds a report reads: a rollup is usable only when it rolled both up. */
 const REPORT_KINDS: readonly RollupKind[] = ['job_host_summary', 'main_jobevent'];
@@ -38,6 +39,8 @@ export interface PeriodUsageOptions {
   extraDataframes?: readonly Dataframe[] | undefined;
   /** Which of job host summaries and events to read from the tarballs (default both; see `LoadUsageOptions.read`). */
   read?: LoadUsageOptions['read'];
+  /** Told as the period is planned, its rollups read, its tarballs extracted and aggregated. */
+  onProgress?: ((p: ReadProgress) => void) | undefined;
   /** Called with the job host summaries and events once everything is loaded, before the usage tables consume them. */
   onLoaded?: ((jhs: JobHostSummary, events: MainJobevent) => Promise<LoadedAdjustments | undefined>) | undefined;
   /** See `UsageOptions.keepEvents`. */
@@ -46,9 +49,13 @@ export interface PeriodUsageOptions {
 
 /** One input of a report: a tarball read raw, or a rollup part. */
 export interface UsageInput extends ListedObject {
+  /** SHA-256 of the bytes read, where known (rollup parts: checked against their manifest). */
+  sha256?: string | undefined;
   kind: 'tarball' | 'rollup';
   /** Rows it contributed (rollup parts: the grouped rows read). */
   rows?: number | undefined;
+  /** A tarball's data records, per CSV member read (counted as it was extracted). */
+  csvRows?: Record<string, number> | undefined;
 }
 
 /** An input that contributed nothing: its storage name, why, and for a CSV that did not read as its schema the member and line. */
@@ -91,96 +98,129 @@ interface DayPlan {
   manifest?: RollupManifest | undefined;
 }
 
-/** The kinds a day's rollup must hold for this read: both report kinds and every extra dataframe's. */
+/** The kinds a rollup must hold for this read: both report kinds and every extra dataframe's. */
 function requiredKinds(extras: readonly Dataframe[] | undefined): string[] {
   return [...REPORT_KINDS, ...(extras ?? []).map((d) => d.name)];
 }
 
-/** Is `m` a rollup of exactly these tarballs, under this rule, with every kind in `kinds`? */
+/** A manifest's part of kind `k`: absent (undefined), none in the period (null), or the part. */
+const partOf = (m: RollupManifest, k: string): RollupManifestPart | null | undefined => (m.parts as Partial<Record<string, RollupManifestPart | null>>)[k];
+
+/**
+ * Is `m` a rollup of exactly these tarballs, under this rule, with every kind in `kinds`, each part
+ * with the size and SHA-256 it was written with (a manifest without them cannot vouch for its parts)?
+ */
 function isCurrent(m: RollupManifest | undefined, tarballs: readonly ListedObject[], countUnreachable: boolean, kinds: readonly string[]): m is RollupManifest {
   if (!m || m.countUnreachableHosts !== countUnreachable) return false;
-  const parts: Partial<Record<string, unknown>> = m.parts;
-  if (!kinds.every((k) => parts[k] !== undefined)) return false;
+  for (const k of kinds) {
+    const part = partOf(m, k);
+    if (part === undefined || (part && (part.sha256 === undefined || part.size === undefined))) return false;
+  }
   return sameListing(m.inputs, tarballs);
 }
 
 /**
- * Did the rollup refuse a tarball? Its day is then read raw: which tarballs a read refuses depends
- * on the members it reads (a rollup reads every kind's, a report only its sheets'), and the
- * report names what it refused.
+ * Did the rollup refuse a tarball? Its days are then read raw: which tarballs a read refuses
+ * depends on the members it reads (a rollup reads every kind's, a report only its sheets'), and
+ * the report names what it refused.
  */
 const refusedAny = (m: RollupManifest) => m.inputs.some((i) => i.skipped !== undefined);
 
+/** A part of a rollup: a kind's rows (by dataframe name), or its usage tables (see usage-rollup.ts). */
+type PartKey = string;
+
+/** A rollup's parts fetched and checked against their manifest, kept local until the usage tables are built. */
+interface FetchedRollup {
+  manifest: RollupManifest;
+  parts: { kind: PartKey; local: LocalFile; input: UsageInput & HashedObject }[];
+}
+
+type Fetch = { fetched: FetchedRollup } | { failure: SkippedInput };
+
+/** The dataframes a report fills from a rollup, as from the tarballs: a frame it does not read gets no rows. */
+interface Frames {
+  jhs: JobHostSummary;
+  events: MainJobevent;
+  extras: readonly Dataframe[];
+  read: PeriodUsageOptions['read'];
+}
+
 /**
- * Add a day's rollup parts to the dataframes, all or none: the extra dataframes' (in a
- * transaction), the job host summaries staged in their file (`stageParquet` reads the footer: a
- * file that is not Parquet fails there), and the events staged in theirs once everything else
- * is in (their footer is checked in turn: staging them cannot fail then), to be read once by the
- * content aggregation. Returns the parts read and their local copies (kept until the usage tables
- * are built), or the failure naming the part that could not be read.
+ * The parts a report reads at the job grain, the job host summaries last (`addRollup` adds the
+ * others in its transaction before staging them, which a rollback cannot undo).
  */
-async function addRollupDay(
-  storage: Store,
-  m: RollupManifest,
-  frames: { jhs: JobHostSummary; events: MainJobevent; extras?: readonly Dataframe[] | undefined; read?: PeriodUsageOptions['read'] },
-): Promise<{ read: UsageInput[]; files: LocalFile[] } | { failure: { name: string; reason: string } }> {
-  const read: UsageInput[] = [];
-  const files: LocalFile[] = [];
-  let events: { listed: ListedObject; path: string; at: number } | undefined;
-  // As from the tarballs: a frame the report does not read gets no rows from the rollup either.
-  const added: Dataframe[] = [
-    ...(frames.extras ?? []),
-    ...(frames.read?.events === false ? [] : [frames.events]),
-    ...(frames.read?.jobHostSummary === false ? [] : [frames.jhs]),
-  ];
-  // Created outside the transaction: a rollback must not take the tables with it.
-  for (const df of added) await df.init();
-  const sources = added.map((df) => df.sources);
-  await frames.jhs.db.run('BEGIN TRANSACTION');
-  // The job host summaries last: staged, the only part a rollback cannot undo (events: after the commit).
-  for (const df of added) {
-    const part = (m.parts as Partial<Record<string, { name: string } | null>>)[df.name];
+function jobGrainFrames(f: Frames): Dataframe[] {
+  return [...f.extras, ...(f.read?.events === false ? [] : [f.events]), ...(f.read?.jobHostSummary === false ? [] : [f.jhs])];
+}
+const partsFor = (m: RollupManifest, frames: readonly Dataframe[]): [PartKey, RollupManifestPart | null | undefined][] => frames.map((d) => [d.name, partOf(m, d.name)]);
+
+/**
+ * Fetch some of a rollup's parts and check each against its manifest's size and SHA-256: a part
+ * that is corrupt anywhere (not only in its footer) or truncated is refused here, named, before a
+ * row of it is read.
+ */
+async function fetchRollup(storage: Store, m: RollupManifest, which: [PartKey, RollupManifestPart | null | undefined][]): Promise<Fetch> {
+  const parts: FetchedRollup['parts'] = [];
+  const release = async () => {
+    for (const p of parts) await p.local.release();
+  };
+  for (const [kind, part] of which) {
     if (!part) continue;
     try {
       const listed = await listObject(storage, part.name);
       const local = await storage.get(part.name);
-      files.push(local);
-      if (df === frames.events) {
-        await df.db.all('SELECT num_rows FROM parquet_file_metadata($1)', [local.path]);
-        events = { listed, path: local.path, at: read.length };
-        continue;
+      const sha256 = await hashFile(local.path);
+      parts.push({ kind, local, input: { kind: 'rollup', ...listed, sha256, rows: part.rows } });
+      if (sha256 !== part.sha256 || listed.size !== part.size) {
+        await release();
+        const reason = `corrupt or truncated: ${listed.size} bytes, sha256 ${sha256.slice(0, 12)}…; its manifest recorded ${part.size} bytes, sha256 ${part.sha256?.slice(0, 12)}…`;
+        return { failure: { name: part.name, reason } };
       }
-      const rows = df === frames.jhs ? await frames.jhs.stageParquet(local.path) : await df.addParquet(local.path);
-      read.push({ kind: 'rollup', ...listed, rows });
     } catch (err) {
-      await frames.jhs.db.run('ROLLBACK');
-      added.forEach((d, i) => {
-        d.sources = sources[i]!;
-      });
-      for (const f of files) await f.release();
+      await release();
       return { failure: { name: part.name, reason: errorMessage(err) } };
     }
   }
-  await frames.jhs.db.run('COMMIT');
-  if (events) read.splice(events.at, 0, { kind: 'rollup', ...events.listed, rows: await frames.events.stageParquet(events.path) });
-  return { read, files };
+  return { fetched: { manifest: m, parts } };
 }
 
 /**
- * The usage tables of a period, from each day's current rollup where there is one and from the
- * tarballs for the other days (rolled up and stored first with `writeRollups`). A rollup that
- * cannot be read is named in `skipped` and its day read from the tarballs. The tables are the
- * same whichever way each day was read.
+ * Add a fetched rollup's parts to `frames` (matched by dataframe name), all or none: the others
+ * in a transaction, then the job host summaries, staged in their file. Returns the failure naming
+ * the part that could not be read, if any.
  */
-export async function periodUsage(opts: PeriodUsageOptions): Promise<PeriodUsage> {
-  const log = opts.logger ?? silentLogger;
-  const countUnreachable = opts.countUnreachableHosts ?? false;
-  const jhs = new JobHostSummary(opts.db, { reachableOnly: !countUnreachable });
-  const events = new MainJobevent(opts.db);
-  const inputs: UsageInput[] = [];
-  const skipped: SkippedInput[] = [];
-  const days = { rollup: [] as string[], raw: [] as string[] };
+async function addRollup(r: FetchedRollup, frames: readonly Dataframe[], jhs: JobHostSummary, events?: MainJobevent): Promise<SkippedInput | undefined> {
+  // Created outside the transaction: a rollback must not take the tables with it.
+  for (const df of frames) await df.init();
+  const sources = frames.map((df) => df.sources);
+  let staged: FetchedRollup['parts'][number] | undefined;
+  await jhs.db.run('BEGIN TRANSACTION');
+  for (const df of frames) {
+    const p = r.parts.find((x) => x.kind === df.name);
+    if (!p) continue;
+    try {
+      if (df === events) {
+        // Staged after the commit (staging cannot be rolled back), read once by the content aggregation: its footer checked now.
+        await df.db.all('SELECT num_rows FROM parquet_file_metadata($1)', [p.local.path]);
+        staged = p;
+        continue;
+      }
+      p.input.rows = df === jhs ? await jhs.stageParquet(p.local.path) : await df.addParquet(p.local.path);
+    } catch (err) {
+      await jhs.db.run('ROLLBACK');
+      frames.forEach((d, i) => {
+        d.sources = sources[i]!;
+      });
+      return { name: p.input.name, reason: errorMessage(err) };
+    }
+  }
+  await jhs.db.run('COMMIT');
+  if (staged && events) staged.input.rows = await events.stageParquet(staged.local.path);
+  return undefined;
+}
 
+/** The day plans of `[since, until)`: each day's tarballs as listed, and its day rollup's manifest. */
+async function planDays(opts: PeriodUsageOptions): Promise<DayPlan[]> {
   const plans: DayPlan[] = [];
   for (const window of periodWindows(opts.since, opts.until, 'day')) {
     const names = await listTarballs(opts.storage, window.since, window.until);
@@ -188,72 +228,260 @@ export async function periodUsage(opts: PeriodUsageOptions): Promise<PeriodUsage
     const manifest = opts.from === 'raw' ? undefined : await readManifest(opts.storage, 'day', window.date, opts.prefix);
     plans.push({ window, tarballs, manifest });
   }
+  return plans;
+}
+
+/** Months wholly inside `[since, until)` with a current month rollup: their days' plans, and the rollup. */
+async function currentMonths(opts: PeriodUsageOptions, plans: readonly DayPlan[], countUnreachable: boolean, kinds: readonly string[]): Promise<{ days: DayPlan[]; manifest: RollupManifest }[]> {
+  const out: { days: DayPlan[]; manifest: RollupManifest }[] = [];
+  for (const w of periodWindows(opts.since, opts.until, 'month')) {
+    if (w.since.getTime() < opts.since.getTime() || w.until.getTime() > opts.until.getTime()) continue;
+    const days = plans.filter((p) => p.window.date.startsWith(`${w.date}-`));
+    const tarballs = days.flatMap((p) => p.tarballs);
+    if (tarballs.length === 0) continue;
+    const manifest = await readManifest(opts.storage, 'month', w.date, opts.prefix);
+    if (isCurrent(manifest, tarballs, countUnreachable, kinds) && !refusedAny(manifest)) out.push({ days, manifest });
+  }
+  return out;
+}
+
+/** A current rollup chosen for some days of the period. */
+interface Chosen {
+  manifest: RollupManifest;
+  days: DayPlan[];
+}
+
+/**
+ * The usage tables of a period, from each whole month's current month rollup, else each day's
+ * current day rollup, and from the tarballs for the other days (those rolled up and stored
+ * first with `writeRollups`). When every day has a current rollup whose usage tables merge
+ * (see usage-rollup.ts), only those small files are read. A rollup that cannot be read, or whose
+ * part is corrupt or truncated, is named in `skipped` (and a warning) and its days read from the
+ * tarballs (rolled up again with `writeRollups`). The tables are the same whichever way each day was read.
+ */
+export async function periodUsage(opts: PeriodUsageOptions): Promise<PeriodUsage> {
+  const log = opts.logger ?? silentLogger;
+  const countUnreachable = opts.countUnreachableHosts ?? false;
+  const jhs = new JobHostSummary(opts.db, { reachableOnly: !countUnreachable });
+  const events = new MainJobevent(opts.db);
+  const frames: Frames = { jhs, events, extras: opts.extraDataframes ?? [], read: opts.read };
   const kinds = requiredKinds(opts.extraDataframes);
-  const stale = (p: DayPlan) => p.tarballs.length > 0 && !isCurrent(p.manifest, p.tarballs, countUnreachable, kinds);
-  if (opts.writeRollups && opts.from !== 'raw') {
-    // One rollup (one database) per run of consecutive stale days.
-    const runs: DayPlan[][] = [];
-    plans.forEach((p, i) => {
-      if (!stale(p)) return;
-      const last = runs.at(-1);
-      if (last && plans[i - 1] === last.at(-1)) last.push(p);
-      else runs.push([p]);
-    });
-    for (const run of runs) {
-      const [first, last] = [run[0]!, run.at(-1)!];
-      await rollup({ storage: opts.storage, since: first.window.since, until: last.window.until, period: 'day', reachableOnly: !countUnreachable, logger: log, ...(opts.prefix ? { prefix: opts.prefix } : {}) });
-      for (const p of run) p.manifest = await readManifest(opts.storage, 'day', p.window.date, opts.prefix);
+  const skipped: SkippedInput[] = [];
+  const plans = await planDays(opts);
+  const total = plans.filter((p) => p.tarballs.length > 0).length;
+  opts.onProgress?.({ phase: 'plan', days: { done: 0, total }, tarballs: plans.reduce((n, p) => n + p.tarballs.length, 0) });
+  const refused = (failure: SkippedInput) => {
+    log.warn('rollup cannot be read; its days are read from the tarballs', { ...failure });
+    skipped.push(failure);
+  };
+
+  const { chosen, stale, rollable } = await chooseRollups(opts, plans, countUnreachable, kinds);
+  // A rollup that cannot be read is rolled up again (with writeRollups) and read raw meanwhile.
+  const unusable = (c: Chosen) => {
+    chosen.splice(chosen.indexOf(c), 1);
+    for (const d of c.days) {
+      stale.add(d);
+      rollable.add(d);
+    }
+  };
+  if (stale.size === 0 && chosen.length > 0) {
+    const fast = await fromUsageRollups(opts, chosen, { frames, refused, log });
+    if ('usage' in fast) return { ...fast, skipped, days: { rollup: daysOf(chosen), raw: [] } };
+    for (const c of fast.bad) unusable(c);
+  }
+
+  const fetched: { rollup: FetchedRollup; days: DayPlan[] }[] = [];
+  const fetchChosen = async (c: Chosen) => {
+    const f = await fetchRollup(opts.storage, c.manifest, partsFor(c.manifest, jobGrainFrames(frames)));
+    if ('fetched' in f) return void fetched.push({ rollup: f.fetched, days: c.days });
+    refused(f.failure);
+    for (const d of c.days) {
+      stale.add(d);
+      rollable.add(d);
+    }
+  };
+  for (const c of [...chosen]) await fetchChosen(c);
+  if (opts.writeRollups && opts.from !== 'raw' && rollable.size > 0) {
+    for (const p of await rollStaleDays(opts, plans, rollable, log, countUnreachable)) {
+      p.manifest = await readManifest(opts.storage, 'day', p.window.date, opts.prefix);
+      if (!isCurrent(p.manifest, p.tarballs, countUnreachable, kinds) || refusedAny(p.manifest)) continue;
+      stale.delete(p);
+      await fetchChosen({ manifest: p.manifest, days: [p] });
     }
   }
 
-  const rawNames = new Set<string>();
-  const files: LocalFile[] = [];
-  for (const p of plans) {
-    if (p.tarballs.length === 0) continue;
-    if (!stale(p) && p.manifest && !refusedAny(p.manifest)) {
-      const added = await addRollupDay(opts.storage, p.manifest, { jhs, events, extras: opts.extraDataframes, read: opts.read });
-      if ('read' in added) {
-        inputs.push(...added.read);
-        files.push(...added.files);
-        days.rollup.push(p.window.date);
+  const inputs: UsageInput[] = [];
+  const files: LocalFile[] = fetched.flatMap((f) => f.rollup.parts.map((p) => p.local));
+  const read: Chosen[] = [];
+  try {
+    for (const f of fetched) {
+      const failure = await addRollup(f.rollup, jobGrainFrames(frames), jhs, events);
+      if (failure) {
+        refused(failure);
+        for (const p of f.days) stale.add(p);
         continue;
       }
-      log.warn('rollup cannot be read; its day is read from the tarballs', { ...added.failure });
-      skipped.push(added.failure);
+      inputs.push(...f.rollup.parts.map((p) => p.input));
+      read.push({ manifest: f.rollup.manifest, days: f.days });
     }
-    days.raw.push(p.window.date);
-    for (const t of p.tarballs) rawNames.add(t.name);
-  }
-
-  try {
-    if (rawNames.size === 0) {
-      const adjust = await opts.onLoaded?.(jhs, events);
-      const usage = await usageTables(jhs, { events, organizationFilter: opts.organizationFilter, keepEvents: opts.keepEvents, consume: true, hostNameMapping: adjust?.hostNameMapping });
-      return { usage, inputs, skipped, days, removed: Promise.resolve() };
-    }
-    const onLoaded = opts.onLoaded;
-    const loaded = await loadUsage({
-      storage: onlyTarballs(opts.storage, rawNames),
-      since: opts.since,
-      until: opts.until,
-      jobHostSummary: jhs,
-      events,
-      organizationFilter: opts.organizationFilter,
-      logger: log,
-      ...(opts.onExtracted ? { onExtracted: opts.onExtracted } : {}),
-      read: opts.read,
-      extraDataframes: opts.extraDataframes,
-      keepEvents: opts.keepEvents,
-      ...(onLoaded ? { onLoaded: () => onLoaded(jhs, events) } : {}),
-    });
-    const failed = new Set(loaded.failures.map((f: ExtractFailure) => f.file));
-    const listedRaw = new Map(plans.flatMap((p) => p.tarballs).map((t) => [t.name, t]));
-    for (const name of loaded.tarballs) inputs.push({ kind: 'tarball', ...(listedRaw.get(name) ?? { name, size: -1 }) });
-    for (const { file, error, ...where } of loaded.failures) skipped.push({ name: file, reason: error, ...where });
-    for (const name of rawNames) if (!failed.has(name) && !loaded.tarballs.includes(name)) skipped.push({ name, reason: 'not read' });
-    return { usage: loaded.usage, inputs, skipped, days, removed: loaded.removed };
+    const rawNames = new Set(plans.filter((p) => stale.has(p)).flatMap((p) => p.tarballs.map((t) => t.name)));
+    const days = { rollup: daysOf(read), raw: plans.filter((p) => stale.has(p)).map((p) => p.window.date) };
+    const rows = inputs.reduce((n, i) => n + (i.rows ?? 0), 0);
+    if (days.rollup.length) opts.onProgress?.({ phase: 'rollups', days: { done: days.rollup.length, total }, rows });
+    return await readRest(opts, { jhs, events }, { plans, rawNames, inputs, skipped, days, log });
   } finally {
     // The usage tables are built: the staged rollup files are no longer read.
     for (const f of files) await f.release();
   }
+}
+
+/**
+ * Which current rollups a read uses: whole months first (one month rollup replaces its days'
+ * rollups), then each other day's. `stale`: the days read raw; `rollable`: those of them whose
+ * rollup is missing or out of date (a current one that refused a tarball is read raw, not rebuilt).
+ */
+async function chooseRollups(
+  opts: PeriodUsageOptions,
+  plans: readonly DayPlan[],
+  countUnreachable: boolean,
+  kinds: readonly string[],
+): Promise<{ chosen: Chosen[]; stale: Set<DayPlan>; rollable: Set<DayPlan> }> {
+  const chosen: Chosen[] = opts.from === 'raw' ? [] : await currentMonths(opts, plans, countUnreachable, kinds);
+  const stale = new Set<DayPlan>();
+  const rollable = new Set<DayPlan>();
+  const covered = new Set(chosen.flatMap((c) => c.days));
+  for (const p of plans) {
+    if (p.tarballs.length === 0 || covered.has(p)) continue;
+    const m = opts.from === 'raw' ? undefined : p.manifest;
+    const current = isCurrent(m, p.tarballs, countUnreachable, kinds);
+    if (current && !refusedAny(m)) chosen.push({ manifest: m, days: [p] });
+    else {
+      stale.add(p);
+      if (!current) rollable.add(p);
+    }
+  }
+  return { chosen, stale, rollable };
+}
+
+/** The days (with tarballs) of these rollups, sorted. */
+const daysOf = (cs: readonly Chosen[]) => cs.flatMap((c) => c.days.filter((p) => p.tarballs.length > 0).map((p) => p.window.date)).sort();
+
+/** Can this rollup's usage tables be merged with others' (no INDIRECT rows, no job events)? */
+const mergeable = (m: RollupManifest) => m.usage !== undefined && m.usage.indirectRows === 0 && !m.parts.main_jobevent?.rows;
+
+/** The usage parts, and the extra dataframes' parts (their rows are read as they are). */
+const usageParts = (m: RollupManifest, extras: readonly Dataframe[]): [PartKey, RollupManifestPart | null | undefined][] => [
+  ['usage_hosts', m.usage?.hosts],
+  ['usage_jobs', m.usage?.jobs],
+  ...partsFor(m, extras),
+];
+
+/**
+ * The usage tables from the chosen rollups' usage files alone, when each has mergeable ones and
+ * no job appears in two of them. Otherwise the rollups whose usage files were refused (named in
+ * `skipped`), for the caller to read from the tarballs; none when they merely do not merge.
+ */
+async function fromUsageRollups(
+  opts: PeriodUsageOptions,
+  chosen: readonly Chosen[],
+  ctx: { frames: Frames; refused: (f: SkippedInput) => void; log: Logger },
+): Promise<Omit<PeriodUsage, 'skipped' | 'days'> | { bad: Chosen[] }> {
+  if ((opts.read?.jobHostSummary ?? true) === false || !chosen.every((c) => mergeable(c.manifest))) return { bad: [] };
+  const got: FetchedRollup[] = [];
+  const bad: Chosen[] = [];
+  try {
+    for (const c of chosen) {
+      const f = await fetchRollup(opts.storage, c.manifest, usageParts(c.manifest, ctx.frames.extras));
+      if ('fetched' in f) got.push(f.fetched);
+      else {
+        ctx.refused(f.failure);
+        bad.push(c);
+      }
+    }
+    if (bad.length > 0) return { bad };
+    const paths = (k: PartKey) => got.flatMap((r) => r.parts.filter((p) => p.kind === k).map((p) => p.local.path));
+    if (await usageRollupsOverlap(opts.db, paths('usage_jobs'))) {
+      ctx.log.debug('usage rollups share jobs across periods: reading the job-grain rollups');
+      return { bad: [] };
+    }
+    const inputs = got.flatMap((r) => r.parts.map((p) => p.input));
+    opts.onProgress?.({ phase: 'rollups', days: { done: daysOf(chosen).length, total: daysOf(chosen).length }, rows: inputs.reduce((n, i) => n + (i.rows ?? 0), 0) });
+    // The extra dataframes' rows as they are; the sheets' other inputs (INDIRECT rows, events) are absent from these days.
+    for (const [i, r] of got.entries()) {
+      const failure = await addRollup(r, ctx.frames.extras, ctx.frames.jhs);
+      if (!failure) continue;
+      // Only rollups have filled the extra dataframes so far: emptied, they are read again at the job grain.
+      for (const df of ctx.frames.extras) await df.clear();
+      ctx.refused(failure);
+      return { bad: [chosen[i]!] };
+    }
+    await opts.onLoaded?.(ctx.frames.jhs, ctx.frames.events);
+    const { empty } = await usageFromRollups(opts.db, { hosts: paths('usage_hosts'), jobs: paths('usage_jobs') }, opts.organizationFilter);
+    const usage: UsageTables = { db: opts.db, hosts: USAGE_TABLES.hosts, jobs: USAGE_TABLES.jobs, hostMap: undefined, events: undefined, empty, method: 'usage-rollups' };
+    return { usage, inputs, removed: Promise.resolve() };
+  } finally {
+    for (const r of got) for (const p of r.parts) await p.local.release();
+  }
+}
+
+/** Roll up (and store) the stale days, one rollup (one database) per run of consecutive stale days. Returns the days rolled up. */
+async function rollStaleDays(opts: PeriodUsageOptions, plans: readonly DayPlan[], stale: ReadonlySet<DayPlan>, log: Logger, countUnreachable: boolean): Promise<DayPlan[]> {
+  const runs: DayPlan[][] = [];
+  plans.forEach((p, i) => {
+    if (!stale.has(p)) return;
+    const last = runs.at(-1);
+    if (last && plans[i - 1] === last.at(-1)) last.push(p);
+    else runs.push([p]);
+  });
+  for (const run of runs) {
+    const [first, last] = [run[0]!, run.at(-1)!];
+    await rollup({ storage: opts.storage, since: first.window.since, until: last.window.until, period: 'day', reachableOnly: !countUnreachable, logger: log, ...(opts.prefix ? { prefix: opts.prefix } : {}) });
+  }
+  return runs.flat();
+}
+
+/** The usage tables over the rollups already added and the tarballs of the days read raw. */
+async function readRest(
+  opts: PeriodUsageOptions,
+  frames: { jhs: JobHostSummary; events: MainJobevent },
+  r: { plans: readonly DayPlan[]; rawNames: ReadonlySet<string>; inputs: UsageInput[]; skipped: SkippedInput[]; days: PeriodUsage['days']; log: Logger },
+): Promise<PeriodUsage> {
+  const { jhs, events } = frames;
+  const { rawNames, inputs, skipped, days } = r;
+  if (rawNames.size === 0) {
+    const adjust = await opts.onLoaded?.(jhs, events);
+    const usage = await usageTables(jhs, { events, organizationFilter: opts.organizationFilter, keepEvents: opts.keepEvents, consume: true, hostNameMapping: adjust?.hostNameMapping });
+    return { usage, inputs, skipped, days, removed: Promise.resolve() };
+  }
+  const onLoaded = opts.onLoaded;
+  const total = r.plans.filter((p) => p.tarballs.length > 0).length;
+  opts.onProgress?.({ phase: 'extract', days: { done: days.rollup.length, total }, tarballs: rawNames.size });
+  const loaded = await loadUsage({
+    storage: onlyTarballs(opts.storage, rawNames),
+    since: opts.since,
+    until: opts.until,
+    jobHostSummary: jhs,
+    events,
+    organizationFilter: opts.organizationFilter,
+    logger: r.log,
+    onExtracted: (read) => {
+      const rolled = inputs.reduce((n, i) => n + (i.rows ?? 0), 0);
+      opts.onProgress?.({ phase: 'aggregate', days: { done: total, total }, tarballs: read.tarballs, rows: rolled + read.rows });
+      opts.onExtracted?.();
+    },
+    read: opts.read,
+    extraDataframes: opts.extraDataframes,
+    keepEvents: opts.keepEvents,
+    ...(onLoaded ? { onLoaded: () => onLoaded(jhs, events) } : {}),
+  });
+  const failed = new Set(loaded.failures.map((f: ExtractFailure) => f.file));
+  const listedRaw = new Map(r.plans.flatMap((p) => p.tarballs).map((t) => [t.name, t]));
+  for (const name of loaded.tarballs) {
+    const digest = loaded.digests.get(name);
+    const read = digest ? { size: digest.size, sha256: digest.sha256, csvRows: Object.fromEntries(digest.records) } : {};
+    inputs.push({ kind: 'tarball', ...(listedRaw.get(name) ?? { name, size: -1 }), ...read });
+  }
+  for (const { file, error, ...where } of loaded.failures) skipped.push({ name: file, reason: error, ...where });
+  for (const name of rawNames) if (!failed.has(name) && !loaded.tarballs.includes(name)) skipped.push({ name, reason: 'not read' });
+  return { usage: loaded.usage, inputs, skipped, days, removed: loaded.removed };
 }

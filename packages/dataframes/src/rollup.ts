@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { addDays, addMonths, isoDate, type Logger, silentLogger, tempdir, thisDay, thisMonth, thisWeek } from '@tally/core';
 import { type ExtractFailure, listTarballs } from '@tally/extractors';
@@ -7,10 +7,11 @@ import { DataCollectionStatus } from './data-collection-status.js';
 import type { Dataframe } from './dataframe.js';
 import { type DuckDbOptions, openDuckDb, type TallyDuckDb } from './duckdb.js';
 import { JobHostSummary } from './job-host-summary.js';
-import { type HashedObject, hashObject } from './inputs.js';
-import { loadExtracted, withExtracted } from './load.js';
+import { type HashedObject, hashFile, hashObject, listObject, type ReadProgress } from './inputs.js';
+import { type LoadResult, loadExtracted, withExtracted } from './load.js';
 import { MainHost } from './main-host.js';
 import { MainJobevent } from './main-jobevent.js';
+import { usageRollupName, writeUsageRollup } from './usage-rollup.js';
 
 export type RollupPeriod = 'day' | 'week' | 'month';
 /**
@@ -37,6 +38,10 @@ export interface RollupOptions {
   duckdb?: DuckDbOptions;
   /** Passed to JobHostSummary (default true). */
   reachableOnly?: boolean;
+  /** Also store each period's usage tables (see usage-rollup.ts; default true): what makes a report from rollups cheap. */
+  usage?: boolean;
+  /** Told as each period is read and written. */
+  onProgress?: ((p: ReadProgress) => void) | undefined;
 }
 
 export interface RollupPart {
@@ -61,9 +66,48 @@ export interface RollupManifest {
   /** TALLY_COUNT_UNREACHABLE_HOSTS when it was built: rollups of different rules never mix. */
   countUnreachableHosts: boolean;
   /** Every kind rolled up: its part, or null when the period had no CSV of that kind. */
-  parts: Partial<Record<RollupKind, { name: string; rows: number } | null>>;
+  parts: Partial<Record<RollupKind, RollupManifestPart | null>>;
   /** Every tarball of the period (the skipped ones with their reason). */
-  inputs: (HashedObject & { skipped?: string })[];
+  inputs: RollupInput[];
+  /**
+   * The period's usage tables (see usage-rollup.ts), when it had job host summaries; with the
+   * count of its INDIRECT rows (a period with some is read at the job grain).
+   */
+  usage?: { hosts: RollupManifestPart; jobs: RollupManifestPart; indirectRows: number } | undefined;
+}
+
+/** A tarball a rollup was built from: as listed and hashed, with the CSV records it contributed (or why it contributed none). */
+export interface RollupInput extends HashedObject {
+  /** Data records it contributed, per CSV member read (absent when skipped). */
+  csvRows?: Record<string, number>;
+  skipped?: string;
+}
+
+/**
+ * Every listed tarball of a period as its rollup's manifest records it: hashed as it was
+ * extracted (one read), or read again only when extraction never got that far.
+ */
+async function describeInputs(storage: Store, listed: readonly string[], loaded: LoadResult): Promise<RollupInput[]> {
+  const skipped = new Map(loaded.failures.map((f) => [f.file, f.error]));
+  const out: RollupInput[] = [];
+  for (const name of listed) {
+    const reason = skipped.get(name);
+    const digest = loaded.digests?.get(name);
+    const hashed = digest ? { ...(await listObject(storage, name)), size: digest.size, sha256: digest.sha256 } : await hashObject(storage, name);
+    out.push({ ...hashed, ...(digest && reason === undefined ? { csvRows: Object.fromEntries(digest.records) } : {}), ...(reason === undefined ? {} : { skipped: reason }) });
+  }
+  return out;
+}
+
+/**
+ * A part as written: its size and SHA-256 let a reader tell a corrupt or truncated file (which
+ * may still have a valid footer) from the one the manifest describes, before trusting a row.
+ */
+export interface RollupManifestPart {
+  name: string;
+  rows: number;
+  size?: number;
+  sha256?: string;
 }
 
 /** `rollups/_inputs/period={period}/date={date}.json` (outside the kinds' Hive trees). */
@@ -167,9 +211,14 @@ export async function rollup(opts: RollupOptions): Promise<RollupResult> {
     memoryLimit: opts.duckdb?.memoryLimit ?? ROLLUP_MEMORY_LIMIT,
   });
   const dfs = kinds.map((k) => createDataframe(k, db, { reachableOnly: opts.reachableOnly }));
-  for (const w of periodWindows(opts.since, opts.until, opts.period)) {
+  const windows = periodWindows(opts.since, opts.until, opts.period);
+  let rows = 0;
+  const tell = (phase: ReadProgress['phase'], date: string, done: number, tarballs: number) =>
+    opts.onProgress?.({ phase, date, days: { done, total: windows.length }, tarballs, rows });
+  for (const [n, w] of windows.entries()) {
     const listed = await listTarballs(opts.storage, w.since, w.until);
     if (listed.length === 0) continue;
+    tell('extract', w.date, n, result.tarballs.length + listed.length);
     for (const df of dfs) await df.clear();
     // Each kind's grouped rows stream from the CSV scans straight into Parquet (no grouped table).
     const files = new Map<Dataframe, { file: string; rows: number }>();
@@ -178,6 +227,7 @@ export async function rollup(opts: RollupOptions): Promise<RollupResult> {
       loadExtracted(dfs, extracted, res, log, {
         stage: true,
         finish: async () => {
+          tell('aggregate', w.date, n, result.tarballs.length + extracted.length);
           files.clear();
           for (const [i, df] of dfs.entries()) {
             if (df.sources === 0) continue;
@@ -196,20 +246,41 @@ export async function rollup(opts: RollupOptions): Promise<RollupResult> {
       manifest.parts[kind] = null;
       if (!written) continue;
       const name = rollupName(kind, opts.period, w.date, opts.prefix);
+      const checked = { size: (await stat(written.file)).size, sha256: await hashFile(written.file) };
       await opts.storage.put(name, { filename: written.file });
-      manifest.parts[kind] = { name, rows: written.rows };
+      manifest.parts[kind] = { name, rows: written.rows, ...checked };
       result.parts.push({ kind, period: opts.period, date: w.date, name, rows: written.rows });
+      rows += written.rows;
       log.info('rollup written', { name, rows: written.rows });
+      if (kind === 'job_host_summary' && opts.usage !== false) {
+        const started = performance.now();
+        manifest.usage = await storeUsageRollup(db, written.file, { storage: opts.storage, period: opts.period, date: w.date, prefix: opts.prefix, dir: tmp.path });
+        log.debug('usage rollup written', { date: w.date, hosts: manifest.usage?.hosts.rows, ms: Math.round(performance.now() - started) });
+      }
     }
-    const skipped = new Map(loaded.failures.map((f) => [f.file, f.error]));
-    for (const name of listed) {
-      const reason = skipped.get(name);
-      manifest.inputs.push({ ...(await hashObject(opts.storage, name)), ...(reason === undefined ? {} : { skipped: reason }) });
-    }
+    manifest.inputs = await describeInputs(opts.storage, listed, loaded);
     // Written last: a manifest never names a part that is not stored yet.
     await opts.storage.put(manifestName(opts.period, w.date, opts.prefix), { dict: manifest });
+    tell('write', w.date, n + 1, result.tarballs.length);
   }
   return result;
+}
+
+/** Write and store the usage rollup of a period's job host summary part (see usage-rollup.ts). */
+async function storeUsageRollup(
+  db: TallyDuckDb,
+  jhsFile: string,
+  at: { storage: Store; period: RollupPeriod; date: string; prefix: string | undefined; dir: string },
+): Promise<RollupManifest['usage']> {
+  const local = { hosts: join(at.dir, `usage-hosts-${at.date}.parquet`), jobs: join(at.dir, `usage-jobs-${at.date}.parquet`) };
+  const written = await writeUsageRollup(db, jhsFile, local);
+  const part = async (which: 'hosts' | 'jobs'): Promise<RollupManifestPart> => {
+    const name = usageRollupName(which, at.period, at.date, at.prefix);
+    const checked = { size: (await stat(local[which])).size, sha256: await hashFile(local[which]) };
+    await at.storage.put(name, { filename: local[which] });
+    return { name, rows: written[which], ...checked };
+  };
+  return { hosts: await part('hosts'), jobs: await part('jobs'), indirectRows: written.indirectRows };
 }
 
 /**

@@ -23,7 +23,7 @@
  *   out of memory (its job-id lists spill only so far; grouping spills freely).
  */
 import { type Logger, silentLogger } from '@tally/core';
-import type { ExtractFailure } from '@tally/extractors';
+import type { ExtractFailure, TarballDigest } from '@tally/extractors';
 import type { Store } from '@tally/storage';
 import { renamedHosts } from './ccsp-dedup.js';
 import { type Dataframe, installUuidOf, writeHostNameMap } from './dataframe.js';
@@ -76,7 +76,7 @@ async function orgFilter(db: UsageDb, filter: readonly string[] | undefined): Pr
  * Exact usage tables from `grouped`, a table of grouped job host summary rows (index columns,
  * task_runs, first/last_automation, job_created, managed_node_type).
  */
-async function usageFromGrouped(db: UsageDb, grouped: string, opts: UsageSqlOptions): Promise<UsageResult> {
+export async function usageFromGrouped(db: UsageDb, grouped: string, opts: UsageSqlOptions): Promise<UsageResult> {
   const [e] = await db.all(`SELECT NOT EXISTS (SELECT 1 FROM ${grouped} WHERE managed_node_type = ${DIRECT}) AS empty`);
   const where = `managed_node_type = ${DIRECT}${(await orgFilter(db, opts.organizationFilter))('organization_name')}`;
   await db.run(
@@ -271,8 +271,8 @@ export interface UsageTables {
   events?: string | undefined;
   /** No DIRECT job host summary at all (before the organization filter): no billing data. */
   empty: boolean;
-  /** How they were built: from the prepared rows (`scan`, fast) or from grouped rows. */
-  method: 'scan' | 'grouped';
+  /** How they were built: from the prepared rows (`scan`, fast), from grouped rows, or merged from usage rollups. */
+  method: 'scan' | 'grouped' | 'usage-rollups';
 }
 
 export interface UsageOptions {
@@ -380,7 +380,7 @@ export interface LoadUsageOptions {
    * Called once the tarballs are extracted, as DuckDB starts aggregating on its own threads: the
    * main thread is free then (a report loads exceljs there).
    */
-  onExtracted?: () => void;
+  onExtracted?: (read: { tarballs: number; rows: number }) => void;
   /**
    * Which of the two to read from the tarballs (default both): a report whose sheets need no job
    * host summaries never touches job_host_summary.csv (its usage tables are then empty).
@@ -408,6 +408,8 @@ export interface LoadUsageResult {
   /** Storage names of the tarballs whose rows were read. */
   tarballs: string[];
   failures: ExtractFailure[];
+  /** Each tarball read: SHA-256, size and CSV record counts, taken as it was extracted. */
+  digests: Map<string, TarballDigest>;
   /** The extracted files are being removed in the background; await before exiting. Never rejects. */
   removed: Promise<void>;
 }
@@ -436,7 +438,7 @@ export async function loadUsage(opts: LoadUsageOptions): Promise<LoadUsageResult
   const res = await withExtracted(dfs, loadOpts, async (extracted, result) => {
     const extractedAt = performance.now();
     log.debug('usage: tarballs extracted', { tarballs: extracted.length, ms: Math.round(extractedAt - started) });
-    opts.onExtracted?.();
+    opts.onExtracted?.({ tarballs: extracted.length, rows: extracted.reduce((n, t) => n + [...(t.records?.values() ?? [])].reduce((a, b) => a + b, 0), 0) });
     installs = await Promise.all(extracted.map(installUuidOf));
     const kept = { tarballs: result.tarballs.length, failures: result.failures.length };
     try {
@@ -453,5 +455,5 @@ export async function loadUsage(opts: LoadUsageOptions): Promise<LoadUsageResult
     log.debug('usage: tables built', { method: usage?.method, ms: Math.round(performance.now() - extractedAt) });
   }, { removeInBackground: true });
   if (!usage) throw new Error('loadUsage: the usage tables were not built');
-  return { usage, tarballs: res.tarballs, failures: res.failures, removed: res.removed };
+  return { usage, tarballs: res.tarballs, failures: res.failures, digests: res.digests ?? new Map(), removed: res.removed };
 }

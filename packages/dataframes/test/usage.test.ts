@@ -2,7 +2,19 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { JobHostSummary, loadUsage, MainJobevent, openDuckDb, type UsageTables } from '@tally/dataframes';
+import {
+  JobHostSummary,
+  loadUsage,
+  MainJobevent,
+  openDuckDb,
+  periodWindows,
+  readManifest,
+  rollup,
+  USAGE_TABLES,
+  type UsageTables,
+  usageFromRollups,
+  usageRollupsOverlap,
+} from '@tally/dataframes';
 import { DirectoryStorage } from '@tally/storage';
 import { schemaCsv } from '@tally/testkit';
 import { metricsUtilityTarballs, parseCsv } from '@tally/testkit';
@@ -210,5 +222,70 @@ describe('usage tables', () => {
     const fast = await compare({ ship, ...june });
     expect(fast.empty).toBe(true);
     expect(fast.tables.report_hosts).toEqual([]);
+  });
+});
+
+describe('usage rollups', () => {
+  /** Every day's usage rollup files of `ship` (local paths), from the day manifests. */
+  async function usageFiles(ship: string, since: Date, until: Date) {
+    const storage = new DirectoryStorage({ base: ship });
+    const files = { hosts: [] as string[], jobs: [] as string[], indirectRows: 0 };
+    for (const w of periodWindows(since, until, 'day')) {
+      const m = await readManifest(storage, 'day', w.date);
+      if (!m?.usage) continue;
+      files.hosts.push(join(ship, m.usage.hosts.name));
+      files.jobs.push(join(ship, m.usage.jobs.name));
+      files.indirectRows += m.usage.indirectRows;
+    }
+    return files;
+  }
+
+  const row = (id: number, day: string, host: string, job: string, jc: string, tmpl = 't1', org = 'Org A') =>
+    `${id},${day} 10:00:0${id % 10}+00,x,${host},,0,0,${id % 3},0,0,0,${jc},${job},${tmpl},${org}`;
+
+  it('merged from daily usage rollups: the very tables built from the tarballs, when no job is in two days', async () => {
+    const ship = join(base, 'usage-rollups');
+    tarball(ship, '2024-06-05', 'u-1', {
+      'job_host_summary.csv': `${[
+        JHS_HEADER,
+        row(1, '2024-06-05', 'h1', '20', '2024-06-05 09:00:00+00'),
+        row(1, '2024-06-05', 'h1', '20', '2024-06-05 09:30:00+00'),
+        row(2, '2024-06-05', 'h1', '21', '2024-06-05 08:00:00+00'),
+        row(3, '2024-06-05', 'h1', '', ''),
+        row(4, '2024-06-05', 'h2', '20', '2024-06-05 09:00:00+00', 't2', 'Org B'),
+      ].join('\n')}\n`,
+    });
+    tarball(ship, '2024-06-06', 'u-1', {
+      'job_host_summary.csv': `${[JHS_HEADER, row(5, '2024-06-06', 'h1', '22', '2024-06-06 07:00:00+00'), row(6, '2024-06-06', '', '22', '2024-06-06 07:00:00+00', '', '')].join('\n')}\n`,
+    });
+    // Job 20 again, from another controller: another job.
+    tarball(ship, '2024-06-07', 'u-2', { 'job_host_summary.csv': `${JHS_HEADER}\n${row(7, '2024-06-07', 'h1', '20', '2024-06-07 06:00:00+00')}\n` });
+    const storage = new DirectoryStorage({ base: ship });
+    await rollup({ storage, since: june.firstDay, until: new Date('2024-07-01T00:00:00Z'), period: 'day', reachableOnly: false });
+    const files = await usageFiles(ship, june.firstDay, new Date('2024-07-01T00:00:00Z'));
+    expect(files.hosts).toHaveLength(3);
+    expect(files.indirectRows).toBe(0);
+    for (const organizationFilter of [undefined, ['Org A']]) {
+      const raw = await snapshot({ ship, ...june, ...(organizationFilter ? { organizationFilter } : {}) });
+      await using db = await openDuckDb();
+      expect(await usageRollupsOverlap(db, files.jobs)).toBe(false);
+      const { empty } = await usageFromRollups(db, files, organizationFilter);
+      expect(empty).toBe(raw.empty);
+      for (const t of [USAGE_TABLES.hosts, USAGE_TABLES.jobs]) {
+        expect(await db.all(`SELECT * FROM ${t} ORDER BY ALL`), `${t} ${organizationFilter ?? 'all'}`).toEqual(raw.tables[t]);
+      }
+    }
+  });
+
+  it('a job delivered on two days makes the usage rollups overlap; INDIRECT rows are counted in the manifest', async () => {
+    const ship = join(base, 'usage-edge');
+    edgeCaseLake(ship);
+    const until = new Date('2024-06-04T00:00:00Z');
+    await rollup({ storage: new DirectoryStorage({ base: ship }), since: june.firstDay, until, period: 'day', reachableOnly: false });
+    const files = await usageFiles(ship, june.firstDay, until);
+    await using db = await openDuckDb();
+    expect(await usageRollupsOverlap(db, files.jobs)).toBe(true);
+    expect(await usageRollupsOverlap(db, files.jobs.slice(1))).toBe(false);
+    expect(files.indirectRows).toBeGreaterThan(0);
   });
 });

@@ -3,6 +3,7 @@
  * thread with a small heap (see extract-worker.ts). Errors are plain: `Refused` for a tarball
  * refused as a whole, or a stream error; `extractTarballFile` turns them into ExtractErrors.
  */
+import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { Transform, type TransformCallback, Writable } from 'node:stream';
@@ -61,6 +62,70 @@ class Budget {
   }
 }
 
+/**
+ * Counts a CSV's records as its bytes flow through: line ends outside double quotes (RFC 4180,
+ * where `""` inside a quoted field toggles twice), less the header line.
+ */
+export class RecordCounter extends Transform {
+  private lines = 0;
+  private quoted = false;
+  private last = -1;
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.count(chunk);
+    cb(null, chunk);
+  }
+  private count(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    this.last = chunk[chunk.length - 1]!;
+    let q = chunk.indexOf(0x22);
+    let n = chunk.indexOf(0x0a);
+    for (;;) {
+      if (this.quoted) {
+        if (q < 0) return;
+        this.quoted = false;
+        const at = q + 1;
+        q = chunk.indexOf(0x22, at);
+        if (n >= 0 && n < at) n = chunk.indexOf(0x0a, at);
+      } else if (n >= 0 && (q < 0 || n < q)) {
+        this.lines += 1;
+        n = chunk.indexOf(0x0a, n + 1);
+      } else if (q >= 0) {
+        this.quoted = true;
+        q = chunk.indexOf(0x22, q + 1);
+      } else return;
+    }
+  }
+  /** Data records seen (0 for an empty file or a header alone). */
+  get records(): number {
+    const lines = this.lines + (this.last !== -1 && this.last !== 0x0a ? 1 : 0);
+    return Math.max(0, lines - 1);
+  }
+}
+
+/** What one extraction read: the members written, and the tarball's bytes as read. */
+export interface Extracted {
+  files: [string, string][];
+  /** SHA-256 (hex) and size of the compressed tarball, hashed while it was read. */
+  sha256: string;
+  size: number;
+  /** Data records of each CSV member written. */
+  records: [string, number][];
+}
+
+/** Hashes the bytes flowing through. */
+function hasher(): { stream: Transform; digest: () => { sha256: string; size: number } } {
+  const hash = createHash('sha256');
+  let size = 0;
+  const stream = new Transform({
+    transform(chunk: Buffer, _enc, cb: TransformCallback) {
+      hash.update(chunk);
+      size += chunk.length;
+      cb(null, chunk);
+    },
+  });
+  return { stream, digest: () => ({ sha256: hash.digest('hex'), size }) };
+}
+
 const sink = () =>
   new Writable({
     write(_chunk, _enc, cb) {
@@ -78,13 +143,15 @@ const sink = () =>
  * gzip bomb stops early. Throws an Error whose message says what was wrong; `destDir` may
  * then hold partial files and must be discarded.
  */
-export async function extractFile(path: string, destDir: string, limits: FileLimits = {}): Promise<[string, string][]> {
+export async function extractFile(path: string, destDir: string, limits: FileLimits = {}): Promise<Extracted> {
   const maxMembers = limits.maxMembers ?? DEFAULT_MAX_MEMBERS;
   const maxTotal = limits.maxTotalBytes ?? DEFAULT_MAX_TOTAL_BYTES;
   const wanted = limits.only ? new Set(limits.only) : undefined;
   const data = new Budget(maxTotal, 'uncompressed member data');
   const raw = new Budget(maxTotal + HEADER_SLACK + maxMembers * 1536, 'uncompressed size');
   const files = new Map<string, string>();
+  const records: [string, number][] = [];
+  const read = hasher();
   const extract = tar.extract();
   let members = 0;
 
@@ -105,7 +172,12 @@ export async function extractFile(path: string, destDir: string, limits: FileLim
       if (keep) {
         if (files.has(base)) throw new Refused(`member "${base}" appears twice`);
         const target = join(destDir, base);
-        await pipeline(entry, data.meter(), createWriteStream(target, { flags: 'wx', mode: 0o600, highWaterMark: CHUNK }));
+        const write = createWriteStream(target, { flags: 'wx', mode: 0o600, highWaterMark: CHUNK });
+        if (base.endsWith('.csv')) {
+          const counter = new RecordCounter();
+          await pipeline(entry, data.meter(), counter, write);
+          records.push([base, counter.records]);
+        } else await pipeline(entry, data.meter(), write);
         files.set(base, target);
       } else {
         // Skipped data still counts: a bomb hidden in an ignored member must stop too.
@@ -117,7 +189,7 @@ export async function extractFile(path: string, destDir: string, limits: FileLim
   try {
     // Large chunks: per-chunk stream overhead, not inflate, dominated with the 16/64 KiB defaults.
     await Promise.all([
-      pipeline(createReadStream(path, { highWaterMark: CHUNK }), createGunzip({ chunkSize: CHUNK }), raw.meter(), extract),
+      pipeline(createReadStream(path, { highWaterMark: CHUNK }), read.stream, createGunzip({ chunkSize: CHUNK }), raw.meter(), extract),
       consume,
     ]);
   } catch (err) {
@@ -125,7 +197,7 @@ export async function extractFile(path: string, destDir: string, limits: FileLim
     await consume.catch(() => {});
     throw err instanceof Refused ? err : new Error(describeStreamError(err), { cause: err });
   }
-  return [...files];
+  return { files: [...files], records, ...read.digest() };
 }
 
 function describeStreamError(err: unknown): string {

@@ -1,9 +1,9 @@
 import { Worker } from 'node:worker_threads';
 import type { ExtractJob, ExtractReply } from './extract-worker.js';
-import type { FileLimits } from './extract-file.js';
+import type { Extracted, FileLimits } from './extract-file.js';
 
 interface Pending {
-  resolve(files: [string, string][]): void;
+  resolve(extracted: Extracted): void;
   reject(err: Error): void;
 }
 
@@ -42,7 +42,7 @@ function start(): Worker {
       idle.unref();
     }
     if ('error' in reply) p.reject(new Error(reply.error));
-    else p.resolve(reply.files);
+    else p.resolve(reply.extracted);
   });
   const fail = (err: Error) => {
     if (worker !== w) return; // stopped when idle, or already replaced
@@ -56,7 +56,7 @@ function start(): Worker {
 }
 
 /** `extractFile` on the shared worker thread; rejects with the worker's plain error message. */
-export function extractInWorker(path: string, destDir: string, limits: FileLimits): Promise<[string, string][]> {
+export function extractInWorker(path: string, destDir: string, limits: FileLimits): Promise<Extracted> {
   clearTimeout(idle);
   worker ??= start();
   const w = worker;

@@ -7,7 +7,7 @@
  * and ~1 s of wall time per month; in this thread's small heap they are nearly free.
  */
 import { parentPort } from 'node:worker_threads';
-import { extractFile, type FileLimits } from './extract-file.js';
+import { type Extracted, extractFile, type FileLimits } from './extract-file.js';
 
 export interface ExtractJob {
   id: number;
@@ -16,13 +16,13 @@ export interface ExtractJob {
   limits: FileLimits;
 }
 
-export type ExtractReply = { id: number; files: [string, string][] } | { id: number; error: string };
+export type ExtractReply = { id: number; extracted: Extracted } | { id: number; error: string };
 
 const port = parentPort;
 if (!port) throw new Error('extract-worker.ts must run in a worker thread');
 port.on('message', (job: ExtractJob) => {
   extractFile(job.path, job.destDir, job.limits).then(
-    (files) => port.postMessage({ id: job.id, files } satisfies ExtractReply),
+    (extracted) => port.postMessage({ id: job.id, extracted } satisfies ExtractReply),
     (err: unknown) => port.postMessage({ id: job.id, error: err instanceof Error ? err.message : String(err) } satisfies ExtractReply),
   );
 });

@@ -1,4 +1,4 @@
-export type { ExtractedTarball, ExtractFailure, ExtractLimits, ExtractRangeOptions, ExtractRangeResult } from './types.js';
+export type { ExtractedTarball, ExtractFailure, ExtractLimits, ExtractRangeOptions, ExtractRangeResult, TarballDigest } from './types.js';
 export { DEFAULT_MAX_MEMBERS, DEFAULT_MAX_TOTAL_BYTES } from './extract-file.js';
 export { extractTarball, extractTarballFile } from './safe-extract.js';
 export { dayFolders, listTarballs } from './days.js';

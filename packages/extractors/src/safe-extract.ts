@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { ExtractError, errorMessage, tempdir } from '@tally/core';
 import { extractInWorker } from './extract-in-worker.js';
-import type { ExtractedTarball, ExtractLimits } from './types.js';
+import type { ExtractedTarball, ExtractLimits, TarballDigest } from './types.js';
 
 export { DEFAULT_MAX_MEMBERS, DEFAULT_MAX_TOTAL_BYTES } from './extract-file.js';
 
@@ -20,9 +20,15 @@ export async function extractTarballFile(
   name: string,
   limits: ExtractLimits = {},
 ): Promise<Map<string, string>> {
+  return (await extractTarballDigest(path, destDir, name, limits)).files;
+}
+
+/** `extractTarballFile` plus the tarball's SHA-256 and size as read, and each CSV member's record count. */
+async function extractTarballDigest(path: string, destDir: string, name: string, limits: ExtractLimits): Promise<TarballDigest & { files: Map<string, string> }> {
   const only = limits.only === undefined ? undefined : typeof limits.only === 'string' ? [limits.only] : [...limits.only];
   try {
-    return new Map(await extractInWorker(path, destDir, { only, maxMembers: limits.maxMembers, maxTotalBytes: limits.maxTotalBytes }));
+    const x = await extractInWorker(path, destDir, { only, maxMembers: limits.maxMembers, maxTotalBytes: limits.maxTotalBytes });
+    return { files: new Map(x.files), sha256: x.sha256, size: x.size, records: new Map(x.records) };
   } catch (err) {
     throw new ExtractError(name, errorMessage(err), { cause: err });
   }
@@ -36,8 +42,9 @@ export async function extractTarball(
   const name = opts.name ?? path;
   const dir = await tempdir('tally-extract', opts.tempParent);
   let files: Map<string, string>;
+  let digest: TarballDigest;
   try {
-    files = await extractTarballFile(path, dir.path, name, opts);
+    ({ files, ...digest } = await extractTarballDigest(path, dir.path, name, opts));
   } catch (err) {
     await dir.remove();
     throw err;
@@ -48,6 +55,7 @@ export async function extractTarball(
     name,
     dir: dir.path,
     files,
+    ...digest,
     file: (member: string) => files.get(member),
     config: () => {
       config ??= readConfig(files.get('config.json'));

@@ -11,8 +11,18 @@ export interface ExtractLimits {
   maxTotalBytes?: number;
 }
 
+/** What reading a tarball once tells about it, so that no one reads it again to describe it. */
+export interface TarballDigest {
+  /** SHA-256 (hex) of the tarball's bytes, hashed as they were extracted. */
+  sha256: string;
+  /** Its size in bytes. */
+  size: number;
+  /** Data records (header excluded) of each CSV member extracted. */
+  records: ReadonlyMap<string, number>;
+}
+
 /** A tarball fully and safely extracted into its own private directory. */
-export interface ExtractedTarball extends AsyncDisposable {
+export interface ExtractedTarball extends AsyncDisposable, Partial<TarballDigest> {
   /** The storage name (or local path) the tarball came from. */
   readonly name: string;
   /** The private directory holding the extracted members. */

@@ -2,7 +2,8 @@ import { createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { createHash } from 'node:crypto';
+import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { ExtractError } from '@tally/core';
@@ -11,6 +12,7 @@ import { packTarball } from '@tally/testkit';
 import { DirectoryStorage } from '@tally/storage';
 import { metricsUtilityTarballs } from '@tally/testkit';
 import tar from 'tar-stream';
+import { RecordCounter } from '../src/extract-file.js';
 import { extractionWorkerRunning } from '../src/extract-in-worker.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -237,6 +239,36 @@ describe('unsafe and broken tarballs', () => {
     await using t = await extractTarball(path);
     expect(await readFile(t.file('job_host_summary.csv')!, 'utf8')).toBe(JHS);
     expect(await t.config()).toBeUndefined();
+  });
+});
+
+describe('what an extraction tells about the tarball it read', () => {
+  it('hashes the tarball as it reads it and counts each CSV member\'s records', async () => {
+    const path = join(root, 'digest.tar.gz');
+    // Quoted fields with newlines, commas and "" escapes; CRLF; no final newline.
+    const quoted = 'id,name,note\r\n1,"a\nb","x,""y""\n"\r\n2,b,\r\n3,"""",z';
+    await packTarball(path, [
+      { name: './job_host_summary.csv', content: JHS },
+      { name: './main_jobevent.csv', content: quoted },
+      { name: './main_host.csv', content: 'id,name\n' },
+      { name: './config.json', content: '{}' },
+    ]);
+    await using t = await extractTarball(path);
+    const bytes = await readFile(path);
+    expect(t.sha256).toBe(createHash('sha256').update(bytes).digest('hex'));
+    expect(t.size).toBe(bytes.length);
+    expect(Object.fromEntries(t.records ?? [])).toEqual({ 'job_host_summary.csv': 2, 'main_jobevent.csv': 3, 'main_host.csv': 0 });
+  });
+
+  it('counts records across chunk boundaries, whatever the chunking', async () => {
+    const csv = `h\n${Array.from({ length: 500 }, (_, i) => (i % 3 === 0 ? `"q\n${i}"` : `${i}`)).join('\n')}\n`;
+    for (const size of [1, 2, 7, 64, csv.length]) {
+      const counter = new RecordCounter();
+      const chunks: Buffer[] = [];
+      for (let i = 0; i < csv.length; i += size) chunks.push(Buffer.from(csv.slice(i, i + size)));
+      await pipeline(Readable.from(chunks), counter, new Writable({ write: (_c, _e, cb) => cb() }));
+      expect(counter.records, `chunks of ${size}`).toBe(500);
+    }
   });
 });
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { errorMessage, TallyError } from '@tally/core';
-import { hashObject, type HashedObject, type PeriodUsage, readManifest } from '@tally/dataframes';
+import { hashObject, type HashedObject, type PeriodUsage, type RollupPeriod, readManifest } from '@tally/dataframes';
 import { listTarballs } from '@tally/extractors';
 import type { Store } from '@tally/storage';
 import type { ReportParams } from './params.js';
@@ -17,8 +17,10 @@ export interface AuditInput extends HashedObject {
   kind: 'tarball' | 'rollup';
   /** Rows it contributed (rollup parts: grouped rows). */
   rows?: number | undefined;
+  /** A tarball's data records, per CSV member read. */
+  csvRows?: Record<string, number> | undefined;
   /** A rollup part's own inputs: the tarballs it was built from. */
-  builtFrom?: HashedObject[] | undefined;
+  builtFrom?: (HashedObject & { csvRows?: Record<string, number> })[] | undefined;
 }
 
 /** `{report}.inputs.json`: what a workbook was computed from, enough to check it later. */
@@ -50,15 +52,18 @@ export async function auditOf(
   opts: { type: string; target: ReportTarget; since: Date; until: Date; params: ReportParams; countUnreachableHosts: boolean; read: Pick<PeriodUsage, 'inputs' | 'skipped'> },
 ): Promise<ReportAudit> {
   const inputs: AuditInput[] = [];
-  const builtFrom = new Map<string, HashedObject[]>();
-  for (const date of new Set(opts.read.inputs.filter((i) => i.kind === 'rollup').map((i) => /\/date=([^/]+)\//.exec(i.name)?.[1]))) {
-    if (!date) continue;
-    const m = await readManifest(storage, 'day', date);
-    for (const part of Object.values(m?.parts ?? {})) if (part) builtFrom.set(part.name, m!.inputs.map(({ name, size, sha256, mtimeMs, etag }) => ({ name, size, sha256, mtimeMs, etag })));
+  const builtFrom = new Map<string, NonNullable<AuditInput['builtFrom']>>();
+  const rollups = opts.read.inputs.filter((i) => i.kind === 'rollup').map((i) => /\/period=(day|week|month)\/date=([^/]+)\//.exec(i.name));
+  for (const key of new Set(rollups.map((m) => (m ? `${m[1]}/${m[2]}` : undefined)))) {
+    if (!key) continue;
+    const [period, date] = key.split('/') as [RollupPeriod, string];
+    const m = await readManifest(storage, period, date);
+    for (const part of [...Object.values(m?.parts ?? {}), m?.usage?.hosts, m?.usage?.jobs]) if (part) builtFrom.set(part.name, m!.inputs.map(({ name, size, sha256, mtimeMs, etag, csvRows }) => ({ name, size, sha256, mtimeMs, etag, ...(csvRows ? { csvRows } : {}) })));
   }
   for (const i of opts.read.inputs) {
-    const hashed = await hashObject(storage, i.name);
-    inputs.push({ kind: i.kind, ...hashed, ...(i.rows === undefined ? {} : { rows: i.rows }), ...(i.kind === 'rollup' ? { builtFrom: builtFrom.get(i.name) ?? [] } : {}) });
+    // Hashed as it was read, where the reader did; otherwise read again now.
+    const hashed: HashedObject = i.sha256 ? { name: i.name, size: i.size, mtimeMs: i.mtimeMs, etag: i.etag, sha256: i.sha256 } : await hashObject(storage, i.name);
+    inputs.push({ kind: i.kind, ...hashed, ...(i.rows === undefined ? {} : { rows: i.rows }), ...(i.csvRows === undefined ? {} : { csvRows: i.csvRows }), ...(i.kind === 'rollup' ? { builtFrom: builtFrom.get(i.name) ?? [] } : {}) });
   }
   return {
     format: 1,

@@ -1,5 +1,5 @@
 import { addDays, isoDate, type Logger, monthWindow, silentLogger, thisDay, withTempdir } from '@tally/core';
-import { type CollectionGap, type DuckDbOptions, type JobHostSummary, type MainJobevent, openDuckDb, type PeriodUsage, periodUsage, usageTables } from '@tally/dataframes';
+import { type CollectionGap, type DuckDbOptions, type JobHostSummary, type MainJobevent, openDuckDb, type PeriodUsage, periodUsage, type ReadProgress, usageTables } from '@tally/dataframes';
 import type { ExtractFailure } from '@tally/extractors';
 import type { Sink, Store } from '@tally/storage';
 import { join } from 'node:path';
@@ -137,6 +137,8 @@ export interface BuildCcspOptions {
   logger?: Logger;
   /** DuckDB settings (the CLI passes TALLY_DUCKDB_MEMORY_LIMIT / _THREADS); `memoryLimit` defaults to REPORT_MEMORY_LIMIT. */
   duckdb?: DuckDbOptions;
+  /** Told as the period is read (see `periodUsage`) and as the workbook is written. */
+  onProgress?: ((p: ReadProgress) => void) | undefined;
 }
 
 /**
@@ -156,7 +158,7 @@ export async function buildCcspReport(opts: BuildCcspOptions): Promise<BuildResu
   const target = reportTarget(opts.type, opts.period);
   if (!opts.force && (await opts.storage.exists(target.name))) {
     const message = `Skipping report generation, report: ${target.name} already exists`;
-    log.info(message);
+    log.debug(message); // the caller prints `message` (the CLI on stdout): shown once
     return { status: 'skipped', name: target.name, message, failures: [], gaps: [] };
   }
   if (opts.type === 'CCSP' && opts.params.sheets.includes('infrastructure_summary')) {
@@ -193,6 +195,7 @@ export async function buildCcspReport(opts: BuildCcspOptions): Promise<BuildResu
     keepEvents: () => indirectCollections({ indirect: extras.indirect }, opts.params.sheets),
     // exceljs loads while DuckDB aggregates (openWorkbook reports a failure to load it).
     onExtracted: () => void loadWorkbookWriter().catch(() => {}),
+    onProgress: opts.onProgress,
   });
   const failures: ExtractFailure[] = loaded.skipped.map(({ name, reason, ...where }) => ({ file: name, error: reason, ...where }));
   const read = { inputs: loaded.inputs, skipped: loaded.skipped, days: loaded.days };
@@ -201,10 +204,11 @@ export async function buildCcspReport(opts: BuildCcspOptions): Promise<BuildResu
     const gaps = longGaps(extras.collectionStatus, opts.period);
     if (hasNoData(tables, opts.params.sheets)) {
       const message = `No billing data for month: ${target.label}`;
-      log.info(message);
+      log.debug(message); // the caller prints `message` (the CLI on stdout): shown once
       return { status: 'empty', name: target.name, message, failures, read, gaps };
     }
     const started = performance.now();
+    opts.onProgress?.({ phase: 'write', days: { done: loaded.days.rollup.length + loaded.days.raw.length, total: loaded.days.rollup.length + loaded.days.raw.length } });
     const params: ReportParams = { ...opts.params, reportPeriod: target.period, period: opts.period };
     await writeCcspWorkbook(opts.type, tables, params, { sink: opts.storage, name: target.name });
     log.debug('report: workbook written', { ms: Math.round(performance.now() - started) });
@@ -212,7 +216,7 @@ export async function buildCcspReport(opts: BuildCcspOptions): Promise<BuildResu
     const audit = await auditOf(opts.storage, { type: opts.type, target, since, until, params, countUnreachableHosts, read });
     await opts.storage.put(auditName(target.name), { dict: audit });
     const message = `Report generated into: ${target.name}`;
-    log.info(message);
+    log.debug(message); // the caller prints `message` (the CLI on stdout): shown once
     return { status: 'written', name: target.name, message, failures, read, gaps };
   } finally {
     await loaded.removed;

@@ -151,9 +151,9 @@ describe('the newest sheets from daily rollups', () => {
     expect(await verifyReport(storage, audited.res.name)).toEqual({ ok: true, changed: [] });
     // The day rollups carry main_host (07-10: main_host.csv; 07-11: main_host_daily.csv) and the collections.
     const manifest = (d: string) => JSON.parse(readFileSync(join(ship, manifestName('day', d)), 'utf8'));
-    expect(manifest('2024-07-10').parts.main_host).toEqual({ name: rollupName('main_host', 'day', '2024-07-10'), rows: 2 });
-    expect(manifest('2024-07-11').parts.main_host).toEqual({ name: rollupName('main_host', 'day', '2024-07-11'), rows: 1 });
-    expect(manifest('2024-07-10').parts.data_collection_status).toEqual({ name: rollupName('data_collection_status', 'day', '2024-07-10'), rows: 2 });
+    expect(manifest('2024-07-10').parts.main_host).toEqual({ name: rollupName('main_host', 'day', '2024-07-10'), rows: 2, size: expect.any(Number), sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(manifest('2024-07-11').parts.main_host).toEqual({ name: rollupName('main_host', 'day', '2024-07-11'), rows: 1, size: expect.any(Number), sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(manifest('2024-07-10').parts.data_collection_status).toEqual({ name: rollupName('data_collection_status', 'day', '2024-07-10'), rows: 2, size: expect.any(Number), sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
     expect(manifest('2024-08-01').parts.data_collection_status).toBeNull();
   }, 300_000);
 

@@ -1,8 +1,10 @@
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { manifestName, rollup, rollupName } from '@tally/dataframes';
+import type { Logger } from '@tally/core';
+import { manifestName, openDuckDb, rollup, rollupName, usageRollupName } from '@tally/dataframes';
 import { schemaCsv } from '@tally/testkit';
 import { buildCcspReport, type BuildResult, reportParams, verifyReport } from '@tally/reports';
 import { DirectoryStorage } from '@tally/storage';
@@ -56,9 +58,29 @@ async function report(storage: DirectoryStorage, ship: string, period: Period, c
   return { res, cells: await cells(join(ship, res.name)) };
 }
 
-async function rollDays(storage: DirectoryStorage, since: string, until: string, countUnreachableHosts: boolean): Promise<void> {
-  await rollup({ storage, since: new Date(`${since}T00:00:00Z`), until: new Date(`${until}T00:00:00Z`), period: 'day', reachableOnly: !countUnreachableHosts });
+async function rollDays(storage: DirectoryStorage, since: string, until: string, countUnreachableHosts: boolean, period: 'day' | 'month' = 'day'): Promise<void> {
+  await rollup({ storage, since: new Date(`${since}T00:00:00Z`), until: new Date(`${until}T00:00:00Z`), period, reachableOnly: !countUnreachableHosts });
 }
+
+/** The periods (`day`, `month`) of the rollup parts a report read. */
+/** The kinds of the usage's rollup parts a report read (`job_host_summary`, `usage_hosts` …; not the extra sheets' parts). */
+const rollupKinds = (r: BuildResult) =>
+  [...new Set((r.read?.inputs ?? []).filter((i) => i.kind === 'rollup').map((i) => /^rollups\/([^/]+)\//.exec(i.name)?.[1]))]
+    .filter((k) => k !== 'data_collection_status' && k !== 'main_host')
+    .sort();
+
+/** Remove the usage rollups from every manifest of the ship: its rollups are then read at the job grain. */
+function stripUsage(ship: string): void {
+  for (const period of readdirSync(join(ship, 'rollups/_inputs'))) {
+    for (const f of readdirSync(join(ship, 'rollups/_inputs', period))) {
+      const path = join(ship, 'rollups/_inputs', period, f);
+      const { usage: _, ...m } = JSON.parse(readFileSync(path, 'utf8'));
+      writeFileSync(path, JSON.stringify(m));
+    }
+  }
+}
+
+const rollupPeriods = (r: BuildResult) => [...new Set((r.read?.inputs ?? []).filter((i) => i.kind === 'rollup').map((i) => /\/period=(\w+)\//.exec(i.name)?.[1]))].sort();
 
 const rawDays = (r: BuildResult) => r.read?.days.raw ?? [];
 const rollupDays = (r: BuildResult) => r.read?.days.rollup ?? [];
@@ -84,15 +106,107 @@ describe('reports from rollups', () => {
       expect(rawDays(march.res).length).toBeGreaterThan(0);
       expect(rawDays(march.res).every((d) => d >= '2024-03-19')).toBe(true);
 
-      // Every day rolled up.
+      // Every day rolled up: only the usage rollups are read (no job of the fixtures spans two days).
       await rollDays(storage, '2024-02-01', '2024-05-01', countUnreachableHosts);
       for (const p of PERIODS) {
         const rolled = await report(storage, ship, p, countUnreachableHosts);
         expect(rawDays(rolled.res), label(p)).toEqual([]);
+        expect(rollupKinds(rolled.res), label(p)).toEqual(['usage_hosts', 'usage_jobs']);
         expect(rolled.cells, `rollups ${label(p)}`).toEqual(raw.get(label(p))!.cells);
       }
+      // The same days read at the job grain (manifests without usage rollups, as older ones).
+      stripUsage(ship);
+      for (const p of PERIODS) {
+        const rolled = await report(storage, ship, p, countUnreachableHosts);
+        expect(rollupKinds(rolled.res), label(p)).toEqual(['job_host_summary']);
+        expect(rolled.cells, `job-grain rollups ${label(p)}`).toEqual(raw.get(label(p))!.cells);
+      }
+
+      // Month rollups: a whole month in the period reads its month's rollup, the range's partial months their days.
+      await rollDays(storage, '2024-02-01', '2024-05-01', countUnreachableHosts, 'month');
+      for (const p of PERIODS) {
+        const rolled = await report(storage, ship, p, countUnreachableHosts);
+        expect(rawDays(rolled.res), label(p)).toEqual([]);
+        expect(rollupPeriods(rolled.res), label(p)).toEqual('month' in p ? ['month'] : ['day']);
+        expect(rollupKinds(rolled.res), label(p)).toEqual('month' in p ? ['usage_hosts', 'usage_jobs'] : ['job_host_summary']);
+        expect(rolled.cells, `month rollups ${label(p)}`).toEqual(raw.get(label(p))!.cells);
+      }
+
+      // A mix of all three in one range: February from its days (no month manifest), March from its
+      // month rollup, April 1–19 partly from day rollups and partly raw (some day manifests gone).
+      rmSync(join(ship, manifestName('month', '2024-02')));
+      const aprilDays = readdirSync(join(ship, 'rollups/_inputs/period=day')).filter((f) => f.startsWith('date=2024-04-')).sort();
+      for (const f of aprilDays.slice(0, Math.ceil(aprilDays.length / 2))) rmSync(join(ship, 'rollups/_inputs/period=day', f));
+      const range = { since: new Date('2024-02-01T00:00:00Z'), until: new Date('2024-04-20T00:00:00Z') };
+      const mixed = await report(storage, ship, range, countUnreachableHosts);
+      expect(rollupPeriods(mixed.res)).toEqual(['day', 'month']);
+      expect(rawDays(mixed.res).length).toBeGreaterThan(0);
+      expect(rawDays(mixed.res).every((d) => d.startsWith('2024-04-'))).toBe(true);
+      expect(mixed.cells, 'month + days + raw').toEqual((await report(storage, ship, range, countUnreachableHosts, 'raw')).cells);
     }, SLOW);
   }
+
+  it('inputs.json: every tarball read once, hashed as it was extracted, with the records each CSV member contributed', async () => {
+    const { ship } = fixtureShip('audit');
+    const gets = new Map<string, number>();
+    class CountingStorage extends DirectoryStorage {
+      override get(name: string) {
+        gets.set(name, (gets.get(name) ?? 0) + 1);
+        return super.get(name);
+      }
+    }
+    const storage = new CountingStorage({ base: ship });
+    const raw = await report(storage, ship, { month: '2024-04' }, true, 'raw');
+    const audit = JSON.parse(readFileSync(join(ship, raw.res.name.replace(/\.xlsx$/, '.inputs.json')), 'utf8'));
+    const tarballs = audit.inputs.filter((i: { kind: string }) => i.kind === 'tarball');
+    expect(tarballs.length).toBeGreaterThan(0);
+    await using db = await openDuckDb();
+    for (const t of tarballs) {
+      expect(gets.get(t.name), t.name).toBe(1);
+      expect(t.sha256).toBe(createHash('sha256').update(readFileSync(join(ship, t.name))).digest('hex'));
+      const dir = mkdtempSync(join(base, 'x-'));
+      execFileSync('tar', ['xzf', join(ship, t.name), '-C', dir]);
+      const [c] = await db.all<{ n: bigint }>('SELECT count(*) AS n FROM read_csv($1, header = true, all_varchar = true)', [join(dir, 'job_host_summary.csv')]);
+      expect(t.csvRows['job_host_summary.csv'], t.name).toBe(Number(c!.n));
+    }
+    // From day rollups: the rollup parts are read once and not again for the audit; no tarball is read.
+    gets.clear();
+    await rollDays(storage, '2024-04-01', '2024-05-01', true);
+    // Rolling up reads each tarball once too: its manifest records the hash taken while extracting.
+    for (const t of tarballs) expect(gets.get(t.name), `rollup read ${t.name}`).toBe(1);
+    gets.clear();
+    const rolled = await report(storage, ship, { month: '2024-04' }, true);
+    const parts = (rolled.res.read?.inputs ?? []).map((i) => i.name);
+    expect(parts.every((n) => n.startsWith('rollups/'))).toBe(true);
+    for (const n of gets.keys()) expect(n.startsWith('data/'), n).toBe(false);
+    for (const n of parts) expect(gets.get(n), n).toBe(1);
+    const rolledAudit = JSON.parse(readFileSync(join(ship, rolled.res.name.replace(/\.xlsx$/, '.inputs.json')), 'utf8'));
+    for (const i of rolledAudit.inputs) {
+      expect(i.rows).toBeGreaterThanOrEqual(0);
+      for (const t of i.builtFrom) expect(t.csvRows['job_host_summary.csv']).toBe(tarballs.find((x: { name: string }) => x.name === t.name).csvRows['job_host_summary.csv']);
+    }
+  }, SLOW);
+
+  it("the README's DuckDB queries give a month's managed nodes straight from the Parquet, as the report's quantity", async () => {
+    const { ship, storage } = fixtureShip('readme');
+    const readme = readFileSync(new URL('../../dataframes/README.md', import.meta.url), 'utf8');
+    const queries = [...readme.matchAll(/`(SELECT count\(DISTINCT host_name\) FROM read_parquet\('ship\/rollups\/[^`]+)`/g)].map((m) => m[1]!);
+    expect(queries.map((q) => /period=(\w+)/.exec(q)?.[1])).toEqual(['day', 'month']);
+    for (const countUnreachableHosts of [false, true]) {
+      await rollDays(storage, '2024-03-01', '2024-04-01', countUnreachableHosts);
+      await rollDays(storage, '2024-03-01', '2024-04-01', countUnreachableHosts, 'month');
+      const march = await report(storage, ship, { month: '2024-03' }, countUnreachableHosts, 'raw');
+      // The summary row: …, SKU, quantity, …
+      const row = Object.values(march.cells).flat().find((r) => r.some((c) => (c as unknown[])[0] === 'SKU'))!;
+      const quantity = (row[row.findIndex((c) => (c as unknown[])[0] === 'SKU') + 1] as unknown[])[0];
+      expect(quantity).toBeGreaterThan(0);
+      await using db = await openDuckDb();
+      for (const q of queries) {
+        const [r] = await db.all<{ n: bigint }>(q.replace("'ship/", `'${ship}/`).replace('count(DISTINCT host_name)', 'count(DISTINCT host_name) AS n'));
+        expect(Number(r!.n), `${q} (count unreachable: ${countUnreachableHosts})`).toBe(quantity);
+      }
+    }
+  }, SLOW);
 
   it('never mixes counting rules: rollups of the other rule are not used', async () => {
     const { ship, storage } = fixtureShip('other-rule');
@@ -153,19 +267,89 @@ describe('reports from rollups', () => {
     expect(after.cells).toEqual((await report(storage, ship, { month: '2024-04' }, true, 'raw')).cells);
   }, SLOW);
 
-  it('a corrupt or truncated Parquet rollup is named and its day read from the tarballs', async () => {
+  it('a corrupt (replaced, truncated, or damaged mid-file) Parquet rollup is named in a warning and its day read from the tarballs', async () => {
     const { ship, storage } = fixtureShip('corrupt');
     const raw = await report(storage, ship, { month: '2024-03' }, true, 'raw');
     await rollDays(storage, '2024-03-01', '2024-04-01', true);
-    const manifests = readdirSync(join(ship, 'rollups/_inputs/period=day')).sort();
-    const date = manifests[0]!.replace(/^date=|\.json$/g, '');
-    const part = rollupName('job_host_summary', 'day', date);
-    writeFileSync(join(ship, part), 'PAR1 this is not parquet');
-    const res = await report(storage, ship, { month: '2024-03' }, true);
+    const dates = readdirSync(join(ship, 'rollups/_inputs/period=day')).sort().map((f) => f.replace(/^date=|\.json$/g, ''));
+    // Three usage rollups (read first) and one job-grain part (read once the usage rollups cannot all be).
+    const [replaced, truncated, damaged] = [dates[0]!, dates[1]!, dates[2]!].map((d) => ({ date: d, part: usageRollupName('hosts', 'day', d) }));
+    const jobGrain = { date: dates[3]!, part: rollupName('job_host_summary', 'day', dates[3]!) };
+    writeFileSync(join(ship, replaced!.part), 'PAR1 this is not parquet');
+    const cut = readFileSync(join(ship, truncated!.part));
+    writeFileSync(join(ship, truncated!.part), cut.subarray(0, Math.floor(cut.length / 2)));
+    // Same size, footer intact: only the bytes in the middle differ.
+    for (const b of [damaged!, jobGrain]) {
+      const bytes = readFileSync(join(ship, b.part));
+      const mid = Math.floor(bytes.length / 2);
+      for (let i = mid; i < mid + 16; i++) bytes[i] = bytes[i]! ^ 0xff;
+      writeFileSync(join(ship, b.part), bytes);
+    }
+    const bad = [replaced!, truncated!, damaged!, jobGrain];
+
+    const warnings: { msg: string; fields?: Record<string, unknown> }[] = [];
+    const logger: Logger = { debug() {}, info() {}, error() {}, warn: (msg, fields) => void warnings.push({ msg, fields }), child: () => logger };
+    const res = await buildCcspReport({ type: 'CCSPv2', storage, period: { month: '2024-03' }, params, countUnreachableHosts: true, force: true, logger });
+    expect(res.read?.skipped.map((s) => s.name).sort()).toEqual(bad.map((b) => b.part).sort());
+    for (const b of bad) expect(warnings.some((w) => w.fields?.name === b.part && /rollup cannot be read/.test(w.msg)), b.part).toBe(true);
+    expect(rawDays(res)).toEqual(bad.map((b) => b.date).sort());
+    expect(await cells(join(ship, res.name))).toEqual(raw.cells);
+
+    // --write-rollups rebuilds those days from the tarballs; the next report reads only (usage) rollups.
+    const rebuilt = await buildCcspReport({ type: 'CCSPv2', storage, period: { month: '2024-03' }, params, countUnreachableHosts: true, force: true, writeRollups: true });
+    expect(rawDays(rebuilt)).toEqual([]);
+    expect(rebuilt.read?.skipped.map((s) => s.name).sort()).toEqual(bad.map((b) => b.part).sort());
+    const again = await report(storage, ship, { month: '2024-03' }, true);
+    expect(rawDays(again.res)).toEqual([]);
+    expect(rollupKinds(again.res)).toEqual(['usage_hosts', 'usage_jobs']);
+    expect(again.res.read?.skipped).toEqual([]);
+    expect(again.cells).toEqual(raw.cells);
+  }, SLOW);
+
+  it('usage rollups that share a job across days are not merged: the job-grain rollups are read', async () => {
+    const { ship, storage } = fixtureShip('overlap');
+    // The same tarball delivered again in the next day's folder: its jobs are in two days.
+    const days = readdirSync(join(ship, 'data/2024/04')).sort();
+    const [from, to] = [days.at(-1)!, days.at(-2)!];
+    const tarball = readdirSync(join(ship, `data/2024/04/${from}`))[0]!;
+    cpSync(join(ship, `data/2024/04/${from}/${tarball}`), join(ship, `data/2024/04/${to}/${tarball.replace(/-0\.tar\.gz$/, '-1.tar.gz')}`));
+    const raw = await report(storage, ship, { month: '2024-04' }, true, 'raw');
+    await rollDays(storage, '2024-04-01', '2024-05-01', true);
+    const rolled = await report(storage, ship, { month: '2024-04' }, true);
+    expect(rawDays(rolled.res)).toEqual([]);
+    expect(rollupKinds(rolled.res)).toEqual(['job_host_summary']);
+    expect(rolled.cells).toEqual(raw.cells);
+  }, SLOW);
+
+  it('usage rollups under an organization filter: the same workbook as from the tarballs', async () => {
+    const { ship, storage } = fixtureShip('orgs');
+    await rollDays(storage, '2024-03-01', '2024-04-01', true);
+    await using db = await openDuckDb();
+    const orgs = (await db.all<{ o: string }>(`SELECT DISTINCT organization_name AS o FROM read_parquet('${ship}/rollups/job_host_summary/*/*/*.parquet') WHERE organization_name IS NOT NULL ORDER BY 1`)).map((r) => r.o);
+    expect(orgs.length).toBeGreaterThan(1);
+    const filtered = { ...params, organizationFilter: [orgs[0]!] };
+    const build = async (from: 'auto' | 'raw') => {
+      const res = await buildCcspReport({ type: 'CCSPv2', storage, period: { month: '2024-03' }, params: filtered, countUnreachableHosts: true, from, force: true });
+      return { res, cells: await cells(join(ship, res.name)) };
+    };
+    const raw = await build('raw');
+    const rolled = await build('auto');
+    expect(rollupKinds(rolled.res)).toEqual(['usage_hosts', 'usage_jobs']);
+    expect(rolled.cells).toEqual(raw.cells);
+    expect(JSON.stringify(raw.cells)).not.toContain(orgs[1]!);
+  }, SLOW);
+
+  it('a month rollup whose part is corrupt is named, and the month read from its days', async () => {
+    const { ship, storage } = fixtureShip('corrupt-month');
+    const raw = await report(storage, ship, { month: '2024-04' }, false, 'raw');
+    await rollDays(storage, '2024-04-01', '2024-05-01', false, 'month');
+    const part = usageRollupName('hosts', 'month', '2024-04');
+    const bytes = readFileSync(join(ship, part));
+    bytes[Math.floor(bytes.length / 3)] ^= 0x55;
+    writeFileSync(join(ship, part), bytes);
+    const res = await report(storage, ship, { month: '2024-04' }, false);
     expect(res.res.read?.skipped.map((s) => s.name)).toEqual([part]);
-    expect(rawDays(res.res)).toEqual([date]);
+    expect(rawDays(res.res).length).toBeGreaterThan(0);
     expect(res.cells).toEqual(raw.cells);
-    // The manifest itself still names the part: only the part was unreadable.
-    expect(manifestName('day', date)).toBe(`rollups/_inputs/period=day/date=${date}.json`);
   }, SLOW);
 });

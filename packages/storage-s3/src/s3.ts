@@ -299,6 +299,18 @@ export class S3Storage implements Store {
     return tempLocalFile(path, dir);
   }
 
+  /** Size and ETag of `name` from a HEAD request: what a listing shows, without a download. */
+  async stat(name: string): Promise<{ size: number; etag?: string }> {
+    const key = this.key(name);
+    try {
+      const res = await this.run('stat', name, () => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key })));
+      return { size: Number(res.ContentLength ?? 0), ...(res.ETag ? { etag: res.ETag } : {}) };
+    } catch (err) {
+      if (statusOf((err as StorageError).cause) === 404 || statusOf(err) === 404) throw new StorageError(BACKEND, `stat s3://${this.bucket}/${key}: no such object`, { cause: err, status: 404 });
+      throw err;
+    }
+  }
+
   async exists(name: string): Promise<boolean> {
     const key = this.key(name);
     return this.run('exists', name, async () => {

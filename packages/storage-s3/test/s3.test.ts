@@ -75,6 +75,22 @@ describe('S3 key layout: {ship_path}/name, as metrics-utility', () => {
     }
   });
 
+  it('stat tells size and ETag from a HEAD request (no download); a missing object is named', async () => {
+    const s = make({ prefix: 'statlayout' });
+    try {
+      await s.put(tarball, { buffer: 'twelve bytes' });
+      const st = await s.stat(tarball);
+      expect(st.size).toBe(12);
+      expect(st.etag).toMatch(/^"?[0-9a-f]{32}"?$/);
+      await s.put(tarball, { buffer: 'other twelve' });
+      expect((await s.stat(tarball)).etag).not.toBe(st.etag);
+      const missing = await s.stat('data/none.tar.gz').catch((e: unknown) => e);
+      expect((missing as Error).message).toContain('s3://metricsutilitys3/statlayout/data/none.tar.gz: no such object');
+    } finally {
+      await s.close();
+    }
+  });
+
   it('without a ship path, keys start at the bucket root (never with a slash)', async () => {
     const root = make({ prefix: '' });
     try {

@@ -77,6 +77,13 @@ export class DirectoryStorage implements Store {
     return { path, release, [Symbol.asyncDispose]: release };
   }
 
+  /** Size and modification time (whole ms) of `name`, without reading it: what a listing shows. */
+  async stat(name: string): Promise<{ size: number; mtimeMs: number }> {
+    const s = await this.statOf('stat', name, this.path(name));
+    if (!s?.isFile()) throw new StorageError(this.backend, `stat ${name}: no such object`);
+    return { size: s.size, mtimeMs: Math.trunc(s.mtimeMs) };
+  }
+
   async exists(name: string): Promise<boolean> {
     const s = await this.statOf('exists', name, this.path(name));
     return s?.isFile() ?? false;

@@ -1,0 +1,83 @@
+/**
+ * Usage rollups: a period's usage tables (`report_hosts` per organization, template and host;
+ * `report_jobs` per organization, template, install and job) stored beside its job host
+ * summary rollup, so that a month's report reads a few thousand rows per day instead of the
+ * job-grain rows.
+ *
+ * They are the very tables `usageTables` builds for that period alone. Periods merge exactly
+ * when no job (install_uuid, job id) appears in two of them: every grouped job-host row then
+ * lies in one period, so its host's count of grouped rows, task runs, first and last times and
+ * job creation times add up (sums, minima, maxima) across periods. A report checks that on the
+ * jobs files and otherwise reads the job-grain rollups. Periods with INDIRECT rows or job
+ * events are not merged this way either (their sheets need the job-grain rows).
+ */
+import { literal, type TallyDuckDb } from './duckdb.js';
+import { DIRECT } from './job-host-summary.js';
+import { USAGE_TABLES, usageFromGrouped } from './usage.js';
+
+/** `rollups/usage_{hosts|jobs}/period={period}/date={date}/part-0.parquet` (beside the kinds' Hive trees). */
+export function usageRollupName(which: 'hosts' | 'jobs', period: string, date: string, prefix = 'rollups'): string {
+  return `${prefix}/usage_${which}/period=${period}/date=${date}/part-0.parquet`;
+}
+
+/**
+ * Write the usage tables of one period's job host summary rollup (`jhsParquet`: its grouped rows,
+ * one per index, so the tables come from one plain aggregation of them) to `out.hosts` and
+ * `out.jobs`. The jobs file lists every job of the period: `direct` marks those with a DIRECT
+ * row (the report's jobs), the others are there for the overlap check. Returns the rows written
+ * and the period's INDIRECT rows.
+ */
+export async function writeUsageRollup(
+  db: TallyDuckDb,
+  jhsParquet: string,
+  out: { hosts: string; jobs: string },
+): Promise<{ hosts: number; jobs: number; indirectRows: number }> {
+  const src = `read_parquet(${literal(jhsParquet)})`;
+  try {
+    await usageFromGrouped(db, `(SELECT * FROM ${src})`, { hostMap: false });
+    await db.run(
+      `CREATE OR REPLACE TEMP TABLE usage_all_jobs AS SELECT o, t, u, j, true AS direct FROM ${USAGE_TABLES.jobs}
+       UNION ALL SELECT NULL::VARCHAR, NULL::VARCHAR, u, j, false FROM (
+         SELECT install_uuid AS u, job_remote_id AS j FROM ${src} EXCEPT SELECT u, j FROM ${USAGE_TABLES.jobs})`,
+    );
+    await db.run(`COPY ${USAGE_TABLES.hosts} TO ${literal(out.hosts)} (FORMAT parquet, COMPRESSION zstd)`);
+    await db.run(`COPY usage_all_jobs TO ${literal(out.jobs)} (FORMAT parquet, COMPRESSION zstd)`);
+    const [c] = await db.all<{ h: bigint; j: bigint; k: bigint }>(
+      `SELECT (SELECT count(*) FROM ${USAGE_TABLES.hosts}) AS h, (SELECT count(*) FROM usage_all_jobs) AS j,
+         (SELECT count(*) FROM ${src} WHERE managed_node_type <> ${DIRECT}) AS k`,
+    );
+    return { hosts: Number(c?.h ?? 0), jobs: Number(c?.j ?? 0), indirectRows: Number(c?.k ?? 0) };
+  } finally {
+    for (const t of [...Object.values(USAGE_TABLES), 'usage_all_jobs']) await db.run(`DROP TABLE IF EXISTS ${t}`);
+  }
+}
+
+/** Does some job (install_uuid, job id) appear in two of these periods' jobs files? */
+export async function usageRollupsOverlap(db: Pick<TallyDuckDb, 'all'>, jobsFiles: readonly string[]): Promise<boolean> {
+  if (jobsFiles.length < 2) return false;
+  const [r] = await db.all<{ n: bigint }>(
+    `SELECT count(*) AS n FROM (SELECT u, j FROM read_parquet([${jobsFiles.map(literal).join(', ')}], filename = true)
+     GROUP BY u, j HAVING count(DISTINCT filename) > 1)`,
+  );
+  return Number(r?.n ?? 0) > 0;
+}
+
+/**
+ * The usage tables (`USAGE_TABLES.hosts`, `.jobs`) of periods whose usage rollups do not overlap
+ * (see `usageRollupsOverlap`), merged; `empty` when no period had a DIRECT row (before the filter).
+ */
+export async function usageFromRollups(
+  db: Pick<TallyDuckDb, 'all' | 'run'>,
+  files: { hosts: readonly string[]; jobs: readonly string[] },
+  organizationFilter: readonly string[] | undefined,
+): Promise<{ empty: boolean }> {
+  const inOrgs = organizationFilter?.length ? ` AND o IN (${organizationFilter.map(literal).join(', ')})` : '';
+  const read = (list: readonly string[]) => `read_parquet([${list.map(literal).join(', ')}])`;
+  await db.run(
+    `CREATE OR REPLACE TABLE ${USAGE_TABLES.hosts} AS SELECT o, t, h, CAST(sum(n) AS HUGEINT) AS n, CAST(sum(tr) AS HUGEINT) AS tr, min(f) AS f, max(l) AS l,
+       min(jc_first) AS jc_first, max(jc_last) AS jc_last FROM ${read(files.hosts)} WHERE true${inOrgs} GROUP BY o, t, h`,
+  );
+  await db.run(`CREATE OR REPLACE TABLE ${USAGE_TABLES.jobs} AS SELECT DISTINCT o, t, u, j FROM ${read(files.jobs)} WHERE direct${inOrgs}`);
+  const [e] = await db.all<{ n: bigint }>(`SELECT count(*) AS n FROM ${read(files.hosts)}`);
+  return { empty: Number(e?.n ?? 0) === 0 };
+}
