@@ -170,9 +170,14 @@ export async function loadExtracted(
     if (!failure) batch.push(tarball);
     else skipTarball(failure, result, log);
   }
+  // In a transaction: should it fail, nothing it grouped stays for a retry to add again.
+  const finish = async () => {
+    const err = await inTransaction(dataframes, opts.finish);
+    if (err !== undefined) throw err;
+  };
   for (let attempt = 0; ; attempt++) {
     if (batch.length === 0) {
-      await opts.finish();
+      await finish();
       return;
     }
     const err = await loadBatch(dataframes, batch, opts);
@@ -198,34 +203,38 @@ export async function loadExtracted(
     batch = kept;
   }
   await loadOneByOne(dataframes, batch, result, log);
-  await opts.finish();
+  await finish();
+}
+
+/** `work` in one transaction; the error if any (rolled back, the dataframes restored: see `Dataframe.checkpoint`). */
+async function inTransaction(dataframes: readonly Dataframe[], work: () => Promise<void>): Promise<unknown> {
+  const db = dataframes[0]?.db;
+  const restore = dataframes.map((d) => d.checkpoint());
+  try {
+    await db?.run('BEGIN TRANSACTION');
+    await work();
+    await db?.run('COMMIT');
+    return undefined;
+  } catch (err) {
+    await db?.run('ROLLBACK');
+    for (const r of restore) r();
+    return err;
+  }
 }
 
 /** `extracted` added to every dataframe and `finish` run in one transaction; the error if any (rolled back). */
-async function loadBatch(
+function loadBatch(
   dataframes: readonly Dataframe[],
   extracted: readonly ExtractedTarball[],
   opts: { stage: boolean; finish: () => Promise<void> },
 ): Promise<unknown> {
-  const db = dataframes[0]?.db;
-  const sources = dataframes.map((d) => d.sources);
-  try {
-    await db?.run('BEGIN TRANSACTION');
+  return inTransaction(dataframes, async () => {
     for (const df of dataframes) {
       if (opts.stage) await df.stageTarballs(extracted);
       else await df.addTarballsRows(extracted);
     }
     await opts.finish();
-    await db?.run('COMMIT');
-    return undefined;
-  } catch (err) {
-    await db?.run('ROLLBACK');
-    dataframes.forEach((d, i) => {
-      d.sources = sources[i]!;
-      d.discardStaged();
-    });
-    return err;
-  }
+  });
 }
 
 /** Each tarball added to every dataframe in its own transaction: the ones that fail are named and dropped. */
