@@ -144,7 +144,8 @@ async function refusal(dataframes: readonly Dataframe[], tarball: ExtractedTarba
  * own, the bad ones are refused (named, with member, line and reason) and the batch runs again
  * without them, so bad input costs time only when there is some, and a refused tarball changes
  * no number. Should that batch fail too, tarballs are loaded one by one, each in its own
- * transaction, and `finish` runs on what was kept. Running out of memory never drops a tarball
+ * transaction, and `finish` runs on what was kept (in a transaction of its own: a failing `finish`
+ * leaves nothing grouped for a retry to count again). Running out of memory never drops a tarball
  * (see `isOutOfMemory`): the batch retries tarball by tarball (or throws, with
  * `outOfMemory: 'throw'`), and a single tarball running out throws.
  */
@@ -170,7 +171,6 @@ export async function loadExtracted(
     if (!failure) batch.push(tarball);
     else skipTarball(failure, result, log);
   }
-  // In a transaction: should it fail, nothing it grouped stays for a retry to add again.
   const finish = async () => {
     const err = await inTransaction(dataframes, opts.finish);
     if (err !== undefined) throw err;
