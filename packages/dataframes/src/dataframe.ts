@@ -297,9 +297,18 @@ export abstract class Dataframe {
     }
   }
 
-  /** Forget scans staged by `stageTarballs` (after a rollback). */
-  discardStaged(): void {
-    this.pendingScans = [];
+  /**
+   * What this dataframe keeps outside DuckDB, which a rolled-back transaction does not restore
+   * (files counted, scans and Parquet files staged; a grouping consumes them): call the result
+   * after the rollback to restore it.
+   */
+  checkpoint(): () => void {
+    const [sources, scans, parquet] = [this.sources, [...this.pendingScans], [...this.pendingParquet]];
+    return () => {
+      this.sources = sources;
+      this.pendingScans = scans;
+      this.pendingParquet = parquet;
+    };
   }
 
   /** Remove every raw row and staged scan, keeping grouped rows and Parquet (to read the tarballs again). */

@@ -1,6 +1,6 @@
 import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import { join } from 'node:path';
-import { tempdir, type TempDir } from '@tally/core';
+import { errorMessage, tempdir, type TempDir } from '@tally/core';
 
 export interface DuckDbOptions {
   /** DuckDB `memory_limit`, e.g. `'768MB'` (default `'384MB'`; the CLI passes TALLY_DUCKDB_MEMORY_LIMIT). */
@@ -71,15 +71,28 @@ export async function openDuckDb(opts: DuckDbOptions = {}): Promise<TallyDuckDb>
     await own.remove();
   };
   const bind = (params?: unknown[]) => params as DuckDBValue[] | undefined;
+  // A failed statement aborts the open transaction, and every later one (a cleanup in `finally`)
+  // then fails for that alone: such a failure is reported as the first, so the caller still sees
+  // e.g. that DuckDB ran out of memory (`isOutOfMemory`).
+  let failed: unknown;
+  const firstFailure = async <T>(work: Promise<T>): Promise<T> => {
+    try {
+      return await work;
+    } catch (err) {
+      if (failed !== undefined && /^TransactionContext Error: Current transaction is aborted/.test(errorMessage(err))) throw failed;
+      failed = err;
+      throw err;
+    }
+  };
   return {
     instance,
     connection,
     async run(sql, params) {
-      const result = await connection.run(sql, bind(params));
+      const result = await firstFailure(connection.run(sql, bind(params)));
       return result.rowsChanged;
     },
     async all<T>(sql: string, params?: unknown[]) {
-      const reader = await connection.runAndReadAll(sql, bind(params));
+      const reader = await firstFailure(connection.runAndReadAll(sql, bind(params)));
       return reader.getRowObjectsJS() as T[];
     },
     tableName(prefix) {

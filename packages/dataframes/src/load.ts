@@ -147,7 +147,8 @@ async function refusal(dataframes: readonly Dataframe[], tarball: ExtractedTarba
  * own, the bad ones are refused (named, with member, line and reason) and the batch runs again
  * without them, so bad input costs time only when there is some, and a refused tarball changes
  * no number. Should that batch fail too, tarballs are loaded one by one, each in its own
- * transaction, and `finish` runs on what was kept. Running out of memory never drops a tarball
+ * transaction, and `finish` runs on what was kept (in a transaction of its own: a failing `finish`
+ * leaves nothing grouped for a retry to count again). Running out of memory never drops a tarball
  * (see `isOutOfMemory`): the batch retries tarball by tarball (or throws, with
  * `outOfMemory: 'throw'`), and a single tarball running out throws.
  */
@@ -173,9 +174,13 @@ export async function loadExtracted(
     if (!failure) batch.push(tarball);
     else skipTarball(failure, result, log);
   }
+  const finish = async () => {
+    const err = await inTransaction(dataframes, opts.finish);
+    if (err !== undefined) throw err;
+  };
   for (let attempt = 0; ; attempt++) {
     if (batch.length === 0) {
-      await opts.finish();
+      await finish();
       return;
     }
     const err = await loadBatch(dataframes, batch, opts);
@@ -201,34 +206,38 @@ export async function loadExtracted(
     batch = kept;
   }
   await loadOneByOne(dataframes, batch, result, log);
-  await opts.finish();
+  await finish();
+}
+
+/** `work` in one transaction; the error if any (rolled back, the dataframes restored: see `Dataframe.checkpoint`). */
+async function inTransaction(dataframes: readonly Dataframe[], work: () => Promise<void>): Promise<unknown> {
+  const db = dataframes[0]?.db;
+  const restore = dataframes.map((d) => d.checkpoint());
+  try {
+    await db?.run('BEGIN TRANSACTION');
+    await work();
+    await db?.run('COMMIT');
+    return undefined;
+  } catch (err) {
+    await db?.run('ROLLBACK');
+    for (const r of restore) r();
+    return err;
+  }
 }
 
 /** `extracted` added to every dataframe and `finish` run in one transaction; the error if any (rolled back). */
-async function loadBatch(
+function loadBatch(
   dataframes: readonly Dataframe[],
   extracted: readonly ExtractedTarball[],
   opts: { stage: boolean; finish: () => Promise<void> },
 ): Promise<unknown> {
-  const db = dataframes[0]?.db;
-  const sources = dataframes.map((d) => d.sources);
-  try {
-    await db?.run('BEGIN TRANSACTION');
+  return inTransaction(dataframes, async () => {
     for (const df of dataframes) {
       if (opts.stage) await df.stageTarballs(extracted);
       else await df.addTarballsRows(extracted);
     }
     await opts.finish();
-    await db?.run('COMMIT');
-    return undefined;
-  } catch (err) {
-    await db?.run('ROLLBACK');
-    dataframes.forEach((d, i) => {
-      d.sources = sources[i]!;
-      d.discardStaged();
-    });
-    return err;
-  }
+  });
 }
 
 /** Each tarball added to every dataframe in its own transaction: the ones that fail are named and dropped. */

@@ -9,3 +9,4 @@ export * from './random.js';
 export * from './indirect-lake.js';
 export * from './pack.js';
 export * from './schema-csv.js';
+export * from './failing-db.js';
