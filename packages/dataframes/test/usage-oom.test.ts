@@ -112,7 +112,7 @@ async function usageOf(ship: string, run: Run): Promise<{ tables: Record<string,
     hosts: u.hosts,
     jobs: u.jobs,
     hostMap: u.hostMap,
-    events: u.events,
+    content: u.content,
     mainHost: mainHost.table,
     status: status.table,
     ...(run.indirect ? { indirect: 't_indirect' } : {}),
@@ -155,7 +155,7 @@ describe('usage tables after running out of memory', () => {
     const name = `${run.from === 'raw' ? 'every day raw' : 'rollups and raw days'}${run.dedup ? ', ccsp-experimental' : ''}${run.indirect ? '' : ', INDIRECT rows not grouped apart'}`;
     it(`${name}: every table equals that of a run that never ran out`, async () => {
       const expected = (await usageOf(ship, run)).tables;
-      for (const key of ['hosts', 'events', 'mainHost', 'status', ...(run.indirect ? ['indirect'] : [])]) {
+      for (const key of ['hosts', 'content', 'mainHost', 'status', ...(run.indirect ? ['indirect'] : [])]) {
         expect((expected[key] as unknown[]).length, key).toBeGreaterThan(0);
       }
       expect((expected.days as { rollup: string[] }).rollup.length > 0).toBe(run.from === 'auto');
