@@ -136,6 +136,21 @@ export class MainJobevent extends Dataframe {
   }
 
   /**
+   * Every (collection_name, role_name, module_name) of `usageRows()` (call it first: raw events'
+   * names come from the names table it builds), as a small relation, duplicates allowed.
+   */
+  async contentKeys(): Promise<string> {
+    const keys = 'collection_name, role_name, module_name';
+    const pending = await this.pendingRows();
+    if (!pending) return `(SELECT DISTINCT ${keys} FROM ${ident(this.table)})`;
+    const parts: string[] = [];
+    if (pending.hasPrepared) parts.push(`SELECT ${keys} FROM ${this.namesTable}`);
+    if (pending.parquet) parts.push(`SELECT DISTINCT ${keys} FROM ${pending.parquet}`);
+    if (parts.length === 0) return `(SELECT NULL::VARCHAR AS collection_name, NULL::VARCHAR AS role_name, NULL::VARCHAR AS module_name WHERE false)`;
+    return `(${parts.join(' UNION ALL ')})`;
+  }
+
+  /**
    * The distinct install_uuids of the events added: `prepared`, those of the raw events (their
    * tarballs' config.json), and those read from rollup rows; undefined when there are raw events
    * and `prepared` is not given.
