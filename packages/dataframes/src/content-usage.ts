@@ -19,10 +19,13 @@ const HOST_MAP = 'content_host_map_ids';
 const INSTALLS = 'content_install_ids';
 
 export interface ContentInputs {
-  /** Rows of MainJobevent's columns, grouped or not: every figure is the same either way. */
-  events: string;
-  /** Every distinct (collection_name, role_name, module_name) of `events` (a small relation). */
-  keys: string;
+  /** Every (collection_name, role_name, module_name) of `rows` (a small relation; see MainJobevent.contentKeys). */
+  keys: () => Promise<string>;
+  /**
+   * Rows of MainJobevent's columns, grouped or not (every figure is the same either way), with
+   * the `columns` of `ids` when given (see MainJobevent.usageRows; asked after `keys`).
+   */
+  rows: (ids?: { table: string; columns: readonly string[] }) => Promise<string>;
   /** (original host, install_uuid, job) → host name where the job host summaries renamed it (ansible_host). */
   hostMap: string;
   /** Host names known beforehand (the job host summaries'): a column `h`. Others cost more, never a wrong count. */
@@ -54,16 +57,16 @@ function nodeColumnsExact(installs: readonly (string | null)[] | undefined): boo
 export async function contentUsage(db: ContentDb, table: string, input: ContentInputs): Promise<void> {
   if (!nodeColumnsExact(input.installs)) return contentUsageByText(db, table, input);
   try {
-    await contentIds(db, input);
+    await contentIds(db, input, await input.keys());
+    const events = await input.rows({ table: TRIPLES, columns: ['cid', 'rid', 'mid'] });
     // One 128-bit integer per node: host id, a NULL-job flag, install id, job.
     const packed = `(hid::HUGEINT << 96) + ((j IS NULL)::HUGEINT << 95) + (uid::HUGEINT << 64) + (COALESCE(j, 0)::HUGEINT + 9223372036854775808)`;
     await db.run(
       `CREATE OR REPLACE TABLE ${table} AS
        WITH e AS (
-         SELECT t.cid, t.rid, t.mid, COALESCE(m.hid, d.hid) AS hid, CASE WHEN d.hid IS NULL THEN e.host_name END AS hn,
+         SELECT e.cid, e.rid, e.mid, COALESCE(m.hid, d.hid) AS hid, CASE WHEN d.hid IS NULL THEN e.host_name END AS hn,
            i.uid, CASE WHEN i.uid IS NULL THEN e.install_uuid END AS un, e.job_remote_id AS j, e.task_runs, TRY_CAST(round(e.duration * 1e6) AS BIGINT) AS us
-         FROM ${input.events} e
-         JOIN ${TRIPLES} t ON ${CONTENT_KEYS.map((k) => `t.${k} IS NOT DISTINCT FROM e.${k}`).join(' AND ')}
+         FROM ${events} e
          LEFT JOIN ${HOSTS} d ON d.h = e.host_name
          LEFT JOIN ${INSTALLS} i ON i.u IS NOT DISTINCT FROM e.install_uuid
          LEFT JOIN ${HOST_MAP} m ON m.ohid = d.hid AND m.u IS NOT DISTINCT FROM e.install_uuid AND m.j IS NOT DISTINCT FROM e.job_remote_id),
@@ -80,13 +83,13 @@ export async function contentUsage(db: ContentDb, table: string, input: ContentI
 }
 
 /** `contentUsage`'s small id tables: sheet keys, (collection, role, module) triples, installs, host names, the host map on ids. */
-async function contentIds(db: ContentDb, input: ContentInputs): Promise<void> {
-  const keys = CONTENT_KEYS.map((k) => `SELECT DISTINCT '${k}' AS sheet, ${k} AS k FROM ${input.keys}`).join(' UNION ALL ');
+async function contentIds(db: ContentDb, input: ContentInputs, relation: string): Promise<void> {
+  const keys = CONTENT_KEYS.map((k) => `SELECT DISTINCT '${k}' AS sheet, ${k} AS k FROM ${relation}`).join(' UNION ALL ');
   await db.run(`CREATE OR REPLACE TEMP TABLE ${KEYS} AS SELECT sheet, k, row_number() OVER () AS kid FROM (${keys})`);
   const id = (k: string, a: string) => `JOIN ${KEYS} ${a} ON ${a}.sheet = '${k}' AND ${a}.k IS NOT DISTINCT FROM t.${k}`;
   await db.run(
     `CREATE OR REPLACE TEMP TABLE ${TRIPLES} AS SELECT t.*, c.kid AS cid, r.kid AS rid, m.kid AS mid
-     FROM (SELECT DISTINCT * FROM ${input.keys}) t ${id('collection_name', 'c')} ${id('role_name', 'r')} ${id('module_name', 'm')}`,
+     FROM (SELECT DISTINCT * FROM ${relation}) t ${id('collection_name', 'c')} ${id('role_name', 'r')} ${id('module_name', 'm')}`,
   );
   const installs = [...new Set(input.installs)];
   await db.run(`CREATE OR REPLACE TEMP TABLE ${INSTALLS} (u VARCHAR, uid INTEGER)`);
@@ -113,7 +116,7 @@ async function contentUsageByText(db: ContentDb, table: string, input: ContentIn
      WITH e AS (
        SELECT h, h || '__' || COALESCE(install_uuid, 'nan') || '__' || COALESCE(job_remote_id::VARCHAR, 'nan') AS hc,
          ${CONTENT_KEYS.join(', ')}, task_runs, TRY_CAST(round(duration * 1e6) AS BIGINT) AS us FROM (
-         SELECT COALESCE(m.host_name, e.host_name) AS h, e.* FROM ${input.events} e LEFT JOIN ${input.hostMap} m ON m.original_host_name = e.host_name
+         SELECT COALESCE(m.host_name, e.host_name) AS h, e.* FROM ${await input.rows()} e LEFT JOIN ${input.hostMap} m ON m.original_host_name = e.host_name
            AND m.install_uuid IS NOT DISTINCT FROM e.install_uuid AND m.job_remote_id IS NOT DISTINCT FROM e.job_remote_id)),
      g AS (
        SELECT CASE ${sheet('name')} END AS sheet, CASE ${sheet('value')} END AS k, GROUPING(hc) = 0 AS per_node, sum(task_runs) AS tr, sum(us) AS us

@@ -276,10 +276,9 @@ export async function usageTables(jhs: JobHostSummary, opts: UsageOptions = {}):
   if (!events || events.sources === 0) return tables;
   const keep = opts.keepEvents?.() ?? false;
   if (keep) await events.group();
-  const rows = await events.usageRows();
   await contentUsage(tables.db, USAGE_TABLES.content, {
-    events: rows,
-    keys: await events.contentKeys(),
+    keys: () => events.contentKeys(),
+    rows: (ids) => events.usageRows(ids),
     hostMap: USAGE_TABLES.hostMap,
     hosts: `(SELECT DISTINCT h FROM ${USAGE_TABLES.hosts})`,
     installs: await events.installs(opts.installs),
