@@ -47,7 +47,7 @@ function nodeColumnsExact(installs: readonly (string | null)[] | undefined): boo
 /**
  * ONE pass over the events, whose hosts are mapped through `hostMap`. What costs is counting the
  * distinct (key, node) pairs, about one per event: they are counted on integers, not strings
- * (half the time and a quarter less memory). Every sheet key gets an id (`KEYS`, from the few
+ * (half the time and less memory), a node as one 64-bit integer (`nodeInteger`). Every sheet key gets an id (`KEYS`, from the few
  * distinct keys), every install and every known host name an id (`INSTALLS`, `HOSTS`), and the
  * host map is keyed on those ids; a host name or install not known beforehand is counted as its
  * text beside them (no id, never a clash).
@@ -59,8 +59,7 @@ export async function contentUsage(db: ContentDb, table: string, input: ContentI
   try {
     await contentIds(db, input, await input.keys());
     const events = await input.rows({ table: TRIPLES, columns: ['cid', 'rid', 'mid'] });
-    // One 128-bit integer per node: host id, a NULL-job flag, install id, job.
-    const packed = `(hid::HUGEINT << 96) + ((j IS NULL)::HUGEINT << 95) + (uid::HUGEINT << 64) + (COALESCE(j, 0)::HUGEINT + 9223372036854775808)`;
+    const { packed, packable } = await nodeInteger(db, input.installs);
     await db.run(
       `CREATE OR REPLACE TABLE ${table} AS
        WITH e AS (
@@ -72,7 +71,7 @@ export async function contentUsage(db: ContentDb, table: string, input: ContentI
          LEFT JOIN ${HOST_MAP} m ON m.ohid = d.hid AND m.u IS NOT DISTINCT FROM e.install_uuid AND m.j IS NOT DISTINCT FROM e.job_remote_id),
        s AS (
          SELECT COALESCE(cid, rid, mid) AS kid, count(DISTINCT hid) + count(DISTINCT hn) AS hosts,
-           count(DISTINCT ${packed}) + count(DISTINCT CASE WHEN hid IS NULL OR uid IS NULL THEN (hid, hn, uid, un, j) END) AS nodes,
+           count(DISTINCT CASE WHEN ${packable} THEN ${packed} END) + count(DISTINCT CASE WHEN NOT (${packable}) THEN (hid, hn, uid, un, j) END) AS nodes,
            sum(task_runs) AS task_runs, CAST(COALESCE(sum(us), 0) AS DOUBLE) / 1e6 AS duration
          FROM e GROUP BY GROUPING SETS ((cid), (rid), (mid)))
        SELECT k.sheet, k.k, s.hosts, s.nodes, s.task_runs, s.duration FROM s JOIN ${KEYS} k USING (kid)`,
@@ -82,10 +81,29 @@ export async function contentUsage(db: ContentDb, table: string, input: ContentI
   }
 }
 
+/**
+ * A node (host id, install id, job) as ONE 64-bit integer: host id, install id, a NULL-job flag
+ * and the job, each in as few bits as the ids need (the job gets the rest). `packable` says which
+ * nodes fit (known host and install, a job in range); the others are counted as they are. A
+ * node fits or not whatever its events, so the two counts never share a node.
+ */
+async function nodeInteger(db: ContentDb, installs: readonly (string | null)[] | undefined): Promise<{ packed: string; packable: string }> {
+  const [h] = await db.all<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM ${HOSTS}`);
+  const bits = (n: number) => Math.max(1, Math.ceil(Math.log2(n + 1)));
+  const hostBits = bits(h?.n ?? 0);
+  const installBits = bits(new Set(installs).size);
+  const jobBits = 63 - hostBits - installBits - 1;
+  if (jobBits < 24) return { packed: 'NULL::BIGINT', packable: 'false' };
+  return {
+    packed: `(hid::BIGINT << ${63 - hostBits}) + (uid::BIGINT << ${jobBits + 1}) + ((j IS NULL)::BIGINT << ${jobBits}) + COALESCE(j, 0)`,
+    packable: `hid IS NOT NULL AND uid IS NOT NULL AND (j IS NULL OR j BETWEEN 0 AND ${(1n << BigInt(jobBits)) - 1n})`,
+  };
+}
+
 /** `contentUsage`'s small id tables: sheet keys, (collection, role, module) triples, installs, host names, the host map on ids. */
 async function contentIds(db: ContentDb, input: ContentInputs, relation: string): Promise<void> {
   const keys = CONTENT_KEYS.map((k) => `SELECT DISTINCT '${k}' AS sheet, ${k} AS k FROM ${relation}`).join(' UNION ALL ');
-  await db.run(`CREATE OR REPLACE TEMP TABLE ${KEYS} AS SELECT sheet, k, row_number() OVER () AS kid FROM (${keys})`);
+  await db.run(`CREATE OR REPLACE TEMP TABLE ${KEYS} AS SELECT sheet, k, (row_number() OVER ())::INTEGER AS kid FROM (${keys})`);
   const id = (k: string, a: string) => `JOIN ${KEYS} ${a} ON ${a}.sheet = '${k}' AND ${a}.k IS NOT DISTINCT FROM t.${k}`;
   await db.run(
     `CREATE OR REPLACE TEMP TABLE ${TRIPLES} AS SELECT t.*, c.kid AS cid, r.kid AS rid, m.kid AS mid
