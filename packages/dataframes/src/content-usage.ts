@@ -3,7 +3,7 @@
  * job events, one row per sheet and key: unique managed nodes (hosts), non-unique ones (the
  * reference's `host_name__install_uuid__job_remote_id`), task runs and duration.
  */
-import type { TallyDuckDb } from './duckdb.js';
+import { isOutOfMemory, type TallyDuckDb } from './duckdb.js';
 
 type ContentDb = Pick<TallyDuckDb, 'all' | 'run'>;
 
@@ -91,22 +91,41 @@ const CONTENT_MEMORY_LIMIT_BYTES = 448 * 2 ** 20;
 
 const UNITS: Record<string, number> = { B: 1, BYTES: 1, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12, KIB: 2 ** 10, MIB: 2 ** 20, GIB: 2 ** 30, TIB: 2 ** 40 };
 
-/** Run `fn` with DuckDB's memory limit lowered to `bytes` (never raised), then restore it. */
+/** Per database: its own memory limit while a lowered one is set, and whether the lowered run ran out. */
+const lowered = new WeakMap<ContentDb, { limit: string; outOfMemory: boolean }>();
+
+/**
+ * Run `fn` (one statement) with DuckDB's memory limit lowered to `bytes` (never raised), then
+ * restore it. When `fn` runs out of memory inside the caller's transaction, nothing can run until
+ * the rollback: the limit is restored by the next call, which (the caller retrying) runs under
+ * the database's own limit.
+ */
 async function withMemoryLimit<T>(db: ContentDb, bytes: number, fn: () => Promise<T>): Promise<T> {
+  const pending = lowered.get(db);
+  if (pending) {
+    await db.run(`SET memory_limit = '${pending.limit}'`);
+    lowered.delete(db);
+    if (pending.outOfMemory) return fn();
+  }
   const [row] = await db.all<{ value: string }>(`SELECT value FROM duckdb_settings() WHERE name = 'memory_limit'`);
-  const m = /^([\d.]+)\s*([A-Za-z]+)$/.exec(row?.value.trim() ?? '');
+  const limit = row?.value ?? '';
+  const m = /^([\d.]+)\s*([A-Za-z]+)$/.exec(limit.trim());
   const current = m ? Number(m[1]) * (UNITS[m[2]!.toUpperCase()] ?? Number.NaN) : Number.NaN;
-  if (!(current > bytes)) return fn();
+  // Lowering below what DuckDB holds could fail, and a failed statement aborts the transaction.
+  const [held] = await db.all<{ bytes: number }>('SELECT COALESCE(sum(memory_usage_bytes), 0)::DOUBLE AS bytes FROM duckdb_memory()');
+  if (!(current > bytes) || (held?.bytes ?? Number.POSITIVE_INFINITY) > bytes * 0.75) return fn();
+  await db.run(`SET memory_limit = '${Math.floor(bytes / 2 ** 20)}MiB'`);
+  lowered.set(db, { limit, outOfMemory: false });
+  let result: T;
   try {
-    await db.run(`SET memory_limit = '${Math.floor(bytes / 2 ** 20)}MiB'`);
-  } catch {
-    return fn(); // more than `bytes` is held already (tables): run as before
+    result = await fn();
+  } catch (err) {
+    lowered.set(db, { limit, outOfMemory: isOutOfMemory(err) });
+    throw err;
   }
-  try {
-    return await fn();
-  } finally {
-    await db.run(`SET memory_limit = '${row!.value}'`);
-  }
+  await db.run(`SET memory_limit = '${limit}'`);
+  lowered.delete(db);
+  return result;
 }
 
 /**
