@@ -47,11 +47,10 @@ function nodeColumnsExact(installs: readonly (string | null)[] | undefined): boo
 /**
  * ONE pass over the events, whose hosts are mapped through `hostMap`. What costs is counting the
  * distinct (key, node) pairs, about one per event: they are counted on integers, not strings
- * (half the time and less memory), a node as one 64-bit integer (`nodeInteger`). Every sheet key gets an id (`KEYS`, from the few
- * distinct keys), every install and every known host name an id (`INSTALLS`, `HOSTS`), and the
- * host map is keyed on those ids; a host name or install not known beforehand is counted as its
- * text beside them (no id, never a clash).
- * Durations are added as whole microseconds, exact in any order: raw events and rollups give the
+ * (half the time and less memory), a node as one 64-bit integer (`nodeInteger`). Every sheet key
+ * gets an id (`KEYS`, from the few distinct keys), every install and every known host name an id
+ * (`INSTALLS`, `HOSTS`), and the host map is keyed on those ids; a host name or install not known
+ * beforehand is counted as its text beside them (no id, never a clash). Durations are added as whole microseconds, exact in any order: raw events and rollups give the
  * same cells.
  */
 export async function contentUsage(db: ContentDb, table: string, input: ContentInputs): Promise<void> {
@@ -84,29 +83,37 @@ export async function contentUsage(db: ContentDb, table: string, input: ContentI
 /**
  * DuckDB's memory limit while the content statement runs. Its distinct tables grow into whatever
  * the limit allows (the report's is set for the job host summaries' job-id lists): on the bench
- * month (3M events) the process peaked at 0.95–1.05 GiB with 768MB and 0.73 GiB with 512MB, at
- * the same CPU. A bigger month spills instead.
+ * month (3M events) the process peaked at 0.92–1.05 GiB with 768MB and 0.62–0.70 GiB with this,
+ * at the same CPU. A bigger month spills instead.
  */
 const CONTENT_MEMORY_LIMIT_BYTES = 448 * 2 ** 20;
 
 const UNITS: Record<string, number> = { B: 1, BYTES: 1, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12, KIB: 2 ** 10, MIB: 2 ** 20, GIB: 2 ** 30, TIB: 2 ** 40 };
 
-/** Per database: its own memory limit while a lowered one is set, and whether the lowered run ran out. */
-const lowered = new WeakMap<ContentDb, { limit: string; outOfMemory: boolean }>();
+/** Per database: its own memory limit while `withMemoryLimit` left a lower one (a failed statement). */
+const pendingLimit = new WeakMap<ContentDb, string>();
+/** Databases whose content statement ran out of memory under the lower limit. */
+const outOfMemory = new WeakSet<ContentDb>();
+
+/**
+ * Give the database back its own memory limit if a failed content statement left it lowered (a
+ * statement that fails aborts the caller's transaction: nothing can run until the rollback). The
+ * usage tables call it first, so a retry builds them under the report's limit.
+ */
+export async function restoreMemoryLimit(db: ContentDb): Promise<void> {
+  const limit = pendingLimit.get(db);
+  if (limit === undefined) return;
+  await db.run(`SET memory_limit = '${limit}'`);
+  pendingLimit.delete(db);
+}
 
 /**
  * Run `fn` (one statement) with DuckDB's memory limit lowered to `bytes` (never raised), then
- * restore it. When `fn` runs out of memory inside the caller's transaction, nothing can run until
- * the rollback: the limit is restored by the next call, which (the caller retrying) runs under
- * the database's own limit.
+ * restore it; once it ran out of memory so, a retry runs under the database's own limit.
  */
 async function withMemoryLimit<T>(db: ContentDb, bytes: number, fn: () => Promise<T>): Promise<T> {
-  const pending = lowered.get(db);
-  if (pending) {
-    await db.run(`SET memory_limit = '${pending.limit}'`);
-    lowered.delete(db);
-    if (pending.outOfMemory) return fn();
-  }
+  await restoreMemoryLimit(db);
+  if (outOfMemory.has(db)) return fn();
   const [row] = await db.all<{ value: string }>(`SELECT value FROM duckdb_settings() WHERE name = 'memory_limit'`);
   const limit = row?.value ?? '';
   const m = /^([\d.]+)\s*([A-Za-z]+)$/.exec(limit.trim());
@@ -115,17 +122,15 @@ async function withMemoryLimit<T>(db: ContentDb, bytes: number, fn: () => Promis
   const [held] = await db.all<{ bytes: number }>('SELECT COALESCE(sum(memory_usage_bytes), 0)::DOUBLE AS bytes FROM duckdb_memory()');
   if (!(current > bytes) || (held?.bytes ?? Number.POSITIVE_INFINITY) > bytes * 0.75) return fn();
   await db.run(`SET memory_limit = '${Math.floor(bytes / 2 ** 20)}MiB'`);
-  lowered.set(db, { limit, outOfMemory: false });
-  let result: T;
+  pendingLimit.set(db, limit);
   try {
-    result = await fn();
+    const result = await fn();
+    await restoreMemoryLimit(db);
+    return result;
   } catch (err) {
-    lowered.set(db, { limit, outOfMemory: isOutOfMemory(err) });
+    if (isOutOfMemory(err)) outOfMemory.add(db);
     throw err;
   }
-  await db.run(`SET memory_limit = '${limit}'`);
-  lowered.delete(db);
-  return result;
 }
 
 /**

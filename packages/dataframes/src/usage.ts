@@ -26,7 +26,7 @@ import { type Logger, silentLogger } from '@tally/core';
 import type { ExtractFailure } from '@tally/extractors';
 import type { Store } from '@tally/storage';
 import { renamedHosts } from './ccsp-dedup.js';
-import { contentUsage } from './content-usage.js';
+import { contentUsage, restoreMemoryLimit } from './content-usage.js';
 import { type Dataframe, installUuidOf, writeHostNameMap } from './dataframe.js';
 import { isOutOfMemory, type TallyDuckDb } from './duckdb.js';
 import { DIRECT, type JobHostSummary } from './job-host-summary.js';
@@ -271,6 +271,7 @@ const HOST_NAME_MAP = 'usage_host_name_map';
  * the same tables.
  */
 export async function usageTables(jhs: JobHostSummary, opts: UsageOptions = {}): Promise<UsageTables> {
+  await restoreMemoryLimit(jhs.db);
   const tables = await jobUsageTables(jhs, { ...opts, hostMap: (opts.events?.sources ?? 0) > 0 });
   const events = opts.events;
   if (!events || events.sources === 0) return tables;
