@@ -15,6 +15,9 @@ const STANDALONE_ROLE = String.raw`^(${WORD}+)\.(${WORD}+)$`;
 
 const q = (s: string) => `'${s}'`;
 
+/** The content-usage sheets' keys of an event. */
+const CONTENT_NAMES = ['collection_name', 'role_name', 'module_name'] as const;
+
 /**
  * SQL: the collection (`ns.coll`) of a fully qualified content name `expr`, NULL when it has none
  * (the reference's extract_collection_name).
@@ -115,23 +118,53 @@ export class MainJobevent extends Dataframe {
    * through the names table), rollup rows as grouped. What the content-usage sheets aggregate:
    * sums and distinct counts, the same over grouped and ungrouped rows, so a report reads each
    * event and each rollup row once and never builds the month's grouped table. Consumes nothing.
+   *
+   * With `ids`, a table keyed by (collection_name, role_name, module_name) holding every key of
+   * `contentKeys()` (called just before: it named the raw events), its `columns` are added: raw
+   * events get them in the same join as their names (the names table joined to `ids` first).
    */
-  async usageRows(): Promise<string> {
+  async usageRows(ids?: { table: string; columns: readonly string[] }): Promise<string> {
+    const pending = await this.pendingRows();
+    const extra = (alias: string) => (ids ? ids.columns.map((c) => `, ${alias}${ident(c)}`).join('') : '');
+    const sameKeys = (a: string, b: string) => CONTENT_NAMES.map((k) => `${a}.${k} IS NOT DISTINCT FROM ${b}.${k}`).join(' AND ');
+    const joinIds = ids ? ` JOIN ${ids.table} i ON ${sameKeys('i', 'g')}` : '';
+    const grouped = (from: string) => `SELECT ${this.columns.map((c) => `g.${ident(c.name)}`).join(', ')}${extra('i.')} FROM ${from} g${joinIds}`;
+    if (!pending) {
+      await this.group();
+      return `(${grouped(ident(this.table))})`;
+    }
+    const parts: string[] = [];
+    if (pending.hasPrepared) {
+      if (!ids) await this.nameContent(pending.prepared);
+      const names = ids ? `(SELECT g.*${extra('i.')} FROM ${this.namesTable} g${joinIds})` : this.namesTable;
+      parts.push(
+        `SELECT e.host_name, e.module_name, n.collection_name, n.role_name, e.install_uuid, e.job_remote_id, 1::BIGINT AS task_runs, e.duration${extra('n.')} ` +
+          `FROM ${pending.prepared} e JOIN ${names} n ON n.module_name = e.module_name AND n.role IS NOT DISTINCT FROM e.role`,
+      );
+    }
+    if (pending.parquet) parts.push(grouped(pending.parquet));
+    if (parts.length === 0) return `(SELECT ${this.columns.map((c) => `NULL::${c.type} AS ${ident(c.name)}`).join(', ')}${extra('NULL AS ')} WHERE false)`;
+    return `(${parts.join(' UNION ALL ')})`;
+  }
+
+  /**
+   * Every (collection_name, role_name, module_name) that `usageRows()` will give, as a small
+   * relation (duplicates allowed). Raw events are named here, once per distinct (module, role).
+   */
+  async contentKeys(): Promise<string> {
+    const keys = CONTENT_NAMES.join(', ');
     const pending = await this.pendingRows();
     if (!pending) {
       await this.group();
-      return `(SELECT ${this.columns.map((c) => ident(c.name)).join(', ')} FROM ${ident(this.table)})`;
+      return `(SELECT DISTINCT ${keys} FROM ${ident(this.table)})`;
     }
     const parts: string[] = [];
     if (pending.hasPrepared) {
       await this.nameContent(pending.prepared);
-      parts.push(
-        `SELECT e.host_name, e.module_name, n.collection_name, n.role_name, e.install_uuid, e.job_remote_id, 1::BIGINT AS task_runs, e.duration ` +
-          `FROM ${pending.prepared} e JOIN ${this.namesTable} n ON n.module_name = e.module_name AND n.role IS NOT DISTINCT FROM e.role`,
-      );
+      parts.push(`SELECT ${keys} FROM ${this.namesTable}`);
     }
-    if (pending.parquet) parts.push(`SELECT * FROM ${pending.parquet}`);
-    if (parts.length === 0) return `(SELECT ${this.columns.map((c) => `NULL::${c.type} AS ${ident(c.name)}`).join(', ')} WHERE false)`;
+    if (pending.parquet) parts.push(`SELECT DISTINCT ${keys} FROM ${pending.parquet}`);
+    if (parts.length === 0) return `(SELECT NULL::VARCHAR AS collection_name, NULL::VARCHAR AS role_name, NULL::VARCHAR AS module_name WHERE false)`;
     return `(${parts.join(' UNION ALL ')})`;
   }
 

@@ -26,6 +26,7 @@ import { type Logger, silentLogger } from '@tally/core';
 import type { ExtractFailure, TarballDigest } from '@tally/extractors';
 import type { Store } from '@tally/storage';
 import { renamedHosts } from './ccsp-dedup.js';
+import { contentUsage, restoreMemoryLimit } from './content-usage.js';
 import { type Dataframe, installUuidOf, writeHostNameMap } from './dataframe.js';
 import { isOutOfMemory, type TallyDuckDb } from './duckdb.js';
 import { DIRECT, type JobHostSummary } from './job-host-summary.js';
@@ -37,9 +38,7 @@ type UsageDb = Pick<TallyDuckDb, 'all' | 'run'>;
 
 export const USAGE_TABLES = { hosts: 'report_hosts', jobs: 'report_jobs', hostMap: 'report_host_map', content: 'report_content' } as const;
 
-/** The content-usage sheets' keys, as `report_content.sheet` names them. */
-export const CONTENT_KEYS = ['collection_name', 'role_name', 'module_name'] as const;
-export type ContentKey = (typeof CONTENT_KEYS)[number];
+export { CONTENT_KEYS, type ContentKey } from './content-usage.js';
 
 const ORG_FILTER = 'report_org_filter';
 
@@ -215,47 +214,6 @@ async function usageFromPrepared(db: UsageDb, usageRows: string, opts: UsageSqlO
 }
 
 /**
- * Can the reference's non-unique node, the text `host__install__job`, be grouped as the columns
- * (host, install, job)? Yes when no install holds `_` or is the text `nan` (NULL's spelling):
- * the job (digits or `nan`) and the install are then the text after the last two `__`, so equal
- * texts are equal columns. Narrower keys than the 70-character text: a third of the aggregation.
- */
-function nodeColumnsExact(installs: readonly (string | null)[] | undefined): boolean {
-  return installs?.every((u) => u === null || (!u.includes('_') && u !== 'nan')) ?? false;
-}
-
-/**
- * `report_content`: per sheet (`CONTENT_KEYS`) and key, the unique managed nodes (hosts), the
- * non-unique ones (host, install, job: the reference's `host_name__install_uuid__job_remote_id`),
- * task runs and duration, from `events` (rows of MainJobevent's columns, grouped or not: every
- * figure is the same either way) with event hosts mapped through `hostMap` (ansible_host).
- * ONE pass over the events, six grouping sets and no DISTINCT aggregate. Durations are added as
- * whole microseconds, exact and in any order: raw events and rollups give the same cells.
- */
-async function contentUsage(db: UsageDb, events: string, hostMap: string, installs: readonly (string | null)[] | undefined): Promise<void> {
-  const node = nodeColumnsExact(installs)
-    ? 'install_uuid, job_remote_id'
-    : `h || '__' || COALESCE(install_uuid, 'nan') || '__' || COALESCE(job_remote_id::VARCHAR, 'nan') AS hc`;
-  const nodeKey = node.endsWith(' AS hc') ? 'hc' : `h, ${node}`;
-  const sheet = (g: string) => CONTENT_KEYS.map((k) => `WHEN GROUPING(${k}) = 0 THEN ${g === 'name' ? `'${k}'` : k}`).join(' ');
-  const sets = CONTENT_KEYS.flatMap((k) => [`(${k}, ${nodeKey})`, `(${k}, h)`]).join(', ');
-  const perNode = `GROUPING(${nodeKey.split(', ').at(-1)!}) = 0`;
-  await db.run(
-    `CREATE OR REPLACE TABLE ${USAGE_TABLES.content} AS
-     WITH e AS (
-       SELECT h, ${node}, ${CONTENT_KEYS.join(', ')}, task_runs, TRY_CAST(round(duration * 1e6) AS BIGINT) AS us FROM (
-         SELECT COALESCE(m.host_name, e.host_name) AS h, e.* FROM ${events} e LEFT JOIN ${hostMap} m ON m.original_host_name = e.host_name
-           AND m.install_uuid IS NOT DISTINCT FROM e.install_uuid AND m.job_remote_id IS NOT DISTINCT FROM e.job_remote_id)),
-     g AS (
-       SELECT CASE ${sheet('name')} END AS sheet, CASE ${sheet('value')} END AS k, ${perNode} AS per_node, sum(task_runs) AS tr, sum(us) AS us
-       FROM e GROUP BY GROUPING SETS (${sets}))
-     SELECT sheet, k, count(*) FILTER (WHERE NOT per_node) AS hosts, count(*) FILTER (WHERE per_node) AS nodes,
-       sum(tr) FILTER (WHERE per_node) AS task_runs, CAST(COALESCE(sum(us) FILTER (WHERE per_node), 0) AS DOUBLE) / 1e6 AS duration
-     FROM g GROUP BY sheet, k`,
-  );
-}
-
-/**
  * The usage tables of a job host summary dataframe (and its events): what every CCSP/CCSPv2
  * sheet is computed from. Table names are fixed (`USAGE_TABLES`): one set per database.
  */
@@ -313,13 +271,19 @@ const HOST_NAME_MAP = 'usage_host_name_map';
  * the same tables.
  */
 export async function usageTables(jhs: JobHostSummary, opts: UsageOptions = {}): Promise<UsageTables> {
+  await restoreMemoryLimit(jhs.db);
   const tables = await jobUsageTables(jhs, { ...opts, hostMap: (opts.events?.sources ?? 0) > 0 });
   const events = opts.events;
   if (!events || events.sources === 0) return tables;
   const keep = opts.keepEvents?.() ?? false;
   if (keep) await events.group();
-  const rows = await events.usageRows();
-  await contentUsage(tables.db, rows, USAGE_TABLES.hostMap, await events.installs(opts.installs));
+  await contentUsage(tables.db, USAGE_TABLES.content, {
+    keys: () => events.contentKeys(),
+    rows: (ids) => events.usageRows(ids),
+    hostMap: USAGE_TABLES.hostMap,
+    hosts: `(SELECT DISTINCT h FROM ${USAGE_TABLES.hosts})`,
+    installs: await events.installs(opts.installs),
+  });
   const [n] = await tables.db.all<{ n: bigint }>(`SELECT count(*) AS n FROM ${USAGE_TABLES.content}`);
   if (Number(n?.n ?? 0) === 0) return tables;
   return { ...tables, hostMap: USAGE_TABLES.hostMap, content: USAGE_TABLES.content, events: keep ? events.table : undefined };

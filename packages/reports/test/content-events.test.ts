@@ -51,7 +51,7 @@ function rng(seed: number): () => number {
 
 /**
  * Three days of jobs over 12 hosts (every third one renamed through ansible_host, which the
- * events do not know), 1–4 events per job host: job 1 runs on the first two days (a job host
+ * events do not know) and 2 hosts with events only, 1–4 events per job host: job 1 runs on the first two days (a job host
  * summary and events on each), some events lack a task_action or a host, some a duration.
  */
 function generate(): Day[] {
@@ -61,12 +61,13 @@ function generate(): Day[] {
     const day: Day = { jhs: [], events: [] };
     for (let job = d * 4 + 1; job <= d * 4 + 4; job++) {
       const jobId = job === 5 ? 1 : job; // the second day's first job is job 1 again
-      for (let h = 0; h < 12; h++) {
+      // Hosts 12–13 have events but no job host summary (counted by their names alone).
+      for (let h = 0; h < 14; h++) {
         if (rand() < 0.3) continue;
         const host = `host-${h}.example.com`;
         const at = `${date} ${String(job % 24).padStart(2, '0')}:00:00.000000+00`;
         id++;
-        day.jhs.push({ id: String(id), created: at, modified: at, host_name: host, ansible_host_variable: h % 3 === 0 ? `10.0.0.${h}` : '', ok: '1', dark: '0', failures: '0', skipped: '0', ignored: '0', rescued: '0', processed: '1', changed: '0', failed: 'f', job_created: at, job_remote_id: String(jobId), job_template_name: 'Deploy', organization_name: `Org ${h % 2}` });
+        if (h < 12) day.jhs.push({ id: String(id), created: at, modified: at, host_name: host, ansible_host_variable: h % 3 === 0 ? `10.0.0.${h}` : '', ok: '1', dark: '0', failures: '0', skipped: '0', ignored: '0', rescued: '0', processed: '1', changed: '0', failed: 'f', job_created: at, job_remote_id: String(jobId), job_template_name: 'Deploy', organization_name: `Org ${h % 2}` });
         const n = 1 + Math.floor(rand() * 4);
         for (let e = 0; e < n; e++) {
           const [task_action, resolved_action, role, resolved_role] = CONTENT[Math.floor(rand() * CONTENT.length)]!;
