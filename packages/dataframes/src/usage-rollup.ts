@@ -13,7 +13,7 @@
  */
 import { literal, type TallyDuckDb } from './duckdb.js';
 import { DIRECT } from './job-host-summary.js';
-import { USAGE_TABLES, usageFromGrouped } from './usage.js';
+import { USAGE_TABLES, usageSelects } from './usage.js';
 
 /** `rollups/usage_{hosts|jobs}/period={period}/date={date}/part-0.parquet` (beside the kinds' Hive trees). */
 export function usageRollupName(which: 'hosts' | 'jobs', period: string, date: string, prefix = 'rollups'): string {
@@ -33,23 +33,17 @@ export async function writeUsageRollup(
   out: { hosts: string; jobs: string },
 ): Promise<{ hosts: number; jobs: number; indirectRows: number }> {
   const src = `read_parquet(${literal(jhsParquet)})`;
-  try {
-    await usageFromGrouped(db, `(SELECT * FROM ${src})`, { hostMap: false });
-    await db.run(
-      `CREATE OR REPLACE TEMP TABLE usage_all_jobs AS SELECT o, t, u, j, true AS direct FROM ${USAGE_TABLES.jobs}
+  const { hosts, jobs } = usageSelects(src);
+  // Each table streams from its aggregation into Parquet: a table built first cost as much again to copy.
+  const hostRows = await db.run(`COPY (${hosts}) TO ${literal(out.hosts)} (FORMAT parquet, COMPRESSION zstd)`);
+  const jobRows = await db.run(
+    `COPY (WITH d AS MATERIALIZED (${jobs})
+       SELECT o, t, u, j, true AS direct FROM d
        UNION ALL SELECT NULL::VARCHAR, NULL::VARCHAR, u, j, false FROM (
-         SELECT install_uuid AS u, job_remote_id AS j FROM ${src} EXCEPT SELECT u, j FROM ${USAGE_TABLES.jobs})`,
-    );
-    await db.run(`COPY ${USAGE_TABLES.hosts} TO ${literal(out.hosts)} (FORMAT parquet, COMPRESSION zstd)`);
-    await db.run(`COPY usage_all_jobs TO ${literal(out.jobs)} (FORMAT parquet, COMPRESSION zstd)`);
-    const [c] = await db.all<{ h: bigint; j: bigint; k: bigint }>(
-      `SELECT (SELECT count(*) FROM ${USAGE_TABLES.hosts}) AS h, (SELECT count(*) FROM usage_all_jobs) AS j,
-         (SELECT count(*) FROM ${src} WHERE managed_node_type <> ${DIRECT}) AS k`,
-    );
-    return { hosts: Number(c?.h ?? 0), jobs: Number(c?.j ?? 0), indirectRows: Number(c?.k ?? 0) };
-  } finally {
-    for (const t of [...Object.values(USAGE_TABLES), 'usage_all_jobs']) await db.run(`DROP TABLE IF EXISTS ${t}`);
-  }
+         SELECT install_uuid AS u, job_remote_id AS j FROM ${src} EXCEPT SELECT u, j FROM d)) TO ${literal(out.jobs)} (FORMAT parquet, COMPRESSION zstd)`,
+  );
+  const [c] = await db.all<{ k: bigint }>(`SELECT count(*) AS k FROM ${src} WHERE managed_node_type <> ${DIRECT}`);
+  return { hosts: hostRows, jobs: jobRows, indirectRows: Number(c?.k ?? 0) };
 }
 
 /** Does some job (install_uuid, job id) appear in two of these periods' jobs files? */

@@ -72,22 +72,32 @@ async function orgFilter(db: UsageDb, filter: readonly string[] | undefined): Pr
 }
 
 /**
+ * The usage tables' SELECTs over `grouped` (grouped job host summary rows: index columns,
+ * task_runs, first/last_automation, job_created, managed_node_type), its DIRECT rows only, with
+ * `and` (SQL, e.g. an organization filter) added to the filter. Shared by the report's tables
+ * and the usage rollups, which write them straight to Parquet.
+ */
+export function usageSelects(grouped: string, and = ''): { hosts: string; jobs: string; where: string } {
+  const where = `managed_node_type = ${DIRECT}${and}`;
+  return {
+    where,
+    hosts: `SELECT organization_name AS o, job_template_name AS t, host_name AS h,
+       count(*) AS n, sum(task_runs) AS tr, min(first_automation) AS f, max(last_automation) AS l,
+       min(job_created) AS jc_first, max(job_created) AS jc_last
+     FROM ${grouped} WHERE ${where} GROUP BY ALL`,
+    jobs: `SELECT DISTINCT organization_name AS o, job_template_name AS t, install_uuid AS u, job_remote_id AS j FROM ${grouped} WHERE ${where}`,
+  };
+}
+
+/**
  * Exact usage tables from `grouped`, a table of grouped job host summary rows (index columns,
  * task_runs, first/last_automation, job_created, managed_node_type).
  */
 export async function usageFromGrouped(db: UsageDb, grouped: string, opts: UsageSqlOptions): Promise<UsageResult> {
   const [e] = await db.all(`SELECT NOT EXISTS (SELECT 1 FROM ${grouped} WHERE managed_node_type = ${DIRECT}) AS empty`);
-  const where = `managed_node_type = ${DIRECT}${(await orgFilter(db, opts.organizationFilter))('organization_name')}`;
-  await db.run(
-    `CREATE OR REPLACE TABLE ${USAGE_TABLES.hosts} AS SELECT organization_name AS o, job_template_name AS t, host_name AS h,
-       count(*) AS n, sum(task_runs) AS tr, min(first_automation) AS f, max(last_automation) AS l,
-       min(job_created) AS jc_first, max(job_created) AS jc_last
-     FROM ${grouped} WHERE ${where} GROUP BY ALL`,
-  );
-  await db.run(
-    `CREATE OR REPLACE TABLE ${USAGE_TABLES.jobs} AS SELECT DISTINCT organization_name AS o, job_template_name AS t,
-       install_uuid AS u, job_remote_id AS j FROM ${grouped} WHERE ${where}`,
-  );
+  const { hosts, jobs, where } = usageSelects(grouped, (await orgFilter(db, opts.organizationFilter))('organization_name'));
+  await db.run(`CREATE OR REPLACE TABLE ${USAGE_TABLES.hosts} AS ${hosts}`);
+  await db.run(`CREATE OR REPLACE TABLE ${USAGE_TABLES.jobs} AS ${jobs}`);
   if (opts.hostMap) {
     await db.run(
       `CREATE OR REPLACE TABLE ${USAGE_TABLES.hostMap} AS SELECT original_host_name, install_uuid, job_remote_id, max(host_name) AS host_name
