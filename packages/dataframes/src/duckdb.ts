@@ -101,7 +101,9 @@ export async function openDuckDb(opts: DuckDbOptions = {}): Promise<TallyDuckDb>
       return reader.getRowObjectsJS() as T[];
     },
     async rows(sql, params) {
-      const result = await firstFailure(connection.stream(sql, bind(params)));
+      // Materialized, not streamed: a statement run meanwhile on this connection (another
+      // caller's) would end a streaming result early.
+      const result = await firstFailure(connection.run(sql, bind(params)));
       const out: unknown[][] = [];
       for (;;) {
         const chunk = await firstFailure(result.fetchChunk());
