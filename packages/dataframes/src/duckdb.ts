@@ -1,4 +1,4 @@
-import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { DuckDBInstance, JSDuckDBValueConverter, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import { join } from 'node:path';
 import { errorMessage, tempdir, type TempDir } from '@tally/core';
 
@@ -25,6 +25,11 @@ export interface TallyDuckDb extends AsyncDisposable {
   run(sql: string, params?: unknown[]): Promise<number>;
   /** Run a query and return rows as plain JS objects (see `toJs` for the value mapping). */
   all<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  /**
+   * Run a query and return rows as arrays of JS values (as `all`), converted one chunk at a time:
+   * a 100k-row sheet's result is never held as row objects too.
+   */
+  rows(sql: string, params?: unknown[]): Promise<unknown[][]>;
   /** A unique table name with the given prefix. */
   tableName(prefix: string): string;
   close(): Promise<void>;
@@ -94,6 +99,17 @@ export async function openDuckDb(opts: DuckDbOptions = {}): Promise<TallyDuckDb>
     async all<T>(sql: string, params?: unknown[]) {
       const reader = await firstFailure(connection.runAndReadAll(sql, bind(params)));
       return reader.getRowObjectsJS() as T[];
+    },
+    async rows(sql, params) {
+      // Materialized, not streamed: a statement run meanwhile on this connection (another
+      // caller's) would end a streaming result early.
+      const result = await firstFailure(connection.run(sql, bind(params)));
+      const out: unknown[][] = [];
+      for (;;) {
+        const chunk = await firstFailure(result.fetchChunk());
+        if (!chunk || chunk.rowCount === 0) return out;
+        for (const row of chunk.convertRows(JSDuckDBValueConverter)) out.push(row);
+      }
     },
     tableName(prefix) {
       counter += 1;

@@ -9,3 +9,9 @@ declare module 'exceljs/lib/xlsx/xform/sheet/cell-xform.js' {
   const CellXform: unknown;
   export default CellXform;
 }
+
+// exceljs's helpers (sheet.ts writes data rows with its XML escaping).
+declare module 'exceljs/lib/utils/utils.js' {
+  const utils: unknown;
+  export default utils;
+}

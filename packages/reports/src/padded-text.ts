@@ -27,7 +27,8 @@ type Render = (this: unknown, xmlStream: XmlStream, model: CellModel) => void;
 
 /** exceljs's `Enums.ValueType.String`. */
 const STRING = 3;
-const PADDED = /^\s|\s$/;
+/** Text with leading or trailing whitespace. */
+export const PADDED = /^\s|\s$/;
 
 /** Whether exceljs would write `model` as `<v>` text that loses its surrounding whitespace. */
 export function isPaddedText(model: CellModel): model is CellModel & { value: string } {

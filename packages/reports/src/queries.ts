@@ -4,6 +4,8 @@ import type { ReportExtras } from './report-inputs.js';
 /** The little of a database the sheets' queries need (a @tally/dataframes TallyDuckDb has it). */
 export interface ReportDb {
   all(sql: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
+  /** Rows as arrays of values, in the columns' order. */
+  rows(sql: string, params?: unknown[]): Promise<unknown[][]>;
 }
 
 /**
@@ -35,6 +37,7 @@ export type DataRow = Value[];
 const ts = (expr: string) => `epoch_us(${expr})`;
 function toDate(v: unknown): Date | null {
   if (v === null || v === undefined) return null;
+  if (v instanceof Date) return v;
   return new Date(Math.round(Number(v) / 1000));
 }
 function toValue(v: unknown): Value {
@@ -53,7 +56,7 @@ export class ReportQueries {
   private readonly hosts: string;
   private readonly jobsTable: string;
   /** Queries prefetched and not yet taken by their sheet; a sheet's own ask takes its entry out. */
-  private readonly prefetched = new Map<string, Promise<Record<string, unknown>[]>>();
+  private readonly prefetched = new Map<string, Promise<unknown[][]>>();
   private prefetching = false;
   /** Settles when the last query asked for has (one connection runs one statement at a time). */
   private last: Promise<unknown> = Promise.resolve();
@@ -82,14 +85,14 @@ export class ReportQueries {
     return `(SELECT o, t, u, j FROM ${this.jobsTable} UNION SELECT organization_name, job_template_name, install_uuid, job_remote_id FROM ${this.indirect})`;
   }
 
-  private fetch(sql: string): Promise<Record<string, unknown>[]> {
+  private fetch(sql: string): Promise<unknown[][]> {
     const ahead = this.prefetched.get(sql);
     if (ahead) {
       // Taken once: the rows are not kept for the rest of the workbook.
       if (!this.prefetching) this.prefetched.delete(sql);
       return ahead;
     }
-    const rows = this.last.then(() => this.t.db.all(sql));
+    const rows = this.last.then(() => this.t.db.rows(sql));
     this.last = rows.catch(() => {});
     if (this.prefetching) this.prefetched.set(sql, rows);
     return rows;
@@ -100,7 +103,9 @@ export class ReportQueries {
     const rows = await this.fetch(sql);
     // A prefetch only starts the query: the sheet taking its rows converts them, once.
     if (forPrefetch) return [];
-    return rows.map((r) => Object.values(r).map((v, i) => (dateCols.includes(i) ? toDate(v) : toValue(v))));
+    // Converted in place: a 100k-row result is not held twice.
+    for (const r of rows) for (let i = 0; i < r.length; i++) r[i] = dateCols.includes(i) ? toDate(r[i]) : toValue(r[i]);
+    return rows as DataRow[];
   }
 
   /**
@@ -129,7 +134,7 @@ export class ReportQueries {
   /** Distinct managed nodes over the whole (filtered) roll-up. */
   async totalQuantity(): Promise<number> {
     const [r] = await this.fetch(`SELECT count(DISTINCT h) AS n FROM ${this.hosts}`);
-    return Number(r?.n ?? 0);
+    return Number(r?.[0] ?? 0);
   }
 
   /** [organization, distinct managed nodes] sorted by organization (NULL last). */

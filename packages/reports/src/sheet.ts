@@ -2,12 +2,15 @@ import { ReportError } from '@tally/core';
 import type ExcelJS from 'exceljs';
 import { keepPaddedText } from './padded-text.js';
 import type { DataRow, Value } from './queries.js';
+import { writeRowsXml } from './row-xml.js';
 import { DATE_FORMAT, font } from './styles.js';
 
 export type Worksheet = ExcelJS.Worksheet;
 
 let excel: Promise<typeof ExcelJS> | undefined;
 let writer: Promise<typeof ExcelJS.stream.xlsx.WorkbookWriter> | undefined;
+/** exceljs's XML text escaping (loaded with the writer): data rows written as XML use it too. */
+let xmlEncode: ((text: string) => string) | undefined;
 
 /** All of exceljs (reading workbooks back), loaded on first use. */
 export function loadExcel(): Promise<typeof ExcelJS> {
@@ -23,7 +26,11 @@ export function loadExcel(): Promise<typeof ExcelJS> {
 export function loadWorkbookWriter(): Promise<typeof ExcelJS.stream.xlsx.WorkbookWriter> {
   // A deep import: exceljs has no `exports` map, and its index loads every reader too.
   writer ??= keepPaddedText()
-    .then(() => import('exceljs/lib/stream/xlsx/workbook-writer.js'))
+    .then(() => import('exceljs/lib/utils/utils.js'))
+    .then((m) => {
+      xmlEncode = (m.default as { xmlEncode: (text: string) => string }).xmlEncode;
+      return import('exceljs/lib/stream/xlsx/workbook-writer.js');
+    })
     .then((m: { default: unknown }) => m.default as typeof ExcelJS.stream.xlsx.WorkbookWriter);
   return writer;
 }
@@ -67,6 +74,7 @@ export function writeDataTable(ws: Worksheet, headers: readonly string[], rows: 
   // object, so 100k-row sheets do not re-hash a fresh style for each of their cells.
   const text: Partial<ExcelJS.Style> = { font: font(10) };
   const date: Partial<ExcelJS.Style> = { font: font(10), numFmt: DATE_FORMAT };
+  if (xmlEncode && writeRowsXml(ws, rows, { row: ROW_STYLE, text, date }, { xmlEncode, cellValue })) return;
   for (const values of rows) {
     const row = ws.addRow(values.map(cellValue));
     // The same goes for the row's own style, a fresh empty object in every new row (a field
