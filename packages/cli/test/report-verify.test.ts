@@ -1,11 +1,10 @@
 import { copyFileSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { readWorkbook } from '@tally/reports';
 import { metricsUtilityTarballs } from '@tally/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run } from '../src/main.js';
+import { runCli } from './run-cli.js';
 
 // `tally report` writes `{report}.inputs.json` beside the workbook; `--verify` re-hashes those
 // inputs; `--write-rollups` stores daily rollups that the next report reads instead of the tarballs.
@@ -26,18 +25,8 @@ const env = () => ({
 });
 
 async function tally(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d) => {
-    out += String(d);
-  });
-  stderr.on('data', (d) => {
-    err += String(d);
-  });
-  const code = await run(argv, { stdout, stderr, env: env(), cwd: ship });
-  return { code, out, err };
+  const r = await runCli(argv, env(), ship);
+  return { code: r.code, out: r.stdout, err: r.stderr };
 }
 
 /** Every sheet's cell values, read back. */

@@ -1,4 +1,4 @@
-import { indirectCollectionsSql } from '@tally/dataframes';
+import { indirectCollectionsSql, type UsageTables } from '@tally/dataframes';
 import type { ReportExtras } from './report-inputs.js';
 
 /** The little of a database the sheets' queries need (a @tally/dataframes TallyDuckDb has it). */
@@ -9,21 +9,11 @@ export interface ReportDb {
 }
 
 /**
- * What every CCSP/CCSPv2 sheet reads: @tally/dataframes' usage tables (`usageTables`, `loadUsage`):
- * `hosts` per (organization, template, host), `jobs` per distinct job, and with events the grouped
- * `events` table and `hostMap` (original host → ansible_host per job).
+ * What every CCSP/CCSPv2 sheet reads: @tally/dataframes' usage tables (`usageTables`, `loadUsage`),
+ * on any database with `ReportDb`'s queries, plus the INDIRECT rows and the newest sheets' inputs.
  */
-export interface ReportTables {
+export interface ReportTables extends Omit<UsageTables, 'db' | 'method'> {
   db: ReportDb;
-  hosts: string;
-  jobs: string;
-  hostMap?: string | undefined;
-  /** The content-usage sheets' rows (sheet, k, hosts, nodes, task_runs, duration), when there were events. */
-  content?: string | undefined;
-  /** Grouped events (with `hostMap`): needed only to count INDIRECT collections beside them. */
-  events?: string | undefined;
-  /** No job host summary in the period (an organization filter may still leave the tables empty otherwise). */
-  empty: boolean;
   /** Grouped INDIRECT-only rows (a table), when there are any. */
   indirect?: string | undefined;
   /** Inputs of the newest reference's sheets (report-inputs.ts); absent for tables built from dataframes alone. */

@@ -3,10 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '@tally/core';
 import { type DuckDbOptions, rollup } from '@tally/dataframes';
-import { auditName, buildCcspReport, type CcspDeduplicator, readWorkbook, reportParams, VALID_SHEETS } from '@tally/reports';
+import { auditName, buildCcspReport, type CcspDeduplicator, reportParams, VALID_SHEETS } from '@tally/reports';
 import { DirectoryStorage } from '@tally/storage';
 import { csvJson, EVENT_HEADER, failingStatements, type InjectedFailure, JHS_HEADER, MAIN_HOST_HEADER, STATUS_HEADER, writeCollectionsVectorLake, writeTarball } from '@tally/testkit';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { workbookCells as cells } from './workbook-cells.js';
 
 // A report whose usage tables ran out of DuckDB memory (and were built again from the tarballs)
 // is the same workbook, cell for cell, as one built with room to spare.
@@ -52,21 +53,6 @@ function writeLake(ship: string): void {
   });
 }
 
-/** Every sheet's cells (value, number format), read back from the file. */
-async function cells(path: string): Promise<Record<string, unknown[][]>> {
-  const wb = await readWorkbook(path);
-  const out: Record<string, unknown[][]> = {};
-  for (const ws of wb.worksheets) {
-    const rows: unknown[][] = [];
-    ws.eachRow({ includeEmpty: true }, (row) => {
-      const r: unknown[] = [];
-      row.eachCell({ includeEmpty: true }, (c) => r.push([c.value ?? null, c.numFmt ?? null]));
-      rows.push(r);
-    });
-    out[ws.name] = rows;
-  }
-  return out;
-}
 
 interface Build {
   from: 'raw' | 'auto';

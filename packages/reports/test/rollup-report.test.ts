@@ -5,12 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '@tally/core';
 import { manifestName, openDuckDb, rollup, rollupName, usageRollupName } from '@tally/dataframes';
-import { schemaCsv } from '@tally/testkit';
-import { buildCcspReport, type BuildResult, reportParams, verifyReport } from '@tally/reports';
+import { type BuildResult, buildCcspReport, reportParams, verifyReport } from '@tally/reports';
 import { DirectoryStorage } from '@tally/storage';
-import { metricsUtilityTarballs } from '@tally/testkit';
-import ExcelJS from 'exceljs';
+import { metricsUtilityTarballs, schemaCsv } from '@tally/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { workbookCells as cells } from './workbook-cells.js';
 
 // A workbook is the same cell for cell whether its days came from the tarballs, from daily
 // rollups, or from a mix; a rollup that is stale, of the other counting rule, or unreadable is
@@ -31,22 +30,6 @@ function fixtureShip(name: string): { ship: string; storage: DirectoryStorage } 
   return { ship, storage: new DirectoryStorage({ base: ship }) };
 }
 
-/** Every sheet's every cell (value, number format), read back from the file. */
-async function cells(path: string): Promise<Record<string, unknown[][]>> {
-  const wb = new ExcelJS.Workbook();
-  await wb.xlsx.readFile(path);
-  const out: Record<string, unknown[][]> = {};
-  for (const ws of wb.worksheets) {
-    const rows: unknown[][] = [];
-    ws.eachRow({ includeEmpty: true }, (row) => {
-      const r: unknown[] = [];
-      row.eachCell({ includeEmpty: true }, (c) => r.push([c.value ?? null, c.numFmt ?? null]));
-      rows.push(r);
-    });
-    out[ws.name] = rows;
-  }
-  return out;
-}
 
 type Period = { month: string } | { since: Date; until: Date };
 const PERIODS: Period[] = [{ month: '2024-02' }, { month: '2024-03' }, { month: '2024-04' }, { since: new Date('2024-02-28T00:00:00Z'), until: new Date('2024-03-19T00:00:00Z') }];
