@@ -1,6 +1,7 @@
 import { errorMessage, type Logger, silentLogger } from '@tally/core';
 import { type ExtractFailure, listTarballs } from '@tally/extractors';
 import type { LocalFile, Store } from '@tally/storage';
+import { contentFromRollups } from './content-rollup.js';
 import type { Dataframe } from './dataframe.js';
 import type { TallyDuckDb } from './duckdb.js';
 import { type HashedObject, hashFile, type ListedObject, listObject, type ReadProgress, sameListing } from './inputs.js';
@@ -366,15 +367,28 @@ async function chooseRollups(
 /** The days (with tarballs) of these rollups, sorted. */
 const daysOf = (cs: readonly Chosen[]) => cs.flatMap((c) => c.days.filter((p) => p.tarballs.length > 0).map((p) => p.window.date)).sort();
 
-/** Can this rollup's usage tables be merged with others' (no INDIRECT rows, no job events)? */
-const mergeable = (m: RollupManifest) => m.usage !== undefined && m.usage.indirectRows === 0 && !m.parts.main_jobevent?.rows;
+/**
+ * Can this rollup's usage tables be merged with others' (no INDIRECT rows; job events only when
+ * `content` is not asked for or it has their content rollup)?
+ */
+const mergeable = (m: RollupManifest, content: boolean) =>
+  m.usage !== undefined && m.usage.indirectRows === 0 && (!m.parts.main_jobevent?.rows || !content || m.usage.content !== undefined);
 
-/** The usage parts, and the extra dataframes' parts (their rows are read as they are). */
-const usageParts = (m: RollupManifest, extras: readonly Dataframe[]): [PartKey, RollupManifestPart | null | undefined][] => [
+/** The usage parts (with `content`, the content rollup too), and the extra dataframes' parts (their rows are read as they are). */
+const usageParts = (m: RollupManifest, extras: readonly Dataframe[], content: boolean): [PartKey, RollupManifestPart | null | undefined][] => [
   ['usage_hosts', m.usage?.hosts],
   ['usage_jobs', m.usage?.jobs],
+  ...(content ? [['usage_content', m.usage?.content] satisfies [PartKey, RollupManifestPart | undefined]] : []),
   ...partsFor(m, extras),
 ];
+
+/**
+ * Do the content sheets come from content rollups? When the events are read and some chosen day
+ * has them. Not merged under an organization filter (the events then take only the filtered
+ * organizations' host renames) nor when a consumer needs the events' rows (`keepEvents`).
+ */
+const readsContent = (opts: PeriodUsageOptions, chosen: readonly Chosen[]) =>
+  (opts.read?.events ?? true) && chosen.some((c) => (c.manifest.parts.main_jobevent?.rows ?? 0) > 0);
 
 /**
  * The usage tables from the chosen rollups' usage files alone, when each has mergeable ones and
@@ -386,12 +400,14 @@ async function fromUsageRollups(
   chosen: readonly Chosen[],
   ctx: { frames: Frames; refused: (f: SkippedInput) => void; log: Logger },
 ): Promise<Omit<PeriodUsage, 'skipped' | 'days'> | { bad: Chosen[] }> {
-  if ((opts.read?.jobHostSummary ?? true) === false || !chosen.every((c) => mergeable(c.manifest))) return { bad: [] };
+  const content = readsContent(opts, chosen);
+  if ((opts.read?.jobHostSummary ?? true) === false || !chosen.every((c) => mergeable(c.manifest, content))) return { bad: [] };
+  if (content && opts.organizationFilter?.length) return { bad: [] };
   const got: FetchedRollup[] = [];
   const bad: Chosen[] = [];
   try {
     for (const c of chosen) {
-      const f = await fetchRollup(opts.storage, c.manifest, usageParts(c.manifest, ctx.frames.extras));
+      const f = await fetchRollup(opts.storage, c.manifest, usageParts(c.manifest, ctx.frames.extras, content));
       if ('fetched' in f) got.push(f.fetched);
       else {
         ctx.refused(f.failure);
@@ -416,12 +432,25 @@ async function fromUsageRollups(
       return { bad: [chosen[i]!] };
     }
     await opts.onLoaded?.(ctx.frames.jhs, ctx.frames.events);
+    if (content && opts.keepEvents?.()) {
+      for (const df of ctx.frames.extras) await df.clear();
+      return { bad: [] };
+    }
     const { empty } = await usageFromRollups(opts.db, { hosts: paths('usage_hosts'), jobs: paths('usage_jobs') }, opts.organizationFilter);
     const usage: UsageTables = { db: opts.db, hosts: USAGE_TABLES.hosts, jobs: USAGE_TABLES.jobs, hostMap: undefined, events: undefined, empty, method: 'usage-rollups' };
+    if (content) usage.content = await mergedContent(opts.db, paths('usage_content'));
     return { usage, inputs, removed: Promise.resolve() };
   } finally {
     for (const r of got) for (const p of r.parts) await p.local.release();
   }
+}
+
+/** `USAGE_TABLES.content` merged from content rollups (see content-rollup.ts); undefined when it has no row. */
+async function mergedContent(db: TallyDuckDb, files: readonly string[]): Promise<string | undefined> {
+  if (files.length === 0) return undefined;
+  await contentFromRollups(db, files, USAGE_TABLES.content);
+  const [n] = await db.all<{ n: bigint }>(`SELECT count(*) AS n FROM ${USAGE_TABLES.content}`);
+  return Number(n?.n ?? 0) > 0 ? USAGE_TABLES.content : undefined;
 }
 
 /** Roll up (and store) the stale days, one rollup (one database) per run of consecutive stale days. Returns the days rolled up. */

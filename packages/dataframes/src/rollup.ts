@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { addDays, addMonths, isoDate, type Logger, silentLogger, tempdir, thisDay, thisMonth, thisWeek } from '@tally/core';
 import { type ExtractFailure, listTarballs } from '@tally/extractors';
 import type { Store } from '@tally/storage';
+import { contentRollupName, writeContentRollup } from './content-rollup.js';
 import { DataCollectionStatus } from './data-collection-status.js';
 import type { Dataframe } from './dataframe.js';
 import { type DuckDbOptions, openDuckDb, type TallyDuckDb } from './duckdb.js';
@@ -71,9 +72,10 @@ export interface RollupManifest {
   inputs: RollupInput[];
   /**
    * The period's usage tables (see usage-rollup.ts), when it had job host summaries; with the
-   * count of its INDIRECT rows (a period with some is read at the job grain).
+   * count of its INDIRECT rows (a period with some is read at the job grain); and its content
+   * rollup (see content-rollup.ts) when it had job events whose figures merge.
    */
-  usage?: { hosts: RollupManifestPart; jobs: RollupManifestPart; indirectRows: number } | undefined;
+  usage?: { hosts: RollupManifestPart; jobs: RollupManifestPart; indirectRows: number; content?: RollupManifestPart | undefined } | undefined;
 }
 
 /** A tarball a rollup was built from: as listed and hashed, with the CSV records it contributed (or why it contributed none). */
@@ -254,7 +256,8 @@ export async function rollup(opts: RollupOptions): Promise<RollupResult> {
       log.info('rollup written', { name, rows: written.rows });
       if (kind === 'job_host_summary' && opts.usage !== false) {
         const started = performance.now();
-        manifest.usage = await storeUsageRollup(db, written.file, { storage: opts.storage, period: opts.period, date: w.date, prefix: opts.prefix, dir: tmp.path });
+        const events = [...files].find(([df]) => df.name === 'main_jobevent')?.[1].file;
+        manifest.usage = await storeUsageRollup(db, { jhs: written.file, events }, { storage: opts.storage, period: opts.period, date: w.date, prefix: opts.prefix, dir: tmp.path });
         log.debug('usage rollup written', { date: w.date, hosts: manifest.usage?.hosts.rows, ms: Math.round(performance.now() - started) });
       }
     }
@@ -266,21 +269,34 @@ export async function rollup(opts: RollupOptions): Promise<RollupResult> {
   return result;
 }
 
-/** Write and store the usage rollup of a period's job host summary part (see usage-rollup.ts). */
+/**
+ * Write and store the usage rollup of a period's job host summary part (see usage-rollup.ts),
+ * and with its main_jobevent part (`parts.events`) its content rollup (see content-rollup.ts).
+ */
 async function storeUsageRollup(
   db: TallyDuckDb,
-  jhsFile: string,
+  parts: { jhs: string; events: string | undefined },
   at: { storage: Store; period: RollupPeriod; date: string; prefix: string | undefined; dir: string },
 ): Promise<RollupManifest['usage']> {
-  const local = { hosts: join(at.dir, `usage-hosts-${at.date}.parquet`), jobs: join(at.dir, `usage-jobs-${at.date}.parquet`) };
-  const written = await writeUsageRollup(db, jhsFile, local);
-  const part = async (which: 'hosts' | 'jobs'): Promise<RollupManifestPart> => {
-    const name = usageRollupName(which, at.period, at.date, at.prefix);
-    const checked = { size: (await stat(local[which])).size, sha256: await hashFile(local[which]) };
-    await at.storage.put(name, { filename: local[which] });
-    return { name, rows: written[which], ...checked };
+  const local = {
+    hosts: join(at.dir, `usage-hosts-${at.date}.parquet`),
+    jobs: join(at.dir, `usage-jobs-${at.date}.parquet`),
+    content: join(at.dir, `usage-content-${at.date}.parquet`),
   };
-  return { hosts: await part('hosts'), jobs: await part('jobs'), indirectRows: written.indirectRows };
+  const written = await writeUsageRollup(db, parts.jhs, local, parts.events);
+  const content = parts.events ? await writeContentRollup(db, { jhs: parts.jhs, events: parts.events }, local.content) : undefined;
+  const store = async (name: string, file: string, rows: number): Promise<RollupManifestPart> => {
+    const checked = { size: (await stat(file)).size, sha256: await hashFile(file) };
+    await at.storage.put(name, { filename: file });
+    return { name, rows, ...checked };
+  };
+  const part = (which: 'hosts' | 'jobs') => store(usageRollupName(which, at.period, at.date, at.prefix), local[which], written[which]);
+  return {
+    hosts: await part('hosts'),
+    jobs: await part('jobs'),
+    indirectRows: written.indirectRows,
+    ...(content === undefined ? {} : { content: await store(contentRollupName(at.period, at.date, at.prefix), local.content, content) }),
+  };
 }
 
 /**

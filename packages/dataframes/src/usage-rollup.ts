@@ -8,8 +8,9 @@
  * when no job (install_uuid, job id) appears in two of them: every grouped job-host row then
  * lies in one period, so its host's count of grouped rows, task runs, first and last times and
  * job creation times add up (sums, minima, maxima) across periods. A report checks that on the
- * jobs files and otherwise reads the job-grain rollups. Periods with INDIRECT rows or job
- * events are not merged this way either (their sheets need the job-grain rows).
+ * jobs files and otherwise reads the job-grain rollups. Periods with INDIRECT rows are not
+ * merged this way (their sheets need the job-grain rows), nor periods with job events unless
+ * they have content rollups too (see content-rollup.ts).
  */
 import { literal, type TallyDuckDb } from './duckdb.js';
 import { DIRECT } from './job-host-summary.js';
@@ -23,16 +24,19 @@ export function usageRollupName(which: 'hosts' | 'jobs', period: string, date: s
 /**
  * Write the usage tables of one period's job host summary rollup (`jhsParquet`: its grouped rows,
  * one per index, so the tables come from one plain aggregation of them) to `out.hosts` and
- * `out.jobs`. The jobs file lists every job of the period: `direct` marks those with a DIRECT
- * row (the report's jobs), the others are there for the overlap check. Returns the rows written
- * and the period's INDIRECT rows.
+ * `out.jobs`. The jobs file lists every job of the period, those of its job events
+ * (`eventsParquet`, its main_jobevent rollup) too: `direct` marks those with a DIRECT row (the
+ * report's jobs), the others are there for the overlap check. Returns the rows written and the
+ * period's INDIRECT rows.
  */
 export async function writeUsageRollup(
   db: TallyDuckDb,
   jhsParquet: string,
   out: { hosts: string; jobs: string },
+  eventsParquet?: string,
 ): Promise<{ hosts: number; jobs: number; indirectRows: number }> {
   const src = `read_parquet(${literal(jhsParquet)})`;
+  const eventJobs = eventsParquet ? ` UNION SELECT install_uuid, job_remote_id FROM read_parquet(${literal(eventsParquet)})` : '';
   const { hosts, jobs } = usageSelects(src);
   // Each table streams from its aggregation into Parquet: a table built first cost as much again to copy.
   const hostRows = await db.run(`COPY (${hosts}) TO ${literal(out.hosts)} (FORMAT parquet, COMPRESSION zstd)`);
@@ -40,7 +44,7 @@ export async function writeUsageRollup(
     `COPY (WITH d AS MATERIALIZED (${jobs})
        SELECT o, t, u, j, true AS direct FROM d
        UNION ALL SELECT NULL::VARCHAR, NULL::VARCHAR, u, j, false FROM (
-         SELECT install_uuid AS u, job_remote_id AS j FROM ${src} EXCEPT SELECT u, j FROM d)) TO ${literal(out.jobs)} (FORMAT parquet, COMPRESSION zstd)`,
+         SELECT install_uuid AS u, job_remote_id AS j FROM ${src}${eventJobs} EXCEPT SELECT u, j FROM d)) TO ${literal(out.jobs)} (FORMAT parquet, COMPRESSION zstd)`,
   );
   const [c] = await db.all<{ k: bigint }>(`SELECT count(*) AS k FROM ${src} WHERE managed_node_type <> ${DIRECT}`);
   return { hosts: hostRows, jobs: jobRows, indirectRows: Number(c?.k ?? 0) };

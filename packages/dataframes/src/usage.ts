@@ -77,10 +77,12 @@ async function orgFilter(db: UsageDb, filter: readonly string[] | undefined): Pr
  * `and` (SQL, e.g. an organization filter) added to the filter. Shared by the report's tables
  * and the usage rollups, which write them straight to Parquet.
  */
-export function usageSelects(grouped: string, and = ''): { hosts: string; jobs: string; where: string } {
+export function usageSelects(grouped: string, and = ''): { hosts: string; jobs: string; hostMap: string; where: string } {
   const where = `managed_node_type = ${DIRECT}${and}`;
   return {
     where,
+    hostMap: `SELECT original_host_name, install_uuid, job_remote_id, max(host_name) AS host_name
+       FROM ${grouped} WHERE ${where} GROUP BY ALL HAVING max(host_name) IS DISTINCT FROM original_host_name`,
     hosts: `SELECT organization_name AS o, job_template_name AS t, host_name AS h,
        count(*) AS n, sum(task_runs) AS tr, min(first_automation) AS f, max(last_automation) AS l,
        min(job_created) AS jc_first, max(job_created) AS jc_last
@@ -95,15 +97,10 @@ export function usageSelects(grouped: string, and = ''): { hosts: string; jobs: 
  */
 export async function usageFromGrouped(db: UsageDb, grouped: string, opts: UsageSqlOptions): Promise<UsageResult> {
   const [e] = await db.all(`SELECT NOT EXISTS (SELECT 1 FROM ${grouped} WHERE managed_node_type = ${DIRECT}) AS empty`);
-  const { hosts, jobs, where } = usageSelects(grouped, (await orgFilter(db, opts.organizationFilter))('organization_name'));
+  const { hosts, jobs, hostMap } = usageSelects(grouped, (await orgFilter(db, opts.organizationFilter))('organization_name'));
   await db.run(`CREATE OR REPLACE TABLE ${USAGE_TABLES.hosts} AS ${hosts}`);
   await db.run(`CREATE OR REPLACE TABLE ${USAGE_TABLES.jobs} AS ${jobs}`);
-  if (opts.hostMap) {
-    await db.run(
-      `CREATE OR REPLACE TABLE ${USAGE_TABLES.hostMap} AS SELECT original_host_name, install_uuid, job_remote_id, max(host_name) AS host_name
-       FROM ${grouped} WHERE ${where} GROUP BY ALL HAVING max(host_name) IS DISTINCT FROM original_host_name`,
-    );
-  }
+  if (opts.hostMap) await db.run(`CREATE OR REPLACE TABLE ${USAGE_TABLES.hostMap} AS ${hostMap}`);
   return { empty: Boolean(e?.empty) };
 }
 

@@ -8,6 +8,7 @@ import { DirectoryStorage } from '@tally/storage';
 import { schemaCsv } from '@tally/testkit';
 import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { workbookCells } from './workbook-cells.js';
 
 // The three content-usage sheets of a generated month with events, from the tarballs and from
 // daily rollups, against the same figures computed here from the CSVs the tarballs hold.
@@ -54,13 +55,13 @@ function rng(seed: number): () => number {
  * events do not know) and 2 hosts with events only, 1–4 events per job host: job 1 runs on the first two days (a job host
  * summary and events on each), some events lack a task_action or a host, some a duration.
  */
-function generate(): Day[] {
+function generate(opts: { jobInTwoDays: boolean } = { jobInTwoDays: true }): Day[] {
   const rand = rng(2024);
   let id = 0;
   return DAYS.map((date, d) => {
     const day: Day = { jhs: [], events: [] };
     for (let job = d * 4 + 1; job <= d * 4 + 4; job++) {
-      const jobId = job === 5 ? 1 : job; // the second day's first job is job 1 again
+      const jobId = opts.jobInTwoDays && job === 5 ? 1 : job; // the second day's first job is job 1 again
       // Hosts 12–13 have events but no job host summary (counted by their names alone).
       for (let h = 0; h < 14; h++) {
         if (rand() < 0.3) continue;
@@ -93,8 +94,9 @@ function generate(): Day[] {
   });
 }
 
-function writeTarballs(ship: string, days: Day[], install: string): void {
+function writeTarballs(ship: string, days: Day[], install: string, only?: number): void {
   days.forEach((day, i) => {
+    if (only !== undefined && i !== only) return;
     const src = mkdtempSync(join(tmpdir(), 'tally-content-src-'));
     writeFileSync(join(src, 'config.json'), JSON.stringify({ install_uuid: install }));
     writeFileSync(join(src, 'job_host_summary.csv'), schemaCsv('job_host_summary.csv', day.jhs));
@@ -192,7 +194,74 @@ describe('content-usage sheets of a month with events', () => {
     expect(rolled.parts.filter((p) => p.kind === 'main_jobevent')).toHaveLength(3);
     const fromRollups = await buildCcspReport({ type: 'CCSPv2', storage, period: { month: '2024-05' }, params, force: true });
     expect(fromRollups.read?.days).toEqual({ rollup: DAYS, raw: [] });
+    // Job 1 runs on two days: the content rollups do not merge, the job-grain ones are read.
     expect(fromRollups.read?.inputs.filter((i) => i.name.includes('/main_jobevent/'))).toHaveLength(3);
+    expect(fromRollups.read?.inputs.filter((i) => i.name.includes('/usage_content/'))).toHaveLength(0);
     expect(await contentSheets(join(ship, fromRollups.name))).toEqual(fromRaw);
+  });
+});
+
+describe('content-usage sheets merged from content rollups', () => {
+  const INSTALL = '3c0ffee0-aaaa-4bbb-8ccc-000000000002';
+  const month = { since: new Date('2024-05-01T00:00:00Z'), until: new Date('2024-05-04T00:00:00Z') };
+  const report = (storage: DirectoryStorage, from?: 'raw') =>
+    buildCcspReport({ type: 'CCSPv2', storage, period: { month: '2024-05' }, params, force: true, ...(from ? { from } : {}) });
+  const readOf = (r: Awaited<ReturnType<typeof report>>, kind: string) => r.read?.inputs.filter((i) => i.name.includes(`/${kind}/`)) ?? [];
+
+  /** A ship of `days`, its report from the tarballs (checked against `expected`) and its day rollups. */
+  async function rolledUp(name: string, days: Day[]) {
+    const ship = join(base, name);
+    writeTarballs(ship, days, INSTALL);
+    const storage = new DirectoryStorage({ base: ship });
+    const raw = await report(storage, 'raw');
+    expect(raw.status).toBe('written');
+    expect(await contentSheets(join(ship, raw.name))).toEqual(expected(days, INSTALL));
+    const rawCells = await workbookCells(join(ship, raw.name));
+    await rollup({ storage, ...month, period: 'day' });
+    return { ship, storage, rawCells };
+  }
+
+  it('no job in two days: every sheet from the usage and content rollups alone, the cells of the tarballs', async () => {
+    const days = generate({ jobInTwoDays: false });
+    const { ship, storage, rawCells } = await rolledUp('merged', days);
+    const merged = await report(storage);
+    expect(merged.read?.days).toEqual({ rollup: DAYS, raw: [] });
+    expect(readOf(merged, 'usage_content')).toHaveLength(3);
+    expect(readOf(merged, 'usage_hosts')).toHaveLength(3);
+    expect(readOf(merged, 'main_jobevent')).toHaveLength(0);
+    expect(readOf(merged, 'job_host_summary')).toHaveLength(0);
+    // Hosts run content on several days: unique hosts are not the days' sums.
+    const sheets = await contentSheets(join(ship, merged.name));
+    expect(sheets).toEqual(expected(days, INSTALL));
+    expect(await workbookCells(join(ship, merged.name))).toEqual(rawCells);
+  });
+
+  it('a job whose events lie on another day than its job host summaries: the job-grain rollups', async () => {
+    const days = generate({ jobInTwoDays: false });
+    // Day 2's events of job 5 (a renamed host among them) move to day 3: the rename is day 2's.
+    const moved = days[1]!.events.filter((e) => e.job_remote_id === '5');
+    expect(moved.some((e) => e.host_name === 'host-0.example.com' || e.host_name === 'host-3.example.com')).toBe(true);
+    days[1]!.events = days[1]!.events.filter((e) => e.job_remote_id !== '5');
+    days[2]!.events.push(...moved);
+    const { ship, storage, rawCells } = await rolledUp('moved', days);
+    const fromRollups = await report(storage);
+    expect(fromRollups.read?.days).toEqual({ rollup: DAYS, raw: [] });
+    expect(readOf(fromRollups, 'usage_content')).toHaveLength(0);
+    expect(readOf(fromRollups, 'main_jobevent')).toHaveLength(3);
+    expect(await workbookCells(join(ship, fromRollups.name))).toEqual(rawCells);
+  });
+
+  it('a stale day: read from its tarball beside the others\' rollups, the same cells', async () => {
+    const days = generate({ jobInTwoDays: false });
+    const { ship, storage } = await rolledUp('stale', days);
+    // Day 3's tarball changes after its rollup: that day is read raw.
+    days[2]!.events.push({ ...days[2]!.events[0]!, id: '999999', duration: '1.500000' });
+    writeTarballs(ship, days, INSTALL, 2);
+    const mixed = await report(storage);
+    expect(mixed.read?.days).toEqual({ rollup: DAYS.slice(0, 2), raw: DAYS.slice(2) });
+    expect(readOf(mixed, 'usage_content')).toHaveLength(0);
+    expect(await contentSheets(join(ship, mixed.name))).toEqual(expected(days, INSTALL));
+    const raw = await report(storage, 'raw');
+    expect(await workbookCells(join(ship, mixed.name))).toEqual(await workbookCells(join(ship, raw.name)));
   });
 });
