@@ -24,10 +24,10 @@ export function contentRollupName(period: string, date: string, prefix = 'rollup
   return `${prefix}/usage_content/period=${period}/date=${date}/part-0.parquet`;
 }
 
-const EVENTS = 'content_rollup_events';
+const TRIPLES = 'content_rollup_triples';
 const KEYS = 'content_rollup_keys';
+const NODES = 'content_rollup_nodes';
 const HOST_SETS = 'content_rollup_host_sets';
-const SETS = 'content_rollup_sets';
 
 /**
  * The per-node grouping needs nodes as columns: an install holding `_` or spelled `nan` makes
@@ -38,47 +38,61 @@ async function nodesAreColumns(db: ContentDb, events: string): Promise<boolean> 
   return !r?.bad;
 }
 
+const sameKeys = (a: string, b: string) => CONTENT_KEYS.map((k) => `${a}.${k} IS NOT DISTINCT FROM ${b}.${k}`).join(' AND ');
+/** A key row `y` of `KEYS` that is one of the keys of the (collection, role, module) row `t`. */
+const keyOf = (y: string, t: string) => CONTENT_KEYS.map((k) => `(${y}.sheet = '${k}' AND ${y}.k IS NOT DISTINCT FROM ${t}.${k})`).join(' OR ');
+
 /**
  * Write the content rollup of one period from its job host summary and main_jobevent rollups
  * (grouped rows) to `out`. Returns the rows written, or undefined (nothing written) when its
  * figures would not merge (see `nodesAreColumns`).
+ *
+ * Counting distinct (key, node) pairs per sheet is what costs; instead each node (host, install,
+ * job) is grouped ONCE with the bit string of the keys its events ran (the OR of its (collection,
+ * role, module) triples' bits, from the few distinct triples): a key's nodes are those whose bits
+ * hold it, counted per distinct bit string; a host's key set is the OR of its nodes' bits.
  */
 export async function writeContentRollup(db: ContentDb, parts: { jhs: string; events: string }, out: string): Promise<number | undefined> {
   const events = `read_parquet(${literal(parts.events)})`;
   if (!(await nodesAreColumns(db, events))) return undefined;
   const names = CONTENT_KEYS.join(', ');
   try {
+    await db.run(
+      `CREATE OR REPLACE TEMP TABLE ${TRIPLES} AS SELECT ${names}, sum(task_runs) AS task_runs, COALESCE(sum(TRY_CAST(round(duration * 1e6) AS BIGINT)), 0) AS us
+       FROM ${events} GROUP BY ALL`,
+    );
+    const distinctKeys = CONTENT_KEYS.map((k) => `SELECT DISTINCT '${k}' AS sheet, ${k} AS k FROM ${TRIPLES}`).join(' UNION ALL ');
+    await db.run(`CREATE OR REPLACE TEMP TABLE ${KEYS} AS SELECT sheet, k, (row_number() OVER () - 1)::INTEGER AS kid FROM (${distinctKeys})`);
+    const [n] = await db.all<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM ${KEYS}`);
+    const last = Math.max(0, (n?.n ?? 0) - 1);
     // Event hosts renamed as the report renames them: by their own job's DIRECT job host summaries.
     await db.run(
-      `CREATE OR REPLACE TEMP TABLE ${EVENTS} AS SELECT COALESCE(m.host_name, e.host_name) AS h, ${CONTENT_KEYS.map((k) => `e.${k}`).join(', ')},
-         e.install_uuid AS u, e.job_remote_id AS j, e.task_runs, TRY_CAST(round(e.duration * 1e6) AS BIGINT) AS us
-       FROM ${events} e LEFT JOIN (${usageSelects(`read_parquet(${literal(parts.jhs)})`).hostMap}) m ON m.original_host_name = e.host_name
-         AND m.install_uuid IS NOT DISTINCT FROM e.install_uuid AND m.job_remote_id IS NOT DISTINCT FROM e.job_remote_id`,
+      `CREATE OR REPLACE TEMP TABLE ${NODES} AS
+       WITH tm AS (SELECT t.${CONTENT_KEYS.join(', t.')}, bitstring_agg(y.kid, 0, ${last}) AS m FROM ${TRIPLES} t JOIN ${KEYS} y ON ${keyOf('y', 't')} GROUP BY ALL)
+       SELECT COALESCE(mp.host_name, e.host_name) AS h, e.install_uuid AS u, e.job_remote_id AS j, bit_or(tm.m) AS m
+       FROM ${events} e JOIN tm ON ${sameKeys('tm', 'e')}
+       LEFT JOIN (${usageSelects(`read_parquet(${literal(parts.jhs)})`).hostMap}) mp ON mp.original_host_name = e.host_name
+         AND mp.install_uuid IS NOT DISTINCT FROM e.install_uuid AND mp.job_remote_id IS NOT DISTINCT FROM e.job_remote_id
+       GROUP BY ALL`,
     );
-    const sheet = (what: 'name' | 'value') => CONTENT_KEYS.map((k) => `WHEN GROUPING(${k}) = 0 THEN ${what === 'name' ? `'${k}'` : k}`).join(' ');
-    await db.run(
-      `CREATE OR REPLACE TEMP TABLE ${KEYS} AS SELECT sheet, k, (row_number() OVER ())::INTEGER AS kid, nodes, task_runs, us FROM (
-         SELECT CASE ${sheet('name')} END AS sheet, CASE ${sheet('value')} END AS k, count(DISTINCT (h, u, j)) AS nodes,
-           sum(task_runs) AS task_runs, COALESCE(sum(us), 0) AS us
-         FROM ${EVENTS} GROUP BY GROUPING SETS (${CONTENT_KEYS.map((k) => `(${k})`).join(', ')}))`,
-    );
-    const perKey = CONTENT_KEYS.map((k) => `SELECT h, '${k}' AS sheet, ${k} AS k FROM d`).join(' UNION ALL ');
-    await db.run(
-      `CREATE OR REPLACE TEMP TABLE ${HOST_SETS} AS WITH d AS (SELECT DISTINCT h, ${names} FROM ${EVENTS})
-       SELECT x.h, list(DISTINCT y.kid ORDER BY y.kid) AS ks FROM (${perKey}) x JOIN ${KEYS} y ON y.sheet = x.sheet AND y.k IS NOT DISTINCT FROM x.k GROUP BY x.h`,
-    );
-    await db.run(`CREATE OR REPLACE TEMP TABLE ${SETS} AS SELECT ks, (row_number() OVER ())::INTEGER AS sid FROM (SELECT DISTINCT ks FROM ${HOST_SETS})`);
+    await db.run(`CREATE OR REPLACE TEMP TABLE ${HOST_SETS} AS SELECT h, bit_or(m) AS m FROM ${NODES} GROUP BY h`);
     const none = { kid: 'NULL::INTEGER', sheet: 'NULL::VARCHAR', k: 'NULL::VARCHAR', nodes: 'NULL::BIGINT', task_runs: 'NULL::HUGEINT', us: 'NULL::HUGEINT', sid: 'NULL::INTEGER', h: 'NULL::VARCHAR' };
     const row = (kind: number, set: Partial<typeof none>) =>
       `${kind}::TINYINT AS kind, ${Object.entries({ ...none, ...set }).map(([c, v]) => `${v} AS ${c}`).join(', ')}`;
     return await db.run(
-      `COPY (SELECT ${row(0, { kid: 'kid', sheet: 'sheet', k: 'k', nodes: 'nodes', task_runs: 'task_runs', us: 'us' })} FROM ${KEYS}
-         UNION ALL SELECT ${row(1, { kid: 'unnest(ks)', sid: 'sid' })} FROM ${SETS}
-         UNION ALL SELECT ${row(2, { sid: 's.sid', h: 'hs.h' })} FROM ${HOST_SETS} hs JOIN ${SETS} s ON s.ks = hs.ks)
+      `COPY (
+         WITH cm AS (SELECT m, count(*) AS n FROM ${NODES} GROUP BY m),
+         sets AS (SELECT m, (row_number() OVER ())::INTEGER AS sid FROM (SELECT DISTINCT m FROM ${HOST_SETS})),
+         sums AS (SELECT y.kid, sum(t.task_runs) AS task_runs, sum(t.us) AS us FROM ${TRIPLES} t JOIN ${KEYS} y ON ${keyOf('y', 't')} GROUP BY y.kid),
+         nodes AS (SELECT y.kid, sum(cm.n) AS nodes FROM cm JOIN ${KEYS} y ON get_bit(cm.m, y.kid) = 1 GROUP BY y.kid)
+         SELECT ${row(0, { kid: 'y.kid', sheet: 'y.sheet', k: 'y.k', nodes: 'nodes.nodes', task_runs: 's.task_runs', us: 's.us' })}
+           FROM ${KEYS} y JOIN sums s ON s.kid = y.kid JOIN nodes ON nodes.kid = y.kid
+         UNION ALL SELECT ${row(1, { kid: 'y.kid', sid: 'sets.sid' })} FROM sets JOIN ${KEYS} y ON get_bit(sets.m, y.kid) = 1
+         UNION ALL SELECT ${row(2, { sid: 'sets.sid', h: 'hs.h' })} FROM ${HOST_SETS} hs JOIN sets ON sets.m = hs.m)
        TO ${literal(out)} (FORMAT parquet, COMPRESSION zstd)`,
     );
   } finally {
-    for (const t of [EVENTS, KEYS, HOST_SETS, SETS]) await db.run(`DROP TABLE IF EXISTS ${t}`);
+    for (const t of [TRIPLES, KEYS, NODES, HOST_SETS]) await db.run(`DROP TABLE IF EXISTS ${t}`);
   }
 }
 
