@@ -8,7 +8,8 @@ import { JobHostSummary } from './job-host-summary.js';
 import { MainJobevent } from './main-jobevent.js';
 import { type PeriodWindow, periodWindows, type RollupKind, type RollupManifest, type RollupManifestPart, readManifest, rollup } from './rollup.js';
 import { type LoadedAdjustments, loadUsage, type LoadUsageOptions, USAGE_TABLES, type UsageTables, usageTables } from './usage.js';
-import { usageFromRollups, usageRollupsOverlap } from './usage-rollup.js';
+import { monthToDateCovers } from './month-to-date.js';
+import { usageFromRollups, usageMergeable, usageRollupsOverlap } from './usage-rollup.js';
 
 /** The kinds a report reads: a rollup is usable only when it rolled both up. */
 const REPORT_KINDS: readonly RollupKind[] = ['job_host_summary', 'main_jobevent'];
@@ -270,8 +271,8 @@ export async function periodUsage(opts: PeriodUsageOptions): Promise<PeriodUsage
   const plans = await planDays(opts);
   const total = plans.filter((p) => p.tarballs.length > 0).length;
   opts.onProgress?.({ phase: 'plan', days: { done: 0, total }, tarballs: plans.reduce((n, p) => n + p.tarballs.length, 0) });
-  const refused = (failure: SkippedInput) => {
-    log.warn('rollup cannot be read; its days are read from the tarballs', { ...failure });
+  const refused = (failure: SkippedInput, why = 'rollup cannot be read; its days are read from the tarballs') => {
+    log.warn(why, { ...failure });
     skipped.push(failure);
   };
 
@@ -366,9 +367,6 @@ async function chooseRollups(
 /** The days (with tarballs) of these rollups, sorted. */
 const daysOf = (cs: readonly Chosen[]) => cs.flatMap((c) => c.days.filter((p) => p.tarballs.length > 0).map((p) => p.window.date)).sort();
 
-/** Can this rollup's usage tables be merged with others' (no INDIRECT rows, no job events)? */
-const mergeable = (m: RollupManifest) => m.usage !== undefined && m.usage.indirectRows === 0 && !m.parts.main_jobevent?.rows;
-
 /** The usage parts, and the extra dataframes' parts (their rows are read as they are). */
 const usageParts = (m: RollupManifest, extras: readonly Dataframe[]): [PartKey, RollupManifestPart | null | undefined][] => [
   ['usage_hosts', m.usage?.hosts],
@@ -384,14 +382,18 @@ const usageParts = (m: RollupManifest, extras: readonly Dataframe[]): [PartKey, 
 async function fromUsageRollups(
   opts: PeriodUsageOptions,
   chosen: readonly Chosen[],
-  ctx: { frames: Frames; refused: (f: SkippedInput) => void; log: Logger },
+  ctx: { frames: Frames; refused: (f: SkippedInput, why?: string) => void; log: Logger },
 ): Promise<Omit<PeriodUsage, 'skipped' | 'days'> | { bad: Chosen[] }> {
-  if ((opts.read?.jobHostSummary ?? true) === false || !chosen.every((c) => mergeable(c.manifest))) return { bad: [] };
+  if ((opts.read?.jobHostSummary ?? true) === false || !chosen.every((c) => usageMergeable(c.manifest))) return { bad: [] };
   const got: FetchedRollup[] = [];
   const bad: Chosen[] = [];
+  const toDate: { fetched: FetchedRollup[]; covered: Set<Chosen> } = { fetched: [], covered: new Set() };
   try {
+    await fetchMonthsToDate(opts.storage, chosen, toDate, ctx.refused);
     for (const c of chosen) {
-      const f = await fetchRollup(opts.storage, c.manifest, usageParts(c.manifest, ctx.frames.extras));
+      // A day merged into a month-to-date rollup adds only its other parts.
+      const which = toDate.covered.has(c) ? partsFor(c.manifest, ctx.frames.extras) : usageParts(c.manifest, ctx.frames.extras);
+      const f = await fetchRollup(opts.storage, c.manifest, which);
       if ('fetched' in f) got.push(f.fetched);
       else {
         ctx.refused(f.failure);
@@ -399,12 +401,13 @@ async function fromUsageRollups(
       }
     }
     if (bad.length > 0) return { bad };
-    const paths = (k: PartKey) => got.flatMap((r) => r.parts.filter((p) => p.kind === k).map((p) => p.local.path));
+    const read = [...toDate.fetched, ...got];
+    const paths = (k: PartKey) => read.flatMap((r) => r.parts.filter((p) => p.kind === k).map((p) => p.local.path));
     if (await usageRollupsOverlap(opts.db, paths('usage_jobs'))) {
       ctx.log.debug('usage rollups share jobs across periods: reading the job-grain rollups');
       return { bad: [] };
     }
-    const inputs = got.flatMap((r) => r.parts.map((p) => p.input));
+    const inputs = read.flatMap((r) => r.parts.map((p) => p.input));
     opts.onProgress?.({ phase: 'rollups', days: { done: daysOf(chosen).length, total: daysOf(chosen).length }, rows: inputs.reduce((n, i) => n + (i.rows ?? 0), 0) });
     // The extra dataframes' rows as they are; the sheets' other inputs (INDIRECT rows, events) are absent from these days.
     for (const [i, r] of got.entries()) {
@@ -420,7 +423,33 @@ async function fromUsageRollups(
     const usage: UsageTables = { db: opts.db, hosts: USAGE_TABLES.hosts, jobs: USAGE_TABLES.jobs, hostMap: undefined, events: undefined, empty, method: 'usage-rollups' };
     return { usage, inputs, removed: Promise.resolve() };
   } finally {
-    for (const r of got) for (const p of r.parts) await p.local.release();
+    for (const r of [...toDate.fetched, ...got]) for (const p of r.parts) await p.local.release();
+  }
+}
+
+/**
+ * Fetch the month-to-date usage rollups that stand for some of the chosen day rollups (see
+ * month-to-date.ts) into `out`, with the days they cover. One that cannot be read is named,
+ * and its days' own usage rollups are merged instead.
+ */
+async function fetchMonthsToDate(
+  storage: Store,
+  chosen: readonly Chosen[],
+  out: { fetched: FetchedRollup[]; covered: Set<Chosen> },
+  refused: (f: SkippedInput, why?: string) => void,
+): Promise<void> {
+  const byManifest = new Map(chosen.map((c) => [c.manifest, c]));
+  for (const cover of monthToDateCovers(chosen.map((c) => c.manifest))) {
+    const f = await fetchRollup(storage, cover.last, [
+      ['usage_hosts', cover.merged.hosts],
+      ['usage_jobs', cover.merged.jobs],
+    ]);
+    if (!('fetched' in f)) {
+      refused(f.failure, "month-to-date usage rollup cannot be read; its days' usage rollups are merged instead");
+      continue;
+    }
+    out.fetched.push(f.fetched);
+    for (const m of cover.days) out.covered.add(byManifest.get(m)!);
   }
 }
 
