@@ -9,7 +9,8 @@ import { JobHostSummary } from './job-host-summary.js';
 import { MainJobevent } from './main-jobevent.js';
 import { type PeriodWindow, periodWindows, type RollupKind, type RollupManifest, type RollupManifestPart, readManifest, rollup } from './rollup.js';
 import { type LoadedAdjustments, loadUsage, type LoadUsageOptions, USAGE_TABLES, type UsageTables, usageTables } from './usage.js';
-import { usageFromRollups, usageRollupsOverlap } from './usage-rollup.js';
+import { monthToDateCovers } from './month-to-date.js';
+import { usageFromRollups, usageMergeable, usageRollupsOverlap } from './usage-rollup.js';
 
 /** The kinds a report reads: a rollup is usable only when it rolled both up. */
 const REPORT_KINDS: readonly RollupKind[] = ['job_host_summary', 'main_jobevent'];
@@ -271,8 +272,8 @@ export async function periodUsage(opts: PeriodUsageOptions): Promise<PeriodUsage
   const plans = await planDays(opts);
   const total = plans.filter((p) => p.tarballs.length > 0).length;
   opts.onProgress?.({ phase: 'plan', days: { done: 0, total }, tarballs: plans.reduce((n, p) => n + p.tarballs.length, 0) });
-  const refused = (failure: SkippedInput) => {
-    log.warn('rollup cannot be read; its days are read from the tarballs', { ...failure });
+  const refused = (failure: SkippedInput, why = 'rollup cannot be read; its days are read from the tarballs') => {
+    log.warn(why, { ...failure });
     skipped.push(failure);
   };
 
@@ -368,16 +369,16 @@ async function chooseRollups(
 const daysOf = (cs: readonly Chosen[]) => cs.flatMap((c) => c.days.filter((p) => p.tarballs.length > 0).map((p) => p.window.date)).sort();
 
 /**
- * Can this rollup's usage tables be merged with others' (no INDIRECT rows; job events only when
- * `content` is not asked for or it has their content rollup)?
+ * The parts a day's usage rollup is read with: its usage tables unless a month-to-date merge
+ * stands for them (`merged`), with `content` its content rollup, and the extra dataframes' parts
+ * (their rows are read as they are).
  */
-const mergeable = (m: RollupManifest, content: boolean) =>
-  m.usage !== undefined && m.usage.indirectRows === 0 && (!m.parts.main_jobevent?.rows || !content || m.usage.content !== undefined);
-
-/** The usage parts (with `content`, the content rollup too), and the extra dataframes' parts (their rows are read as they are). */
-const usageParts = (m: RollupManifest, extras: readonly Dataframe[], content: boolean): [PartKey, RollupManifestPart | null | undefined][] => [
-  ['usage_hosts', m.usage?.hosts],
-  ['usage_jobs', m.usage?.jobs],
+const usageParts = (
+  m: RollupManifest,
+  extras: readonly Dataframe[],
+  { content, merged }: { content: boolean; merged: boolean },
+): [PartKey, RollupManifestPart | null | undefined][] => [
+  ...(merged ? [] : ([['usage_hosts', m.usage?.hosts], ['usage_jobs', m.usage?.jobs]] satisfies [PartKey, RollupManifestPart | undefined][])),
   ...(content ? [['usage_content', m.usage?.content] satisfies [PartKey, RollupManifestPart | undefined]] : []),
   ...partsFor(m, extras),
 ];
@@ -398,16 +399,18 @@ const readsContent = (opts: PeriodUsageOptions, chosen: readonly Chosen[]) =>
 async function fromUsageRollups(
   opts: PeriodUsageOptions,
   chosen: readonly Chosen[],
-  ctx: { frames: Frames; refused: (f: SkippedInput) => void; log: Logger },
+  ctx: { frames: Frames; refused: (f: SkippedInput, why?: string) => void; log: Logger },
 ): Promise<Omit<PeriodUsage, 'skipped' | 'days'> | { bad: Chosen[] }> {
   const content = readsContent(opts, chosen);
-  if ((opts.read?.jobHostSummary ?? true) === false || !chosen.every((c) => mergeable(c.manifest, content))) return { bad: [] };
+  if ((opts.read?.jobHostSummary ?? true) === false || !chosen.every((c) => usageMergeable(c.manifest, content))) return { bad: [] };
   if (content && opts.organizationFilter?.length) return { bad: [] };
   const got: FetchedRollup[] = [];
   const bad: Chosen[] = [];
+  const toDate: { fetched: FetchedRollup[]; covered: Set<Chosen> } = { fetched: [], covered: new Set() };
   try {
+    await fetchMonthsToDate(opts.storage, chosen, toDate, ctx.refused);
     for (const c of chosen) {
-      const f = await fetchRollup(opts.storage, c.manifest, usageParts(c.manifest, ctx.frames.extras, content));
+      const f = await fetchRollup(opts.storage, c.manifest, usageParts(c.manifest, ctx.frames.extras, { content, merged: toDate.covered.has(c) }));
       if ('fetched' in f) got.push(f.fetched);
       else {
         ctx.refused(f.failure);
@@ -415,12 +418,13 @@ async function fromUsageRollups(
       }
     }
     if (bad.length > 0) return { bad };
-    const paths = (k: PartKey) => got.flatMap((r) => r.parts.filter((p) => p.kind === k).map((p) => p.local.path));
+    const read = [...toDate.fetched, ...got];
+    const paths = (k: PartKey) => read.flatMap((r) => r.parts.filter((p) => p.kind === k).map((p) => p.local.path));
     if (await usageRollupsOverlap(opts.db, paths('usage_jobs'))) {
       ctx.log.debug('usage rollups share jobs across periods: reading the job-grain rollups');
       return { bad: [] };
     }
-    const inputs = got.flatMap((r) => r.parts.map((p) => p.input));
+    const inputs = read.flatMap((r) => r.parts.map((p) => p.input));
     opts.onProgress?.({ phase: 'rollups', days: { done: daysOf(chosen).length, total: daysOf(chosen).length }, rows: inputs.reduce((n, i) => n + (i.rows ?? 0), 0) });
     // The extra dataframes' rows as they are; the sheets' other inputs (INDIRECT rows, events) are absent from these days.
     for (const [i, r] of got.entries()) {
@@ -441,7 +445,33 @@ async function fromUsageRollups(
     if (content) usage.content = await mergedContent(opts.db, paths('usage_content'));
     return { usage, inputs, removed: Promise.resolve() };
   } finally {
-    for (const r of got) for (const p of r.parts) await p.local.release();
+    for (const r of [...toDate.fetched, ...got]) for (const p of r.parts) await p.local.release();
+  }
+}
+
+/**
+ * Fetch the month-to-date usage rollups that stand for some of the chosen day rollups (see
+ * month-to-date.ts) into `out`, with the days they cover. One that cannot be read is named,
+ * and its days' own usage rollups are merged instead.
+ */
+async function fetchMonthsToDate(
+  storage: Store,
+  chosen: readonly Chosen[],
+  out: { fetched: FetchedRollup[]; covered: Set<Chosen> },
+  refused: (f: SkippedInput, why?: string) => void,
+): Promise<void> {
+  const byManifest = new Map(chosen.map((c) => [c.manifest, c]));
+  for (const cover of monthToDateCovers(chosen.map((c) => c.manifest))) {
+    const f = await fetchRollup(storage, cover.last, [
+      ['usage_hosts', cover.merged.hosts],
+      ['usage_jobs', cover.merged.jobs],
+    ]);
+    if (!('fetched' in f)) {
+      refused(f.failure, "month-to-date usage rollup cannot be read; its days' usage rollups are merged instead");
+      continue;
+    }
+    out.fetched.push(f.fetched);
+    for (const m of cover.days) out.covered.add(byManifest.get(m)!);
   }
 }
 

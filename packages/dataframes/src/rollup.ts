@@ -12,6 +12,7 @@ import { type HashedObject, hashFile, hashObject, listObject, type ReadProgress 
 import { type LoadResult, loadExtracted, withExtracted } from './load.js';
 import { MainHost } from './main-host.js';
 import { MainJobevent } from './main-jobevent.js';
+import { type MonthToDate, writeMonthsToDate } from './month-to-date.js';
 import { usageRollupName, writeUsageRollup } from './usage-rollup.js';
 
 export type RollupPeriod = 'day' | 'week' | 'month';
@@ -76,6 +77,8 @@ export interface RollupManifest {
    * rollup (see content-rollup.ts) when it had job events whose figures merge.
    */
   usage?: { hosts: RollupManifestPart; jobs: RollupManifestPart; indirectRows: number; content?: RollupManifestPart | undefined } | undefined;
+  /** A day's: the merge of its month's usage tables up to it (see month-to-date.ts). */
+  monthToDate?: MonthToDate | undefined;
 }
 
 /** A tarball a rollup was built from: as listed and hashed, with the CSV records it contributed (or why it contributed none). */
@@ -265,6 +268,10 @@ export async function rollup(opts: RollupOptions): Promise<RollupResult> {
     // Written last: a manifest never names a part that is not stored yet.
     await opts.storage.put(manifestName(opts.period, w.date, opts.prefix), { dict: manifest });
     tell('write', w.date, n + 1, result.tarballs.length);
+  }
+  if (opts.period === 'day' && opts.usage !== false) {
+    const dates = result.parts.filter((p) => p.kind === 'job_host_summary').map((p) => p.date);
+    await writeMonthsToDate(db, dates, { storage: opts.storage, prefix: opts.prefix, dir: tmp.path, logger: log });
   }
   return result;
 }

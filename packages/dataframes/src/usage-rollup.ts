@@ -14,6 +14,7 @@
  */
 import { literal, type TallyDuckDb } from './duckdb.js';
 import { DIRECT } from './job-host-summary.js';
+import type { RollupManifest } from './rollup.js';
 import { USAGE_TABLES, usageSelects } from './usage.js';
 
 /** `rollups/usage_{hosts|jobs}/period={period}/date={date}/part-0.parquet` (beside the kinds' Hive trees). */
@@ -50,6 +51,13 @@ export async function writeUsageRollup(
   return { hosts: hostRows, jobs: jobRows, indirectRows: Number(c?.k ?? 0) };
 }
 
+/**
+ * Can this rollup's usage tables be merged with others' (it has them, no INDIRECT rows; job events
+ * only when `content` is not asked for or it has their content rollup)?
+ */
+export const usageMergeable = (m: RollupManifest, content = false): boolean =>
+  m.usage !== undefined && m.usage.indirectRows === 0 && (!m.parts.main_jobevent?.rows || !content || m.usage.content !== undefined);
+
 /** Does some job (install_uuid, job id) appear in two of these periods' jobs files? */
 export async function usageRollupsOverlap(db: Pick<TallyDuckDb, 'all'>, jobsFiles: readonly string[]): Promise<boolean> {
   if (jobsFiles.length < 2) return false;
@@ -71,10 +79,12 @@ export async function usageFromRollups(
 ): Promise<{ empty: boolean }> {
   const inOrgs = organizationFilter?.length ? ` AND o IN (${organizationFilter.map(literal).join(', ')})` : '';
   const read = (list: readonly string[]) => `read_parquet([${list.map(literal).join(', ')}])`;
-  await db.run(
-    `CREATE OR REPLACE TABLE ${USAGE_TABLES.hosts} AS SELECT o, t, h, CAST(sum(n) AS HUGEINT) AS n, CAST(sum(tr) AS HUGEINT) AS tr, min(f) AS f, max(l) AS l,
-       min(jc_first) AS jc_first, max(jc_last) AS jc_last FROM ${read(files.hosts)} WHERE true${inOrgs} GROUP BY o, t, h`,
-  );
+  // Each file holds one row per (o, t, h) (written grouped): one file needs no merge.
+  const merged =
+    files.hosts.length === 1
+      ? 'SELECT o, t, h, CAST(n AS HUGEINT) AS n, CAST(tr AS HUGEINT) AS tr, f, l, jc_first, jc_last'
+      : 'SELECT o, t, h, CAST(sum(n) AS HUGEINT) AS n, CAST(sum(tr) AS HUGEINT) AS tr, min(f) AS f, max(l) AS l, min(jc_first) AS jc_first, max(jc_last) AS jc_last';
+  await db.run(`CREATE OR REPLACE TABLE ${USAGE_TABLES.hosts} AS ${merged} FROM ${read(files.hosts)} WHERE true${inOrgs}${files.hosts.length === 1 ? '' : ' GROUP BY o, t, h'}`);
   await db.run(`CREATE OR REPLACE TABLE ${USAGE_TABLES.jobs} AS SELECT DISTINCT o, t, u, j FROM ${read(files.jobs)} WHERE direct${inOrgs}`);
   const [e] = await db.all<{ n: bigint }>(`SELECT count(*) AS n FROM ${read(files.hosts)}`);
   return { empty: Number(e?.n ?? 0) === 0 };

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { errorMessage, TallyError } from '@tally/core';
-import { hashObject, type HashedObject, type PeriodUsage, type RollupPeriod, readManifest } from '@tally/dataframes';
+import { hashObject, type HashedObject, type PeriodUsage, type RollupInput, type RollupPeriod, readManifest } from '@tally/dataframes';
 import { listTarballs } from '@tally/extractors';
 import type { Store } from '@tally/storage';
 import type { ReportParams } from './params.js';
@@ -58,7 +58,10 @@ export async function auditOf(
     if (!key) continue;
     const [period, date] = key.split('/') as [RollupPeriod, string];
     const m = await readManifest(storage, period, date);
-    for (const part of [...Object.values(m?.parts ?? {}), m?.usage?.hosts, m?.usage?.jobs]) if (part) builtFrom.set(part.name, m!.inputs.map(({ name, size, sha256, mtimeMs, etag, csvRows }) => ({ name, size, sha256, mtimeMs, etag, ...(csvRows ? { csvRows } : {}) })));
+    const built = (inputs: RollupInput[]) => inputs.map(({ name, size, sha256, mtimeMs, etag, csvRows }) => ({ name, size, sha256, mtimeMs, etag, ...(csvRows ? { csvRows } : {}) }));
+    for (const part of [...Object.values(m?.parts ?? {}), m?.usage?.hosts, m?.usage?.jobs]) if (part) builtFrom.set(part.name, built(m!.inputs));
+    // A month-to-date usage rollup is built from its month's days up to this one.
+    for (const part of [m?.monthToDate?.hosts, m?.monthToDate?.jobs]) if (part) builtFrom.set(part.name, built(m!.monthToDate!.inputs));
   }
   for (const i of opts.read.inputs) {
     // Hashed as it was read, where the reader did; otherwise read again now.

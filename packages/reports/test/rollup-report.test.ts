@@ -57,11 +57,13 @@ function stripUsage(ship: string): void {
   for (const period of readdirSync(join(ship, 'rollups/_inputs'))) {
     for (const f of readdirSync(join(ship, 'rollups/_inputs', period))) {
       const path = join(ship, 'rollups/_inputs', period, f);
-      const { usage: _, ...m } = JSON.parse(readFileSync(path, 'utf8'));
+      const { usage: _, monthToDate: __, ...m } = JSON.parse(readFileSync(path, 'utf8'));
       writeFileSync(path, JSON.stringify(m));
     }
   }
 }
+
+const MONTH_TO_DATE = ['usage_hosts_month_to_date', 'usage_jobs_month_to_date'];
 
 const rollupPeriods = (r: BuildResult) => [...new Set((r.read?.inputs ?? []).filter((i) => i.kind === 'rollup').map((i) => /\/period=(\w+)\//.exec(i.name)?.[1]))].sort();
 
@@ -89,12 +91,13 @@ describe('reports from rollups', () => {
       expect(rawDays(march.res).length).toBeGreaterThan(0);
       expect(rawDays(march.res).every((d) => d >= '2024-03-19')).toBe(true);
 
-      // Every day rolled up: only the usage rollups are read (no job of the fixtures spans two days).
+      // Every day rolled up: only the usage rollups are read (no job of the fixtures spans two days),
+      // a whole month's as its month-to-date merge; the range's February days (not from the 1st) day by day.
       await rollDays(storage, '2024-02-01', '2024-05-01', countUnreachableHosts);
       for (const p of PERIODS) {
         const rolled = await report(storage, ship, p, countUnreachableHosts);
         expect(rawDays(rolled.res), label(p)).toEqual([]);
-        expect(rollupKinds(rolled.res), label(p)).toEqual(['usage_hosts', 'usage_jobs']);
+        expect(rollupKinds(rolled.res), label(p)).toEqual('month' in p ? MONTH_TO_DATE : ['usage_hosts', ...MONTH_TO_DATE, 'usage_jobs'].sort());
         expect(rolled.cells, `rollups ${label(p)}`).toEqual(raw.get(label(p))!.cells);
       }
       // The same days read at the job grain (manifests without usage rollups, as older ones).
@@ -258,6 +261,9 @@ describe('reports from rollups', () => {
     // Three usage rollups (read first) and one job-grain part (read once the usage rollups cannot all be).
     const [replaced, truncated, damaged] = [dates[0]!, dates[1]!, dates[2]!].map((d) => ({ date: d, part: usageRollupName('hosts', 'day', d) }));
     const jobGrain = { date: dates[3]!, part: rollupName('job_host_summary', 'day', dates[3]!) };
+    // The month-to-date merge (read before the days' usage rollups) damaged too: the days' own are read.
+    const toDate = JSON.parse(readFileSync(join(ship, manifestName('day', dates.at(-1)!)), 'utf8')).monthToDate.jobs.name;
+    writeFileSync(join(ship, toDate), 'PAR1 this is not parquet either');
     writeFileSync(join(ship, replaced!.part), 'PAR1 this is not parquet');
     const cut = readFileSync(join(ship, truncated!.part));
     writeFileSync(join(ship, truncated!.part), cut.subarray(0, Math.floor(cut.length / 2)));
@@ -273,18 +279,20 @@ describe('reports from rollups', () => {
     const warnings: { msg: string; fields?: Record<string, unknown> }[] = [];
     const logger: Logger = { debug() {}, info() {}, error() {}, warn: (msg, fields) => void warnings.push({ msg, fields }), child: () => logger };
     const res = await buildCcspReport({ type: 'CCSPv2', storage, period: { month: '2024-03' }, params, countUnreachableHosts: true, force: true, logger });
-    expect(res.read?.skipped.map((s) => s.name).sort()).toEqual(bad.map((b) => b.part).sort());
+    expect(res.read?.skipped.map((s) => s.name).sort()).toEqual([...bad.map((b) => b.part), toDate].sort());
     for (const b of bad) expect(warnings.some((w) => w.fields?.name === b.part && /rollup cannot be read/.test(w.msg)), b.part).toBe(true);
+    expect(warnings.some((w) => w.fields?.name === toDate && /month-to-date usage rollup cannot be read/.test(w.msg))).toBe(true);
     expect(rawDays(res)).toEqual(bad.map((b) => b.date).sort());
     expect(await cells(join(ship, res.name))).toEqual(raw.cells);
 
     // --write-rollups rebuilds those days from the tarballs; the next report reads only (usage) rollups.
     const rebuilt = await buildCcspReport({ type: 'CCSPv2', storage, period: { month: '2024-03' }, params, countUnreachableHosts: true, force: true, writeRollups: true });
     expect(rawDays(rebuilt)).toEqual([]);
-    expect(rebuilt.read?.skipped.map((s) => s.name).sort()).toEqual(bad.map((b) => b.part).sort());
+    expect(rebuilt.read?.skipped.map((s) => s.name).sort()).toEqual([...bad.map((b) => b.part), toDate].sort());
+    // Rebuilding them wrote the month-to-date merge again, from every day.
     const again = await report(storage, ship, { month: '2024-03' }, true);
     expect(rawDays(again.res)).toEqual([]);
-    expect(rollupKinds(again.res)).toEqual(['usage_hosts', 'usage_jobs']);
+    expect(rollupKinds(again.res)).toEqual(MONTH_TO_DATE);
     expect(again.res.read?.skipped).toEqual([]);
     expect(again.cells).toEqual(raw.cells);
   }, SLOW);
@@ -302,6 +310,8 @@ describe('reports from rollups', () => {
     expect(rawDays(rolled.res)).toEqual([]);
     expect(rollupKinds(rolled.res)).toEqual(['job_host_summary']);
     expect(rolled.cells).toEqual(raw.cells);
+    // Nor merged month to date.
+    for (const f of readdirSync(join(ship, 'rollups/_inputs/period=day'))) expect(JSON.parse(readFileSync(join(ship, 'rollups/_inputs/period=day', f), 'utf8')).monthToDate, f).toBeUndefined();
   }, SLOW);
 
   it('usage rollups under an organization filter: the same workbook as from the tarballs', async () => {
@@ -317,7 +327,7 @@ describe('reports from rollups', () => {
     };
     const raw = await build('raw');
     const rolled = await build('auto');
-    expect(rollupKinds(rolled.res)).toEqual(['usage_hosts', 'usage_jobs']);
+    expect(rollupKinds(rolled.res)).toEqual(MONTH_TO_DATE);
     expect(rolled.cells).toEqual(raw.cells);
     expect(JSON.stringify(raw.cells)).not.toContain(orgs[1]!);
   }, SLOW);
@@ -334,5 +344,147 @@ describe('reports from rollups', () => {
     expect(res.res.read?.skipped.map((s) => s.name)).toEqual([part]);
     expect(rawDays(res.res).length).toBeGreaterThan(0);
     expect(res.cells).toEqual(raw.cells);
+  }, SLOW);
+});
+
+/** The month-to-date record of a day's manifest, if any. */
+const monthToDateOf = (ship: string, date: string) => JSON.parse(readFileSync(join(ship, manifestName('day', date)), 'utf8')).monthToDate;
+
+/** A logger that keeps its debug lines (the month-to-date merge tells what it was built from). */
+function debugLines(): { logger: Logger; lines: { msg: string; fields?: Record<string, unknown> }[] } {
+  const lines: { msg: string; fields?: Record<string, unknown> }[] = [];
+  const logger: Logger = { debug: (msg, fields) => void lines.push({ msg, fields }), info() {}, warn() {}, error() {}, child: () => logger };
+  return { logger, lines };
+}
+
+/** A tarball of one job host summary row for job 9999 of install `u-span` on `host` at `day` (`YYYY-MM-DD`). */
+function spanTarball(ship: string, day: string, host: string): void {
+  const src = join(base, `span-${day}`);
+  mkdirSync(src, { recursive: true });
+  writeFileSync(join(src, 'config.json'), JSON.stringify({ install_uuid: 'u-span' }));
+  const at = `${day} 10:00:00+00`;
+  const row = { id: 1, created: at, modified: at, host_name: host, changed: 0, dark: 0, failures: 0, ok: 2, processed: 1, skipped: 0, failed: 'f', ignored: 0, rescued: 0 };
+  writeFileSync(join(src, 'job_host_summary.csv'), schemaCsv('job_host_summary.csv', [{ ...row, job_remote_id: 9999, job_template_name: 'Span template', organization_name: 'Span org' }]));
+  const [y, m, d] = day.split('-');
+  execFileSync('tar', ['czf', join(ship, `data/${y}/${m}/${d}/u-span-${day}-000000+0000-${day}-235959+0000-0.tar.gz`), '-C', src, '.']);
+}
+
+describe('month-to-date usage rollups', () => {
+  it('a run extends the latest earlier merge; whole months in a range each read theirs; the audit lists every tarball', async () => {
+    const { ship, storage } = fixtureShip('mtd-runs');
+    const range = { since: new Date('2024-02-01T00:00:00Z'), until: new Date('2024-05-01T00:00:00Z') };
+    const raw = { march: await report(storage, ship, { month: '2024-03' }, false, 'raw'), range: await report(storage, ship, range, false, 'raw') };
+    const { logger, lines } = debugLines();
+    const roll = (since: string, until: string) => rollup({ storage, since: new Date(`${since}T00:00:00Z`), until: new Date(`${until}T00:00:00Z`), period: 'day', reachableOnly: true, logger });
+    // March in three runs (the last two one day each, as a nightly rollup): each merge starts from the previous one.
+    await roll('2024-03-01', '2024-03-11');
+    expect(monthToDateOf(ship, '2024-03-10').days.map((d: { date: string }) => d.date)).toHaveLength(10);
+    await roll('2024-03-11', '2024-03-18');
+    await roll('2024-03-18', '2024-03-20');
+    const written = lines.filter((l) => l.msg === 'month-to-date usage written').map((l) => l.fields);
+    expect(written.map((f) => [f?.date, f?.from])).toEqual([
+      ['2024-03-10', 'days'],
+      ['2024-03-17', '2024-03-10'],
+      ['2024-03-19', '2024-03-17'],
+    ]);
+    // An earlier merge stays in its day's manifest (a report over a range ending that day reads it).
+    expect(monthToDateOf(ship, '2024-03-17')).toBeDefined();
+    const merged = monthToDateOf(ship, '2024-03-19');
+    expect(merged.days.map((d: { date: string }) => d.date)).toEqual(readdirSync(join(ship, 'data/2024/03')).sort().map((d) => `2024-03-${d}`));
+    expect(merged.inputs.map((i: { name: string }) => i.name).sort()).toEqual(metricsUtilityTarballs().names.filter((n) => n.startsWith('data/2024/03/')));
+
+    // The merge holds exactly the days' rows merged.
+    await using db = await openDuckDb();
+    const days = merged.days.map((d: { date: string }) => `'${join(ship, usageRollupName('hosts', 'day', d.date))}'`).join(', ');
+    const sums = `SELECT o, t, h, sum(n) AS n, sum(tr) AS tr, min(f) AS f, max(l) AS l, min(jc_first) AS a, max(jc_last) AS b`;
+    const diff = await db.all(
+      `(${sums} FROM read_parquet([${days}], hive_partitioning = false) GROUP BY ALL EXCEPT ALL ${sums} FROM read_parquet('${join(ship, merged.hosts.name)}', hive_partitioning = false) GROUP BY ALL)
+       UNION ALL (${sums} FROM read_parquet('${join(ship, merged.hosts.name)}', hive_partitioning = false) GROUP BY ALL EXCEPT ALL ${sums} FROM read_parquet([${days}], hive_partitioning = false) GROUP BY ALL)`,
+    );
+    expect(diff).toEqual([]);
+
+    const march = await report(storage, ship, { month: '2024-03' }, false);
+    expect(rollupKinds(march.res)).toEqual(MONTH_TO_DATE);
+    expect(march.cells).toEqual(raw.march.cells);
+    expect((await verifyReport(storage, march.res.name)).ok).toBe(true);
+    const audit = JSON.parse(readFileSync(join(ship, march.res.name.replace(/\.xlsx$/, '.inputs.json')), 'utf8'));
+    const mtdInput = audit.inputs.find((i: { name: string }) => i.name === merged.hosts.name);
+    expect(mtdInput.builtFrom.map((t: { name: string }) => t.name).sort()).toEqual(merged.inputs.map((i: { name: string }) => i.name).sort());
+
+    // February and April too: a range of three whole months reads three merges (no job in two of them).
+    await rollDays(storage, '2024-02-01', '2024-03-01', false);
+    await rollDays(storage, '2024-04-01', '2024-05-01', false);
+    const all = await report(storage, ship, range, false);
+    expect(rawDays(all.res)).toEqual([]);
+    expect(rollupKinds(all.res)).toEqual(MONTH_TO_DATE);
+    expect((all.res.read?.inputs ?? []).filter((i) => i.name.includes('month_to_date')).length).toBe(6);
+    expect(all.cells).toEqual(raw.range.cells);
+  }, SLOW);
+
+  it('a merge that no longer matches its days (one rolled again, stale or missing) is not read: the days are merged', async () => {
+    const { ship, storage } = fixtureShip('mtd-stale');
+    const raw = await report(storage, ship, { month: '2024-03' }, true, 'raw');
+    await rollDays(storage, '2024-03-01', '2024-04-01', true);
+    const last = '2024-03-19';
+    const withMerge = readFileSync(join(ship, manifestName('day', last)), 'utf8');
+    expect(JSON.parse(withMerge).monthToDate).toBeDefined();
+
+    // A day's usage rollup built again (same rows, other bytes: a key-value note added), its manifest
+    // updated, the last day's merge not: the merge no longer names that day's parts, and is not read.
+    const day = { manifest: join(ship, manifestName('day', '2024-03-05')), part: join(ship, usageRollupName('hosts', 'day', '2024-03-05')) };
+    {
+      await using db = await openDuckDb();
+      await db.run(`COPY (SELECT * FROM read_parquet('${day.part}', hive_partitioning = false)) TO '${day.part}.new' (FORMAT parquet, KV_METADATA {rebuilt: 'again'})`);
+    }
+    cpSync(`${day.part}.new`, day.part);
+    rmSync(`${day.part}.new`);
+    const m = JSON.parse(readFileSync(day.manifest, 'utf8'));
+    const rebuilt = readFileSync(day.part);
+    m.usage.hosts = { ...m.usage.hosts, size: rebuilt.length, sha256: createHash('sha256').update(rebuilt).digest('hex') };
+    writeFileSync(day.manifest, JSON.stringify(m));
+    expect(monthToDateOf(ship, last).days.find((d: { date: string }) => d.date === '2024-03-05').hosts).not.toBe(m.usage.hosts.sha256);
+    const old = await report(storage, ship, { month: '2024-03' }, true);
+    expect(rawDays(old.res)).toEqual([]);
+    expect(rollupKinds(old.res)).toEqual(['usage_hosts', 'usage_jobs']);
+    expect(old.cells).toEqual(raw.cells);
+
+    // That day rolled up again: the month's latest day has a merge of the current days again.
+    await rollDays(storage, '2024-03-05', '2024-03-06', true);
+    const fresh = await report(storage, ship, { month: '2024-03' }, true);
+    expect(rollupKinds(fresh.res)).toEqual(MONTH_TO_DATE);
+    expect(fresh.cells).toEqual(raw.cells);
+
+    // A day's manifest missing: that day is read raw and the rest as rollups, without the merge.
+    rmSync(join(ship, manifestName('day', '2024-03-02')));
+    const missing = await report(storage, ship, { month: '2024-03' }, true);
+    expect(rawDays(missing.res)).toEqual(['2024-03-02']);
+    expect(rollupKinds(missing.res)).not.toContain('usage_hosts_month_to_date');
+    expect(missing.cells).toEqual(raw.cells);
+
+    // Rolled up again: the merge is read again. Then a tarball added to a day: that day is stale and read raw.
+    await rollDays(storage, '2024-03-02', '2024-03-03', true);
+    expect((await report(storage, ship, { month: '2024-03' }, true)).res.read?.inputs.some((i) => i.name.includes('month_to_date'))).toBe(true);
+    spanTarball(ship, '2024-03-07', 'late-host');
+    const stale = await report(storage, ship, { month: '2024-03' }, true);
+    expect(rawDays(stale.res)).toEqual(['2024-03-07']);
+    expect(rollupKinds(stale.res)).not.toContain('usage_hosts_month_to_date');
+    expect(JSON.stringify(stale.cells['Managed nodes'])).toContain('late-host');
+    expect(stale.cells).toEqual((await report(storage, ship, { month: '2024-03' }, true, 'raw')).cells);
+  }, SLOW);
+
+  it('a job with hosts on two days: no merge is written, and the report reads the job-grain rollups', async () => {
+    const { ship, storage } = fixtureShip('mtd-span');
+    spanTarball(ship, '2024-04-15', 'span-a');
+    spanTarball(ship, '2024-04-16', 'span-b');
+    const raw = await report(storage, ship, { month: '2024-04' }, false, 'raw');
+    expect(JSON.stringify(raw.cells['Managed nodes'])).toContain('span-b');
+    const { logger, lines } = debugLines();
+    await rollup({ storage, since: new Date('2024-04-01T00:00:00Z'), until: new Date('2024-05-01T00:00:00Z'), period: 'day', reachableOnly: true, logger });
+    expect(lines.some((l) => l.msg === 'month-to-date usage not written: a job is in two days')).toBe(true);
+    for (const d of ['15', '16', '17']) expect(monthToDateOf(ship, `2024-04-${d}`)).toBeUndefined();
+    const rolled = await report(storage, ship, { month: '2024-04' }, false);
+    expect(rawDays(rolled.res)).toEqual([]);
+    expect(rollupKinds(rolled.res)).toEqual(['job_host_summary']);
+    expect(rolled.cells).toEqual(raw.cells);
   }, SLOW);
 });
