@@ -29,7 +29,7 @@ export interface PeriodUsageOptions {
   logger?: Logger;
   /** Key prefix of the rollups (default `rollups`). */
   prefix?: string;
-  /** Called when DuckDB starts aggregating (the main thread is free then). */
+  /** Called when DuckDB starts aggregating, the tarballs' rows or the usage rollups' (the main thread is free then). */
   onExtracted?: () => void;
   /**
    * More dataframes on `db` (main_host, data_collection_status): a day read from its rollup adds
@@ -366,6 +366,16 @@ async function chooseRollups(
 /** The days (with tarballs) of these rollups, sorted. */
 const daysOf = (cs: readonly Chosen[]) => cs.flatMap((c) => c.days.filter((p) => p.tarballs.length > 0).map((p) => p.window.date)).sort();
 
+/** `f` called on the first call only. */
+function once(f: () => void): () => void {
+  let called = false;
+  return () => {
+    if (called) return;
+    called = true;
+    f();
+  };
+}
+
 /** Can this rollup's usage tables be merged with others' (no INDIRECT rows, no job events)? */
 const mergeable = (m: RollupManifest) => m.usage !== undefined && m.usage.indirectRows === 0 && !m.parts.main_jobevent?.rows;
 
@@ -400,6 +410,10 @@ async function fromUsageRollups(
     }
     if (bad.length > 0) return { bad };
     const paths = (k: PartKey) => got.flatMap((r) => r.parts.filter((p) => p.kind === k).map((p) => p.local.path));
+    // DuckDB is busy from the first long statement on (the overlap check reads every jobs file,
+    // then the merge): the main thread is free for the caller's work meanwhile.
+    const busy = once(() => opts.onExtracted?.());
+    if (paths('usage_jobs').length > 1) busy();
     if (await usageRollupsOverlap(opts.db, paths('usage_jobs'))) {
       ctx.log.debug('usage rollups share jobs across periods: reading the job-grain rollups');
       return { bad: [] };
@@ -416,6 +430,7 @@ async function fromUsageRollups(
       return { bad: [chosen[i]!] };
     }
     await opts.onLoaded?.(ctx.frames.jhs, ctx.frames.events);
+    busy();
     const { empty } = await usageFromRollups(opts.db, { hosts: paths('usage_hosts'), jobs: paths('usage_jobs') }, opts.organizationFilter);
     const usage: UsageTables = { db: opts.db, hosts: USAGE_TABLES.hosts, jobs: USAGE_TABLES.jobs, hostMap: undefined, events: undefined, empty, method: 'usage-rollups' };
     return { usage, inputs, removed: Promise.resolve() };
