@@ -64,7 +64,9 @@ function writeRows(w: WriterInternals, rows: readonly (readonly Value[])[], styl
   const ids: number[] = [];
   const styleId = (v: Value, date: boolean): number => {
     const type = cellType(v);
-    return (ids[(date ? 8 : 0) + type] ??= registry.addStyleModel(date ? styles.date : styles.text, type));
+    const k = (date ? 8 : 0) + type;
+    ids[k] ??= registry.addStyleModel(date ? styles.date : styles.text, type);
+    return ids[k];
   };
   const letters: string[] = [];
   let rowStyle: string | undefined;
@@ -84,7 +86,8 @@ function writeRows(w: WriterInternals, rows: readonly (readonly Value[])[], styl
       const v = values[i] as Value;
       const date = v instanceof Date;
       const id = styleId(v, date);
-      const open = id ? `<c r="${(letters[i] ??= columnLetters(i + 1))}${n}" s="${id}"` : `<c r="${(letters[i] ??= columnLetters(i + 1))}${n}"`;
+      letters[i] ??= columnLetters(i + 1);
+      const open = id ? `<c r="${letters[i]}${n}" s="${id}"` : `<c r="${letters[i]}${n}"`;
       row += cellXml(open, id, date ? v : cellValue(v), xmlEncode);
     }
     xml += `${row}</row>`;
