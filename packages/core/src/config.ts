@@ -1,26 +1,56 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { registerSecret } from './logger.js';
 
-const listOf = (separator: string) =>
-  z.string().transform((s) => s.split(separator).map((x) => x.trim()).filter(Boolean));
+/**
+ * A setting's parser: its value from the text given, or INVALID. Plain functions, not a schema
+ * library: every `tally` command reads its configuration first, and loading zod's ~95 modules
+ * cost 40–150 ms of CPU at each start for these few rules.
+ */
+const INVALID: unique symbol = Symbol('invalid');
+type Parse<T> = (raw: string) => T | typeof INVALID;
+
+const listOf =
+  (separator: string): Parse<string[]> =>
+  (s) =>
+    s
+      .split(separator)
+      .map((x) => x.trim())
+      .filter(Boolean);
 const list = listOf(',');
-const bool = z
-  .string()
-  .transform((s) => s.trim().toLowerCase())
-  .pipe(z.enum(['true', 'false', '1', '0', 'yes', 'no', '']))
-  .transform((s) => s === 'true' || s === '1' || s === 'yes');
-const positiveInt = z.string().trim().regex(/^\d+$/, 'a whole number').transform(Number).pipe(z.number().int().positive());
-const url = z.string().trim().url();
-const text = z.string();
+const BOOLS = new Map([...['true', '1', 'yes'].map((t) => [t, true] as const), ...['false', '0', 'no', ''].map((f) => [f, false] as const)]);
+const bool: Parse<boolean> = (s) => BOOLS.get(s.trim().toLowerCase()) ?? INVALID;
+const positiveInt: Parse<number> = (s) => {
+  const t = s.trim();
+  return /^\d+$/.test(t) && Number.isSafeInteger(Number(t)) && Number(t) > 0 ? Number(t) : INVALID;
+};
+/** Any text the WHATWG URL parser accepts (trimmed; tabs and newlines removed, as the parser ignores them). */
+const url: Parse<string> = (s) => {
+  const t = s.trim();
+  return URL.canParse(t) ? t.replace(/[\t\n\r]/g, '') : INVALID;
+};
+const text: Parse<string> = (s) => s;
+const decimal: Parse<number> = (s) => {
+  const t = s.trim();
+  return /^\d+(\.\d+)?$/.test(t) ? Number(t) : INVALID;
+};
+const oneOf =
+  <const T extends string>(values: readonly T[]): Parse<T> =>
+  (s) =>
+    (values as readonly string[]).includes(s) ? (s as T) : INVALID;
+const matching =
+  (pattern: RegExp): Parse<string> =>
+  (s) => {
+    const t = s.trim();
+    return pattern.test(t) ? t : INVALID;
+  };
 
 /**
  * Every variable Tally reads, with the metrics-utility name, its parser and
  * whether it is a secret (never printed, logged or written into artifacts).
  */
 export const ENV = {
-  shipTarget: { env: 'METRICS_UTILITY_SHIP_TARGET', schema: z.enum(['directory', 's3', 'crc', 'crc-mutual', 'segment', 'postgres', 'ingress', 'controller_db']), accepts: 'directory, s3, crc, crc-mutual, postgres, ingress (gather) or directory, s3, controller_db (report)' },
+  shipTarget: { env: 'METRICS_UTILITY_SHIP_TARGET', schema: oneOf(['directory', 's3', 'crc', 'crc-mutual', 'segment', 'postgres', 'ingress', 'controller_db']), accepts: 'directory, s3, crc, crc-mutual, postgres, ingress (gather) or directory, s3, controller_db (report)' },
   shipPath: { env: 'METRICS_UTILITY_SHIP_PATH', schema: text },
   databaseUrl: { env: 'DATABASE_URL', schema: text, secret: true },
   bucketName: { env: 'METRICS_UTILITY_BUCKET_NAME', schema: text },
@@ -36,7 +66,7 @@ export const ENV = {
   crcCertPath: { env: 'METRICS_UTILITY_CRC_CERT_PATH', schema: text },
   crcKeyPath: { env: 'METRICS_UTILITY_CRC_KEY_PATH', schema: text },
   crcVerifyCertPath: { env: 'METRICS_UTILITY_CRC_VERIFY_CERT_PATH', schema: text },
-  billingProvider: { env: 'METRICS_UTILITY_BILLING_PROVIDER', schema: z.enum(['aws']), accepts: 'aws' },
+  billingProvider: { env: 'METRICS_UTILITY_BILLING_PROVIDER', schema: oneOf(['aws']), accepts: 'aws' },
   billingAccountId: { env: 'METRICS_UTILITY_BILLING_ACCOUNT_ID', schema: text },
   redHatOrgId: { env: 'METRICS_UTILITY_RED_HAT_ORG_ID', schema: text },
   segmentWriteKey: { env: 'METRICS_UTILITY_SEGMENT_WRITE_KEY', schema: text, secret: true },
@@ -54,8 +84,8 @@ export const ENV = {
   prometheusToken: { env: 'METRICS_UTILITY_PROMETHEUS_TOKEN', schema: text, secret: true },
   prometheusCaPath: { env: 'METRICS_UTILITY_PROMETHEUS_CA_PATH', schema: text },
   maxDataSize: { env: 'METRICS_UTILITY_MAX_DATA_SIZE', schema: text },
-  reportType: { env: 'METRICS_UTILITY_REPORT_TYPE', schema: z.enum(['CCSP', 'CCSPv2', 'RENEWAL_GUIDANCE']), accepts: 'CCSP, CCSPv2 or RENEWAL_GUIDANCE' },
-  pricePerNode: { env: 'METRICS_UTILITY_PRICE_PER_NODE', schema: z.string().trim().regex(/^\d+(\.\d+)?$/, 'a number').transform(Number), accepts: 'a number such as 12.5' },
+  reportType: { env: 'METRICS_UTILITY_REPORT_TYPE', schema: oneOf(['CCSP', 'CCSPv2', 'RENEWAL_GUIDANCE']), accepts: 'CCSP, CCSPv2 or RENEWAL_GUIDANCE' },
+  pricePerNode: { env: 'METRICS_UTILITY_PRICE_PER_NODE', schema: decimal, accepts: 'a number such as 12.5' },
   reportSku: { env: 'METRICS_UTILITY_REPORT_SKU', schema: text },
   reportSkuDescription: { env: 'METRICS_UTILITY_REPORT_SKU_DESCRIPTION', schema: text },
   reportH1Heading: { env: 'METRICS_UTILITY_REPORT_H1_HEADING', schema: text },
@@ -77,12 +107,12 @@ export const ENV = {
   // One counting rule for rollups and every report (never mixed): see conventions.md.
   countUnreachableHosts: { env: 'TALLY_COUNT_UNREACHABLE_HOSTS', schema: bool, accepts: 'true or false' },
   // DuckDB of rollups and reports; unset, each keeps its measured default (see @tally/dataframes).
-  duckdbMemoryLimit: { env: 'TALLY_DUCKDB_MEMORY_LIMIT', schema: z.string().trim().regex(/^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i), accepts: 'a size such as 768MB or 2GiB' },
+  duckdbMemoryLimit: { env: 'TALLY_DUCKDB_MEMORY_LIMIT', schema: matching(/^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i), accepts: 'a size such as 768MB or 2GiB' },
   duckdbThreads: { env: 'TALLY_DUCKDB_THREADS', schema: positiveInt, accepts: 'a whole number of threads, e.g. 2' },
-} as const satisfies Record<string, { env: string; schema: z.ZodType; secret?: boolean; accepts?: string }>;
+} as const satisfies Record<string, { env: string; schema: Parse<unknown>; secret?: boolean; accepts?: string }>;
 
 type Env = typeof ENV;
-export type TallyConfig = { -readonly [K in keyof Env]?: z.output<Env[K]['schema']> };
+export type TallyConfig = { -readonly [K in keyof Env]?: Exclude<ReturnType<Env[K]['schema']>, typeof INVALID> };
 export type ConfigKey = keyof Env;
 
 export const SECRET_KEYS: ReadonlySet<ConfigKey> = new Set(
@@ -127,13 +157,13 @@ export function loadConfig(opts: LoadConfigOptions): TallyConfig {
       if (Array.isArray(raw)) raw = raw.join(',');
     }
     if (raw === undefined || raw === '') continue;
-    const parsed = spec.schema.safeParse(raw);
-    if (parsed.success) {
-      out[key] = parsed.data;
+    const parsed = typeof raw === 'string' ? (spec.schema as Parse<unknown>)(raw) : INVALID;
+    if (parsed !== INVALID) {
+      out[key] = parsed;
       if ((spec as { secret?: boolean }).secret && typeof raw === 'string') registerSecret(raw);
     } else {
       const shown = (spec as { secret?: boolean }).secret ? '(secret value)' : JSON.stringify(raw);
-      const accepts = (spec as { accepts?: string }).accepts ?? parsed.error.issues[0]?.message ?? 'a valid value';
+      const accepts = (spec as { accepts?: string }).accepts ?? 'a text';
       problems.push(`${source}=${shown} is invalid; expected ${accepts}`);
     }
   }

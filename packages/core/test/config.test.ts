@@ -83,6 +83,20 @@ describe('loadConfig', () => {
     expect(cfg.organizationFilter).toEqual(['Acme, Inc.', 'Default']);
   });
 
+  it('parses each kind of value: booleans, URLs, whole numbers, and refuses a file value that is not text', () => {
+    const bools = (v: string) => loadConfig({ env: { METRICS_UTILITY_DISABLE_JOB_HOST_SUMMARY_COLLECTOR: v } }).disableJobHostSummary;
+    expect([' Yes ', '1', 'No', '0', 'false'].map(bools)).toEqual([true, true, false, false, false]);
+    expect(() => bools('constructor')).toThrow('METRICS_UTILITY_DISABLE_JOB_HOST_SUMMARY_COLLECTOR="constructor" is invalid; expected true or false');
+    expect(loadConfig({ env: { METRICS_UTILITY_BUCKET_ENDPOINT: ' https://s3.example.com:9000/b ' } }).bucketEndpoint).toBe('https://s3.example.com:9000/b');
+    expect(() => loadConfig({ env: { TALLY_DUCKDB_THREADS: '99999999999999999999' } })).toThrow('expected a whole number of threads');
+    expect(() => loadConfig({ env: { METRICS_UTILITY_REPORT_TYPE: 'ccspv2' } })).toThrow('expected CCSP, CCSPv2 or RENEWAL_GUIDANCE');
+    expect(loadConfig({ env: { TALLY_DUCKDB_MEMORY_LIMIT: ' 2 GiB ' } }).duckdbMemoryLimit).toBe('2 GiB');
+    const dir = mkdtempSync(join(tmpdir(), 'tally-cfg-'));
+    const file = join(dir, 'tally.json');
+    writeFileSync(file, JSON.stringify({ shipPath: { nested: true } }));
+    expect(() => loadConfig({ file, env: {} })).toThrow(`${file}: shipPath={"nested":true} is invalid; expected a text`);
+  });
+
   it('requireConfig names the missing variables', () => {
     expect(() => requireConfig({ shipTarget: 's3' }, ['bucketName', 'bucketEndpoint'], 'ship target s3')).toThrow(
       'ship target s3 needs METRICS_UTILITY_BUCKET_NAME, METRICS_UTILITY_BUCKET_ENDPOINT',

@@ -31,7 +31,7 @@ export interface PeriodUsageOptions {
   logger?: Logger;
   /** Key prefix of the rollups (default `rollups`). */
   prefix?: string;
-  /** Called when DuckDB starts aggregating (the main thread is free then). */
+  /** Called when DuckDB starts aggregating, the tarballs' rows or the usage rollups' (the main thread is free then). */
   onExtracted?: () => void;
   /**
    * More dataframes on `db` (main_host, data_collection_status): a day read from its rollup adds
@@ -368,6 +368,16 @@ async function chooseRollups(
 /** The days (with tarballs) of these rollups, sorted. */
 const daysOf = (cs: readonly Chosen[]) => cs.flatMap((c) => c.days.filter((p) => p.tarballs.length > 0).map((p) => p.window.date)).sort();
 
+/** `f` called on the first call only. */
+function once(f: () => void): () => void {
+  let called = false;
+  return () => {
+    if (called) return;
+    called = true;
+    f();
+  };
+}
+
 /**
  * The parts a day's usage rollup is read with: its usage tables unless a month-to-date merge
  * stands for them (`merged`), with `content` its content rollup, and the extra dataframes' parts
@@ -420,6 +430,10 @@ async function fromUsageRollups(
     if (bad.length > 0) return { bad };
     const read = [...toDate.fetched, ...got];
     const paths = (k: PartKey) => read.flatMap((r) => r.parts.filter((p) => p.kind === k).map((p) => p.local.path));
+    // DuckDB is busy from the first long statement on (the overlap check reads every jobs file,
+    // then the merge): the main thread is free for the caller's work meanwhile.
+    const busy = once(() => opts.onExtracted?.());
+    if (paths('usage_jobs').length > 1) busy();
     if (await usageRollupsOverlap(opts.db, paths('usage_jobs'))) {
       ctx.log.debug('usage rollups share jobs across periods: reading the job-grain rollups');
       return { bad: [] };
@@ -440,6 +454,7 @@ async function fromUsageRollups(
       for (const df of ctx.frames.extras) await df.clear();
       return { bad: [] };
     }
+    busy();
     const { empty } = await usageFromRollups(opts.db, { hosts: paths('usage_hosts'), jobs: paths('usage_jobs') }, opts.organizationFilter);
     const usage: UsageTables = { db: opts.db, hosts: USAGE_TABLES.hosts, jobs: USAGE_TABLES.jobs, hostMap: undefined, events: undefined, empty, method: 'usage-rollups' };
     if (content) usage.content = await mergedContent(opts.db, paths('usage_content'));

@@ -6,6 +6,7 @@
  * cell is rendered by exceljs unchanged. Patched once, on the renderer the streaming writer
  * uses: rows are still written as they come.
  */
+import { createRequire } from 'node:module';
 
 /** The part of exceljs's XML stream the patched renderer writes with. */
 interface XmlStream {
@@ -46,12 +47,15 @@ function renderPadded(xmlStream: XmlStream, model: CellModel & { value: string }
   xmlStream.closeNode();
 }
 
+/** A CommonJS module of exceljs, required (see sheet.ts's loadWorkbookWriter). */
+export const requireExceljs: (path: string) => unknown = createRequire(import.meta.url);
+
 let patched: Promise<void> | undefined;
 
-/** Make exceljs's cell renderer keep surrounding whitespace (once per process). */
+/** Make exceljs's cell renderer keep surrounding whitespace (once per process, after the current task). */
 export function keepPaddedText(): Promise<void> {
-  patched ??= import('exceljs/lib/xlsx/xform/sheet/cell-xform.js').then((m: { default: unknown }) => {
-    const proto = (m.default as { prototype: { render: Render } }).prototype;
+  patched ??= Promise.resolve().then(() => {
+    const proto = (requireExceljs('exceljs/lib/xlsx/xform/sheet/cell-xform.js') as { prototype: { render: Render } }).prototype;
     const render = proto.render;
     proto.render = function (xmlStream, model) {
       if (isPaddedText(model)) renderPadded(xmlStream, model);

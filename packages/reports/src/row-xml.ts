@@ -58,9 +58,16 @@ export interface TextRules {
 
 function writeRows(w: WriterInternals, rows: readonly (readonly Value[])[], styles: RowStyles, { xmlEncode, cellValue }: TextRules): boolean {
   const registry = w._workbook.styles;
-  // exceljs registers a style object on its first cell, numbered by that cell's type, then
-  // reuses the id: asking it per cell keeps the same ids in the same order.
-  const styleId = (v: Value) => registry.addStyleModel(v instanceof Date ? styles.date : styles.text, cellType(v));
+  // exceljs registers a style object on its first cell, numbered by that cell's type, and then
+  // answers from a cache whatever the type: asking once per (style, type) gives the ids asking
+  // per cell gives, registered in the same order.
+  const ids: number[] = [];
+  const styleId = (v: Value, date: boolean): number => {
+    const type = cellType(v);
+    const k = (date ? 8 : 0) + type;
+    ids[k] ??= registry.addStyleModel(date ? styles.date : styles.text, type);
+    return ids[k];
+  };
   const letters: string[] = [];
   let rowStyle: string | undefined;
   let xml = '';
@@ -68,19 +75,22 @@ function writeRows(w: WriterInternals, rows: readonly (readonly Value[])[], styl
   for (const values of rows) {
     const n = w._rowZero;
     w._rowZero = n + 1;
-    if (!values.some((v) => v !== null)) continue; // exceljs leaves out a row without values
+    if (values.every((v) => v === null)) continue; // exceljs leaves out a row without values
     // exceljs registers the row's style before its cells'.
     if (rowStyle === undefined) {
       const id = registry.addStyleModel(styles.row);
       rowStyle = id ? ` s="${id}" customFormat="1"` : '';
     }
-    xml += `<row r="${n}" spans="1:${values.length}"${rowStyle} x14ac:dyDescent="0.25">`;
+    let row = `<row r="${n}" spans="1:${values.length}"${rowStyle} x14ac:dyDescent="0.25">`;
     for (let i = 0; i < values.length; i++) {
-      letters[i] ??= columnLetters(i + 1);
       const v = values[i] as Value;
-      xml += cellXml(`${letters[i]}${n}`, styleId(v), cellValue(v), xmlEncode);
+      const date = v instanceof Date;
+      const id = styleId(v, date);
+      letters[i] ??= columnLetters(i + 1);
+      const open = id ? `<c r="${letters[i]}${n}" s="${id}"` : `<c r="${letters[i]}${n}"`;
+      row += cellXml(open, id, date ? v : cellValue(v), xmlEncode);
     }
-    xml += '</row>';
+    xml += `${row}</row>`;
     if (++inBatch === BATCH) {
       w.stream.write(xml);
       xml = '';
@@ -98,17 +108,17 @@ function cellType(v: Value): number {
   return DATE;
 }
 
-/** exceljs's cell-xform render (and padded-text.ts's) for one value. */
-function cellXml(address: string, styleId: number, v: Value, xmlEncode: (s: string) => string): string {
-  const open = styleId ? `<c r="${address}" s="${styleId}"` : `<c r="${address}"`;
+/** exceljs's cell-xform render (and padded-text.ts's) for one value, after its `<c r="…" s="…"`. */
+function cellXml(open: string, styleId: number, v: Value, xmlEncode: (s: string) => string): string {
   if (v === null) return styleId ? `${open}/>` : '';
-  if (typeof v === 'number') return `${open}><v>${xmlEncode(v.toString())}</v></c>`;
+  // A number's text never holds a character xmlEncode escapes.
+  if (typeof v === 'number') return `${open}><v>${v}</v></c>`;
   if (typeof v === 'string') {
     if (PADDED.test(v)) return `${open} t="inlineStr"><is><t xml:space="preserve">${xmlEncode(v)}</t></is></c>`;
     return `${open} t="str"><v>${xmlEncode(v)}</v></c>`;
   }
   // exceljs's utils.dateToExcel (1900 date system).
-  return `${open}><v>${(25569 + v.getTime() / (24 * 3600 * 1000)).toString()}</v></c>`;
+  return `${open}><v>${25569 + v.getTime() / (24 * 3600 * 1000)}</v></c>`;
 }
 
 /** 1 → A, 27 → AA. */

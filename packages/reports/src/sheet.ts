@@ -1,6 +1,6 @@
 import { ReportError } from '@tally/core';
 import type ExcelJS from 'exceljs';
-import { keepPaddedText } from './padded-text.js';
+import { keepPaddedText, requireExceljs } from './padded-text.js';
 import type { DataRow, Value } from './queries.js';
 import { writeRowsXml } from './row-xml.js';
 import { DATE_FORMAT, font } from './styles.js';
@@ -19,19 +19,17 @@ export function loadExcel(): Promise<typeof ExcelJS> {
 }
 
 /**
- * exceljs's streaming writer alone, loaded on first use: all of exceljs (readers, CSV) takes
- * ~0.27 s of main-thread time to load, the writer ~0.12 s. A report calls this early so that
- * the load overlaps the extraction and aggregation, which run on other threads.
+ * exceljs's streaming writer alone, loaded on first use (after the current task): all of exceljs
+ * (readers, CSV) takes ~0.27 s of main-thread time to load, the writer ~0.12 s. A report calls
+ * this once DuckDB is busy so that the load overlaps work on other threads.
  */
 export function loadWorkbookWriter(): Promise<typeof ExcelJS.stream.xlsx.WorkbookWriter> {
-  // A deep import: exceljs has no `exports` map, and its index loads every reader too.
-  writer ??= keepPaddedText()
-    .then(() => import('exceljs/lib/utils/utils.js'))
-    .then((m) => {
-      xmlEncode = (m.default as { xmlEncode: (text: string) => string }).xmlEncode;
-      return import('exceljs/lib/stream/xlsx/workbook-writer.js');
-    })
-    .then((m: { default: unknown }) => m.default as typeof ExcelJS.stream.xlsx.WorkbookWriter);
+  // Deep paths: exceljs has no `exports` map, and its index loads every reader too. Required,
+  // not imported: exceljs is CommonJS, and an ESM import also lexes each file for its exports.
+  writer ??= keepPaddedText().then(() => {
+    xmlEncode = (requireExceljs('exceljs/lib/utils/utils.js') as { xmlEncode: (text: string) => string }).xmlEncode;
+    return requireExceljs('exceljs/lib/stream/xlsx/workbook-writer.js') as typeof ExcelJS.stream.xlsx.WorkbookWriter;
+  });
   return writer;
 }
 
