@@ -66,3 +66,41 @@ describe('rollups of main_host and data_collection_status', () => {
     }
   }, 120_000);
 });
+
+describe('periods rolled two at a time', () => {
+  it('report progress, log lines and results in period order, as if rolled one by one', async () => {
+    const storage = new DirectoryStorage({ base });
+    const said: string[] = [];
+    const logger = {
+      debug() {},
+      info: (msg: string, f?: Record<string, unknown>) => void said.push(`${msg} ${String(f?.name ?? '')}`),
+      warn() {},
+      error() {},
+      child: () => logger,
+    };
+    const progress: { phase: string; date: string; done: number; tarballs: number; rows: number }[] = [];
+    const res = await rollup({
+      storage,
+      ...FEB_TO_JULY,
+      period: 'day',
+      kinds: ['data_collection_status'],
+      logger,
+      onProgress: (p) => void progress.push({ phase: p.phase, date: p.date ?? '', done: p.days?.done ?? -1, tarballs: p.tarballs ?? -1, rows: p.rows ?? -1 }),
+    });
+    const dates = res.parts.map((p) => p.date);
+    expect(dates.length).toBeGreaterThan(10);
+    expect(dates).toEqual([...dates].sort());
+    expect(res.tarballs).toEqual([...res.tarballs].sort());
+    // Each day with tarballs (some have no data_collection_status part): extract, aggregate, write, in turn; counts only grow.
+    const days = progress.filter((p) => p.phase === 'write').map((p) => p.date);
+    expect(days).toEqual([...days].sort());
+    expect(dates.every((d) => days.includes(d))).toBe(true);
+    expect(progress.map((p) => `${p.phase} ${p.date}`)).toEqual(days.flatMap((d) => [`extract ${d}`, `aggregate ${d}`, `write ${d}`]));
+    for (const key of ['done', 'tarballs', 'rows'] as const) {
+      const seen = progress.map((p) => p[key]);
+      expect(seen, key).toEqual([...seen].sort((a, b) => a - b));
+    }
+    expect(progress.at(-1)?.rows).toBe(res.parts.reduce((n, p) => n + p.rows, 0));
+    expect(said.filter((s) => s.startsWith('rollup written'))).toEqual(res.parts.map((p) => `rollup written ${p.name}`));
+  }, 120_000);
+});
