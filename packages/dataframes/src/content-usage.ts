@@ -17,6 +17,7 @@ const TRIPLES = 'content_triple_ids';
 const HOSTS = 'content_host_ids';
 const HOST_MAP = 'content_host_map_ids';
 const INSTALLS = 'content_install_ids';
+const LISTS = 'content_event_lists';
 
 export interface ContentInputs {
   /** Every (collection_name, role_name, module_name) of `rows` (a small relation; see MainJobevent.contentKeys). */
@@ -32,6 +33,8 @@ export interface ContentInputs {
   hosts: string;
   /** Every install_uuid of the events, when known (see `nodeColumnsExact`). */
   installs: readonly (string | null)[] | undefined;
+  /** Raw events alone grouped by named (module, role) in one read, when that is all there is (see MainJobevent.eventLists). */
+  eventLists?: (table: string, rows: (prepared: string) => string, aggregates: string) => Promise<boolean>;
 }
 
 /**
@@ -56,28 +59,80 @@ function nodeColumnsExact(installs: readonly (string | null)[] | undefined): boo
 export async function contentUsage(db: ContentDb, table: string, input: ContentInputs): Promise<void> {
   if (!nodeColumnsExact(input.installs)) return contentUsageByText(db, table, input);
   try {
-    await contentIds(db, input, await input.keys());
-    const events = await input.rows({ table: TRIPLES, columns: ['cid', 'rid', 'mid'] });
-    const { packed, packable } = await nodeInteger(db, input.installs);
-    await withMemoryLimit(db, CONTENT_MEMORY_LIMIT_BYTES, () => db.run(
-      `CREATE OR REPLACE TABLE ${table} AS
-       WITH e AS (
-         SELECT e.cid, e.rid, e.mid, COALESCE(m.hid, d.hid) AS hid, CASE WHEN d.hid IS NULL THEN e.host_name END AS hn,
-           i.uid, CASE WHEN i.uid IS NULL THEN e.install_uuid END AS un, e.job_remote_id AS j, e.task_runs, TRY_CAST(round(e.duration * 1e6) AS BIGINT) AS us
-         FROM ${events} e
-         LEFT JOIN ${HOSTS} d ON d.h = e.host_name
-         LEFT JOIN ${INSTALLS} i ON i.u IS NOT DISTINCT FROM e.install_uuid
-         LEFT JOIN ${HOST_MAP} m ON m.ohid = d.hid AND m.u IS NOT DISTINCT FROM e.install_uuid AND m.j IS NOT DISTINCT FROM e.job_remote_id),
-       s AS (
-         SELECT COALESCE(cid, rid, mid) AS kid, count(DISTINCT hid) + count(DISTINCT hn) AS hosts,
-           count(DISTINCT CASE WHEN ${packable} THEN ${packed} END) + count(DISTINCT CASE WHEN NOT (${packable}) THEN (hid, hn, uid, un, j) END) AS nodes,
-           sum(task_runs) AS task_runs, CAST(COALESCE(sum(us), 0) AS DOUBLE) / 1e6 AS duration
-         FROM e GROUP BY GROUPING SETS ((cid), (rid), (mid)))
-       SELECT k.sheet, k.k, s.hosts, s.nodes, s.task_runs, s.duration FROM s JOIN ${KEYS} k USING (kid)`,
-    ));
+    await hostIds(db, input);
+    const node = await nodeInteger(db, input.installs);
+    const sql = (await countOnceSql(db, table, input, node)) ?? countSql(table, await eventsJoined(db, input), node);
+    await withMemoryLimit(db, CONTENT_MEMORY_LIMIT_BYTES, () => db.run(sql));
   } finally {
-    for (const t of [KEYS, TRIPLES, HOSTS, HOST_MAP, INSTALLS]) await db.run(`DROP TABLE IF EXISTS ${t}`);
+    for (const t of [KEYS, TRIPLES, HOSTS, HOST_MAP, INSTALLS, LISTS]) await db.run(`DROP TABLE IF EXISTS ${t}`);
   }
+}
+
+/** The statement counting `e` (cid, rid, mid, hid, hn, uid, un, j, task_runs, us: see `mappedEvent`) into `table`. */
+function countSql(table: string, e: string, node: PackedNode): string {
+  return `CREATE OR REPLACE TABLE ${table} AS
+     WITH e AS (${e}),
+     s AS (
+       SELECT COALESCE(cid, rid, mid) AS kid, count(DISTINCT hid) + count(DISTINCT hn) AS hosts,
+         count(DISTINCT CASE WHEN ${node.packable} THEN ${node.packed} END) + count(DISTINCT CASE WHEN NOT (${node.packable}) THEN (hid, hn, uid, un, j) END) AS nodes,
+         sum(task_runs) AS task_runs, CAST(COALESCE(sum(us), 0) AS DOUBLE) / 1e6 AS duration
+       FROM e GROUP BY GROUPING SETS ((cid), (rid), (mid)))
+     SELECT k.sheet, k.k, s.hosts, s.nodes, s.task_runs, s.duration FROM s JOIN ${KEYS} k USING (kid)`;
+}
+
+/**
+ * An event of `events` (host_name, install_uuid, job_remote_id, duration) on ids: `hid` its host
+ * (renamed through the host map) or `hn` the name when it has no id, `uid` its install or `un`
+ * the text, `j` the job, `us` the duration in whole microseconds. `from` joins the id tables.
+ */
+function mappedEvent(events: string): { fields: [string, string][]; from: string } {
+  return {
+    fields: [
+      ['hid', 'COALESCE(m.hid, d.hid)'],
+      ['hn', 'CASE WHEN d.hid IS NULL THEN e.host_name END'],
+      ['uid', 'i.uid'],
+      ['un', 'CASE WHEN i.uid IS NULL THEN e.install_uuid END'],
+      ['j', 'e.job_remote_id'],
+      ['us', 'TRY_CAST(round(e.duration * 1e6) AS BIGINT)'],
+    ],
+    from: `${events} e
+       LEFT JOIN ${HOSTS} d ON d.h = e.host_name
+       LEFT JOIN ${INSTALLS} i ON i.u IS NOT DISTINCT FROM e.install_uuid
+       LEFT JOIN ${HOST_MAP} m ON m.ohid = d.hid AND m.u IS NOT DISTINCT FROM e.install_uuid AND m.j IS NOT DISTINCT FROM e.job_remote_id`,
+  };
+}
+
+/** The events (raw and rollup rows) as `countSql` reads them, the raw ones named by a pass of their own. */
+async function eventsJoined(db: ContentDb, input: ContentInputs): Promise<string> {
+  await keyIds(db, await input.keys());
+  const { fields, from } = mappedEvent(await input.rows({ table: TRIPLES, columns: ['cid', 'rid', 'mid'] }));
+  return `SELECT e.cid, e.rid, e.mid, ${fields.map(([k, v]) => `${v} AS ${k}`).join(', ')}, e.task_runs FROM ${from}`;
+}
+
+/**
+ * Raw events alone, read ONCE (`ContentInputs.eventLists`): that scan maps each event to its ids
+ * (`mappedEvent`) and groups them by (module, role), which it names: per group its task runs,
+ * microseconds and the list of its nodes as `nodeInteger`s (8 bytes an event; a node that does
+ * not pack goes to a list of its columns). The statement returned counts from those lists, not
+ * from the CSVs again. Undefined when the events are not raw events alone.
+ */
+async function countOnceSql(db: ContentDb, table: string, input: ContentInputs, node: PackedNode): Promise<string | undefined> {
+  const { fields, from } = mappedEvent('%EVENTS%');
+  const rows = (prepared: string) => `SELECT e.module_name, e.role, ${fields.map(([k, v]) => `${v} AS ${k}`).join(', ')} FROM ${from.replace('%EVENTS%', prepared)}`;
+  const other = `{${fields.filter(([k]) => k !== 'us').map(([k]) => `'${k}': ${k}`).join(', ')}}`;
+  const aggregates = `count(*) AS task_runs, sum(us) AS us, list(CASE WHEN ${node.packable} THEN ${node.packed} END) FILTER (WHERE ${node.packable}) AS nodes, list(CASE WHEN NOT (${node.packable}) THEN ${other} END) FILTER (WHERE NOT (${node.packable})) AS others`;
+  if (!(await input.eventLists?.(LISTS, rows, aggregates))) return undefined;
+  await keyIds(db, `(SELECT ${CONTENT_KEYS.join(', ')} FROM ${LISTS})`);
+  const same = CONTENT_KEYS.map((k) => `t.${k} IS NOT DISTINCT FROM l.${k}`).join(' AND ');
+  const sets = 'GROUP BY GROUPING SETS ((cid), (rid), (mid))';
+  return `CREATE OR REPLACE TABLE ${table} AS
+     WITH g AS (SELECT t.cid, t.rid, t.mid, l.task_runs, l.us, l.nodes, l.others FROM ${LISTS} l JOIN ${TRIPLES} t ON ${same}),
+     e AS (
+       SELECT cid, rid, mid, ${node.hostOf('n')} AS hid, NULL::VARCHAR AS hn, n, NULL AS o FROM (SELECT cid, rid, mid, unnest(nodes) AS n FROM g)
+       UNION ALL SELECT cid, rid, mid, o.hid, o.hn, NULL, o FROM (SELECT cid, rid, mid, unnest(others) AS o FROM g)),
+     c AS (SELECT COALESCE(cid, rid, mid) AS kid, count(DISTINCT hid) + count(DISTINCT hn) AS hosts, count(DISTINCT n) + count(DISTINCT o) AS nodes FROM e ${sets}),
+     s AS (SELECT COALESCE(cid, rid, mid) AS kid, sum(task_runs) AS task_runs, CAST(COALESCE(sum(us), 0) AS DOUBLE) / 1e6 AS duration FROM g ${sets})
+     SELECT k.sheet, k.k, c.hosts, c.nodes, s.task_runs, s.duration FROM c JOIN s USING (kid) JOIN ${KEYS} k USING (kid)`;
 }
 
 /**
@@ -133,27 +188,36 @@ async function withMemoryLimit<T>(db: ContentDb, bytes: number, fn: () => Promis
   }
 }
 
+/** A node as one integer (see `nodeInteger`). */
+interface PackedNode {
+  packed: string;
+  packable: string;
+  /** SQL: the host id of a packed node `n`. */
+  hostOf: (n: string) => string;
+}
+
 /**
  * A node (host id, install id, job) as ONE 64-bit integer: host id, install id, a NULL-job flag
  * and the job, each in as few bits as the ids need (the job gets the rest). `packable` says which
  * nodes fit (known host and install, a job in range); the others are counted as they are. A
  * node fits or not whatever its events, so the two counts never share a node.
  */
-async function nodeInteger(db: ContentDb, installs: readonly (string | null)[] | undefined): Promise<{ packed: string; packable: string }> {
+async function nodeInteger(db: ContentDb, installs: readonly (string | null)[] | undefined): Promise<PackedNode> {
   const [h] = await db.all<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM ${HOSTS}`);
   const bits = (n: number) => Math.max(1, Math.ceil(Math.log2(n + 1)));
   const hostBits = bits(h?.n ?? 0);
   const installBits = bits(new Set(installs).size);
   const jobBits = 63 - hostBits - installBits - 1;
-  if (jobBits < 24) return { packed: 'NULL::BIGINT', packable: 'false' };
+  if (jobBits < 24) return { packed: 'NULL::BIGINT', packable: 'false', hostOf: () => 'NULL::INTEGER' };
   return {
+    hostOf: (n) => `(${n} >> ${63 - hostBits})::INTEGER`,
     packed: `(hid::BIGINT << ${63 - hostBits}) + (uid::BIGINT << ${jobBits + 1}) + ((j IS NULL)::BIGINT << ${jobBits}) + COALESCE(j, 0)`,
     packable: `hid IS NOT NULL AND uid IS NOT NULL AND (j IS NULL OR j BETWEEN 0 AND ${(1n << BigInt(jobBits)) - 1n})`,
   };
 }
 
-/** `contentUsage`'s small id tables: sheet keys, (collection, role, module) triples, installs, host names, the host map on ids. */
-async function contentIds(db: ContentDb, input: ContentInputs, relation: string): Promise<void> {
+/** `contentUsage`'s sheet key ids (`KEYS`) and (collection, role, module) triples on them (`TRIPLES`), from the keys of `relation`. */
+async function keyIds(db: ContentDb, relation: string): Promise<void> {
   const keys = CONTENT_KEYS.map((k) => `SELECT DISTINCT '${k}' AS sheet, ${k} AS k FROM ${relation}`).join(' UNION ALL ');
   await db.run(`CREATE OR REPLACE TEMP TABLE ${KEYS} AS SELECT sheet, k, (row_number() OVER ())::INTEGER AS kid FROM (${keys})`);
   const id = (k: string, a: string) => `JOIN ${KEYS} ${a} ON ${a}.sheet = '${k}' AND ${a}.k IS NOT DISTINCT FROM t.${k}`;
@@ -161,6 +225,10 @@ async function contentIds(db: ContentDb, input: ContentInputs, relation: string)
     `CREATE OR REPLACE TEMP TABLE ${TRIPLES} AS SELECT t.*, c.kid AS cid, r.kid AS rid, m.kid AS mid
      FROM (SELECT DISTINCT * FROM ${relation}) t ${id('collection_name', 'c')} ${id('role_name', 'r')} ${id('module_name', 'm')}`,
   );
+}
+
+/** `contentUsage`'s install ids, host name ids and the host map on those ids. */
+async function hostIds(db: ContentDb, input: ContentInputs): Promise<void> {
   const installs = [...new Set(input.installs)];
   await db.run(`CREATE OR REPLACE TEMP TABLE ${INSTALLS} (u VARCHAR, uid INTEGER)`);
   for (const [i, u] of installs.entries()) await db.run(`INSERT INTO ${INSTALLS} VALUES ($1, $2)`, [u, i]);

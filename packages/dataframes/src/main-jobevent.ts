@@ -31,6 +31,13 @@ const roleOf = (r: string) =>
   `WHEN regexp_matches(${r}, ${q(STANDALONE_ROLE)}) THEN ${r} ELSE 'No role used' END`;
 
 /**
+ * SQL: the rows of `from` (module_name, role, and `keep`) with the names of their content:
+ * collection_name, role_name. Runs the regexes once per row: `from` must hold few (distinct pairs).
+ */
+const namesOf = (from: string, keep = '') =>
+  `SELECT module_name, role, COALESCE(${collectionOf('module_name')}, 'No collection used') AS collection_name, ${roleOf('role')} AS role_name${keep ? `, ${keep}` : ''} FROM ${from}`;
+
+/**
  * main_jobevent grouped by host_name, module_name, collection_name, role_name, install_uuid,
  * job_remote_id: task_runs = events, duration = sum of `duration` (missing = 0).
  * Events without task_action or host_name are dropped; module = resolved_action else
@@ -102,11 +109,22 @@ export class MainJobevent extends Dataframe {
 
   /** The names table of every distinct (module, role) of the prepared rows `from`. */
   private async nameContent(from: string): Promise<void> {
-    await this.db.run(
-      `CREATE OR REPLACE TEMP TABLE ${this.namesTable} AS SELECT module_name, role, ` +
-        `COALESCE(${collectionOf('module_name')}, 'No collection used') AS collection_name, ${roleOf('role')} AS role_name ` +
-        `FROM (SELECT DISTINCT module_name, role FROM ${from})`,
-    );
+    await this.db.run(`CREATE OR REPLACE TEMP TABLE ${this.namesTable} AS ${namesOf(`(SELECT DISTINCT module_name, role FROM ${from})`)}`);
+  }
+
+  /**
+   * When the events are raw events alone: reads them ONCE into `table`, one row per distinct
+   * (module, role) with its names (collection_name, role_name, module_name) and `aggregates` (SQL
+   * over `rows(prepared)`, which gives each event's module_name, role and what they aggregate).
+   * Grouping by (module, role) is what the names pass did; the aggregates keep what the content
+   * sheets need, so the events are not read again. False (nothing written) otherwise.
+   */
+  async eventLists(table: string, rows: (prepared: string) => string, aggregates: string): Promise<boolean> {
+    const prepared = await this.preparedRelation();
+    if (!prepared) return false;
+    const groups = `(SELECT module_name, role, ${aggregates} FROM (${rows(prepared)}) GROUP BY module_name, role)`;
+    await this.db.run(`CREATE OR REPLACE TEMP TABLE ${ident(table)} AS SELECT * EXCLUDE (role) FROM (${namesOf(groups, '* EXCLUDE (module_name, role)')})`);
+    return true;
   }
 
   protected override scanMembers(): readonly string[] {

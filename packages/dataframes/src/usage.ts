@@ -287,6 +287,7 @@ export async function usageTables(jhs: JobHostSummary, opts: UsageOptions = {}):
   await contentUsage(tables.db, USAGE_TABLES.content, {
     keys: () => events.contentKeys(),
     rows: (ids) => events.usageRows(ids),
+    eventLists: (t, rows, aggregates) => events.eventLists(t, rows, aggregates),
     hostMap: USAGE_TABLES.hostMap,
     hosts: `(SELECT DISTINCT h FROM ${USAGE_TABLES.hosts})`,
     installs: await events.installs(opts.installs),

@@ -1,0 +1,113 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Logger } from '@tally/core';
+import { type DuckDbOptions, rollup } from '@tally/dataframes';
+import { buildCcspReport, reportParams } from '@tally/reports';
+import { DirectoryStorage } from '@tally/storage';
+import { EVENT_HEADER, JHS_HEADER, writeTarball } from '@tally/testkit';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { workbookCells as cells } from './workbook-cells.js';
+
+// The content statement (`report_content`) runs under a lower DuckDB memory limit than the
+// report's. When it runs out there, the report reads the tarballs again and counts the content
+// under its own limit: the workbook must be the one of a run that never ran out.
+
+/** The content-usage sheets' statement. */
+const CONTENT_STATEMENT = /^CREATE OR REPLACE TABLE report_content AS/;
+/** 800 MB of integers in one list: more than the content statement's limit holds, and a list cannot spill. */
+const OUT_OF_MEMORY_SQL = 'SELECT len(list(range)) FROM range(100000000)';
+
+/** Inject a real DuckDB out-of-memory before the next content statement; what the limit was then. */
+const inject = vi.hoisted(() => ({ armed: false, limits: [] as string[], errors: [] as string[] }));
+
+vi.mock('@tally/dataframes', async (importOriginal) => {
+  const real = await importOriginal<typeof import('@tally/dataframes')>();
+  return {
+    ...real,
+    openDuckDb: async (opts?: DuckDbOptions) => {
+      const db = await real.openDuckDb(opts);
+      const before = async (sql: string) => {
+        if (!inject.armed || !CONTENT_STATEMENT.test(sql)) return;
+        inject.armed = false;
+        const [row] = await db.all<{ value: string }>(`SELECT value FROM duckdb_settings() WHERE name = 'memory_limit'`);
+        inject.limits.push(row?.value ?? '');
+        try {
+          await db.all(OUT_OF_MEMORY_SQL);
+        } catch (err) {
+          inject.errors.push(String(err));
+          throw err;
+        }
+      };
+      return {
+        ...db,
+        run: async (sql: string, params?: unknown[]) => {
+          await before(sql);
+          return db.run(sql, params);
+        },
+        all: async <T>(sql: string, params?: unknown[]) => {
+          await before(sql);
+          return db.all<T>(sql, params);
+        },
+      };
+    },
+  };
+});
+
+const SHEETS = ['ccsp_summary', 'managed_nodes', 'usage_by_collections', 'usage_by_roles', 'usage_by_modules'];
+const jhs = (id: number, day: string, host: string, ansibleHost: string, job: number) => `${id},${day} 10:00:00+00,x,${host},${ansibleHost},0,0,3,0,0,0,${day} 09:59:00+00,${job},t,Org A`;
+const event = (id: number, host: string, action: string, role: string, job: number) => `${id},${host},${action},${action},${role},,1.25,${job}`;
+
+/** May 2024: two days of job host summaries (one host renamed through ansible_host) and their events. */
+function writeLake(ship: string): void {
+  for (const [d, day] of ['2024-05-01', '2024-05-02'].entries()) {
+    const job = 10 + d;
+    writeTarball(ship, day, {
+      'job_host_summary.csv': `${JHS_HEADER}\n${[jhs(1 + d * 10, day, 'h1', '', job), jhs(2 + d * 10, day, 'h2', 'h2.real', job)].join('\n')}\n`,
+      'main_jobevent.csv': `${EVENT_HEADER}\n${[
+        event(1 + d * 10, 'h1', 'ansible.builtin.copy', '', job),
+        event(2 + d * 10, 'h2', 'ansible.builtin.copy', 'geerlingguy.nginx', job),
+        event(3 + d * 10, 'h2', 'shell', 'ns.coll.role', job),
+        event(4 + d * 10, 'h3', 'community.general.ini_file', '', job),
+      ].join('\n')}\n`,
+    });
+  }
+}
+
+let ship: string;
+beforeAll(async () => {
+  ship = mkdtempSync(join(tmpdir(), 'tally-content-oom-'));
+  writeLake(ship);
+  // 05-01 from its rollup under `from: 'auto'`, 05-02 raw.
+  await rollup({ storage: new DirectoryStorage({ base: ship }), since: new Date('2024-05-01T00:00:00Z'), until: new Date('2024-05-02T00:00:00Z'), period: 'day' });
+}, 60_000);
+afterAll(() => rmSync(ship, { recursive: true, force: true }));
+
+async function build(from: 'raw' | 'auto', outOfMemory: boolean) {
+  const { reportPeriod: _, ...params } = reportParams({ reportPeriod: '', pricePerNode: 1, sku: 'SKU', companyName: 'Acme', sheets: SHEETS, now: new Date(Date.UTC(2024, 5, 2)) });
+  const info: string[] = [];
+  const logger: Logger = { debug() {}, info: (m: string) => info.push(m), warn() {}, error() {}, child: () => logger };
+  Object.assign(inject, { armed: outOfMemory, limits: [], errors: [] });
+  // The report's own limit, above the content statement's.
+  const res = await buildCcspReport({ type: 'CCSPv2', storage: new DirectoryStorage({ base: ship }), period: { month: '2024-05' }, params, from, force: true, logger, duckdb: { memoryLimit: '768MB', threads: 2 } });
+  expect(res.status).toBe('written');
+  if (outOfMemory) {
+    expect(inject.limits, 'the content statement ran under its lower limit').toEqual(['448.0 MiB']);
+    expect(inject.errors).toHaveLength(1);
+    expect(inject.errors[0]).toMatch(/Out of Memory Error/);
+    expect(info).toContain('usage: out of memory aggregating the CSV scans; grouping the job host summaries instead');
+  }
+  return { cells: await cells(join(ship, res.name)), read: res.read };
+}
+
+describe('content sheets after the content statement runs out of memory', () => {
+  for (const from of ['raw', 'auto'] as const) {
+    it(`${from === 'raw' ? 'tarballs' : 'a rollup and a raw day'}: every cell equals that of a build that never ran out`, async () => {
+      const expected = await build(from, false);
+      expect(expected.read?.days).toEqual(from === 'raw' ? { rollup: [], raw: ['2024-05-01', '2024-05-02'] } : { rollup: ['2024-05-01'], raw: ['2024-05-02'] });
+      const modules = expected.cells['Usage by modules'];
+      expect(modules?.length, 'a header and three modules').toBe(4);
+      expect(await build(from, true)).toEqual(expected);
+    });
+  }
+});
