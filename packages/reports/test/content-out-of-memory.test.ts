@@ -5,7 +5,7 @@ import type { Logger } from '@tally/core';
 import { type DuckDbOptions, rollup } from '@tally/dataframes';
 import { buildCcspReport, reportParams } from '@tally/reports';
 import { DirectoryStorage } from '@tally/storage';
-import { EVENT_HEADER, JHS_HEADER, writeTarball } from '@tally/testkit';
+import { EVENT_HEADER, failingStatements, type InjectedOutcome, JHS_HEADER, writeTarball } from '@tally/testkit';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { workbookCells as cells } from './workbook-cells.js';
 
@@ -15,11 +15,9 @@ import { workbookCells as cells } from './workbook-cells.js';
 
 /** The content-usage sheets' statement. */
 const CONTENT_STATEMENT = /^CREATE OR REPLACE TABLE report_content AS/;
-/** 800 MB of integers in one list: more than the content statement's limit holds, and a list cannot spill. */
-const OUT_OF_MEMORY_SQL = 'SELECT len(list(range)) FROM range(100000000)';
 
-/** Inject a real DuckDB out-of-memory before the next content statement; what the limit was then. */
-const inject = vi.hoisted(() => ({ armed: false, limits: [] as string[], errors: [] as string[] }));
+/** Whether the next report's database injects a real DuckDB out-of-memory before the content statement; what it met. */
+const inject = vi.hoisted(() => ({ armed: false, outcomes: [] as InjectedOutcome[] }));
 
 vi.mock('@tally/dataframes', async (importOriginal) => {
   const real = await importOriginal<typeof import('@tally/dataframes')>();
@@ -27,29 +25,10 @@ vi.mock('@tally/dataframes', async (importOriginal) => {
     ...real,
     openDuckDb: async (opts?: DuckDbOptions) => {
       const db = await real.openDuckDb(opts);
-      const before = async (sql: string) => {
-        if (!inject.armed || !CONTENT_STATEMENT.test(sql)) return;
-        inject.armed = false;
-        const [row] = await db.all<{ value: string }>(`SELECT value FROM duckdb_settings() WHERE name = 'memory_limit'`);
-        inject.limits.push(row?.value ?? '');
-        try {
-          await db.all(OUT_OF_MEMORY_SQL);
-        } catch (err) {
-          inject.errors.push(String(err));
-          throw err;
-        }
-      };
-      return {
-        ...db,
-        run: async (sql: string, params?: unknown[]) => {
-          await before(sql);
-          return db.run(sql, params);
-        },
-        all: async <T>(sql: string, params?: unknown[]) => {
-          await before(sql);
-          return db.all<T>(sql, params);
-        },
-      };
+      if (!inject.armed) return db;
+      const failing = failingStatements(db, CONTENT_STATEMENT, ['oom']);
+      inject.outcomes = failing.outcomes;
+      return failing;
     },
   };
 });
@@ -87,14 +66,14 @@ async function build(from: 'raw' | 'auto', outOfMemory: boolean) {
   const { reportPeriod: _, ...params } = reportParams({ reportPeriod: '', pricePerNode: 1, sku: 'SKU', companyName: 'Acme', sheets: SHEETS, now: new Date(Date.UTC(2024, 5, 2)) });
   const info: string[] = [];
   const logger: Logger = { debug() {}, info: (m: string) => info.push(m), warn() {}, error() {}, child: () => logger };
-  Object.assign(inject, { armed: outOfMemory, limits: [], errors: [] });
+  Object.assign(inject, { armed: outOfMemory, outcomes: [] });
   // The report's own limit, above the content statement's.
   const res = await buildCcspReport({ type: 'CCSPv2', storage: new DirectoryStorage({ base: ship }), period: { month: '2024-05' }, params, from, force: true, logger, duckdb: { memoryLimit: '768MB', threads: 2 } });
   expect(res.status).toBe('written');
   if (outOfMemory) {
-    expect(inject.limits, 'the content statement ran under its lower limit').toEqual(['448.0 MiB']);
-    expect(inject.errors).toHaveLength(1);
-    expect(inject.errors[0]).toMatch(/Out of Memory Error/);
+    expect(inject.outcomes.map((o) => o.memoryLimit), 'the content statement ran under its lower limit').toEqual(['448.0 MiB']);
+    expect(inject.outcomes).toHaveLength(1);
+    expect(inject.outcomes[0]?.error).toMatch(/Out of Memory Error/);
     expect(info).toContain('usage: out of memory aggregating the CSV scans; grouping the job host summaries instead');
   }
   return { cells: await cells(join(ship, res.name)), read: res.read };
