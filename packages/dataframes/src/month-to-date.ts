@@ -19,8 +19,8 @@ import { errorMessage, type Logger } from '@tally/core';
 import type { LocalFile, Store } from '@tally/storage';
 import { literal, type TallyDuckDb } from './duckdb.js';
 import { hashFile } from './inputs.js';
-import { manifestName, type PeriodWindow, periodWindows, type RollupInput, type RollupManifest, type RollupManifestPart, readManifest } from './rollup.js';
-import { usageMergeable, usageRollupsOverlap } from './usage-rollup.js';
+import { manifestName, type PeriodWindow, periodWindows, type RollupInput, type RollupManifest, type RollupManifestPart, readManifest, storePart } from './rollup.js';
+import { mergedUsageHosts, usageMergeable, usageRollupsOverlap } from './usage-rollup.js';
 
 /** A month-to-date usage merge, as the manifest of its last day records it. */
 export interface MonthToDate {
@@ -132,12 +132,7 @@ async function writeMonthToDate(db: TallyDuckDb, month: PeriodWindow, at: { stor
     if (await usageRollupsOverlap(db, files.jobs)) return at.logger.debug('month-to-date usage not written: a job is in two days', { month: month.date });
     const local = { hosts: join(at.dir, `mtd-hosts-${last.date}.parquet`), jobs: join(at.dir, `mtd-jobs-${last.date}.parquet`) };
     const rows = await mergeUsage(db, files, local);
-    const part = async (which: 'hosts' | 'jobs'): Promise<RollupManifestPart> => {
-      const name = monthToDateName(which, last.date, at.prefix);
-      const checked = { size: (await stat(local[which])).size, sha256: await hashFile(local[which]) };
-      await at.storage.put(name, { filename: local[which] });
-      return { name, rows: rows[which], ...checked };
-    };
+    const part = (which: 'hosts' | 'jobs') => storePart(at.storage, monthToDateName(which, last.date, at.prefix), local[which], rows[which]);
     const monthToDate: MonthToDate = { hosts: await part('hosts'), jobs: await part('jobs'), days: recorded, inputs: manifests.flatMap((m) => m.inputs) };
     await at.storage.put(manifestName('day', last.date, at.prefix), { dict: { ...last, monthToDate } });
     at.logger.debug('month-to-date usage written', { date: last.date, days: recorded.length, from: base < 0 ? 'days' : manifests[base]!.date, hosts: rows.hosts });
@@ -191,8 +186,8 @@ async function fetchInputs(storage: Store, manifests: readonly RollupManifest[],
 async function mergeUsage(db: TallyDuckDb, files: { hosts: string[]; jobs: string[] }, out: { hosts: string; jobs: string }): Promise<{ hosts: number; jobs: number }> {
   const read = (list: readonly string[]) => `read_parquet([${list.map(literal).join(', ')}], hive_partitioning = false)`;
   const hosts = await db.run(
-    `COPY (SELECT o, t, h, CAST(sum(n) AS BIGINT) AS n, sum(tr) AS tr, min(f) AS f, max(l) AS l, min(jc_first) AS jc_first, max(jc_last) AS jc_last
-       FROM ${read(files.hosts)} GROUP BY o, t, h) TO ${literal(out.hosts)} (FORMAT parquet, COMPRESSION zstd)`,
+    `COPY (SELECT o, t, h, CAST(n AS BIGINT) AS n, tr, f, l, jc_first, jc_last FROM (${mergedUsageHosts(read(files.hosts))}))
+       TO ${literal(out.hosts)} (FORMAT parquet, COMPRESSION zstd)`,
   );
   // No job is in two of them: the jobs files are concatenated.
   const jobs = await db.run(`COPY (SELECT o, t, u, j, direct FROM ${read(files.jobs)}) TO ${literal(out.jobs)} (FORMAT parquet, COMPRESSION zstd)`);

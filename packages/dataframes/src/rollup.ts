@@ -351,9 +351,7 @@ async function rollWindow(run: RollupRun, dfs: readonly Dataframe[], n: number):
     manifest.parts[kind] = null;
     if (!written) continue;
     const name = rollupName(kind, opts.period, w.date, opts.prefix);
-    const checked = { size: (await stat(written.file)).size, sha256: await hashFile(written.file) };
-    await opts.storage.put(name, { filename: written.file });
-    manifest.parts[kind] = { name, rows: written.rows, ...checked };
+    manifest.parts[kind] = await storePart(opts.storage, name, written.file, written.rows);
     say(() => {
       result.parts.push({ kind, period: opts.period, date: w.date, name, rows: written.rows });
       run.rows += written.rows;
@@ -388,11 +386,7 @@ async function storeUsageRollup(
   };
   const written = await writeUsageRollup(db, parts.jhs, local, parts.events);
   const content = parts.events ? await writeContentRollup(db, { jhs: parts.jhs, events: parts.events }, local.content) : undefined;
-  const store = async (name: string, file: string, rows: number): Promise<RollupManifestPart> => {
-    const checked = { size: (await stat(file)).size, sha256: await hashFile(file) };
-    await at.storage.put(name, { filename: file });
-    return { name, rows, ...checked };
-  };
+  const store = (name: string, file: string, rows: number) => storePart(at.storage, name, file, rows);
   const part = (which: 'hosts' | 'jobs') => store(usageRollupName(which, at.period, at.date, at.prefix), local[which], written[which]);
   return {
     hosts: await part('hosts'),
@@ -400,6 +394,13 @@ async function storeUsageRollup(
     indirectRows: written.indirectRows,
     ...(content === undefined ? {} : { content: await store(contentRollupName(at.period, at.date, at.prefix), local.content, content) }),
   };
+}
+
+/** Store the local file `file` as the rollup part `name`, with the size and SHA-256 a manifest records of it. */
+export async function storePart(storage: Store, name: string, file: string, rows: number): Promise<RollupManifestPart> {
+  const checked = { size: (await stat(file)).size, sha256: await hashFile(file) };
+  await storage.put(name, { filename: file });
+  return { name, rows, ...checked };
 }
 
 /**

@@ -58,6 +58,15 @@ export async function writeUsageRollup(
 export const usageMergeable = (m: RollupManifest, content = false): boolean =>
   m.usage !== undefined && m.usage.indirectRows === 0 && (!m.parts.main_jobevent?.rows || !content || m.usage.content !== undefined);
 
+/**
+ * Usage hosts rows of periods that share no job (`from`), merged per (o, t, h): every grouped
+ * job-host row lies in one period, so counts and task runs add up, and first and last times are
+ * the extremes (the day files' columns, sums as DuckDB types them).
+ */
+export function mergedUsageHosts(from: string): string {
+  return `SELECT o, t, h, sum(n) AS n, sum(tr) AS tr, min(f) AS f, max(l) AS l, min(jc_first) AS jc_first, max(jc_last) AS jc_last FROM ${from} GROUP BY o, t, h`;
+}
+
 /** Does some job (install_uuid, job id) appear in two of these periods' jobs files? */
 export async function usageRollupsOverlap(db: Pick<TallyDuckDb, 'all'>, jobsFiles: readonly string[]): Promise<boolean> {
   if (jobsFiles.length < 2) return false;
@@ -80,11 +89,11 @@ export async function usageFromRollups(
   const inOrgs = organizationFilter?.length ? ` AND o IN (${organizationFilter.map(literal).join(', ')})` : '';
   const read = (list: readonly string[]) => `read_parquet([${list.map(literal).join(', ')}])`;
   // Each file holds one row per (o, t, h) (written grouped): one file needs no merge.
-  const merged =
-    files.hosts.length === 1
-      ? 'SELECT o, t, h, CAST(n AS HUGEINT) AS n, CAST(tr AS HUGEINT) AS tr, f, l, jc_first, jc_last'
-      : 'SELECT o, t, h, CAST(sum(n) AS HUGEINT) AS n, CAST(sum(tr) AS HUGEINT) AS tr, min(f) AS f, max(l) AS l, min(jc_first) AS jc_first, max(jc_last) AS jc_last';
-  await db.run(`CREATE OR REPLACE TABLE ${USAGE_TABLES.hosts} AS ${merged} FROM ${read(files.hosts)} WHERE true${inOrgs}${files.hosts.length === 1 ? '' : ' GROUP BY o, t, h'}`);
+  const rows = `SELECT * FROM ${read(files.hosts)} WHERE true${inOrgs}`;
+  const merged = files.hosts.length === 1 ? rows : mergedUsageHosts(`(${rows})`);
+  await db.run(
+    `CREATE OR REPLACE TABLE ${USAGE_TABLES.hosts} AS SELECT o, t, h, CAST(n AS HUGEINT) AS n, CAST(tr AS HUGEINT) AS tr, f, l, jc_first, jc_last FROM (${merged})`,
+  );
   await db.run(`CREATE OR REPLACE TABLE ${USAGE_TABLES.jobs} AS SELECT DISTINCT o, t, u, j FROM ${read(files.jobs)} WHERE direct${inOrgs}`);
   const [e] = await db.all<{ n: bigint }>(`SELECT count(*) AS n FROM ${read(files.hosts)}`);
   return { empty: Number(e?.n ?? 0) === 0 };
