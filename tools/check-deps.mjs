@@ -31,10 +31,13 @@ export function packageOf(spec) {
   return builtins.has(name) ? undefined : name;
 }
 
+// The CLI's bundle (tools/bundle-cli.mjs) holds the other packages' code, checked in their own dist.
+const BUNDLE = /\/cli\/dist\/(tally\.js|chunks\/)/;
+
 /** Bare packages imported (statically or by a literal dynamic import) from a package's dist JavaScript and declarations. */
 export function importedPackages(distDir) {
   const found = new Map(); // package → first file importing it
-  for (const file of jsFiles(distDir)) {
+  for (const file of jsFiles(distDir).filter((f) => !BUNDLE.test(f))) {
     for (const m of readFileSync(file, 'utf8').matchAll(IMPORT)) {
       const pkg = packageOf(m[1] ?? m[2]);
       if (pkg && !found.has(pkg)) found.set(pkg, file);

@@ -162,7 +162,7 @@ try {
     METRICS_UTILITY_REPORT_SKU: 'MCT3752MO',
     METRICS_UTILITY_REPORT_COMPANY_NAME: 'Bench',
   };
-  const tally = (...args: string[]) => ['node', join(root, 'packages/cli/dist/bin.js'), ...args];
+  const tally = (...args: string[]) => ['node', join(root, 'packages/cli/dist/tally.js'), ...args];
   let raw: Awaited<ReturnType<typeof measureRuns>> | undefined;
   if (want('CCSPv2')) {
   raw = check(await measureRuns(tally('report', '--month', '2024-03', '--force', '--from', 'raw'), repeats(5), { env: reportEnv }), 'CCSPv2');
@@ -194,7 +194,7 @@ try {
       METRICS_UTILITY_REPORT_SKU: 'MCT3752MO',
       METRICS_UTILITY_REPORT_COMPANY_NAME: 'Bench',
     };
-    const tally = (...args: string[]) => ['node', join(root, 'packages/cli/dist/bin.js'), ...args];
+    const tally = (...args: string[]) => ['node', join(root, 'packages/cli/dist/tally.js'), ...args];
     const jhsRows = (scale.tarballDays * scale.eventRows).toLocaleString('en');
     const eventRows = (scale.tarballDays * scale.eventRows * EVENTS_PER_ROW).toLocaleString('en');
     const floor = { what: 'gzip -dc of the tarballs', m: gz };
@@ -241,7 +241,7 @@ try {
     await generateTarballs({ out: dedupLake, days: 1, rows: scale.dedupRows, start: day, hosts: scale.mainHosts });
     await writeMainHostTarball(dedupLake, day, scale.mainHosts);
     const report = (deduplicator: string) => ({
-      argv: ['node', join(root, 'packages/cli/dist/bin.js'), 'report', '--month', '2024-03', '--force'],
+      argv: ['node', join(root, 'packages/cli/dist/tally.js'), 'report', '--month', '2024-03', '--force'],
       env: { ...process.env, METRICS_UTILITY_SHIP_TARGET: 'directory', METRICS_UTILITY_SHIP_PATH: dedupLake, METRICS_UTILITY_REPORT_TYPE: 'CCSPv2', METRICS_UTILITY_DEDUPLICATOR: deduplicator },
     });
     const plain = report('ccsp');
