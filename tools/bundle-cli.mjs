@@ -1,36 +1,64 @@
 // Bundles the `tally` command into packages/cli/dist/tally.js (+ dist/chunks/: one lazily loaded chunk per command
 // and per optional backend), so a start reads a few files instead of ~450 (Node's resolution, reads and compiles
-// were ~40 % of `tally report`'s module loading). Run by `pnpm build` after `tsc -b`; it bundles the compiled
-// dist/ of the workspace packages, so the bundle is only as fresh as the last `pnpm build`.
+// of each file were ~40 % of `tally report`'s module loading). Run by `pnpm build` after `tsc -b`; it bundles the
+// compiled dist/ of the workspace packages, so the bundle is only as fresh as the last `pnpm build`.
 // Usage: node tools/bundle-cli.mjs [--clean]   (--clean: remove the bundle only)
-import { readFile, rm } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const packages = join(root, 'packages');
+const packages = fileURLToPath(new URL('../packages', import.meta.url));
 const outdir = join(packages, 'cli', 'dist');
 
+/** Every workspace package by name: its directory, entry file and @tally dependencies. */
+const workspace = new Map(
+  readdirSync(packages).map((dir) => {
+    const manifest = JSON.parse(readFileSync(join(packages, dir, 'package.json'), 'utf8'));
+    const deps = Object.keys({ ...manifest.dependencies, ...manifest.optionalDependencies }).filter((d) => d.startsWith('@tally/'));
+    return [manifest.name, { dir: join(packages, dir), entry: join(packages, dir, manifest.exports['.'].default), deps }];
+  }),
+);
+
 /**
- * Modules left out of the bundle, each loaded at run time from where the package that needs it can see it
- * (a chain of packages, each resolved from the previous one; the first from @tally/cli): the native DuckDB
+ * The names to resolve one from the other to reach a workspace package from @tally/cli, each a dependency of
+ * the previous (a package only sees its own dependencies in a strict node_modules, as pnpm makes).
+ */
+function chainTo(name) {
+  const paths = [[]];
+  for (const seen = new Set(['@tally/cli']); paths.length; ) {
+    const path = paths.shift();
+    for (const dep of workspace.get(path.at(-1) ?? '@tally/cli').deps) {
+      if (dep === name) return [...path, dep];
+      if (!seen.has(dep)) paths.push([...path, dep]);
+      seen.add(dep);
+    }
+  }
+  throw new Error(`bundle-cli: @tally/cli does not depend on ${name}`);
+}
+
+/**
+ * Modules left out of the bundle, each required at run time from the package that needs it: DuckDB's native
  * binding, and exceljs, whose files @tally/reports also loads and patches by path (one copy of it).
  */
 const ANCHORED = {
-  '@duckdb/node-bindings': ['@tally/dataframes', '@duckdb/node-api'],
-  exceljs: ['@tally/reports'],
+  '@duckdb/node-bindings': [...chainTo('@tally/dataframes'), '@duckdb/node-api', '@duckdb/node-bindings'],
+  exceljs: [...chainTo('@tally/reports'), 'exceljs'],
 };
 /** Left out and loaded as they are: the optional demo (PGlite and its WebAssembly files), pg's optional native client. */
 const EXTERNAL = ['@tally/demo', 'pg-native'];
 
-/** The name and entry file of the workspace package a file belongs to, or undefined. */
-async function workspacePackage(file) {
-  const rel = relative(packages, file);
-  if (rel.startsWith('..') || rel.includes('node_modules')) return undefined;
-  const dir = join(packages, rel.split('/')[0]);
-  const manifest = JSON.parse(await readFile(join(dir, 'package.json'), 'utf8'));
-  return { name: manifest.name, entry: join(dir, manifest.exports['.'].default) };
+// Each chunk: a `require` for the CommonJS modules in it (ESM has none), and the file a chain of names resolves to.
+const BANNER = `import { createRequire as __tallyCreateRequire } from 'node:module';
+import { pathToFileURL as __tallyFileUrl } from 'node:url';
+const require = __tallyCreateRequire(import.meta.url);
+const __tallyResolve = (chain) => chain.reduce((at, name) => __tallyCreateRequire(at).resolve(name), import.meta.url);`;
+
+/** The workspace package a file belongs to, or undefined. */
+function workspacePackage(file) {
+  for (const [name, pkg] of workspace) if (!relative(pkg.dir, file).startsWith('..') && !file.includes('node_modules')) return { name, ...pkg };
+  return undefined;
 }
 
 /**
@@ -41,46 +69,43 @@ async function workspacePackage(file) {
 const workspaceLocations = {
   name: 'workspace-locations',
   setup(b) {
-    b.onLoad({ filter: /\/packages\/[^/]+\/dist\/.*\.js$/ }, async ({ path }) => {
-      let contents = await readFile(path, 'utf8');
-      const pkg = await workspacePackage(path);
+    b.onLoad({ filter: /\/packages\/[^/]+\/dist\/.*\.js$/ }, ({ path }) => {
+      let contents = readFileSync(path, 'utf8');
+      const pkg = workspacePackage(path);
       if (!pkg || !contents.includes('import.meta.url')) return { contents, loader: 'js' };
       contents = contents.replace(/\bcreateRequire\(import\.meta\.url\)\((['"][^'"]+['"])\)/g, 'require($1)');
-      const own = `new URL(${JSON.stringify(relative(dirname(pkg.entry), path))}, import.meta.resolve(${JSON.stringify(pkg.name)})).href`;
+      const chain = pkg.name === '@tally/cli' ? [pkg.name] : chainTo(pkg.name);
+      const own = `new URL(${JSON.stringify(relative(dirname(pkg.entry), path))}, __tallyFileUrl(__tallyResolve(${JSON.stringify(chain)}))).href`;
       return { contents: contents.replaceAll('import.meta.url', own), loader: 'js' };
     });
   },
 };
 
-/** Each ANCHORED module: a stub that requires it from its anchor chain. */
+/** Each ANCHORED module: a stub that requires it through its chain. */
 const anchored = {
   name: 'anchored',
   setup(b) {
     const names = Object.keys(ANCHORED).map((n) => n.replace(/[/@.-]/g, '\\$&'));
     b.onResolve({ filter: new RegExp(`^(${names.join('|')})$`) }, ({ path }) => ({ path, namespace: 'anchored' }));
-    b.onLoad({ filter: /.*/, namespace: 'anchored' }, ({ path }) => {
-      const [first, ...rest] = [...ANCHORED[path], path];
-      const steps = rest.map((name) => `at = createRequire(at).resolve(${JSON.stringify(name)});`);
-      return { contents: [`const { createRequire } = require('node:module');`, `let at = require.resolve(${JSON.stringify(first)});`, ...steps, 'module.exports = require(at);'].join('\n'), loader: 'js' };
-    });
+    b.onLoad({ filter: /.*/, namespace: 'anchored' }, ({ path }) => ({ contents: `module.exports = require(__tallyResolve(${JSON.stringify(ANCHORED[path])}));`, loader: 'js' }));
   },
 };
 
 await rm(join(outdir, 'chunks'), { recursive: true, force: true });
 await rm(join(outdir, 'tally.js'), { force: true });
-if (process.argv.includes('--clean')) process.exit(0);
-await build({
-  entryPoints: { tally: join(outdir, 'bin.js') },
-  outdir,
-  chunkNames: 'chunks/[name]-[hash]',
-  bundle: true,
-  splitting: true,
-  format: 'esm',
-  platform: 'node',
-  target: 'node20',
-  external: EXTERNAL,
-  // CommonJS modules in the bundle call `require`; ESM has none, so each chunk makes one.
-  banner: { js: "import { createRequire as __tallyCreateRequire } from 'node:module'; const require = __tallyCreateRequire(import.meta.url);" },
-  plugins: [workspaceLocations, anchored],
-  logLevel: 'warning',
-});
+if (!process.argv.includes('--clean')) {
+  await build({
+    entryPoints: { tally: join(outdir, 'bin.js') },
+    outdir,
+    chunkNames: 'chunks/[name]-[hash]',
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    external: EXTERNAL,
+    banner: { js: BANNER },
+    plugins: [workspaceLocations, anchored],
+    logLevel: 'warning',
+  });
+}
