@@ -449,7 +449,8 @@ async function fromUsageRollups(
     const inputs = read.flatMap((r) => r.parts.map((p) => p.input));
     opts.onProgress?.({ phase: 'rollups', days: { done: daysOf(chosen).length, total: daysOf(chosen).length }, rows: inputs.reduce((n, i) => n + (i.rows ?? 0), 0) });
     // The extra dataframes' rows as they are; the sheets' other inputs (INDIRECT rows, events) are absent from these days.
-    for (const [i, r] of got.entries()) {
+    const atOnce = await addExtrasAtOnce(got, ctx.frames.extras);
+    for (const [i, r] of (atOnce ? [] : got).entries()) {
       const failure = await addRollup(r, ctx.frames.extras, ctx.frames.jhs);
       if (!failure) continue;
       // Only rollups have filled the extra dataframes so far: emptied, they are read again at the job grain.
@@ -473,6 +474,36 @@ async function fromUsageRollups(
   } finally {
     for (const r of [...toDate.fetched, ...got]) for (const p of r.parts) await p.local.release();
   }
+}
+
+/**
+ * Add every rollup's extra parts to their dataframes at once (one statement per dataframe and
+ * column set, in one transaction). False, with nothing added, when that fails: the caller adds
+ * them rollup by rollup, which names the part that cannot be read.
+ */
+async function addExtrasAtOnce(rollups: readonly FetchedRollup[], extras: readonly Dataframe[]): Promise<boolean> {
+  const [first] = extras;
+  if (!first) return true;
+  for (const df of extras) await df.init();
+  const sources = extras.map((df) => df.sources);
+  await first.db.run('BEGIN TRANSACTION');
+  try {
+    for (const df of extras) {
+      const parts = rollups.flatMap((r) => r.parts.filter((p) => p.kind === df.name));
+      const rows = await df.addParquetFiles(parts.map((p) => p.local.path));
+      parts.forEach((p, i) => {
+        p.input.rows = rows[i];
+      });
+    }
+  } catch {
+    await first.db.run('ROLLBACK');
+    extras.forEach((df, i) => {
+      df.sources = sources[i]!;
+    });
+    return false;
+  }
+  await first.db.run('COMMIT');
+  return true;
 }
 
 /** Month-to-date merges fetched for a read, the day rollups they stand for, and whether they are its ready sheets. */

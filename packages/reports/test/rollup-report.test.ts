@@ -562,6 +562,34 @@ describe('month-to-date sheet rows', () => {
     }
   }, SLOW);
 
+  it('the days\' data_collection_status parts are added at once; one that cannot be read as such is named and its day read raw', async () => {
+    const { ship, storage } = fixtureShip('ready-dcs');
+    const raw = await build(storage, ship, { month: '2024-03' }, { from: 'raw' });
+    await rollDays(storage, '2024-03-01', '2024-04-01', false);
+    const all = await build(storage, ship, { month: '2024-03' });
+    const dcsInputs = (all.res.read?.inputs ?? []).filter((i) => i.name.startsWith('rollups/data_collection_status/'));
+    expect(dcsInputs.length).toBe(readdirSync(join(ship, 'rollups/_inputs/period=day')).length);
+    expect(dcsInputs.every((i) => (i.rows ?? 0) > 0)).toBe(true);
+    // A part that matches its manifest but whose `since` is not a timestamp.
+    const day = readdirSync(join(ship, 'rollups/_inputs/period=day')).sort()[1]!.replace(/^date=|\.json$/g, '');
+    const part = rollupName('data_collection_status', 'day', day);
+    {
+      await using db = await openDuckDb();
+      await db.run(`COPY (SELECT * REPLACE ('not a time' AS since) FROM read_parquet('${join(ship, part)}', hive_partitioning = false)) TO '${join(ship, part)}.new' (FORMAT parquet)`);
+    }
+    cpSync(join(ship, `${part}.new`), join(ship, part));
+    rmSync(join(ship, `${part}.new`));
+    const manifest = join(ship, manifestName('day', day));
+    const m = JSON.parse(readFileSync(manifest, 'utf8'));
+    const bytes = readFileSync(join(ship, part));
+    m.parts.data_collection_status = { ...m.parts.data_collection_status, size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
+    writeFileSync(manifest, JSON.stringify(m));
+    const res = await build(storage, ship, { month: '2024-03' });
+    expect(res.res.read?.skipped.map((s) => s.name)).toEqual([part]);
+    expect(rawDays(res.res)).toEqual([day]);
+    expect(res.cells).toEqual(raw.cells);
+  }, SLOW);
+
   it('a merge without sheet rows, or whose sheet rows are damaged, is read as usage tables; a later rollup run writes them again', async () => {
     const { ship, storage } = fixtureShip('ready-fallback');
     const raw = await build(storage, ship, { month: '2024-03' }, { from: 'raw' });
