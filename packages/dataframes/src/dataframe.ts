@@ -348,29 +348,46 @@ export abstract class Dataframe {
 
   /** Add already-grouped rows from Parquet file(s) written by `toParquet` (a rollup). */
   async addParquet(paths: string | readonly string[]): Promise<number> {
+    const rows = await this.addParquetFiles(typeof paths === 'string' ? [paths] : paths);
+    return rows.reduce((a, b) => a + b, 0);
+  }
+
+  /**
+   * `addParquet`, returning the rows of each file. The files are read by column set, one
+   * statement per set (a statement costs ~10 CPU-ms however small its file: 30 days' small parts
+   * one by one cost ~0.35 CPU-s). A failure names the file(s) of the statement that failed.
+   */
+  async addParquetFiles(list: readonly string[]): Promise<number[]> {
     await this.init();
-    const list = typeof paths === 'string' ? [paths] : paths;
-    let staged = 0;
-    for (const path of list) {
-      const [schema] = await this.db.all<{ names: string[] }>(
-        'SELECT list(name) AS names FROM parquet_schema($1)',
-        [path],
+    if (list.length === 0) return [];
+    const files = `[${list.map(literal).join(', ')}]`;
+    const fail = (err: unknown, names: readonly string[]) =>
+      new TallyError(`${names.join(', ')}: Parquet could not be read as ${this.name}: ${errorMessage(err)}`, { cause: err });
+    let meta: { file_name: string; names: string[]; n: bigint }[];
+    try {
+      meta = await this.db.all(
+        `SELECT s.file_name, list(s.name) AS names, any_value(m.num_rows) AS n
+         FROM parquet_schema(${files}) s JOIN parquet_file_metadata(${files}) m USING (file_name) GROUP BY s.file_name`,
       );
-      const present = new Set(schema?.names ?? []);
-      const select = this.columns.map((c) =>
-        present.has(c.name) ? `CAST(${ident(c.name)} AS ${c.type})` : `NULL::${c.type}`,
-      );
-      try {
-        staged += await this.db.run(
-          `INSERT INTO ${ident(this.stagingTable)} (${this.columnList}) SELECT ${select.join(', ')} FROM read_parquet($1)`,
-          [path],
-        );
-      } catch (err) {
-        throw new TallyError(`${path}: Parquet could not be read as ${this.name}: ${errorMessage(err)}`, { cause: err });
-      }
-      this.sources += 1;
+    } catch (err) {
+      throw fail(err, list);
     }
-    return staged;
+    const byFile = new Map(meta.map((m) => [m.file_name, m]));
+    const bySchema = new Map<string, string[]>();
+    for (const path of list) {
+      const key = this.columns.map((c) => (byFile.get(path)?.names.includes(c.name) ? '1' : '0')).join('');
+      bySchema.set(key, [...(bySchema.get(key) ?? []), path]);
+    }
+    for (const [key, group] of bySchema) {
+      const select = this.columns.map((c, i) => (key[i] === '1' ? `CAST(${ident(c.name)} AS ${c.type})` : `NULL::${c.type}`));
+      try {
+        await this.db.run(`INSERT INTO ${ident(this.stagingTable)} (${this.columnList}) SELECT ${select.join(', ')} FROM read_parquet([${group.map(literal).join(', ')}], union_by_name = true)`);
+      } catch (err) {
+        throw fail(err, group);
+      }
+      this.sources += group.length;
+    }
+    return list.map((path) => Number(byFile.get(path)?.n ?? 0));
   }
 
   /**

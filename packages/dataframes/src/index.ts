@@ -30,7 +30,8 @@ export {
 export { type LoadOptions, type LoadResult, loadTarballs } from './load.js';
 export { type LoadedAdjustments, loadUsage, type LoadUsageOptions, type LoadUsageResult, USAGE_TABLES, type UsageOptions, type UsageTables, usageTables } from './usage.js';
 export { type HashedObject, hashObject, type ReadProgress } from './inputs.js';
-export { usageFromRollups, usageRollupName, usageRollupsOverlap, writeUsageRollup } from './usage-rollup.js';
+export { hostTotalsSelect, orgHostsSelect, orgRunsSelect, orgTotalsSelect, READY_SHEET_TABLES, type ReadySheets } from './usage-sheets.js';
+export { directJobs, usageFromRollups, usageRollupName, usageRollupsOverlap, writeUsageRollup } from './usage-rollup.js';
 export { type PeriodUsage, type PeriodUsageOptions, periodUsage, type SkippedInput, type UsageInput } from './period-usage.js';
 export { csvHasRows } from './csv.js';
 export {

@@ -20,16 +20,29 @@ import type { LocalFile, Store } from '@tally/storage';
 import { literal, type TallyDuckDb } from './duckdb.js';
 import { hashFile } from './inputs.js';
 import { manifestName, type PeriodWindow, periodWindows, type RollupInput, type RollupManifest, type RollupManifestPart, readManifest, storePart } from './rollup.js';
-import { mergedUsageHosts, usageMergeable, usageRollupsOverlap } from './usage-rollup.js';
+import { directJobs, mergedUsageHosts, usageMergeable, usageRollupsOverlap } from './usage-rollup.js';
+import { hostTotalsSelect, orgTotalsSelect } from './usage-sheets.js';
+
+type MonthToDatePart = 'hosts' | 'jobs' | 'sheet_hosts' | 'sheet_orgs';
 
 /** A month-to-date usage merge, as the manifest of its last day records it. */
 export interface MonthToDate {
   hosts: RollupManifestPart;
   jobs: RollupManifestPart;
+  /**
+   * The usage sheets' rows of those days (usage-sheets.ts: per host, per organization), for a
+   * report of exactly these days without an organization filter.
+   */
+  sheets?: MonthToDateSheets | undefined;
   /** Each day merged, in date order, with the SHA-256 of its usage parts. */
   days: MonthToDateDay[];
   /** Those days' tarballs, as their manifests record them (what a report's audit trail lists). */
   inputs: RollupInput[];
+}
+
+export interface MonthToDateSheets {
+  hosts: RollupManifestPart;
+  orgs: RollupManifestPart;
 }
 
 interface MonthToDateDay {
@@ -38,8 +51,8 @@ interface MonthToDateDay {
   jobs: string;
 }
 
-/** `rollups/usage_{hosts|jobs}_month_to_date/period=day/date={date}/part-0.parquet` (apart from the day parts' trees). */
-export function monthToDateName(which: 'hosts' | 'jobs', date: string, prefix = 'rollups'): string {
+/** `rollups/usage_{hosts|jobs|sheet_hosts|sheet_orgs}_month_to_date/period=day/date={date}/part-0.parquet` (apart from the day parts' trees). */
+export function monthToDateName(which: MonthToDatePart, date: string, prefix = 'rollups'): string {
   return `${prefix}/usage_${which}_month_to_date/period=day/date=${date}/part-0.parquet`;
 }
 
@@ -121,7 +134,7 @@ async function writeMonthToDate(db: TallyDuckDb, month: PeriodWindow, at: { stor
   let base = matching(manifests.length);
   const fetched: LocalFile[] = [];
   try {
-    // Days rolled again into the same bytes leave the last day's merge current, unless its files are damaged.
+    // Days rolled again into the same bytes leave the last day's merge current, unless its files are damaged (or it has no sheets).
     if (base === manifests.length - 1) {
       if (await intact(at.storage, last.monthToDate!, fetched)) return;
       base = matching(manifests.length - 1);
@@ -130,10 +143,12 @@ async function writeMonthToDate(db: TallyDuckDb, month: PeriodWindow, at: { stor
     if (!files) return at.logger.warn('month-to-date usage not written: a usage rollup does not match its manifest', { month: month.date });
     if (files.base === undefined) base = -1;
     if (await usageRollupsOverlap(db, files.jobs)) return at.logger.debug('month-to-date usage not written: a job is in two days', { month: month.date });
-    const local = { hosts: join(at.dir, `mtd-hosts-${last.date}.parquet`), jobs: join(at.dir, `mtd-jobs-${last.date}.parquet`) };
+    const local = Object.fromEntries(PARTS.map((p) => [p, join(at.dir, `mtd-${p}-${last.date}.parquet`)])) as Record<MonthToDatePart, string>;
     const rows = await mergeUsage(db, files, local);
-    const part = (which: 'hosts' | 'jobs') => storePart(at.storage, monthToDateName(which, last.date, at.prefix), local[which], rows[which]);
-    const monthToDate: MonthToDate = { hosts: await part('hosts'), jobs: await part('jobs'), days: recorded, inputs: manifests.flatMap((m) => m.inputs) };
+    const part = (which: MonthToDatePart) => storePart(at.storage, monthToDateName(which, last.date, at.prefix), local[which], rows[which]);
+    const [hosts, jobs] = [await part('hosts'), await part('jobs')];
+    const sheets = { hosts: await part('sheet_hosts'), orgs: await part('sheet_orgs') };
+    const monthToDate: MonthToDate = { hosts, jobs, sheets, days: recorded, inputs: manifests.flatMap((m) => m.inputs) };
     await at.storage.put(manifestName('day', last.date, at.prefix), { dict: { ...last, monthToDate } });
     at.logger.debug('month-to-date usage written', { date: last.date, days: recorded.length, from: base < 0 ? 'days' : manifests[base]!.date, hosts: rows.hosts });
   } finally {
@@ -141,9 +156,12 @@ async function writeMonthToDate(db: TallyDuckDb, month: PeriodWindow, at: { stor
   }
 }
 
-/** Do a merge's files still read as recorded? */
+const PARTS: readonly MonthToDatePart[] = ['hosts', 'jobs', 'sheet_hosts', 'sheet_orgs'];
+
+/** Do a merge's files (its sheets' too: a merge written without them is written again) still read as recorded? */
 async function intact(storage: Store, merged: MonthToDate, fetched: LocalFile[]): Promise<boolean> {
-  for (const part of [merged.hosts, merged.jobs]) {
+  if (!merged.sheets) return false;
+  for (const part of [merged.hosts, merged.jobs, merged.sheets.hosts, merged.sheets.orgs]) {
     const local = await fetchChecked(storage, part);
     if (!local) return false;
     fetched.push(local);
@@ -182,8 +200,11 @@ async function fetchInputs(storage: Store, manifests: readonly RollupManifest[],
   return out;
 }
 
-/** The days' usage tables merged (as the report merges them) into files of the day parts' schema. */
-async function mergeUsage(db: TallyDuckDb, files: { hosts: string[]; jobs: string[] }, out: { hosts: string; jobs: string }): Promise<{ hosts: number; jobs: number }> {
+/**
+ * The days' usage tables merged (as the report merges them) into files of the day parts' schema,
+ * and the usage sheets' rows of that merge (as the report's queries aggregate its usage tables).
+ */
+async function mergeUsage(db: TallyDuckDb, files: { hosts: string[]; jobs: string[] }, out: Record<MonthToDatePart, string>): Promise<Record<MonthToDatePart, number>> {
   const read = (list: readonly string[]) => `read_parquet([${list.map(literal).join(', ')}], hive_partitioning = false)`;
   const hosts = await db.run(
     `COPY (SELECT o, t, h, CAST(n AS BIGINT) AS n, tr, f, l, jc_first, jc_last FROM (${mergedUsageHosts(read(files.hosts))}))
@@ -191,5 +212,8 @@ async function mergeUsage(db: TallyDuckDb, files: { hosts: string[]; jobs: strin
   );
   // No job is in two of them: the jobs files are concatenated.
   const jobs = await db.run(`COPY (SELECT o, t, u, j, direct FROM ${read(files.jobs)}) TO ${literal(out.jobs)} (FORMAT parquet, COMPRESSION zstd)`);
-  return { hosts, jobs };
+  const [merged, mergedJobs] = [read([out.hosts]), `(${directJobs(read([out.jobs]))})`];
+  const sheetHosts = await db.run(`COPY (${hostTotalsSelect(merged)}) TO ${literal(out.sheet_hosts)} (FORMAT parquet, COMPRESSION zstd)`);
+  const sheetOrgs = await db.run(`COPY (${orgTotalsSelect(merged, mergedJobs)}) TO ${literal(out.sheet_orgs)} (FORMAT parquet, COMPRESSION zstd)`);
+  return { hosts, jobs, sheet_hosts: sheetHosts, sheet_orgs: sheetOrgs };
 }

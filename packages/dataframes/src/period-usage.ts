@@ -3,7 +3,7 @@ import { type ExtractFailure, listTarballs } from '@tally/extractors';
 import type { LocalFile, Store } from '@tally/storage';
 import { contentFromRollups } from './content-rollup.js';
 import type { Dataframe } from './dataframe.js';
-import type { TallyDuckDb } from './duckdb.js';
+import { literal, type TallyDuckDb } from './duckdb.js';
 import { type HashedObject, hashFile, type ListedObject, listObject, type ReadProgress, sameListing } from './inputs.js';
 import { JobHostSummary } from './job-host-summary.js';
 import { MainJobevent } from './main-jobevent.js';
@@ -11,6 +11,7 @@ import { type PeriodWindow, periodWindows, type RollupKind, type RollupManifest,
 import { type LoadedAdjustments, loadUsage, type LoadUsageOptions, USAGE_TABLES, type UsageTables, usageTables } from './usage.js';
 import { monthToDateCovers } from './month-to-date.js';
 import { usageFromRollups, usageMergeable, usageRollupsOverlap } from './usage-rollup.js';
+import { READY_SHEET_TABLES } from './usage-sheets.js';
 
 /** The kinds a report reads: a rollup is usable only when it rolled both up. */
 const REPORT_KINDS: readonly RollupKind[] = ['job_host_summary', 'main_jobevent'];
@@ -47,6 +48,12 @@ export interface PeriodUsageOptions {
   onLoaded?: ((jhs: JobHostSummary, events: MainJobevent) => Promise<LoadedAdjustments | undefined>) | undefined;
   /** See `UsageOptions.keepEvents`. */
   keepEvents?: (() => boolean) | undefined;
+  /**
+   * The caller's sheets read only the usage sheets' aggregations (usage-sheets.ts): when one
+   * month-to-date merge stands for every day read, without an organization filter or content,
+   * its stored sheet rows are read into `UsageTables.ready` and the usage tables are not built.
+   */
+  readySheets?: boolean | undefined;
 }
 
 /** One input of a report: a tarball read raw, or a rollup part. */
@@ -416,9 +423,10 @@ async function fromUsageRollups(
   if (content && opts.organizationFilter?.length) return { bad: [] };
   const got: FetchedRollup[] = [];
   const bad: Chosen[] = [];
-  const toDate: { fetched: FetchedRollup[]; covered: Set<Chosen> } = { fetched: [], covered: new Set() };
+  const toDate: MonthsToDate = { fetched: [], covered: new Set(), ready: false };
   try {
-    await fetchMonthsToDate(opts.storage, chosen, toDate, ctx.refused);
+    const sheets = (opts.readySheets ?? false) && !content && !opts.organizationFilter?.length;
+    await fetchMonthsToDate(opts.storage, chosen, toDate, { refused: ctx.refused, sheets });
     for (const c of chosen) {
       const f = await fetchRollup(opts.storage, c.manifest, usageParts(c.manifest, ctx.frames.extras, { content, merged: toDate.covered.has(c) }));
       if ('fetched' in f) got.push(f.fetched);
@@ -441,7 +449,8 @@ async function fromUsageRollups(
     const inputs = read.flatMap((r) => r.parts.map((p) => p.input));
     opts.onProgress?.({ phase: 'rollups', days: { done: daysOf(chosen).length, total: daysOf(chosen).length }, rows: inputs.reduce((n, i) => n + (i.rows ?? 0), 0) });
     // The extra dataframes' rows as they are; the sheets' other inputs (INDIRECT rows, events) are absent from these days.
-    for (const [i, r] of got.entries()) {
+    const atOnce = await addExtrasAtOnce(got, ctx.frames.extras);
+    for (const [i, r] of (atOnce ? [] : got).entries()) {
       const failure = await addRollup(r, ctx.frames.extras, ctx.frames.jhs);
       if (!failure) continue;
       // Only rollups have filled the extra dataframes so far: emptied, they are read again at the job grain.
@@ -455,8 +464,11 @@ async function fromUsageRollups(
       return { bad: [] };
     }
     busy();
-    const { empty } = await usageFromRollups(opts.db, { hosts: paths('usage_hosts'), jobs: paths('usage_jobs') }, opts.organizationFilter);
-    const usage: UsageTables = { db: opts.db, hosts: USAGE_TABLES.hosts, jobs: USAGE_TABLES.jobs, hostMap: undefined, events: undefined, empty, method: 'usage-rollups' };
+    const usage: UsageTables = { db: opts.db, hosts: USAGE_TABLES.hosts, jobs: USAGE_TABLES.jobs, hostMap: undefined, events: undefined, empty: false, method: 'usage-rollups' };
+    if (toDate.ready) {
+      usage.ready = READY_SHEET_TABLES;
+      usage.empty = await readSheets(opts.db, { hosts: paths('sheet_hosts')[0]!, orgs: paths('sheet_orgs')[0]! });
+    } else usage.empty = (await usageFromRollups(opts.db, { hosts: paths('usage_hosts'), jobs: paths('usage_jobs') }, opts.organizationFilter)).empty;
     if (content) usage.content = await mergedContent(opts.db, paths('usage_content'));
     return { usage, inputs, removed: Promise.resolve() };
   } finally {
@@ -465,18 +477,72 @@ async function fromUsageRollups(
 }
 
 /**
+ * Add every rollup's extra parts to their dataframes at once (one statement per dataframe and
+ * column set, in one transaction). False, with nothing added, when that fails: the caller adds
+ * them rollup by rollup, which names the part that cannot be read.
+ */
+async function addExtrasAtOnce(rollups: readonly FetchedRollup[], extras: readonly Dataframe[]): Promise<boolean> {
+  const [first] = extras;
+  if (!first) return true;
+  for (const df of extras) await df.init();
+  const sources = extras.map((df) => df.sources);
+  await first.db.run('BEGIN TRANSACTION');
+  try {
+    for (const df of extras) {
+      const parts = rollups.flatMap((r) => r.parts.filter((p) => p.kind === df.name));
+      const rows = await df.addParquetFiles(parts.map((p) => p.local.path));
+      parts.forEach((p, i) => {
+        p.input.rows = rows[i];
+      });
+    }
+  } catch {
+    await first.db.run('ROLLBACK');
+    extras.forEach((df, i) => {
+      df.sources = sources[i]!;
+    });
+    return false;
+  }
+  await first.db.run('COMMIT');
+  return true;
+}
+
+/** Month-to-date merges fetched for a read, the day rollups they stand for, and whether they are its ready sheets. */
+interface MonthsToDate {
+  fetched: FetchedRollup[];
+  covered: Set<Chosen>;
+  ready: boolean;
+}
+
+/**
  * Fetch the month-to-date usage rollups that stand for some of the chosen day rollups (see
- * month-to-date.ts) into `out`, with the days they cover. One that cannot be read is named,
- * and its days' own usage rollups are merged instead.
+ * month-to-date.ts) into `out`, with the days they cover: with `sheets`, when one stands for
+ * them all, its sheets' rows alone (`ready`). One that cannot be read is named, and its usage
+ * tables, else its days' own usage rollups, are read instead.
  */
 async function fetchMonthsToDate(
   storage: Store,
   chosen: readonly Chosen[],
-  out: { fetched: FetchedRollup[]; covered: Set<Chosen> },
-  refused: (f: SkippedInput, why?: string) => void,
+  out: MonthsToDate,
+  { refused, sheets }: { refused: (f: SkippedInput, why?: string) => void; sheets: boolean },
 ): Promise<void> {
   const byManifest = new Map(chosen.map((c) => [c.manifest, c]));
-  for (const cover of monthToDateCovers(chosen.map((c) => c.manifest))) {
+  const covers = monthToDateCovers(chosen.map((c) => c.manifest));
+  const [only] = covers;
+  const ready = sheets && covers.length === 1 && only!.days.length === chosen.length ? only!.merged.sheets : undefined;
+  if (ready) {
+    const f = await fetchRollup(storage, only!.last, [
+      ['sheet_hosts', ready.hosts],
+      ['sheet_orgs', ready.orgs],
+    ]);
+    if ('fetched' in f) {
+      out.fetched.push(f.fetched);
+      out.ready = true;
+      for (const c of chosen) out.covered.add(c);
+      return;
+    }
+    refused(f.failure, 'month-to-date usage sheets cannot be read; the month-to-date usage rollup is read instead');
+  }
+  for (const cover of covers) {
     const f = await fetchRollup(storage, cover.last, [
       ['usage_hosts', cover.merged.hosts],
       ['usage_jobs', cover.merged.jobs],
@@ -488,6 +554,14 @@ async function fetchMonthsToDate(
     out.fetched.push(f.fetched);
     for (const m of cover.days) out.covered.add(byManifest.get(m)!);
   }
+}
+
+/** Load a month-to-date merge's sheet rows into `READY_SHEET_TABLES`; is it empty (no host row)? */
+async function readSheets(db: TallyDuckDb, files: { hosts: string; orgs: string }): Promise<boolean> {
+  await db.run(`CREATE OR REPLACE TABLE ${READY_SHEET_TABLES.hosts} AS SELECT * FROM read_parquet(${literal(files.hosts)})`);
+  await db.run(`CREATE OR REPLACE TABLE ${READY_SHEET_TABLES.orgs} AS SELECT * FROM read_parquet(${literal(files.orgs)})`);
+  const [n] = await db.all<{ n: bigint }>(`SELECT count(*) AS n FROM ${READY_SHEET_TABLES.hosts}`);
+  return Number(n?.n ?? 0) === 0;
 }
 
 /** `USAGE_TABLES.content` merged from content rollups (see content-rollup.ts); undefined when it has no row. */

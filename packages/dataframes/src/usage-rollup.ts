@@ -67,6 +67,11 @@ export function mergedUsageHosts(from: string): string {
   return `SELECT o, t, h, sum(n) AS n, sum(tr) AS tr, min(f) AS f, max(l) AS l, min(jc_first) AS jc_first, max(jc_last) AS jc_last FROM ${from} GROUP BY o, t, h`;
 }
 
+/** The report's jobs (`USAGE_TABLES.jobs`) among usage jobs rows (`from`): those with a DIRECT row (`and`: a further condition, ` AND …`). */
+export function directJobs(from: string, and = ''): string {
+  return `SELECT DISTINCT o, t, u, j FROM ${from} WHERE direct${and}`;
+}
+
 /** Does some job (install_uuid, job id) appear in two of these periods' jobs files? */
 export async function usageRollupsOverlap(db: Pick<TallyDuckDb, 'all'>, jobsFiles: readonly string[]): Promise<boolean> {
   if (jobsFiles.length < 2) return false;
@@ -94,7 +99,7 @@ export async function usageFromRollups(
   await db.run(
     `CREATE OR REPLACE TABLE ${USAGE_TABLES.hosts} AS SELECT o, t, h, CAST(n AS HUGEINT) AS n, CAST(tr AS HUGEINT) AS tr, f, l, jc_first, jc_last FROM (${merged})`,
   );
-  await db.run(`CREATE OR REPLACE TABLE ${USAGE_TABLES.jobs} AS SELECT DISTINCT o, t, u, j FROM ${read(files.jobs)} WHERE direct${inOrgs}`);
+  await db.run(`CREATE OR REPLACE TABLE ${USAGE_TABLES.jobs} AS ${directJobs(read(files.jobs), inOrgs)}`);
   const [e] = await db.all<{ n: bigint }>(`SELECT count(*) AS n FROM ${read(files.hosts)}`);
   return { empty: Number(e?.n ?? 0) === 0 };
 }

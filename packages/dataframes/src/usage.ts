@@ -32,12 +32,12 @@ import { isOutOfMemory, type TallyDuckDb } from './duckdb.js';
 import { DIRECT, type JobHostSummary } from './job-host-summary.js';
 import { loadExtracted, withExtracted } from './load.js';
 import type { MainJobevent } from './main-jobevent.js';
+import type { ReadySheets } from './usage-sheets.js';
 
 /** What the usage SQL needs of a database (a TallyDuckDb). */
 type UsageDb = Pick<TallyDuckDb, 'all' | 'run'>;
 
 export const USAGE_TABLES = { hosts: 'report_hosts', jobs: 'report_jobs', hostMap: 'report_host_map', content: 'report_content' } as const;
-
 export { CONTENT_KEYS, type ContentKey } from './content-usage.js';
 
 const ORG_FILTER = 'report_org_filter';
@@ -236,6 +236,11 @@ export interface UsageTables {
   events?: string | undefined;
   /** No DIRECT job host summary at all (before the organization filter): no billing data. */
   empty: boolean;
+  /**
+   * The usage sheets' rows already aggregated (usage-sheets.ts), when a read was asked for them
+   * (`PeriodUsageOptions.readySheets`) and its days have them: `hosts` and `jobs` are then not built.
+   */
+  ready?: ReadySheets | undefined;
   /** How they were built: from the prepared rows (`scan`, fast), from grouped rows, or merged from usage rollups. */
   method: 'scan' | 'grouped' | 'usage-rollups';
 }

@@ -194,6 +194,27 @@ describe('JobHostSummary', () => {
     expect(sum!.t).toBe(3n);
   });
 
+  it('adds Parquet files of several column sets at once, with the rows of each; a file that cannot be read is named', async () => {
+    const cols = `TIMESTAMP '2024-03-01 00:00:00' AS collection_start_timestamp, TIMESTAMP '2024-03-01' AS since, TIMESTAMP '2024-03-02' AS "until", 'job_host_summary.csv' AS file_name`;
+    const [full, older, other] = [join(dir, 'dcs-full.parquet'), join(dir, 'dcs-older.parquet'), join(dir, 'dcs-other.parquet')];
+    await db.run(`COPY (SELECT ${cols}, 'ok' AS status, 1.5 AS elapsed FROM range(3)) TO '${full}' (FORMAT parquet)`);
+    // An older part without `elapsed`, and one with its columns in another order.
+    await db.run(`COPY (SELECT ${cols}, 'ok' AS status FROM range(2)) TO '${older}' (FORMAT parquet)`);
+    await db.run(`COPY (SELECT 2.5 AS elapsed, 'failed' AS status, ${cols} FROM range(1)) TO '${other}' (FORMAT parquet)`);
+    const dcs = new DataCollectionStatus(db);
+    expect(await dcs.addParquetFiles([full, older, other])).toEqual([3, 2, 1]);
+    await dcs.group();
+    const rows = await db.all<{ status: string; elapsed: number | null; n: bigint }>(`SELECT status, elapsed, count(*) AS n FROM ${dcs.table} GROUP BY ALL ORDER BY ALL`);
+    expect(rows.map((r) => [r.status, r.elapsed === null ? null : Number(r.elapsed), Number(r.n)])).toEqual([
+      ['failed', 2.5, 1],
+      ['ok', 1.5, 3],
+      ['ok', null, 2],
+    ]);
+    const broken = join(dir, 'dcs-broken.parquet');
+    await writeFile(broken, 'PAR1 not parquet');
+    await expect(new DataCollectionStatus(db).addParquetFiles([full, broken])).rejects.toThrow(/dcs-broken\.parquet.*could not be read as data_collection_status/);
+  });
+
   it('regroups with a host name mapping (dedup)', async () => {
     const jhs = new JobHostSummary(db);
     await jhs.addCsv(

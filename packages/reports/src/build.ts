@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { writeCcsp } from './ccsp.js';
 import { writeCcspV2 } from './ccspv2.js';
 import type { ReportParams } from './params.js';
-import type { ReportTables } from './queries.js';
+import { type ReportTables, servedByReadySheets } from './queries.js';
 import { auditName, auditOf } from './audit.js';
 import { loadWorkbookWriter } from './sheet.js';
 import { extraDataframes, hasNoData, loadExtras, longGaps, type ReportExtras } from './report-inputs.js';
@@ -196,6 +196,7 @@ export async function buildCcspReport(opts: BuildCcspOptions): Promise<BuildResu
     // exceljs loads while DuckDB aggregates (openWorkbook reports a failure to load it).
     onExtracted: () => void loadWorkbookWriter().catch(() => {}),
     onProgress: opts.onProgress,
+    readySheets: opts.type === 'CCSPv2' && servedByReadySheets(opts.params.sheets, opts.params.deduplicator),
   });
   const failures: ExtractFailure[] = loaded.skipped.map(({ name, reason, ...where }) => ({ file: name, error: reason, ...where }));
   const read = { inputs: loaded.inputs, skipped: loaded.skipped, days: loaded.days };

@@ -1,4 +1,4 @@
-import { indirectCollectionsSql, type UsageTables } from '@tally/dataframes';
+import { hostTotalsSelect, indirectCollectionsSql, orgHostsSelect, orgRunsSelect, type UsageTables } from '@tally/dataframes';
 import type { ReportExtras } from './report-inputs.js';
 
 /** The little of a database the sheets' queries need (a @tally/dataframes TallyDuckDb has it). */
@@ -18,6 +18,28 @@ export interface ReportTables extends Omit<UsageTables, 'db' | 'method'> {
   indirect?: string | undefined;
   /** Inputs of the newest reference's sheets (report-inputs.ts); absent for tables built from dataframes alone. */
   extras?: ReportExtras | undefined;
+}
+
+/**
+ * The CCSPv2 sheets that read the usage tables only through `ReportQueries`' per-host and
+ * per-organization aggregations, or not at all (the content sheets read `content`, which a read
+ * with ready sheet rows has none of), so that ready sheet rows (`UsageTables.ready`) serve them.
+ */
+const READY_SERVED_SHEETS: readonly string[] = [
+  'ccsp_summary',
+  'managed_nodes',
+  'usage_by_organizations',
+  'usage_by_collections',
+  'usage_by_roles',
+  'usage_by_modules',
+  'indirectly_managed_nodes',
+  'inventory_scope',
+  'data_collection_status',
+];
+
+/** Can a CCSPv2 workbook with these sheets be written from ready sheet rows (no dedup columns)? */
+export function servedByReadySheets(sheets: readonly string[], deduplicator: string | undefined): boolean {
+  return deduplicator !== 'ccsp-experimental' && sheets.every((s) => READY_SERVED_SHEETS.includes(s));
 }
 
 export type Value = string | number | Date | null;
@@ -67,6 +89,22 @@ export class ReportQueries {
     return `(SELECT o, t, h, n, tr, f, l, jc_first, jc_last FROM ${this.hosts} UNION ALL
       SELECT organization_name, job_template_name, host_name, count(*), sum(task_runs), min(first_automation), max(last_automation),
         min(job_created), max(job_created) FROM ${this.indirect} GROUP BY ALL)`;
+  }
+
+  /** One row per DIRECT host (`hostTotalsSelect`): h, orgs, n, tr, f, l. */
+  private get hostTotals(): string {
+    return this.t.ready ? this.t.ready.hosts : `(${hostTotalsSelect(this.hosts)})`;
+  }
+
+  /** One row per organization of the DIRECT hosts (`orgHostsSelect`): o, hosts, n, tr. */
+  private get orgHosts(): string {
+    return this.t.ready ? `(SELECT o, hosts, n, tr FROM ${this.t.ready.orgs} WHERE hosts IS NOT NULL)` : `(${orgHostsSelect(this.hosts)})`;
+  }
+
+  /** One row per organization of the DIRECT and INDIRECT jobs (`orgRunsSelect`): o, runs. */
+  private get orgRuns(): string {
+    // Ready sheets are built from periods without INDIRECT rows.
+    return this.t.ready && !this.indirect ? `(SELECT o, runs FROM ${this.t.ready.orgs} WHERE runs IS NOT NULL)` : `(${orgRunsSelect(this.allJobs)})`;
   }
 
   /** The jobs of the DIRECT and INDIRECT rows (see allHosts). */
@@ -123,26 +161,26 @@ export class ReportQueries {
 
   /** Distinct managed nodes over the whole (filtered) roll-up. */
   async totalQuantity(): Promise<number> {
-    const [r] = await this.fetch(`SELECT count(DISTINCT h) AS n FROM ${this.hosts}`);
+    const [r] = await this.fetch(`SELECT count(h) AS n FROM ${this.hostTotals}`);
     return Number(r?.[0] ?? 0);
   }
 
   /** [organization, distinct managed nodes] sorted by organization (NULL last). */
   orgQuantities(): Promise<DataRow[]> {
-    return this.rows(`SELECT o, count(DISTINCT h) FROM ${this.hosts} GROUP BY 1 ORDER BY 1 NULLS LAST`);
+    return this.rows(`SELECT o, hosts FROM ${this.orgHosts} ORDER BY 1 NULLS LAST`);
   }
 
   /** Sorted organization names present in the roll-up (with `indirect`, also those of INDIRECT rows only). */
   async organizations(indirect = false): Promise<string[]> {
-    const rows = await this.rows(`SELECT DISTINCT o FROM ${indirect ? this.allHosts : this.hosts} WHERE o IS NOT NULL ORDER BY 1`);
+    const from = indirect && this.indirect ? `(SELECT DISTINCT o FROM ${this.allHosts})` : this.orgHosts;
+    const rows = await this.rows(`SELECT o FROM ${from} WHERE o IS NOT NULL ORDER BY 1`);
     return rows.map((r) => String(r[0]));
   }
 
   /** Host name, organizations, job runs, task runs, first, last automation. */
   managedNodes(): Promise<DataRow[]> {
     return this.rows(
-      `SELECT h, count(DISTINCT o), sum(n), sum(tr), ${ts('min(f)')}, ${ts('max(l)')}
-       FROM ${this.hosts} GROUP BY h ORDER BY h NULLS LAST`,
+      `SELECT h, orgs, n, tr, ${ts('f')}, ${ts('l')} FROM ${this.hostTotals} ORDER BY h NULLS LAST`,
       [4, 5],
     );
   }
@@ -194,8 +232,8 @@ export class ReportQueries {
       ? `SELECT organization_name AS o, count(DISTINCT host_name) AS hosts, count(host_name) AS n, sum(task_runs) AS tr FROM ${this.indirect} GROUP BY ALL`
       : 'SELECT NULL::VARCHAR AS o, 0 AS hosts, 0 AS n, 0 AS tr WHERE false';
     return this.rows(
-      `WITH j AS (SELECT o, count(DISTINCT (j, u)) AS runs FROM ${this.allJobs} GROUP BY ALL),
-       h AS (SELECT o, count(DISTINCT h) AS hosts, sum(n) AS n, sum(tr) AS tr FROM ${this.hosts} GROUP BY ALL),
+      `WITH j AS (SELECT o, runs FROM ${this.orgRuns}),
+       h AS (SELECT o, hosts, n, tr FROM ${this.orgHosts}),
        i AS (${ind}),
        orgs AS (SELECT o FROM h UNION SELECT o FROM i)
        SELECT orgs.o, COALESCE(j.runs, 0), COALESCE(h.hosts, 0), COALESCE(h.n, 0),

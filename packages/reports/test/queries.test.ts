@@ -41,9 +41,31 @@ describe('ReportQueries', () => {
     await q.settled();
     expect(rec.overlapped()).toBe(false);
     expect(rec.log).toHaveLength(3);
-    expect(rec.log[0]).toMatch(/count\(DISTINCT h\)/);
-    expect(rec.log[1]).toMatch(/^SELECT h, count\(DISTINCT o\)/);
+    expect(rec.log[0]).toMatch(/^SELECT count\(h\)/);
+    expect(rec.log[1]).toMatch(/^SELECT h, orgs, n, tr/);
     expect(rec.log[2]).toMatch(/^WITH j AS/);
+  });
+
+  it('with ready sheet rows, the per-host and per-organization sheets read them and never the usage tables', async () => {
+    const sqls: string[] = [];
+    const db: ReportDb = {
+      all: async () => [],
+      rows: async (sql) => {
+        sqls.push(sql);
+        return [];
+      },
+    };
+    const q = new ReportQueries({ ...tables(db), ready: { hosts: 'ready_h', orgs: 'ready_o' } });
+    await Promise.all([q.totalQuantity(), q.organizations(), q.organizations(true), q.managedNodes(), q.usageByOrganizations(true), q.orgQuantities()]);
+    expect(sqls).toHaveLength(6);
+    for (const sql of sqls) {
+      expect(sql).toMatch(/ready_[ho]/);
+      expect(sql).not.toMatch(/\b[hj]_t\b/);
+    }
+    // INDIRECT rows are not in ready rows: their jobs are counted from the usage tables.
+    sqls.length = 0;
+    await new ReportQueries({ ...tables(db), indirect: 'ind', ready: { hosts: 'ready_h', orgs: 'ready_o' } }).usageByOrganizations();
+    expect(sqls[0]).toMatch(/\bj_t\b/);
   });
 
   it('hands a prefetched result to its sheet once and keeps no copy (asked again, the query runs again)', async () => {
@@ -57,7 +79,7 @@ describe('ReportQueries', () => {
   });
 
   it('reports a prefetched query that failed where its sheet awaits it, and still runs the next', async () => {
-    const rec = recordingDb(/^\s*SELECT h, count/);
+    const rec = recordingDb(/^\s*SELECT h, orgs/);
     const q = new ReportQueries(tables(rec.db));
     q.prefetch(() => [q.managedNodes(), q.usageByOrganizations()]);
     await expect(q.usageByOrganizations()).resolves.toHaveLength(1);

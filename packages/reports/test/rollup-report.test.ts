@@ -488,3 +488,142 @@ describe('month-to-date usage rollups', () => {
     expect(rolled.cells).toEqual(raw.cells);
   }, SLOW);
 });
+
+/** Sheets that read only the per-host and per-organization rows: a report of them reads a merge's ready sheet rows. */
+const READY_SHEETS = ['ccsp_summary', 'managed_nodes', 'usage_by_organizations', 'indirectly_managed_nodes', 'usage_by_collections', 'data_collection_status'];
+const READY_PARTS = ['usage_sheet_hosts_month_to_date', 'usage_sheet_orgs_month_to_date'];
+
+describe('month-to-date sheet rows', () => {
+  const readyParams = { ...params, sheets: READY_SHEETS };
+  async function build(storage: DirectoryStorage, ship: string, p: Period, opts: { countUnreachableHosts?: boolean; from?: 'auto' | 'raw'; type?: 'CCSP' | 'CCSPv2'; params?: typeof params; logger?: Logger } = {}) {
+    const res = await buildCcspReport({ type: opts.type ?? 'CCSPv2', storage, period: p, params: opts.params ?? readyParams, countUnreachableHosts: opts.countUnreachableHosts ?? false, from: opts.from ?? 'auto', force: true, ...(opts.logger ? { logger: opts.logger } : {}) });
+    expect(res.status).toBe('written');
+    return { res, cells: await cells(join(ship, res.name)) };
+  }
+
+  for (const countUnreachableHosts of [false, true]) {
+    it(`${countUnreachableHosts ? 'counting' : 'dropping'} unreachable hosts: a whole month reads its merge's sheet rows, the same workbook as from the tarballs; other reads do not`, async () => {
+      const { ship, storage } = fixtureShip(`ready-${countUnreachableHosts}`);
+      const range = { since: new Date('2024-03-01T00:00:00Z'), until: new Date('2024-05-01T00:00:00Z') };
+      const raw = new Map<string, Awaited<ReturnType<typeof build>>>();
+      for (const p of [...PERIODS, range]) raw.set(label(p), await build(storage, ship, p, { countUnreachableHosts, from: 'raw' }));
+      await rollDays(storage, '2024-02-01', '2024-05-01', countUnreachableHosts);
+      for (const p of PERIODS) {
+        const rolled = await build(storage, ship, p, { countUnreachableHosts });
+        expect(rawDays(rolled.res), label(p)).toEqual([]);
+        // A range not from a month's first day has no merge standing for all its days.
+        expect(rollupKinds(rolled.res), label(p)).toEqual('month' in p ? READY_PARTS : ['usage_hosts', ...MONTH_TO_DATE, 'usage_jobs'].sort());
+        expect(rolled.cells, label(p)).toEqual(raw.get(label(p))!.cells);
+        if ('month' in p) expect((await verifyReport(storage, rolled.res.name)).ok).toBe(true);
+      }
+      // Two whole months: two merges, each read as usage tables.
+      const two = await build(storage, ship, range, { countUnreachableHosts });
+      expect(rollupKinds(two.res)).toEqual(MONTH_TO_DATE);
+      expect(two.cells).toEqual(raw.get(label(range))!.cells);
+    }, SLOW);
+  }
+
+  it('the ready rows are the sheet aggregations of the merged usage tables; the audit names the tarballs they were built from', async () => {
+    const { ship, storage } = fixtureShip('ready-rows');
+    await rollDays(storage, '2024-03-01', '2024-04-01', false);
+    const merged = monthToDateOf(ship, readdirSync(join(ship, 'rollups/_inputs/period=day')).sort().at(-1)!.replace(/^date=|\.json$/g, ''));
+    await using db = await openDuckDb();
+    const read = (name: string) => `read_parquet('${join(ship, name)}', hive_partitioning = false)`;
+    const same = async (a: string, b: string) => expect(await db.all(`(${a} EXCEPT ALL ${b}) UNION ALL (${b} EXCEPT ALL ${a})`)).toEqual([]);
+    const hosts = read(merged.hosts.name);
+    // Written independently of usage-sheets.ts: what the sheets count per host and per organization.
+    await same(`SELECT h, count(DISTINCT o), sum(n), sum(tr), min(f), max(l) FROM ${hosts} GROUP BY h`, `SELECT h, orgs, n, tr, f, l FROM ${read(merged.sheets.hosts.name)}`);
+    const runs = `SELECT o, count(*) AS runs FROM (SELECT DISTINCT o, u, j FROM ${read(merged.jobs.name)} WHERE direct) GROUP BY o`;
+    const orgs = `SELECT o, count(DISTINCT h) AS hosts, sum(n) AS n, sum(tr) AS tr FROM ${hosts} GROUP BY o`;
+    await same(`SELECT COALESCE(a.o, b.o), a.hosts, a.n, a.tr, b.runs FROM (${orgs}) a FULL JOIN (${runs}) b ON a.o IS NOT DISTINCT FROM b.o`, `SELECT o, hosts, n, tr, runs FROM ${read(merged.sheets.orgs.name)}`);
+    const march = await build(storage, ship, { month: '2024-03' });
+    const audit = JSON.parse(readFileSync(join(ship, march.res.name.replace(/\.xlsx$/, '.inputs.json')), 'utf8'));
+    const input = audit.inputs.find((i: { name: string }) => i.name === merged.sheets.hosts.name);
+    expect(input.builtFrom.map((t: { name: string }) => t.name).sort()).toEqual(merged.inputs.map((i: { name: string }) => i.name).sort());
+  }, SLOW);
+
+  it('not for other parameters: an organization filter, a sheet at another grain, ccsp-experimental, CCSP', async () => {
+    const { ship, storage } = fixtureShip('ready-params');
+    await rollDays(storage, '2024-03-01', '2024-04-01', true);
+    const month = { month: '2024-03' };
+    const orgs = (await build(storage, ship, month, { countUnreachableHosts: true })).cells['Usage by organizations']!;
+    const org = String(orgs.find((r, i) => i > 0 && r[0])![0]);
+    for (const variant of [
+      { params: { ...readyParams, organizationFilter: [org] } },
+      { params: { ...readyParams, sheets: [...READY_SHEETS, 'jobs'] } },
+      { params: { ...readyParams, sheets: [...READY_SHEETS, 'managed_nodes_by_organizations'] } },
+      { params: { ...readyParams, deduplicator: 'ccsp-experimental' as const } },
+      { type: 'CCSP' as const, params: { ...readyParams, sheets: ['ccsp_summary', 'managed_nodes'] } },
+    ]) {
+      const what = JSON.stringify(variant).slice(0, 160);
+      const rolled = await build(storage, ship, month, { countUnreachableHosts: true, ...variant });
+      expect(rollupKinds(rolled.res), what).not.toContain(READY_PARTS[0]);
+      expect(rolled.cells, what).toEqual((await build(storage, ship, month, { countUnreachableHosts: true, ...variant, from: 'raw' })).cells);
+    }
+  }, SLOW);
+
+  it('the days\' data_collection_status parts are added at once; one that cannot be read as such is named and its day read raw', async () => {
+    const { ship, storage } = fixtureShip('ready-dcs');
+    const raw = await build(storage, ship, { month: '2024-03' }, { from: 'raw' });
+    await rollDays(storage, '2024-03-01', '2024-04-01', false);
+    const all = await build(storage, ship, { month: '2024-03' });
+    const dcsInputs = (all.res.read?.inputs ?? []).filter((i) => i.name.startsWith('rollups/data_collection_status/'));
+    expect(dcsInputs.length).toBe(readdirSync(join(ship, 'rollups/_inputs/period=day')).length);
+    expect(dcsInputs.every((i) => (i.rows ?? 0) > 0)).toBe(true);
+    // A part that matches its manifest but whose `since` is not a timestamp.
+    const day = readdirSync(join(ship, 'rollups/_inputs/period=day')).sort()[1]!.replace(/^date=|\.json$/g, '');
+    const part = rollupName('data_collection_status', 'day', day);
+    {
+      await using db = await openDuckDb();
+      await db.run(`COPY (SELECT * REPLACE ('not a time' AS since) FROM read_parquet('${join(ship, part)}', hive_partitioning = false)) TO '${join(ship, part)}.new' (FORMAT parquet)`);
+    }
+    cpSync(join(ship, `${part}.new`), join(ship, part));
+    rmSync(join(ship, `${part}.new`));
+    const manifest = join(ship, manifestName('day', day));
+    const m = JSON.parse(readFileSync(manifest, 'utf8'));
+    const bytes = readFileSync(join(ship, part));
+    m.parts.data_collection_status = { ...m.parts.data_collection_status, size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
+    writeFileSync(manifest, JSON.stringify(m));
+    const res = await build(storage, ship, { month: '2024-03' });
+    expect(res.res.read?.skipped.map((s) => s.name)).toEqual([part]);
+    expect(rawDays(res.res)).toEqual([day]);
+    expect(res.cells).toEqual(raw.cells);
+  }, SLOW);
+
+  it('a merge without sheet rows, or whose sheet rows are damaged, is read as usage tables; a later rollup run writes them again', async () => {
+    const { ship, storage } = fixtureShip('ready-fallback');
+    const raw = await build(storage, ship, { month: '2024-03' }, { from: 'raw' });
+    await rollDays(storage, '2024-03-01', '2024-04-01', false);
+    const lastDay = readdirSync(join(ship, 'rollups/_inputs/period=day')).sort().at(-1)!.replace(/^date=|\.json$/g, '');
+    const manifest = join(ship, manifestName('day', lastDay));
+    const withSheets = JSON.parse(readFileSync(manifest, 'utf8'));
+
+    // Damaged mid-file, same size: named, and the merge's usage tables read instead.
+    const part = join(ship, withSheets.monthToDate.sheets.hosts.name);
+    const good = readFileSync(part);
+    const bytes = Buffer.from(good);
+    bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+    writeFileSync(part, bytes);
+    const warnings: { msg: string; fields?: Record<string, unknown> }[] = [];
+    const logger: Logger = { debug() {}, info() {}, error() {}, warn: (msg, fields) => void warnings.push({ msg, fields }), child: () => logger };
+    const damaged = await build(storage, ship, { month: '2024-03' }, { logger });
+    expect(damaged.res.read?.skipped.map((s) => s.name)).toEqual([withSheets.monthToDate.sheets.hosts.name]);
+    expect(warnings.some((w) => w.fields?.name === withSheets.monthToDate.sheets.hosts.name && /month-to-date usage sheets cannot be read/.test(w.msg))).toBe(true);
+    expect(rollupKinds(damaged.res)).toEqual(MONTH_TO_DATE);
+    expect(damaged.cells).toEqual(raw.cells);
+    writeFileSync(part, good);
+
+    // A merge recorded without sheet rows (written by an earlier version): its usage tables are read.
+    const { sheets: _, ...older } = withSheets.monthToDate;
+    writeFileSync(manifest, JSON.stringify({ ...withSheets, monthToDate: older }));
+    const before = await build(storage, ship, { month: '2024-03' });
+    expect(rollupKinds(before.res)).toEqual(MONTH_TO_DATE);
+    expect(before.cells).toEqual(raw.cells);
+    // The next rollup run of a day of that month writes the merge again, with its sheet rows.
+    await rollDays(storage, lastDay, new Date(Date.parse(`${lastDay}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10), false);
+    expect(monthToDateOf(ship, lastDay).sheets).toBeDefined();
+    const after = await build(storage, ship, { month: '2024-03' });
+    expect(rollupKinds(after.res)).toEqual(READY_PARTS);
+    expect(after.cells).toEqual(raw.cells);
+  }, SLOW);
+});
