@@ -47,6 +47,8 @@ export interface PeriodUsageOptions {
   onLoaded?: ((jhs: JobHostSummary, events: MainJobevent) => Promise<LoadedAdjustments | undefined>) | undefined;
   /** See `UsageOptions.keepEvents`. */
   keepEvents?: (() => boolean) | undefined;
+  /** See `UsageOptions.deferContent`. */
+  deferContent?: boolean | undefined;
 }
 
 /** One input of a report: a tarball read raw, or a rollup part. */
@@ -546,6 +548,7 @@ async function readRest(
     read: opts.read,
     extraDataframes: opts.extraDataframes,
     keepEvents: opts.keepEvents,
+    deferContent: opts.deferContent,
     ...(onLoaded ? { onLoaded: () => onLoaded(jhs, events) } : {}),
   });
   const failed = new Set(loaded.failures.map((f: ExtractFailure) => f.file));
