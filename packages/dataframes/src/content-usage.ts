@@ -48,6 +48,14 @@ function nodeColumnsExact(installs: readonly (string | null)[] | undefined): boo
 }
 
 /**
+ * The content statement of `contentUsage({ defer: true })` when it was left to run later: `run`
+ * (once, however often called) counts into the table and drops the scratch tables.
+ */
+export interface DeferredContent {
+  run: () => Promise<void>;
+}
+
+/**
  * ONE pass over the events, whose hosts are mapped through `hostMap`. What costs is counting the
  * distinct (key, node) pairs, about one per event: they are counted on integers, not strings
  * (half the time and less memory), a node as one 64-bit integer (`nodeInteger`). Every sheet key
@@ -55,17 +63,65 @@ function nodeColumnsExact(installs: readonly (string | null)[] | undefined): boo
  * (`INSTALLS`, `HOSTS`), and the host map is keyed on those ids; a host name or install not known
  * beforehand is counted as its text beside them (no id, never a clash). Durations are added as whole microseconds, exact in any order: raw events and rollups give the
  * same cells.
+ *
+ * With `defer`, when the events were read once into lists (`countOnceSql`) and there are some,
+ * the counting statement is not run: it reads only the lists, so a caller may run it later (a
+ * report, while it writes the other sheets: the statement keeps about one DuckDB thread busy).
  */
-export async function contentUsage(db: ContentDb, table: string, input: ContentInputs): Promise<void> {
-  if (!nodeColumnsExact(input.installs)) return contentUsageByText(db, table, input);
+export async function contentUsage(db: ContentDb, table: string, input: ContentInputs, opts: { defer?: boolean } = {}): Promise<DeferredContent | undefined> {
+  if (!nodeColumnsExact(input.installs)) {
+    await contentUsageByText(db, table, input);
+    return undefined;
+  }
+  let deferred: DeferredContent | undefined;
   try {
     await hostIds(db, input);
     const node = await nodeInteger(db, input.installs);
-    const sql = (await countOnceSql(db, table, input, node)) ?? countSql(table, await eventsJoined(db, input), node);
+    const once = await countOnceSql(db, table, input, node);
+    if (once && opts.defer && (await hasRows(db, LISTS))) {
+      deferred = deferredCount(db, once);
+      return deferred;
+    }
+    const sql = once ?? countSql(table, await eventsJoined(db, input), node);
     await withMemoryLimit(db, CONTENT_MEMORY_LIMIT_BYTES, () => db.run(sql));
+    return undefined;
   } finally {
-    for (const t of [KEYS, TRIPLES, HOSTS, HOST_MAP, INSTALLS, LISTS]) await db.run(`DROP TABLE IF EXISTS ${t}`);
+    if (!deferred) await dropScratch(db);
   }
+}
+
+async function dropScratch(db: ContentDb): Promise<void> {
+  for (const t of [KEYS, TRIPLES, HOSTS, HOST_MAP, INSTALLS, LISTS]) await db.run(`DROP TABLE IF EXISTS ${t}`);
+}
+
+async function hasRows(db: ContentDb, table: string): Promise<boolean> {
+  const [r] = await db.all<{ any: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${table}) AS any`);
+  return Boolean(r?.any);
+}
+
+/**
+ * `sql` (the counting statement over the lists) to run once, later, outside the load's
+ * transaction: running out of memory under the lower limit runs it again under the database's
+ * own (the lists are still there; the load's fallback, which rebuilds everything, is over).
+ */
+function deferredCount(db: ContentDb, sql: string): DeferredContent {
+  let ran: Promise<void> | undefined;
+  const count = async () => {
+    try {
+      await withMemoryLimit(db, CONTENT_MEMORY_LIMIT_BYTES, () => db.run(sql));
+    } catch (err) {
+      if (!isOutOfMemory(err) || !outOfMemory.has(db)) throw err;
+      await withMemoryLimit(db, CONTENT_MEMORY_LIMIT_BYTES, () => db.run(sql));
+    } finally {
+      await dropScratch(db);
+    }
+  };
+  return {
+    run: () => {
+      ran ??= count();
+      return ran;
+    },
+  };
 }
 
 /** The statement counting `e` (cid, rid, mid, hid, hn, uid, un, j, task_runs, us: see `mappedEvent`) into `table`. */

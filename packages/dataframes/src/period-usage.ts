@@ -54,6 +54,8 @@ export interface PeriodUsageOptions {
    * its stored sheet rows are read into `UsageTables.ready` and the usage tables are not built.
    */
   readySheets?: boolean | undefined;
+  /** See `UsageOptions.deferContent`. */
+  deferContent?: boolean | undefined;
 }
 
 /** One input of a report: a tarball read raw, or a rollup part. */
@@ -620,6 +622,7 @@ async function readRest(
     read: opts.read,
     extraDataframes: opts.extraDataframes,
     keepEvents: opts.keepEvents,
+    deferContent: opts.deferContent,
     ...(onLoaded ? { onLoaded: () => onLoaded(jhs, events) } : {}),
   });
   const failed = new Set(loaded.failures.map((f: ExtractFailure) => f.file));

@@ -232,6 +232,8 @@ export interface UsageTables {
   hostMap?: string | undefined;
   /** The content-usage sheets' rows (`report_content`, see `contentUsage`), when there were events. */
   content?: string | undefined;
+  /** With `deferContent`: fills `content`, once; await it before reading `content`. */
+  contentReady?: (() => Promise<void>) | undefined;
   /** The grouped main_jobevent table, when there were events and `keepEvents` asked for it. */
   events?: string | undefined;
   /** No DIRECT job host summary at all (before the organization filter): no billing data. */
@@ -259,6 +261,11 @@ export interface UsageOptions {
   installs?: readonly (string | null)[] | undefined;
   /** Testing: always build from grouped rows. */
   method?: 'grouped';
+  /**
+   * Leave the content sheets' counting statement to `UsageTables.contentReady` when it reads no
+   * CSV (raw events read once), so the caller overlaps it with other work.
+   */
+  deferContent?: boolean | undefined;
   /**
    * Rename hosts first (ccsp-experimental's mapping from `dedupCcspExperimental`): the tables are
    * those of the job host summaries regrouped with it (`regroup({ hostNameMapping })`).
@@ -289,14 +296,21 @@ export async function usageTables(jhs: JobHostSummary, opts: UsageOptions = {}):
   if (!events || events.sources === 0) return tables;
   const keep = opts.keepEvents?.() ?? false;
   if (keep) await events.group();
-  await contentUsage(tables.db, USAGE_TABLES.content, {
-    keys: () => events.contentKeys(),
-    rows: (ids) => events.usageRows(ids),
-    eventLists: (t, rows, aggregates) => events.eventLists(t, rows, aggregates),
-    hostMap: USAGE_TABLES.hostMap,
-    hosts: `(SELECT DISTINCT h FROM ${USAGE_TABLES.hosts})`,
-    installs: await events.installs(opts.installs),
-  });
+  const deferred = await contentUsage(
+    tables.db,
+    USAGE_TABLES.content,
+    {
+      keys: () => events.contentKeys(),
+      rows: (ids) => events.usageRows(ids),
+      eventLists: (t, rows, aggregates) => events.eventLists(t, rows, aggregates),
+      hostMap: USAGE_TABLES.hostMap,
+      hosts: `(SELECT DISTINCT h FROM ${USAGE_TABLES.hosts})`,
+      installs: await events.installs(opts.installs),
+    },
+    { defer: opts.deferContent ?? false },
+  );
+  // Deferred only when some event was read: the table will have rows.
+  if (deferred) return { ...tables, hostMap: USAGE_TABLES.hostMap, content: USAGE_TABLES.content, contentReady: deferred.run, events: keep ? events.table : undefined };
   const [n] = await tables.db.all<{ n: bigint }>(`SELECT count(*) AS n FROM ${USAGE_TABLES.content}`);
   if (Number(n?.n ?? 0) === 0) return tables;
   return { ...tables, hostMap: USAGE_TABLES.hostMap, content: USAGE_TABLES.content, events: keep ? events.table : undefined };
@@ -367,6 +381,8 @@ export interface LoadUsageOptions {
   extraDataframes?: readonly Dataframe[] | undefined;
   /** See `UsageOptions.keepEvents`. */
   keepEvents?: (() => boolean) | undefined;
+  /** See `UsageOptions.deferContent`. */
+  deferContent?: boolean | undefined;
   /**
    * Called once the tarballs are loaded, BEFORE the usage tables consume the job host summaries'
    * prepared rows (e.g. to group the INDIRECT rows apart). Called again if the out-of-memory
@@ -409,7 +425,7 @@ export async function loadUsage(opts: LoadUsageOptions): Promise<LoadUsageResult
   let installs: (string | null)[] = [];
   const finish = async (method: 'grouped' | undefined) => {
     const adjust = await opts.onLoaded?.();
-    usage = await usageTables(jhs, { organizationFilter: opts.organizationFilter, events: opts.events, keepEvents: opts.keepEvents, installs, method, consume: true, hostNameMapping: adjust?.hostNameMapping });
+    usage = await usageTables(jhs, { organizationFilter: opts.organizationFilter, events: opts.events, keepEvents: opts.keepEvents, deferContent: opts.deferContent, installs, method, consume: true, hostNameMapping: adjust?.hostNameMapping });
   };
   const started = performance.now();
   const res = await withExtracted(dfs, loadOpts, async (extracted, result) => {

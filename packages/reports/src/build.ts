@@ -193,6 +193,8 @@ export async function buildCcspReport(opts: BuildCcspOptions): Promise<BuildResu
     },
     // Counting INDIRECT collections beside the events' needs the events' rows.
     keepEvents: () => indirectCollections({ indirect: extras.indirect }, opts.params.sheets),
+    // The content sheets' counting runs while the workbook's first sheets are written (ReportQueries).
+    deferContent: true,
     // exceljs loads while DuckDB aggregates (openWorkbook reports a failure to load it).
     onExtracted: () => void loadWorkbookWriter().catch(() => {}),
     onProgress: opts.onProgress,

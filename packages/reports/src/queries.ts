@@ -113,22 +113,26 @@ export class ReportQueries {
     return `(SELECT o, t, u, j FROM ${this.jobsTable} UNION SELECT organization_name, job_template_name, install_uuid, job_remote_id FROM ${this.indirect})`;
   }
 
-  private fetch(sql: string): Promise<unknown[][]> {
+  /** `before`: a step that must run first on the connection, in the queue's order (see `UsageTables.contentReady`). */
+  private fetch(sql: string, before?: () => Promise<void>): Promise<unknown[][]> {
     const ahead = this.prefetched.get(sql);
     if (ahead) {
       // Taken once: the rows are not kept for the rest of the workbook.
       if (!this.prefetching) this.prefetched.delete(sql);
       return ahead;
     }
-    const rows = this.last.then(() => this.t.db.rows(sql));
+    const rows = this.last.then(async () => {
+      await before?.();
+      return this.t.db.rows(sql);
+    });
     this.last = rows.catch(() => {});
     if (this.prefetching) this.prefetched.set(sql, rows);
     return rows;
   }
 
-  private async rows(sql: string, dateCols: readonly number[] = []): Promise<DataRow[]> {
+  private async rows(sql: string, dateCols: readonly number[] = [], before?: () => Promise<void>): Promise<DataRow[]> {
     const forPrefetch = this.prefetching;
-    const rows = await this.fetch(sql);
+    const rows = await this.fetch(sql, before);
     // A prefetch only starts the query: the sheet taking its rows converts them, once.
     if (forPrefetch) return [];
     // Converted in place: a 100k-row result is not held twice.
@@ -254,7 +258,7 @@ export class ReportQueries {
       : undefined;
     if (!indirect) {
       if (!this.t.content) return Promise.resolve([]);
-      return this.rows(`SELECT k, hosts, nodes, task_runs, duration FROM ${this.t.content} WHERE sheet = '${key}' ORDER BY k NULLS LAST`);
+      return this.rows(`SELECT k, hosts, nodes, task_runs, duration FROM ${this.t.content} WHERE sheet = '${key}' ORDER BY k NULLS LAST`, [], this.t.contentReady);
     }
     const events = this.t.events && this.t.hostMap
       ? `SELECT host_name, k, host_name || '__' || COALESCE(install_uuid, 'nan') || '__' || COALESCE(job_remote_id::VARCHAR, 'nan') AS hc,

@@ -10,14 +10,16 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { workbookCells as cells } from './workbook-cells.js';
 
 // The content statement (`report_content`) runs under a lower DuckDB memory limit than the
-// report's. When it runs out there, the report reads the tarballs again and counts the content
-// under its own limit: the workbook must be the one of a run that never ran out.
+// report's. When it runs out there, the content is counted again under the report's own limit:
+// from the tarballs alone the statement runs after the load (it reads the events' lists, kept for
+// it) and alone runs again; with rollups it runs in the load, which reads the tarballs again. The
+// workbook must be the one of a run that never ran out; any other failure writes no workbook.
 
 /** The content-usage sheets' statement. */
 const CONTENT_STATEMENT = /^CREATE OR REPLACE TABLE report_content AS/;
 
 /** Whether the next report's database injects a real DuckDB out-of-memory before the content statement; what it met. */
-const inject = vi.hoisted(() => ({ armed: false, outcomes: [] as InjectedOutcome[] }));
+const inject = vi.hoisted(() => ({ armed: false, failure: 'oom' as 'oom' | 'other', outcomes: [] as InjectedOutcome[] }));
 
 vi.mock('@tally/dataframes', async (importOriginal) => {
   const real = await importOriginal<typeof import('@tally/dataframes')>();
@@ -26,7 +28,7 @@ vi.mock('@tally/dataframes', async (importOriginal) => {
     openDuckDb: async (opts?: DuckDbOptions) => {
       const db = await real.openDuckDb(opts);
       if (!inject.armed) return db;
-      const failing = failingStatements(db, CONTENT_STATEMENT, ['oom']);
+      const failing = failingStatements(db, CONTENT_STATEMENT, [inject.failure]);
       inject.outcomes = failing.outcomes;
       return failing;
     },
@@ -66,7 +68,7 @@ async function build(from: 'raw' | 'auto', outOfMemory: boolean) {
   const { reportPeriod: _, ...params } = reportParams({ reportPeriod: '', pricePerNode: 1, sku: 'SKU', companyName: 'Acme', sheets: SHEETS, now: new Date(Date.UTC(2024, 5, 2)) });
   const info: string[] = [];
   const logger: Logger = { debug() {}, info: (m: string) => info.push(m), warn() {}, error() {}, child: () => logger };
-  Object.assign(inject, { armed: outOfMemory, outcomes: [] });
+  Object.assign(inject, { armed: outOfMemory, failure: 'oom', outcomes: [] });
   // The report's own limit, above the content statement's.
   const res = await buildCcspReport({ type: 'CCSPv2', storage: new DirectoryStorage({ base: ship }), period: { month: '2024-05' }, params, from, force: true, logger, duckdb: { memoryLimit: '768MB', threads: 2 } });
   expect(res.status).toBe('written');
@@ -74,7 +76,8 @@ async function build(from: 'raw' | 'auto', outOfMemory: boolean) {
     expect(inject.outcomes.map((o) => o.memoryLimit), 'the content statement ran under its lower limit').toEqual(['448.0 MiB']);
     expect(inject.outcomes).toHaveLength(1);
     expect(inject.outcomes[0]?.error).toMatch(/Out of Memory Error/);
-    expect(info).toContain('usage: out of memory aggregating the CSV scans; grouping the job host summaries instead');
+    const reloaded = info.includes('usage: out of memory aggregating the CSV scans; grouping the job host summaries instead');
+    expect(reloaded, 'only the statement runs again when it reads no CSV').toBe(from === 'auto');
   }
   return { cells: await cells(join(ship, res.name)), read: res.read };
 }
@@ -89,4 +92,16 @@ describe('content sheets after the content statement runs out of memory', () => 
       expect(await build(from, true)).toEqual(expected);
     });
   }
+  // From the tarballs the statement runs while the workbook is written: its failure is the report's.
+  it('tarballs: a content statement failing otherwise fails the report and writes no workbook', async () => {
+    const { reportPeriod: _, ...params } = reportParams({ reportPeriod: '', pricePerNode: 1, sku: 'SKU', companyName: 'Acme', sheets: SHEETS, now: new Date(Date.UTC(2024, 5, 2)) });
+    const storage = new DirectoryStorage({ base: ship });
+    const workbook = 'reports/2024/05/CCSPv2-2024-05.xlsx';
+    rmSync(join(ship, workbook), { force: true });
+    Object.assign(inject, { armed: true, failure: 'other', outcomes: [] });
+    const built = buildCcspReport({ type: 'CCSPv2', storage, period: { month: '2024-05' }, params, from: 'raw', force: true, duckdb: { memoryLimit: '768MB', threads: 2 } });
+    await expect(built).rejects.toThrow(/could not write to the temporary directory \(injected\)/);
+    expect(inject.outcomes).toHaveLength(1);
+    expect(await storage.exists(workbook)).toBe(false);
+  });
 });
