@@ -8,7 +8,6 @@ import { writeCcspV2 } from './ccspv2.js';
 import type { ReportParams } from './params.js';
 import type { ReportTables } from './queries.js';
 import { auditName, auditOf } from './audit.js';
-import { loadWorkbookWriter } from './sheet.js';
 import { extraDataframes, hasNoData, loadExtras, longGaps, type ReportExtras } from './report-inputs.js';
 import { sheetInputs } from './sheet-selection.js';
 import { indirectCollections } from './content-sheets.js';
@@ -193,8 +192,6 @@ export async function buildCcspReport(opts: BuildCcspOptions): Promise<BuildResu
     },
     // Counting INDIRECT collections beside the events' needs the events' rows.
     keepEvents: () => indirectCollections({ indirect: extras.indirect }, opts.params.sheets),
-    // exceljs loads while DuckDB aggregates (openWorkbook reports a failure to load it).
-    onExtracted: () => void loadWorkbookWriter().catch(() => {}),
     onProgress: opts.onProgress,
   });
   const failures: ExtractFailure[] = loaded.skipped.map(({ name, reason, ...where }) => ({ file: name, error: reason, ...where }));
