@@ -8,7 +8,6 @@ import { writeCcspV2 } from './ccspv2.js';
 import type { ReportParams } from './params.js';
 import { type ReportTables, servedByReadySheets } from './queries.js';
 import { auditName, auditOf } from './audit.js';
-import { loadWorkbookWriter } from './sheet.js';
 import { extraDataframes, hasNoData, loadExtras, longGaps, type ReportExtras } from './report-inputs.js';
 import { sheetInputs } from './sheet-selection.js';
 import { indirectCollections } from './content-sheets.js';
@@ -195,8 +194,6 @@ export async function buildCcspReport(opts: BuildCcspOptions): Promise<BuildResu
     keepEvents: () => indirectCollections({ indirect: extras.indirect }, opts.params.sheets),
     // The content sheets' counting runs while the workbook's first sheets are written (ReportQueries).
     deferContent: true,
-    // exceljs loads while DuckDB aggregates (openWorkbook reports a failure to load it).
-    onExtracted: () => void loadWorkbookWriter().catch(() => {}),
     onProgress: opts.onProgress,
     readySheets: opts.type === 'CCSPv2' && servedByReadySheets(opts.params.sheets, opts.params.deduplicator),
   });

@@ -1,4 +1,4 @@
-import type ExcelJS from 'exceljs';
+import type { WorkbookWriter, Worksheet } from './xlsx-writer.js';
 import type { ReportParams } from './params.js';
 import { type DataRow, type ReportTables, ReportQueries } from './queries.js';
 import { DATA_WIDTHS, openWorkbook, setWidths, sheetTitle, writeDataTable } from './sheet.js';
@@ -36,7 +36,7 @@ export const ORGANIZATIONS_INDIRECT_HEADERS = ['Unique indirect managed nodes\na
 export const ORG_SHEET_HEADERS = ['Host name', 'Job runs', 'Number of task\nruns', 'First\nautomation', 'Last\nautomation'];
 const BLANK_ROWS = 5;
 
-function summaryRow(ws: ExcelJS.Worksheet, r: number, values: unknown[], firstDataRow: boolean): void {
+function summaryRow(ws: Worksheet, r: number, values: unknown[], firstDataRow: boolean): void {
   const row = ws.getRow(r);
   row.height = 25;
   for (let i = 0; i < 11; i++) {
@@ -49,7 +49,7 @@ function summaryRow(ws: ExcelJS.Worksheet, r: number, values: unknown[], firstDa
   }
 }
 
-async function writeSummary(wb: ExcelJS.stream.xlsx.WorkbookWriter, q: ReportQueries, p: ReportParams): Promise<void> {
+async function writeSummary(wb: WorkbookWriter, q: ReportQueries, p: ReportParams): Promise<void> {
   const ws = wb.addWorksheet('Usage Reporting');
   setWidths(ws, { 1: 40, 2: 25, 3: 15, 4: 15, 5: 15, 6: 20, 7: 15, 8: 30, 9: 20, 10: 20, 11: 20 });
   const quantity = await q.totalQuantity();

@@ -1,7 +1,7 @@
 /** "Data collection status" (CCSPv2): the gaps no collection covers, then every collection. */
 import { addDays, monthWindow } from '@tally/core';
 import { type CollectionGap, collectionGaps, type CollectionStatusRow, collectionTimings } from '@tally/dataframes';
-import type ExcelJS from 'exceljs';
+import type { Row, Worksheet } from './xlsx-writer.js';
 import type { ReportPeriod } from './build.js';
 import { setWidths } from './sheet.js';
 import { COLOR, DATE_FORMAT, fill } from './styles.js';
@@ -34,7 +34,7 @@ export function periodGaps(rows: readonly CollectionStatusRow[], period: ReportP
 type Cell = string | number | Date | null;
 
 /** Plain cells, as the reference writes these tables (no fonts); dates in openpyxl's datetime format. */
-function plainRow(ws: ExcelJS.Worksheet, r: number, values: readonly Cell[]): ExcelJS.Row {
+function plainRow(ws: Worksheet, r: number, values: readonly Cell[]): Row {
   const row = ws.getRow(r);
   values.forEach((v, i) => {
     if (v === null) return;
@@ -47,7 +47,7 @@ function plainRow(ws: ExcelJS.Worksheet, r: number, values: readonly Cell[]): Ex
 
 const DAY_US = 86_400_000_000;
 
-export function writeCollectionStatusSheet(add: (title: string) => ExcelJS.Worksheet, rows: readonly CollectionStatusRow[], period: ReportPeriod): void {
+export function writeCollectionStatusSheet(add: (title: string) => Worksheet, rows: readonly CollectionStatusRow[], period: ReportPeriod): void {
   const ws = add(COLLECTION_STATUS_TITLE);
   setWidths(ws, { 1: 36, 2: 20, 3: 20, 4: 36, 5: 15, 6: 15, 7: 20 });
   let r = 1;

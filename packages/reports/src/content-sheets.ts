@@ -1,4 +1,4 @@
-import type ExcelJS from 'exceljs';
+import type { WorkbookWriter } from './xlsx-writer.js';
 import { DEDUP_HEADERS, dedupColumns, FACTS_HEADERS } from './dedup-columns.js';
 import type { DataRow, ReportQueries } from './queries.js';
 import { DATA_WIDTHS, setWidths, writeDataTable } from './sheet.js';
@@ -40,7 +40,7 @@ export function contentQueries(q: ReportQueries, t: ReportTables, sheets: readon
  * "Usage by collections / roles / modules", each when selected: a header alone when the period
  * has no events (the newest reference's content dataframe is then empty, never None).
  */
-export async function writeContentSheets(wb: ExcelJS.stream.xlsx.WorkbookWriter, q: ReportQueries, t: ReportTables, sheets: readonly string[]): Promise<void> {
+export async function writeContentSheets(wb: WorkbookWriter, q: ReportQueries, t: ReportTables, sheets: readonly string[]): Promise<void> {
   const indirect = indirectCollections(t, sheets);
   for (const c of CONTENT) {
     if (!sheets.includes(c.flag)) continue;

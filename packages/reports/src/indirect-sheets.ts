@@ -1,13 +1,13 @@
 /** "Indirectly Managed nodes" and "Infrastructure Summary": the INDIRECT rows' sheets. */
 import { type FactValue, type IndirectNode, indirectNodes, type InfrastructureRow, infrastructureSummary, type RowSource } from '@tally/dataframes';
-import type ExcelJS from 'exceljs';
+import type { Worksheet } from './xlsx-writer.js';
 import { factCellValue, factsCell, setCell } from './convert-cell.js';
 import { DEDUP_HEADERS, type DedupColumns } from './dedup-columns.js';
 import type { DataRow } from './queries.js';
 import { DATA_WIDTHS, setWidths, writeDataTable } from './sheet.js';
 import { font } from './styles.js';
 
-type AddSheet = (title: string) => ExcelJS.Worksheet;
+type AddSheet = (title: string) => Worksheet;
 
 export const INDIRECT_NODES_TITLE = 'Indirectly Managed nodes';
 export const INFRASTRUCTURE_SUMMARY_TITLE = 'Infrastructure Summary';
@@ -58,7 +58,7 @@ export async function writeInfrastructureSummarySheet(add: AddSheet, db: RowSour
   ws.commit();
 }
 
-function writeInfrastructureRows(ws: ExcelJS.Worksheet, rows: readonly InfrastructureRow[]): void {
+function writeInfrastructureRows(ws: Worksheet, rows: readonly InfrastructureRow[]): void {
   const value = font(10);
   const bold = font(10, { bold: true });
   if (rows.length === 0) {

@@ -1,6 +1,6 @@
 /** "Inventory Scope": the hosts of main_host (else main_host_daily) per host name and install. */
 import type { InventoryScopeRow } from '@tally/dataframes';
-import type ExcelJS from 'exceljs';
+import type { Worksheet } from './xlsx-writer.js';
 import { factsCell, setCell } from './convert-cell.js';
 import { DEDUP_HEADERS } from './dedup-columns.js';
 import type { DataRow } from './queries.js';
@@ -14,7 +14,7 @@ export function inventoryScopeRow(r: InventoryScopeRow): DataRow {
 }
 
 /** Under ccsp-experimental (`dedup`) each row's host names before dedup and their count follow. */
-export function writeInventoryScopeSheet(add: (title: string) => ExcelJS.Worksheet, rows: readonly InventoryScopeRow[] | undefined, dedup = false): void {
+export function writeInventoryScopeSheet(add: (title: string) => Worksheet, rows: readonly InventoryScopeRow[] | undefined, dedup = false): void {
   const ws = add(INVENTORY_SCOPE_TITLE);
   setWidths(ws, DATA_WIDTHS);
   if (dedup) {

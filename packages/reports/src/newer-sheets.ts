@@ -2,7 +2,7 @@
  * Where the newest reference's sheets go in a workbook: registration hooks called by the CCSP
  * and CCSPv2 writers at their places in the sheet order.
  */
-import type ExcelJS from 'exceljs';
+import type { Worksheet } from './xlsx-writer.js';
 import type { ReportPeriod } from './build.js';
 import { writeCollectionStatusSheet } from './collection-status-sheet.js';
 import { dedupColumns } from './dedup-columns.js';
@@ -10,7 +10,7 @@ import { writeIndirectNodesSheet, writeInfrastructureSummarySheet } from './indi
 import { writeInventoryScopeSheet } from './inventory-scope-sheet.js';
 import type { ReportTables } from './queries.js';
 
-type AddSheet = (title: string) => ExcelJS.Worksheet;
+type AddSheet = (title: string) => Worksheet;
 
 /** After "Managed nodes": Indirectly Managed nodes, Inventory Scope, and (CCSPv2) Infrastructure Summary, each when selected. */
 export async function writeSheetsAfterManagedNodes(add: AddSheet, t: ReportTables, sheets: readonly string[], v2: boolean): Promise<void> {

@@ -3,7 +3,7 @@ import type { Store } from '@tally/storage';
 import { join } from 'node:path';
 import type { HostMetricRecord } from './renewal-dedup.js';
 import { type RenewalDeduplicator, type RenewalNode, renewalNodes } from './renewal-nodes.js';
-import { loadWorkbookWriter, openWorkbook, setWidths, writeDataTable } from './sheet.js';
+import { openWorkbook, setWidths, writeDataTable } from './sheet.js';
 import { border, COLOR, fill, font, updatedLabel } from './styles.js';
 import type { BuildResult } from './build.js';
 
@@ -239,7 +239,6 @@ export async function buildRenewalReport(opts: BuildRenewalOptions): Promise<Bui
     log.info(message);
     return { status: 'skipped', name, message, failures: [] };
   }
-  void loadWorkbookWriter().catch(() => {}); // loads while the database answers (openWorkbook reports a failure)
   const records = await readHostMetrics(opts.db, opts.since);
   if (records.length === 0) {
     const message = `No billing data for month: ${period}`;

@@ -1,16 +1,12 @@
 import { ReportError } from '@tally/core';
 import type ExcelJS from 'exceljs';
-import { keepPaddedText, requireExceljs } from './padded-text.js';
 import type { DataRow, Value } from './queries.js';
-import { writeRowsXml } from './row-xml.js';
 import { DATE_FORMAT, font } from './styles.js';
+import { type Style, WorkbookWriter, type Worksheet } from './xlsx-writer.js';
 
-export type Worksheet = ExcelJS.Worksheet;
+export type { Worksheet, WorkbookWriter };
 
 let excel: Promise<typeof ExcelJS> | undefined;
-let writer: Promise<typeof ExcelJS.stream.xlsx.WorkbookWriter> | undefined;
-/** exceljs's XML text escaping (loaded with the writer): data rows written as XML use it too. */
-let xmlEncode: ((text: string) => string) | undefined;
 
 /** All of exceljs (reading workbooks back), loaded on first use. */
 export function loadExcel(): Promise<typeof ExcelJS> {
@@ -18,25 +14,9 @@ export function loadExcel(): Promise<typeof ExcelJS> {
   return excel;
 }
 
-/**
- * exceljs's streaming writer alone, loaded on first use (after the current task): all of exceljs
- * (readers, CSV) takes ~0.27 s of main-thread time to load, the writer ~0.12 s. A report calls
- * this once DuckDB is busy so that the load overlaps work on other threads.
- */
-export function loadWorkbookWriter(): Promise<typeof ExcelJS.stream.xlsx.WorkbookWriter> {
-  // Deep paths: exceljs has no `exports` map, and its index loads every reader too. Required,
-  // not imported: exceljs is CommonJS, and an ESM import also lexes each file for its exports.
-  writer ??= keepPaddedText().then(() => {
-    xmlEncode = (requireExceljs('exceljs/lib/utils/utils.js') as { xmlEncode: (text: string) => string }).xmlEncode;
-    return requireExceljs('exceljs/lib/stream/xlsx/workbook-writer.js') as typeof ExcelJS.stream.xlsx.WorkbookWriter;
-  });
-  return writer;
-}
-
-/** A streaming workbook writing straight to `filename` (styles on, inline strings). */
-export async function openWorkbook(filename: string): Promise<ExcelJS.stream.xlsx.WorkbookWriter> {
-  const WorkbookWriter = await loadWorkbookWriter();
-  return new WorkbookWriter({ filename, useStyles: true, useSharedStrings: false });
+/** A streaming workbook writing to `filename` (on its `commit`). */
+export function openWorkbook(filename: string): Promise<WorkbookWriter> {
+  return Promise.resolve(new WorkbookWriter(filename));
 }
 
 /** Excel refuses sheet titles over 31 characters or with `[]:*?/\`. */
@@ -68,22 +48,11 @@ export function writeDataTable(ws: Worksheet, headers: readonly string[], rows: 
     c.font = font(10, { bold: true });
   });
   head.commit();
-  // One style object per kind of cell, shared by every cell: exceljs caches a style id per
-  // object, so 100k-row sheets do not re-hash a fresh style for each of their cells.
-  const text: Partial<ExcelJS.Style> = { font: font(10) };
-  const date: Partial<ExcelJS.Style> = { font: font(10), numFmt: DATE_FORMAT };
-  if (xmlEncode && writeRowsXml(ws, rows, { row: ROW_STYLE, text, date }, { xmlEncode, cellValue })) return;
-  for (const values of rows) {
-    const row = ws.addRow(values.map(cellValue));
-    // The same goes for the row's own style, a fresh empty object in every new row (a field
-    // exceljs's typings leave out).
-    (row as unknown as { style: object }).style = ROW_STYLE;
-    for (let i = 0; i < values.length; i++) row.getCell(i + 1).style = values[i] instanceof Date ? date : text;
-    row.commit();
-  }
+  // One style object per kind of cell, shared by every cell (numbered once).
+  const text: Style = { font: font(10) };
+  const date: Style = { font: font(10), numFmt: DATE_FORMAT };
+  ws.addDataRows(rows, { text, date, cellValue });
 }
-
-const ROW_STYLE = Object.freeze({});
 
 /** Excel keeps at most this many characters in a cell, and "repairs" a workbook with a longer one. */
 export const EXCEL_MAX_CELL_TEXT = 32_767;
@@ -92,7 +61,7 @@ export const EXCEL_MAX_CELL_TEXT = 32_767;
  * A text too long for a cell (a Renewal Guidance node's joined identifiers can be) is cut to fit,
  * saying so in the cell: the workbook still opens in Excel. Numbers are never touched.
  */
-function cellValue(v: Value): Value {
+export function cellValue(v: Value): Value {
   if (typeof v !== 'string' || v.length <= EXCEL_MAX_CELL_TEXT) return v;
   const note = ` … [cut: ${v.length.toLocaleString('en')} characters in all]`;
   let end = EXCEL_MAX_CELL_TEXT - note.length;

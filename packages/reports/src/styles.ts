@@ -1,4 +1,4 @@
-import type ExcelJS from 'exceljs';
+import type { Borders, BorderStyle, Fill, Font } from './xlsx-styles.js';
 
 /** The reference's colours, as openpyxl stores them (aRGB, alpha 00). */
 export const COLOR = {
@@ -16,14 +16,14 @@ export const FONT = 'Arial';
 export const PRICE_FORMAT = '$#,##0.00';
 export const DATE_FORMAT = 'yyyy-mm-dd h:mm:ss';
 
-export const fill = (argb: string): ExcelJS.Fill => ({ type: 'pattern', pattern: 'solid', fgColor: { argb }, bgColor: { argb } });
-export const font = (size: number, opts: { bold?: boolean; color?: string } = {}): Partial<ExcelJS.Font> => ({
+export const fill = (argb: string): Fill => ({ type: 'pattern', pattern: 'solid', fgColor: { argb }, bgColor: { argb } });
+export const font = (size: number, opts: { bold?: boolean; color?: string } = {}): Font => ({
   name: FONT,
   size,
   ...(opts.bold ? { bold: true } : {}),
   ...(opts.color ? { color: { argb: opts.color } } : {}),
 });
-export function border(style: ExcelJS.BorderStyle, opts: { top?: boolean } = {}): Partial<ExcelJS.Borders> {
+export function border(style: BorderStyle, opts: { top?: boolean } = {}): Borders {
   const side = { style, color: { argb: COLOR.black } };
   return { left: side, right: side, bottom: side, ...(opts.top === false ? {} : { top: side }) };
 }

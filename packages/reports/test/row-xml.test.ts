@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { DataRow } from '../src/queries.js';
-import { EXCEL_MAX_CELL_TEXT, openWorkbook, type Worksheet, writeDataTable } from '../src/sheet.js';
-import { DATE_FORMAT, font } from '../src/styles.js';
+import { EXCEL_MAX_CELL_TEXT, openWorkbook, type WorkbookWriter, writeDataTable } from '../src/sheet.js';
+import { openExceljsWorkbook } from './exceljs-writer.js';
 
 // writeDataTable writes data rows as XML itself (row-xml.ts); the workbook must be the one exceljs
-// writes for the same cells, byte for byte, for every kind of value a sheet holds.
+// wrote for the same cells through its Rows and Cells, byte for byte, for every kind of value a sheet holds.
 
 const dir = mkdtempSync(join(tmpdir(), 'tally-row-xml-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -28,34 +28,9 @@ const ROWS: DataRow[] = [
   ...Array.from({ length: 1200 }, (_, i) => wide(i).slice(0, 4)),
 ];
 
-/** What writeDataTable wrote before row-xml.ts: every data row through exceljs's Row and Cells. */
-function throughExceljs(ws: Worksheet, headers: readonly string[], rows: readonly DataRow[]): void {
-  const head = ws.addRow([...headers]);
-  head.height = 25;
-  head.eachCell((c) => {
-    c.font = font(10, { bold: true });
-  });
-  head.commit();
-  const text = { font: font(10) };
-  const date = { font: font(10), numFmt: DATE_FORMAT };
-  const rowStyle = {};
-  for (const values of rows) {
-    const cut = values.map((v) => (typeof v === 'string' && v.length > EXCEL_MAX_CELL_TEXT ? cutText(v) : v));
-    const row = ws.addRow(cut);
-    (row as unknown as { style: object }).style = rowStyle;
-    for (let i = 0; i < values.length; i++) row.getCell(i + 1).style = values[i] instanceof Date ? date : text;
-    row.commit();
-  }
-}
-
-function cutText(v: string): string {
-  const note = ` … [cut: ${v.length.toLocaleString('en')} characters in all]`;
-  return v.slice(0, EXCEL_MAX_CELL_TEXT - note.length) + note;
-}
-
-async function workbook(name: string, write: (ws: Worksheet, headers: readonly string[], rows: readonly DataRow[]) => void): Promise<string> {
+async function workbook(name: string, open: (file: string) => Promise<WorkbookWriter>): Promise<string> {
   const file = join(dir, `${name}.xlsx`);
-  const wb = await openWorkbook(file);
+  const wb = await open(file);
   const tables: [string, readonly string[], readonly DataRow[]][] = [
     ['Mixed', HEADERS.slice(0, 4), ROWS],
     ['Wide', HEADERS, Array.from({ length: 40 }, (_, i) => wide(i))],
@@ -63,7 +38,7 @@ async function workbook(name: string, write: (ws: Worksheet, headers: readonly s
   ];
   for (const [title, headers, rows] of tables) {
     const ws = wb.addWorksheet(title);
-    write(ws, headers, rows);
+    writeDataTable(ws, headers, rows);
     // A row after the table lands where exceljs would put it.
     ws.addRow(['after']).commit();
     ws.commit();
@@ -74,8 +49,8 @@ async function workbook(name: string, write: (ws: Worksheet, headers: readonly s
 
 describe('data rows written as XML', () => {
   it('are the bytes exceljs writes for the same cells: sheets and styles', async () => {
-    const ours = await workbook('ours', writeDataTable);
-    const theirs = await workbook('theirs', throughExceljs);
+    const ours = await workbook('ours', openWorkbook);
+    const theirs = await workbook('theirs', openExceljsWorkbook);
     for (const member of ['xl/worksheets/sheet1.xml', 'xl/worksheets/sheet2.xml', 'xl/worksheets/sheet3.xml', 'xl/styles.xml']) {
       expect(unzip(ours, member), member).toBe(unzip(theirs, member));
     }
