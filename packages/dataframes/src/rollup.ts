@@ -310,22 +310,15 @@ function loggerInOrder(log: Logger, say: (effect: () => void) => void): Logger {
   };
 }
 
-/** Period `n`'s effects, log lines and progress, each run in its turn (see `InOrder`). */
-function inTurn(run: RollupRun, n: number) {
-  const w = run.windows[n]!;
-  const say = (effect: () => void) => run.order.say(n, effect);
-  const log = loggerInOrder(run.opts.logger ?? silentLogger, say);
-  const tell = (phase: ReadProgress['phase'], done: number, tarballs: () => number) =>
-    say(() => run.opts.onProgress?.({ phase, date: w.date, days: { done, total: run.windows.length }, tarballs: tarballs(), rows: run.rows }));
-  return { say, log, tell };
-}
-
 /** Roll period `n` up with `dfs` (one per kind, in one database of their own). */
 async function rollWindow(run: RollupRun, dfs: readonly Dataframe[], n: number): Promise<void> {
   const { opts, result } = run;
   const w = run.windows[n]!;
   const kinds = opts.kinds ?? ROLLUP_KINDS;
-  const { log, tell } = inTurn(run, n);
+  const say = (effect: () => void) => run.order.say(n, effect);
+  const log = loggerInOrder(opts.logger ?? silentLogger, say);
+  const tell = (phase: ReadProgress['phase'], done: number, tarballs: () => number) =>
+    say(() => opts.onProgress?.({ phase, date: w.date, days: { done, total: run.windows.length }, tarballs: tarballs(), rows: run.rows }));
   const listed = await listTarballs(opts.storage, w.since, w.until);
   if (listed.length === 0) return;
   tell('extract', n, () => result.tarballs.length + listed.length);
@@ -333,7 +326,6 @@ async function rollWindow(run: RollupRun, dfs: readonly Dataframe[], n: number):
   // Each kind's grouped rows stream from the CSV scans straight into Parquet (no grouped table).
   const files = new Map<Dataframe, { file: string; rows: number }>();
   const loadOpts = { storage: opts.storage, since: w.since, until: w.until, logger: log, maxTotalBytes: opts.maxTotalBytes };
-  // The extracted CSVs (200 MB a day, 1.3 GB a month) are removed while the parts are stored.
   const loaded = await withExtracted(dfs, loadOpts, (extracted, res) =>
     loadExtracted(dfs, extracted, res, log, {
       stage: true,
@@ -347,28 +339,7 @@ async function rollWindow(run: RollupRun, dfs: readonly Dataframe[], n: number):
         }
       },
     }),
-    { removeInBackground: true },
   );
-  try {
-    await storeWindow(run, dfs, n, listed, loaded, files);
-  } finally {
-    await loaded.removed;
-  }
-}
-
-/** Store period `n`'s parts written to `files`, its usage rollup and, last, its manifest. */
-async function storeWindow(
-  run: RollupRun,
-  dfs: readonly Dataframe[],
-  n: number,
-  listed: readonly string[],
-  loaded: LoadResult,
-  files: ReadonlyMap<Dataframe, { file: string; rows: number }>,
-): Promise<void> {
-  const { opts, result } = run;
-  const w = run.windows[n]!;
-  const kinds = opts.kinds ?? ROLLUP_KINDS;
-  const { say, log, tell } = inTurn(run, n);
   say(() => {
     result.tarballs.push(...loaded.tarballs);
     result.failures.push(...loaded.failures);
