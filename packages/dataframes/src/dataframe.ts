@@ -551,9 +551,13 @@ export abstract class Dataframe {
    * Without dictionaries: the writer's cost is its encoding, not zstd, and building a dictionary
    * (and a bloom filter from it) per string column was ~20 % of a day's scan-and-write CPU; the
    * file came out smaller too (2.1 against 2.5 MB for 200k rows), zstd finding the repeats.
+   * Row groups of 32k rows instead of DuckDB's 122,880: the writer buffers a whole row group,
+   * and the smaller one cost ~15 % less CPU for the same rows (6 days of job host summaries).
    */
   private copyToParquet(select: string, order: string, path: string): Promise<number> {
-    return this.db.run(`COPY (SELECT * FROM (${select}) ${order}) TO ${literal(path)} (FORMAT parquet, COMPRESSION zstd, DICTIONARY_SIZE_LIMIT 0)`);
+    return this.db.run(
+      `COPY (SELECT * FROM (${select}) ${order}) TO ${literal(path)} (FORMAT parquet, COMPRESSION zstd, DICTIONARY_SIZE_LIMIT 0, ROW_GROUP_SIZE 32768)`,
+    );
   }
 
   /**

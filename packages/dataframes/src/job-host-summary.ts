@@ -168,6 +168,15 @@ export class JobHostSummary extends Dataframe {
     return undefined;
   }
 
+  /**
+   * The host and the job alone: within a job, a host nearly always has one row, so few indexes
+   * share it by chance (and those are only regrouped for nothing, exactly). Reading three of the
+   * six index columns back from a month's Parquet cost a third of the CPU of reading all six.
+   */
+  protected override get fingerprint(): string {
+    return 'hash(host_name, install_uuid, job_remote_id)';
+  }
+
   /** DIRECT rows come straight from the scan; the INDIRECT part of `aggregateSql` prunes them. */
   protected override scanMembers(): readonly string[] {
     return [JHS];

@@ -38,17 +38,29 @@ export async function writeUsageRollup(
 ): Promise<{ hosts: number; jobs: number; indirectRows: number }> {
   const src = `read_parquet(${literal(jhsParquet)})`;
   const eventJobs = eventsParquet ? ` UNION SELECT install_uuid, job_remote_id FROM read_parquet(${literal(eventsParquet)})` : '';
-  const { hosts, jobs } = usageSelects(src);
   // Each table streams from its aggregation into Parquet: a table built first cost as much again to copy.
-  const hostRows = await db.run(`COPY (${hosts}) TO ${literal(out.hosts)} (FORMAT parquet, COMPRESSION zstd)`);
-  const jobRows = await db.run(
-    `COPY (WITH d AS MATERIALIZED (${jobs})
-       SELECT o, t, u, j, true AS direct FROM d
-       UNION ALL SELECT NULL::VARCHAR, NULL::VARCHAR, u, j, false FROM (
-         SELECT install_uuid AS u, job_remote_id AS j FROM ${src}${eventJobs} EXCEPT SELECT u, j FROM d)) TO ${literal(out.jobs)} (FORMAT parquet, COMPRESSION zstd)`,
+  const hostRows = await db.run(`COPY (${usageSelects(src).hosts}) TO ${literal(out.hosts)} (FORMAT parquet, COMPRESSION zstd)`);
+  // The jobs table, the jobs without a DIRECT row and the INDIRECT count come from one read of
+  // the rows (three reads cost ~30 % more): per (o, t, u, j), a DIRECT row if any (DIRECT is
+  // the smaller type) and the INDIRECT rows counted.
+  const perJob = db.tableName('usage_per_job');
+  await db.run(
+    `CREATE TEMP TABLE ${perJob} AS SELECT organization_name, job_template_name, install_uuid, job_remote_id,
+       min(managed_node_type) AS managed_node_type, count(*) FILTER (WHERE managed_node_type <> ${DIRECT}) AS indirect_rows
+     FROM ${src} GROUP BY ALL`,
   );
-  const [c] = await db.all<{ k: bigint }>(`SELECT count(*) AS k FROM ${src} WHERE managed_node_type <> ${DIRECT}`);
-  return { hosts: hostRows, jobs: jobRows, indirectRows: Number(c?.k ?? 0) };
+  try {
+    const jobRows = await db.run(
+      `COPY (WITH d AS MATERIALIZED (${usageSelects(perJob).jobs})
+         SELECT o, t, u, j, true AS direct FROM d
+         UNION ALL SELECT NULL::VARCHAR, NULL::VARCHAR, u, j, false FROM (
+           SELECT install_uuid AS u, job_remote_id AS j FROM ${perJob}${eventJobs} EXCEPT SELECT u, j FROM d)) TO ${literal(out.jobs)} (FORMAT parquet, COMPRESSION zstd)`,
+    );
+    const [c] = await db.all<{ k: bigint | null }>(`SELECT sum(indirect_rows) AS k FROM ${perJob}`);
+    return { hosts: hostRows, jobs: jobRows, indirectRows: Number(c?.k ?? 0) };
+  } finally {
+    await db.run(`DROP TABLE IF EXISTS ${perJob}`);
+  }
 }
 
 /**
