@@ -38,6 +38,10 @@ async function nodesAreColumns(db: ContentDb, events: string): Promise<boolean> 
   return !r?.bad;
 }
 
+const NONE = { kid: 'NULL::INTEGER', sheet: 'NULL::VARCHAR', k: 'NULL::VARCHAR', nodes: 'NULL::BIGINT', task_runs: 'NULL::HUGEINT', us: 'NULL::HUGEINT', sid: 'NULL::INTEGER', h: 'NULL::VARCHAR' };
+/** The select list of a content rollup row of `kind` (see the module comment), the columns of `set` given, the others NULL. */
+const row = (kind: number, set: Partial<typeof NONE>) => `${kind}::TINYINT AS kind, ${Object.entries({ ...NONE, ...set }).map(([c, v]) => `${v} AS ${c}`).join(', ')}`;
+
 const sameKeys = (a: string, b: string) => CONTENT_KEYS.map((k) => `${a}.${k} IS NOT DISTINCT FROM ${b}.${k}`).join(' AND ');
 /** A key row `y` of `KEYS` that is one of the keys of the (collection, role, module) row `t`. */
 const keyOf = (y: string, t: string) => CONTENT_KEYS.map((k) => `(${y}.sheet = '${k}' AND ${y}.k IS NOT DISTINCT FROM ${t}.${k})`).join(' OR ');
@@ -76,9 +80,6 @@ export async function writeContentRollup(db: ContentDb, parts: { jhs: string; ev
        GROUP BY ALL`,
     );
     await db.run(`CREATE OR REPLACE TEMP TABLE ${HOST_SETS} AS SELECT h, bit_or(m) AS m FROM ${NODES} GROUP BY h`);
-    const none = { kid: 'NULL::INTEGER', sheet: 'NULL::VARCHAR', k: 'NULL::VARCHAR', nodes: 'NULL::BIGINT', task_runs: 'NULL::HUGEINT', us: 'NULL::HUGEINT', sid: 'NULL::INTEGER', h: 'NULL::VARCHAR' };
-    const row = (kind: number, set: Partial<typeof none>) =>
-      `${kind}::TINYINT AS kind, ${Object.entries({ ...none, ...set }).map(([c, v]) => `${v} AS ${c}`).join(', ')}`;
     return await db.run(
       `COPY (
          WITH cm AS (SELECT m, count(*) AS n FROM ${NODES} GROUP BY m),
@@ -100,36 +101,75 @@ const MERGED_KEYS = 'content_merge_keys';
 const GLOBAL_KEYS = 'content_merge_ids';
 const MERGED_SETS = 'content_merge_sets';
 
+/** Each host's key set over the periods (bit strings over `GLOBAL_KEYS`' ids), as `(h, m)` rows. */
+const READ = (files: readonly string[]) => (kind: number, cols: string) =>
+  `(SELECT ${cols} FROM read_parquet([${files.map(literal).join(', ')}], filename = true) WHERE kind = ${kind})`;
+const HOST_KEYS = (files: readonly string[]) =>
+  `SELECT h.h, bit_or(s.m) AS m FROM ${READ(files)(2, 'filename AS f, sid, h')} h JOIN ${MERGED_SETS} s ON s.f = h.f AND s.sid = h.sid GROUP BY h.h`;
+const SAME_KEY = (a: string, b: string) => `${a}.sheet = ${b}.sheet AND ${a}.k IS NOT DISTINCT FROM ${b}.k`;
+const KEY_TOTALS = `SELECT sheet, k, sum(nodes) AS nodes, sum(task_runs) AS task_runs, sum(us) AS us FROM ${MERGED_KEYS} GROUP BY sheet, k`;
+
+/**
+ * `statement` run over periods' content rollups that merge (see the module comment) loaded into
+ * `MERGED_KEYS` (each period's key rows), `GLOBAL_KEYS` (one id `gid` per distinct key) and
+ * `MERGED_SETS` (each period's key sets as bit strings over those ids).
+ */
+async function overMergedKeys(db: ContentDb, files: readonly string[], statement: string): Promise<number> {
+  const read = READ(files);
+  try {
+    await db.run(`CREATE OR REPLACE TEMP TABLE ${MERGED_KEYS} AS ${read(0, 'filename AS f, kid, sheet, k, nodes, task_runs, us')}`);
+    await db.run(`CREATE OR REPLACE TEMP TABLE ${GLOBAL_KEYS} AS SELECT sheet, k, (row_number() OVER () - 1)::INTEGER AS gid FROM (SELECT DISTINCT sheet, k FROM ${MERGED_KEYS})`);
+    const [g] = await db.all<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM ${GLOBAL_KEYS}`);
+    const bits = Math.max(1, g?.n ?? 0);
+    await db.run(
+      `CREATE OR REPLACE TEMP TABLE ${MERGED_SETS} AS SELECT s.f, s.sid, bitstring_agg(g.gid, 0, ${bits - 1}) AS m
+       FROM ${read(1, 'filename AS f, sid, kid')} s JOIN ${MERGED_KEYS} y ON y.f = s.f AND y.kid = s.kid JOIN ${GLOBAL_KEYS} g ON ${SAME_KEY('g', 'y')}
+       GROUP BY s.f, s.sid`,
+    );
+    return await db.run(statement);
+  } finally {
+    for (const t of [MERGED_KEYS, GLOBAL_KEYS, MERGED_SETS]) await db.run(`DROP TABLE IF EXISTS ${t}`);
+  }
+}
+
 /**
  * `table` (`report_content`'s columns) from periods' content rollups that merge (see the module
  * comment): nodes, task runs and microseconds summed per key; unique hosts counted per key over
  * each host's keys, the OR of its periods' sets as bit strings over the keys of all periods.
  */
 export async function contentFromRollups(db: ContentDb, files: readonly string[], table: string): Promise<void> {
-  const read = (kind: number, cols: string) => `(SELECT ${cols} FROM read_parquet([${files.map(literal).join(', ')}], filename = true) WHERE kind = ${kind})`;
-  try {
-    await db.run(`CREATE OR REPLACE TEMP TABLE ${MERGED_KEYS} AS ${read(0, 'filename AS f, kid, sheet, k, nodes, task_runs, us')}`);
-    await db.run(`CREATE OR REPLACE TEMP TABLE ${GLOBAL_KEYS} AS SELECT sheet, k, (row_number() OVER () - 1)::INTEGER AS gid FROM (SELECT DISTINCT sheet, k FROM ${MERGED_KEYS})`);
-    const [g] = await db.all<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM ${GLOBAL_KEYS}`);
-    const bits = Math.max(1, g?.n ?? 0);
-    const sameKey = (a: string, b: string) => `${a}.sheet = ${b}.sheet AND ${a}.k IS NOT DISTINCT FROM ${b}.k`;
-    await db.run(
-      `CREATE OR REPLACE TEMP TABLE ${MERGED_SETS} AS SELECT s.f, s.sid, bitstring_agg(g.gid, 0, ${bits - 1}) AS m
-       FROM ${read(1, 'filename AS f, sid, kid')} s JOIN ${MERGED_KEYS} y ON y.f = s.f AND y.kid = s.kid JOIN ${GLOBAL_KEYS} g ON ${sameKey('g', 'y')}
-       GROUP BY s.f, s.sid`,
-    );
-    // Hosts with the same keys are counted together: a month's hosts share a few distinct key sets.
-    await db.run(
-      `CREATE OR REPLACE TABLE ${table} AS
-       WITH hm AS (SELECT h.h, bit_or(s.m) AS m FROM ${read(2, 'filename AS f, sid, h')} h JOIN ${MERGED_SETS} s ON s.f = h.f AND s.sid = h.sid GROUP BY h.h),
-       cm AS (SELECT m, count(*) AS n FROM hm GROUP BY m),
-       hosts AS (SELECT g.gid, sum(cm.n) AS hosts FROM cm JOIN ${GLOBAL_KEYS} g ON get_bit(cm.m, g.gid) = 1 GROUP BY g.gid),
-       tot AS (SELECT sheet, k, sum(nodes) AS nodes, sum(task_runs) AS task_runs, sum(us) AS us FROM ${MERGED_KEYS} GROUP BY sheet, k)
-       SELECT g.sheet, g.k, COALESCE(hosts.hosts, 0)::BIGINT AS hosts, t.nodes::BIGINT AS nodes, t.task_runs::HUGEINT AS task_runs,
-         CAST(COALESCE(t.us, 0) AS DOUBLE) / 1e6 AS duration
-       FROM ${GLOBAL_KEYS} g JOIN tot t ON ${sameKey('t', 'g')} LEFT JOIN hosts ON hosts.gid = g.gid`,
-    );
-  } finally {
-    for (const t of [MERGED_KEYS, GLOBAL_KEYS, MERGED_SETS]) await db.run(`DROP TABLE IF EXISTS ${t}`);
-  }
+  // Hosts with the same keys are counted together: a month's hosts share a few distinct key sets.
+  await overMergedKeys(
+    db,
+    files,
+    `CREATE OR REPLACE TABLE ${table} AS
+     WITH hm AS (${HOST_KEYS(files)}),
+     cm AS (SELECT m, count(*) AS n FROM hm GROUP BY m),
+     hosts AS (SELECT g.gid, sum(cm.n) AS hosts FROM cm JOIN ${GLOBAL_KEYS} g ON get_bit(cm.m, g.gid) = 1 GROUP BY g.gid),
+     tot AS (${KEY_TOTALS})
+     SELECT g.sheet, g.k, COALESCE(hosts.hosts, 0)::BIGINT AS hosts, t.nodes::BIGINT AS nodes, t.task_runs::HUGEINT AS task_runs,
+       CAST(COALESCE(t.us, 0) AS DOUBLE) / 1e6 AS duration
+     FROM ${GLOBAL_KEYS} g JOIN tot t ON ${SAME_KEY('t', 'g')} LEFT JOIN hosts ON hosts.gid = g.gid`,
+  );
+}
+
+/**
+ * Periods' content rollups that merge, merged into one content rollup (`out`, the same rows as a
+ * period's: keys with their summed figures, each host with the OR of its sets) that merges on with
+ * later periods' as theirs do. Returns the rows written.
+ */
+export async function mergeContentRollups(db: ContentDb, files: readonly string[], out: string): Promise<number> {
+  return await overMergedKeys(
+    db,
+    files,
+    `COPY (
+       WITH hm AS (${HOST_KEYS(files)}),
+       sets AS (SELECT m, (row_number() OVER ())::INTEGER AS sid FROM (SELECT DISTINCT m FROM hm)),
+       tot AS (${KEY_TOTALS})
+       SELECT ${row(0, { kid: 'g.gid', sheet: 'g.sheet', k: 'g.k', nodes: 't.nodes::BIGINT', task_runs: 't.task_runs::HUGEINT', us: 't.us::HUGEINT' })}
+         FROM ${GLOBAL_KEYS} g JOIN tot t ON ${SAME_KEY('t', 'g')}
+       UNION ALL SELECT ${row(1, { kid: 'g.gid', sid: 'sets.sid' })} FROM sets JOIN ${GLOBAL_KEYS} g ON get_bit(sets.m, g.gid) = 1
+       UNION ALL SELECT ${row(2, { sid: 'sets.sid', h: 'hm.h' })} FROM hm JOIN sets ON sets.m = hm.m)
+     TO ${literal(out)} (FORMAT parquet, COMPRESSION zstd)`,
+  );
 }

@@ -12,18 +12,23 @@
  * exactly those (a day rolled again, stale or missing, and the report merges the days' own
  * usage rollups). It is written only when those days merge exactly: every day mergeable and no
  * job in two of them.
+ *
+ * With it, when every day of events among them has a content rollup (see content-rollup.ts), the
+ * merge of those content rollups, current under the same record (each day's content part is in
+ * it too): a month's content sheets then read one content rollup instead of each day's.
  */
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorMessage, type Logger } from '@tally/core';
 import type { LocalFile, Store } from '@tally/storage';
+import { mergeContentRollups } from './content-rollup.js';
 import { literal, type TallyDuckDb } from './duckdb.js';
 import { hashFile } from './inputs.js';
 import { manifestName, type PeriodWindow, periodWindows, type RollupInput, type RollupManifest, type RollupManifestPart, readManifest, storePart } from './rollup.js';
 import { directJobs, mergedUsageHosts, usageMergeable, usageRollupsOverlap } from './usage-rollup.js';
 import { hostTotalsSelect, orgTotalsSelect } from './usage-sheets.js';
 
-type MonthToDatePart = 'hosts' | 'jobs' | 'sheet_hosts' | 'sheet_orgs';
+type MonthToDatePart = 'hosts' | 'jobs' | 'sheet_hosts' | 'sheet_orgs' | 'content';
 
 /** A month-to-date usage merge, as the manifest of its last day records it. */
 export interface MonthToDate {
@@ -34,6 +39,8 @@ export interface MonthToDate {
    * report of exactly these days without an organization filter.
    */
   sheets?: MonthToDateSheets | undefined;
+  /** The merge of those days' content rollups, when some has one and every day with events has. */
+  content?: RollupManifestPart | undefined;
   /** Each day merged, in date order, with the SHA-256 of its usage parts. */
   days: MonthToDateDay[];
   /** Those days' tarballs, as their manifests record them (what a report's audit trail lists). */
@@ -49,21 +56,27 @@ interface MonthToDateDay {
   date: string;
   hosts: string;
   jobs: string;
+  /** Of its content rollup, when it has one. */
+  content?: string | undefined;
 }
 
-/** `rollups/usage_{hosts|jobs|sheet_hosts|sheet_orgs}_month_to_date/period=day/date={date}/part-0.parquet` (apart from the day parts' trees). */
+/** `rollups/usage_{hosts|jobs|sheet_hosts|sheet_orgs|content}_month_to_date/period=day/date={date}/part-0.parquet` (apart from the day parts' trees). */
 export function monthToDateName(which: MonthToDatePart, date: string, prefix = 'rollups'): string {
   return `${prefix}/usage_${which}_month_to_date/period=day/date=${date}/part-0.parquet`;
 }
 
 /** A day rollup's usage parts as a month-to-date record names them, if it has mergeable ones with their hashes. */
 function dayOf(m: RollupManifest): MonthToDateDay | undefined {
-  const [hosts, jobs] = [m.usage?.hosts.sha256, m.usage?.jobs.sha256];
-  return usageMergeable(m) && hosts && jobs ? { date: m.date, hosts, jobs } : undefined;
+  const [hosts, jobs, content] = [m.usage?.hosts.sha256, m.usage?.jobs.sha256, m.usage?.content?.sha256];
+  return usageMergeable(m) && hosts && jobs ? { date: m.date, hosts, jobs, ...(content ? { content } : {}) } : undefined;
 }
 
 const sameDays = (a: readonly MonthToDateDay[], b: readonly MonthToDateDay[]) =>
-  a.length === b.length && a.every((d, i) => d.date === b[i]!.date && d.hosts === b[i]!.hosts && d.jobs === b[i]!.jobs);
+  a.length === b.length && a.every((d, i) => d.date === b[i]!.date && d.hosts === b[i]!.hosts && d.jobs === b[i]!.jobs && d.content === b[i]!.content);
+
+/** Do these days' content rollups merge into one: some day has one, and every day with events has? */
+const contentMerges = (days: readonly RollupManifest[]) =>
+  days.some((m) => m.usage?.content) && days.every((m) => m.usage?.content || !m.parts.main_jobevent?.rows);
 
 /**
  * The month-to-date merges that stand for exactly some of these day rollups: per month, the
@@ -135,20 +148,22 @@ async function writeMonthToDate(db: TallyDuckDb, month: PeriodWindow, at: { stor
   const fetched: LocalFile[] = [];
   try {
     // Days rolled again into the same bytes leave the last day's merge current, unless its files are damaged (or it has no sheets).
+    const content = contentMerges(manifests);
     if (base === manifests.length - 1) {
-      if (await intact(at.storage, last.monthToDate!, fetched)) return;
+      if (await intact(at.storage, last.monthToDate!, content, fetched)) return;
       base = matching(manifests.length - 1);
     }
-    const files = await fetchInputs(at.storage, manifests, base, fetched);
+    const files = await fetchInputs(at.storage, manifests, { base, content }, fetched);
     if (!files) return at.logger.warn('month-to-date usage not written: a usage rollup does not match its manifest', { month: month.date });
     if (files.base === undefined) base = -1;
     if (await usageRollupsOverlap(db, files.jobs)) return at.logger.debug('month-to-date usage not written: a job is in two days', { month: month.date });
     const local = Object.fromEntries(PARTS.map((p) => [p, join(at.dir, `mtd-${p}-${last.date}.parquet`)])) as Record<MonthToDatePart, string>;
     const rows = await mergeUsage(db, files, local);
-    const part = (which: MonthToDatePart) => storePart(at.storage, monthToDateName(which, last.date, at.prefix), local[which], rows[which]);
+    const part = (which: MonthToDatePart) => storePart(at.storage, monthToDateName(which, last.date, at.prefix), local[which], rows[which]!);
     const [hosts, jobs] = [await part('hosts'), await part('jobs')];
     const sheets = { hosts: await part('sheet_hosts'), orgs: await part('sheet_orgs') };
-    const monthToDate: MonthToDate = { hosts, jobs, sheets, days: recorded, inputs: manifests.flatMap((m) => m.inputs) };
+    const merged = rows.content === undefined ? {} : { content: await part('content') };
+    const monthToDate: MonthToDate = { hosts, jobs, sheets, ...merged, days: recorded, inputs: manifests.flatMap((m) => m.inputs) };
     await at.storage.put(manifestName('day', last.date, at.prefix), { dict: { ...last, monthToDate } });
     at.logger.debug('month-to-date usage written', { date: last.date, days: recorded.length, from: base < 0 ? 'days' : manifests[base]!.date, hosts: rows.hosts });
   } finally {
@@ -156,12 +171,15 @@ async function writeMonthToDate(db: TallyDuckDb, month: PeriodWindow, at: { stor
   }
 }
 
-const PARTS: readonly MonthToDatePart[] = ['hosts', 'jobs', 'sheet_hosts', 'sheet_orgs'];
+const PARTS: readonly MonthToDatePart[] = ['hosts', 'jobs', 'sheet_hosts', 'sheet_orgs', 'content'];
 
-/** Do a merge's files (its sheets' too: a merge written without them is written again) still read as recorded? */
-async function intact(storage: Store, merged: MonthToDate, fetched: LocalFile[]): Promise<boolean> {
-  if (!merged.sheets) return false;
-  for (const part of [merged.hosts, merged.jobs, merged.sheets.hosts, merged.sheets.orgs]) {
+/**
+ * Do a merge's files (its sheets' too, and its content merge when its days' content rollups merge:
+ * a merge written without them is written again) still read as recorded?
+ */
+async function intact(storage: Store, merged: MonthToDate, content: boolean, fetched: LocalFile[]): Promise<boolean> {
+  if (!merged.sheets || (content && !merged.content)) return false;
+  for (const part of [merged.hosts, merged.jobs, merged.sheets.hosts, merged.sheets.orgs, ...(merged.content ? [merged.content] : [])]) {
     const local = await fetchChecked(storage, part);
     if (!local) return false;
     fetched.push(local);
@@ -169,42 +187,55 @@ async function intact(storage: Store, merged: MonthToDate, fetched: LocalFile[])
   return true;
 }
 
+interface MergeInputs {
+  base?: number;
+  hosts: string[];
+  jobs: string[];
+  /** With `content`: the content rollups to merge. */
+  content?: string[];
+}
+
 /**
- * The files to merge: the merge recorded at `base` (when it still reads as recorded) and the
- * usage parts of the days after it, else every day's. Undefined when a day's part does not match.
+ * The files to merge: the merge recorded at `base` (when it still reads as recorded, and with
+ * `content` has the content merge of its days if they had content rollups) and the usage (and
+ * content) parts of the days after it, else every day's. Undefined when a part does not match.
  */
-async function fetchInputs(storage: Store, manifests: readonly RollupManifest[], base: number, fetched: LocalFile[]): Promise<{ base?: number; hosts: string[]; jobs: string[] } | undefined> {
+async function fetchInputs(storage: Store, manifests: readonly RollupManifest[], at: { base: number; content: boolean }, fetched: LocalFile[]): Promise<MergeInputs | undefined> {
   const get = async (part: RollupManifestPart) => {
     const local = await fetchChecked(storage, part);
     if (local) fetched.push(local);
     return local?.path;
   };
-  const out: { base?: number; hosts: string[]; jobs: string[] } = { hosts: [], jobs: [] };
+  const out: MergeInputs = { hosts: [], jobs: [], ...(at.content ? { content: [] } : {}) };
   let from = 0;
-  const merged = base >= 0 ? manifests[base]!.monthToDate! : undefined;
-  if (merged) {
-    const [h, j] = [await get(merged.hosts), await get(merged.jobs)];
-    if (h && j) {
-      out.base = base;
+  const merged = at.base >= 0 ? manifests[at.base]!.monthToDate! : undefined;
+  const lacksContent = (m: MonthToDate) => at.content && !m.content && manifests.slice(0, at.base + 1).some((d) => d.usage?.content);
+  if (merged && !lacksContent(merged)) {
+    const [h, j, c] = [await get(merged.hosts), await get(merged.jobs), at.content && merged.content ? await get(merged.content) : null];
+    if (h && j && c !== undefined) {
+      out.base = at.base;
       out.hosts.push(h);
       out.jobs.push(j);
-      from = base + 1;
+      if (c) out.content!.push(c);
+      from = at.base + 1;
     }
   }
   for (const m of manifests.slice(from)) {
-    const [h, j] = [await get(m.usage!.hosts), await get(m.usage!.jobs)];
-    if (!h || !j) return undefined;
+    const [h, j, c] = [await get(m.usage!.hosts), await get(m.usage!.jobs), at.content && m.usage!.content ? await get(m.usage!.content) : null];
+    if (!h || !j || c === undefined) return undefined;
     out.hosts.push(h);
     out.jobs.push(j);
+    if (c) out.content!.push(c);
   }
   return out;
 }
 
 /**
  * The days' usage tables merged (as the report merges them) into files of the day parts' schema,
- * and the usage sheets' rows of that merge (as the report's queries aggregate its usage tables).
+ * the usage sheets' rows of that merge (as the report's queries aggregate its usage tables), and
+ * with `content` the days' content rollups merged into one.
  */
-async function mergeUsage(db: TallyDuckDb, files: { hosts: string[]; jobs: string[] }, out: Record<MonthToDatePart, string>): Promise<Record<MonthToDatePart, number>> {
+async function mergeUsage(db: TallyDuckDb, files: MergeInputs, out: Record<MonthToDatePart, string>): Promise<Partial<Record<MonthToDatePart, number>>> {
   const read = (list: readonly string[]) => `read_parquet([${list.map(literal).join(', ')}], hive_partitioning = false)`;
   const hosts = await db.run(
     `COPY (SELECT o, t, h, CAST(n AS BIGINT) AS n, tr, f, l, jc_first, jc_last FROM (${mergedUsageHosts(read(files.hosts))}))
@@ -215,5 +246,6 @@ async function mergeUsage(db: TallyDuckDb, files: { hosts: string[]; jobs: strin
   const [merged, mergedJobs] = [read([out.hosts]), `(${directJobs(read([out.jobs]))})`];
   const sheetHosts = await db.run(`COPY (${hostTotalsSelect(merged)}) TO ${literal(out.sheet_hosts)} (FORMAT parquet, COMPRESSION zstd)`);
   const sheetOrgs = await db.run(`COPY (${orgTotalsSelect(merged, mergedJobs)}) TO ${literal(out.sheet_orgs)} (FORMAT parquet, COMPRESSION zstd)`);
-  return { hosts, jobs, sheet_hosts: sheetHosts, sheet_orgs: sheetOrgs };
+  const content = files.content?.length ? { content: await mergeContentRollups(db, files.content, out.content) } : {};
+  return { hosts, jobs, sheet_hosts: sheetHosts, sheet_orgs: sheetOrgs, ...content };
 }

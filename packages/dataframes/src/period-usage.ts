@@ -425,12 +425,13 @@ async function fromUsageRollups(
   if (content && opts.organizationFilter?.length) return { bad: [] };
   const got: FetchedRollup[] = [];
   const bad: Chosen[] = [];
-  const toDate: MonthsToDate = { fetched: [], covered: new Set(), ready: false };
+  const toDate: MonthsToDate = { fetched: [], covered: new Set(), contentCovered: new Set(), ready: false };
   try {
-    const sheets = (opts.readySheets ?? false) && !content && !opts.organizationFilter?.length;
-    await fetchMonthsToDate(opts.storage, chosen, toDate, { refused: ctx.refused, sheets });
+    const sheets = (opts.readySheets ?? false) && !opts.organizationFilter?.length;
+    await fetchMonthsToDate(opts.storage, chosen, toDate, { refused: ctx.refused, sheets, content });
     for (const c of chosen) {
-      const f = await fetchRollup(opts.storage, c.manifest, usageParts(c.manifest, ctx.frames.extras, { content, merged: toDate.covered.has(c) }));
+      const parts = usageParts(c.manifest, ctx.frames.extras, { content: content && !toDate.contentCovered.has(c), merged: toDate.covered.has(c) });
+      const f = await fetchRollup(opts.storage, c.manifest, parts);
       if ('fetched' in f) got.push(f.fetched);
       else {
         ctx.refused(f.failure);
@@ -508,27 +509,30 @@ async function addExtrasAtOnce(rollups: readonly FetchedRollup[], extras: readon
   return true;
 }
 
-/** Month-to-date merges fetched for a read, the day rollups they stand for, and whether they are its ready sheets. */
+/** Month-to-date merges fetched for a read, the day rollups they stand for (their content rollups' too), and whether they are its ready sheets. */
 interface MonthsToDate {
   fetched: FetchedRollup[];
   covered: Set<Chosen>;
+  contentCovered: Set<Chosen>;
   ready: boolean;
 }
 
 /**
  * Fetch the month-to-date usage rollups that stand for some of the chosen day rollups (see
  * month-to-date.ts) into `out`, with the days they cover: with `sheets`, when one stands for
- * them all, its sheets' rows alone (`ready`). One that cannot be read is named, and its usage
- * tables, else its days' own usage rollups, are read instead.
+ * them all, its sheets' rows alone (`ready`); with `content`, their content merges. One that
+ * cannot be read is named, and its usage tables, else its days' own usage (or content) rollups,
+ * are read instead.
  */
 async function fetchMonthsToDate(
   storage: Store,
   chosen: readonly Chosen[],
   out: MonthsToDate,
-  { refused, sheets }: { refused: (f: SkippedInput, why?: string) => void; sheets: boolean },
+  { refused, sheets, content }: { refused: (f: SkippedInput, why?: string) => void; sheets: boolean; content: boolean },
 ): Promise<void> {
   const byManifest = new Map(chosen.map((c) => [c.manifest, c]));
   const covers = monthToDateCovers(chosen.map((c) => c.manifest));
+  if (content) await fetchContentToDate(storage, covers, out, { refused, chosen: byManifest });
   const [only] = covers;
   const ready = sheets && covers.length === 1 && only!.days.length === chosen.length ? only!.merged.sheets : undefined;
   if (ready) {
@@ -555,6 +559,25 @@ async function fetchMonthsToDate(
     }
     out.fetched.push(f.fetched);
     for (const m of cover.days) out.covered.add(byManifest.get(m)!);
+  }
+}
+
+/** The content merges of these month-to-date covers into `out`; one that cannot be read is named, and its days' content rollups read instead. */
+async function fetchContentToDate(
+  storage: Store,
+  covers: ReturnType<typeof monthToDateCovers>,
+  out: MonthsToDate,
+  { refused, chosen }: { refused: (f: SkippedInput, why?: string) => void; chosen: ReadonlyMap<RollupManifest, Chosen> },
+): Promise<void> {
+  for (const cover of covers) {
+    if (!cover.merged.content) continue;
+    const f = await fetchRollup(storage, cover.last, [['usage_content', cover.merged.content]]);
+    if (!('fetched' in f)) {
+      refused(f.failure, "month-to-date content rollup cannot be read; its days' content rollups are merged instead");
+      continue;
+    }
+    out.fetched.push(f.fetched);
+    for (const m of cover.days) out.contentCovered.add(chosen.get(m)!);
   }
 }
 

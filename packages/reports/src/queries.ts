@@ -22,8 +22,8 @@ export interface ReportTables extends Omit<UsageTables, 'db' | 'method'> {
 
 /**
  * The CCSPv2 sheets that read the usage tables only through `ReportQueries`' per-host and
- * per-organization aggregations, or not at all (the content sheets read `content`, which a read
- * with ready sheet rows has none of), so that ready sheet rows (`UsageTables.ready`) serve them.
+ * per-organization aggregations, or not at all (the content sheets read `content`, merged from
+ * content rollups beside the ready rows), so that ready sheet rows (`UsageTables.ready`) serve them.
  */
 const READY_SERVED_SHEETS: readonly string[] = [
   'ccsp_summary',

@@ -1,8 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { rollup } from '@tally/dataframes';
+import type { Logger } from '@tally/core';
+import { manifestName, rollup } from '@tally/dataframes';
 import { buildCcspReport, reportParams } from '@tally/reports';
 import { DirectoryStorage } from '@tally/storage';
 import { schemaCsv } from '@tally/testkit';
@@ -204,37 +205,124 @@ describe('content-usage sheets of a month with events', () => {
 describe('content-usage sheets merged from content rollups', () => {
   const INSTALL = '3c0ffee0-aaaa-4bbb-8ccc-000000000002';
   const month = { since: new Date('2024-05-01T00:00:00Z'), until: new Date('2024-05-04T00:00:00Z') };
-  const report = (storage: DirectoryStorage, from?: 'raw') =>
-    buildCcspReport({ type: 'CCSPv2', storage, period: { month: '2024-05' }, params, force: true, ...(from ? { from } : {}) });
+  // With `jobs` (a sheet the ready sheet rows do not serve) the month-to-date usage tables are read, not its sheet rows.
+  const withJobs = { ...params, sheets: [...SHEETS, 'jobs'] };
+  const report = (storage: DirectoryStorage, from?: 'raw', p = params) =>
+    buildCcspReport({ type: 'CCSPv2', storage, period: { month: '2024-05' }, params: p, force: true, ...(from ? { from } : {}) });
   const readOf = (r: Awaited<ReturnType<typeof report>>, kind: string) => r.read?.inputs.filter((i) => i.name.includes(`/${kind}/`)) ?? [];
 
   /** A ship of `days`, its report from the tarballs (checked against `expected`) and its day rollups. */
-  async function rolledUp(name: string, days: Day[]) {
+  async function rolledUp(name: string, days: Day[], p = params) {
     const ship = join(base, name);
     writeTarballs(ship, days, INSTALL);
     const storage = new DirectoryStorage({ base: ship });
-    const raw = await report(storage, 'raw');
+    const raw = await report(storage, 'raw', p);
     expect(raw.status).toBe('written');
     expect(await contentSheets(join(ship, raw.name))).toEqual(expected(days, INSTALL));
     const rawCells = await workbookCells(join(ship, raw.name));
     await rollup({ storage, ...month, period: 'day' });
     return { ship, storage, rawCells };
   }
+  const monthToDateOf = (ship: string, date: string) => JSON.parse(readFileSync(join(ship, manifestName('day', date)), 'utf8')).monthToDate;
 
-  it('no job in two days: every sheet from the usage and content rollups alone, the cells of the tarballs', async () => {
+  it('no job in two days: every sheet from the month-to-date usage sheet rows and content merge alone, the cells of the tarballs', async () => {
     const days = generate({ jobInTwoDays: false });
     const { ship, storage, rawCells } = await rolledUp('merged', days);
+    expect(monthToDateOf(ship, DAYS[2]!).content.name).toContain('/usage_content_month_to_date/');
     const merged = await report(storage);
     expect(merged.read?.days).toEqual({ rollup: DAYS, raw: [] });
-    expect(readOf(merged, 'usage_content')).toHaveLength(3);
-    // The days' usage tables come merged, as their month to date (the days had events too).
+    // The days' content rollups come merged, as their month to date, and the usage sheets as its ready rows.
+    expect(readOf(merged, 'usage_content')).toHaveLength(0);
+    expect(readOf(merged, 'usage_content_month_to_date')).toHaveLength(1);
+    expect(readOf(merged, 'usage_sheet_hosts_month_to_date')).toHaveLength(1);
     expect(readOf(merged, 'usage_hosts')).toHaveLength(0);
-    expect(readOf(merged, 'usage_hosts_month_to_date')).toHaveLength(1);
+    expect(readOf(merged, 'usage_hosts_month_to_date')).toHaveLength(0);
     expect(readOf(merged, 'main_jobevent')).toHaveLength(0);
     expect(readOf(merged, 'job_host_summary')).toHaveLength(0);
+    expect(merged.read?.skipped).toEqual([]);
     // Hosts run content on several days: unique hosts are not the days' sums.
     const sheets = await contentSheets(join(ship, merged.name));
     expect(sheets).toEqual(expected(days, INSTALL));
+    expect(await workbookCells(join(ship, merged.name))).toEqual(rawCells);
+  });
+
+  it('a sheet the ready rows do not serve: the month-to-date usage tables and content merge, the cells of the tarballs', async () => {
+    const days = generate({ jobInTwoDays: false });
+    const { ship, storage, rawCells } = await rolledUp('merged-jobs', days, withJobs);
+    const merged = await report(storage, undefined, withJobs);
+    expect(readOf(merged, 'usage_content')).toHaveLength(0);
+    expect(readOf(merged, 'usage_content_month_to_date')).toHaveLength(1);
+    expect(readOf(merged, 'usage_hosts_month_to_date')).toHaveLength(1);
+    expect(readOf(merged, 'usage_sheet_hosts_month_to_date')).toHaveLength(0);
+    expect(await workbookCells(join(ship, merged.name))).toEqual(rawCells);
+  });
+
+  it('chained rollup runs: the month-to-date content merge of the first days extended by the next one', async () => {
+    const days = generate({ jobInTwoDays: false });
+    const ship = join(base, 'chained');
+    writeTarballs(ship, days, INSTALL);
+    const storage = new DirectoryStorage({ base: ship });
+    const rawCells = await workbookCells(join(ship, (await report(storage, 'raw')).name));
+    const lines: { msg: string; fields?: Record<string, unknown> }[] = [];
+    const logger: Logger = { debug: (msg, fields) => void lines.push({ msg, fields }), info() {}, warn() {}, error() {}, child: () => logger };
+    await rollup({ storage, since: month.since, until: new Date('2024-05-03T00:00:00Z'), period: 'day', logger });
+    expect(monthToDateOf(ship, DAYS[1]!).content).toBeDefined();
+    await rollup({ storage, since: new Date('2024-05-03T00:00:00Z'), until: month.until, period: 'day', logger });
+    const written = lines.filter((l) => l.msg === 'month-to-date usage written').map((l) => l.fields);
+    expect(written).toEqual([expect.objectContaining({ date: DAYS[1], from: 'days' }), expect.objectContaining({ date: DAYS[2], from: DAYS[1] })]);
+    expect(monthToDateOf(ship, DAYS[2]!).days.map((d: { content?: string }) => d.content)).toHaveLength(3);
+    for (const p of [params, withJobs]) {
+      const merged = await report(storage, undefined, p);
+      expect(readOf(merged, 'usage_content')).toHaveLength(0);
+      expect(readOf(merged, 'usage_content_month_to_date')).toHaveLength(1);
+      if (p === params) expect(await workbookCells(join(ship, merged.name))).toEqual(rawCells);
+      else expect(await workbookCells(join(ship, merged.name))).toEqual(await workbookCells(join(ship, (await report(storage, 'raw', withJobs)).name)));
+    }
+  });
+
+  it("a day rebuilt into other bytes than the merge recorded: the days' content rollups, the cells of the tarballs", async () => {
+    const days = generate({ jobInTwoDays: false });
+    const { ship, storage } = await rolledUp('rebuilt', days);
+    const lastManifest = join(ship, manifestName('day', DAYS[2]!));
+    const recorded = readFileSync(lastManifest, 'utf8');
+    // Day 2 gains an event and is rolled again; the last day's record is then put back as it was.
+    days[1]!.events.push({ ...days[1]!.events[0]!, id: '999999', duration: '2.250000' });
+    writeTarballs(ship, days, INSTALL, 1);
+    await rollup({ storage, since: new Date('2024-05-02T00:00:00Z'), until: new Date('2024-05-03T00:00:00Z'), period: 'day' });
+    const current = readFileSync(lastManifest, 'utf8');
+    expect(JSON.parse(current).monthToDate.days[1].content).not.toBe(JSON.parse(recorded).monthToDate.days[1].content);
+    const rawCells = await workbookCells(join(ship, (await report(storage, 'raw')).name));
+    // The old record; then the current one naming other bytes for day 2's content rollup alone (its usage parts as they are).
+    const onlyContent = JSON.parse(current);
+    onlyContent.monthToDate.days[1].content = 'f'.repeat(64);
+    for (const record of [recorded, JSON.stringify(onlyContent)]) {
+      writeFileSync(lastManifest, record);
+      const merged = await report(storage);
+      expect(merged.read?.days).toEqual({ rollup: DAYS, raw: [] });
+      expect(readOf(merged, 'usage_content')).toHaveLength(3);
+      expect(readOf(merged, 'usage_content_month_to_date')).toHaveLength(0);
+      expect(readOf(merged, 'usage_hosts_month_to_date')).toHaveLength(0);
+      expect(merged.read?.skipped).toEqual([]);
+      expect(await contentSheets(join(ship, merged.name))).toEqual(expected(days, INSTALL));
+      expect(await workbookCells(join(ship, merged.name))).toEqual(rawCells);
+    }
+  });
+
+  it.each([
+    ['ready sheet rows', params],
+    ['usage tables', withJobs],
+  ])("a corrupt month-to-date content merge (with its %s): named, and the days' content rollups merged instead", async (_, p) => {
+    const days = generate({ jobInTwoDays: false });
+    const { ship, storage, rawCells } = await rolledUp(`corrupt-${p.sheets.length}`, days, p);
+    const part = monthToDateOf(ship, DAYS[2]!).content.name;
+    const bytes = readFileSync(join(ship, part));
+    bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
+    writeFileSync(join(ship, part), bytes);
+    const merged = await report(storage, undefined, p);
+    expect(merged.read?.skipped.map((s) => s.name)).toEqual([part]);
+    expect(readOf(merged, 'usage_content')).toHaveLength(3);
+    expect(readOf(merged, 'usage_content_month_to_date')).toHaveLength(0);
+    expect(await contentSheets(join(ship, merged.name))).toEqual(expected(days, INSTALL));
     expect(await workbookCells(join(ship, merged.name))).toEqual(rawCells);
   });
 
@@ -262,6 +350,7 @@ describe('content-usage sheets merged from content rollups', () => {
     const mixed = await report(storage);
     expect(mixed.read?.days).toEqual({ rollup: DAYS.slice(0, 2), raw: DAYS.slice(2) });
     expect(readOf(mixed, 'usage_content')).toHaveLength(0);
+    expect(readOf(mixed, 'usage_content_month_to_date')).toHaveLength(0);
     expect(await contentSheets(join(ship, mixed.name))).toEqual(expected(days, INSTALL));
     const raw = await report(storage, 'raw');
     expect(await workbookCells(join(ship, mixed.name))).toEqual(await workbookCells(join(ship, raw.name)));
