@@ -40,7 +40,7 @@ function chainTo(name) {
 
 /**
  * Modules left out of the bundle, each required at run time from the package that needs it: DuckDB's native
- * binding, and exceljs, whose files @tally/reports also loads and patches by path (one copy of it).
+ * binding, and exceljs (large, and loaded only by @tally/reports' readWorkbook: kept out, one copy of it).
  */
 const ANCHORED = {
   '@duckdb/node-bindings': [...chainTo('@tally/dataframes'), '@duckdb/node-api', '@duckdb/node-bindings'],

@@ -369,7 +369,7 @@ export interface LoadUsageOptions {
   method?: 'grouped';
   /**
    * Called once the tarballs are extracted, as DuckDB starts aggregating on its own threads: the
-   * main thread is free then (a report loads exceljs there).
+   * main thread is free then (progress is told there; the caller may start its own work).
    */
   onExtracted?: (read: { tarballs: number; rows: number }) => void;
   /**
