@@ -1,7 +1,6 @@
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Logger } from '@tally/core';
 import {
   DataCollectionStatus,
   dedupCcspExperimental,
@@ -13,18 +12,7 @@ import {
   rollup,
 } from '@tally/dataframes';
 import { DirectoryStorage } from '@tally/storage';
-import {
-  AUDIT_HEADER,
-  csvJson,
-  EVENT_HEADER,
-  failingStatements,
-  type InjectedFailure,
-  JHS_HEADER,
-  MAIN_HOST_HEADER,
-  metricsUtilityTarballs,
-  STATUS_HEADER,
-  writeTarball,
-} from '@tally/testkit';
+import { AUDIT_HEADER, csvJson, EVENT_HEADER, failingStatements, type InjectedFailure, JHS_HEADER, MAIN_HOST_HEADER, metricsUtilityTarballs, recordingLogger, STATUS_HEADER, writeTarball } from '@tally/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // Running out of DuckDB memory while the usage tables are built makes `loadUsage` read the
@@ -83,8 +71,7 @@ async function usageOf(ship: string, run: Run): Promise<{ tables: Record<string,
   const db = run.failures ? failingStatements(real, USAGE_AGGREGATION, run.failures) : real;
   const mainHost = new MainHost(db);
   const status = new DataCollectionStatus(db);
-  const info: string[] = [];
-  const logger: Logger = { debug() {}, info: (m: string) => info.push(m), warn() {}, error() {}, child: () => logger };
+  const { logger, messages } = recordingLogger();
   const res = await periodUsage({
     storage: new DirectoryStorage({ base: ship }),
     db,
@@ -105,7 +92,7 @@ async function usageOf(ship: string, run: Run): Promise<{ tables: Record<string,
   const failedAt = 'failedAt' in db ? (db.failedAt as string[]) : [];
   if (run.failures) {
     expect(failedAt, 'every failure fired').toHaveLength(run.failures.length);
-    expect(info).toContain('usage: out of memory aggregating the CSV scans; grouping the job host summaries instead');
+    expect(messages('info')).toContain('usage: out of memory aggregating the CSV scans; grouping the job host summaries instead');
   }
   const u = res.usage;
   const named = {

@@ -1,11 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Logger } from '@tally/core';
 import { type DuckDbOptions, rollup } from '@tally/dataframes';
 import { buildCcspReport, reportParams } from '@tally/reports';
 import { DirectoryStorage } from '@tally/storage';
-import { EVENT_HEADER, failingStatements, type InjectedOutcome, JHS_HEADER, writeTarball } from '@tally/testkit';
+import { EVENT_HEADER, failingStatements, type InjectedOutcome, JHS_HEADER, recordingLogger, writeTarball } from '@tally/testkit';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { workbookCells as cells } from './workbook-cells.js';
 
@@ -66,8 +65,7 @@ afterAll(() => rmSync(ship, { recursive: true, force: true }));
 
 async function build(from: 'raw' | 'auto', outOfMemory: boolean) {
   const { reportPeriod: _, ...params } = reportParams({ reportPeriod: '', pricePerNode: 1, sku: 'SKU', companyName: 'Acme', sheets: SHEETS, now: new Date(Date.UTC(2024, 5, 2)) });
-  const info: string[] = [];
-  const logger: Logger = { debug() {}, info: (m: string) => info.push(m), warn() {}, error() {}, child: () => logger };
+  const { logger, messages } = recordingLogger();
   Object.assign(inject, { armed: outOfMemory, failure: 'oom', outcomes: [] });
   // The report's own limit, above the content statement's.
   const res = await buildCcspReport({ type: 'CCSPv2', storage: new DirectoryStorage({ base: ship }), period: { month: '2024-05' }, params, from, force: true, logger, duckdb: { memoryLimit: '768MB', threads: 2 } });
@@ -76,7 +74,7 @@ async function build(from: 'raw' | 'auto', outOfMemory: boolean) {
     expect(inject.outcomes.map((o) => o.memoryLimit), 'the content statement ran under its lower limit').toEqual(['448.0 MiB']);
     expect(inject.outcomes).toHaveLength(1);
     expect(inject.outcomes[0]?.error).toMatch(/Out of Memory Error/);
-    const reloaded = info.includes('usage: out of memory aggregating the CSV scans; grouping the job host summaries instead');
+    const reloaded = messages('info').includes('usage: out of memory aggregating the CSV scans; grouping the job host summaries instead');
     expect(reloaded, 'only the statement runs again when it reads no CSV').toBe(from === 'auto');
   }
   return { cells: await cells(join(ship, res.name)), read: res.read };

@@ -1,11 +1,10 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Logger } from '@tally/core';
 import { type DuckDbOptions, rollup } from '@tally/dataframes';
 import { auditName, buildCcspReport, type CcspDeduplicator, reportParams, VALID_SHEETS } from '@tally/reports';
 import { DirectoryStorage } from '@tally/storage';
-import { csvJson, EVENT_HEADER, failingStatements, type InjectedFailure, JHS_HEADER, MAIN_HOST_HEADER, STATUS_HEADER, writeCollectionsVectorLake, writeTarball } from '@tally/testkit';
+import { csvJson, EVENT_HEADER, failingStatements, type InjectedFailure, JHS_HEADER, MAIN_HOST_HEADER, recordingLogger, STATUS_HEADER, writeCollectionsVectorLake, writeTarball } from '@tally/testkit';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { workbookCells as cells } from './workbook-cells.js';
 
@@ -71,8 +70,7 @@ afterAll(() => rmSync(ship, { recursive: true, force: true }));
 
 async function build(b: Build) {
   const { reportPeriod: _, ...params } = reportParams({ reportPeriod: '', pricePerNode: 10, sheets: VALID_SHEETS.CCSPv2, now: new Date(Date.UTC(2024, 8, 2)), deduplicator: b.deduplicator });
-  const info: string[] = [];
-  const logger: Logger = { debug() {}, info: (m: string) => info.push(m), warn() {}, error() {}, child: () => logger };
+  const { logger, messages } = recordingLogger();
   inject.failures = b.failures;
   inject.failedAt = [];
   try {
@@ -82,7 +80,7 @@ async function build(b: Build) {
     expect(res.status).toBe('written');
     if (b.failures) {
       expect(inject.failedAt, 'every failure fired').toHaveLength(b.failures.length);
-      expect(info).toContain('usage: out of memory aggregating the CSV scans; grouping the job host summaries instead');
+      expect(messages('info')).toContain('usage: out of memory aggregating the CSV scans; grouping the job host summaries instead');
     }
     const audit = JSON.parse(readFileSync(join(ship, auditName(res.name)), 'utf8')) as unknown;
     return { cells: await cells(join(ship, res.name)), read: res.read, failures: res.failures, gaps: res.gaps, audit };

@@ -7,7 +7,7 @@ import type { Logger } from '@tally/core';
 import { manifestName, openDuckDb, rollup, rollupName, usageRollupName } from '@tally/dataframes';
 import { type BuildResult, buildCcspReport, reportParams, verifyReport } from '@tally/reports';
 import { DirectoryStorage } from '@tally/storage';
-import { metricsUtilityTarballs, schemaCsv } from '@tally/testkit';
+import { metricsUtilityTarballs, recordingLogger, schemaCsv } from '@tally/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { workbookCells as cells } from './workbook-cells.js';
 
@@ -276,12 +276,12 @@ describe('reports from rollups', () => {
     }
     const bad = [replaced!, truncated!, damaged!, jobGrain];
 
-    const warnings: { msg: string; fields?: Record<string, unknown> }[] = [];
-    const logger: Logger = { debug() {}, info() {}, error() {}, warn: (msg, fields) => void warnings.push({ msg, fields }), child: () => logger };
+    const { logger, lines } = recordingLogger();
+    const warnings = () => lines.filter((l) => l.level === 'warn');
     const res = await buildCcspReport({ type: 'CCSPv2', storage, period: { month: '2024-03' }, params, countUnreachableHosts: true, force: true, logger });
     expect(res.read?.skipped.map((s) => s.name).sort()).toEqual([...bad.map((b) => b.part), toDate].sort());
-    for (const b of bad) expect(warnings.some((w) => w.fields?.name === b.part && /rollup cannot be read/.test(w.msg)), b.part).toBe(true);
-    expect(warnings.some((w) => w.fields?.name === toDate && /month-to-date usage rollup cannot be read/.test(w.msg))).toBe(true);
+    for (const b of bad) expect(warnings().some((w) => w.fields?.name === b.part && /rollup cannot be read/.test(w.msg)), b.part).toBe(true);
+    expect(warnings().some((w) => w.fields?.name === toDate && /month-to-date usage rollup cannot be read/.test(w.msg))).toBe(true);
     expect(rawDays(res)).toEqual(bad.map((b) => b.date).sort());
     expect(await cells(join(ship, res.name))).toEqual(raw.cells);
 
@@ -350,13 +350,6 @@ describe('reports from rollups', () => {
 /** The month-to-date record of a day's manifest, if any. */
 const monthToDateOf = (ship: string, date: string) => JSON.parse(readFileSync(join(ship, manifestName('day', date)), 'utf8')).monthToDate;
 
-/** A logger that keeps its debug lines (the month-to-date merge tells what it was built from). */
-function debugLines(): { logger: Logger; lines: { msg: string; fields?: Record<string, unknown> }[] } {
-  const lines: { msg: string; fields?: Record<string, unknown> }[] = [];
-  const logger: Logger = { debug: (msg, fields) => void lines.push({ msg, fields }), info() {}, warn() {}, error() {}, child: () => logger };
-  return { logger, lines };
-}
-
 /** A tarball of one job host summary row for job 9999 of install `u-span` on `host` at `day` (`YYYY-MM-DD`). */
 function spanTarball(ship: string, day: string, host: string): void {
   const src = join(base, `span-${day}`);
@@ -374,7 +367,7 @@ describe('month-to-date usage rollups', () => {
     const { ship, storage } = fixtureShip('mtd-runs');
     const range = { since: new Date('2024-02-01T00:00:00Z'), until: new Date('2024-05-01T00:00:00Z') };
     const raw = { march: await report(storage, ship, { month: '2024-03' }, false, 'raw'), range: await report(storage, ship, range, false, 'raw') };
-    const { logger, lines } = debugLines();
+    const { logger, lines } = recordingLogger();
     const roll = (since: string, until: string) => rollup({ storage, since: new Date(`${since}T00:00:00Z`), until: new Date(`${until}T00:00:00Z`), period: 'day', reachableOnly: true, logger });
     // March in three runs (the last two one day each, as a nightly rollup): each merge starts from the previous one.
     await roll('2024-03-01', '2024-03-11');
@@ -478,7 +471,7 @@ describe('month-to-date usage rollups', () => {
     spanTarball(ship, '2024-04-16', 'span-b');
     const raw = await report(storage, ship, { month: '2024-04' }, false, 'raw');
     expect(JSON.stringify(raw.cells['Managed nodes'])).toContain('span-b');
-    const { logger, lines } = debugLines();
+    const { logger, lines } = recordingLogger();
     await rollup({ storage, since: new Date('2024-04-01T00:00:00Z'), until: new Date('2024-05-01T00:00:00Z'), period: 'day', reachableOnly: true, logger });
     expect(lines.some((l) => l.msg === 'month-to-date usage not written: a job is in two days')).toBe(true);
     for (const d of ['15', '16', '17']) expect(monthToDateOf(ship, `2024-04-${d}`)).toBeUndefined();
@@ -604,11 +597,11 @@ describe('month-to-date sheet rows', () => {
     const bytes = Buffer.from(good);
     bytes[Math.floor(bytes.length / 2)] ^= 0xff;
     writeFileSync(part, bytes);
-    const warnings: { msg: string; fields?: Record<string, unknown> }[] = [];
-    const logger: Logger = { debug() {}, info() {}, error() {}, warn: (msg, fields) => void warnings.push({ msg, fields }), child: () => logger };
+    const { logger, lines } = recordingLogger();
+    const warnings = () => lines.filter((l) => l.level === 'warn');
     const damaged = await build(storage, ship, { month: '2024-03' }, { logger });
     expect(damaged.res.read?.skipped.map((s) => s.name)).toEqual([withSheets.monthToDate.sheets.hosts.name]);
-    expect(warnings.some((w) => w.fields?.name === withSheets.monthToDate.sheets.hosts.name && /month-to-date usage sheets cannot be read/.test(w.msg))).toBe(true);
+    expect(warnings().some((w) => w.fields?.name === withSheets.monthToDate.sheets.hosts.name && /month-to-date usage sheets cannot be read/.test(w.msg))).toBe(true);
     expect(rollupKinds(damaged.res)).toEqual(MONTH_TO_DATE);
     expect(damaged.cells).toEqual(raw.cells);
     writeFileSync(part, good);

@@ -10,3 +10,4 @@ export * from './indirect-lake.js';
 export * from './pack.js';
 export * from './schema-csv.js';
 export * from './failing-db.js';
+export * from './recording-logger.js';
