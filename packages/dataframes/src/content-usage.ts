@@ -180,15 +180,54 @@ async function countOnceSql(db: ContentDb, table: string, input: ContentInputs, 
   if (!(await input.eventLists?.(LISTS, rows, aggregates))) return undefined;
   await keyIds(db, `(SELECT ${CONTENT_KEYS.join(', ')} FROM ${LISTS})`);
   const same = CONTENT_KEYS.map((k) => `t.${k} IS NOT DISTINCT FROM l.${k}`).join(' AND ');
+  // gi: the group's (collection, role, module) triple, numbered the same on every read of `g`.
+  const g = `SELECT (dense_rank() OVER (ORDER BY t.cid, t.rid, t.mid) - 1)::INTEGER AS gi, t.cid, t.rid, t.mid, l.task_runs, l.us, l.nodes, l.others FROM ${LISTS} l JOIN ${TRIPLES} t ON ${same}`;
+  const [n] = await db.all<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM ${TRIPLES}`);
+  return (n?.n ?? 0) <= MASK_GROUPS ? countMasksSql(table, g, node) : countListsSql(table, g, node);
+}
+
+/** `countMasksSql` gives each sheet-key triple one bit of a BIGINT (the sign bit unused): at most this many. */
+const MASK_GROUPS = 63;
+
+/**
+ * Counting from the lists of the (module, role) groups `g` (gi, cid, rid, mid, task_runs, us,
+ * nodes, others): every node unnested once per sheet key, its distinct counts per key.
+ */
+function countListsSql(table: string, g: string, node: PackedNode): string {
   const sets = 'GROUP BY GROUPING SETS ((cid), (rid), (mid))';
   return `CREATE OR REPLACE TABLE ${table} AS
-     WITH g AS (SELECT t.cid, t.rid, t.mid, l.task_runs, l.us, l.nodes, l.others FROM ${LISTS} l JOIN ${TRIPLES} t ON ${same}),
+     WITH g AS (${g}),
      e AS (
        SELECT cid, rid, mid, ${node.hostOf('n')} AS hid, NULL::VARCHAR AS hn, n, NULL AS o FROM (SELECT cid, rid, mid, unnest(nodes) AS n FROM g)
        UNION ALL SELECT cid, rid, mid, o.hid, o.hn, NULL, o FROM (SELECT cid, rid, mid, unnest(others) AS o FROM g)),
      c AS (SELECT COALESCE(cid, rid, mid) AS kid, count(DISTINCT hid) + count(DISTINCT hn) AS hosts, count(DISTINCT n) + count(DISTINCT o) AS nodes FROM e ${sets}),
      s AS (SELECT COALESCE(cid, rid, mid) AS kid, sum(task_runs) AS task_runs, CAST(COALESCE(sum(us), 0) AS DOUBLE) / 1e6 AS duration FROM g ${sets})
      SELECT k.sheet, k.k, c.hosts, c.nodes, s.task_runs, s.duration FROM c JOIN s USING (kid) JOIN ${KEYS} k USING (kid)`;
+}
+
+/**
+ * `countListsSql` when the groups' triples are few (MASK_GROUPS): each packed node is grouped ONCE
+ * (not once per sheet) with the bits of the triples it ran in, each host (with the others' known
+ * hosts) once likewise, and the nodes and hosts of a key are those whose bits meet the key's
+ * triples' bits: counted per distinct bit set, far fewer than the nodes. The nodes that do not pack,
+ * and hosts without an id, are counted as `countListsSql` does (none pack either way, so no node is
+ * counted twice; a known host is counted by its bits alone).
+ */
+function countMasksSql(table: string, g: string, node: PackedNode): string {
+  const bit = '(1::BIGINT << gi)';
+  const inKey = (from: string) => `(SELECT COALESCE(sum(c), 0) FROM ${from} WHERE ${from}.m & km.m <> 0)::BIGINT`;
+  return `CREATE OR REPLACE TABLE ${table} AS
+     WITH g AS (${g}),
+     o AS (SELECT gi, cid, rid, mid, unnest(others) AS o FROM g),
+     nm AS (SELECT n, bit_or(${bit}) AS m FROM (SELECT gi, unnest(nodes) AS n FROM g) GROUP BY n),
+     nc AS (SELECT m, count(*) AS c FROM nm GROUP BY m),
+     hm AS (SELECT bit_or(m) AS m FROM (SELECT ${node.hostOf('n')} AS h, m FROM nm UNION ALL SELECT o.hid, ${bit} FROM o WHERE o.hid IS NOT NULL) GROUP BY h),
+     hc AS (SELECT m, count(*) AS c FROM hm GROUP BY m),
+     oc AS (SELECT COALESCE(cid, rid, mid) AS kid, count(DISTINCT o.hn) AS hosts, count(DISTINCT o) AS nodes FROM o GROUP BY GROUPING SETS ((cid), (rid), (mid))),
+     km AS (SELECT kid, bit_or(${bit}) AS m, sum(task_runs) AS task_runs, CAST(COALESCE(sum(us), 0) AS DOUBLE) / 1e6 AS duration
+       FROM (SELECT gi, task_runs, us, unnest([cid, rid, mid]) AS kid FROM g) GROUP BY kid)
+     SELECT k.sheet, k.k, ${inKey('hc')} + COALESCE(oc.hosts, 0) AS hosts, ${inKey('nc')} + COALESCE(oc.nodes, 0) AS nodes, km.task_runs, km.duration
+     FROM km JOIN ${KEYS} k USING (kid) LEFT JOIN oc USING (kid)`;
 }
 
 /**

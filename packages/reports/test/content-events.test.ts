@@ -55,13 +55,14 @@ function rng(seed: number): () => number {
  * events do not know) and 2 hosts with events only, 1–4 events per job host: job 1 runs on the first two days (a job host
  * summary and events on each), some events lack a task_action or a host, some a duration.
  */
-function generate(opts: { jobInTwoDays: boolean } = { jobInTwoDays: true }): Day[] {
+function generate(opts: { jobInTwoDays?: boolean; modules?: number; negativeJob?: boolean } = { jobInTwoDays: true }): Day[] {
   const rand = rng(2024);
   let id = 0;
   return DAYS.map((date, d) => {
     const day: Day = { jhs: [], events: [] };
     for (let job = d * 4 + 1; job <= d * 4 + 4; job++) {
-      const jobId = opts.jobInTwoDays && job === 5 ? 1 : job; // the second day's first job is job 1 again
+      // The second day's first job is job 1 again; with `negativeJob`, job 2 is -2 (a node that does not pack).
+      const jobId = opts.jobInTwoDays && job === 5 ? 1 : opts.negativeJob && job === 2 ? -2 : job;
       // Hosts 12–13 have events but no job host summary (counted by their names alone).
       for (let h = 0; h < 14; h++) {
         if (rand() < 0.3) continue;
@@ -71,7 +72,7 @@ function generate(opts: { jobInTwoDays: boolean } = { jobInTwoDays: true }): Day
         if (h < 12) day.jhs.push({ id: String(id), created: at, modified: at, host_name: host, ansible_host_variable: h % 3 === 0 ? `10.0.0.${h}` : '', ok: '1', dark: '0', failures: '0', skipped: '0', ignored: '0', rescued: '0', processed: '1', changed: '0', failed: 'f', job_created: at, job_remote_id: String(jobId), job_template_name: 'Deploy', organization_name: `Org ${h % 2}` });
         const n = 1 + Math.floor(rand() * 4);
         for (let e = 0; e < n; e++) {
-          const [task_action, resolved_action, role, resolved_role] = CONTENT[Math.floor(rand() * CONTENT.length)]!;
+          const [task_action, resolved_action, role, resolved_role] = opts.modules ? manyModules(rand, opts.modules) : CONTENT[Math.floor(rand() * CONTENT.length)]!;
           const r = rand();
           day.events.push({
             id: String(id * 10 + e),
@@ -92,6 +93,13 @@ function generate(opts: { jobInTwoDays: boolean } = { jobInTwoDays: true }): Day
     }
     return day;
   });
+}
+
+/** With `generate`'s `modules`: a CONTENT row or (half the time) one of `n` modules of 7 collections. */
+function manyModules(rand: () => number, n: number): readonly [string, string, string, string] {
+  if (rand() < 0.5) return CONTENT[Math.floor(rand() * CONTENT.length)]!;
+  const k = Math.floor(rand() * n);
+  return [`mod${k}`, `ns${k % 7}.coll.mod${k}`, '', ''];
 }
 
 function writeTarballs(ship: string, days: Day[], install: string, only?: number): void {
@@ -198,6 +206,26 @@ describe('content-usage sheets of a month with events', () => {
     expect(fromRollups.read?.inputs.filter((i) => i.name.includes('/main_jobevent/'))).toHaveLength(3);
     expect(fromRollups.read?.inputs.filter((i) => i.name.includes('/usage_content/'))).toHaveLength(0);
     expect(await contentSheets(join(ship, fromRollups.name))).toEqual(fromRaw);
+  });
+});
+
+describe('content-usage sheets of many content keys', () => {
+  // Few (collection, role, module) triples are counted through a bit per triple, many (here >63)
+  // per sheet key; job -2 makes nodes of known hosts that do not pack as one integer.
+  it.each([0, 80])('%i extra modules and a negative job id: from the tarballs, the cells of the CSVs', async (modules) => {
+    const days = generate({ modules, negativeJob: true });
+    const install = '3c0ffee0-aaaa-4bbb-8ccc-000000000003';
+    const ship = join(base, `many-${modules}`);
+    writeTarballs(ship, days, install);
+    const want = expected(days, install);
+    const triples = new Set(days.flatMap((d) => d.events).filter((e) => e.task_action && e.host_name).map((e) => `${e.resolved_action || e.task_action}\u0000${e.resolved_role || e.role}`));
+    expect(triples.size > 63).toBe(modules > 0);
+    const known = new Set(days.flatMap((d) => d.jhs).map((r) => r.host_name));
+    expect(days.flatMap((d) => d.events).some((e) => e.job_remote_id === '-2' && known.has(e.host_name!))).toBe(true);
+    const storage = new DirectoryStorage({ base: ship });
+    const raw = await buildCcspReport({ type: 'CCSPv2', storage, period: { month: '2024-05' }, params, from: 'raw', force: true });
+    expect(raw.status).toBe('written');
+    expect(await contentSheets(join(ship, raw.name))).toEqual(want);
   });
 });
 
