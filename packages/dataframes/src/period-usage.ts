@@ -1,4 +1,4 @@
-import { errorMessage, type Logger, silentLogger } from '@tally/core';
+import { errorMessage, type Logger, mapConcurrent, silentLogger } from '@tally/core';
 import { type ExtractFailure, listTarballs } from '@tally/extractors';
 import type { LocalFile, Store } from '@tally/storage';
 import { contentFromRollups } from './content-rollup.js';
@@ -232,15 +232,16 @@ async function addRollup(r: FetchedRollup, frames: readonly Dataframe[], jhs: Jo
 
 /** The day plans of `[since, until)`: each day's tarballs as listed, and its day rollup's manifest. */
 async function planDays(opts: PeriodUsageOptions): Promise<DayPlan[]> {
-  const plans: DayPlan[] = [];
-  for (const window of periodWindows(opts.since, opts.until, 'day')) {
+  return mapConcurrent(periodWindows(opts.since, opts.until, 'day'), PLAN_CONCURRENCY, async (window) => {
     const names = await listTarballs(opts.storage, window.since, window.until);
     const tarballs = await Promise.all(names.map((n) => listObject(opts.storage, n)));
     const manifest = opts.from === 'raw' ? undefined : await readManifest(opts.storage, 'day', window.date, opts.prefix);
-    plans.push({ window, tarballs, manifest });
-  }
-  return plans;
+    return { window, tarballs, manifest };
+  });
 }
+
+/** Days planned at once: each is a few small round trips to the storage (a listing, stats, a manifest). */
+const PLAN_CONCURRENCY = 8;
 
 /** Months wholly inside `[since, until)` with a current month rollup: their days' plans, and the rollup. */
 async function currentMonths(opts: PeriodUsageOptions, plans: readonly DayPlan[], countUnreachable: boolean, kinds: readonly string[]): Promise<{ days: DayPlan[]; manifest: RollupManifest }[]> {
