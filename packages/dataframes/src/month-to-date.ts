@@ -106,7 +106,8 @@ export function monthToDateCovers(days: readonly RollupManifest[]): { last: Roll
   }
   const out: { last: RollupManifest; merged: MonthToDate; days: RollupManifest[] }[] = [];
   for (const ms of byMonth.values()) {
-    ms.sort((a, b) => a.date.localeCompare(b.date));
+    // ISO dates order as strings; `localeCompare` would load ICU's collator first (5-8 ms a start).
+    ms.sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : 0));
     const last = ms.at(-1)!;
     const merged = last.monthToDate;
     const recorded = ms.map(dayOf);
