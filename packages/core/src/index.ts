@@ -37,6 +37,7 @@ export { dailySlices, monthWindow, parseEphemeralDays, parseInstant, type Window
 export { type AccessAttempt, AccessError, accessError, type Queryable } from './db.js';
 export { advisoryLock, type ClusterLock, type HeldLock, lock, type LockOptions, withLock } from './lock.js';
 export { type TempDir, tempdir, withTempdir } from './tempdir.js';
+export { mapConcurrent } from './concurrent.js';
 export { DEFAULT_MAX_DATA_SIZE, MiB, parseSize } from './size.js';
 export { writeFileAtomic } from './fs.js';
 export { pythonFloat, pythonJson, pythonJsonSize } from './json.js';

@@ -21,6 +21,9 @@ export interface DuckDbOptions {
 
 /** One private DuckDB database (in memory by default, spilling to a temp dir) with extension auto-install/auto-load off and `TimeZone=UTC`. */
 export interface TallyDuckDb extends AsyncDisposable {
+  /** Settles once the database is open (`startDuckDb`); rejects with why it could not be. */
+  readonly opened: Promise<void>;
+  /** The instance and connection, once `opened` has settled (before, reading them throws). */
   readonly instance: DuckDBInstance;
   readonly connection: DuckDBConnection;
   /** Run a statement; `params` are bound ($1, $2 …), never interpolated. Returns rows changed. */
@@ -55,34 +58,77 @@ let counter = 0;
  */
 export const DEFAULT_MEMORY_LIMIT = '384MB';
 
+/** Open a database (see `startDuckDb`) and wait until it is open. */
 export async function openDuckDb(opts: DuckDbOptions = {}): Promise<TallyDuckDb> {
+  const db = startDuckDb(opts);
+  await db.opened;
+  return db;
+}
+
+interface Opened {
+  own: TempDir;
+  instance: DuckDBInstance;
+  connection: DuckDBConnection;
+}
+
+async function open(opts: DuckDbOptions): Promise<Opened> {
   const own: TempDir = await tempdir('tally-duckdb');
-  const memoryLimit = opts.memoryLimit ?? DEFAULT_MEMORY_LIMIT;
-  const threads = opts.threads ?? 2;
-  const path = opts.onDisk ? join(own.path, 'tally.duckdb') : ':memory:';
-  // INSTALL downloads fail here and must never be attempted: parquet and json are built in.
-  const instance = await Instance.create(path, {
-    autoinstall_known_extensions: 'false',
-    autoload_known_extensions: 'false',
-    memory_limit: memoryLimit,
-    threads: String(threads),
-    temp_directory: opts.tempDirectory ?? join(own.path, 'spill'),
-    preserve_insertion_order: 'false',
-    // By default DuckDB hands freed memory back to the OS after every task past 128 MiB; the next
-    // task faults it in again, and on this VM zeroing those pages cost 3–7% of a report's CPU
-    // (perf: clear_page_erms). Keeping it costs no peak memory: it is reused, not added.
-    allocator_flush_threshold: '4GB',
-    allocator_bulk_deallocation_flush_threshold: '4GB',
+  try {
+    const memoryLimit = opts.memoryLimit ?? DEFAULT_MEMORY_LIMIT;
+    const threads = opts.threads ?? 2;
+    const path = opts.onDisk ? join(own.path, 'tally.duckdb') : ':memory:';
+    // INSTALL downloads fail here and must never be attempted: parquet and json are built in.
+    const instance = await Instance.create(path, {
+      autoinstall_known_extensions: 'false',
+      autoload_known_extensions: 'false',
+      memory_limit: memoryLimit,
+      threads: String(threads),
+      temp_directory: opts.tempDirectory ?? join(own.path, 'spill'),
+      preserve_insertion_order: 'false',
+      // By default DuckDB hands freed memory back to the OS after every task past 128 MiB; the next
+      // task faults it in again, and on this VM zeroing those pages cost 3–7% of a report's CPU
+      // (perf: clear_page_erms). Keeping it costs no peak memory: it is reused, not added.
+      allocator_flush_threshold: '4GB',
+      allocator_bulk_deallocation_flush_threshold: '4GB',
+    });
+    const connection = await instance.connect();
+    await connection.run("SET TimeZone = 'UTC'");
+    return { own, instance, connection };
+  } catch (err) {
+    await own.remove();
+    throw err;
+  }
+}
+
+/**
+ * A database that opens in the background: the open (Instance.create, connect, `SET TimeZone`:
+ * tens of ms, the main thread idle) runs while the caller lists and fetches its inputs. Every
+ * statement waits for it; when it fails, `opened` and every statement reject with its error.
+ */
+export function startDuckDb(opts: DuckDbOptions = {}): TallyDuckDb {
+  const opening = open(opts);
+  let db: Opened | undefined;
+  const opened = opening.then((o) => {
+    db = o;
   });
-  const connection = await instance.connect();
-  await connection.run("SET TimeZone = 'UTC'");
+  // Whoever uses the database sees a failed open; a database never used must not crash the process for it.
+  opened.catch(() => {});
+  const ready = async (): Promise<DuckDBConnection> => {
+    await opened;
+    return db!.connection;
+  };
+  const current = () => {
+    if (!db) throw new Error('DuckDB is still opening: await `opened` first');
+    return db;
+  };
   let closed = false;
   const close = async () => {
     if (closed) return;
     closed = true;
-    connection.closeSync();
-    instance.closeSync();
-    await own.remove();
+    if (!(await opened.then(() => true, () => false))) return;
+    db!.connection.closeSync();
+    db!.instance.closeSync();
+    await db!.own.remove();
   };
   const bind = (params?: unknown[]) => params as DuckDBValue[] | undefined;
   // A failed statement aborts the open transaction, and every later one (a cleanup in `finally`)
@@ -99,19 +145,27 @@ export async function openDuckDb(opts: DuckDbOptions = {}): Promise<TallyDuckDb>
     }
   };
   return {
-    instance,
-    connection,
+    opened,
+    get instance() {
+      return current().instance;
+    },
+    get connection() {
+      return current().connection;
+    },
     async run(sql, params) {
+      const connection = await ready();
       const result = await firstFailure(connection.run(sql, bind(params)));
       return result.rowsChanged;
     },
     async all<T>(sql: string, params?: unknown[]) {
+      const connection = await ready();
       const reader = await firstFailure(connection.runAndReadAll(sql, bind(params)));
       return reader.getRowObjectsJS() as T[];
     },
     async rows(sql, params) {
       // Materialized, not streamed: a statement run meanwhile on this connection (another
       // caller's) would end a streaming result early.
+      const connection = await ready();
       const result = await firstFailure(connection.run(sql, bind(params)));
       const out: unknown[][] = [];
       for (;;) {

@@ -1,4 +1,4 @@
-import { errorMessage, type Logger, silentLogger } from '@tally/core';
+import { errorMessage, type Logger, mapConcurrent, silentLogger } from '@tally/core';
 import { type ExtractFailure, listTarballs } from '@tally/extractors';
 import type { LocalFile, Store } from '@tally/storage';
 import { contentFromRollups } from './content-rollup.js';
@@ -9,7 +9,7 @@ import { JobHostSummary } from './job-host-summary.js';
 import { MainJobevent } from './main-jobevent.js';
 import { type PeriodWindow, periodWindows, type RollupKind, type RollupManifest, type RollupManifestPart, readManifest, rollup } from './rollup.js';
 import { type LoadedAdjustments, loadUsage, type LoadUsageOptions, USAGE_TABLES, type UsageTables, usageTables } from './usage.js';
-import { monthToDateCovers } from './month-to-date.js';
+import { MONTH_TO_DATE_STATUS_KIND, monthToDateCovers } from './month-to-date.js';
 import { usageFromRollups, usageMergeable, usageRollupsOverlap } from './usage-rollup.js';
 import { READY_SHEET_TABLES } from './usage-sheets.js';
 
@@ -232,15 +232,16 @@ async function addRollup(r: FetchedRollup, frames: readonly Dataframe[], jhs: Jo
 
 /** The day plans of `[since, until)`: each day's tarballs as listed, and its day rollup's manifest. */
 async function planDays(opts: PeriodUsageOptions): Promise<DayPlan[]> {
-  const plans: DayPlan[] = [];
-  for (const window of periodWindows(opts.since, opts.until, 'day')) {
+  return mapConcurrent(periodWindows(opts.since, opts.until, 'day'), PLAN_CONCURRENCY, async (window) => {
     const names = await listTarballs(opts.storage, window.since, window.until);
     const tarballs = await Promise.all(names.map((n) => listObject(opts.storage, n)));
     const manifest = opts.from === 'raw' ? undefined : await readManifest(opts.storage, 'day', window.date, opts.prefix);
-    plans.push({ window, tarballs, manifest });
-  }
-  return plans;
+    return { window, tarballs, manifest };
+  });
 }
+
+/** Days planned at once: each is a few small round trips to the storage (a listing, stats, a manifest). */
+const PLAN_CONCURRENCY = 8;
 
 /** Months wholly inside `[since, until)` with a current month rollup: their days' plans, and the rollup. */
 async function currentMonths(opts: PeriodUsageOptions, plans: readonly DayPlan[], countUnreachable: boolean, kinds: readonly string[]): Promise<{ days: DayPlan[]; manifest: RollupManifest }[]> {
@@ -390,16 +391,17 @@ function once(f: () => void): () => void {
 /**
  * The parts a day's usage rollup is read with: its usage tables unless a month-to-date merge
  * stands for them (`merged`), with `content` its content rollup, and the extra dataframes' parts
- * (their rows are read as they are).
+ * (their rows are read as they are) but its data_collection_status part when a month-to-date
+ * merge holds its rows (`status`).
  */
 const usageParts = (
   m: RollupManifest,
   extras: readonly Dataframe[],
-  { content, merged }: { content: boolean; merged: boolean },
+  { content, merged, status }: { content: boolean; merged: boolean; status: boolean },
 ): [PartKey, RollupManifestPart | null | undefined][] => [
   ...(merged ? [] : ([['usage_hosts', m.usage?.hosts], ['usage_jobs', m.usage?.jobs]] satisfies [PartKey, RollupManifestPart | undefined][])),
   ...(content ? [['usage_content', m.usage?.content] satisfies [PartKey, RollupManifestPart | undefined]] : []),
-  ...partsFor(m, extras),
+  ...partsFor(m, status ? extras.filter((d) => d.name !== MONTH_TO_DATE_STATUS_KIND) : extras),
 ];
 
 /**
@@ -425,12 +427,17 @@ async function fromUsageRollups(
   if (content && opts.organizationFilter?.length) return { bad: [] };
   const got: FetchedRollup[] = [];
   const bad: Chosen[] = [];
-  const toDate: MonthsToDate = { fetched: [], covered: new Set(), contentCovered: new Set(), ready: false };
+  const toDate: MonthsToDate = { fetched: [], covered: new Set(), contentCovered: new Set(), statusCovered: new Set(), ready: false };
   try {
     const sheets = (opts.readySheets ?? false) && !opts.organizationFilter?.length;
-    await fetchMonthsToDate(opts.storage, chosen, toDate, { refused: ctx.refused, sheets, content });
+    const status = ctx.frames.extras.some((d) => d.name === MONTH_TO_DATE_STATUS_KIND);
+    await fetchMonthsToDate(opts.storage, chosen, toDate, { refused: ctx.refused, sheets, content, status });
     for (const c of chosen) {
-      const parts = usageParts(c.manifest, ctx.frames.extras, { content: content && !toDate.contentCovered.has(c), merged: toDate.covered.has(c) });
+      const parts = usageParts(c.manifest, ctx.frames.extras, {
+        content: content && !toDate.contentCovered.has(c),
+        merged: toDate.covered.has(c),
+        status: toDate.statusCovered.has(c),
+      });
       const f = await fetchRollup(opts.storage, c.manifest, parts);
       if ('fetched' in f) got.push(f.fetched);
       else {
@@ -451,15 +458,17 @@ async function fromUsageRollups(
     }
     const inputs = read.flatMap((r) => r.parts.map((p) => p.input));
     opts.onProgress?.({ phase: 'rollups', days: { done: daysOf(chosen).length, total: daysOf(chosen).length }, rows: inputs.reduce((n, i) => n + (i.rows ?? 0), 0) });
-    // The extra dataframes' rows as they are; the sheets' other inputs (INDIRECT rows, events) are absent from these days.
-    const atOnce = await addExtrasAtOnce(got, ctx.frames.extras);
-    for (const [i, r] of (atOnce ? [] : got).entries()) {
+    // The extra dataframes' rows as they are (the month-to-date merges' data_collection_status rows
+    // first); the sheets' other inputs (INDIRECT rows, events) are absent from these days.
+    const atOnce = await addExtrasAtOnce(read, ctx.frames.extras);
+    for (const [i, r] of (atOnce ? [] : read).entries()) {
       const failure = await addRollup(r, ctx.frames.extras, ctx.frames.jhs);
       if (!failure) continue;
       // Only rollups have filled the extra dataframes so far: emptied, they are read again at the job grain.
       for (const df of ctx.frames.extras) await df.clear();
       ctx.refused(failure);
-      return { bad: [chosen[i]!] };
+      // A month-to-date merge's part: every day is read at the job grain (each with its own parts).
+      return { bad: i < toDate.fetched.length ? [] : [chosen[i - toDate.fetched.length]!] };
     }
     await opts.onLoaded?.(ctx.frames.jhs, ctx.frames.events);
     if (content && opts.keepEvents?.()) {
@@ -514,25 +523,28 @@ interface MonthsToDate {
   fetched: FetchedRollup[];
   covered: Set<Chosen>;
   contentCovered: Set<Chosen>;
+  /** Days whose data_collection_status rows a fetched merge holds. */
+  statusCovered: Set<Chosen>;
   ready: boolean;
 }
 
 /**
  * Fetch the month-to-date usage rollups that stand for some of the chosen day rollups (see
  * month-to-date.ts) into `out`, with the days they cover: with `sheets`, when one stands for
- * them all, its sheets' rows alone (`ready`); with `content`, their content merges. One that
- * cannot be read is named, and its usage tables, else its days' own usage (or content) rollups,
- * are read instead.
+ * them all, its sheets' rows alone (`ready`); with `content`, their content merges; with `status`,
+ * their data_collection_status rows. One that cannot be read is named, and its usage tables, else
+ * its days' own usage (content, data_collection_status) parts, are read instead.
  */
 async function fetchMonthsToDate(
   storage: Store,
   chosen: readonly Chosen[],
   out: MonthsToDate,
-  { refused, sheets, content }: { refused: (f: SkippedInput, why?: string) => void; sheets: boolean; content: boolean },
+  { refused, sheets, content, status }: { refused: (f: SkippedInput, why?: string) => void; sheets: boolean; content: boolean; status: boolean },
 ): Promise<void> {
   const byManifest = new Map(chosen.map((c) => [c.manifest, c]));
   const covers = monthToDateCovers(chosen.map((c) => c.manifest));
   if (content) await fetchContentToDate(storage, covers, out, { refused, chosen: byManifest });
+  if (status) await fetchStatusToDate(storage, covers, out, { refused, chosen: byManifest });
   const [only] = covers;
   const ready = sheets && covers.length === 1 && only!.days.length === chosen.length ? only!.merged.sheets : undefined;
   if (ready) {
@@ -578,6 +590,25 @@ async function fetchContentToDate(
     }
     out.fetched.push(f.fetched);
     for (const m of cover.days) out.contentCovered.add(chosen.get(m)!);
+  }
+}
+
+/** The data_collection_status rows of these month-to-date covers into `out`; one that cannot be read is named, and its days' parts read instead. */
+async function fetchStatusToDate(
+  storage: Store,
+  covers: ReturnType<typeof monthToDateCovers>,
+  out: MonthsToDate,
+  { refused, chosen }: { refused: (f: SkippedInput, why?: string) => void; chosen: ReadonlyMap<RollupManifest, Chosen> },
+): Promise<void> {
+  for (const cover of covers) {
+    if (!cover.merged.status) continue;
+    const f = await fetchRollup(storage, cover.last, [[MONTH_TO_DATE_STATUS_KIND, cover.merged.status]]);
+    if (!('fetched' in f)) {
+      refused(f.failure, "month-to-date data collection status cannot be read; its days' parts are read instead");
+      continue;
+    }
+    out.fetched.push(f.fetched);
+    for (const m of cover.days) out.statusCovered.add(chosen.get(m)!);
   }
 }
 

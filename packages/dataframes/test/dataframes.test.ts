@@ -1,7 +1,7 @@
 import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DataCollectionStatus, HostMetric, JobHostSummary, loadTarballs, MainHost, MainJobevent, openDuckDb, type TallyDuckDb } from '@tally/dataframes';
+import { DataCollectionStatus, HostMetric, JobHostSummary, loadTarballs, MainHost, MainJobevent, openDuckDb, startDuckDb, type TallyDuckDb } from '@tally/dataframes';
 import { isOutOfMemory } from '../src/duckdb.js';
 import { loadExtracted, withExtracted } from '../src/load.js';
 import { packTarball, schemaCsv } from '@tally/testkit';
@@ -518,6 +518,29 @@ describe('loadTarballs', () => {
     } finally {
       await jhs.drop();
     }
+  });
+
+  it('a database started in the background runs its statements, in order, once open', async () => {
+    const early = startDuckDb({ memoryLimit: '64MB', threads: 1 });
+    expect(() => early.connection).toThrow('still opening');
+    try {
+      // Issued before the open settles: each waits for it, and they run in the order issued.
+      const created = early.run('CREATE TABLE t AS SELECT 1 AS x');
+      const inserted = early.run('INSERT INTO t VALUES (2)');
+      const read = early.all<{ x: number }>('SELECT x FROM t ORDER BY x');
+      await Promise.all([created, inserted]);
+      expect(await read).toEqual([{ x: 1 }, { x: 2 }]);
+      expect(early.connection).toBeDefined();
+    } finally {
+      await early.close();
+    }
+  });
+
+  it('a database that cannot open rejects its statements with why, and closes without error', async () => {
+    const bad = startDuckDb({ memoryLimit: 'not a size', threads: 1 });
+    await expect(bad.opened).rejects.toThrow('Failed to set config');
+    await expect(bad.run('SELECT 1')).rejects.toThrow('Failed to set config');
+    await expect(bad.close()).resolves.toBeUndefined();
   });
 
   it('running out of memory drops no tarball: the batch retries tarball by tarball, or throws when asked', async () => {

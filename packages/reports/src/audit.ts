@@ -61,7 +61,7 @@ export async function auditOf(
     const built = (inputs: RollupInput[]) => inputs.map(({ name, size, sha256, mtimeMs, etag, csvRows }) => ({ name, size, sha256, mtimeMs, etag, ...(csvRows ? { csvRows } : {}) }));
     for (const part of [...Object.values(m?.parts ?? {}), m?.usage?.hosts, m?.usage?.jobs, m?.usage?.content]) if (part) builtFrom.set(part.name, built(m!.inputs));
     // A month-to-date usage rollup is built from its month's days up to this one.
-    for (const part of [m?.monthToDate?.hosts, m?.monthToDate?.jobs, m?.monthToDate?.sheets?.hosts, m?.monthToDate?.sheets?.orgs, m?.monthToDate?.content]) if (part) builtFrom.set(part.name, built(m!.monthToDate!.inputs));
+    for (const part of [m?.monthToDate?.hosts, m?.monthToDate?.jobs, m?.monthToDate?.sheets?.hosts, m?.monthToDate?.sheets?.orgs, m?.monthToDate?.content, m?.monthToDate?.status]) if (part) builtFrom.set(part.name, built(m!.monthToDate!.inputs));
   }
   for (const i of opts.read.inputs) {
     // Hashed as it was read, where the reader did; otherwise read again now.

@@ -1,5 +1,5 @@
 import { addDays, isoDate, type Logger, monthWindow, silentLogger, thisDay, withTempdir } from '@tally/core';
-import { type CollectionGap, type DuckDbOptions, type JobHostSummary, type MainJobevent, openDuckDb, type PeriodUsage, periodUsage, type ReadProgress, usageTables } from '@tally/dataframes';
+import { type CollectionGap, type DuckDbOptions, type JobHostSummary, type MainJobevent, type PeriodUsage, periodUsage, startDuckDb, type ReadProgress, usageTables } from '@tally/dataframes';
 import type { ExtractFailure } from '@tally/extractors';
 import type { Sink, Store } from '@tally/storage';
 import { join } from 'node:path';
@@ -163,7 +163,8 @@ export async function buildCcspReport(opts: BuildCcspOptions): Promise<BuildResu
   if (opts.type === 'CCSP' && opts.params.sheets.includes('infrastructure_summary')) {
     log.warn('infrastructure_summary is a CCSPv2 sheet: the CCSP report skips it');
   }
-  await using db = await openDuckDb({ ...opts.duckdb, memoryLimit: opts.duckdb?.memoryLimit ?? REPORT_MEMORY_LIMIT });
+  // Opens while the period's tarballs, manifests and rollup parts are listed and fetched (periodUsage).
+  await using db = startDuckDb({ ...opts.duckdb, memoryLimit: opts.duckdb?.memoryLimit ?? REPORT_MEMORY_LIMIT });
   const since = thisDay(target.firstDay);
   const until = addDays(thisDay(target.lastDay), 1);
   // CCSP (v1) has no organization filter, as in the reference.

@@ -49,7 +49,7 @@ async function rollDays(storage: DirectoryStorage, since: string, until: string,
 /** The kinds of the usage's rollup parts a report read (`job_host_summary`, `usage_hosts` …; not the extra sheets' parts). */
 const rollupKinds = (r: BuildResult) =>
   [...new Set((r.read?.inputs ?? []).filter((i) => i.kind === 'rollup').map((i) => /^rollups\/([^/]+)\//.exec(i.name)?.[1]))]
-    .filter((k) => k !== 'data_collection_status' && k !== 'main_host')
+    .filter((k) => k !== 'data_collection_status' && k !== 'main_host' && k !== STATUS_MERGE)
     .sort();
 
 /** Remove the usage rollups from every manifest of the ship: its rollups are then read at the job grain. */
@@ -64,6 +64,8 @@ function stripUsage(ship: string): void {
 }
 
 const MONTH_TO_DATE = ['usage_hosts_month_to_date', 'usage_jobs_month_to_date'];
+/** The month-to-date merge's data_collection_status rows (tested on their own). */
+const STATUS_MERGE = 'usage_data_collection_status_month_to_date';
 
 const rollupPeriods = (r: BuildResult) => [...new Set((r.read?.inputs ?? []).filter((i) => i.kind === 'rollup').map((i) => /\/period=(\w+)\//.exec(i.name)?.[1]))].sort();
 
@@ -410,7 +412,9 @@ describe('month-to-date usage rollups', () => {
     const all = await report(storage, ship, range, false);
     expect(rawDays(all.res)).toEqual([]);
     expect(rollupKinds(all.res)).toEqual(MONTH_TO_DATE);
-    expect((all.res.read?.inputs ?? []).filter((i) => i.name.includes('month_to_date')).length).toBe(6);
+    // Each month's usage tables and data_collection_status rows.
+    expect((all.res.read?.inputs ?? []).filter((i) => i.name.includes('month_to_date')).length).toBe(9);
+    expect((all.res.read?.inputs ?? []).filter((i) => i.name.startsWith(`rollups/${STATUS_MERGE}/`)).length).toBe(3);
     expect(all.cells).toEqual(raw.range.cells);
   }, SLOW);
 
@@ -555,15 +559,23 @@ describe('month-to-date sheet rows', () => {
     }
   }, SLOW);
 
-  it('the days\' data_collection_status parts are added at once; one that cannot be read as such is named and its day read raw', async () => {
+  it('a month reads its merge\'s data_collection_status rows, one part; a day part that cannot be read as such is named and its day read raw', async () => {
     const { ship, storage } = fixtureShip('ready-dcs');
     const raw = await build(storage, ship, { month: '2024-03' }, { from: 'raw' });
     await rollDays(storage, '2024-03-01', '2024-04-01', false);
+    const days = readdirSync(join(ship, 'rollups/_inputs/period=day')).map((f) => JSON.parse(readFileSync(join(ship, 'rollups/_inputs/period=day', f), 'utf8')));
     const all = await build(storage, ship, { month: '2024-03' });
-    const dcsInputs = (all.res.read?.inputs ?? []).filter((i) => i.name.startsWith('rollups/data_collection_status/'));
-    expect(dcsInputs.length).toBe(readdirSync(join(ship, 'rollups/_inputs/period=day')).length);
-    expect(dcsInputs.every((i) => (i.rows ?? 0) > 0)).toBe(true);
-    // A part that matches its manifest but whose `since` is not a timestamp.
+    const dcsInputs = (all.res.read?.inputs ?? []).filter((i) => /^rollups\/(usage_)?data_collection_status/.test(i.name));
+    expect(dcsInputs.map((i) => i.name)).toEqual([monthToDateOf(ship, days.map((m) => m.date).sort().at(-1)!).status.name]);
+    expect(dcsInputs[0]!.rows).toBe(days.reduce((n, m) => n + (m.parts.data_collection_status?.rows ?? 0), 0));
+    expect(dcsInputs[0]!.rows).toBeGreaterThan(0);
+    expect(all.cells).toEqual(raw.cells);
+    // The audit names the tarballs of every day merged; the workbook still verifies.
+    const audit = JSON.parse(readFileSync(join(ship, all.res.name.replace(/\.xlsx$/, '.inputs.json')), 'utf8'));
+    const input = audit.inputs.find((i: { name: string }) => i.name === dcsInputs[0]!.name);
+    expect(input.builtFrom.map((t: { name: string }) => t.name).sort()).toEqual(days.flatMap((m) => m.inputs.map((i: { name: string }) => i.name)).sort());
+    expect((await verifyReport(storage, all.res.name)).ok).toBe(true);
+    // A part that matches its manifest but whose `since` is not a timestamp: the merge no longer stands for its day.
     const day = readdirSync(join(ship, 'rollups/_inputs/period=day')).sort()[1]!.replace(/^date=|\.json$/g, '');
     const part = rollupName('data_collection_status', 'day', day);
     {
@@ -581,6 +593,50 @@ describe('month-to-date sheet rows', () => {
     expect(res.res.read?.skipped.map((s) => s.name)).toEqual([part]);
     expect(rawDays(res.res)).toEqual([day]);
     expect(res.cells).toEqual(raw.cells);
+  }, SLOW);
+
+  it("a merge's data_collection_status part damaged or missing is named and the days' parts read; a merge recorded without it is written again", async () => {
+    const { ship, storage } = fixtureShip('ready-dcs-merge');
+    const raw = await build(storage, ship, { month: '2024-03' }, { from: 'raw' });
+    await rollDays(storage, '2024-03-01', '2024-04-01', false);
+    const dayFiles = readdirSync(join(ship, 'rollups/_inputs/period=day')).sort();
+    const lastDay = dayFiles.at(-1)!.replace(/^date=|\.json$/g, '');
+    const manifest = join(ship, manifestName('day', lastDay));
+    const withStatus = JSON.parse(readFileSync(manifest, 'utf8'));
+    const merged = withStatus.monthToDate.status.name as string;
+    const dayParts = (r: BuildResult) => (r.read?.inputs ?? []).filter((i) => i.name.startsWith('rollups/data_collection_status/'));
+    const { logger, lines } = recordingLogger();
+    const good = readFileSync(join(ship, merged));
+    const damagedBytes = Buffer.from(good);
+    damagedBytes[Math.floor(damagedBytes.length / 2)] ^= 0xff;
+    for (const damage of [() => writeFileSync(join(ship, merged), damagedBytes), () => rmSync(join(ship, merged))]) {
+      damage();
+      lines.length = 0;
+      const damaged = await build(storage, ship, { month: '2024-03' }, { logger });
+      expect(damaged.res.read?.skipped.map((s) => s.name)).toEqual([merged]);
+      expect(lines.some((l) => l.level === 'warn' && l.fields?.name === merged && /month-to-date data collection status cannot be read/.test(l.msg))).toBe(true);
+      // Only the status rows fall back: the sheet rows are still the merge's.
+      expect(rollupKinds(damaged.res)).toEqual(READY_PARTS);
+      expect(dayParts(damaged.res)).toHaveLength(dayFiles.length);
+      expect(rawDays(damaged.res)).toEqual([]);
+      expect(damaged.cells).toEqual(raw.cells);
+      writeFileSync(join(ship, merged), good);
+    }
+
+    // A merge recorded without the days' status hashes (written by an earlier version) stands for no day:
+    // the days' usage rollups are merged, and the next rollup run writes the merge again with its status rows.
+    const { status: _, ...older } = withStatus.monthToDate;
+    const olderDays = older.days.map(({ status: __, ...d }: { status?: string }) => d);
+    writeFileSync(manifest, JSON.stringify({ ...withStatus, monthToDate: { ...older, days: olderDays } }));
+    const before = await build(storage, ship, { month: '2024-03' });
+    expect(rollupKinds(before.res)).toEqual(['usage_hosts', 'usage_jobs']);
+    expect(before.cells).toEqual(raw.cells);
+    await rollDays(storage, lastDay, new Date(Date.parse(`${lastDay}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10), false);
+    expect(monthToDateOf(ship, lastDay).status).toBeDefined();
+    const after = await build(storage, ship, { month: '2024-03' });
+    expect(rollupKinds(after.res)).toEqual(READY_PARTS);
+    expect(dayParts(after.res)).toEqual([]);
+    expect(after.cells).toEqual(raw.cells);
   }, SLOW);
 
   it('a merge without sheet rows, or whose sheet rows are damaged, is read as usage tables; a later rollup run writes them again', async () => {
