@@ -466,6 +466,41 @@ describe('loadTarballs', () => {
     expect((await jhs.rows()).map((x) => [x.organization_name, x.host_name, x.task_runs])).toEqual([['O', 'ha', 2]]);
   });
 
+  it('bad tarballs in the middle of a month extracted concurrently contribute nothing, are named, and the rest keeps name order', async () => {
+    const base = join(dir, 'ship-concurrent');
+    const d = 'data/2024/03/08';
+    const row = (host: string, ok: string) => `1,2024-03-08 12:00:00+00,x,${host},0,0,0,${ok},1,0,f,0,0,66,7,T,1,I,1,O,6,P\n`;
+    const names = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+    // Eight tarballs: every extraction slot is busy when c and e come. c: a malformed row after a good
+    // one (the batch scan fails); e: cut short (extraction fails).
+    for (const name of names) {
+      const content = `${H10}\n${row(`h${name}`, '2')}${name === 'c' ? row('hc2', 'x2') : ''}`;
+      const path = join(base, d, `${name}.tar.gz`);
+      await packTarball(path, [
+        { name: 'job_host_summary.csv', content },
+        { name: 'data_collection_status.csv', content: `collection_start_timestamp,since,until,file_name,status,elapsed\n,,,${name},ok,0\n` },
+      ]);
+      if (name === 'e') {
+        const { readFile } = await import('node:fs/promises');
+        const bytes = await readFile(path);
+        await writeFile(path, bytes.subarray(0, bytes.length - 20));
+      }
+    }
+    const jhs = new JobHostSummary(db);
+    const dcs = new DataCollectionStatus(db);
+    const r = await loadTarballs([jhs, dcs], { storage: new DirectoryStorage({ base }), since: new Date('2024-03-08Z'), until: new Date('2024-03-09Z') });
+    expect(r.failures.map((f) => [f.file, f.member, f.line])).toEqual([
+      [`${d}/c.tar.gz`, 'job_host_summary.csv', 3],
+      [`${d}/e.tar.gz`, undefined, undefined],
+    ]);
+    expect(r.failures[1]!.error).toMatch(/truncated|corrupt|unreadable/);
+    const kept = names.filter((x) => x !== 'c' && x !== 'e');
+    expect(r.tarballs).toEqual(kept.map((x) => `${d}/${x}.tar.gz`));
+    expect([...(r.digests?.keys() ?? [])].sort()).toEqual(names.filter((x) => x !== 'e').map((x) => `${d}/${x}.tar.gz`));
+    expect((await dcs.rows()).map((x) => x.file_name).sort()).toEqual(kept);
+    expect((await jhs.rows()).map((x) => x.host_name).sort()).toEqual(kept.map((x) => `h${x}`));
+  });
+
   it('a tarball with an unreadable CSV contributes nothing to any dataframe', async () => {
     const base = join(dir, 'ship');
     const d = 'data/2024/03/05';
