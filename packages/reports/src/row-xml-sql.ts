@@ -10,7 +10,7 @@ import { DROPPED_CONTROLS, XML_ENTITIES } from './xml-text.js';
  * rows, byte for byte (test/row-xml-sql.test.ts). Each cell's style is a placeholder character
  * (no text cell can hold one: control characters are dropped) the writer replaces with the
  * style's number. Values whose XML SQL does not reproduce exactly (a text Excel cannot hold
- * whole, a timestamp out of the range where the date serial's arithmetic is checked, a number
+ * whole or one starting with U+FEFF, a timestamp out of the range where the date serial's arithmetic is checked, a number
  * not an integer below 2^53) mark the result unsafe: the caller writes the rows from JS instead.
  */
 
@@ -52,12 +52,13 @@ function cellSql(col: SqlColumn, letter: string): { xml: string; unsafe: string 
     const xml = `CASE WHEN ${v} IS NULL THEN ${empty}
       WHEN ${padded} THEN ${open(TEXT_STYLE)} || ' t="inlineStr"><is><t xml:space="preserve">' || ${encodeSql(v)} || '</t></is></c>'
       ELSE ${open(TEXT_STYLE)} || ' t="str"><v>' || ${encodeSql(v)} || '</v></c>' END`;
-    // Bytes bound characters: a text of at most that many bytes is never cut.
-    return { xml, unsafe: `coalesce(strlen(${v}) > ${EXCEL_MAX_CELL_TEXT}, false)` };
+    // Bytes bound characters: a text of at most that many bytes is never cut. A leading U+FEFF
+    // never reaches JS (the binding's UTF-8 decoding drops it as a byte order mark).
+    return { xml, unsafe: `coalesce(strlen(${v}) > ${EXCEL_MAX_CELL_TEXT} OR starts_with(${v}, ${str('\ufeff')}), false)` };
   }
   if (col.kind === 'integer') {
     const d = `CAST(${v} AS DOUBLE)`;
-    const xml = `CASE WHEN ${v} IS NULL THEN ${empty} ELSE ${open(TEXT_STYLE)} || '><v>' || CAST(${d} AS BIGINT) || '</v></c>' END`;
+    const xml = `CASE WHEN ${v} IS NULL THEN ${empty} ELSE ${open(TEXT_STYLE)} || '><v>' || TRY_CAST(${d} AS BIGINT) || '</v></c>' END`;
     return { xml, unsafe: `coalesce(NOT (isfinite(${d}) AND ${d} = trunc(${d}) AND abs(${d}) < 9007199254740992), false)` };
   }
   // The date serial as writeDataRows computes it: 25569 + ms / 86400000 in doubles, ms rounded from
