@@ -34,61 +34,75 @@ const LAST_US = 4_102_444_800_000_000;
 
 const str = (text: string) => `'${text.replace(/'/g, "''")}'`;
 
-/** `xmlEncode` (xml-text.ts) in SQL. */
+/** `xmlEncode` (xml-text.ts) in SQL; most texts have nothing to escape and skip the replaces. */
 function encodeSql(v: string): string {
   let out = `regexp_replace(${v}, ${str(`[${DROPPED_CONTROLS}]`)}, '', 'g')`;
   // `&` first: the other entities' own `&` stays.
   for (const [ch, entity] of Object.entries(XML_ENTITIES)) out = `replace(${out}, ${str(ch)}, ${str(entity)})`;
-  return out;
+  const special = `[${Object.keys(XML_ENTITIES).join('')}${DROPPED_CONTROLS}]`;
+  return `CASE WHEN regexp_matches(${v}, ${str(special)}) THEN ${out} ELSE ${v} END`;
 }
 
-/** The cell's XML and whether its value is unsafe (see above), `r` the row number as text. */
-function cellSql(col: SqlColumn, letter: string): { xml: string; unsafe: string } {
+/**
+ * A column's cells: values it computes once per row (`steps`, each step's columns may use the
+ * previous steps'), its cells' XML (arguments of the row's concat) and whether a value is unsafe
+ * (see above). `_r` is the row number as text, `i` the column's index (its computed columns' names).
+ */
+interface CellSql {
+  steps: [string[], string[]];
+  xml: string;
+  unsafe: string;
+}
+
+function cellSql(col: SqlColumn, i: number): CellSql {
   const v = `(${col.expr})`;
-  const open = (style: string) => `'<c r="${letter}' || _r || '" s="${style}"'`;
-  const empty = `${open(TEXT_STYLE)} || '/>'`;
+  // Parts of one concat() per row: a chain of `||` copies the row's text at every step.
+  const open = (style: string) => `'<c r="${columnLetters(i + 1)}', _r, '" s="${style}"'`;
   if (col.kind === 'text') {
-    const padded = `regexp_matches(${v}, ${str(`^[${WHITESPACE}]|[${WHITESPACE}]$`)})`;
-    const xml = `CASE WHEN ${v} IS NULL THEN ${empty}
-      WHEN ${padded} THEN ${open(TEXT_STYLE)} || ' t="inlineStr"><is><t xml:space="preserve">' || ${encodeSql(v)} || '</t></is></c>'
-      ELSE ${open(TEXT_STYLE)} || ' t="str"><v>' || ${encodeSql(v)} || '</v></c>' END`;
+    const padded = `regexp_matches(${v}, ${str(`^[${WHITESPACE}]|[${WHITESPACE}]$`)}) AS _p${i}`;
+    const xml = `${open(TEXT_STYLE)}, CASE WHEN _e${i} IS NULL THEN '/>'
+      WHEN _p${i} THEN concat(' t="inlineStr"><is><t xml:space="preserve">', _e${i}, '</t></is></c>')
+      ELSE concat(' t="str"><v>', _e${i}, '</v></c>') END`;
     // Bytes bound characters: a text of at most that many bytes is never cut. A leading U+FEFF
     // never reaches JS (the binding's UTF-8 decoding drops it as a byte order mark).
-    return { xml, unsafe: `coalesce(strlen(${v}) > ${EXCEL_MAX_CELL_TEXT} OR starts_with(${v}, ${str('\ufeff')}), false)` };
+    const unsafe = `coalesce(strlen(${v}) > ${EXCEL_MAX_CELL_TEXT} OR starts_with(${v}, ${str('\ufeff')}), false)`;
+    return { steps: [[`${encodeSql(v)} AS _e${i}`, padded], []], xml, unsafe };
   }
   if (col.kind === 'integer') {
-    const d = `CAST(${v} AS DOUBLE)`;
-    const xml = `CASE WHEN ${v} IS NULL THEN ${empty} ELSE ${open(TEXT_STYLE)} || '><v>' || TRY_CAST(${d} AS BIGINT) || '</v></c>' END`;
-    return { xml, unsafe: `coalesce(NOT (isfinite(${d}) AND ${d} = trunc(${d}) AND abs(${d}) < 9007199254740992), false)` };
+    const d = `_d${i}`;
+    const xml = `${open(TEXT_STYLE)}, CASE WHEN ${d} IS NULL THEN '/>' ELSE concat('><v>', TRY_CAST(${d} AS BIGINT), '</v></c>') END`;
+    const unsafe = `coalesce(NOT (isfinite(${d}) AND ${d} = trunc(${d}) AND abs(${d}) < 9007199254740992), false)`;
+    return { steps: [[`CAST(${v} AS DOUBLE) AS ${d}`], []], xml, unsafe };
   }
   // The date serial as writeDataRows computes it: 25569 + ms / 86400000 in doubles, ms rounded from
   // microseconds as toDate rounds them, printed as JS prints a number (an integral double without `.0`).
-  const us = `epoch_us(${v})`;
-  const serial = `(25569 + floor((${us} + 500) / 1000) / 86400000)`;
+  // A NULL timestamp's cell has the text style, as in writeDataRows.
+  const [us, serial] = [`_u${i}`, `_s${i}`];
   const text = `CASE WHEN ${serial} = trunc(${serial}) THEN CAST(CAST(${serial} AS BIGINT) AS VARCHAR) ELSE CAST(${serial} AS VARCHAR) END`;
-  const xml = `CASE WHEN ${v} IS NULL THEN ${empty} ELSE ${open(DATE_STYLE)} || '><v>' || ${text} || '</v></c>' END`;
-  return { xml, unsafe: `coalesce(NOT (${us} >= ${FIRST_US} AND ${us} < ${LAST_US}), false)` };
+  const xml = `CASE WHEN ${us} IS NULL THEN concat(${open(TEXT_STYLE)}, '/>') ELSE concat(${open(DATE_STYLE)}, '><v>', ${text}, '</v></c>') END`;
+  const steps: CellSql['steps'] = [[`epoch_us(${v}) AS ${us}`], [`25569 + floor((${us} + 500) / 1000) / 86400000 AS ${serial}`]];
+  return { steps, xml, unsafe: `coalesce(NOT (${us} >= ${FIRST_US} AND ${us} < ${LAST_US}), false)` };
 }
 
 /**
  * A statement giving the XML of `from`'s rows as data rows from row `first` on, in `orderBy`'s
- * order (which must be total). Its result is read by `dataRowsXml`.
+ * order (which must be total): a row per batch of rows, with what the writer needs to know of
+ * them. Its result is read by `dataRowsXml`.
  */
 export function dataRowsXmlSql(from: string, columns: readonly SqlColumn[], orderBy: string, first: number): string {
   if (columns[0]?.kind !== 'text') throw new Error('the first column of data rows written by SQL must be a text (its style is numbered first)');
-  const cells = columns.map((c, i) => cellSql(c, columnLetters(i + 1)));
+  const cells = columns.map((c, i) => cellSql(c, i));
+  const step = (n: 0 | 1) => cells.flatMap((c) => c.steps[n]).map((e) => `, ${e}`).join('');
   const allNull = columns.map((c) => `(${c.expr}) IS NULL`).join(' AND ');
   const dates = columns.filter((c) => c.kind === 'timestamp').map((c) => `(${c.expr}) IS NOT NULL`);
-  return `WITH t AS (SELECT *, row_number() OVER (ORDER BY ${orderBy}) - 1 AS _i FROM ${from}),
-    x AS (SELECT *, (_i + ${first})::VARCHAR AS _r, ${allNull} AS _skipped, ${cells.map((c) => c.unsafe).join(' OR ')} AS _unsafe,
-      ${dates.length ? dates.join(' OR ') : 'false'} AS _dates FROM t)
-    SELECT -1 AS b, NULL AS xml, bool_or(_unsafe) AS unsafe, bool_or(_dates) AS dates, count(*) AS n, count(*) FILTER (WHERE NOT _skipped) AS filled FROM x
-    UNION ALL
+  return `WITH t AS (SELECT *, row_number() OVER (ORDER BY ${orderBy}) - 1 AS _i${step(0)} FROM ${from}),
+    x AS (SELECT *, (_i + ${first})::VARCHAR AS _r, ${allNull} AS _skipped${step(1)} FROM t)
     SELECT _i // ${BATCH} AS b,
-      string_agg('<row r="' || _r || '" spans="1:${columns.length}" x14ac:dyDescent="0.25">' || ${cells.map((c) => c.xml).join(' || ')} || '</row>', '' ORDER BY _i),
-      NULL, NULL, NULL, NULL
-    FROM x WHERE NOT _skipped GROUP BY b
-    ORDER BY b`;
+      string_agg(concat('<row r="', _r, '" spans="1:${columns.length}" x14ac:dyDescent="0.25">', ${cells.map((c) => c.xml).join(', ')}, '</row>'), '' ORDER BY _i)
+        FILTER (WHERE NOT _skipped) AS xml,
+      bool_or(${cells.map((c) => c.unsafe).join(' OR ')}) AS unsafe, bool_or(${dates.length ? dates.join(' OR ') : 'false'}) AS dates,
+      count(*) AS n, count(*) FILTER (WHERE NOT _skipped) AS filled
+    FROM x GROUP BY b ORDER BY b`;
 }
 
 /** Data rows' XML (style placeholders in it) and what the writer needs to number their styles. */
@@ -103,10 +117,15 @@ export interface DataRowsXml {
   dates: boolean;
 }
 
-/** `dataRowsXmlSql`'s result, or undefined when a value is unsafe (the rows are then written from JS). */
+/** `dataRowsXmlSql`'s result (a row per batch), or undefined when a value is unsafe (the rows are then written from JS). */
 export function dataRowsXml(result: readonly (readonly unknown[])[], first: number): DataRowsXml | undefined {
-  const [head, ...batches] = result;
-  if (!head || (head[0] !== -1 && head[0] !== -1n)) throw new Error('data rows XML: the summary row is missing');
-  if (head[2] === true) return undefined;
-  return { first, rows: Number(head[4]), batches: batches.map((b) => String(b[1])), filled: Number(head[5]) > 0, dates: head[3] === true };
+  const out: DataRowsXml = { first, rows: 0, batches: [], filled: false, dates: false };
+  for (const [, xml, unsafe, dates, n, filled] of result) {
+    if (unsafe === true) return undefined;
+    if (typeof xml === 'string') out.batches.push(xml);
+    out.rows += Number(n);
+    out.filled ||= Number(filled) > 0;
+    out.dates ||= dates === true;
+  }
+  return out;
 }
