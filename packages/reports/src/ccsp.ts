@@ -1,7 +1,7 @@
 import type { ReportParams } from './params.js';
 import { type ReportTables, ReportQueries } from './queries.js';
-import { DATA_WIDTHS, openWorkbook, setWidths, writeDataTable } from './sheet.js';
-import { contentQueries, MANAGED_NODES_HEADERS, withDedupColumns, writeContentSheets } from './content-sheets.js';
+import { DATA_WIDTHS, openWorkbook, setWidths } from './sheet.js';
+import { contentQueries, managedNodesQuery, writeContentSheets, writeManagedNodes } from './content-sheets.js';
 import { writeSheetsAfterManagedNodes } from './newer-sheets.js';
 import { border, COLOR, fill, font, PRICE_FORMAT, pythonFloat, round2 } from './styles.js';
 
@@ -16,7 +16,7 @@ export const CCSP_HEADERS = [
 /** Write the CCSP (v1) workbook to `filename`. */
 export async function writeCcsp(filename: string, t: ReportTables, p: ReportParams): Promise<void> {
   const q = new ReportQueries(t);
-  q.prefetch(() => [q.orgQuantities(), ...(p.sheets.includes('managed_nodes') ? [q.managedNodes()] : []), ...contentQueries(q, t, p.sheets)]);
+  q.prefetch(() => [q.orgQuantities(), ...(p.sheets.includes('managed_nodes') ? [managedNodesQuery(q, t)] : []), ...contentQueries(q, t, p.sheets)]);
   try {
     await writeSheets(filename, q, t, p);
   } finally {
@@ -112,8 +112,7 @@ async function writeSheets(filename: string, q: ReportQueries, t: ReportTables, 
   if (p.sheets.includes('managed_nodes')) {
     const mn = wb.addWorksheet('Managed nodes');
     setWidths(mn, DATA_WIDTHS);
-    const { headers, rows } = await withDedupColumns(t, MANAGED_NODES_HEADERS, await q.managedNodes());
-    writeDataTable(mn, headers, rows);
+    await writeManagedNodes(mn, q, t);
     mn.commit();
   }
   await writeSheetsAfterManagedNodes((title) => wb.addWorksheet(title), t, p.sheets, false);

@@ -2,7 +2,7 @@ import type { WorkbookWriter, Worksheet } from './xlsx-writer.js';
 import type { ReportParams } from './params.js';
 import { type DataRow, type ReportTables, ReportQueries } from './queries.js';
 import { DATA_WIDTHS, openWorkbook, setWidths, sheetTitle, writeDataTable } from './sheet.js';
-import { contentQueries, MANAGED_NODES_HEADERS, withDedupColumns, writeContentSheets } from './content-sheets.js';
+import { contentQueries, MANAGED_NODES_HEADERS, managedNodesQuery, writeContentSheets, writeManagedNodes } from './content-sheets.js';
 import { DEDUP_HEADERS, dedupColumns } from './dedup-columns.js';
 import { writeLastSheets, writeSheetsAfterManagedNodes } from './newer-sheets.js';
 import { border, COLOR, fill, font, PRICE_FORMAT, round2, updatedLabel } from './styles.js';
@@ -117,6 +117,39 @@ async function writeSummary(wb: WorkbookWriter, q: ReportQueries, p: ReportParam
   ws.commit();
 }
 
+/**
+ * The organization-details variant of Managed nodes: each host's last automation per organization
+ * in a column per organization, no facts or dedup columns (as the reference). Returns the
+ * per-organization rows (for the per-organization sheets).
+ */
+async function writeManagedNodesByOrg(ws: Worksheet, q: ReportQueries, orgs: readonly string[]): Promise<Map<string, DataRow[]>> {
+  const rows = await q.managedNodes();
+  const byOrgRows = await q.managedNodesByOrg();
+  const last = new Map<string | null, Map<string, Date | null>>();
+  for (const [org, orgRows] of byOrgRows) {
+    for (const [host, , , , lastRun] of orgRows) {
+      const key = host === null ? null : String(host);
+      let perOrg = last.get(key);
+      if (!perOrg) {
+        perOrg = new Map();
+        last.set(key, perOrg);
+      }
+      perOrg.set(org, lastRun as Date | null);
+    }
+  }
+  const widths: Record<number, number> = { ...DATA_WIDTHS };
+  orgs.forEach((_, i) => {
+    widths[MANAGED_NODES_HEADERS.length + 1 + i] = 20;
+  });
+  setWidths(ws, widths);
+  const withOrgs = rows.map((row): DataRow => {
+    const perOrg = last.get(row[0] === null ? null : String(row[0]));
+    return [...row, ...orgs.map((o) => perOrg?.get(o) ?? null)];
+  });
+  writeDataTable(ws, [...MANAGED_NODES_HEADERS, ...orgs], withOrgs);
+  return byOrgRows;
+}
+
 /** Write the CCSPv2 workbook to `filename`. */
 export async function writeCcspV2(filename: string, t: ReportTables, p: ReportParams): Promise<void> {
   const q = new ReportQueries(t);
@@ -126,7 +159,7 @@ export async function writeCcspV2(filename: string, t: ReportTables, p: ReportPa
     ...(has('ccsp_summary') ? [q.totalQuantity()] : []),
     ...(has('jobs') ? [q.jobs()] : []),
     q.organizations(),
-    ...(has('managed_nodes') ? [q.managedNodes()] : []),
+    ...(has('managed_nodes') ? [byOrg ? q.managedNodes() : managedNodesQuery(q, t)] : []),
     ...(byOrg ? [q.managedNodesByOrg()] : []),
     ...(has('usage_by_organizations') ? [q.usageByOrganizations(has('indirectly_managed_nodes'))] : []),
     ...contentQueries(q, t, p.sheets),
@@ -158,36 +191,11 @@ async function writeSheets(filename: string, q: ReportQueries, t: ReportTables, 
   let byOrgRows: Map<string, DataRow[]> | undefined;
   if (p.sheets.includes('managed_nodes')) {
     const ws = add('Managed nodes');
-    let rows = await q.managedNodes();
-    let headers = [...MANAGED_NODES_HEADERS];
-    const widths: Record<number, number> = { ...DATA_WIDTHS };
-    // The organization-details variant has no facts or dedup columns (as the reference).
-    if (!byOrg) ({ headers, rows } = await withDedupColumns(t, headers, rows));
-    if (byOrg) {
-      byOrgRows = await q.managedNodesByOrg();
-      const last = new Map<string | null, Map<string, Date | null>>();
-      for (const [org, orgRows] of byOrgRows) {
-        for (const [host, , , , lastRun] of orgRows) {
-          const key = host === null ? null : String(host);
-          let perOrg = last.get(key);
-          if (!perOrg) {
-            perOrg = new Map();
-            last.set(key, perOrg);
-          }
-          perOrg.set(org, lastRun as Date | null);
-        }
-      }
-      headers.push(...orgs);
-      orgs.forEach((_, i) => {
-        widths[MANAGED_NODES_HEADERS.length + 1 + i] = 20;
-      });
-      rows = rows.map((row): DataRow => {
-        const perOrg = last.get(row[0] === null ? null : String(row[0]));
-        return [...row, ...orgs.map((o) => perOrg?.get(o) ?? null)];
-      });
+    if (byOrg) byOrgRows = await writeManagedNodesByOrg(ws, q, orgs);
+    else {
+      setWidths(ws, DATA_WIDTHS);
+      await writeManagedNodes(ws, q, t);
     }
-    setWidths(ws, widths);
-    writeDataTable(ws, headers, rows);
     ws.commit();
   }
   await writeSheetsAfterManagedNodes(add, t, p.sheets, true);

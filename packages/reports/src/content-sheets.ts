@@ -1,7 +1,7 @@
 import type { WorkbookWriter } from './xlsx-writer.js';
-import { DEDUP_HEADERS, dedupColumns, FACTS_HEADERS } from './dedup-columns.js';
+import { DEDUP_HEADERS, dedupColumns, FACTS_HEADERS, hasDedupColumns } from './dedup-columns.js';
 import type { DataRow, ReportQueries } from './queries.js';
-import { DATA_WIDTHS, setWidths, writeDataTable } from './sheet.js';
+import { DATA_WIDTHS, DATA_XML_FIRST_ROW, setWidths, writeDataTable, writeDataTableXml, type Worksheet } from './sheet.js';
 import type { ReportTables } from './queries.js';
 
 export const MANAGED_NODES_HEADERS = ['Host name', 'Automated by\norganizations', 'Job runs', 'Number of task\nruns', 'First\nautomation', 'Last\nautomation'];
@@ -14,6 +14,24 @@ export async function withDedupColumns(t: ReportTables, headers: readonly string
   const dedup = await dedupColumns(t, 'direct');
   if (!dedup) return { headers: [...headers], rows };
   return { headers: [...headers, ...FACTS_HEADERS, ...DEDUP_HEADERS], rows: rows.map((r) => [...r, ...dedup.factsAndNames(r[0])]) };
+}
+
+/** The Managed nodes query `writeManagedNodes` asks first (to prefetch it). */
+export function managedNodesQuery(q: ReportQueries, t: ReportTables): Promise<unknown> {
+  return hasDedupColumns(t) ? q.managedNodes() : q.managedNodesXml(DATA_XML_FIRST_ROW);
+}
+
+/**
+ * The Managed nodes table without per-organization columns (`withDedupColumns`'). Without dedup
+ * columns its rows' XML is DuckDB's (row-xml-sql.ts), unless a value's must be JS's.
+ */
+export async function writeManagedNodes(ws: Worksheet, q: ReportQueries, t: ReportTables): Promise<void> {
+  if (!hasDedupColumns(t)) {
+    const xml = await q.managedNodesXml(DATA_XML_FIRST_ROW);
+    if (xml) return writeDataTableXml(ws, MANAGED_NODES_HEADERS, xml);
+  }
+  const { headers, rows } = await withDedupColumns(t, MANAGED_NODES_HEADERS, await q.managedNodes());
+  writeDataTable(ws, headers, rows);
 }
 
 const CONTENT = [

@@ -40,12 +40,18 @@ export class DedupColumns {
 
 const key = (host: unknown, org?: unknown) => JSON.stringify([org ?? null, host ?? null]);
 
+/** Did the ccsp-experimental dedup run for this workbook (do the node sheets get dedup columns)? */
+export function hasDedupColumns(t: Pick<ReportTables, 'extras'>): boolean {
+  return t.extras?.dedupHosts !== undefined;
+}
+
 /**
  * The dedup columns of the DIRECT rows (Managed nodes), the INDIRECT rows (Indirectly Managed
  * nodes) or all rows per organization (the per-organization sheets); undefined when the
  * ccsp-experimental dedup did not run for this workbook.
  */
 export async function dedupColumns(t: ReportTables, rows: 'direct' | 'indirect' | 'byOrganization'): Promise<DedupColumns | undefined> {
+  if (!hasDedupColumns(t)) return undefined;
   const direct = t.extras?.dedupHosts;
   if (!direct) return undefined;
   const none = `(SELECT NULL::VARCHAR AS organization_name, NULL::VARCHAR AS host_name, []::${PAIRS_TYPE} AS cf, []::${PAIRS_TYPE} AS f, []::VARCHAR[] AS names WHERE false)`;

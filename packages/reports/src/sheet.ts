@@ -1,6 +1,7 @@
 import { ReportError } from '@tally/core';
 import type ExcelJS from 'exceljs';
 import type { DataRow, Value } from './queries.js';
+import type { DataRowsXml } from './row-xml-sql.js';
 import { DATE_FORMAT, font } from './styles.js';
 import { type Style, WorkbookWriter, type Worksheet } from './xlsx-writer.js';
 
@@ -41,17 +42,32 @@ export function setWidths(ws: Worksheet, widths: Record<number, number>): void {
  * values in Arial 10; Date cells get the datetime number format.
  */
 export function writeDataTable(ws: Worksheet, headers: readonly string[], rows: readonly DataRow[]): void {
-  checkSheetSize(ws.name, rows.length + 1, headers.length);
+  writeHeaders(ws, headers, rows.length);
+  ws.addDataRows(rows, { ...dataStyles(), cellValue });
+}
+
+/** The row of a data table's rows written as XML by SQL (row-xml-sql.ts) after `writeDataTable`'s headers. */
+export const DATA_XML_FIRST_ROW = 2;
+
+/** `writeDataTable` of rows written as XML by SQL (`DATA_XML_FIRST_ROW` on): the same sheet. */
+export function writeDataTableXml(ws: Worksheet, headers: readonly string[], rows: DataRowsXml): void {
+  writeHeaders(ws, headers, rows.rows);
+  ws.addDataRowsXml(rows, dataStyles());
+}
+
+function writeHeaders(ws: Worksheet, headers: readonly string[], rows: number): void {
+  checkSheetSize(ws.name, rows + 1, headers.length);
   const head = ws.addRow([...headers]);
   head.height = 25;
   head.eachCell((c) => {
     c.font = font(10, { bold: true });
   });
   head.commit();
-  // One style object per kind of cell, shared by every cell (numbered once).
-  const text: Style = { font: font(10) };
-  const date: Style = { font: font(10), numFmt: DATE_FORMAT };
-  ws.addDataRows(rows, { text, date, cellValue });
+}
+
+/** One style object per kind of cell, shared by every cell of a table (numbered once). */
+function dataStyles(): { text: Style; date: Style } {
+  return { text: { font: font(10) }, date: { font: font(10), numFmt: DATE_FORMAT } };
 }
 
 /** Excel keeps at most this many characters in a cell, and "repairs" a workbook with a longer one. */

@@ -6,6 +6,7 @@
  * row above it can be changed after; a sheet's XML is deflated as it is written (zip-writer.ts).
  */
 import { columnLetters, type DataRowStyles, valueXml, writeDataRows } from './row-xml.js';
+import { DATE_STYLE, type DataRowsXml, TEXT_STYLE } from './row-xml-sql.js';
 import type { Value } from './queries.js';
 import { THEME1_XML } from './xlsx-theme.js';
 import { type Alignment, type Borders, type Fill, type Font, type Style, StyleRegistry, type StyleKind } from './xlsx-styles.js';
@@ -278,6 +279,24 @@ export class Worksheet {
     this.startData();
     const styleId = (style: Style, kind?: StyleKind) => this.styles.styleId(style, kind);
     this.rowZero = writeDataRows(rows, this.rowZero, styles, styleId, (xml) => this.write(xml));
+  }
+
+  /**
+   * Data rows written as XML by SQL (row-xml-sql.ts) after the last row: what `addDataRows` writes
+   * for the same rows, their styles numbered in the same order (the first cell is a text's).
+   */
+  addDataRowsXml(rows: DataRowsXml, styles: Pick<DataRowStyles, 'text' | 'date'>): void {
+    this.writePending();
+    this.startData();
+    if (this.rowZero !== rows.first) throw new Error(`sheet ${this.name}: data rows XML starts at row ${rows.first}, not ${this.rowZero}`);
+    if (rows.filled) {
+      const text = String(this.styles.styleId(styles.text, 'other'));
+      const date = rows.dates ? String(this.styles.styleId(styles.date, 'date')) : '';
+      // Id 0 (the default style) is written without `s`, which a placeholder cannot express.
+      if (text === '0' || date === '0') throw new Error(`sheet ${this.name}: data rows XML needs styles other than the default`);
+      for (const xml of rows.batches) this.write(xml.replaceAll(TEXT_STYLE, text).replaceAll(DATE_STYLE, date));
+    }
+    this.rowZero = rows.first + rows.rows;
   }
 
   /** Write every row and close the sheet. */

@@ -10,6 +10,8 @@ import type { Value } from '../src/queries.js';
 import type { WorkbookWriter } from '../src/sheet.js';
 import type { DataRowStyles } from '../src/row-xml.js';
 import { PADDED } from '../src/padded-text.js';
+import { DATE_STYLE, type DataRowsXml } from '../src/row-xml-sql.js';
+import { XML_ENTITIES } from '../src/xml-text.js';
 
 const require = createRequire(import.meta.url);
 
@@ -62,6 +64,53 @@ function addDataRows(ws: ExcelJS.Worksheet, rows: readonly (readonly Value[])[],
   }
 }
 
+const ROW = /<row r="(\d+)" spans="1:(\d+)" x14ac:dyDescent="0\.25">(.*?)<\/row>/gy;
+const CELL = /<c r="[A-Z]+\d+" s="([\x01\x02])"(?:\/>|( t="str")?><v>([^<]*)<\/v><\/c>| t="inlineStr"><is><t xml:space="preserve">([^<]*)<\/t><\/is><\/c>)/gy;
+const ENTITY = new Map(Object.entries(XML_ENTITIES).map(([ch, entity]) => [entity, ch]));
+const decode = (xml: string) => xml.replace(/&\w+;/g, (e) => ENTITY.get(e) ?? e);
+
+/** A cell of SQL-written data rows XML as the value it stands for (a date serial as its Date). */
+function cellValue(style: string, str: string | undefined, v: string | undefined, inline: string | undefined): Value {
+  if (inline !== undefined) return decode(inline);
+  if (v === undefined) return null;
+  if (str) return decode(v);
+  if (style === DATE_STYLE) return new Date(Math.round((Number(v) - 25569) * 86_400_000));
+  return Number(v);
+}
+
+/**
+ * SQL-written data rows (row-xml-sql.ts) read back into values, and written by exceljs as
+ * `addDataRows` writes them: the XML must parse whole, row numbers in order.
+ */
+function addDataRowsXml(ws: ExcelJS.Worksheet, xml: DataRowsXml, styles: DataRowStyles): void {
+  const rows: Value[][] = [];
+  let columns = 0;
+  for (const batch of xml.batches) {
+    readWhole(ROW, batch, ([, r, span, cells]) => {
+      columns = Number(span);
+      while (rows.length < Number(r) - xml.first) rows.push(Array(columns).fill(null));
+      const values: Value[] = [];
+      readWhole(CELL, cells as string, (c) => values.push(cellValue(c[1] as string, c[2], c[3], c[4])));
+      if (values.length !== columns) throw new Error(`row ${r}: ${values.length} cells, not ${columns}`);
+      rows.push(values);
+    });
+  }
+  while (rows.length < xml.rows) rows.push(Array(columns).fill(null));
+  addDataRows(ws, rows, styles);
+}
+
+/** Every match of sticky `re` in `text`, which they must cover whole. */
+function readWhole(re: RegExp, text: string, fn: (m: RegExpExecArray) => void): void {
+  let at = 0;
+  while (at < text.length) {
+    re.lastIndex = at;
+    const m = re.exec(text);
+    if (!m) throw new Error(`data rows XML not read whole at ${at}: ${text.slice(at, at + 80)}`);
+    fn(m);
+    at = re.lastIndex;
+  }
+}
+
 /** An exceljs streaming workbook with the writer's interface (its worksheets can `addDataRows`). */
 export function openExceljsWorkbook(filename: string): Promise<WorkbookWriter> {
   keepPaddedText();
@@ -70,7 +119,10 @@ export function openExceljsWorkbook(filename: string): Promise<WorkbookWriter> {
   const addWorksheet = wb.addWorksheet.bind(wb);
   wb.addWorksheet = (name?: string) => {
     const ws = addWorksheet(name);
-    Object.assign(ws, { addDataRows: (rows: readonly (readonly Value[])[], styles: DataRowStyles) => addDataRows(ws, rows, styles) });
+    Object.assign(ws, {
+      addDataRows: (rows: readonly (readonly Value[])[], styles: DataRowStyles) => addDataRows(ws, rows, styles),
+      addDataRowsXml: (xml: DataRowsXml, styles: Omit<DataRowStyles, 'cellValue'>) => addDataRowsXml(ws, xml, { ...styles, cellValue: (v) => v }),
+    });
     return ws;
   };
   return Promise.resolve(wb as unknown as WorkbookWriter);
