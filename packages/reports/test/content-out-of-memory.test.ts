@@ -20,17 +20,20 @@ const CONTENT_STATEMENT = /^CREATE OR REPLACE TABLE report_content AS/;
 /** Whether the next report's database injects a real DuckDB out-of-memory before the content statement; what it met. */
 const inject = vi.hoisted(() => ({ armed: false, failure: 'oom' as 'oom' | 'other', outcomes: [] as InjectedOutcome[] }));
 
+/** The report's database, with the failures armed (if any). */
+function arm<D extends import('@tally/dataframes').TallyDuckDb>(db: D): D {
+  if (!inject.armed) return db;
+  const failing = failingStatements(db, CONTENT_STATEMENT, [inject.failure]);
+  inject.outcomes = failing.outcomes;
+  return failing;
+}
+
 vi.mock('@tally/dataframes', async (importOriginal) => {
   const real = await importOriginal<typeof import('@tally/dataframes')>();
   return {
     ...real,
-    openDuckDb: async (opts?: DuckDbOptions) => {
-      const db = await real.openDuckDb(opts);
-      if (!inject.armed) return db;
-      const failing = failingStatements(db, CONTENT_STATEMENT, [inject.failure]);
-      inject.outcomes = failing.outcomes;
-      return failing;
-    },
+    openDuckDb: async (opts?: DuckDbOptions) => arm(await real.openDuckDb(opts)),
+    startDuckDb: (opts?: DuckDbOptions) => arm(real.startDuckDb(opts)),
   };
 });
 

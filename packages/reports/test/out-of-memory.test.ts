@@ -17,17 +17,20 @@ const USAGE_AGGREGATION = /CREATE OR REPLACE TABLE (report_host_rows|report_host
 /** The failures the next report's database injects (none: a plain database), and where they fired. */
 const inject = vi.hoisted(() => ({ failures: undefined as readonly ('oom' | 'other')[] | undefined, failedAt: [] as string[] }));
 
+/** The report's database, with the failures armed (if any). */
+function arm<D extends import('@tally/dataframes').TallyDuckDb>(db: D): D {
+  if (!inject.failures) return db;
+  const failing = failingStatements(db, USAGE_AGGREGATION, inject.failures);
+  inject.failedAt = failing.failedAt;
+  return failing;
+}
+
 vi.mock('@tally/dataframes', async (importOriginal) => {
   const real = await importOriginal<typeof import('@tally/dataframes')>();
   return {
     ...real,
-    openDuckDb: async (opts?: DuckDbOptions) => {
-      const db = await real.openDuckDb(opts);
-      if (!inject.failures) return db;
-      const failing = failingStatements(db, USAGE_AGGREGATION, inject.failures);
-      inject.failedAt = failing.failedAt;
-      return failing;
-    },
+    openDuckDb: async (opts?: DuckDbOptions) => arm(await real.openDuckDb(opts)),
+    startDuckDb: (opts?: DuckDbOptions) => arm(real.startDuckDb(opts)),
   };
 });
 

@@ -44,8 +44,8 @@ export function failingStatements<D extends Statements>(
       throw err;
     }
   };
-  return {
-    ...db,
+  // Everything else is db's own (a database still opening cannot be copied: its connection is not there yet).
+  return Object.assign(Object.create(db) as D, {
     run: async (sql: string, params?: unknown[]) => {
       await before(sql);
       return db.run(sql, params);
@@ -56,5 +56,5 @@ export function failingStatements<D extends Statements>(
     },
     failedAt,
     outcomes,
-  };
+  });
 }
