@@ -549,12 +549,12 @@ export abstract class Dataframe {
 
   /**
    * Parquet 2 encodings: timestamps and counts delta-encoded (the automation times were half of
-   * the job-grain file written plain, 76 against 39 MB a month). A dictionary only for a column
+   * the job-grain file written plain, 76 against 38 MB a month). A dictionary only for a column
    * with at most 256 distinct values in a row group (organizations, templates, installs):
    * building one (and a bloom filter from it) for host names cost ~20 % of a day's
-   * scan-and-write CPU, while the columns with one read back faster. (Parquet 2 with no dictionary at all fails
-   * in DuckDB 1.5: "not enough space in buffer".) With both, the month's scan-and-write cost
-   * ~11 % less CPU and its three reads back (fingerprints, usage tables) ~25 % less.
+   * scan-and-write CPU, while the columns with one read back faster. (Parquet 2 with no
+   * dictionary at all fails in DuckDB 1.5: "not enough space in buffer".) Together: ~11 % less
+   * CPU for 6 days' scan-and-write, ~25 % less for the three reads of a month's file that follow.
    * Row groups of 32k rows instead of DuckDB's 122,880: the writer buffers a whole row group,
    * and the smaller one cost ~15 % less CPU for the same rows (6 days of job host summaries).
    */
