@@ -174,3 +174,39 @@ describe('JobHostSummary grouping in two passes', () => {
     expect(rows.some((r) => r.job_remote_id === null)).toBe(true);
   });
 });
+
+describe('the job-grain Parquet a rollup writes', () => {
+  it('reads back as the one-pass aggregation past the dictionary limit and over several row groups; only columns of few values get a dictionary', async () => {
+    const line = (i: number) => {
+      const at = `2024-03-01 ${String(Math.floor(i / 3600) % 24).padStart(2, '0')}:${String(Math.floor(i / 60) % 60).padStart(2, '0')}:${String(i % 60).padStart(2, '0')}+00`;
+      return `${i},${at},x,host-${i % 5000}.example.com,1,,ssh,0,0,0,${1 + (i % 7)},1,0,f,0,0,${at},${Math.floor(i / 40)},7,T${i % 300},1,I,1,O${i % 3},6,P`;
+    };
+    const all = Array.from({ length: 40_000 }, (_, i) => line(i));
+    // A second tarball repeating some rows: those indexes are regrouped, the rest written as read.
+    const data: Data = {
+      direct: [
+        { path: await write([JHS_HEADER, ...all]), install: 'u1' },
+        { path: await write([JHS_HEADER, ...all.slice(0, 500)]), install: 'u1' },
+      ],
+      audits: [],
+    };
+    const expected = await onePassParquet(data);
+    expect(expected).toHaveLength(40_000);
+    const df = new JobHostSummary(db);
+    await add(df, data);
+    const path = join(dir, `g${++files}.parquet`);
+    expect(await df.groupToParquet(path, { ordered: false })).toBe(40_000);
+    expect(await parquetRows(df, path)).toEqual(expected);
+    await df.drop();
+    const meta = await db.all<{ col: string; enc: string; groups: bigint }>(
+      `SELECT path_in_schema AS col, string_agg(DISTINCT encodings, ',') AS enc, count(DISTINCT row_group_id) AS groups FROM parquet_metadata('${path}') GROUP BY ALL`,
+    );
+    const enc = Object.fromEntries(meta.map((m) => [m.col, m.enc]));
+    expect(Number(meta[0]!.groups)).toBeGreaterThan(1);
+    expect(enc.organization_name).toBe('RLE_DICTIONARY');
+    expect(enc.install_uuid).toBe('RLE_DICTIONARY');
+    expect(enc.host_name).not.toContain('DICTIONARY');
+    expect(enc.job_template_name).not.toContain('DICTIONARY');
+    expect(enc.first_automation).toBe('DELTA_BINARY_PACKED');
+  });
+});
