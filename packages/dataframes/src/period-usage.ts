@@ -543,8 +543,15 @@ async function fetchMonthsToDate(
 ): Promise<void> {
   const byManifest = new Map(chosen.map((c) => [c.manifest, c]));
   const covers = monthToDateCovers(chosen.map((c) => c.manifest));
-  if (content) await fetchContentToDate(storage, covers, out, { refused, chosen: byManifest });
-  if (status) await fetchStatusToDate(storage, covers, out, { refused, chosen: byManifest });
+  const from = { refused, chosen: byManifest };
+  if (content) {
+    const instead = "month-to-date content rollup cannot be read; its days' content rollups are merged instead";
+    await fetchMergedParts(storage, covers, out, from, { of: (m) => m.content, key: 'usage_content', covered: out.contentCovered, instead });
+  }
+  if (status) {
+    const instead = "month-to-date data collection status cannot be read; its days' parts are read instead";
+    await fetchMergedParts(storage, covers, out, from, { of: (m) => m.status, key: MONTH_TO_DATE_STATUS_KIND, covered: out.statusCovered, instead });
+  }
   const [only] = covers;
   const ready = sheets && covers.length === 1 && only!.days.length === chosen.length ? only!.merged.sheets : undefined;
   if (ready) {
@@ -574,41 +581,33 @@ async function fetchMonthsToDate(
   }
 }
 
-/** The content merges of these month-to-date covers into `out`; one that cannot be read is named, and its days' content rollups read instead. */
-async function fetchContentToDate(
-  storage: Store,
-  covers: ReturnType<typeof monthToDateCovers>,
-  out: MonthsToDate,
-  { refused, chosen }: { refused: (f: SkippedInput, why?: string) => void; chosen: ReadonlyMap<RollupManifest, Chosen> },
-): Promise<void> {
-  for (const cover of covers) {
-    if (!cover.merged.content) continue;
-    const f = await fetchRollup(storage, cover.last, [['usage_content', cover.merged.content]]);
-    if (!('fetched' in f)) {
-      refused(f.failure, "month-to-date content rollup cannot be read; its days' content rollups are merged instead");
-      continue;
-    }
-    out.fetched.push(f.fetched);
-    for (const m of cover.days) out.contentCovered.add(chosen.get(m)!);
-  }
+/** A part a month-to-date merge may hold beside its usage tables: which, under what key, the days it then covers. */
+interface MergedPart {
+  of: (merged: ReturnType<typeof monthToDateCovers>[number]['merged']) => RollupManifestPart | undefined;
+  key: PartKey;
+  covered: Set<Chosen>;
+  /** Said when the merge's part cannot be read. */
+  instead: string;
 }
 
-/** The data_collection_status rows of these month-to-date covers into `out`; one that cannot be read is named, and its days' parts read instead. */
-async function fetchStatusToDate(
+/** That part of each of these month-to-date covers into `out`; one that cannot be read is named, and its days' own parts read instead. */
+async function fetchMergedParts(
   storage: Store,
   covers: ReturnType<typeof monthToDateCovers>,
   out: MonthsToDate,
   { refused, chosen }: { refused: (f: SkippedInput, why?: string) => void; chosen: ReadonlyMap<RollupManifest, Chosen> },
+  part: MergedPart,
 ): Promise<void> {
   for (const cover of covers) {
-    if (!cover.merged.status) continue;
-    const f = await fetchRollup(storage, cover.last, [[MONTH_TO_DATE_STATUS_KIND, cover.merged.status]]);
+    const merged = part.of(cover.merged);
+    if (!merged) continue;
+    const f = await fetchRollup(storage, cover.last, [[part.key, merged]]);
     if (!('fetched' in f)) {
-      refused(f.failure, "month-to-date data collection status cannot be read; its days' parts are read instead");
+      refused(f.failure, part.instead);
       continue;
     }
     out.fetched.push(f.fetched);
-    for (const m of cover.days) out.statusCovered.add(chosen.get(m)!);
+    for (const m of cover.days) part.covered.add(chosen.get(m)!);
   }
 }
 
