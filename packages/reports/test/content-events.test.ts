@@ -399,9 +399,15 @@ describe('content-usage sheets merged from content rollups', () => {
     expect(await workbookCells(join(ship, mixed.name))).toEqual(await workbookCells(join(ship, raw.name)));
   });
 
-  it("a stale day beside the others' rollups: its events and their rollup rows are each read once, by the statement grouping them into lists", async () => {
-    const days = generate();
-    const { ship, storage } = await rolledUp('stale-once', days);
+  // A job in two rollup days; and over 63 (collection, role, module) triples (counted per sheet key, not by bits).
+  it.each([
+    ['a job in two days', { jobInTwoDays: true }],
+    ['80 extra modules', { modules: 80 }],
+  ] as const)("a stale day beside the others' rollups (%s): its events and their rollup rows are each read once, by the statement grouping them into lists", async (name, opts) => {
+    const days = generate(opts);
+    const triples = new Set(days.flatMap((d) => d.events).filter((e) => e.task_action && e.host_name).map((e) => `${e.resolved_action || e.task_action}\u0000${e.resolved_role || e.role}`));
+    expect(triples.size > 63).toBe('modules' in opts);
+    const { ship, storage } = await rolledUp(`stale-once-${name.replaceAll(' ', '-')}`, days);
     days[2]!.events.push({ ...days[2]!.events[0]!, id: '999999', duration: '1.500000' });
     writeTarballs(ship, days, INSTALL, 2);
     Object.assign(recorded, { on: true, statements: [] });
