@@ -33,8 +33,16 @@ export interface ContentInputs {
   hosts: string;
   /** Every install_uuid of the events, when known (see `nodeColumnsExact`). */
   installs: readonly (string | null)[] | undefined;
-  /** Raw events alone grouped by named (module, role) in one read, when that is all there is (see MainJobevent.eventLists). */
-  eventLists?: (table: string, rows: (prepared: string) => string, aggregates: string) => Promise<boolean>;
+  /** Raw events and staged rollup rows grouped by their names in one read each, when that is all there is (see MainJobevent.eventLists). */
+  eventLists?: (table: string, sql: EventListsSql) => Promise<boolean>;
+}
+
+/** What `ContentInputs.eventLists` groups: SQL from `countOnceSql`. */
+export interface EventListsSql {
+  /** Each row of `events` mapped to its ids, with the columns `keep` (SQL over the row `e`) first. */
+  rows: (events: string, keep: string) => string;
+  /** The aggregates of a group of those rows, its task runs being `taskRuns` (`count(*)` for raw events, a sum for grouped rows). */
+  aggregates: (taskRuns: string) => string;
 }
 
 /**
@@ -166,18 +174,21 @@ async function eventsJoined(db: ContentDb, input: ContentInputs): Promise<string
 }
 
 /**
- * Raw events alone, read ONCE (`ContentInputs.eventLists`): that scan maps each event to its ids
- * (`mappedEvent`) and groups them by (module, role), which it names: per group its task runs,
- * microseconds and the list of its nodes as `nodeInteger`s (8 bytes an event; a node that does
- * not pack goes to a list of its columns). The statement returned counts from those lists, not
- * from the CSVs again. Undefined when the events are not raw events alone.
+ * Events read ONCE (`ContentInputs.eventLists`): raw events and staged rollup rows (grouped
+ * events), each mapped to its ids (`mappedEvent`) and grouped by their names: per group its task
+ * runs, microseconds and the list of its nodes as `nodeInteger`s (8 bytes a row; a node that does
+ * not pack goes to a list of its columns). A key may have a group of each kind: the counts below
+ * are distinct over all its lists and the sums add, as over the rows themselves. The statement
+ * returned counts from those lists, not from the CSVs again. Undefined when the events are not
+ * raw events and staged rollup rows alone.
  */
 async function countOnceSql(db: ContentDb, table: string, input: ContentInputs, node: PackedNode): Promise<string | undefined> {
   const { fields, from } = mappedEvent('%EVENTS%');
-  const rows = (prepared: string) => `SELECT e.module_name, e.role, ${fields.map(([k, v]) => `${v} AS ${k}`).join(', ')} FROM ${from.replace('%EVENTS%', prepared)}`;
+  const rows = (events: string, keep: string) => `SELECT ${keep}, ${fields.map(([k, v]) => `${v} AS ${k}`).join(', ')} FROM ${from.replace('%EVENTS%', events)}`;
   const other = `{${fields.filter(([k]) => k !== 'us').map(([k]) => `'${k}': ${k}`).join(', ')}}`;
-  const aggregates = `count(*) AS task_runs, sum(us) AS us, list(CASE WHEN ${node.packable} THEN ${node.packed} END) FILTER (WHERE ${node.packable}) AS nodes, list(CASE WHEN NOT (${node.packable}) THEN ${other} END) FILTER (WHERE NOT (${node.packable})) AS others`;
-  if (!(await input.eventLists?.(LISTS, rows, aggregates))) return undefined;
+  const aggregates = (taskRuns: string) =>
+    `${taskRuns} AS task_runs, sum(us) AS us, list(CASE WHEN ${node.packable} THEN ${node.packed} END) FILTER (WHERE ${node.packable}) AS nodes, list(CASE WHEN NOT (${node.packable}) THEN ${other} END) FILTER (WHERE NOT (${node.packable})) AS others`;
+  if (!(await input.eventLists?.(LISTS, { rows, aggregates }))) return undefined;
   await keyIds(db, `(SELECT ${CONTENT_KEYS.join(', ')} FROM ${LISTS})`);
   const same = CONTENT_KEYS.map((k) => `t.${k} IS NOT DISTINCT FROM l.${k}`).join(' AND ');
   // gi: the group's (collection, role, module) triple, numbered the same on every read of `g`.

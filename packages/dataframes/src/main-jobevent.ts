@@ -1,3 +1,4 @@
+import type { EventListsSql } from './content-usage.js';
 import type { TallyDuckDb } from './duckdb.js';
 import { Dataframe, type Fold } from './dataframe.js';
 import { ident } from './duckdb.js';
@@ -113,17 +114,26 @@ export class MainJobevent extends Dataframe {
   }
 
   /**
-   * When the events are raw events alone: reads them ONCE into `table`, one row per distinct
-   * (module, role) with its names (collection_name, role_name, module_name) and `aggregates` (SQL
-   * over `rows(prepared)`, which gives each event's module_name, role and what they aggregate).
-   * Grouping by (module, role) is what the names pass did; the aggregates keep what the content
-   * sheets need, so the events are not read again. False (nothing written) otherwise.
+   * When the events are raw events and staged rollup rows alone: reads each ONCE into `table`, one
+   * row per distinct (module, role) of the raw events with its names, and one per names
+   * (collection_name, role_name, module_name) of the rollup rows (already named, task runs summed):
+   * the names, then `sql.aggregates` over `sql.rows` of those rows (what the content sheets need, so
+   * the events are not read again; grouping raw events by (module, role) is what the names pass
+   * did). False (nothing written) when grouped rows exist.
    */
-  async eventLists(table: string, rows: (prepared: string) => string, aggregates: string): Promise<boolean> {
-    const prepared = await this.preparedRelation();
-    if (!prepared) return false;
-    const groups = `(SELECT module_name, role, ${aggregates} FROM (${rows(prepared)}) GROUP BY module_name, role)`;
-    await this.db.run(`CREATE OR REPLACE TEMP TABLE ${ident(table)} AS SELECT * EXCLUDE (role) FROM (${namesOf(groups, '* EXCLUDE (module_name, role)')})`);
+  async eventLists(table: string, sql: EventListsSql): Promise<boolean> {
+    const pending = await this.pendingRows();
+    if (!pending) return false;
+    const parts: string[] = [];
+    if (pending.hasPrepared || !pending.parquet) {
+      const groups = `(SELECT module_name, role, ${sql.aggregates('count(*)')} FROM (${sql.rows(pending.prepared, 'e.module_name, e.role')}) GROUP BY module_name, role)`;
+      parts.push(`SELECT * EXCLUDE (role) FROM (${namesOf(groups, '* EXCLUDE (module_name, role)')})`);
+    }
+    if (pending.parquet) {
+      const names = CONTENT_NAMES.map((k) => `e.${k}`).join(', ');
+      parts.push(`SELECT ${CONTENT_NAMES.join(', ')}, ${sql.aggregates('sum(rows_task_runs)')} FROM (${sql.rows(pending.parquet, `${names}, e.task_runs AS rows_task_runs`)}) GROUP BY ALL`);
+    }
+    await this.db.run(`CREATE OR REPLACE TEMP TABLE ${ident(table)} AS ${parts.join(' UNION ALL BY NAME ')}`);
     return true;
   }
 

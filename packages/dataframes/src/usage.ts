@@ -302,7 +302,7 @@ export async function usageTables(jhs: JobHostSummary, opts: UsageOptions = {}):
     {
       keys: () => events.contentKeys(),
       rows: (ids) => events.usageRows(ids),
-      eventLists: (t, rows, aggregates) => events.eventLists(t, rows, aggregates),
+      eventLists: (t, sql) => events.eventLists(t, sql),
       hostMap: USAGE_TABLES.hostMap,
       hosts: `(SELECT DISTINCT h FROM ${USAGE_TABLES.hosts})`,
       installs: await events.installs(opts.installs),

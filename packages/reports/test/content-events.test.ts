@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { manifestName, rollup } from '@tally/dataframes';
 import { buildCcspReport, reportParams } from '@tally/reports';
 import { DirectoryStorage } from '@tally/storage';
-import { recordingLogger, schemaCsv } from '@tally/testkit';
+import { recordingLogger, recordingStatements, schemaCsv } from '@tally/testkit';
 import ExcelJS from 'exceljs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { workbookCells } from './workbook-cells.js';
 
 // The three content-usage sheets of a generated month with events, from the tarballs and from
@@ -170,6 +170,23 @@ async function contentSheets(path: string): Promise<Record<string, unknown[][]>>
   }
   return out;
 }
+
+/** While `on`, the statements of every database a report opens (`statements`, one list per database). */
+const recorded = vi.hoisted(() => ({ on: false, statements: [] as string[][] }));
+function record<D extends import('@tally/dataframes').TallyDuckDb>(db: D): D {
+  if (!recorded.on) return db;
+  const recording = recordingStatements(db);
+  recorded.statements.push(recording.statements);
+  return recording;
+}
+vi.mock('@tally/dataframes', async (importOriginal) => {
+  const real = await importOriginal<typeof import('@tally/dataframes')>();
+  return {
+    ...real,
+    openDuckDb: async (opts?: import('@tally/dataframes').DuckDbOptions) => record(await real.openDuckDb(opts)),
+    startDuckDb: (opts?: import('@tally/dataframes').DuckDbOptions) => record(real.startDuckDb(opts)),
+  };
+});
 
 let base: string;
 beforeAll(() => {
@@ -377,6 +394,38 @@ describe('content-usage sheets merged from content rollups', () => {
     expect(mixed.read?.days).toEqual({ rollup: DAYS.slice(0, 2), raw: DAYS.slice(2) });
     expect(readOf(mixed, 'usage_content')).toHaveLength(0);
     expect(readOf(mixed, 'usage_content_month_to_date')).toHaveLength(0);
+    expect(await contentSheets(join(ship, mixed.name))).toEqual(expected(days, INSTALL));
+    const raw = await report(storage, 'raw');
+    expect(await workbookCells(join(ship, mixed.name))).toEqual(await workbookCells(join(ship, raw.name)));
+  });
+
+  // A job in two rollup days; and over 63 (collection, role, module) triples (counted per sheet key, not by bits).
+  it.each([
+    ['a job in two days', { jobInTwoDays: true }],
+    ['80 extra modules', { modules: 80 }],
+  ] as const)("a stale day beside the others' rollups (%s): its events and their rollup rows are each read once, by the statement grouping them into lists", async (name, opts) => {
+    const days = generate(opts);
+    const triples = new Set(days.flatMap((d) => d.events).filter((e) => e.task_action && e.host_name).map((e) => `${e.resolved_action || e.task_action}\u0000${e.resolved_role || e.role}`));
+    expect(triples.size > 63).toBe('modules' in opts);
+    const { ship, storage } = await rolledUp(`stale-once-${name.replaceAll(' ', '-')}`, days);
+    days[2]!.events.push({ ...days[2]!.events[0]!, id: '999999', duration: '1.500000' });
+    writeTarballs(ship, days, INSTALL, 2);
+    Object.assign(recorded, { on: true, statements: [] });
+    const mixed = await report(storage).finally(() => {
+      recorded.on = false;
+    });
+    expect(mixed.read?.days).toEqual({ rollup: DAYS.slice(0, 2), raw: DAYS.slice(2) });
+    expect(readOf(mixed, 'main_jobevent')).toHaveLength(2);
+    const statements = recorded.statements.flat();
+    const readsEvents = statements.filter((sql) => /main_jobevent\.csv/.test(sql));
+    const readsRollupRows = statements.filter((sql) => /read_parquet\(\[[^\]]*\/main_jobevent\//.test(sql) && !/parquet_(file_metadata|schema)/.test(sql));
+    expect(readsEvents).toHaveLength(1);
+    // Besides the lists, the rollup rows' installs (one column, a few values) are looked up first.
+    const [installs, ...rest] = readsRollupRows;
+    expect(installs).toMatch(/^SELECT DISTINCT install_uuid AS u FROM/);
+    expect(rest).toEqual(readsEvents);
+    expect(readsEvents[0]).toMatch(/^CREATE OR REPLACE TEMP TABLE "content_event_lists" AS/);
+    expect(statements.filter((sql) => /^CREATE OR REPLACE TABLE report_content AS/.test(sql))).toHaveLength(1);
     expect(await contentSheets(join(ship, mixed.name))).toEqual(expected(days, INSTALL));
     const raw = await report(storage, 'raw');
     expect(await workbookCells(join(ship, mixed.name))).toEqual(await workbookCells(join(ship, raw.name)));

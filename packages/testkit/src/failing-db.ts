@@ -58,3 +58,23 @@ export function failingStatements<D extends Statements>(
     outcomes,
   });
 }
+
+/**
+ * `db` (a TallyDuckDb) recording the SQL of every statement it runs (`run` and `all`) in
+ * `statements`, in order: for tests asserting what a path reads, and how often.
+ */
+export function recordingStatements<D extends Statements>(db: D): D & { statements: string[] } {
+  const statements: string[] = [];
+  // As `failingStatements`: everything else is db's own.
+  return Object.assign(Object.create(db) as D, {
+    run: async (sql: string, params?: unknown[]) => {
+      statements.push(sql);
+      return db.run(sql, params);
+    },
+    all: async <T>(sql: string, params?: unknown[]) => {
+      statements.push(sql);
+      return db.all<T>(sql, params);
+    },
+    statements,
+  });
+}
