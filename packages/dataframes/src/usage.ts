@@ -116,16 +116,35 @@ const sameKey = (a: string, b: string, key: readonly string[] = KEY) => key.map(
  * Distinct job ids of a group, NULL counting as one (a grouped row may have no job id): the
  * list's distinct ids, plus one when `nonNull` (the group's count of job ids) is short of `n`.
  */
-const distinctJobs = (list: string, nonNull: string, n: string) => `len(list_distinct(${list})) + (${nonNull} < ${n})::INT`;
+const distinctJobs = (list: string, nonNull: string, n: string) => `list_unique(${list}) + (${nonNull} < ${n})::INT`;
 
-/** Do the install uuids all hash apart (NULL counting as a value)? False when unknown. */
+/**
+ * Do the install uuids all hash apart (NULL counting as a value)? False when unknown. When they
+ * do, `INSTALLS` is left holding each one beside its hash (`hu`), for the aggregation keyed on the
+ * hash to look its install up: that costs less than carrying the text along in every group.
+ */
 async function installsHashApart(db: UsageDb, installs: readonly (string | null)[] | undefined): Promise<boolean> {
   if (!installs) return false;
   await db.run(`CREATE OR REPLACE TEMP TABLE ${INSTALLS} (u VARCHAR)`);
   for (const u of new Set(installs)) await db.run(`INSERT INTO ${INSTALLS} VALUES ($1)`, [u]);
   const [r] = await db.all(`SELECT count(DISTINCT hash(u)) = count(*) AS apart FROM ${INSTALLS}`);
-  await db.run(`DROP TABLE ${INSTALLS}`);
+  if (r?.apart) await db.run(`CREATE OR REPLACE TEMP TABLE ${INSTALLS} AS SELECT u, hash(u) AS hu FROM ${INSTALLS}`);
+  else await db.run(`DROP TABLE ${INSTALLS}`);
   return Boolean(r?.apart);
+}
+
+/**
+ * The per-host aggregation's install column (`install`) and how its rows get `u` back: keyed on
+ * the install's hash when the installs hash apart (the text is looked up once per group, see
+ * `installsHashApart`; a hash not listed fails the statement), else on the text itself.
+ */
+function installKey(hashed: boolean): { key: string; u: string; join: string } {
+  if (!hashed) return { key: 'u', u: 'r.install AS u', join: '' };
+  return {
+    key: 'hash(u)',
+    u: `CASE WHEN i.hu IS NULL THEN error('usage: an install_uuid was not listed') ELSE i.u END AS u`,
+    join: ` LEFT JOIN ${INSTALLS} i ON r.install = i.hu`,
+  };
 }
 
 /**
@@ -150,12 +169,12 @@ async function usageFromPrepared(db: UsageDb, usageRows: string, opts: UsageSqlO
   const rows = `SELECT * FROM ${usageRows}`;
   const key = KEY.join(', ');
   try {
-    const install = (await installsHashApart(db, opts.installs)) ? 'hash(u)' : 'u';
+    const install = installKey(await installsHashApart(db, opts.installs));
     await db.run(
-      `CREATE OR REPLACE TABLE ${HOST_ROWS} AS SELECT ${key}, n, tr, f, l, jmin, jmax, js, ${distinctJobs('js', 'nj', 'n')} AS g FROM (
-         SELECT o, t, h, oh, ${install} AS install, any_value(u) AS u, count(*) AS n, count(j) AS nj, sum(tr) AS tr, min(cf) AS f, max(cl) AS l,
+      `CREATE OR REPLACE TABLE ${HOST_ROWS} AS SELECT r.o, r.t, r.h, r.oh, ${install.u}, n, tr, f, l, jmin, jmax, js, ${distinctJobs('js', 'nj', 'n')} AS g FROM (
+         SELECT o, t, h, oh, ${install.key} AS install, count(*) AS n, count(j) AS nj, sum(tr) AS tr, min(cf) AS f, max(cl) AS l,
            min(jc) AS jmin, max(jc) AS jmax, list(j) AS js
-         FROM (${rows}) WHERE typ = ${DIRECT} GROUP BY o, t, h, oh, install)`,
+         FROM (${rows}) WHERE typ = ${DIRECT} GROUP BY o, t, h, oh, install) r${install.join}`,
     );
     // INDIRECT rows are few (audits): grouped exactly; those sharing a DIRECT grouped row join it.
     await db.run(
@@ -216,7 +235,7 @@ async function usageFromPrepared(db: UsageDb, usageRows: string, opts: UsageSqlO
     const [e] = await db.all(`SELECT NOT EXISTS (SELECT 1 FROM ${HOST_ROWS}) AS empty`);
     return { empty: Boolean(e?.empty) };
   } finally {
-    for (const t of [HOST_ROWS, INDIRECT, MIXED, REREAD]) await db.run(`DROP TABLE IF EXISTS ${t}`);
+    for (const t of [HOST_ROWS, INDIRECT, MIXED, REREAD, INSTALLS]) await db.run(`DROP TABLE IF EXISTS ${t}`);
   }
 }
 

@@ -73,9 +73,9 @@ const JHS_HEADER = 'id,created,modified,host_name,ansible_host_variable,dark,fai
 const AUDIT_HEADER = 'created,host_name,canonical_facts,facts,events,task_runs,job_created,job_remote_id,job_template_name,organization_name';
 
 /** One daily tarball `data/YYYY/MM/DD/{uuid}-….tar.gz` with the given members. */
-function tarball(ship: string, day: string, uuid: string, members: Record<string, string>, index = 0): void {
+function tarball(ship: string, day: string, uuid: string, members: Record<string, string>, index = 0, config: object = { install_uuid: uuid }): void {
   const src = mkdtempSync(join(base, 'src-'));
-  writeFileSync(join(src, 'config.json'), JSON.stringify({ install_uuid: uuid }));
+  writeFileSync(join(src, 'config.json'), JSON.stringify(config));
   // The rows name a few columns; the member holds them in its full schema.
   for (const [name, text] of Object.entries(members)) writeFileSync(join(src, name), schemaCsv(name, parseCsv(text)));
   const [y, m, d] = day.split('-');
@@ -173,6 +173,21 @@ describe('usage tables', () => {
     expect(hosts.find((h) => h.h === '10.0.0.1' && h.t === 'deploy')).toMatchObject({ n: 3n, tr: 3n + 3n + 1n + 2n + 2n + 4n });
     expect(hosts.find((h) => h.h === 'db1' && h.t === null)).toMatchObject({ n: 1n, tr: 3n });
     expect(fast.tables.report_host_map).toContainEqual({ original_host_name: 'web3', install_uuid: 'u-1', job_remote_id: 8n, host_name: 'db1' });
+  });
+
+  it('a tarball without install_uuid beside one with: each host row keeps its own install (NULL too), as grouped', async () => {
+    const ship = join(base, 'no-install');
+    const rows = `${JHS_HEADER}\n1,2024-06-04 10:00:00+00,x,web1,,0,0,1,0,0,0,2024-06-04 09:59:00+00,7,deploy,Org A\n`;
+    tarball(ship, '2024-06-04', 'u-1', { 'job_host_summary.csv': rows });
+    tarball(ship, '2024-06-04', 'u-9', { 'job_host_summary.csv': rows }, 1, {});
+    const fast = await compare({ ship, ...june });
+    expect(fast.method).toBe('scan');
+    // The same job under two installs (one of them none): two grouped rows, two jobs.
+    expect(fast.tables.report_hosts).toMatchObject([{ h: 'web1', n: 2n }]);
+    expect(fast.tables.report_jobs).toEqual([
+      { o: 'Org A', t: 'deploy', u: 'u-1', j: 7n },
+      { o: 'Org A', t: 'deploy', u: null, j: 7n },
+    ]);
   });
 
   it('an organization filter applies to both, and one matching nothing leaves the period non-empty', async () => {
