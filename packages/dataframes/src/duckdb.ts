@@ -144,6 +144,14 @@ export function startDuckDb(opts: DuckDbOptions = {}): TallyDuckDb {
       throw err;
     }
   };
+  // One statement at a time, in the order issued: the binding runs each on libuv's pool, so two
+  // issued together (e.g. while the database opens) could otherwise run in either order.
+  let tail: Promise<unknown> = opened;
+  const inOrder = <T>(work: (connection: DuckDBConnection) => Promise<T>): Promise<T> => {
+    const next = tail.then(ready).then(work);
+    tail = next.catch(() => {});
+    return next;
+  };
   return {
     opened,
     get instance() {
@@ -152,28 +160,28 @@ export function startDuckDb(opts: DuckDbOptions = {}): TallyDuckDb {
     get connection() {
       return current().connection;
     },
-    async run(sql, params) {
-      const connection = await ready();
-      const result = await firstFailure(connection.run(sql, bind(params)));
-      return result.rowsChanged;
-    },
-    async all<T>(sql: string, params?: unknown[]) {
-      const connection = await ready();
-      const reader = await firstFailure(connection.runAndReadAll(sql, bind(params)));
-      return reader.getRowObjectsJS() as T[];
-    },
-    async rows(sql, params) {
+    run: (sql, params) =>
+      inOrder(async (connection) => {
+        const result = await firstFailure(connection.run(sql, bind(params)));
+        return result.rowsChanged;
+      }),
+    all: <T>(sql: string, params?: unknown[]) =>
+      inOrder(async (connection) => {
+        const reader = await firstFailure(connection.runAndReadAll(sql, bind(params)));
+        return reader.getRowObjectsJS() as T[];
+      }),
+    rows: (sql, params) =>
       // Materialized, not streamed: a statement run meanwhile on this connection (another
       // caller's) would end a streaming result early.
-      const connection = await ready();
-      const result = await firstFailure(connection.run(sql, bind(params)));
-      const out: unknown[][] = [];
-      for (;;) {
-        const chunk = await firstFailure(result.fetchChunk());
-        if (!chunk || chunk.rowCount === 0) return out;
-        for (const row of chunk.convertRows(JSDuckDBValueConverter)) out.push(row);
-      }
-    },
+      inOrder(async (connection) => {
+        const result = await firstFailure(connection.run(sql, bind(params)));
+        const out: unknown[][] = [];
+        for (;;) {
+          const chunk = await firstFailure(result.fetchChunk());
+          if (!chunk || chunk.rowCount === 0) return out;
+          for (const row of chunk.convertRows(JSDuckDBValueConverter)) out.push(row);
+        }
+      }),
     tableName(prefix) {
       counter += 1;
       return `${prefix.replace(/[^A-Za-z0-9_]/g, '_')}_${process.pid}_${counter}`;
