@@ -73,12 +73,14 @@ interface Opened {
 
 async function open(opts: DuckDbOptions): Promise<Opened> {
   const own: TempDir = await tempdir('tally-duckdb');
+  let instance: DuckDBInstance | undefined;
+  let connection: DuckDBConnection | undefined;
   try {
     const memoryLimit = opts.memoryLimit ?? DEFAULT_MEMORY_LIMIT;
     const threads = opts.threads ?? 2;
     const path = opts.onDisk ? join(own.path, 'tally.duckdb') : ':memory:';
     // INSTALL downloads fail here and must never be attempted: parquet and json are built in.
-    const instance = await Instance.create(path, {
+    instance = await Instance.create(path, {
       autoinstall_known_extensions: 'false',
       autoload_known_extensions: 'false',
       memory_limit: memoryLimit,
@@ -91,10 +93,12 @@ async function open(opts: DuckDbOptions): Promise<Opened> {
       allocator_flush_threshold: '4GB',
       allocator_bulk_deallocation_flush_threshold: '4GB',
     });
-    const connection = await instance.connect();
+    connection = await instance.connect();
     await connection.run("SET TimeZone = 'UTC'");
     return { own, instance, connection };
   } catch (err) {
+    connection?.closeSync();
+    instance?.closeSync();
     await own.remove();
     throw err;
   }
@@ -126,6 +130,8 @@ export function startDuckDb(opts: DuckDbOptions = {}): TallyDuckDb {
     if (closed) return;
     closed = true;
     if (!(await opened.then(() => true, () => false))) return;
+    // Statements issued before close run to their end first: closing under one leaves it pending forever.
+    await tail;
     db!.connection.closeSync();
     db!.instance.closeSync();
     await db!.own.remove();
@@ -148,6 +154,7 @@ export function startDuckDb(opts: DuckDbOptions = {}): TallyDuckDb {
   // issued together (e.g. while the database opens) could otherwise run in either order.
   let tail: Promise<unknown> = opened;
   const inOrder = <T>(work: (connection: DuckDBConnection) => Promise<T>): Promise<T> => {
+    if (closed) return Promise.reject(new Error('DuckDB database is closed'));
     const next = tail.then(ready).then(work);
     tail = next.catch(() => {});
     return next;

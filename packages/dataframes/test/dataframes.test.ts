@@ -578,6 +578,17 @@ describe('loadTarballs', () => {
     await expect(bad.close()).resolves.toBeUndefined();
   });
 
+  it('closing waits for the statements issued before it (closing under one would leave it pending), and refuses later ones', async () => {
+    const db = startDuckDb({ memoryLimit: '64MB', threads: 1 });
+    const long = db.all<{ n: bigint }>('SELECT count(*) AS n FROM range(20000000) t(x) WHERE x % 7 = 1');
+    const queued = db.all<{ v: number }>('SELECT 42 AS v');
+    await new Promise((r) => setTimeout(r, 20));
+    await db.close();
+    expect((await long)[0]?.n).toBe(2857143n);
+    expect(await queued).toEqual([{ v: 42 }]);
+    await expect(db.run('SELECT 1')).rejects.toThrow('closed');
+  });
+
   it('running out of memory drops no tarball: the batch retries tarball by tarball, or throws when asked', async () => {
     const small = await openDuckDb({ memoryLimit: '64MB', threads: 1 });
     try {
