@@ -1,4 +1,4 @@
-import { errorMessage, silentLogger } from '@tally/core';
+import { errorMessage, mapConcurrent, silentLogger } from '@tally/core';
 import { listTarballs } from './days.js';
 import { extractTarball } from './safe-extract.js';
 import type { ExtractedTarball, ExtractFailure, ExtractRangeOptions, ExtractRangeResult } from './types.js';
@@ -75,15 +75,8 @@ export async function extractAll(
 ): Promise<ExtractedTarball[]> {
   const log = opts.logger ?? silentLogger;
   const names = await listTarballs(opts.storage, opts.since, opts.until);
-  const outcomes: Outcome[] = new Array(names.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < names.length) {
-      const i = next++;
-      outcomes[i] = await extractOne(opts, names[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency ?? DEFAULT_EXTRACT_CONCURRENCY, names.length)) }, worker));
+  // extractOne never rejects: a failure is an outcome, so every tarball is tried.
+  const outcomes = await mapConcurrent(names, opts.concurrency ?? DEFAULT_EXTRACT_CONCURRENCY, (name) => extractOne(opts, name));
   const good: ExtractedTarball[] = [];
   for (const o of outcomes) {
     if ('tarball' in o) good.push(o.tarball);

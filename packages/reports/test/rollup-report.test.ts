@@ -259,7 +259,7 @@ describe('reports from rollups', () => {
     const { ship, storage } = fixtureShip('corrupt');
     const raw = await report(storage, ship, { month: '2024-03' }, true, 'raw');
     await rollDays(storage, '2024-03-01', '2024-04-01', true);
-    const dates = readdirSync(join(ship, 'rollups/_inputs/period=day')).sort().map((f) => f.replace(/^date=|\.json$/g, ''));
+    const dates = dayManifestDates(ship);
     // Three usage rollups (read first) and one job-grain part (read once the usage rollups cannot all be).
     const [replaced, truncated, damaged] = [dates[0]!, dates[1]!, dates[2]!].map((d) => ({ date: d, part: usageRollupName('hosts', 'day', d) }));
     const jobGrain = { date: dates[3]!, part: rollupName('job_host_summary', 'day', dates[3]!) };
@@ -350,6 +350,11 @@ describe('reports from rollups', () => {
 });
 
 /** The month-to-date record of a day's manifest, if any. */
+/** The dates of the day rollups' manifests in `ship`, in order. */
+const dayManifestDates = (ship: string) =>
+  readdirSync(join(ship, 'rollups/_inputs/period=day'))
+    .sort()
+    .map((f) => f.replace(/^date=|\.json$/g, ''));
 const monthToDateOf = (ship: string, date: string) => JSON.parse(readFileSync(join(ship, manifestName('day', date)), 'utf8')).monthToDate;
 
 /** A tarball of one job host summary row for job 9999 of install `u-span` on `host` at `day` (`YYYY-MM-DD`). */
@@ -523,7 +528,7 @@ describe('month-to-date sheet rows', () => {
   it('the ready rows are the sheet aggregations of the merged usage tables; the audit names the tarballs they were built from', async () => {
     const { ship, storage } = fixtureShip('ready-rows');
     await rollDays(storage, '2024-03-01', '2024-04-01', false);
-    const merged = monthToDateOf(ship, readdirSync(join(ship, 'rollups/_inputs/period=day')).sort().at(-1)!.replace(/^date=|\.json$/g, ''));
+    const merged = monthToDateOf(ship, dayManifestDates(ship).at(-1)!);
     await using db = await openDuckDb();
     const read = (name: string) => `read_parquet('${join(ship, name)}', hive_partitioning = false)`;
     const same = async (a: string, b: string) => expect(await db.all(`(${a} EXCEPT ALL ${b}) UNION ALL (${b} EXCEPT ALL ${a})`)).toEqual([]);
@@ -576,7 +581,7 @@ describe('month-to-date sheet rows', () => {
     expect(input.builtFrom.map((t: { name: string }) => t.name).sort()).toEqual(days.flatMap((m) => m.inputs.map((i: { name: string }) => i.name)).sort());
     expect((await verifyReport(storage, all.res.name)).ok).toBe(true);
     // A part that matches its manifest but whose `since` is not a timestamp: the merge no longer stands for its day.
-    const day = readdirSync(join(ship, 'rollups/_inputs/period=day')).sort()[1]!.replace(/^date=|\.json$/g, '');
+    const day = dayManifestDates(ship)[1]!;
     const part = rollupName('data_collection_status', 'day', day);
     {
       await using db = await openDuckDb();
@@ -599,8 +604,8 @@ describe('month-to-date sheet rows', () => {
     const { ship, storage } = fixtureShip('ready-dcs-merge');
     const raw = await build(storage, ship, { month: '2024-03' }, { from: 'raw' });
     await rollDays(storage, '2024-03-01', '2024-04-01', false);
-    const dayFiles = readdirSync(join(ship, 'rollups/_inputs/period=day')).sort();
-    const lastDay = dayFiles.at(-1)!.replace(/^date=|\.json$/g, '');
+    const days = dayManifestDates(ship);
+    const lastDay = days.at(-1)!;
     const manifest = join(ship, manifestName('day', lastDay));
     const withStatus = JSON.parse(readFileSync(manifest, 'utf8'));
     const merged = withStatus.monthToDate.status.name as string;
@@ -617,7 +622,7 @@ describe('month-to-date sheet rows', () => {
       expect(lines.some((l) => l.level === 'warn' && l.fields?.name === merged && /month-to-date data collection status cannot be read/.test(l.msg))).toBe(true);
       // Only the status rows fall back: the sheet rows are still the merge's.
       expect(rollupKinds(damaged.res)).toEqual(READY_PARTS);
-      expect(dayParts(damaged.res)).toHaveLength(dayFiles.length);
+      expect(dayParts(damaged.res)).toHaveLength(days.length);
       expect(rawDays(damaged.res)).toEqual([]);
       expect(damaged.cells).toEqual(raw.cells);
       writeFileSync(join(ship, merged), good);
@@ -643,7 +648,7 @@ describe('month-to-date sheet rows', () => {
     const { ship, storage } = fixtureShip('ready-fallback');
     const raw = await build(storage, ship, { month: '2024-03' }, { from: 'raw' });
     await rollDays(storage, '2024-03-01', '2024-04-01', false);
-    const lastDay = readdirSync(join(ship, 'rollups/_inputs/period=day')).sort().at(-1)!.replace(/^date=|\.json$/g, '');
+    const lastDay = dayManifestDates(ship).at(-1)!;
     const manifest = join(ship, manifestName('day', lastDay));
     const withSheets = JSON.parse(readFileSync(manifest, 'utf8'));
 
