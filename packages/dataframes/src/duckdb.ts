@@ -47,6 +47,17 @@ export interface TallyDuckDb extends AsyncDisposable {
  */
 const { DuckDBInstance: Instance, JSDuckDBValueConverter } = createRequire(import.meta.url)('@duckdb/node-api') as typeof DuckDbApi;
 
+/**
+ * DuckDB's allocator (its own jemalloc) gives freed pages back to the OS within about a second, and
+ * every CSV buffer, hash table and row group of the next statement faults them in again: in a day
+ * rollup of the bench month that was ~3 of its ~6.5 system CPU-s (perf: page faults under the CSV
+ * reads, madvise and TLB flushes). With 30 s, a command reuses its pages while it runs; a long-lived
+ * process still hands them back once idle. Read by jemalloc when DuckDB first allocates, so it is set
+ * before any database opens; a value the user set wins.
+ */
+const DUCKDB_ALLOCATOR_CONF = 'dirty_decay_ms:30000,muzzy_decay_ms:30000';
+process.env.DUCKDB_JE_MALLOC_CONF ??= DUCKDB_ALLOCATOR_CONF;
+
 let counter = 0;
 
 /**

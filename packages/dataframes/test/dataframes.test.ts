@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -569,6 +570,18 @@ describe('loadTarballs', () => {
     } finally {
       await early.close();
     }
+  });
+
+  it("keeps DuckDB's freed pages for 30 s unless the user configured its allocator", () => {
+    // jemalloc reads the variable when DuckDB first allocates: it must be set once the module is loaded.
+    const conf = (env: NodeJS.ProcessEnv) =>
+      execFileSync(process.execPath, ['--import', 'tsx', '-e', `await import(${JSON.stringify(new URL('../src/duckdb.ts', import.meta.url).href)}); process.stdout.write(process.env.DUCKDB_JE_MALLOC_CONF ?? 'unset')`], {
+        env,
+        encoding: 'utf8',
+      });
+    const { DUCKDB_JE_MALLOC_CONF: _, ...without } = process.env;
+    expect(conf(without)).toBe('dirty_decay_ms:30000,muzzy_decay_ms:30000');
+    expect(conf({ ...without, DUCKDB_JE_MALLOC_CONF: 'dirty_decay_ms:0' })).toBe('dirty_decay_ms:0');
   });
 
   it('a database that cannot open rejects its statements with why, and closes without error', async () => {
