@@ -572,13 +572,15 @@ describe('loadTarballs', () => {
     }
   });
 
-  it("keeps DuckDB's freed pages for 30 s unless the user configured its allocator", () => {
-    // jemalloc reads the variable when DuckDB first allocates: it must be set once the module is loaded.
-    const conf = (env: NodeJS.ProcessEnv) =>
-      execFileSync(process.execPath, ['--import', 'tsx', '-e', `await import(${JSON.stringify(new URL('../src/duckdb.ts', import.meta.url).href)}); process.stdout.write(process.env.DUCKDB_JE_MALLOC_CONF ?? 'unset')`], {
-        env,
-        encoding: 'utf8',
-      });
+  it("keeps DuckDB's freed pages for 30 s unless the user configured its allocator, set before the binding loads", () => {
+    // jemalloc reads the variable when DuckDB first allocates, and loading the binding already does:
+    // the child records the variable as it stood when '@duckdb/node-api' was required.
+    const child = [
+      "const Module = (await import('node:module')).default; const load = Module._load; let seen = 'not required';",
+      "Module._load = function (request, ...rest) { if (request === '@duckdb/node-api') seen = process.env.DUCKDB_JE_MALLOC_CONF ?? 'unset'; return load.call(this, request, ...rest); };",
+      `await import(${JSON.stringify(new URL('../src/duckdb.ts', import.meta.url).href)}); process.stdout.write(seen);`,
+    ].join('\n');
+    const conf = (env: NodeJS.ProcessEnv) => execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', child], { env, encoding: 'utf8' });
     const { DUCKDB_JE_MALLOC_CONF: _, ...without } = process.env;
     expect(conf(without)).toBe('dirty_decay_ms:30000,muzzy_decay_ms:30000');
     expect(conf({ ...without, DUCKDB_JE_MALLOC_CONF: 'dirty_decay_ms:0' })).toBe('dirty_decay_ms:0');
