@@ -13,7 +13,7 @@ import { DirectoryStorage } from '@tally/storage';
 import { metricsUtilityTarballs } from '@tally/testkit';
 import tar from 'tar-stream';
 import { RecordCounter } from '../src/extract-file.js';
-import { extractionWorkerRunning } from '../src/extract-in-worker.js';
+import { extractionWorkerRunning, holdExtractionWorker } from '../src/extract-in-worker.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 let root: string;
@@ -231,6 +231,41 @@ describe('unsafe and broken tarballs', () => {
       await new Promise((r) => setTimeout(r, 600));
       expect(extractionWorkerRunning(), `round ${round}, idle`).toBe(false);
     }
+  });
+
+  it('keeps the worker thread up while held, idle or not, and stops it once no hold is left', async () => {
+    const path = join(root, 'held.tar.gz');
+    await packTarball(path, [{ name: 'job_host_summary.csv', content: JHS }]);
+    const idle = () => new Promise((r) => setTimeout(r, 600));
+    const first = holdExtractionWorker();
+    const second = holdExtractionWorker();
+    for (const round of [1, 2]) {
+      await using t = await extractTarball(path);
+      expect(await readFile(t.file('job_host_summary.csv')!, 'utf8')).toBe(JHS);
+      await idle();
+      expect(extractionWorkerRunning(), `round ${round}, idle and held`).toBe(true);
+    }
+    first[Symbol.dispose]();
+    first[Symbol.dispose](); // a second dispose releases nothing more
+    await idle();
+    expect(extractionWorkerRunning(), 'one hold left').toBe(true);
+    second[Symbol.dispose]();
+    expect(extractionWorkerRunning(), 'just released').toBe(true);
+    await idle();
+    expect(extractionWorkerRunning(), 'released and idle').toBe(false);
+  });
+
+  it('stops the worker thread once released and idle, even when held before its first job', async () => {
+    const path = join(root, 'held-early.tar.gz');
+    await packTarball(path, [{ name: 'job_host_summary.csv', content: JHS }]);
+    {
+      using _held = holdExtractionWorker();
+      expect(extractionWorkerRunning()).toBe(false); // holding starts nothing
+      await using t = await extractTarball(path);
+      expect(t.records?.get('job_host_summary.csv')).toBe(2);
+    }
+    await new Promise((r) => setTimeout(r, 600));
+    expect(extractionWorkerRunning()).toBe(false);
   });
 
   it('keeps CRLF and a missing final newline byte for byte', async () => {
