@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { addDays, addMonths, isoDate, type Logger, silentLogger, tempdir, thisDay, thisMonth, thisWeek } from '@tally/core';
-import { type ExtractFailure, listTarballs } from '@tally/extractors';
+import { type ExtractFailure, holdExtractionWorker, listTarballs } from '@tally/extractors';
 import type { Store } from '@tally/storage';
 import { contentRollupName, writeContentRollup } from './content-rollup.js';
 import { DataCollectionStatus } from './data-collection-status.js';
@@ -231,7 +231,12 @@ export async function rollup(opts: RollupOptions): Promise<RollupResult> {
       }
     }
   };
-  const lanes = await Promise.allSettled(Array.from({ length: plan.lanes }, lane));
+  // Every period extracts its tarballs between DuckDB statements: one extraction worker for them all.
+  let lanes: PromiseSettledResult<void>[];
+  {
+    using _worker = holdExtractionWorker();
+    lanes = await Promise.allSettled(Array.from({ length: plan.lanes }, lane));
+  }
   // The earliest period's failure, as a run one period after the other would have thrown it.
   const first = errors.sort((a, b) => a.n - b.n)[0];
   if (first) throw first.err;

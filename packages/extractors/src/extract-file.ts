@@ -4,9 +4,9 @@
  * refused as a whole, or a stream error; `extractTarballFile` turns them into ExtractErrors.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform, type TransformCallback, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
@@ -37,7 +37,7 @@ function memberPath(raw: string): string {
   return parts.join('/');
 }
 
-/** Counts bytes flowing through and fails as soon as the shared budget is exceeded. */
+/** Counts bytes as they are read and fails as soon as the shared budget is exceeded. */
 class Budget {
   used = 0;
   constructor(
@@ -48,33 +48,17 @@ class Budget {
     this.used += n;
     if (this.used > this.limit) throw new Refused(`${this.what} exceeds the cap of ${this.limit} bytes`);
   }
-  meter(): Transform {
-    return new Transform({
-      transform: (chunk: Buffer, _enc, cb: TransformCallback) => {
-        try {
-          this.take(chunk.length);
-          cb(null, chunk);
-        } catch (err) {
-          cb(err as Error);
-        }
-      },
-    });
-  }
 }
 
 /**
- * Counts a CSV's records as its bytes flow through: line ends outside double quotes (RFC 4180,
- * where `""` inside a quoted field toggles twice), less the header line.
+ * Counts a CSV's records as its bytes go by: line ends outside double quotes (RFC 4180, where
+ * `""` inside a quoted field toggles twice), less the header line.
  */
-export class RecordCounter extends Transform {
+export class RecordCounter {
   private lines = 0;
   private quoted = false;
   private last = -1;
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.count(chunk);
-    cb(null, chunk);
-  }
-  private count(chunk: Buffer): void {
+  count(chunk: Buffer): void {
     if (chunk.length === 0) return;
     this.last = chunk[chunk.length - 1]!;
     let q = chunk.indexOf(0x22);
@@ -112,26 +96,45 @@ export interface Extracted {
   records: [string, number][];
 }
 
-/** Hashes the bytes flowing through. */
-function hasher(): { stream: Transform; digest: () => { sha256: string; size: number } } {
-  const hash = createHash('sha256');
-  let size = 0;
-  const stream = new Transform({
-    transform(chunk: Buffer, _enc, cb: TransformCallback) {
-      hash.update(chunk);
-      size += chunk.length;
-      cb(null, chunk);
-    },
-  });
-  return { stream, digest: () => ({ sha256: hash.digest('hex'), size }) };
+/** Write all of `chunk` at `position` of the file (a write may be short). */
+async function writeAt(fd: FileHandle, chunk: Buffer, position: number): Promise<void> {
+  for (let at = 0; at < chunk.length; ) at += (await fd.write(chunk, at, chunk.length - at, position + at)).bytesWritten;
 }
 
-const sink = () =>
-  new Writable({
-    write(_chunk, _enc, cb) {
-      cb();
-    },
-  });
+/**
+ * Writes of one member, up to WRITES_IN_FLIGHT at a time, each at its own position: inflating
+ * the next chunks goes on while earlier ones are written (awaiting each write before reading on
+ * left the inflate idle during every write: ~10 % longer per tarball in a loaded A/B).
+ */
+class MemberWriter {
+  private position = 0;
+  private readonly inFlight = new Set<Promise<void>>();
+  private failed: unknown;
+  constructor(private readonly fd: FileHandle) {}
+  async write(chunk: Buffer): Promise<void> {
+    if (this.failed !== undefined) throw this.failed;
+    const p = writeAt(this.fd, chunk, this.position).then(
+      () => void this.inFlight.delete(p),
+      (err: unknown) => {
+        this.inFlight.delete(p);
+        this.failed ??= err;
+      },
+    );
+    this.position += chunk.length;
+    this.inFlight.add(p);
+    if (this.inFlight.size >= WRITES_IN_FLIGHT) await Promise.race(this.inFlight);
+  }
+  /** Wait for every write to settle (never throws). */
+  async settled(): Promise<void> {
+    await Promise.all(this.inFlight);
+  }
+  /** Wait for every write; throws the first write error. */
+  async flush(): Promise<void> {
+    await this.settled();
+    if (this.failed !== undefined) throw this.failed;
+  }
+}
+const WRITES_IN_FLIGHT = 4;
 
 /**
  * Extract the wanted `.csv`/`.json` members of a local `.tar.gz` into `destDir`; returns
@@ -142,6 +145,10 @@ const sink = () =>
  * `maxTotalBytes` of data refuse the whole tarball. Caps are enforced while streaming, so a
  * gzip bomb stops early. Throws an Error whose message says what was wrong; `destDir` may
  * then hold partial files and must be discarded.
+ *
+ * One stream stage per step that needs one (read, inflate, tar): the hash, the byte caps, the
+ * record count and the member writes act on each chunk where it arrives, so a 1 MiB chunk costs
+ * no extra Transform or write stream on the worker's thread.
  */
 export async function extractFile(path: string, destDir: string, limits: FileLimits = {}): Promise<Extracted> {
   const maxMembers = limits.maxMembers ?? DEFAULT_MAX_MEMBERS;
@@ -151,8 +158,25 @@ export async function extractFile(path: string, destDir: string, limits: FileLim
   const raw = new Budget(maxTotal + HEADER_SLACK + maxMembers * 1536, 'uncompressed size');
   const files = new Map<string, string>();
   const records: [string, number][] = [];
-  const read = hasher();
+  const hash = createHash('sha256');
+  let size = 0;
+  const input = createReadStream(path, { highWaterMark: CHUNK });
+  // Large chunks: per-chunk stream overhead, not inflate, dominated with the 16/64 KiB defaults.
+  const gunzip = createGunzip({ chunkSize: CHUNK });
   const extract = tar.extract();
+  // 'data' listeners see every chunk that the pipeline passes on, in order.
+  input.on('data', (chunk: Buffer | string) => {
+    // No encoding is set: always a Buffer.
+    hash.update(chunk);
+    size += chunk.length;
+  });
+  gunzip.on('data', (chunk: Buffer) => {
+    try {
+      raw.take(chunk.length);
+    } catch (err) {
+      gunzip.destroy(err as Error);
+    }
+  });
   let members = 0;
 
   const consume = (async () => {
@@ -169,36 +193,50 @@ export async function extractFile(path: string, destDir: string, limits: FileLim
       } else {
         throw new Refused(`member "${h.name}" is a ${h.type}; only regular files are accepted`);
       }
-      if (keep) {
-        if (files.has(base)) throw new Refused(`member "${base}" appears twice`);
-        const target = join(destDir, base);
-        const write = createWriteStream(target, { flags: 'wx', mode: 0o600, highWaterMark: CHUNK });
-        if (base.endsWith('.csv')) {
-          const counter = new RecordCounter();
-          await pipeline(entry, data.meter(), counter, write);
-          records.push([base, counter.records]);
-        } else await pipeline(entry, data.meter(), write);
-        files.set(base, target);
-      } else {
+      if (!keep) {
         // Skipped data still counts: a bomb hidden in an ignored member must stop too.
-        await pipeline(entry, data.meter(), sink());
+        for await (const chunk of entry as AsyncIterable<Buffer>) data.take(chunk.length);
+        continue;
       }
+      if (files.has(base)) throw new Refused(`member "${base}" appears twice`);
+      const target = join(destDir, base);
+      const counter = base.endsWith('.csv') ? new RecordCounter() : undefined;
+      const fd = await open(target, 'wx', 0o600);
+      const writer = new MemberWriter(fd);
+      try {
+        for await (const chunk of entry as AsyncIterable<Buffer>) {
+          data.take(chunk.length);
+          counter?.count(chunk);
+          await writer.write(chunk);
+        }
+        await writer.flush();
+      } finally {
+        // Every write settled before the descriptor closes, also when the member failed.
+        await writer.settled();
+        await fd.close();
+      }
+      if (counter) records.push([base, counter.records]);
+      files.set(base, target);
     }
   })();
 
-  try {
-    // Large chunks: per-chunk stream overhead, not inflate, dominated with the 16/64 KiB defaults.
-    await Promise.all([
-      pipeline(createReadStream(path, { highWaterMark: CHUNK }), read.stream, createGunzip({ chunkSize: CHUNK }), raw.meter(), extract),
-      consume,
-    ]);
-  } catch (err) {
+  // Either side failing stops the other (a destroyed extract ends both); wait for both to settle.
+  const stop = (err: unknown) => {
     extract.destroy();
-    await consume.catch(() => {});
+    throw err;
+  };
+  const settled = await Promise.allSettled([pipeline(input, gunzip, extract).catch(stop), consume.catch(stop)]);
+  const errors = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as unknown] : []));
+  if (errors.length > 0) {
+    // The cause, not the other side's "destroyed" or "premature close" that it led to.
+    const err = errors.find((e) => e instanceof Refused) ?? errors.find((e) => !STOPPED.has((e as { code?: string }).code ?? '')) ?? errors[0];
     throw err instanceof Refused ? err : new Error(describeStreamError(err), { cause: err });
   }
-  return { files: [...files], records, ...read.digest() };
+  return { files: [...files], records, sha256: hash.digest('hex'), size };
 }
+
+/** Error codes of a stream ended because another stream of the extraction failed. */
+const STOPPED = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'PREMATURE_CLOSE', 'STREAM_DESTROYED']);
 
 function describeStreamError(err: unknown): string {
   const code = (err as { code?: string }).code;

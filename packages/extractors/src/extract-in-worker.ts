@@ -9,15 +9,29 @@ interface Pending {
 
 /**
  * One lazily started worker thread shared by every extraction of the process. It keeps the
- * process alive only while jobs are pending, and is stopped once idle for IDLE_MS: its heap
- * would otherwise keep the last inflate buffers (~0.1 GB) while a report aggregates. If it dies,
- * pending jobs fail and the next job starts a new one.
+ * process alive only while jobs are pending, and is stopped once idle for IDLE_MS and not held
+ * (see `holdExtractionWorker`): its heap would otherwise keep the last inflate buffers (~0.1 GB)
+ * while a report aggregates. If it dies, pending jobs fail and the next job starts a new one.
  */
 let worker: Worker | undefined;
 const pending = new Map<number, Pending>();
 let nextId = 0;
 let idle: NodeJS.Timeout | undefined;
+let holds = 0;
 const IDLE_MS = 250;
+
+/** Stop `w` after IDLE_MS unless a job or a hold comes first. */
+function stopWhenIdle(w: Worker): void {
+  clearTimeout(idle);
+  if (pending.size > 0 || holds > 0) return;
+  idle = setTimeout(() => {
+    if (worker === w && pending.size === 0 && holds === 0) {
+      worker = undefined;
+      void w.terminate();
+    }
+  }, IDLE_MS);
+  idle.unref();
+}
 
 function start(): Worker {
   const w = import.meta.url.endsWith('.ts')
@@ -33,13 +47,7 @@ function start(): Worker {
     pending.delete(reply.id);
     if (pending.size === 0) {
       w.unref();
-      idle = setTimeout(() => {
-        if (worker === w && pending.size === 0) {
-          worker = undefined;
-          void w.terminate();
-        }
-      }, IDLE_MS);
-      idle.unref();
+      stopWhenIdle(w);
     }
     if ('error' in reply) p.reject(new Error(reply.error));
     else p.resolve(reply.extracted);
@@ -68,7 +76,27 @@ export function extractInWorker(path: string, destDir: string, limits: FileLimit
   });
 }
 
-/** Is the worker thread up (for tests: it stops once idle)? */
+/**
+ * Keep the extraction worker up until the handle is disposed, for a caller that extracts again
+ * soon: a day rollup extracts once per day with ~0.5 s of DuckDB work in between, and a worker
+ * started anew for each day (thread, module loading, a fresh heap) doubled the extraction's CPU.
+ * A held worker still lets the process exit; once nothing holds it, it stops when idle as before.
+ */
+export function holdExtractionWorker(): Disposable {
+  holds += 1;
+  clearTimeout(idle);
+  let held = true;
+  return {
+    [Symbol.dispose]() {
+      if (!held) return;
+      held = false;
+      holds -= 1;
+      if (worker) stopWhenIdle(worker);
+    },
+  };
+}
+
+/** Is the worker thread up (for tests: it stops once idle and not held)? */
 export function extractionWorkerRunning(): boolean {
   return worker !== undefined;
 }

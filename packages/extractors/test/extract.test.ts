@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { Readable, Writable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { ExtractError } from '@tally/core';
@@ -13,7 +13,7 @@ import { DirectoryStorage } from '@tally/storage';
 import { metricsUtilityTarballs } from '@tally/testkit';
 import tar from 'tar-stream';
 import { RecordCounter } from '../src/extract-file.js';
-import { extractionWorkerRunning } from '../src/extract-in-worker.js';
+import { extractionWorkerRunning, holdExtractionWorker } from '../src/extract-in-worker.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 let root: string;
@@ -233,6 +233,41 @@ describe('unsafe and broken tarballs', () => {
     }
   });
 
+  it('keeps the worker thread up while held, idle or not, and stops it once no hold is left', async () => {
+    const path = join(root, 'held.tar.gz');
+    await packTarball(path, [{ name: 'job_host_summary.csv', content: JHS }]);
+    const idle = () => new Promise((r) => setTimeout(r, 600));
+    const first = holdExtractionWorker();
+    const second = holdExtractionWorker();
+    for (const round of [1, 2]) {
+      await using t = await extractTarball(path);
+      expect(await readFile(t.file('job_host_summary.csv')!, 'utf8')).toBe(JHS);
+      await idle();
+      expect(extractionWorkerRunning(), `round ${round}, idle and held`).toBe(true);
+    }
+    first[Symbol.dispose]();
+    first[Symbol.dispose](); // a second dispose releases nothing more
+    await idle();
+    expect(extractionWorkerRunning(), 'one hold left').toBe(true);
+    second[Symbol.dispose]();
+    expect(extractionWorkerRunning(), 'just released').toBe(true);
+    await idle();
+    expect(extractionWorkerRunning(), 'released and idle').toBe(false);
+  });
+
+  it('stops the worker thread once released and idle, even when held before its first job', async () => {
+    const path = join(root, 'held-early.tar.gz');
+    await packTarball(path, [{ name: 'job_host_summary.csv', content: JHS }]);
+    {
+      using _held = holdExtractionWorker();
+      expect(extractionWorkerRunning()).toBe(false); // holding starts nothing
+      await using t = await extractTarball(path);
+      expect(t.records?.get('job_host_summary.csv')).toBe(2);
+    }
+    await new Promise((r) => setTimeout(r, 600));
+    expect(extractionWorkerRunning()).toBe(false);
+  });
+
   it('keeps CRLF and a missing final newline byte for byte', async () => {
     const path = join(root, 'crlf.tar.gz');
     await packTarball(path, [{ name: './job_host_summary.csv', content: JHS }]);
@@ -260,13 +295,35 @@ describe('what an extraction tells about the tarball it read', () => {
     expect(Object.fromEntries(t.records ?? [])).toEqual({ 'job_host_summary.csv': 2, 'main_jobevent.csv': 3, 'main_host.csv': 0 });
   });
 
+  it('writes a member of many chunks byte for byte, and one beside a file already there not at all', async () => {
+    const path = join(root, 'big.tar.gz');
+    // ~9 MiB in lines of varying length: several 1 MiB chunks, each written at its own offset.
+    const lines = Array.from({ length: 120_000 }, (_, i) => `${i},${'x'.repeat(i % 97)},"q${i % 7 === 0 ? '\n' : ''}"`);
+    const csv = `id,pad,note\n${lines.join('\n')}\n`;
+    await packTarball(path, [
+      { name: 'job_host_summary.csv', content: csv },
+      { name: 'main_host.csv', content: csv.slice(0, 3_000_000) },
+    ]);
+    await using t = await extractTarball(path);
+    const digest = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+    expect(digest(await readFile(t.file('job_host_summary.csv')!))).toBe(digest(csv));
+    expect(digest(await readFile(t.file('main_host.csv')!))).toBe(digest(csv.slice(0, 3_000_000)));
+    expect(t.records?.get('job_host_summary.csv')).toBe(120_000);
+
+    const { extractFile } = await import('../src/extract-file.js');
+    const dest = await mkdtemp(join(root, 'taken-'));
+    await writeFile(join(dest, 'main_host.csv'), 'mine');
+    await expect(extractFile(path, dest)).rejects.toThrow(/EEXIST/);
+    expect(await readFile(join(dest, 'main_host.csv'), 'utf8')).toBe('mine');
+  });
+
   it('counts records across chunk boundaries, whatever the chunking', async () => {
     const csv = `h\n${Array.from({ length: 500 }, (_, i) => (i % 3 === 0 ? `"q\n${i}"` : `${i}`)).join('\n')}\n`;
     for (const size of [1, 2, 7, 64, csv.length]) {
       const counter = new RecordCounter();
       const chunks: Buffer[] = [];
       for (let i = 0; i < csv.length; i += size) chunks.push(Buffer.from(csv.slice(i, i + size)));
-      await pipeline(Readable.from(chunks), counter, new Writable({ write: (_c, _e, cb) => cb() }));
+      for (const chunk of chunks) counter.count(chunk);
       expect(counter.records, `chunks of ${size}`).toBe(500);
     }
   });
