@@ -179,6 +179,8 @@ export interface PremergedMonth {
   jobs?: string;
   /** Some job is in two of these days: the month gets no merge. */
   overlap: boolean;
+  /** The day whose recorded merge it extends, if any. */
+  base?: string;
 }
 
 /**
@@ -198,31 +200,40 @@ export async function premergeMonth(
 ): Promise<PremergedMonth | undefined> {
   const manifests = await monthManifests(month, at, at.settled);
   const recorded = manifests.map(dayOf);
-  const done = at.from?.days.length ?? 0;
+  if (at.from?.overlap || recorded.some((d) => d === undefined) || manifests.some((m) => m.usage?.content)) return undefined;
+  const days = recorded as MonthToDateDay[];
+  if (at.from && !sameDays(at.from.days, days.slice(0, at.from.days.length))) return undefined;
+  // The first step starts from the latest recorded merge that still matches its days, as the merge at the end would.
+  const recordedBase = at.from ? -1 : latestMatching(manifests, days, manifests.length);
+  const done = at.from?.days.length ?? recordedBase + 1;
   const add = manifests.slice(done, done + at.days);
-  if (add.length === 0 || at.from?.overlap || done + add.length < 2) return undefined;
-  if (recorded.some((d) => d === undefined) || manifests.some((m) => m.usage?.content)) return undefined;
-  if (at.from && !sameDays(at.from.days, recorded.slice(0, done) as MonthToDateDay[])) return undefined;
+  if (add.length === 0 || done + add.length < 2) return undefined;
   const fetched: LocalFile[] = [];
   try {
     const files = { hosts: at.from?.hosts ? [at.from.hosts] : [], jobs: at.from?.jobs ? [at.from.jobs] : [] };
-    for (const m of add) {
-      const [h, j] = [await fetchChecked(at.storage, m.usage!.hosts), await fetchChecked(at.storage, m.usage!.jobs)];
-      for (const f of [h, j]) if (f) fetched.push(f);
-      if (!h || !j) return undefined;
-      files.hosts.push(h.path);
-      files.jobs.push(j.path);
+    const base = recordedBase >= 0 ? manifests[recordedBase]! : undefined;
+    for (const [h, j] of [...(base ? [[base.monthToDate!.hosts, base.monthToDate!.jobs]] : []), ...add.map((m) => [m.usage!.hosts, m.usage!.jobs])]) {
+      const [hf, jf] = [await fetchChecked(at.storage, h!), await fetchChecked(at.storage, j!)];
+      for (const f of [hf, jf]) if (f) fetched.push(f);
+      if (!hf || !jf) return undefined;
+      files.hosts.push(hf.path);
+      files.jobs.push(jf.path);
     }
-    const days = recorded.slice(0, done + add.length) as MonthToDateDay[];
-    // `from`'s jobs file holds no job twice (it was checked so): one more file among these.
-    if (await usageRollupsOverlap(db, files.jobs)) return { days, overlap: true };
-    const out = { hosts: join(at.dir, `premerged-hosts-${month}-${days.length}.parquet`), jobs: join(at.dir, `premerged-jobs-${month}-${days.length}.parquet`) };
+    const merged = { days: days.slice(0, done + add.length), ...(base ? { base: base.date } : at.from?.base ? { base: at.from.base } : {}) };
+    // A merge's jobs file holds no job twice (it was checked so): one more file among these.
+    if (await usageRollupsOverlap(db, files.jobs)) return { ...merged, overlap: true };
+    const n = merged.days.length;
+    const out = { hosts: join(at.dir, `premerged-hosts-${month}-${n}.parquet`), jobs: join(at.dir, `premerged-jobs-${month}-${n}.parquet`) };
     await mergeHostsAndJobs(db, files, out);
-    return { days, ...out, overlap: false };
+    return { ...merged, ...out, overlap: false };
   } finally {
     for (const f of fetched) await f.release();
   }
 }
+
+/** The index of the latest of the first `upTo` days whose recorded month-to-date merge still matches its days (`recorded`), or -1. */
+const latestMatching = (manifests: readonly RollupManifest[], recorded: readonly MonthToDateDay[], upTo: number) =>
+  manifests.slice(0, upTo).findLastIndex((m, i) => m.monthToDate !== undefined && sameDays(m.monthToDate.days, recorded.slice(0, i + 1)));
 
 async function writeMonthToDate(db: TallyDuckDb, month: string, at: MonthToDateAt, premerged: PremergedMonth | undefined): Promise<void> {
   const manifests = await monthManifests(month, at);
@@ -231,7 +242,7 @@ async function writeMonthToDate(db: TallyDuckDb, month: string, at: MonthToDateA
   const recorded = days as MonthToDateDay[];
   const last = manifests.at(-1)!;
   // The latest merge that still matches its days: merged again with the days after it.
-  const matching = (upTo: number) => manifests.slice(0, upTo).findLastIndex((m, i) => m.monthToDate !== undefined && sameDays(m.monthToDate.days, recorded.slice(0, i + 1)));
+  const matching = (upTo: number) => latestMatching(manifests, recorded, upTo);
   let base = matching(manifests.length);
   const fetched: LocalFile[] = [];
   try {
@@ -257,7 +268,7 @@ async function writeMonthToDate(db: TallyDuckDb, month: string, at: MonthToDateA
     const statusPart = rows.data_collection_status === undefined ? {} : { status: await part('data_collection_status') };
     const monthToDate: MonthToDate = { hosts, jobs, sheets, ...merged, ...statusPart, days: recorded, inputs: manifests.flatMap((m) => m.inputs) };
     await at.storage.put(manifestName('day', last.date, at.prefix), { dict: { ...last, monthToDate } });
-    const from = base < 0 ? 'days' : manifests[base]!.date;
+    const from = early ? (early.base ?? 'days') : base < 0 ? 'days' : manifests[base]!.date;
     at.logger.debug('month-to-date usage written', { date: last.date, days: recorded.length, from, ...(early ? { premerged: early.days.length } : {}), hosts: rows.hosts });
   } finally {
     for (const f of fetched) await f.release();

@@ -95,10 +95,12 @@ export function directJobs(from: string, and = ''): string {
 
 /** Does some job (install_uuid, job id) appear in two of these periods' jobs files? */
 export async function usageRollupsOverlap(db: Pick<TallyDuckDb, 'all'>, jobsFiles: readonly string[]): Promise<boolean> {
-  if (jobsFiles.length < 2) return false;
+  const files = [...new Set(jobsFiles)];
+  if (files.length < 2) return false;
+  // Each file by its index in the list: a distinct count of file names cost ~2x the CPU.
   const [r] = await db.all<{ n: bigint }>(
-    `SELECT count(*) AS n FROM (SELECT u, j FROM read_parquet([${jobsFiles.map(literal).join(', ')}], filename = true)
-     GROUP BY u, j HAVING count(DISTINCT filename) > 1)`,
+    `SELECT count(*) AS n FROM (SELECT u, j FROM read_parquet([${files.map(literal).join(', ')}])
+     GROUP BY u, j HAVING min(file_index) <> max(file_index))`,
   );
   return Number(r?.n ?? 0) > 0;
 }

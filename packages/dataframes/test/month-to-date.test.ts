@@ -18,11 +18,13 @@ beforeAll(() => {
 afterAll(() => rmSync(base, { recursive: true, force: true }));
 
 /** A ship of the fixture tarballs with March rolled up by day (one lane: nothing merged ahead). */
-async function rolledMarch(name: string): Promise<{ ship: string; storage: DirectoryStorage; last: string }> {
+async function rolledMarch(name: string, runs: readonly string[] = ['2024-03-01', '2024-04-01']): Promise<{ ship: string; storage: DirectoryStorage; last: string }> {
   const ship = join(base, name);
   cpSync(join(metricsUtilityTarballs().base, 'data'), join(ship, 'data'), { recursive: true });
   const storage = new DirectoryStorage({ base: ship });
-  await rollup({ storage, since: new Date('2024-03-01T00:00:00Z'), until: new Date('2024-04-01T00:00:00Z'), period: 'day', duckdb: { threads: 1 } });
+  for (const [i, since] of runs.slice(0, -1).entries()) {
+    await rollup({ storage, since: new Date(`${since}T00:00:00Z`), until: new Date(`${runs[i + 1]}T00:00:00Z`), period: 'day', duckdb: { threads: 1 } });
+  }
   const last = readdirSync(join(ship, 'rollups/_inputs/period=day'))
     .map((f) => f.replace(/^date=|\.json$/g, ''))
     .sort()
@@ -81,6 +83,26 @@ describe('month-to-date merge from days merged ahead', () => {
     const again = recordingLogger();
     await writeMonthsToDate(db, [last], { storage, prefix: undefined, dir, logger: again.logger, premerged: new Map([['2024-03', stale]]) });
     expect(again.lines.find((l) => l.msg === 'month-to-date usage written')?.fields?.premerged).toBeUndefined();
+    expect(await mergeOf(db, ship, last)).toEqual(fromDays);
+  }, SLOW);
+
+  it("starts from the latest earlier merge that still matches its days, as the merge at the end does", async () => {
+    const { ship, storage, last } = await rolledMarch('ahead-base', ['2024-03-01', '2024-03-11', '2024-04-01']);
+    await using db = await openDuckDb({ threads: 1 });
+    const fromDays = await mergeOf(db, ship, last);
+    const earlier = readdirSync(join(ship, 'rollups/_inputs/period=day'))
+      .map((f) => f.replace(/^date=|\.json$/g, ''))
+      .filter((d) => d < '2024-03-11')
+      .sort()
+      .at(-1)!;
+    expect(manifestOf(ship, earlier).monthToDate).toBeDefined();
+    dropMerge(ship, last);
+    const dir = mkdtempSync(join(base, 'scratch-'));
+    const ahead = await premerge(db, storage, dir, '2024-03-25', 2);
+    expect(ahead?.base).toBe(earlier);
+    const { logger, lines } = recordingLogger();
+    await writeMonthsToDate(db, [last], { storage, prefix: undefined, dir, logger, premerged: new Map([['2024-03', ahead!]]) });
+    expect(lines.find((l) => l.msg === 'month-to-date usage written')?.fields).toMatchObject({ premerged: ahead!.days.length, from: earlier });
     expect(await mergeOf(db, ship, last)).toEqual(fromDays);
   }, SLOW);
 
