@@ -27,7 +27,7 @@ import { mergeContentRollups } from './content-rollup.js';
 import { DataCollectionStatus } from './data-collection-status.js';
 import { ident, literal, type TallyDuckDb } from './duckdb.js';
 import { hashFile } from './inputs.js';
-import { manifestName, periodWindows, type RollupInput, type RollupKind, type RollupManifest, type RollupManifestPart, readManifest, storePart } from './rollup.js';
+import { manifestName, type PeriodWindow, periodWindows, type RollupInput, type RollupKind, type RollupManifest, type RollupManifestPart, readManifest, storePart } from './rollup.js';
 import { directJobs, mergedUsageHosts, USAGE_PARQUET, usageMergeable, usageRollupsOverlap } from './usage-rollup.js';
 import { hostTotalsSelect, orgTotalsSelect } from './usage-sheets.js';
 
@@ -134,11 +134,12 @@ async function fetchChecked(storage: Store, part: RollupManifestPart): Promise<L
  * latest day rollup, and record it in that day's manifest. A month whose days do not merge
  * exactly gets none (its reports merge per day, or read the job grain).
  */
-export async function writeMonthsToDate(db: TallyDuckDb, dates: readonly string[], at: MonthToDateAt & { premerged?: ReadonlyMap<string, PremergedMonth> | undefined }): Promise<void> {
+export async function writeMonthsToDate(db: TallyDuckDb, dates: readonly string[], at: { storage: Store; prefix: string | undefined; dir: string; logger: Logger }): Promise<void> {
   const months = new Set(dates.map((d) => d.slice(0, 7)));
   for (const month of months) {
+    const [window] = periodWindows(new Date(`${month}-01T00:00:00Z`), new Date(`${month}-02T00:00:00Z`), 'month');
     try {
-      await writeMonthToDate(db, month, at, at.premerged?.get(month));
+      await writeMonthToDate(db, window!, at);
     } catch (err) {
       // A report then merges the days' own usage rollups: the rollup itself stands.
       at.logger.warn('month-to-date usage rollup not written', { month, error: errorMessage(err) });
@@ -146,103 +147,18 @@ export async function writeMonthsToDate(db: TallyDuckDb, dates: readonly string[
   }
 }
 
-/** Where month-to-date merges are read from, written to (`dir`: local scratch) and told about. */
-interface MonthToDateAt {
-  storage: Store;
-  prefix: string | undefined;
-  dir: string;
-  logger: Logger;
-}
-
-/** The day rollups of a month (`YYYY-MM`) that have a manifest, in date order; with `upTo`, only the days before the first it refuses. */
-async function monthManifests(month: string, at: MonthToDateAt, upTo: (date: string) => boolean = () => true): Promise<RollupManifest[]> {
-  const [window] = periodWindows(new Date(`${month}-01T00:00:00Z`), new Date(`${month}-02T00:00:00Z`), 'month');
+async function writeMonthToDate(db: TallyDuckDb, month: PeriodWindow, at: { storage: Store; prefix: string | undefined; dir: string; logger: Logger }): Promise<void> {
   const manifests: RollupManifest[] = [];
-  for (const w of periodWindows(window!.since, window!.until, 'day')) {
-    if (!upTo(w.date)) break;
+  for (const w of periodWindows(month.since, month.until, 'day')) {
     const m = await readManifest(at.storage, 'day', w.date, at.prefix);
     if (m) manifests.push(m);
   }
-  return manifests;
-}
-
-/**
- * The usage hosts and jobs of a month's first day rollups merged (as the month-to-date merge
- * merges them), written by `premergeMonth` while later days were still being rolled up: the
- * month-to-date merge then merges it with the days after it, as it would a matching earlier merge.
- */
-export interface PremergedMonth {
-  /** The days merged, from the month's first, as a month-to-date record names them. */
-  days: MonthToDateDay[];
-  /** Local files, of the month-to-date parts' schema; absent when `overlap`. */
-  hosts?: string;
-  jobs?: string;
-  /** Some job is in two of these days: the month gets no merge. */
-  overlap: boolean;
-  /** The day whose recorded merge it extends, if any. */
-  base?: string;
-}
-
-/**
- * Extend `from` (undefined: none yet) with up to `days` more of a month's (`YYYY-MM`) day
- * rollups, among those before the first one `settled` refuses (one not rolled up yet, or still
- * being rolled up). A rollup's lane does this, a few days at a time, when it runs out of days
- * while the other still works, so that the month-to-date merge after the last day (see
- * `writeMonthsToDate`) reads this merge and the remaining days instead of every day. Only local
- * files are written. Undefined when there is nothing to add or these days would not be merged
- * this way (a day that does not merge, content rollups, `from` no longer the first days, a usage
- * part that does not match its manifest).
- */
-export async function premergeMonth(
-  db: TallyDuckDb,
-  month: string,
-  at: MonthToDateAt & { settled: (date: string) => boolean; from: PremergedMonth | undefined; days: number },
-): Promise<PremergedMonth | undefined> {
-  const manifests = await monthManifests(month, at, at.settled);
-  const recorded = manifests.map(dayOf);
-  if (at.from?.overlap || recorded.some((d) => d === undefined) || manifests.some((m) => m.usage?.content)) return undefined;
-  const days = recorded as MonthToDateDay[];
-  if (at.from && !sameDays(at.from.days, days.slice(0, at.from.days.length))) return undefined;
-  // The first step starts from the latest recorded merge that still matches its days, as the merge at the end would.
-  const recordedBase = at.from ? -1 : latestMatching(manifests, days, manifests.length);
-  const done = at.from?.days.length ?? recordedBase + 1;
-  const add = manifests.slice(done, done + at.days);
-  if (add.length === 0 || done + add.length < 2) return undefined;
-  const fetched: LocalFile[] = [];
-  try {
-    const files = { hosts: at.from?.hosts ? [at.from.hosts] : [], jobs: at.from?.jobs ? [at.from.jobs] : [] };
-    const base = recordedBase >= 0 ? manifests[recordedBase]! : undefined;
-    for (const [h, j] of [...(base ? [[base.monthToDate!.hosts, base.monthToDate!.jobs]] : []), ...add.map((m) => [m.usage!.hosts, m.usage!.jobs])]) {
-      const [hf, jf] = [await fetchChecked(at.storage, h!), await fetchChecked(at.storage, j!)];
-      for (const f of [hf, jf]) if (f) fetched.push(f);
-      if (!hf || !jf) return undefined;
-      files.hosts.push(hf.path);
-      files.jobs.push(jf.path);
-    }
-    const merged = { days: days.slice(0, done + add.length), ...(base ? { base: base.date } : at.from?.base ? { base: at.from.base } : {}) };
-    // A merge's jobs file holds no job twice (it was checked so): one more file among these.
-    if (await usageRollupsOverlap(db, files.jobs)) return { ...merged, overlap: true };
-    const n = merged.days.length;
-    const out = { hosts: join(at.dir, `premerged-hosts-${month}-${n}.parquet`), jobs: join(at.dir, `premerged-jobs-${month}-${n}.parquet`) };
-    await mergeHostsAndJobs(db, files, out);
-    return { ...merged, ...out, overlap: false };
-  } finally {
-    for (const f of fetched) await f.release();
-  }
-}
-
-/** The index of the latest of the first `upTo` days whose recorded month-to-date merge still matches its days (`recorded`), or -1. */
-const latestMatching = (manifests: readonly RollupManifest[], recorded: readonly MonthToDateDay[], upTo: number) =>
-  manifests.slice(0, upTo).findLastIndex((m, i) => m.monthToDate !== undefined && sameDays(m.monthToDate.days, recorded.slice(0, i + 1)));
-
-async function writeMonthToDate(db: TallyDuckDb, month: string, at: MonthToDateAt, premerged: PremergedMonth | undefined): Promise<void> {
-  const manifests = await monthManifests(month, at);
   const days = manifests.map(dayOf);
-  if (manifests.length === 0 || days.some((d) => d === undefined)) return at.logger.debug('month-to-date usage not written: a day does not merge', { month });
+  if (manifests.length === 0 || days.some((d) => d === undefined)) return at.logger.debug('month-to-date usage not written: a day does not merge', { month: month.date });
   const recorded = days as MonthToDateDay[];
   const last = manifests.at(-1)!;
   // The latest merge that still matches its days: merged again with the days after it.
-  const matching = (upTo: number) => latestMatching(manifests, recorded, upTo);
+  const matching = (upTo: number) => manifests.slice(0, upTo).findLastIndex((m, i) => m.monthToDate !== undefined && sameDays(m.monthToDate.days, recorded.slice(0, i + 1)));
   let base = matching(manifests.length);
   const fetched: LocalFile[] = [];
   try {
@@ -253,12 +169,10 @@ async function writeMonthToDate(db: TallyDuckDb, month: string, at: MonthToDateA
       if (await intact(at.storage, last.monthToDate!, { content, status }, fetched)) return;
       base = matching(manifests.length - 1);
     }
-    // A merge of the first days made while the last ones were rolled up, when it goes further than the recorded one.
-    const early = premerged && !content && premerged.days.length > base + 1 && sameDays(premerged.days, recorded.slice(0, premerged.days.length)) ? premerged : undefined;
-    const files = await fetchInputs(at.storage, manifests, { base, content, ...(early?.overlap === false ? { premerged: early } : {}) }, fetched);
-    if (!files) return at.logger.warn('month-to-date usage not written: a usage rollup does not match its manifest', { month });
+    const files = await fetchInputs(at.storage, manifests, { base, content }, fetched);
+    if (!files) return at.logger.warn('month-to-date usage not written: a usage rollup does not match its manifest', { month: month.date });
     if (files.base === undefined) base = -1;
-    if (early?.overlap || (await usageRollupsOverlap(db, files.jobs))) return at.logger.debug('month-to-date usage not written: a job is in two days', { month });
+    if (await usageRollupsOverlap(db, files.jobs)) return at.logger.debug('month-to-date usage not written: a job is in two days', { month: month.date });
     const local = Object.fromEntries(PARTS.map((p) => [p, join(at.dir, `mtd-${p}-${last.date}.parquet`)])) as Record<MonthToDatePart, string>;
     const rows = await mergeUsage(db, files, local);
     const part = (which: MonthToDatePart) => storePart(at.storage, monthToDateName(which, last.date, at.prefix), local[which], rows[which]!);
@@ -268,8 +182,7 @@ async function writeMonthToDate(db: TallyDuckDb, month: string, at: MonthToDateA
     const statusPart = rows.data_collection_status === undefined ? {} : { status: await part('data_collection_status') };
     const monthToDate: MonthToDate = { hosts, jobs, sheets, ...merged, ...statusPart, days: recorded, inputs: manifests.flatMap((m) => m.inputs) };
     await at.storage.put(manifestName('day', last.date, at.prefix), { dict: { ...last, monthToDate } });
-    const from = early ? (early.base ?? 'days') : base < 0 ? 'days' : manifests[base]!.date;
-    at.logger.debug('month-to-date usage written', { date: last.date, days: recorded.length, from, ...(early ? { premerged: early.days.length } : {}), hosts: rows.hosts });
+    at.logger.debug('month-to-date usage written', { date: last.date, days: recorded.length, from: base < 0 ? 'days' : manifests[base]!.date, hosts: rows.hosts });
   } finally {
     for (const f of fetched) await f.release();
   }
@@ -308,12 +221,7 @@ interface MergeInputs {
  * `content` has the content merge of its days if they had content rollups) and the usage (and
  * content) parts of the days after it, else every day's. Undefined when a part does not match.
  */
-async function fetchInputs(
-  storage: Store,
-  manifests: readonly RollupManifest[],
-  at: { base: number; content: boolean; premerged?: PremergedMonth },
-  fetched: LocalFile[],
-): Promise<MergeInputs | undefined> {
+async function fetchInputs(storage: Store, manifests: readonly RollupManifest[], at: { base: number; content: boolean }, fetched: LocalFile[]): Promise<MergeInputs | undefined> {
   const get = async (part: RollupManifestPart) => {
     const local = await fetchChecked(storage, part);
     if (local) fetched.push(local);
@@ -323,12 +231,7 @@ async function fetchInputs(
   let from = 0;
   const merged = at.base >= 0 ? manifests[at.base]!.monthToDate! : undefined;
   const lacksContent = (m: MonthToDate) => at.content && !m.content && manifests.slice(0, at.base + 1).some((d) => d.usage?.content);
-  if (at.premerged?.hosts && at.premerged.jobs) {
-    // Local files of this run, merged from the days' parts as they were checked then.
-    out.hosts.push(at.premerged.hosts);
-    out.jobs.push(at.premerged.jobs);
-    from = at.premerged.days.length;
-  } else if (merged && !lacksContent(merged)) {
+  if (merged && !lacksContent(merged)) {
     const [h, j, c] = [await get(merged.hosts), await get(merged.jobs), at.content && merged.content ? await get(merged.content) : null];
     if (h && j && c !== undefined) {
       out.base = at.base;
@@ -359,25 +262,19 @@ async function fetchInputs(
  * with `content` the days' content rollups merged into one.
  */
 async function mergeUsage(db: TallyDuckDb, files: MergeInputs, out: Record<MonthToDatePart, string>): Promise<Partial<Record<MonthToDatePart, number>>> {
-  const { hosts, jobs } = await mergeHostsAndJobs(db, files, out);
+  const read = (list: readonly string[]) => `read_parquet([${list.map(literal).join(', ')}], hive_partitioning = false)`;
+  const hosts = await db.run(
+    `COPY (SELECT o, t, h, CAST(n AS BIGINT) AS n, tr, f, l, jc_first, jc_last FROM (${mergedUsageHosts(read(files.hosts))}))
+       TO ${literal(out.hosts)} (${USAGE_PARQUET})`,
+  );
+  // No job is in two of them: the jobs files are concatenated.
+  const jobs = await db.run(`COPY (SELECT o, t, u, j, direct FROM ${read(files.jobs)}) TO ${literal(out.jobs)} (${USAGE_PARQUET})`);
   const [merged, mergedJobs] = [read([out.hosts]), `(${directJobs(read([out.jobs]))})`];
   const sheetHosts = await db.run(`COPY (${hostTotalsSelect(merged)}) TO ${literal(out.sheet_hosts)} (${USAGE_PARQUET})`);
   const sheetOrgs = await db.run(`COPY (${orgTotalsSelect(merged, mergedJobs)}) TO ${literal(out.sheet_orgs)} (${USAGE_PARQUET})`);
   const content = files.content?.length ? { content: await mergeContentRollups(db, files.content, out.content) } : {};
   const status = files.status.length ? { data_collection_status: await mergeStatus(db, files.status, out.data_collection_status) } : {};
   return { hosts, jobs, sheet_hosts: sheetHosts, sheet_orgs: sheetOrgs, ...content, ...status };
-}
-
-const read = (list: readonly string[]) => `read_parquet([${list.map(literal).join(', ')}], hive_partitioning = false)`;
-
-/** The usage hosts files merged and the jobs files (no job in two of them) concatenated, into `out`; returns the rows written. */
-async function mergeHostsAndJobs(db: TallyDuckDb, files: { hosts: readonly string[]; jobs: readonly string[] }, out: { hosts: string; jobs: string }): Promise<{ hosts: number; jobs: number }> {
-  const hosts = await db.run(
-    `COPY (SELECT o, t, h, CAST(n AS BIGINT) AS n, tr, f, l, jc_first, jc_last FROM (${mergedUsageHosts(read(files.hosts))}))
-       TO ${literal(out.hosts)} (${USAGE_PARQUET})`,
-  );
-  const jobs = await db.run(`COPY (SELECT o, t, u, j, direct FROM ${read(files.jobs)}) TO ${literal(out.jobs)} (${USAGE_PARQUET})`);
-  return { hosts, jobs };
 }
 
 /** The days' data_collection_status parts' rows in one file, read as a report adds a part (`addParquetFiles`); returns its rows. */

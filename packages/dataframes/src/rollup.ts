@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { addDays, addMonths, errorMessage, isoDate, type Logger, silentLogger, tempdir, thisDay, thisMonth, thisWeek } from '@tally/core';
+import { addDays, addMonths, isoDate, type Logger, silentLogger, tempdir, thisDay, thisMonth, thisWeek } from '@tally/core';
 import { type ExtractFailure, listTarballs } from '@tally/extractors';
 import type { Store } from '@tally/storage';
 import { contentRollupName, writeContentRollup } from './content-rollup.js';
@@ -12,7 +12,7 @@ import { type HashedObject, hashFile, hashObject, listObject, type ReadProgress 
 import { type LoadResult, loadExtracted, withExtracted } from './load.js';
 import { MainHost } from './main-host.js';
 import { MainJobevent } from './main-jobevent.js';
-import { type MonthToDate, type PremergedMonth, premergeMonth, writeMonthsToDate } from './month-to-date.js';
+import { type MonthToDate, writeMonthsToDate } from './month-to-date.js';
 import { usageRollupName, writeUsageRollup } from './usage-rollup.js';
 
 export type RollupPeriod = 'day' | 'week' | 'month';
@@ -210,18 +210,7 @@ export const ROLLUP_MEMORY_LIMIT = '512MB';
 export async function rollup(opts: RollupOptions): Promise<RollupResult> {
   const windows = periodWindows(opts.since, opts.until, opts.period);
   const plan = lanePlan(opts.duckdb, windows.length);
-  const run: RollupRun = {
-    opts,
-    windows,
-    result: { parts: [], tarballs: [], failures: [] },
-    rows: 0,
-    order: new InOrder(),
-    tmp: '',
-    rolling: new Set(),
-    rolled: new Set(),
-    premerged: new Map(),
-  };
-  const monthsToDate = opts.period === 'day' && opts.usage !== false;
+  const run: RollupRun = { opts, windows, result: { parts: [], tarballs: [], failures: [] }, rows: 0, order: new InOrder(), tmp: '' };
   await using tmp = await tempdir('tally-rollup');
   run.tmp = tmp.path;
   let next = 0;
@@ -233,19 +222,14 @@ export async function rollup(opts: RollupOptions): Promise<RollupResult> {
     const dfs = (opts.kinds ?? ROLLUP_KINDS).map((k) => createDataframe(k, db, { reachableOnly: opts.reachableOnly }));
     while (errors.length === 0 && next < windows.length) {
       const n = next++;
-      run.rolling.add(n);
       try {
         await rollWindow(run, dfs, n);
-        run.rolled.add(n);
       } catch (err) {
         errors.push({ n, err });
       } finally {
-        run.rolling.delete(n);
         run.order.done(n);
       }
     }
-    // Out of periods while another lane still rolls one up: this core would idle until then.
-    if (monthsToDate && errors.length === 0 && run.rolling.size > 0) await premerge(run, db);
   };
   const lanes = await Promise.allSettled(Array.from({ length: plan.lanes }, lane));
   // The earliest period's failure, as a run one period after the other would have thrown it.
@@ -253,45 +237,12 @@ export async function rollup(opts: RollupOptions): Promise<RollupResult> {
   if (first) throw first.err;
   for (const l of lanes) if (l.status === 'rejected') throw l.reason;
   const dates = run.result.parts.filter((p) => p.kind === 'job_host_summary').map((p) => p.date);
-  if (monthsToDate && dates.length > 0) {
+  if (opts.period === 'day' && opts.usage !== false && dates.length > 0) {
     await using db = await openDuckDb({ ...opts.duckdb, memoryLimit: opts.duckdb?.memoryLimit ?? ROLLUP_MEMORY_LIMIT });
-    await writeMonthsToDate(db, dates, { storage: opts.storage, prefix: opts.prefix, dir: tmp.path, logger: opts.logger ?? silentLogger, premerged: run.premerged });
+    await writeMonthsToDate(db, dates, { storage: opts.storage, prefix: opts.prefix, dir: tmp.path, logger: opts.logger ?? silentLogger });
   }
   return run.result;
 }
-
-/**
- * Merge, for the month-to-date merge at the end (see month-to-date.ts), the usage rollups of
- * the days of each month a lane still rolls a day of, up to that day (those the run has not
- * rolled up yet, or still rolls, are not read): the merge at the end then reads that and the
- * last days instead of the whole month, after the last day instead of also while. Nothing is
- * stored; a failure only leaves the merge at the end to read every day.
- */
-async function premerge(run: RollupRun, db: TallyDuckDb): Promise<void> {
-  const inRun = new Map(run.windows.map((w, i) => [w.date, i]));
-  const settled = (date: string) => {
-    const i = inRun.get(date);
-    return i === undefined || run.rolled.has(i);
-  };
-  const log = run.opts.logger ?? silentLogger;
-  const months = new Set([...run.rolling].map((i) => run.windows[i]!.date.slice(0, 7)));
-  const at = { storage: run.opts.storage, prefix: run.opts.prefix, dir: run.tmp, logger: log, settled, days: PREMERGE_DAYS };
-  for (const month of months) {
-    try {
-      // A few days at a time: the merge at the end waits at most for one such step once the last day is rolled up.
-      while (run.rolling.size > 0) {
-        const merged = await premergeMonth(db, month, { ...at, from: run.premerged.get(month) });
-        if (!merged) break;
-        run.premerged.set(month, merged);
-      }
-    } catch (err) {
-      log.debug('month-to-date usage not merged ahead', { month, error: errorMessage(err) });
-    }
-  }
-}
-
-/** Days merged ahead in one step (see `premerge`): a week of the bench's days took ~0.2 CPU-s. */
-const PREMERGE_DAYS = 7;
 
 /**
  * Periods rolled at once, and each one's DuckDB settings. A period's DuckDB statements use
@@ -322,11 +273,6 @@ interface RollupRun {
   rows: number;
   order: InOrder;
   tmp: string;
-  /** Periods being rolled up, and those rolled up (by index). */
-  rolling: Set<number>;
-  rolled: Set<number>;
-  /** Months whose first days were merged ahead of their month-to-date merge (see `premerge`). */
-  premerged: Map<string, PremergedMonth>;
 }
 
 /**
