@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { addRollups, type Dataframe, JobHostSummary, loadTarballs, openDuckDb, rollup, type TallyDuckDb } from '@tally/dataframes';
 import { packTarball } from '@tally/testkit';
 import { DirectoryStorage } from '@tally/storage';
-import { GOOD_JHS, HOSTILE_JHS, VALID_JHS } from '@tally/testkit';
+import { csvLines, GOOD_JHS, HOSTILE_JHS, JHS_HEADER_12, jhsRow, VALID_JHS } from '@tally/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 let dir: string;
@@ -76,6 +76,24 @@ describe('hostile CSVs next to a good tarball', () => {
       expect(got.rolledRows).toEqual(good.rolledRows);
     });
   }
+
+  it('a count that is not whole in a row left out as unreachable still refuses the tarball; an empty count is none', async () => {
+    // "0,5" reads as the DOUBLE 0.5 (the decimal separator is ','), so only the whole-number test refuses it.
+    const csv = csvLines(JHS_HEADER_12, jhsRow(1, 'b1'), jhsRow(2, 'b2', { dark: '1', ok: '0', rescued: '0', failures: '"0,5"' }));
+    const got = await outcome(await lake(csv));
+    for (const failures of [got.loaded.failures, got.rolled.failures]) {
+      expect(failures).toHaveLength(1);
+      expect(failures[0]).toMatchObject({ file: OTHER, member: 'job_host_summary.csv' });
+      expect(failures[0]!.error).toMatch(/column failures is not an integer: 0\.5/);
+    }
+    expect(got.rows).toEqual(good.rows);
+    expect(got.rolledRows).toEqual(good.rolledRows);
+    const empty = await outcome(await lake(csvLines(JHS_HEADER_12, jhsRow(1, 'e1', { ok: '', skipped: '' }), jhsRow(2, 'e2', { dark: '' }))));
+    const zero = await outcome(await lake(csvLines(JHS_HEADER_12, jhsRow(1, 'e1', { ok: '0', skipped: '0' }), jhsRow(2, 'e2', { dark: '0' }))));
+    expect(empty.loaded.failures).toEqual([]);
+    expect(empty.rows).toEqual(zero.rows);
+    expect(empty.rolledRows).toEqual(zero.rolledRows);
+  });
 
   for (const c of VALID_JHS) {
     it(`${c.name} is valid: the tarball loads as its plain form does`, async () => {
