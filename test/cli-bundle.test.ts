@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -49,6 +49,33 @@ describe('the bundled tally bin', () => {
   it('prints the version of @tally/cli', async () => {
     const { version } = JSON.parse(readFileSync(join(root, 'packages/cli/package.json'), 'utf8'));
     expect((await tally(bundled, '--version')).stdout.trim()).toBe(version);
+  });
+
+  it("configures DuckDB's allocator before its binding loads, unless the user did", async () => {
+    // jemalloc reads DUCKDB_JE_MALLOC_CONF when DuckDB first allocates, and loading the binding already does:
+    // the hook records the variable as it stood when the binding was loaded.
+    const dir = mkdtempSync(join(tmpdir(), 'tally-allocator-'));
+    try {
+      const hook = join(dir, 'hook.cjs');
+      writeFileSync(
+        hook,
+        [
+          "const Module = require('node:module'); const load = Module._load; let seen = 'never loaded';",
+          "Module._load = function (request, ...rest) { if (seen === 'never loaded' && /node-bindings/.test(request)) seen = process.env.DUCKDB_JE_MALLOC_CONF ?? 'unset'; return load.call(this, request, ...rest); };",
+          "process.on('exit', () => process.stderr.write('allocator: ' + seen + '\\n'));",
+        ].join('\n'),
+      );
+      const { DUCKDB_JE_MALLOC_CONF: _, ...without } = env(dir);
+      const seen = async (extra: Record<string, string>) => {
+        const args = ['--require', hook, bundle, 'rollup', '--since', '2024-03-01', '--until', '2024-03-02', '--period', 'day'];
+        const { stderr } = await exec('node', args, { cwd: dir, env: { ...without, ...extra } });
+        return /allocator: (.*)/.exec(stderr)?.[1];
+      };
+      expect(await seen({})).toBe('dirty_decay_ms:30000,muzzy_decay_ms:30000');
+      expect(await seen({ DUCKDB_JE_MALLOC_CONF: 'dirty_decay_ms:0' })).toBe('dirty_decay_ms:0');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('rolls up and reports the same workbook and audit trail as the command run in-process', async () => {

@@ -1,4 +1,6 @@
 /** Bench stage: roll daily tarballs of a month up into month Parquet (job_host_summary). */
+// First, as in the `tally` bin: DuckDB's allocator as the command configures it.
+import '../../packages/cli/src/duckdb-allocator.js';
 import { parseArgs } from 'node:util';
 import { rollup } from '@tally/dataframes';
 import { DirectoryStorage } from '@tally/storage';

@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// First: it configures DuckDB's allocator, which must happen before the binding loads.
+import './duckdb-allocator.js';
 import { run } from './main.js';
 
 const code = await run(process.argv.slice(2));

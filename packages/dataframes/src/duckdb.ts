@@ -41,17 +41,6 @@ export interface TallyDuckDb extends AsyncDisposable {
 }
 
 /**
- * DuckDB's allocator (its own jemalloc) gives freed pages back to the OS within about a second, and
- * every CSV buffer, hash table and row group of the next statement faults them in again: in a day
- * rollup of the bench month that was ~3 of its ~6.5 system CPU-s (perf: page faults under the CSV
- * reads, madvise and TLB flushes). With 30 s, a command reuses its pages while it runs; a long-lived
- * process still hands them back once idle. Read by jemalloc when DuckDB first allocates, which loading
- * the binding already does: so it is set before the `require` below. A value the user set wins.
- */
-const DUCKDB_ALLOCATOR_CONF = 'dirty_decay_ms:30000,muzzy_decay_ms:30000';
-process.env.DUCKDB_JE_MALLOC_CONF ??= DUCKDB_ALLOCATOR_CONF;
-
-/**
  * The binding is CommonJS, loaded with `require`: an ESM `import` of it makes Node's ESM loader
  * also lex every file its index re-exports (cjs-module-lexer, ~120 of them) and cost 2–2.5× the
  * CPU of `require` (measured 380–480 against 150–200 CPU-ms on a busy host), at every start.

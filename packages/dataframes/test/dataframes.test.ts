@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -570,20 +569,6 @@ describe('loadTarballs', () => {
     } finally {
       await early.close();
     }
-  });
-
-  it("keeps DuckDB's freed pages for 30 s unless the user configured its allocator, set before the binding loads", () => {
-    // jemalloc reads the variable when DuckDB first allocates, and loading the binding already does:
-    // the child records the variable as it stood when '@duckdb/node-api' was required.
-    const child = [
-      "const Module = (await import('node:module')).default; const load = Module._load; let seen = 'not required';",
-      "Module._load = function (request, ...rest) { if (request === '@duckdb/node-api') seen = process.env.DUCKDB_JE_MALLOC_CONF ?? 'unset'; return load.call(this, request, ...rest); };",
-      `await import(${JSON.stringify(new URL('../src/duckdb.ts', import.meta.url).href)}); process.stdout.write(seen);`,
-    ].join('\n');
-    const conf = (env: NodeJS.ProcessEnv) => execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', child], { env, encoding: 'utf8' });
-    const { DUCKDB_JE_MALLOC_CONF: _, ...without } = process.env;
-    expect(conf(without)).toBe('dirty_decay_ms:30000,muzzy_decay_ms:30000');
-    expect(conf({ ...without, DUCKDB_JE_MALLOC_CONF: 'dirty_decay_ms:0' })).toBe('dirty_decay_ms:0');
   });
 
   it('a database that cannot open rejects its statements with why, and closes without error', async () => {
