@@ -6,7 +6,7 @@ import type { ExtractedTarball } from '@tally/extractors';
 import type { Table } from 'apache-arrow';
 import { CsvError, csvHasRows, explainCsvError, integerColumns, integerTypes, readCsvSql, readMemberHeader } from './csv.js';
 import { ident, isOutOfMemory, literal, type TallyDuckDb } from './duckdb.js';
-import { pairsToJson, PAIRS_TYPE, wholeNumber } from './sql.js';
+import { PAIRS_TYPE, PARQUET_V2, pairsToJson, wholeNumber } from './sql.js';
 import type { BatchContext, Column } from './types.js';
 
 /** Write `mapping` (host name → host name) into a new table `name` (from_name, to_name), replacing it; returns `name`. */
@@ -548,19 +548,13 @@ export abstract class Dataframe {
   }
 
   /**
-   * Parquet 2 encodings: timestamps and counts delta-encoded (the automation times were half of
-   * the job-grain file written plain, 76 against 38 MB a month). A dictionary only for a column
-   * with at most 256 distinct values in a row group (organizations, templates, installs):
-   * building one (and a bloom filter from it) for host names cost ~20 % of a day's
-   * scan-and-write CPU, while the columns with one read back faster. (Parquet 2 with no
-   * dictionary at all fails in DuckDB 1.5: "not enough space in buffer".) Together: ~11 % less
-   * CPU for 6 days' scan-and-write, ~25 % less for the three reads of a month's file that follow.
-   * Row groups of 32k rows instead of DuckDB's 122,880: the writer buffers a whole row group,
-   * and the smaller one cost ~15 % less CPU for the same rows (6 days of job host summaries).
+   * `PARQUET_V2` (see sql.ts), in row groups of 32k rows instead of DuckDB's 122,880: the writer
+   * buffers a whole row group, and the smaller one cost ~15 % less CPU for the same rows (6 days
+   * of job host summaries).
    */
   private copyToParquet(select: string, order: string, path: string): Promise<number> {
     return this.db.run(
-      `COPY (SELECT * FROM (${select}) ${order}) TO ${literal(path)} (FORMAT parquet, COMPRESSION zstd, PARQUET_VERSION v2, DICTIONARY_SIZE_LIMIT 256, ROW_GROUP_SIZE 32768)`,
+      `COPY (SELECT * FROM (${select}) ${order}) TO ${literal(path)} (${PARQUET_V2}, ROW_GROUP_SIZE 32768)`,
     );
   }
 

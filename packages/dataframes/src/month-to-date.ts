@@ -28,7 +28,8 @@ import { DataCollectionStatus } from './data-collection-status.js';
 import { ident, literal, type TallyDuckDb } from './duckdb.js';
 import { hashFile } from './inputs.js';
 import { manifestName, type PeriodWindow, periodWindows, type RollupInput, type RollupKind, type RollupManifest, type RollupManifestPart, readManifest, storePart } from './rollup.js';
-import { directJobs, mergedUsageHosts, USAGE_PARQUET, usageMergeable, usageRollupsOverlap } from './usage-rollup.js';
+import { PARQUET_V2 } from './sql.js';
+import { directJobs, mergedUsageHosts, usageMergeable, usageRollupsOverlap } from './usage-rollup.js';
 import { hostTotalsSelect, orgTotalsSelect } from './usage-sheets.js';
 
 type MonthToDatePart = 'hosts' | 'jobs' | 'sheet_hosts' | 'sheet_orgs' | 'content' | 'data_collection_status';
@@ -265,13 +266,13 @@ async function mergeUsage(db: TallyDuckDb, files: MergeInputs, out: Record<Month
   const read = (list: readonly string[]) => `read_parquet([${list.map(literal).join(', ')}], hive_partitioning = false)`;
   const hosts = await db.run(
     `COPY (SELECT o, t, h, CAST(n AS BIGINT) AS n, tr, f, l, jc_first, jc_last FROM (${mergedUsageHosts(read(files.hosts))}))
-       TO ${literal(out.hosts)} (${USAGE_PARQUET})`,
+       TO ${literal(out.hosts)} (${PARQUET_V2})`,
   );
   // No job is in two of them: the jobs files are concatenated.
-  const jobs = await db.run(`COPY (SELECT o, t, u, j, direct FROM ${read(files.jobs)}) TO ${literal(out.jobs)} (${USAGE_PARQUET})`);
+  const jobs = await db.run(`COPY (SELECT o, t, u, j, direct FROM ${read(files.jobs)}) TO ${literal(out.jobs)} (${PARQUET_V2})`);
   const [merged, mergedJobs] = [read([out.hosts]), `(${directJobs(read([out.jobs]))})`];
-  const sheetHosts = await db.run(`COPY (${hostTotalsSelect(merged)}) TO ${literal(out.sheet_hosts)} (${USAGE_PARQUET})`);
-  const sheetOrgs = await db.run(`COPY (${orgTotalsSelect(merged, mergedJobs)}) TO ${literal(out.sheet_orgs)} (${USAGE_PARQUET})`);
+  const sheetHosts = await db.run(`COPY (${hostTotalsSelect(merged)}) TO ${literal(out.sheet_hosts)} (${PARQUET_V2})`);
+  const sheetOrgs = await db.run(`COPY (${orgTotalsSelect(merged, mergedJobs)}) TO ${literal(out.sheet_orgs)} (${PARQUET_V2})`);
   const content = files.content?.length ? { content: await mergeContentRollups(db, files.content, out.content) } : {};
   const status = files.status.length ? { data_collection_status: await mergeStatus(db, files.status, out.data_collection_status) } : {};
   return { hosts, jobs, sheet_hosts: sheetHosts, sheet_orgs: sheetOrgs, ...content, ...status };
@@ -282,7 +283,7 @@ async function mergeStatus(db: TallyDuckDb, files: readonly string[], out: strin
   const status = new DataCollectionStatus(db);
   try {
     await status.addParquetFiles(files);
-    return await db.run(`COPY (SELECT * FROM ${ident(status.stagingTable)}) TO ${literal(out)} (${USAGE_PARQUET})`);
+    return await db.run(`COPY (SELECT * FROM ${ident(status.stagingTable)}) TO ${literal(out)} (${PARQUET_V2})`);
   } finally {
     await status.drop();
   }

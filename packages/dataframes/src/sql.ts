@@ -13,6 +13,17 @@ export const ts = (col: string) => {
   const c = ident(col);
   return `CASE WHEN suffix(${c}, '+00') THEN CAST(${c} AS TIMESTAMP) ELSE CAST(CAST(${c} AS TIMESTAMPTZ) AS TIMESTAMP) END`;
 };
+/**
+ * How rollup parts are written: Parquet 2 encodings (timestamps and counts delta-encoded: the
+ * automation times were half of the job-grain file written plain) and a dictionary only for a
+ * column with at most 256 distinct values in a row group (organizations, templates, installs).
+ * Building one (and a bloom filter from it) for host names cost ~20 % of a day's scan-and-write
+ * CPU; Parquet 2 with no dictionary at all fails in DuckDB 1.5 ("not enough space in buffer").
+ * Measured: ~11 % less CPU for 6 days' job-grain scan-and-write and ~25 % less for the reads of a
+ * month's file that follow; a day's usage-hosts file ~20 % less CPU and a third the size.
+ */
+export const PARQUET_V2 = 'FORMAT parquet, COMPRESSION zstd, PARQUET_VERSION v2, DICTIONARY_SIZE_LIMIT 256';
+
 /** Doubles hold every integer of at most 53 bits exactly; the CSV reader reads count columns as DOUBLE. */
 const EXACT = 9007199254740992;
 

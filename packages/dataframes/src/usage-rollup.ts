@@ -14,17 +14,9 @@
  */
 import { literal, type TallyDuckDb } from './duckdb.js';
 import { DIRECT } from './job-host-summary.js';
+import { PARQUET_V2 } from './sql.js';
 import type { RollupManifest } from './rollup.js';
 import { USAGE_TABLES, usageSelects } from './usage.js';
-
-/**
- * How the usage rollups and the month-to-date merges are written: Parquet 2 encodings (times
- * delta-encoded) and a dictionary only for columns of few values (organizations, templates;
- * not host names). A day's hosts file took ~20 % less CPU to write than with DuckDB's defaults
- * (Parquet 1, a dictionary for every column) and is a third the size; the month-to-date merge
- * reads the days' files back no slower.
- */
-export const USAGE_PARQUET = 'FORMAT parquet, COMPRESSION zstd, PARQUET_VERSION v2, DICTIONARY_SIZE_LIMIT 256';
 
 /** `rollups/usage_{hosts|jobs}/period={period}/date={date}/part-0.parquet` (beside the kinds' Hive trees). */
 export function usageRollupName(which: 'hosts' | 'jobs', period: string, date: string, prefix = 'rollups'): string {
@@ -48,7 +40,7 @@ export async function writeUsageRollup(
   const src = `read_parquet(${literal(jhsParquet)})`;
   const eventJobs = eventsParquet ? ` UNION SELECT install_uuid, job_remote_id FROM read_parquet(${literal(eventsParquet)})` : '';
   // Each table streams from its aggregation into Parquet: a table built first cost as much again to copy.
-  const hostRows = await db.run(`COPY (${usageSelects(src).hosts}) TO ${literal(out.hosts)} (${USAGE_PARQUET})`);
+  const hostRows = await db.run(`COPY (${usageSelects(src).hosts}) TO ${literal(out.hosts)} (${PARQUET_V2})`);
   // The jobs table, the jobs without a DIRECT row and the INDIRECT count come from one read of
   // the rows (three reads cost ~30 % more): per (o, t, u, j), a DIRECT row if any (DIRECT is
   // the smaller type) and the INDIRECT rows counted.
@@ -63,7 +55,7 @@ export async function writeUsageRollup(
       `COPY (WITH d AS MATERIALIZED (${usageSelects(perJob).jobs})
          SELECT o, t, u, j, true AS direct FROM d
          UNION ALL SELECT NULL::VARCHAR, NULL::VARCHAR, u, j, false FROM (
-           SELECT install_uuid AS u, job_remote_id AS j FROM ${perJob}${eventJobs} EXCEPT SELECT u, j FROM d)) TO ${literal(out.jobs)} (${USAGE_PARQUET})`,
+           SELECT install_uuid AS u, job_remote_id AS j FROM ${perJob}${eventJobs} EXCEPT SELECT u, j FROM d)) TO ${literal(out.jobs)} (${PARQUET_V2})`,
     );
     const [c] = await db.all<{ k: bigint | null }>(`SELECT sum(indirect_rows) AS k FROM ${perJob}`);
     return { hosts: hostRows, jobs: jobRows, indirectRows: Number(c?.k ?? 0) };
