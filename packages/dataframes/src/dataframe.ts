@@ -328,6 +328,38 @@ export abstract class Dataframe {
   }
 
   /**
+   * Do the staged scans' rows group, each alone, into rows whose derived columns (see `Column`)
+   * all hold their derived value? Then a part of them leaves those columns out. Default false.
+   */
+  protected get plainScans(): boolean {
+    return false;
+  }
+
+  /**
+   * SELECT of `relation`, which holds the columns `present`, as exactly `columns` (typed, in
+   * order): a derived column is its value where there is one, else derived; any other absent
+   * column is NULL. The one reading of a part that may leave derived columns out.
+   */
+  protected withDerived(relation: string, present: Iterable<string>): string {
+    const has = new Set(present);
+    const select = this.columns.map((c) => {
+      const col = ident(c.name);
+      const value = has.has(c.name)
+        ? c.derived === undefined ? col : `COALESCE(${col}, ${c.derived})`
+        : (c.derived ?? 'NULL');
+      return `CAST(${value} AS ${c.type}) AS ${col}`;
+    });
+    return `SELECT ${select.join(', ')} FROM ${relation}`;
+  }
+
+  /** The rows of Parquet parts written by this dataframe (any of its versions), as `columns` (see `withDerived`). */
+  async parquetRelation(paths: readonly string[]): Promise<string> {
+    const files = `[${paths.map(literal).join(', ')}]`;
+    const [schema] = await this.db.all<{ names: string[] }>(`SELECT list(DISTINCT name) AS names FROM parquet_schema(${files})`);
+    return `(${this.withDerived(`read_parquet(${files}, union_by_name = true)`, schema?.names ?? [])})`;
+  }
+
+  /**
    * The raw-column relation of a strict CSV read (missing columns NULL, aliases applied): the
    * member's count columns are parsed by the reader (cheaper than text and a cast) and come out as
    * BIGINT (`wholeNumber`), so `prepareSql` must accept them typed; its timestamps (`ts`) fail on
@@ -379,9 +411,10 @@ export abstract class Dataframe {
       bySchema.set(key, [...(bySchema.get(key) ?? []), path]);
     }
     for (const [key, group] of bySchema) {
-      const select = this.columns.map((c, i) => (key[i] === '1' ? `CAST(${ident(c.name)} AS ${c.type})` : `NULL::${c.type}`));
+      const present = this.columns.filter((_, i) => key[i] === '1').map((c) => c.name);
+      const rows = this.withDerived(`read_parquet([${group.map(literal).join(', ')}], union_by_name = true)`, present);
       try {
-        await this.db.run(`INSERT INTO ${ident(this.stagingTable)} (${this.columnList}) SELECT ${select.join(', ')} FROM read_parquet([${group.map(literal).join(', ')}], union_by_name = true)`);
+        await this.db.run(`INSERT INTO ${ident(this.stagingTable)} (${this.columnList}) ${rows}`);
       } catch (err) {
         throw fail(err, group);
       }
@@ -417,10 +450,8 @@ export abstract class Dataframe {
    */
   protected stagedParquetRelation(): string | undefined {
     if (this.pendingParquet.length === 0) return undefined;
-    const present = new Set(this.pendingParquet.flatMap((p) => p.names));
-    const select = this.columns.map((c) => (present.has(c.name) ? `CAST(${ident(c.name)} AS ${c.type})` : `NULL::${c.type}`) + ` AS ${ident(c.name)}`);
     const files = this.pendingParquet.map((p) => literal(p.path)).join(', ');
-    return `(SELECT ${select.join(', ')} FROM read_parquet([${files}], union_by_name = true))`;
+    return `(${this.withDerived(`read_parquet([${files}], union_by_name = true)`, this.pendingParquet.flatMap((p) => p.names))})`;
   }
 
   /** SELECT regrouping `from` (a relation with `columns`) by the index columns. */
@@ -517,14 +548,14 @@ export abstract class Dataframe {
    * of `columns`). Undefined when grouped rows, or Parquet rows added by `addParquet`, exist.
    * Consumes nothing.
    */
-  async pendingRows(): Promise<{ prepared: string; parquet: string | undefined; hasPrepared: boolean } | undefined> {
+  async pendingRows(): Promise<{ prepared: string; parquet: string | undefined; hasPrepared: boolean; raw: boolean } | undefined> {
     await this.init();
     const [n] = await this.db.all<{ t: bigint; s: bigint; r: bigint }>(
       `SELECT (SELECT count(*) FROM ${ident(this.table)}) AS t, (SELECT count(*) FROM ${ident(this.stagingTable)}) AS s, (SELECT count(*) FROM ${ident(this.rawTable)}) AS r`,
     );
     if (Number(n?.t ?? 0) > 0 || Number(n?.s ?? 0) > 0) return undefined;
-    const hasPrepared = Number(n?.r ?? 0) > 0 || this.pendingScans.length > 0;
-    return { prepared: this.rawAndScans(this.pendingScans), parquet: this.stagedParquetRelation(), hasPrepared };
+    const raw = Number(n?.r ?? 0) > 0;
+    return { prepared: this.rawAndScans(this.pendingScans), parquet: this.stagedParquetRelation(), hasPrepared: raw || this.pendingScans.length > 0, raw };
   }
 
   /** Prepared rows of the raw table and of `scans`, as one relation. */
@@ -564,27 +595,30 @@ export abstract class Dataframe {
    * grouping them all fills a hash table far past memory. Instead every row is written reshaped
    * (one read of the CSVs), the written file's fingerprints show which indexes occur more than
    * once, and only when there are such is the file rewritten with just those regrouped.
+   * When the rows are all plain (see `plainScans`), the part leaves the derived columns out: for a
+   * day of job host summaries, 14 % fewer instructions in its scan-and-write.
    * Undefined when not applicable.
    */
   private async singleRowsToParquet(path: string, order: string): Promise<number | undefined> {
     if (this.indexColumns.length === 0) return undefined;
-    const prepared = await this.preparedRelation();
-    const reshaped = prepared === undefined ? undefined : this.singleRowSql(prepared);
+    const pending = await this.pendingRows();
+    const reshaped = pending === undefined || pending.parquet ? undefined : this.singleRowSql(pending.prepared);
     if (reshaped === undefined) return undefined;
     this.pendingScans = [];
     const singles = `${path}.singles`;
     const multi = ident(this.multiTable);
+    const written = this.plainScans && !pending?.raw ? this.columns.filter((c) => c.derived === undefined) : this.columns;
     try {
-      const rows = await this.copyToParquet(this.typedSelect(reshaped), '', singles);
-      const src = `read_parquet(${literal(singles)})`;
+      const rows = await this.copyToParquet(`SELECT ${written.map((c) => ident(c.name)).join(', ')} FROM (${this.typedSelect(reshaped)})`, '', singles);
       await this.db.run(
-        `CREATE OR REPLACE TEMP TABLE ${multi} AS SELECT fp FROM (SELECT ${this.fingerprint} AS fp FROM ${src}) GROUP BY fp HAVING count(*) > 1`,
+        `CREATE OR REPLACE TEMP TABLE ${multi} AS SELECT fp FROM (SELECT ${this.fingerprint} AS fp FROM read_parquet(${literal(singles)})) GROUP BY fp HAVING count(*) > 1`,
       );
       const [m] = await this.db.all<{ n: bigint }>(`SELECT count(*) AS n FROM ${multi}`);
       if (Number(m?.n ?? 0) === 0 && !order) {
         await rename(singles, path);
         return rows;
       }
+      const src = `(${this.withDerived(`read_parquet(${literal(singles)})`, written.map((c) => c.name))})`;
       const once = `SELECT * FROM ${src} WHERE ${this.fingerprint} NOT IN (SELECT fp FROM ${multi})`;
       const several = this.regroupSql(`(SELECT * FROM ${src} WHERE ${this.fingerprint} IN (SELECT fp FROM ${multi}))`);
       return await this.copyToParquet(this.typedSelect(`${once} UNION ALL SELECT * FROM (${several})`), order, path);

@@ -70,6 +70,11 @@ export class JobHostSummary extends Dataframe {
     'install_uuid',
     'job_remote_id',
   ] as const;
+  /**
+   * The derived columns are the lists, as a single prepared DIRECT row groups into them (see
+   * `singleRowSql`): a rollup part of such rows alone leaves them out (`plainScans`); any other
+   * row holds them.
+   */
   readonly columns: readonly Column[] = [
     { name: 'organization_name', type: 'VARCHAR' },
     { name: 'job_template_name', type: 'VARCHAR' },
@@ -83,11 +88,11 @@ export class JobHostSummary extends Dataframe {
     { name: 'last_automation', type: 'TIMESTAMP' },
     { name: 'job_created', type: 'TIMESTAMP' },
     { name: 'managed_node_type', type: 'INTEGER' },
-    { name: 'managed_node_types_set', type: 'VARCHAR[]' },
-    { name: 'canonical_facts', type: PAIRS_TYPE },
-    { name: 'facts', type: PAIRS_TYPE },
-    { name: 'events', type: 'VARCHAR[]' },
-    { name: 'host_names_before_dedup', type: 'VARCHAR[]' },
+    { name: 'managed_node_types_set', type: 'VARCHAR[]', derived: `CASE WHEN managed_node_type = ${DIRECT} THEN ['DIRECT'] ELSE ['INDIRECT'] END` },
+    { name: 'canonical_facts', type: PAIRS_TYPE, derived: `[]::${PAIRS_TYPE}` },
+    { name: 'facts', type: PAIRS_TYPE, derived: `[]::${PAIRS_TYPE}` },
+    { name: 'events', type: 'VARCHAR[]', derived: '[]::VARCHAR[]' },
+    { name: 'host_names_before_dedup', type: 'VARCHAR[]', derived: 'CASE WHEN host_name IS NULL THEN []::VARCHAR[] ELSE [host_name] END' },
   ];
   readonly reachableOnly: boolean;
 
@@ -215,19 +220,25 @@ export class JobHostSummary extends Dataframe {
   }
 
   /**
-   * One prepared row as its own group. An INDIRECT row's lists are made sorted and distinct as
-   * the aggregation's unions make them, so regrouping such rows equals `aggregateSql`; DIRECT
-   * rows have none (and are nearly all rows: no list function runs on them).
+   * One prepared row as its own group: its derived columns (see `columns`), and an INDIRECT row's
+   * lists made sorted and distinct as the aggregation's unions make them, so that regrouping such
+   * rows equals `aggregateSql`. DIRECT rows have no lists (and are nearly all rows: no list
+   * function runs on them).
    */
   protected override singleRowSql(from: string): string {
     const set = (col: string, type: string) =>
-      `CASE WHEN managed_node_type = ${DIRECT} THEN []::${type} ELSE list_sort(list_distinct(COALESCE(${col}, []::${type}))) END`;
-    return (
-      `SELECT ${this.indexColumns.join(', ')}, CAST(host_name IS NOT NULL AS BIGINT), task_runs, created, created, ` +
-      `job_created, managed_node_type, CASE WHEN managed_node_type = ${DIRECT} THEN ['DIRECT'] ELSE ['INDIRECT'] END, ` +
-      `${set('canonical_facts', PAIRS_TYPE)}, ${set('facts', PAIRS_TYPE)}, ${set('events', 'VARCHAR[]')}, ` +
-      `CASE WHEN host_name IS NULL THEN []::VARCHAR[] ELSE [host_name] END FROM ${from}`
-    );
+      `CASE WHEN managed_node_type = ${DIRECT} THEN NULL ELSE list_sort(list_distinct(COALESCE(${col}, []::${type}))) END AS ${col}`;
+    const row =
+      `SELECT ${this.indexColumns.join(', ')}, CAST(host_name IS NOT NULL AS BIGINT) AS host_runs, task_runs, created AS first_automation, ` +
+      `created AS last_automation, job_created, managed_node_type, ${set('canonical_facts', PAIRS_TYPE)}, ${set('facts', PAIRS_TYPE)}, ` +
+      `${set('events', 'VARCHAR[]')} FROM ${from}`;
+    const derivedAlone = ['managed_node_types_set', 'host_names_before_dedup'];
+    return this.withDerived(`(${row})`, this.columns.map((c) => c.name).filter((c) => !derivedAlone.includes(c)));
+  }
+
+  /** Staged scans read job_host_summary.csv alone: DIRECT rows, whose single-row groups hold every derived column as derived. */
+  protected override get plainScans(): boolean {
+    return true;
   }
 
   protected aggregateSql(from: string): string {

@@ -61,8 +61,12 @@ export interface RollupPart {
  * period's tarballs still list with these names and sizes and it was built under the same rule.
  */
 export interface RollupManifest {
-  /** 2 since facts keep their JSON types (`4` apart from `"4"`): a rollup of format 1 is not current. */
-  format: 2;
+  /**
+   * 2 since facts keep their JSON types (`4` apart from `"4"`): a rollup of format 1 is not current.
+   * 3 since a part may leave derived columns out (see `Column.derived`), which a reader of format 2
+   * would take for NULL: format 3 is written, and both are read.
+   */
+  format: 2 | 3;
   period: RollupPeriod;
   date: string;
   /** TALLY_COUNT_UNREACHABLE_HOSTS when it was built: rollups of different rules never mix. */
@@ -127,7 +131,7 @@ export async function readManifest(storage: Store, period: RollupPeriod, date: s
   const local = await storage.get(name);
   try {
     const m = JSON.parse(await readFile(local.path, 'utf8')) as RollupManifest;
-    return m?.format === 2 && Array.isArray(m.inputs) && typeof m.parts === 'object' ? m : undefined;
+    return (m?.format === 2 || m?.format === 3) && Array.isArray(m.inputs) && typeof m.parts === 'object' ? m : undefined;
   } catch {
     return undefined;
   } finally {
@@ -349,7 +353,7 @@ async function rollWindow(run: RollupRun, dfs: readonly Dataframe[], n: number):
     result.tarballs.push(...loaded.tarballs);
     result.failures.push(...loaded.failures);
   });
-  const manifest: RollupManifest = { format: 2, period: opts.period, date: w.date, countUnreachableHosts: !(opts.reachableOnly ?? true), parts: {}, inputs: [] };
+  const manifest: RollupManifest = { format: 3, period: opts.period, date: w.date, countUnreachableHosts: !(opts.reachableOnly ?? true), parts: {}, inputs: [] };
   for (const [i, df] of dfs.entries()) {
     const kind = kinds[i]!;
     const written = files.get(df);

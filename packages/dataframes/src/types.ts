@@ -3,6 +3,12 @@ export interface Column {
   readonly name: string;
   /** DuckDB type, e.g. `VARCHAR`, `BIGINT`, `TIMESTAMP`, `VARCHAR[]`. */
   readonly type: string;
+  /**
+   * SQL over the row's other (underived) columns giving this column's value where a Parquet part
+   * holds NULL in it or leaves it out. A part leaves it out only when the value is that for
+   * every row (see `Dataframe.plainScans`): most rows then cost no write and no read of it.
+   */
+  readonly derived?: string;
 }
 
 /** Per-batch facts a CSV does not carry itself. */

@@ -13,7 +13,7 @@
  * they have content rollups too (see content-rollup.ts).
  */
 import { literal, type TallyDuckDb } from './duckdb.js';
-import { DIRECT } from './job-host-summary.js';
+import { DIRECT, JobHostSummary } from './job-host-summary.js';
 import { PARQUET_V2 } from './sql.js';
 import type { RollupManifest } from './rollup.js';
 import { USAGE_TABLES, usageSelects } from './usage.js';
@@ -37,7 +37,7 @@ export async function writeUsageRollup(
   out: { hosts: string; jobs: string },
   eventsParquet?: string,
 ): Promise<{ hosts: number; jobs: number; indirectRows: number }> {
-  const src = `read_parquet(${literal(jhsParquet)})`;
+  const src = await new JobHostSummary(db).parquetRelation([jhsParquet]);
   const eventJobs = eventsParquet ? ` UNION SELECT install_uuid, job_remote_id FROM read_parquet(${literal(eventsParquet)})` : '';
   // Each table streams from its aggregation into Parquet: a table built first cost as much again to copy.
   const hostRows = await db.run(`COPY (${usageSelects(src).hosts}) TO ${literal(out.hosts)} (${PARQUET_V2})`);

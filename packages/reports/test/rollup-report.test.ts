@@ -204,7 +204,7 @@ describe('reports from rollups', () => {
     const day = readdirSync(join(ship, 'data/2024/04')).sort()[0]!;
     const manifest = JSON.parse(readFileSync(join(ship, manifestName('day', `2024-04-${day}`)), 'utf8'));
     const tarballs = readdirSync(join(ship, `data/2024/04/${day}`)).map((f) => `data/2024/04/${day}/${f}`).sort();
-    expect(manifest).toMatchObject({ format: 2, period: 'day', date: `2024-04-${day}`, countUnreachableHosts: true });
+    expect(manifest).toMatchObject({ format: 3, period: 'day', date: `2024-04-${day}`, countUnreachableHosts: true });
     expect(manifest.parts.job_host_summary.name).toBe(rollupName('job_host_summary', 'day', `2024-04-${day}`));
     expect(manifest.inputs.map((i: { name: string }) => i.name).sort()).toEqual(tarballs);
     for (const i of manifest.inputs) expect(i.sha256).toMatch(/^[0-9a-f]{64}$/);
