@@ -23,7 +23,7 @@ const { values } = parseArgs({
   options: { smoke: { type: 'boolean', default: false }, keep: { type: 'boolean', default: false }, stages: { type: 'string' } },
 });
 const smoke = values.smoke!;
-const STAGES = ['gather', 'package', 'rollup', 'CCSPv2', 'CCSPv2-rollups', 'CCSPv2-events', 'CCSPv2-events-rollups', 'renewal', 'dedup', 'ccsp-dedup'] as const;
+const STAGES = ['gather', 'package', 'rollup', 'rollup-day', 'CCSPv2', 'CCSPv2-rollups', 'CCSPv2-events', 'CCSPv2-events-rollups', 'renewal', 'dedup', 'ccsp-dedup'] as const;
 const chosen = new Set(values.stages ? values.stages.split(',') : STAGES);
 const want = (stage: (typeof STAGES)[number]) => chosen.has(stage);
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -141,7 +141,7 @@ try {
 
   // 4. 30 daily tarballs × 200k rows: rollup and CCSPv2 report vs gzip -dc.
   const lake = join(work, 'lake');
-  if (want('rollup') || want('CCSPv2') || want('CCSPv2-rollups')) {
+  if (want('rollup') || want('rollup-day') || want('CCSPv2') || want('CCSPv2-rollups')) {
   log(`generating ${scale.tarballDays} daily tarballs × ${scale.tarballRows} rows …`);
   const names = await generateTarballs({ out: lake, days: scale.tarballDays, rows: scale.tarballRows, start: new Date('2024-03-01T00:00:00Z') });
   const files = names.map((n) => join(lake, n));
@@ -151,7 +151,7 @@ try {
   const r = check(await measureRuns(node('stage-rollup.ts', ['--ship', lake, '--since', '2024-03-01T00:00:00Z', '--until', '2024-04-01T00:00:00Z']), repeats(3)), 'rollup');
   rows.push({ stage: 'rollup', what: `${total} job_host_summary rows → month Parquet${spread(r)}`, m: r, floor: { what: 'gzip -dc of the tarballs', m: gz }, target: { wallS: 6, rssMiB: 1024 } });
   }
-  if (want('CCSPv2') || want('CCSPv2-rollups')) {
+  if (want('rollup-day') || want('CCSPv2') || want('CCSPv2-rollups')) {
   // What an operator's cron job runs: `tally report` with metrics-utility's environment.
   const reportEnv = {
     ...process.env,
@@ -168,9 +168,13 @@ try {
   raw = check(await measureRuns(tally('report', '--month', '2024-03', '--force', '--from', 'raw'), repeats(5), { env: reportEnv }), 'CCSPv2');
   rows.push({ stage: 'CCSPv2', what: `report over ${total} rows from the tarballs${spread(raw)}`, m: raw, floor: { what: 'gzip -dc of the tarballs', m: gz }, target: { wallS: 8, rssMiB: 1024, ratio: 1.6 } });
   }
+  if (want('rollup-day') || want('CCSPv2-rollups')) {
+  // The operator's nightly `tally rollup --period day` (here over the whole month: every day's job-grain
+  // part, usage tables and the month-to-date merge), which the report from rollups then reads.
+  const day = check(await measureRuns(tally('rollup', '--since', '2024-03-01', '--until', '2024-04-01', '--period', 'day'), repeats(want('rollup-day') ? 3 : 1), { env: reportEnv }), 'rollup --period day');
+  if (want('rollup-day')) rows.push({ stage: 'rollup, day', what: `the same rows → 30 daily rollups${spread(day)}`, m: day, floor: { what: 'gzip -dc of the tarballs', m: gz }, target: { rssMiB: 1024, ratio: 1.5 } });
+  }
   if (want('CCSPv2-rollups')) {
-  // The operator's nightly `tally rollup --period day`, then the month's report from its 30 daily rollups.
-  check(await measure(tally('rollup', '--since', '2024-03-01', '--until', '2024-04-01', '--period', 'day'), { env: reportEnv }), 'rollup --period day');
   const fromRollups = check(await measureRuns(tally('report', '--month', '2024-03', '--force'), repeats(5), { env: reportEnv }), 'CCSPv2 from rollups');
   const vsRaw = raw ? `; ${fmt(fromRollups.wallS / raw.wallS, 2)}× the report from the tarballs` : '';
   rows.push({ stage: 'CCSPv2-rollups', what: `the same report from 30 daily rollups${vsRaw}${spread(fromRollups)}`, m: fromRollups, floor: { what: 'gzip -dc of the tarballs', m: gz }, target: { rssMiB: 300, ratio: 0.15 } });
