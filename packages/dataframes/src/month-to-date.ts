@@ -27,7 +27,7 @@ import { mergeContentRollups } from './content-rollup.js';
 import { DataCollectionStatus } from './data-collection-status.js';
 import { ident, literal, type TallyDuckDb } from './duckdb.js';
 import { hashFile } from './inputs.js';
-import { manifestName, type PeriodWindow, periodWindows, type RollupInput, type RollupKind, type RollupManifest, type RollupManifestPart, readManifest, storePart } from './rollup.js';
+import { manifestName, type PeriodWindow, periodWindows, type RollupInput, type RollupKind, type RollupManifest, type RollupManifestPart, readManifest, type StoredPart, storePart } from './rollup.js';
 import { PARQUET_V2 } from './sql.js';
 import { directJobs, mergedUsageHosts, usageMergeable, usageRollupsOverlap } from './usage-rollup.js';
 import { hostTotalsSelect, orgTotalsSelect } from './usage-sheets.js';
@@ -117,8 +117,17 @@ export function monthToDateCovers(days: readonly RollupManifest[]): { last: Roll
   return out;
 }
 
-/** A stored part fetched and checked against its recorded size and SHA-256; undefined (released) when it does not match. */
-async function fetchChecked(storage: Store, part: RollupManifestPart): Promise<LocalFile | undefined> {
+/**
+ * A stored part fetched and checked against its recorded size and SHA-256; undefined (released)
+ * when it does not match. A part this run stored as recorded (`stored`) is read from the local
+ * file it was stored from: the same bytes, neither fetched nor hashed again.
+ */
+async function fetchChecked(storage: Store, part: RollupManifestPart, stored?: ReadonlyMap<string, StoredPart>): Promise<LocalFile | undefined> {
+  const mine = stored?.get(part.name);
+  if (mine && mine.size === part.size && mine.sha256 === part.sha256) {
+    const release = async () => {};
+    return { path: mine.path, release, [Symbol.asyncDispose]: release };
+  }
   let local: LocalFile;
   try {
     local = await storage.get(part.name);
@@ -130,12 +139,21 @@ async function fetchChecked(storage: Store, part: RollupManifestPart): Promise<L
   return undefined;
 }
 
+/** Where `writeMonthsToDate` reads and writes: `dir` for its local files, `stored` the parts the calling rollup stored (see `fetchChecked`). */
+export interface MonthToDateAt {
+  storage: Store;
+  prefix: string | undefined;
+  dir: string;
+  logger: Logger;
+  stored?: ReadonlyMap<string, StoredPart> | undefined;
+}
+
 /**
  * Write the month-to-date merge of each month of `dates` (days just rolled up) at the month's
  * latest day rollup, and record it in that day's manifest. A month whose days do not merge
  * exactly gets none (its reports merge per day, or read the job grain).
  */
-export async function writeMonthsToDate(db: TallyDuckDb, dates: readonly string[], at: { storage: Store; prefix: string | undefined; dir: string; logger: Logger }): Promise<void> {
+export async function writeMonthsToDate(db: TallyDuckDb, dates: readonly string[], at: MonthToDateAt): Promise<void> {
   const months = new Set(dates.map((d) => d.slice(0, 7)));
   for (const month of months) {
     const [window] = periodWindows(new Date(`${month}-01T00:00:00Z`), new Date(`${month}-02T00:00:00Z`), 'month');
@@ -148,7 +166,7 @@ export async function writeMonthsToDate(db: TallyDuckDb, dates: readonly string[
   }
 }
 
-async function writeMonthToDate(db: TallyDuckDb, month: PeriodWindow, at: { storage: Store; prefix: string | undefined; dir: string; logger: Logger }): Promise<void> {
+async function writeMonthToDate(db: TallyDuckDb, month: PeriodWindow, at: MonthToDateAt): Promise<void> {
   const manifests: RollupManifest[] = [];
   for (const w of periodWindows(month.since, month.until, 'day')) {
     const m = await readManifest(at.storage, 'day', w.date, at.prefix);
@@ -170,7 +188,7 @@ async function writeMonthToDate(db: TallyDuckDb, month: PeriodWindow, at: { stor
       if (await intact(at.storage, last.monthToDate!, { content, status }, fetched)) return;
       base = matching(manifests.length - 1);
     }
-    const files = await fetchInputs(at.storage, manifests, { base, content }, fetched);
+    const files = await fetchInputs(at.storage, manifests, { base, content, stored: at.stored }, fetched);
     if (!files) return at.logger.warn('month-to-date usage not written: a usage rollup does not match its manifest', { month: month.date });
     if (files.base === undefined) base = -1;
     if (await usageRollupsOverlap(db, files.jobs)) return at.logger.debug('month-to-date usage not written: a job is in two days', { month: month.date });
@@ -222,9 +240,14 @@ interface MergeInputs {
  * `content` has the content merge of its days if they had content rollups) and the usage (and
  * content) parts of the days after it, else every day's. Undefined when a part does not match.
  */
-async function fetchInputs(storage: Store, manifests: readonly RollupManifest[], at: { base: number; content: boolean }, fetched: LocalFile[]): Promise<MergeInputs | undefined> {
+async function fetchInputs(
+  storage: Store,
+  manifests: readonly RollupManifest[],
+  at: { base: number; content: boolean; stored: ReadonlyMap<string, StoredPart> | undefined },
+  fetched: LocalFile[],
+): Promise<MergeInputs | undefined> {
   const get = async (part: RollupManifestPart) => {
-    const local = await fetchChecked(storage, part);
+    const local = await fetchChecked(storage, part, at.stored);
     if (local) fetched.push(local);
     return local?.path;
   };
