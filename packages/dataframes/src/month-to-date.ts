@@ -180,6 +180,8 @@ async function writeMonthToDate(db: TallyDuckDb, month: PeriodWindow, at: MonthT
   const matching = (upTo: number) => manifests.slice(0, upTo).findLastIndex((m, i) => m.monthToDate !== undefined && sameDays(m.monthToDate.days, recorded.slice(0, i + 1)));
   let base = matching(manifests.length);
   const fetched: LocalFile[] = [];
+  const storing: Promise<RollupManifestPart>[] = [];
+  const parts = new Map<MonthToDatePart, Promise<RollupManifestPart>>();
   try {
     // Days rolled again into the same bytes leave the last day's merge current, unless its files are damaged (or it has no sheets).
     const content = contentMerges(manifests);
@@ -193,8 +195,14 @@ async function writeMonthToDate(db: TallyDuckDb, month: PeriodWindow, at: MonthT
     if (files.base === undefined) base = -1;
     if (await usageRollupsOverlap(db, files.jobs)) return at.logger.debug('month-to-date usage not written: a job is in two days', { month: month.date });
     const local = Object.fromEntries(PARTS.map((p) => [p, join(at.dir, `mtd-${p}-${last.date}.parquet`)])) as Record<MonthToDatePart, string>;
-    const rows = await mergeUsage(db, files, local);
-    const part = (which: MonthToDatePart) => storePart(at.storage, monthToDateName(which, last.date, at.prefix), local[which], rows[which]!);
+    // Each part is stored (hashed, copied) as soon as it is written, while DuckDB writes the next.
+    const rows = await mergeUsage(db, files, local, (which, n) => {
+      const stored = storePart(at.storage, monthToDateName(which, last.date, at.prefix), local[which], n);
+      stored.catch(() => {}); // awaited below, or settled in `finally` when a later statement fails
+      storing.push(stored);
+      parts.set(which, stored);
+    });
+    const part = (which: MonthToDatePart) => parts.get(which)!;
     const [hosts, jobs] = [await part('hosts'), await part('jobs')];
     const sheets = { hosts: await part('sheet_hosts'), orgs: await part('sheet_orgs') };
     const merged = rows.content === undefined ? {} : { content: await part('content') };
@@ -203,6 +211,7 @@ async function writeMonthToDate(db: TallyDuckDb, month: PeriodWindow, at: MonthT
     await at.storage.put(manifestName('day', last.date, at.prefix), { dict: { ...last, monthToDate } });
     at.logger.debug('month-to-date usage written', { date: last.date, days: recorded.length, from: base < 0 ? 'days' : manifests[base]!.date, hosts: rows.hosts });
   } finally {
+    await Promise.allSettled(storing);
     for (const f of fetched) await f.release();
   }
 }
@@ -283,22 +292,37 @@ async function fetchInputs(
 /**
  * The days' usage tables merged (as the report merges them) into files of the day parts' schema,
  * the usage sheets' rows of that merge (as the report's queries aggregate its usage tables), and
- * with `content` the days' content rollups merged into one.
+ * with `content` the days' content rollups merged into one. `written` is told each file as soon
+ * as it is complete.
  */
-async function mergeUsage(db: TallyDuckDb, files: MergeInputs, out: Record<MonthToDatePart, string>): Promise<Partial<Record<MonthToDatePart, number>>> {
+async function mergeUsage(
+  db: TallyDuckDb,
+  files: MergeInputs,
+  out: Record<MonthToDatePart, string>,
+  written: (which: MonthToDatePart, rows: number) => void,
+): Promise<Partial<Record<MonthToDatePart, number>>> {
   const read = (list: readonly string[]) => `read_parquet([${list.map(literal).join(', ')}], hive_partitioning = false)`;
-  const hosts = await db.run(
-    `COPY (SELECT o, t, h, CAST(n AS BIGINT) AS n, tr, f, l, jc_first, jc_last FROM (${mergedUsageHosts(read(files.hosts))}))
-       TO ${literal(out.hosts)} (${PARQUET_V2})`,
+  const rows: Partial<Record<MonthToDatePart, number>> = {};
+  const copy = async (which: MonthToDatePart, write: Promise<number>) => {
+    const n = await write;
+    rows[which] = n;
+    written(which, n);
+  };
+  await copy(
+    'hosts',
+    db.run(
+      `COPY (SELECT o, t, h, CAST(n AS BIGINT) AS n, tr, f, l, jc_first, jc_last FROM (${mergedUsageHosts(read(files.hosts))}))
+         TO ${literal(out.hosts)} (${PARQUET_V2})`,
+    ),
   );
   // No job is in two of them: the jobs files are concatenated.
-  const jobs = await db.run(`COPY (SELECT o, t, u, j, direct FROM ${read(files.jobs)}) TO ${literal(out.jobs)} (${PARQUET_V2})`);
+  await copy('jobs', db.run(`COPY (SELECT o, t, u, j, direct FROM ${read(files.jobs)}) TO ${literal(out.jobs)} (${PARQUET_V2})`));
   const [merged, mergedJobs] = [read([out.hosts]), `(${directJobs(read([out.jobs]))})`];
-  const sheetHosts = await db.run(`COPY (${hostTotalsSelect(merged)}) TO ${literal(out.sheet_hosts)} (${PARQUET_V2})`);
-  const sheetOrgs = await db.run(`COPY (${orgTotalsSelect(merged, mergedJobs)}) TO ${literal(out.sheet_orgs)} (${PARQUET_V2})`);
-  const content = files.content?.length ? { content: await mergeContentRollups(db, files.content, out.content) } : {};
-  const status = files.status.length ? { data_collection_status: await mergeStatus(db, files.status, out.data_collection_status) } : {};
-  return { hosts, jobs, sheet_hosts: sheetHosts, sheet_orgs: sheetOrgs, ...content, ...status };
+  await copy('sheet_hosts', db.run(`COPY (${hostTotalsSelect(merged)}) TO ${literal(out.sheet_hosts)} (${PARQUET_V2})`));
+  await copy('sheet_orgs', db.run(`COPY (${orgTotalsSelect(merged, mergedJobs)}) TO ${literal(out.sheet_orgs)} (${PARQUET_V2})`));
+  if (files.content?.length) await copy('content', mergeContentRollups(db, files.content, out.content));
+  if (files.status.length) await copy('data_collection_status', mergeStatus(db, files.status, out.data_collection_status));
+  return rows;
 }
 
 /** The days' data_collection_status parts' rows in one file, read as a report adds a part (`addParquetFiles`); returns its rows. */
