@@ -180,8 +180,7 @@ async function writeMonthToDate(db: TallyDuckDb, month: PeriodWindow, at: MonthT
   const matching = (upTo: number) => manifests.slice(0, upTo).findLastIndex((m, i) => m.monthToDate !== undefined && sameDays(m.monthToDate.days, recorded.slice(0, i + 1)));
   let base = matching(manifests.length);
   const fetched: LocalFile[] = [];
-  const storing: Promise<RollupManifestPart>[] = [];
-  const parts = new Map<MonthToDatePart, Promise<RollupManifestPart>>();
+  const storing = new Map<MonthToDatePart, Promise<RollupManifestPart>>();
   try {
     // Days rolled again into the same bytes leave the last day's merge current, unless its files are damaged (or it has no sheets).
     const content = contentMerges(manifests);
@@ -199,10 +198,9 @@ async function writeMonthToDate(db: TallyDuckDb, month: PeriodWindow, at: MonthT
     const rows = await mergeUsage(db, files, local, (which, n) => {
       const stored = storePart(at.storage, monthToDateName(which, last.date, at.prefix), local[which], n);
       stored.catch(() => {}); // awaited below, or settled in `finally` when a later statement fails
-      storing.push(stored);
-      parts.set(which, stored);
+      storing.set(which, stored);
     });
-    const part = (which: MonthToDatePart) => parts.get(which)!;
+    const part = (which: MonthToDatePart) => storing.get(which)!;
     const [hosts, jobs] = [await part('hosts'), await part('jobs')];
     const sheets = { hosts: await part('sheet_hosts'), orgs: await part('sheet_orgs') };
     const merged = rows.content === undefined ? {} : { content: await part('content') };
@@ -211,7 +209,7 @@ async function writeMonthToDate(db: TallyDuckDb, month: PeriodWindow, at: MonthT
     await at.storage.put(manifestName('day', last.date, at.prefix), { dict: { ...last, monthToDate } });
     at.logger.debug('month-to-date usage written', { date: last.date, days: recorded.length, from: base < 0 ? 'days' : manifests[base]!.date, hosts: rows.hosts });
   } finally {
-    await Promise.allSettled(storing);
+    await Promise.allSettled(storing.values());
     for (const f of fetched) await f.release();
   }
 }
