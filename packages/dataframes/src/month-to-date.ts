@@ -27,7 +27,7 @@ import { mergeContentRollups } from './content-rollup.js';
 import { DataCollectionStatus } from './data-collection-status.js';
 import { ident, literal, type TallyDuckDb } from './duckdb.js';
 import { hashFile } from './inputs.js';
-import { manifestName, type PeriodWindow, periodWindows, type RollupInput, type RollupKind, type RollupManifest, type RollupManifestPart, readManifest, storePart } from './rollup.js';
+import { manifestName, type PeriodWindow, periodWindows, type RollupInput, type RollupKind, type RollupManifest, type RollupManifestPart, readManifest, type StoredPart, storePart } from './rollup.js';
 import { PARQUET_V2 } from './sql.js';
 import { directJobs, mergedUsageHosts, usageMergeable, usageRollupsOverlap } from './usage-rollup.js';
 import { hostTotalsSelect, orgTotalsSelect } from './usage-sheets.js';
@@ -117,8 +117,17 @@ export function monthToDateCovers(days: readonly RollupManifest[]): { last: Roll
   return out;
 }
 
-/** A stored part fetched and checked against its recorded size and SHA-256; undefined (released) when it does not match. */
-async function fetchChecked(storage: Store, part: RollupManifestPart): Promise<LocalFile | undefined> {
+/**
+ * A stored part fetched and checked against its recorded size and SHA-256; undefined (released)
+ * when it does not match. A part this run stored as recorded (`stored`) is read from the local
+ * file it was stored from: the same bytes, neither fetched nor hashed again.
+ */
+async function fetchChecked(storage: Store, part: RollupManifestPart, stored?: ReadonlyMap<string, StoredPart>): Promise<LocalFile | undefined> {
+  const mine = stored?.get(part.name);
+  if (mine && mine.size === part.size && mine.sha256 === part.sha256) {
+    const release = async () => {};
+    return { path: mine.path, release, [Symbol.asyncDispose]: release };
+  }
   let local: LocalFile;
   try {
     local = await storage.get(part.name);
@@ -130,12 +139,21 @@ async function fetchChecked(storage: Store, part: RollupManifestPart): Promise<L
   return undefined;
 }
 
+/** Where `writeMonthsToDate` reads and writes: `dir` for its local files, `stored` the parts the calling rollup stored (see `fetchChecked`). */
+export interface MonthToDateAt {
+  storage: Store;
+  prefix: string | undefined;
+  dir: string;
+  logger: Logger;
+  stored?: ReadonlyMap<string, StoredPart> | undefined;
+}
+
 /**
  * Write the month-to-date merge of each month of `dates` (days just rolled up) at the month's
  * latest day rollup, and record it in that day's manifest. A month whose days do not merge
  * exactly gets none (its reports merge per day, or read the job grain).
  */
-export async function writeMonthsToDate(db: TallyDuckDb, dates: readonly string[], at: { storage: Store; prefix: string | undefined; dir: string; logger: Logger }): Promise<void> {
+export async function writeMonthsToDate(db: TallyDuckDb, dates: readonly string[], at: MonthToDateAt): Promise<void> {
   const months = new Set(dates.map((d) => d.slice(0, 7)));
   for (const month of months) {
     const [window] = periodWindows(new Date(`${month}-01T00:00:00Z`), new Date(`${month}-02T00:00:00Z`), 'month');
@@ -148,7 +166,7 @@ export async function writeMonthsToDate(db: TallyDuckDb, dates: readonly string[
   }
 }
 
-async function writeMonthToDate(db: TallyDuckDb, month: PeriodWindow, at: { storage: Store; prefix: string | undefined; dir: string; logger: Logger }): Promise<void> {
+async function writeMonthToDate(db: TallyDuckDb, month: PeriodWindow, at: MonthToDateAt): Promise<void> {
   const manifests: RollupManifest[] = [];
   for (const w of periodWindows(month.since, month.until, 'day')) {
     const m = await readManifest(at.storage, 'day', w.date, at.prefix);
@@ -162,6 +180,7 @@ async function writeMonthToDate(db: TallyDuckDb, month: PeriodWindow, at: { stor
   const matching = (upTo: number) => manifests.slice(0, upTo).findLastIndex((m, i) => m.monthToDate !== undefined && sameDays(m.monthToDate.days, recorded.slice(0, i + 1)));
   let base = matching(manifests.length);
   const fetched: LocalFile[] = [];
+  const storing = new Map<MonthToDatePart, Promise<RollupManifestPart>>();
   try {
     // Days rolled again into the same bytes leave the last day's merge current, unless its files are damaged (or it has no sheets).
     const content = contentMerges(manifests);
@@ -170,13 +189,18 @@ async function writeMonthToDate(db: TallyDuckDb, month: PeriodWindow, at: { stor
       if (await intact(at.storage, last.monthToDate!, { content, status }, fetched)) return;
       base = matching(manifests.length - 1);
     }
-    const files = await fetchInputs(at.storage, manifests, { base, content }, fetched);
+    const files = await fetchInputs(at.storage, manifests, { base, content, stored: at.stored }, fetched);
     if (!files) return at.logger.warn('month-to-date usage not written: a usage rollup does not match its manifest', { month: month.date });
     if (files.base === undefined) base = -1;
     if (await usageRollupsOverlap(db, files.jobs)) return at.logger.debug('month-to-date usage not written: a job is in two days', { month: month.date });
     const local = Object.fromEntries(PARTS.map((p) => [p, join(at.dir, `mtd-${p}-${last.date}.parquet`)])) as Record<MonthToDatePart, string>;
-    const rows = await mergeUsage(db, files, local);
-    const part = (which: MonthToDatePart) => storePart(at.storage, monthToDateName(which, last.date, at.prefix), local[which], rows[which]!);
+    // Each part is stored (hashed, copied) as soon as it is written, while DuckDB writes the next.
+    const rows = await mergeUsage(db, files, local, (which, n) => {
+      const stored = storePart(at.storage, monthToDateName(which, last.date, at.prefix), local[which], n);
+      stored.catch(() => {}); // awaited below, or settled in `finally` when a later statement fails
+      storing.set(which, stored);
+    });
+    const part = (which: MonthToDatePart) => storing.get(which)!;
     const [hosts, jobs] = [await part('hosts'), await part('jobs')];
     const sheets = { hosts: await part('sheet_hosts'), orgs: await part('sheet_orgs') };
     const merged = rows.content === undefined ? {} : { content: await part('content') };
@@ -185,6 +209,7 @@ async function writeMonthToDate(db: TallyDuckDb, month: PeriodWindow, at: { stor
     await at.storage.put(manifestName('day', last.date, at.prefix), { dict: { ...last, monthToDate } });
     at.logger.debug('month-to-date usage written', { date: last.date, days: recorded.length, from: base < 0 ? 'days' : manifests[base]!.date, hosts: rows.hosts });
   } finally {
+    await Promise.allSettled(storing.values());
     for (const f of fetched) await f.release();
   }
 }
@@ -222,9 +247,14 @@ interface MergeInputs {
  * `content` has the content merge of its days if they had content rollups) and the usage (and
  * content) parts of the days after it, else every day's. Undefined when a part does not match.
  */
-async function fetchInputs(storage: Store, manifests: readonly RollupManifest[], at: { base: number; content: boolean }, fetched: LocalFile[]): Promise<MergeInputs | undefined> {
+async function fetchInputs(
+  storage: Store,
+  manifests: readonly RollupManifest[],
+  at: { base: number; content: boolean; stored: ReadonlyMap<string, StoredPart> | undefined },
+  fetched: LocalFile[],
+): Promise<MergeInputs | undefined> {
   const get = async (part: RollupManifestPart) => {
-    const local = await fetchChecked(storage, part);
+    const local = await fetchChecked(storage, part, at.stored);
     if (local) fetched.push(local);
     return local?.path;
   };
@@ -260,22 +290,37 @@ async function fetchInputs(storage: Store, manifests: readonly RollupManifest[],
 /**
  * The days' usage tables merged (as the report merges them) into files of the day parts' schema,
  * the usage sheets' rows of that merge (as the report's queries aggregate its usage tables), and
- * with `content` the days' content rollups merged into one.
+ * with `content` the days' content rollups merged into one. `written` is told each file as soon
+ * as it is complete.
  */
-async function mergeUsage(db: TallyDuckDb, files: MergeInputs, out: Record<MonthToDatePart, string>): Promise<Partial<Record<MonthToDatePart, number>>> {
+async function mergeUsage(
+  db: TallyDuckDb,
+  files: MergeInputs,
+  out: Record<MonthToDatePart, string>,
+  written: (which: MonthToDatePart, rows: number) => void,
+): Promise<Partial<Record<MonthToDatePart, number>>> {
   const read = (list: readonly string[]) => `read_parquet([${list.map(literal).join(', ')}], hive_partitioning = false)`;
-  const hosts = await db.run(
-    `COPY (SELECT o, t, h, CAST(n AS BIGINT) AS n, tr, f, l, jc_first, jc_last FROM (${mergedUsageHosts(read(files.hosts))}))
-       TO ${literal(out.hosts)} (${PARQUET_V2})`,
+  const rows: Partial<Record<MonthToDatePart, number>> = {};
+  const copy = async (which: MonthToDatePart, write: Promise<number>) => {
+    const n = await write;
+    rows[which] = n;
+    written(which, n);
+  };
+  await copy(
+    'hosts',
+    db.run(
+      `COPY (SELECT o, t, h, CAST(n AS BIGINT) AS n, tr, f, l, jc_first, jc_last FROM (${mergedUsageHosts(read(files.hosts))}))
+         TO ${literal(out.hosts)} (${PARQUET_V2})`,
+    ),
   );
   // No job is in two of them: the jobs files are concatenated.
-  const jobs = await db.run(`COPY (SELECT o, t, u, j, direct FROM ${read(files.jobs)}) TO ${literal(out.jobs)} (${PARQUET_V2})`);
+  await copy('jobs', db.run(`COPY (SELECT o, t, u, j, direct FROM ${read(files.jobs)}) TO ${literal(out.jobs)} (${PARQUET_V2})`));
   const [merged, mergedJobs] = [read([out.hosts]), `(${directJobs(read([out.jobs]))})`];
-  const sheetHosts = await db.run(`COPY (${hostTotalsSelect(merged)}) TO ${literal(out.sheet_hosts)} (${PARQUET_V2})`);
-  const sheetOrgs = await db.run(`COPY (${orgTotalsSelect(merged, mergedJobs)}) TO ${literal(out.sheet_orgs)} (${PARQUET_V2})`);
-  const content = files.content?.length ? { content: await mergeContentRollups(db, files.content, out.content) } : {};
-  const status = files.status.length ? { data_collection_status: await mergeStatus(db, files.status, out.data_collection_status) } : {};
-  return { hosts, jobs, sheet_hosts: sheetHosts, sheet_orgs: sheetOrgs, ...content, ...status };
+  await copy('sheet_hosts', db.run(`COPY (${hostTotalsSelect(merged)}) TO ${literal(out.sheet_hosts)} (${PARQUET_V2})`));
+  await copy('sheet_orgs', db.run(`COPY (${orgTotalsSelect(merged, mergedJobs)}) TO ${literal(out.sheet_orgs)} (${PARQUET_V2})`));
+  if (files.content?.length) await copy('content', mergeContentRollups(db, files.content, out.content));
+  if (files.status.length) await copy('data_collection_status', mergeStatus(db, files.status, out.data_collection_status));
+  return rows;
 }
 
 /** The days' data_collection_status parts' rows in one file, read as a report adds a part (`addParquetFiles`); returns its rows. */

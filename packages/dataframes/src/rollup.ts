@@ -6,7 +6,7 @@ import type { Store } from '@tally/storage';
 import { contentRollupName, writeContentRollup } from './content-rollup.js';
 import { DataCollectionStatus } from './data-collection-status.js';
 import type { Dataframe } from './dataframe.js';
-import { type DuckDbOptions, openDuckDb, type TallyDuckDb } from './duckdb.js';
+import { type DuckDbOptions, literal, openDuckDb, type TallyDuckDb } from './duckdb.js';
 import { JobHostSummary } from './job-host-summary.js';
 import { type HashedObject, hashFile, hashObject, listObject, type ReadProgress } from './inputs.js';
 import { type LoadResult, loadExtracted, withExtracted } from './load.js';
@@ -214,43 +214,72 @@ export const ROLLUP_MEMORY_LIMIT = '512MB';
 export async function rollup(opts: RollupOptions): Promise<RollupResult> {
   const windows = periodWindows(opts.since, opts.until, opts.period);
   const plan = lanePlan(opts.duckdb, windows.length);
-  const run: RollupRun = { opts, windows, result: { parts: [], tarballs: [], failures: [] }, rows: 0, order: new InOrder(), tmp: '' };
+  const run: RollupRun = { opts, windows, result: { parts: [], tarballs: [], failures: [] }, rows: 0, order: new InOrder(), tmp: '', stored: new Map() };
   await using tmp = await tempdir('tally-rollup');
   run.tmp = tmp.path;
   let next = 0;
   const errors: { n: number; err: unknown }[] = [];
+  const monthToDate = opts.period === 'day' && opts.usage !== false;
+  let running = plan.lanes;
+  let kept: TallyDuckDb | undefined;
   const lane = async () => {
     // In memory: the grouped rows stream from the CSV scans into Parquet, so no big table is
     // kept; a database file would only add WAL and checkpoint work.
-    await using db = await openDuckDb(plan.duckdb);
-    const dfs = (opts.kinds ?? ROLLUP_KINDS).map((k) => createDataframe(k, db, { reachableOnly: opts.reachableOnly }));
-    while (errors.length === 0 && next < windows.length) {
-      const n = next++;
-      try {
-        await rollWindow(run, dfs, n);
-      } catch (err) {
-        errors.push({ n, err });
-      } finally {
-        run.order.done(n);
+    const db = await openDuckDb(plan.duckdb);
+    try {
+      const dfs = (opts.kinds ?? ROLLUP_KINDS).map((k) => createDataframe(k, db, { reachableOnly: opts.reachableOnly }));
+      while (errors.length === 0 && next < windows.length) {
+        const n = next++;
+        try {
+          await rollWindow(run, dfs, n);
+        } catch (err) {
+          errors.push({ n, err });
+        } finally {
+          run.order.done(n);
+        }
       }
+      // The last lane to finish keeps its database, emptied, for the month-to-date merge: closing
+      // it and opening another (the merge's allocations then faulted in afresh) was serial time.
+      if (--running === 0 && monthToDate && errors.length === 0) {
+        for (const df of dfs) await df.clear();
+        kept = db;
+      }
+    } finally {
+      if (kept !== db) await db.close();
     }
   };
-  // Every period extracts its tarballs between DuckDB statements: one extraction worker for them all.
-  let lanes: PromiseSettledResult<void>[];
-  {
-    using _worker = holdExtractionWorker();
-    lanes = await Promise.allSettled(Array.from({ length: plan.lanes }, lane));
-  }
-  // The earliest period's failure, as a run one period after the other would have thrown it.
-  const first = errors.sort((a, b) => a.n - b.n)[0];
-  if (first) throw first.err;
-  for (const l of lanes) if (l.status === 'rejected') throw l.reason;
-  const dates = run.result.parts.filter((p) => p.kind === 'job_host_summary').map((p) => p.date);
-  if (opts.period === 'day' && opts.usage !== false && dates.length > 0) {
-    await using db = await openDuckDb({ ...opts.duckdb, memoryLimit: opts.duckdb?.memoryLimit ?? ROLLUP_MEMORY_LIMIT });
-    await writeMonthsToDate(db, dates, { storage: opts.storage, prefix: opts.prefix, dir: tmp.path, logger: opts.logger ?? silentLogger });
+  try {
+    // Every period extracts its tarballs between DuckDB statements: one extraction worker for them all.
+    let lanes: PromiseSettledResult<void>[];
+    {
+      using _worker = holdExtractionWorker();
+      lanes = await Promise.allSettled(Array.from({ length: plan.lanes }, lane));
+    }
+    // The earliest period's failure, as a run one period after the other would have thrown it.
+    const first = errors.sort((a, b) => a.n - b.n)[0];
+    if (first) throw first.err;
+    for (const l of lanes) if (l.status === 'rejected') throw l.reason;
+    const dates = run.result.parts.filter((p) => p.kind === 'job_host_summary').map((p) => p.date);
+    if (monthToDate && dates.length > 0) {
+      kept = await monthToDateDb(kept, opts.duckdb);
+      await writeMonthsToDate(kept, dates, { storage: opts.storage, prefix: opts.prefix, dir: tmp.path, logger: opts.logger ?? silentLogger, stored: run.stored });
+    }
+  } finally {
+    await kept?.close();
   }
   return run.result;
+}
+
+/**
+ * The month-to-date merge's database: the last lane's (`kept`) given the whole run's threads and
+ * memory (it runs alone), else a new one.
+ */
+async function monthToDateDb(kept: TallyDuckDb | undefined, duckdb: DuckDbOptions | undefined): Promise<TallyDuckDb> {
+  const settings = { ...duckdb, threads: duckdb?.threads ?? 2, memoryLimit: duckdb?.memoryLimit ?? ROLLUP_MEMORY_LIMIT };
+  if (!kept) return openDuckDb(settings);
+  await kept.run(`SET threads = ${Number(settings.threads)}`);
+  await kept.run(`SET memory_limit = ${literal(settings.memoryLimit)}`);
+  return kept;
 }
 
 /**
@@ -282,6 +311,8 @@ interface RollupRun {
   rows: number;
   order: InOrder;
   tmp: string;
+  /** The parts stored so far, by storage name, with their local files in `tmp`. */
+  stored: Map<string, StoredPart>;
 }
 
 /**
@@ -360,7 +391,7 @@ async function rollWindow(run: RollupRun, dfs: readonly Dataframe[], n: number):
     manifest.parts[kind] = null;
     if (!written) continue;
     const name = rollupName(kind, opts.period, w.date, opts.prefix);
-    manifest.parts[kind] = await storePart(opts.storage, name, written.file, written.rows);
+    manifest.parts[kind] = await storePart(opts.storage, name, written.file, written.rows, run.stored);
     say(() => {
       result.parts.push({ kind, period: opts.period, date: w.date, name, rows: written.rows });
       run.rows += written.rows;
@@ -369,7 +400,7 @@ async function rollWindow(run: RollupRun, dfs: readonly Dataframe[], n: number):
     if (kind === 'job_host_summary' && opts.usage !== false) {
       const started = performance.now();
       const events = [...files].find(([d]) => d.name === 'main_jobevent')?.[1].file;
-      manifest.usage = await storeUsageRollup(df.db, { jhs: written.file, events }, { storage: opts.storage, period: opts.period, date: w.date, prefix: opts.prefix, dir: run.tmp });
+      manifest.usage = await storeUsageRollup(df.db, { jhs: written.file, events }, { storage: opts.storage, period: opts.period, date: w.date, prefix: opts.prefix, dir: run.tmp, stored: run.stored });
       log.debug('usage rollup written', { date: w.date, hosts: manifest.usage?.hosts.rows, ms: Math.round(performance.now() - started) });
     }
   }
@@ -386,7 +417,7 @@ async function rollWindow(run: RollupRun, dfs: readonly Dataframe[], n: number):
 async function storeUsageRollup(
   db: TallyDuckDb,
   parts: { jhs: string; events: string | undefined },
-  at: { storage: Store; period: RollupPeriod; date: string; prefix: string | undefined; dir: string },
+  at: { storage: Store; period: RollupPeriod; date: string; prefix: string | undefined; dir: string; stored: Map<string, StoredPart> },
 ): Promise<RollupManifest['usage']> {
   const local = {
     hosts: join(at.dir, `usage-hosts-${at.date}.parquet`),
@@ -395,7 +426,7 @@ async function storeUsageRollup(
   };
   const written = await writeUsageRollup(db, parts.jhs, local, parts.events);
   const content = parts.events ? await writeContentRollup(db, { jhs: parts.jhs, events: parts.events }, local.content) : undefined;
-  const store = (name: string, file: string, rows: number) => storePart(at.storage, name, file, rows);
+  const store = (name: string, file: string, rows: number) => storePart(at.storage, name, file, rows, at.stored);
   const part = (which: 'hosts' | 'jobs') => store(usageRollupName(which, at.period, at.date, at.prefix), local[which], written[which]);
   return {
     hosts: await part('hosts'),
@@ -405,10 +436,19 @@ async function storeUsageRollup(
   };
 }
 
-/** Store the local file `file` as the rollup part `name`, with the size and SHA-256 a manifest records of it. */
-export async function storePart(storage: Store, name: string, file: string, rows: number): Promise<RollupManifestPart> {
+/** A part stored by this run, with the local file it was stored from (still there). */
+export interface StoredPart extends RollupManifestPart {
+  path: string;
+}
+
+/**
+ * Store the local file `file` as the rollup part `name`, with the size and SHA-256 a manifest
+ * records of it (and in `stored`, when given, with `file`).
+ */
+export async function storePart(storage: Store, name: string, file: string, rows: number, stored?: Map<string, StoredPart>): Promise<RollupManifestPart> {
   const checked = { size: (await stat(file)).size, sha256: await hashFile(file) };
   await storage.put(name, { filename: file });
+  stored?.set(name, { name, rows, ...checked, path: file });
   return { name, rows, ...checked };
 }
 

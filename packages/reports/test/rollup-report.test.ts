@@ -379,7 +379,18 @@ describe('month-to-date usage rollups', () => {
     // March in three runs (the last two one day each, as a nightly rollup): each merge starts from the previous one.
     await roll('2024-03-01', '2024-03-11');
     expect(monthToDateOf(ship, '2024-03-10').days.map((d: { date: string }) => d.date)).toHaveLength(10);
+    // The merge reads the day parts this run stored from its own files: only the earlier merge is fetched.
+    const fetched: string[] = [];
+    const get = storage.get.bind(storage);
+    storage.get = (name) => {
+      fetched.push(name);
+      return get(name);
+    };
     await roll('2024-03-11', '2024-03-18');
+    storage.get = get;
+    expect(fetched.filter((n) => n.startsWith('rollups/usage_')).sort()).toEqual(
+      ['hosts', 'jobs'].map((w) => `rollups/usage_${w}_month_to_date/period=day/date=2024-03-10/part-0.parquet`),
+    );
     await roll('2024-03-18', '2024-03-20');
     const written = lines.filter((l) => l.msg === 'month-to-date usage written').map((l) => l.fields);
     expect(written.map((f) => [f?.date, f?.from])).toEqual([
