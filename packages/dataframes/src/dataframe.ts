@@ -557,7 +557,8 @@ export abstract class Dataframe {
   /** Prepared rows of the raw table and of `scans`, as one relation. */
   private rawAndScans(scans: readonly string[]): string {
     const prepared = this.preparedColumns.map((c) => ident(c.name)).join(', ');
-    return `(${[`SELECT ${prepared} FROM ${ident(this.rawTable)}`, ...scans].join(' UNION ALL ')})`;
+    const raw = this.filled.has(this.rawTable) || scans.length === 0 ? [`SELECT ${prepared} FROM ${ident(this.rawTable)}`] : [];
+    return `(${[...raw, ...scans].join(' UNION ALL ')})`;
   }
 
   /**
