@@ -8,6 +8,17 @@ import type { Column } from './types.js';
  * data_collection_status): raw columns are its columns, each cast by its type.
  */
 export abstract class ConcatenatedDataframe extends Dataframe {
+  /**
+   * Leave every member's CSVs as scans for the next grouping (see `scanMembers`): for a caller
+   * that groups while the extracted files exist, e.g. a rollup, which then copies a day's rows
+   * straight from the scan into Parquet (no insert, count and delete of a raw table).
+   */
+  protected scanAll = false;
+
+  protected override scanMembers(): readonly string[] {
+    return this.scanAll ? this.members : [];
+  }
+
   protected rawColumns(): readonly string[] {
     return this.columns.map((c) => c.name);
   }

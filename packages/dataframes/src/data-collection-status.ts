@@ -15,7 +15,9 @@ export class DataCollectionStatus extends ConcatenatedDataframe {
     { name: 'status', type: 'VARCHAR' },
     { name: 'elapsed', type: 'DOUBLE' },
   ];
-  constructor(db: TallyDuckDb) {
+  /** `scan`: see `ConcatenatedDataframe.scanAll` (default false). */
+  constructor(db: TallyDuckDb, opts: { scan?: boolean } = {}) {
     super(db, db.tableName('data_collection_status'));
+    this.scanAll = opts.scan ?? false;
   }
 }

@@ -62,6 +62,12 @@ export abstract class Dataframe {
   private pendingScans: string[] = [];
   /** Parquet files (grouped rows) staged by `stageParquet` with their columns, read by the next grouping. */
   private pendingParquet: { path: string; names: readonly string[] }[] = [];
+  /**
+   * Of `table`, `stagingTable` and `rawTable`, those that may hold rows (written since last
+   * emptied): the others are neither counted nor emptied. A day's rollup otherwise spent ~20
+   * statements on tables known to be empty.
+   */
+  private filled = new Set<string>();
 
   constructor(db: TallyDuckDb, tablePrefix: string) {
     this.db = db;
@@ -121,6 +127,7 @@ export abstract class Dataframe {
     await this.db.run(`CREATE TABLE ${ident(this.stagingTable)} (${cols})`);
     const raw = this.preparedColumns.map((c) => `${ident(c.name)} ${c.type}`).join(', ');
     await this.db.run(`CREATE TABLE ${ident(this.rawTable)} (${raw})`);
+    this.filled.clear();
     this.ready = true;
     return this;
   }
@@ -169,6 +176,7 @@ export abstract class Dataframe {
     try {
       const params = prepared.includes('$2') ? [path, ctx.installUuid ?? null] : [path];
       const cols = this.preparedColumns.map((c) => ident(c.name)).join(', ');
+      this.filled.add(this.rawTable);
       return await this.db.run(`INSERT INTO ${ident(this.rawTable)} (${cols}) ${prepared}`, params);
     } catch (err) {
       if (isOutOfMemory(err)) throw err;
@@ -277,6 +285,7 @@ export abstract class Dataframe {
     let staged = 0;
     const cols = this.preparedColumns.map((c) => ident(c.name)).join(', ');
     for (const scan of await this.batchScans(tarballs)) {
+      this.filled.add(this.rawTable);
       staged += await this.db.run(`INSERT INTO ${ident(this.rawTable)} (${cols}) ${scan.sql}`);
     }
     return staged;
@@ -293,7 +302,10 @@ export abstract class Dataframe {
     const cols = this.preparedColumns.map((c) => ident(c.name)).join(', ');
     for (const scan of await this.batchScans(tarballs)) {
       if (this.scanMembers().includes(scan.member)) this.pendingScans.push(scan.sql);
-      else await this.db.run(`INSERT INTO ${ident(this.rawTable)} (${cols}) ${scan.sql}`);
+      else {
+        this.filled.add(this.rawTable);
+        await this.db.run(`INSERT INTO ${ident(this.rawTable)} (${cols}) ${scan.sql}`);
+      }
     }
   }
 
@@ -303,18 +315,20 @@ export abstract class Dataframe {
    * after the rollback to restore it.
    */
   checkpoint(): () => void {
-    const [sources, scans, parquet] = [this.sources, [...this.pendingScans], [...this.pendingParquet]];
+    const [sources, scans, parquet, filled] = [this.sources, [...this.pendingScans], [...this.pendingParquet], new Set(this.filled)];
     return () => {
       this.sources = sources;
       this.pendingScans = scans;
       this.pendingParquet = parquet;
+      // Rows a rolled-back DELETE brings back: the tables that held them may hold rows again.
+      for (const t of filled) this.filled.add(t);
     };
   }
 
   /** Remove every raw row and staged scan, keeping grouped rows and Parquet (to read the tarballs again). */
   async clearRaw(): Promise<void> {
     await this.init();
-    await this.db.run(`DELETE FROM ${ident(this.rawTable)}`);
+    await this.empty([this.rawTable]);
     this.pendingScans = [];
   }
 
@@ -414,6 +428,7 @@ export abstract class Dataframe {
       const present = this.columns.filter((_, i) => key[i] === '1').map((c) => c.name);
       const rows = this.withDerived(`read_parquet([${group.map(literal).join(', ')}], union_by_name = true)`, present);
       try {
+        this.filled.add(this.stagingTable);
         await this.db.run(`INSERT INTO ${ident(this.stagingTable)} (${this.columnList}) ${rows}`);
       } catch (err) {
         throw fail(err, group);
@@ -492,12 +507,7 @@ export abstract class Dataframe {
     const t = ident(this.table);
     const s = ident(this.stagingTable);
     const r = ident(this.rawTable);
-    const [n] = await this.db.all<{ t: bigint; s: bigint; r: bigint }>(
-      `SELECT (SELECT count(*) FROM ${t}) AS t, (SELECT count(*) FROM ${s}) AS s, (SELECT count(*) FROM ${r}) AS r`,
-    );
-    const grouped = Number(n?.t ?? 0);
-    const staged = Number(n?.s ?? 0);
-    const raw = Number(n?.r ?? 0);
+    const { grouped, staged, raw } = await this.rowCounts();
     if (staged === 0 && raw === 0 && scans.length === 0 && !parquet) return undefined; // `table` is already grouped
     const rawRel = scans.length === 0 ? r : this.rawAndScans(scans);
     // Only raw rows: one aggregation gives the grouped rows (no second pass).
@@ -509,13 +519,32 @@ export abstract class Dataframe {
     return this.regroupSql(`(${parts.join(' UNION ALL ')})`);
   }
 
+  /** Rows in `table`, `stagingTable` and `rawTable`: one statement counts those that may hold any. */
+  private async rowCounts(): Promise<{ grouped: number; staged: number; raw: number }> {
+    const names = { grouped: this.table, staged: this.stagingTable, raw: this.rawTable };
+    const probed = Object.entries(names).filter(([, t]) => this.filled.has(t));
+    const out = { grouped: 0, staged: 0, raw: 0 };
+    if (probed.length === 0) return out;
+    const [n] = await this.db.all<Record<string, bigint>>(`SELECT ${probed.map(([k, t]) => `(SELECT count(*) FROM ${ident(t)}) AS ${k}`).join(', ')}`);
+    for (const [k] of probed) out[k as keyof typeof out] = Number(n?.[k] ?? 0);
+    return out;
+  }
+
+  /** Delete every row of `tables` (of this dataframe's three) that may hold any. */
+  private async empty(tables: readonly string[]): Promise<void> {
+    for (const t of tables) {
+      if (!this.filled.has(t)) continue;
+      await this.db.run(`DELETE FROM ${ident(t)}`);
+      this.filled.delete(t);
+    }
+  }
+
   /** Fold everything added so far into `table` (regroup semantics: sums, min/max, set unions). */
   async group(): Promise<void> {
     const select = await this.foldSelect();
     if (select === undefined) return;
     await this.replaceTable(select);
-    await this.db.run(`DELETE FROM ${ident(this.stagingTable)}`);
-    await this.db.run(`DELETE FROM ${ident(this.rawTable)}`);
+    await this.empty([this.stagingTable, this.rawTable]);
   }
 
   /**
@@ -529,7 +558,7 @@ export abstract class Dataframe {
     const cols = opts.columns ? opts.columns.map(ident).join(', ') : '*';
     const where = opts.where ? ` WHERE ${opts.where}` : '';
     await this.db.run(`CREATE OR REPLACE TABLE ${ident(name)} AS SELECT ${cols} FROM (${this.typedSelect(select)})${where}`);
-    for (const t of [this.table, this.stagingTable, this.rawTable]) await this.db.run(`DELETE FROM ${ident(t)}`);
+    await this.empty([this.table, this.stagingTable, this.rawTable]);
   }
 
   /**
@@ -550,11 +579,9 @@ export abstract class Dataframe {
    */
   async pendingRows(): Promise<{ prepared: string; parquet: string | undefined; hasPrepared: boolean; raw: boolean } | undefined> {
     await this.init();
-    const [n] = await this.db.all<{ t: bigint; s: bigint; r: bigint }>(
-      `SELECT (SELECT count(*) FROM ${ident(this.table)}) AS t, (SELECT count(*) FROM ${ident(this.stagingTable)}) AS s, (SELECT count(*) FROM ${ident(this.rawTable)}) AS r`,
-    );
-    if (Number(n?.t ?? 0) > 0 || Number(n?.s ?? 0) > 0) return undefined;
-    const raw = Number(n?.r ?? 0) > 0;
+    const n = await this.rowCounts();
+    if (n.grouped > 0 || n.staged > 0) return undefined;
+    const raw = n.raw > 0;
     return { prepared: this.rawAndScans(this.pendingScans), parquet: this.stagedParquetRelation(), hasPrepared: raw || this.pendingScans.length > 0, raw };
   }
 
@@ -574,7 +601,7 @@ export abstract class Dataframe {
     const rows =
       (await this.singleRowsToParquet(path, order)) ??
       (await this.copyToParquet(this.typedSelect((await this.foldSelect()) ?? `SELECT ${this.columnList} FROM ${ident(this.table)}`), order, path));
-    for (const t of [this.table, this.stagingTable, this.rawTable]) await this.db.run(`DELETE FROM ${ident(t)}`);
+    await this.empty([this.table, this.stagingTable, this.rawTable]);
     return rows;
   }
 
@@ -606,24 +633,32 @@ export abstract class Dataframe {
     if (reshaped === undefined) return undefined;
     this.pendingScans = [];
     const singles = `${path}.singles`;
-    const multi = ident(this.multiTable);
     const written = this.plainScans && !pending?.raw ? this.columns.filter((c) => c.derived === undefined) : this.columns;
     try {
       const rows = await this.copyToParquet(`SELECT ${written.map((c) => ident(c.name)).join(', ')} FROM (${this.typedSelect(reshaped)})`, '', singles);
-      await this.db.run(
-        `CREATE OR REPLACE TEMP TABLE ${multi} AS SELECT fp FROM (SELECT ${this.fingerprint} AS fp FROM read_parquet(${literal(singles)})) GROUP BY fp HAVING count(*) > 1`,
-      );
-      const [m] = await this.db.all<{ n: bigint }>(`SELECT count(*) AS n FROM ${multi}`);
-      if (Number(m?.n ?? 0) === 0 && !order) {
-        await rename(singles, path);
-        return rows;
-      }
-      const src = `(${this.withDerived(`read_parquet(${literal(singles)})`, written.map((c) => c.name))})`;
+      const file = `read_parquet(${literal(singles)})`;
+      const src = `(${this.withDerived(file, written.map((c) => c.name))})`;
+      const repeated = `SELECT fp FROM (SELECT ${this.fingerprint} AS fp FROM ${file}) GROUP BY fp HAVING count(*) > 1`;
+      // Counted first, and kept in a table only when there are some (rarely): one statement instead of three.
+      const [m] = await this.db.all<{ n: bigint }>(`SELECT count(*) AS n FROM (${repeated})`);
+      if (Number(m?.n ?? 0) > 0) return await this.regroupRepeated(src, repeated, order, path);
+      if (order) return await this.copyToParquet(this.typedSelect(`SELECT * FROM ${src}`), order, path);
+      await rename(singles, path);
+      return rows;
+    } finally {
+      await rm(singles, { force: true });
+    }
+  }
+
+  /** Write the rows of `src` to `path`, those whose fingerprint is among `repeated` (a SELECT of `fp`) regrouped. */
+  private async regroupRepeated(src: string, repeated: string, order: string, path: string): Promise<number> {
+    const multi = ident(this.multiTable);
+    await this.db.run(`CREATE OR REPLACE TEMP TABLE ${multi} AS ${repeated}`);
+    try {
       const once = `SELECT * FROM ${src} WHERE ${this.fingerprint} NOT IN (SELECT fp FROM ${multi})`;
       const several = this.regroupSql(`(SELECT * FROM ${src} WHERE ${this.fingerprint} IN (SELECT fp FROM ${multi}))`);
       return await this.copyToParquet(this.typedSelect(`${once} UNION ALL SELECT * FROM (${several})`), order, path);
     } finally {
-      await rm(singles, { force: true });
       await this.db.run(`DROP TABLE IF EXISTS ${multi}`);
     }
   }
@@ -660,6 +695,7 @@ export abstract class Dataframe {
 
   /** Replace `table` by `select`, which yields exactly `columns` in order (names may be expressions). */
   private async replaceTable(select: string): Promise<void> {
+    this.filled.add(this.table);
     await this.db.run(`CREATE OR REPLACE TABLE ${ident(this.table)} AS ${this.typedSelect(select)}`);
   }
 
@@ -764,7 +800,7 @@ export abstract class Dataframe {
   /** Remove every row (grouped, staged and raw); the tables stay. */
   async clear(): Promise<void> {
     await this.init();
-    for (const t of [this.table, this.stagingTable, this.rawTable]) await this.db.run(`DELETE FROM ${ident(t)}`);
+    await this.empty([this.table, this.stagingTable, this.rawTable]);
     this.sources = 0;
     this.pendingScans = [];
     this.pendingParquet = [];
@@ -776,6 +812,7 @@ export abstract class Dataframe {
     await this.db.run(`DROP TABLE IF EXISTS ${ident(this.stagingTable)}`);
     await this.db.run(`DROP TABLE IF EXISTS ${ident(this.rawTable)}`);
     await this.db.run(`DROP TABLE IF EXISTS ${ident(this.multiTable)}`);
+    this.filled.clear();
     this.ready = false;
   }
 }

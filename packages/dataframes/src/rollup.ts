@@ -180,8 +180,11 @@ export function rollupName(kind: RollupKind, period: RollupPeriod, date: string,
   return `${prefix}/${kind}/period=${period}/date=${date}/part-0.parquet`;
 }
 
-/** A fresh dataframe of a rollup kind. */
-export function createDataframe(kind: RollupKind, db: TallyDuckDb, opts: { reachableOnly?: boolean } = {}): Dataframe {
+/**
+ * A fresh dataframe of a rollup kind. `scan`: data_collection_status leaves its CSVs as scans for
+ * the next grouping, which must then run while the extracted files exist (as a rollup's does).
+ */
+export function createDataframe(kind: RollupKind, db: TallyDuckDb, opts: { reachableOnly?: boolean; scan?: boolean } = {}): Dataframe {
   switch (kind) {
     case 'job_host_summary':
       return new JobHostSummary(db, opts);
@@ -190,7 +193,7 @@ export function createDataframe(kind: RollupKind, db: TallyDuckDb, opts: { reach
     case 'main_host':
       return new MainHost(db);
     case 'data_collection_status':
-      return new DataCollectionStatus(db);
+      return new DataCollectionStatus(db, { scan: opts.scan ?? false });
   }
 }
 
@@ -227,7 +230,7 @@ export async function rollup(opts: RollupOptions): Promise<RollupResult> {
     // kept; a database file would only add WAL and checkpoint work.
     const db = await openDuckDb(plan.duckdb);
     try {
-      const dfs = (opts.kinds ?? ROLLUP_KINDS).map((k) => createDataframe(k, db, { reachableOnly: opts.reachableOnly }));
+      const dfs = (opts.kinds ?? ROLLUP_KINDS).map((k) => createDataframe(k, db, { reachableOnly: opts.reachableOnly, scan: true }));
       while (errors.length === 0 && next < windows.length) {
         const n = next++;
         try {

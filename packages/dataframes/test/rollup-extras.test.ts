@@ -14,7 +14,7 @@ import {
   type TallyDuckDb,
 } from '@tally/dataframes';
 import { DirectoryStorage } from '@tally/storage';
-import { metricsUtilityTarballs, writeIndirectLake } from '@tally/testkit';
+import { metricsUtilityTarballs, packTarball, writeIndirectLake } from '@tally/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // main_host (Inventory Scope) and data_collection_status (the Data collection status sheet, the
@@ -103,4 +103,33 @@ describe('periods rolled two at a time', () => {
     expect(progress.at(-1)?.rows).toBe(res.parts.reduce((n, p) => n + p.rows, 0));
     expect(said.filter((s) => s.startsWith('rollup written'))).toEqual(res.parts.map((p) => `rollup written ${p.name}`));
   }, 120_000);
+  it('a tarball with one bad data_collection_status row contributes nothing to any part (its CSV is read from the scan)', async () => {
+    const lake = mkdtempSync(join(tmpdir(), 'tally-rollup-bad-status-'));
+    try {
+      const jhs = 'id,created,modified,host_name,changed,dark,failures,ok,processed,skipped,failed,ignored,rescued,job_remote_id,job_template_remote_id,job_template_name,inventory_remote_id,inventory_name,organization_remote_id,organization_name,project_remote_id,project_name';
+      const tarball = (name: string, host: string, started: string) =>
+        packTarball(join(lake, 'data/2024/03/01', name), [
+          { name: './config.json', content: JSON.stringify({ install_uuid: `uuid-${host}` }) },
+          { name: './manifest.json', content: JSON.stringify({ 'job_host_summary.csv': '1.0', 'config.json': '1.0', 'data_collection_status.csv': '1.0' }) },
+          { name: './job_host_summary.csv', content: `${jhs}\n1,2024-03-01 10:00:00+00,2024-03-01 10:00:00+00,${host},0,0,0,3,3,0,0,0,0,7,1,Patch,1,inv,1,Org,1,proj\n` },
+          {
+            name: './data_collection_status.csv',
+            content: `collection_start_timestamp,since,until,file_name,status,elapsed\n${started},2024-03-01 00:00:00+00:00,2024-03-02 00:00:00+00:00,job_host_summary.csv,ok,0\n`,
+          },
+        ]);
+      await tarball('a.tar.gz', 'good', '2024-03-02 07:59:01+00:00');
+      await tarball('b.tar.gz', 'bad', 'not a time');
+      const storage = new DirectoryStorage({ base: lake });
+      const res = await rollup({ storage, since: new Date('2024-03-01T00:00:00Z'), until: new Date('2024-03-02T00:00:00Z'), period: 'day' });
+      expect(res.failures.map((f) => [f.file, f.member])).toEqual([['data/2024/03/01/b.tar.gz', 'data_collection_status.csv']]);
+      expect(res.parts.map((p) => [p.kind, p.rows])).toEqual([
+        ['job_host_summary', 1],
+        ['data_collection_status', 1],
+      ]);
+      const hosts = await db.all<{ h: string }>(`SELECT host_name AS h FROM read_parquet('${join(lake, res.parts[0]!.name)}')`);
+      expect(hosts).toEqual([{ h: 'good' }]);
+    } finally {
+      rmSync(lake, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
