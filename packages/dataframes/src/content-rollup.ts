@@ -70,6 +70,8 @@ export async function writeContentRollup(db: ContentDb, parts: { jhs: string; ev
     const [n] = await db.all<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM ${KEYS}`);
     const last = Math.max(0, (n?.n ?? 0) - 1);
     // Event hosts renamed as the report renames them: by their own job's DIRECT job host summaries.
+    // The part is read as it is, not through `parquetRelation`: the host map reads only the index
+    // columns and managed_node_type, which every job_host_summary part holds (none is derived).
     await db.run(
       `CREATE OR REPLACE TEMP TABLE ${NODES} AS
        WITH tm AS (SELECT t.${CONTENT_KEYS.join(', t.')}, bitstring_agg(y.kid, 0, ${last}) AS m FROM ${TRIPLES} t JOIN ${KEYS} y ON ${keyOf('y', 't')} GROUP BY ALL)
