@@ -13,7 +13,7 @@
  * they have content rollups too (see content-rollup.ts).
  */
 import { literal, type TallyDuckDb } from './duckdb.js';
-import { DIRECT, JobHostSummary } from './job-host-summary.js';
+import { DIRECT } from './job-host-summary.js';
 import { PARQUET_V2 } from './sql.js';
 import type { RollupManifest } from './rollup.js';
 import { USAGE_TABLES, usageSelects } from './usage.js';
@@ -37,7 +37,9 @@ export async function writeUsageRollup(
   out: { hosts: string; jobs: string },
   eventsParquet?: string,
 ): Promise<{ hosts: number; jobs: number; indirectRows: number }> {
-  const src = await new JobHostSummary(db).parquetRelation([jhsParquet]);
+  // Read as it is, not through `parquetRelation` (a statement more a day): the usage tables read
+  // only the index columns, counts, times and managed_node_type, which every part holds.
+  const src = `read_parquet(${literal(jhsParquet)})`;
   const eventJobs = eventsParquet ? ` UNION SELECT install_uuid, job_remote_id FROM read_parquet(${literal(eventsParquet)})` : '';
   // Each table streams from its aggregation into Parquet: a table built first cost as much again to copy.
   const hostRows = await db.run(`COPY (${usageSelects(src).hosts}) TO ${literal(out.hosts)} (${PARQUET_V2})`);
