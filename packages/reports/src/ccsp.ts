@@ -1,7 +1,7 @@
 import type { ReportParams } from './params.js';
 import { type ReportTables, ReportQueries } from './queries.js';
 import { DATA_WIDTHS, openWorkbook, setWidths } from './sheet.js';
-import { contentQueries, managedNodesQuery, writeContentSheets, writeManagedNodes } from './content-sheets.js';
+import { contentQueries, ManagedNodesTable, writeContentSheets } from './content-sheets.js';
 import { writeSheetsAfterManagedNodes } from './newer-sheets.js';
 import { border, COLOR, fill, font, PRICE_FORMAT, pythonFloat, round2 } from './styles.js';
 
@@ -16,15 +16,17 @@ export const CCSP_HEADERS = [
 /** Write the CCSP (v1) workbook to `filename`. */
 export async function writeCcsp(filename: string, t: ReportTables, p: ReportParams): Promise<void> {
   const q = new ReportQueries(t);
-  q.prefetch(() => [q.orgQuantities(), ...(p.sheets.includes('managed_nodes') ? [managedNodesQuery(q, t)] : []), ...contentQueries(q, t, p.sheets)]);
+  const managedNodes = new ManagedNodesTable(q, t);
+  q.prefetch(() => [q.orgQuantities(), ...(p.sheets.includes('managed_nodes') ? [managedNodes.query()] : []), ...contentQueries(q, t, p.sheets)]);
   try {
-    await writeSheets(filename, q, t, p);
+    await writeSheets(filename, q, t, p, managedNodes);
   } finally {
+    managedNodes.abandon();
     await q.settled();
   }
 }
 
-async function writeSheets(filename: string, q: ReportQueries, t: ReportTables, p: ReportParams): Promise<void> {
+async function writeSheets(filename: string, q: ReportQueries, t: ReportTables, p: ReportParams, managedNodes: ManagedNodesTable): Promise<void> {
   const wb = await openWorkbook(filename);
   const ws = wb.addWorksheet('Usage Reporting');
   setWidths(ws, { 1: 63, 2: 63, 3: 15, 4: 15, 5: 15 });
@@ -112,7 +114,7 @@ async function writeSheets(filename: string, q: ReportQueries, t: ReportTables, 
   if (p.sheets.includes('managed_nodes')) {
     const mn = wb.addWorksheet('Managed nodes');
     setWidths(mn, DATA_WIDTHS);
-    await writeManagedNodes(mn, q, t);
+    await managedNodes.write(mn);
     mn.commit();
   }
   await writeSheetsAfterManagedNodes((title) => wb.addWorksheet(title), t, p.sheets, false);

@@ -2,7 +2,7 @@ import type { WorkbookWriter, Worksheet } from './xlsx-writer.js';
 import type { ReportParams } from './params.js';
 import { type DataRow, type ReportTables, ReportQueries } from './queries.js';
 import { DATA_WIDTHS, openWorkbook, setWidths, sheetTitle, writeDataTable } from './sheet.js';
-import { contentQueries, MANAGED_NODES_HEADERS, managedNodesQuery, writeContentSheets, writeManagedNodes } from './content-sheets.js';
+import { contentQueries, MANAGED_NODES_HEADERS, ManagedNodesTable, writeContentSheets } from './content-sheets.js';
 import { DEDUP_HEADERS, dedupColumns } from './dedup-columns.js';
 import { writeLastSheets, writeSheetsAfterManagedNodes } from './newer-sheets.js';
 import { border, COLOR, fill, font, PRICE_FORMAT, round2, updatedLabel } from './styles.js';
@@ -155,23 +155,25 @@ export async function writeCcspV2(filename: string, t: ReportTables, p: ReportPa
   const q = new ReportQueries(t);
   const has = (sheet: string) => p.sheets.includes(sheet);
   const byOrg = has('managed_nodes_by_organizations');
+  const managedNodes = new ManagedNodesTable(q, t);
   q.prefetch(() => [
     ...(has('ccsp_summary') ? [q.totalQuantity()] : []),
     ...(has('jobs') ? [q.jobs()] : []),
     q.organizations(),
-    ...(has('managed_nodes') ? [byOrg ? q.managedNodes() : managedNodesQuery(q, t)] : []),
+    ...(has('managed_nodes') ? [byOrg ? q.managedNodes() : managedNodes.query()] : []),
     ...(byOrg ? [q.managedNodesByOrg()] : []),
     ...(has('usage_by_organizations') ? [q.usageByOrganizations(has('indirectly_managed_nodes'))] : []),
     ...contentQueries(q, t, p.sheets),
   ]);
   try {
-    await writeSheets(filename, q, t, p, byOrg);
+    await writeSheets(filename, q, t, p, byOrg, managedNodes);
   } finally {
+    managedNodes.abandon();
     await q.settled();
   }
 }
 
-async function writeSheets(filename: string, q: ReportQueries, t: ReportTables, p: ReportParams, byOrg: boolean): Promise<void> {
+async function writeSheets(filename: string, q: ReportQueries, t: ReportTables, p: ReportParams, byOrg: boolean, managedNodes: ManagedNodesTable): Promise<void> {
   const wb = await openWorkbook(filename);
   const taken = new Set<string>();
   const add = (name: string) => wb.addWorksheet(sheetTitle(name, taken));
@@ -194,7 +196,7 @@ async function writeSheets(filename: string, q: ReportQueries, t: ReportTables, 
     if (byOrg) byOrgRows = await writeManagedNodesByOrg(ws, q, orgs);
     else {
       setWidths(ws, DATA_WIDTHS);
-      await writeManagedNodes(ws, q, t);
+      await managedNodes.write(ws);
     }
     ws.commit();
   }

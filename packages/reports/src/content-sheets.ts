@@ -1,6 +1,7 @@
 import type { WorkbookWriter } from './xlsx-writer.js';
 import { DEDUP_HEADERS, dedupColumns, FACTS_HEADERS, hasDedupColumns } from './dedup-columns.js';
 import type { DataRow, ReportQueries } from './queries.js';
+import type { DataStyleIds } from './row-xml-sql.js';
 import { DATA_WIDTHS, DATA_XML_FIRST_ROW, setWidths, writeDataTable, writeDataTableXml, type Worksheet } from './sheet.js';
 import type { ReportTables } from './queries.js';
 
@@ -16,22 +17,47 @@ export async function withDedupColumns(t: ReportTables, headers: readonly string
   return { headers: [...headers, ...FACTS_HEADERS, ...DEDUP_HEADERS], rows: rows.map((r) => [...r, ...dedup.factsAndNames(r[0])]) };
 }
 
-/** The Managed nodes query `writeManagedNodes` asks first (to prefetch it). */
-export function managedNodesQuery(q: ReportQueries, t: ReportTables): Promise<unknown> {
-  return hasDedupColumns(t) ? q.managedNodes() : q.managedNodesXml(DATA_XML_FIRST_ROW);
-}
-
 /**
- * The Managed nodes table without per-organization columns (`withDedupColumns`'). Without dedup
- * columns its rows' XML is DuckDB's (row-xml-sql.ts), unless a value's must be JS's.
+ * The Managed nodes table without per-organization columns (`withDedupColumns`'): its query asked
+ * up front (`query`, to prefetch it), its rows written when the sheet comes (`write`). Without
+ * dedup columns its rows' XML is DuckDB's (row-xml-sql.ts), unless a value's must be JS's; that
+ * statement runs once the sheet's headers are written, when the numbers of its styles are known.
  */
-export async function writeManagedNodes(ws: Worksheet, q: ReportQueries, t: ReportTables): Promise<void> {
-  if (!hasDedupColumns(t)) {
-    const xml = await q.managedNodesXml(DATA_XML_FIRST_ROW);
-    if (xml) return writeDataTableXml(ws, MANAGED_NODES_HEADERS, xml);
+export class ManagedNodesTable {
+  private readonly styles: Promise<DataStyleIds>;
+  private settle: { resolve(ids: DataStyleIds): void; reject(err: Error): void } | undefined;
+
+  constructor(
+    private readonly q: ReportQueries,
+    private readonly t: ReportTables,
+  ) {
+    this.styles = new Promise((resolve, reject) => {
+      this.settle = { resolve, reject };
+    });
+    // Rejected only by `abandon`, whose statement nobody takes.
+    this.styles.catch(() => {});
   }
-  const { headers, rows } = await withDedupColumns(t, MANAGED_NODES_HEADERS, await q.managedNodes());
-  writeDataTable(ws, headers, rows);
+
+  query(): Promise<unknown> {
+    return hasDedupColumns(this.t) ? this.q.managedNodes() : this.q.managedNodesXml(DATA_XML_FIRST_ROW, this.styles);
+  }
+
+  async write(ws: Worksheet): Promise<void> {
+    if (!hasDedupColumns(this.t)) {
+      const xml = (ids: DataStyleIds) => {
+        this.settle?.resolve(ids);
+        return this.q.managedNodesXml(DATA_XML_FIRST_ROW, this.styles);
+      };
+      return writeDataTableXml(ws, MANAGED_NODES_HEADERS, xml, () => this.q.managedNodes());
+    }
+    const { headers, rows } = await withDedupColumns(this.t, MANAGED_NODES_HEADERS, await this.q.managedNodes());
+    writeDataTable(ws, headers, rows);
+  }
+
+  /** A workbook that stops before the sheet lets a statement waiting for its styles go (unrun). */
+  abandon(): void {
+    this.settle?.reject(new Error('the Managed nodes sheet was not written'));
+  }
 }
 
 const CONTENT = [

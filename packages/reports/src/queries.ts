@@ -1,6 +1,6 @@
 import { hostTotalsSelect, indirectCollectionsSql, orgHostsSelect, orgRunsSelect, type UsageTables } from '@tally/dataframes';
 import type { ReportExtras } from './report-inputs.js';
-import { dataRowsXml, type DataRowsXml, dataRowsXmlSql, type SqlColumn } from './row-xml-sql.js';
+import { dataRowsXml, type DataRowsXml, dataRowsXmlSql, type DataStyleIds, type SqlColumn } from './row-xml-sql.js';
 
 /** The little of a database the sheets' queries need (a @tally/dataframes TallyDuckDb has it). */
 export interface ReportDb {
@@ -44,6 +44,12 @@ export function servedByReadySheets(sheets: readonly string[], deduplicator: str
 }
 
 export type Value = string | number | Date | null;
+
+/** A statement whose text is known only later (see `ReportQueries.fetch`). */
+interface Later {
+  key: string;
+  later: () => Promise<string>;
+}
 export type DataRow = Value[];
 
 /** The Managed nodes sheet's columns over `hostTotalsSelect`'s rows: host name, organizations, job runs, task runs, first, last automation. */
@@ -124,22 +130,27 @@ export class ReportQueries {
     return `(SELECT o, t, u, j FROM ${this.jobsTable} UNION SELECT organization_name, job_template_name, install_uuid, job_remote_id FROM ${this.indirect})`;
   }
 
-  /** `before`: a step that must run first on the connection, in the queue's order (see `UsageTables.contentReady`). */
-  private fetch(sql: string, before?: () => Promise<void>): Promise<unknown[][]> {
-    const ahead = this.prefetched.get(sql);
+  /**
+   * `before`: a step that must run first on the connection, in the queue's order (see
+   * `UsageTables.contentReady`). A statement known only later (`later`) keeps its place in the
+   * queue, under its `key`, and the statements after it wait for it.
+   */
+  private fetch(sql: string | Later, before?: () => Promise<void>): Promise<unknown[][]> {
+    const key = typeof sql === 'string' ? sql : sql.key;
+    const ahead = this.prefetched.get(key);
     if (ahead) {
       // Taken once: the rows are not kept for the rest of the workbook.
-      if (!this.prefetching) this.prefetched.delete(sql);
+      if (!this.prefetching) this.prefetched.delete(key);
       return ahead;
     }
     const rows = this.last.then(async () => {
       // Without `before`, the statement starts in this turn: an `await` would let the sheet that
       // took the previous rows write them first (~20 ms for Managed nodes) while DuckDB waits.
       if (before) await before();
-      return this.t.db.rows(sql);
+      return this.t.db.rows(typeof sql === 'string' ? sql : await sql.later());
     });
     this.last = rows.catch(() => {});
-    if (this.prefetching) this.prefetched.set(sql, rows);
+    if (this.prefetching) this.prefetched.set(key, rows);
     return rows;
   }
 
@@ -202,13 +213,16 @@ export class ReportQueries {
   }
 
   /**
-   * `managedNodes` as the XML of data rows from row `first` on (row-xml-sql.ts); undefined when
-   * a value's XML must come from JS (then ask `managedNodes`).
+   * `managedNodes` as the XML of data rows from row `first` on, cells styled `styles`
+   * (row-xml-sql.ts); undefined when a value's XML must come from JS (then ask `managedNodes`).
+   * The statement takes its place in the queue when asked and runs once `styles` is known (the
+   * sheet knows its styles' numbers once the rows above are written); every ask passes the same `styles`.
    */
-  async managedNodesXml(first: number): Promise<DataRowsXml | undefined> {
+  async managedNodesXml(first: number, styles: Promise<DataStyleIds>): Promise<DataRowsXml | undefined> {
     const forPrefetch = this.prefetching;
-    const result = await this.fetch(dataRowsXmlSql(this.hostTotals, MANAGED_NODES_COLUMNS, 'h NULLS LAST', first));
-    return forPrefetch ? undefined : dataRowsXml(result, first);
+    const later = async () => dataRowsXmlSql(this.hostTotals, MANAGED_NODES_COLUMNS, 'h NULLS LAST', first, await styles);
+    const result = await this.fetch({ key: `managed nodes XML from row ${first}`, later });
+    return forPrefetch ? undefined : dataRowsXml(result, first, await styles);
   }
 
   /**

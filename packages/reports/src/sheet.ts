@@ -1,7 +1,7 @@
 import { ReportError } from '@tally/core';
 import type ExcelJS from 'exceljs';
 import type { DataRow, Value } from './queries.js';
-import type { DataRowsXml } from './row-xml-sql.js';
+import type { DataRowsXml, DataStyleIds } from './row-xml-sql.js';
 import { DATE_FORMAT, font } from './styles.js';
 import { type Style, WorkbookWriter, type Worksheet } from './xlsx-writer.js';
 
@@ -49,14 +49,36 @@ export function writeDataTable(ws: Worksheet, headers: readonly string[], rows: 
 /** The row of a data table's rows written as XML by SQL (row-xml-sql.ts) after `writeDataTable`'s headers. */
 export const DATA_XML_FIRST_ROW = 2;
 
-/** `writeDataTable` of rows written as XML by SQL (`DATA_XML_FIRST_ROW` on): the same sheet. */
-export function writeDataTableXml(ws: Worksheet, headers: readonly string[], rows: DataRowsXml): void {
-  writeHeaders(ws, headers, rows.rows);
-  ws.addDataRowsXml(rows, dataStyles());
+/**
+ * `writeDataTable` of rows whose XML SQL writes (row-xml-sql.ts) from `DATA_XML_FIRST_ROW` on: the
+ * same sheet. `xml` is asked once the headers are written, when the numbers of the rows' styles
+ * are known; when it gives undefined (a value SQL cannot write), `fallback`'s rows are written.
+ */
+export async function writeDataTableXml(
+  ws: Worksheet,
+  headers: readonly string[],
+  xml: (styles: DataStyleIds) => Promise<DataRowsXml | undefined>,
+  fallback: () => Promise<DataRow[]>,
+): Promise<void> {
+  writeHeaderRow(ws, headers);
+  const styles = dataStyles();
+  const rows = await xml(ws.dataStyleIds(styles));
+  if (rows) {
+    checkSheetSize(ws.name, rows.rows + 1, headers.length);
+    ws.addDataRowsXml(rows, styles);
+    return;
+  }
+  const values = await fallback();
+  checkSheetSize(ws.name, values.length + 1, headers.length);
+  ws.addDataRows(values, { ...styles, cellValue });
 }
 
 function writeHeaders(ws: Worksheet, headers: readonly string[], rows: number): void {
   checkSheetSize(ws.name, rows + 1, headers.length);
+  writeHeaderRow(ws, headers);
+}
+
+function writeHeaderRow(ws: Worksheet, headers: readonly string[]): void {
   const head = ws.addRow([...headers]);
   head.height = 25;
   head.eachCell((c) => {

@@ -61,6 +61,12 @@ class Entries {
   constructor(...initial: string[]) {
     for (const x of initial) this.add(x);
   }
+  /** A copy, numbering what is added to it as this would. */
+  copy(): Entries {
+    const c = new Entries();
+    for (const x of this.xml) c.add(x);
+    return c;
+  }
   add(xml: string): number {
     let i = this.index.get(xml);
     if (i === undefined) {
@@ -73,13 +79,28 @@ class Entries {
 }
 
 export class StyleRegistry {
-  private readonly fonts = new Entries(DEFAULT_FONT);
-  private readonly fills = new Entries('<fill><patternFill patternType="none"/></fill>', '<fill><patternFill patternType="gray125"/></fill>');
-  private readonly borders = new Entries('<border><left/><right/><top/><bottom/><diagonal/></border>');
-  private readonly xfs = new Entries(DEFAULT_XF);
-  private readonly numFmts = new Map<string, number>();
-  private readonly numFmtXml: string[] = [];
+  private fonts = new Entries(DEFAULT_FONT);
+  private fills = new Entries('<fill><patternFill patternType="none"/></fill>', '<fill><patternFill patternType="gray125"/></fill>');
+  private borders = new Entries('<border><left/><right/><top/><bottom/><diagonal/></border>');
+  private xfs = new Entries(DEFAULT_XF);
+  private numFmts = new Map<string, number>();
+  private numFmtXml: string[] = [];
   private readonly ids = new WeakMap<object, number>();
+
+  /**
+   * The numbers `styles` would get if registered next, in this order (`styleId` of each), without
+   * registering them: they are numbered on a copy of the registry.
+   */
+  idsIfNext(styles: readonly (readonly [Style, StyleKind])[]): number[] {
+    const trial = new StyleRegistry();
+    trial.fonts = this.fonts.copy();
+    trial.fills = this.fills.copy();
+    trial.borders = this.borders.copy();
+    trial.xfs = this.xfs.copy();
+    trial.numFmts = new Map(this.numFmts);
+    trial.numFmtXml = [...this.numFmtXml];
+    return styles.map(([style, kind]) => trial.styleId(style, kind));
+  }
 
   /** The cell format number of `style` (0: the default), registering it on first use. */
   styleId(style: Style, kind: StyleKind = 'number'): number {

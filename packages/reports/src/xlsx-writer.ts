@@ -6,7 +6,7 @@
  * row above it can be changed after; a sheet's XML is deflated as it is written (zip-writer.ts).
  */
 import { columnLetters, type DataRowStyles, valueXml, writeDataRows } from './row-xml.js';
-import { DATE_STYLE, type DataRowsXml, TEXT_STYLE } from './row-xml-sql.js';
+import type { DataRowsXml, DataStyleIds } from './row-xml-sql.js';
 import type { Value } from './queries.js';
 import { THEME1_XML } from './xlsx-theme.js';
 import { type Alignment, type Borders, type Fill, type Font, type Style, StyleRegistry, type StyleKind } from './xlsx-styles.js';
@@ -282,19 +282,35 @@ export class Worksheet {
   }
 
   /**
+   * The numbers the data rows' styles get when data rows are added next (`addDataRows` numbers the
+   * text style at the first cell, then the date style at the first timestamp), for rows whose XML
+   * SQL writes (row-xml-sql.ts). Every row before them must be written first (it may number a style).
+   */
+  dataStyleIds(styles: Pick<DataRowStyles, 'text' | 'date'>): DataStyleIds {
+    if (this.pending.some((row) => row !== undefined)) throw new Error(`sheet ${this.name}: rows not written yet may number styles before the data rows`);
+    const [text, date] = this.styles.idsIfNext([
+      [styles.text, 'other'],
+      [styles.date, 'date'],
+    ]) as [number, number];
+    return { text, date };
+  }
+
+  /**
    * Data rows written as XML by SQL (row-xml-sql.ts) after the last row: what `addDataRows` writes
-   * for the same rows, their styles numbered in the same order (the first cell is a text's).
+   * for the same rows, their styles numbered in the same order (the first cell is a text's) to the
+   * numbers the XML holds (`dataStyleIds`, asked right before).
    */
   addDataRowsXml(rows: DataRowsXml, styles: Pick<DataRowStyles, 'text' | 'date'>): void {
     this.writePending();
     this.startData();
     if (this.rowZero !== rows.first) throw new Error(`sheet ${this.name}: data rows XML starts at row ${rows.first}, not ${this.rowZero}`);
     if (rows.filled) {
-      const text = String(this.styles.styleId(styles.text, 'other'));
-      const date = rows.dates ? String(this.styles.styleId(styles.date, 'date')) : '';
-      // Id 0 (the default style) is written without `s`, which a placeholder cannot express.
-      if (text === '0' || date === '0') throw new Error(`sheet ${this.name}: data rows XML needs styles other than the default`);
-      for (const xml of rows.batches) this.write(xml.replaceAll(TEXT_STYLE, text).replaceAll(DATE_STYLE, date));
+      const text = this.styles.styleId(styles.text, 'other');
+      const date = rows.dates ? this.styles.styleId(styles.date, 'date') : rows.styles.date;
+      if (text !== rows.styles.text || date !== rows.styles.date) {
+        throw new Error(`sheet ${this.name}: data rows XML styled ${rows.styles.text} and ${rows.styles.date}, but the styles are numbered ${text} and ${date}`);
+      }
+      for (const xml of rows.batches) this.writeBytes(xml);
     }
     this.rowZero = rows.first + rows.rows;
   }
@@ -344,6 +360,13 @@ export class Worksheet {
     });
     for (const c of runs) cols += `<col min="${c.min}" max="${c.max}" width="${c.width}" customWidth="1"/>`;
     this.write(cols ? `<cols>${cols}</cols><sheetData>` : '<sheetData>');
+  }
+
+  /** UTF-8 XML, after the XML written before it. */
+  private writeBytes(xml: Uint8Array): void {
+    if (this.out) this.member.write(this.out);
+    this.out = '';
+    this.member.writeBytes(xml);
   }
 
   private write(xml: string): void {

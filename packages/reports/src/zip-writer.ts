@@ -36,7 +36,12 @@ export class ZipMember {
 
   write(text: string): void {
     if (text === '') return;
-    const bytes = Buffer.from(text, 'utf8');
+    this.writeBytes(Buffer.from(text, 'utf8'));
+  }
+
+  /** Bytes in (the caller must not change them after: they are deflated later). */
+  writeBytes(bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
     this.crc = crc32(bytes, this.crc);
     this.size += bytes.length;
     this.deflate.write(bytes);

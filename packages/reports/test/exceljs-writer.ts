@@ -10,7 +10,7 @@ import type { Value } from '../src/queries.js';
 import type { WorkbookWriter } from '../src/sheet.js';
 import type { DataRowStyles } from '../src/row-xml.js';
 import { PADDED } from '../src/padded-text.js';
-import { DATE_STYLE, type DataRowsXml } from '../src/row-xml-sql.js';
+import type { DataRowsXml, DataStyleIds } from '../src/row-xml-sql.js';
 import { XML_ENTITIES } from '../src/xml-text.js';
 
 const require = createRequire(import.meta.url);
@@ -65,16 +65,16 @@ function addDataRows(ws: ExcelJS.Worksheet, rows: readonly (readonly Value[])[],
 }
 
 const ROW = /<row r="(\d+)" spans="1:(\d+)" x14ac:dyDescent="0\.25">(.*?)<\/row>/gy;
-const CELL = /<c r="[A-Z]+\d+" s="([\x01\x02])"(?:\/>|( t="str")?><v>([^<]*)<\/v><\/c>| t="inlineStr"><is><t xml:space="preserve">([^<]*)<\/t><\/is><\/c>)/gy;
+const CELL = /<c r="[A-Z]+\d+" s="(\d+)"(?:\/>|( t="str")?><v>([^<]*)<\/v><\/c>| t="inlineStr"><is><t xml:space="preserve">([^<]*)<\/t><\/is><\/c>)/gy;
 const ENTITY = new Map(Object.entries(XML_ENTITIES).map(([ch, entity]) => [entity, ch]));
 const decode = (xml: string) => xml.replace(/&\w+;/g, (e) => ENTITY.get(e) ?? e);
 
 /** A cell of SQL-written data rows XML as the value it stands for (a date serial as its Date). */
-function cellValue(style: string, str: string | undefined, v: string | undefined, inline: string | undefined): Value {
+function cellValue(date: boolean, str: string | undefined, v: string | undefined, inline: string | undefined): Value {
   if (inline !== undefined) return decode(inline);
   if (v === undefined) return null;
   if (str) return decode(v);
-  if (style === DATE_STYLE) return new Date(Math.round((Number(v) - 25569) * 86_400_000));
+  if (date) return new Date(Math.round((Number(v) - 25569) * 86_400_000));
   return Number(v);
 }
 
@@ -86,11 +86,11 @@ function addDataRowsXml(ws: ExcelJS.Worksheet, xml: DataRowsXml, styles: DataRow
   const rows: Value[][] = [];
   let columns = 0;
   for (const batch of xml.batches) {
-    readWhole(ROW, batch, ([, r, span, cells]) => {
+    readWhole(ROW, Buffer.from(batch).toString('utf8'), ([, r, span, cells]) => {
       columns = Number(span);
       while (rows.length < Number(r) - xml.first) rows.push(Array(columns).fill(null));
       const values: Value[] = [];
-      readWhole(CELL, cells as string, (c) => values.push(cellValue(c[1] as string, c[2], c[3], c[4])));
+      readWhole(CELL, cells as string, (c) => values.push(cellValue(Number(c[1]) === xml.styles.date, c[2], c[3], c[4])));
       if (values.length !== columns) throw new Error(`row ${r}: ${values.length} cells, not ${columns}`);
       rows.push(values);
     });
@@ -121,6 +121,8 @@ export function openExceljsWorkbook(filename: string): Promise<WorkbookWriter> {
     const ws = addWorksheet(name);
     Object.assign(ws, {
       addDataRows: (rows: readonly (readonly Value[])[], styles: DataRowStyles) => addDataRows(ws, rows, styles),
+      // Any two numbers: they only tell the XML's date cells from the others.
+      dataStyleIds: (): DataStyleIds => ({ text: 1, date: 2 }),
       addDataRowsXml: (xml: DataRowsXml, styles: Omit<DataRowStyles, 'cellValue'>) => addDataRowsXml(ws, xml, { ...styles, cellValue: (v) => v }),
     });
     return ws;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDuckDb, type TallyDuckDb } from '@tally/dataframes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MANAGED_NODES_HEADERS, writeManagedNodes } from '../src/content-sheets.js';
+import { MANAGED_NODES_HEADERS, ManagedNodesTable } from '../src/content-sheets.js';
 import { ReportQueries, type ReportTables } from '../src/queries.js';
 import { DATA_XML_FIRST_ROW, EXCEL_MAX_CELL_TEXT, openWorkbook, writeDataTable } from '../src/sheet.js';
 
@@ -52,8 +52,8 @@ async function sheet(name: string, write: (ws: Parameters<typeof writeDataTable>
 /** Both ways, and whether SQL wrote the rows. */
 async function bothWays(hosts: string): Promise<{ sql: Awaited<ReturnType<typeof sheet>>; js: Awaited<ReturnType<typeof sheet>>; bySql: boolean }> {
   const label = `${hosts}`;
-  const bySql = (await new ReportQueries(tablesOf(hosts)).managedNodesXml(DATA_XML_FIRST_ROW)) !== undefined;
-  const sql = await sheet(`${label}-sql`, (ws) => writeManagedNodes(ws, new ReportQueries(tablesOf(hosts)), tablesOf(hosts)));
+  const bySql = (await new ReportQueries(tablesOf(hosts)).managedNodesXml(DATA_XML_FIRST_ROW, Promise.resolve({ text: 1, date: 2 }))) !== undefined;
+  const sql = await sheet(`${label}-sql`, (ws) => new ManagedNodesTable(new ReportQueries(tablesOf(hosts)), tablesOf(hosts)).write(ws));
   const js = await sheet(`${label}-js`, async (ws) => writeDataTable(ws, MANAGED_NODES_HEADERS, await new ReportQueries(tablesOf(hosts)).managedNodes()));
   return { sql, js, bySql };
 }
