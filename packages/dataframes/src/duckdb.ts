@@ -31,8 +31,8 @@ export interface TallyDuckDb extends AsyncDisposable {
   /** Run a query and return rows as plain JS objects (see `toJs` for the value mapping). */
   all<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
   /**
-   * Run a query and return rows as arrays of JS values (as `all`), converted one chunk at a time:
-   * a 100k-row sheet's result is never held as row objects too.
+   * Run a query and return rows as arrays of JS values (as `all`; a BLOB as a Uint8Array),
+   * converted one chunk at a time: a 100k-row sheet's result is never held as row objects too.
    */
   rows(sql: string, params?: unknown[]): Promise<unknown[][]>;
   /** A unique table name with the given prefix. */
@@ -45,7 +45,26 @@ export interface TallyDuckDb extends AsyncDisposable {
  * also lex every file its index re-exports (cjs-module-lexer, ~120 of them) and cost 2–2.5× the
  * CPU of `require` (measured 380–480 against 150–200 CPU-ms on a busy host), at every start.
  */
-const { DuckDBInstance: Instance, JSDuckDBValueConverter } = createRequire(import.meta.url)('@duckdb/node-api') as typeof DuckDbApi;
+const { DuckDBBlobVector, DuckDBInstance: Instance, JSDuckDBValueConverter } = createRequire(import.meta.url)('@duckdb/node-api') as typeof DuckDbApi;
+
+/**
+ * A chunk's rows as arrays of JS values (the binding's `convertRows`), but a BLOB's bytes copied
+ * out of DuckDB once, not twice (its `getItem` copies the binding's fresh copy into a Buffer): a
+ * Managed nodes sheet's XML is ~6 MB of BLOBs.
+ */
+function chunkRows(chunk: DuckDbApi.DuckDBDataChunk, out: unknown[][]): void {
+  const vectors = Array.from({ length: chunk.columnCount }, (_, c) => chunk.getColumnVector(c));
+  for (let r = 0; r < chunk.rowCount; r++) {
+    out.push(
+      vectors.map((v) => {
+        if (!(v instanceof DuckDBBlobVector)) return JSDuckDBValueConverter(v.getItem(r), v.type, JSDuckDBValueConverter);
+        const bytes = v.getItemBytes(r);
+        // Up to 12 bytes are a view of the vector's memory, which goes with the chunk.
+        return bytes && bytes.length <= 12 ? bytes.slice() : bytes;
+      }),
+    );
+  }
+}
 
 let counter = 0;
 
@@ -186,7 +205,7 @@ export function startDuckDb(opts: DuckDbOptions = {}): TallyDuckDb {
         for (;;) {
           const chunk = await firstFailure(result.fetchChunk());
           if (!chunk || chunk.rowCount === 0) return out;
-          for (const row of chunk.convertRows(JSDuckDBValueConverter)) out.push(row);
+          chunkRows(chunk, out);
         }
       }),
     tableName(prefix) {

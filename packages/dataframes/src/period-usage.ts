@@ -613,8 +613,11 @@ async function fetchMergedParts(
 
 /** Load a month-to-date merge's sheet rows into `READY_SHEET_TABLES`; is it empty (no host row)? */
 async function readSheets(db: TallyDuckDb, files: { hosts: string; orgs: string }): Promise<boolean> {
-  await db.run(`CREATE OR REPLACE TABLE ${READY_SHEET_TABLES.hosts} AS SELECT * FROM read_parquet(${literal(files.hosts)})`);
-  await db.run(`CREATE OR REPLACE TABLE ${READY_SHEET_TABLES.orgs} AS SELECT * FROM read_parquet(${literal(files.orgs)})`);
+  // The files' own columns: a part stored below `period=day/date=…/` would otherwise also get those
+  // two as columns (DuckDB's hive partitioning), copied into every row for nothing.
+  const read = (file: string) => `read_parquet(${literal(file)}, hive_partitioning = false)`;
+  await db.run(`CREATE OR REPLACE TABLE ${READY_SHEET_TABLES.hosts} AS SELECT * FROM ${read(files.hosts)}`);
+  await db.run(`CREATE OR REPLACE TABLE ${READY_SHEET_TABLES.orgs} AS SELECT * FROM ${read(files.orgs)}`);
   const [n] = await db.all<{ n: bigint }>(`SELECT count(*) AS n FROM ${READY_SHEET_TABLES.hosts}`);
   return Number(n?.n ?? 0) === 0;
 }

@@ -201,7 +201,7 @@ export async function buildCcspReport(opts: BuildCcspOptions): Promise<BuildResu
   const failures: ExtractFailure[] = loaded.skipped.map(({ name, reason, ...where }) => ({ file: name, error: reason, ...where }));
   const read = { inputs: loaded.inputs, skipped: loaded.skipped, days: loaded.days };
   try {
-    const tables: ReportTables = { ...loaded.usage, indirect: extras.indirect, extras };
+    const tables: ReportTables = { ...loaded.usage, indirect: extras.indirect, extras, release: () => db.close() };
     const gaps = longGaps(extras.collectionStatus, opts.period);
     if (hasNoData(tables, opts.params.sheets)) {
       const message = `No billing data for month: ${target.label}`;

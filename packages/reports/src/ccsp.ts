@@ -119,5 +119,8 @@ async function writeSheets(filename: string, q: ReportQueries, t: ReportTables, 
   }
   await writeSheetsAfterManagedNodes((title) => wb.addWorksheet(title), t, p.sheets, false);
   await writeContentSheets(wb, q, t, p.sheets);
+  const released = q.release();
+  released.catch(() => {}); // awaited once the file is written
   await wb.commit();
+  await released;
 }

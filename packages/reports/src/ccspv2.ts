@@ -226,5 +226,8 @@ async function writeSheets(filename: string, q: ReportQueries, t: ReportTables, 
     }
   }
   writeLastSheets((name) => wb.addWorksheet(name), t, p.sheets, p.period);
+  const released = q.release();
+  released.catch(() => {}); // awaited once the file is written
   await wb.commit();
+  await released;
 }
