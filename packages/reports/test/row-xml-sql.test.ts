@@ -146,4 +146,23 @@ describe('Managed nodes rows written as XML by DuckDB', () => {
       expect(sql.sheet, row.slice(0, 60)).toBe(js.sheet);
     }
   });
+
+  it('wait for the sheet in the queue, in their place; a workbook stopping before the sheet lets the queue go on without them', async () => {
+    const seen: string[] = [];
+    const rows = (sql: string) => {
+      seen.push(sql);
+      return Promise.resolve([[0]]);
+    };
+    const recording: ReportTables = { ...tablesOf('ready_hosts'), db: { all: () => Promise.resolve([]), rows } };
+    const q = new ReportQueries(recording);
+    const table = new ManagedNodesTable(q, recording);
+    q.prefetch(() => [table.query(), q.totalQuantity()]);
+    await new Promise((r) => setTimeout(r, 20));
+    // The count asked after the rows' XML waits for it: the XML's statement waits for the sheet's styles.
+    expect(seen).toEqual([]);
+    table.abandon();
+    await q.settled();
+    expect(seen).toEqual(['SELECT count(h) AS n FROM ready_hosts']);
+  });
 });
+
