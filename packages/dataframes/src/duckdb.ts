@@ -145,8 +145,10 @@ export function startDuckDb(opts: DuckDbOptions = {}): TallyDuckDb {
     return db;
   };
   let closed = false;
-  const close = async () => {
-    if (closed) return;
+  // Every caller waits for the one close (a report closes early, then again on dispose).
+  let closing: Promise<void> | undefined;
+  const close = () => (closing ??= closeOnce());
+  const closeOnce = async () => {
     closed = true;
     if (!(await opened.then(() => true, () => false))) return;
     // Statements issued before close run to their end first: closing under one leaves it pending forever.
