@@ -14,6 +14,7 @@ import {
   type UsageTables,
   usageFromRollups,
   usageRollupsOverlap,
+  writeUsageRollup,
 } from '@tally/dataframes';
 import { DirectoryStorage } from '@tally/storage';
 import { schemaCsv } from '@tally/testkit';
@@ -290,6 +291,39 @@ describe('usage rollups', () => {
         expect(await db.all(`SELECT * FROM ${t} ORDER BY ALL`), `${t} ${organizationFilter ?? 'all'}`).toEqual(raw.tables[t]);
       }
     }
+  });
+
+  it('the jobs file marks the jobs with a DIRECT row, and lists those of INDIRECT rows and events apart, whether or not the part has INDIRECT rows', async () => {
+    const dir = mkdtempSync(join(base, 'jobs-file-'));
+    await using db = await openDuckDb();
+    const part = (name: string, rows: string) => {
+      const path = join(dir, name);
+      return db
+        .run(
+          `COPY (SELECT * FROM (VALUES ${rows}) AS r(organization_name, job_template_name, host_name, install_uuid, job_remote_id, task_runs, first_automation, last_automation, job_created, managed_node_type)) TO '${path}' (FORMAT parquet)`,
+        )
+        .then(() => path);
+    };
+    const at = "TIMESTAMP '2024-06-05 10:00:00'";
+    const row = (o: string, h: string, j: number, type: number) => `('${o}', 't', '${h}', 'u', ${j}::BIGINT, 1::BIGINT, ${at}, ${at}, ${at}, ${type}::INTEGER)`;
+    const events = join(dir, 'events.parquet');
+    await db.run(`COPY (SELECT * FROM (VALUES ('u', 1::BIGINT), ('u', 7::BIGINT), ('v', 1::BIGINT)) AS e(install_uuid, job_remote_id)) TO '${events}' (FORMAT parquet)`);
+    const jobsOf = async (jhs: string, withEvents: boolean) => {
+      const out = { hosts: join(dir, 'hosts.parquet'), jobs: join(dir, 'jobs.parquet') };
+      const written = await writeUsageRollup(db, jhs, out, withEvents ? events : undefined);
+      const rows = await db.all(`SELECT o, t, u, j, direct FROM read_parquet('${out.jobs}') ORDER BY ALL`);
+      expect(written.jobs).toBe(rows.length);
+      return { rows, indirectRows: written.indirectRows };
+    };
+    const job = (o: string | null, u: string, j: number, direct: boolean) => ({ o, t: o === null ? null : 't', u, j: BigInt(j), direct });
+    // DIRECT rows alone: every job of the part has one; the events' other jobs are listed apart.
+    const plain = await part('plain.parquet', [row('A', 'h1', 1, 0), row('A', 'h2', 1, 0), row('B', 'h1', 2, 0)].join(', '));
+    expect(await jobsOf(plain, false)).toEqual({ rows: [job('A', 'u', 1, true), job('B', 'u', 2, true)], indirectRows: 0 });
+    expect(await jobsOf(plain, true)).toEqual({ rows: [job('A', 'u', 1, true), job('B', 'u', 2, true), job(null, 'u', 7, false), job(null, 'v', 1, false)], indirectRows: 0 });
+    // Job 3 has INDIRECT rows alone, job 1 both kinds.
+    const mixed = await part('mixed.parquet', [row('A', 'h1', 1, 0), row('A', 'h3', 1, 1), row('C', 'h4', 3, 1), row('C', 'h5', 3, 1)].join(', '));
+    expect(await jobsOf(mixed, false)).toEqual({ rows: [job('A', 'u', 1, true), job(null, 'u', 3, false)], indirectRows: 3 });
+    expect(await jobsOf(mixed, true)).toEqual({ rows: [job('A', 'u', 1, true), job(null, 'u', 3, false), job(null, 'u', 7, false), job(null, 'v', 1, false)], indirectRows: 3 });
   });
 
   it('a job delivered on two days makes the usage rollups overlap; INDIRECT rows are counted in the manifest', async () => {
