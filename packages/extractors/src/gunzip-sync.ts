@@ -17,6 +17,8 @@ interface ZlibHandle {
 }
 
 const CHUNK = 1024 * 1024;
+/** Allocated once per thread: a call runs synchronously to its end (its callbacks never extract). */
+let buffers: { input: Buffer; output: Buffer } | undefined;
 
 /** Errors of the inflate, as node's zlib streams make them. */
 export class ZlibError extends Error {
@@ -43,8 +45,8 @@ export function gunzipFileSync(path: string, input: (chunk: Buffer) => void, out
   handle.onerror = (message, _errno, code) => {
     failed = new ZlibError(message, code);
   };
-  const inBuf = Buffer.allocUnsafe(CHUNK);
-  const outBuf = Buffer.allocUnsafe(CHUNK);
+  buffers ??= { input: Buffer.allocUnsafe(CHUNK), output: Buffer.allocUnsafe(CHUNK) };
+  const { input: inBuf, output: outBuf } = buffers;
   const fd = openSync(path, 'r');
   try {
     for (;;) {
