@@ -11,7 +11,7 @@ export { DEFAULT_MAX_MEMBERS, DEFAULT_MAX_TOTAL_BYTES } from './extract-file.js'
  * are written; directories, AppleDouble `._*` files and unwanted members are skipped. Symlinks,
  * hard links, devices, FIFOs, absolute or `..` paths, duplicates, more than `maxMembers` entries
  * or more than `maxTotalBytes` of data refuse the whole tarball. Caps are enforced while
- * streaming, so a gzip bomb stops early. Throws an `ExtractError` naming `name`; `destDir` may
+ * inflating, so a gzip bomb stops early. Throws an `ExtractError` naming `name`; `destDir` may
  * then hold partial files and must be discarded.
  */
 export async function extractTarballFile(

@@ -7,7 +7,7 @@ export interface ExtractLimits {
   only?: string | readonly string[];
   /** Most regular members a tarball may hold (skipped entries count too). Default 100. */
   maxMembers?: number;
-  /** Most uncompressed bytes (sum of member data) per tarball, enforced while streaming. Default 1 GiB. */
+  /** Most uncompressed bytes (sum of member data) per tarball, enforced while inflating. Default 1 GiB. */
   maxTotalBytes?: number;
 }
 
