@@ -138,11 +138,6 @@ export function extractFileSync(path: string, destDir: string, limits: FileLimit
   return { files: [...members.files], records: members.records, sha256: hash.digest('hex'), size };
 }
 
-/** `extractFileSync` as a promise (a failure rejects). */
-export async function extractFile(path: string, destDir: string, limits: FileLimits = {}): Promise<Extracted> {
-  return extractFileSync(path, destDir, limits);
-}
-
 /** The members of one tarball: which are kept, refused or skipped, and the kept ones' writes. */
 class Members {
   readonly files = new Map<string, string>();

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { extractFile } from '../src/extract-file.js';
+import { extractFileSync } from '../src/extract-file.js';
 
 let root: string;
 beforeAll(async () => {
@@ -64,10 +64,13 @@ async function extract(name: string, tar: Buffer, gzipped?: Buffer): Promise<Out
   const path = join(root, `${name}.tar.gz`);
   await writeFile(path, gzipped ?? gzipSync(tar));
   const dest = await mkdtemp(join(root, `${name}-`));
-  const result: Omit<Outcome, 'written'> = await extractFile(path, dest).then(
-    (x) => ({ files: Object.fromEntries(x.files.map(([k]) => [k, true])), records: Object.fromEntries(x.records) }),
-    (err: unknown) => ({ error: (err as Error).message }),
-  );
+  let result: Omit<Outcome, 'written'>;
+  try {
+    const x = extractFileSync(path, dest);
+    result = { files: Object.fromEntries(x.files.map(([k]) => [k, true])), records: Object.fromEntries(x.records) };
+  } catch (err) {
+    result = { error: (err as Error).message };
+  }
   const written: Record<string, string> = {};
   for (const f of await readdir(dest)) written[f] = await readFile(join(dest, f), 'utf8');
   return { ...result, written };
