@@ -53,17 +53,20 @@ const { DuckDBBlobVector, DuckDBInstance: Instance, JSDuckDBValueConverter } = c
  * Managed nodes sheet's XML is ~6 MB of BLOBs.
  */
 function chunkRows(chunk: DuckDbApi.DuckDBDataChunk, out: unknown[][]): void {
-  const vectors = Array.from({ length: chunk.columnCount }, (_, c) => chunk.getColumnVector(c));
-  for (let r = 0; r < chunk.rowCount; r++) {
-    out.push(
-      vectors.map((v) => {
-        if (!(v instanceof DuckDBBlobVector)) return JSDuckDBValueConverter(v.getItem(r), v.type, JSDuckDBValueConverter);
-        const bytes = v.getItemBytes(r);
-        // Up to 12 bytes are a view of the vector's memory, which goes with the chunk.
-        return bytes && bytes.length <= 12 ? bytes.slice() : bytes;
-      }),
-    );
-  }
+  // How each column's cell is read, chosen once per chunk, not per cell.
+  const cells = Array.from({ length: chunk.columnCount }, (_, c): ((row: number) => unknown) => {
+    const v = chunk.getColumnVector(c);
+    if (!(v instanceof DuckDBBlobVector)) {
+      const { type } = v;
+      return (r) => JSDuckDBValueConverter(v.getItem(r), type, JSDuckDBValueConverter);
+    }
+    return (r) => {
+      const bytes = v.getItemBytes(r);
+      // Up to 12 bytes are a view of the vector's memory, which goes with the chunk.
+      return bytes && bytes.length <= 12 ? bytes.slice() : bytes;
+    };
+  });
+  for (let r = 0; r < chunk.rowCount; r++) out.push(cells.map((cell) => cell(r)));
 }
 
 let counter = 0;

@@ -252,7 +252,7 @@ export async function rollup(opts: RollupOptions): Promise<RollupResult> {
     }
   };
   try {
-    // Every period extracts its tarballs between DuckDB statements: one extraction worker for them all.
+    // Every period extracts its tarballs between DuckDB statements: the extraction workers stay up for them all.
     let lanes: PromiseSettledResult<void>[];
     {
       using _worker = holdExtractionWorker();
