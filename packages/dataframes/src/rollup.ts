@@ -224,11 +224,14 @@ export async function rollup(opts: RollupOptions): Promise<RollupResult> {
   const errors: { n: number; err: unknown }[] = [];
   const monthToDate = opts.period === 'day' && opts.usage !== false;
   let running = plan.lanes;
+  const rolling = new Set<TallyDuckDb>();
+  const whole = new WholeRun(opts.duckdb);
   let kept: TallyDuckDb | undefined;
   const lane = async () => {
     // In memory: the grouped rows stream from the CSV scans into Parquet, so no big table is
     // kept; a database file would only add WAL and checkpoint work.
     const db = await openDuckDb(plan.duckdb);
+    rolling.add(db);
     try {
       const dfs = (opts.kinds ?? ROLLUP_KINDS).map((k) => createDataframe(k, db, { reachableOnly: opts.reachableOnly, scan: true }));
       while (errors.length === 0 && next < windows.length) {
@@ -241,13 +244,18 @@ export async function rollup(opts: RollupOptions): Promise<RollupResult> {
           run.order.done(n);
         }
       }
+      rolling.delete(db);
+      // The lane still rolling its last period gets this one's threads and memory for the rest of
+      // it: a day's statements run 1.3–1.6× faster on two threads than on one.
+      if (--running === 1) for (const other of rolling) whole.give(other, opts.logger);
       // The last lane to finish keeps its database, emptied, for the month-to-date merge: closing
       // it and opening another (the merge's allocations then faulted in afresh) was serial time.
-      if (--running === 0 && monthToDate && errors.length === 0) {
+      if (running === 0 && monthToDate && errors.length === 0) {
         for (const df of dfs) await df.clear();
         kept = db;
       }
     } finally {
+      rolling.delete(db);
       if (kept !== db) await db.close();
     }
   };
@@ -264,7 +272,9 @@ export async function rollup(opts: RollupOptions): Promise<RollupResult> {
     for (const l of lanes) if (l.status === 'rejected') throw l.reason;
     const dates = run.result.parts.filter((p) => p.kind === 'job_host_summary').map((p) => p.date);
     if (monthToDate && dates.length > 0) {
-      kept = await monthToDateDb(kept, opts.duckdb);
+      // The merge runs alone: the last lane's database with the run's whole threads and memory, else a new one.
+      kept ??= await openDuckDb(whole.settings);
+      await whole.give(kept);
       await writeMonthsToDate(kept, dates, { storage: opts.storage, prefix: opts.prefix, dir: tmp.path, logger: opts.logger ?? silentLogger, stored: run.stored });
     }
   } finally {
@@ -274,15 +284,35 @@ export async function rollup(opts: RollupOptions): Promise<RollupResult> {
 }
 
 /**
- * The month-to-date merge's database: the last lane's (`kept`) given the whole run's threads and
- * memory (it runs alone), else a new one.
+ * The run's whole DuckDB threads and memory, which lanes share (see `lanePlan`), and the
+ * databases given them since: a lane's database once it works alone.
  */
-async function monthToDateDb(kept: TallyDuckDb | undefined, duckdb: DuckDbOptions | undefined): Promise<TallyDuckDb> {
-  const settings = { ...duckdb, threads: duckdb?.threads ?? 2, memoryLimit: duckdb?.memoryLimit ?? ROLLUP_MEMORY_LIMIT };
-  if (!kept) return openDuckDb(settings);
-  await kept.run(`SET threads = ${Number(settings.threads)}`);
-  await kept.run(`SET memory_limit = ${literal(settings.memoryLimit)}`);
-  return kept;
+class WholeRun {
+  readonly settings: DuckDbOptions & { threads: number; memoryLimit: string };
+  private readonly given = new Map<TallyDuckDb, Promise<void>>();
+
+  constructor(duckdb: DuckDbOptions | undefined) {
+    this.settings = { ...duckdb, threads: duckdb?.threads ?? 2, memoryLimit: duckdb?.memoryLimit ?? ROLLUP_MEMORY_LIMIT };
+  }
+
+  /**
+   * Give `db` the whole run's settings, once: `SET` statements queued behind the ones its lane has
+   * issued, so they apply from its next statement on. A failure is the caller's to see when it
+   * awaits (a lane's own statements report theirs).
+   */
+  give(db: TallyDuckDb, logger?: Logger): Promise<void> {
+    let given = this.given.get(db);
+    if (!given) {
+      logger?.debug('rollup lane given the run\'s DuckDB threads and memory', { threads: this.settings.threads, memoryLimit: this.settings.memoryLimit });
+      given = (async () => {
+        await db.run(`SET threads = ${Number(this.settings.threads)}`);
+        await db.run(`SET memory_limit = ${literal(this.settings.memoryLimit)}`);
+      })();
+      given.catch(() => {});
+      this.given.set(db, given);
+    }
+    return given;
+  }
 }
 
 /**
@@ -292,8 +322,7 @@ async function monthToDateDb(kept: TallyDuckDb | undefined, duckdb: DuckDbOption
  * both cores busy for less CPU. The memory limit is shared between them.
  */
 function lanePlan(duckdb: DuckDbOptions | undefined, periods: number): { lanes: number; duckdb: DuckDbOptions } {
-  const threads = duckdb?.threads ?? 2;
-  const memoryLimit = duckdb?.memoryLimit ?? ROLLUP_MEMORY_LIMIT;
+  const { threads, memoryLimit } = new WholeRun(duckdb).settings;
   const lanes = periods > 1 && threads >= 2 ? 2 : 1;
   if (lanes === 1) return { lanes, duckdb: { ...duckdb, memoryLimit } };
   return { lanes, duckdb: { ...duckdb, threads: Math.floor(threads / lanes), memoryLimit: shareOf(memoryLimit, lanes) } };

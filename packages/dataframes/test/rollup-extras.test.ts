@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -8,12 +8,14 @@ import {
   inventoryScope,
   loadTarballs,
   MainHost,
+  manifestName,
   openDuckDb,
+  readManifest,
   rollup,
   type RollupPeriod,
   type TallyDuckDb,
 } from '@tally/dataframes';
-import { DirectoryStorage } from '@tally/storage';
+import { DirectoryStorage, type PutSource } from '@tally/storage';
 import { metricsUtilityTarballs, packTarball, writeIndirectLake } from '@tally/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -103,6 +105,54 @@ describe('periods rolled two at a time', () => {
     expect(progress.at(-1)?.rows).toBe(res.parts.reduce((n, p) => n + p.rows, 0));
     expect(said.filter((s) => s.startsWith('rollup written'))).toEqual(res.parts.map((p) => `rollup written ${p.name}`));
   }, 120_000);
+  const logged = (debug: string[]) => {
+    const logger = { debug: (msg: string) => void debug.push(msg), info() {}, warn() {}, error() {}, child: () => logger };
+    return logger;
+  };
+  const HANDED_OVER = "rollup lane given the run's DuckDB threads and memory";
+  const MARCH_1_TO_11 = { since: new Date('2024-03-01T00:00:00Z'), until: new Date('2024-03-12T00:00:00Z') };
+
+  it('a lane out of periods gives its threads and memory to the one still rolling: the files are those of one lane', async () => {
+    const storage = new DirectoryStorage({ base });
+    const debug: string[] = [];
+    const two = await rollup({ storage, ...MARCH_1_TO_11, period: 'day', prefix: 'lanes-2', logger: logged(debug), duckdb: { memoryLimit: '256MB', threads: 2 } });
+    expect(debug.filter((m) => m === HANDED_OVER)).toHaveLength(1);
+    const one = await rollup({ storage, ...MARCH_1_TO_11, period: 'day', prefix: 'lanes-1', duckdb: { memoryLimit: '256MB', threads: 1 } });
+    const described = (p: { kind: string; date: string; rows: number }) => `${p.kind} ${p.date} ${p.rows}`;
+    expect(two.parts.map(described)).toEqual(one.parts.map(described));
+    // Every Parquet file: the day parts, their usage and content rollups, the month-to-date merge.
+    const files = (prefix: string) => (readdirSync(join(base, prefix), { recursive: true }) as string[]).filter((f) => f.endsWith('.parquet')).sort();
+    expect(files('lanes-2')).toEqual(files('lanes-1'));
+    expect(files('lanes-2').some((f) => f.includes('month_to_date'))).toBe(true);
+    for (const f of files('lanes-2')) {
+      const [a, b] = ['lanes-2', 'lanes-1'].map((prefix) => `read_parquet('${join(base, prefix, f)}')`);
+      expect(await db.all(`DESCRIBE SELECT * FROM ${a}`), f).toEqual(await db.all(`DESCRIBE SELECT * FROM ${b}`));
+      const differ = await db.all<{ n: bigint }>(`SELECT (SELECT count(*) FROM (FROM ${a} EXCEPT ALL FROM ${b})) + (SELECT count(*) FROM (FROM ${b} EXCEPT ALL FROM ${a})) AS n`);
+      expect(differ[0]!.n, f).toBe(0n);
+    }
+  }, 120_000);
+
+  it('a failure in the lane left rolling alone, with the run\'s threads, still fails the run', async () => {
+    const debug: string[] = [];
+    const last = manifestName('day', '2024-03-11', 'lanes-fail');
+    // The last day's manifest fails once the other lane has left and handed its threads over.
+    class FailingLast extends DirectoryStorage {
+      override async put(name: string, source: PutSource): Promise<void> {
+        if (name !== last) return super.put(name, source);
+        while (!debug.includes(HANDED_OVER)) await new Promise((r) => setTimeout(r, 10));
+        throw new Error('disk full');
+      }
+    }
+    const run = rollup({ storage: new FailingLast({ base }), ...MARCH_1_TO_11, period: 'day', prefix: 'lanes-fail', logger: logged(debug), duckdb: { memoryLimit: '256MB', threads: 2 } });
+    await expect(run).rejects.toThrow('disk full');
+    const storage = new DirectoryStorage({ base });
+    // The days before stand, each a whole rollup; no month-to-date merge is written for a failed run.
+    const before = await readManifest(storage, 'day', '2024-03-10', 'lanes-fail');
+    expect(before?.inputs.length).toBeGreaterThan(0);
+    expect(before?.monthToDate).toBeUndefined();
+    expect(await readManifest(storage, 'day', '2024-03-11', 'lanes-fail')).toBeUndefined();
+  }, 120_000);
+
   it('a tarball with one bad data_collection_status row contributes nothing to any part (its CSV is read from the scan)', async () => {
     const lake = mkdtempSync(join(tmpdir(), 'tally-rollup-bad-status-'));
     try {
