@@ -485,7 +485,7 @@ async function fromUsageRollups(
     busy();
     const usage: UsageTables = { db: opts.db, hosts: USAGE_TABLES.hosts, jobs: USAGE_TABLES.jobs, hostMap: undefined, events: undefined, empty: false, method: 'usage-rollups' };
     if (sheetsCopied) {
-      usage.ready = READY_SHEET_TABLES;
+      Object.assign(usage, { ready: READY_SHEET_TABLES, beside: opts.db.beside });
       usage.empty = await sheetsCopied;
     } else usage.empty = (await usageFromRollups(opts.db, { hosts: paths('usage_hosts'), jobs: paths('usage_jobs') }, opts.organizationFilter)).empty;
     const contentParts = content ? read.flatMap((r) => r.parts.filter((p) => p.kind === 'usage_content')) : [];
