@@ -483,11 +483,7 @@ async function fromUsageRollups(
       return { bad: [] };
     }
     busy();
-    const usage: UsageTables = { db: opts.db, hosts: USAGE_TABLES.hosts, jobs: USAGE_TABLES.jobs, hostMap: undefined, events: undefined, empty: false, method: 'usage-rollups' };
-    if (sheetsCopied) {
-      Object.assign(usage, { ready: READY_SHEET_TABLES, beside: opts.db.beside });
-      usage.empty = await sheetsCopied;
-    } else usage.empty = (await usageFromRollups(opts.db, { hosts: paths('usage_hosts'), jobs: paths('usage_jobs') }, opts.organizationFilter)).empty;
+    const usage = await mergedUsage(opts, { sheetsCopied, paths });
     const contentParts = content ? read.flatMap((r) => r.parts.filter((p) => p.kind === 'usage_content')) : [];
     merging = contentParts.length > 0 ? contentBeside(opts.db, contentParts) : undefined;
     if (merging && usage.empty) usage.content = await merging.merged;
@@ -497,6 +493,17 @@ async function fromUsageRollups(
     await sheetsCopied?.catch(() => {});
     for (const r of [...toDate.fetched, ...got]) for (const p of r.parts) if (!merging?.parts.includes(p)) await p.local.release();
   }
+}
+
+/** The usage tables of usage rollups: their ready sheet rows (copied on the second connection), else their usage tables merged. */
+async function mergedUsage(opts: PeriodUsageOptions, from: { sheetsCopied: Promise<boolean> | undefined; paths: (k: PartKey) => string[] }): Promise<UsageTables> {
+  const usage: UsageTables = { db: opts.db, hosts: USAGE_TABLES.hosts, jobs: USAGE_TABLES.jobs, hostMap: undefined, events: undefined, empty: false, method: 'usage-rollups' };
+  if (!from.sheetsCopied) {
+    usage.empty = (await usageFromRollups(opts.db, { hosts: from.paths('usage_hosts'), jobs: from.paths('usage_jobs') }, opts.organizationFilter)).empty;
+    return usage;
+  }
+  // Regular tables only: the Managed nodes statement may run on the second connection.
+  return { ...usage, ready: READY_SHEET_TABLES, beside: opts.db.beside, empty: await from.sheetsCopied };
 }
 
 /** The content merge running on the second connection, and its parts, released once it has settled. */
