@@ -109,6 +109,10 @@ const READ = (files: readonly string[]) => (kind: number, cols: string) =>
 const HOST_KEYS = (files: readonly string[]) =>
   `SELECT h.h, bit_or(s.m) AS m FROM ${READ(files)(2, 'filename AS f, sid, h')} h JOIN ${MERGED_SETS} s ON s.f = h.f AND s.sid = h.sid GROUP BY h.h`;
 const SAME_KEY = (a: string, b: string) => `${a}.sheet = ${b}.sheet AND ${a}.k IS NOT DISTINCT FROM ${b}.k`;
+/** A `report_content` row: key `key`'s sheet and text, its figures from `totals`, its unique hosts from `hosts`. */
+const CONTENT_ROW = (key: string, totals: string) =>
+  `${key}.sheet, ${key}.k, COALESCE(hosts.hosts, 0)::BIGINT AS hosts, ${totals}.nodes::BIGINT AS nodes, ${totals}.task_runs::HUGEINT AS task_runs,
+   CAST(COALESCE(${totals}.us, 0) AS DOUBLE) / 1e6 AS duration`;
 const KEY_TOTALS = `SELECT sheet, k, sum(nodes) AS nodes, sum(task_runs) AS task_runs, sum(us) AS us FROM ${MERGED_KEYS} GROUP BY sheet, k`;
 
 /**
@@ -140,6 +144,7 @@ async function overMergedKeys(db: ContentDb, files: readonly string[], statement
  * each host's keys, the OR of its periods' sets as bit strings over the keys of all periods.
  */
 export async function contentFromRollups(db: ContentDb, files: readonly string[], table: string): Promise<void> {
+  if (files.length === 1) return void (await db.run(`CREATE OR REPLACE TABLE ${table} AS ${oneRollupContent(files[0]!)}`));
   // Hosts with the same keys are counted together: a month's hosts share a few distinct key sets.
   await overMergedKeys(
     db,
@@ -149,10 +154,22 @@ export async function contentFromRollups(db: ContentDb, files: readonly string[]
      cm AS (SELECT m, count(*) AS n FROM hm GROUP BY m),
      hosts AS (SELECT g.gid, sum(cm.n) AS hosts FROM cm JOIN ${GLOBAL_KEYS} g ON get_bit(cm.m, g.gid) = 1 GROUP BY g.gid),
      tot AS (${KEY_TOTALS})
-     SELECT g.sheet, g.k, COALESCE(hosts.hosts, 0)::BIGINT AS hosts, t.nodes::BIGINT AS nodes, t.task_runs::HUGEINT AS task_runs,
-       CAST(COALESCE(t.us, 0) AS DOUBLE) / 1e6 AS duration
+     SELECT ${CONTENT_ROW('g', 't')}
      FROM ${GLOBAL_KEYS} g JOIN tot t ON ${SAME_KEY('t', 'g')} LEFT JOIN hosts ON hosts.gid = g.gid`,
   );
+}
+
+/**
+ * `contentFromRollups` of one content rollup (a month-to-date merge, a day's): its keys and
+ * figures as they are, and each key's unique hosts those of the sets holding it (a rollup lists a
+ * host once, with its one set). One statement instead of the merge's four (20–60 ms).
+ */
+function oneRollupContent(file: string): string {
+  const read = (kind: number, cols: string) => `(SELECT ${cols} FROM read_parquet(${literal(file)}) WHERE kind = ${kind})`;
+  return `WITH sn AS (SELECT sid, count(*) AS n FROM ${read(2, 'sid')} GROUP BY sid),
+     hosts AS (SELECT s.kid, sum(sn.n) AS hosts FROM ${read(1, 'kid, sid')} s JOIN sn ON sn.sid = s.sid GROUP BY s.kid)
+     SELECT ${CONTENT_ROW('y', 'y')}
+     FROM ${read(0, 'kid, sheet, k, nodes, task_runs, us')} y LEFT JOIN hosts ON hosts.kid = y.kid`;
 }
 
 /**

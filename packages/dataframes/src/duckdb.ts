@@ -37,8 +37,19 @@ export interface TallyDuckDb extends AsyncDisposable {
   rows(sql: string, params?: unknown[]): Promise<unknown[][]>;
   /** A unique table name with the given prefix. */
   tableName(prefix: string): string;
+  /**
+   * The same database on a second connection: its statements run in their own order, at the
+   * same time as this connection's (one statement rarely keeps DuckDB's threads busy). It sees
+   * what this connection committed, and this one sees its tables once its statement has settled;
+   * temp tables and a failed transaction stay its own. Opened on first use, closed with the
+   * database (after its statements).
+   */
+  readonly beside: DuckDbStatements;
   close(): Promise<void>;
 }
+
+/** Statements on one connection of a database (`TallyDuckDb`, `TallyDuckDb.beside`). */
+export type DuckDbStatements = Pick<TallyDuckDb, 'run' | 'all' | 'rows'>;
 
 /**
  * The binding is CommonJS, loaded with `require`: an ESM `import` of it makes Node's ESM loader
@@ -93,6 +104,18 @@ interface Opened {
   connection: DuckDBConnection;
 }
 
+/** A connection in UTC: `TimeZone` is a setting of the connection, not of the database. */
+async function connectUtc(instance: DuckDBInstance): Promise<DuckDBConnection> {
+  const connection = await instance.connect();
+  try {
+    await connection.run("SET TimeZone = 'UTC'");
+  } catch (err) {
+    connection.closeSync();
+    throw err;
+  }
+  return connection;
+}
+
 async function open(opts: DuckDbOptions): Promise<Opened> {
   const own: TempDir = await tempdir('tally-duckdb');
   let instance: DuckDBInstance | undefined;
@@ -115,8 +138,7 @@ async function open(opts: DuckDbOptions): Promise<Opened> {
       allocator_flush_threshold: '4GB',
       allocator_bulk_deallocation_flush_threshold: '4GB',
     });
-    connection = await instance.connect();
-    await connection.run("SET TimeZone = 'UTC'");
+    connection = await connectUtc(instance);
     return { own, instance, connection };
   } catch (err) {
     connection?.closeSync();
@@ -139,15 +161,17 @@ export function startDuckDb(opts: DuckDbOptions = {}): TallyDuckDb {
   });
   // Whoever uses the database sees a failed open; a database never used must not crash the process for it.
   opened.catch(() => {});
-  const ready = async (): Promise<DuckDBConnection> => {
-    await opened;
-    return db!.connection;
-  };
   const current = () => {
     if (!db) throw new Error('DuckDB is still opening: await `opened` first');
     return db;
   };
   let closed = false;
+  const main = connectionQueue(async () => {
+    await opened;
+    return db!.connection;
+  }, () => closed);
+  let second: Promise<DuckDBConnection> | undefined;
+  const beside = connectionQueue(() => (second ??= opened.then(() => connectUtc(db!.instance))), () => closed);
   // Every caller waits for the one close (a report closes early, then again on dispose).
   let closing: Promise<void> | undefined;
   const close = () => (closing ??= closeOnce());
@@ -155,11 +179,37 @@ export function startDuckDb(opts: DuckDbOptions = {}): TallyDuckDb {
     closed = true;
     if (!(await opened.then(() => true, () => false))) return;
     // Statements issued before close run to their end first: closing under one leaves it pending forever.
-    await tail;
+    await Promise.all([main.idle(), beside.idle()]);
+    (await second?.catch(() => undefined))?.closeSync();
     db!.connection.closeSync();
     db!.instance.closeSync();
     await db!.own.remove();
   };
+  return {
+    opened,
+    get instance() {
+      return current().instance;
+    },
+    get connection() {
+      return current().connection;
+    },
+    ...main.statements,
+    beside: beside.statements,
+    tableName(prefix) {
+      counter += 1;
+      return `${prefix.replace(/[^A-Za-z0-9_]/g, '_')}_${process.pid}_${counter}`;
+    },
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+/**
+ * The statements of one connection, one at a time, in the order issued: the binding runs each on
+ * libuv's pool, so two issued together (e.g. while the database opens) could otherwise run in
+ * either order. `idle` settles once every statement issued so far has.
+ */
+function connectionQueue(connect: () => Promise<DuckDBConnection>, isClosed: () => boolean): { statements: DuckDbStatements; idle: () => Promise<unknown> } {
   const bind = (params?: unknown[]) => params as DuckDBValue[] | undefined;
   // A failed statement aborts the open transaction, and every later one (a cleanup in `finally`)
   // then fails for that alone: such a failure is reported as the first, so the caller still sees
@@ -174,23 +224,14 @@ export function startDuckDb(opts: DuckDbOptions = {}): TallyDuckDb {
       throw err;
     }
   };
-  // One statement at a time, in the order issued: the binding runs each on libuv's pool, so two
-  // issued together (e.g. while the database opens) could otherwise run in either order.
-  let tail: Promise<unknown> = opened;
+  let tail: Promise<unknown> = Promise.resolve();
   const inOrder = <T>(work: (connection: DuckDBConnection) => Promise<T>): Promise<T> => {
-    if (closed) return Promise.reject(new Error('DuckDB database is closed'));
-    const next = tail.then(ready).then(work);
+    if (isClosed()) return Promise.reject(new Error('DuckDB database is closed'));
+    const next = tail.then(connect).then(work);
     tail = next.catch(() => {});
     return next;
   };
-  return {
-    opened,
-    get instance() {
-      return current().instance;
-    },
-    get connection() {
-      return current().connection;
-    },
+  const statements: DuckDbStatements = {
     run: (sql, params) =>
       inOrder(async (connection) => {
         const result = await firstFailure(connection.run(sql, bind(params)));
@@ -213,13 +254,8 @@ export function startDuckDb(opts: DuckDbOptions = {}): TallyDuckDb {
           chunkRows(chunk, out);
         }
       }),
-    tableName(prefix) {
-      counter += 1;
-      return `${prefix.replace(/[^A-Za-z0-9_]/g, '_')}_${process.pid}_${counter}`;
-    },
-    close,
-    [Symbol.asyncDispose]: close,
   };
+  return { statements, idle: () => tail };
 }
 
 /**

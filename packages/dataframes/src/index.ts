@@ -1,5 +1,5 @@
 export type { FactPair } from './types.js';
-export { DEFAULT_MEMORY_LIMIT, type DuckDbOptions, ident, openDuckDb, startDuckDb, type TallyDuckDb } from './duckdb.js';
+export { DEFAULT_MEMORY_LIMIT, type DuckDbOptions, type DuckDbStatements, ident, openDuckDb, startDuckDb, type TallyDuckDb } from './duckdb.js';
 export { Dataframe, type Fold } from './dataframe.js';
 export { type FactValue, factValue } from './fact-value.js';
 export { ConcatenatedDataframe } from './concatenated.js';

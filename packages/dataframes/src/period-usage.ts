@@ -3,7 +3,7 @@ import { type ExtractFailure, listTarballs } from '@tally/extractors';
 import type { LocalFile, Store } from '@tally/storage';
 import { contentFromRollups } from './content-rollup.js';
 import type { Dataframe } from './dataframe.js';
-import { literal, type TallyDuckDb } from './duckdb.js';
+import { type DuckDbStatements, literal, type TallyDuckDb } from './duckdb.js';
 import { type HashedObject, hashFile, type ListedObject, listObject, type ReadProgress, sameListing } from './inputs.js';
 import { JobHostSummary } from './job-host-summary.js';
 import { MainJobevent } from './main-jobevent.js';
@@ -428,6 +428,9 @@ async function fromUsageRollups(
   const got: FetchedRollup[] = [];
   const bad: Chosen[] = [];
   const toDate: MonthsToDate = { fetched: [], covered: new Set(), contentCovered: new Set(), statusCovered: new Set(), ready: false };
+  // Statements on the second connection, which read parts this function releases.
+  let sheetsCopied: Promise<boolean> | undefined;
+  let merging: ContentBeside | undefined;
   try {
     const sheets = (opts.readySheets ?? false) && !opts.organizationFilter?.length;
     const status = ctx.frames.extras.some((d) => d.name === MONTH_TO_DATE_STATUS_KIND);
@@ -458,6 +461,10 @@ async function fromUsageRollups(
     }
     const inputs = read.flatMap((r) => r.parts.map((p) => p.input));
     opts.onProgress?.({ phase: 'rollups', days: { done: daysOf(chosen).length, total: daysOf(chosen).length }, rows: inputs.reduce((n, i) => n + (i.rows ?? 0), 0) });
+    // Copied beside the extras' rows (neither reads the other's tables); awaited below, or
+    // before the parts are released when a read at the job grain takes over.
+    if (toDate.ready) sheetsCopied = readSheets(opts.db.beside, { hosts: paths('sheet_hosts')[0]!, orgs: paths('sheet_orgs')[0]! });
+    sheetsCopied?.catch(() => {});
     // The extra dataframes' rows as they are (the month-to-date merges' data_collection_status rows
     // first); the sheets' other inputs (INDIRECT rows, events) are absent from these days.
     const atOnce = await addExtrasAtOnce(read, ctx.frames.extras);
@@ -476,16 +483,54 @@ async function fromUsageRollups(
       return { bad: [] };
     }
     busy();
-    const usage: UsageTables = { db: opts.db, hosts: USAGE_TABLES.hosts, jobs: USAGE_TABLES.jobs, hostMap: undefined, events: undefined, empty: false, method: 'usage-rollups' };
-    if (toDate.ready) {
-      usage.ready = READY_SHEET_TABLES;
-      usage.empty = await readSheets(opts.db, { hosts: paths('sheet_hosts')[0]!, orgs: paths('sheet_orgs')[0]! });
-    } else usage.empty = (await usageFromRollups(opts.db, { hosts: paths('usage_hosts'), jobs: paths('usage_jobs') }, opts.organizationFilter)).empty;
-    if (content) usage.content = await mergedContent(opts.db, paths('usage_content'));
-    return { usage, inputs, removed: Promise.resolve() };
+    const usage = await mergedUsage(opts, { sheetsCopied, paths });
+    const contentParts = content ? read.flatMap((r) => r.parts.filter((p) => p.kind === 'usage_content')) : [];
+    merging = contentParts.length > 0 ? contentBeside(opts.db, contentParts) : undefined;
+    if (merging && usage.empty) usage.content = await merging.merged;
+    else if (merging) Object.assign(usage, { content: USAGE_TABLES.content, contentReady: merging.ready });
+    return { usage, inputs, removed: merging?.removed ?? Promise.resolve() };
   } finally {
-    for (const r of [...toDate.fetched, ...got]) for (const p of r.parts) await p.local.release();
+    await sheetsCopied?.catch(() => {});
+    for (const r of [...toDate.fetched, ...got]) for (const p of r.parts) if (!merging?.parts.includes(p)) await p.local.release();
   }
+}
+
+/** The usage tables of usage rollups: their ready sheet rows (copied on the second connection), else their usage tables merged. */
+async function mergedUsage(opts: PeriodUsageOptions, from: { sheetsCopied: Promise<boolean> | undefined; paths: (k: PartKey) => string[] }): Promise<UsageTables> {
+  const usage: UsageTables = { db: opts.db, hosts: USAGE_TABLES.hosts, jobs: USAGE_TABLES.jobs, hostMap: undefined, events: undefined, empty: false, method: 'usage-rollups' };
+  if (!from.sheetsCopied) {
+    usage.empty = (await usageFromRollups(opts.db, { hosts: from.paths('usage_hosts'), jobs: from.paths('usage_jobs') }, opts.organizationFilter)).empty;
+    return usage;
+  }
+  // Regular tables only: the Managed nodes statement may run on the second connection.
+  return { ...usage, ready: READY_SHEET_TABLES, beside: opts.db.beside, empty: await from.sheetsCopied };
+}
+
+/** The content merge running on the second connection, and its parts, released once it has settled. */
+interface ContentBeside {
+  parts: readonly FetchedRollup['parts'][number][];
+  /** `mergedContent`'s result. */
+  merged: Promise<string | undefined>;
+  /** `UsageTables.contentReady`: settles once `content` is filled, rejects with why it could not be. */
+  ready: () => Promise<void>;
+  /** Never rejects. */
+  removed: Promise<void>;
+}
+
+/**
+ * The content sheets' table merged from content rollups on the database's second connection, so
+ * that it runs beside the statements that follow on the first (the workbook's Managed nodes rows).
+ */
+function contentBeside(db: TallyDuckDb, parts: ContentBeside['parts']): ContentBeside {
+  const merged = mergedContent(db.beside, parts.map((p) => p.local.path));
+  merged.catch(() => {});
+  const removed = merged
+    .catch(() => undefined)
+    .then(async () => {
+      for (const p of parts) await p.local.release();
+    })
+    .catch(() => {});
+  return { parts, merged, ready: async () => void (await merged), removed };
 }
 
 /**
@@ -612,7 +657,7 @@ async function fetchMergedParts(
 }
 
 /** Load a month-to-date merge's sheet rows into `READY_SHEET_TABLES`; is it empty (no host row)? */
-async function readSheets(db: TallyDuckDb, files: { hosts: string; orgs: string }): Promise<boolean> {
+async function readSheets(db: DuckDbStatements, files: { hosts: string; orgs: string }): Promise<boolean> {
   // The files' own columns: a part stored below `period=day/date=…/` would otherwise also get those
   // two as columns (DuckDB's hive partitioning), copied into every row for nothing.
   const read = (file: string) => `read_parquet(${literal(file)}, hive_partitioning = false)`;
@@ -623,7 +668,7 @@ async function readSheets(db: TallyDuckDb, files: { hosts: string; orgs: string 
 }
 
 /** `USAGE_TABLES.content` merged from content rollups (see content-rollup.ts); undefined when it has no row. */
-async function mergedContent(db: TallyDuckDb, files: readonly string[]): Promise<string | undefined> {
+async function mergedContent(db: DuckDbStatements, files: readonly string[]): Promise<string | undefined> {
   if (files.length === 0) return undefined;
   await contentFromRollups(db, files, USAGE_TABLES.content);
   const [n] = await db.all<{ n: bigint }>(`SELECT count(*) AS n FROM ${USAGE_TABLES.content}`);

@@ -28,7 +28,7 @@ import type { Store } from '@tally/storage';
 import { renamedHosts } from './ccsp-dedup.js';
 import { contentUsage, restoreMemoryLimit } from './content-usage.js';
 import { type Dataframe, installUuidOf, writeHostNameMap } from './dataframe.js';
-import { isOutOfMemory, type TallyDuckDb } from './duckdb.js';
+import { type DuckDbStatements, isOutOfMemory, type TallyDuckDb } from './duckdb.js';
 import { DIRECT, type JobHostSummary } from './job-host-summary.js';
 import { loadExtracted, withExtracted } from './load.js';
 import type { MainJobevent } from './main-jobevent.js';
@@ -262,6 +262,11 @@ export interface UsageTables {
    * (`PeriodUsageOptions.readySheets`) and its days have them: `hosts` and `jobs` are then not built.
    */
   ready?: ReadySheets | undefined;
+  /**
+   * The database's second connection (`TallyDuckDb.beside`), when every table above is a regular
+   * table (a temp table is its connection's own): a consumer may run statements there beside `db`'s.
+   */
+  beside?: DuckDbStatements | undefined;
   /** How they were built: from the prepared rows (`scan`, fast), from grouped rows, or merged from usage rollups. */
   method: 'scan' | 'grouped' | 'usage-rollups';
 }

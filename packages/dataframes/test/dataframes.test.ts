@@ -589,6 +589,66 @@ describe('loadTarballs', () => {
     await expect(db.run('SELECT 1')).rejects.toThrow('closed');
   });
 
+  it('the second connection runs its statements beside the first one\'s, in UTC, sharing committed tables but not temp tables', async () => {
+    const db = startDuckDb({ memoryLimit: '64MB', threads: 1 });
+    try {
+      const order: string[] = [];
+      const long = db.all('SELECT count(*) AS n FROM range(30000000) t(x) WHERE x % 7 = 1').then(() => order.push('long'));
+      const beside = db.beside.all<{ tz: string }>("SELECT current_setting('TimeZone') AS tz").then((r) => order.push(`beside ${r[0]?.tz}`));
+      await Promise.all([long, beside]);
+      // Not queued behind the first connection's statement.
+      expect(order).toEqual(['beside UTC', 'long']);
+      await db.run('CREATE TABLE shared AS SELECT 1 AS x');
+      await db.run('CREATE TEMP TABLE mine AS SELECT 2 AS x');
+      expect(await db.beside.all('SELECT x FROM shared')).toEqual([{ x: 1 }]);
+      await expect(db.beside.all('SELECT x FROM mine')).rejects.toThrow('mine');
+      await db.beside.run('CREATE TABLE theirs AS SELECT 3 AS x');
+      expect(await db.rows('SELECT x FROM theirs')).toEqual([[3]]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it("a failure on the second connection is its own: its statement rejects, its aborted transaction reports it first, the first connection's go on", async () => {
+    const db = startDuckDb({ memoryLimit: '64MB', threads: 1 });
+    try {
+      await db.beside.run('BEGIN TRANSACTION');
+      await expect(db.beside.run("SELECT error('injected beside')")).rejects.toThrow('injected beside');
+      // The aborted transaction's next statement reports the failure that aborted it.
+      await expect(db.beside.run('SELECT 1')).rejects.toThrow('injected beside');
+      expect(await db.all('SELECT 42 AS v')).toEqual([{ v: 42 }]);
+      await db.beside.run('ROLLBACK');
+      expect(await db.beside.all('SELECT 7 AS v')).toEqual([{ v: 7 }]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('closing waits for the second connection\'s statements too, then refuses them', async () => {
+    const db = startDuckDb({ memoryLimit: '64MB', threads: 1 });
+    const long = db.beside.all<{ n: bigint }>('SELECT count(*) AS n FROM range(20000000) t(x) WHERE x % 7 = 1');
+    await new Promise((r) => setTimeout(r, 20));
+    await db.close();
+    expect((await long)[0]?.n).toBe(2857143n);
+    await expect(db.beside.run('SELECT 1')).rejects.toThrow('closed');
+  });
+
+  it('rows are read to their end before the connection runs its next statement', async () => {
+    const db = startDuckDb({ memoryLimit: '64MB', threads: 1 });
+    try {
+      // More than one chunk (2,048 rows) of results, with the next statement already issued.
+      const many = db.rows('SELECT x, encode(x::VARCHAR) AS b FROM range(5000) t(x) ORDER BY x');
+      const next = db.run('CREATE TABLE after_rows AS SELECT 1 AS x');
+      const rows = await many;
+      await next;
+      expect(rows).toHaveLength(5000);
+      expect(rows[4999]?.[0]).toBe(4999n);
+      expect(Buffer.from(rows[4999]?.[1] as Uint8Array).toString()).toBe('4999');
+    } finally {
+      await db.close();
+    }
+  });
+
   it('running out of memory drops no tarball: the batch retries tarball by tarball, or throws when asked', async () => {
     const small = await openDuckDb({ memoryLimit: '64MB', threads: 1 });
     try {

@@ -13,7 +13,7 @@ export interface ReportDb {
  * What every CCSP/CCSPv2 sheet reads: @tally/dataframes' usage tables (`usageTables`, `loadUsage`),
  * on any database with `ReportDb`'s queries, plus the INDIRECT rows and the newest sheets' inputs.
  */
-export interface ReportTables extends Omit<UsageTables, 'db' | 'method'> {
+export interface ReportTables extends Omit<UsageTables, 'db' | 'method' | 'beside'> {
   db: ReportDb;
   /** Grouped INDIRECT-only rows (a table), when there are any. */
   indirect?: string | undefined;
@@ -21,6 +21,11 @@ export interface ReportTables extends Omit<UsageTables, 'db' | 'method'> {
   extras?: ReportExtras | undefined;
   /** Called once the workbook's last query has settled, to close the database while the file is finished. */
   release?: (() => Promise<void>) | undefined;
+  /**
+   * A second connection to the same database (`UsageTables.beside`), where the Managed nodes
+   * rows' statement runs beside the other sheets' queries.
+   */
+  beside?: ReportDb | undefined;
 }
 
 /**
@@ -51,6 +56,8 @@ export type Value = string | number | Date | null;
 interface Later {
   key: string;
   later: () => Promise<string>;
+  /** Run on `ReportTables.beside` (when there is one), in its own order. */
+  beside?: boolean;
 }
 export type DataRow = Value[];
 
@@ -89,8 +96,8 @@ export class ReportQueries {
   /** Queries prefetched and not yet taken by their sheet; a sheet's own ask takes its entry out. */
   private readonly prefetched = new Map<string, Promise<unknown[][]>>();
   private prefetching = false;
-  /** Settles when the last query asked for has (one connection runs one statement at a time). */
-  private last: Promise<unknown> = Promise.resolve();
+  /** Settles when the last query asked for on each connection has (one runs one statement at a time). */
+  private last: { main: Promise<unknown>; beside: Promise<unknown> } = { main: Promise.resolve(), beside: Promise.resolve() };
   /** Grouped INDIRECT-only rows (see @tally/dataframes groupIndirectInto), when the period has any. */
   private readonly indirect: string | undefined;
   constructor(private readonly t: ReportTables) {
@@ -145,13 +152,14 @@ export class ReportQueries {
       if (!this.prefetching) this.prefetched.delete(key);
       return ahead;
     }
-    const rows = this.last.then(async () => {
+    const lane = typeof sql !== 'string' && sql.beside && this.t.beside ? 'beside' : 'main';
+    const rows = this.last[lane].then(async () => {
       // Without `before`, the statement starts in this turn: an `await` would let the sheet that
       // took the previous rows write them first (~20 ms for Managed nodes) while DuckDB waits.
       if (before) await before();
-      return this.t.db.rows(typeof sql === 'string' ? sql : await sql.later());
+      return (lane === 'beside' ? this.t.beside! : this.t.db).rows(typeof sql === 'string' ? sql : await sql.later());
     });
-    this.last = rows.catch(() => {});
+    this.last[lane] = rows.catch(() => {});
     if (this.prefetching) this.prefetched.set(key, rows);
     return rows;
   }
@@ -181,7 +189,7 @@ export class ReportQueries {
 
   /** Wait until no query runs any more (before the database closes), whatever their outcome. */
   async settled(): Promise<void> {
-    await this.last;
+    await Promise.all([this.last.main, this.last.beside]);
   }
 
   /**
@@ -232,7 +240,8 @@ export class ReportQueries {
   async managedNodesXml(first: number, styles: Promise<DataStyleIds>): Promise<DataRowsXml | undefined> {
     const forPrefetch = this.prefetching;
     const later = async () => dataRowsXmlSql(this.hostTotals, MANAGED_NODES_COLUMNS, 'h NULLS LAST', first, await styles);
-    const result = await this.fetch({ key: `managed nodes XML from row ${first}`, later });
+    // The longest statement of a workbook: the other sheets' queries need not wait behind it.
+    const result = await this.fetch({ key: `managed nodes XML from row ${first}`, later, beside: true });
     return forPrefetch ? undefined : dataRowsXml(result, first, await styles);
   }
 

@@ -70,7 +70,8 @@ export async function loadExtras(
     await dedupHostsInto(jhs, DEDUP_HOSTS_TABLE, { mapping: dedup.mapping, facts, organizations: organizationFilter });
     dedupHosts = DEDUP_HOSTS_TABLE;
   }
-  const indirectRows = await groupIndirectInto(jhs, INDIRECT_TABLE, { organizations: organizationFilter, hostNameMapping });
+  // No job host summary added (a read from usage rollups alone): no INDIRECT row, nothing to group.
+  const indirectRows = jhs.sources === 0 ? 0 : await groupIndirectInto(jhs, INDIRECT_TABLE, { organizations: organizationFilter, hostNameMapping });
   return {
     indirect: indirectRows > 0 ? INDIRECT_TABLE : undefined,
     inventoryScope: frames.mainHost ? await inventoryScope(frames.mainHost) : undefined,

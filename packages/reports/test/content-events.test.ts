@@ -1,11 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { manifestName, rollup } from '@tally/dataframes';
 import { buildCcspReport, reportParams } from '@tally/reports';
 import { DirectoryStorage } from '@tally/storage';
-import { recordingLogger, recordingStatements, schemaCsv } from '@tally/testkit';
+import { failingStatements, recordingLogger, recordingStatements, schemaCsv } from '@tally/testkit';
 import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { workbookCells } from './workbook-cells.js';
@@ -173,7 +173,14 @@ async function contentSheets(path: string): Promise<Record<string, unknown[][]>>
 
 /** While `on`, the statements of every database a report opens (`statements`, one list per database). */
 const recorded = vi.hoisted(() => ({ on: false, statements: [] as string[][] }));
+/** While set, the next report's database fails the first statement its second connection runs matching `at` (DuckDB's own error). */
+const besideFails = vi.hoisted(() => ({ at: undefined as RegExp | undefined, failedAt: [] as string[] }));
 function record<D extends import('@tally/dataframes').TallyDuckDb>(db: D): D {
+  if (besideFails.at) {
+    const beside = failingStatements(db.beside, besideFails.at, ['other']);
+    besideFails.failedAt = beside.failedAt;
+    db = Object.assign(Object.create(db) as D, { beside });
+  }
   if (!recorded.on) return db;
   const recording = recordingStatements(db);
   recorded.statements.push(recording.statements);
@@ -367,6 +374,26 @@ describe('content-usage sheets merged from content rollups', () => {
     expect(readOf(merged, 'usage_content_month_to_date')).toHaveLength(0);
     expect(await contentSheets(join(ship, merged.name))).toEqual(expected(days, INSTALL));
     expect(await workbookCells(join(ship, merged.name))).toEqual(rawCells);
+  });
+
+  it.each([
+    ['the content merge', /^CREATE OR REPLACE TABLE report_content AS/],
+    ['the ready sheet rows', /^CREATE OR REPLACE TABLE report_ready_hosts AS/],
+  ])('%s failing on the second connection: the report fails with its error and writes nothing', async (_, at) => {
+    const days = generate({ jobInTwoDays: false });
+    const { ship, storage } = await rolledUp(`beside-fails-${at.source.length}`, days);
+    const workbook = join(ship, 'reports/2024/05/CCSPv2-2024-05.xlsx');
+    rmSync(workbook);
+    rmSync(workbook.replace(/\.xlsx$/, '.inputs.json'));
+    besideFails.at = at;
+    const failed = report(storage).finally(() => {
+      besideFails.at = undefined;
+    });
+    await expect(failed).rejects.toThrow('could not write to the temporary directory (injected)');
+    expect(besideFails.failedAt).toHaveLength(1);
+    expect(readdirSync(join(ship, 'reports/2024/05'))).toEqual([]);
+    // The same report once nothing fails.
+    expect((await report(storage)).status).toBe('written');
   });
 
   it('a job whose events lie on another day than its job host summaries: the job-grain rollups', async () => {

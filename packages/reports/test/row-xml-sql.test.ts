@@ -164,5 +164,31 @@ describe('Managed nodes rows written as XML by DuckDB', () => {
     await q.settled();
     expect(seen).toEqual(['SELECT count(h) AS n FROM ready_hosts']);
   });
+
+  it('with a second connection, run there: the queries after them do not wait for the sheet, and their failure is the sheet\'s', async () => {
+    const seen: string[] = [];
+    const connection = (name: string, fail = false) => ({
+      all: () => Promise.resolve([]),
+      rows: async (sql: string) => {
+        seen.push(`${name}: ${sql.slice(0, 24)}`);
+        if (fail) throw new Error(`${name} failed`);
+        return [[0]];
+      },
+    });
+    const both: ReportTables = { ...tablesOf('ready_hosts'), db: connection('first'), beside: connection('beside', true) };
+    const q = new ReportQueries(both);
+    const table = new ManagedNodesTable(q, both);
+    q.prefetch(() => [table.query(), q.totalQuantity()]);
+    // The count runs while the rows' XML still waits for the sheet's styles.
+    expect(await q.totalQuantity()).toBe(0);
+    expect(seen).toEqual(['first: SELECT count(h) AS n FRO']);
+    const wb = await openWorkbook(join(dir, 'beside.xlsx'));
+    const ws = wb.addWorksheet('Managed nodes');
+    await expect(table.write(ws)).rejects.toThrow('beside failed');
+    expect(seen).toEqual(['first: SELECT count(h) AS n FRO', 'beside: WITH t AS (SELECT *, row']);
+    await q.settled();
+    ws.commit();
+    await wb.commit();
+  });
 });
 
