@@ -165,7 +165,7 @@ export async function contentFromRollups(db: ContentDb, files: readonly string[]
  * host once, with its one set). One statement instead of the merge's four (20–60 ms).
  */
 function oneRollupContent(file: string): string {
-  const read = (kind: number, cols: string) => `(SELECT ${cols} FROM read_parquet(${literal(file)}) WHERE kind = ${kind})`;
+  const read = READ([file]);
   return `WITH sn AS (SELECT sid, count(*) AS n FROM ${read(2, 'sid')} GROUP BY sid),
      hosts AS (SELECT s.kid, sum(sn.n) AS hosts FROM ${read(1, 'kid, sid')} s JOIN sn ON sn.sid = s.sid GROUP BY s.kid)
      SELECT ${CONTENT_ROW('y', 'y')}
