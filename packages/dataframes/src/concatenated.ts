@@ -1,6 +1,6 @@
 import { ident } from './duckdb.js';
 import { Dataframe, type Fold } from './dataframe.js';
-import { int, str, ts } from './sql.js';
+import { int, str } from './sql.js';
 import type { Column } from './types.js';
 
 /**
@@ -37,7 +37,8 @@ export abstract class ConcatenatedDataframe extends Dataframe {
 
   protected prepareSql(_member: string, src: string): string {
     const exprs = this.columns.map((c) => {
-      if (c.type === 'TIMESTAMP') return ts(c.name);
+      // The raw relation has parsed the member's timestamps (its schema's `timestamps`).
+      if (c.type === 'TIMESTAMP') return ident(c.name);
       if (c.type === 'BIGINT') return int(c.name);
       if (c.type === 'VARCHAR') return str(c.name);
       return `TRY_CAST(${ident(c.name)} AS ${c.type})`;

@@ -86,6 +86,12 @@ export function integerColumns(member: string, header: readonly string[]): strin
   return header.filter((c) => schema?.integers.includes(schema.aliases?.[c] ?? c));
 }
 
+/** The header columns of `member` that are timestamps (canonical names per its schema's aliases). */
+export function timestampColumns(member: string, header: readonly string[]): string[] {
+  const schema = CSV_SCHEMAS[member];
+  return header.filter((c) => schema?.timestamps.includes(schema.aliases?.[c] ?? c));
+}
+
 /** Reader types of `member`'s count columns in `header`. */
 export function integerTypes(member: string, header: readonly string[]): Record<string, string> {
   return Object.fromEntries(integerColumns(member, header).map((c) => [c, 'DOUBLE']));

@@ -2,11 +2,11 @@ import { mkdtemp, readFile, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { TallyError, errorMessage } from '@tally/core';
-import type { ExtractedTarball } from '@tally/extractors';
+import { CSV_SCHEMAS, type CsvFieldKind, csvPrepareNative, type ExtractedTarball, prepareCsvFile } from '@tally/extractors';
 import type { Table } from 'apache-arrow';
-import { CsvError, csvHasRows, explainCsvError, integerColumns, integerTypes, readCsvSql, readMemberHeader } from './csv.js';
+import { CsvError, csvHasRows, explainCsvError, integerColumns, integerTypes, readCsvSql, readMemberHeader, timestampColumns } from './csv.js';
 import { ident, isOutOfMemory, literal, type TallyDuckDb } from './duckdb.js';
-import { PAIRS_TYPE, PARQUET_V2, pairsToJson, wholeNumber } from './sql.js';
+import { PAIRS_TYPE, PARQUET_V2, pairsToJson, ts, wholeNumber } from './sql.js';
 import type { BatchContext, Column } from './types.js';
 
 /** Write `mapping` (host name → host name) into a new table `name` (from_name, to_name), replacing it; returns `name`. */
@@ -86,7 +86,8 @@ export abstract class Dataframe {
   protected abstract readonly preparedColumns: readonly Column[];
   /**
    * SQL producing prepared rows (exactly `preparedColumns`, in order) from `src`, a relation of
-   * the raw columns as VARCHAR. `$2` is bound to the batch's install_uuid. Undefined skips the member.
+   * the raw columns (see `rawSelect`: counts BIGINT, timestamps TIMESTAMP, the rest VARCHAR). `$2` is
+   * bound to the batch's install_uuid. Undefined skips the member.
    */
   protected abstract prepareSql(member: string, src: string): string | undefined;
   /** SQL grouping prepared rows of relation `from` into exactly `columns`, in order. */
@@ -264,13 +265,23 @@ export abstract class Dataframe {
       }
     }
     const out: { member: string; sql: string }[] = [];
+    const typed = this.preparedColumns.map((c, i) => `CAST(#${i + 1} AS ${c.type}) AS ${ident(c.name)}`).join(', ');
     for (const b of batches.values()) {
-      const prepared = this.prepareSql(b.member, this.rawSelect(b.member, b.header, `[${b.paths.map(literal).join(', ')}]`));
-      if (!prepared) continue;
+      // A member this dataframe does not read is neither prepared nor scanned.
+      if (this.prepareSql(b.member, '(SELECT 1)') === undefined) continue;
+      const kinds = this.preparedKinds(b.member, b.header);
+      const files = await this.prepareFiles(b.header, kinds, b.paths);
+      const kept = b.header.filter((_h, i) => kinds[i] !== 'skip');
+      const reads = [
+        ...(files.prepared.length ? [this.rawSelect(b.member, b.header, fileList(files.prepared), kept)] : []),
+        ...(files.raw.length ? [this.rawSelect(b.member, b.header, fileList(files.raw))] : []),
+      ];
       // Several scans may end up in one statement: the install_uuid ($2) becomes a literal.
       const uuid = b.installUuid === null ? 'NULL' : literal(b.installUuid);
-      const typed = this.preparedColumns.map((c, i) => `CAST(#${i + 1} AS ${c.type}) AS ${ident(c.name)}`).join(', ');
-      out.push({ member: b.member, sql: `SELECT ${typed} FROM (${prepared.replaceAll('$2', uuid)})` });
+      for (const read of reads) {
+        const prepared = this.prepareSql(b.member, read)!;
+        out.push({ member: b.member, sql: `SELECT ${typed} FROM (${prepared.replaceAll('$2', uuid)})` });
+      }
     }
     return out;
   }
@@ -375,21 +386,63 @@ export abstract class Dataframe {
 
   /**
    * The raw-column relation of a strict CSV read (missing columns NULL, aliases applied): the
-   * member's count columns are parsed by the reader (cheaper than text and a cast) and come out as
-   * BIGINT (`wholeNumber`), so `prepareSql` must accept them typed; its timestamps (`ts`) fail on
-   * a value that does not parse.
-   * Any such value, an unterminated quote or a row of the wrong length fails the read.
+   * member's count columns come out BIGINT (`wholeNumber`) and its timestamps TIMESTAMP (`ts`), so
+   * `prepareSql` takes both typed. Any such value that does not parse, an unterminated quote or a
+   * row of the wrong length fails the read. With `prepared` (the column names of files written by
+   * `prepareCsvFile`), the same relation comes from those files, whose counts and timestamps the
+   * preparer has already checked and written as integers (timestamps in epoch microseconds).
    */
-  private rawSelect(member: string, header: readonly string[], files: string): string {
+  private rawSelect(member: string, header: readonly string[], files: string, prepared?: readonly string[]): string {
     const present = new Set(header);
     const aliases = this.aliases();
     const counts = new Set(integerColumns(member, header));
+    const times = new Set(timestampColumns(member, header));
     const select = this.rawColumns(member).map((c) => {
       const name = present.has(c) ? c : aliases[c]?.find((a) => present.has(a));
-      if (!name) return `NULL::VARCHAR AS ${ident(c)}`;
-      return `${counts.has(name) ? wholeNumber(name) : ident(name)} AS ${ident(c)}`;
+      if (!name) return `NULL::${CSV_SCHEMAS[member]?.timestamps.includes(c) ? 'TIMESTAMP' : 'VARCHAR'} AS ${ident(c)}`;
+      if (times.has(name)) return `${prepared ? `make_timestamp(${ident(name)})` : ts(name)} AS ${ident(c)}`;
+      return `${counts.has(name) && !prepared ? wholeNumber(name) : ident(name)} AS ${ident(c)}`;
     });
-    return `(SELECT ${select.join(', ')} FROM ${readCsvSql(header, files, integerTypes(member, header))})`;
+    const reader = prepared
+      ? readCsvSql(prepared, files, Object.fromEntries(prepared.filter((n) => counts.has(n) || times.has(n)).map((n) => [n, 'BIGINT'])))
+      : readCsvSql(header, files, integerTypes(member, header));
+    return `(SELECT ${select.join(', ')} FROM ${reader})`;
+  }
+
+  /**
+   * What `prepareCsvFile` keeps of a `member` CSV with `header`: the columns `rawColumns` reads
+   * (counts as counts, timestamps as timestamps, the rest as text), and every count column even
+   * when unread, since the strict read checks those too; the rest is checked and left out.
+   */
+  private preparedKinds(member: string, header: readonly string[]): CsvFieldKind[] {
+    const aliases = this.aliases();
+    const used = new Set(this.rawColumns(member).map((c) => (header.includes(c) ? c : aliases[c]?.find((a) => header.includes(a)))));
+    const counts = new Set(integerColumns(member, header));
+    const times = new Set(timestampColumns(member, header));
+    return header.map((h) => (counts.has(h) ? 'count' : !used.has(h) ? 'skip' : times.has(h) ? 'timestamp' : 'text'));
+  }
+
+  /**
+   * Prepare the batch's files for a cheaper read (see `prepareCsvFile`), at most two at a time
+   * (each holds its whole file in memory while it runs): the paths of the files prepared, by the
+   * path written, and the paths left to read as they are (refused by the preparer, or no
+   * preparer built). Both reads give the same rows; a refused file's problem is found by the
+   * strict read.
+   */
+  private async prepareFiles(header: readonly string[], kinds: readonly CsvFieldKind[], paths: readonly string[]): Promise<{ prepared: string[]; raw: string[] }> {
+    if (!csvPrepareNative) return { prepared: [], raw: [...paths] };
+    const out: { prepared: string[]; raw: string[] } = { prepared: [], raw: [] };
+    const queue = [...paths];
+    const worker = async () => {
+      for (let path = queue.shift(); path !== undefined; path = queue.shift()) {
+        const target = `${path}.prepared`;
+        const result = await prepareCsvFile(path, target, header, kinds);
+        if ('rows' in result) out.prepared.push(target);
+        else out.raw.push(path);
+      }
+    };
+    await Promise.all([worker(), worker()]);
+    return out;
   }
 
   /** Add already-grouped rows from Parquet file(s) written by `toParquet` (a rollup). */
@@ -823,4 +876,9 @@ export abstract class Dataframe {
     this.filled.clear();
     this.ready = false;
   }
+}
+
+/** A DuckDB list literal of file paths. */
+function fileList(paths: readonly string[]): string {
+  return `[${paths.map(literal).join(', ')}]`;
 }

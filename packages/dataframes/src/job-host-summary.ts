@@ -1,7 +1,7 @@
 import { JOB_HOST_SUMMARY_ALIASES } from '@tally/extractors';
 import { ident, type TallyDuckDb } from './duckdb.js';
 import { Dataframe, type Fold } from './dataframe.js';
-import { int, int0, jsonArray, jsonPairs, PAIRS_TYPE, str, ts, unionLists } from './sql.js';
+import { int, int0, jsonArray, jsonPairs, PAIRS_TYPE, str, unionLists } from './sql.js';
 import type { Column } from './types.js';
 
 export const DIRECT = 0;
@@ -154,7 +154,7 @@ export class JobHostSummary extends Dataframe {
       const counters = ['failures', 'ok', 'skipped', 'ignored', 'rescued'].map(int0).join(' + ');
       // Rows left out are still checked (a hash is never NULL, but no optimizer folds that away):
       // whether a tarball is refused must not depend on reachableOnly.
-      const checked = `hash(${ts('created')}, ${ts('job_created')}, ${ident('job_remote_id')}) IS NULL`;
+      const checked = `hash(${ident('created')}, ${ident('job_created')}, ${ident('job_remote_id')}) IS NULL`;
       // The filter's sum is computed once, below it, and task_runs adds dark to it (written out
       // twice, the five conversions and sums ran once for the filter and again for task_runs:
       // ~2 % of the instructions of a day's scan-and-write). No sum of counts below 2^53 overflows.
@@ -165,14 +165,14 @@ export class JobHostSummary extends Dataframe {
       return (
         `SELECT ${common}COALESCE(${str('ansible_host_variable')}, ${str('host_name')}), ${str('host_name')}, ` +
         `CAST($2 AS VARCHAR), ${int('job_remote_id')}, ${taskRuns}, ` +
-        `${ts('created')}, ${ts('job_created')}, ${DIRECT}, NULL, NULL, NULL ` +
+        `${ident('created')}, ${ident('job_created')}, ${DIRECT}, NULL, NULL, NULL ` +
         `FROM ${from}`
       );
     }
     if (member === AUDIT) {
       return (
         `SELECT ${common}${str('host_name')}, ${str('host_name')}, CAST($2 AS VARCHAR), ${int('job_remote_id')}, ` +
-        `${int0('task_runs')}, ${ts('created')}, ${ts('job_created')}, ${INDIRECT}, ` +
+        `${int0('task_runs')}, ${ident('created')}, ${ident('job_created')}, ${INDIRECT}, ` +
         `${jsonPairs('canonical_facts')}, ${jsonPairs('facts')}, ${jsonArray('events')} FROM ${src}`
       );
     }

@@ -1,6 +1,6 @@
 import { ident, type TallyDuckDb } from './duckdb.js';
 import { Dataframe, type Fold } from './dataframe.js';
-import { jsonPairs, PAIRS_TYPE, setOf, str, ts, unionLists } from './sql.js';
+import { jsonPairs, PAIRS_TYPE, setOf, str, unionLists } from './sql.js';
 import type { Column } from './types.js';
 
 /**
@@ -66,7 +66,7 @@ export class MainHost extends Dataframe {
     return (
       `SELECT COALESCE(${str('ansible_host_variable')}, ${str('host_name')}), CAST($2 AS VARCHAR), ` +
       `COALESCE(${str('organization_name')}, 'No organization name'), ${str('inventory_name')}, ` +
-      `${jsonPairs('canonical_facts')}, ${jsonPairs('facts')}, ${ts('last_automation')}, ` +
+      `${jsonPairs('canonical_facts')}, ${jsonPairs('facts')}, ${ident('last_automation')}, ` +
       `${fact('ansible_product_serial')} || '/' || ${fact('ansible_machine_id')} FROM ${src}`
     );
   }
