@@ -16,3 +16,4 @@ export {
   jobHostSummarySchema,
   mapJobHostSummaryHeader,
 } from './schemas.js';
+export { type CsvFieldKind, csvPrepareNative, prepareCsvFile } from './csv-prepare.js';
