@@ -16,4 +16,3 @@ export {
   jobHostSummarySchema,
   mapJobHostSummaryHeader,
 } from './schemas.js';
-export { type CsvFieldKind, csvPrepareNative, prepareCsvFile } from './csv-prepare.js';
