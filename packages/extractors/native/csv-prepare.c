@@ -36,11 +36,29 @@ typedef struct {
   char *error;   /* an I/O failure (malloc'd), or NULL */
 } Job;
 
+/** A written column: its index and kind. */
+typedef struct {
+  uint32_t col;
+  unsigned char kind;
+} Written;
+
+/** The last `YYYY-MM-DD HH:MM` a timestamp column held: its epoch seconds, and those in decimal as `head` (seconds
+ * / 100, when seconds >= 100) and `tail` (seconds % 100), so that a timestamp of that minute is written by copying. */
+typedef struct {
+  unsigned char text[16];
+  unsigned char head[16];
+  int64_t seconds;
+  unsigned head_len, tail;
+} MinuteCache;
+
 typedef struct {
   Job *job;
   const unsigned char *buf, *end;
   unsigned char *out, *o;
   int fd;
+  Written *written, *written_end; /* the non-skip columns, in order */
+  MinuteCache *minutes;           /* one per written column */
+  uint32_t *bounds;               /* a row's field starts: ncol + 17 (a 16-byte step adds at most 16) */
 } Ctx;
 
 static char *format(const char *fmt, ...) {
@@ -276,21 +294,42 @@ static const char DIGIT_PAIRS[201] =
     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
     "8081828384858687888990919293949596979899";
 
+static inline void put_pair(unsigned char *o, unsigned v) { memcpy(o, DIGIT_PAIRS + 2 * v, 2); }
+
+/** Exactly 8 digits of v < 10^8. */
+static inline void put_8digits(unsigned char *o, uint32_t v) {
+  const uint32_t high = v / 10000, low = v % 10000;
+  put_pair(o, high / 100);
+  put_pair(o + 2, high % 100);
+  put_pair(o + 4, low / 100);
+  put_pair(o + 6, low % 100);
+}
+
+/** v in decimal, without leading zeros. */
+static inline unsigned char *put_uint32(unsigned char *o, uint32_t v) {
+  unsigned n = v < 100 ? 1 + (v >= 10) : v < 10000 ? 3 + (v >= 1000) : v < 1000000 ? 5 + (v >= 100000) : v < 100000000 ? 7 + (v >= 10000000) : 9 + (v >= 1000000000);
+  unsigned char *e = o + n, *p = e;
+  for (; v >= 100; v /= 100) put_pair(p -= 2, v % 100);
+  if (v >= 10) put_pair(p - 2, v);
+  else p[-1] = (unsigned char)('0' + v);
+  return e;
+}
+
+/** v in decimal: 8-digit groups, so the arithmetic is mostly 32-bit. */
 static unsigned char *put_int64(unsigned char *o, int64_t v) {
   uint64_t u = (uint64_t)v;
   if (v < 0) *o++ = '-', u = -(uint64_t)v;
-  char tmp[24];
-  int k = 24;
-  while (u >= 100) {
-    const unsigned r = (unsigned)(u % 100);
-    u /= 100;
-    k -= 2;
-    memcpy(tmp + k, DIGIT_PAIRS + 2 * r, 2);
+  if (u < 100000000) return put_uint32(o, (uint32_t)u);
+  const uint64_t high = u / 100000000;
+  if (high < 100000000) {
+    o = put_uint32(o, (uint32_t)high);
+  } else {
+    o = put_uint32(o, (uint32_t)(high / 100000000));
+    put_8digits(o, (uint32_t)(high % 100000000));
+    o += 8;
   }
-  if (u >= 10) k -= 2, memcpy(tmp + k, DIGIT_PAIRS + 2 * u, 2);
-  else tmp[--k] = (char)('0' + u);
-  memcpy(o, tmp + k, (size_t)(24 - k));
-  return o + 24 - k;
+  put_8digits(o, (uint32_t)(u % 100000000));
+  return o + 8;
 }
 
 #define D2(p) ((unsigned)((p)[0] - '0') * 10 + (unsigned)((p)[1] - '0'))
@@ -346,48 +385,209 @@ static int flush(Ctx *x) {
   return 1;
 }
 
-/* ---------- the rows ---------- */
+/* ---------- the rows: a checked path for every case, and a fast path for plain rows ---------- */
+
+/** One row at p, field by field with every rule: the next row's start, or NULL when refused or failed. */
+static const unsigned char *checked_row(Ctx *x, const unsigned char *p) {
+  const Job *job = x->job;
+  const size_t last = job->ncol - 1;
+  const unsigned char *row = p;
+  if (*p == '\n') return refuse_at(x, p, "a blank line"), NULL;
+  for (size_t col = 0;; col++) {
+    switch (job->kinds[col]) {
+      case KIND_TEXT: {
+        const unsigned char *f = p;
+        if (!(p = scan_text(x, f, col))) return NULL;
+        x->o = copy_field(x->o, f, (size_t)(p - f));
+        *x->o++ = ',';
+        break;
+      }
+      case KIND_COUNT:
+        if (*p == '"') return refuse_field(x, p, col, "is not a count this preparer accepts (quoted)"), NULL;
+        if (!(p = take_count(x, p, col))) return NULL;
+        *x->o++ = ',';
+        break;
+      case KIND_TIMESTAMP:
+        if (*p == '"') return refuse_field(x, p, col, "is not a timestamp this preparer accepts (quoted)"), NULL;
+        if (!(p = take_timestamp(x, p, col))) return NULL;
+        *x->o++ = ',';
+        break;
+      default:
+        if (!(p = scan_text(x, p, col))) return NULL;
+    }
+    if (*p == ',') {
+      if (col == last) return refuse_fields(x, row, 0), NULL;
+      p++;
+      continue;
+    }
+    if (col != last) return refuse_fields(x, row, col + 1), NULL;
+    if (p - row > MAX_ROW_BYTES) return refuse_at(x, row, "a row longer than 1000000 bytes"), NULL;
+    x->o[-1] = '\n';
+    return p + (p < x->end); /* past the newline */
+  }
+}
+
+#if defined(__SSE2__)
+/** For 16 bytes at p: the commas; the bytes that end the plain fast path or the row (<= 0x0D, which holds `\n`, `\r`,
+ * 0 and tab, and `"`); the bytes >= 0x80. */
+static inline unsigned plain_masks(const unsigned char *p, unsigned *specials, unsigned *high) {
+  const __m128i v = _mm_loadu_si128((const __m128i *)p);
+  const __m128i low = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x0D)), v);
+  *specials = (unsigned)_mm_movemask_epi8(_mm_or_si128(low, _mm_cmpeq_epi8(v, _mm_set1_epi8('"'))));
+  *high = (unsigned)_mm_movemask_epi8(v);
+  return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(',')));
+}
+#else
+static inline unsigned plain_masks(const unsigned char *p, unsigned *specials, unsigned *high) {
+  unsigned commas = 0, s = 0, h = 0;
+  for (unsigned i = 0; i < 16; i++) {
+    commas |= (unsigned)(p[i] == ',') << i;
+    s |= (unsigned)(p[i] <= 0x0D || p[i] == '"') << i;
+    h |= (unsigned)(p[i] >= 0x80) << i;
+  }
+  *specials = s, *high = h;
+  return commas;
+}
+#endif
+
+#if defined(__SSE2__)
+/** Bit i set when p[i] is an ASCII digit, for 16 bytes at p. */
+static inline unsigned digit_mask(const unsigned char *p) {
+  const __m128i d = _mm_sub_epi8(_mm_loadu_si128((const __m128i *)p), _mm_set1_epi8('0'));
+  return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_subs_epu8(d, _mm_set1_epi8(9)), _mm_setzero_si128()));
+}
+#else
+static inline unsigned digit_mask(const unsigned char *p) {
+  unsigned m = 0;
+  for (unsigned i = 0; i < 16; i++) m |= (unsigned)is_digit(p[i]) << i;
+  return m;
+}
+#endif
+
+/** A count of a plain row (n bytes at f): empty or -?[0-9]{1,15}. */
+static inline int plain_count(const unsigned char *f, size_t n) {
+  const unsigned minus = f[0] == '-';
+  if (n - minus - 1 >= MAX_COUNT_DIGITS) return n == 0; /* else 1 to 15 digits, so n <= 16 */
+  const unsigned want = (1u << n) - 1;
+  return ((digit_mask(f) | minus) & want) == want;
+}
+
+/** Seconds of a valid `YYYY-MM-DD HH:MM` at f (16 bytes), or -1. */
+static int64_t minute_seconds(const unsigned char *f) {
+  static const char form[] = "0000-00-00 00:00"; /* 0: a digit */
+  for (int i = 0; i < 16; i++)
+    if (form[i] == '0' ? !is_digit(f[i]) : f[i] != form[i]) return -1;
+  const unsigned year = D2(f) * 100 + D2(f + 2), month = D2(f + 5), day = D2(f + 8), hour = D2(f + 11), minute = D2(f + 14);
+  if (year < 1000 || month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59) return -1;
+  return days_from_civil((int)year, month, day) * 86400 + hour * 3600 + minute * 60;
+}
+
+static int cache_minute(MinuteCache *cache, const unsigned char *f) {
+  const int64_t seconds = minute_seconds(f);
+  if (seconds == -1) return 0;
+  memcpy(cache->text, f, 16);
+  cache->seconds = seconds;
+  cache->head_len = seconds >= 100 ? (unsigned)(put_int64(cache->head, seconds / 100) - cache->head) : 0;
+  cache->tail = seconds >= 100 ? (unsigned)(seconds % 100) : 0;
+  return 1;
+}
+
+/** Whether the first n (<= 7) bytes of the 8 at p are ASCII digits (per byte: high nibble 3, and no carry past 9). */
+static inline int digits8(uint64_t p, size_t n) {
+  const uint64_t keep = (1ull << (8 * n)) - 1, threes = 0x3030303030303030ull & keep, high = 0xF0F0F0F0F0F0F0F0ull & keep;
+  return (p & high) == threes && ((p + 0x0606060606060606ull) & high) == threes;
+}
+
+/**
+ * A timestamp of a plain row (n bytes at f): the output's new end, or NULL when not accepted. Timestamps of a day share
+ * their minutes, so the last minute's text and seconds are kept per column; the microseconds are then that minute's
+ * decimal seconds, the two-digit second, and the fraction's digits padded with zeros to 6, all copied.
+ */
+static inline unsigned char *plain_timestamp(MinuteCache *cache, const unsigned char *f, size_t n, unsigned char *o) {
+  if (n == 0) return o;
+  if (n < 22 || n > 29 || n == 23) return NULL;
+  if (memcmp(f, cache->text, 16) != 0 && !cache_minute(cache, f)) return NULL;
+  const unsigned s1 = f[17] - (unsigned)'0', s2 = f[18] - (unsigned)'0';
+  if (f[16] != ':' || s1 > 5 || s2 > 9 || f[n - 3] != '+' || f[n - 2] != '0' || f[n - 1] != '0') return NULL;
+  const size_t digits = n > 22 ? n - 23 : 0; /* 1 to 6 fraction digits at f + 20 */
+  uint64_t fraction8;
+  memcpy(&fraction8, f + 20, 8);
+  if (digits && (f[19] != '.' || !digits8(fraction8, digits))) return NULL;
+  const unsigned second = s1 * 10 + s2;
+  if (cache->head_len == 0 || cache->tail + second >= 100) {
+    int64_t fraction = 0;
+    for (size_t i = 0; i < 6; i++) fraction = fraction * 10 + (i < digits ? f[20 + i] - '0' : 0);
+    return put_int64(o, (cache->seconds + second) * 1000000 + fraction);
+  }
+  copy16(o, cache->head);
+  o += cache->head_len;
+  put_pair(o, cache->tail + second);
+  memcpy(o + 2, &fraction8, 8);
+  memcpy(o + 2 + digits, "00000000", 8); /* bytes past the 6 are overwritten by what follows */
+  return o + 8;
+}
+
+/**
+ * A row without quotes, control bytes (tab, `\r`, 0), blank lines or misplaced commas — nearly every row: its fields
+ * are found from the comma masks alone, so skipped columns cost no per-field work, and UTF-8 is checked once over the
+ * row when it holds a byte >= 0x80 (valid per field ⇔ valid over the row, as commas are ASCII). Returns the next
+ * row's start, or NULL to leave the row to checked_row (which also writes the refusal).
+ */
+static const unsigned char *plain_row(Ctx *x, const unsigned char *row) {
+  uint32_t *bounds = x->bounds; /* field c is [bounds[c], bounds[c + 1] - 1) */
+  const size_t ncol = x->job->ncol;
+  size_t n = 0, len;
+  unsigned high = 0;
+  bounds[0] = 0;
+  for (uint32_t at = 0;; at += 16) {
+    unsigned specials, h, commas = plain_masks(row + at, &specials, &h);
+    if (specials) {
+      const unsigned k = (unsigned)__builtin_ctz(specials);
+      if (row[at + k] != '\n') return NULL;
+      const unsigned before = (1u << k) - 1;
+      commas &= before;
+      high |= h & before;
+      for (; commas; commas &= commas - 1) bounds[++n] = at + (uint32_t)__builtin_ctz(commas) + 1;
+      len = at + k;
+      break;
+    }
+    high |= h;
+    for (; commas; commas &= commas - 1) bounds[++n] = at + (uint32_t)__builtin_ctz(commas) + 1;
+    if (n >= ncol || at > MAX_ROW_BYTES) return NULL;
+  }
+  if (n != ncol - 1 || len == 0 || len > MAX_ROW_BYTES) return NULL;
+  bounds[ncol] = (uint32_t)len + 1;
+  if (high && !utf8_valid(row, row + len)) return NULL;
+  unsigned char *o = x->o;
+  for (const Written *w = x->written; w < x->written_end; w++) {
+    const unsigned char *f = row + bounds[w->col];
+    const size_t fn = bounds[w->col + 1] - 1 - bounds[w->col];
+    if (w->kind == KIND_TEXT) {
+      o = copy_field(o, f, fn);
+    } else if (w->kind == KIND_COUNT) {
+      if (!plain_count(f, fn)) return NULL;
+      copy16(o, f);
+      o += fn;
+    } else if (!(o = plain_timestamp(&x->minutes[w - x->written], f, fn, o))) {
+      return NULL;
+    }
+    *o++ = ',';
+  }
+  o[-1] = '\n';
+  x->o = o;
+  return row + len + 1;
+}
 
 /** Checks and writes the rows after the header; returns 0 when refused or failed. */
 static int prepare_rows(Ctx *x, const unsigned char *p) {
-  const Job *job = x->job;
-  const size_t last = job->ncol - 1;
   while (p < x->end) {
-    const unsigned char *row = p;
-    if (*p == '\n') return refuse_at(x, p, "a blank line");
-    for (size_t col = 0;; col++) {
-      switch (job->kinds[col]) {
-        case KIND_TEXT: {
-          const unsigned char *f = p;
-          if (!(p = scan_text(x, f, col))) return 0;
-          x->o = copy_field(x->o, f, (size_t)(p - f));
-          *x->o++ = ',';
-          break;
-        }
-        case KIND_COUNT:
-          if (*p == '"') return refuse_field(x, p, col, "is not a count this preparer accepts (quoted)");
-          if (!(p = take_count(x, p, col))) return 0;
-          *x->o++ = ',';
-          break;
-        case KIND_TIMESTAMP:
-          if (*p == '"') return refuse_field(x, p, col, "is not a timestamp this preparer accepts (quoted)");
-          if (!(p = take_timestamp(x, p, col))) return 0;
-          *x->o++ = ',';
-          break;
-        default:
-          if (!(p = scan_text(x, p, col))) return 0;
-      }
-      if (*p == ',') {
-        if (col == last) return refuse_fields(x, row, 0);
-        p++;
-        continue;
-      }
-      if (col != last) return refuse_fields(x, row, col + 1);
-      if (p - row > MAX_ROW_BYTES) return refuse_at(x, row, "a row longer than 1000000 bytes");
-      p += p < x->end; /* the newline */
-      break;
+    unsigned char *const o = x->o;
+    const unsigned char *next = plain_row(x, p);
+    if (!next) {
+      x->o = o;
+      if (!(next = checked_row(x, p))) return 0;
     }
-    x->o[-1] = '\n';
+    p = next;
     x->job->rows++;
     if ((size_t)(x->o - x->out) >= FLUSH_AT && !flush(x)) return 0;
   }
@@ -469,9 +669,12 @@ static void write_prepared(Job *job) {
   unsigned char *buf = read_whole(job, &size);
   if (!buf) return;
   char *expected = join_names(job, 0), *written = join_names(job, 1);
-  Ctx x = {job, buf, buf + size, NULL, NULL, -1};
+  Ctx x = {job, buf, buf + size, NULL, NULL, -1, NULL, NULL, NULL, NULL};
   x.out = malloc(size + strlen(written ? written : "") + 2 * PAD);
-  if (!expected || !written || !x.out) {
+  x.written = malloc(job->ncol * sizeof *x.written);
+  x.minutes = calloc(job->ncol, sizeof *x.minutes); /* zero text: never equal to a field's */
+  x.bounds = malloc((job->ncol + 17) * sizeof *x.bounds);
+  if (!expected || !written || !x.out || !x.written || !x.minutes || !x.bounds) {
     job->error = format("prepare %s: out of memory", job->input);
     goto out;
   }
@@ -480,6 +683,9 @@ static void write_prepared(Job *job) {
     job->error = format("open %s: %s", job->output, strerror(errno));
     goto out;
   }
+  x.written_end = x.written;
+  for (size_t i = 0; i < job->ncol; i++)
+    if (job->kinds[i] != KIND_SKIP) *x.written_end++ = (Written){(uint32_t)i, job->kinds[i]};
   const size_t hlen = strlen(expected);
   if (size == 0) {
     job->refused = format("line 1: the file is empty");
@@ -498,6 +704,9 @@ static void write_prepared(Job *job) {
   }
   if (close(x.fd) != 0 && !job->error && !job->refused) job->error = format("close %s: %s", job->output, strerror(errno));
 out:
+  free(x.written);
+  free(x.minutes);
+  free(x.bounds);
   free(expected);
   free(written);
   free(x.out);

@@ -313,29 +313,47 @@ function random(seed: number): () => number {
   };
 }
 
+const MINUTES = [
+  Date.UTC(2024, 2, 1, 0, 0),
+  Date.UTC(2024, 2, 1, 0, 1),
+  Date.UTC(2024, 1, 29, 23, 59),
+  Date.UTC(1969, 11, 31, 23, 59),
+  Date.UTC(1970, 0, 1, 0, 0),
+  Date.UTC(1970, 0, 1, 0, 1),
+  Date.UTC(1970, 0, 1, 0, 2),
+  Date.UTC(1970, 0, 1, 0, 3),
+];
 const PIECES = ['a', 'b', 'Z', ' ', '-', '.', '0', '7', 'é', '中', '😀', ',', '"', '\n', 'ü', 'host-', '.example.com'];
 
 function generatedRows(rand: () => number, n: number): { header: string[]; kinds: CsvFieldKind[]; text: string } {
   const kinds: CsvFieldKind[] = ['count', 'text', 'skip', 'timestamp', 'text', 'count', 'skip', 'timestamp', 'text'];
   const header = kinds.map((k, i) => `${k}_${i}`);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
+  // Most rows plain (no quotes), as real files are; the others quote some fields.
+  let plain = true;
   const text = (): string => {
-    // lengths up to ~80, now and then a long one, so fields and quoted fields cross 16- and 64-byte blocks
+    // lengths up to ~24, now and then a long one, so fields and quoted fields cross 16- and 64-byte blocks
     const length = rand() < 0.05 ? 60 + Math.floor(rand() * 200) : Math.floor(rand() * 24);
+    const pieces = plain ? PIECES.filter((p) => !/[",\n]/.test(p)) : PIECES;
     let s = '';
-    for (let i = 0; i < length; i++) s += rand() < 0.7 ? pick(PIECES.slice(0, 5)) : pick(PIECES);
-    return /[",\n]/.test(s) || (s && rand() < 0.1) ? `"${s.replaceAll('"', '""')}"` : s;
+    for (let i = 0; i < length; i++) s += rand() < 0.7 ? pick(PIECES.slice(0, 5)) : pick(pieces);
+    return /[",\n]/.test(s) || (s && !plain && rand() < 0.1) ? `"${s.replaceAll('"', '""')}"` : s;
   };
   const count = (): string => (rand() < 0.1 ? '' : `${rand() < 0.2 ? '-' : ''}${String(Math.floor(rand() * 1e15)).slice(0, 1 + Math.floor(rand() * 15))}`);
   const timestamp = (): string => {
     if (rand() < 0.1) return '';
-    const iso = new Date(Date.UTC(1000, 0, 1) + rand() * (Date.UTC(9999, 11, 31) - Date.UTC(1000, 0, 1))).toISOString();
+    // Half of them in a few minutes, as a day's file has (around 1970 too, where the seconds have few digits).
+    const ms = rand() < 0.5 ? pick(MINUTES) + Math.floor(rand() * 60_000) : Date.UTC(1000, 0, 1) + rand() * (Date.UTC(9999, 11, 31) - Date.UTC(1000, 0, 1));
+    const iso = new Date(ms).toISOString();
     const digits = Math.floor(rand() * 7);
     return `${iso.slice(0, 10)} ${iso.slice(11, 19)}${digits ? `.${String(Math.floor(rand() * 1e6)).padStart(6, '0').slice(0, digits)}` : ''}+00`;
   };
   const make = { count, text, skip: text, timestamp } as const;
   const lines = [header.join(',')];
-  for (let r = 0; r < n; r++) lines.push(kinds.map((k) => make[k]()).join(','));
+  for (let r = 0; r < n; r++) {
+    plain = rand() < 0.8;
+    lines.push(kinds.map((k) => make[k]()).join(','));
+  }
   return { header, kinds, text: `${lines.join('\n')}${rand() < 0.5 ? '\n' : ''}` };
 }
 
