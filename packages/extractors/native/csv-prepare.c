@@ -36,29 +36,33 @@ typedef struct {
   char *error;   /* an I/O failure (malloc'd), or NULL */
 } Job;
 
-/** A written column: its index and kind. */
-typedef struct {
-  uint32_t col;
-  unsigned char kind;
-} Written;
 
 /** The last `YYYY-MM-DD HH:MM` a timestamp column held: its epoch seconds, and those in decimal as `head` (seconds
- * / 100, when seconds >= 100) and `tail` (seconds % 100), so that a timestamp of that minute is written by copying. */
+ * / 100, when seconds >= 100; head_len 0 otherwise) and `tail` (seconds % 100), so that a timestamp of that minute is
+ * written by copying. */
 typedef struct {
   unsigned char text[16];
-  unsigned char head[16];
+  unsigned char head[2][16]; /* seconds / 100, and that + 1 for a second that carries */
   int64_t seconds;
-  unsigned head_len, tail;
+  unsigned head_len[2], tail;
 } MinuteCache;
+
+/** What a plain row writes: one timestamp column (with its minutes), or columns first..last of kinds text and count,
+ * copied with their commas at once. */
+typedef struct {
+  uint32_t first, last;
+  MinuteCache *minutes;
+} Piece;
 
 typedef struct {
   Job *job;
   const unsigned char *buf, *end;
   unsigned char *out, *o;
   int fd;
-  Written *written, *written_end; /* the non-skip columns, in order */
-  MinuteCache *minutes;           /* one per written column */
-  uint32_t *bounds;               /* a row's field starts: ncol + 17 (a 16-byte step adds at most 16) */
+  Piece *pieces, *pieces_end;   /* what a plain row writes, in order */
+  uint32_t *counts, *counts_end; /* the count columns, checked in a plain row */
+  MinuteCache *minutes;          /* one per column */
+  uint32_t *bounds;              /* a plain row's field starts */
 } Ctx;
 
 static char *format(const char *fmt, ...) {
@@ -428,24 +432,22 @@ static const unsigned char *checked_row(Ctx *x, const unsigned char *p) {
 }
 
 #if defined(__SSE2__)
-/** For 16 bytes at p: the commas; the bytes that end the plain fast path or the row (<= 0x0D, which holds `\n`, `\r`,
- * 0 and tab, and `"`); the bytes >= 0x80. */
-static inline unsigned plain_masks(const unsigned char *p, unsigned *specials, unsigned *high) {
+/** For 16 bytes at p: the commas, and in *specials the bytes that end the row or need a look: `"`, <= 0x0D (`\n`,
+ * `\r`, 0, tab, ...) and >= 0x80 (one signed compare takes both ranges). */
+static inline unsigned plain_masks(const unsigned char *p, unsigned *specials) {
   const __m128i v = _mm_loadu_si128((const __m128i *)p);
-  const __m128i low = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x0D)), v);
-  *specials = (unsigned)_mm_movemask_epi8(_mm_or_si128(low, _mm_cmpeq_epi8(v, _mm_set1_epi8('"'))));
-  *high = (unsigned)_mm_movemask_epi8(v);
+  const __m128i low_or_high = _mm_cmplt_epi8(v, _mm_set1_epi8(0x0E));
+  *specials = (unsigned)_mm_movemask_epi8(_mm_or_si128(low_or_high, _mm_cmpeq_epi8(v, _mm_set1_epi8('"'))));
   return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(',')));
 }
 #else
-static inline unsigned plain_masks(const unsigned char *p, unsigned *specials, unsigned *high) {
-  unsigned commas = 0, s = 0, h = 0;
+static inline unsigned plain_masks(const unsigned char *p, unsigned *specials) {
+  unsigned commas = 0, s = 0;
   for (unsigned i = 0; i < 16; i++) {
     commas |= (unsigned)(p[i] == ',') << i;
-    s |= (unsigned)(p[i] <= 0x0D || p[i] == '"') << i;
-    h |= (unsigned)(p[i] >= 0x80) << i;
+    s |= (unsigned)(p[i] <= 0x0D || p[i] == '"' || p[i] >= 0x80) << i;
   }
-  *specials = s, *high = h;
+  *specials = s;
   return commas;
 }
 #endif
@@ -464,12 +466,24 @@ static inline unsigned digit_mask(const unsigned char *p) {
 }
 #endif
 
+/** Whether the first n (1 to 7) bytes of the 8 in p are ASCII digits (per byte: high nibble 3, and no carry past 9;
+ * a carry out of a byte only comes from a byte that fails itself). */
+static inline int digits8(uint64_t p, size_t n) {
+  const uint64_t keep = ~0ull >> (64 - 8 * n), threes = 0x3030303030303030ull & keep, high = 0xF0F0F0F0F0F0F0F0ull & keep;
+  return (p & high) == threes && ((p + 0x0606060606060606ull) & high) == threes;
+}
+
 /** A count of a plain row (n bytes at f): empty or -?[0-9]{1,15}. */
 static inline int plain_count(const unsigned char *f, size_t n) {
   const unsigned minus = f[0] == '-';
   if (n - minus - 1 >= MAX_COUNT_DIGITS) return n == 0; /* else 1 to 15 digits, so n <= 16 */
-  const unsigned want = (1u << n) - 1;
-  return ((digit_mask(f) | minus) & want) == want;
+  if (n > 4) {
+    const unsigned want = (1u << n) - 1;
+    return ((digit_mask(f) | minus) & want) == want;
+  }
+  for (const unsigned char *d = f + minus, *e = f + n; d < e; d++) /* most counts: a digit or two */
+    if (!is_digit(*d)) return 0;
+  return 1;
 }
 
 /** Seconds of a valid `YYYY-MM-DD HH:MM` at f (16 bytes), or -1. */
@@ -487,16 +501,12 @@ static int cache_minute(MinuteCache *cache, const unsigned char *f) {
   if (seconds == -1) return 0;
   memcpy(cache->text, f, 16);
   cache->seconds = seconds;
-  cache->head_len = seconds >= 100 ? (unsigned)(put_int64(cache->head, seconds / 100) - cache->head) : 0;
-  cache->tail = seconds >= 100 ? (unsigned)(seconds % 100) : 0;
+  for (int carry = 0; carry < 2; carry++)
+    cache->head_len[carry] = seconds >= 100 ? (unsigned)(put_int64(cache->head[carry], seconds / 100 + carry) - cache->head[carry]) : 0;
+  cache->tail = (unsigned)(seconds % 100);
   return 1;
 }
 
-/** Whether the first n (<= 7) bytes of the 8 at p are ASCII digits (per byte: high nibble 3, and no carry past 9). */
-static inline int digits8(uint64_t p, size_t n) {
-  const uint64_t keep = (1ull << (8 * n)) - 1, threes = 0x3030303030303030ull & keep, high = 0xF0F0F0F0F0F0F0F0ull & keep;
-  return (p & high) == threes && ((p + 0x0606060606060606ull) & high) == threes;
-}
 
 /**
  * A timestamp of a plain row (n bytes at f): the output's new end, or NULL when not accepted. Timestamps of a day share
@@ -513,15 +523,15 @@ static inline unsigned char *plain_timestamp(MinuteCache *cache, const unsigned 
   uint64_t fraction8;
   memcpy(&fraction8, f + 20, 8);
   if (digits && (f[19] != '.' || !digits8(fraction8, digits))) return NULL;
-  const unsigned second = s1 * 10 + s2;
-  if (cache->head_len == 0 || cache->tail + second >= 100) {
+  const unsigned second = s1 * 10 + s2, carry = cache->tail + second >= 100;
+  if (cache->head_len[0] == 0) { /* before 1970-01-01 00:01:40: no decimal head to copy */
     int64_t fraction = 0;
     for (size_t i = 0; i < 6; i++) fraction = fraction * 10 + (i < digits ? f[20 + i] - '0' : 0);
     return put_int64(o, (cache->seconds + second) * 1000000 + fraction);
   }
-  copy16(o, cache->head);
-  o += cache->head_len;
-  put_pair(o, cache->tail + second);
+  copy16(o, cache->head[carry]);
+  o += cache->head_len[carry];
+  put_pair(o, cache->tail + second - 100 * carry);
   memcpy(o + 2, &fraction8, 8);
   memcpy(o + 2 + digits, "00000000", 8); /* bytes past the 6 are overwritten by what follows */
   return o + 8;
@@ -537,45 +547,62 @@ static const unsigned char *plain_row(Ctx *x, const unsigned char *row) {
   uint32_t *bounds = x->bounds; /* field c is [bounds[c], bounds[c + 1] - 1) */
   const size_t ncol = x->job->ncol;
   size_t n = 0, len;
-  unsigned high = 0;
+  int high = 0;
   bounds[0] = 0;
   for (uint32_t at = 0;; at += 16) {
-    unsigned specials, h, commas = plain_masks(row + at, &specials, &h);
-    if (specials) {
+    unsigned specials, commas = plain_masks(row + at, &specials);
+    while (specials) {
       const unsigned k = (unsigned)__builtin_ctz(specials);
+      if (row[at + k] >= 0x80) {
+        high = 1;
+        specials &= specials - 1;
+        continue;
+      }
       if (row[at + k] != '\n') return NULL;
-      const unsigned before = (1u << k) - 1;
-      commas &= before;
-      high |= h & before;
-      for (; commas; commas &= commas - 1) bounds[++n] = at + (uint32_t)__builtin_ctz(commas) + 1;
+      for (commas &= (1u << k) - 1; commas; commas &= commas - 1) bounds[++n] = at + (uint32_t)__builtin_ctz(commas) + 1;
       len = at + k;
-      break;
+      goto row_end;
     }
-    high |= h;
+    /* bounds holds a comma per byte of the longest row */
     for (; commas; commas &= commas - 1) bounds[++n] = at + (uint32_t)__builtin_ctz(commas) + 1;
-    if (n >= ncol || at > MAX_ROW_BYTES) return NULL;
+    if (at > MAX_ROW_BYTES) return NULL;
   }
+row_end:
   if (n != ncol - 1 || len == 0 || len > MAX_ROW_BYTES) return NULL;
   bounds[ncol] = (uint32_t)len + 1;
   if (high && !utf8_valid(row, row + len)) return NULL;
   unsigned char *o = x->o;
-  for (const Written *w = x->written; w < x->written_end; w++) {
-    const unsigned char *f = row + bounds[w->col];
-    const size_t fn = bounds[w->col + 1] - 1 - bounds[w->col];
-    if (w->kind == KIND_TEXT) {
-      o = copy_field(o, f, fn);
-    } else if (w->kind == KIND_COUNT) {
-      if (!plain_count(f, fn)) return NULL;
-      copy16(o, f);
-      o += fn;
-    } else if (!(o = plain_timestamp(&x->minutes[w - x->written], f, fn, o))) {
-      return NULL;
+  for (const Piece *piece = x->pieces; piece < x->pieces_end; piece++) {
+    const uint32_t from = bounds[piece->first], to = bounds[piece->last + 1] - 1;
+    if (piece->minutes) {
+      if (!(o = plain_timestamp(piece->minutes, row + from, to - from, o))) return NULL;
+    } else {
+      o = copy_field(o, row + from, to - from);
     }
     *o++ = ',';
   }
+  for (const uint32_t *col = x->counts; col < x->counts_end; col++)
+    if (!plain_count(row + bounds[*col], bounds[*col + 1] - 1 - bounds[*col])) return NULL;
   o[-1] = '\n';
   x->o = o;
   return row + len + 1;
+}
+
+/** The pieces and count columns of a plain row, from the kinds. */
+static void plan_pieces(Ctx *x) {
+  const Job *job = x->job;
+  x->pieces_end = x->pieces;
+  x->counts_end = x->counts;
+  for (uint32_t col = 0; col < job->ncol; col++) {
+    const unsigned char kind = job->kinds[col];
+    if (kind == KIND_COUNT) *x->counts_end++ = col;
+    if (kind == KIND_TIMESTAMP)
+      *x->pieces_end++ = (Piece){col, col, &x->minutes[col]};
+    else if (kind != KIND_SKIP && x->pieces_end > x->pieces && !x->pieces_end[-1].minutes && x->pieces_end[-1].last == col - 1)
+      x->pieces_end[-1].last = col;
+    else if (kind != KIND_SKIP)
+      *x->pieces_end++ = (Piece){col, col, NULL};
+  }
 }
 
 /** Checks and writes the rows after the header; returns 0 when refused or failed. */
@@ -669,12 +696,13 @@ static void write_prepared(Job *job) {
   unsigned char *buf = read_whole(job, &size);
   if (!buf) return;
   char *expected = join_names(job, 0), *written = join_names(job, 1);
-  Ctx x = {job, buf, buf + size, NULL, NULL, -1, NULL, NULL, NULL, NULL};
+  Ctx x = {job, buf, buf + size, NULL, NULL, -1, NULL, NULL, NULL, NULL, NULL, NULL};
   x.out = malloc(size + strlen(written ? written : "") + 2 * PAD);
-  x.written = malloc(job->ncol * sizeof *x.written);
+  x.pieces = malloc(job->ncol * sizeof *x.pieces);
+  x.counts = malloc(job->ncol * sizeof *x.counts);
   x.minutes = calloc(job->ncol, sizeof *x.minutes); /* zero text: never equal to a field's */
-  x.bounds = malloc((job->ncol + 17) * sizeof *x.bounds);
-  if (!expected || !written || !x.out || !x.written || !x.minutes || !x.bounds) {
+  x.bounds = malloc((MAX_ROW_BYTES + 64) * sizeof *x.bounds);
+  if (!expected || !written || !x.out || !x.pieces || !x.counts || !x.minutes || !x.bounds) {
     job->error = format("prepare %s: out of memory", job->input);
     goto out;
   }
@@ -683,9 +711,7 @@ static void write_prepared(Job *job) {
     job->error = format("open %s: %s", job->output, strerror(errno));
     goto out;
   }
-  x.written_end = x.written;
-  for (size_t i = 0; i < job->ncol; i++)
-    if (job->kinds[i] != KIND_SKIP) *x.written_end++ = (Written){(uint32_t)i, job->kinds[i]};
+  plan_pieces(&x);
   const size_t hlen = strlen(expected);
   if (size == 0) {
     job->refused = format("line 1: the file is empty");
@@ -704,7 +730,8 @@ static void write_prepared(Job *job) {
   }
   if (close(x.fd) != 0 && !job->error && !job->refused) job->error = format("close %s: %s", job->output, strerror(errno));
 out:
-  free(x.written);
+  free(x.pieces);
+  free(x.counts);
   free(x.minutes);
   free(x.bounds);
   free(expected);
