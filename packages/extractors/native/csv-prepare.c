@@ -20,8 +20,9 @@
 
 enum { KIND_SKIP, KIND_TEXT, KIND_COUNT, KIND_TIMESTAMP };
 
-/** Zero bytes after the input: every scan stops at a 0 byte, and 16-byte loads never leave the buffer. */
-#define PAD 64
+/** Zero bytes after the input: every scan stops at a 0 byte, and the loads of a scan (up to 64 bytes from a byte
+ * before the end) or of a field (a timestamp's 28) never leave the buffer. */
+#define PAD 128
 #define MAX_ROW_BYTES 1000000
 #define FLUSH_AT (1u << 20)
 #define MAX_COUNT_DIGITS 15
@@ -60,7 +61,7 @@ typedef struct {
   unsigned char *out, *o;
   int fd;
   Piece *pieces, *pieces_end;   /* what a plain row writes, in order */
-  uint32_t *counts, *counts_end; /* the count columns, checked in a plain row */
+  Piece *count_runs, *count_runs_end; /* the runs of adjacent count columns, checked in a plain row */
   MinuteCache *minutes;          /* one per column */
   uint32_t *bounds;              /* a plain row's field starts */
 } Ctx;
@@ -432,20 +433,26 @@ static const unsigned char *checked_row(Ctx *x, const unsigned char *p) {
 }
 
 #if defined(__SSE2__)
-/** For 16 bytes at p: the commas, and in *specials the bytes that end the row or need a look: `"`, <= 0x0D (`\n`,
+/** For 64 bytes at p: the commas, and in *specials the bytes that end the row or need a look: `"`, <= 0x0D (`\n`,
  * `\r`, 0, tab, ...) and >= 0x80 (one signed compare takes both ranges). */
-static inline unsigned plain_masks(const unsigned char *p, unsigned *specials) {
+static inline uint64_t plain_masks16(const unsigned char *p, uint64_t *specials) {
   const __m128i v = _mm_loadu_si128((const __m128i *)p);
   const __m128i low_or_high = _mm_cmplt_epi8(v, _mm_set1_epi8(0x0E));
-  *specials = (unsigned)_mm_movemask_epi8(_mm_or_si128(low_or_high, _mm_cmpeq_epi8(v, _mm_set1_epi8('"'))));
-  return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(',')));
+  *specials = (uint64_t)_mm_movemask_epi8(_mm_or_si128(low_or_high, _mm_cmpeq_epi8(v, _mm_set1_epi8('"'))));
+  return (uint64_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(',')));
+}
+static inline uint64_t plain_masks(const unsigned char *p, uint64_t *specials) {
+  uint64_t s0, s1, s2, s3;
+  const uint64_t c0 = plain_masks16(p, &s0), c1 = plain_masks16(p + 16, &s1), c2 = plain_masks16(p + 32, &s2), c3 = plain_masks16(p + 48, &s3);
+  *specials = s0 | s1 << 16 | s2 << 32 | s3 << 48;
+  return c0 | c1 << 16 | c2 << 32 | c3 << 48;
 }
 #else
-static inline unsigned plain_masks(const unsigned char *p, unsigned *specials) {
-  unsigned commas = 0, s = 0;
-  for (unsigned i = 0; i < 16; i++) {
-    commas |= (unsigned)(p[i] == ',') << i;
-    s |= (unsigned)(p[i] <= 0x0D || p[i] == '"' || p[i] >= 0x80) << i;
+static inline uint64_t plain_masks(const unsigned char *p, uint64_t *specials) {
+  uint64_t commas = 0, s = 0;
+  for (unsigned i = 0; i < 64; i++) {
+    commas |= (uint64_t)(p[i] == ',') << i;
+    s |= (uint64_t)(p[i] <= 0x0D || p[i] == '"' || p[i] >= 0x80) << i;
   }
   *specials = s;
   return commas;
@@ -458,7 +465,16 @@ static inline unsigned digit_mask(const unsigned char *p) {
   const __m128i d = _mm_sub_epi8(_mm_loadu_si128((const __m128i *)p), _mm_set1_epi8('0'));
   return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_subs_epu8(d, _mm_set1_epi8(9)), _mm_setzero_si128()));
 }
+/** Bit i set when p[i] is `,`, for 16 bytes at p. */
+static inline unsigned comma_mask(const unsigned char *p) {
+  return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)p), _mm_set1_epi8(',')));
+}
 #else
+static inline unsigned comma_mask(const unsigned char *p) {
+  unsigned m = 0;
+  for (unsigned i = 0; i < 16; i++) m |= (unsigned)(p[i] == ',') << i;
+  return m;
+}
 static inline unsigned digit_mask(const unsigned char *p) {
   unsigned m = 0;
   for (unsigned i = 0; i < 16; i++) m |= (unsigned)is_digit(p[i]) << i;
@@ -483,6 +499,21 @@ static inline int plain_count(const unsigned char *f, size_t n) {
   }
   for (const unsigned char *d = f + minus, *e = f + n; d < e; d++) /* most counts: a digit or two */
     if (!is_digit(*d)) return 0;
+  return 1;
+}
+
+/**
+ * Adjacent count columns first..last of a plain row. When they span at most 15 bytes of digits and commas, each is
+ * empty or 1 to 15 digits: one mask checks them all (the commas in the span are their separators).
+ */
+static inline int plain_counts(const unsigned char *row, const uint32_t *bounds, uint32_t first, uint32_t last) {
+  const uint32_t from = bounds[first], n = bounds[last + 1] - 1 - from;
+  if (n <= 15) {
+    const unsigned want = (1u << n) - 1;
+    if (((digit_mask(row + from) | comma_mask(row + from)) & want) == want) return 1;
+  }
+  for (uint32_t col = first; col <= last; col++)
+    if (!plain_count(row + bounds[col], bounds[col + 1] - 1 - bounds[col])) return 0;
   return 1;
 }
 
@@ -549,22 +580,22 @@ static const unsigned char *plain_row(Ctx *x, const unsigned char *row) {
   size_t n = 0, len;
   int high = 0;
   bounds[0] = 0;
-  for (uint32_t at = 0;; at += 16) {
-    unsigned specials, commas = plain_masks(row + at, &specials);
+  for (uint32_t at = 0;; at += 64) {
+    uint64_t specials, commas = plain_masks(row + at, &specials);
     while (specials) {
-      const unsigned k = (unsigned)__builtin_ctz(specials);
+      const unsigned k = (unsigned)__builtin_ctzll(specials);
       if (row[at + k] >= 0x80) {
         high = 1;
         specials &= specials - 1;
         continue;
       }
       if (row[at + k] != '\n') return NULL;
-      for (commas &= (1u << k) - 1; commas; commas &= commas - 1) bounds[++n] = at + (uint32_t)__builtin_ctz(commas) + 1;
+      for (commas &= (1ull << k) - 1; commas; commas &= commas - 1) bounds[++n] = at + (uint32_t)__builtin_ctzll(commas) + 1;
       len = at + k;
       goto row_end;
     }
     /* bounds holds a comma per byte of the longest row */
-    for (; commas; commas &= commas - 1) bounds[++n] = at + (uint32_t)__builtin_ctz(commas) + 1;
+    for (; commas; commas &= commas - 1) bounds[++n] = at + (uint32_t)__builtin_ctzll(commas) + 1;
     if (at > MAX_ROW_BYTES) return NULL;
   }
 row_end:
@@ -581,21 +612,24 @@ row_end:
     }
     *o++ = ',';
   }
-  for (const uint32_t *col = x->counts; col < x->counts_end; col++)
-    if (!plain_count(row + bounds[*col], bounds[*col + 1] - 1 - bounds[*col])) return NULL;
+  for (const Piece *run = x->count_runs; run < x->count_runs_end; run++)
+    if (!plain_counts(row, bounds, run->first, run->last)) return NULL;
   o[-1] = '\n';
   x->o = o;
   return row + len + 1;
 }
 
-/** The pieces and count columns of a plain row, from the kinds. */
+/** The pieces and count runs of a plain row, from the kinds. */
 static void plan_pieces(Ctx *x) {
   const Job *job = x->job;
   x->pieces_end = x->pieces;
-  x->counts_end = x->counts;
+  x->count_runs_end = x->count_runs;
   for (uint32_t col = 0; col < job->ncol; col++) {
     const unsigned char kind = job->kinds[col];
-    if (kind == KIND_COUNT) *x->counts_end++ = col;
+    if (kind == KIND_COUNT && x->count_runs_end > x->count_runs && x->count_runs_end[-1].last == col - 1)
+      x->count_runs_end[-1].last = col;
+    else if (kind == KIND_COUNT)
+      *x->count_runs_end++ = (Piece){col, col, NULL};
     if (kind == KIND_TIMESTAMP)
       *x->pieces_end++ = (Piece){col, col, &x->minutes[col]};
     else if (kind != KIND_SKIP && x->pieces_end > x->pieces && !x->pieces_end[-1].minutes && x->pieces_end[-1].last == col - 1)
@@ -699,10 +733,10 @@ static void write_prepared(Job *job) {
   Ctx x = {job, buf, buf + size, NULL, NULL, -1, NULL, NULL, NULL, NULL, NULL, NULL};
   x.out = malloc(size + strlen(written ? written : "") + 2 * PAD);
   x.pieces = malloc(job->ncol * sizeof *x.pieces);
-  x.counts = malloc(job->ncol * sizeof *x.counts);
+  x.count_runs = malloc(job->ncol * sizeof *x.count_runs);
   x.minutes = calloc(job->ncol, sizeof *x.minutes); /* zero text: never equal to a field's */
   x.bounds = malloc((MAX_ROW_BYTES + 64) * sizeof *x.bounds);
-  if (!expected || !written || !x.out || !x.pieces || !x.counts || !x.minutes || !x.bounds) {
+  if (!expected || !written || !x.out || !x.pieces || !x.count_runs || !x.minutes || !x.bounds) {
     job->error = format("prepare %s: out of memory", job->input);
     goto out;
   }
@@ -731,7 +765,7 @@ static void write_prepared(Job *job) {
   if (close(x.fd) != 0 && !job->error && !job->refused) job->error = format("close %s: %s", job->output, strerror(errno));
 out:
   free(x.pieces);
-  free(x.counts);
+  free(x.count_runs);
   free(x.minutes);
   free(x.bounds);
   free(expected);

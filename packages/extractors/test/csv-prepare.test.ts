@@ -326,7 +326,8 @@ const MINUTES = [
 const PIECES = ['a', 'b', 'Z', ' ', '-', '.', '0', '7', 'é', '中', '😀', ',', '"', '\n', 'ü', 'host-', '.example.com'];
 
 function generatedRows(rand: () => number, n: number): { header: string[]; kinds: CsvFieldKind[]; text: string } {
-  const kinds: CsvFieldKind[] = ['count', 'text', 'skip', 'timestamp', 'text', 'count', 'skip', 'timestamp', 'text'];
+  // runs of adjacent text and count columns, as job_host_summary.csv has
+  const kinds: CsvFieldKind[] = ['count', 'text', 'skip', 'timestamp', 'text', 'count', 'count', 'count', 'skip', 'timestamp', 'count', 'text', 'skip'];
   const header = kinds.map((k, i) => `${k}_${i}`);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
   // Most rows plain (no quotes), as real files are; the others quote some fields.
@@ -339,7 +340,11 @@ function generatedRows(rand: () => number, n: number): { header: string[]; kinds
     for (let i = 0; i < length; i++) s += rand() < 0.7 ? pick(PIECES.slice(0, 5)) : pick(pieces);
     return /[",\n]/.test(s) || (s && !plain && rand() < 0.1) ? `"${s.replaceAll('"', '""')}"` : s;
   };
-  const count = (): string => (rand() < 0.1 ? '' : `${rand() < 0.2 ? '-' : ''}${String(Math.floor(rand() * 1e15)).slice(0, 1 + Math.floor(rand() * 15))}`);
+  const count = (): string => {
+    if (rand() < 0.1) return '';
+    const digits = rand() < 0.7 ? 1 + Math.floor(rand() * 3) : 1 + Math.floor(rand() * 15);
+    return `${rand() < 0.1 ? '-' : ''}${String(Math.floor(rand() * 1e15)).padStart(15, '0').slice(0, digits)}`;
+  };
   const timestamp = (): string => {
     if (rand() < 0.1) return '';
     // Half of them in a few minutes, as a day's file has (around 1970 too, where the seconds have few digits).
