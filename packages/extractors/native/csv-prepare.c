@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #if defined(__SSE2__)
@@ -25,6 +24,9 @@ enum { KIND_SKIP, KIND_TEXT, KIND_COUNT, KIND_TIMESTAMP };
 #define PAD 128
 #define MAX_ROW_BYTES 1000000
 #define FLUSH_AT (1u << 20)
+/** The input is read in steps into one buffer of IN_CAP bytes (a fresh buffer the size of the file cost 10 times the
+ * kernel time in page faults): it holds a whole row of MAX_ROW_BYTES, so a row is always read whole. */
+#define IN_CAP (4u << 20)
 #define MAX_COUNT_DIGITS 15
 
 typedef struct {
@@ -57,7 +59,11 @@ typedef struct {
 
 typedef struct {
   Job *job;
-  const unsigned char *buf, *end;
+  unsigned char *buf;       /* IN_CAP bytes of the input and PAD zero bytes */
+  const unsigned char *end; /* the end of the input read so far */
+  int in, eof;              /* the input's descriptor; whether end is its end */
+  const unsigned char *row; /* the row being read, on line `line` */
+  long line;
   unsigned char *out, *o;
   int fd;
   Piece *pieces, *pieces_end;   /* what a plain row writes, in order */
@@ -77,10 +83,11 @@ static char *format(const char *fmt, ...) {
 
 /* ---------- refusal messages (cold path) ---------- */
 
-static long line_of(const unsigned char *buf, const unsigned char *at) {
-  long line = 1;
-  for (const unsigned char *p = buf; (p = memchr(p, '\n', (size_t)(at - p))) != NULL; p++) line++;
-  return line;
+/** The newlines in [p, at). */
+static long newlines(const unsigned char *p, const unsigned char *at) {
+  long n = 0;
+  for (; (p = memchr(p, '\n', (size_t)(at - p))) != NULL; p++) n++;
+  return n;
 }
 
 /** A field's bytes for a message: up to the next `,` / newline (or its closing quote), escaped, at most 60 bytes. */
@@ -109,7 +116,7 @@ static void show_field(const unsigned char *f, const unsigned char *end, char *d
 }
 
 static int refuse_at(Ctx *x, const unsigned char *at, const char *what) {
-  if (!x->job->refused) x->job->refused = format("line %ld: %s", line_of(x->buf, at), what);
+  if (!x->job->refused) x->job->refused = format("line %ld: %s", x->line + newlines(x->row, at), what);
   return 0;
 }
 
@@ -639,58 +646,60 @@ static void plan_pieces(Ctx *x) {
   }
 }
 
-/** Checks and writes the rows after the header; returns 0 when refused or failed. */
+/** Reads more input after the unread bytes from p, moved to the buffer's start; returns their new start. */
+static const unsigned char *refill(Ctx *x, const unsigned char *p) {
+  const size_t kept = (size_t)(x->end - p);
+  memmove(x->buf, p, kept);
+  unsigned char *end = x->buf + kept;
+  while (!x->eof && end < x->buf + IN_CAP) {
+    const ssize_t got = read(x->in, end, (size_t)(x->buf + IN_CAP - end));
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) {
+      if (!x->job->error) x->job->error = format("read %s: %s", x->job->input, strerror(errno));
+      x->eof = 1;
+      break;
+    }
+    x->eof = got == 0;
+    end += got;
+  }
+  memset(end, 0, PAD);
+  x->end = end;
+  return x->buf;
+}
+
+/**
+ * Checks and writes the rows after the header; returns 0 when refused or failed. A row the fast path does not take
+ * may be cut by the end of the buffer: it is read further first, so checked_row sees it whole (or the end of the file,
+ * or more than MAX_ROW_BYTES of it, which refuses).
+ */
 static int prepare_rows(Ctx *x, const unsigned char *p) {
-  while (p < x->end) {
+  for (;;) {
+    if (p == x->end) {
+      if (x->eof) return !x->job->error;
+      p = refill(x, p);
+      continue;
+    }
+    x->row = p;
     unsigned char *const o = x->o;
     const unsigned char *next = plain_row(x, p);
-    if (!next) {
+    if (next) {
+      x->line++;
+    } else {
+      if (!x->eof && x->end - p < MAX_ROW_BYTES + 2) {
+        p = refill(x, p);
+        continue;
+      }
       x->o = o;
       if (!(next = checked_row(x, p))) return 0;
+      x->line += newlines(p, next);
     }
     p = next;
     x->job->rows++;
     if ((size_t)(x->o - x->out) >= FLUSH_AT && !flush(x)) return 0;
   }
-  return 1;
 }
 
 /* ---------- one job: read, check the header, write ---------- */
-
-/** The whole file in one malloc'd buffer followed by PAD zero bytes; NULL (and job->error) on failure. */
-static unsigned char *read_whole(Job *job, size_t *size) {
-  const int fd = open(job->input, O_RDONLY | O_CLOEXEC);
-  struct stat st;
-  if (fd < 0 || fstat(fd, &st) != 0) {
-    job->error = format("open %s: %s", job->input, strerror(errno));
-    if (fd >= 0) close(fd);
-    return NULL;
-  }
-  size_t cap = (size_t)st.st_size + 1, n = 0; /* +1: reaching EOF needs one read past the expected size */
-  unsigned char *buf = malloc(cap + PAD);
-  while (buf) {
-    if (n == cap) {
-      unsigned char *bigger = realloc(buf, (cap *= 2) + PAD);
-      if (!bigger) free(buf);
-      buf = bigger;
-      if (!buf) break;
-    }
-    const ssize_t got = read(fd, buf + n, cap - n);
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) {
-      job->error = format("read %s: %s", job->input, strerror(errno));
-      free(buf);
-      buf = NULL;
-      break;
-    }
-    if (got == 0) break;
-    n += (size_t)got;
-  }
-  if (!buf && !job->error) job->error = format("read %s: out of memory", job->input);
-  close(fd);
-  if (buf) memset(buf + n, 0, PAD), *size = n;
-  return buf;
-}
 
 /** The header line to expect, and the output's: names joined by `,` (all, or the non-skip ones). */
 static char *join_names(const Job *job, int written_only) {
@@ -724,46 +733,65 @@ static int check_names(Job *job) {
   return job->refused == NULL;
 }
 
+/** Checks the header line at the buffer's start; returns the first row's start, or NULL when refused. */
+static const unsigned char *check_header(Ctx *x, const char *expected) {
+  const size_t hlen = strlen(expected), size = (size_t)(x->end - x->buf);
+  x->row = x->buf;
+  x->line = 1;
+  if (size == 0) return refuse_at(x, x->buf, "the file is empty"), NULL;
+  if (size > hlen && memcmp(x->buf, expected, hlen) == 0 && x->buf[hlen] == '\n') {
+    x->line = 2;
+    return x->buf + hlen + 1;
+  }
+  const unsigned char *nl = memchr(x->buf, '\n', size);
+  const size_t found = nl ? (size_t)(nl - x->buf) : size;
+  char *msg = format("the header is not exactly \"%s\" and a line end (found \"%.*s\"%s)", expected, (int)(found < 200 ? found : 200),
+                     (const char *)x->buf, nl ? "" : " without a line end");
+  refuse_at(x, x->buf, msg ? msg : "the header is not the expected one");
+  free(msg);
+  return NULL;
+}
+
 static void write_prepared(Job *job) {
   if (!check_names(job)) return;
-  size_t size = 0;
-  unsigned char *buf = read_whole(job, &size);
-  if (!buf) return;
   char *expected = join_names(job, 0), *written = join_names(job, 1);
-  Ctx x = {job, buf, buf + size, NULL, NULL, -1, NULL, NULL, NULL, NULL, NULL, NULL};
-  x.out = malloc(size + strlen(written ? written : "") + 2 * PAD);
+  Ctx x = {.job = job, .in = -1, .fd = -1};
+  x.buf = malloc(IN_CAP + PAD);
+  x.out = malloc(FLUSH_AT + IN_CAP + 2 * PAD); /* what is not flushed yet, and a row: at most its input and a newline */
   x.pieces = malloc(job->ncol * sizeof *x.pieces);
   x.count_runs = malloc(job->ncol * sizeof *x.count_runs);
   x.minutes = calloc(job->ncol, sizeof *x.minutes); /* zero text: never equal to a field's */
   x.bounds = malloc((MAX_ROW_BYTES + 64) * sizeof *x.bounds);
-  if (!expected || !written || !x.out || !x.pieces || !x.count_runs || !x.minutes || !x.bounds) {
+  if (!expected || !written || !x.buf || !x.out || !x.pieces || !x.count_runs || !x.minutes || !x.bounds) {
     job->error = format("prepare %s: out of memory", job->input);
     goto out;
   }
-  x.fd = open(job->output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-  if (x.fd < 0) {
+  if (strlen(expected) + 1 > IN_CAP) {
+    job->refused = format("line 1: a header line longer than %u bytes", IN_CAP);
+    goto out;
+  }
+  if ((x.in = open(job->input, O_RDONLY | O_CLOEXEC)) < 0) {
+    job->error = format("open %s: %s", job->input, strerror(errno));
+    goto out;
+  }
+  if ((x.fd = open(job->output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666)) < 0) {
     job->error = format("open %s: %s", job->output, strerror(errno));
     goto out;
   }
   plan_pieces(&x);
-  const size_t hlen = strlen(expected);
-  if (size == 0) {
-    job->refused = format("line 1: the file is empty");
-  } else if (size <= hlen || memcmp(buf, expected, hlen) != 0 || buf[hlen] != '\n') {
-    const unsigned char *nl = memchr(buf, '\n', size);
-    const int shown = (int)((nl ? (size_t)(nl - buf) : size) < 200 ? (nl ? (size_t)(nl - buf) : size) : 200);
-    job->refused = format("line 1: the header is not exactly \"%s\" and a line end (found \"%.*s\"%s)", expected,
-                          shown, (const char *)buf, nl ? "" : " without a line end");
-  } else {
+  x.end = x.buf;
+  const unsigned char *first_row = refill(&x, x.buf);
+  if (!job->error && (first_row = check_header(&x, expected)) != NULL) {
     x.o = x.out;
     const size_t wlen = strlen(written);
     memcpy(x.o, written, wlen);
     x.o += wlen;
     *x.o++ = '\n';
-    if (prepare_rows(&x, buf + hlen + 1)) flush(&x);
+    if (prepare_rows(&x, first_row)) flush(&x);
   }
   if (close(x.fd) != 0 && !job->error && !job->refused) job->error = format("close %s: %s", job->output, strerror(errno));
 out:
+  if (x.in >= 0) close(x.in);
   free(x.pieces);
   free(x.count_runs);
   free(x.minutes);
@@ -771,7 +799,7 @@ out:
   free(expected);
   free(written);
   free(x.out);
-  free(buf);
+  free(x.buf);
 }
 
 /** Writes job->output, or leaves none (a refused or failed job removes what it had written). */
