@@ -476,7 +476,12 @@ static inline unsigned digit_mask(const unsigned char *p) {
 static inline unsigned comma_mask(const unsigned char *p) {
   return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)p), _mm_set1_epi8(',')));
 }
+static inline int same16(const unsigned char *a, const unsigned char *b) {
+  const __m128i x = _mm_loadu_si128((const __m128i *)a), y = _mm_loadu_si128((const __m128i *)b);
+  return _mm_movemask_epi8(_mm_cmpeq_epi8(x, y)) == 0xFFFF;
+}
 #else
+static inline int same16(const unsigned char *a, const unsigned char *b) { return memcmp(a, b, 16) == 0; }
 static inline unsigned comma_mask(const unsigned char *p) {
   unsigned m = 0;
   for (unsigned i = 0; i < 16; i++) m |= (unsigned)(p[i] == ',') << i;
@@ -554,7 +559,7 @@ static int cache_minute(MinuteCache *cache, const unsigned char *f) {
 static inline unsigned char *plain_timestamp(MinuteCache *cache, const unsigned char *f, size_t n, unsigned char *o) {
   if (n == 0) return o;
   if (n < 22 || n > 29 || n == 23) return NULL;
-  if (memcmp(f, cache->text, 16) != 0 && !cache_minute(cache, f)) return NULL;
+  if (!same16(f, cache->text) && !cache_minute(cache, f)) return NULL;
   const unsigned s1 = f[17] - (unsigned)'0', s2 = f[18] - (unsigned)'0';
   if (f[16] != ':' || s1 > 5 || s2 > 9 || f[n - 3] != '+' || f[n - 2] != '0' || f[n - 1] != '0') return NULL;
   const size_t digits = n > 22 ? n - 23 : 0; /* 1 to 6 fraction digits at f + 20 */
@@ -581,10 +586,16 @@ static inline unsigned char *plain_timestamp(MinuteCache *cache, const unsigned 
  * row when it holds a byte >= 0x80 (valid per field ⇔ valid over the row, as commas are ASCII). Returns the next
  * row's start, or NULL to leave the row to checked_row (which also writes the refusal).
  */
+/** Appends base + the index of each set bit of commas after *b; returns the last written. */
+static inline uint32_t *add_bounds(uint32_t *b, uint64_t commas, uint32_t base) {
+  for (; commas; commas &= commas - 1) *++b = base + (uint32_t)__builtin_ctzll(commas);
+  return b;
+}
+
 static const unsigned char *plain_row(Ctx *x, const unsigned char *row) {
-  uint32_t *bounds = x->bounds; /* field c is [bounds[c], bounds[c + 1] - 1) */
+  uint32_t *const bounds = x->bounds, *b = bounds; /* field c is [bounds[c], bounds[c + 1] - 1) */
   const size_t ncol = x->job->ncol;
-  size_t n = 0, len;
+  size_t len;
   int high = 0;
   bounds[0] = 0;
   for (uint32_t at = 0;; at += 64) {
@@ -597,16 +608,15 @@ static const unsigned char *plain_row(Ctx *x, const unsigned char *row) {
         continue;
       }
       if (row[at + k] != '\n') return NULL;
-      for (commas &= (1ull << k) - 1; commas; commas &= commas - 1) bounds[++n] = at + (uint32_t)__builtin_ctzll(commas) + 1;
+      b = add_bounds(b, commas & ((1ull << k) - 1), at + 1);
       len = at + k;
       goto row_end;
     }
-    /* bounds holds a comma per byte of the longest row */
-    for (; commas; commas &= commas - 1) bounds[++n] = at + (uint32_t)__builtin_ctzll(commas) + 1;
+    b = add_bounds(b, commas, at + 1); /* bounds holds a comma per byte of the longest row */
     if (at > MAX_ROW_BYTES) return NULL;
   }
 row_end:
-  if (n != ncol - 1 || len == 0 || len > MAX_ROW_BYTES) return NULL;
+  if ((size_t)(b - bounds) != ncol - 1 || len == 0 || len > MAX_ROW_BYTES) return NULL;
   bounds[ncol] = (uint32_t)len + 1;
   if (high && !utf8_valid(row, row + len)) return NULL;
   unsigned char *o = x->o;
