@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #if defined(__SSE2__)
@@ -37,6 +38,7 @@ typedef struct {
   int64_t rows;
   char *refused; /* why the input is outside the rules (malloc'd), or NULL */
   char *error;   /* an I/O failure (malloc'd), or NULL */
+  int writing;   /* whether output was opened (and truncated) for writing: removed again when refused or failed */
 } Job;
 
 
@@ -784,8 +786,18 @@ static void write_prepared(Job *job) {
     job->error = format("open %s: %s", job->input, strerror(errno));
     goto out;
   }
-  if ((x.fd = open(job->output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666)) < 0) {
+  if ((x.fd = open(job->output, O_WRONLY | O_CREAT | O_CLOEXEC, 0666)) < 0) {
     job->error = format("open %s: %s", job->output, strerror(errno));
+    goto out;
+  }
+  struct stat in_stat, out_stat;
+  if (fstat(x.in, &in_stat) == 0 && fstat(x.fd, &out_stat) == 0 && in_stat.st_dev == out_stat.st_dev && in_stat.st_ino == out_stat.st_ino) {
+    job->error = format("prepare %s: the output is the input", job->input);
+    goto out;
+  }
+  job->writing = 1;
+  if (ftruncate(x.fd, 0) != 0) {
+    job->error = format("truncate %s: %s", job->output, strerror(errno));
     goto out;
   }
   plan_pieces(&x);
@@ -799,8 +811,8 @@ static void write_prepared(Job *job) {
     *x.o++ = '\n';
     if (prepare_rows(&x, first_row)) flush(&x);
   }
-  if (close(x.fd) != 0 && !job->error && !job->refused) job->error = format("close %s: %s", job->output, strerror(errno));
 out:
+  if (x.fd >= 0 && close(x.fd) != 0 && !job->error && !job->refused) job->error = format("close %s: %s", job->output, strerror(errno));
   if (x.in >= 0) close(x.in);
   free(x.pieces);
   free(x.count_runs);
@@ -812,10 +824,11 @@ out:
   free(x.buf);
 }
 
-/** Writes job->output, or leaves none (a refused or failed job removes what it had written). */
+/** Writes job->output, or leaves none (a refused or failed job removes what it had written; one refused before it
+ * opened the output leaves that path alone). */
 static void run_job(Job *job) {
   write_prepared(job);
-  if (job->refused || job->error) unlink(job->output);
+  if ((job->refused || job->error) && job->writing) unlink(job->output);
 }
 
 #ifndef CSV_PREPARE_NO_NODE_API

@@ -460,3 +460,28 @@ describe.runIf(csvPrepareNative)('inputs longer than the 4 MiB read step', () =>
     expect(await refusal(quoted)).toBe(`line ${line}: a row longer than 1000000 bytes`);
   });
 });
+
+describe.runIf(csvPrepareNative)('files', () => {
+  it('rejects an output that is the input, and leaves the input as it was', async () => {
+    const src = join(root, 'same.csv');
+    await writeFile(src, `${HEAD}1,,h,1,n\n`);
+    await expect(prepareCsvFile(src, src, H, K)).rejects.toThrow(/the output is the input/);
+    expect(await readFile(src, 'utf8')).toBe(`${HEAD}1,,h,1,n\n`);
+    // refused before the output is opened: the path is left alone
+    expect(await prepareCsvFile(src, src, ['a,b'], ['text'])).toHaveProperty('refused');
+    expect(await prepareCsvFile(src, src, H, K.slice(1))).toHaveProperty('refused');
+    expect(await readFile(src, 'utf8')).toBe(`${HEAD}1,,h,1,n\n`);
+  });
+
+  it('replaces an existing output, and removes it on a refusal', async () => {
+    const src = join(root, 'replace.csv');
+    const dst = join(root, 'replace-out.csv');
+    await writeFile(dst, 'x'.repeat(10_000));
+    await writeFile(src, `${HEAD}1,,h,1,n\n`);
+    expect(await prepareCsvFile(src, dst, H, K)).toEqual({ rows: 1 });
+    expect(await readFile(dst, 'utf8')).toBe('created,host,ok\n,h,1\n');
+    await writeFile(src, `${HEAD}1,,h,x,n\n`);
+    expect(await prepareCsvFile(src, dst, H, K)).toHaveProperty('refused');
+    expect(existsSync(dst)).toBe(false);
+  });
+});
