@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type CsvFieldKind, csvPrepareNative, prepareCsvFile } from '@tally/extractors';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ParquetValue, readParquet } from './parquet-read.js';
 
 let root: string;
 let serial = 0;
@@ -15,25 +16,35 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-type Prepared = { out: string; rows: number } | { refused: string };
+type Prepared = { names: string[]; out: ParquetValue[][]; rows: number } | { refused: string };
 
-/** Prepares `input` (text or bytes) with the given columns; the output text, or the refusal (and then no output file). */
+/** The columns and rows of a prepared Parquet file (its types checked against the kinds written). */
+function readPrepared(path: string, kinds: CsvFieldKind[]): { names: string[]; out: ParquetValue[][] } {
+  const table = readParquet(path);
+  expect(table.types).toEqual(kinds.filter((k) => k !== 'skip').map((k) => (k === 'text' ? 'text' : 'int64')));
+  expect(table.createdBy).toBe('tally');
+  return { names: table.names, out: table.rows };
+}
+
+/** Prepares `input` (text or bytes) with the given columns; the output's columns and rows, or the refusal (and then
+ * no output file). */
 async function prepare(input: string | Buffer, header: string[], kinds: CsvFieldKind[]): Promise<Prepared> {
   const n = serial++;
   const src = join(root, `in-${n}.csv`);
-  const dst = join(root, `out-${n}.csv`);
+  const dst = join(root, `out-${n}.parquet`);
   await writeFile(src, input);
   const result = await prepareCsvFile(src, dst, header, kinds);
   if ('refused' in result) {
     expect(existsSync(dst), 'a refusal leaves no output').toBe(false);
     return result;
   }
-  return { out: await readFile(dst, 'utf8'), rows: result.rows };
+  return { ...readPrepared(dst, kinds), rows: result.rows };
 }
 
 const H = ['id', 'created', 'host', 'ok', 'note'];
 const K: CsvFieldKind[] = ['skip', 'timestamp', 'text', 'count', 'skip'];
 const HEAD = 'id,created,host,ok,note\n';
+const WRITTEN = ['created', 'host', 'ok'];
 
 /** One data row after HEAD: its output, or its refusal. */
 async function row(line: string): Promise<Prepared> {
@@ -59,58 +70,105 @@ describe.runIf(!csvPrepareNative)('without the addon', () => {
 });
 
 describe.runIf(csvPrepareNative)('accepted input', () => {
-  it('keeps the non-skip columns, counts verbatim, timestamps as epoch microseconds', async () => {
-    const input = `${HEAD}1,2024-03-01 00:00:00+00,h1,14,x\n2,2024-03-01 00:00:00.431+00,h2,-7,y\n3,,h3,,\n`;
+  it('keeps the non-skip columns, counts as integers, timestamps as epoch microseconds, empty as NULL', async () => {
+    const input = `${HEAD}1,2024-03-01 00:00:00+00,h1,14,x\n2,2024-03-01 00:00:00.431+00,h2,-7,y\n3,,h3,,\n4,,,0,\n`;
     expect(await prepare(input, H, K)).toEqual({
-      out: 'created,host,ok\n1709251200000000,h1,14\n1709251200431000,h2,-7\n,h3,\n',
-      rows: 3,
+      names: WRITTEN,
+      out: [
+        [1709251200000000n, 'h1', 14n],
+        [1709251200431000n, 'h2', -7n],
+        [null, 'h3', null],
+        [null, null, 0n],
+      ],
+      rows: 4,
     });
   });
 
   it('timestamps: fractions of 1 to 6 digits, leap days, before 1970, the year bounds', async () => {
-    const cases: [string, string][] = [
-      ['2024-03-01 00:00:00.4+00', '1709251200400000'],
-      ['2024-03-01 00:00:00.000001+00', '1709251200000001'],
-      ['2024-03-01 00:00:00.123456+00', '1709251200123456'],
-      ['2024-02-29 23:59:59+00', '1709251199000000'],
-      ['2000-02-29 12:00:00+00', '951825600000000'],
-      ['1969-12-31 23:59:59.5+00', '-500000'],
-      ['1970-01-01 00:00:00+00', '0'],
-      ['1000-01-01 00:00:00+00', '-30610224000000000'],
-      ['9999-12-31 23:59:59.999999+00', '253402300799999999'],
+    const cases: [string, bigint][] = [
+      ['2024-03-01 00:00:00.4+00', 1709251200400000n],
+      ['2024-03-01 00:00:00.000001+00', 1709251200000001n],
+      ['2024-03-01 00:00:00.123456+00', 1709251200123456n],
+      ['2024-02-29 23:59:59+00', 1709251199000000n],
+      ['2000-02-29 12:00:00+00', 951825600000000n],
+      ['1969-12-31 23:59:59.5+00', -500000n],
+      ['1970-01-01 00:00:00+00', 0n],
+      ['1000-01-01 00:00:00+00', -30610224000000000n],
+      ['9999-12-31 23:59:59.999999+00', 253402300799999999n],
     ];
-    for (const [ts, micros] of cases) expect(await row(`1,${ts},h,1,n`), ts).toEqual({ out: `created,host,ok\n${micros},h,1\n`, rows: 1 });
+    for (const [ts, micros] of cases) expect(await row(`1,${ts},h,1,n`), ts).toEqual({ names: WRITTEN, out: [[micros, 'h', 1n]], rows: 1 });
   });
 
   it('counts: 1 to 15 digits, a minus sign, leading zeros, empty', async () => {
-    for (const count of ['0', '-0', '007', '123456789012345', '-123456789012345', ''])
-      expect(await row(`1,,h,${count},n`), count).toEqual({ out: `created,host,ok\n,h,${count}\n`, rows: 1 });
+    const cases: [string, bigint | null][] = [
+      ['0', 0n],
+      ['-0', 0n],
+      ['007', 7n],
+      ['123456789012345', 123456789012345n],
+      ['-123456789012345', -123456789012345n],
+      ['', null],
+    ];
+    for (const [count, value] of cases) expect(await row(`1,,h,${count},n`), count).toEqual({ names: WRITTEN, out: [[null, 'h', value]], rows: 1 });
   });
 
-  it('quoted text with "", commas and newlines inside is written verbatim; quoted skip fields are dropped', async () => {
+  it('quoted text is decoded ("" is a quote; commas and newlines inside); "" is NULL, spaces are text; quoted skip fields are dropped', async () => {
     const input = `${HEAD}1,,"a ""quoted"", 
 multi-line host",3,"skip, ""me""
-too"\n"2",,"",4,""\n`;
+too"\n"2",,"",4,""\n3,, ,5,\n4,,"""",6,\n5,,"x",7,\n6,,"""""x""",8,\n`;
     expect(await prepare(input, H, K)).toEqual({
-      out: `created,host,ok\n,"a ""quoted"", \nmulti-line host",3\n,"",4\n`,
-      rows: 2,
+      names: WRITTEN,
+      out: [
+        [null, 'a "quoted", \nmulti-line host', 3n],
+        [null, null, 4n],
+        [null, ' ', 5n],
+        [null, '"', 6n],
+        [null, 'x', 7n],
+        [null, '""x"', 8n],
+      ],
+      rows: 6,
     });
   });
 
   it('non-ASCII text, valid UTF-8 of every length, in text and skip columns', async () => {
     const input = `${HEAD}1,,é中😀ÿ,1,"€ ""ü"""\n`;
-    expect(await prepare(input, H, K)).toEqual({ out: 'created,host,ok\n,é中😀ÿ,1\n', rows: 1 });
+    expect(await prepare(input, H, K)).toEqual({ names: WRITTEN, out: [[null, 'é中😀ÿ', 1n]], rows: 1 });
   });
 
-  it('a last row without a newline, a header-only file, and a header-only file without rows written', async () => {
-    expect(await prepare(`${HEAD}1,,h,2,n`, H, K)).toEqual({ out: 'created,host,ok\n,h,2\n', rows: 1 });
-    expect(await prepare(`${HEAD}1,,h,2,"n"`, H, K)).toEqual({ out: 'created,host,ok\n,h,2\n', rows: 1 });
-    expect(await prepare(HEAD, H, K)).toEqual({ out: 'created,host,ok\n', rows: 0 });
+  it('a last row without a newline, and a header-only file (a valid file of no rows)', async () => {
+    expect(await prepare(`${HEAD}1,,h,2,n`, H, K)).toEqual({ names: WRITTEN, out: [[null, 'h', 2n]], rows: 1 });
+    expect(await prepare(`${HEAD}1,,h,2,"n"`, H, K)).toEqual({ names: WRITTEN, out: [[null, 'h', 2n]], rows: 1 });
+    expect(await prepare(HEAD, H, K)).toEqual({ names: WRITTEN, out: [], rows: 0 });
   });
 
   it('a row of exactly 1,000,000 bytes is accepted', async () => {
     const note = 'n'.repeat(1_000_000 - '1,,h,1,'.length);
-    expect(await row(`1,,h,1,${note}\n`)).toEqual({ out: 'created,host,ok\n,h,1\n', rows: 1 });
+    expect(await row(`1,,h,1,${note}\n`)).toEqual({ names: WRITTEN, out: [[null, 'h', 1n]], rows: 1 });
+  });
+});
+
+describe.runIf(csvPrepareNative)('row groups', () => {
+  it('a row group per 122,880 rows', async () => {
+    const rows = Array.from({ length: 122_880 * 2 + 5 }, (_, i) => `${i},,${i % 7 ? `h${i}` : ''},${i % 5 ? -i : ''},n`);
+    const src = join(root, 'groups.csv');
+    const dst = join(root, 'groups.parquet');
+    await writeFile(src, `${HEAD}${rows.join('\n')}\n`);
+    expect(await prepareCsvFile(src, dst, H, K)).toEqual({ rows: rows.length });
+    const table = readParquet(dst);
+    expect(table.rowGroups).toEqual([122_880, 122_880, 5]);
+    expect(table.rows).toEqual(rows.map((_, i) => [null, i % 7 ? `h${i}` : null, i % 5 ? BigInt(-i) : null]));
+  });
+
+  it('a row group ends early once its values reach 64 MiB (long text rows)', async () => {
+    const long = (i: number) => `${String(i).padStart(6, '0')}${'x'.repeat(900_000)}`;
+    const rows = Array.from({ length: 80 }, (_, i) => `${i},,${long(i)},${i},n`);
+    const src = join(root, 'long.csv');
+    const dst = join(root, 'long.parquet');
+    await writeFile(src, `${HEAD}${rows.join('\n')}\n`);
+    expect(await prepareCsvFile(src, dst, H, K)).toEqual({ rows: 80 });
+    const table = readParquet(dst);
+    expect(table.rowGroups).toEqual([75, 5]); // 64 MiB / (900,006 + 4 + 8 bytes a row) = 74.6
+    expect(table.rows.map((r) => r[1])).toEqual(rows.map((_, i) => long(i)));
+    expect(table.rows.map((r) => r[2])).toEqual(rows.map((_, i) => BigInt(i)));
   });
 });
 
@@ -225,14 +283,14 @@ const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Epoch microseconds of an accepted timestamp, or undefined. */
-function timestampMicros(text: string): string | undefined {
+function timestampMicros(text: string): bigint | undefined {
   const m = TIMESTAMP.exec(text);
   if (!m) return undefined;
   const [y, mo, d, h, mi, s] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
   const ms = Date.UTC(y, mo - 1, d, h, mi, s);
   const back = new Date(ms);
   if (y < 1000 || back.getUTCFullYear() !== y || back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d || h > 23 || mi > 59 || s > 59) return undefined;
-  return String(BigInt(ms) * 1000n + BigInt((m[7] ?? '').padEnd(6, '0')));
+  return BigInt(ms) * 1000n + BigInt((m[7] ?? '').padEnd(6, '0'));
 }
 
 interface Refused {
@@ -241,12 +299,19 @@ interface Refused {
   toLine: number;
 }
 
-/** The output the rules write, or the lines of the first row they refuse. */
-function reference(bytes: Buffer, header: string[], kinds: CsvFieldKind[]): { out: Buffer } | Refused {
+/** A text field as DuckDB's CSV reader gives it: unquoted as it is, quoted without its quotes and with `""` as `"`;
+ * empty (quoted or not) is NULL. */
+function textValue(raw: Buffer, quoted: boolean): string | null {
+  const text = quoted ? raw.subarray(1, -1).toString('utf8').replaceAll('""', '"') : raw.toString('utf8');
+  return text === '' ? null : text;
+}
+
+/** The rows the rules write (non-skip columns), or the lines of the first row they refuse. */
+function reference(bytes: Buffer, header: string[], kinds: CsvFieldKind[]): { names: string[]; out: ParquetValue[][] } | Refused {
   const lineAt = (at: number) => 1 + bytes.subarray(0, at).filter((b) => b === 0x0a).length;
   const head = Buffer.from(`${header.join(',')}\n`);
   if (!bytes.subarray(0, head.length).equals(head)) return { fromLine: 1, toLine: 1 };
-  const out: Buffer[] = [Buffer.from(`${header.filter((_, i) => kinds[i] !== 'skip').join(',')}\n`)];
+  const out: ParquetValue[][] = [];
   let pos = head.length;
   while (pos < bytes.length) {
     const start = pos;
@@ -279,26 +344,31 @@ function reference(bytes: Buffer, header: string[], kinds: CsvFieldKind[]): { ou
     const refused = () => refusedAt(pos - 1);
     if (fields.length !== header.length || Math.min(pos, bytes.length + 1) - 1 - start > 1_000_000) return refused();
     if (fields.length === 1 && fields[0]?.raw.length === 0) return refused();
-    const written: Buffer[] = [];
+    const written: ParquetValue[] = [];
     for (const [i, { raw, quoted }] of fields.entries()) {
-      if (raw.includes(0) || raw.includes(13)) return refused();
+      let high = false;
+      for (let b = 0; b < raw.length; b++) {
+        if (raw[b] === 0 || raw[b] === 13) return refused();
+        high ||= (raw[b] as number) >= 0x80;
+      }
       try {
-        strictUtf8.decode(raw);
+        if (high) strictUtf8.decode(raw);
       } catch {
         return refused();
       }
       const kind = kinds[i];
       if ((kind === 'count' || kind === 'timestamp') && quoted) return refused();
       if (kind === 'count' && !COUNT.test(raw.toString('latin1'))) return refused();
-      if (kind === 'timestamp' && raw.length) {
-        const micros = timestampMicros(raw.toString('latin1'));
+      if (kind === 'timestamp') {
+        const micros = raw.length ? timestampMicros(raw.toString('latin1')) : null;
         if (micros === undefined) return refused();
-        written.push(Buffer.from(micros));
-      } else if (kind !== 'skip') written.push(raw);
+        written.push(micros);
+      } else if (kind === 'count') written.push(raw.length ? BigInt(raw.toString('latin1')) : null);
+      else if (kind === 'text') written.push(textValue(raw, quoted));
     }
-    out.push(Buffer.from(written.map((b) => b.toString('latin1')).join(',') + '\n', 'latin1'));
+    out.push(written);
   }
-  return { out: Buffer.concat(out) };
+  return { names: header.filter((_, i) => kinds[i] !== 'skip'), out };
 }
 
 /** A small deterministic PRNG, so a failure reproduces. */
@@ -366,7 +436,7 @@ async function expectSameAsReference(bytes: Buffer, header: string[], kinds: Csv
   const expected = reference(bytes, header, kinds);
   const n = serial++;
   const src = join(root, `gen-${n}.csv`);
-  const dst = join(root, `gen-out-${n}.csv`);
+  const dst = join(root, `gen-out-${n}.parquet`);
   await writeFile(src, bytes);
   const result = await prepareCsvFile(src, dst, header, kinds);
   if ('fromLine' in expected) {
@@ -377,7 +447,7 @@ async function expectSameAsReference(bytes: Buffer, header: string[], kinds: Csv
     expect(line, `${label}: ${(result as { refused: string }).refused}`).toBeLessThanOrEqual(expected.toLine);
   } else {
     expect(result, `${label}: the reference accepts`).toHaveProperty('rows');
-    expect((await readFile(dst)).equals(expected.out), `${label}: same output as the reference`).toBe(true);
+    expect(readPrepared(dst, kinds), `${label}: same output as the reference`).toEqual(expected);
   }
   await rm(src);
   await rm(dst, { force: true });
@@ -415,5 +485,69 @@ describe.runIf(csvPrepareNative)('generated input against a reference implementa
     // Both outcomes are exercised.
     expect(refused).toBeGreaterThan(50);
     expect(refused).toBeLessThan(380);
+  });
+});
+
+describe.runIf(csvPrepareNative)('inputs longer than the 4 MiB read step', () => {
+  const STEP = 4 * 1024 * 1024;
+
+  /** Plain rows of one length up to about `until` bytes from the start, then `tail`. */
+  function around(until: number, tail: string): string {
+    const plain = '1,,h,7,nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn\n';
+    return HEAD + plain.repeat(Math.floor((until - HEAD.length) / plain.length)) + tail;
+  }
+
+  it('rows and quoted fields that cross each step are read whole', async () => {
+    for (const shift of [-40, 0, 5]) {
+      const tail = `2,,"a\n""b"",${'c'.repeat(60)}\nd",8,"x\n${'y'.repeat(70)}"\n3,2024-03-01 00:00:00+00,h,9,n\n`;
+      const input = Buffer.from(around(STEP + shift, tail) + around(STEP + shift, tail).slice(HEAD.length));
+      await expectSameAsReference(input, H, K, `shift ${shift}`);
+    }
+  });
+
+  it('generated rows over more than one step', async () => {
+    const { header, kinds, text } = generatedRows(random(7), 40_000);
+    const bytes = Buffer.from(text);
+    expect(bytes.length).toBeGreaterThan(STEP + 1_000_000);
+    await expectSameAsReference(bytes, header, kinds, 'seed 7');
+  });
+
+  it('a refusal after a step names its line', async () => {
+    const input = around(STEP + 1000, '2,,"a\nb",1,n\n3,,h,x,n\n');
+    const line = input.split('\n').length - 1;
+    expect(await refusal(input)).toBe(`line ${line}: column ok: "x" is not a count this preparer accepts`);
+  });
+
+  it('a row longer than 1,000,000 bytes that crosses a step', async () => {
+    const input = around(STEP - 500_000, `2,,h,1,${'n'.repeat(1_000_001)}\n`);
+    const line = input.split('\n').length - 1;
+    expect(await refusal(input)).toBe(`line ${line}: a row longer than 1000000 bytes`);
+    const quoted = around(STEP - 500_000, `2,,h,1,"${'n'.repeat(1_000_001)}"\n`);
+    expect(await refusal(quoted)).toBe(`line ${line}: a row longer than 1000000 bytes`);
+  });
+});
+
+describe.runIf(csvPrepareNative)('files', () => {
+  it('rejects an output that is the input, and leaves the input as it was', async () => {
+    const src = join(root, 'same.csv');
+    await writeFile(src, `${HEAD}1,,h,1,n\n`);
+    await expect(prepareCsvFile(src, src, H, K)).rejects.toThrow(/the output is the input/);
+    expect(await readFile(src, 'utf8')).toBe(`${HEAD}1,,h,1,n\n`);
+    // refused before the output is opened: the path is left alone
+    expect(await prepareCsvFile(src, src, ['a,b'], ['text'])).toHaveProperty('refused');
+    expect(await prepareCsvFile(src, src, H, K.slice(1))).toHaveProperty('refused');
+    expect(await readFile(src, 'utf8')).toBe(`${HEAD}1,,h,1,n\n`);
+  });
+
+  it('replaces an existing output, and removes it on a refusal', async () => {
+    const src = join(root, 'replace.csv');
+    const dst = join(root, 'replace-out.parquet');
+    await writeFile(dst, 'x'.repeat(10_000));
+    await writeFile(src, `${HEAD}1,,h,1,n\n`);
+    expect(await prepareCsvFile(src, dst, H, K)).toEqual({ rows: 1 });
+    expect(readPrepared(dst, K)).toEqual({ names: WRITTEN, out: [[null, 'h', 1n]] });
+    await writeFile(src, `${HEAD}1,,h,x,n\n`);
+    expect(await prepareCsvFile(src, dst, H, K)).toHaveProperty('refused');
+    expect(existsSync(dst)).toBe(false);
   });
 });

@@ -1,0 +1,104 @@
+// A minimal Parquet writer (no library) for the CSV preparer: OPTIONAL columns of UTF-8 text (BYTE_ARRAY) or INT64,
+// one uncompressed PLAIN data page (v1) per column and row group, definition levels RLE/bit-packed. DuckDB reads
+// such a file with a fraction of the work its CSV reader spends on the same values (no tokenizing, no number parsing).
+// Values are appended per column (each column gets exactly one value or NULL per row, in any column order), then
+// pq_end_row; a row group is written every PQ_GROUP_ROWS rows (or PQ_GROUP_BYTES of values), so memory stays bounded
+// by one row group whatever the file's size.
+#ifndef TALLY_PARQUET_OUT_H
+#define TALLY_PARQUET_OUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+enum { PQ_TEXT, PQ_INT64 };
+
+/** DuckDB's own row group size: its readers split work per row group. */
+#define PQ_GROUP_ROWS 122880u
+/** A row group is also written once its values reach this many bytes (long text rows), so that memory and a page's
+ * 32-bit sizes stay bounded. */
+#define PQ_GROUP_BYTES (64u << 20)
+/** Bytes a text value may be written past its end (a caller copying 16 bytes at a time). */
+#define PQ_TEXT_SLACK 16u
+
+typedef struct {
+  char *name;
+  unsigned char type;
+  unsigned char *values; /* PLAIN: 8-byte LE integers, or a 4-byte LE length and the bytes */
+  size_t len, cap;
+  unsigned char *defs; /* one bit per row of the group: 1 = a value, 0 = NULL */
+  uint32_t nulls;
+} PqColumn;
+
+/** Where one column chunk of a written row group is, for the footer. */
+typedef struct {
+  uint64_t offset, size;
+  uint32_t values;
+} PqChunk;
+
+typedef struct {
+  int fd;
+  size_t ncol;
+  PqColumn *cols;
+  uint32_t rows;       /* rows of the row group being filled */
+  size_t group_bytes;  /* its values' bytes */
+  uint64_t offset;     /* bytes written to fd */
+  int64_t total_rows;  /* rows of the written row groups */
+  PqChunk *chunks;     /* ncol per written row group */
+  size_t groups, groups_cap;
+} PqWriter;
+
+/** A writer for fd (written from its current position, expected 0): writes the leading magic. NULL with errno set
+ * when out of memory or the write fails. names and types (PQ_TEXT / PQ_INT64) are copied. */
+PqWriter *pq_open(int fd, size_t ncol, const char *const *names, const unsigned char *types);
+/** Writes the last row group and the footer; frees nothing (pq_free does). 0 with errno set on a failure. */
+int pq_close(PqWriter *w);
+void pq_free(PqWriter *w);
+/** Writes the filled row group (called by pq_end_row). 0 with errno set on a failure. */
+int pq_flush_group(PqWriter *w);
+/** Makes room for n more value bytes in c; 0 (errno ENOMEM) when it cannot. */
+int pq_grow(PqColumn *c, size_t n);
+
+static inline void pq_null(PqWriter *w, size_t col) { w->cols[col].nulls++; /* its def bit stays 0 */ }
+
+static inline void pq_defined(PqWriter *w, PqColumn *c) { c->defs[w->rows >> 3] |= (unsigned char)(1u << (w->rows & 7)); }
+
+static inline int pq_int64(PqWriter *w, size_t col, int64_t v) {
+  PqColumn *c = &w->cols[col];
+  if (c->cap - c->len < 8 && !pq_grow(c, 8)) return 0;
+  memcpy(c->values + c->len, &v, 8); /* byte order fixed at the page's write on a big-endian host */
+  c->len += 8;
+  pq_defined(w, c);
+  return 1;
+}
+
+/** Room for a text value of at most max bytes (and PQ_TEXT_SLACK after it): write it there, then pq_text_commit. */
+static inline unsigned char *pq_text_space(PqWriter *w, size_t col, size_t max) {
+  PqColumn *c = &w->cols[col];
+  if (c->cap - c->len < max + 4 + PQ_TEXT_SLACK && !pq_grow(c, max + 4 + PQ_TEXT_SLACK)) return NULL;
+  return c->values + c->len + 4;
+}
+
+/** Ends the text value written at pq_text_space: n bytes; an empty one is NULL (as DuckDB's CSV reader has it). */
+static inline void pq_text_commit(PqWriter *w, size_t col, size_t n) {
+  PqColumn *c = &w->cols[col];
+  if (n == 0) {
+    c->nulls++;
+    return;
+  }
+  const uint32_t n32 = (uint32_t)n;
+  unsigned char *p = c->values + c->len;
+  p[0] = (unsigned char)n32, p[1] = (unsigned char)(n32 >> 8), p[2] = (unsigned char)(n32 >> 16), p[3] = (unsigned char)(n32 >> 24);
+  c->len += 4 + n;
+  w->group_bytes += 4 + n;
+  pq_defined(w, c);
+}
+
+/** Ends a row: every column got one value or NULL. Writes the row group when it is full; 0 with errno on a failure. */
+static inline int pq_end_row(PqWriter *w) {
+  w->group_bytes += 8; /* counts of INT64 columns, roughly: only a bound matters */
+  if (++w->rows < PQ_GROUP_ROWS && w->group_bytes < PQ_GROUP_BYTES) return 1;
+  return pq_flush_group(w);
+}
+
+#endif
