@@ -271,9 +271,8 @@ export abstract class Dataframe {
       if (this.prepareSql(b.member, '(SELECT 1)') === undefined) continue;
       const kinds = this.preparedKinds(b.member, b.header);
       const files = await this.prepareFiles(b.header, kinds, b.paths);
-      const kept = b.header.filter((_h, i) => kinds[i] !== 'skip');
       const reads = [
-        ...(files.prepared.length ? [this.rawSelect(b.member, b.header, fileList(files.prepared), kept)] : []),
+        ...(files.prepared.length ? [this.rawSelect(b.member, b.header, fileList(files.prepared), true)] : []),
         ...(files.raw.length ? [this.rawSelect(b.member, b.header, fileList(files.raw))] : []),
       ];
       // Several scans may end up in one statement: the install_uuid ($2) becomes a literal.
@@ -388,11 +387,11 @@ export abstract class Dataframe {
    * The raw-column relation of a strict CSV read (missing columns NULL, aliases applied): the
    * member's count columns come out BIGINT (`wholeNumber`) and its timestamps TIMESTAMP (`ts`), so
    * `prepareSql` takes both typed. Any such value that does not parse, an unterminated quote or a
-   * row of the wrong length fails the read. With `prepared` (the column names of files written by
-   * `prepareCsvFile`), the same relation comes from those files, whose counts and timestamps the
-   * preparer has already checked and written as integers (timestamps in epoch microseconds).
+   * row of the wrong length fails the read. With `prepared`, `files` are Parquet files written by
+   * `prepareCsvFile` from such CSVs, whose counts and timestamps the preparer has already checked and
+   * written as integers (timestamps in epoch microseconds): the same relation, far cheaper to read.
    */
-  private rawSelect(member: string, header: readonly string[], files: string, prepared?: readonly string[]): string {
+  private rawSelect(member: string, header: readonly string[], files: string, prepared = false): string {
     const present = new Set(header);
     const aliases = this.aliases();
     const counts = new Set(integerColumns(member, header));
@@ -403,9 +402,7 @@ export abstract class Dataframe {
       if (times.has(name)) return `${prepared ? `make_timestamp(${ident(name)})` : ts(name)} AS ${ident(c)}`;
       return `${counts.has(name) && !prepared ? wholeNumber(name) : ident(name)} AS ${ident(c)}`;
     });
-    const reader = prepared
-      ? readCsvSql(prepared, files, Object.fromEntries(prepared.filter((n) => counts.has(n) || times.has(n)).map((n) => [n, 'BIGINT'])))
-      : readCsvSql(header, files, integerTypes(member, header));
+    const reader = prepared ? `read_parquet(${files})` : readCsvSql(header, files, integerTypes(member, header));
     return `(SELECT ${select.join(', ')} FROM ${reader})`;
   }
 
