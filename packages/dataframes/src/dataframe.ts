@@ -423,8 +423,8 @@ export abstract class Dataframe {
    * Prepare the batch's files for a cheaper read (see `prepareCsvFile`), at most two at a time
    * (each holds its whole file in memory while it runs): the paths of the files prepared, by the
    * path written, and the paths left to read as they are (refused by the preparer, or no
-   * preparer built). Both reads give the same rows; a refused file's problem is found by the
-   * strict read.
+   * preparer built, or it failed). Both reads give the same rows; a refused file's problem is
+   * found by the strict read.
    */
   private async prepareFiles(header: readonly string[], kinds: readonly CsvFieldKind[], paths: readonly string[]): Promise<{ prepared: string[]; raw: string[] }> {
     if (!csvPrepareNative) return { prepared: [], raw: [...paths] };
@@ -433,8 +433,9 @@ export abstract class Dataframe {
     const worker = async () => {
       for (let path = queue.shift(); path !== undefined; path = queue.shift()) {
         const target = `${path}.prepared`;
-        const result = await prepareCsvFile(path, target, header, kinds);
-        if ('rows' in result) out.prepared.push(target);
+        // An I/O failure (say, a full disk) leaves the file to the strict read, like a refusal.
+        const result = await prepareCsvFile(path, target, header, kinds).catch(() => undefined);
+        if (result && 'rows' in result) out.prepared.push(target);
         else out.raw.push(path);
       }
     };
