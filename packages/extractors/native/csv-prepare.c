@@ -31,6 +31,9 @@ enum { KIND_SKIP, KIND_TEXT, KIND_COUNT, KIND_TIMESTAMP };
  * kernel time in page faults): it holds a whole row of MAX_ROW_BYTES, so a row is always read whole. */
 #define IN_CAP (4u << 20)
 #define MAX_COUNT_DIGITS 15
+/** An input from this size on has the output's buffers in huge pages (see pq_open). */
+#define HUGE_PAGES_FROM (8 << 20)
+_Static_assert(MAX_ROW_BYTES <= PQ_MAX_TEXT, "a text field of any accepted row fits a Parquet value");
 
 typedef struct {
   const char *input, *output;
@@ -775,7 +778,7 @@ static const unsigned char *check_header(Ctx *x, const char *expected) {
 }
 
 /** The Parquet file of the rows from first_row: its columns are the kept ones, named as in the header. */
-static void write_parquet(Ctx *x, const unsigned char *first_row) {
+static void write_parquet(Ctx *x, const unsigned char *first_row, off_t input_size) {
   const Job *job = x->job;
   const size_t nout = (size_t)((x->texts_end - x->texts) + (x->counts_end - x->counts) + (x->stamped_end - x->stamped));
   const char **names = malloc(nout * sizeof *names);
@@ -786,7 +789,7 @@ static void write_parquet(Ctx *x, const unsigned char *first_row) {
       names[x->out_col[col]] = job->names[col];
       types[x->out_col[col]] = job->kinds[col] == KIND_TEXT ? PQ_TEXT : PQ_INT64;
     }
-    x->pq = pq_open(x->fd, nout, names, types);
+    x->pq = pq_open(x->fd, nout, names, types, input_size >= HUGE_PAGES_FROM);
   } else {
     errno = ENOMEM;
   }
@@ -825,7 +828,7 @@ static void write_prepared(Job *job) {
     job->error = format("open %s: %s", job->output, strerror(errno));
     goto out;
   }
-  struct stat in_stat, out_stat;
+  struct stat in_stat = {0}, out_stat;
   if (fstat(x.in, &in_stat) == 0 && fstat(x.fd, &out_stat) == 0 && in_stat.st_dev == out_stat.st_dev && in_stat.st_ino == out_stat.st_ino) {
     job->error = format("prepare %s: the output is the input", job->input);
     goto out;
@@ -838,7 +841,7 @@ static void write_prepared(Job *job) {
   plan_columns(&x);
   x.end = x.buf;
   const unsigned char *first_row = refill(&x, x.buf);
-  if (!job->error && (first_row = check_header(&x, expected)) != NULL) write_parquet(&x, first_row);
+  if (!job->error && (first_row = check_header(&x, expected)) != NULL) write_parquet(&x, first_row, in_stat.st_size);
 out:
   if (x.fd >= 0 && close(x.fd) != 0 && !job->error && !job->refused) job->error = format("close %s: %s", job->output, strerror(errno));
   if (x.in >= 0) close(x.in);

@@ -7,6 +7,7 @@
 #ifndef TALLY_PARQUET_OUT_H
 #define TALLY_PARQUET_OUT_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -20,12 +21,14 @@ enum { PQ_TEXT, PQ_INT64 };
 #define PQ_GROUP_BYTES (64u << 20)
 /** Bytes a text value may be written past its end (a caller copying 16 bytes at a time). */
 #define PQ_TEXT_SLACK 16u
+/** The longest text value. */
+#define PQ_MAX_TEXT (1u << 20)
 
 typedef struct {
   char *name;
   unsigned char type;
   unsigned char *values; /* PLAIN: 8-byte LE integers, or a 4-byte LE length and the bytes */
-  size_t len, cap;       /* an INT64 column's cap holds a whole row group: it never grows */
+  size_t len;            /* its room holds a whole row group (see PQ_GROUP_BYTES): it never grows */
   unsigned char *defs;   /* one byte per row of the group: 1 = a value, 0 = NULL (packed to bits when written) */
 } PqColumn;
 
@@ -46,18 +49,19 @@ typedef struct {
   PqChunk *chunks;     /* ncol per written row group */
   size_t groups, groups_cap;
   unsigned char *bits; /* a column's definition levels packed, while its chunk is written */
+  void *map;           /* the columns' buffers */
+  size_t map_len;
 } PqWriter;
 
 /** A writer for fd (written from its current position, expected 0): writes the leading magic. NULL with errno set
- * when out of memory or the write fails. names and types (PQ_TEXT / PQ_INT64) are copied. */
-PqWriter *pq_open(int fd, size_t ncol, const char *const *names, const unsigned char *types);
+ * when out of memory or the write fails. names and types (PQ_TEXT / PQ_INT64) are copied. huge_pages: back the
+ * buffers with 2 MiB pages where the kernel allows (worth it for a file of more than a few MB). */
+PqWriter *pq_open(int fd, size_t ncol, const char *const *names, const unsigned char *types, int huge_pages);
 /** Writes the last row group and the footer; frees nothing (pq_free does). 0 with errno set on a failure. */
 int pq_close(PqWriter *w);
 void pq_free(PqWriter *w);
 /** Writes the filled row group (called by pq_end_row). 0 with errno set on a failure. */
 int pq_flush_group(PqWriter *w);
-/** Makes room for n more value bytes in c; 0 (errno ENOMEM) when it cannot. */
-int pq_grow(PqColumn *c, size_t n);
 
 static inline void pq_null(PqWriter *w, size_t col) { w->cols[col].defs[w->rows] = 0; }
 
@@ -68,10 +72,11 @@ static inline void pq_int64(PqWriter *w, size_t col, int64_t v) {
   c->defs[w->rows] = 1;
 }
 
-/** Room for a text value of at most max bytes (and PQ_TEXT_SLACK after it): write it there, then pq_text_commit. */
+/** Room for a text value of at most max bytes (and PQ_TEXT_SLACK after it): write it there, then pq_text_commit.
+ * NULL (errno E2BIG) when max > PQ_MAX_TEXT. */
 static inline unsigned char *pq_text_space(PqWriter *w, size_t col, size_t max) {
   PqColumn *c = &w->cols[col];
-  if (c->cap - c->len < max + 4 + PQ_TEXT_SLACK && !pq_grow(c, max + 4 + PQ_TEXT_SLACK)) return NULL;
+  if (max > PQ_MAX_TEXT) return errno = E2BIG, (unsigned char *)NULL;
   return c->values + c->len + 4;
 }
 
