@@ -1,8 +1,10 @@
 // Native CSV preparer (Node-API, plain C): rewrites a strict CSV into the smaller file DuckDB reads faster —
 // only the used columns, counts as plain integers, timestamps as epoch microseconds — and REFUSES whenever the
 // input is outside the rules of src/csv-prepare.ts, since the caller then reads the raw file the strict old way.
-// Speed comes from skipping ordinary bytes 16 at a time (SSE2, the x86-64 baseline), validating UTF-8 only in
-// fields that hold a byte >= 0x80, and parsing counts and timestamps in place.
+// Nearly every row is "plain" (no quote, control byte or misplaced comma): plain_row finds its fields from SSE2
+// (x86-64 baseline) comma masks 64 bytes at a time, so skipped columns cost no per-field work, checks UTF-8 only
+// in a row holding a byte >= 0x80, and parses counts and timestamps in place. Every other row goes through
+// checked_row, field by field with every rule, which also words the refusals.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -41,7 +43,6 @@ typedef struct {
   int writing;   /* whether output was opened (and truncated) for writing: removed again when refused or failed */
 } Job;
 
-
 /** The last `YYYY-MM-DD HH:MM` a timestamp column held: its epoch seconds, and those in decimal as `head` (seconds
  * / 100, when seconds >= 100; head_len 0 otherwise) and `tail` (seconds % 100), so that a timestamp of that minute is
  * written by copying. */
@@ -68,10 +69,10 @@ typedef struct {
   long line;
   unsigned char *out, *o;
   int fd;
-  Piece *pieces, *pieces_end;   /* what a plain row writes, in order */
+  Piece *pieces, *pieces_end;         /* what a plain row writes, in order */
   Piece *count_runs, *count_runs_end; /* the runs of adjacent count columns, checked in a plain row */
-  MinuteCache *minutes;          /* one per column */
-  uint32_t *bounds;              /* a plain row's field starts */
+  MinuteCache *minutes;               /* one per column */
+  uint32_t *bounds;                   /* a plain row's field starts */
 } Ctx;
 
 static char *format(const char *fmt, ...) {
@@ -321,7 +322,11 @@ static inline void put_8digits(unsigned char *o, uint32_t v) {
 
 /** v in decimal, without leading zeros. */
 static inline unsigned char *put_uint32(unsigned char *o, uint32_t v) {
-  unsigned n = v < 100 ? 1 + (v >= 10) : v < 10000 ? 3 + (v >= 1000) : v < 1000000 ? 5 + (v >= 100000) : v < 100000000 ? 7 + (v >= 10000000) : 9 + (v >= 1000000000);
+  const unsigned n = v < 100        ? 1 + (v >= 10)
+                     : v < 10000    ? 3 + (v >= 1000)
+                     : v < 1000000  ? 5 + (v >= 100000)
+                     : v < 100000000 ? 7 + (v >= 10000000)
+                                     : 9 + (v >= 1000000000);
   unsigned char *e = o + n, *p = e;
   for (; v >= 100; v /= 100) put_pair(p -= 2, v % 100);
   if (v >= 10) put_pair(p - 2, v);
@@ -441,9 +446,9 @@ static const unsigned char *checked_row(Ctx *x, const unsigned char *p) {
   }
 }
 
+/* For 64 bytes at p, plain_masks returns the commas, and in *specials the bytes that end the row or need a look:
+ * `"`, <= 0x0D (`\n`, `\r`, 0, tab, ...) and >= 0x80 (one signed compare takes both ranges). */
 #if defined(__SSE2__)
-/** For 64 bytes at p: the commas, and in *specials the bytes that end the row or need a look: `"`, <= 0x0D (`\n`,
- * `\r`, 0, tab, ...) and >= 0x80 (one signed compare takes both ranges). */
 static inline uint64_t plain_masks16(const unsigned char *p, uint64_t *specials) {
   const __m128i v = _mm_loadu_si128((const __m128i *)p);
   const __m128i low_or_high = _mm_cmplt_epi8(v, _mm_set1_epi8(0x0E));
@@ -452,7 +457,8 @@ static inline uint64_t plain_masks16(const unsigned char *p, uint64_t *specials)
 }
 static inline uint64_t plain_masks(const unsigned char *p, uint64_t *specials) {
   uint64_t s0, s1, s2, s3;
-  const uint64_t c0 = plain_masks16(p, &s0), c1 = plain_masks16(p + 16, &s1), c2 = plain_masks16(p + 32, &s2), c3 = plain_masks16(p + 48, &s3);
+  const uint64_t c0 = plain_masks16(p, &s0), c1 = plain_masks16(p + 16, &s1);
+  const uint64_t c2 = plain_masks16(p + 32, &s2), c3 = plain_masks16(p + 48, &s3);
   *specials = s0 | s1 << 16 | s2 << 32 | s3 << 48;
   return c0 | c1 << 16 | c2 << 32 | c3 << 48;
 }
@@ -536,8 +542,10 @@ static int64_t minute_seconds(const unsigned char *f) {
   static const char form[] = "0000-00-00 00:00"; /* 0: a digit */
   for (int i = 0; i < 16; i++)
     if (form[i] == '0' ? !is_digit(f[i]) : f[i] != form[i]) return -1;
-  const unsigned year = D2(f) * 100 + D2(f + 2), month = D2(f + 5), day = D2(f + 8), hour = D2(f + 11), minute = D2(f + 14);
-  if (year < 1000 || month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59) return -1;
+  const unsigned year = D2(f) * 100 + D2(f + 2), month = D2(f + 5), day = D2(f + 8);
+  const unsigned hour = D2(f + 11), minute = D2(f + 14);
+  if (year < 1000 || month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59)
+    return -1;
   return days_from_civil((int)year, month, day) * 86400 + hour * 3600 + minute * 60;
 }
 
@@ -551,7 +559,6 @@ static int cache_minute(MinuteCache *cache, const unsigned char *f) {
   cache->tail = (unsigned)(seconds % 100);
   return 1;
 }
-
 
 /**
  * A timestamp of a plain row (n bytes at f): the output's new end, or NULL when not accepted. Timestamps of a day share
@@ -582,18 +589,18 @@ static inline unsigned char *plain_timestamp(MinuteCache *cache, const unsigned 
   return o + 8;
 }
 
-/**
- * A row without quotes, control bytes (tab, `\r`, 0), blank lines or misplaced commas — nearly every row: its fields
- * are found from the comma masks alone, so skipped columns cost no per-field work, and UTF-8 is checked once over the
- * row when it holds a byte >= 0x80 (valid per field ⇔ valid over the row, as commas are ASCII). Returns the next
- * row's start, or NULL to leave the row to checked_row (which also writes the refusal).
- */
 /** Appends base + the index of each set bit of commas after *b; returns the last written. */
 static inline uint32_t *add_bounds(uint32_t *b, uint64_t commas, uint32_t base) {
   for (; commas; commas &= commas - 1) *++b = base + (uint32_t)__builtin_ctzll(commas);
   return b;
 }
 
+/**
+ * A row without quotes, control bytes (tab, `\r`, 0), blank lines or misplaced commas — nearly every row: its fields
+ * are found from the comma masks alone, so skipped columns cost no per-field work, and UTF-8 is checked once over the
+ * row when it holds a byte >= 0x80 (valid per field ⇔ valid over the row, as commas are ASCII). Returns the next
+ * row's start, or NULL to leave the row to checked_row (which also writes the refusal).
+ */
 static const unsigned char *plain_row(Ctx *x, const unsigned char *row) {
   uint32_t *const bounds = x->bounds, *b = bounds; /* field c is [bounds[c], bounds[c + 1] - 1) */
   const size_t ncol = x->job->ncol;
