@@ -148,12 +148,24 @@ static int refuse_fields(Ctx *x, const unsigned char *row, size_t found) {
 
 /* ---------- validation helpers ---------- */
 
-/** Valid UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF, no truncated sequence. */
+/** The index of the first byte >= 0x80 of the 16 at p, or 16. */
+static inline unsigned ascii_run(const unsigned char *p) {
+#if defined(__SSE2__)
+  const unsigned m = (unsigned)_mm_movemask_epi8(_mm_loadu_si128((const __m128i *)p));
+#else
+  unsigned m = 0;
+  for (unsigned i = 0; i < 16; i++) m |= (unsigned)(p[i] >= 0x80) << i;
+#endif
+  return m ? (unsigned)__builtin_ctz(m) : 16;
+}
+
+/** Valid UTF-8 in [s, e) (bytes up to 15 past e are readable): no overlong forms, no surrogates, nothing above
+ * U+10FFFF, no truncated sequence. */
 static int utf8_valid(const unsigned char *s, const unsigned char *e) {
   while (s < e) {
     unsigned c = *s;
     if (c < 0x80) {
-      s++;
+      s += ascii_run(s);
       continue;
     }
     if (c < 0xC2) return 0;
@@ -606,13 +618,14 @@ static const unsigned char *plain_row(Ctx *x, const unsigned char *row) {
   const size_t ncol = x->job->ncol;
   size_t len;
   int high = 0;
+  uint32_t first_high = 0;
   bounds[0] = 0;
   for (uint32_t at = 0;; at += 64) {
     uint64_t specials, commas = plain_masks(row + at, &specials);
     while (specials) {
       const unsigned k = (unsigned)__builtin_ctzll(specials);
       if (row[at + k] >= 0x80) {
-        high = 1;
+        if (!high) high = 1, first_high = at + k;
         specials &= specials - 1;
         continue;
       }
@@ -627,7 +640,7 @@ static const unsigned char *plain_row(Ctx *x, const unsigned char *row) {
 row_end:
   if ((size_t)(b - bounds) != ncol - 1 || len == 0 || len > MAX_ROW_BYTES) return NULL;
   bounds[ncol] = (uint32_t)len + 1;
-  if (high && !utf8_valid(row, row + len)) return NULL;
+  if (high && !utf8_valid(row + first_high, row + len)) return NULL; /* what precedes is ASCII */
   unsigned char *o = x->o;
   for (const Piece *piece = x->pieces; piece < x->pieces_end; piece++) {
     const uint32_t from = bounds[piece->first], to = bounds[piece->last + 1] - 1;
