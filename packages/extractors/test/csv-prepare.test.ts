@@ -92,6 +92,10 @@ too"\n"2",,"",4,""\n`;
     });
   });
 
+  it('tabs and other control bytes (but \\r and NUL) in text', async () => {
+    expect(await row('1,,a\tb\x01\x0b\x7f,1,\t\n')).toEqual({ out: 'created,host,ok\n,a\tb\x01\x0b\x7f,1\n', rows: 1 });
+  });
+
   it('non-ASCII text, valid UTF-8 of every length, in text and skip columns', async () => {
     const input = `${HEAD}1,,é中😀ÿ,1,"€ ""ü"""\n`;
     expect(await prepare(input, H, K)).toEqual({ out: 'created,host,ok\n,é中😀ÿ,1\n', rows: 1 });
@@ -322,7 +326,7 @@ const MINUTES = [
   Date.UTC(1970, 0, 1, 0, 2),
   Date.UTC(1970, 0, 1, 0, 3),
 ];
-const PIECES = ['a', 'b', 'Z', ' ', '-', '.', '0', '7', 'é', '中', '😀', ',', '"', '\n', 'ü', 'host-', '.example.com'];
+const PIECES = ['a', 'b', 'Z', ' ', '-', '.', '0', '7', 'é', '中', '😀', ',', '"', '\n', 'ü', 'host-', '.example.com', '\t', '\x0b', '\x7f'];
 
 function generatedRows(rand: () => number, n: number): { header: string[]; kinds: CsvFieldKind[]; text: string } {
   // runs of adjacent text and count columns, as job_host_summary.csv has
@@ -394,7 +398,7 @@ describe.runIf(csvPrepareNative)('generated input against a reference implementa
 
   it('one random byte changed, inserted or removed: the same refusal or the same output', async () => {
     const rand = random(42);
-    const inserts = [0x22, 0x2c, 0x0a, 0x0d, 0x00, 0x80, 0xc3, 0xed, 0xf4, 0x2e, 0x2b, 0x20, 0x39, 0x3a, 0x2d];
+    const inserts = [0x22, 0x2c, 0x0a, 0x0d, 0x00, 0x80, 0xc3, 0xed, 0xf4, 0x2e, 0x2b, 0x20, 0x39, 0x3a, 0x2d, 0x09];
     let refused = 0;
     for (let i = 0; i < 400; i++) {
       const { header, kinds, text } = generatedRows(rand, 12);
