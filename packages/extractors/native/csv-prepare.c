@@ -2,8 +2,10 @@
 // with far less work than the CSV — only the used columns, text as decoded strings, counts and timestamps (epoch
 // microseconds) as INT64 — and REFUSES whenever the input is outside the rules of src/csv-prepare.ts, since the
 // caller then reads the raw file the strict old way.
-// Speed comes from skipping ordinary bytes 16 at a time (SSE2, the x86-64 baseline), validating UTF-8 only in
-// fields that hold a byte >= 0x80, and parsing counts and timestamps in place.
+// Nearly every row is "plain" (no quote, control byte or misplaced comma): plain_row finds its fields from SSE2
+// (x86-64 baseline) comma masks 64 bytes at a time, so skipped columns cost no per-field work, checks UTF-8 only
+// in a row holding a byte >= 0x80, and parses counts and timestamps in place. Every other row goes through
+// checked_row, field by field with every rule, which also words the refusals.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -46,7 +48,6 @@ typedef struct {
   int writing;   /* whether output was opened (and truncated) for writing: removed again when refused or failed */
 } Job;
 
-
 /** The last `YYYY-MM-DD HH:MM` a timestamp column held, and its epoch seconds: a timestamp of that minute is then
  * found without parsing its date. */
 typedef struct {
@@ -76,13 +77,13 @@ typedef struct {
   long line;
   int fd;
   PqWriter *pq;
-  uint32_t *out_col;             /* per input column: its output column (a kept one's) */
-  Kept *kept;                    /* the lists below */
+  uint32_t *out_col;                  /* per input column: its output column (a kept one's) */
+  Kept *kept;                         /* the lists below */
   Kept *texts, *texts_end, *counts, *counts_end, *stamped, *stamped_end; /* the written columns per kind */
   Piece *count_runs, *count_runs_end; /* the runs of adjacent count columns, checked in a plain row */
-  MinuteCache *minutes;          /* one per column */
-  int64_t *stamps;               /* per timestamp column: a plain row's (NO_STAMP when empty) */
-  uint32_t *bounds;              /* a plain row's field starts */
+  MinuteCache *minutes;               /* one per column */
+  int64_t *stamps;                    /* per timestamp column: a plain row's (NO_STAMP when empty) */
+  uint32_t *bounds;                   /* a plain row's field starts */
 } Ctx;
 
 static char *format(const char *fmt, ...) {
@@ -158,12 +159,24 @@ static int refuse_fields(Ctx *x, const unsigned char *row, size_t found) {
 
 /* ---------- validation helpers ---------- */
 
-/** Valid UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF, no truncated sequence. */
+/** The index of the first byte >= 0x80 of the 16 at p, or 16. */
+static inline unsigned ascii_run(const unsigned char *p) {
+#if defined(__SSE2__)
+  const unsigned m = (unsigned)_mm_movemask_epi8(_mm_loadu_si128((const __m128i *)p));
+#else
+  unsigned m = 0;
+  for (unsigned i = 0; i < 16; i++) m |= (unsigned)(p[i] >= 0x80) << i;
+#endif
+  return m ? (unsigned)__builtin_ctz(m) : 16;
+}
+
+/** Valid UTF-8 in [s, e) (bytes up to 15 past e are readable): no overlong forms, no surrogates, nothing above
+ * U+10FFFF, no truncated sequence. */
 static int utf8_valid(const unsigned char *s, const unsigned char *e) {
   while (s < e) {
     unsigned c = *s;
     if (c < 0x80) {
-      s++;
+      s += ascii_run(s);
       continue;
     }
     if (c < 0xC2) return 0;
@@ -445,9 +458,9 @@ static const unsigned char *checked_row(Ctx *x, const unsigned char *p) {
   }
 }
 
+/* For 64 bytes at p, plain_masks returns the commas, and in *specials the bytes that end the row or need a look:
+ * `"`, <= 0x0D (`\n`, `\r`, 0, tab, ...) and >= 0x80 (one signed compare takes both ranges). */
 #if defined(__SSE2__)
-/** For 64 bytes at p: the commas, and in *specials the bytes that end the row or need a look: `"`, <= 0x0D (`\n`,
- * `\r`, 0, tab, ...) and >= 0x80 (one signed compare takes both ranges). */
 static inline uint64_t plain_masks16(const unsigned char *p, uint64_t *specials) {
   const __m128i v = _mm_loadu_si128((const __m128i *)p);
   const __m128i low_or_high = _mm_cmplt_epi8(v, _mm_set1_epi8(0x0E));
@@ -456,7 +469,8 @@ static inline uint64_t plain_masks16(const unsigned char *p, uint64_t *specials)
 }
 static inline uint64_t plain_masks(const unsigned char *p, uint64_t *specials) {
   uint64_t s0, s1, s2, s3;
-  const uint64_t c0 = plain_masks16(p, &s0), c1 = plain_masks16(p + 16, &s1), c2 = plain_masks16(p + 32, &s2), c3 = plain_masks16(p + 48, &s3);
+  const uint64_t c0 = plain_masks16(p, &s0), c1 = plain_masks16(p + 16, &s1);
+  const uint64_t c2 = plain_masks16(p + 32, &s2), c3 = plain_masks16(p + 48, &s3);
   *specials = s0 | s1 << 16 | s2 << 32 | s3 << 48;
   return c0 | c1 << 16 | c2 << 32 | c3 << 48;
 }
@@ -540,8 +554,10 @@ static int64_t minute_seconds(const unsigned char *f) {
   static const char form[] = "0000-00-00 00:00"; /* 0: a digit */
   for (int i = 0; i < 16; i++)
     if (form[i] == '0' ? !is_digit(f[i]) : f[i] != form[i]) return -1;
-  const unsigned year = D2(f) * 100 + D2(f + 2), month = D2(f + 5), day = D2(f + 8), hour = D2(f + 11), minute = D2(f + 14);
-  if (year < 1000 || month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59) return -1;
+  const unsigned year = D2(f) * 100 + D2(f + 2), month = D2(f + 5), day = D2(f + 8);
+  const unsigned hour = D2(f + 11), minute = D2(f + 14);
+  if (year < 1000 || month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59)
+    return -1;
   return days_from_civil((int)year, month, day) * 86400 + hour * 3600 + minute * 60;
 }
 
@@ -552,7 +568,6 @@ static int cache_minute(MinuteCache *cache, const unsigned char *f) {
   cache->seconds = seconds;
   return 1;
 }
-
 
 /** The microseconds of a fraction's first `digits` (0 to 6) digits in the 8 bytes p (first digit lowest): padded
  * with '0' to 6 digits behind two '0's, then the 8 digits read at once (SWAR, as fast_float's eight-digit parse). */
@@ -582,30 +597,31 @@ static inline int plain_timestamp(MinuteCache *cache, const unsigned char *f, si
   return 1;
 }
 
-/**
- * A row without quotes, control bytes (tab, `\r`, 0), blank lines or misplaced commas — nearly every row: its fields
- * are found from the comma masks alone, so skipped columns cost no per-field work, and UTF-8 is checked once over the
- * row when it holds a byte >= 0x80 (valid per field ⇔ valid over the row, as commas are ASCII). Returns the next
- * row's start, or NULL to leave the row to checked_row (which also writes the refusal).
- */
 /** Appends base + the index of each set bit of commas after *b; returns the last written. */
 static inline uint32_t *add_bounds(uint32_t *b, uint64_t commas, uint32_t base) {
   for (; commas; commas &= commas - 1) *++b = base + (uint32_t)__builtin_ctzll(commas);
   return b;
 }
 
+/**
+ * A row without quotes, control bytes (tab, `\r`, 0), blank lines or misplaced commas — nearly every row: its fields
+ * are found from the comma masks alone, so skipped columns cost no per-field work, and UTF-8 is checked once over the
+ * row when it holds a byte >= 0x80 (valid per field ⇔ valid over the row, as commas are ASCII). Returns the next
+ * row's start, or NULL to leave the row to checked_row (which also writes the refusal).
+ */
 static const unsigned char *plain_row(Ctx *x, const unsigned char *row) {
   uint32_t *const bounds = x->bounds, *b = bounds; /* field c is [bounds[c], bounds[c + 1] - 1) */
   const size_t ncol = x->job->ncol;
   size_t len;
   int high = 0;
+  uint32_t first_high = 0;
   bounds[0] = 0;
   for (uint32_t at = 0;; at += 64) {
     uint64_t specials, commas = plain_masks(row + at, &specials);
     while (specials) {
       const unsigned k = (unsigned)__builtin_ctzll(specials);
       if (row[at + k] >= 0x80) {
-        high = 1;
+        if (!high) high = 1, first_high = at + k;
         specials &= specials - 1;
         continue;
       }
@@ -620,7 +636,7 @@ static const unsigned char *plain_row(Ctx *x, const unsigned char *row) {
 row_end:
   if ((size_t)(b - bounds) != ncol - 1 || len == 0 || len > MAX_ROW_BYTES) return NULL;
   bounds[ncol] = (uint32_t)len + 1;
-  if (high && !utf8_valid(row, row + len)) return NULL;
+  if (high && !utf8_valid(row + first_high, row + len)) return NULL; /* what precedes is ASCII */
   /* everything is checked before anything is appended: a row left to checked_row has appended nothing */
   int64_t *stamp = x->stamps;
   for (const Kept *k = x->stamped; k < x->stamped_end; k++, stamp++) {
