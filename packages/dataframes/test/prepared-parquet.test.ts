@@ -25,7 +25,7 @@ const COUNTS = ['ok', 'failures'];
 const TIMESTAMPS = ['created', 'job_created'];
 
 /** Text fields of every kind the preparer decodes: empty, quoted empty, spaces, `""` escapes, commas, newlines,
- * non-ASCII. */
+ * non-ASCII, tabs and other control bytes. */
 function textField(i: number): string {
   switch (i % 10) {
     case 0:
@@ -45,7 +45,7 @@ function textField(i: number): string {
     case 7:
       return `"${i}"`;
     case 8:
-      return ` host-${i}.example.com `;
+      return i % 20 === 8 ? ` host-${i}.example.com ` : `\ttab\x01${i}\x0b\x7f`;
     default:
       return `host-${i}.example.com`;
   }
@@ -123,7 +123,8 @@ describe.runIf(csvPrepareNative)('the prepared Parquet file, read by DuckDB', ()
     const [seen] = await db.all<Record<string, bigint>>(
       `SELECT count(*) FILTER (WHERE host IS NULL) AS null_hosts, count(*) FILTER (WHERE host = '"') AS quotes,
          count(*) FILTER (WHERE note LIKE 'line %' AND contains(note, chr(10)) AND contains(note, '"quoted"')) AS multi_line,
-         count(*) FILTER (WHERE host = ' ') AS spaces, count(*) FILTER (WHERE host LIKE 'é中😀-%') AS non_ascii,
+         count(*) FILTER (WHERE starts_with(host, chr(9) || 'tab' || chr(1))) AS control_bytes,
+         count(*) FILTER (WHERE host LIKE ' host-%') AS spaces, count(*) FILTER (WHERE host LIKE 'é中😀-%') AS non_ascii,
          count(*) FILTER (WHERE ok < 0) AS negative, count(*) FILTER (WHERE ok IS NULL) AS null_counts,
          count(*) FILTER (WHERE job_created < 0) AS before_1970
        FROM read_parquet('${parquet}')`,

@@ -2,8 +2,10 @@
 // with far less work than the CSV — only the used columns, text as decoded strings, counts and timestamps (epoch
 // microseconds) as INT64 — and REFUSES whenever the input is outside the rules of src/csv-prepare.ts, since the
 // caller then reads the raw file the strict old way.
-// Speed comes from skipping ordinary bytes 16 at a time (SSE2, the x86-64 baseline), validating UTF-8 only in
-// fields that hold a byte >= 0x80, and parsing counts and timestamps in place.
+// Nearly every row is "plain" (no quote, control byte or misplaced comma): plain_row finds its fields from SSE2
+// (x86-64 baseline) comma masks 64 bytes at a time, so skipped columns cost no per-field work, checks UTF-8 only
+// in a row holding a byte >= 0x80, and parses counts and timestamps in place. Every other row goes through
+// checked_row, field by field with every rule, which also words the refusals.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +33,9 @@ enum { KIND_SKIP, KIND_TEXT, KIND_COUNT, KIND_TIMESTAMP };
  * kernel time in page faults): it holds a whole row of MAX_ROW_BYTES, so a row is always read whole. */
 #define IN_CAP (4u << 20)
 #define MAX_COUNT_DIGITS 15
+/** An input from this size on has the output's buffers in huge pages (see pq_open). */
+#define HUGE_PAGES_FROM (8 << 20)
+_Static_assert(MAX_ROW_BYTES <= PQ_MAX_TEXT, "a text field of any accepted row fits a Parquet value");
 
 typedef struct {
   const char *input, *output;
@@ -42,7 +47,6 @@ typedef struct {
   char *error;   /* an I/O failure (malloc'd), or NULL */
   int writing;   /* whether output was opened (and truncated) for writing: removed again when refused or failed */
 } Job;
-
 
 /** The last `YYYY-MM-DD HH:MM` a timestamp column held, and its epoch seconds: a timestamp of that minute is then
  * found without parsing its date. */
@@ -59,7 +63,6 @@ typedef struct {
 /** A written column: the input column col, the output column out. */
 typedef struct {
   uint32_t col, out;
-  unsigned char kind;
 } Kept;
 
 /** A timestamp of a plain row that is empty (never a valid one's epoch microseconds: the year is >= 1000). */
@@ -74,12 +77,13 @@ typedef struct {
   long line;
   int fd;
   PqWriter *pq;
-  uint32_t *out_col;             /* per input column: its output column (a kept one's) */
-  Kept *kept, *kept_end;         /* the written columns, in order */
+  uint32_t *out_col;                  /* per input column: its output column (a kept one's) */
+  Kept *kept;                         /* the lists below */
+  Kept *texts, *texts_end, *counts, *counts_end, *stamped, *stamped_end; /* the written columns per kind */
   Piece *count_runs, *count_runs_end; /* the runs of adjacent count columns, checked in a plain row */
-  MinuteCache *minutes;          /* one per column */
-  int64_t *stamps;               /* per column: a plain row's timestamp (NO_STAMP when empty) */
-  uint32_t *bounds;              /* a plain row's field starts */
+  MinuteCache *minutes;               /* one per column */
+  int64_t *stamps;                    /* per timestamp column: a plain row's (NO_STAMP when empty) */
+  uint32_t *bounds;                   /* a plain row's field starts */
 } Ctx;
 
 static char *format(const char *fmt, ...) {
@@ -155,12 +159,24 @@ static int refuse_fields(Ctx *x, const unsigned char *row, size_t found) {
 
 /* ---------- validation helpers ---------- */
 
-/** Valid UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF, no truncated sequence. */
+/** The index of the first byte >= 0x80 of the 16 at p, or 16. */
+static inline unsigned ascii_run(const unsigned char *p) {
+#if defined(__SSE2__)
+  const unsigned m = (unsigned)_mm_movemask_epi8(_mm_loadu_si128((const __m128i *)p));
+#else
+  unsigned m = 0;
+  for (unsigned i = 0; i < 16; i++) m |= (unsigned)(p[i] >= 0x80) << i;
+#endif
+  return m ? (unsigned)__builtin_ctz(m) : 16;
+}
+
+/** Valid UTF-8 in [s, e) (bytes up to 15 past e are readable): no overlong forms, no surrogates, nothing above
+ * U+10FFFF, no truncated sequence. */
 static int utf8_valid(const unsigned char *s, const unsigned char *e) {
   while (s < e) {
     unsigned c = *s;
     if (c < 0x80) {
-      s++;
+      s += ascii_run(s);
       continue;
     }
     if (c < 0xC2) return 0;
@@ -284,18 +300,33 @@ done:
   return p;
 }
 
-/** The value of an accepted count of n > 0 bytes at f (-?[0-9]{1,15}: no overflow). */
+/** The value of 1 to 8 ASCII digits at d (8 bytes readable): right-aligned behind zeros, then read at once (SWAR, as
+ * fast_float's eight-digit parse; the first digit is the lowest byte). */
+static inline uint32_t digits_value(const unsigned char *d, size_t n) {
+  uint64_t v;
+  memcpy(&v, d, 8);
+  v = ((v - 0x3030303030303030ull) & (~0ull >> (64 - 8 * n))) << (64 - 8 * n); /* digits >= '0': no borrow into them */
+  v = v * 10 + (v >> 8);
+  return (uint32_t)((((v & 0x000000FF000000FFull) * (100 + (1000000ull << 32))) + (((v >> 16) & 0x000000FF000000FFull) * (1 + (10000ull << 32)))) >> 32);
+}
+
+/** The value of an accepted count of n > 0 bytes at f (-?[0-9]{1,15}: no overflow; the row buffer is padded). */
 static inline int64_t count_value(const unsigned char *f, size_t n) {
-  const size_t minus = *f == '-';
-  int64_t v = 0;
-  for (size_t i = minus; i < n; i++) v = v * 10 + (f[i] - '0');
+  if (n == 1) return f[0] - '0'; /* most counts */
+  const size_t minus = *f == '-', digits = n - minus;
+  int64_t v;
+  if (digits <= 8) {
+    v = digits_value(f + minus, digits);
+  } else {
+    v = (int64_t)digits_value(f + minus, digits - 8) * 100000000 + digits_value(f + n - 8, 8);
+  }
   return minus ? -v : v;
 }
 
-/** Appends a count to output column out: empty (NULL) or its value; 0 with errno when out of memory. */
-static inline int put_count(PqWriter *pq, uint32_t out, const unsigned char *f, size_t n) {
-  if (n == 0) return pq_null(pq, out), 1;
-  return pq_int64(pq, out, count_value(f, n));
+/** Appends a count to output column out: empty (NULL) or its value. */
+static inline void put_count(PqWriter *pq, uint32_t out, const unsigned char *f, size_t n) {
+  if (n == 0) pq_null(pq, out);
+  else pq_int64(pq, out, count_value(f, n));
 }
 
 static const unsigned char *write_failed(Ctx *x) {
@@ -311,7 +342,7 @@ static const unsigned char *take_count(Ctx *x, const unsigned char *f, size_t co
   size_t digits = (size_t)(p - d);
   if ((digits == 0 && d != f) || digits > MAX_COUNT_DIGITS || !ends_field(x, p))
     return refuse_field(x, f, col, "is not a count this preparer accepts"), NULL;
-  if (!put_count(x->pq, x->out_col[col], f, (size_t)(p - f))) return write_failed(x);
+  put_count(x->pq, x->out_col[col], f, (size_t)(p - f));
   return p;
 }
 
@@ -361,7 +392,7 @@ static const unsigned char *take_timestamp(Ctx *x, const unsigned char *f, size_
   int64_t micros;
   const unsigned char *p = parse_timestamp(f, &micros);
   if (!p || !ends_field(x, p)) return refuse_field(x, f, col, "is not a timestamp this preparer accepts"), NULL;
-  if (!pq_int64(x->pq, x->out_col[col], micros)) return write_failed(x);
+  pq_int64(x->pq, x->out_col[col], micros);
   return p;
 }
 
@@ -427,9 +458,9 @@ static const unsigned char *checked_row(Ctx *x, const unsigned char *p) {
   }
 }
 
+/* For 64 bytes at p, plain_masks returns the commas, and in *specials the bytes that end the row or need a look:
+ * `"`, <= 0x0D (`\n`, `\r`, 0, tab, ...) and >= 0x80 (one signed compare takes both ranges). */
 #if defined(__SSE2__)
-/** For 64 bytes at p: the commas, and in *specials the bytes that end the row or need a look: `"`, <= 0x0D (`\n`,
- * `\r`, 0, tab, ...) and >= 0x80 (one signed compare takes both ranges). */
 static inline uint64_t plain_masks16(const unsigned char *p, uint64_t *specials) {
   const __m128i v = _mm_loadu_si128((const __m128i *)p);
   const __m128i low_or_high = _mm_cmplt_epi8(v, _mm_set1_epi8(0x0E));
@@ -438,7 +469,8 @@ static inline uint64_t plain_masks16(const unsigned char *p, uint64_t *specials)
 }
 static inline uint64_t plain_masks(const unsigned char *p, uint64_t *specials) {
   uint64_t s0, s1, s2, s3;
-  const uint64_t c0 = plain_masks16(p, &s0), c1 = plain_masks16(p + 16, &s1), c2 = plain_masks16(p + 32, &s2), c3 = plain_masks16(p + 48, &s3);
+  const uint64_t c0 = plain_masks16(p, &s0), c1 = plain_masks16(p + 16, &s1);
+  const uint64_t c2 = plain_masks16(p + 32, &s2), c3 = plain_masks16(p + 48, &s3);
   *specials = s0 | s1 << 16 | s2 << 32 | s3 << 48;
   return c0 | c1 << 16 | c2 << 32 | c3 << 48;
 }
@@ -522,8 +554,10 @@ static int64_t minute_seconds(const unsigned char *f) {
   static const char form[] = "0000-00-00 00:00"; /* 0: a digit */
   for (int i = 0; i < 16; i++)
     if (form[i] == '0' ? !is_digit(f[i]) : f[i] != form[i]) return -1;
-  const unsigned year = D2(f) * 100 + D2(f + 2), month = D2(f + 5), day = D2(f + 8), hour = D2(f + 11), minute = D2(f + 14);
-  if (year < 1000 || month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59) return -1;
+  const unsigned year = D2(f) * 100 + D2(f + 2), month = D2(f + 5), day = D2(f + 8);
+  const unsigned hour = D2(f + 11), minute = D2(f + 14);
+  if (year < 1000 || month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59)
+    return -1;
   return days_from_civil((int)year, month, day) * 86400 + hour * 3600 + minute * 60;
 }
 
@@ -535,8 +569,15 @@ static int cache_minute(MinuteCache *cache, const unsigned char *f) {
   return 1;
 }
 
-
-static const int32_t POW10[7] = {1, 10, 100, 1000, 10000, 100000, 1000000};
+/** The microseconds of a fraction's first `digits` (0 to 6) digits in the 8 bytes p (first digit lowest): padded
+ * with '0' to 6 digits behind two '0's, then the 8 digits read at once (SWAR, as fast_float's eight-digit parse). */
+static inline uint32_t fraction6(uint64_t p, size_t digits) {
+  const uint64_t keep = digits ? ~0ull >> (64 - 8 * digits) : 0;
+  uint64_t v = ((((p & keep) | (0x303030303030ull & ~keep)) << 16) | 0x3030) - 0x3030303030303030ull;
+  v = v * 10 + (v >> 8); /* pairs of digits in bytes 0, 2, 4, 6 */
+  v = (((v & 0x000000FF000000FFull) * (100 + (1000000ull << 32))) + (((v >> 16) & 0x000000FF000000FFull) * (1 + (10000ull << 32)))) >> 32;
+  return (uint32_t)v;
+}
 
 /**
  * A timestamp of a plain row (n > 0 bytes at f): 1 and its epoch microseconds, or 0 when not accepted. Timestamps of a
@@ -552,10 +593,14 @@ static inline int plain_timestamp(MinuteCache *cache, const unsigned char *f, si
   uint64_t fraction8;
   memcpy(&fraction8, f + 20, 8);
   if (digits && (f[19] != '.' || !digits8(fraction8, digits))) return 0;
-  int32_t fraction = 0;
-  for (size_t i = 0; i < digits; i++) fraction = fraction * 10 + (f[20 + i] - '0');
-  *micros = (cache->seconds + s1 * 10 + s2) * 1000000 + fraction * POW10[6 - digits];
+  *micros = (cache->seconds + s1 * 10 + s2) * 1000000 + fraction6(fraction8, digits);
   return 1;
+}
+
+/** Appends base + the index of each set bit of commas after *b; returns the last written. */
+static inline uint32_t *add_bounds(uint32_t *b, uint64_t commas, uint32_t base) {
+  for (; commas; commas &= commas - 1) *++b = base + (uint32_t)__builtin_ctzll(commas);
+  return b;
 }
 
 /**
@@ -564,24 +609,19 @@ static inline int plain_timestamp(MinuteCache *cache, const unsigned char *f, si
  * row when it holds a byte >= 0x80 (valid per field ⇔ valid over the row, as commas are ASCII). Returns the next
  * row's start, or NULL to leave the row to checked_row (which also writes the refusal).
  */
-/** Appends base + the index of each set bit of commas after *b; returns the last written. */
-static inline uint32_t *add_bounds(uint32_t *b, uint64_t commas, uint32_t base) {
-  for (; commas; commas &= commas - 1) *++b = base + (uint32_t)__builtin_ctzll(commas);
-  return b;
-}
-
 static const unsigned char *plain_row(Ctx *x, const unsigned char *row) {
   uint32_t *const bounds = x->bounds, *b = bounds; /* field c is [bounds[c], bounds[c + 1] - 1) */
   const size_t ncol = x->job->ncol;
   size_t len;
   int high = 0;
+  uint32_t first_high = 0;
   bounds[0] = 0;
   for (uint32_t at = 0;; at += 64) {
     uint64_t specials, commas = plain_masks(row + at, &specials);
     while (specials) {
       const unsigned k = (unsigned)__builtin_ctzll(specials);
       if (row[at + k] >= 0x80) {
-        high = 1;
+        if (!high) high = 1, first_high = at + k;
         specials &= specials - 1;
         continue;
       }
@@ -596,31 +636,32 @@ static const unsigned char *plain_row(Ctx *x, const unsigned char *row) {
 row_end:
   if ((size_t)(b - bounds) != ncol - 1 || len == 0 || len > MAX_ROW_BYTES) return NULL;
   bounds[ncol] = (uint32_t)len + 1;
-  if (high && !utf8_valid(row, row + len)) return NULL;
+  if (high && !utf8_valid(row + first_high, row + len)) return NULL; /* what precedes is ASCII */
   /* everything is checked before anything is appended: a row left to checked_row has appended nothing */
-  for (const Kept *k = x->kept; k < x->kept_end; k++) {
-    if (k->kind != KIND_TIMESTAMP) continue;
+  int64_t *stamp = x->stamps;
+  for (const Kept *k = x->stamped; k < x->stamped_end; k++, stamp++) {
     const uint32_t from = bounds[k->col], n = bounds[k->col + 1] - 1 - from;
-    x->stamps[k->col] = NO_STAMP;
-    if (n && !plain_timestamp(&x->minutes[k->col], row + from, n, &x->stamps[k->col])) return NULL;
+    *stamp = NO_STAMP;
+    if (n && !plain_timestamp(&x->minutes[k->col], row + from, n, stamp)) return NULL;
   }
   for (const Piece *run = x->count_runs; run < x->count_runs_end; run++)
     if (!plain_counts(row, bounds, run->first, run->last)) return NULL;
   PqWriter *const pq = x->pq;
-  for (const Kept *k = x->kept; k < x->kept_end; k++) {
+  for (const Kept *k = x->texts; k < x->texts_end; k++) {
     const uint32_t from = bounds[k->col], n = bounds[k->col + 1] - 1 - from;
-    int ok = 1;
-    if (k->kind == KIND_TEXT && n) {
-      unsigned char *d = pq_text_space(pq, k->out, n);
-      if ((ok = d != NULL)) copy_field(d, row + from, n), pq_text_commit(pq, k->out, n);
-    } else if (k->kind == KIND_COUNT && n) {
-      ok = pq_int64(pq, k->out, count_value(row + from, n));
-    } else if (k->kind == KIND_TIMESTAMP && x->stamps[k->col] != NO_STAMP) {
-      ok = pq_int64(pq, k->out, x->stamps[k->col]);
-    } else {
-      pq_null(pq, k->out);
-    }
-    if (!ok) return write_failed(x);
+    unsigned char *d = pq_text_space(pq, k->out, n);
+    if (!d) return write_failed(x);
+    copy_field(d, row + from, n);
+    pq_text_commit(pq, k->out, n);
+  }
+  for (const Kept *k = x->counts; k < x->counts_end; k++) {
+    const uint32_t from = bounds[k->col];
+    put_count(pq, k->out, row + from, bounds[k->col + 1] - 1 - from);
+  }
+  stamp = x->stamps;
+  for (const Kept *k = x->stamped; k < x->stamped_end; k++, stamp++) {
+    if (*stamp == NO_STAMP) pq_null(pq, k->out);
+    else pq_int64(pq, k->out, *stamp);
   }
   return row + len + 1;
 }
@@ -628,18 +669,23 @@ row_end:
 /** The written columns and the count runs of a plain row, from the kinds. */
 static void plan_columns(Ctx *x) {
   const Job *job = x->job;
-  x->kept_end = x->kept;
+  x->texts_end = x->texts = x->kept;
+  x->counts_end = x->counts = x->kept + job->ncol;
+  x->stamped_end = x->stamped = x->kept + 2 * job->ncol;
   x->count_runs_end = x->count_runs;
+  uint32_t out = 0;
   for (uint32_t col = 0; col < job->ncol; col++) {
     const unsigned char kind = job->kinds[col];
     if (kind == KIND_COUNT && x->count_runs_end > x->count_runs && x->count_runs_end[-1].last == col - 1)
       x->count_runs_end[-1].last = col;
     else if (kind == KIND_COUNT)
       *x->count_runs_end++ = (Piece){col, col};
-    if (kind != KIND_SKIP) {
-      x->out_col[col] = (uint32_t)(x->kept_end - x->kept);
-      *x->kept_end++ = (Kept){col, x->out_col[col], kind};
-    }
+    if (kind == KIND_SKIP) continue;
+    x->out_col[col] = out++;
+    const Kept k = {col, x->out_col[col]};
+    if (kind == KIND_TEXT) *x->texts_end++ = k;
+    else if (kind == KIND_COUNT) *x->counts_end++ = k;
+    else *x->stamped_end++ = k;
   }
 }
 
@@ -748,17 +794,18 @@ static const unsigned char *check_header(Ctx *x, const char *expected) {
 }
 
 /** The Parquet file of the rows from first_row: its columns are the kept ones, named as in the header. */
-static void write_parquet(Ctx *x, const unsigned char *first_row) {
+static void write_parquet(Ctx *x, const unsigned char *first_row, off_t input_size) {
   const Job *job = x->job;
-  const size_t nout = (size_t)(x->kept_end - x->kept);
+  const size_t nout = (size_t)((x->texts_end - x->texts) + (x->counts_end - x->counts) + (x->stamped_end - x->stamped));
   const char **names = malloc(nout * sizeof *names);
   unsigned char *types = malloc(nout);
   if (names && types) {
-    for (size_t i = 0; i < nout; i++) {
-      names[i] = job->names[x->kept[i].col];
-      types[i] = x->kept[i].kind == KIND_TEXT ? PQ_TEXT : PQ_INT64;
+    for (uint32_t col = 0; col < job->ncol; col++) {
+      if (job->kinds[col] == KIND_SKIP) continue;
+      names[x->out_col[col]] = job->names[col];
+      types[x->out_col[col]] = job->kinds[col] == KIND_TEXT ? PQ_TEXT : PQ_INT64;
     }
-    x->pq = pq_open(x->fd, nout, names, types);
+    x->pq = pq_open(x->fd, nout, names, types, input_size >= HUGE_PAGES_FROM);
   } else {
     errno = ENOMEM;
   }
@@ -776,7 +823,7 @@ static void write_prepared(Job *job) {
   Ctx x = {.job = job, .in = -1, .fd = -1};
   x.buf = malloc(IN_CAP + PAD);
   x.out_col = malloc(job->ncol * sizeof *x.out_col);
-  x.kept = malloc(job->ncol * sizeof *x.kept);
+  x.kept = malloc(3 * job->ncol * sizeof *x.kept); /* room for every column in each kind's list */
   x.count_runs = malloc(job->ncol * sizeof *x.count_runs);
   x.minutes = calloc(job->ncol, sizeof *x.minutes); /* zero text: never equal to a field's */
   x.stamps = malloc(job->ncol * sizeof *x.stamps);
@@ -797,7 +844,7 @@ static void write_prepared(Job *job) {
     job->error = format("open %s: %s", job->output, strerror(errno));
     goto out;
   }
-  struct stat in_stat, out_stat;
+  struct stat in_stat = {0}, out_stat;
   if (fstat(x.in, &in_stat) == 0 && fstat(x.fd, &out_stat) == 0 && in_stat.st_dev == out_stat.st_dev && in_stat.st_ino == out_stat.st_ino) {
     job->error = format("prepare %s: the output is the input", job->input);
     goto out;
@@ -810,7 +857,7 @@ static void write_prepared(Job *job) {
   plan_columns(&x);
   x.end = x.buf;
   const unsigned char *first_row = refill(&x, x.buf);
-  if (!job->error && (first_row = check_header(&x, expected)) != NULL) write_parquet(&x, first_row);
+  if (!job->error && (first_row = check_header(&x, expected)) != NULL) write_parquet(&x, first_row, in_stat.st_size);
 out:
   if (x.fd >= 0 && close(x.fd) != 0 && !job->error && !job->refused) job->error = format("close %s: %s", job->output, strerror(errno));
   if (x.in >= 0) close(x.in);

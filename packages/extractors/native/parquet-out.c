@@ -4,7 +4,12 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <unistd.h>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 /* parquet.thrift enums */
 enum { TYPE_INT64 = 2, TYPE_BYTE_ARRAY = 6 };
@@ -125,19 +130,56 @@ static int write_all(PqWriter *w, const void *src, size_t n) {
   return 1;
 }
 
-int pq_grow(PqColumn *c, size_t n) {
-  size_t cap = c->cap ? c->cap : 1u << 16;
-  while (cap - c->len < n) cap *= 2;
-  unsigned char *values = realloc(c->values, cap);
-  if (!values) {
-    errno = ENOMEM;
-    return 0;
+#define HUGE_PAGE (2u << 20)
+#define DEFS_BYTES ((PQ_GROUP_ROWS + 16 + 63) & ~63u)
+/** A text column's room: what a row group holds before it is written, and one more row's value. */
+#define TEXT_CAP ((size_t)PQ_GROUP_BYTES + PQ_MAX_TEXT + 4 + PQ_TEXT_SLACK)
+
+static size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
+
+#ifndef MAP_NORESERVE
+#define MAP_NORESERVE 0
+#endif
+
+/**
+ * The column buffers, in one mapping whose pages are backed as they are first written — with huge_pages, as 2 MiB
+ * pages where the kernel allows: 4 KiB page faults over a row group's ~20 MB cost more CPU than filling it (but a
+ * small file would only pay for zeroing 2 MiB per column). Each column has room for a whole row group (a text column
+ * up to PQ_GROUP_BYTES and one more value), so a buffer never moves or grows.
+ */
+static int map_columns(PqWriter *w, int huge_pages) {
+  size_t ints = 0, texts = 0;
+  for (size_t i = 0; i < w->ncol; i++) {
+    if (w->cols[i].type == PQ_INT64) ints++;
+    else texts++;
   }
-  c->values = values, c->cap = cap;
+  const size_t fixed = round_up(w->ncol * DEFS_BYTES + ints * 8 * PQ_GROUP_ROWS, HUGE_PAGE);
+  w->map_len = fixed + texts * round_up(TEXT_CAP, HUGE_PAGE) + HUGE_PAGE; /* and room to align the start */
+  void *map = mmap(NULL, w->map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (map == MAP_FAILED) return 0;
+  w->map = map;
+  unsigned char *p = (unsigned char *)round_up((uintptr_t)map, HUGE_PAGE);
+#ifdef MADV_HUGEPAGE
+  if (huge_pages) madvise(p, w->map_len - HUGE_PAGE, MADV_HUGEPAGE); /* only a hint: without it, 4 KiB pages */
+#else
+  (void)huge_pages;
+#endif
+  unsigned char *text = p + fixed;
+  for (size_t i = 0; i < w->ncol; i++, p += DEFS_BYTES) w->cols[i].defs = p;
+  for (size_t i = 0; i < w->ncol; i++) {
+    PqColumn *c = &w->cols[i];
+    if (c->type == PQ_INT64) {
+      c->values = p;
+      p += 8 * PQ_GROUP_ROWS;
+    } else {
+      c->values = text;
+      text += round_up(TEXT_CAP, HUGE_PAGE);
+    }
+  }
   return 1;
 }
 
-PqWriter *pq_open(int fd, size_t ncol, const char *const *names, const unsigned char *types) {
+PqWriter *pq_open(int fd, size_t ncol, const char *const *names, const unsigned char *types, int huge_pages) {
   PqWriter *w = calloc(1, sizeof *w);
   if (!w) return errno = ENOMEM, NULL;
   w->fd = fd;
@@ -145,13 +187,10 @@ PqWriter *pq_open(int fd, size_t ncol, const char *const *names, const unsigned 
   w->cols = calloc(ncol, sizeof *w->cols);
   int ok = w->cols != NULL;
   for (size_t i = 0; ok && i < ncol; i++) {
-    PqColumn *c = &w->cols[i];
-    c->type = types[i];
-    c->name = strdup(names[i]);
-    c->defs = calloc(PQ_GROUP_ROWS / 8 + 1, 1);
-    /* an INT64 column's group never needs more than this; text grows from it */
-    ok = c->name && c->defs && pq_grow(c, c->type == PQ_INT64 ? 8 * PQ_GROUP_ROWS : 1u << 18);
+    w->cols[i].type = types[i];
+    ok = (w->cols[i].name = strdup(names[i])) != NULL;
   }
+  ok = ok && (w->bits = malloc(PQ_GROUP_ROWS / 8 + 2)) != NULL && map_columns(w, huge_pages);
   if (!ok) {
     pq_free(w);
     return errno = ENOMEM, NULL;
@@ -166,13 +205,11 @@ PqWriter *pq_open(int fd, size_t ncol, const char *const *names, const unsigned 
 
 void pq_free(PqWriter *w) {
   if (!w) return;
-  for (size_t i = 0; w->cols && i < w->ncol; i++) {
-    free(w->cols[i].name);
-    free(w->cols[i].values);
-    free(w->cols[i].defs);
-  }
+  for (size_t i = 0; w->cols && i < w->ncol; i++) free(w->cols[i].name);
+  if (w->map) munmap(w->map, w->map_len);
   free(w->cols);
   free(w->chunks);
+  free(w->bits);
   free(w);
 }
 
@@ -180,18 +217,43 @@ static void put_le32(unsigned char *p, uint32_t v) {
   p[0] = (unsigned char)v, p[1] = (unsigned char)(v >> 8), p[2] = (unsigned char)(v >> 16), p[3] = (unsigned char)(v >> 24);
 }
 
-/** The definition levels of rows values (bit width 1), RLE/bit-packed hybrid and length-prefixed as a v1 page has
- * them: one RLE run when all are equal, else one bit-packed run of the def bits (LSB first, as they are kept). */
-static void put_def_levels(Thrift *t, const PqColumn *c, uint32_t rows) {
+enum { SOME_NULL, ALL_NULL, NO_NULL };
+
+/** Packs the def bytes of rows rows into bits (LSB first); returns whether they are all 0 or all 1. */
+static int pack_defs(unsigned char *defs, uint32_t rows, unsigned char *bits) {
+  int all_null = 1, no_null = 1;
+  memset(defs + rows, 0, 16); /* what a last step reads past the rows */
+  for (uint32_t i = 0; i < rows; i += 16) {
+#if defined(__SSE2__)
+    const __m128i v = _mm_loadu_si128((const __m128i *)(defs + i));
+    const unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpgt_epi8(v, _mm_setzero_si128()));
+#else
+    unsigned m = 0;
+    for (unsigned k = 0; k < 16; k++) m |= (unsigned)(defs[i + k] != 0) << k;
+#endif
+    bits[i / 8] = (unsigned char)m;
+    bits[i / 8 + 1] = (unsigned char)(m >> 8);
+    const unsigned rows_here = rows - i >= 16 ? 0xFFFFu : (1u << (rows - i)) - 1;
+    all_null &= m == 0;
+    no_null &= m == rows_here;
+  }
+  return all_null ? ALL_NULL : no_null ? NO_NULL : SOME_NULL;
+}
+
+/** The definition levels of the group's rows (bit width 1), RLE/bit-packed hybrid and length-prefixed as a v1 page
+ * has them: one RLE run when all are equal, else one bit-packed run of the def bits. */
+static void put_def_levels(Thrift *t, PqWriter *w, PqColumn *c) {
+  const uint32_t rows = w->rows;
+  const int nulls = pack_defs(c->defs, rows, w->bits);
   const size_t at = t->len;
   t_bytes(t, "\0\0\0\0", 4);
-  if (c->nulls == 0 || c->nulls == rows) {
+  if (nulls != SOME_NULL) {
     t_varint(t, (uint64_t)rows << 1);
-    t_byte(t, c->nulls == 0);
+    t_byte(t, nulls == NO_NULL);
   } else {
     const size_t groups = (rows + 7) / 8;
     t_varint(t, (uint64_t)groups << 1 | 1);
-    t_bytes(t, c->defs, groups);
+    t_bytes(t, w->bits, groups);
   }
   if (!t->failed) put_le32(t->p + at, (uint32_t)(t->len - at - 4));
 }
@@ -212,7 +274,7 @@ static void to_little_endian(PqColumn *c) { (void)c; }
 /** One column chunk: a DATA_PAGE header, the definition levels, the PLAIN values. */
 static int write_chunk(PqWriter *w, PqColumn *c, PqChunk *chunk) {
   Thrift levels = {0}, header = {0};
-  put_def_levels(&levels, c, w->rows);
+  put_def_levels(&levels, w, c);
   const size_t page = levels.len + c->len;
   t_i32(&header, 1, PAGE_DATA);
   t_i32(&header, 2, (int32_t)page);
@@ -249,9 +311,7 @@ int pq_flush_group(PqWriter *w) {
   for (size_t i = 0; i < w->ncol; i++) {
     PqColumn *c = &w->cols[i];
     if (!write_chunk(w, c, &chunks[i])) return 0;
-    memset(c->defs, 0, (w->rows + 7) / 8);
     c->len = 0;
-    c->nulls = 0;
   }
   w->groups++;
   w->total_rows += w->rows;

@@ -7,6 +7,7 @@
 #ifndef TALLY_PARQUET_OUT_H
 #define TALLY_PARQUET_OUT_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -20,14 +21,15 @@ enum { PQ_TEXT, PQ_INT64 };
 #define PQ_GROUP_BYTES (64u << 20)
 /** Bytes a text value may be written past its end (a caller copying 16 bytes at a time). */
 #define PQ_TEXT_SLACK 16u
+/** The longest text value. */
+#define PQ_MAX_TEXT (1u << 20)
 
 typedef struct {
   char *name;
   unsigned char type;
   unsigned char *values; /* PLAIN: 8-byte LE integers, or a 4-byte LE length and the bytes */
-  size_t len, cap;
-  unsigned char *defs; /* one bit per row of the group: 1 = a value, 0 = NULL */
-  uint32_t nulls;
+  size_t len;            /* its room holds a whole row group (see PQ_GROUP_BYTES): it never grows */
+  unsigned char *defs;   /* one byte per row of the group: 1 = a value, 0 = NULL (packed to bits when written) */
 } PqColumn;
 
 /** Where one column chunk of a written row group is, for the footer. */
@@ -46,52 +48,48 @@ typedef struct {
   int64_t total_rows;  /* rows of the written row groups */
   PqChunk *chunks;     /* ncol per written row group */
   size_t groups, groups_cap;
+  unsigned char *bits; /* a column's definition levels packed, while its chunk is written */
+  void *map;           /* the columns' buffers */
+  size_t map_len;
 } PqWriter;
 
 /** A writer for fd (written from its current position, expected 0): writes the leading magic. NULL with errno set
- * when out of memory or the write fails. names and types (PQ_TEXT / PQ_INT64) are copied. */
-PqWriter *pq_open(int fd, size_t ncol, const char *const *names, const unsigned char *types);
+ * when out of memory or the write fails. names and types (PQ_TEXT / PQ_INT64) are copied. huge_pages: back the
+ * buffers with 2 MiB pages where the kernel allows (worth it for a file of more than a few MB). */
+PqWriter *pq_open(int fd, size_t ncol, const char *const *names, const unsigned char *types, int huge_pages);
 /** Writes the last row group and the footer; frees nothing (pq_free does). 0 with errno set on a failure. */
 int pq_close(PqWriter *w);
 void pq_free(PqWriter *w);
 /** Writes the filled row group (called by pq_end_row). 0 with errno set on a failure. */
 int pq_flush_group(PqWriter *w);
-/** Makes room for n more value bytes in c; 0 (errno ENOMEM) when it cannot. */
-int pq_grow(PqColumn *c, size_t n);
 
-static inline void pq_null(PqWriter *w, size_t col) { w->cols[col].nulls++; /* its def bit stays 0 */ }
+static inline void pq_null(PqWriter *w, size_t col) { w->cols[col].defs[w->rows] = 0; }
 
-static inline void pq_defined(PqWriter *w, PqColumn *c) { c->defs[w->rows >> 3] |= (unsigned char)(1u << (w->rows & 7)); }
-
-static inline int pq_int64(PqWriter *w, size_t col, int64_t v) {
+static inline void pq_int64(PqWriter *w, size_t col, int64_t v) {
   PqColumn *c = &w->cols[col];
-  if (c->cap - c->len < 8 && !pq_grow(c, 8)) return 0;
   memcpy(c->values + c->len, &v, 8); /* byte order fixed at the page's write on a big-endian host */
   c->len += 8;
-  pq_defined(w, c);
-  return 1;
+  c->defs[w->rows] = 1;
 }
 
-/** Room for a text value of at most max bytes (and PQ_TEXT_SLACK after it): write it there, then pq_text_commit. */
+/** Room for a text value of at most max bytes (and PQ_TEXT_SLACK after it): write it there, then pq_text_commit.
+ * NULL (errno E2BIG) when max > PQ_MAX_TEXT. */
 static inline unsigned char *pq_text_space(PqWriter *w, size_t col, size_t max) {
   PqColumn *c = &w->cols[col];
-  if (c->cap - c->len < max + 4 + PQ_TEXT_SLACK && !pq_grow(c, max + 4 + PQ_TEXT_SLACK)) return NULL;
+  if (max > PQ_MAX_TEXT) return errno = E2BIG, (unsigned char *)NULL;
   return c->values + c->len + 4;
 }
 
 /** Ends the text value written at pq_text_space: n bytes; an empty one is NULL (as DuckDB's CSV reader has it). */
 static inline void pq_text_commit(PqWriter *w, size_t col, size_t n) {
   PqColumn *c = &w->cols[col];
-  if (n == 0) {
-    c->nulls++;
-    return;
-  }
+  c->defs[w->rows] = n != 0;
+  if (n == 0) return;
   const uint32_t n32 = (uint32_t)n;
   unsigned char *p = c->values + c->len;
   p[0] = (unsigned char)n32, p[1] = (unsigned char)(n32 >> 8), p[2] = (unsigned char)(n32 >> 16), p[3] = (unsigned char)(n32 >> 24);
   c->len += 4 + n;
   w->group_bytes += 4 + n;
-  pq_defined(w, c);
 }
 
 /** Ends a row: every column got one value or NULL. Writes the row group when it is full; 0 with errno on a failure. */
