@@ -2,6 +2,7 @@ export type { ExtractedTarball, ExtractFailure, ExtractLimits, ExtractRangeOptio
 export { DEFAULT_MAX_MEMBERS, DEFAULT_MAX_TOTAL_BYTES } from './extract-file.js';
 export { extractTarball, extractTarballFile } from './safe-extract.js';
 export { dayFolders, listTarballs } from './days.js';
+export { type CsvFieldKind, csvPrepareNative, prepareCsvFile } from './csv-prepare.js';
 export { extractAll, extractRange, iterateTarballs } from './range.js';
 /** Internal: for callers that extract again soon (see extract-in-worker.ts). */
 export { holdExtractionWorker } from './extract-in-worker.js';
@@ -16,4 +17,3 @@ export {
   jobHostSummarySchema,
   mapJobHostSummaryHeader,
 } from './schemas.js';
-export { type CsvFieldKind, csvPrepareNative, prepareCsvFile } from './csv-prepare.js';
