@@ -24,14 +24,20 @@ type Rand = ReturnType<typeof seededRandom>;
 /** A field's bytes as written in the CSV (quotes included); a Buffer for bytes that are no UTF-8. */
 type Field = string | Buffer;
 type Kind = 'count' | 'timestamp' | 'text';
-/** A replacement value; `inRules` when it stays inside the preparer's rules (see csv-prepare.ts). */
+/**
+ * Whether a value or file stays inside the preparer's rules (see csv-prepare.ts): then it must
+ * prepare it, else it must refuse it; `either` where the rules leave it open.
+ */
+type InRules = boolean | 'either';
+/** A replacement value of a field. */
 interface Edge {
   value: Field;
-  inRules: boolean;
+  inRules: InRules;
 }
 
 const inRules = (...values: Field[]): Edge[] => values.map((value) => ({ value, inRules: true }));
 const outOfRules = (...values: Field[]): Edge[] => values.map((value) => ({ value, inRules: false }));
+const eitherWay = (...values: Field[]): Edge[] => values.map((value) => ({ value, inRules: 'either' }));
 const bytes = (...parts: (string | number[])[]) => Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : Buffer.from(p))));
 
 const COUNT_EDGES: Edge[] = [
@@ -55,7 +61,9 @@ const TIMESTAMP_EDGES: Edge[] = [
 
 const TEXT_EDGES: Edge[] = [
   ...inRules('', '""', '"a,b"', '"say ""hi"""', '"multi\nline"', '"a""b,c\nd"', 'café', '模块', '😀 x', ' spaced ', '"plain"', 'x'.repeat(2000)),
-  ...outOfRules('"two\n\nlines"', bytes('a', [0xff]), bytes('a', [0xc3]), bytes([0xc0, 0xaf]), bytes([0xed, 0xa0, 0x80]), bytes([0xf4, 0x90, 0x80, 0x80])),
+  // A blank line inside a quoted field: rule 3 forbids empty lines, rule 4 allows line breaks in quotes.
+  ...eitherWay('"two\n\nlines"'),
+  ...outOfRules(bytes('a', [0xff]), bytes('a', [0xc3]), bytes([0xc0, 0xaf]), bytes([0xed, 0xa0, 0x80]), bytes([0xf4, 0x90, 0x80, 0x80])),
   ...outOfRules(bytes('a', [0], 'b'), 'ab"c', '"ab"c', '"a\r\nb"', 'a\rb', '"unterminated'),
 ];
 
@@ -167,7 +175,7 @@ const SPECS: Record<string, MemberSpec> = {
 interface Generated {
   content: Buffer;
   what: string[];
-  inRules: boolean;
+  inRules: InRules;
 }
 
 /** A file being built: its lines (the header first) and whether the last one ends with a line break. */
@@ -179,7 +187,7 @@ interface Lines {
 /** Changes to a whole file (its lines, header and line ends), applied after the rows are built. */
 interface FileEdit {
   name: string;
-  inRules: boolean;
+  inRules: InRules;
   apply(file: Lines, r: Rand): void;
 }
 
@@ -200,7 +208,8 @@ const FILE_EDITS: FileEdit[] = [
   { name: 'header only', inRules: true, apply: (f) => void f.lines.splice(1) },
   { name: 'empty file', inRules: false, apply: (f) => void f.lines.splice(0) },
   { name: 'a line of 1,000,001 bytes', inRules: false, apply: (f, r) => atRow(f, r, (l) => padLine(l, 1_000_001)) },
-  { name: 'a line of 1,000,000 bytes', inRules: false, apply: (f, r) => atRow(f, r, (l) => padLine(l, 1_000_000)) },
+  // "A row longer than 1,000,000 bytes refuses": whether the line break counts is open.
+  { name: 'a line of 1,000,000 bytes', inRules: 'either', apply: (f, r) => atRow(f, r, (l) => padLine(l, 1_000_000)) },
 ];
 
 /** Replace the header line (if any) by `edit` of it. */
@@ -221,17 +230,35 @@ function padLine(line: Buffer, size: number): Buffer {
   return Buffer.concat([head, Buffer.from(`"${'p'.repeat(Math.max(0, size - head.length - 2))}"`)]);
 }
 
-/** One row of `header`: ordinary values, each field replaced by an edge (of `pool`) with probability `rate`. */
-function generateRow(spec: MemberSpec, header: readonly string[], row: number, r: Rand, pool: (e: Edge) => boolean, rate: number, what: string[]): Buffer {
+/** The ordinary values of one row of `header` (now and then an unreachable host's). */
+function ordinaryValues(spec: MemberSpec, header: readonly string[], row: number, r: Rand): Record<string, Field> {
   const values: Record<string, Field> = Object.fromEntries(header.map((c) => [c, spec.ordinary(c, row, r)]));
   if (spec.unreachable && r.next() < 0.15) spec.unreachable(values, r);
+  return values;
+}
+
+/** The line of `values` in `header` order. */
+const rowBytes = (header: readonly string[], values: Record<string, Field>) =>
+  Buffer.concat(header.flatMap((c, i) => [...(i ? [Buffer.from(',')] : []), Buffer.from(values[c]!)]));
+
+const show = (value: Field) => JSON.stringify(value.toString('latin1').slice(0, 40));
+
+/** One row of `header`: ordinary values, each field replaced by an edge (of `pool`) with probability `rate`. */
+function generateRow(spec: MemberSpec, header: readonly string[], row: number, r: Rand, pool: (e: Edge) => boolean, rate: number, what: string[]): Buffer {
+  const values = ordinaryValues(spec, header, row, r);
   for (const c of header) {
     if (r.next() >= rate) continue;
     const edge = r.pick(EDGES[kindOf(spec.member, c)].filter(pool));
     values[c] = edge.value;
-    what.push(`row ${row + 2} ${c}=${JSON.stringify(edge.value.toString('latin1').slice(0, 40))}`);
+    what.push(`row ${row + 2} ${c}=${show(edge.value)}`);
   }
-  return Buffer.concat(header.flatMap((c, i) => [...(i ? [Buffer.from(',')] : []), Buffer.from(values[c]!)]));
+  return rowBytes(header, values);
+}
+
+/** The bytes of `file`. */
+function fileBytes(file: Lines): Buffer {
+  const text = Buffer.concat(file.lines.flatMap((l) => [l, Buffer.from('\n')]));
+  return file.finalNewline || text.length === 0 ? text : text.subarray(0, -1);
 }
 
 /**
@@ -251,7 +278,7 @@ function generateFile(spec: MemberSpec, r: Rand): Generated {
       const edit = r.pick(FILE_EDITS);
       edit.apply(file, r);
       what.push(edit.name);
-      inRules &&= edit.inRules;
+      inRules &&= edit.inRules === true;
     } else {
       const row = r.int(0, n - 1);
       if (row + 1 < file.lines.length) file.lines[row + 1] = generateRow(spec, header, row, r, () => true, 0.2, what);
@@ -262,8 +289,40 @@ function generateFile(spec: MemberSpec, r: Rand): Generated {
     NO_FINAL_NEWLINE.apply(file, r);
     what.push(NO_FINAL_NEWLINE.name);
   }
-  const text = Buffer.concat(file.lines.flatMap((l) => [l, Buffer.from('\n')]));
-  return { content: file.finalNewline || text.length === 0 ? text : text.subarray(0, -1), what, inRules };
+  return { content: fileBytes(file), what, inRules };
+}
+
+/** Where each edge is tried in job_host_summary.csv 1.2: read counts, timestamps, read text, and an unread column. */
+const SWEEP_COLUMNS: Record<Kind, readonly string[]> = {
+  count: ['ok', 'job_remote_id'],
+  timestamp: ['created', 'job_created'],
+  text: ['host_name', 'organization_name', 'modified'],
+};
+
+/** One file per edge and column of `columns` (4 ordinary rows, the edge in the second) and one per file edit. */
+function sweepFiles(spec: MemberSpec, columns: Record<Kind, readonly string[]>, seed: number): Generated[] {
+  const r = seededRandom(seed);
+  const header = spec.headers[0]!;
+  const ordinary = (): Lines => ({
+    lines: [Buffer.from(header.join(',')), ...[0, 1, 2, 3].map((i) => rowBytes(header, ordinaryValues(spec, header, i, r)))],
+    finalNewline: true,
+  });
+  const out: Generated[] = [];
+  for (const kind of ['count', 'timestamp', 'text'] as const) {
+    for (const column of columns[kind]) {
+      for (const edge of EDGES[kind]) {
+        const file = ordinary();
+        file.lines[2] = rowBytes(header, { ...ordinaryValues(spec, header, 1, r), [column]: edge.value });
+        out.push({ content: fileBytes(file), what: [`row 3 ${column}=${show(edge.value)}`], inRules: edge.inRules });
+      }
+    }
+  }
+  for (const edit of FILE_EDITS) {
+    const file = ordinary();
+    edit.apply(file, r);
+    out.push({ content: fileBytes(file), what: [edit.name], inRules: edit.inRules });
+  }
+  return out;
 }
 
 const UUID = 'u-prepared';
@@ -284,10 +343,10 @@ function extractedTarball(dir: string, members: readonly string[]): ExtractedTar
 
 type Outcome = { ok: true; df: Dataframe } | { ok: false; error: unknown; df: Dataframe };
 
-/** A: the strict raw read of `path` (addCsv never prepares), grouped. */
-async function readRaw(df: Dataframe, path: string, member: string): Promise<Outcome> {
+/** A: the strict raw read of `path` (or several: all or none; addCsv never prepares), grouped. */
+async function readRaw(df: Dataframe, path: string | readonly string[], member: string, installUuid = UUID): Promise<Outcome> {
   try {
-    await df.addCsv(path, { installUuid: UUID, member });
+    await df.addCsv(path, { installUuid, member });
     await df.group();
     return { ok: true, df };
   } catch (error) {
@@ -327,7 +386,9 @@ const message = (err: unknown) => (err instanceof Error ? `${err.constructor.nam
 
 interface FileReport {
   label: string;
-  inRules: boolean;
+  /** The tarball directory read. */
+  dir: string;
+  inRules: InRules;
   valid: boolean;
   prepared: boolean;
   /** DuckDB failed with a fatal error (see `isFatal`). */
@@ -375,7 +436,7 @@ async function dropIfOpen(df: Dataframe): Promise<void> {
 }
 
 /** What A and B give for one file under one counting rule; B stages or adds rows (`stage`). */
-async function compareOnce(spec: MemberSpec, dir: string, rule: boolean, stage: boolean): Promise<Omit<FileReport, 'label' | 'inRules'>> {
+async function compareOnce(spec: MemberSpec, dir: string, rule: boolean, stage: boolean): Promise<Omit<FileReport, 'label' | 'dir' | 'inRules'>> {
   const path = join(dir, spec.member);
   await rm(`${path}.prepared`, { force: true });
   const a = await readRaw(spec.dataframe(db, rule), path, spec.member);
@@ -401,26 +462,57 @@ async function compareOnce(spec: MemberSpec, dir: string, rule: boolean, stage: 
   }
 }
 
-/** Generate `count` files of `spec` from `seed`, compare A and B on each under every counting rule. */
-async function compareGenerated(spec: MemberSpec, seed: number, count: number): Promise<FileReport[]> {
-  const r = seededRandom(seed);
+/**
+ * Compare A and B on each of `files` (written as tarball directories named by `tag`), under
+ * every counting rule, or with `oneRule` one of them by turns (for files whose rows do not
+ * depend on it).
+ */
+async function compareFiles(spec: MemberSpec, tag: string, files: readonly Generated[], oneRule = false): Promise<FileReport[]> {
   const reports: FileReport[] = [];
-  for (let i = 0; i < count; i++) {
-    const generated = generateFile(spec, r);
-    const dir = join(root, `${spec.member}-${seed}-${i}`);
+  for (const [i, generated] of files.entries()) {
+    const dir = join(root, `${spec.member}-${tag}-${i}`);
     await writeTarballDir(dir, spec.member, generated);
-    const label = `seed ${seed} file ${i}: ${generated.what.join('; ')}`;
+    const label = `${tag} file ${i}: ${generated.what.join('; ')}`;
     const csv = generated.content.toString('latin1');
-    const runs = [];
-    for (const [k, rule] of spec.rules.entries()) runs.push(await compareOnce(spec, dir, rule, (i + k) % 2 === 0));
-    for (const run of runs) {
+    const rules = oneRule ? [spec.rules[i % spec.rules.length]!] : spec.rules;
+    for (const [k, rule] of rules.entries()) {
+      const run = await compareOnce(spec, dir, rule, (i + k) % 2 === 0);
       const unexpectedFatal = run.fatal && isUtf8(generated.content) ? { fatal: 'on valid UTF-8' } : undefined;
       const found = run.difference ?? unexpectedFatal;
       const difference = found && { ...found, csv: csv.length > 3000 ? `${csv.slice(0, 3000)}…` : csv };
-      reports.push({ label, inRules: generated.inRules, ...run, difference });
+      reports.push({ label, dir, inRules: generated.inRules, ...run, difference });
     }
   }
   return reports;
+}
+
+/** `count` generated files of `spec` from `seed`. */
+function generateFiles(spec: MemberSpec, seed: number, count: number): Generated[] {
+  const r = seededRandom(seed);
+  return Array.from({ length: count }, () => generateFile(spec, r));
+}
+
+const differences = (reports: readonly FileReport[]) => reports.filter((x) => x.difference).map((x) => ({ label: x.label, ...x.difference }));
+
+/**
+ * The files of `dirs` (valid ones) read at once both ways: A as one `addCsv` of all of them, B as
+ * one batch of their tarballs (one read of the prepared files and one of the refused, per header).
+ */
+async function expectBatchEqual(spec: MemberSpec, dirs: readonly string[], rule: boolean): Promise<void> {
+  const paths = dirs.map((d) => join(d, spec.member));
+  for (const p of paths) await rm(`${p}.prepared`, { force: true });
+  const a = await readRaw(spec.dataframe(db, rule), paths, spec.member);
+  const b = await readBatch(spec.dataframe(db, rule), dirs.map((d) => extractedTarball(d, [spec.member])), rule);
+  try {
+    expect(a.ok && b.ok, `${a.ok ? '' : message(a.error)} ${b.ok ? '' : message(b.error)}`).toBe(true);
+    expect(await tableDifference(db, a.df, b.df)).toEqual({ onlyA: [], onlyB: [] });
+    expect(await a.df.count()).toBeGreaterThan(dirs.length);
+    const prepared = paths.filter((p) => existsSync(`${p}.prepared`)).length;
+    if (csvPrepareNative) expect(prepared).toBeGreaterThanOrEqual(dirs.length * 0.4);
+  } finally {
+    await dropIfOpen(a.df);
+    await dropIfOpen(b.df);
+  }
 }
 
 /** `cc --version` works: the addon can be built here (tools/build-native.mjs needs a C compiler). */
@@ -432,7 +524,7 @@ function hasCompiler(): boolean {
 function expectPreparedShare(reports: readonly FileReport[], minShare: number): void {
   const valid = reports.filter((x) => x.valid);
   const prepared = valid.filter((x) => x.prepared);
-  const refusedInRules = reports.filter((x) => x.inRules && x.valid && !x.prepared).map((x) => x.label);
+  const refusedInRules = reports.filter((x) => x.inRules === true && x.valid && !x.prepared).map((x) => x.label);
   const fatal = reports.filter((x) => x.fatal).length;
   console.info(`prepared ${prepared.length} of ${valid.length} valid file reads (${reports.length} reads; ${fatal} failed fatally in DuckDB)`);
   expect(valid.length).toBeGreaterThan(reports.length / 3);
@@ -447,11 +539,23 @@ describe('prepared CSVs read as the raw CSVs do', () => {
   });
 
   it('job_host_summary.csv: generated files fail both ways or group into the same rows, under both counting rules', async () => {
-    const reports = await compareGenerated(SPECS.jhs!, 20261206, 300);
-    expect(reports.filter((x) => x.difference).map((x) => ({ label: x.label, ...x.difference }))).toEqual([]);
-    const failures = reports.filter((x) => x.failures);
-    expect(failures.length).toBeGreaterThan(20);
+    const spec = SPECS.jhs!;
+    const reports = await compareFiles(spec, 'seed-20261206', generateFiles(spec, 20261206, 240));
+    expect(differences(reports)).toEqual([]);
+    expect(reports.filter((x) => x.failures).length).toBeGreaterThan(20);
     expectPreparedShare(reports, 0.4);
+    // All the valid files at once: one batch mixes prepared and refused files of each header.
+    const valid = [...new Set(reports.filter((x) => x.valid).map((x) => x.dir))];
+    for (const rule of spec.rules) await expectBatchEqual(spec, valid, rule);
+  }, 600_000);
+
+  it('job_host_summary.csv: each edge alone (and each file edit) fails both ways or reads the same; the preparer takes exactly what its rules allow', async () => {
+    const spec = SPECS.jhs!;
+    const reports = await compareFiles(spec, 'sweep', sweepFiles(spec, SWEEP_COLUMNS, 99), true);
+    expect(differences(reports)).toEqual([]);
+    if (!csvPrepareNative) return;
+    const wrong = reports.filter((x) => x.inRules !== 'either' && x.prepared !== x.inRules).map((x) => `${x.label}: ${x.prepared ? 'prepared' : 'refused'}`);
+    expect(wrong).toEqual([]);
   }, 600_000);
 
   for (const key of ['mainHost', 'hostMetric', 'status'] as const) {
@@ -462,4 +566,31 @@ describe('prepared CSVs read as the raw CSVs do', () => {
       expectPreparedShare(reports, 0.4);
     }, 300_000);
   }
+
+  it('a bench day (tools/bench/gen-tarballs.ts, 20,000 rows, extracted as the loader does) reads the same both ways', async () => {
+    const lake = join(root, 'bench-lake');
+    const start = new Date('2024-03-01T00:00:00Z');
+    await generateTarballs({ out: lake, days: 1, rows: 20_000, start });
+    const spec = SPECS.jhs!;
+    const member = spec.member;
+    const options = { storage: new DirectoryStorage({ base: lake }), since: start, until: new Date('2024-03-02T00:00:00Z') };
+    await withExtracted([spec.dataframe(db, true)], options, async (extracted) => {
+      expect(extracted).toHaveLength(1);
+      const tarball = extracted[0]!;
+      const path = tarball.file(member)!;
+      for (const [k, rule] of spec.rules.entries()) {
+        await rm(`${path}.prepared`, { force: true });
+        const installUuid = (await tarball.config())?.install_uuid;
+        expect(installUuid).toMatch(/^[0-9a-f-]{36}$/);
+        const a = await readRaw(spec.dataframe(db, rule), path, member, installUuid as string);
+        const b = await readBatch(spec.dataframe(db, rule), [tarball], k === 0);
+        expect(a.ok && b.ok).toBe(true);
+        expect(existsSync(`${path}.prepared`)).toBe(csvPrepareNative);
+        expect(await a.df.count()).toBeGreaterThan(10_000);
+        expect(await tableDifference(db, a.df, b.df)).toEqual({ onlyA: [], onlyB: [] });
+        await a.df.drop();
+        await b.df.drop();
+      }
+    });
+  }, 300_000);
 });
