@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DataCollectionStatus, type Dataframe, HostMetric, ident, JobHostSummary, MainHost, openDuckDb, type TallyDuckDb } from '@tally/dataframes';
+import { DataCollectionStatus, type Dataframe, HostMetric, ident, JobHostSummary, MainHost, MainJobevent, openDuckDb, type TallyDuckDb } from '@tally/dataframes';
 import { CSV_SCHEMAS, csvPrepareNative, type ExtractedTarball } from '@tally/extractors';
 import { DirectoryStorage } from '@tally/storage';
 import { seededRandom } from '@tally/testkit';
@@ -148,6 +148,34 @@ function ordinaryStatus(column: string, _row: number, r: Rand): string {
   return r.pick(['job_host_summary.csv', 'main_host.csv']);
 }
 
+const EVENTS = ['[]', '["e1", "e2"]', '["e1", null]', '{}', ''];
+
+function ordinaryAudit(column: string, _row: number, r: Rand): string {
+  if (column === 'canonical_facts' || column === 'facts') return quoted(r.pick(FACTS));
+  if (column === 'events') return quoted(r.pick(EVENTS));
+  if (kindOf('main_indirectmanagednodeaudit.csv', column) === 'timestamp') return ordinaryTimestamp(r);
+  if (column === 'job_remote_id') return String(r.int(60, 63));
+  if (column === 'task_runs') return String(r.int(0, 9));
+  if (column === 'host_name') return r.pick(['sw1', 'sw2', 'vm-3', '"sw,4"']);
+  return r.pick(['Org A', 'Discover', '', '"x,y"', '5']);
+}
+
+const EVENT_TEXT: Record<string, readonly string[]> = {
+  task_action: ['ansible.builtin.copy', 'shell', 'include_role', '模块'],
+  resolved_action: ['ansible.builtin.copy', '', 'community.general.ini_file'],
+  resolved_role: ['', 'geerlingguy.mysql'],
+  role: ['', 'common', 'acmé.rôle'],
+  duration: ['1.5', '', '0.000001', 'x'],
+  host_name: ['web1', 'db1', '"h,3"'],
+};
+
+function ordinaryEvent(column: string, _row: number, r: Rand): string {
+  if (EVENT_TEXT[column]) return r.pick(EVENT_TEXT[column]!);
+  if (column === 'job_remote_id') return String(r.int(60, 63));
+  if (column === 'created' || column === 'modified' || column === 'job_created') return ordinaryTimestamp(r);
+  return r.pick(['1', '2', 't', 'f', '"Install ""nginx"", then start"', '']);
+}
+
 const SPECS: Record<string, MemberSpec> = {
   jhs: {
     member: 'job_host_summary.csv',
@@ -160,6 +188,14 @@ const SPECS: Record<string, MemberSpec> = {
     dataframe: (db, reachableOnly) => new JobHostSummary(db, { reachableOnly }),
     rules: [true, false],
   },
+  audit: {
+    member: 'main_indirectmanagednodeaudit.csv',
+    headers: knownHeaders('main_indirectmanagednodeaudit.csv'),
+    ordinary: ordinaryAudit,
+    dataframe: (db, reachableOnly) => new JobHostSummary(db, { reachableOnly }),
+    rules: [true, false],
+  },
+  jobevent: { member: 'main_jobevent.csv', headers: knownHeaders('main_jobevent.csv'), ordinary: ordinaryEvent, dataframe: (db) => new MainJobevent(db), rules: [true] },
   mainHost: { member: 'main_host.csv', headers: knownHeaders('main_host.csv'), ordinary: ordinaryMainHost, dataframe: (db) => new MainHost(db), rules: [true] },
   hostMetric: { member: 'host_metric.csv', headers: knownHeaders('host_metric.csv'), ordinary: ordinaryHostMetric, dataframe: (db) => new HostMetric(db), rules: [true] },
   status: {
@@ -212,6 +248,14 @@ const FILE_EDITS: FileEdit[] = [
   { name: 'quoted header', inRules: false, apply: (f) => atHeader(f, (h) => Buffer.from(h.toString().split(',').map(quoted).join(','))) },
   { name: 'spaced header', inRules: false, apply: (f) => atHeader(f, (h) => Buffer.from(h.toString().replaceAll(',', ', '))) },
   { name: 'header only', inRules: true, apply: (f) => void f.lines.splice(1) },
+  {
+    name: 'header only, no final newline',
+    inRules: false,
+    apply: (f) => {
+      f.lines.splice(1);
+      f.finalNewline = false;
+    },
+  },
   { name: 'empty file', inRules: false, apply: (f) => void f.lines.splice(0) },
   { name: 'a line of 1,000,001 bytes', inRules: false, apply: (f, r) => atRow(f, r, (l) => padLine(l, 1_000_001)) },
   // "A row longer than 1,000,000 bytes refuses": whether the line break counts is open.
@@ -295,7 +339,9 @@ function generateFile(spec: MemberSpec, r: Rand): Generated {
     NO_FINAL_NEWLINE.apply(file, r);
     what.push(NO_FINAL_NEWLINE.name);
   }
-  return { content: fileBytes(file), what, inRules };
+  // Rule 1: the header line ends with a line break, even with no row after it.
+  const headerEnds = file.finalNewline || file.lines.length > 1;
+  return { content: fileBytes(file), what, inRules: inRules && headerEnds };
 }
 
 /** Where each edge is tried in job_host_summary.csv 1.2: read counts, timestamps, read text, and an unread column. */
@@ -576,10 +622,10 @@ describe('prepared CSVs read as the raw CSVs do', () => {
     expect(wrong).toEqual([]);
   }, 600_000);
 
-  for (const key of ['mainHost', 'hostMetric', 'status'] as const) {
+  for (const [i, key] of (['audit', 'jobevent', 'mainHost', 'hostMetric', 'status'] as const).entries()) {
     const spec = SPECS[key]!;
     it(`${spec.member}: generated files fail both ways or read into the same rows`, async () => {
-      const seed = 7 + key.length;
+      const seed = 7 + 101 * i;
       const reports = await compareFiles(spec, `seed-${seed}`, generateFiles(spec, seed, 80));
       expect(differences(reports)).toEqual([]);
       expectPreparedShare(reports, 0.4);
