@@ -60,9 +60,10 @@ typedef struct {
   uint32_t first, last;
 } Piece;
 
-/** A written column: the input column col, the output column out. */
+/** A written column: the input column col, the output column out (column, once the writer is open). */
 typedef struct {
   uint32_t col, out;
+  PqColumn *column;
 } Kept;
 
 /** A timestamp of a plain row that is empty (never a valid one's epoch microseconds: the year is >= 1000). */
@@ -647,21 +648,23 @@ row_end:
   for (const Piece *run = x->count_runs; run < x->count_runs_end; run++)
     if (!plain_counts(row, bounds, run->first, run->last)) return NULL;
   PqWriter *const pq = x->pq;
-  for (const Kept *k = x->texts; k < x->texts_end; k++) {
+  const uint32_t r = pq->rows;
+  size_t text_bytes = 0;
+  for (const Kept *k = x->texts; k < x->texts_end; k++) { /* n <= MAX_ROW_BYTES <= PQ_MAX_TEXT */
     const uint32_t from = bounds[k->col], n = bounds[k->col + 1] - 1 - from;
-    unsigned char *d = pq_text_space(pq, k->out, n);
-    if (!d) return write_failed(x);
-    copy_field(d, row + from, n);
-    pq_text_commit(pq, k->out, n);
+    copy_field(pq_put_text_space(k->column), row + from, n);
+    text_bytes += pq_put_text_commit(k->column, r, n);
   }
+  pq->group_bytes += text_bytes;
   for (const Kept *k = x->counts; k < x->counts_end; k++) {
-    const uint32_t from = bounds[k->col];
-    put_count(pq, k->out, row + from, bounds[k->col + 1] - 1 - from);
+    const uint32_t from = bounds[k->col], n = bounds[k->col + 1] - 1 - from;
+    if (n) pq_put_int64(k->column, r, count_value(row + from, n));
+    else pq_put_null(k->column, r);
   }
   stamp = x->stamps;
   for (const Kept *k = x->stamped; k < x->stamped_end; k++, stamp++) {
-    if (*stamp == NO_STAMP) pq_null(pq, k->out);
-    else pq_int64(pq, k->out, *stamp);
+    if (*stamp == NO_STAMP) pq_put_null(k->column, r);
+    else pq_put_int64(k->column, r, *stamp);
   }
   return row + len + 1;
 }
@@ -682,7 +685,7 @@ static void plan_columns(Ctx *x) {
       *x->count_runs_end++ = (Piece){col, col};
     if (kind == KIND_SKIP) continue;
     x->out_col[col] = out++;
-    const Kept k = {col, x->out_col[col]};
+    const Kept k = {col, x->out_col[col], NULL};
     if (kind == KIND_TEXT) *x->texts_end++ = k;
     else if (kind == KIND_COUNT) *x->counts_end++ = k;
     else *x->stamped_end++ = k;
@@ -793,6 +796,10 @@ static const unsigned char *check_header(Ctx *x, const char *expected) {
   return NULL;
 }
 
+static void bind_columns(Kept *k, const Kept *end, PqWriter *pq) {
+  for (; k < end; k++) k->column = &pq->cols[k->out];
+}
+
 /** The Parquet file of the rows from first_row: its columns are the kept ones, named as in the header. */
 static void write_parquet(Ctx *x, const unsigned char *first_row, off_t input_size) {
   const Job *job = x->job;
@@ -806,6 +813,11 @@ static void write_parquet(Ctx *x, const unsigned char *first_row, off_t input_si
       types[x->out_col[col]] = job->kinds[col] == KIND_TEXT ? PQ_TEXT : PQ_INT64;
     }
     x->pq = pq_open(x->fd, nout, names, types, input_size >= HUGE_PAGES_FROM);
+    if (x->pq) {
+      bind_columns(x->texts, x->texts_end, x->pq);
+      bind_columns(x->counts, x->counts_end, x->pq);
+      bind_columns(x->stamped, x->stamped_end, x->pq);
+    }
   } else {
     errno = ENOMEM;
   }
