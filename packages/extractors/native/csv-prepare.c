@@ -461,6 +461,10 @@ static const unsigned char *checked_row(Ctx *x, const unsigned char *p) {
 /* For 64 bytes at p, plain_masks returns the commas, and in *specials the bytes that end the row or need a look:
  * `"`, <= 0x0D (`\n`, `\r`, 0, tab, ...) and >= 0x80 (one signed compare takes both ranges). */
 #if defined(__SSE2__)
+static inline unsigned special_mask16(const unsigned char *p) {
+  const __m128i v = _mm_loadu_si128((const __m128i *)p);
+  return (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x0E)), _mm_cmpeq_epi8(v, _mm_set1_epi8('"'))));
+}
 static inline uint64_t plain_masks16(const unsigned char *p, uint64_t *specials) {
   const __m128i v = _mm_loadu_si128((const __m128i *)p);
   const __m128i low_or_high = _mm_cmplt_epi8(v, _mm_set1_epi8(0x0E));
@@ -475,6 +479,11 @@ static inline uint64_t plain_masks(const unsigned char *p, uint64_t *specials) {
   return c0 | c1 << 16 | c2 << 32 | c3 << 48;
 }
 #else
+static inline unsigned special_mask16(const unsigned char *p) {
+  unsigned m = 0;
+  for (unsigned i = 0; i < 16; i++) m |= (unsigned)(p[i] <= 0x0D || p[i] == '"' || p[i] >= 0x80) << i;
+  return m;
+}
 static inline uint64_t plain_masks(const unsigned char *p, uint64_t *specials) {
   uint64_t commas = 0, s = 0;
   for (unsigned i = 0; i < 64; i++) {
@@ -601,6 +610,31 @@ static inline unsigned char *plain_timestamp(MinuteCache *cache, const unsigned 
   return o + 8;
 }
 
+/**
+ * The quoted field at row + at of a plain row: the offset after its closing quote, or 0 to leave the row to
+ * checked_row (a newline or control byte inside, or no closing quote). Notes its first byte >= 0x80 as plain_row does.
+ */
+static inline uint32_t plain_quoted(const unsigned char *row, uint32_t at, int *high, uint32_t *first_high) {
+  for (uint32_t p = at + 1;; p += 16) {
+  again:;
+    unsigned m = special_mask16(row + p);
+    while (m) {
+      const uint32_t q = p + (uint32_t)__builtin_ctz(m);
+      if (row[q] >= 0x80) {
+        if (!*high) *high = 1, *first_high = q;
+        m &= m - 1;
+        continue;
+      }
+      if (row[q] != '"') return 0;
+      if (row[q + 1] == '"') {
+        p = q + 2;
+        goto again;
+      }
+      return q + 1;
+    }
+  }
+}
+
 /** Appends base + the index of each set bit of commas after *b; returns the last written. */
 static inline uint32_t *add_bounds(uint32_t *b, uint64_t commas, uint32_t base) {
   for (; commas; commas &= commas - 1) *++b = base + (uint32_t)__builtin_ctzll(commas);
@@ -608,10 +642,12 @@ static inline uint32_t *add_bounds(uint32_t *b, uint64_t commas, uint32_t base) 
 }
 
 /**
- * A row without quotes, control bytes (tab, `\r`, 0), blank lines or misplaced commas — nearly every row: its fields
- * are found from the comma masks alone, so skipped columns cost no per-field work, and UTF-8 is checked once over the
- * row when it holds a byte >= 0x80 (valid per field ⇔ valid over the row, as commas are ASCII). Returns the next
- * row's start, or NULL to leave the row to checked_row (which also writes the refusal).
+ * A row without control bytes (tab, `\r`, 0), newlines in quoted fields, blank lines or misplaced commas or quotes —
+ * nearly every row: its fields are found from the comma masks (a quoted field is skipped over), so skipped columns cost
+ * no per-field work, and UTF-8 is checked once over the row when it holds a byte >= 0x80 (valid per field ⇔ valid over
+ * the row, as commas and quotes are ASCII). Text fields are copied verbatim, quotes and all; a quoted count or
+ * timestamp fails its check. Returns the next row's start, or NULL to leave the row to checked_row (which also writes
+ * the refusal).
  */
 static const unsigned char *plain_row(Ctx *x, const unsigned char *row) {
   uint32_t *const bounds = x->bounds, *b = bounds; /* field c is [bounds[c], bounds[c + 1] - 1) */
@@ -620,21 +656,31 @@ static const unsigned char *plain_row(Ctx *x, const unsigned char *row) {
   int high = 0;
   uint32_t first_high = 0;
   bounds[0] = 0;
-  for (uint32_t at = 0;; at += 64) {
+  for (uint32_t at = 0;;) {
     uint64_t specials, commas = plain_masks(row + at, &specials);
     while (specials) {
       const unsigned k = (unsigned)__builtin_ctzll(specials);
-      if (row[at + k] >= 0x80) {
+      const unsigned char c = row[at + k];
+      if (c >= 0x80) {
         if (!high) high = 1, first_high = at + k;
         specials &= specials - 1;
         continue;
       }
-      if (row[at + k] != '\n') return NULL;
       b = add_bounds(b, commas & ((1ull << k) - 1), at + 1);
-      len = at + k;
-      goto row_end;
+      if (c == '\n') {
+        len = at + k;
+        goto row_end;
+      }
+      /* a quoted field: go on after it (its commas are not separators) */
+      if (c != '"' || (at + k > 0 && row[at + k - 1] != ',')) return NULL;
+      const uint32_t after = plain_quoted(row, at + k, &high, &first_high);
+      if (!after || (row[after] != ',' && row[after] != '\n')) return NULL;
+      at = after;
+      goto next;
     }
     b = add_bounds(b, commas, at + 1); /* bounds holds a comma per byte of the longest row */
+    at += 64;
+  next:
     if (at > MAX_ROW_BYTES) return NULL;
   }
 row_end:
