@@ -1,10 +1,10 @@
 // Native CSV preparer (Node-API, plain C): rewrites a strict CSV into the smaller file DuckDB reads faster —
 // only the used columns, counts as plain integers, timestamps as epoch microseconds — and REFUSES whenever the
 // input is outside the rules of src/csv-prepare.ts, since the caller then reads the raw file the strict old way.
-// Nearly every row is "plain" (no quote, control byte or misplaced comma): plain_row finds its fields from SSE2
-// (x86-64 baseline) comma masks 64 bytes at a time, so skipped columns cost no per-field work, checks UTF-8 only
-// in a row holding a byte >= 0x80, and parses counts and timestamps in place. Every other row goes through
-// checked_row, field by field with every rule, which also words the refusals.
+// Nearly every row is "plain" (no control byte, blank line, newline inside quotes, or misplaced comma or quote):
+// plain_row finds its fields from SSE2 (x86-64 baseline) comma masks 64 bytes at a time, so skipped columns cost
+// no per-field work, checks UTF-8 only in a row holding a byte >= 0x80, and parses counts and timestamps in place.
+// Every other row goes through checked_row, field by field with every rule, which also words the refusals.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
