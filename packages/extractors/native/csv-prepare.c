@@ -2,10 +2,10 @@
 // with far less work than the CSV — only the used columns, text as decoded strings, counts and timestamps (epoch
 // microseconds) as INT64 — and REFUSES whenever the input is outside the rules of src/csv-prepare.ts, since the
 // caller then reads the raw file the strict old way.
-// Nearly every row is "plain" (no quote, control byte or misplaced comma): plain_row finds its fields from SSE2
-// (x86-64 baseline) comma masks 64 bytes at a time, so skipped columns cost no per-field work, checks UTF-8 only
-// in a row holding a byte >= 0x80, and parses counts and timestamps in place. Every other row goes through
-// checked_row, field by field with every rule, which also words the refusals.
+// Nearly every row is "plain" (no control byte, blank line, newline inside quotes, or misplaced comma or quote):
+// plain_row finds its fields from SSE2 (x86-64 baseline) comma masks 64 bytes at a time, so skipped columns cost
+// no per-field work, checks UTF-8 only in a row holding a byte >= 0x80, and parses counts and timestamps in place.
+// Every other row goes through checked_row, field by field with every rule, which also words the refusals.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -60,9 +60,10 @@ typedef struct {
   uint32_t first, last;
 } Piece;
 
-/** A written column: the input column col, the output column out. */
+/** A written column: the input column col, the output column out (column, once the writer is open). */
 typedef struct {
   uint32_t col, out;
+  PqColumn *column;
 } Kept;
 
 /** A timestamp of a plain row that is empty (never a valid one's epoch microseconds: the year is >= 1000). */
@@ -396,27 +397,26 @@ static const unsigned char *take_timestamp(Ctx *x, const unsigned char *f, size_
   return p;
 }
 
-/**
- * Appends a text field [f, e) (unquoted, or quoted and checked by scan_text) to output column out, decoded as DuckDB's
- * CSV reader has it: without the surrounding quotes, `""` as `"`; empty (quoted or not) is NULL.
- */
+/** Writes the value of the checked quoted field [f, e) at d as DuckDB's CSV reader has it: without the surrounding
+ * quotes, `""` as `"`. Returns its length. */
+static size_t unquote(unsigned char *d, const unsigned char *f, const unsigned char *e) {
+  unsigned char *o = d;
+  f++, e--;
+  for (const unsigned char *q; (q = memchr(f, '"', (size_t)(e - f))) != NULL; f = q + 2) { /* `""` inside */
+    memcpy(o, f, (size_t)(q - f + 1));
+    o += q - f + 1;
+  }
+  memcpy(o, f, (size_t)(e - f));
+  return (size_t)(o - d) + (size_t)(e - f);
+}
+
+/** Appends a text field [f, e) (unquoted, or quoted and checked) to output column out, decoded (see unquote); empty
+ * (quoted or not) is NULL. */
 static int put_text(PqWriter *pq, uint32_t out, const unsigned char *f, const unsigned char *e) {
-  const int quoted = f < e && *f == '"';
-  if (quoted) f++, e--;
   unsigned char *d = pq_text_space(pq, out, (size_t)(e - f));
   if (!d) return 0;
-  unsigned char *o = d;
-  if (!quoted) {
-    o = copy_field(d, f, (size_t)(e - f));
-  } else {
-    for (const unsigned char *q; (q = memchr(f, '"', (size_t)(e - f))) != NULL; f = q + 2) { /* `""` inside */
-      memcpy(o, f, (size_t)(q - f + 1));
-      o += q - f + 1;
-    }
-    memcpy(o, f, (size_t)(e - f));
-    o += e - f;
-  }
-  pq_text_commit(pq, out, (size_t)(o - d));
+  const size_t n = (size_t)(e - f);
+  pq_text_commit(pq, out, f < e && *f == '"' ? unquote(d, f, e) : (size_t)(copy_field(d, f, n) - d));
   return 1;
 }
 
@@ -461,6 +461,10 @@ static const unsigned char *checked_row(Ctx *x, const unsigned char *p) {
 /* For 64 bytes at p, plain_masks returns the commas, and in *specials the bytes that end the row or need a look:
  * `"`, <= 0x0D (`\n`, `\r`, 0, tab, ...) and >= 0x80 (one signed compare takes both ranges). */
 #if defined(__SSE2__)
+static inline unsigned special_mask16(const unsigned char *p) {
+  const __m128i v = _mm_loadu_si128((const __m128i *)p);
+  return (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x0E)), _mm_cmpeq_epi8(v, _mm_set1_epi8('"'))));
+}
 static inline uint64_t plain_masks16(const unsigned char *p, uint64_t *specials) {
   const __m128i v = _mm_loadu_si128((const __m128i *)p);
   const __m128i low_or_high = _mm_cmplt_epi8(v, _mm_set1_epi8(0x0E));
@@ -475,6 +479,11 @@ static inline uint64_t plain_masks(const unsigned char *p, uint64_t *specials) {
   return c0 | c1 << 16 | c2 << 32 | c3 << 48;
 }
 #else
+static inline unsigned special_mask16(const unsigned char *p) {
+  unsigned m = 0;
+  for (unsigned i = 0; i < 16; i++) m |= (unsigned)(p[i] <= 0x0D || p[i] == '"' || p[i] >= 0x80) << i;
+  return m;
+}
 static inline uint64_t plain_masks(const unsigned char *p, uint64_t *specials) {
   uint64_t commas = 0, s = 0;
   for (unsigned i = 0; i < 64; i++) {
@@ -597,6 +606,31 @@ static inline int plain_timestamp(MinuteCache *cache, const unsigned char *f, si
   return 1;
 }
 
+/**
+ * The quoted field at row + at of a plain row: the offset after its closing quote, or 0 to leave the row to
+ * checked_row (a newline or control byte inside, or no closing quote). Notes its first byte >= 0x80 as plain_row does.
+ */
+static inline uint32_t plain_quoted(const unsigned char *row, uint32_t at, int *high, uint32_t *first_high) {
+  for (uint32_t p = at + 1;; p += 16) {
+  again:;
+    unsigned m = special_mask16(row + p);
+    while (m) {
+      const uint32_t q = p + (uint32_t)__builtin_ctz(m);
+      if (row[q] >= 0x80) {
+        if (!*high) *high = 1, *first_high = q;
+        m &= m - 1;
+        continue;
+      }
+      if (row[q] != '"') return 0;
+      if (row[q + 1] == '"') {
+        p = q + 2;
+        goto again;
+      }
+      return q + 1;
+    }
+  }
+}
+
 /** Appends base + the index of each set bit of commas after *b; returns the last written. */
 static inline uint32_t *add_bounds(uint32_t *b, uint64_t commas, uint32_t base) {
   for (; commas; commas &= commas - 1) *++b = base + (uint32_t)__builtin_ctzll(commas);
@@ -604,10 +638,12 @@ static inline uint32_t *add_bounds(uint32_t *b, uint64_t commas, uint32_t base) 
 }
 
 /**
- * A row without quotes, control bytes (tab, `\r`, 0), blank lines or misplaced commas — nearly every row: its fields
- * are found from the comma masks alone, so skipped columns cost no per-field work, and UTF-8 is checked once over the
- * row when it holds a byte >= 0x80 (valid per field ⇔ valid over the row, as commas are ASCII). Returns the next
- * row's start, or NULL to leave the row to checked_row (which also writes the refusal).
+ * A row without control bytes (tab, `\r`, 0), newlines in quoted fields, blank lines or misplaced commas or quotes —
+ * nearly every row: its fields are found from the comma masks (a quoted field is skipped over), so skipped columns cost
+ * no per-field work, and UTF-8 is checked once over the row when it holds a byte >= 0x80 (valid per field ⇔ valid over
+ * the row, as commas and quotes are ASCII). Text fields are copied, a quoted one decoded; a quoted count or
+ * timestamp fails its check. Returns the next row's start, or NULL to leave the row to checked_row (which also writes
+ * the refusal).
  */
 static const unsigned char *plain_row(Ctx *x, const unsigned char *row) {
   uint32_t *const bounds = x->bounds, *b = bounds; /* field c is [bounds[c], bounds[c + 1] - 1) */
@@ -616,21 +652,31 @@ static const unsigned char *plain_row(Ctx *x, const unsigned char *row) {
   int high = 0;
   uint32_t first_high = 0;
   bounds[0] = 0;
-  for (uint32_t at = 0;; at += 64) {
+  for (uint32_t at = 0;;) {
     uint64_t specials, commas = plain_masks(row + at, &specials);
     while (specials) {
       const unsigned k = (unsigned)__builtin_ctzll(specials);
-      if (row[at + k] >= 0x80) {
+      const unsigned char c = row[at + k];
+      if (c >= 0x80) {
         if (!high) high = 1, first_high = at + k;
         specials &= specials - 1;
         continue;
       }
-      if (row[at + k] != '\n') return NULL;
       b = add_bounds(b, commas & ((1ull << k) - 1), at + 1);
-      len = at + k;
-      goto row_end;
+      if (c == '\n') {
+        len = at + k;
+        goto row_end;
+      }
+      /* a quoted field: go on after it (its commas are not separators) */
+      if (c != '"' || (at + k > 0 && row[at + k - 1] != ',')) return NULL;
+      const uint32_t after = plain_quoted(row, at + k, &high, &first_high);
+      if (!after || (row[after] != ',' && row[after] != '\n')) return NULL;
+      at = after;
+      goto next;
     }
     b = add_bounds(b, commas, at + 1); /* bounds holds a comma per byte of the longest row */
+    at += 64;
+  next:
     if (at > MAX_ROW_BYTES) return NULL;
   }
 row_end:
@@ -647,21 +693,25 @@ row_end:
   for (const Piece *run = x->count_runs; run < x->count_runs_end; run++)
     if (!plain_counts(row, bounds, run->first, run->last)) return NULL;
   PqWriter *const pq = x->pq;
-  for (const Kept *k = x->texts; k < x->texts_end; k++) {
-    const uint32_t from = bounds[k->col], n = bounds[k->col + 1] - 1 - from;
-    unsigned char *d = pq_text_space(pq, k->out, n);
-    if (!d) return write_failed(x);
-    copy_field(d, row + from, n);
-    pq_text_commit(pq, k->out, n);
+  const uint32_t r = pq->rows;
+  size_t text_bytes = 0;
+  for (const Kept *k = x->texts; k < x->texts_end; k++) { /* n <= MAX_ROW_BYTES <= PQ_MAX_TEXT */
+    const unsigned char *f = row + bounds[k->col];
+    const uint32_t n = bounds[k->col + 1] - 1 - bounds[k->col];
+    unsigned char *d = pq_put_text_space(k->column);
+    const size_t value = *f == '"' ? unquote(d, f, f + n) : (copy_field(d, f, n), n); /* empty: *f is the comma */
+    text_bytes += pq_put_text_commit(k->column, r, value);
   }
+  pq->group_bytes += text_bytes;
   for (const Kept *k = x->counts; k < x->counts_end; k++) {
-    const uint32_t from = bounds[k->col];
-    put_count(pq, k->out, row + from, bounds[k->col + 1] - 1 - from);
+    const uint32_t from = bounds[k->col], n = bounds[k->col + 1] - 1 - from;
+    if (n) pq_put_int64(k->column, r, count_value(row + from, n));
+    else pq_put_null(k->column, r);
   }
   stamp = x->stamps;
   for (const Kept *k = x->stamped; k < x->stamped_end; k++, stamp++) {
-    if (*stamp == NO_STAMP) pq_null(pq, k->out);
-    else pq_int64(pq, k->out, *stamp);
+    if (*stamp == NO_STAMP) pq_put_null(k->column, r);
+    else pq_put_int64(k->column, r, *stamp);
   }
   return row + len + 1;
 }
@@ -682,7 +732,7 @@ static void plan_columns(Ctx *x) {
       *x->count_runs_end++ = (Piece){col, col};
     if (kind == KIND_SKIP) continue;
     x->out_col[col] = out++;
-    const Kept k = {col, x->out_col[col]};
+    const Kept k = {col, x->out_col[col], NULL};
     if (kind == KIND_TEXT) *x->texts_end++ = k;
     else if (kind == KIND_COUNT) *x->counts_end++ = k;
     else *x->stamped_end++ = k;
@@ -793,6 +843,10 @@ static const unsigned char *check_header(Ctx *x, const char *expected) {
   return NULL;
 }
 
+static void bind_columns(Kept *k, const Kept *end, PqWriter *pq) {
+  for (; k < end; k++) k->column = &pq->cols[k->out];
+}
+
 /** The Parquet file of the rows from first_row: its columns are the kept ones, named as in the header. */
 static void write_parquet(Ctx *x, const unsigned char *first_row, off_t input_size) {
   const Job *job = x->job;
@@ -806,6 +860,11 @@ static void write_parquet(Ctx *x, const unsigned char *first_row, off_t input_si
       types[x->out_col[col]] = job->kinds[col] == KIND_TEXT ? PQ_TEXT : PQ_INT64;
     }
     x->pq = pq_open(x->fd, nout, names, types, input_size >= HUGE_PAGES_FROM);
+    if (x->pq) {
+      bind_columns(x->texts, x->texts_end, x->pq);
+      bind_columns(x->counts, x->counts_end, x->pq);
+      bind_columns(x->stamped, x->stamped_end, x->pq);
+    }
   } else {
     errno = ENOMEM;
   }

@@ -63,34 +63,43 @@ void pq_free(PqWriter *w);
 /** Writes the filled row group (called by pq_end_row). 0 with errno set on a failure. */
 int pq_flush_group(PqWriter *w);
 
-static inline void pq_null(PqWriter *w, size_t col) { w->cols[col].defs[w->rows] = 0; }
+/** NULL or an INT64 value in column c for the row w->rows (given, so that a loop over columns reads it once). */
+static inline void pq_put_null(PqColumn *c, uint32_t row) { c->defs[row] = 0; }
 
-static inline void pq_int64(PqWriter *w, size_t col, int64_t v) {
-  PqColumn *c = &w->cols[col];
+static inline void pq_put_int64(PqColumn *c, uint32_t row, int64_t v) {
   memcpy(c->values + c->len, &v, 8); /* byte order fixed at the page's write on a big-endian host */
   c->len += 8;
-  c->defs[w->rows] = 1;
+  c->defs[row] = 1;
+}
+
+static inline void pq_null(PqWriter *w, size_t col) { pq_put_null(&w->cols[col], w->rows); }
+
+static inline void pq_int64(PqWriter *w, size_t col, int64_t v) { pq_put_int64(&w->cols[col], w->rows, v); }
+
+/** Where a text value of column c goes (room for PQ_MAX_TEXT bytes and PQ_TEXT_SLACK after them). */
+static inline unsigned char *pq_put_text_space(PqColumn *c) { return c->values + c->len + 4; }
+
+/** Ends the text value of n bytes written at pq_put_text_space for the row `row`; an empty one is NULL (as DuckDB's
+ * CSV reader has it). Returns the bytes it added, which the caller adds to the writer's group_bytes. */
+static inline size_t pq_put_text_commit(PqColumn *c, uint32_t row, size_t n) {
+  c->defs[row] = n != 0;
+  if (n == 0) return 0;
+  const uint32_t n32 = (uint32_t)n;
+  unsigned char *p = c->values + c->len;
+  p[0] = (unsigned char)n32, p[1] = (unsigned char)(n32 >> 8), p[2] = (unsigned char)(n32 >> 16), p[3] = (unsigned char)(n32 >> 24);
+  c->len += 4 + n;
+  return 4 + n;
 }
 
 /** Room for a text value of at most max bytes (and PQ_TEXT_SLACK after it): write it there, then pq_text_commit.
  * NULL (errno E2BIG) when max > PQ_MAX_TEXT. */
 static inline unsigned char *pq_text_space(PqWriter *w, size_t col, size_t max) {
-  PqColumn *c = &w->cols[col];
   if (max > PQ_MAX_TEXT) return errno = E2BIG, (unsigned char *)NULL;
-  return c->values + c->len + 4;
+  return pq_put_text_space(&w->cols[col]);
 }
 
-/** Ends the text value written at pq_text_space: n bytes; an empty one is NULL (as DuckDB's CSV reader has it). */
-static inline void pq_text_commit(PqWriter *w, size_t col, size_t n) {
-  PqColumn *c = &w->cols[col];
-  c->defs[w->rows] = n != 0;
-  if (n == 0) return;
-  const uint32_t n32 = (uint32_t)n;
-  unsigned char *p = c->values + c->len;
-  p[0] = (unsigned char)n32, p[1] = (unsigned char)(n32 >> 8), p[2] = (unsigned char)(n32 >> 16), p[3] = (unsigned char)(n32 >> 24);
-  c->len += 4 + n;
-  w->group_bytes += 4 + n;
-}
+/** Ends the text value written at pq_text_space: n bytes (empty: NULL). */
+static inline void pq_text_commit(PqWriter *w, size_t col, size_t n) { w->group_bytes += pq_put_text_commit(&w->cols[col], w->rows, n); }
 
 /** Ends a row: every column got one value or NULL. Writes the row group when it is full; 0 with errno on a failure. */
 static inline int pq_end_row(PqWriter *w) {

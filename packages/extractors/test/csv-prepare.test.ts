@@ -245,6 +245,9 @@ describe.runIf(csvPrepareNative)('refused input', () => {
 
   it('quotes outside RFC 4180', async () => {
     expect(await refusal(`${HEAD}1,,h"x,1,n\n`)).toMatch(/^line 2: column host: .* has a quote inside an unquoted field/);
+    expect(await refusal(`${HEAD}1,,h"x",1,n\n`)).toMatch(/^line 2: column host: .* has a quote inside an unquoted field/);
+    expect(await refusal(`${HEAD}1,,h,1,n"x"\n`)).toMatch(/^line 2: column note: .* has a quote inside an unquoted field/);
+    expect(await refusal(`${HEAD}1,, "h",1,n\n`)).toMatch(/^line 2: column host: .* has a quote inside an unquoted field/);
     expect(await refusal(`${HEAD}1,,"h"x,1,n\n`)).toMatch(/^line 2: column host: .* closing quote not followed/);
     expect(await refusal(`${HEAD}1,,h,1,"n" \n`)).toMatch(/^line 2: column note: .* closing quote not followed/);
     expect(await refusal(`${HEAD}1,,h,1,"n\n`)).toMatch(/^line 2: column note: a quoted field is not closed/);
@@ -469,7 +472,10 @@ describe.runIf(csvPrepareNative)('generated input against a reference implementa
     for (let i = 0; i < 400; i++) {
       const { header, kinds, text } = generatedRows(rand, 12);
       const bytes = Buffer.from(text);
-      const at = Math.floor(rand() * bytes.length);
+      // A third of the changes next to a quote, where the quoting rules are decided.
+      const quotes = [...bytes.entries()].filter(([, b]) => b === 0x22).map(([i]) => i);
+      const atQuote = quotes.length > 0 && rand() < 0.33;
+      const at = atQuote ? (quotes[Math.floor(rand() * quotes.length)] as number) + Math.floor(rand() * 2) : Math.floor(rand() * bytes.length);
       const op = rand();
       const byte = inserts[Math.floor(rand() * inserts.length)] as number;
       const changed =
