@@ -2,7 +2,7 @@
 // system C compiler against the Node-API headers of the running node. They are optional: without a compiler or the
 // headers this prints one warning line and exits 0, and Tally works without them, only slower. A compile error
 // with both present fails (exit 1), so a broken addon cannot pass unnoticed.
-// Usage: node tools/build-native.mjs
+// Usage: node tools/build-native.mjs [--clean]   (--clean: remove the built addons only)
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -19,9 +19,18 @@ function nodeIncludeDir() {
 
 const compiler = process.env.CC || 'cc';
 const include = nodeIncludeDir();
-if (spawnSync(compiler, ['--version'], { stdio: 'ignore' }).status !== 0) {
+/** Removes the built addons: on --clean, and when they cannot be built (an old build would not match the source). */
+function removeBuilt() {
+  for (const { output } of ADDONS) rmSync(join(root, output), { force: true });
+}
+
+if (process.argv.includes('--clean')) {
+  removeBuilt();
+} else if (spawnSync(compiler, ['--version'], { stdio: 'ignore' }).status !== 0) {
+  removeBuilt();
   console.warn(`build-native: no C compiler (${compiler}); the native CSV preparer is not built (Tally works without it, slower)`);
 } else if (!include) {
+  removeBuilt();
   console.warn(`build-native: no Node-API headers (node_api.h) for ${process.execPath}; the native CSV preparer is not built`);
 } else {
   for (const { source, output } of ADDONS) {

@@ -1,8 +1,10 @@
 // Native CSV preparer (Node-API, plain C): rewrites a strict CSV into the smaller file DuckDB reads faster —
 // only the used columns, counts as plain integers, timestamps as epoch microseconds — and REFUSES whenever the
 // input is outside the rules of src/csv-prepare.ts, since the caller then reads the raw file the strict old way.
-// Speed comes from skipping ordinary bytes 16 at a time (SSE2, the x86-64 baseline), validating UTF-8 only in
-// fields that hold a byte >= 0x80, and parsing counts and timestamps in place.
+// Nearly every row is "plain" (no control byte, blank line, newline inside quotes, or misplaced comma or quote):
+// plain_row finds its fields from SSE2 (x86-64 baseline) comma masks 64 bytes at a time, so skipped columns cost
+// no per-field work, checks UTF-8 only in a row holding a byte >= 0x80, and parses counts and timestamps in place.
+// Every other row goes through checked_row, field by field with every rule, which also words the refusals.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +27,9 @@ enum { KIND_SKIP, KIND_TEXT, KIND_COUNT, KIND_TIMESTAMP };
 #define PAD 128
 #define MAX_ROW_BYTES 1000000
 #define FLUSH_AT (1u << 20)
+/** The input is read in steps into one buffer of IN_CAP bytes (a fresh buffer the size of the file cost 10 times the
+ * kernel time in page faults): it holds a whole row of MAX_ROW_BYTES, so a row is always read whole. */
+#define IN_CAP (4u << 20)
 #define MAX_COUNT_DIGITS 15
 
 typedef struct {
@@ -35,8 +40,8 @@ typedef struct {
   int64_t rows;
   char *refused; /* why the input is outside the rules (malloc'd), or NULL */
   char *error;   /* an I/O failure (malloc'd), or NULL */
+  int writing;   /* whether output was opened (and truncated) for writing: removed again when refused or failed */
 } Job;
-
 
 /** The last `YYYY-MM-DD HH:MM` a timestamp column held: its epoch seconds, and those in decimal as `head` (seconds
  * / 100, when seconds >= 100; head_len 0 otherwise) and `tail` (seconds % 100), so that a timestamp of that minute is
@@ -57,13 +62,17 @@ typedef struct {
 
 typedef struct {
   Job *job;
-  const unsigned char *buf, *end;
+  unsigned char *buf;       /* IN_CAP bytes of the input and PAD zero bytes */
+  const unsigned char *end; /* the end of the input read so far */
+  int in, eof;              /* the input's descriptor; whether end is its end */
+  const unsigned char *row; /* the row being read, on line `line` */
+  long line;
   unsigned char *out, *o;
   int fd;
-  Piece *pieces, *pieces_end;   /* what a plain row writes, in order */
+  Piece *pieces, *pieces_end;         /* what a plain row writes, in order */
   Piece *count_runs, *count_runs_end; /* the runs of adjacent count columns, checked in a plain row */
-  MinuteCache *minutes;          /* one per column */
-  uint32_t *bounds;              /* a plain row's field starts */
+  MinuteCache *minutes;               /* one per column */
+  uint32_t *bounds;                   /* a plain row's field starts */
 } Ctx;
 
 static char *format(const char *fmt, ...) {
@@ -77,10 +86,11 @@ static char *format(const char *fmt, ...) {
 
 /* ---------- refusal messages (cold path) ---------- */
 
-static long line_of(const unsigned char *buf, const unsigned char *at) {
-  long line = 1;
-  for (const unsigned char *p = buf; (p = memchr(p, '\n', (size_t)(at - p))) != NULL; p++) line++;
-  return line;
+/** The newlines in [p, at). */
+static long newlines(const unsigned char *p, const unsigned char *at) {
+  long n = 0;
+  for (; (p = memchr(p, '\n', (size_t)(at - p))) != NULL; p++) n++;
+  return n;
 }
 
 /** A field's bytes for a message: up to the next `,` / newline (or its closing quote), escaped, at most 60 bytes. */
@@ -109,7 +119,7 @@ static void show_field(const unsigned char *f, const unsigned char *end, char *d
 }
 
 static int refuse_at(Ctx *x, const unsigned char *at, const char *what) {
-  if (!x->job->refused) x->job->refused = format("line %ld: %s", line_of(x->buf, at), what);
+  if (!x->job->refused) x->job->refused = format("line %ld: %s", x->line + newlines(x->row, at), what);
   return 0;
 }
 
@@ -138,12 +148,24 @@ static int refuse_fields(Ctx *x, const unsigned char *row, size_t found) {
 
 /* ---------- validation helpers ---------- */
 
-/** Valid UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF, no truncated sequence. */
+/** The index of the first byte >= 0x80 of the 16 at p, or 16. */
+static inline unsigned ascii_run(const unsigned char *p) {
+#if defined(__SSE2__)
+  const unsigned m = (unsigned)_mm_movemask_epi8(_mm_loadu_si128((const __m128i *)p));
+#else
+  unsigned m = 0;
+  for (unsigned i = 0; i < 16; i++) m |= (unsigned)(p[i] >= 0x80) << i;
+#endif
+  return m ? (unsigned)__builtin_ctz(m) : 16;
+}
+
+/** Valid UTF-8 in [s, e) (bytes up to 15 past e are readable): no overlong forms, no surrogates, nothing above
+ * U+10FFFF, no truncated sequence. */
 static int utf8_valid(const unsigned char *s, const unsigned char *e) {
   while (s < e) {
     unsigned c = *s;
     if (c < 0x80) {
-      s++;
+      s += ascii_run(s);
       continue;
     }
     if (c < 0xC2) return 0;
@@ -312,7 +334,11 @@ static inline void put_8digits(unsigned char *o, uint32_t v) {
 
 /** v in decimal, without leading zeros. */
 static inline unsigned char *put_uint32(unsigned char *o, uint32_t v) {
-  unsigned n = v < 100 ? 1 + (v >= 10) : v < 10000 ? 3 + (v >= 1000) : v < 1000000 ? 5 + (v >= 100000) : v < 100000000 ? 7 + (v >= 10000000) : 9 + (v >= 1000000000);
+  const unsigned n = v < 100        ? 1 + (v >= 10)
+                     : v < 10000    ? 3 + (v >= 1000)
+                     : v < 1000000  ? 5 + (v >= 100000)
+                     : v < 100000000 ? 7 + (v >= 10000000)
+                                     : 9 + (v >= 1000000000);
   unsigned char *e = o + n, *p = e;
   for (; v >= 100; v /= 100) put_pair(p -= 2, v % 100);
   if (v >= 10) put_pair(p - 2, v);
@@ -432,9 +458,13 @@ static const unsigned char *checked_row(Ctx *x, const unsigned char *p) {
   }
 }
 
+/* For 64 bytes at p, plain_masks returns the commas, and in *specials the bytes that end the row or need a look:
+ * `"`, <= 0x0D (`\n`, `\r`, 0, tab, ...) and >= 0x80 (one signed compare takes both ranges). */
 #if defined(__SSE2__)
-/** For 64 bytes at p: the commas, and in *specials the bytes that end the row or need a look: `"`, <= 0x0D (`\n`,
- * `\r`, 0, tab, ...) and >= 0x80 (one signed compare takes both ranges). */
+static inline unsigned special_mask16(const unsigned char *p) {
+  const __m128i v = _mm_loadu_si128((const __m128i *)p);
+  return (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x0E)), _mm_cmpeq_epi8(v, _mm_set1_epi8('"'))));
+}
 static inline uint64_t plain_masks16(const unsigned char *p, uint64_t *specials) {
   const __m128i v = _mm_loadu_si128((const __m128i *)p);
   const __m128i low_or_high = _mm_cmplt_epi8(v, _mm_set1_epi8(0x0E));
@@ -443,11 +473,17 @@ static inline uint64_t plain_masks16(const unsigned char *p, uint64_t *specials)
 }
 static inline uint64_t plain_masks(const unsigned char *p, uint64_t *specials) {
   uint64_t s0, s1, s2, s3;
-  const uint64_t c0 = plain_masks16(p, &s0), c1 = plain_masks16(p + 16, &s1), c2 = plain_masks16(p + 32, &s2), c3 = plain_masks16(p + 48, &s3);
+  const uint64_t c0 = plain_masks16(p, &s0), c1 = plain_masks16(p + 16, &s1);
+  const uint64_t c2 = plain_masks16(p + 32, &s2), c3 = plain_masks16(p + 48, &s3);
   *specials = s0 | s1 << 16 | s2 << 32 | s3 << 48;
   return c0 | c1 << 16 | c2 << 32 | c3 << 48;
 }
 #else
+static inline unsigned special_mask16(const unsigned char *p) {
+  unsigned m = 0;
+  for (unsigned i = 0; i < 16; i++) m |= (unsigned)(p[i] <= 0x0D || p[i] == '"' || p[i] >= 0x80) << i;
+  return m;
+}
 static inline uint64_t plain_masks(const unsigned char *p, uint64_t *specials) {
   uint64_t commas = 0, s = 0;
   for (unsigned i = 0; i < 64; i++) {
@@ -469,7 +505,12 @@ static inline unsigned digit_mask(const unsigned char *p) {
 static inline unsigned comma_mask(const unsigned char *p) {
   return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)p), _mm_set1_epi8(',')));
 }
+static inline int same16(const unsigned char *a, const unsigned char *b) {
+  const __m128i x = _mm_loadu_si128((const __m128i *)a), y = _mm_loadu_si128((const __m128i *)b);
+  return _mm_movemask_epi8(_mm_cmpeq_epi8(x, y)) == 0xFFFF;
+}
 #else
+static inline int same16(const unsigned char *a, const unsigned char *b) { return memcmp(a, b, 16) == 0; }
 static inline unsigned comma_mask(const unsigned char *p) {
   unsigned m = 0;
   for (unsigned i = 0; i < 16; i++) m |= (unsigned)(p[i] == ',') << i;
@@ -522,8 +563,10 @@ static int64_t minute_seconds(const unsigned char *f) {
   static const char form[] = "0000-00-00 00:00"; /* 0: a digit */
   for (int i = 0; i < 16; i++)
     if (form[i] == '0' ? !is_digit(f[i]) : f[i] != form[i]) return -1;
-  const unsigned year = D2(f) * 100 + D2(f + 2), month = D2(f + 5), day = D2(f + 8), hour = D2(f + 11), minute = D2(f + 14);
-  if (year < 1000 || month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59) return -1;
+  const unsigned year = D2(f) * 100 + D2(f + 2), month = D2(f + 5), day = D2(f + 8);
+  const unsigned hour = D2(f + 11), minute = D2(f + 14);
+  if (year < 1000 || month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59)
+    return -1;
   return days_from_civil((int)year, month, day) * 86400 + hour * 3600 + minute * 60;
 }
 
@@ -538,7 +581,6 @@ static int cache_minute(MinuteCache *cache, const unsigned char *f) {
   return 1;
 }
 
-
 /**
  * A timestamp of a plain row (n bytes at f): the output's new end, or NULL when not accepted. Timestamps of a day share
  * their minutes, so the last minute's text and seconds are kept per column; the microseconds are then that minute's
@@ -547,7 +589,7 @@ static int cache_minute(MinuteCache *cache, const unsigned char *f) {
 static inline unsigned char *plain_timestamp(MinuteCache *cache, const unsigned char *f, size_t n, unsigned char *o) {
   if (n == 0) return o;
   if (n < 22 || n > 29 || n == 23) return NULL;
-  if (memcmp(f, cache->text, 16) != 0 && !cache_minute(cache, f)) return NULL;
+  if (!same16(f, cache->text) && !cache_minute(cache, f)) return NULL;
   const unsigned s1 = f[17] - (unsigned)'0', s2 = f[18] - (unsigned)'0';
   if (f[16] != ':' || s1 > 5 || s2 > 9 || f[n - 3] != '+' || f[n - 2] != '0' || f[n - 1] != '0') return NULL;
   const size_t digits = n > 22 ? n - 23 : 0; /* 1 to 6 fraction digits at f + 20 */
@@ -569,39 +611,82 @@ static inline unsigned char *plain_timestamp(MinuteCache *cache, const unsigned 
 }
 
 /**
- * A row without quotes, control bytes (tab, `\r`, 0), blank lines or misplaced commas — nearly every row: its fields
- * are found from the comma masks alone, so skipped columns cost no per-field work, and UTF-8 is checked once over the
- * row when it holds a byte >= 0x80 (valid per field ⇔ valid over the row, as commas are ASCII). Returns the next
- * row's start, or NULL to leave the row to checked_row (which also writes the refusal).
+ * The quoted field at row + at of a plain row: the offset after its closing quote, or 0 to leave the row to
+ * checked_row (a newline or control byte inside, or no closing quote). Notes its first byte >= 0x80 as plain_row does.
+ */
+static inline uint32_t plain_quoted(const unsigned char *row, uint32_t at, int *high, uint32_t *first_high) {
+  for (uint32_t p = at + 1;; p += 16) {
+  again:;
+    unsigned m = special_mask16(row + p);
+    while (m) {
+      const uint32_t q = p + (uint32_t)__builtin_ctz(m);
+      if (row[q] >= 0x80) {
+        if (!*high) *high = 1, *first_high = q;
+        m &= m - 1;
+        continue;
+      }
+      if (row[q] != '"') return 0;
+      if (row[q + 1] == '"') {
+        p = q + 2;
+        goto again;
+      }
+      return q + 1;
+    }
+  }
+}
+
+/** Appends base + the index of each set bit of commas after *b; returns the last written. */
+static inline uint32_t *add_bounds(uint32_t *b, uint64_t commas, uint32_t base) {
+  for (; commas; commas &= commas - 1) *++b = base + (uint32_t)__builtin_ctzll(commas);
+  return b;
+}
+
+/**
+ * A row without control bytes (tab, `\r`, 0), newlines in quoted fields, blank lines or misplaced commas or quotes —
+ * nearly every row: its fields are found from the comma masks (a quoted field is skipped over), so skipped columns cost
+ * no per-field work, and UTF-8 is checked once over the row when it holds a byte >= 0x80 (valid per field ⇔ valid over
+ * the row, as commas and quotes are ASCII). Text fields are copied verbatim, quotes and all; a quoted count or
+ * timestamp fails its check. Returns the next row's start, or NULL to leave the row to checked_row (which also writes
+ * the refusal).
  */
 static const unsigned char *plain_row(Ctx *x, const unsigned char *row) {
-  uint32_t *bounds = x->bounds; /* field c is [bounds[c], bounds[c + 1] - 1) */
+  uint32_t *const bounds = x->bounds, *b = bounds; /* field c is [bounds[c], bounds[c + 1] - 1) */
   const size_t ncol = x->job->ncol;
-  size_t n = 0, len;
+  size_t len;
   int high = 0;
+  uint32_t first_high = 0;
   bounds[0] = 0;
-  for (uint32_t at = 0;; at += 64) {
+  for (uint32_t at = 0;;) {
     uint64_t specials, commas = plain_masks(row + at, &specials);
     while (specials) {
       const unsigned k = (unsigned)__builtin_ctzll(specials);
-      if (row[at + k] >= 0x80) {
-        high = 1;
+      const unsigned char c = row[at + k];
+      if (c >= 0x80) {
+        if (!high) high = 1, first_high = at + k;
         specials &= specials - 1;
         continue;
       }
-      if (row[at + k] != '\n') return NULL;
-      for (commas &= (1ull << k) - 1; commas; commas &= commas - 1) bounds[++n] = at + (uint32_t)__builtin_ctzll(commas) + 1;
-      len = at + k;
-      goto row_end;
+      b = add_bounds(b, commas & ((1ull << k) - 1), at + 1);
+      if (c == '\n') {
+        len = at + k;
+        goto row_end;
+      }
+      /* a quoted field: go on after it (its commas are not separators) */
+      if (c != '"' || (at + k > 0 && row[at + k - 1] != ',')) return NULL;
+      const uint32_t after = plain_quoted(row, at + k, &high, &first_high);
+      if (!after || (row[after] != ',' && row[after] != '\n')) return NULL;
+      at = after;
+      goto next;
     }
-    /* bounds holds a comma per byte of the longest row */
-    for (; commas; commas &= commas - 1) bounds[++n] = at + (uint32_t)__builtin_ctzll(commas) + 1;
+    b = add_bounds(b, commas, at + 1); /* bounds holds a comma per byte of the longest row */
+    at += 64;
+  next:
     if (at > MAX_ROW_BYTES) return NULL;
   }
 row_end:
-  if (n != ncol - 1 || len == 0 || len > MAX_ROW_BYTES) return NULL;
+  if ((size_t)(b - bounds) != ncol - 1 || len == 0 || len > MAX_ROW_BYTES) return NULL;
   bounds[ncol] = (uint32_t)len + 1;
-  if (high && !utf8_valid(row, row + len)) return NULL;
+  if (high && !utf8_valid(row + first_high, row + len)) return NULL; /* what precedes is ASCII */
   unsigned char *o = x->o;
   for (const Piece *piece = x->pieces; piece < x->pieces_end; piece++) {
     const uint32_t from = bounds[piece->first], to = bounds[piece->last + 1] - 1;
@@ -639,58 +724,60 @@ static void plan_pieces(Ctx *x) {
   }
 }
 
-/** Checks and writes the rows after the header; returns 0 when refused or failed. */
+/** Reads more input after the unread bytes from p, moved to the buffer's start; returns their new start. */
+static const unsigned char *refill(Ctx *x, const unsigned char *p) {
+  const size_t kept = (size_t)(x->end - p);
+  memmove(x->buf, p, kept);
+  unsigned char *end = x->buf + kept;
+  while (!x->eof && end < x->buf + IN_CAP) {
+    const ssize_t got = read(x->in, end, (size_t)(x->buf + IN_CAP - end));
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) {
+      if (!x->job->error) x->job->error = format("read %s: %s", x->job->input, strerror(errno));
+      x->eof = 1;
+      break;
+    }
+    x->eof = got == 0;
+    end += got;
+  }
+  memset(end, 0, PAD);
+  x->end = end;
+  return x->buf;
+}
+
+/**
+ * Checks and writes the rows after the header; returns 0 when refused or failed. A row the fast path does not take
+ * may be cut by the end of the buffer: it is read further first, so checked_row sees it whole (or the end of the file,
+ * or more than MAX_ROW_BYTES of it, which refuses).
+ */
 static int prepare_rows(Ctx *x, const unsigned char *p) {
-  while (p < x->end) {
+  for (;;) {
+    if (p == x->end) {
+      if (x->eof) return !x->job->error;
+      p = refill(x, p);
+      continue;
+    }
+    x->row = p;
     unsigned char *const o = x->o;
     const unsigned char *next = plain_row(x, p);
-    if (!next) {
+    if (next) {
+      x->line++;
+    } else {
+      if (!x->eof && x->end - p < MAX_ROW_BYTES + 2) {
+        p = refill(x, p);
+        continue;
+      }
       x->o = o;
       if (!(next = checked_row(x, p))) return 0;
+      x->line += newlines(p, next);
     }
     p = next;
     x->job->rows++;
     if ((size_t)(x->o - x->out) >= FLUSH_AT && !flush(x)) return 0;
   }
-  return 1;
 }
 
 /* ---------- one job: read, check the header, write ---------- */
-
-/** The whole file in one malloc'd buffer followed by PAD zero bytes; NULL (and job->error) on failure. */
-static unsigned char *read_whole(Job *job, size_t *size) {
-  const int fd = open(job->input, O_RDONLY | O_CLOEXEC);
-  struct stat st;
-  if (fd < 0 || fstat(fd, &st) != 0) {
-    job->error = format("open %s: %s", job->input, strerror(errno));
-    if (fd >= 0) close(fd);
-    return NULL;
-  }
-  size_t cap = (size_t)st.st_size + 1, n = 0; /* +1: reaching EOF needs one read past the expected size */
-  unsigned char *buf = malloc(cap + PAD);
-  while (buf) {
-    if (n == cap) {
-      unsigned char *bigger = realloc(buf, (cap *= 2) + PAD);
-      if (!bigger) free(buf);
-      buf = bigger;
-      if (!buf) break;
-    }
-    const ssize_t got = read(fd, buf + n, cap - n);
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) {
-      job->error = format("read %s: %s", job->input, strerror(errno));
-      free(buf);
-      buf = NULL;
-      break;
-    }
-    if (got == 0) break;
-    n += (size_t)got;
-  }
-  if (!buf && !job->error) job->error = format("read %s: out of memory", job->input);
-  close(fd);
-  if (buf) memset(buf + n, 0, PAD), *size = n;
-  return buf;
-}
 
 /** The header line to expect, and the output's: names joined by `,` (all, or the non-skip ones). */
 static char *join_names(const Job *job, int written_only) {
@@ -724,46 +811,75 @@ static int check_names(Job *job) {
   return job->refused == NULL;
 }
 
+/** Checks the header line at the buffer's start; returns the first row's start, or NULL when refused. */
+static const unsigned char *check_header(Ctx *x, const char *expected) {
+  const size_t hlen = strlen(expected), size = (size_t)(x->end - x->buf);
+  x->row = x->buf;
+  x->line = 1;
+  if (size == 0) return refuse_at(x, x->buf, "the file is empty"), NULL;
+  if (size > hlen && memcmp(x->buf, expected, hlen) == 0 && x->buf[hlen] == '\n') {
+    x->line = 2;
+    return x->buf + hlen + 1;
+  }
+  const unsigned char *nl = memchr(x->buf, '\n', size);
+  const size_t found = nl ? (size_t)(nl - x->buf) : size;
+  char *msg = format("the header is not exactly \"%s\" and a line end (found \"%.*s\"%s)", expected, (int)(found < 200 ? found : 200),
+                     (const char *)x->buf, nl ? "" : " without a line end");
+  refuse_at(x, x->buf, msg ? msg : "the header is not the expected one");
+  free(msg);
+  return NULL;
+}
+
 static void write_prepared(Job *job) {
   if (!check_names(job)) return;
-  size_t size = 0;
-  unsigned char *buf = read_whole(job, &size);
-  if (!buf) return;
   char *expected = join_names(job, 0), *written = join_names(job, 1);
-  Ctx x = {job, buf, buf + size, NULL, NULL, -1, NULL, NULL, NULL, NULL, NULL, NULL};
-  x.out = malloc(size + strlen(written ? written : "") + 2 * PAD);
+  Ctx x = {.job = job, .in = -1, .fd = -1};
+  x.buf = malloc(IN_CAP + PAD);
+  x.out = malloc(FLUSH_AT + IN_CAP + 2 * PAD); /* what is not flushed yet, and a row: at most its input and a newline */
   x.pieces = malloc(job->ncol * sizeof *x.pieces);
   x.count_runs = malloc(job->ncol * sizeof *x.count_runs);
   x.minutes = calloc(job->ncol, sizeof *x.minutes); /* zero text: never equal to a field's */
   x.bounds = malloc((MAX_ROW_BYTES + 64) * sizeof *x.bounds);
-  if (!expected || !written || !x.out || !x.pieces || !x.count_runs || !x.minutes || !x.bounds) {
+  if (!expected || !written || !x.buf || !x.out || !x.pieces || !x.count_runs || !x.minutes || !x.bounds) {
     job->error = format("prepare %s: out of memory", job->input);
     goto out;
   }
-  x.fd = open(job->output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-  if (x.fd < 0) {
+  if (strlen(expected) + 1 > IN_CAP) {
+    job->refused = format("line 1: a header line longer than %u bytes", IN_CAP);
+    goto out;
+  }
+  if ((x.in = open(job->input, O_RDONLY | O_CLOEXEC)) < 0) {
+    job->error = format("open %s: %s", job->input, strerror(errno));
+    goto out;
+  }
+  if ((x.fd = open(job->output, O_WRONLY | O_CREAT | O_CLOEXEC, 0666)) < 0) {
     job->error = format("open %s: %s", job->output, strerror(errno));
     goto out;
   }
+  struct stat in_stat, out_stat;
+  if (fstat(x.in, &in_stat) == 0 && fstat(x.fd, &out_stat) == 0 && in_stat.st_dev == out_stat.st_dev && in_stat.st_ino == out_stat.st_ino) {
+    job->error = format("prepare %s: the output is the input", job->input);
+    goto out;
+  }
+  job->writing = 1;
+  if (ftruncate(x.fd, 0) != 0) {
+    job->error = format("truncate %s: %s", job->output, strerror(errno));
+    goto out;
+  }
   plan_pieces(&x);
-  const size_t hlen = strlen(expected);
-  if (size == 0) {
-    job->refused = format("line 1: the file is empty");
-  } else if (size <= hlen || memcmp(buf, expected, hlen) != 0 || buf[hlen] != '\n') {
-    const unsigned char *nl = memchr(buf, '\n', size);
-    const int shown = (int)((nl ? (size_t)(nl - buf) : size) < 200 ? (nl ? (size_t)(nl - buf) : size) : 200);
-    job->refused = format("line 1: the header is not exactly \"%s\" and a line end (found \"%.*s\"%s)", expected,
-                          shown, (const char *)buf, nl ? "" : " without a line end");
-  } else {
+  x.end = x.buf;
+  const unsigned char *first_row = refill(&x, x.buf);
+  if (!job->error && (first_row = check_header(&x, expected)) != NULL) {
     x.o = x.out;
     const size_t wlen = strlen(written);
     memcpy(x.o, written, wlen);
     x.o += wlen;
     *x.o++ = '\n';
-    if (prepare_rows(&x, buf + hlen + 1)) flush(&x);
+    if (prepare_rows(&x, first_row)) flush(&x);
   }
-  if (close(x.fd) != 0 && !job->error && !job->refused) job->error = format("close %s: %s", job->output, strerror(errno));
 out:
+  if (x.fd >= 0 && close(x.fd) != 0 && !job->error && !job->refused) job->error = format("close %s: %s", job->output, strerror(errno));
+  if (x.in >= 0) close(x.in);
   free(x.pieces);
   free(x.count_runs);
   free(x.minutes);
@@ -771,13 +887,14 @@ out:
   free(expected);
   free(written);
   free(x.out);
-  free(buf);
+  free(x.buf);
 }
 
-/** Writes job->output, or leaves none (a refused or failed job removes what it had written). */
+/** Writes job->output, or leaves none (a refused or failed job removes what it had written; one refused before it
+ * opened the output leaves that path alone). */
 static void run_job(Job *job) {
   write_prepared(job);
-  if (job->refused || job->error) unlink(job->output);
+  if ((job->refused || job->error) && job->writing) unlink(job->output);
 }
 
 #ifndef CSV_PREPARE_NO_NODE_API

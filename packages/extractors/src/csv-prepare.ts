@@ -17,7 +17,6 @@
  *
  * The output's first line names the non-skip columns in header order; then one line per row of their fields.
  */
-import { rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
@@ -48,8 +47,9 @@ export const csvPrepareNative: boolean = addon !== undefined;
 /**
  * Write `output` from the CSV `input` (see the rules above): `{ rows }` (data rows written) when written, `{ refused }`
  * when the input is outside the rules (output then removed; the reason names the 1-based line and the column).
- * Runs on libuv's thread pool, never on the JS thread; the addon reads and writes the files itself. Rejects on an
- * I/O error (input missing, output not writable). Without the addon: `{ refused: 'native CSV preparation is not built' }`.
+ * Runs on libuv's thread pool, never on the JS thread; the addon reads (in 4 MiB steps) and writes the files itself.
+ * Rejects on an I/O error (input missing, output not writable, output the same file as input).
+ * Without the addon: `{ refused: 'native CSV preparation is not built' }`.
  */
 export async function prepareCsvFile(
   input: string,
@@ -57,15 +57,11 @@ export async function prepareCsvFile(
   header: readonly string[],
   kinds: readonly CsvFieldKind[],
 ): Promise<{ rows: number } | { refused: string }> {
-  if (!addon) return refuse(output, 'native CSV preparation is not built');
-  if (kinds.length !== header.length) return refuse(output, `${kinds.length} kinds for ${header.length} header columns`);
+  // Refused before anything is written (output is not touched: it might even be the input).
+  if (!addon) return { refused: 'native CSV preparation is not built' };
+  if (kinds.length !== header.length) return { refused: `${kinds.length} kinds for ${header.length} header columns` };
   const unknown = kinds.find((k) => !KINDS.has(k));
-  if (unknown !== undefined) return refuse(output, `unknown field kind ${JSON.stringify(unknown)}`);
+  if (unknown !== undefined) return { refused: `unknown field kind ${JSON.stringify(unknown)}` };
   return addon.prepare(input, output, [...header], [...kinds]);
 }
 
-/** A refusal leaves no output, as the addon's do. */
-async function refuse(output: string, refused: string): Promise<{ refused: string }> {
-  await rm(output, { force: true });
-  return { refused };
-}
