@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { open } from 'node:fs/promises';
 import { ExtractError, errorMessage } from '@tally/core';
 import { CSV_SCHEMAS, csvHeaderVersion } from '@tally/extractors';
@@ -205,4 +206,64 @@ export async function csvHasRows(path: string, source = path): Promise<boolean> 
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * Refuse a CSV member holding bytes that are not UTF-8 (a `CsvError` naming the line), anywhere in the
+ * file: DuckDB 1.5's strict `read_csv` fails on such a byte with an internal error that invalidates the
+ * whole database when the column is read past the ones it projects, so one bad tarball would stop
+ * every other. (metrics-utility's pandas read refuses such a file too.) 1 MiB steps; a character cut
+ * by a step is carried into the next.
+ */
+export async function assertUtf8(path: string, source: string, member: string): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(1024 * 1024);
+    let carried = 0;
+    let lines = 1;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, carried, buf.length - carried, null);
+      const end = carried + bytesRead;
+      const whole = bytesRead === 0 ? end : completeUtf8(buf, end);
+      const chunk = buf.subarray(0, whole);
+      if (!isUtf8(chunk)) {
+        const at = firstInvalidUtf8(chunk);
+        throw new CsvError(source, member, 'a byte sequence that is not UTF-8', lines + countNewlines(chunk.subarray(0, at)));
+      }
+      if (bytesRead === 0) return;
+      lines += countNewlines(chunk);
+      buf.copy(buf, 0, whole, end);
+      carried = end - whole;
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Where a UTF-8 sequence cut by the end of `buf[0, end)` starts (`end` when none is cut). */
+function completeUtf8(buf: Buffer, end: number): number {
+  for (let i = end - 1; i >= Math.max(0, end - 3); i--) {
+    const b = buf[i]!;
+    if ((b & 0xc0) === 0x80) continue;
+    const length = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
+    return i + length > end ? i : end;
+  }
+  return end;
+}
+
+/** The offset of the first byte of `buf` that starts no valid UTF-8 character (only called on invalid input). */
+function firstInvalidUtf8(buf: Buffer): number {
+  for (let i = 0; i < buf.length; ) {
+    const b = buf[i]!;
+    const length = b < 0x80 ? 1 : b >= 0xc2 && b < 0xe0 ? 2 : b >= 0xe0 && b < 0xf0 ? 3 : b >= 0xf0 && b < 0xf5 ? 4 : 0;
+    if (length === 0 || !isUtf8(buf.subarray(i, i + length))) return i;
+    i += length;
+  }
+  return buf.length;
+}
+
+function countNewlines(buf: Buffer): number {
+  let n = 0;
+  for (let i = buf.indexOf(0x0a); i >= 0; i = buf.indexOf(0x0a, i + 1)) n += 1;
+  return n;
 }

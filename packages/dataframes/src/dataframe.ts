@@ -4,7 +4,7 @@ import { basename, join } from 'node:path';
 import { TallyError, errorMessage } from '@tally/core';
 import { CSV_SCHEMAS, type CsvFieldKind, csvPrepareNative, type ExtractedTarball, prepareCsvFile } from '@tally/extractors';
 import type { Table } from 'apache-arrow';
-import { CsvError, csvHasRows, explainCsvError, integerColumns, integerTypes, readCsvSql, readMemberHeader, timestampColumns } from './csv.js';
+import { assertUtf8, CsvError, csvHasRows, explainCsvError, integerColumns, integerTypes, readCsvSql, readMemberHeader, timestampColumns } from './csv.js';
 import { ident, isOutOfMemory, literal, type TallyDuckDb } from './duckdb.js';
 import { PAIRS_TYPE, PARQUET_V2, pairsToJson, ts, wholeNumber } from './sql.js';
 import type { BatchContext, Column } from './types.js';
@@ -174,6 +174,7 @@ export abstract class Dataframe {
     if (header.length === 0) return 0;
     const prepared = this.prepareSql(member, this.rawSelect(member, header, '$1'));
     if (!prepared) return 0;
+    await assertUtf8(path, source, member);
     try {
       const params = prepared.includes('$2') ? [path, ctx.installUuid ?? null] : [path];
       const cols = this.preparedColumns.map((c) => ident(c.name)).join(', ');
@@ -248,7 +249,7 @@ export abstract class Dataframe {
    * and an install_uuid are read by ONE parallel `read_csv([...])`. Counts every file as a source.
    */
   private async batchScans(tarballs: readonly ExtractedTarball[]): Promise<{ member: string; sql: string }[]> {
-    const batches = new Map<string, { member: string; header: string[]; installUuid: string | null; paths: string[] }>();
+    const batches = new Map<string, { member: string; header: string[]; installUuid: string | null; paths: string[]; sources: Map<string, string> }>();
     for (const tarball of tarballs) {
       const installUuid = await installUuidOf(tarball);
       for (const { member, path } of await this.tarballMembers(tarball)) {
@@ -258,10 +259,11 @@ export abstract class Dataframe {
         const key = JSON.stringify([member, header, installUuid]);
         let batch = batches.get(key);
         if (!batch) {
-          batch = { member, header, installUuid, paths: [] };
+          batch = { member, header, installUuid, paths: [], sources: new Map() };
           batches.set(key, batch);
         }
         batch.paths.push(path);
+        batch.sources.set(path, tarball.name);
       }
     }
     const out: { member: string; sql: string }[] = [];
@@ -271,6 +273,7 @@ export abstract class Dataframe {
       if (this.prepareSql(b.member, '(SELECT 1)') === undefined) continue;
       const kinds = this.preparedKinds(b.member, b.header);
       const files = await this.prepareFiles(b.header, kinds, b.paths);
+      for (const path of files.raw) await assertUtf8(path, b.sources.get(path) ?? path, b.member);
       const reads = [
         ...(files.prepared.length ? [this.rawSelect(b.member, b.header, fileList(files.prepared), true)] : []),
         ...(files.raw.length ? [this.rawSelect(b.member, b.header, fileList(files.raw))] : []),
