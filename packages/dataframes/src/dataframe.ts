@@ -424,7 +424,7 @@ export abstract class Dataframe {
 
   /**
    * Prepare the batch's files for a cheaper read (see `prepareCsvFile`), at most two at a time
-   * (each holds its whole file in memory while it runs): the paths of the files prepared, by the
+   * (each holds a 4 MiB read buffer and a row group of output while it runs): the files prepared, by the
    * path written, and the paths left to read as they are (refused by the preparer, or no
    * preparer built, or it failed). Both reads give the same rows; a refused file's problem is
    * found by the strict read.
