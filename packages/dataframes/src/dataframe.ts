@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { TallyError, errorMessage } from '@tally/core';
+import { TallyError, errorMessage, mapConcurrent } from '@tally/core';
 import { CSV_SCHEMAS, type CsvFieldKind, csvPrepareNative, type ExtractedTarball, prepareCsvFile } from '@tally/extractors';
 import type { Table } from 'apache-arrow';
 import { assertUtf8, CsvError, csvHasRows, explainCsvError, integerColumns, integerTypes, readCsvSql, readMemberHeader, timestampColumns } from './csv.js';
@@ -395,12 +395,11 @@ export abstract class Dataframe {
    * written as integers (timestamps in epoch microseconds): the same relation, far cheaper to read.
    */
   private rawSelect(member: string, header: readonly string[], files: string, prepared = false): string {
-    const present = new Set(header);
-    const aliases = this.aliases();
     const counts = new Set(integerColumns(member, header));
     const times = new Set(timestampColumns(member, header));
+    const names = this.headerNames(member, header);
     const select = this.rawColumns(member).map((c) => {
-      const name = present.has(c) ? c : aliases[c]?.find((a) => present.has(a));
+      const name = names.get(c);
       if (!name) return `NULL::${CSV_SCHEMAS[member]?.timestamps.includes(c) ? 'TIMESTAMP' : 'VARCHAR'} AS ${ident(c)}`;
       if (times.has(name)) return `${prepared ? `make_timestamp(${ident(name)})` : ts(name)} AS ${ident(c)}`;
       return `${counts.has(name) && !prepared ? wholeNumber(name) : ident(name)} AS ${ident(c)}`;
@@ -409,14 +408,25 @@ export abstract class Dataframe {
     return `(SELECT ${select.join(', ')} FROM ${reader})`;
   }
 
+  /** Each raw column of `member` that `header` has, by its own name or an alias → the header's name. */
+  private headerNames(member: string, header: readonly string[]): Map<string, string> {
+    const present = new Set(header);
+    const aliases = this.aliases();
+    const out = new Map<string, string>();
+    for (const c of this.rawColumns(member)) {
+      const name = present.has(c) ? c : aliases[c]?.find((a) => present.has(a));
+      if (name) out.set(c, name);
+    }
+    return out;
+  }
+
   /**
    * What `prepareCsvFile` keeps of a `member` CSV with `header`: the columns `rawColumns` reads
    * (counts as counts, timestamps as timestamps, the rest as text), and every count column even
    * when unread, since the strict read checks those too; the rest is checked and left out.
    */
   private preparedKinds(member: string, header: readonly string[]): CsvFieldKind[] {
-    const aliases = this.aliases();
-    const used = new Set(this.rawColumns(member).map((c) => (header.includes(c) ? c : aliases[c]?.find((a) => header.includes(a)))));
+    const used = new Set(this.headerNames(member, header).values());
     const counts = new Set(integerColumns(member, header));
     const times = new Set(timestampColumns(member, header));
     return header.map((h) => (counts.has(h) ? 'count' : !used.has(h) ? 'skip' : times.has(h) ? 'timestamp' : 'text'));
@@ -431,20 +441,15 @@ export abstract class Dataframe {
    */
   private async prepareFiles(header: readonly string[], kinds: readonly CsvFieldKind[], paths: readonly string[]): Promise<{ prepared: string[]; raw: string[] }> {
     if (!csvPrepareNative) return { prepared: [], raw: [...paths] };
-    const out: { prepared: string[]; raw: string[] } = { prepared: [], raw: [] };
-    const queue = [...paths];
-    const worker = async () => {
-      for (let path = queue.shift(); path !== undefined; path = queue.shift()) {
-        const target = `${path}.prepared`;
-        // An I/O failure (say, a full disk) leaves the file to the strict read, like a refusal.
-        const result = await prepareCsvFile(path, target, header, kinds).catch(() => undefined);
-        if (result && 'rows' in result) out.prepared.push(target);
-        else out.raw.push(path);
-      }
+    // An I/O failure (say, a full disk) leaves the file to the strict read, like a refusal.
+    const results = await mapConcurrent(paths, 2, (path) => prepareCsvFile(path, `${path}.prepared`, header, kinds).catch(() => undefined));
+    const done = (i: number) => {
+      const result = results[i];
+      return result !== undefined && 'rows' in result;
     };
-    await Promise.all([worker(), worker()]);
-    return out;
+    return { prepared: paths.filter((_p, i) => done(i)).map((p) => `${p}.prepared`), raw: paths.filter((_p, i) => !done(i)) };
   }
+
 
   /** Add already-grouped rows from Parquet file(s) written by `toParquet` (a rollup). */
   async addParquet(paths: string | readonly string[]): Promise<number> {
