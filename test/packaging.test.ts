@@ -1,5 +1,5 @@
-import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,12 +18,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // The CLI also runs `tally --help` from its installed bin, refuses `tally demo` in one line while @tally/demo (its
 // optional dependency: PGlite; not on a registry here, so npm skips it as `--omit=optional` would) is not installed, and, once it is, runs `tally demo` in an empty folder: no checkout, no
 // tsx. Installs run concurrently (vitest maxConcurrency), npm being mostly I/O-bound.
+// @tally/extractors compiles its native CSV preparer in its npm `install` script: wherever it is installed (alone or
+// under a package that needs it) the addon loads when a C compiler works here, and the installed CLI loads it from there;
+// a broken compiler leaves it out without failing the install.
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('..', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'tally-packaging-'));
 // One npm cache for every install (kept between runs, so a re-run needs no network for what it already has).
 const npmCache = join(tmpdir(), 'tally-npm-cache');
+// As packages/extractors/test/csv-prepare.test.ts decides it: `cc` works, so the addon must build.
+const hasCompiler = spawnSync('cc', ['--version'], { stdio: 'ignore' }).status === 0;
 
 interface Pkg {
   dir: string;
@@ -68,7 +73,7 @@ beforeAll(async () => {
     for (let p = queue.shift(); p; p = queue.shift()) {
       const { stdout } = await run('pnpm', ['pack', '--pack-destination', packs], { cwd: p.dir });
       p.tarball = stdout.trim().split('\n').at(-1) ?? '';
-      expect(p.tarball).toMatch(/\.tgz$/);
+      expect(p.tarball).toMatch(/^\/.*\.tgz$/); // absolute: also the key of an allowScripts entry
     }
   };
   await Promise.all([packNext(), packNext(), packNext(), packNext()]);
@@ -92,24 +97,62 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-async function npmInstall(project: string, names: Iterable<string>): Promise<void> {
+async function npmInstall(project: string, names: Iterable<string>, env = process.env): Promise<void> {
   const tarballs = [...names].map((n) => pkgs.get(n)?.tarball ?? '');
   await run('npm', ['install', '--cache', npmCache, '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', ...tarballs], {
     cwd: project,
+    env,
     maxBuffer: 16 * 1024 * 1024,
   });
 }
 
-async function installAlone(name: string): Promise<string> {
-  const project = join(work, name.replace('@tally/', ''));
+async function installAlone(name: string, project = join(work, name.replace('@tally/', '')), env = process.env): Promise<string> {
   mkdirSync(project);
-  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'example', private: true, type: 'module' }));
-  await npmInstall(project, closure(name));
+  // @tally/extractors' install script approved, as `npm install-scripts approve` writes it (npm 12 runs no unapproved one).
+  const allowScripts = { [`file:${pkgs.get('@tally/extractors')?.tarball}`]: true };
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'example', private: true, type: 'module', allowScripts }));
+  await npmInstall(project, closure(name), env);
   return project;
+}
+
+/** The addon @tally/extractors' install script builds, in a project's node_modules. */
+function installedAddon(project: string): string {
+  return join(realpathSync(project), 'node_modules', '@tally', 'extractors', 'native', 'build', 'csv-prepare.node');
+}
+
+/** The installed @tally/extractors, imported from the project: `csvPrepareNative`, and a small CSV prepared. */
+async function installedPreparer(project: string): Promise<{ native: boolean; result: unknown; parquet: boolean }> {
+  const script = join(project, 'prepare-csv.mjs');
+  writeFileSync(
+    script,
+    `import { readFileSync, writeFileSync } from 'node:fs';
+import { csvPrepareNative, prepareCsvFile } from '@tally/extractors';
+writeFileSync('small.csv', 'id,host,changed\\n1,a,2\\n2,"b,c",\\n3,,7\\n');
+const result = await prepareCsvFile('small.csv', 'small.parquet', ['id', 'host', 'changed'], ['count', 'text', 'count']);
+const parquet = 'rows' in result && readFileSync('small.parquet').subarray(0, 4).toString() === 'PAR1';
+console.log(JSON.stringify({ native: csvPrepareNative, result, parquet }));
+`,
+  );
+  const { stdout } = await run(process.execPath, [script], { cwd: project });
+  return JSON.parse(stdout);
 }
 
 /** The installed CLI: `--help`, `demo` refused without @tally/demo, then the whole demo in an empty folder. */
 async function checkInstalledCli(project: string): Promise<void> {
+  // Each addon loaded, appended to a log (after it loaded): the bundled CLI finds the preparer in @tally/extractors.
+  const dlopenLog = join(project, 'dlopen.log');
+  const hook = join(project, 'dlopen-log.cjs');
+  writeFileSync(
+    hook,
+    `const { appendFileSync } = require('node:fs');
+const dlopen = process.dlopen;
+process.dlopen = function (module, filename, ...rest) {
+  const loaded = dlopen.call(this, module, filename, ...rest);
+  appendFileSync(${JSON.stringify(dlopenLog)}, filename + '\\n');
+  return loaded;
+};
+`,
+  );
   const tally = join(project, 'node_modules', '.bin', 'tally');
   const help = await run(tally, ['--help'], { cwd: project, env: exampleEnv() });
   expect(help.stdout).toMatch(/gather/);
@@ -126,10 +169,15 @@ async function checkInstalledCli(project: string): Promise<void> {
   expect(refused.code).toBe(2);
   expect(refused.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^tally: tally demo needs the @tally\/demo package .*npm install @tally\/demo/)]);
   await npmInstall(project, closure('@tally/demo'));
-  const demo = await run(tally, ['demo', '--days', '2'], { cwd: empty, env, timeout: 180_000 }).catch((err) => {
+  const demoEnv = { ...env, NODE_OPTIONS: `--require ${hook}` };
+  const demo = await run(tally, ['demo', '--days', '2'], { cwd: empty, env: demoEnv, timeout: 180_000 }).catch((err) => {
     throw new Error(`tally demo failed:\n${err.stderr ?? err.message}`);
   });
   expect(demo.stdout).toMatch(/Tally demo finished in [\d.]+s\. Artifacts in /);
+  const loaded = readFileSync(dlopenLog, 'utf8').split('\n');
+  expect(loaded.some((f) => f.endsWith('.node')), 'the dlopen hook saw DuckDB load').toBe(true);
+  if (hasCompiler) expect(loaded).toContain(installedAddon(project));
+  else expect(loaded.filter((f) => f.endsWith('csv-prepare.node'))).toEqual([]);
   const artifacts = readdirSync(join(empty, '.tally', 'demo'), { recursive: true }).map(String);
   expect(artifacts.filter((f) => f.endsWith('.tar.gz')).length).toBeGreaterThanOrEqual(4);
   expect(artifacts.some((f) => f.endsWith('.parquet'))).toBe(true);
@@ -183,6 +231,31 @@ describe('every public package installs alone with npm from its packed tarball a
     });
     for (const m of (example ?? '').matchAll(/\/\/ → (.+)$/gm)) expect(stdout, `${name} prints "${m[1]}"`).toContain(m[1]?.trim());
     if (name === '@tally/storage-segment') expect(segmentRequests).toBeGreaterThan(before);
+    if (closure(name).has('@tally/extractors')) {
+      const prepared = await installedPreparer(project);
+      if (hasCompiler) expect(prepared, `${name}: the addon built at install`).toEqual({ native: true, result: { rows: 3 }, parquet: true });
+      else expect(prepared).toEqual({ native: false, result: { refused: 'native CSV preparation is not built' }, parquet: false });
+    }
     if (name === '@tally/cli') await checkInstalledCli(project);
+  });
+
+  it.concurrent('@tally/extractors with a broken C compiler: the install succeeds, the package loads without the addon', { timeout: 300_000 }, async () => {
+    const project = join(work, 'extractors-broken-cc');
+    const cc = join(work, 'broken-cc');
+    // Answers --version (so the compile is attempted) and fails every compile.
+    writeFileSync(cc, '#!/bin/sh\n[ "$1" = --version ] && exit 0\necho "broken-cc: error: no compiling today" >&2\nexit 1\n');
+    chmodSync(cc, 0o755);
+    await installAlone('@tally/extractors', project, { ...process.env, CC: cc });
+    expect(await installedPreparer(project)).toEqual({ native: false, result: { refused: 'native CSV preparation is not built' }, parquet: false });
+    // The install script itself: exit 0 (run would reject), one warning line with the compiler's error.
+    const script = join(project, 'node_modules', '@tally', 'extractors', 'native', 'build.mjs');
+    const { stdout, stderr } = await run(process.execPath, [script, '--install'], { cwd: project, env: { PATH: process.env.PATH, CC: cc } });
+    expect(stdout).toBe('');
+    const warning = /^@tally\/extractors native\/build\.mjs: .*; the native CSV preparer is not built \(Tally works without it, slower\)$/;
+    expect(stderr.trim().split('\n')).toEqual([expect.stringMatching(warning)]);
+    if (hasCompiler) expect(stderr).toContain(`${cc} failed on csv-prepare.c parquet-out.c (broken-cc: error: no compiling today)`);
+    // No compiler at all: the same, one line.
+    const none = await run(process.execPath, [script, '--install'], { cwd: project, env: { PATH: process.env.PATH, CC: '/bin/false' } });
+    expect(none.stderr.trim().split('\n')).toEqual([expect.stringMatching(/: no C compiler \(\/bin\/false\); the native CSV preparer is not built/)]);
   });
 });

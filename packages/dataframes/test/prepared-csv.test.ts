@@ -622,7 +622,7 @@ async function expectBatchEqual(spec: MemberSpec, dirs: readonly string[], rule:
   }
 }
 
-/** `cc --version` works: the addon can be built here (tools/build-native.mjs needs a C compiler). */
+/** `cc --version` works: the addon can be built here (@tally/extractors' native/build.mjs needs a C compiler). */
 function hasCompiler(): boolean {
   return spawnSync(process.env.CC || 'cc', ['--version'], { stdio: 'ignore' }).status === 0;
 }

@@ -1,9 +1,9 @@
 /**
- * The native CSV preparer (native/csv-prepare.c, built by tools/build-native.mjs): rewrites a strict CSV into a
- * Parquet file DuckDB reads with far less work than the CSV (no tokenizing, no number parsing) — only the used
- * columns, text as the decoded strings, counts and timestamps (epoch microseconds) as INT64. It refuses whenever the
- * input is outside these rules, and refusal is always safe: the caller then reads the raw file the strict old way
- * (which also gives the exact error messages).
+ * The native CSV preparer (native/csv-prepare.c, built by native/build.mjs at install and by `pnpm build`): rewrites
+ * a strict CSV into a Parquet file DuckDB reads with far less work than the CSV (no tokenizing, no number parsing) —
+ * only the used columns, text as the decoded strings, counts and timestamps (epoch microseconds) as INT64. It refuses
+ * whenever the input is outside these rules, and refusal is always safe: the caller then reads the raw file the strict
+ * old way (which also gives the exact error messages).
  *
  * 1. The first line is exactly `header.join(',')` and `\n` (no BOM, no `\r`, no quotes); `kinds.length === header.length`.
  * 2. No byte 0x00 and no `\r` anywhere; every field is valid UTF-8 (no overlongs, no surrogates, at most U+10FFFF).
