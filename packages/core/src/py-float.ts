@@ -1,7 +1,7 @@
 /**
  * The number Python's `float(text)` gives, or undefined where it raises ValueError. The reference
- * reads METRICS_UTILITY_PRICE_PER_NODE so, and JavaScript's Number() differs: it takes `0x10`,
- * `Infinity`, `''` and `1_000` wrongly or not at all. Python's rules: surrounding whitespace, a
+ * reads METRICS_UTILITY_PRICE_PER_NODE so, and JavaScript's Number() differs: it takes `0x10`, `0b1`
+ * and `''` (as 0) and refuses `1_000`, `inf` and `١٢`. Python's rules: surrounding whitespace, a
  * sign, digits with single `_` between them, an optional point and exponent, or inf / infinity /
  * nan in any case; a non-ASCII space counts as a space and any Unicode decimal digit as its digit.
  * Too large a number gives ±Infinity, too small ±0, as in Python.
