@@ -1,9 +1,9 @@
+import { pythonFloat } from '@tally/core';
 import type { ReportParams } from './params.js';
 import { type ReportTables, ReportQueries } from './queries.js';
 import { DATA_WIDTHS, openWorkbook, setWidths } from './sheet.js';
 import { contentQueries, ManagedNodesTable, writeContentSheets } from './content-sheets.js';
 import { writeSheetsAfterManagedNodes } from './newer-sheets.js';
-import { pythonFloat } from '@tally/core';
 import { pyRound } from './py-round.js';
 import { border, COLOR, fill, font, PRICE_FORMAT } from './styles.js';
 

@@ -1,3 +1,4 @@
+import { ConfigError, ENV } from '@tally/core';
 import type { ReportPeriod } from './build.js';
 import type { CcspDeduplicator } from './deduplicator.js';
 
@@ -60,4 +61,9 @@ export function reportParams(p: Partial<ReportParams> & { reportPeriod: string }
     now: new Date(),
     ...p,
   };
+}
+
+/** Refuses a price no workbook can show: NaN or an infinity would be an empty (or broken) price cell. */
+export function checkPrice(p: Pick<ReportParams, 'pricePerNode'>): void {
+  if (!Number.isFinite(p.pricePerNode)) throw new ConfigError(`pricePerNode ${p.pricePerNode} is not a finite number`, { field: ENV.pricePerNode.env });
 }

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseCsv } from '@tally/core';
+import { ConfigError, parseCsv } from '@tally/core';
 import { buildCcspReport, reportParams } from '@tally/reports';
 import { DirectoryStorage } from '@tally/storage';
 import { metricsUtilityTarballs } from '@tally/testkit';
@@ -63,6 +63,14 @@ describe('the unit price is round(price, 2) as Python rounds it', () => {
     expect(ws.getCell('I7').value).toBe(11.55);
     expect(ws.getCell('J7').value).toEqual({ formula: 'G7*I7' });
     expect(ws.getCell('J2').value).toEqual({ formula: 'SUM(J7:J12)' });
+  });
+
+  it('a price no cell can show (NaN, an infinity) is refused before anything is read', async () => {
+    const storage = new DirectoryStorage({ base: join(ship, 'none') });
+    for (const pricePerNode of [Number.NaN, Infinity]) {
+      const { reportPeriod: _, ...params } = reportParams({ reportPeriod: '', pricePerNode });
+      await expect(buildCcspReport({ type: 'CCSP', storage, period: { month: MONTH }, params, force: true })).rejects.toThrow(ConfigError);
+    }
   });
 
   // The totals are formulas; a spreadsheet works them out (the CSV holds each cell as shown, `$#,##0.00`).
