@@ -32,13 +32,14 @@ const url: Parse<string> = (s) => {
 };
 const text: Parse<string> = (s) => s;
 /**
- * A number as the reference reads it, Python's `float(text)` (`1e1`, ` 11.5 `, `-2`, `1_000`); what
- * float() refuses is refused, and NaN and infinities too: the reference takes them, but openpyxl
- * writes a non-finite price as an empty cell, so its bill comes out blank.
+ * A price as the reference reads it, Python's `float(text)` (`1e1`, ` 11.5 `, `1_000`); what float()
+ * refuses is refused. Stricter than the reference where its bill would be meaningless: NaN and
+ * infinities (openpyxl writes them as an empty cell, so the bill comes out blank) and negative prices
+ * (a credit per node is a misconfiguration, never a bill).
  */
-const finiteFloat: Parse<number> = (s) => {
+const price: Parse<number> = (s) => {
   const n = parsePythonFloat(s);
-  return n !== undefined && Number.isFinite(n) ? n : INVALID;
+  return n !== undefined && Number.isFinite(n) && n >= 0 ? n : INVALID;
 };
 const oneOf =
   <const T extends string>(values: readonly T[]): Parse<T> =>
@@ -91,7 +92,7 @@ export const ENV = {
   prometheusCaPath: { env: 'METRICS_UTILITY_PROMETHEUS_CA_PATH', schema: text },
   maxDataSize: { env: 'METRICS_UTILITY_MAX_DATA_SIZE', schema: text },
   reportType: { env: 'METRICS_UTILITY_REPORT_TYPE', schema: oneOf(['CCSP', 'CCSPv2', 'RENEWAL_GUIDANCE']), accepts: 'CCSP, CCSPv2 or RENEWAL_GUIDANCE' },
-  pricePerNode: { env: 'METRICS_UTILITY_PRICE_PER_NODE', schema: finiteFloat, accepts: 'a finite number such as 12.5' },
+  pricePerNode: { env: 'METRICS_UTILITY_PRICE_PER_NODE', schema: price, accepts: 'a finite number of 0 or more such as 12.5' },
   reportSku: { env: 'METRICS_UTILITY_REPORT_SKU', schema: text },
   reportSkuDescription: { env: 'METRICS_UTILITY_REPORT_SKU_DESCRIPTION', schema: text },
   reportH1Heading: { env: 'METRICS_UTILITY_REPORT_H1_HEADING', schema: text },

@@ -83,7 +83,7 @@ const price = (text: string) => loadConfig({ env: { METRICS_UTILITY_PRICE_PER_NO
 const fromRepr = (r: string) => (r === 'nan' ? Number.NaN : r === 'inf' ? Infinity : r === '-inf' ? -Infinity : Number(r));
 
 describe('METRICS_UTILITY_PRICE_PER_NODE is read as Python float() reads it', () => {
-  it('takes what float() takes, with the same value, and refuses what it refuses (exit 2)', () => {
+  it('takes what float() takes, with the same value, and refuses what it refuses (exit 2), and negative prices', () => {
     const wrong: string[] = [];
     for (const [text, repr] of PY_FLOAT) {
       const want = repr === null ? undefined : fromRepr(repr);
@@ -95,7 +95,7 @@ describe('METRICS_UTILITY_PRICE_PER_NODE is read as Python float() reads it', ()
       } catch (err) {
         refused = err;
       }
-      const ok = want === undefined || !Number.isFinite(want) ? refused instanceof ConfigError && refused.exitCode === 2 : Object.is(got, want);
+      const ok = want === undefined || !Number.isFinite(want) || want < 0 ? refused instanceof ConfigError && refused.exitCode === 2 : Object.is(got, want);
       if (!ok) wrong.push(`${JSON.stringify(text)}: float() gives ${repr}, Tally ${refused ? 'refused' : got}`);
     }
     expect(wrong).toEqual([]);
@@ -103,13 +103,16 @@ describe('METRICS_UTILITY_PRICE_PER_NODE is read as Python float() reads it', ()
 
   it('NaN and the infinities float() takes are refused: openpyxl would write the price as an empty cell', () => {
     for (const text of ['nan', '-inf', 'Infinity', '1e400']) {
-      expect(() => price(text)).toThrow(`METRICS_UTILITY_PRICE_PER_NODE=${JSON.stringify(text)} is invalid; expected a finite number such as 12.5`);
+      expect(() => price(text)).toThrow(`METRICS_UTILITY_PRICE_PER_NODE=${JSON.stringify(text)} is invalid; expected a finite number of 0 or more such as 12.5`);
     }
   });
 
-  it('the audit cases: 1e1, padded, negative; a comma refused', () => {
-    expect([price('1e1'), price(' 11.5 '), price('-5'), price('11.555')]).toEqual([10, 11.5, -5, 11.555]);
+  it('the audit cases: 1e1, padded; a comma refused; a negative price refused (the reference takes it), -0 is 0', () => {
+    expect([price('1e1'), price(' 11.5 '), price('11.555'), price('-0')]).toEqual([10, 11.5, 11.555, -0]);
     expect(() => price('11,5')).toThrow(ConfigError);
+    for (const text of ['-5', '-0.01', '-1e-9']) {
+      expect(() => price(text)).toThrow(`METRICS_UTILITY_PRICE_PER_NODE=${JSON.stringify(text)} is invalid; expected a finite number of 0 or more such as 12.5`);
+    }
   });
 
   it('a blank value is refused, as float() refuses it; an empty one counts as unset here (the report command refuses it)', () => {

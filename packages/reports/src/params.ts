@@ -63,7 +63,7 @@ export function reportParams(p: Partial<ReportParams> & { reportPeriod: string }
   };
 }
 
-/** Refuses a price no workbook can show: NaN or an infinity would be an empty (or broken) price cell. */
+/** Refuses a price no bill can show: NaN or an infinity would be an empty (or broken) price cell, a negative one a credit. */
 export function checkPrice(p: Pick<ReportParams, 'pricePerNode'>): void {
-  if (!Number.isFinite(p.pricePerNode)) throw new ConfigError(`pricePerNode ${p.pricePerNode} is not a finite number`, { field: ENV.pricePerNode.env });
+  if (!Number.isFinite(p.pricePerNode) || p.pricePerNode < 0) throw new ConfigError(`pricePerNode ${p.pricePerNode} is not a finite number of 0 or more`, { field: ENV.pricePerNode.env });
 }

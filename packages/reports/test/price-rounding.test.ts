@@ -65,9 +65,9 @@ describe('the unit price is round(price, 2) as Python rounds it', () => {
     expect(ws.getCell('J2').value).toEqual({ formula: 'SUM(J7:J12)' });
   });
 
-  it('a price no cell can show (NaN, an infinity) is refused before anything is read', async () => {
+  it('a price no cell can show (NaN, an infinity) or no bill should (a negative one) is refused before anything is read', async () => {
     const storage = new DirectoryStorage({ base: join(ship, 'none') });
-    for (const pricePerNode of [Number.NaN, Infinity]) {
+    for (const pricePerNode of [Number.NaN, Infinity, -5]) {
       const { reportPeriod: _, ...params } = reportParams({ reportPeriod: '', pricePerNode });
       await expect(buildCcspReport({ type: 'CCSP', storage, period: { month: MONTH }, params, force: true })).rejects.toThrow(ConfigError);
     }
