@@ -1,4 +1,4 @@
-import { loadConfig, monthWindow } from '@tally/core';
+import { ConfigError, ENV, loadConfig, monthWindow } from '@tally/core';
 import { type CliIO, cliLogger } from './io.js';
 import { runReport, runVerify } from './report-command.js';
 
@@ -19,6 +19,9 @@ export interface ReportCommandOptions {
 export async function reportCommand(opts: ReportCommandOptions, io: CliIO): Promise<void> {
   if (opts.month) monthWindow(opts.month); // a bad --month is a usage error before anything is read
   const cfg = loadConfig({ env: io.env, ...(opts.config ? { file: opts.config } : {}) });
+  // Elsewhere an empty variable counts as unset; the reference's report runs float('') on this one and fails.
+  const price = ENV.pricePerNode;
+  if (io.env[price.env] === '') throw new ConfigError(`${price.env}="" is invalid; expected ${price.accepts} (leave it unset for 0)`, { field: price.env });
   const logger = cliLogger(io, { command: 'report' });
   if (opts.verify) {
     await runVerify(cfg, opts.verify, { io, logger });

@@ -54,6 +54,16 @@ describe('tally command line', () => {
     }
   });
 
+  it('report refuses a price Python float() refuses (exit 2, before anything is read), and NaN, infinity, a negative price and an empty value', async () => {
+    const env = { METRICS_UTILITY_SHIP_TARGET: 'directory', METRICS_UTILITY_SHIP_PATH: '/nonexistent/tally', METRICS_UTILITY_REPORT_TYPE: 'CCSP' };
+    for (const price of ['11,5', '$12', 'nan', 'inf', '-5', '', ' ']) {
+      const r = await cli(['report', '--month', '2024-03'], { ...env, METRICS_UTILITY_PRICE_PER_NODE: price });
+      expect(r.code, JSON.stringify(price)).toBe(2);
+      expect(r.stderr.trimEnd().split('\n'), JSON.stringify(price)).toHaveLength(1);
+      expect(r.stderr, JSON.stringify(price)).toContain(`METRICS_UTILITY_PRICE_PER_NODE=${JSON.stringify(price)} is invalid; expected a finite number of 0 or more such as 12.5`);
+    }
+  });
+
   it('reads settings from --config and names the file in a configuration error', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tally-cfg-'));
     try {

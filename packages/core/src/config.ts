@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { ConfigError } from './errors.js';
 import { registerSecret } from './logger.js';
+import { parsePythonFloat } from './py-float.js';
 
 /**
  * A setting's parser: its value from the text given, or INVALID. Plain functions, not a schema
@@ -30,9 +31,15 @@ const url: Parse<string> = (s) => {
   return URL.canParse(t) ? t.replace(/[\t\n\r]/g, '') : INVALID;
 };
 const text: Parse<string> = (s) => s;
-const decimal: Parse<number> = (s) => {
-  const t = s.trim();
-  return /^\d+(\.\d+)?$/.test(t) ? Number(t) : INVALID;
+/**
+ * A price as the reference reads it, Python's `float(text)` (`1e1`, ` 11.5 `, `1_000`); what float()
+ * refuses is refused. Stricter than the reference where its bill would be meaningless: NaN and
+ * infinities (openpyxl writes them as an empty cell, so the bill comes out blank) and negative prices
+ * (a credit per node is a misconfiguration, never a bill).
+ */
+const price: Parse<number> = (s) => {
+  const n = parsePythonFloat(s);
+  return n !== undefined && Number.isFinite(n) && n >= 0 ? n : INVALID;
 };
 const oneOf =
   <const T extends string>(values: readonly T[]): Parse<T> =>
@@ -85,7 +92,7 @@ export const ENV = {
   prometheusCaPath: { env: 'METRICS_UTILITY_PROMETHEUS_CA_PATH', schema: text },
   maxDataSize: { env: 'METRICS_UTILITY_MAX_DATA_SIZE', schema: text },
   reportType: { env: 'METRICS_UTILITY_REPORT_TYPE', schema: oneOf(['CCSP', 'CCSPv2', 'RENEWAL_GUIDANCE']), accepts: 'CCSP, CCSPv2 or RENEWAL_GUIDANCE' },
-  pricePerNode: { env: 'METRICS_UTILITY_PRICE_PER_NODE', schema: decimal, accepts: 'a number such as 12.5' },
+  pricePerNode: { env: 'METRICS_UTILITY_PRICE_PER_NODE', schema: price, accepts: 'a finite number of 0 or more such as 12.5' },
   reportSku: { env: 'METRICS_UTILITY_REPORT_SKU', schema: text },
   reportSkuDescription: { env: 'METRICS_UTILITY_REPORT_SKU_DESCRIPTION', schema: text },
   reportH1Heading: { env: 'METRICS_UTILITY_REPORT_H1_HEADING', schema: text },

@@ -57,7 +57,7 @@ describe('loadConfig', () => {
     expect(lines).toHaveLength(3);
     expect(lines[0]).toMatch(/^METRICS_UTILITY_SHIP_TARGET="ftp" is invalid; expected directory, s3, crc/);
     expect(lines[1]).toMatch(/^METRICS_UTILITY_MAX_GATHER_PERIOD_DAYS="ten" is invalid; expected a whole number of days/);
-    expect(lines[2]).toMatch(/^METRICS_UTILITY_PRICE_PER_NODE="cheap" is invalid; expected a number/);
+    expect(lines[2]).toMatch(/^METRICS_UTILITY_PRICE_PER_NODE="cheap" is invalid; expected a finite number/);
     expect((err as ConfigError).exitCode).toBe(2);
   });
 

@@ -115,7 +115,7 @@ export interface CollectionTiming {
 /**
  * The reference's collections table: time since the previous collection of the same file (by
  * collection start), then every row by collection start (a stable sort; the reference's is not),
- * and the median of those times (null when there is none).
+ * and the median of those times in whole µs, as pandas gives it (null when there is none).
  */
 export function collectionTimings(rows: readonly CollectionStatusRow[]): { timings: CollectionTiming[]; medianUs: number | null } {
   const byFile = [...rows].sort((a, b) => compareText(a.fileName, b.fileName) || compareTime(a.collectionStartUs, b.collectionStartUs));
@@ -128,6 +128,8 @@ export function collectionTimings(rows: readonly CollectionStatusRow[]): { timin
   timings.sort((a, b) => compareTime(a.row.collectionStartUs, b.row.collectionStartUs));
   const diffs = timings.map((t) => t.sincePreviousUs).filter((d): d is number => d !== null).sort((a, b) => a - b);
   const mid = Math.floor(diffs.length / 2);
-  const medianUs = diffs.length === 0 ? null : diffs.length % 2 ? diffs[mid]! : (diffs[mid - 1]! + diffs[mid]!) / 2;
+  // pandas (3.x parses these timestamps at µs) averages the middle two and truncates to whole µs:
+  // the median of 1 µs and 2 µs is 1 µs, so a diff of exactly twice that is already yellow.
+  const medianUs = diffs.length === 0 ? null : diffs.length % 2 ? diffs[mid]! : Math.trunc((diffs[mid - 1]! + diffs[mid]!) / 2);
   return { timings, medianUs };
 }

@@ -73,4 +73,17 @@ describe('collectionTimings (the reference _build_data_section_collection_status
     expect(medianUs).toBe(2 * 86_400e6);
     expect(collectionTimings([]).medianUs).toBeNull();
   });
+
+  it('the median of an even count is truncated to whole µs, as pandas 3 gives it', () => {
+    // Times a.csv 1 h, 1 h + 1 µs, 1 h + 2 µs and b.csv 2 h + 2 µs. The reference's steps in pandas 3.0.6
+    // (to_datetime(format='ISO8601') gives datetime64[us]; diff; median) give 0 days 01:00:00.000001 and
+    // fill b.csv's 2 h + 2 µs yellow (>= 2 × median); the exact mean, 1 h + 1.5 µs, would leave it green.
+    const h = 3_600e6;
+    const at = (file: string, startUs: number) => statusRow({ collectionStartUs: startUs, sinceUs: 0, untilUs: 0, fileName: file, status: 'ok', elapsed: 1 });
+    const rows = [at('a.csv', 0), at('a.csv', h), at('a.csv', 2 * h + 1), at('a.csv', 3 * h + 3), at('b.csv', 0), at('b.csv', 2 * h + 2)];
+    const { timings, medianUs } = collectionTimings(rows);
+    expect(timings.map((t) => t.sincePreviousUs).filter((d) => d !== null)).toEqual([h, h + 1, 2 * h + 2, h + 2]);
+    expect(medianUs).toBe(h + 1);
+    expect(2 * h + 2 >= 2 * medianUs!).toBe(true);
+  });
 });

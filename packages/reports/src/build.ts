@@ -5,7 +5,7 @@ import type { Sink, Store } from '@tally/storage';
 import { join } from 'node:path';
 import { writeCcsp } from './ccsp.js';
 import { writeCcspV2 } from './ccspv2.js';
-import type { ReportParams } from './params.js';
+import { checkPrice, type ReportParams } from './params.js';
 import { type ReportTables, servedByReadySheets } from './queries.js';
 import { auditName, auditOf } from './audit.js';
 import { extraDataframes, hasNoData, loadExtras, longGaps, type ReportExtras } from './report-inputs.js';
@@ -80,6 +80,7 @@ export interface ReportDataframes {
 
 /** Write a CCSP or CCSPv2 workbook from usage tables to `sink` as `name` (a temp file first; directory sinks rename it into place). */
 export async function writeCcspWorkbook(type: CcspType, tables: ReportTables, params: ReportParams, out: { sink: ReportSink; name: string }): Promise<void> {
+  checkPrice(params);
   await withTempdir('tally-report', async (dir) => {
     const file = join(dir, 'report.xlsx');
     if (type === 'CCSP') await writeCcsp(file, tables, params);
@@ -153,6 +154,7 @@ export const REPORT_MEMORY_LIMIT = '768MB';
  * days' tarballs (through @tally/dataframes' `periodUsage`) and put it into storage.
  */
 export async function buildCcspReport(opts: BuildCcspOptions): Promise<BuildResult> {
+  checkPrice(opts.params); // before anything is read
   const log = opts.logger ?? silentLogger;
   const target = reportTarget(opts.type, opts.period);
   if (!opts.force && (await opts.storage.exists(target.name))) {

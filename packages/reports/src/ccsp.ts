@@ -1,9 +1,11 @@
+import { pythonFloat } from '@tally/core';
 import type { ReportParams } from './params.js';
 import { type ReportTables, ReportQueries } from './queries.js';
 import { DATA_WIDTHS, openWorkbook, setWidths } from './sheet.js';
 import { contentQueries, ManagedNodesTable, writeContentSheets } from './content-sheets.js';
 import { writeSheetsAfterManagedNodes } from './newer-sheets.js';
-import { border, COLOR, fill, font, PRICE_FORMAT, pythonFloat, round2 } from './styles.js';
+import { pyRound } from './py-round.js';
+import { border, COLOR, fill, font, PRICE_FORMAT } from './styles.js';
 
 export const CCSP_HEADERS = [
   'Organization name (i.e. company name)',
@@ -86,7 +88,8 @@ async function writeSheets(filename: string, q: ReportQueries, t: ReportTables, 
   });
   const first = 18;
   let r = first;
-  const price = round2(p.pricePerNode);
+  // `round(price, 2)` before the formula multiplies it, as the reference: a bill is C × the rounded D.
+  const price = pyRound(p.pricePerNode, 2);
   for (const [org, quantity] of await q.orgQuantities()) {
     const row = ws.getRow(r);
     const values = [org, '', quantity, price, { formula: `C${r}*D${r}` }];

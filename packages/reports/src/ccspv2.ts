@@ -5,7 +5,8 @@ import { DATA_WIDTHS, openWorkbook, setWidths, sheetTitle, writeDataTable } from
 import { contentQueries, MANAGED_NODES_HEADERS, ManagedNodesTable, writeContentSheets } from './content-sheets.js';
 import { DEDUP_HEADERS, dedupColumns } from './dedup-columns.js';
 import { writeLastSheets, writeSheetsAfterManagedNodes } from './newer-sheets.js';
-import { border, COLOR, fill, font, PRICE_FORMAT, round2, updatedLabel } from './styles.js';
+import { pyRound } from './py-round.js';
+import { border, COLOR, fill, font, PRICE_FORMAT, updatedLabel } from './styles.js';
 
 export const CCSPV2_HEADERS = [
   'End User Company Name',
@@ -104,7 +105,7 @@ async function writeSummary(wb: WorkbookWriter, q: ReportQueries, p: ReportParam
     summaryRow(
       ws,
       r,
-      [p.endUserCompanyName, '', p.endUserCity, p.endUserState, p.endUserCountry, p.sku, quantity, p.skuDescription, round2(p.pricePerNode), { formula: `G${r}*I${r}` }, ''],
+      [p.endUserCompanyName, '', p.endUserCity, p.endUserState, p.endUserCountry, p.sku, quantity, p.skuDescription, pyRound(p.pricePerNode, 2), { formula: `G${r}*I${r}` }, ''],
       true,
     );
     r++;

@@ -1,3 +1,4 @@
+import { ConfigError, ENV } from '@tally/core';
 import type { ReportPeriod } from './build.js';
 import type { CcspDeduplicator } from './deduplicator.js';
 
@@ -60,4 +61,9 @@ export function reportParams(p: Partial<ReportParams> & { reportPeriod: string }
     now: new Date(),
     ...p,
   };
+}
+
+/** Refuses a price no bill can show: NaN or an infinity would be an empty (or broken) price cell, a negative one a credit. */
+export function checkPrice(p: Pick<ReportParams, 'pricePerNode'>): void {
+  if (!Number.isFinite(p.pricePerNode) || p.pricePerNode < 0) throw new ConfigError(`pricePerNode ${p.pricePerNode} is not a finite number of 0 or more`, { field: ENV.pricePerNode.env });
 }

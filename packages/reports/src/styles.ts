@@ -28,16 +28,6 @@ export function border(style: BorderStyle, opts: { top?: boolean } = {}): Border
   return { left: side, right: side, bottom: side, ...(opts.top === false ? {} : { top: side }) };
 }
 
-/** Python's `str(float)`: `11.55`, `12.0`, `0.0`. */
-export function pythonFloat(x: number): string {
-  return Number.isInteger(x) ? `${x}.0` : String(x);
-}
-
-/** Python's `round(x, 2)` for prices. */
-export function round2(x: number): number {
-  return Math.round(x * 100) / 100;
-}
-
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 /** `Updated: Oct 02, 2024` (strftime `%b %d, %Y`). */
 export function updatedLabel(at: Date): string {
