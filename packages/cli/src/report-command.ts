@@ -73,7 +73,7 @@ function reportParams(cfg: TallyConfig, now: Date): Omit<ReportParams, 'reportPe
     endUserCity: cfg.reportEndUserCity ?? '',
     endUserState: cfg.reportEndUserState ?? '',
     endUserCountry: cfg.reportEndUserCountry ?? '',
-    sheets: cfg.optionalCcspReportSheets?.length ? cfg.optionalCcspReportSheets : DEFAULT_SHEETS,
+    sheets: cfg.optionalCcspReportSheets ?? DEFAULT_SHEETS,
     organizationFilter: organizationFilter(cfg),
     now,
   };
@@ -119,7 +119,7 @@ export async function runReport(cfg: TallyConfig, opts: ReportOptions = {}): Pro
         ...(ephemeralDays !== undefined ? { ephemeralDays } : {}),
         iterations: cfg.renewalDedupIterations ?? 3,
         deduplicator,
-        sheets: cfg.optionalCcspReportSheets?.length ? cfg.optionalCcspReportSheets : DEFAULT_SHEETS,
+        sheets: cfg.optionalCcspReportSheets ?? DEFAULT_SHEETS,
         force: opts.force ?? false,
         now,
         logger: log,

@@ -75,7 +75,8 @@ export const ENV = {
   /** A JSON file of generic ingress settings (url, contentType, auth, headers) for ship target `ingress`. */
   ingressSettings: { env: 'TALLY_INGRESS_SETTINGS', schema: text },
   maxGatherPeriodDays: { env: 'METRICS_UTILITY_MAX_GATHER_PERIOD_DAYS', schema: positiveInt, accepts: 'a whole number of days, e.g. 28' },
-  optionalCollectors: { env: 'METRICS_UTILITY_OPTIONAL_COLLECTORS', schema: list },
+  // Set but empty means none (the reference filters empty items out), not the default.
+  optionalCollectors: { env: 'METRICS_UTILITY_OPTIONAL_COLLECTORS', schema: list, keepEmpty: true },
   disableJobHostSummary: { env: 'METRICS_UTILITY_DISABLE_JOB_HOST_SUMMARY_COLLECTOR', schema: bool, accepts: 'true or false' },
   collectorLockSuffix: { env: 'METRICS_UTILITY_COLLECTOR_LOCK_SUFFIX', schema: text },
   clusterName: { env: 'METRICS_UTILITY_CLUSTER_NAME', schema: text },
@@ -102,14 +103,15 @@ export const ENV = {
   renewalDedupIterations: { env: 'REPORT_RENEWAL_GUIDANCE_DEDUP_ITERATIONS', schema: positiveInt, accepts: 'a whole number, e.g. 3' },
   // `;`-separated, as in the reference: organization names may contain commas.
   organizationFilter: { env: 'METRICS_UTILITY_ORGANIZATION_FILTER', schema: listOf(';') },
-  optionalCcspReportSheets: { env: 'METRICS_UTILITY_OPTIONAL_CCSP_REPORT_SHEETS', schema: list },
+  // Set but empty selects no sheet (the reference reads it as [''], which its validation refuses).
+  optionalCcspReportSheets: { env: 'METRICS_UTILITY_OPTIONAL_CCSP_REPORT_SHEETS', schema: list, keepEmpty: true },
   deduplicator: { env: 'METRICS_UTILITY_DEDUPLICATOR', schema: text },
   // One counting rule for rollups and every report (never mixed): see conventions.md.
   countUnreachableHosts: { env: 'TALLY_COUNT_UNREACHABLE_HOSTS', schema: bool, accepts: 'true or false' },
   // DuckDB of rollups and reports; unset, each keeps its measured default (see @tally/dataframes).
   duckdbMemoryLimit: { env: 'TALLY_DUCKDB_MEMORY_LIMIT', schema: matching(/^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i), accepts: 'a size such as 768MB or 2GiB' },
   duckdbThreads: { env: 'TALLY_DUCKDB_THREADS', schema: positiveInt, accepts: 'a whole number of threads, e.g. 2' },
-} as const satisfies Record<string, { env: string; schema: Parse<unknown>; secret?: boolean; accepts?: string }>;
+} as const satisfies Record<string, { env: string; schema: Parse<unknown>; secret?: boolean; accepts?: string; keepEmpty?: true }>;
 
 type Env = typeof ENV;
 export type TallyConfig = { -readonly [K in keyof Env]?: Exclude<ReturnType<Env[K]['schema']>, typeof INVALID> };
@@ -148,15 +150,17 @@ export function loadConfig(opts: LoadConfigOptions): TallyConfig {
   const problems: string[] = [];
   for (const [key, spec] of Object.entries(ENV) as [ConfigKey, (typeof ENV)[ConfigKey]][]) {
     if (wanted && !wanted.has(key)) continue;
+    // Mostly an empty value reads as unset; for a keepEmpty list it is a list of nothing.
+    const unset = (v: unknown) => v === undefined || (v === '' && !(spec as { keepEmpty?: true }).keepEmpty);
     let raw: unknown = env[spec.env];
     let source: string = spec.env;
-    if (raw === undefined || raw === '') {
+    if (unset(raw)) {
       raw = fromFile[key] ?? fromFile[spec.env];
       source = `${opts.file}: ${key}`;
       if (typeof raw === 'number' || typeof raw === 'boolean') raw = String(raw);
       if (Array.isArray(raw)) raw = raw.join(',');
     }
-    if (raw === undefined || raw === '') continue;
+    if (unset(raw)) continue;
     const parsed = typeof raw === 'string' ? (spec.schema as Parse<unknown>)(raw) : INVALID;
     if (parsed !== INVALID) {
       out[key] = parsed;

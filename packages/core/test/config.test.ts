@@ -45,6 +45,24 @@ describe('loadConfig', () => {
     });
   });
 
+  it('an empty METRICS_UTILITY_OPTIONAL_COLLECTORS or _CCSP_REPORT_SHEETS is an empty list, not the default; other empty values read as unset', () => {
+    const cfg = loadConfig({ env: { METRICS_UTILITY_OPTIONAL_COLLECTORS: '', METRICS_UTILITY_OPTIONAL_CCSP_REPORT_SHEETS: '', METRICS_UTILITY_SHIP_PATH: '' } });
+    expect(cfg.optionalCollectors).toEqual([]);
+    expect(cfg.optionalCcspReportSheets).toEqual([]);
+    expect('shipPath' in cfg).toBe(false);
+    // As the reference's filter(bool, ….strip(', \t').split(',')): separators alone name nothing either.
+    expect(loadConfig({ env: { METRICS_UTILITY_OPTIONAL_COLLECTORS: ' , ' } }).optionalCollectors).toEqual([]);
+    const unset = loadConfig({ env: {} });
+    expect('optionalCollectors' in unset).toBe(false);
+    expect('optionalCcspReportSheets' in unset).toBe(false);
+    // Set but empty in the environment wins over the file, as any set value does.
+    const dir = mkdtempSync(join(tmpdir(), 'tally-cfg-'));
+    const file = join(dir, 'tally.json');
+    writeFileSync(file, JSON.stringify({ optionalCollectors: ['main_host'] }));
+    expect(loadConfig({ file, env: { METRICS_UTILITY_OPTIONAL_COLLECTORS: '' } }).optionalCollectors).toEqual([]);
+    expect(loadConfig({ file, env: {} }).optionalCollectors).toEqual(['main_host']);
+  });
+
   it('reports every invalid value in one error, one line per variable, naming what is accepted', () => {
     let err: unknown;
     try {

@@ -1,0 +1,94 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { applyControllerSchema, seedController } from '@tally/demo';
+import { readWorkbook } from '@tally/reports';
+import { createTestDatabase, type TestDatabase } from '@tally/testkit';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from './run-cli.js';
+
+// The METRICS_UTILITY_* contract where it is easy to get subtly different from metrics-utility.
+let tdb: TestDatabase;
+let db: pg.Client;
+let dir: string;
+
+const cli = (argv: string[], env: Record<string, string | undefined> = {}) => runCli(argv, env, dir);
+
+/** Members of every tarball under `{shipPath}/data`, by collector file name. */
+function shippedMembers(shipPath: string): Set<string> {
+  const out = new Set<string>();
+  const data = join(shipPath, 'data');
+  for (const f of readdirSync(data, { recursive: true }).map(String).filter((n) => n.endsWith('.tar.gz'))) {
+    for (const m of execFileSync('tar', ['tzf', join(data, f)], { encoding: 'utf8' }).split('\n')) if (m) out.add(m.replace(/^\.\//, ''));
+  }
+  return out;
+}
+
+/** One usage error: exit 2, one line on stderr. */
+function expectUsageError(r: { code: number; stderr: string }, message: RegExp | string) {
+  expect(r.code, r.stderr).toBe(2);
+  expect(r.stderr.trimEnd().split('\n'), r.stderr).toHaveLength(1);
+  expect(r.stderr).toMatch(message);
+}
+
+beforeAll(async () => {
+  tdb = await createTestDatabase('cli_env_contract');
+  db = await tdb.client();
+  await applyControllerSchema(db);
+  await seedController(db, { days: 2, jobsPerDay: 4, hosts: 10, orgs: 1, seed: 5, end: new Date('2024-03-11T00:00:00Z'), hostsPerJob: 3 });
+  dir = mkdtempSync(join(tmpdir(), 'tally-env-contract-'));
+});
+afterAll(async () => {
+  await db?.end();
+  await tdb?.drop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('METRICS_UTILITY_OPTIONAL_COLLECTORS and _CCSP_REPORT_SHEETS set but empty', () => {
+  it('an empty METRICS_UTILITY_OPTIONAL_COLLECTORS gathers no optional collector; unset gathers main_jobevent', async () => {
+    const window = ['--since', '2024-03-10', '--until', '2024-03-11'];
+    const none = join(dir, 'ship-none');
+    const env = { DATABASE_URL: tdb.url, METRICS_UTILITY_SHIP_TARGET: 'directory' };
+    const r1 = await cli(['gather', '--ship', ...window], { ...env, METRICS_UTILITY_SHIP_PATH: none, METRICS_UTILITY_OPTIONAL_COLLECTORS: '' });
+    expect(r1.code, r1.stderr).toBe(0);
+    expect(shippedMembers(none)).toContain('job_host_summary.csv');
+    expect(shippedMembers(none)).not.toContain('main_jobevent.csv');
+    const dflt = join(dir, 'ship-default');
+    const r2 = await cli(['gather', '--ship', ...window], { ...env, METRICS_UTILITY_SHIP_PATH: dflt });
+    expect(r2.code, r2.stderr).toBe(0);
+    expect(shippedMembers(dflt)).toContain('main_jobevent.csv');
+  });
+
+  it('an empty METRICS_UTILITY_OPTIONAL_CCSP_REPORT_SHEETS is refused for CCSP and CCSPv2 (exit 2), as the reference validation does', async () => {
+    const ship = mkdtempSync(join(dir, 'report-'));
+    for (const type of ['CCSP', 'CCSPv2']) {
+      const r = await cli(['report', '--month', '2024-03'], {
+        METRICS_UTILITY_SHIP_TARGET: 'directory',
+        METRICS_UTILITY_SHIP_PATH: ship,
+        METRICS_UTILITY_REPORT_TYPE: type,
+        METRICS_UTILITY_OPTIONAL_CCSP_REPORT_SHEETS: '',
+      });
+      expectUsageError(r, `Invalid METRICS_UTILITY_OPTIONAL_CCSP_REPORT_SHEETS for ${type}: it is empty. Valid values: ccsp_summary`);
+    }
+  });
+
+  it('an empty METRICS_UTILITY_OPTIONAL_CCSP_REPORT_SHEETS leaves Renewal Guidance its Usage Reporting sheet only (the reference does not validate it there)', async () => {
+    const sheetsOf = async (sheets: string | undefined) => {
+      const ship = mkdtempSync(join(dir, 'renewal-sheets-'));
+      const r = await cli(['report', '--since', '2024-01-01'], {
+        DATABASE_URL: tdb.url,
+        METRICS_UTILITY_SHIP_TARGET: 'controller_db',
+        METRICS_UTILITY_SHIP_PATH: ship,
+        METRICS_UTILITY_REPORT_TYPE: 'RENEWAL_GUIDANCE',
+        METRICS_UTILITY_OPTIONAL_CCSP_REPORT_SHEETS: sheets,
+      });
+      expect(r.code, r.stderr).toBe(0);
+      const [file] = readdirSync(ship, { recursive: true }).map(String).filter((f) => f.endsWith('.xlsx'));
+      return (await readWorkbook(join(ship, file!))).worksheets.map((w) => w.name);
+    };
+    expect(await sheetsOf('')).toEqual(['Usage Reporting']);
+    expect(await sheetsOf(undefined)).toContain('Managed nodes');
+  });
+});
