@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { applyControllerSchema, seedController } from '@tally/demo';
@@ -90,5 +90,27 @@ describe('METRICS_UTILITY_OPTIONAL_COLLECTORS and _CCSP_REPORT_SHEETS set but em
     };
     expect(await sheetsOf('')).toEqual(['Usage Reporting']);
     expect(await sheetsOf(undefined)).toContain('Managed nodes');
+  });
+});
+
+describe('METRICS_UTILITY_OPTIONAL_COLLECTORS names', () => {
+  it('a name that is not an optional collector of the registry stops gather before it connects: exit 2, one line', async () => {
+    const ship = join(dir, 'ship-bad-names');
+    const base = { DATABASE_URL: 'postgres://127.0.0.1:1/unreachable', METRICS_UTILITY_SHIP_TARGET: 'directory', METRICS_UTILITY_SHIP_PATH: ship };
+    const r = await cli(['gather', '--ship'], { ...base, METRICS_UTILITY_OPTIONAL_COLLECTORS: 'main_jobevent,main_jobevents' });
+    expectUsageError(r, /^tally: Invalid METRICS_UTILITY_OPTIONAL_COLLECTORS: main_jobevents\. Valid values: main_jobevent, .*main_host_daily/);
+    // job_host_summary is gathered unless disabled, not named here (the reference refuses it as well).
+    expectUsageError(await cli(['gather', '--dry-run'], { ...base, METRICS_UTILITY_OPTIONAL_COLLECTORS: 'job_host_summary' }), /: job_host_summary\. Valid values/);
+    // --collectors chooses the run's collectors, but the variable is still checked.
+    expectUsageError(await cli(['gather', '--ship', '--collectors', 'job_host_summary'], { ...base, METRICS_UTILITY_OPTIONAL_COLLECTORS: 'nope' }), /: nope\. Valid values/);
+    expect(existsSync(ship)).toBe(false);
+  });
+
+  it('--collectors naming job_host_summary with an optional collector still gathers both', async () => {
+    const ship = join(dir, 'ship-subset');
+    const env = { DATABASE_URL: tdb.url, METRICS_UTILITY_SHIP_TARGET: 'directory', METRICS_UTILITY_SHIP_PATH: ship };
+    const r = await cli(['gather', '--ship', '--since', '2024-03-10', '--until', '2024-03-11', '--collectors', 'job_host_summary,main_host_daily'], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(shippedMembers(ship)).toEqual(new Set(['job_host_summary.csv', 'main_host_daily.csv', 'config.json', 'manifest.json', 'data_collection_status.csv']));
   });
 });
