@@ -114,3 +114,46 @@ describe('METRICS_UTILITY_OPTIONAL_COLLECTORS names', () => {
     expect(shippedMembers(ship)).toEqual(new Set(['job_host_summary.csv', 'main_host_daily.csv', 'config.json', 'manifest.json', 'data_collection_status.csv']));
   });
 });
+
+describe('METRICS_UTILITY_DISABLE_SAVE_LAST_GATHERED_ENTRIES', () => {
+  it('ships the window but leaves every watermark as it was; without it the same run moves them', async () => {
+    const own = await createTestDatabase('cli_env_keep_marks');
+    const client = await own.client();
+    try {
+      await applyControllerSchema(client);
+      await seedController(client, { days: 2, jobsPerDay: 4, hosts: 10, orgs: 1, seed: 7, end: new Date('2024-03-11T00:00:00Z'), hostsPerJob: 3 });
+      const marks = async () => {
+        const { rows } = await client.query<{ key: string; watermark: Date | null }>(
+          "SELECT key, watermark FROM tally_gather_state WHERE watermark IS NOT NULL ORDER BY key",
+        );
+        return Object.fromEntries(rows.map((r) => [r.key, r.watermark!.toISOString()]));
+      };
+      const ship = join(dir, 'ship-keep-marks');
+      const env = { DATABASE_URL: own.url, METRICS_UTILITY_SHIP_TARGET: 'directory', METRICS_UTILITY_SHIP_PATH: ship };
+      const keep = { ...env, METRICS_UTILITY_DISABLE_SAVE_LAST_GATHERED_ENTRIES: 'true' };
+
+      // A backfill on a fresh controller: shipped, and no watermark at all afterwards.
+      const r1 = await cli(['gather', '--ship', '--since', '2024-03-09', '--until', '2024-03-11'], keep);
+      expect(r1.code, r1.stderr).toBe(0);
+      expect(shippedMembers(ship)).toContain('job_host_summary.csv');
+      expect(await marks()).toEqual({});
+
+      // The scheduled run puts them at its until …
+      expect((await cli(['gather', '--ship', '--since', '2024-03-10', '--until', '2024-03-11'], env)).code).toBe(0);
+      const scheduled = { job_host_summary: '2024-03-11T00:00:00.000Z', main_jobevent: '2024-03-11T00:00:00.000Z' };
+      expect(await marks()).toEqual(scheduled);
+      // … a later window chained on them moves nothing while the variable is set ('1' reads as true too) …
+      const later = ['gather', '--ship', '--until', '2024-03-12'];
+      const r3 = await cli(later, { ...env, METRICS_UTILITY_DISABLE_SAVE_LAST_GATHERED_ENTRIES: '1' });
+      expect(r3.code, r3.stderr).toBe(0);
+      expect(readdirSync(join(ship, 'data', '2024', '03', '11'))).not.toHaveLength(0);
+      expect(await marks()).toEqual(scheduled);
+      // … and the same run without it does.
+      expect((await cli(later, { ...env, METRICS_UTILITY_DISABLE_SAVE_LAST_GATHERED_ENTRIES: 'false' })).code).toBe(0);
+      expect(await marks()).toEqual({ job_host_summary: '2024-03-12T00:00:00.000Z', main_jobevent: '2024-03-12T00:00:00.000Z' });
+    } finally {
+      await client.end();
+      await own.drop();
+    }
+  });
+});

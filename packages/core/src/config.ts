@@ -78,6 +78,8 @@ export const ENV = {
   // Set but empty means none (the reference filters empty items out), not the default.
   optionalCollectors: { env: 'METRICS_UTILITY_OPTIONAL_COLLECTORS', schema: list, keepEmpty: true },
   disableJobHostSummary: { env: 'METRICS_UTILITY_DISABLE_JOB_HOST_SUMMARY_COLLECTOR', schema: bool, accepts: 'true or false' },
+  // A backfill ships but leaves every watermark where the scheduled runs put it.
+  disableSaveLastGatheredEntries: { env: 'METRICS_UTILITY_DISABLE_SAVE_LAST_GATHERED_ENTRIES', schema: bool, accepts: 'true or false' },
   collectorLockSuffix: { env: 'METRICS_UTILITY_COLLECTOR_LOCK_SUFFIX', schema: text },
   clusterName: { env: 'METRICS_UTILITY_CLUSTER_NAME', schema: text },
   usageBasedMeteringEnabled: { env: 'METRICS_UTILITY_USAGE_BASED_METERING_ENABLED', schema: bool, accepts: 'true or false' },
