@@ -11,7 +11,7 @@ import { createStore } from './storage-factory.js';
 export interface ReportOptions {
   /** `YYYY-MM`; default the previous calendar month. */
   month?: string;
-  /** Start of a range (a Date, or text for core parseInstant: `Nd`, `Nmo`, ISO). */
+  /** Start of a range (a Date, or text for core parseInstant: `Nd`, `Nm`, `Nmo` and their long spellings, ISO). */
   since?: string | Date;
   /** End of the range (default today). */
   until?: string | Date;

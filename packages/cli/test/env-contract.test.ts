@@ -157,3 +157,44 @@ describe('METRICS_UTILITY_DISABLE_SAVE_LAST_GATHERED_ENTRIES', () => {
     }
   });
 });
+
+describe('--since/--until spellings', () => {
+  it('every command that takes a time accepts the reference units (d|day|days, m|min|minute|minutes, mo|mon|month|months) and refuses hours and weeks', async () => {
+    const db = ['--db', 'postgres://127.0.0.1:1/unreachable'];
+    const commands: string[][] = [
+      ['gather', '--dry-run', ...db],
+      ['collect', '--query', 'q.json', '--target', 't.json', ...db],
+      ['rollup', '--period', 'day'],
+      ['report'],
+      ['status', ...db],
+    ];
+    for (const cmd of commands) {
+      for (const [since, until] of [['2days', '10minutes'], ['3mon', '1day'], ['1month', '5min']]) {
+        const r = await cli([...cmd, '--since', since!, '--until', until!], { METRICS_UTILITY_SHIP_TARGET: 'directory', METRICS_UTILITY_SHIP_PATH: join(dir, 'nowhere') });
+        expect(r.stderr, `${cmd[0]} ${since} ${until}`).not.toMatch(/not understood/);
+      }
+      for (const bad of ['2h', '1w']) {
+        expectUsageError(await cli([...cmd, '--since', bad]), `'--since <when>' argument '${bad}' is invalid. "${bad}" is not understood`);
+      }
+    }
+    expectUsageError(await cli(['schedule', '--once', ...db, '--until-lag', '2hours']), /--until-lag.*"2hours" is not understood/);
+    expect((await cli(['schedule', '--once', ...db, '--until-lag', '10minutes'])).stderr).not.toMatch(/not understood/);
+  });
+
+  it('gather --since 2days --until 10minutes means yesterday 00:00 UTC up to ten minutes ago', async () => {
+    const r = await cli(['gather', '--dry-run', '--since', '2days', '--until', '10minutes', '--collectors', 'job_host_summary'], { DATABASE_URL: tdb.url });
+    const after = Date.now();
+    expect(r.code, r.stderr).toBe(0);
+    const stamps = r.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((p) => /-(\d{4}-\d{2}-\d{2}-\d{6})\+0000-(\d{4}-\d{2}-\d{2}-\d{6})\+0000-\d+\.tar\.gz$/.exec(p)!.slice(1, 3));
+    const stamp = (d: Date) => d.toISOString().replace(/T(\d{2}):(\d{2}):(\d{2}).*/, '-$1$2$3');
+    const today = new Date(Math.floor(after / 86_400_000) * 86_400_000);
+    expect(stamps[0]![0]).toBe(stamp(new Date(today.getTime() - 86_400_000)));
+    const until = Date.parse(stamps.at(-1)![1]!.replace(/^(\d{4}-\d{2}-\d{2})-(\d{2})(\d{2})(\d{2})$/, '$1T$2:$3:$4Z'));
+    expect(after - until).toBeGreaterThanOrEqual(10 * 60_000 - 1000);
+    expect(after - until).toBeLessThan(11 * 60_000);
+    rmSync(join(r.stdout.split('\n')[0]!, '..', '..', '..', '..', '..'), { recursive: true, force: true });
+  });
+});
