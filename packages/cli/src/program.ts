@@ -140,7 +140,7 @@ ${EXIT_CODES}`,
 
   program
     .command('report')
-    .description('Build a CCSP, CCSPv2 or Renewal Guidance workbook (METRICS_UTILITY_REPORT_TYPE) for a month or a range.')
+    .description('Build a CCSP, CCSPv2 or Renewal Guidance workbook (METRICS_UTILITY_REPORT_TYPE, default CCSPv2) for a month or a range.')
     .option('--month <YYYY-MM>', 'the calendar month (default: the previous month)')
     .option('--since <when>', 'start of a range instead of a month (Nd, Nmo — or Ndays, Nmonths — or an ISO date)', instant('--since'))
     .option('--until <when>', 'end of the range (default: today)', instant('--until'))

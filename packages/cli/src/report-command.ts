@@ -80,15 +80,15 @@ function reportParams(cfg: TallyConfig, now: Date): Omit<ReportParams, 'reportPe
 }
 
 /**
- * `tally report`: build the METRICS_UTILITY_REPORT_TYPE workbook for a month (default the
+ * `tally report`: build the METRICS_UTILITY_REPORT_TYPE workbook (default CCSPv2) for a month (default the
  * previous one) or a `--since/--until` range, from tarballs in the ship target (CCSP, CCSPv2)
  * or from the controller database (RENEWAL_GUIDANCE), into `{ship}/reports/YYYY/MM/`.
  */
 export async function runReport(cfg: TallyConfig, opts: ReportOptions = {}): Promise<ReportOutcome> {
   const now = opts.now ?? new Date();
   const log = opts.logger ?? silentLogger;
-  const type = cfg.reportType;
-  if (!type) throw new ConfigError(`${ENV.reportType.env} is not set; expected ${ENV.reportType.accepts}`, { field: ENV.reportType.env });
+  // Unset is CCSPv2, as the newest reference's validation (it refused an unset type before).
+  const type = cfg.reportType ?? 'CCSPv2';
   if (opts.month && opts.since) throw new ConfigError('--month and --since cannot be combined; give a month or a range', { field: 'month' });
   if (opts.until && !opts.since) throw new ConfigError('--until needs --since', { field: 'until' });
   const since = opts.since === undefined ? undefined : asInstant(opts.since, '--since', now);

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { applyControllerSchema, seedController } from '@tally/demo';
@@ -196,5 +196,19 @@ describe('--since/--until spellings', () => {
     expect(after - until).toBeGreaterThanOrEqual(10 * 60_000 - 1000);
     expect(after - until).toBeLessThan(11 * 60_000);
     rmSync(join(r.stdout.split('\n')[0]!, '..', '..', '..', '..', '..'), { recursive: true, force: true });
+  });
+});
+
+describe('tally report settings', () => {
+  it('METRICS_UTILITY_REPORT_TYPE unset builds CCSPv2, as the newest reference', async () => {
+    const ship = mkdtempSync(join(dir, 'report-type-'));
+    mkdirSync(join(ship, 'reports', '2024', '03'), { recursive: true });
+    writeFileSync(join(ship, 'reports', '2024', '03', 'CCSPv2-2024-03.xlsx'), 'a workbook');
+    const r = await cli(['report', '--month', '2024-03'], { METRICS_UTILITY_SHIP_TARGET: 'directory', METRICS_UTILITY_SHIP_PATH: ship });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('Skipping report generation, report: reports/2024/03/CCSPv2-2024-03.xlsx already exists');
+    // Set, the value is still checked, case and all (as the reference).
+    const bad = await cli(['report', '--month', '2024-03'], { METRICS_UTILITY_SHIP_TARGET: 'directory', METRICS_UTILITY_SHIP_PATH: ship, METRICS_UTILITY_REPORT_TYPE: 'ccspv2' });
+    expectUsageError(bad, 'METRICS_UTILITY_REPORT_TYPE="ccspv2" is invalid; expected CCSP, CCSPv2 or RENEWAL_GUIDANCE');
   });
 });
