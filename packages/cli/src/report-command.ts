@@ -2,6 +2,7 @@ import { addMonths, ConfigError, ENV, isoDate, TallyError, type Logger, parseEph
 import { buildCcspReport, type BuildResult, buildRenewalReport, DEFAULT_SHEETS, deduplicatorFor, type ReportParams, validateSheets, verifyReport } from '@tally/reports';
 import { DirectoryStorage, type Store } from '@tally/storage';
 import { gapWarning } from './gap-lines.js';
+import { statSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
 import { type CliIO, isInteractive } from './io.js';
 import { besideProgress, logReadProgress, ttyReadProgress } from './progress.js';
@@ -51,6 +52,18 @@ function outcome(res: BuildResult, storage: Store, io: CliIO | undefined): Repor
 
 const asInstant = (v: string | Date, name: string, now: Date) => (v instanceof Date ? v : parseInstant(v, { name, now }));
 
+/**
+ * As the reference's validate_ship_path: a report's local ship path (targets directory and
+ * controller_db) must be an existing directory; a mistyped path is refused, not read as no data.
+ */
+function requireShipDirectory(cfg: TallyConfig): void {
+  const path = cfg.shipPath;
+  if (!path || (cfg.shipTarget !== 'directory' && cfg.shipTarget !== 'controller_db')) return;
+  if (!statSync(path, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new ConfigError(`Invalid ${ENV.shipPath.env}: ${path} is not an existing directory.`, { field: ENV.shipPath.env });
+  }
+}
+
 /** METRICS_UTILITY_ORGANIZATION_FILTER is `;`-separated in the reference. */
 function organizationFilter(cfg: TallyConfig): string[] | undefined {
   const names = cfg.organizationFilter ?? [];
@@ -89,6 +102,7 @@ export async function runReport(cfg: TallyConfig, opts: ReportOptions = {}): Pro
   const log = opts.logger ?? silentLogger;
   // Unset is CCSPv2, as the newest reference's validation (it refused an unset type before).
   const type = cfg.reportType ?? 'CCSPv2';
+  if (!opts.storage) requireShipDirectory(cfg);
   if (opts.month && opts.since) throw new ConfigError('--month and --since cannot be combined; give a month or a range', { field: 'month' });
   if (opts.until && !opts.since) throw new ConfigError('--until needs --since', { field: 'until' });
   const since = opts.since === undefined ? undefined : asInstant(opts.since, '--since', now);

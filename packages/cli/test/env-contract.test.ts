@@ -211,4 +211,22 @@ describe('tally report settings', () => {
     const bad = await cli(['report', '--month', '2024-03'], { METRICS_UTILITY_SHIP_TARGET: 'directory', METRICS_UTILITY_SHIP_PATH: ship, METRICS_UTILITY_REPORT_TYPE: 'ccspv2' });
     expectUsageError(bad, 'METRICS_UTILITY_REPORT_TYPE="ccspv2" is invalid; expected CCSP, CCSPv2 or RENEWAL_GUIDANCE');
   });
+
+  it('a METRICS_UTILITY_SHIP_PATH that is not an existing directory is refused (exit 2) for directory and controller_db, as validate_ship_path', async () => {
+    const file = join(dir, 'a-file');
+    writeFileSync(file, '');
+    for (const [path, extra] of [
+      [join(dir, 'no-such-dir'), {}],
+      [file, {}],
+      [join(dir, 'no-such-dir'), { METRICS_UTILITY_SHIP_TARGET: 'controller_db', METRICS_UTILITY_REPORT_TYPE: 'RENEWAL_GUIDANCE' }],
+    ] as const) {
+      const r = await cli(['report', ...('METRICS_UTILITY_REPORT_TYPE' in extra ? ['--since', '12mo'] : ['--month', '2024-03'])], {
+        METRICS_UTILITY_SHIP_TARGET: 'directory',
+        METRICS_UTILITY_SHIP_PATH: path,
+        ...extra,
+      });
+      expectUsageError(r, `tally: Invalid METRICS_UTILITY_SHIP_PATH: ${path} is not an existing directory.`);
+    }
+    expect(existsSync(join(dir, 'no-such-dir'))).toBe(false);
+  });
 });
