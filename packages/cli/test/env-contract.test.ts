@@ -229,4 +229,24 @@ describe('tally report settings', () => {
     }
     expect(existsSync(join(dir, 'no-such-dir'))).toBe(false);
   });
+
+  it('an empty range or month prints the reference wording: No billing data for input date range {since}--{until} / for month {YYYY-MM}', async () => {
+    const ship = mkdtempSync(join(dir, 'report-empty-'));
+    const env = { METRICS_UTILITY_SHIP_TARGET: 'directory', METRICS_UTILITY_SHIP_PATH: ship };
+    const range = await cli(['report', '--since', '2023-01-01', '--until', '2023-01-15'], env);
+    expect(range.code, range.stderr).toBe(0);
+    expect(range.stdout).toBe('No billing data for input date range 2023-01-01--2023-01-15\n');
+    const month = await cli(['report', '--month', '2023-01'], env);
+    expect(month.stdout).toBe('No billing data for month 2023-01\n');
+    // Renewal Guidance always has a range: --since 1d (today) finds no host automated since.
+    const renewal = await cli(['report', '--since', '1d'], {
+      ...env,
+      DATABASE_URL: tdb.url,
+      METRICS_UTILITY_SHIP_TARGET: 'controller_db',
+      METRICS_UTILITY_REPORT_TYPE: 'RENEWAL_GUIDANCE',
+    });
+    const today = new Date().toISOString().slice(0, 10);
+    expect(renewal.code, renewal.stderr).toBe(0);
+    expect(renewal.stdout).toContain(`No billing data for input date range ${today}--${today}\n`);
+  });
 });

@@ -114,7 +114,7 @@ describe('runReport', () => {
     const cli = io();
     const res = await runReport(loadConfig({ env: env() }), { month: '2023-07', io: cli });
     expect(res).toMatchObject({ status: 'empty', exitCode: 0 });
-    expect(cli.out()).toContain('No billing data for month: 2023-07');
+    expect(cli.out()).toContain('No billing data for month 2023-07\n');
     expect(existsSync(join(ship, 'reports/2023/07'))).toBe(false);
   });
 
