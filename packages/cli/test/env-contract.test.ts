@@ -250,3 +250,27 @@ describe('tally report settings', () => {
     expect(renewal.stdout).toContain(`No billing data for input date range ${today}--${today}\n`);
   });
 });
+
+describe('boolean variables', () => {
+  it('a value metrics-utility reads as false but that looks true (yes, " true") is refused, never read as true; TRUE and 1 are true', async () => {
+    const base = { DATABASE_URL: 'postgres://127.0.0.1:1/unreachable', METRICS_UTILITY_SHIP_TARGET: 'directory', METRICS_UTILITY_SHIP_PATH: join(dir, 'ship-bools') };
+    for (const v of ['yes', ' true']) {
+      const r = await cli(['gather', '--ship'], { ...base, METRICS_UTILITY_DISABLE_JOB_HOST_SUMMARY_COLLECTOR: v });
+      expectUsageError(r, `METRICS_UTILITY_DISABLE_JOB_HOST_SUMMARY_COLLECTOR=${JSON.stringify(v)} is invalid; expected true or 1, or false, 0 or no`);
+    }
+    // TRUE disables job_host_summary: with no optional collector left, nothing is gathered.
+    const ship = join(dir, 'ship-bools-true');
+    const r = await cli(['gather', '--dry-run', '--since', '2024-03-10', '--until', '2024-03-11'], {
+      DATABASE_URL: tdb.url,
+      METRICS_UTILITY_DISABLE_JOB_HOST_SUMMARY_COLLECTOR: 'TRUE',
+      METRICS_UTILITY_OPTIONAL_COLLECTORS: 'main_host_daily',
+      METRICS_UTILITY_SHIP_PATH: ship,
+    });
+    expect(r.code, r.stderr).toBe(0);
+    const files = r.stdout.split('\n').filter(Boolean);
+    const members = new Set(files.flatMap((f) => execFileSync('tar', ['tzf', f], { encoding: 'utf8' }).split('\n').filter(Boolean)));
+    expect([...members].some((m) => m.includes('job_host_summary'))).toBe(false);
+    expect([...members].some((m) => m.includes('main_host_daily'))).toBe(true);
+    rmSync(join(files[0]!, '..', '..', '..', '..', '..'), { recursive: true, force: true });
+  });
+});

@@ -18,8 +18,15 @@ const listOf =
       .map((x) => x.trim())
       .filter(Boolean);
 const list = listOf(',');
-const BOOLS = new Map([...['true', '1', 'yes'].map((t) => [t, true] as const), ...['false', '0', 'no', ''].map((f) => [f, false] as const)]);
-const bool: Parse<boolean> = (s) => BOOLS.get(s.trim().toLowerCase()) ?? INVALID;
+/**
+ * The reference's bool_from_env is true for `1` and `true` (any case) and false for anything
+ * else. Tally takes the same trues, and as false only what the reference also reads as false
+ * and means it (`false`, `0`, `no`); any other value (`yes`, ` true`, `on`) is refused, never
+ * read differently from the reference.
+ */
+const BOOLS = new Map([...['true', '1'].map((t) => [t, true] as const), ...['false', '0', 'no', ''].map((f) => [f, false] as const)]);
+const bool: Parse<boolean> = (s) => BOOLS.get(s.toLowerCase()) ?? INVALID;
+const BOOL_ACCEPTS = 'true or 1, or false, 0 or no (metrics-utility reads any value but true and 1 as false)';
 const positiveInt: Parse<number> = (s) => {
   const t = s.trim();
   return /^\d+$/.test(t) && Number.isSafeInteger(Number(t)) && Number(t) > 0 ? Number(t) : INVALID;
@@ -77,12 +84,12 @@ export const ENV = {
   maxGatherPeriodDays: { env: 'METRICS_UTILITY_MAX_GATHER_PERIOD_DAYS', schema: positiveInt, accepts: 'a whole number of days, e.g. 28' },
   // Set but empty means none (the reference filters empty items out), not the default.
   optionalCollectors: { env: 'METRICS_UTILITY_OPTIONAL_COLLECTORS', schema: list, keepEmpty: true },
-  disableJobHostSummary: { env: 'METRICS_UTILITY_DISABLE_JOB_HOST_SUMMARY_COLLECTOR', schema: bool, accepts: 'true or false' },
+  disableJobHostSummary: { env: 'METRICS_UTILITY_DISABLE_JOB_HOST_SUMMARY_COLLECTOR', schema: bool, accepts: BOOL_ACCEPTS },
   // A backfill ships but leaves every watermark where the scheduled runs put it.
-  disableSaveLastGatheredEntries: { env: 'METRICS_UTILITY_DISABLE_SAVE_LAST_GATHERED_ENTRIES', schema: bool, accepts: 'true or false' },
+  disableSaveLastGatheredEntries: { env: 'METRICS_UTILITY_DISABLE_SAVE_LAST_GATHERED_ENTRIES', schema: bool, accepts: BOOL_ACCEPTS },
   collectorLockSuffix: { env: 'METRICS_UTILITY_COLLECTOR_LOCK_SUFFIX', schema: text },
   clusterName: { env: 'METRICS_UTILITY_CLUSTER_NAME', schema: text },
-  usageBasedMeteringEnabled: { env: 'METRICS_UTILITY_USAGE_BASED_METERING_ENABLED', schema: bool, accepts: 'true or false' },
+  usageBasedMeteringEnabled: { env: 'METRICS_UTILITY_USAGE_BASED_METERING_ENABLED', schema: bool, accepts: BOOL_ACCEPTS },
   prometheusUrl: { env: 'METRICS_UTILITY_PROMETHEUS_URL', schema: url, accepts: 'a URL' },
   prometheusToken: { env: 'METRICS_UTILITY_PROMETHEUS_TOKEN', schema: text, secret: true },
   prometheusCaPath: { env: 'METRICS_UTILITY_PROMETHEUS_CA_PATH', schema: text },
@@ -109,7 +116,7 @@ export const ENV = {
   optionalCcspReportSheets: { env: 'METRICS_UTILITY_OPTIONAL_CCSP_REPORT_SHEETS', schema: list, keepEmpty: true },
   deduplicator: { env: 'METRICS_UTILITY_DEDUPLICATOR', schema: text },
   // One counting rule for rollups and every report (never mixed): see conventions.md.
-  countUnreachableHosts: { env: 'TALLY_COUNT_UNREACHABLE_HOSTS', schema: bool, accepts: 'true or false' },
+  countUnreachableHosts: { env: 'TALLY_COUNT_UNREACHABLE_HOSTS', schema: bool, accepts: BOOL_ACCEPTS },
   // DuckDB of rollups and reports; unset, each keeps its measured default (see @tally/dataframes).
   duckdbMemoryLimit: { env: 'TALLY_DUCKDB_MEMORY_LIMIT', schema: matching(/^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i), accepts: 'a size such as 768MB or 2GiB' },
   duckdbThreads: { env: 'TALLY_DUCKDB_THREADS', schema: positiveInt, accepts: 'a whole number of threads, e.g. 2' },

@@ -103,8 +103,10 @@ describe('loadConfig', () => {
 
   it('parses each kind of value: booleans, URLs, whole numbers, and refuses a file value that is not text', () => {
     const bools = (v: string) => loadConfig({ env: { METRICS_UTILITY_DISABLE_JOB_HOST_SUMMARY_COLLECTOR: v } }).disableJobHostSummary;
-    expect([' Yes ', '1', 'No', '0', 'false'].map(bools)).toEqual([true, true, false, false, false]);
-    expect(() => bools('constructor')).toThrow('METRICS_UTILITY_DISABLE_JOB_HOST_SUMMARY_COLLECTOR="constructor" is invalid; expected true or false');
+    expect(['TRUE', 'True', '1', 'No', '0', 'false', 'FALSE'].map(bools)).toEqual([true, true, true, false, false, false, false]);
+    expect(() => bools('constructor')).toThrow('METRICS_UTILITY_DISABLE_JOB_HOST_SUMMARY_COLLECTOR="constructor" is invalid; expected true or 1, or false, 0 or no');
+    // The reference (bool_from_env) reads these as false: never read them as true.
+    for (const v of ['yes', 'Yes', ' true', 'true ', 'on', 'y']) expect(() => bools(v), v).toThrow(/is invalid; expected true or 1/);
     expect(loadConfig({ env: { METRICS_UTILITY_BUCKET_ENDPOINT: ' https://s3.example.com:9000/b ' } }).bucketEndpoint).toBe('https://s3.example.com:9000/b');
     expect(() => loadConfig({ env: { TALLY_DUCKDB_THREADS: '99999999999999999999' } })).toThrow('expected a whole number of threads');
     expect(() => loadConfig({ env: { METRICS_UTILITY_REPORT_TYPE: 'ccspv2' } })).toThrow('expected CCSP, CCSPv2 or RENEWAL_GUIDANCE');
