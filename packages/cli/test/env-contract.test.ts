@@ -274,3 +274,15 @@ describe('boolean variables', () => {
     rmSync(join(files[0]!, '..', '..', '..', '..', '..'), { recursive: true, force: true });
   });
 });
+
+describe('METRICS_UTILITY_MAX_GATHER_PERIOD_DAYS', () => {
+  it('0 is accepted and gathers no windowed collector (No analytics collected, exit 1); 3651 is refused (exit 2)', async () => {
+    const env = { DATABASE_URL: tdb.url, METRICS_UTILITY_SHIP_PATH: join(dir, 'ship-zero') };
+    const zero = await cli(['gather', '--dry-run', '--since', '2024-03-10', '--until', '2024-03-11', '--collectors', 'job_host_summary'], { ...env, METRICS_UTILITY_MAX_GATHER_PERIOD_DAYS: '0' });
+    expect(zero.code, zero.stderr).toBe(1);
+    expect(zero.stderr).toMatch(/No analytics collected/);
+    expect(zero.stdout).toBe('');
+    const big = await cli(['gather', '--dry-run'], { ...env, METRICS_UTILITY_MAX_GATHER_PERIOD_DAYS: '3651' });
+    expectUsageError(big, 'METRICS_UTILITY_MAX_GATHER_PERIOD_DAYS="3651" is invalid; expected a whole number of days from 0 to 3650');
+  });
+});

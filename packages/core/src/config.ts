@@ -31,6 +31,11 @@ const positiveInt: Parse<number> = (s) => {
   const t = s.trim();
   return /^\d+$/.test(t) && Number.isSafeInteger(Number(t)) && Number(t) > 0 ? Number(t) : INVALID;
 };
+/** The reference's validation: a whole number of days from 0 (gather nothing older than until) to 3650. */
+const gatherDays: Parse<number> = (s) => {
+  const t = s.trim();
+  return /^\d+$/.test(t) && Number(t) <= 3650 ? Number(t) : INVALID;
+};
 /** Any text the WHATWG URL parser accepts (trimmed; tabs and newlines removed, as the parser ignores them). */
 const url: Parse<string> = (s) => {
   const t = s.trim();
@@ -81,7 +86,7 @@ export const ENV = {
   storageTable: { env: 'METRICS_UTILITY_STORAGE_TABLE', schema: text },
   /** A JSON file of generic ingress settings (url, contentType, auth, headers) for ship target `ingress`. */
   ingressSettings: { env: 'TALLY_INGRESS_SETTINGS', schema: text },
-  maxGatherPeriodDays: { env: 'METRICS_UTILITY_MAX_GATHER_PERIOD_DAYS', schema: positiveInt, accepts: 'a whole number of days, e.g. 28' },
+  maxGatherPeriodDays: { env: 'METRICS_UTILITY_MAX_GATHER_PERIOD_DAYS', schema: gatherDays, accepts: 'a whole number of days from 0 to 3650, e.g. 28' },
   // Set but empty means none (the reference filters empty items out), not the default.
   optionalCollectors: { env: 'METRICS_UTILITY_OPTIONAL_COLLECTORS', schema: list, keepEmpty: true },
   disableJobHostSummary: { env: 'METRICS_UTILITY_DISABLE_JOB_HOST_SUMMARY_COLLECTOR', schema: bool, accepts: BOOL_ACCEPTS },

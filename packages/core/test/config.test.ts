@@ -63,6 +63,14 @@ describe('loadConfig', () => {
     expect(loadConfig({ file, env: {} }).optionalCollectors).toEqual(['main_host']);
   });
 
+  it('METRICS_UTILITY_MAX_GATHER_PERIOD_DAYS is 0 to 3650, as the reference validation', () => {
+    const days = (v: string) => loadConfig({ env: { METRICS_UTILITY_MAX_GATHER_PERIOD_DAYS: v } }).maxGatherPeriodDays;
+    expect(['0', '28', '3650'].map(days)).toEqual([0, 28, 3650]);
+    for (const v of ['3651', '-1', '1.5', '28d']) {
+      expect(() => days(v), v).toThrow(`METRICS_UTILITY_MAX_GATHER_PERIOD_DAYS=${JSON.stringify(v)} is invalid; expected a whole number of days from 0 to 3650`);
+    }
+  });
+
   it('reports every invalid value in one error, one line per variable, naming what is accepted', () => {
     let err: unknown;
     try {

@@ -46,7 +46,15 @@ describe('resolveWindow', () => {
 
   it('rejects since after until and a bad max period with ConfigError', () => {
     expect(() => resolveWindow({ now, since: D('2024-03-10T00:00:00Z'), until: D('2024-03-09T00:00:00Z') })).toThrow(ConfigError);
-    expect(() => resolveWindow({ now, maxDays: 0 })).toThrow(/max gather period 0/);
+    expect(() => resolveWindow({ now, maxDays: -1 })).toThrow(/max gather period -1/);
+    expect(() => resolveWindow({ now, maxDays: 1.5 })).toThrow(/max gather period 1.5/);
+  });
+
+  it('a max period of 0 (the reference allows 0–3650) leaves an empty window: since = until = horizon', () => {
+    const since = D('2024-03-10T00:00:00Z');
+    expect(resolveWindow({ now, since, maxDays: 0 })).toMatchObject({ since, until: since, horizon: since });
+    expect(resolveWindow({ now, maxDays: 0 })).toMatchObject({ until: now, horizon: now });
+    expect(sliceWindow('daily', { since, until: since })).toEqual([]);
   });
 });
 
