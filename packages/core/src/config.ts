@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { ConfigError } from './errors.js';
 import { registerSecret } from './logger.js';
+import { parseSize } from './size.js';
 
 /**
  * A setting's parser: its value from the text given, or INVALID. Plain functions, not a schema
@@ -35,6 +36,15 @@ const positiveInt: Parse<number> = (s) => {
 const gatherDays: Parse<number> = (s) => {
   const t = s.trim();
   return /^\d+$/.test(t) && Number(t) <= 3650 ? Number(t) : INVALID;
+};
+/** A byte size parseSize reads (`200M`, `1G`, bytes), kept as text; refused here so the error names the variable. */
+const size: Parse<string> = (s) => {
+  try {
+    parseSize(s);
+    return s.trim();
+  } catch {
+    return INVALID;
+  }
 };
 /** Any text the WHATWG URL parser accepts (trimmed; tabs and newlines removed, as the parser ignores them). */
 const url: Parse<string> = (s) => {
@@ -96,9 +106,11 @@ export const ENV = {
   clusterName: { env: 'METRICS_UTILITY_CLUSTER_NAME', schema: text },
   usageBasedMeteringEnabled: { env: 'METRICS_UTILITY_USAGE_BASED_METERING_ENABLED', schema: bool, accepts: BOOL_ACCEPTS },
   prometheusUrl: { env: 'METRICS_UTILITY_PROMETHEUS_URL', schema: url, accepts: 'a URL' },
+  // Tally's: the reference reads the pod's service-account token and service-ca.crt files instead.
   prometheusToken: { env: 'METRICS_UTILITY_PROMETHEUS_TOKEN', schema: text, secret: true },
   prometheusCaPath: { env: 'METRICS_UTILITY_PROMETHEUS_CA_PATH', schema: text },
-  maxDataSize: { env: 'METRICS_UTILITY_MAX_DATA_SIZE', schema: text },
+  // Tally's: the reference's MAX_DATA_SIZE is a constant (200 MiB).
+  maxDataSize: { env: 'METRICS_UTILITY_MAX_DATA_SIZE', schema: size, accepts: 'a size such as 100M, 1G or a number of bytes' },
   reportType: { env: 'METRICS_UTILITY_REPORT_TYPE', schema: oneOf(['CCSP', 'CCSPv2', 'RENEWAL_GUIDANCE']), accepts: 'CCSP, CCSPv2 or RENEWAL_GUIDANCE' },
   pricePerNode: { env: 'METRICS_UTILITY_PRICE_PER_NODE', schema: decimal, accepts: 'a number such as 12.5' },
   reportSku: { env: 'METRICS_UTILITY_REPORT_SKU', schema: text },

@@ -63,6 +63,14 @@ describe('loadConfig', () => {
     expect(loadConfig({ file, env: {} }).optionalCollectors).toEqual(['main_host']);
   });
 
+  it('METRICS_UTILITY_MAX_DATA_SIZE is a size, refused naming the variable; METRICS_UTILITY_PROMETHEUS_TOKEN is a secret', () => {
+    expect(loadConfig({ env: { METRICS_UTILITY_MAX_DATA_SIZE: ' 100M ' } }).maxDataSize).toBe('100M');
+    expect(() => loadConfig({ env: { METRICS_UTILITY_MAX_DATA_SIZE: 'lots' } })).toThrow('METRICS_UTILITY_MAX_DATA_SIZE="lots" is invalid; expected a size such as 100M');
+    const cfg = loadConfig({ env: { METRICS_UTILITY_PROMETHEUS_TOKEN: 'sha256~very-secret', METRICS_UTILITY_PROMETHEUS_CA_PATH: '/etc/pki/prom-ca.pem' } });
+    expect(cfg).toMatchObject({ prometheusToken: 'sha256~very-secret', prometheusCaPath: '/etc/pki/prom-ca.pem' });
+    expect(JSON.stringify(describeConfig(cfg))).not.toContain('very-secret');
+  });
+
   it('METRICS_UTILITY_MAX_GATHER_PERIOD_DAYS is 0 to 3650, as the reference validation', () => {
     const days = (v: string) => loadConfig({ env: { METRICS_UTILITY_MAX_GATHER_PERIOD_DAYS: v } }).maxGatherPeriodDays;
     expect(['0', '28', '3650'].map(days)).toEqual([0, 28, 3650]);
