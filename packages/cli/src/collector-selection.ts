@@ -11,6 +11,7 @@ export function gatherConfig(cfg: TallyConfig): { -readonly [K in keyof GatherCo
   const out: { -readonly [K in keyof GatherConfig]: GatherConfig[K] } = {};
   if (cfg.optionalCollectors) out.optionalCollectors = cfg.optionalCollectors;
   if (cfg.disableJobHostSummary !== undefined) out.disableJobHostSummary = cfg.disableJobHostSummary;
+  if (cfg.disableSaveLastGatheredEntries !== undefined) out.disableSaveLastGatheredEntries = cfg.disableSaveLastGatheredEntries;
   if (cfg.maxGatherPeriodDays !== undefined) out.maxGatherPeriodDays = cfg.maxGatherPeriodDays;
   if (cfg.collectorLockSuffix) out.collectorLockSuffix = cfg.collectorLockSuffix;
   if (cfg.maxDataSize) out.maxDataSize = cfg.maxDataSize;

@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
-import type { Collector, CollectorParams } from '@tally/collectors';
+import { type Collector, type CollectorParams, collectorByKey, controllerCollectors } from '@tally/collectors';
 import { ConfigError, errorMessage, loadConfig, type Logger, requireConfig, type TallyConfig, TallyError } from '@tally/core';
-import { type GatherResult, gather } from '@tally/gather';
+import { checkOptionalCollectors, type GatherResult, gather } from '@tally/gather';
 import type { Sink } from '@tally/storage';
 import { gatherConfig, pickCollectors } from './collector-selection.js';
 import { countCsvRows } from './csv-rows.js';
@@ -106,10 +106,12 @@ export interface GatherOutcome {
 /** Connect, gather and ship (or keep, for a dry run) once; the shared core of `gather`, `schedule` and `demo`. */
 export async function invokeGather(inv: GatherInvocation): Promise<GatherOutcome> {
   const { cfg } = inv;
+  // Before connecting, and also when --collectors replaces the list: a bad name stops the run (exit 2).
+  if (cfg.optionalCollectors) checkOptionalCollectors(controllerCollectors, cfg.optionalCollectors);
   const pick = pickCollectors(inv.collectors);
   const config = gatherConfig(cfg);
   if (pick.optional) {
-    config.optionalCollectors = pick.optional;
+    config.optionalCollectors = pick.optional.filter((k) => collectorByKey(k)?.meta.optional);
     config.disableJobHostSummary = !pick.optional.includes('job_host_summary');
   }
   if (inv.mode === 'ship' && !inv.storage && cfg.shipTarget === 'crc') {

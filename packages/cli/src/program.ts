@@ -66,7 +66,7 @@ ${EXIT_CODES}`,
   program
     .command('gather')
     .description('Collect usage from the controller database into tarballs and ship them (or keep them with --dry-run).')
-    .option('--since <when>', 'start of the window: Nd, Nm, Nmo or an ISO date/datetime (default: each collector\'s watermark)', instant('--since'))
+    .option('--since <when>', 'start of the window: Nd, Nm, Nmo (or Ndays, Nminutes, Nmonths) or an ISO date/datetime (default: each collector\'s watermark)', instant('--since'))
     .option('--until <when>', 'end of the window (default: now), e.g. 10m for ten minutes ago', instant('--until'))
     .addOption(
       new Option(
@@ -101,7 +101,7 @@ ${EXIT_CODES}`,
     .requiredOption('--target <file>', 'JSON: {"url": "https://…/data"}; records go to {url}/{data-group}/{data-set}')
     .option('--credentials <file>', 'JSON the entrypoint needs, e.g. {"url": "postgres://…"} for tally:sql')
     .option('--token <file>', 'JSON: {"token": "…"}, sent as Authorization: Bearer (required unless --dry-run)')
-    .option('--since <when>', 'start of the window (Nd, Nm, Nmo or an ISO date/datetime)', instant('--since'))
+    .option('--since <when>', 'start of the window (Nd, Nm, Nmo — or Ndays, Nminutes, Nmonths — or an ISO date/datetime)', instant('--since'))
     .option('--until <when>', 'end of the window (default: none; the entrypoint decides)', instant('--until'))
     .option('--chunk-size <n>', 'records per POST (default: the query file\'s options.chunk-size, else 100)', positiveInt)
     .option('--dry-run', 'print each request (method, URL, headers with the token masked, body) instead of sending it')
@@ -122,7 +122,7 @@ ${EXIT_CODES}`,
   program
     .command('rollup')
     .description('Roll gathered tarballs up into Hive-partitioned Parquet under {ship_path}/rollups (METRICS_UTILITY_SHIP_TARGET directory or s3).')
-    .requiredOption('--since <when>', 'start of the window (Nd, Nmo or an ISO date)', instant('--since'))
+    .requiredOption('--since <when>', 'start of the window (Nd, Nmo — or Ndays, Nmonths — or an ISO date)', instant('--since'))
     .option('--until <when>', 'end of the window (default: now)', instant('--until'))
     .addOption(new Option('--period <period>', 'rollup granularity').choices(['day', 'week', 'month']).default('day'))
     .addHelpText(
@@ -140,9 +140,9 @@ ${EXIT_CODES}`,
 
   program
     .command('report')
-    .description('Build a CCSP, CCSPv2 or Renewal Guidance workbook (METRICS_UTILITY_REPORT_TYPE) for a month or a range.')
+    .description('Build a CCSP, CCSPv2 or Renewal Guidance workbook (METRICS_UTILITY_REPORT_TYPE, default CCSPv2) for a month or a range.')
     .option('--month <YYYY-MM>', 'the calendar month (default: the previous month)')
-    .option('--since <when>', 'start of a range instead of a month (Nd, Nmo or an ISO date)', instant('--since'))
+    .option('--since <when>', 'start of a range instead of a month (Nd, Nmo — or Ndays, Nmonths — or an ISO date)', instant('--since'))
     .option('--until <when>', 'end of the range (default: today)', instant('--until'))
     .option('--ephemeral <age>', 'also count hosts seen for at most this long (Nd or Nmo), Renewal Guidance')
     .option('--force', 'overwrite an existing report')
@@ -193,7 +193,7 @@ ${EXIT_CODES}`,
     .description('Run collectors on their cron schedules, forever; one runner per cluster (PostgreSQL advisory lock).')
     .option('--schedule <file>', 'JSON: {"collectors": {"<key>": {"cron": "5 * * * *", "dependsOn": ["…"], "enabled": true}}}; a user collector adds "query", "target", "credentials", "token" files')
     .option('--once', 'run one tick (whatever is due now) and exit')
-    .option('--until-lag <when>', 'each run gathers up to this long ago (Nm minutes, e.g. 10m)', '10m')
+    .option('--until-lag <when>', 'each run gathers up to this long ago (Nm or Nminutes, e.g. 10m)', '10m')
     .option('--lease <seconds>', 'a running collector whose runner stops heart-beating for this long is taken over', positiveInt, 600)
     .option('--db <url>', 'the controller database (default: DATABASE_URL)')
     .addOption(stateDbOption())

@@ -2,6 +2,7 @@ import { addMonths, ConfigError, ENV, isoDate, TallyError, type Logger, parseEph
 import { buildCcspReport, type BuildResult, buildRenewalReport, DEFAULT_SHEETS, deduplicatorFor, type ReportParams, validateSheets, verifyReport } from '@tally/reports';
 import { DirectoryStorage, type Store } from '@tally/storage';
 import { gapWarning } from './gap-lines.js';
+import { statSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
 import { type CliIO, isInteractive } from './io.js';
 import { besideProgress, logReadProgress, ttyReadProgress } from './progress.js';
@@ -11,7 +12,7 @@ import { createStore } from './storage-factory.js';
 export interface ReportOptions {
   /** `YYYY-MM`; default the previous calendar month. */
   month?: string;
-  /** Start of a range (a Date, or text for core parseInstant: `Nd`, `Nmo`, ISO). */
+  /** Start of a range (a Date, or text for core parseInstant: `Nd`, `Nm`, `Nmo` and their long spellings, ISO). */
   since?: string | Date;
   /** End of the range (default today). */
   until?: string | Date;
@@ -51,6 +52,18 @@ function outcome(res: BuildResult, storage: Store, io: CliIO | undefined): Repor
 
 const asInstant = (v: string | Date, name: string, now: Date) => (v instanceof Date ? v : parseInstant(v, { name, now }));
 
+/**
+ * As the reference's validate_ship_path: a report's local ship path (targets directory and
+ * controller_db) must be an existing directory; a mistyped path is refused, not read as no data.
+ */
+function requireShipDirectory(cfg: TallyConfig): void {
+  const path = cfg.shipPath;
+  if (!path || (cfg.shipTarget !== 'directory' && cfg.shipTarget !== 'controller_db')) return;
+  if (!statSync(path, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new ConfigError(`Invalid ${ENV.shipPath.env}: ${path} is not an existing directory.`, { field: ENV.shipPath.env });
+  }
+}
+
 /** METRICS_UTILITY_ORGANIZATION_FILTER is `;`-separated in the reference. */
 function organizationFilter(cfg: TallyConfig): string[] | undefined {
   const names = cfg.organizationFilter ?? [];
@@ -73,22 +86,23 @@ function reportParams(cfg: TallyConfig, now: Date): Omit<ReportParams, 'reportPe
     endUserCity: cfg.reportEndUserCity ?? '',
     endUserState: cfg.reportEndUserState ?? '',
     endUserCountry: cfg.reportEndUserCountry ?? '',
-    sheets: cfg.optionalCcspReportSheets?.length ? cfg.optionalCcspReportSheets : DEFAULT_SHEETS,
+    sheets: cfg.optionalCcspReportSheets ?? DEFAULT_SHEETS,
     organizationFilter: organizationFilter(cfg),
     now,
   };
 }
 
 /**
- * `tally report`: build the METRICS_UTILITY_REPORT_TYPE workbook for a month (default the
+ * `tally report`: build the METRICS_UTILITY_REPORT_TYPE workbook (default CCSPv2) for a month (default the
  * previous one) or a `--since/--until` range, from tarballs in the ship target (CCSP, CCSPv2)
  * or from the controller database (RENEWAL_GUIDANCE), into `{ship}/reports/YYYY/MM/`.
  */
 export async function runReport(cfg: TallyConfig, opts: ReportOptions = {}): Promise<ReportOutcome> {
   const now = opts.now ?? new Date();
   const log = opts.logger ?? silentLogger;
-  const type = cfg.reportType;
-  if (!type) throw new ConfigError(`${ENV.reportType.env} is not set; expected ${ENV.reportType.accepts}`, { field: ENV.reportType.env });
+  // Unset is CCSPv2, as the newest reference's validation (it refused an unset type before).
+  const type = cfg.reportType ?? 'CCSPv2';
+  if (!opts.storage) requireShipDirectory(cfg);
   if (opts.month && opts.since) throw new ConfigError('--month and --since cannot be combined; give a month or a range', { field: 'month' });
   if (opts.until && !opts.since) throw new ConfigError('--until needs --since', { field: 'until' });
   const since = opts.since === undefined ? undefined : asInstant(opts.since, '--since', now);
@@ -119,7 +133,7 @@ export async function runReport(cfg: TallyConfig, opts: ReportOptions = {}): Pro
         ...(ephemeralDays !== undefined ? { ephemeralDays } : {}),
         iterations: cfg.renewalDedupIterations ?? 3,
         deduplicator,
-        sheets: cfg.optionalCcspReportSheets?.length ? cfg.optionalCcspReportSheets : DEFAULT_SHEETS,
+        sheets: cfg.optionalCcspReportSheets ?? DEFAULT_SHEETS,
         force: opts.force ?? false,
         now,
         logger: log,

@@ -20,7 +20,7 @@ export interface UserCollector {
   target: string;
   credentials?: string;
   token?: string;
-  /** Start of the first run, before the collector has a watermark (Nd, Nm, Nmo or ISO); later runs start at the watermark. */
+  /** Start of the first run, before the collector has a watermark (Nd, Nm, Nmo and their long spellings, or ISO); later runs start at the watermark. */
   since?: string;
 }
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestDatabase, startStandby, startThrowawayPostgres, type TestDatabase, type ThrowawayServer } from '@tally/testkit';
@@ -102,7 +102,9 @@ describe('gather from a hot-standby replica', () => {
   });
 
   it('builds the Renewal Guidance report from the replica', async () => {
+    // The report's ship path must exist (as metrics-utility's validate_ship_path).
     const shipPath = join(dir, 'renewal');
+    mkdirSync(shipPath);
     const r = await run(['report', '--since', '2024-01-01', '--until', '2024-03-31'], {
       DATABASE_URL: replicaUrl,
       METRICS_UTILITY_SHIP_TARGET: 'controller_db',

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -264,7 +264,9 @@ describe('a SELECT-only role on the controller database', () => {
 
   it('builds the Renewal Guidance report from controller_db', async () => {
     const before = await objects();
+    // The report's ship path must exist (as metrics-utility's validate_ship_path).
     const shipPath = join(dir, 'renewal');
+    mkdirSync(shipPath);
     const r = await run(['report', '--since', '2024-01-01', '--until', '2024-03-31'], {
       DATABASE_URL: roUrl,
       METRICS_UTILITY_SHIP_TARGET: 'controller_db',

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { ConfigError } from './errors.js';
 import { registerSecret } from './logger.js';
 import { parsePythonFloat } from './py-float.js';
+import { parseSize } from './size.js';
 
 /**
  * A setting's parser: its value from the text given, or INVALID. Plain functions, not a schema
@@ -19,11 +20,32 @@ const listOf =
       .map((x) => x.trim())
       .filter(Boolean);
 const list = listOf(',');
-const BOOLS = new Map([...['true', '1', 'yes'].map((t) => [t, true] as const), ...['false', '0', 'no', ''].map((f) => [f, false] as const)]);
-const bool: Parse<boolean> = (s) => BOOLS.get(s.trim().toLowerCase()) ?? INVALID;
+/**
+ * The reference's bool_from_env is true for `1` and `true` (any case) and false for anything
+ * else. Tally takes the same trues, and as false only what the reference also reads as false
+ * and means it (`false`, `0`, `no`); any other value (`yes`, ` true`, `on`) is refused, never
+ * read differently from the reference.
+ */
+const BOOLS = new Map([...['true', '1'].map((t) => [t, true] as const), ...['false', '0', 'no', ''].map((f) => [f, false] as const)]);
+const bool: Parse<boolean> = (s) => BOOLS.get(s.toLowerCase()) ?? INVALID;
+const BOOL_ACCEPTS = 'true or 1, or false, 0 or no (metrics-utility reads any value but true and 1 as false)';
 const positiveInt: Parse<number> = (s) => {
   const t = s.trim();
   return /^\d+$/.test(t) && Number.isSafeInteger(Number(t)) && Number(t) > 0 ? Number(t) : INVALID;
+};
+/** The reference's validation: a whole number of days from 0 (gather nothing older than until) to 3650. */
+const gatherDays: Parse<number> = (s) => {
+  const t = s.trim();
+  return /^\d+$/.test(t) && Number(t) <= 3650 ? Number(t) : INVALID;
+};
+/** A byte size parseSize reads (`200M`, `1G`, bytes), kept as text; refused here so the error names the variable. */
+const size: Parse<string> = (s) => {
+  try {
+    parseSize(s);
+    return s.trim();
+  } catch {
+    return INVALID;
+  }
 };
 /** Any text the WHATWG URL parser accepts (trimmed; tabs and newlines removed, as the parser ignores them). */
 const url: Parse<string> = (s) => {
@@ -81,16 +103,21 @@ export const ENV = {
   storageTable: { env: 'METRICS_UTILITY_STORAGE_TABLE', schema: text },
   /** A JSON file of generic ingress settings (url, contentType, auth, headers) for ship target `ingress`. */
   ingressSettings: { env: 'TALLY_INGRESS_SETTINGS', schema: text },
-  maxGatherPeriodDays: { env: 'METRICS_UTILITY_MAX_GATHER_PERIOD_DAYS', schema: positiveInt, accepts: 'a whole number of days, e.g. 28' },
-  optionalCollectors: { env: 'METRICS_UTILITY_OPTIONAL_COLLECTORS', schema: list },
-  disableJobHostSummary: { env: 'METRICS_UTILITY_DISABLE_JOB_HOST_SUMMARY_COLLECTOR', schema: bool, accepts: 'true or false' },
+  maxGatherPeriodDays: { env: 'METRICS_UTILITY_MAX_GATHER_PERIOD_DAYS', schema: gatherDays, accepts: 'a whole number of days from 0 to 3650, e.g. 28' },
+  // Set but empty means none (the reference filters empty items out), not the default.
+  optionalCollectors: { env: 'METRICS_UTILITY_OPTIONAL_COLLECTORS', schema: list, keepEmpty: true },
+  disableJobHostSummary: { env: 'METRICS_UTILITY_DISABLE_JOB_HOST_SUMMARY_COLLECTOR', schema: bool, accepts: BOOL_ACCEPTS },
+  // A backfill ships but leaves every watermark where the scheduled runs put it.
+  disableSaveLastGatheredEntries: { env: 'METRICS_UTILITY_DISABLE_SAVE_LAST_GATHERED_ENTRIES', schema: bool, accepts: BOOL_ACCEPTS },
   collectorLockSuffix: { env: 'METRICS_UTILITY_COLLECTOR_LOCK_SUFFIX', schema: text },
   clusterName: { env: 'METRICS_UTILITY_CLUSTER_NAME', schema: text },
-  usageBasedMeteringEnabled: { env: 'METRICS_UTILITY_USAGE_BASED_METERING_ENABLED', schema: bool, accepts: 'true or false' },
+  usageBasedMeteringEnabled: { env: 'METRICS_UTILITY_USAGE_BASED_METERING_ENABLED', schema: bool, accepts: BOOL_ACCEPTS },
   prometheusUrl: { env: 'METRICS_UTILITY_PROMETHEUS_URL', schema: url, accepts: 'a URL' },
+  // Tally's: the reference reads the pod's service-account token and service-ca.crt files instead.
   prometheusToken: { env: 'METRICS_UTILITY_PROMETHEUS_TOKEN', schema: text, secret: true },
   prometheusCaPath: { env: 'METRICS_UTILITY_PROMETHEUS_CA_PATH', schema: text },
-  maxDataSize: { env: 'METRICS_UTILITY_MAX_DATA_SIZE', schema: text },
+  // Tally's: the reference's MAX_DATA_SIZE is a constant (200 MiB).
+  maxDataSize: { env: 'METRICS_UTILITY_MAX_DATA_SIZE', schema: size, accepts: 'a size such as 100M, 1G or a number of bytes' },
   reportType: { env: 'METRICS_UTILITY_REPORT_TYPE', schema: oneOf(['CCSP', 'CCSPv2', 'RENEWAL_GUIDANCE']), accepts: 'CCSP, CCSPv2 or RENEWAL_GUIDANCE' },
   pricePerNode: { env: 'METRICS_UTILITY_PRICE_PER_NODE', schema: price, accepts: 'a finite number of 0 or more such as 12.5' },
   reportSku: { env: 'METRICS_UTILITY_REPORT_SKU', schema: text },
@@ -109,14 +136,15 @@ export const ENV = {
   renewalDedupIterations: { env: 'REPORT_RENEWAL_GUIDANCE_DEDUP_ITERATIONS', schema: positiveInt, accepts: 'a whole number, e.g. 3' },
   // `;`-separated, as in the reference: organization names may contain commas.
   organizationFilter: { env: 'METRICS_UTILITY_ORGANIZATION_FILTER', schema: listOf(';') },
-  optionalCcspReportSheets: { env: 'METRICS_UTILITY_OPTIONAL_CCSP_REPORT_SHEETS', schema: list },
+  // Set but empty selects no sheet (the reference reads it as [''], which its validation refuses).
+  optionalCcspReportSheets: { env: 'METRICS_UTILITY_OPTIONAL_CCSP_REPORT_SHEETS', schema: list, keepEmpty: true },
   deduplicator: { env: 'METRICS_UTILITY_DEDUPLICATOR', schema: text },
   // One counting rule for rollups and every report (never mixed): see conventions.md.
-  countUnreachableHosts: { env: 'TALLY_COUNT_UNREACHABLE_HOSTS', schema: bool, accepts: 'true or false' },
+  countUnreachableHosts: { env: 'TALLY_COUNT_UNREACHABLE_HOSTS', schema: bool, accepts: BOOL_ACCEPTS },
   // DuckDB of rollups and reports; unset, each keeps its measured default (see @tally/dataframes).
   duckdbMemoryLimit: { env: 'TALLY_DUCKDB_MEMORY_LIMIT', schema: matching(/^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i), accepts: 'a size such as 768MB or 2GiB' },
   duckdbThreads: { env: 'TALLY_DUCKDB_THREADS', schema: positiveInt, accepts: 'a whole number of threads, e.g. 2' },
-} as const satisfies Record<string, { env: string; schema: Parse<unknown>; secret?: boolean; accepts?: string }>;
+} as const satisfies Record<string, { env: string; schema: Parse<unknown>; secret?: boolean; accepts?: string; keepEmpty?: true }>;
 
 type Env = typeof ENV;
 export type TallyConfig = { -readonly [K in keyof Env]?: Exclude<ReturnType<Env[K]['schema']>, typeof INVALID> };
@@ -155,15 +183,17 @@ export function loadConfig(opts: LoadConfigOptions): TallyConfig {
   const problems: string[] = [];
   for (const [key, spec] of Object.entries(ENV) as [ConfigKey, (typeof ENV)[ConfigKey]][]) {
     if (wanted && !wanted.has(key)) continue;
+    // Mostly an empty value reads as unset; for a keepEmpty list it is a list of nothing.
+    const unset = (v: unknown) => v === undefined || (v === '' && !(spec as { keepEmpty?: true }).keepEmpty);
     let raw: unknown = env[spec.env];
     let source: string = spec.env;
-    if (raw === undefined || raw === '') {
+    if (unset(raw)) {
       raw = fromFile[key] ?? fromFile[spec.env];
       source = `${opts.file}: ${key}`;
       if (typeof raw === 'number' || typeof raw === 'boolean') raw = String(raw);
       if (Array.isArray(raw)) raw = raw.join(',');
     }
-    if (raw === undefined || raw === '') continue;
+    if (unset(raw)) continue;
     const parsed = typeof raw === 'string' ? (spec.schema as Parse<unknown>)(raw) : INVALID;
     if (parsed !== INVALID) {
       out[key] = parsed;

@@ -20,19 +20,21 @@ export function contains(w: Window, at: Date): boolean {
 }
 
 /**
- * Parse an operator time expression, as the reference's `--since/--until`:
- * `Nd` = UTC midnight of today − (N−1) days (so `1d` is today 00:00), `Nm` = N minutes ago,
- * `Nmo|Nmonth|Nmonths` = N months ago at UTC midnight, or an ISO date/datetime (naive means UTC).
+ * Parse an operator time expression with the units of the reference's `parse_date_param`, no
+ * more: `Nd|Nday|Ndays` = UTC midnight of today − (N−1) days (so `1d` is today 00:00),
+ * `Nm|Nmin|Nminute|Nminutes` = N minutes ago, `Nmo|Nmon|Nmonth|Nmonths` = N calendar months
+ * before today's UTC midnight (a day the month lacks becomes its last day, as relativedelta does),
+ * or an ISO date/datetime (naive means UTC). There are no hours or weeks, as in the reference.
  */
 export function parseInstant(text: string, opts: { name?: string; now?: Date } = {}): Date {
   const name = opts.name ?? 'time';
   const at = opts.now ?? new Date();
   const s = text.trim();
-  let m = /^(\d+)d$/.exec(s);
+  let m = /^(\d+)(d|day|days)$/.exec(s);
   if (m) return addDays(thisDay(at), -(Number(m[1]) - 1));
-  m = /^(\d+)m$/.exec(s);
+  m = /^(\d+)(m|min|minute|minutes)$/.exec(s);
   if (m) return new Date(at.getTime() - Number(m[1]) * 60_000);
-  m = /^(\d+)(mo|month|months)$/.exec(s);
+  m = /^(\d+)(mo|mon|month|months)$/.exec(s);
   if (m) return addMonths(thisDay(at), -Number(m[1]));
   m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?)?(Z|[+-]\d{2}:?\d{2})?$/.exec(s);
   if (m) {
@@ -49,7 +51,7 @@ export function parseInstant(text: string, opts: { name?: string; now?: Date } =
     return new Date(ms);
   }
   throw new ConfigError(
-    `${name}: "${text}" is not understood; expected Nd (days), Nm (minutes), Nmo (months), or an ISO date/datetime such as 2024-03-01 or 2024-03-01T12:00:00Z`,
+    `${name}: "${text}" is not understood; expected N days (2d, 2day, 2days), N minutes (10m, 10min, 10minute, 10minutes), N months (3mo, 3mon, 3month, 3months), or an ISO date/datetime such as 2024-03-01 or 2024-03-01T12:00:00Z`,
     { field: name },
   );
 }

@@ -45,6 +45,40 @@ describe('loadConfig', () => {
     });
   });
 
+  it('an empty METRICS_UTILITY_OPTIONAL_COLLECTORS or _CCSP_REPORT_SHEETS is an empty list, not the default; other empty values read as unset', () => {
+    const cfg = loadConfig({ env: { METRICS_UTILITY_OPTIONAL_COLLECTORS: '', METRICS_UTILITY_OPTIONAL_CCSP_REPORT_SHEETS: '', METRICS_UTILITY_SHIP_PATH: '' } });
+    expect(cfg.optionalCollectors).toEqual([]);
+    expect(cfg.optionalCcspReportSheets).toEqual([]);
+    expect('shipPath' in cfg).toBe(false);
+    // As the reference's filter(bool, ….strip(', \t').split(',')): separators alone name nothing either.
+    expect(loadConfig({ env: { METRICS_UTILITY_OPTIONAL_COLLECTORS: ' , ' } }).optionalCollectors).toEqual([]);
+    const unset = loadConfig({ env: {} });
+    expect('optionalCollectors' in unset).toBe(false);
+    expect('optionalCcspReportSheets' in unset).toBe(false);
+    // Set but empty in the environment wins over the file, as any set value does.
+    const dir = mkdtempSync(join(tmpdir(), 'tally-cfg-'));
+    const file = join(dir, 'tally.json');
+    writeFileSync(file, JSON.stringify({ optionalCollectors: ['main_host'] }));
+    expect(loadConfig({ file, env: { METRICS_UTILITY_OPTIONAL_COLLECTORS: '' } }).optionalCollectors).toEqual([]);
+    expect(loadConfig({ file, env: {} }).optionalCollectors).toEqual(['main_host']);
+  });
+
+  it('METRICS_UTILITY_MAX_DATA_SIZE is a size, refused naming the variable; METRICS_UTILITY_PROMETHEUS_TOKEN is a secret', () => {
+    expect(loadConfig({ env: { METRICS_UTILITY_MAX_DATA_SIZE: ' 100M ' } }).maxDataSize).toBe('100M');
+    expect(() => loadConfig({ env: { METRICS_UTILITY_MAX_DATA_SIZE: 'lots' } })).toThrow('METRICS_UTILITY_MAX_DATA_SIZE="lots" is invalid; expected a size such as 100M');
+    const cfg = loadConfig({ env: { METRICS_UTILITY_PROMETHEUS_TOKEN: 'sha256~very-secret', METRICS_UTILITY_PROMETHEUS_CA_PATH: '/etc/pki/prom-ca.pem' } });
+    expect(cfg).toMatchObject({ prometheusToken: 'sha256~very-secret', prometheusCaPath: '/etc/pki/prom-ca.pem' });
+    expect(JSON.stringify(describeConfig(cfg))).not.toContain('very-secret');
+  });
+
+  it('METRICS_UTILITY_MAX_GATHER_PERIOD_DAYS is 0 to 3650, as the reference validation', () => {
+    const days = (v: string) => loadConfig({ env: { METRICS_UTILITY_MAX_GATHER_PERIOD_DAYS: v } }).maxGatherPeriodDays;
+    expect(['0', '28', '3650'].map(days)).toEqual([0, 28, 3650]);
+    for (const v of ['3651', '-1', '1.5', '28d']) {
+      expect(() => days(v), v).toThrow(`METRICS_UTILITY_MAX_GATHER_PERIOD_DAYS=${JSON.stringify(v)} is invalid; expected a whole number of days from 0 to 3650`);
+    }
+  });
+
   it('reports every invalid value in one error, one line per variable, naming what is accepted', () => {
     let err: unknown;
     try {
@@ -85,8 +119,10 @@ describe('loadConfig', () => {
 
   it('parses each kind of value: booleans, URLs, whole numbers, and refuses a file value that is not text', () => {
     const bools = (v: string) => loadConfig({ env: { METRICS_UTILITY_DISABLE_JOB_HOST_SUMMARY_COLLECTOR: v } }).disableJobHostSummary;
-    expect([' Yes ', '1', 'No', '0', 'false'].map(bools)).toEqual([true, true, false, false, false]);
-    expect(() => bools('constructor')).toThrow('METRICS_UTILITY_DISABLE_JOB_HOST_SUMMARY_COLLECTOR="constructor" is invalid; expected true or false');
+    expect(['TRUE', 'True', '1', 'No', '0', 'false', 'FALSE'].map(bools)).toEqual([true, true, true, false, false, false, false]);
+    expect(() => bools('constructor')).toThrow('METRICS_UTILITY_DISABLE_JOB_HOST_SUMMARY_COLLECTOR="constructor" is invalid; expected true or 1, or false, 0 or no');
+    // The reference (bool_from_env) reads these as false: never read them as true.
+    for (const v of ['yes', 'Yes', ' true', 'true ', 'on', 'y']) expect(() => bools(v), v).toThrow(/is invalid; expected true or 1/);
     expect(loadConfig({ env: { METRICS_UTILITY_BUCKET_ENDPOINT: ' https://s3.example.com:9000/b ' } }).bucketEndpoint).toBe('https://s3.example.com:9000/b');
     expect(() => loadConfig({ env: { TALLY_DUCKDB_THREADS: '99999999999999999999' } })).toThrow('expected a whole number of threads');
     expect(() => loadConfig({ env: { METRICS_UTILITY_REPORT_TYPE: 'ccspv2' } })).toThrow('expected CCSP, CCSPv2 or RENEWAL_GUIDANCE');

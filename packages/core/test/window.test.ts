@@ -15,6 +15,18 @@ describe('parseInstant', () => {
     expect(parseInstant('1month', { now })).toEqual(new Date('2024-02-15T00:00:00Z'));
     expect(parseInstant('3months', { now })).toEqual(new Date('2023-12-15T00:00:00Z'));
   });
+  it('reads every spelling of the reference parse_date_param, and no other unit', () => {
+    for (const t of ['3d', '3day', '3days']) expect(parseInstant(t, { now }), t).toEqual(new Date('2024-03-13T00:00:00Z'));
+    for (const t of ['10m', '10min', '10minute', '10minutes']) expect(parseInstant(t, { now }), t).toEqual(new Date('2024-03-15T13:35:10Z'));
+    for (const t of ['2mo', '2mon', '2month', '2months']) expect(parseInstant(t, { now }), t).toEqual(new Date('2024-01-15T00:00:00Z'));
+    // relativedelta(months=N): a day the target month lacks becomes its last day.
+    expect(parseInstant('1mon', { now: new Date('2024-03-31T10:00:00Z') })).toEqual(new Date('2024-02-29T00:00:00Z'));
+    expect(parseInstant('3months', { now: new Date('2023-05-31T23:59:00Z') })).toEqual(new Date('2023-02-28T00:00:00Z'));
+    expect(parseInstant('13mo', { now: new Date('2024-01-31T00:00:00Z') })).toEqual(new Date('2022-12-31T00:00:00Z'));
+    for (const t of ['2h', '2hours', '1w', '1week', '2D', '2 days', '2dayss', '5', 'mo', '2mins']) {
+      expect(() => parseInstant(t, { name: '--since', now }), t).toThrow(/is not understood; expected N days \(2d, 2day, 2days\)/);
+    }
+  });
   it('reads ISO dates and datetimes, naive as UTC, offsets honoured', () => {
     expect(parseInstant('2024-03-01')).toEqual(new Date('2024-03-01T00:00:00Z'));
     expect(parseInstant('2024-03-01T12:30')).toEqual(new Date('2024-03-01T12:30:00Z'));
@@ -24,7 +36,7 @@ describe('parseInstant', () => {
   });
   it('rejects anything else with a clear error naming the option', () => {
     expect(() => parseInstant('yesterday', { name: '--since' })).toThrow(ConfigError);
-    expect(() => parseInstant('yesterday', { name: '--since' })).toThrow(/--since: "yesterday" is not understood; expected Nd/);
+    expect(() => parseInstant('yesterday', { name: '--since' })).toThrow(/--since: "yesterday" is not understood; expected N days/);
     expect(() => parseInstant('2024-02-30')).toThrow(/not a valid date/);
     expect(() => parseInstant('2024-13-01')).toThrow(/not a valid date/);
   });

@@ -44,7 +44,7 @@ export const GATHER_LOCK = 'tally_gather';
 
 export type GatherConfig = Pick<
   TallyConfig,
-  'maxGatherPeriodDays' | 'optionalCollectors' | 'disableJobHostSummary' | 'collectorLockSuffix' | 'maxDataSize'
+  'maxGatherPeriodDays' | 'optionalCollectors' | 'disableJobHostSummary' | 'disableSaveLastGatheredEntries' | 'collectorLockSuffix' | 'maxDataSize'
 >;
 
 export interface GatherOptions {
@@ -219,6 +219,8 @@ export async function gather(opts: GatherOptions): Promise<GatherResult> {
 class Run {
   private readonly store: StateStore;
   private readonly dryRun: boolean;
+  /** METRICS_UTILITY_DISABLE_SAVE_LAST_GATHERED_ENTRIES: ship, record run status, move no watermark. */
+  private readonly keepWatermarks: boolean;
   private marks = new Map<string, Date>();
   private readonly slices = new Map<string, SliceRec[]>();
   private readonly failedRows = new Map<string, StatusEntry[]>();
@@ -249,6 +251,7 @@ class Run {
   ) {
     this.store = opts.stateStore ?? new PostgresStateStore(opts.db);
     this.dryRun = opts.dryRun ?? false;
+    this.keepWatermarks = opts.config?.disableSaveLastGatheredEntries ?? false;
     this.packer = new FirstFitPacker<Part>(maxSize);
   }
 
@@ -256,6 +259,9 @@ class Run {
     // Before anything is collected, so a store that cannot be written stops the run at once.
     if (!this.dryRun) await this.store.init();
     this.marks = await this.store.watermarks();
+    if (this.keepWatermarks && !this.dryRun) {
+      this.log.info('METRICS_UTILITY_DISABLE_SAVE_LAST_GATHERED_ENTRIES is set: this run ships but leaves every watermark as it is');
+    }
     this.outDir = join(this.work, 'out');
     if (this.dryRun) this.dryDir = new DirectoryStorage({ base: this.opts.outputDir ?? (await mkdtemp(join(tmpdir(), 'tally-dry-run-'))) });
     this.sink = this.dryDir ?? this.opts.storage!;
@@ -550,7 +556,7 @@ class Run {
 
   /** Move each key's watermark over the contiguous prefix of slices collected and delivered; one atomic write. */
   private async advance(keys: string[]): Promise<void> {
-    if (this.dryRun) return;
+    if (this.dryRun || this.keepWatermarks) return;
     const updates = new Map<string, Date>();
     for (const key of keys) {
       let mark: Date | undefined;

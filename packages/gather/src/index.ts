@@ -3,4 +3,4 @@ export { type CollectorStatus, readCollectorStatus, type RunOutcome, type StateS
 export { DEFAULT_STATE_TABLE, PostgresStateStore, type PostgresStateStoreOptions } from './state-postgres.js';
 export { JsonFileStateStore } from './state-file.js';
 export { DEFAULT_MAX_GATHER_PERIOD_DAYS } from './window.js';
-export { type SelectOptions, selectCollectors } from './select.js';
+export { checkOptionalCollectors, type SelectOptions, selectCollectors } from './select.js';

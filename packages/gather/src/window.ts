@@ -7,7 +7,7 @@ export interface ResolveWindowInput {
   since?: Date;
   until?: Date;
   now: Date;
-  /** METRICS_UTILITY_MAX_GATHER_PERIOD_DAYS (default 28). */
+  /** METRICS_UTILITY_MAX_GATHER_PERIOD_DAYS (default 28; 0 leaves windowed collectors nothing to gather, as the reference). */
   maxDays?: number;
   logger?: Logger;
 }
@@ -33,7 +33,7 @@ const show = (d: Date) => d.toISOString();
 export function resolveWindow(input: ResolveWindowInput): ResolvedWindow {
   const log = input.logger ?? silentLogger;
   const maxDays = input.maxDays ?? DEFAULT_MAX_GATHER_PERIOD_DAYS;
-  if (!Number.isInteger(maxDays) || maxDays <= 0) {
+  if (!Number.isInteger(maxDays) || maxDays < 0) {
     throw new ConfigError(`max gather period ${maxDays} is not a whole number of days`, { field: 'METRICS_UTILITY_MAX_GATHER_PERIOD_DAYS' });
   }
   const notes: string[] = [];

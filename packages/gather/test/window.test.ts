@@ -1,5 +1,5 @@
 import { ConfigError, type Logger } from '@tally/core';
-import { selectCollectors } from '@tally/gather';
+import { checkOptionalCollectors, selectCollectors } from '@tally/gather';
 import { resolveWindow, sliceWindow } from '../src/window.js';
 import { tarballIndex } from '../src/gather.js';
 import { describe, expect, it } from 'vitest';
@@ -46,7 +46,15 @@ describe('resolveWindow', () => {
 
   it('rejects since after until and a bad max period with ConfigError', () => {
     expect(() => resolveWindow({ now, since: D('2024-03-10T00:00:00Z'), until: D('2024-03-09T00:00:00Z') })).toThrow(ConfigError);
-    expect(() => resolveWindow({ now, maxDays: 0 })).toThrow(/max gather period 0/);
+    expect(() => resolveWindow({ now, maxDays: -1 })).toThrow(/max gather period -1/);
+    expect(() => resolveWindow({ now, maxDays: 1.5 })).toThrow(/max gather period 1.5/);
+  });
+
+  it('a max period of 0 (the reference allows 0–3650) leaves an empty window: since = until = horizon', () => {
+    const since = D('2024-03-10T00:00:00Z');
+    expect(resolveWindow({ now, since, maxDays: 0 })).toMatchObject({ since, until: since, horizon: since });
+    expect(resolveWindow({ now, maxDays: 0 })).toMatchObject({ until: now, horizon: now });
+    expect(sliceWindow('daily', { since, until: since })).toEqual([]);
   });
 });
 
@@ -70,6 +78,20 @@ describe('selectCollectors and tarballIndex', () => {
     const all = [configCollector(), dailyCsv('job_host_summary'), opt('main_jobevent'), opt('main_host')];
     expect(selectCollectors(all).map((c) => c.meta.key)).toEqual(['job_host_summary', 'main_jobevent']);
     expect(selectCollectors(all, { optionalCollectors: ['main_host'], disableJobHostSummary: true }).map((c) => c.meta.key)).toEqual(['main_host']);
+  });
+
+  it('refuses a named optional collector the collectors do not hold, with the reference message, reading the names from the collectors given', () => {
+    const opt = (key: string) => jsonCollector(key, {}, { optional: true } as never);
+    const all = [configCollector(), dailyCsv('job_host_summary'), opt('main_jobevent'), opt('main_host')];
+    expect(() => selectCollectors(all, { optionalCollectors: ['main_host', 'bogus'] })).toThrow(
+      'Invalid METRICS_UTILITY_OPTIONAL_COLLECTORS: bogus. Valid values: main_jobevent, main_host',
+    );
+    // Not optional: gathered unless disabled, so not a name for this list (the reference refuses it too).
+    expect(() => checkOptionalCollectors(all, ['job_host_summary', 'config'])).toThrow(/: job_host_summary, config\. Valid values/);
+    // A collector added to the set is a valid name at once.
+    expect(selectCollectors([...all, opt('jobs_feed')], { optionalCollectors: ['jobs_feed'] }).map((c) => c.meta.key)).toEqual(['job_host_summary', 'jobs_feed']);
+    // Unset: the default (main_jobevent) is not checked against a set that lacks it.
+    expect(selectCollectors([configCollector(), dailyCsv('job_host_summary')]).map((c) => c.meta.key)).toEqual(['job_host_summary']);
   });
 
   it('gives each key its own stable index range', () => {

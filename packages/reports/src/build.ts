@@ -22,7 +22,7 @@ export interface ReportTarget {
   name: string;
   /** What the sheets show as report period. */
   period: string;
-  /** What an empty-period message names. */
+  /** What an empty-period message names, in the reference's words: `month 2024-03` or `input date range 2024-03-01--2024-03-15`. */
   label: string;
   firstDay: Date;
   lastDay: Date;
@@ -36,7 +36,7 @@ export function reportTarget(type: string, period: ReportPeriod): ReportTarget {
     return {
       name: `reports/${y}/${m}/${type}-${period.month}.xlsx`,
       period: period.month,
-      label: period.month,
+      label: `month ${period.month}`,
       firstDay: w.since,
       lastDay: new Date(w.until.getTime() - 1),
     };
@@ -46,7 +46,7 @@ export function reportTarget(type: string, period: ReportPeriod): ReportTarget {
   return {
     name: `reports/${until.slice(0, 4)}/${until.slice(5, 7)}/${type}-${since}--${until}.xlsx`,
     period: `${since}, ${until}`,
-    label: `${since}, ${until}`,
+    label: `input date range ${since}--${until}`,
     firstDay: period.since,
     lastDay: period.until,
   };
@@ -206,7 +206,7 @@ export async function buildCcspReport(opts: BuildCcspOptions): Promise<BuildResu
     const tables: ReportTables = { ...loaded.usage, indirect: extras.indirect, extras, release: () => db.close() };
     const gaps = longGaps(extras.collectionStatus, opts.period);
     if (hasNoData(tables, opts.params.sheets)) {
-      const message = `No billing data for month: ${target.label}`;
+      const message = `No billing data for ${target.label}`;
       log.debug(message); // the caller prints `message` (the CLI on stdout): shown once
       return { status: 'empty', name: target.name, message, failures, read, gaps };
     }

@@ -241,7 +241,7 @@ export async function buildRenewalReport(opts: BuildRenewalOptions): Promise<Bui
   }
   const records = await readHostMetrics(opts.db, opts.since);
   if (records.length === 0) {
-    const message = `No billing data for month: ${period}`;
+    const message = `No billing data for input date range ${isoDate(opts.since)}--${isoDate(until)}`;
     log.info(message);
     return { status: 'empty', name, message, failures: [] };
   }

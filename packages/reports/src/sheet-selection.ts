@@ -31,12 +31,18 @@ export const VALID_SHEETS = {
 } as const;
 
 /**
- * Refuse names the report type does not know, with the reference's message (exit code 2).
+ * Refuse names the report type does not know, or an empty list, with the reference's message (exit code 2).
  * CCSP (v1) accepts infrastructure_summary, usage_by_organizations and
  * managed_nodes_by_organizations (the newest validation) but, as the reference, draws no such sheets.
  */
 export function validateSheets(type: keyof typeof VALID_SHEETS, sheets: readonly string[]): void {
   const valid: readonly string[] = VALID_SHEETS[type];
+  if (sheets.length === 0) {
+    // The reference reads an empty value as [''] and refuses it the same way.
+    throw new ConfigError(`Invalid METRICS_UTILITY_OPTIONAL_CCSP_REPORT_SHEETS for ${type}: it is empty. Valid values: ${valid.join(', ')}`, {
+      field: 'METRICS_UTILITY_OPTIONAL_CCSP_REPORT_SHEETS',
+    });
+  }
   const invalid = [...new Set(sheets)].filter((s) => !valid.includes(s));
   if (invalid.length === 0) return;
   throw new ConfigError(

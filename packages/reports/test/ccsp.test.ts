@@ -243,7 +243,7 @@ describe('fixture months', () => {
     const again = await buildCcspReport({ type: 'CCSP', storage, period: { month: '2024-03' }, params: params() });
     expect(again.status).toBe('skipped');
     const empty = await buildCcspReport({ type: 'CCSP', storage, period: { month: '2023-01' }, params: params() });
-    expect(empty).toMatchObject({ status: 'empty', message: 'No billing data for month: 2023-01' });
+    expect(empty).toMatchObject({ status: 'empty', message: 'No billing data for month 2023-01' });
     expect(existsSync(join(ship, 'reports/2023/01'))).toBe(false);
   });
 
