@@ -330,6 +330,45 @@ describe('gather', () => {
     expect(r2.tarballs.flatMap((t) => t.members).filter((m) => !m.startsWith('config') && !m.startsWith('data_') && !m.startsWith('manifest'))).toEqual(['main_host.json']);
   });
 
+  it('stores a limit (snapshot) collector at until − 1 s, as the newest reference: folder, name, status row; watermark at until', async () => {
+    const calls: [string, string][] = [];
+    const mainHost = makeCollector({ key: 'main_host', version: '1.0', format: 'csv', description: '', slicing: 'limit', optional: true }, async (p) => {
+      const { writeFile } = await import('node:fs/promises');
+      calls.push([(p.since as Date).toISOString(), (p.until as Date).toISOString()]);
+      const f = join(p.outputDir as string, 'main_host.csv');
+      await writeFile(f, 'host_name\nh1\n');
+      return { format: 'csv', files: [f] };
+    });
+    const collectors = [configCollector(), dailyCsv('job_host_summary'), mainHost];
+    const config = { maxGatherPeriodDays: 28, optionalCollectors: ['main_host'] };
+    const now = D('2026-12-06T13:55:20.250Z');
+    const run = (o: { since?: Date; until?: Date; now: Date }) => gather({ db, collectors, storage, stateStore: store, config, installUuid: 'u1', ...o });
+    const mainHostTarballs = async () => (await readStored(storage, base)).filter((t) => t.members['./main_host.csv']);
+
+    const r1 = await run({ since: D('2026-12-01T00:00:00Z'), now });
+    expect(calls).toEqual([['2026-12-06T13:55:19.250Z', '2026-12-06T13:55:19.250Z']]);
+    const idx = tarballIndex('main_host', 0);
+    let stored = await mainHostTarballs();
+    expect(stored.map((t) => t.name)).toEqual([`data/2026/12/06/u1-2026-12-06-135519+0000-2026-12-06-135519+0000-${idx}.tar.gz`]);
+    expect(stored[0]!.status.map((r) => r.slice(1, 5))).toEqual([
+      ['2026-12-06 13:55:19.250000+00:00', '2026-12-06 13:55:19.250000+00:00', 'main_host.csv', 'ok'],
+    ]);
+    // The daily collector still gets its whole window, from since.
+    expect(r1.tarballs.some((t) => t.name.startsWith('data/2026/12/01/u1-2026-12-01-000000+0000-2026-12-02-000000+0000-'))).toBe(true);
+    expect(r1.watermarks.main_host).toBe('2026-12-06T13:55:20.250Z');
+
+    // Nothing has happened since: the snapshot is up to date, not taken again.
+    await run({ now });
+    expect(calls).toHaveLength(1);
+
+    // A past window ending at a midnight stores the snapshot in the day that ends there, and leaves the watermark.
+    const r3 = await run({ since: D('2026-12-01T00:00:00Z'), until: D('2026-12-03T00:00:00Z'), now });
+    expect(calls.at(-1)).toEqual(['2026-12-02T23:59:59.000Z', '2026-12-02T23:59:59.000Z']);
+    stored = await mainHostTarballs();
+    expect(stored.map((t) => t.name)).toContain(`data/2026/12/02/u1-2026-12-02-235959+0000-2026-12-02-235959+0000-${idx}.tar.gz`);
+    expect(r3.watermarks.main_host).toBe('2026-12-06T13:55:20.250Z');
+  });
+
   it('packs split CSV parts one per tarball and non-sliced CSVs first-fit, with the gather until as every mtime', async () => {
     const snapshot = (key: string, size: number) =>
       makeCollector({ key, version: '1.0', format: 'csv', description: key }, async (p) => {
