@@ -20,7 +20,10 @@ export interface GatherCommandOptions extends StateOptions {
   config?: string;
 }
 
-/** Settings collectors need beyond the database (total_workers_vcpu's Prometheus). */
+/**
+ * Settings collectors need beyond the database (total_workers_vcpu's Prometheus). A token or
+ * CA left unset is not passed, so the collector falls back to the pod's service account files.
+ */
 function collectorParams(cfg: TallyConfig): Record<string, unknown> {
   const p: Record<string, unknown> = {};
   if (cfg.clusterName) p.clusterName = cfg.clusterName;
