@@ -436,8 +436,11 @@ describe('parameter validation and registry', () => {
       ['unified_jobs', '1.4', 'csv', 'daily', true],
       ['job_host_summary_service', '1.4', 'csv', 'daily', true],
       ['main_jobevent_service', '1.4', 'csv', 'daily', true],
-      ['execution_environments', '1.4', 'csv', 'daily', true],
+      ['execution_environments', '1.4', 'csv', 'limit', true],
     ]);
+    // Snapshots: what the newest reference registers with until_slicing (its controller_version_service,
+    // table_metadata and feature_flags_service are not Tally collectors).
+    expect(controllerCollectors.filter((c) => c.meta.slicing === 'limit').map((c) => c.meta.key)).toEqual(['main_host', 'total_workers_vcpu', 'execution_environments']);
     expect(controllerCollectors[0]!.meta.config).toBe(true);
   });
 
