@@ -15,7 +15,11 @@ export interface TotalWorkersVcpuParams extends CollectorParams {
   /** Usage-based metering; when off the collector reports 1 vCPU without asking Prometheus. */
   meteringEnabled?: boolean;
   prometheusUrl?: string;
-  /** PEM file of the CA that signed Prometheus's certificate (default: the service account's `service-ca.crt`, when it exists; verification stays on). */
+  /**
+   * PEM file of the CA that signed Prometheus's certificate (default: the service account's
+   * `service-ca.crt`, when it exists, else the system store). TLS verification is never turned
+   * off: "" (which metrics-utility documents as "skip verification") means the default, with a warning.
+   */
   caCertPath?: string;
   /** Bearer token (default: the service account's `token` file, when it exists); never logged. */
   token?: string;
@@ -149,7 +153,7 @@ export const totalWorkersVcpu = defineCollector<TotalWorkersVcpuParams, Validate
         timeoutMs: p.timeoutMs ?? 30_000,
         logger: p.logger ?? silentLogger,
       };
-      if (p.caCertPath) v.caCertPath = p.caCertPath;
+      if (p.caCertPath !== undefined) v.caCertPath = p.caCertPath;
       if (p.token) v.token = p.token;
       if (p.now) v.now = p.now;
       return v;
@@ -232,6 +236,11 @@ async function serviceAccountDefaults(v: Validated): Promise<{ token?: string; c
     }
   }
   let caPath = v.caCertPath;
+  if (caPath === '') {
+    v.logger.warn(
+      'total_workers_vcpu: the CA path is empty; TLS verification stays on, against the service account CA when it exists, else the system store (metrics-utility turns verification off here)',
+    );
+  }
   if (!caPath) {
     const path = join(v.serviceAccountDir, 'service-ca.crt');
     if (await exists(path)) caPath = path;

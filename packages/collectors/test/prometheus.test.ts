@@ -188,6 +188,28 @@ describe('total_workers_vcpu', () => {
     await expect(totalWorkersVcpu({ ...params, caCertPath: join(certs.path, 'missing.pem') }).gather()).rejects.toThrow(/CA certificate .*missing\.pem/);
   });
 
+  it('keeps TLS verification on for an empty CA path (metrics-utility skips it): the service account CA, else the system store, and a warning', async () => {
+    const sa = join(certs.path, 'sa-empty-ca');
+    mkdirSync(sa);
+    copyFileSync(join(certs.path, 'ca.pem'), join(sa, 'service-ca.crt'));
+    const { logger, lines } = capture();
+    const params = { clusterName: 'c1', meteringEnabled: true, prometheusUrl: httpsUrl, now: NOW, token: TOKEN, caCertPath: '', logger };
+    // With the service account's CA: verified against it.
+    const r = await totalWorkersVcpu({ ...params, serviceAccountDir: sa }).gather();
+    expect(r.format === 'json' && r.data?.total_workers_vcpu).toBe(12);
+    // Without it: the system store, which does not know the test CA, so the self-signed chain is refused, never accepted unverified.
+    seen.length = 0;
+    await expect(totalWorkersVcpu({ ...params, serviceAccountDir: noSa }).gather()).rejects.toThrow(/unreachable/);
+    expect(seen).toEqual([]);
+    expect(lines.filter((l) => l.startsWith('warn'))).toEqual([
+      expect.stringContaining('the CA path is empty; TLS verification stays on'),
+      expect.stringContaining('the CA path is empty; TLS verification stays on'),
+    ]);
+    // Plain http needs no CA: an empty CA path changes nothing there.
+    const h = await totalWorkersVcpu({ ...params, prometheusUrl: httpUrl, serviceAccountDir: noSa }).gather();
+    expect(h.format === 'json' && h.data?.total_workers_vcpu).toBe(12);
+  });
+
   it('validates its parameters when called', () => {
     expect(() => totalWorkersVcpu({})).toThrow(/total_workers_vcpu: param "clusterName" is required/);
     expect(() => totalWorkersVcpu({ clusterName: 'c', prometheusUrl: 'not a url' })).toThrow(/prometheusUrl/);
