@@ -20,13 +20,17 @@ export interface GatherCommandOptions extends StateOptions {
   config?: string;
 }
 
-/** Settings collectors need beyond the database (total_workers_vcpu's Prometheus). */
+/**
+ * Settings collectors need beyond the database (total_workers_vcpu's Prometheus). A token or
+ * CA left unset is not passed, so the collector falls back to the pod's service account files;
+ * a CA variable set to "" is passed as "", so the collector can say verification stays on.
+ */
 function collectorParams(cfg: TallyConfig): Record<string, unknown> {
   const p: Record<string, unknown> = {};
   if (cfg.clusterName) p.clusterName = cfg.clusterName;
   if (cfg.usageBasedMeteringEnabled !== undefined) p.meteringEnabled = cfg.usageBasedMeteringEnabled;
   if (cfg.prometheusUrl) p.prometheusUrl = cfg.prometheusUrl;
-  if (cfg.prometheusCaPath) p.caCertPath = cfg.prometheusCaPath;
+  if (cfg.prometheusCaPath !== undefined) p.caCertPath = cfg.prometheusCaPath;
   if (cfg.prometheusToken) p.token = cfg.prometheusToken;
   return p;
 }

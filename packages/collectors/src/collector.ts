@@ -5,7 +5,8 @@ export type CollectorFormat = 'json' | 'csv';
 
 /**
  * How gather cuts a window for a collector: `daily` (UTC midnights), `limit`
- * (one slice, the window capped at the max gather period), or a custom function.
+ * (a snapshot: one instant, the window's `until − 1 s`, as the newest reference's
+ * `until_slicing`), or a custom function.
  */
 export type Slicing = 'daily' | 'limit' | ((w: Window) => Window[]);
 

@@ -9,6 +9,6 @@ export { mainJobEvent, mainJobEventService } from './controller/job-events.js';
 export { executionEnvironments, unifiedJobs } from './controller/unified-jobs.js';
 export type { SqlCollectorParams } from './controller/sql-collector.js';
 export { collectorByKey, controllerCollectors, DEFAULT_OPTIONAL_COLLECTORS } from './controller/registry.js';
-export { DEFAULT_PROMETHEUS_URL, totalWorkersVcpu, type TotalWorkersVcpuParams } from './prometheus.js';
+export { DEFAULT_PROMETHEUS_URL, SERVICE_ACCOUNT_DIR, totalWorkersVcpu, type TotalWorkersVcpuParams } from './prometheus.js';
 export type { DataRecord, DataSetRef, EntrypointArgs, EntrypointMain, EntrypointOutput, Progress } from './entrypoints/types.js';
 export { BUILTIN_ENTRYPOINTS, type Entrypoint, loadEntrypoint } from './entrypoints/load.js';

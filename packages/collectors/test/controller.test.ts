@@ -128,6 +128,57 @@ describe('job_host_summary', () => {
   });
 });
 
+describe('job_host_summary: summaries whose host_id is NULL', () => {
+  // Inside a transaction that is rolled back, so the shared fixture stays as the other tests expect.
+  async function withRows<T>(sql: string[], body: () => Promise<T>): Promise<T> {
+    await db.query('BEGIN');
+    try {
+      for (const q of sql) await db.query(q);
+      return await body();
+    } finally {
+      await db.query('ROLLBACK');
+    }
+  }
+  const byId = (rows: (string | null)[][]) => rows.map((r) => [r[0], r[3], r[4], r[5], r[6]]);
+
+  it('take ansible_host and ansible_connection from a host of the same name, once per summary', async () => {
+    const rows = await withRows(
+      [
+        // Two hosts named like the deleted one, in different inventories: the highest id is taken.
+        `INSERT INTO main_host (id, created, modified, name, enabled, variables, inventory_id, ansible_facts) VALUES
+          (20, '2023-06-01Z', '2023-06-01Z', 'gone', true, '{"ansible_host": "10.9.9.1", "ansible_connection": "local"}', 1, '{}'),
+          (21, '2023-06-01Z', '2023-06-01Z', 'gone', false, 'ansible_host: 10.9.9.2', 2, '{}')`,
+        // 107: NULL host_id, named like live host h2. 108: host 1 renamed within the window.
+        `INSERT INTO main_jobhostsummary (id, created, modified, host_name, changed, dark, failures, ok, processed, skipped,
+           failed, host_id, job_id, ignored, rescued) VALUES
+          (107, '2024-03-01 16:00Z', '2024-03-01 16:00Z', 'h2', 0, 0, 0, 1, 1, 0, false, NULL, 10, 0, 0),
+          (108, '2024-03-01 17:00Z', '2024-03-01 17:00Z', 'h1-renamed', 0, 0, 0, 1, 1, 0, false, 1, 10, 0, 0)`,
+      ],
+      async () => (await gatherCsv(jobHostSummary)).rows,
+    );
+    expect(byId(rows)).toEqual([
+      ['100', 'h1', '1', '10.0.0.1', 'ssh'],
+      ['101', 'h2', '2', '10.0.0.2', 'winrm'],
+      ['103', 'h4', '4', N, N],
+      ['104', 'gone', N, '10.9.9.2', N],
+      ['105', 'h6', '6', N, N],
+      ['107', 'h2', N, '10.0.0.2', 'winrm'],
+      ['108', 'h1-renamed', '1', '10.0.0.1', 'ssh'],
+    ]);
+  });
+
+  it('stay unmatched when no host has their name, and never match by name when host_id is set', async () => {
+    const rows = await withRows(
+      [`UPDATE main_host SET name = 'h2-new' WHERE id = 2`],
+      async () => (await gatherCsv(jobHostSummary)).rows,
+    );
+    expect(byId(rows).filter((r) => r[0] === '101' || r[0] === '104')).toEqual([
+      ['101', 'h2', '2', '10.0.0.2', 'winrm'],
+      ['104', 'gone', N, N, N],
+    ]);
+  });
+});
+
 describe('job_host_summary_service', () => {
   it('takes the summaries of jobs that finished in the window, whatever their modified time', async () => {
     const { header, rows } = await gatherCsv(jobHostSummaryService);
@@ -385,8 +436,11 @@ describe('parameter validation and registry', () => {
       ['unified_jobs', '1.4', 'csv', 'daily', true],
       ['job_host_summary_service', '1.4', 'csv', 'daily', true],
       ['main_jobevent_service', '1.4', 'csv', 'daily', true],
-      ['execution_environments', '1.4', 'csv', 'daily', true],
+      ['execution_environments', '1.4', 'csv', 'limit', true],
     ]);
+    // Snapshots: what the newest reference registers with until_slicing (its controller_version_service,
+    // table_metadata and feature_flags_service are not Tally collectors).
+    expect(controllerCollectors.filter((c) => c.meta.slicing === 'limit').map((c) => c.meta.key)).toEqual(['main_host', 'total_workers_vcpu', 'execution_environments']);
     expect(controllerCollectors[0]!.meta.config).toBe(true);
   });
 

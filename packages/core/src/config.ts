@@ -75,6 +75,19 @@ const matching =
   };
 
 /**
+ * One setting: `env` is metrics-utility's name; `alias` an older name Tally also reads (`env` wins
+ * when both are set); `keepEmpty` keeps a variable set to "" as "" instead of treating it as unset.
+ */
+interface EnvSpec {
+  env: string;
+  alias?: string;
+  schema: Parse<unknown>;
+  secret?: boolean;
+  accepts?: string;
+  keepEmpty?: boolean;
+}
+
+/**
  * Every variable Tally reads, with the metrics-utility name, its parser and
  * whether it is a secret (never printed, logged or written into artifacts).
  */
@@ -115,7 +128,9 @@ export const ENV = {
   prometheusUrl: { env: 'METRICS_UTILITY_PROMETHEUS_URL', schema: url, accepts: 'a URL' },
   // Tally's: the reference reads the pod's service-account token and service-ca.crt files instead.
   prometheusToken: { env: 'METRICS_UTILITY_PROMETHEUS_TOKEN', schema: text, secret: true },
-  prometheusCaPath: { env: 'METRICS_UTILITY_PROMETHEUS_CA_PATH', schema: text },
+  // Set but empty is kept: metrics-utility documents it as "skip TLS verification"; total_workers_vcpu
+  // keeps verification on and warns. `…_CA_PATH` is the name Tally shipped first.
+  prometheusCaPath: { env: 'METRICS_UTILITY_PROMETHEUS_CA_CERT_PATH', alias: 'METRICS_UTILITY_PROMETHEUS_CA_PATH', schema: text, keepEmpty: true },
   // Tally's: the reference's MAX_DATA_SIZE is a constant (200 MiB).
   maxDataSize: { env: 'METRICS_UTILITY_MAX_DATA_SIZE', schema: size, accepts: 'a size such as 100M, 1G or a number of bytes' },
   reportType: { env: 'METRICS_UTILITY_REPORT_TYPE', schema: oneOf(['CCSP', 'CCSPv2', 'RENEWAL_GUIDANCE']), accepts: 'CCSP, CCSPv2 or RENEWAL_GUIDANCE' },
@@ -144,7 +159,7 @@ export const ENV = {
   // DuckDB of rollups and reports; unset, each keeps its measured default (see @tally/dataframes).
   duckdbMemoryLimit: { env: 'TALLY_DUCKDB_MEMORY_LIMIT', schema: matching(/^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i), accepts: 'a size such as 768MB or 2GiB' },
   duckdbThreads: { env: 'TALLY_DUCKDB_THREADS', schema: positiveInt, accepts: 'a whole number of threads, e.g. 2' },
-} as const satisfies Record<string, { env: string; schema: Parse<unknown>; secret?: boolean; accepts?: string; keepEmpty?: true }>;
+} as const satisfies Record<string, EnvSpec>;
 
 type Env = typeof ENV;
 export type TallyConfig = { -readonly [K in keyof Env]?: Exclude<ReturnType<Env[K]['schema']>, typeof INVALID> };
@@ -183,17 +198,18 @@ export function loadConfig(opts: LoadConfigOptions): TallyConfig {
   const problems: string[] = [];
   for (const [key, spec] of Object.entries(ENV) as [ConfigKey, (typeof ENV)[ConfigKey]][]) {
     if (wanted && !wanted.has(key)) continue;
-    // Mostly an empty value reads as unset; for a keepEmpty list it is a list of nothing.
-    const unset = (v: unknown) => v === undefined || (v === '' && !(spec as { keepEmpty?: true }).keepEmpty);
-    let raw: unknown = env[spec.env];
-    let source: string = spec.env;
-    if (unset(raw)) {
-      raw = fromFile[key] ?? fromFile[spec.env];
+    const given = fromEnv(env, spec);
+    let raw: unknown = given?.raw;
+    let source: string = given?.source ?? spec.env;
+    if (!given) {
+      const alias: string | undefined = (spec as EnvSpec).alias;
+      raw = fromFile[key] ?? fromFile[spec.env] ?? (alias ? fromFile[alias] : undefined);
       source = `${opts.file}: ${key}`;
       if (typeof raw === 'number' || typeof raw === 'boolean') raw = String(raw);
       if (Array.isArray(raw)) raw = raw.join(',');
     }
-    if (unset(raw)) continue;
+    // Mostly an empty value reads as unset; for a keepEmpty setting it is kept (a list of nothing, say).
+    if (raw === undefined || (raw === '' && !given && !(spec as EnvSpec).keepEmpty)) continue;
     const parsed = typeof raw === 'string' ? (spec.schema as Parse<unknown>)(raw) : INVALID;
     if (parsed !== INVALID) {
       out[key] = parsed;
@@ -206,6 +222,15 @@ export function loadConfig(opts: LoadConfigOptions): TallyConfig {
   }
   if (problems.length) throw new ConfigError(problems.join('\n'), { field: problems.length === 1 ? problems[0]!.split('=')[0] : undefined });
   return out as TallyConfig;
+}
+
+/** The variable that sets a spec, its name first, then its alias; "" counts only with keepEmpty. */
+function fromEnv(env: Record<string, string | undefined>, spec: EnvSpec): { raw: string; source: string } | undefined {
+  for (const name of spec.alias ? [spec.env, spec.alias] : [spec.env]) {
+    const raw = env[name];
+    if (raw !== undefined && (raw !== '' || spec.keepEmpty)) return { raw, source: name };
+  }
+  return undefined;
 }
 
 /** The config with secret values replaced, safe to print or persist. */

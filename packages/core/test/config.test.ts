@@ -20,6 +20,30 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ env: { TALLY_DUCKDB_THREADS: '0' } })).toThrow('TALLY_DUCKDB_THREADS="0" is invalid; expected a whole number of threads, e.g. 2');
   });
 
+  it("reads Prometheus's CA as metrics-utility names it, METRICS_UTILITY_PROMETHEUS_CA_CERT_PATH, and Tally's first name as an alias", () => {
+    const CERT = 'METRICS_UTILITY_PROMETHEUS_CA_CERT_PATH';
+    const OLD = 'METRICS_UTILITY_PROMETHEUS_CA_PATH';
+    const ca = (env: Record<string, string>) => loadConfig({ env }).prometheusCaPath;
+    expect(ca({ [CERT]: '/a.crt' })).toBe('/a.crt');
+    expect(ca({ [OLD]: '/b.crt' })).toBe('/b.crt');
+    // Both set: metrics-utility's name wins.
+    expect(ca({ [CERT]: '/a.crt', [OLD]: '/b.crt' })).toBe('/a.crt');
+    // Set but empty is kept (the collector then keeps TLS verification on and warns), and wins over the alias.
+    expect(ca({ [CERT]: '' })).toBe('');
+    expect(ca({ [CERT]: '', [OLD]: '/b.crt' })).toBe('');
+    expect(ca({ [OLD]: '' })).toBe('');
+    expect(ca({})).toBeUndefined();
+    // The token and URL are read under metrics-utility's names.
+    const cfg = loadConfig({ env: { METRICS_UTILITY_PROMETHEUS_TOKEN: 'tok', METRICS_UTILITY_PROMETHEUS_URL: 'https://prom:9091' } });
+    expect(cfg).toMatchObject({ prometheusToken: 'tok', prometheusUrl: 'https://prom:9091' });
+    // A config file may use the key or either name; the environment wins.
+    const dir = mkdtempSync(join(tmpdir(), 'tally-config-ca-'));
+    const file = join(dir, 'c.json');
+    writeFileSync(file, JSON.stringify({ [OLD]: '/file.crt' }));
+    expect(loadConfig({ env: {}, file }).prometheusCaPath).toBe('/file.crt');
+    expect(loadConfig({ env: { [CERT]: '/env.crt' }, file }).prometheusCaPath).toBe('/env.crt');
+  });
+
   it('reads METRICS_UTILITY_* variables with their types', () => {
     const cfg = loadConfig({
       env: {

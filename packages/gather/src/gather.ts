@@ -135,6 +135,8 @@ interface SliceRec {
   first: boolean;
   /** Starts where the stored watermark ends (or where the horizon forces it to). */
   chained: boolean;
+  /** Where the watermark moves once delivered, when not `until`: a snapshot slice covers its whole window. */
+  mark?: Date;
   ok?: boolean;
   /** Parts not yet delivered. */
   pending: number;
@@ -366,6 +368,7 @@ class Run {
         return;
       }
       const rec: SliceRec = { key, since: w.since, until: w.until, immediate: Boolean(meta.slicing) && meta.format === 'csv', first: i === 0, chained, pending: 0, deliveryFailed: false };
+      if (meta.slicing === 'limit') rec.mark = until;
       list.push(rec);
       const startedAt = new Date();
       const outputDir = join(this.work, 'stage', `${key}-${i}`);
@@ -562,7 +565,7 @@ class Run {
       let mark: Date | undefined;
       for (const s of this.slices.get(key) ?? []) {
         if (!s.chained || s.ok !== true || s.pending > 0 || s.deliveryFailed) break;
-        mark = s.until;
+        mark = s.mark ?? s.until;
       }
       const current = this.marks.get(key);
       if (mark && (!current || mark.getTime() > current.getTime())) updates.set(key, mark);

@@ -74,10 +74,21 @@ export function resolveWindow(input: ResolveWindowInput): ResolvedWindow {
   return out;
 }
 
+/**
+ * The slice of a `limit` (snapshot) collector, as the newest reference's `until_slicing`:
+ * one instant, the window's last second (`until − 1 s`, both ends), whatever the start.
+ * It names the tarball, its `data/YYYY/MM/DD/` folder and the status row, so a
+ * snapshot taken up to a midnight lands in the day that ends there.
+ */
+export function snapshotSlice(w: Window): Window {
+  const at = new Date(w.until.getTime() - 1000);
+  return { since: at, until: at };
+}
+
 /** Cut a collector's window by its slicing; an empty window gives no slices. */
 export function sliceWindow(slicing: Slicing, w: Window): Window[] {
   if (w.since.getTime() >= w.until.getTime()) return [];
   if (slicing === 'daily') return dailySlices(w);
-  if (slicing === 'limit') return [w];
+  if (slicing === 'limit') return [snapshotSlice(w)];
   return slicing(w).filter((s) => s.since.getTime() < s.until.getTime());
 }

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { executionEnvironments } from '@tally/collectors';
 import { ConfigError, CollectorError, fileLock, type Logger } from '@tally/core';
 import { gather, JsonFileStateStore, PostgresStateStore, readCollectorStatus, type StateStore } from '@tally/gather';
 import { GATHER_LOCK, tarballIndex } from '../src/gather.js';
@@ -328,6 +329,82 @@ describe('gather', () => {
       installUuid: 'u1',
     });
     expect(r2.tarballs.flatMap((t) => t.members).filter((m) => !m.startsWith('config') && !m.startsWith('data_') && !m.startsWith('manifest'))).toEqual(['main_host.json']);
+  });
+
+  it('stores a limit (snapshot) collector at until − 1 s, as the newest reference: folder, name, status row; watermark at until', async () => {
+    const calls: [string, string][] = [];
+    const mainHost = makeCollector({ key: 'main_host', version: '1.0', format: 'csv', description: '', slicing: 'limit', optional: true }, async (p) => {
+      const { writeFile } = await import('node:fs/promises');
+      calls.push([(p.since as Date).toISOString(), (p.until as Date).toISOString()]);
+      const f = join(p.outputDir as string, 'main_host.csv');
+      await writeFile(f, 'host_name\nh1\n');
+      return { format: 'csv', files: [f] };
+    });
+    const collectors = [configCollector(), dailyCsv('job_host_summary'), mainHost];
+    const config = { maxGatherPeriodDays: 28, optionalCollectors: ['main_host'] };
+    const now = D('2026-12-06T13:55:20.250Z');
+    const run = (o: { since?: Date; until?: Date; now: Date }) => gather({ db, collectors, storage, stateStore: store, config, installUuid: 'u1', ...o });
+    const mainHostTarballs = async () => (await readStored(storage, base)).filter((t) => t.members['./main_host.csv']);
+
+    const r1 = await run({ since: D('2026-12-01T00:00:00Z'), now });
+    expect(calls).toEqual([['2026-12-06T13:55:19.250Z', '2026-12-06T13:55:19.250Z']]);
+    const idx = tarballIndex('main_host', 0);
+    let stored = await mainHostTarballs();
+    expect(stored.map((t) => t.name)).toEqual([`data/2026/12/06/u1-2026-12-06-135519+0000-2026-12-06-135519+0000-${idx}.tar.gz`]);
+    expect(stored[0]!.status.map((r) => r.slice(1, 5))).toEqual([
+      ['2026-12-06 13:55:19.250000+00:00', '2026-12-06 13:55:19.250000+00:00', 'main_host.csv', 'ok'],
+    ]);
+    // The daily collector still gets its whole window, from since.
+    expect(r1.tarballs.some((t) => t.name.startsWith('data/2026/12/01/u1-2026-12-01-000000+0000-2026-12-02-000000+0000-'))).toBe(true);
+    expect(r1.watermarks.main_host).toBe('2026-12-06T13:55:20.250Z');
+
+    // Nothing has happened since: the snapshot is up to date, not taken again.
+    await run({ now });
+    expect(calls).toHaveLength(1);
+
+    // A past window ending at a midnight stores the snapshot in the day that ends there, and leaves the watermark.
+    const r3 = await run({ since: D('2026-12-01T00:00:00Z'), until: D('2026-12-03T00:00:00Z'), now });
+    expect(calls.at(-1)).toEqual(['2026-12-02T23:59:59.000Z', '2026-12-02T23:59:59.000Z']);
+    stored = await mainHostTarballs();
+    expect(stored.map((t) => t.name)).toContain(`data/2026/12/02/u1-2026-12-02-235959+0000-2026-12-02-235959+0000-${idx}.tar.gz`);
+    expect(r3.watermarks.main_host).toBe('2026-12-06T13:55:20.250Z');
+  });
+
+  it('takes the real execution_environments snapshot at until − 1 s, and moves its watermark only once that tarball is delivered', async () => {
+    await db.query(`CREATE TABLE main_executionenvironment (id integer PRIMARY KEY, created timestamptz NOT NULL, modified timestamptz NOT NULL,
+      description text NOT NULL, image varchar(1024) NOT NULL, managed boolean NOT NULL, created_by_id integer, credential_id integer,
+      modified_by_id integer, organization_id integer, name varchar(512) NOT NULL, pull varchar(16) NOT NULL)`);
+    await db.query(`INSERT INTO main_executionenvironment VALUES
+      (2, '2026-11-01T00:00:00Z', '2026-11-02T00:00:00Z', '', 'quay.io/ansible/awx-ee:24.6', false, 1, NULL, 1, 3, 'Org EE', 'always'),
+      (1, '2026-10-01T00:00:00Z', '2026-10-01T00:00:00Z', 'default', 'quay.io/ansible/awx-ee:latest', true, NULL, NULL, NULL, NULL, 'AWX EE', '')`);
+    const collectors = [configCollector(), dailyCsv('job_host_summary'), executionEnvironments];
+    const config = { maxGatherPeriodDays: 28, optionalCollectors: ['execution_environments'] };
+    const now = D('2026-12-06T13:55:20.250Z');
+    const idx = tarballIndex('execution_environments', 0);
+    const name = `data/2026/12/06/u1-2026-12-06-135519+0000-2026-12-06-135519+0000-${idx}.tar.gz`;
+    const run = (sink: Sink, since?: Date) => gather({ db, collectors, storage: sink, stateStore: store, config, installUuid: 'u1', now, ...(since ? { since } : {}) });
+
+    // The snapshot's upload fails: the daily collector moves on, the snapshot's watermark does not.
+    const r1 = await run(new FailingStorage(storage, (n) => n === name), D('2026-12-01T00:00:00Z'));
+    expect(r1.failures).toEqual([expect.objectContaining({ stage: 'upload', tarball: name })]);
+    expect(r1.watermarks).toEqual({ job_host_summary: now.toISOString() });
+    expect(await storage.exists(name)).toBe(false);
+
+    // The next run (no since: from the horizon) takes it again, under the same name, and moves the watermark to until.
+    const r2 = await run(storage);
+    expect(r2.ok).toBe(true);
+    expect(r2.tarballs.map((t) => t.name)).toEqual([name]);
+    expect(r2.watermarks).toEqual({ job_host_summary: now.toISOString(), execution_environments: now.toISOString() });
+    const stored = (await readStored(storage, base)).filter((t) => t.members['./execution_environments.csv']);
+    expect(stored.map((t) => t.name)).toEqual([name]);
+    expect(stored[0]!.status.map((r) => r.slice(1, 5))).toEqual([
+      ['2026-12-06 13:55:19.250000+00:00', '2026-12-06 13:55:19.250000+00:00', 'execution_environments.csv', 'ok'],
+    ]);
+    expect(stored[0]!.members['./execution_environments.csv']!.toString()).toBe(
+      'id,created,modified,description,image,managed,created_by_id,credential_id,modified_by_id,organization_id,name,pull\n' +
+        '1,2026-10-01 00:00:00+00,2026-10-01 00:00:00+00,default,quay.io/ansible/awx-ee:latest,t,,,,,AWX EE,""\n' +
+        '2,2026-11-01 00:00:00+00,2026-11-02 00:00:00+00,"",quay.io/ansible/awx-ee:24.6,f,1,,1,3,Org EE,always\n',
+    );
   });
 
   it('packs split CSV parts one per tarball and non-sliced CSVs first-fit, with the gather until as every mtime', async () => {

@@ -60,13 +60,15 @@ describe('resolveWindow', () => {
 
 describe('sliceWindow', () => {
   const w = { since: D('2024-03-01T12:00:00Z'), until: D('2024-03-03T06:00:00Z') };
-  it('cuts daily at UTC midnights, limit as one slice, custom by the function; empty windows give nothing', () => {
+  it('cuts daily at UTC midnights, limit as one instant at until − 1 s, custom by the function; empty windows give nothing', () => {
     expect(sliceWindow('daily', w).map((s) => [s.since.toISOString(), s.until.toISOString()])).toEqual([
       ['2024-03-01T12:00:00.000Z', '2024-03-02T00:00:00.000Z'],
       ['2024-03-02T00:00:00.000Z', '2024-03-03T00:00:00.000Z'],
       ['2024-03-03T00:00:00.000Z', '2024-03-03T06:00:00.000Z'],
     ]);
-    expect(sliceWindow('limit', w)).toEqual([w]);
+    // limit: the newest reference's until_slicing, one instant at the window's last second.
+    expect(sliceWindow('limit', w)).toEqual([{ since: D('2024-03-03T05:59:59Z'), until: D('2024-03-03T05:59:59Z') }]);
+    expect(sliceWindow('limit', { since: w.until, until: w.until })).toEqual([]);
     expect(sliceWindow((x) => [x, { since: x.until, until: x.until }], w)).toEqual([w]);
     expect(sliceWindow('daily', { since: w.until, until: w.until })).toEqual([]);
   });

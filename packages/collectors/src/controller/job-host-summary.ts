@@ -10,6 +10,34 @@ function hostsVariablesSelect(check: JsonCheck, hostIds: string): string {
     LEFT JOIN main_host ON main_host.id = ${hostIds}.host_id`;
 }
 
+/**
+ * Summaries whose host was deleted (host_id NULL) take the variables of a host
+ * of the same name in any inventory, as the newest reference does. Where the
+ * reference joins every such host (one output row per match), the host with the
+ * highest id is taken, so each summary row is written exactly once. The names
+ * come from their own scan of the window (`host_id IS NULL` can use the controller's
+ * host_id index): folding them into filtered_hosts hid its size from the planner.
+ */
+function namedHostsVariables(check: JsonCheck): string {
+  return `orphan_names AS (
+    SELECT DISTINCT main_jobhostsummary.host_name
+    FROM main_jobhostsummary
+    WHERE main_jobhostsummary.host_id IS NULL AND ${inWindow('main_jobhostsummary.modified')}
+  ),
+  named_hosts AS (
+    SELECT DISTINCT ON (main_host.name) main_host.name AS host_name, main_host.variables
+    FROM orphan_names
+    JOIN main_host ON main_host.name = orphan_names.host_name
+    ORDER BY main_host.name, main_host.id DESC
+  ),
+  named_variables AS (
+    SELECT named_hosts.host_name,
+      ${hostVariableSql(check, 'named_hosts.variables', 'ansible_host')} AS ansible_host_variable,
+      ${hostVariableSql(check, 'named_hosts.variables', 'ansible_connection')} AS ansible_connection_variable
+    FROM named_hosts
+  )`;
+}
+
 /** Section 1.5 `job_host_summary`: summaries modified in the window. */
 export const jobHostSummary = windowedSqlCollector(
   {
@@ -28,14 +56,15 @@ export const jobHostSummary = windowedSqlCollector(
   ),
   hosts_variables AS (
     ${hostsVariablesSelect(check, 'filtered_hosts')}
-  )
+  ),
+  ${namedHostsVariables(check)}
   SELECT main_jobhostsummary.id,
     main_jobhostsummary.created,
     main_jobhostsummary.modified,
     main_jobhostsummary.host_name,
     main_jobhostsummary.host_id AS host_remote_id,
-    hosts_variables.ansible_host_variable,
-    hosts_variables.ansible_connection_variable,
+    COALESCE(hosts_variables.ansible_host_variable, named_variables.ansible_host_variable) AS ansible_host_variable,
+    COALESCE(hosts_variables.ansible_connection_variable, named_variables.ansible_connection_variable) AS ansible_connection_variable,
     main_jobhostsummary.changed,
     main_jobhostsummary.dark,
     main_jobhostsummary.failures,
@@ -62,6 +91,9 @@ export const jobHostSummary = windowedSqlCollector(
   LEFT JOIN main_unifiedjob ON main_unifiedjob.id = main_jobhostsummary.job_id
   LEFT JOIN main_organization ON main_organization.id = main_unifiedjob.organization_id
   LEFT JOIN hosts_variables ON hosts_variables.host_id = main_jobhostsummary.host_id
+  -- two equality joins rather than the reference's OR condition, which cannot be hash-joined;
+  -- a summary with a host_id has a NULL key here, so it never probes named_variables
+  LEFT JOIN named_variables ON named_variables.host_name = CASE WHEN main_jobhostsummary.host_id IS NULL THEN main_jobhostsummary.host_name END
   WHERE ${inWindow('main_jobhostsummary.modified')}
   ORDER BY main_jobhostsummary.modified ASC`,
   },

@@ -51,13 +51,16 @@ export const unifiedJobs = windowedSqlCollector(
   },
 );
 
-/** Section 1.5 `execution_environments`: the whole table, every slice (no window). */
+/**
+ * Section 1.5 `execution_environments`: the whole table (no window). A snapshot, as
+ * the newest reference's `until_slicing`: gather takes it once per run, at `until − 1 s`.
+ */
 export const executionEnvironments = snapshotSqlCollector(
   {
     key: 'execution_environments',
     version: '1.4',
     description: 'All execution environments',
-    slicing: 'daily',
+    slicing: 'limit',
     optional: true,
   },
   {
