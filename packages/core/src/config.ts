@@ -18,6 +18,14 @@ const listOf =
       .map((x) => x.trim())
       .filter(Boolean);
 const list = listOf(',');
+/**
+ * METRICS_UTILITY_ORGANIZATION_FILTER as metrics-utility reads it (build_report.py's
+ * get_organization_filter, then report_ccsp_v2.py's _apply_filter): trailing `;` stripped, then
+ * split on `;`, each name kept exact, spaces included (`O1; O2` names `O1` and ` O2`, which
+ * matches only an organization named ` O2`). An empty name matches no organization (a missing
+ * one is 'No organization name'): `;` alone leaves no organization, as there.
+ */
+const organizationNames: Parse<string[]> = (s) => s.replace(/;+$/, '').split(';');
 const BOOLS = new Map([...['true', '1', 'yes'].map((t) => [t, true] as const), ...['false', '0', 'no', ''].map((f) => [f, false] as const)]);
 const bool: Parse<boolean> = (s) => BOOLS.get(s.trim().toLowerCase()) ?? INVALID;
 const positiveInt: Parse<number> = (s) => {
@@ -101,7 +109,7 @@ export const ENV = {
   reportEndUserCountry: { env: 'METRICS_UTILITY_REPORT_END_USER_COUNTRY', schema: text },
   renewalDedupIterations: { env: 'REPORT_RENEWAL_GUIDANCE_DEDUP_ITERATIONS', schema: positiveInt, accepts: 'a whole number, e.g. 3' },
   // `;`-separated, as in the reference: organization names may contain commas.
-  organizationFilter: { env: 'METRICS_UTILITY_ORGANIZATION_FILTER', schema: listOf(';') },
+  organizationFilter: { env: 'METRICS_UTILITY_ORGANIZATION_FILTER', schema: organizationNames, separator: ';' },
   optionalCcspReportSheets: { env: 'METRICS_UTILITY_OPTIONAL_CCSP_REPORT_SHEETS', schema: list },
   deduplicator: { env: 'METRICS_UTILITY_DEDUPLICATOR', schema: text },
   // One counting rule for rollups and every report (never mixed): see conventions.md.
@@ -109,7 +117,7 @@ export const ENV = {
   // DuckDB of rollups and reports; unset, each keeps its measured default (see @tally/dataframes).
   duckdbMemoryLimit: { env: 'TALLY_DUCKDB_MEMORY_LIMIT', schema: matching(/^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i), accepts: 'a size such as 768MB or 2GiB' },
   duckdbThreads: { env: 'TALLY_DUCKDB_THREADS', schema: positiveInt, accepts: 'a whole number of threads, e.g. 2' },
-} as const satisfies Record<string, { env: string; schema: Parse<unknown>; secret?: boolean; accepts?: string }>;
+} as const satisfies Record<string, { env: string; schema: Parse<unknown>; secret?: boolean; accepts?: string; separator?: string }>;
 
 type Env = typeof ENV;
 export type TallyConfig = { -readonly [K in keyof Env]?: Exclude<ReturnType<Env[K]['schema']>, typeof INVALID> };
@@ -154,7 +162,8 @@ export function loadConfig(opts: LoadConfigOptions): TallyConfig {
       raw = fromFile[key] ?? fromFile[spec.env];
       source = `${opts.file}: ${key}`;
       if (typeof raw === 'number' || typeof raw === 'boolean') raw = String(raw);
-      if (Array.isArray(raw)) raw = raw.join(',');
+      // A list in the file is joined with its variable's separator (`,` unless it names another).
+      if (Array.isArray(raw)) raw = raw.join((spec as { separator?: string }).separator ?? ',');
     }
     if (raw === undefined || raw === '') continue;
     const parsed = typeof raw === 'string' ? (spec.schema as Parse<unknown>)(raw) : INVALID;
