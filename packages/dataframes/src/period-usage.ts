@@ -22,7 +22,7 @@ export interface PeriodUsageOptions {
   /** `[since, until)`, whole UTC days. */
   since: Date;
   until: Date;
-  /** TALLY_COUNT_UNREACHABLE_HOSTS (default false: rows with only `dark` are dropped). */
+  /** TALLY_COUNT_UNREACHABLE_HOSTS (default false: rows whose counters but `dark` do not sum to more than 0 are dropped). */
   countUnreachableHosts?: boolean;
   /** `raw` reads every tarball; `auto` (default) reads each day's current rollup and only the rest raw. */
   from?: 'auto' | 'raw';
