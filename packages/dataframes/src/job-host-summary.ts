@@ -51,12 +51,13 @@ const AUDIT_COLUMNS = [
 
 /**
  * The counters of a DIRECT row other than `dark`, summed as metrics-utility sums them: a Python
- * `sum()` over the row (`dataframe_jobhost_summary_usage.py`, every version from 0.4 to the
- * newest), where an empty counter is pandas' NaN and makes the sum NaN. Here an empty counter is
- * NULL (the raw read gives BIGINT or NULL) and SQL's `+` propagates it the same way.
- * Negative counters are summed as they are: the reference neither refuses nor clamps them (its
- * filter is `> 0` on the sum, so -1 and 2 keep a row with 1), and a tarball is refused only for
- * input the reference would not read; a counter that is no integer is still refused by the read.
+ * `sum()` over the row (`dataframe_jobhost_summary_usage.py`, in 0.4 as at 5c224bb), where an
+ * empty counter is pandas' NaN and makes the sum NaN. Here an empty counter is NULL (the raw read
+ * gives BIGINT or NULL) and SQL's `+` propagates it the same way.
+ * Negative counters are accepted and summed as they are, because the reference does so: it
+ * neither refuses nor clamps them, and its filter is `> 0` on the sum (-1 alone drops the row,
+ * -1 and 2 keep it with 1). Refusing them would drop tarballs the reference bills from. A
+ * counter that is no integer is still refused by the read.
  */
 const REACHABLE_RUNS = ['failures', 'ok', 'skipped', 'ignored', 'rescued'].map(ident).join(' + ');
 
