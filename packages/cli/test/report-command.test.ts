@@ -99,6 +99,11 @@ describe('runReport', () => {
     expect(ws.getCell('G15').value).toBe('12.5');
     const v2 = await runReport(loadConfig({ env: env({ METRICS_UTILITY_ORGANIZATION_FILTER: 'Default;Nope' }) }), { month: '2024-03', force: true });
     expect((await sheet(v2.path!, 'Usage Reporting')).getCell('G7').value).toBe(byOrg.get('Default')!.size);
+    // Split as metrics-utility splits it: no spaces trimmed, so ` Default` is no organization here.
+    const spaced = await runReport(loadConfig({ env: env({ METRICS_UTILITY_ORGANIZATION_FILTER: 'Nope; Default;' }) }), { month: '2024-03', force: true });
+    expect((await sheet(spaced.path!, 'Usage Reporting')).getCell('G7').value ?? 0).toBe(0);
+    const exact = await runReport(loadConfig({ env: env({ METRICS_UTILITY_ORGANIZATION_FILTER: 'Nope;Default;' }) }), { month: '2024-03', force: true });
+    expect((await sheet(exact.path!, 'Usage Reporting')).getCell('G7').value).toBe(byOrg.get('Default')!.size);
   });
 
   it('keeps an existing report unless --force', async () => {

@@ -21,6 +21,14 @@ const listOf =
       .filter(Boolean);
 const list = listOf(',');
 /**
+ * METRICS_UTILITY_ORGANIZATION_FILTER as metrics-utility reads it (build_report.py's
+ * get_organization_filter, then report_ccsp_v2.py's _apply_filter): trailing `;` stripped, then
+ * split on `;`, each name kept exact, spaces included (`O1; O2` names `O1` and ` O2`, which
+ * matches only an organization named ` O2`). An empty name matches no organization (a missing
+ * one is 'No organization name'): `;` alone leaves no organization, as there.
+ */
+const organizationNames: Parse<string[]> = (s) => s.replace(/;+$/, '').split(';');
+/**
  * The reference's bool_from_env is true for `1` and `true` (any case) and false for anything
  * else. Tally takes the same trues, and as false only what the reference also reads as false
  * and means it (`false`, `0`, `no`); any other value (`yes`, ` true`, `on`) is refused, never
@@ -85,6 +93,8 @@ interface EnvSpec {
   secret?: boolean;
   accepts?: string;
   keepEmpty?: boolean;
+  /** What joins a list given in the config file (`,` unless said). */
+  separator?: string;
 }
 
 /**
@@ -150,7 +160,7 @@ export const ENV = {
   reportEndUserCountry: { env: 'METRICS_UTILITY_REPORT_END_USER_COUNTRY', schema: text },
   renewalDedupIterations: { env: 'REPORT_RENEWAL_GUIDANCE_DEDUP_ITERATIONS', schema: positiveInt, accepts: 'a whole number, e.g. 3' },
   // `;`-separated, as in the reference: organization names may contain commas.
-  organizationFilter: { env: 'METRICS_UTILITY_ORGANIZATION_FILTER', schema: listOf(';') },
+  organizationFilter: { env: 'METRICS_UTILITY_ORGANIZATION_FILTER', schema: organizationNames, separator: ';' },
   // Set but empty selects no sheet (the reference reads it as [''], which its validation refuses).
   optionalCcspReportSheets: { env: 'METRICS_UTILITY_OPTIONAL_CCSP_REPORT_SHEETS', schema: list, keepEmpty: true },
   deduplicator: { env: 'METRICS_UTILITY_DEDUPLICATOR', schema: text },
@@ -206,7 +216,8 @@ export function loadConfig(opts: LoadConfigOptions): TallyConfig {
       raw = fromFile[key] ?? fromFile[spec.env] ?? (alias ? fromFile[alias] : undefined);
       source = `${opts.file}: ${key}`;
       if (typeof raw === 'number' || typeof raw === 'boolean') raw = String(raw);
-      if (Array.isArray(raw)) raw = raw.join(',');
+      // A list in the file is joined with its variable's separator (`,` unless it names another).
+      if (Array.isArray(raw)) raw = raw.join((spec as { separator?: string }).separator ?? ',');
     }
     // Mostly an empty value reads as unset; for a keepEmpty setting it is kept (a list of nothing, say).
     if (raw === undefined || (raw === '' && !given && !(spec as EnvSpec).keepEmpty)) continue;

@@ -136,9 +136,19 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ file: join(dir, 'missing.json'), env: {} })).toThrow(/does not exist/);
   });
 
-  it('splits the organization filter on semicolons, so names may hold commas', () => {
-    const cfg = loadConfig({ env: { METRICS_UTILITY_ORGANIZATION_FILTER: 'Acme, Inc.; Default ;' } });
-    expect(cfg.organizationFilter).toEqual(['Acme, Inc.', 'Default']);
+  it('splits the organization filter on semicolons as metrics-utility does: names may hold commas, trailing semicolons go, spaces stay', () => {
+    const filter = (v: string) => loadConfig({ env: { METRICS_UTILITY_ORGANIZATION_FILTER: v } }).organizationFilter;
+    expect(filter('Acme, Inc.; Default ;')).toEqual(['Acme, Inc.', ' Default ']);
+    expect(filter('O1; O2')).toEqual(['O1', ' O2']);
+    expect(filter('O1;O2;;')).toEqual(['O1', 'O2']);
+    expect(filter('O1;;O2')).toEqual(['O1', '', 'O2']);
+    // `;` alone: rstrip leaves '', split gives [''], which no organization matches.
+    expect(filter(';')).toEqual(['']);
+    expect(filter('')).toBeUndefined();
+    const dir = mkdtempSync(join(tmpdir(), 'tally-cfg-'));
+    const file = join(dir, 'tally.json');
+    writeFileSync(file, JSON.stringify({ organizationFilter: ['Acme, Inc.', 'Default'], optionalCcspReportSheets: ['jobs', 'managed_nodes'] }));
+    expect(loadConfig({ file, env: {} })).toMatchObject({ organizationFilter: ['Acme, Inc.', 'Default'], optionalCcspReportSheets: ['jobs', 'managed_nodes'] });
   });
 
   it('parses each kind of value: booleans, URLs, whole numbers, and refuses a file value that is not text', () => {

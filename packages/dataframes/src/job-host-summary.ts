@@ -9,9 +9,9 @@ export const INDIRECT = 1;
 
 export interface JobHostSummaryOptions {
   /**
-   * Keep only reachable hosts, i.e. drop DIRECT rows whose task runs without `dark`
-   * are 0 (metrics-utility ≥ 0.5.0). Default true; false counts unreachable hosts as
-   * the 0.4.0 snapshot did.
+   * Keep only reachable hosts, i.e. keep a DIRECT row only when its counters other than `dark`
+   * sum to more than 0 (metrics-utility ≥ 0.5.0; an empty one among them makes the sum empty
+   * and drops the row). Default true; false keeps every row, as the 0.4.0 snapshot did.
    */
   reachableOnly?: boolean;
 }
@@ -50,13 +50,26 @@ const AUDIT_COLUMNS = [
 ] as const;
 
 /**
+ * The counters of a DIRECT row other than `dark`, summed as metrics-utility sums them: a Python
+ * `sum()` over the row (`dataframe_jobhost_summary_usage.py`, in 0.4 as at 5c224bb), where an
+ * empty counter is pandas' NaN and makes the sum NaN. Here an empty counter is NULL (the raw read
+ * gives BIGINT or NULL) and SQL's `+` propagates it the same way.
+ * Negative counters are accepted and summed as they are, because the reference does so: it
+ * neither refuses nor clamps them, and its filter is `> 0` on the sum (-1 alone drops the row,
+ * -1 and 2 keep it with 1). Refusing them would drop tarballs the reference bills from. A
+ * counter that is no integer is still refused by the read.
+ */
+const REACHABLE_RUNS = ['failures', 'ok', 'skipped', 'ignored', 'rescued'].map(ident).join(' + ');
+
+/**
  * job_host_summary (DIRECT; schemas 1.0, 1.1, 1.2 and the `host_id` variant) and
  * main_indirectmanagednodeaudit (INDIRECT), grouped by
  * organization_name, job_template_name, host_name, original_host_name, install_uuid, job_remote_id.
  *
  * Prepare: a missing organization becomes 'No organization name'; a non-empty
  * `ansible_host_variable` replaces host_name (the original stays in original_host_name);
- * task_runs = dark+failures+ok+skipped+ignored+rescued; timestamps are naive UTC and
+ * task_runs = dark+failures+ok+skipped+ignored+rescued, or 0 when any of them is empty (the
+ * reference's row sum is then NaN, which its group sum skips); timestamps are naive UTC and
  * `job_created` is NULL for schemas without it.
  */
 export class JobHostSummary extends Dataframe {
@@ -151,7 +164,6 @@ export class JobHostSummary extends Dataframe {
       `COALESCE(${str('organization_name')}, 'No organization name'), ${str('job_template_name')}, `;
     if (member === JHS) {
       // Facts and events stay NULL on DIRECT rows (free to store; only INDIRECT rows are list-aggregated).
-      const counters = ['failures', 'ok', 'skipped', 'ignored', 'rescued'].map(int0).join(' + ');
       // Rows left out are still checked (a hash is never NULL, but no optimizer folds that away):
       // whether a tarball is refused must not depend on reachableOnly.
       const checked = `hash(${ident('created')}, ${ident('job_created')}, ${ident('job_remote_id')}) IS NULL`;
@@ -160,8 +172,8 @@ export class JobHostSummary extends Dataframe {
       // ~2 % of the instructions of a day's scan-and-write). No sum of counts below 2^53 overflows.
       const runs = ident('task_runs_but_dark');
       const [from, taskRuns] = this.reachableOnly
-        ? [`(SELECT *, ${counters} AS ${runs} FROM ${src}) WHERE ${runs} <> 0 OR ${checked}`, `${int0('dark')} + ${runs}`]
-        : [src, `${int0('dark')} + ${counters}`];
+        ? [`(SELECT *, ${REACHABLE_RUNS} AS ${runs} FROM ${src}) WHERE ${runs} > 0 OR ${checked}`, `COALESCE(${ident('dark')} + ${runs}, 0)`]
+        : [src, `COALESCE(${ident('dark')} + ${REACHABLE_RUNS}, 0)`];
       return (
         `SELECT ${common}COALESCE(${str('ansible_host_variable')}, ${str('host_name')}), ${str('host_name')}, ` +
         `CAST($2 AS VARCHAR), ${int('job_remote_id')}, ${taskRuns}, ` +

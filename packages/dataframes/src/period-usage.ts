@@ -7,7 +7,7 @@ import { type DuckDbStatements, literal, type TallyDuckDb } from './duckdb.js';
 import { type HashedObject, hashFile, type ListedObject, listObject, type ReadProgress, sameListing } from './inputs.js';
 import { JobHostSummary } from './job-host-summary.js';
 import { MainJobevent } from './main-jobevent.js';
-import { type PeriodWindow, periodWindows, type RollupKind, type RollupManifest, type RollupManifestPart, readManifest, rollup } from './rollup.js';
+import { COUNTING_RULE_VERSION, type PeriodWindow, periodWindows, type RollupKind, type RollupManifest, type RollupManifestPart, readManifest, rollup } from './rollup.js';
 import { type LoadedAdjustments, loadUsage, type LoadUsageOptions, USAGE_TABLES, type UsageTables, usageTables } from './usage.js';
 import { MONTH_TO_DATE_STATUS_KIND, monthToDateCovers } from './month-to-date.js';
 import { usageFromRollups, usageMergeable, usageRollupsOverlap } from './usage-rollup.js';
@@ -22,7 +22,7 @@ export interface PeriodUsageOptions {
   /** `[since, until)`, whole UTC days. */
   since: Date;
   until: Date;
-  /** TALLY_COUNT_UNREACHABLE_HOSTS (default false: rows with only `dark` are dropped). */
+  /** TALLY_COUNT_UNREACHABLE_HOSTS (default false: rows whose counters but `dark` do not sum to more than 0 are dropped). */
   countUnreachableHosts?: boolean;
   /** `raw` reads every tarball; `auto` (default) reads each day's current rollup and only the rest raw. */
   from?: 'auto' | 'raw';
@@ -118,11 +118,11 @@ function requiredKinds(extras: readonly Dataframe[] | undefined): string[] {
 const partOf = (m: RollupManifest, k: string): RollupManifestPart | null | undefined => (m.parts as Partial<Record<string, RollupManifestPart | null>>)[k];
 
 /**
- * Is `m` a rollup of exactly these tarballs, under this rule, with every kind in `kinds`, each part
+ * Is `m` a rollup of exactly these tarballs, under this rule (and its current version), with every kind in `kinds`, each part
  * with the size and SHA-256 it was written with (a manifest without them cannot vouch for its parts)?
  */
 function isCurrent(m: RollupManifest | undefined, tarballs: readonly ListedObject[], countUnreachable: boolean, kinds: readonly string[]): m is RollupManifest {
-  if (!m || m.countUnreachableHosts !== countUnreachable) return false;
+  if (!m || m.countUnreachableHosts !== countUnreachable || (m.countingRuleVersion ?? 1) !== COUNTING_RULE_VERSION) return false;
   for (const k of kinds) {
     const part = partOf(m, k);
     if (part === undefined || (part && (part.sha256 === undefined || part.size === undefined))) return false;

@@ -57,6 +57,14 @@ export interface RollupPart {
 }
 
 /**
+ * The version of what each counting rule computes from job host summary rows. 2: an empty
+ * counter makes the row's counter sum empty as in metrics-utility (under the reachable rule the
+ * row is dropped, else its task runs count 0; before, it read as 0), and the reachable rule keeps
+ * rows whose sum is above 0 (before, any sum but 0, so negative sums too).
+ */
+export const COUNTING_RULE_VERSION = 2;
+
+/**
  * What a rollup of one period was built from, stored beside its parts: it is current while the
  * period's tarballs still list with these names and sizes and it was built under the same rule.
  */
@@ -71,6 +79,11 @@ export interface RollupManifest {
   date: string;
   /** TALLY_COUNT_UNREACHABLE_HOSTS when it was built: rollups of different rules never mix. */
   countUnreachableHosts: boolean;
+  /**
+   * What that rule computes, `COUNTING_RULE_VERSION` when it was built; absent before version 2.
+   * A rollup of another version counts some rows differently and is not current.
+   */
+  countingRuleVersion?: number;
   /** Every kind rolled up: its part, or null when the period had no CSV of that kind. */
   parts: Partial<Record<RollupKind, RollupManifestPart | null>>;
   /** Every tarball of the period (the skipped ones with their reason). */
@@ -416,7 +429,7 @@ async function rollWindow(run: RollupRun, dfs: readonly Dataframe[], n: number):
     result.tarballs.push(...loaded.tarballs);
     result.failures.push(...loaded.failures);
   });
-  const manifest: RollupManifest = { format: 3, period: opts.period, date: w.date, countUnreachableHosts: !(opts.reachableOnly ?? true), parts: {}, inputs: [] };
+  const manifest: RollupManifest = { format: 3, period: opts.period, date: w.date, countUnreachableHosts: !(opts.reachableOnly ?? true), countingRuleVersion: COUNTING_RULE_VERSION, parts: {}, inputs: [] };
   for (const [i, df] of dfs.entries()) {
     const kind = kinds[i]!;
     const written = files.get(df);

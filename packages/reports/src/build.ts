@@ -125,8 +125,8 @@ export interface BuildCcspOptions {
   period: ReportPeriod;
   params: Omit<ReportParams, 'reportPeriod'>;
   /**
-   * TALLY_COUNT_UNREACHABLE_HOSTS: count job-host rows whose counters other than `dark` are all 0
-   * (metrics-utility 0.4). Default false: they are dropped before grouping (0.5 and later).
+   * TALLY_COUNT_UNREACHABLE_HOSTS: count every job-host row (metrics-utility 0.4). Default false:
+   * rows whose counters other than `dark` do not sum to more than 0 are dropped before grouping (0.5 and later).
    */
   countUnreachableHosts?: boolean;
   /** `raw` reads every tarball; `auto` (default) each day's current rollup and the other days' tarballs. */
