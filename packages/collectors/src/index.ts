@@ -4,6 +4,7 @@ export { bound, type CopyOptions, type CopyParam, copyToCsv } from './copy.js';
 export { type ConfigParams, config, type PlatformType } from './controller/config.js';
 export { jobHostSummary, jobHostSummaryService } from './controller/job-host-summary.js';
 export { mainHost, mainHostDaily } from './controller/main-host.js';
+export { mainHostMetric } from './controller/host-metric.js';
 export { mainIndirectManagedNodeAudit } from './controller/indirect-audit.js';
 export { mainJobEvent, mainJobEventService } from './controller/job-events.js';
 export { executionEnvironments, unifiedJobs } from './controller/unified-jobs.js';

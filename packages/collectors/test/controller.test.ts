@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { type Collector, type CollectorParams, type CollectorResult, config, controllerCollectors, executionEnvironments, jobHostSummary, jobHostSummaryService, mainHost, mainHostDaily, mainIndirectManagedNodeAudit, mainJobEvent, mainJobEventService, unifiedJobs } from '@tally/collectors';
+import { type Collector, type CollectorParams, type CollectorResult, config, controllerCollectors, executionEnvironments, jobHostSummary, jobHostSummaryService, mainHost, mainHostDaily, mainHostMetric, mainIndirectManagedNodeAudit, mainJobEvent, mainJobEventService, unifiedJobs } from '@tally/collectors';
 import { prepareJsonCheck } from '../src/host-variables.js';
 import { CollectorError, type Logger, parseCsv, tempdir, type TempDir } from '@tally/core';
 import { createTestDatabase, type TestDatabase } from '@tally/testkit';
@@ -234,6 +234,32 @@ describe('main_host and main_host_daily', () => {
   });
 });
 
+describe('main_hostmetric', () => {
+  const header =
+    'hostname,host_id,first_automation,last_automation,automated_counter,deleted_counter,last_deleted,deleted,id,' +
+    'used_in_inventories,ansible_product_serial,ansible_machine_id,ansible_host_variable,ansible_connection_variable\n';
+
+  it('writes host metrics automated or deleted in [since, until), one row per inventory host of that name', async () => {
+    const r = await mainHostMetric({ db, since: SINCE, until: UNTIL, outputDir: out.path }).gather();
+    expect(csvFiles(r).map((f) => basename(f))).toEqual(['main_hostmetric.csv']);
+    // Ordered by hostname, then host id (0 when no inventory host has that name); h3 automated and
+    // h4 deleted exactly at `until` are left out, h2 deleted exactly at `since` is in.
+    expect(readFileSync(csvFiles(r)[0]!, 'utf8')).toBe(
+      header +
+        'ghost,0,2023-06-01 00:00:00+00,2024-03-01 23:59:59.999999+00,1,0,,f,3,,,,,\n' +
+        'h1,1,2023-06-01 00:00:00+00,2024-03-01 10:05:00+00,7,0,,f,1,2,SER1,mid1,10.0.0.1,ssh\n' +
+        'h1,7,2023-06-01 00:00:00+00,2024-03-01 10:05:00+00,7,0,,f,1,2,,mid7,10.9.9.9,local\n' +
+        'h2,2,2023-06-01 00:00:00+00,2024-02-20 00:00:00+00,3,1,2024-03-01 00:00:00+00,t,2,,,,10.0.0.2,winrm\n' +
+        'h6,6,2023-06-01 00:00:00+00,2024-03-01 12:00:00+00,2,0,,f,6,1,,,,\n',
+    );
+  });
+
+  it('writes only the header when nothing was automated or deleted in the window', async () => {
+    const r = await mainHostMetric({ db, since: new Date('2024-03-03Z'), until: new Date('2024-03-04Z'), outputDir: out.path }).gather();
+    expect(readFileSync(csvFiles(r)[0]!, 'utf8')).toBe(header);
+  });
+});
+
 describe('unified_jobs and execution_environments', () => {
   it('unified_jobs: created or finished in the window, syncs excluded, 27 columns', async () => {
     const { header, rows } = await gatherCsv(unifiedJobs);
@@ -381,6 +407,7 @@ describe('parameter validation and registry', () => {
       ['main_indirectmanagednodeaudit', '1.0', 'csv', 'daily', true],
       ['main_host', '1.0', 'csv', 'limit', true],
       ['main_host_daily', '1.0', 'csv', 'daily', true],
+      ['main_hostmetric', '1.0', 'csv', 'daily', true],
       ['total_workers_vcpu', '1.0', 'json', 'limit', true],
       ['unified_jobs', '1.4', 'csv', 'daily', true],
       ['job_host_summary_service', '1.4', 'csv', 'daily', true],

@@ -87,6 +87,19 @@ export async function insertFixtureSite(db: pg.ClientBase): Promise<void> {
       [id, event, data, failed, changed, host, job],
     );
   }
+  // A second, disabled `h1` in another inventory (added after the events, which look hosts up by name).
+  await q(`INSERT INTO main_host (id, created, modified, name, enabled, variables, inventory_id, ansible_facts) VALUES
+    (7, '2023-06-01Z', '2023-06-01Z', 'h1', false, 'ansible_host: 10.9.9.9\nansible_connection: local', 2, '{"ansible_machine_id": "mid7"}')`);
+  // Automated in the window (h1, ghost: no inventory host, h6), deleted exactly at `since` (h2),
+  // automated exactly at `until` (h3), deleted exactly at `until` (h4).
+  await q(`INSERT INTO main_hostmetric (id, hostname, first_automation, last_automation, last_deleted, automated_counter,
+      deleted_counter, deleted, used_in_inventories) VALUES
+    (1, 'h1', '2023-06-01Z', '2024-03-01 10:05Z', NULL, 7, 0, false, 2),
+    (2, 'h2', '2023-06-01Z', '2024-02-20Z', '2024-03-01 00:00Z', 3, 1, true, NULL),
+    (3, 'ghost', '2023-06-01Z', '2024-03-01 23:59:59.999999Z', NULL, 1, 0, false, NULL),
+    (4, 'h3', '2023-06-01Z', '2024-03-02 00:00Z', NULL, 4, 0, false, 1),
+    (5, 'h4', '2023-06-01Z', '2024-02-29 23:59:59Z', '2024-03-02 00:00Z', 5, 2, true, 0),
+    (6, 'h6', '2023-06-01Z', '2024-03-01 12:00Z', NULL, 2, 0, false, 1)`);
   await q(`INSERT INTO main_indirectmanagednodeaudit (id, created, name, canonical_facts, facts, events, count, host_id,
       inventory_id, job_id, organization_id) VALUES
     (1, '2024-03-01 00:00:00Z', 'vm-1', '{"host_name": "vm-1"}', '{"device_type": "vm"}', '["vmware.vmware.vm_info"]', 3, NULL, 1, 10, 1),

@@ -4,6 +4,7 @@ import { config } from './config.js';
 import { jobHostSummary, jobHostSummaryService } from './job-host-summary.js';
 import { mainJobEvent, mainJobEventService } from './job-events.js';
 import { mainHost, mainHostDaily } from './main-host.js';
+import { mainHostMetric } from './host-metric.js';
 import { mainIndirectManagedNodeAudit } from './indirect-audit.js';
 import { executionEnvironments, unifiedJobs } from './unified-jobs.js';
 
@@ -18,6 +19,7 @@ export const controllerCollectors: readonly Collector<CollectorParams>[] = Objec
   mainIndirectManagedNodeAudit,
   mainHost,
   mainHostDaily,
+  mainHostMetric,
   totalWorkersVcpu,
   unifiedJobs,
   jobHostSummaryService,

@@ -1,0 +1,79 @@
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseCsv } from '@tally/core';
+import { readTarballMembers } from '@tally/package';
+import { createTestDatabase, type TestDatabase } from '@tally/testkit';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { applyControllerSchema, seedController } from '@tally/demo';
+import { runCli } from './run-cli.js';
+
+// The optional collectors added from the newest metrics-utility, gathered end to end: named in
+// METRICS_UTILITY_OPTIONAL_COLLECTORS (job_host_summary off), shipped to a directory, read back.
+let tdb: TestDatabase;
+let db: pg.Client;
+let dir: string;
+
+beforeAll(async () => {
+  tdb = await createTestDatabase('cli_optional');
+  db = await tdb.client();
+  await applyControllerSchema(db);
+  await seedController(db, { days: 2, jobsPerDay: 4, hosts: 10, orgs: 1, seed: 3, end: new Date('2024-03-11T00:00:00Z'), hostsPerJob: 3 });
+  dir = mkdtempSync(join(tmpdir(), 'tally-optional-'));
+});
+afterAll(async () => {
+  await tdb?.drop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+interface Shipped {
+  /** `data/YYYY/MM/DD/<name>` of each tarball, sorted. */
+  names: string[];
+  /** Each tarball's CSV member of the collector: its header and rows. */
+  csv: { header: string[]; rows: (string | null)[][] }[];
+}
+
+/** `tally gather --ship` with only `key` enabled; what landed in the ship path. */
+async function gatherOnly(key: string, since: string, until: string): Promise<Shipped> {
+  const shipPath = join(dir, key);
+  const env = {
+    DATABASE_URL: tdb.url,
+    METRICS_UTILITY_SHIP_TARGET: 'directory',
+    METRICS_UTILITY_SHIP_PATH: shipPath,
+    METRICS_UTILITY_OPTIONAL_COLLECTORS: key,
+    METRICS_UTILITY_DISABLE_JOB_HOST_SUMMARY_COLLECTOR: 'true',
+  };
+  const r = await runCli(['gather', '--ship', '--since', since, '--until', until], env, dir);
+  expect(r.code, r.stderr).toBe(0);
+  const names = readdirSync(shipPath, { recursive: true }).map(String).filter((f) => f.endsWith('.tar.gz')).sort();
+  const csv = [];
+  for (const name of names) {
+    const members = await readTarballMembers(join(shipPath, name));
+    expect(members.map((m) => m.name)).toEqual([`./${key}.csv`, './config.json', './data_collection_status.csv', './manifest.json']);
+    const [header, ...rows] = parseCsv(members[0]!.data.toString('utf8'));
+    csv.push({ header: header as string[], rows });
+  }
+  return { names, csv };
+}
+
+const day = (name: string) => name.slice(0, 'data/2024/03/09'.length);
+
+describe('optional collectors through tally gather', () => {
+  it('main_hostmetric: one tarball per day, each with the host metrics automated or deleted that day', async () => {
+    const shipped = await gatherOnly('main_hostmetric', '2024-03-09', '2024-03-11');
+    expect(shipped.names.map(day)).toEqual(['data/2024/03/09', 'data/2024/03/10']);
+    for (const [i, since] of ['2024-03-09', '2024-03-10'].entries()) {
+      const { rows } = await db.query<{ hostname: string; host_id: string }>(
+        `SELECT hm.hostname, COALESCE(h.id, 0)::text AS host_id FROM main_hostmetric hm LEFT JOIN main_host h ON h.name = hm.hostname
+          WHERE (hm.last_automation >= $1::timestamptz AND hm.last_automation < $1::timestamptz + interval '1 day')
+             OR (hm.last_deleted >= $1::timestamptz AND hm.last_deleted < $1::timestamptz + interval '1 day')
+          ORDER BY 1, COALESCE(h.id, 0)`,
+        [`${since}T00:00:00Z`],
+      );
+      expect(rows.length).toBeGreaterThan(0);
+      expect(shipped.csv[i]!.header.slice(0, 2)).toEqual(['hostname', 'host_id']);
+      expect(shipped.csv[i]!.rows.map((r) => [r[0], r[1]])).toEqual(rows.map((r) => [r.hostname, r.host_id]));
+    }
+  });
+});
