@@ -267,3 +267,42 @@ CREATE TABLE IF NOT EXISTS main_hostmetric (
   deleted boolean NOT NULL DEFAULT false,
   used_in_inventories integer
 );
+
+-- Credential types and credentials, for credentials_service (it reads ids, type names and `managed`;
+-- never `inputs`, which holds the secrets).
+CREATE TABLE IF NOT EXISTS main_credentialtype (
+  id serial PRIMARY KEY,
+  created timestamptz NOT NULL,
+  modified timestamptz NOT NULL,
+  description text NOT NULL DEFAULT '',
+  name varchar(512) NOT NULL,
+  kind varchar(32) NOT NULL,
+  managed boolean NOT NULL DEFAULT false,
+  inputs jsonb NOT NULL DEFAULT '{}',
+  injectors jsonb NOT NULL DEFAULT '{}',
+  namespace varchar(1024),
+  created_by_id integer,
+  modified_by_id integer,
+  UNIQUE (name, kind)
+);
+
+CREATE TABLE IF NOT EXISTS main_credential (
+  id serial PRIMARY KEY,
+  created timestamptz NOT NULL,
+  modified timestamptz NOT NULL,
+  description text NOT NULL DEFAULT '',
+  name varchar(512) NOT NULL,
+  inputs jsonb NOT NULL DEFAULT '{}',
+  managed boolean NOT NULL DEFAULT false,
+  credential_type_id integer NOT NULL,
+  organization_id integer,
+  created_by_id integer,
+  modified_by_id integer
+);
+
+CREATE TABLE IF NOT EXISTS main_unifiedjob_credentials (
+  id serial PRIMARY KEY,
+  unifiedjob_id integer NOT NULL,
+  credential_id integer NOT NULL,
+  UNIQUE (unifiedjob_id, credential_id)
+);

@@ -76,4 +76,21 @@ describe('optional collectors through tally gather', () => {
       expect(shipped.csv[i]!.rows.map((r) => [r[0], r[1]])).toEqual(rows.map((r) => [r.hostname, r.host_id]));
     }
   });
+  it('credentials_service: one tarball per day, each counting the jobs finished that day that used a credential type', async () => {
+    await db.query(`INSERT INTO main_credentialtype (id, created, modified, name, kind, managed) VALUES
+      (1, '2023-01-01Z', '2023-01-01Z', 'Machine', 'ssh', true), (2, '2023-01-01Z', '2023-01-01Z', 'Vault', 'vault', true)`);
+    await db.query(`INSERT INTO main_credential (id, created, modified, name, inputs, credential_type_id)
+      VALUES (1, '2023-01-01Z', '2023-01-01Z', 'm', '{"password": "$encrypted$nope"}', 1)`);
+    // Every job finished on March 9 used the machine credential.
+    const { rowCount } = await db.query(`INSERT INTO main_unifiedjob_credentials (unifiedjob_id, credential_id)
+      SELECT id, 1 FROM main_unifiedjob WHERE finished >= '2024-03-09Z' AND finished < '2024-03-10Z'`);
+    expect(rowCount).toBeGreaterThan(0);
+    const shipped = await gatherOnly('credentials_service', '2024-03-09', '2024-03-11');
+    expect(shipped.names.map(day)).toEqual(['data/2024/03/09', 'data/2024/03/10']);
+    expect(shipped.csv.map((c) => c.header)).toEqual([0, 1].map(() => ['id', 'name', 'credential_type', 'managed', 'credential_count', 'used_by_finished_job_count']));
+    expect(shipped.csv.map((c) => c.rows)).toEqual([
+      [['1', 'Machine', 'Machine', 't', '1', String(rowCount)], ['2', 'Vault', 'Vault', 't', '0', '0']],
+      [['1', 'Machine', 'Machine', 't', '1', '0'], ['2', 'Vault', 'Vault', 't', '0', '0']],
+    ]);
+  });
 });

@@ -8,6 +8,7 @@ export { mainHostMetric } from './controller/host-metric.js';
 export { mainIndirectManagedNodeAudit } from './controller/indirect-audit.js';
 export { mainJobEvent, mainJobEventService } from './controller/job-events.js';
 export { executionEnvironments, unifiedJobs } from './controller/unified-jobs.js';
+export { credentialsService } from './controller/credentials-service.js';
 export type { SqlCollectorParams } from './controller/sql-collector.js';
 export { collectorByKey, controllerCollectors, DEFAULT_OPTIONAL_COLLECTORS } from './controller/registry.js';
 export { DEFAULT_PROMETHEUS_URL, totalWorkersVcpu, type TotalWorkersVcpuParams } from './prometheus.js';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { type Collector, type CollectorParams, type CollectorResult, config, controllerCollectors, executionEnvironments, jobHostSummary, jobHostSummaryService, mainHost, mainHostDaily, mainHostMetric, mainIndirectManagedNodeAudit, mainJobEvent, mainJobEventService, unifiedJobs } from '@tally/collectors';
+import { type Collector, type CollectorParams, type CollectorResult, config, controllerCollectors, credentialsService, executionEnvironments, jobHostSummary, jobHostSummaryService, mainHost, mainHostDaily, mainHostMetric, mainIndirectManagedNodeAudit, mainJobEvent, mainJobEventService, unifiedJobs } from '@tally/collectors';
 import { prepareJsonCheck } from '../src/host-variables.js';
 import { CollectorError, type Logger, parseCsv, tempdir, type TempDir } from '@tally/core';
 import { createTestDatabase, type TestDatabase } from '@tally/testkit';
@@ -287,6 +287,29 @@ describe('unified_jobs and execution_environments', () => {
   });
 });
 
+describe('credentials_service', () => {
+  it('counts credentials per type and the distinct jobs finished in [since, until) that used one, no secret read', async () => {
+    const r = await credentialsService({ db, since: SINCE, until: UNTIL, outputDir: out.path }).gather();
+    expect(csvFiles(r).map((f) => basename(f))).toEqual(['credentials_service.csv']);
+    const text = readFileSync(csvFiles(r)[0]!, 'utf8');
+    expect(text).toBe(
+      'id,name,credential_type,managed,credential_count,used_by_finished_job_count\n' +
+        '1,Machine,Machine,t,2,2\n' +
+        '2,Source Control,Source Control,t,1,1\n' +
+        '3,Custom Vault,Custom Vault,f,1,1\n' +
+        '4,Amazon Web Services,Amazon Web Services,t,0,0\n',
+    );
+    expect(text).not.toMatch(/s3cr3t|encrypted|password|admin/);
+  });
+
+  it('still lists every type with its credential count when no job finished in the window', async () => {
+    const r = await credentialsService({ db, since: new Date('2020-01-01Z'), until: new Date('2020-01-02Z'), outputDir: out.path }).gather();
+    expect(readCsv(csvFiles(r)[0]!).rows.map((x) => [x[0], x[4], x[5]])).toEqual([
+      ['1', '2', '0'], ['2', '1', '0'], ['3', '1', '0'], ['4', '0', '0'],
+    ]);
+  });
+});
+
 describe('main_indirectmanagednodeaudit', () => {
   it('writes audits created in the window with job, inventory, organization and project', async () => {
     const { header, rows } = await gatherCsv(mainIndirectManagedNodeAudit);
@@ -413,6 +436,7 @@ describe('parameter validation and registry', () => {
       ['job_host_summary_service', '1.4', 'csv', 'daily', true],
       ['main_jobevent_service', '1.4', 'csv', 'daily', true],
       ['execution_environments', '1.4', 'csv', 'daily', true],
+      ['credentials_service', '1.4', 'csv', 'daily', true],
     ]);
     expect(controllerCollectors[0]!.meta.config).toBe(true);
   });

@@ -100,6 +100,20 @@ export async function insertFixtureSite(db: pg.ClientBase): Promise<void> {
     (4, 'h3', '2023-06-01Z', '2024-03-02 00:00Z', NULL, 4, 0, false, 1),
     (5, 'h4', '2023-06-01Z', '2024-02-29 23:59:59Z', '2024-03-02 00:00Z', 5, 2, true, 0),
     (6, 'h6', '2023-06-01Z', '2024-03-01 12:00Z', NULL, 2, 0, false, 1)`);
+  // Two credentials of type 1 on job 10 (one job), type 1 and 2 on the sync job 12 (finished in the window too);
+  // type 2 on job 11 (finished exactly at `until`) and type 1 on the running job 13 do not count; type 4 has none.
+  await q(`INSERT INTO main_credentialtype (id, created, modified, name, kind, managed, inputs) VALUES
+    (1, '2023-01-01Z', '2023-01-01Z', 'Machine', 'ssh', true, '{"fields": [{"id": "password", "secret": true}]}'),
+    (2, '2023-01-01Z', '2023-01-01Z', 'Source Control', 'scm', true, '{}'),
+    (3, '2023-01-01Z', '2023-01-01Z', 'Custom Vault', 'cloud', false, '{}'),
+    (4, '2023-01-01Z', '2023-01-01Z', 'Amazon Web Services', 'cloud', true, '{}')`);
+  await q(`INSERT INTO main_credential (id, created, modified, name, inputs, credential_type_id, organization_id) VALUES
+    (1, '2023-01-01Z', '2023-01-01Z', 'm1', '{"username": "admin", "password": "$encrypted$s3cr3t-m1"}', 1, 1),
+    (2, '2023-01-01Z', '2023-01-01Z', 'm2', '{"password": "$encrypted$s3cr3t-m2"}', 1, 1),
+    (3, '2023-01-01Z', '2023-01-01Z', 'git', '{"ssh_key_data": "$encrypted$s3cr3t-key"}', 2, 1),
+    (4, '2023-01-01Z', '2023-01-01Z', 'vault', '{"token": "$encrypted$s3cr3t-token"}', 3, 2)`);
+  await q(`INSERT INTO main_unifiedjob_credentials (unifiedjob_id, credential_id) VALUES
+    (10, 1), (10, 2), (10, 4), (11, 3), (12, 2), (12, 3), (13, 1)`);
   await q(`INSERT INTO main_indirectmanagednodeaudit (id, created, name, canonical_facts, facts, events, count, host_id,
       inventory_id, job_id, organization_id) VALUES
     (1, '2024-03-01 00:00:00Z', 'vm-1', '{"host_name": "vm-1"}', '{"device_type": "vm"}', '["vmware.vmware.vm_info"]', 3, NULL, 1, 10, 1),

@@ -22,6 +22,9 @@ export async function applyControllerSchema(db: Queryable): Promise<void> {
 
 /** Tables schema.sql creates, children before parents (for TRUNCATE/DROP). */
 export const CONTROLLER_TABLES = [
+  'main_unifiedjob_credentials',
+  'main_credential',
+  'main_credentialtype',
   'main_hostmetric',
   'main_indirectmanagednodeaudit',
   'main_jobevent',

@@ -1,6 +1,7 @@
 import type { Collector, CollectorParams } from '../collector.js';
 import { totalWorkersVcpu } from '../prometheus.js';
 import { config } from './config.js';
+import { credentialsService } from './credentials-service.js';
 import { jobHostSummary, jobHostSummaryService } from './job-host-summary.js';
 import { mainJobEvent, mainJobEventService } from './job-events.js';
 import { mainHost, mainHostDaily } from './main-host.js';
@@ -25,6 +26,7 @@ export const controllerCollectors: readonly Collector<CollectorParams>[] = Objec
   jobHostSummaryService,
   mainJobEventService,
   executionEnvironments,
+  credentialsService,
 ] as Collector<CollectorParams>[]);
 
 /** The collector for a key, or undefined. */
