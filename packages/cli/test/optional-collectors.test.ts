@@ -93,4 +93,11 @@ describe('optional collectors through tally gather', () => {
       [['1', 'Machine', 'Machine', 't', '1', '0'], ['2', 'Vault', 'Vault', 't', '0', '0']],
     ]);
   });
+  it('controller_version_service: one snapshot, in the folder of the last second before until', async () => {
+    const { rows } = await db.query<{ version: string }>(`SELECT DISTINCT version FROM main_instance WHERE enabled AND version <> '' ORDER BY 1`);
+    expect(rows.length).toBeGreaterThan(0);
+    const shipped = await gatherOnly('controller_version_service', '2024-03-09', '2024-03-11');
+    expect(shipped.names.map(day)).toEqual(['data/2024/03/10']);
+    expect(shipped.csv).toEqual([{ header: ['controller_version'], rows: rows.map((r) => [r.version]) }]);
+  });
 });

@@ -1,5 +1,6 @@
 export type { Collector, CollectorFormat, CollectorInstance, CollectorMeta, CollectorParams, CollectorResult, Slicing } from './collector.js';
 export { type CollectorImpl, defineCollector } from './define.js';
+export { untilSlicing } from './slicing.js';
 export { bound, type CopyOptions, type CopyParam, copyToCsv } from './copy.js';
 export { type ConfigParams, config, type PlatformType } from './controller/config.js';
 export { jobHostSummary, jobHostSummaryService } from './controller/job-host-summary.js';
@@ -9,6 +10,7 @@ export { mainIndirectManagedNodeAudit } from './controller/indirect-audit.js';
 export { mainJobEvent, mainJobEventService } from './controller/job-events.js';
 export { executionEnvironments, unifiedJobs } from './controller/unified-jobs.js';
 export { credentialsService } from './controller/credentials-service.js';
+export { controllerVersionService } from './controller/controller-version.js';
 export type { SqlCollectorParams } from './controller/sql-collector.js';
 export { collectorByKey, controllerCollectors, DEFAULT_OPTIONAL_COLLECTORS } from './controller/registry.js';
 export { DEFAULT_PROMETHEUS_URL, totalWorkersVcpu, type TotalWorkersVcpuParams } from './prometheus.js';

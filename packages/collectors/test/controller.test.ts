@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { type Collector, type CollectorParams, type CollectorResult, config, controllerCollectors, credentialsService, executionEnvironments, jobHostSummary, jobHostSummaryService, mainHost, mainHostDaily, mainHostMetric, mainIndirectManagedNodeAudit, mainJobEvent, mainJobEventService, unifiedJobs } from '@tally/collectors';
+import { untilSlicing, type Collector, type CollectorParams, type CollectorResult, config, controllerCollectors, controllerVersionService, credentialsService, executionEnvironments, jobHostSummary, jobHostSummaryService, mainHost, mainHostDaily, mainHostMetric, mainIndirectManagedNodeAudit, mainJobEvent, mainJobEventService, unifiedJobs } from '@tally/collectors';
 import { prepareJsonCheck } from '../src/host-variables.js';
 import { CollectorError, type Logger, parseCsv, tempdir, type TempDir } from '@tally/core';
 import { createTestDatabase, type TestDatabase } from '@tally/testkit';
@@ -310,6 +310,21 @@ describe('credentials_service', () => {
   });
 });
 
+describe('controller_version_service', () => {
+  it('lists each version of the enabled instances once, as text in ascending order, whatever the window', async () => {
+    const r = await controllerVersionService({ db, since: new Date('2020-01-01Z'), until: new Date('2020-01-01Z'), outputDir: out.path }).gather();
+    expect(csvFiles(r).map((f) => basename(f))).toEqual(['controller_version_service.csv']);
+    // 9.9.9 is disabled, '' is no version; 4.5.0 runs on two instances.
+    expect(readFileSync(csvFiles(r)[0]!, 'utf8')).toBe('controller_version\n4.10.0\n4.5.0\n4.6.2\n');
+  });
+
+  it('is sliced at the last second before until (the reference until_slicing)', () => {
+    expect(controllerVersionService.meta.slicing).toBe(untilSlicing);
+    const until = new Date('2024-03-11T00:00:00Z');
+    expect(untilSlicing({ since: new Date('2024-03-01T00:00:00Z'), until })).toEqual([{ since: new Date('2024-03-10T23:59:59Z'), until }]);
+  });
+});
+
 describe('main_indirectmanagednodeaudit', () => {
   it('writes audits created in the window with job, inventory, organization and project', async () => {
     const { header, rows } = await gatherCsv(mainIndirectManagedNodeAudit);
@@ -436,6 +451,7 @@ describe('parameter validation and registry', () => {
       ['job_host_summary_service', '1.4', 'csv', 'daily', true],
       ['main_jobevent_service', '1.4', 'csv', 'daily', true],
       ['execution_environments', '1.4', 'csv', 'daily', true],
+      ['controller_version_service', '1.4', 'csv', undefined, true],
       ['credentials_service', '1.4', 'csv', 'daily', true],
     ]);
     expect(controllerCollectors[0]!.meta.config).toBe(true);

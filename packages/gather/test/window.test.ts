@@ -1,3 +1,4 @@
+import { untilSlicing } from '@tally/collectors';
 import { ConfigError, type Logger } from '@tally/core';
 import { selectCollectors } from '@tally/gather';
 import { resolveWindow, sliceWindow } from '../src/window.js';
@@ -61,6 +62,7 @@ describe('sliceWindow', () => {
     expect(sliceWindow('limit', w)).toEqual([w]);
     expect(sliceWindow((x) => [x, { since: x.until, until: x.until }], w)).toEqual([w]);
     expect(sliceWindow('daily', { since: w.until, until: w.until })).toEqual([]);
+    expect(sliceWindow(untilSlicing, w)).toEqual([{ since: new Date(w.until.getTime() - 1000), until: w.until }]);
   });
 });
 

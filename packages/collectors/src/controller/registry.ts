@@ -1,6 +1,7 @@
 import type { Collector, CollectorParams } from '../collector.js';
 import { totalWorkersVcpu } from '../prometheus.js';
 import { config } from './config.js';
+import { controllerVersionService } from './controller-version.js';
 import { credentialsService } from './credentials-service.js';
 import { jobHostSummary, jobHostSummaryService } from './job-host-summary.js';
 import { mainJobEvent, mainJobEventService } from './job-events.js';
@@ -26,6 +27,7 @@ export const controllerCollectors: readonly Collector<CollectorParams>[] = Objec
   jobHostSummaryService,
   mainJobEventService,
   executionEnvironments,
+  controllerVersionService,
   credentialsService,
 ] as Collector<CollectorParams>[]);
 
