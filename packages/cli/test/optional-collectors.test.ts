@@ -100,4 +100,17 @@ describe('optional collectors through tally gather', () => {
     expect(shipped.names.map(day)).toEqual(['data/2024/03/10']);
     expect(shipped.csv).toEqual([{ header: ['controller_version'], rows: rows.map((r) => [r.version]) }]);
   });
+  it('table_metadata: one snapshot, in the folder of the last second before until, the three tables in order', async () => {
+    const shipped = await gatherOnly('table_metadata', '2024-03-09', '2024-03-11');
+    expect(shipped.names.map(day)).toEqual(['data/2024/03/10']);
+    const [csv] = shipped.csv;
+    expect(csv!.header).toEqual(['schemaname', 'tablename', 'estimated_row_count', 'total_size_bytes', 'table_size_bytes', 'indexes_size_bytes']);
+    expect(csv!.rows.map((r) => r.slice(0, 2))).toEqual([['public', 'main_jobevent'], ['public', 'main_unifiedjob'], ['public', 'main_jobhostsummary']]);
+    for (const r of csv!.rows) {
+      const [rows, total, heap, indexes] = r.slice(2).map(Number) as [number, number, number, number];
+      expect(rows).toBeGreaterThan(0); // the seeder ANALYZEs every table
+      expect(heap).toBeGreaterThan(0);
+      expect(total).toBeGreaterThanOrEqual(heap + indexes);
+    }
+  });
 });

@@ -11,6 +11,7 @@ export { mainJobEvent, mainJobEventService } from './controller/job-events.js';
 export { executionEnvironments, unifiedJobs } from './controller/unified-jobs.js';
 export { credentialsService } from './controller/credentials-service.js';
 export { controllerVersionService } from './controller/controller-version.js';
+export { tableMetadata } from './controller/table-metadata.js';
 export type { SqlCollectorParams } from './controller/sql-collector.js';
 export { collectorByKey, controllerCollectors, DEFAULT_OPTIONAL_COLLECTORS } from './controller/registry.js';
 export { DEFAULT_PROMETHEUS_URL, totalWorkersVcpu, type TotalWorkersVcpuParams } from './prometheus.js';

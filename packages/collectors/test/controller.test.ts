@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { untilSlicing, type Collector, type CollectorParams, type CollectorResult, config, controllerCollectors, controllerVersionService, credentialsService, executionEnvironments, jobHostSummary, jobHostSummaryService, mainHost, mainHostDaily, mainHostMetric, mainIndirectManagedNodeAudit, mainJobEvent, mainJobEventService, unifiedJobs } from '@tally/collectors';
+import { untilSlicing, type Collector, type CollectorParams, type CollectorResult, config, controllerCollectors, controllerVersionService, credentialsService, executionEnvironments, jobHostSummary, jobHostSummaryService, mainHost, mainHostDaily, mainHostMetric, mainIndirectManagedNodeAudit, mainJobEvent, mainJobEventService, tableMetadata, unifiedJobs } from '@tally/collectors';
 import { prepareJsonCheck } from '../src/host-variables.js';
 import { CollectorError, type Logger, parseCsv, tempdir, type TempDir } from '@tally/core';
 import { createTestDatabase, type TestDatabase } from '@tally/testkit';
@@ -325,6 +325,60 @@ describe('controller_version_service', () => {
   });
 });
 
+describe('table_metadata', () => {
+  const header = 'schemaname,tablename,estimated_row_count,total_size_bytes,table_size_bytes,indexes_size_bytes\n';
+
+  /** `[total, heap, indexes]` bytes of these relations, summed: the catalog's own functions, relation by relation. */
+  async function sizes(...relations: string[]): Promise<string> {
+    let total = 0;
+    let heap = 0;
+    let indexes = 0;
+    for (const r of relations) {
+      const { rows } = await db.query<{ t: string; h: string; i: string }>(
+        'SELECT pg_total_relation_size($1::regclass) AS t, pg_relation_size($1::regclass) AS h, pg_indexes_size($1::regclass) AS i',
+        [r],
+      );
+      total += Number(rows[0]!.t);
+      heap += Number(rows[0]!.h);
+      indexes += Number(rows[0]!.i);
+    }
+    return `${total},${heap},${indexes}`;
+  }
+
+  async function gatherText(): Promise<string> {
+    const r = await tableMetadata({ db, outputDir: out.path }).gather();
+    expect(csvFiles(r).map((f) => basename(f))).toEqual(['table_metadata.csv']);
+    return readFileSync(csvFiles(r)[0]!, 'utf8');
+  }
+
+  it('reports live rows (from the statistics) and sizes of the three tables, main_jobevent over its partitions', async () => {
+    // The fixture's inserts reach the statistics once this backend flushes them.
+    await db.query('SELECT pg_stat_force_next_flush()');
+    await db.query('SELECT 1');
+    expect(await gatherText()).toBe(
+      header +
+        `public,main_jobevent,5,${await sizes('main_jobevent_default')}\n` +
+        `public,main_unifiedjob,4,${await sizes('main_unifiedjob')}\n` +
+        `public,main_jobhostsummary,7,${await sizes('main_jobhostsummary')}\n`,
+    );
+  });
+
+  it('sums every partition of main_jobevent, and leaves out a table that is missing', async () => {
+    await db.query('BEGIN');
+    try {
+      await db.query(`CREATE TABLE main_jobevent_2020 PARTITION OF main_jobevent FOR VALUES FROM ('2020-01-01Z') TO ('2020-01-02Z')`);
+      await db.query(`INSERT INTO main_jobevent (created, modified, event, job_id, job_created)
+        SELECT '2020-01-01Z', '2020-01-01Z', 'verbose', 1, '2020-01-01 01:00Z' FROM generate_series(1, 500)`);
+      await db.query('DROP TABLE main_jobhostsummary');
+      const rows = (await gatherText()).split('\n');
+      expect(rows[1]).toBe(`public,main_jobevent,5,${await sizes('main_jobevent_default', 'main_jobevent_2020')}`);
+      expect(rows.slice(2).map((x) => x.split(',')[1])).toEqual(['main_unifiedjob', undefined]);
+    } finally {
+      await db.query('ROLLBACK');
+    }
+  });
+});
+
 describe('main_indirectmanagednodeaudit', () => {
   it('writes audits created in the window with job, inventory, organization and project', async () => {
     const { header, rows } = await gatherCsv(mainIndirectManagedNodeAudit);
@@ -453,6 +507,7 @@ describe('parameter validation and registry', () => {
       ['execution_environments', '1.4', 'csv', 'daily', true],
       ['controller_version_service', '1.4', 'csv', undefined, true],
       ['credentials_service', '1.4', 'csv', 'daily', true],
+      ['table_metadata', '1.4', 'csv', undefined, true],
     ]);
     expect(controllerCollectors[0]!.meta.config).toBe(true);
   });

@@ -8,6 +8,7 @@ import { mainJobEvent, mainJobEventService } from './job-events.js';
 import { mainHost, mainHostDaily } from './main-host.js';
 import { mainHostMetric } from './host-metric.js';
 import { mainIndirectManagedNodeAudit } from './indirect-audit.js';
+import { tableMetadata } from './table-metadata.js';
 import { executionEnvironments, unifiedJobs } from './unified-jobs.js';
 
 /**
@@ -29,6 +30,7 @@ export const controllerCollectors: readonly Collector<CollectorParams>[] = Objec
   executionEnvironments,
   controllerVersionService,
   credentialsService,
+  tableMetadata,
 ] as Collector<CollectorParams>[]);
 
 /** The collector for a key, or undefined. */
