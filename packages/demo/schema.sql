@@ -141,6 +141,25 @@ CREATE TABLE IF NOT EXISTS main_unifiedjob (
 CREATE INDEX IF NOT EXISTS main_unifiedjob_created_idx ON main_unifiedjob (created);
 CREATE INDEX IF NOT EXISTS main_unifiedjob_finished_idx ON main_unifiedjob (finished);
 
+-- A project's options (its row in main_unifiedjobtemplate holds the name); unified_jobs reads scm_type.
+CREATE TABLE IF NOT EXISTS main_project (
+  unifiedjobtemplate_ptr_id integer PRIMARY KEY,
+  local_path varchar(1024) NOT NULL DEFAULT '',
+  scm_type varchar(8) NOT NULL DEFAULT '',
+  scm_url varchar(1024) NOT NULL DEFAULT '',
+  scm_branch varchar(256) NOT NULL DEFAULT '',
+  scm_refspec varchar(1024) NOT NULL DEFAULT '',
+  scm_clean boolean NOT NULL DEFAULT false,
+  scm_delete_on_update boolean NOT NULL DEFAULT false,
+  scm_update_on_launch boolean NOT NULL DEFAULT false,
+  scm_update_cache_timeout integer NOT NULL DEFAULT 0,
+  allow_override boolean NOT NULL DEFAULT false,
+  timeout integer NOT NULL DEFAULT 0,
+  scm_revision varchar(1024) NOT NULL DEFAULT '',
+  credential_id integer,
+  default_environment_id integer
+);
+
 CREATE TABLE IF NOT EXISTS main_job (
   unifiedjob_ptr_id integer PRIMARY KEY,
   job_type varchar(64) NOT NULL DEFAULT 'run',

@@ -261,20 +261,24 @@ describe('main_hostmetric', () => {
 });
 
 describe('unified_jobs and execution_environments', () => {
-  it('unified_jobs: created or finished in the window, syncs excluded, 27 columns', async () => {
+  it('unified_jobs: finished in [since, until), syncs included, 29 columns', async () => {
     const { header, rows } = await gatherCsv(unifiedJobs);
     expect(header).toEqual([
       'id', 'polymorphic_ctype_id', 'model', 'organization_id', 'organization_name', 'execution_environment_image',
-      'inventory_id', 'inventory_name', 'created', 'name', 'unified_job_template_id', 'launch_type', 'schedule_id',
-      'execution_node', 'controller_node', 'cancel_flag', 'status', 'failed', 'started', 'finished', 'elapsed',
-      'job_explanation', 'instance_group_id', 'installed_collections', 'ansible_version', 'forks', 'job_template_name',
+      'inventory_id', 'inventory_name', 'execution_environment_id', 'created', 'name', 'unified_job_template_id',
+      'launch_type', 'schedule_id', 'execution_node', 'controller_node', 'cancel_flag', 'status', 'failed', 'started',
+      'finished', 'elapsed', 'job_explanation', 'instance_group_id', 'installed_collections', 'ansible_version', 'forks',
+      'job_template_name', 'scm_type',
     ]);
-    expect(rows.map((r) => r[0])).toEqual(['10', '13']);
-    expect(rows[0]).toEqual([
-      '10', '1', 'job', '1', 'Default', 'quay.io/ansible/awx-ee:latest', '1', 'Inv A', '2024-03-01 10:00:00.123456+00',
-      'JT run', '2', 'manual', N, 'node1', 'ctl1', 'f', 'successful', 'f', '2024-03-01 10:00:01+00',
-      '2024-03-01 10:05:00+00', '299.500', '', N, '{"ansible.posix": {"version": "1.5.4"}}', '2.16.3', '5',
-      'JT template name',
+    // 11 finished exactly at `until`, 13 has not finished.
+    expect(rows).toEqual([
+      ['10', '1', 'job', '1', 'Default', 'quay.io/ansible/awx-ee:latest', '1', 'Inv A', '1', '2024-03-01 10:00:00.123456+00',
+        'JT run', '2', 'manual', N, 'node1', 'ctl1', 'f', 'successful', 'f', '2024-03-01 10:00:01+00',
+        '2024-03-01 10:05:00+00', '299.500', '', N, '{"ansible.posix": {"version": "1.5.4"}}', '2.16.3', '5',
+        'JT template name', 'git'],
+      ['12', '2', 'projectupdate', '1', 'Default', 'quay.io/ansible/awx-ee:latest', N, N, '1', '2024-03-01 11:00:00+00',
+        'Proj update', '1', 'sync', N, '', '', 'f', 'successful', 'f', '2024-03-01 11:00:01+00', '2024-03-01 11:01:00+00',
+        '59.000', '', N, '{}', '', N, 'Proj', N],
     ]);
   });
 

@@ -23,6 +23,7 @@ export async function insertFixtureSite(db: pg.ClientBase): Promise<void> {
   await q(`INSERT INTO main_unifiedjobtemplate (id, created, modified, name, polymorphic_ctype_id, organization_id) VALUES
     (1, '2023-01-01Z', '2023-01-01Z', 'Proj', 2, 1),
     (2, '2023-01-01Z', '2023-01-01Z', 'JT template name', 1, 1)`);
+  await q(`INSERT INTO main_project (unifiedjobtemplate_ptr_id, scm_type, scm_url) VALUES (1, 'git', 'https://git.example.com/site.git')`);
   await q(`INSERT INTO main_executionenvironment (id, created, modified, description, image, managed, organization_id, name, pull) VALUES
     (1, '2023-01-01 00:00:00.5Z', '2023-02-01Z', 'default', 'quay.io/ansible/awx-ee:latest', true, NULL, 'AWX EE', 'missing')`);
   const hosts: [number, string, boolean, string, Record<string, unknown>, string][] = [

@@ -31,6 +31,7 @@ export const CONTROLLER_TABLES = [
   'main_jobhostsummary',
   'main_host',
   'main_job',
+  'main_project',
   'main_unifiedjob',
   'main_unifiedjobtemplate',
   'main_inventory',
