@@ -129,13 +129,19 @@ describe('job_host_summary', () => {
 });
 
 describe('job_host_summary_service', () => {
-  it('takes the summaries of jobs that finished in the window, whatever their modified time', async () => {
+  it('takes the summaries of jobs that finished in the window, whatever their modified time, 27 columns', async () => {
     const { header, rows } = await gatherCsv(jobHostSummaryService);
-    expect(header).toHaveLength(26);
-    expect(header[16]).toBe('job_created');
+    expect(header).toEqual([
+      'id', 'created', 'modified', 'host_name', 'host_remote_id', 'changed', 'dark', 'failures', 'ok', 'processed',
+      'skipped', 'failed', 'ignored', 'rescued', 'job_created', 'job_remote_id', 'job_template_remote_id',
+      'job_template_name', 'ansible_version', 'launch_type', 'inventory_remote_id', 'inventory_name',
+      'organization_remote_id', 'organization_name', 'project_remote_id', 'project_name', 'model',
+    ]);
+    // Job 10 only (11 finished exactly at `until`); 106 was modified after the window.
     expect(rows.map((r) => r[0])).toEqual(['100', '101', '103', '104', '105', '106']);
-    expect(rows[1]!.slice(3, 7)).toEqual(['h2', '2', '10.0.0.2', 'winrm']);
-    expect(rows[5]!.slice(19)).toEqual(['JT run', '1', 'Inv A', '1', 'Default', '1', 'Proj']);
+    const job10 = ['2024-03-01 10:00:00.123456+00', '10', '2', 'JT template name', '2.16.3', 'manual', '1', 'Inv A', '1', 'Default', '1', 'Proj', 'job'];
+    expect(rows[0]).toEqual(['100', '2024-03-01 00:00:00+00', '2024-03-01 00:00:00+00', 'h1', '1', '1', '0', '0', '5', '1', '2', 'f', '0', '0', ...job10]);
+    expect(rows[5]).toEqual(['106', '2024-03-02 01:00:00+00', '2024-03-02 01:00:00+00', 'late-host', N, '0', '0', '0', '1', '1', '0', 'f', '0', '0', ...job10]);
   });
 });
 
