@@ -164,19 +164,21 @@ describe('main_jobevent', () => {
 });
 
 describe('main_jobevent_service', () => {
-  it('takes every event of the jobs finished in the window, with the parsed event_data columns', async () => {
+  it('takes the task-result and annotation events of the jobs finished in the window, with the parsed event_data columns', async () => {
     const { header, rows } = await gatherCsv(mainJobEventService);
     expect(header).toEqual([
-      'id', 'created', 'modified', 'job_created', 'job_finished', 'uuid', 'parent_uuid', 'event', 'task_action',
+      'id', 'created', 'modified', 'job_created', 'job_finished', 'ansible_version', 'uuid', 'parent_uuid', 'event', 'task_action',
       'resolved_action', 'resolved_role', 'duration', 'start', 'end', 'task_uuid', 'ignore_errors', 'failed', 'changed',
       'playbook', 'play', 'task', 'role', 'job_remote_id', 'job_id', 'host_remote_id', 'host_id', 'host_name', 'warnings',
       'deprecations', 'playbook_on_stats', 'job_failed', 'job_started',
     ]);
     const byId = new Map(rows.map((r) => [r[0], Object.fromEntries(header.map((h, i) => [h, r[i]]))]));
-    expect([...byId.keys()].sort()).toEqual(['1000', '1001', '1002', '1004']);
+    // playbook_on_start (1002) and playbook_on_stats (1004) are not kept; job 11's event (1003) finished at `until`.
+    expect([...byId.keys()].sort()).toEqual(['1000', '1001', '1005']);
     expect(byId.get('1000')).toMatchObject({
       job_created: '2024-03-01 10:00:00.123456+00',
       job_finished: '2024-03-01 10:05:00+00',
+      ansible_version: '2.16.3',
       uuid: 'u-1000',
       parent_uuid: 'p-1000',
       task_action: 'command',
@@ -193,7 +195,7 @@ describe('main_jobevent_service', () => {
       host_name: 'h1',
     });
     expect(byId.get('1001')).toMatchObject({ ignore_errors: 't', start: N });
-    expect(JSON.parse(byId.get('1004')!.playbook_on_stats!)).toEqual({ changed: { h1: 1 } });
+    expect(byId.get('1005')).toMatchObject({ event: 'warning', host_id: N, host_name: '', playbook_on_stats: N });
   });
 
   it('writes a header-only CSV when no job finished in the window', async () => {
@@ -367,7 +369,7 @@ describe('table_metadata', () => {
     await db.query('SELECT 1');
     expect(await gatherText()).toBe(
       header +
-        `public,main_jobevent,5,${await sizes('main_jobevent_default')}\n` +
+        `public,main_jobevent,6,${await sizes('main_jobevent_default')}\n` +
         `public,main_unifiedjob,4,${await sizes('main_unifiedjob')}\n` +
         `public,main_jobhostsummary,7,${await sizes('main_jobhostsummary')}\n`,
     );
@@ -381,7 +383,7 @@ describe('table_metadata', () => {
         SELECT '2020-01-01Z', '2020-01-01Z', 'verbose', 1, '2020-01-01 01:00Z' FROM generate_series(1, 500)`);
       await db.query('DROP TABLE main_jobhostsummary');
       const rows = (await gatherText()).split('\n');
-      expect(rows[1]).toBe(`public,main_jobevent,5,${await sizes('main_jobevent_default', 'main_jobevent_2020')}`);
+      expect(rows[1]).toBe(`public,main_jobevent,6,${await sizes('main_jobevent_default', 'main_jobevent_2020')}`);
       expect(rows.slice(2).map((x) => x.split(',')[1])).toEqual(['main_unifiedjob', undefined]);
     } finally {
       await db.query('ROLLBACK');

@@ -77,6 +77,7 @@ export async function insertFixtureSite(db: pg.ClientBase): Promise<void> {
     [1002, 'playbook_on_start', '', '10', '{"playbook": "site.yml"}', false, false],
     [1003, 'runner_on_ok', 'h3', '11', '{"task_action": "ping"}', false, false],
     [1004, 'playbook_on_stats', '', '10', '{"changed": {"h1": 1}, "artifact_data": {"big": true}}', false, false],
+    [1005, 'warning', '', '10', '{"warning": "deprecated option"}', false, false],
   ];
   for (const [id, event, host, job, data, failed, changed] of events) {
     await q(
