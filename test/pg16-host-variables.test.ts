@@ -1,5 +1,5 @@
 import { applyControllerSchema, type EmbeddedPostgres, startEmbeddedPostgres } from '@tally/demo';
-import { type Collector, type CollectorParams, jobHostSummary, mainHost } from '@tally/collectors';
+import { type Collector, type CollectorParams, jobHostSummary, mainHost, mainHostMetric } from '@tally/collectors';
 import { type JsonCheck, prepareJsonCheck } from '../packages/collectors/src/host-variables.js';
 import { tempdir } from '@tally/core';
 import pg from 'pg';
@@ -51,6 +51,13 @@ describe('host variables on PostgreSQL 16+', () => {
     expect(auto).toEqual(await rows(jobHostSummary, 'temp-function'));
     // The regex reads flat JSON objects only, and the fixture's are all flat.
     expect(auto).toEqual(await rows(jobHostSummary, 'regex'));
+  });
+
+  it('main_hostmetric: the same rows whichever way JSON is recognised', async () => {
+    const auto = await rows(mainHostMetric);
+    expect(auto.map((r) => [r.hostname, r.ansible_host_variable])).toContainEqual(['h1', '10.0.0.1']);
+    expect(auto).toEqual(await rows(mainHostMetric, 'temp-function'));
+    expect(auto).toEqual(await rows(mainHostMetric, 'regex'));
   });
 
   it('main_host: the same rows whichever way JSON is recognised', async () => {

@@ -141,6 +141,25 @@ CREATE TABLE IF NOT EXISTS main_unifiedjob (
 CREATE INDEX IF NOT EXISTS main_unifiedjob_created_idx ON main_unifiedjob (created);
 CREATE INDEX IF NOT EXISTS main_unifiedjob_finished_idx ON main_unifiedjob (finished);
 
+-- A project's options (its row in main_unifiedjobtemplate holds the name); unified_jobs reads scm_type.
+CREATE TABLE IF NOT EXISTS main_project (
+  unifiedjobtemplate_ptr_id integer PRIMARY KEY,
+  local_path varchar(1024) NOT NULL DEFAULT '',
+  scm_type varchar(8) NOT NULL DEFAULT '',
+  scm_url varchar(1024) NOT NULL DEFAULT '',
+  scm_branch varchar(256) NOT NULL DEFAULT '',
+  scm_refspec varchar(1024) NOT NULL DEFAULT '',
+  scm_clean boolean NOT NULL DEFAULT false,
+  scm_delete_on_update boolean NOT NULL DEFAULT false,
+  scm_update_on_launch boolean NOT NULL DEFAULT false,
+  scm_update_cache_timeout integer NOT NULL DEFAULT 0,
+  allow_override boolean NOT NULL DEFAULT false,
+  timeout integer NOT NULL DEFAULT 0,
+  scm_revision varchar(1024) NOT NULL DEFAULT '',
+  credential_id integer,
+  default_environment_id integer
+);
+
 CREATE TABLE IF NOT EXISTS main_job (
   unifiedjob_ptr_id integer PRIMARY KEY,
   job_type varchar(64) NOT NULL DEFAULT 'run',
@@ -266,4 +285,43 @@ CREATE TABLE IF NOT EXISTS main_hostmetric (
   deleted_counter integer NOT NULL DEFAULT 0,
   deleted boolean NOT NULL DEFAULT false,
   used_in_inventories integer
+);
+
+-- Credential types and credentials, for credentials_service (it reads ids, type names and `managed`;
+-- never `inputs`, which holds the secrets).
+CREATE TABLE IF NOT EXISTS main_credentialtype (
+  id serial PRIMARY KEY,
+  created timestamptz NOT NULL,
+  modified timestamptz NOT NULL,
+  description text NOT NULL DEFAULT '',
+  name varchar(512) NOT NULL,
+  kind varchar(32) NOT NULL,
+  managed boolean NOT NULL DEFAULT false,
+  inputs jsonb NOT NULL DEFAULT '{}',
+  injectors jsonb NOT NULL DEFAULT '{}',
+  namespace varchar(1024),
+  created_by_id integer,
+  modified_by_id integer,
+  UNIQUE (name, kind)
+);
+
+CREATE TABLE IF NOT EXISTS main_credential (
+  id serial PRIMARY KEY,
+  created timestamptz NOT NULL,
+  modified timestamptz NOT NULL,
+  description text NOT NULL DEFAULT '',
+  name varchar(512) NOT NULL,
+  inputs jsonb NOT NULL DEFAULT '{}',
+  managed boolean NOT NULL DEFAULT false,
+  credential_type_id integer NOT NULL,
+  organization_id integer,
+  created_by_id integer,
+  modified_by_id integer
+);
+
+CREATE TABLE IF NOT EXISTS main_unifiedjob_credentials (
+  id serial PRIMARY KEY,
+  unifiedjob_id integer NOT NULL,
+  credential_id integer NOT NULL,
+  UNIQUE (unifiedjob_id, credential_id)
 );

@@ -107,6 +107,15 @@ describe('a SELECT-only role on the controller database', () => {
     expect(existsSync(join(dir, 'dry-ship'))).toBe(false);
   });
 
+  it('gather --dry-run runs the credential, host metric, version and catalog-size collectors under these grants', async () => {
+    const keys = ['main_hostmetric', 'credentials_service', 'controller_version_service', 'table_metadata'];
+    const r = await run(['gather', '--dry-run', ...WINDOW.slice(0, 4), '--collectors', keys.join(',')], envFor(join(dir, 'dry-optional')));
+    expect(r.code, r.stderr).toBe(0);
+    const logs = r.stderr.trim().split('\n').map((l) => JSON.parse(l) as { msg: string; collector?: string });
+    const finished = logs.filter((l) => l.msg === 'collector finished').map((l) => l.collector);
+    expect(new Set(finished)).toEqual(new Set(['config', ...keys]));
+  });
+
   it('gather --ship stops at once with one line naming the table, the operation and --state-db/--state-file', async () => {
     const before = await objects();
     const shipPath = join(dir, 'denied');

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { type Collector, type CollectorParams, type CollectorResult, config, controllerCollectors, executionEnvironments, jobHostSummary, jobHostSummaryService, mainHost, mainHostDaily, mainIndirectManagedNodeAudit, mainJobEvent, mainJobEventService, unifiedJobs } from '@tally/collectors';
+import { type Collector, type CollectorParams, type CollectorResult, config, controllerCollectors, controllerVersionService, credentialsService, executionEnvironments, jobHostSummary, jobHostSummaryService, mainHost, mainHostDaily, mainHostMetric, mainIndirectManagedNodeAudit, mainJobEvent, mainJobEventService, tableMetadata, unifiedJobs } from '@tally/collectors';
 import { prepareJsonCheck } from '../src/host-variables.js';
 import { CollectorError, type Logger, parseCsv, tempdir, type TempDir } from '@tally/core';
 import { createTestDatabase, type TestDatabase } from '@tally/testkit';
@@ -180,13 +180,19 @@ describe('job_host_summary: summaries whose host_id is NULL', () => {
 });
 
 describe('job_host_summary_service', () => {
-  it('takes the summaries of jobs that finished in the window, whatever their modified time', async () => {
+  it('takes the summaries of jobs that finished in the window, whatever their modified time, 27 columns', async () => {
     const { header, rows } = await gatherCsv(jobHostSummaryService);
-    expect(header).toHaveLength(26);
-    expect(header[16]).toBe('job_created');
+    expect(header).toEqual([
+      'id', 'created', 'modified', 'host_name', 'host_remote_id', 'changed', 'dark', 'failures', 'ok', 'processed',
+      'skipped', 'failed', 'ignored', 'rescued', 'job_created', 'job_remote_id', 'job_template_remote_id',
+      'job_template_name', 'ansible_version', 'launch_type', 'inventory_remote_id', 'inventory_name',
+      'organization_remote_id', 'organization_name', 'project_remote_id', 'project_name', 'model',
+    ]);
+    // Job 10 only (11 finished exactly at `until`); 106 was modified after the window.
     expect(rows.map((r) => r[0])).toEqual(['100', '101', '103', '104', '105', '106']);
-    expect(rows[1]!.slice(3, 7)).toEqual(['h2', '2', '10.0.0.2', 'winrm']);
-    expect(rows[5]!.slice(19)).toEqual(['JT run', '1', 'Inv A', '1', 'Default', '1', 'Proj']);
+    const job10 = ['2024-03-01 10:00:00.123456+00', '10', '2', 'JT template name', '2.16.3', 'manual', '1', 'Inv A', '1', 'Default', '1', 'Proj', 'job'];
+    expect(rows[0]).toEqual(['100', '2024-03-01 00:00:00+00', '2024-03-01 00:00:00+00', 'h1', '1', '1', '0', '0', '5', '1', '2', 'f', '0', '0', ...job10]);
+    expect(rows[5]).toEqual(['106', '2024-03-02 01:00:00+00', '2024-03-02 01:00:00+00', 'late-host', N, '0', '0', '0', '1', '1', '0', 'f', '0', '0', ...job10]);
   });
 });
 
@@ -209,19 +215,21 @@ describe('main_jobevent', () => {
 });
 
 describe('main_jobevent_service', () => {
-  it('takes every event of the jobs finished in the window, with the parsed event_data columns', async () => {
+  it('takes the task-result and annotation events of the jobs finished in the window, with the parsed event_data columns', async () => {
     const { header, rows } = await gatherCsv(mainJobEventService);
     expect(header).toEqual([
-      'id', 'created', 'modified', 'job_created', 'job_finished', 'uuid', 'parent_uuid', 'event', 'task_action',
+      'id', 'created', 'modified', 'job_created', 'job_finished', 'ansible_version', 'uuid', 'parent_uuid', 'event', 'task_action',
       'resolved_action', 'resolved_role', 'duration', 'start', 'end', 'task_uuid', 'ignore_errors', 'failed', 'changed',
       'playbook', 'play', 'task', 'role', 'job_remote_id', 'job_id', 'host_remote_id', 'host_id', 'host_name', 'warnings',
       'deprecations', 'playbook_on_stats', 'job_failed', 'job_started',
     ]);
     const byId = new Map(rows.map((r) => [r[0], Object.fromEntries(header.map((h, i) => [h, r[i]]))]));
-    expect([...byId.keys()].sort()).toEqual(['1000', '1001', '1002', '1004']);
+    // playbook_on_start (1002) and playbook_on_stats (1004) are not kept; job 11's event (1003) finished at `until`.
+    expect([...byId.keys()].sort()).toEqual(['1000', '1001', '1005']);
     expect(byId.get('1000')).toMatchObject({
       job_created: '2024-03-01 10:00:00.123456+00',
       job_finished: '2024-03-01 10:05:00+00',
+      ansible_version: '2.16.3',
       uuid: 'u-1000',
       parent_uuid: 'p-1000',
       task_action: 'command',
@@ -238,7 +246,7 @@ describe('main_jobevent_service', () => {
       host_name: 'h1',
     });
     expect(byId.get('1001')).toMatchObject({ ignore_errors: 't', start: N });
-    expect(JSON.parse(byId.get('1004')!.playbook_on_stats!)).toEqual({ changed: { h1: 1 } });
+    expect(byId.get('1005')).toMatchObject({ event: 'warning', host_id: N, host_name: '', playbook_on_stats: N });
   });
 
   it('writes a header-only CSV when no job finished in the window', async () => {
@@ -285,21 +293,51 @@ describe('main_host and main_host_daily', () => {
   });
 });
 
+describe('main_hostmetric', () => {
+  const header =
+    'hostname,host_id,first_automation,last_automation,automated_counter,deleted_counter,last_deleted,deleted,id,' +
+    'used_in_inventories,ansible_product_serial,ansible_machine_id,ansible_host_variable,ansible_connection_variable\n';
+
+  it('writes host metrics automated or deleted in [since, until), one row per inventory host of that name', async () => {
+    const r = await mainHostMetric({ db, since: SINCE, until: UNTIL, outputDir: out.path }).gather();
+    expect(csvFiles(r).map((f) => basename(f))).toEqual(['main_hostmetric.csv']);
+    // Ordered by hostname, then host id (0 when no inventory host has that name); h3 automated and
+    // h4 deleted exactly at `until` are left out, h2 deleted exactly at `since` is in.
+    expect(readFileSync(csvFiles(r)[0]!, 'utf8')).toBe(
+      header +
+        'ghost,0,2023-06-01 00:00:00+00,2024-03-01 23:59:59.999999+00,1,0,,f,3,,,,,\n' +
+        'h1,1,2023-06-01 00:00:00+00,2024-03-01 10:05:00+00,7,0,,f,1,2,SER1,mid1,10.0.0.1,ssh\n' +
+        'h1,7,2023-06-01 00:00:00+00,2024-03-01 10:05:00+00,7,0,,f,1,2,,mid7,10.9.9.9,local\n' +
+        'h2,2,2023-06-01 00:00:00+00,2024-02-20 00:00:00+00,3,1,2024-03-01 00:00:00+00,t,2,,,,10.0.0.2,winrm\n' +
+        'h6,6,2023-06-01 00:00:00+00,2024-03-01 12:00:00+00,2,0,,f,6,1,,,,\n',
+    );
+  });
+
+  it('writes only the header when nothing was automated or deleted in the window', async () => {
+    const r = await mainHostMetric({ db, since: new Date('2024-03-03Z'), until: new Date('2024-03-04Z'), outputDir: out.path }).gather();
+    expect(readFileSync(csvFiles(r)[0]!, 'utf8')).toBe(header);
+  });
+});
+
 describe('unified_jobs and execution_environments', () => {
-  it('unified_jobs: created or finished in the window, syncs excluded, 27 columns', async () => {
+  it('unified_jobs: finished in [since, until), syncs included, 29 columns', async () => {
     const { header, rows } = await gatherCsv(unifiedJobs);
     expect(header).toEqual([
       'id', 'polymorphic_ctype_id', 'model', 'organization_id', 'organization_name', 'execution_environment_image',
-      'inventory_id', 'inventory_name', 'created', 'name', 'unified_job_template_id', 'launch_type', 'schedule_id',
-      'execution_node', 'controller_node', 'cancel_flag', 'status', 'failed', 'started', 'finished', 'elapsed',
-      'job_explanation', 'instance_group_id', 'installed_collections', 'ansible_version', 'forks', 'job_template_name',
+      'inventory_id', 'inventory_name', 'execution_environment_id', 'created', 'name', 'unified_job_template_id',
+      'launch_type', 'schedule_id', 'execution_node', 'controller_node', 'cancel_flag', 'status', 'failed', 'started',
+      'finished', 'elapsed', 'job_explanation', 'instance_group_id', 'installed_collections', 'ansible_version', 'forks',
+      'job_template_name', 'scm_type',
     ]);
-    expect(rows.map((r) => r[0])).toEqual(['10', '13']);
-    expect(rows[0]).toEqual([
-      '10', '1', 'job', '1', 'Default', 'quay.io/ansible/awx-ee:latest', '1', 'Inv A', '2024-03-01 10:00:00.123456+00',
-      'JT run', '2', 'manual', N, 'node1', 'ctl1', 'f', 'successful', 'f', '2024-03-01 10:00:01+00',
-      '2024-03-01 10:05:00+00', '299.500', '', N, '{"ansible.posix": {"version": "1.5.4"}}', '2.16.3', '5',
-      'JT template name',
+    // 11 finished exactly at `until`, 13 has not finished.
+    expect(rows).toEqual([
+      ['10', '1', 'job', '1', 'Default', 'quay.io/ansible/awx-ee:latest', '1', 'Inv A', '1', '2024-03-01 10:00:00.123456+00',
+        'JT run', '2', 'manual', N, 'node1', 'ctl1', 'f', 'successful', 'f', '2024-03-01 10:00:01+00',
+        '2024-03-01 10:05:00+00', '299.500', '', N, '{"ansible.posix": {"version": "1.5.4"}}', '2.16.3', '5',
+        'JT template name', 'git'],
+      ['12', '2', 'projectupdate', '1', 'Default', 'quay.io/ansible/awx-ee:latest', N, N, '1', '2024-03-01 11:00:00+00',
+        'Proj update', '1', 'sync', N, '', '', 'f', 'successful', 'f', '2024-03-01 11:00:01+00', '2024-03-01 11:01:00+00',
+        '59.000', '', N, '{}', '', N, 'Proj', N],
     ]);
   });
 
@@ -309,6 +347,96 @@ describe('unified_jobs and execution_environments', () => {
       'id,created,modified,description,image,managed,created_by_id,credential_id,modified_by_id,organization_id,name,pull\n' +
         '1,2023-01-01 00:00:00.5+00,2023-02-01 00:00:00+00,default,quay.io/ansible/awx-ee:latest,t,,,,,AWX EE,missing\n',
     );
+  });
+});
+
+describe('credentials_service', () => {
+  it('counts credentials per type and the distinct jobs finished in [since, until) that used one, no secret read', async () => {
+    const r = await credentialsService({ db, since: SINCE, until: UNTIL, outputDir: out.path }).gather();
+    expect(csvFiles(r).map((f) => basename(f))).toEqual(['credentials_service.csv']);
+    const text = readFileSync(csvFiles(r)[0]!, 'utf8');
+    expect(text).toBe(
+      'id,name,credential_type,managed,credential_count,used_by_finished_job_count\n' +
+        '1,Machine,Machine,t,2,2\n' +
+        '2,Source Control,Source Control,t,1,1\n' +
+        '3,Custom Vault,Custom Vault,f,1,1\n' +
+        '4,Amazon Web Services,Amazon Web Services,t,0,0\n',
+    );
+    expect(text).not.toMatch(/s3cr3t|encrypted|password|admin/);
+  });
+
+  it('still lists every type with its credential count when no job finished in the window', async () => {
+    const r = await credentialsService({ db, since: new Date('2020-01-01Z'), until: new Date('2020-01-02Z'), outputDir: out.path }).gather();
+    expect(readCsv(csvFiles(r)[0]!).rows.map((x) => [x[0], x[4], x[5]])).toEqual([
+      ['1', '2', '0'], ['2', '1', '0'], ['3', '1', '0'], ['4', '0', '0'],
+    ]);
+  });
+});
+
+describe('controller_version_service', () => {
+  it('lists each version of the enabled instances once, as text in ascending order, whatever the window', async () => {
+    const r = await controllerVersionService({ db, since: new Date('2020-01-01Z'), until: new Date('2020-01-01Z'), outputDir: out.path }).gather();
+    expect(csvFiles(r).map((f) => basename(f))).toEqual(['controller_version_service.csv']);
+    // 9.9.9 is disabled, '' is no version; 4.5.0 runs on two instances.
+    expect(readFileSync(csvFiles(r)[0]!, 'utf8')).toBe('controller_version\n4.10.0\n4.5.0\n4.6.2\n');
+  });
+
+  it('is a snapshot (limit: gather stores it at the last second before until, the reference until_slicing)', () => {
+    expect(controllerVersionService.meta.slicing).toBe('limit');
+  });
+});
+
+describe('table_metadata', () => {
+  const header = 'schemaname,tablename,estimated_row_count,total_size_bytes,table_size_bytes,indexes_size_bytes\n';
+
+  /** `[total, heap, indexes]` bytes of these relations, summed: the catalog's own functions, relation by relation. */
+  async function sizes(...relations: string[]): Promise<string> {
+    let total = 0;
+    let heap = 0;
+    let indexes = 0;
+    for (const r of relations) {
+      const { rows } = await db.query<{ t: string; h: string; i: string }>(
+        'SELECT pg_total_relation_size($1::regclass) AS t, pg_relation_size($1::regclass) AS h, pg_indexes_size($1::regclass) AS i',
+        [r],
+      );
+      total += Number(rows[0]!.t);
+      heap += Number(rows[0]!.h);
+      indexes += Number(rows[0]!.i);
+    }
+    return `${total},${heap},${indexes}`;
+  }
+
+  async function gatherText(): Promise<string> {
+    const r = await tableMetadata({ db, outputDir: out.path }).gather();
+    expect(csvFiles(r).map((f) => basename(f))).toEqual(['table_metadata.csv']);
+    return readFileSync(csvFiles(r)[0]!, 'utf8');
+  }
+
+  it('reports live rows (from the statistics) and sizes of the three tables, main_jobevent over its partitions', async () => {
+    // The fixture's inserts reach the statistics once this backend flushes them.
+    await db.query('SELECT pg_stat_force_next_flush()');
+    await db.query('SELECT 1');
+    expect(await gatherText()).toBe(
+      header +
+        `public,main_jobevent,6,${await sizes('main_jobevent_default')}\n` +
+        `public,main_unifiedjob,4,${await sizes('main_unifiedjob')}\n` +
+        `public,main_jobhostsummary,7,${await sizes('main_jobhostsummary')}\n`,
+    );
+  });
+
+  it('sums every partition of main_jobevent, and leaves out a table that is missing', async () => {
+    await db.query('BEGIN');
+    try {
+      await db.query(`CREATE TABLE main_jobevent_2020 PARTITION OF main_jobevent FOR VALUES FROM ('2020-01-01Z') TO ('2020-01-02Z')`);
+      await db.query(`INSERT INTO main_jobevent (created, modified, event, job_id, job_created)
+        SELECT '2020-01-01Z', '2020-01-01Z', 'verbose', 1, '2020-01-01 01:00Z' FROM generate_series(1, 500)`);
+      await db.query('DROP TABLE main_jobhostsummary');
+      const rows = (await gatherText()).split('\n');
+      expect(rows[1]).toBe(`public,main_jobevent,6,${await sizes('main_jobevent_default', 'main_jobevent_2020')}`);
+      expect(rows.slice(2).map((x) => x.split(',')[1])).toEqual(['main_unifiedjob', undefined]);
+    } finally {
+      await db.query('ROLLBACK');
+    }
   });
 });
 
@@ -432,15 +560,21 @@ describe('parameter validation and registry', () => {
       ['main_indirectmanagednodeaudit', '1.0', 'csv', 'daily', true],
       ['main_host', '1.0', 'csv', 'limit', true],
       ['main_host_daily', '1.0', 'csv', 'daily', true],
+      ['main_hostmetric', '1.0', 'csv', 'daily', true],
       ['total_workers_vcpu', '1.0', 'json', 'limit', true],
       ['unified_jobs', '1.4', 'csv', 'daily', true],
       ['job_host_summary_service', '1.4', 'csv', 'daily', true],
       ['main_jobevent_service', '1.4', 'csv', 'daily', true],
       ['execution_environments', '1.4', 'csv', 'limit', true],
+      ['controller_version_service', '1.4', 'csv', 'limit', true],
+      ['credentials_service', '1.4', 'csv', 'daily', true],
+      ['table_metadata', '1.4', 'csv', 'limit', true],
     ]);
-    // Snapshots: what the newest reference registers with until_slicing (its controller_version_service,
-    // table_metadata and feature_flags_service are not Tally collectors).
-    expect(controllerCollectors.filter((c) => c.meta.slicing === 'limit').map((c) => c.meta.key)).toEqual(['main_host', 'total_workers_vcpu', 'execution_environments']);
+    // Snapshots: what the newest reference registers with until_slicing (its feature_flags_service is not a
+    // Tally collector).
+    expect(controllerCollectors.filter((c) => c.meta.slicing === 'limit').map((c) => c.meta.key)).toEqual([
+      'main_host', 'total_workers_vcpu', 'execution_environments', 'controller_version_service', 'table_metadata',
+    ]);
     expect(controllerCollectors[0]!.meta.config).toBe(true);
   });
 

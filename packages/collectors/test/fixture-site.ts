@@ -23,6 +23,7 @@ export async function insertFixtureSite(db: pg.ClientBase): Promise<void> {
   await q(`INSERT INTO main_unifiedjobtemplate (id, created, modified, name, polymorphic_ctype_id, organization_id) VALUES
     (1, '2023-01-01Z', '2023-01-01Z', 'Proj', 2, 1),
     (2, '2023-01-01Z', '2023-01-01Z', 'JT template name', 1, 1)`);
+  await q(`INSERT INTO main_project (unifiedjobtemplate_ptr_id, scm_type, scm_url) VALUES (1, 'git', 'https://git.example.com/site.git')`);
   await q(`INSERT INTO main_executionenvironment (id, created, modified, description, image, managed, organization_id, name, pull) VALUES
     (1, '2023-01-01 00:00:00.5Z', '2023-02-01Z', 'default', 'quay.io/ansible/awx-ee:latest', true, NULL, 'AWX EE', 'missing')`);
   const hosts: [number, string, boolean, string, Record<string, unknown>, string][] = [
@@ -76,6 +77,7 @@ export async function insertFixtureSite(db: pg.ClientBase): Promise<void> {
     [1002, 'playbook_on_start', '', '10', '{"playbook": "site.yml"}', false, false],
     [1003, 'runner_on_ok', 'h3', '11', '{"task_action": "ping"}', false, false],
     [1004, 'playbook_on_stats', '', '10', '{"changed": {"h1": 1}, "artifact_data": {"big": true}}', false, false],
+    [1005, 'warning', '', '10', '{"warning": "deprecated option"}', false, false],
   ];
   for (const [id, event, host, job, data, failed, changed] of events) {
     await q(
@@ -87,6 +89,33 @@ export async function insertFixtureSite(db: pg.ClientBase): Promise<void> {
       [id, event, data, failed, changed, host, job],
     );
   }
+  // A second, disabled `h1` in another inventory (added after the events, which look hosts up by name).
+  await q(`INSERT INTO main_host (id, created, modified, name, enabled, variables, inventory_id, ansible_facts) VALUES
+    (7, '2023-06-01Z', '2023-06-01Z', 'h1', false, 'ansible_host: 10.9.9.9\nansible_connection: local', 2, '{"ansible_machine_id": "mid7"}')`);
+  // Automated in the window (h1, ghost: no inventory host, h6), deleted exactly at `since` (h2),
+  // automated exactly at `until` (h3), deleted exactly at `until` (h4).
+  await q(`INSERT INTO main_hostmetric (id, hostname, first_automation, last_automation, last_deleted, automated_counter,
+      deleted_counter, deleted, used_in_inventories) VALUES
+    (1, 'h1', '2023-06-01Z', '2024-03-01 10:05Z', NULL, 7, 0, false, 2),
+    (2, 'h2', '2023-06-01Z', '2024-02-20Z', '2024-03-01 00:00Z', 3, 1, true, NULL),
+    (3, 'ghost', '2023-06-01Z', '2024-03-01 23:59:59.999999Z', NULL, 1, 0, false, NULL),
+    (4, 'h3', '2023-06-01Z', '2024-03-02 00:00Z', NULL, 4, 0, false, 1),
+    (5, 'h4', '2023-06-01Z', '2024-02-29 23:59:59Z', '2024-03-02 00:00Z', 5, 2, true, 0),
+    (6, 'h6', '2023-06-01Z', '2024-03-01 12:00Z', NULL, 2, 0, false, 1)`);
+  // Two credentials of type 1 on job 10 (one job), type 1 and 2 on the sync job 12 (finished in the window too);
+  // type 2 on job 11 (finished exactly at `until`) and type 1 on the running job 13 do not count; type 4 has none.
+  await q(`INSERT INTO main_credentialtype (id, created, modified, name, kind, managed, inputs) VALUES
+    (1, '2023-01-01Z', '2023-01-01Z', 'Machine', 'ssh', true, '{"fields": [{"id": "password", "secret": true}]}'),
+    (2, '2023-01-01Z', '2023-01-01Z', 'Source Control', 'scm', true, '{}'),
+    (3, '2023-01-01Z', '2023-01-01Z', 'Custom Vault', 'cloud', false, '{}'),
+    (4, '2023-01-01Z', '2023-01-01Z', 'Amazon Web Services', 'cloud', true, '{}')`);
+  await q(`INSERT INTO main_credential (id, created, modified, name, inputs, credential_type_id, organization_id) VALUES
+    (1, '2023-01-01Z', '2023-01-01Z', 'm1', '{"username": "admin", "password": "$encrypted$s3cr3t-m1"}', 1, 1),
+    (2, '2023-01-01Z', '2023-01-01Z', 'm2', '{"password": "$encrypted$s3cr3t-m2"}', 1, 1),
+    (3, '2023-01-01Z', '2023-01-01Z', 'git', '{"ssh_key_data": "$encrypted$s3cr3t-key"}', 2, 1),
+    (4, '2023-01-01Z', '2023-01-01Z', 'vault', '{"token": "$encrypted$s3cr3t-token"}', 3, 2)`);
+  await q(`INSERT INTO main_unifiedjob_credentials (unifiedjob_id, credential_id) VALUES
+    (10, 1), (10, 2), (10, 4), (11, 3), (12, 2), (12, 3), (13, 1)`);
   await q(`INSERT INTO main_indirectmanagednodeaudit (id, created, name, canonical_facts, facts, events, count, host_id,
       inventory_id, job_id, organization_id) VALUES
     (1, '2024-03-01 00:00:00Z', 'vm-1', '{"host_name": "vm-1"}', '{"device_type": "vm"}', '["vmware.vmware.vm_info"]', 3, NULL, 1, 10, 1),
@@ -120,5 +149,7 @@ export async function insertFixtureSite(db: pg.ClientBase): Promise<void> {
     ('u1', 'a', '2023-01-01Z', '2023-01-01Z', '4.5.0', '2024-03-01Z', true),
     ('u2', 'b', '2023-01-01Z', '2023-01-01Z', '4.6.2', '2024-03-05Z', true),
     ('u3', 'c', '2023-01-01Z', '2023-01-01Z', '9.9.9', '2024-03-09Z', false),
-    ('u4', 'd', '2023-01-01Z', '2023-01-01Z', '', '2024-03-10Z', true)`);
+    ('u4', 'd', '2023-01-01Z', '2023-01-01Z', '', '2024-03-10Z', true),
+    ('u5', 'e', '2023-01-01Z', '2023-01-01Z', '4.5.0', '2024-02-01Z', true),
+    ('u6', 'f', '2023-01-01Z', '2023-01-01Z', '4.10.0', '2024-02-01Z', true)`);
 }

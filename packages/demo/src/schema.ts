@@ -22,12 +22,16 @@ export async function applyControllerSchema(db: Queryable): Promise<void> {
 
 /** Tables schema.sql creates, children before parents (for TRUNCATE/DROP). */
 export const CONTROLLER_TABLES = [
+  'main_unifiedjob_credentials',
+  'main_credential',
+  'main_credentialtype',
   'main_hostmetric',
   'main_indirectmanagednodeaudit',
   'main_jobevent',
   'main_jobhostsummary',
   'main_host',
   'main_job',
+  'main_project',
   'main_unifiedjob',
   'main_unifiedjobtemplate',
   'main_inventory',

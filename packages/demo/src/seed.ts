@@ -217,6 +217,8 @@ export async function seedController(db: Queryable, opts: SeedOptions): Promise<
     SELECT g, ${ts('{startEpoch}::bigint - 86400 * 200')}, ${ts('{startEpoch}::bigint - 86400 * 200')},
       'Project ' || g, 5, (g - 1) % {orgs}::int + 1, 'successful'
     FROM generate_series(1, {projects}::int) g`);
+  await run(`INSERT INTO main_project (unifiedjobtemplate_ptr_id, scm_type, scm_url, scm_branch)
+    SELECT g, 'git', 'https://git.example.com/project-' || g || '.git', 'main' FROM generate_series(1, {projects}::int) g`);
   await run(`INSERT INTO main_unifiedjobtemplate (id, created, modified, name, polymorphic_ctype_id, organization_id, status)
     SELECT {projects}::int + t, ${ts('{startEpoch}::bigint - 86400 * 150')}, ${ts('{startEpoch}::bigint - 86400 * 150')},
       (ARRAY[${TEMPLATE_NAMES.map((n) => `'${n}'`).join(', ')}])[(t - 1) % ${TEMPLATE_NAMES.length} + 1] || ' ' || t,

@@ -99,7 +99,7 @@ describe('selectCollectors and tarballIndex', () => {
   it('gives each key its own stable index range', () => {
     expect(tarballIndex('job_host_summary', 0)).toBe(tarballIndex('job_host_summary', 0));
     expect(tarballIndex('job_host_summary', 1)).toBe(tarballIndex('job_host_summary', 0) + 1);
-    const keys = ['config', 'job_host_summary', 'main_jobevent', 'main_host', 'main_host_daily', 'unified_jobs', 'total_workers_vcpu', 'execution_environments', 'main_indirectmanagednodeaudit', 'job_host_summary_service', 'main_jobevent_service'];
+    const keys = ['config', 'job_host_summary', 'main_jobevent', 'main_host', 'main_host_daily', 'unified_jobs', 'total_workers_vcpu', 'execution_environments', 'main_indirectmanagednodeaudit', 'job_host_summary_service', 'main_jobevent_service', 'main_hostmetric', 'credentials_service', 'controller_version_service', 'table_metadata'];
     expect(new Set(keys.map((k) => Math.floor(tarballIndex(k, 0) / 10_000))).size).toBe(keys.length);
   });
 });

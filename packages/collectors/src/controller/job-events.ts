@@ -75,18 +75,33 @@ export const mainJobEvent = windowedSqlCollector(
   },
 );
 
+/** The events the newest reference's main_jobevent_service keeps: task results and job annotations. */
+const SERVICE_EVENTS = [
+  'runner_on_ok',
+  'runner_on_async_ok',
+  'runner_item_on_ok',
+  'runner_on_failed',
+  'runner_on_async_failed',
+  'runner_item_on_failed',
+  'runner_on_unreachable',
+  'runner_item_on_unreachable',
+  'warning',
+  'deprecated',
+];
+
 /**
- * Section 1.5 `main_jobevent_service`: every event of the jobs that finished in the
- * window. The reference first fetched the job list and pasted it into the SQL as
- * literals; here the list stays a CTE joined on (job_id, job_created), with its
- * created range as extra bounds so partitions of main_jobevent are pruned at run time.
- * No finished job → a header-only CSV (the reference returned None).
+ * Section 1.5 `main_jobevent_service`, with the newest reference's event filter and
+ * ansible_version: the task-result and annotation events of the jobs that finished in the
+ * window. The reference first fetched the job list and pasted it into the SQL as literals;
+ * here the list stays a CTE joined on (job_id, job_created), with its created range as extra
+ * bounds so partitions of main_jobevent are pruned at run time. No finished job → a
+ * header-only CSV (the reference returned None).
  */
 export const mainJobEventService = windowedSqlCollector(
   {
     key: 'main_jobevent_service',
     version: '1.4',
-    description: 'All events of the jobs that finished in the window',
+    description: 'Task-result and annotation events of the jobs that finished in the window',
     slicing: 'daily',
     optional: true,
     windowColumn: 'main_unifiedjob.finished',
@@ -102,6 +117,7 @@ export const mainJobEventService = windowedSqlCollector(
     e.modified,
     e.job_created,
     uj.finished AS job_finished,
+    uj.ansible_version,
     e.uuid,
     e.parent_uuid,
     e.event,
@@ -134,6 +150,7 @@ export const mainJobEventService = windowedSqlCollector(
   LEFT JOIN main_unifiedjob uj ON uj.id = e.job_id
   CROSS JOIN LATERAL (SELECT ${EVENT_DATA} AS d) ed
   WHERE e.job_created >= (SELECT min(created) FROM jobs)
-    AND e.job_created <= (SELECT max(created) FROM jobs)`,
+    AND e.job_created <= (SELECT max(created) FROM jobs)
+    AND e.event IN (${SERVICE_EVENTS.map((x) => `'${x}'`).join(', ')})`,
   },
 );

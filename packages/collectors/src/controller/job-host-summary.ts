@@ -99,7 +99,11 @@ export const jobHostSummary = windowedSqlCollector(
   },
 );
 
-/** Section 1.5 `job_host_summary_service`: summaries of jobs that finished in the window. */
+/**
+ * `job_host_summary_service` as the newest reference: summaries of jobs that finished in the
+ * window, with the job template's name, the job's ansible_version, launch_type and model
+ * (no host variables: the reference's service reads a read-only replica).
+ */
 export const jobHostSummaryService = windowedSqlCollector(
   {
     key: 'job_host_summary_service',
@@ -110,27 +114,16 @@ export const jobHostSummaryService = windowedSqlCollector(
     windowColumn: 'main_unifiedjob.finished',
   },
   {
-    hostVariables: true,
-    sql: (check) => `WITH filtered_jobs AS (
+    sql: () => `WITH filtered_jobs AS (
     SELECT mu.id
     FROM main_unifiedjob mu
-    WHERE mu.finished IS NOT NULL AND ${inWindow('mu.finished')}
-  ),
-  filtered_hosts AS (
-    SELECT DISTINCT mjs.host_id
-    FROM main_jobhostsummary mjs
-    JOIN filtered_jobs ON filtered_jobs.id = mjs.job_id
-  ),
-  hosts_variables AS (
-    ${hostsVariablesSelect(check, 'filtered_hosts')}
+    WHERE ${inWindow('mu.finished')} AND mu.finished IS NOT NULL
   )
   SELECT mjs.id,
     mjs.created,
     mjs.modified,
     mjs.host_name,
     mjs.host_id AS host_remote_id,
-    hv.ansible_host_variable,
-    hv.ansible_connection_variable,
     mjs.changed,
     mjs.dark,
     mjs.failures,
@@ -143,21 +136,25 @@ export const jobHostSummaryService = windowedSqlCollector(
     mu.created AS job_created,
     mjs.job_id AS job_remote_id,
     mu.unified_job_template_id AS job_template_remote_id,
-    mu.name AS job_template_name,
+    mut.name AS job_template_name,
+    mu.ansible_version,
+    mu.launch_type,
     mi.id AS inventory_remote_id,
     mi.name AS inventory_name,
     mo.id AS organization_remote_id,
     mo.name AS organization_name,
     mup.id AS project_remote_id,
-    mup.name AS project_name
-  FROM filtered_jobs
-  JOIN main_jobhostsummary mjs ON mjs.job_id = filtered_jobs.id
+    mup.name AS project_name,
+    dct.model AS model
+  FROM filtered_jobs fj
+  JOIN main_jobhostsummary mjs ON mjs.job_id = fj.id
   LEFT JOIN main_job mj ON mjs.job_id = mj.unifiedjob_ptr_id
-  LEFT JOIN main_unifiedjobtemplate mup ON mup.id = mj.project_id
-  LEFT JOIN main_inventory mi ON mi.id = mj.inventory_id
   LEFT JOIN main_unifiedjob mu ON mu.id = mjs.job_id
+  LEFT JOIN django_content_type dct ON mu.polymorphic_ctype_id = dct.id
+  LEFT JOIN main_unifiedjobtemplate AS mut ON mut.id = mu.unified_job_template_id
+  LEFT JOIN main_unifiedjobtemplate AS mup ON mup.id = mj.project_id
+  LEFT JOIN main_inventory mi ON mi.id = mj.inventory_id
   LEFT JOIN main_organization mo ON mo.id = mu.organization_id
-  LEFT JOIN hosts_variables hv ON hv.host_id = mjs.host_id
   ORDER BY mu.finished ASC, mjs.id ASC`,
   },
 );

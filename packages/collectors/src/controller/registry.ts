@@ -1,10 +1,14 @@
 import type { Collector, CollectorParams } from '../collector.js';
 import { totalWorkersVcpu } from '../prometheus.js';
 import { config } from './config.js';
+import { controllerVersionService } from './controller-version.js';
+import { credentialsService } from './credentials-service.js';
 import { jobHostSummary, jobHostSummaryService } from './job-host-summary.js';
 import { mainJobEvent, mainJobEventService } from './job-events.js';
 import { mainHost, mainHostDaily } from './main-host.js';
+import { mainHostMetric } from './host-metric.js';
 import { mainIndirectManagedNodeAudit } from './indirect-audit.js';
+import { tableMetadata } from './table-metadata.js';
 import { executionEnvironments, unifiedJobs } from './unified-jobs.js';
 
 /**
@@ -18,11 +22,15 @@ export const controllerCollectors: readonly Collector<CollectorParams>[] = Objec
   mainIndirectManagedNodeAudit,
   mainHost,
   mainHostDaily,
+  mainHostMetric,
   totalWorkersVcpu,
   unifiedJobs,
   jobHostSummaryService,
   mainJobEventService,
   executionEnvironments,
+  controllerVersionService,
+  credentialsService,
+  tableMetadata,
 ] as Collector<CollectorParams>[]);
 
 /** The collector for a key, or undefined. */

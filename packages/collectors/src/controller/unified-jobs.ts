@@ -1,14 +1,17 @@
 import { inWindow, snapshotSqlCollector, windowedSqlCollector } from './sql-collector.js';
 
-/** Section 1.5 `unified_jobs`: jobs created or finished in the window, inventory syncs excluded. */
+/**
+ * `unified_jobs` as the newest reference: every unified job (syncs included) that finished
+ * in the window, with its execution environment id and its project's `scm_type`.
+ */
 export const unifiedJobs = windowedSqlCollector(
   {
     key: 'unified_jobs',
     version: '1.4',
-    description: 'Unified jobs created or finished in the window (inventory syncs excluded)',
+    description: 'Unified jobs finished in the window',
     slicing: 'daily',
     optional: true,
-    windowColumn: 'main_unifiedjob.created OR main_unifiedjob.finished',
+    windowColumn: 'main_unifiedjob.finished',
   },
   {
     sql: () => `SELECT main_unifiedjob.id,
@@ -19,6 +22,7 @@ export const unifiedJobs = windowedSqlCollector(
     main_executionenvironment.image AS execution_environment_image,
     main_job.inventory_id,
     main_inventory.name AS inventory_name,
+    main_unifiedjob.execution_environment_id,
     main_unifiedjob.created,
     main_unifiedjob.name,
     main_unifiedjob.unified_job_template_id,
@@ -37,16 +41,17 @@ export const unifiedJobs = windowedSqlCollector(
     main_unifiedjob.installed_collections,
     main_unifiedjob.ansible_version,
     main_job.forks,
-    main_unifiedjobtemplate.name AS job_template_name
+    mut.name AS job_template_name,
+    main_project.scm_type
   FROM main_unifiedjob
-  LEFT JOIN main_unifiedjobtemplate ON main_unifiedjobtemplate.id = main_unifiedjob.unified_job_template_id
   LEFT JOIN django_content_type ON main_unifiedjob.polymorphic_ctype_id = django_content_type.id
   LEFT JOIN main_job ON main_unifiedjob.id = main_job.unifiedjob_ptr_id
   LEFT JOIN main_inventory ON main_job.inventory_id = main_inventory.id
   LEFT JOIN main_organization ON main_organization.id = main_unifiedjob.organization_id
   LEFT JOIN main_executionenvironment ON main_executionenvironment.id = main_unifiedjob.execution_environment_id
-  WHERE (${inWindow('main_unifiedjob.created')} OR ${inWindow('main_unifiedjob.finished')})
-    AND main_unifiedjob.launch_type != 'sync'
+  LEFT JOIN main_project ON main_job.project_id = main_project.unifiedjobtemplate_ptr_id
+  LEFT JOIN main_unifiedjobtemplate AS mut ON mut.id = main_unifiedjob.unified_job_template_id
+  WHERE ${inWindow('main_unifiedjob.finished')}
   ORDER BY main_unifiedjob.id ASC`,
   },
 );
