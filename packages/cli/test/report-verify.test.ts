@@ -48,7 +48,7 @@ describe('tally report: audit trail, --verify, --write-rollups, --from raw', () 
     expect(r.out.match(/Report generated into/g)).toHaveLength(1);
     const audit = JSON.parse(readFileSync(join(ship, AUDIT), 'utf8'));
     const march = readdirSync(join(ship, 'data/2024/03'), { recursive: true }).filter((f) => String(f).endsWith('.tar.gz'));
-    expect(audit).toMatchObject({ format: 1, reportType: 'CCSPv2', workbook: WORKBOOK, period: '2024-03', countUnreachableHosts: true });
+    expect(audit).toMatchObject({ format: 1, reportType: 'CCSPv2', workbook: WORKBOOK, period: '2024-03', countUnreachableHosts: true, countingRuleVersion: 2 });
     expect(audit.inputs).toHaveLength(march.length);
     for (const i of audit.inputs) {
       expect(i).toMatchObject({ kind: 'tarball', name: expect.stringMatching(/^data\/2024\/03\/.+\.tar\.gz$/), sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });

@@ -12,6 +12,7 @@ export { DataCollectionStatus } from './data-collection-status.js';
 export {
   addRollups,
   manifestName,
+  COUNTING_RULE_VERSION,
   periodWindows,
   readManifest,
   ROLLUP_KINDS,

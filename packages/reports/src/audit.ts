@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { errorMessage, TallyError } from '@tally/core';
-import { hashObject, type HashedObject, type PeriodUsage, type RollupInput, type RollupPeriod, readManifest } from '@tally/dataframes';
+import { COUNTING_RULE_VERSION, hashObject, type HashedObject, type PeriodUsage, type RollupInput, type RollupPeriod, readManifest } from '@tally/dataframes';
 import { listTarballs } from '@tally/extractors';
 import type { Store } from '@tally/storage';
 import type { ReportParams } from './params.js';
@@ -34,6 +34,8 @@ export interface ReportAudit {
   days: { since: string; until: string };
   parameters: Omit<ReportParams, 'now'> & { now: string };
   countUnreachableHosts: boolean;
+  /** What that rule computed (`COUNTING_RULE_VERSION` of @tally/dataframes). */
+  countingRuleVersion: number;
   inputs: AuditInput[];
   skipped: { name: string; reason: string }[];
 }
@@ -77,6 +79,7 @@ export async function auditOf(
     days: { since: opts.since.toISOString(), until: opts.until.toISOString() },
     parameters: { ...opts.params, now: opts.params.now.toISOString() },
     countUnreachableHosts: opts.countUnreachableHosts,
+    countingRuleVersion: COUNTING_RULE_VERSION,
     inputs,
     skipped: opts.read.skipped,
   };
