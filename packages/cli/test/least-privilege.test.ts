@@ -107,8 +107,8 @@ describe('a SELECT-only role on the controller database', () => {
     expect(existsSync(join(dir, 'dry-ship'))).toBe(false);
   });
 
-  it('gather --dry-run runs the credential, host metric, version and catalog-size collectors under these grants', async () => {
-    const keys = ['main_hostmetric', 'credentials_service', 'controller_version_service', 'table_metadata'];
+  it('gather --dry-run runs the credential, host metric, version, catalog-size and feature-flag collectors under these grants', async () => {
+    const keys = ['main_hostmetric', 'credentials_service', 'controller_version_service', 'table_metadata', 'feature_flags_service'];
     const r = await run(['gather', '--dry-run', ...WINDOW.slice(0, 4), '--collectors', keys.join(',')], envFor(join(dir, 'dry-optional')));
     expect(r.code, r.stderr).toBe(0);
     const logs = r.stderr.trim().split('\n').map((l) => JSON.parse(l) as { msg: string; collector?: string });

@@ -100,6 +100,22 @@ describe('optional collectors through tally gather', () => {
     expect(shipped.names.map(day)).toEqual(['data/2024/03/10']);
     expect(shipped.csv).toEqual([{ header: ['controller_version'], rows: rows.map((r) => [r.version]) }]);
   });
+  it('feature_flags_service: one snapshot, in the folder of the last second before until, the enabled flags by name', async () => {
+    await db.query(`INSERT INTO dab_feature_flags_aapflag (modified, created, name, ui_name, condition, value, support_level, visibility,
+        toggle_type, description) VALUES
+      ('2024-01-01Z', '2024-01-01Z', 'FEATURE_INDIRECT_NODE_COUNTING_ENABLED', 'Indirect', 'boolean', 'True', 'TECHNOLOGY_PREVIEW', true, 'run-time', 'Counts, indirectly'),
+      ('2024-01-01Z', '2024-01-01Z', 'FEATURE_EDA_ANALYTICS_ENABLED', 'EDA', 'boolean', 'False', 'TECHNOLOGY_PREVIEW', false, 'install-time', ''),
+      ('2024-01-01Z', '2024-01-01Z', 'FEATURE_A_ENABLED', 'A', 'boolean', 'True', 'GENERALLY_AVAILABLE', false, 'install-time', '')`);
+    const shipped = await gatherOnly('feature_flags_service', '2024-03-09', '2024-03-11');
+    expect(shipped.names.map(day)).toEqual(['data/2024/03/10']);
+    expect(shipped.csv).toEqual([{
+      header: ['name', 'condition', 'value', 'description', 'support_level', 'toggle_type', 'visibility'],
+      rows: [
+        ['FEATURE_A_ENABLED', 'boolean', 'True', '', 'GENERALLY_AVAILABLE', 'install-time', 'f'],
+        ['FEATURE_INDIRECT_NODE_COUNTING_ENABLED', 'boolean', 'True', 'Counts, indirectly', 'TECHNOLOGY_PREVIEW', 'run-time', 't'],
+      ],
+    }]);
+  });
   it('table_metadata: one snapshot, in the folder of the last second before until, the three tables in order', async () => {
     const shipped = await gatherOnly('table_metadata', '2024-03-09', '2024-03-11');
     expect(shipped.names.map(day)).toEqual(['data/2024/03/10']);

@@ -40,6 +40,7 @@ export const CONTROLLER_TABLES = [
   'main_instance',
   'conf_setting',
   'django_content_type',
+  'dab_feature_flags_aapflag',
 ] as const;
 
 /** Empty every synthetic table and restart its ids. */

@@ -14,7 +14,7 @@ export interface SelectOptions {
  * there, so an existing cron job that names one must keep gathering the rest: it is skipped with a
  * warning, not refused.
  */
-const REFERENCE_ONLY_COLLECTORS: ReadonlySet<string> = new Set(['feature_flags_service', 'task_executions_service']);
+const REFERENCE_ONLY_COLLECTORS: ReadonlySet<string> = new Set(['task_executions_service']);
 
 /**
  * Refuse names that are not optional collectors of `collectors`, with the reference's message.

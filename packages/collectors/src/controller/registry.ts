@@ -10,6 +10,7 @@ import { mainHostMetric } from './host-metric.js';
 import { mainIndirectManagedNodeAudit } from './indirect-audit.js';
 import { tableMetadata } from './table-metadata.js';
 import { executionEnvironments, unifiedJobs } from './unified-jobs.js';
+import { featureFlagsService } from './feature-flags.js';
 
 /**
  * Every collector gather knows, in the reference's declaration (and gathering)
@@ -31,6 +32,7 @@ export const controllerCollectors: readonly Collector<CollectorParams>[] = Objec
   controllerVersionService,
   credentialsService,
   tableMetadata,
+  featureFlagsService,
 ] as Collector<CollectorParams>[]);
 
 /** The collector for a key, or undefined. */
