@@ -346,3 +346,13 @@ CREATE TABLE IF NOT EXISTS dab_feature_flags_aapflag (
   modified_by_id integer,
   UNIQUE (name, condition)
 );
+
+-- The metrics service's task executions, for task_executions_service. Not a controller table: the
+-- reference's gather reads it through the controller connection, so it is there only where the metrics
+-- service shares the controller database.
+CREATE TABLE IF NOT EXISTS tasks_taskexecution (
+  id bigserial PRIMARY KEY,
+  started_at timestamptz,
+  completed_at timestamptz,
+  result_data jsonb
+);

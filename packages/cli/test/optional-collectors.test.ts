@@ -116,6 +116,23 @@ describe('optional collectors through tally gather', () => {
       ],
     }]);
   });
+  it('task_executions_service: one tarball per day, each with the executions started that day that name a collector type', async () => {
+    await db.query(`INSERT INTO tasks_taskexecution (started_at, completed_at, result_data) VALUES
+      ('2024-03-09 10:00Z', '2024-03-09 10:00:02Z', '{"collector_type": "unified_jobs"}'),
+      ('2024-03-09 09:00Z', NULL, '{"collector_type": "table_metadata"}'),
+      ('2024-03-09 11:00Z', '2024-03-09 11:00:01Z', '{"task": "daily_metrics_rollup"}'),
+      ('2024-03-10 23:59:59Z', '2024-03-11 00:00:03Z', '{"collector_type": "unified_jobs"}'),
+      ('2024-03-11 00:00Z', '2024-03-11 00:00:01Z', '{"collector_type": "unified_jobs"}')`);
+    const shipped = await gatherOnly('task_executions_service', '2024-03-09', '2024-03-11');
+    expect(shipped.names.map(day)).toEqual(['data/2024/03/09', 'data/2024/03/10']);
+    expect(shipped.csv).toEqual([
+      {
+        header: ['started_at', 'completed_at', 'collector_type'],
+        rows: [['2024-03-09 09:00:00+00', null, '"table_metadata"'], ['2024-03-09 10:00:00+00', '2024-03-09 10:00:02+00', '"unified_jobs"']],
+      },
+      { header: ['started_at', 'completed_at', 'collector_type'], rows: [['2024-03-10 23:59:59+00', '2024-03-11 00:00:03+00', '"unified_jobs"']] },
+    ]);
+  });
   it('table_metadata: one snapshot, in the folder of the last second before until, the three tables in order', async () => {
     const shipped = await gatherOnly('table_metadata', '2024-03-09', '2024-03-11');
     expect(shipped.names.map(day)).toEqual(['data/2024/03/10']);

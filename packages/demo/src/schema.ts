@@ -41,6 +41,7 @@ export const CONTROLLER_TABLES = [
   'conf_setting',
   'django_content_type',
   'dab_feature_flags_aapflag',
+  'tasks_taskexecution',
 ] as const;
 
 /** Empty every synthetic table and restart its ids. */

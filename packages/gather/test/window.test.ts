@@ -97,25 +97,12 @@ describe('selectCollectors and tarballIndex', () => {
     expect(selectCollectors([configCollector(), dailyCsv('job_host_summary')]).map((c) => c.meta.key)).toEqual(['job_host_summary']);
   });
 
-  it("skips, with a warning, a collector only metrics-utility has (a cron job naming it keeps gathering the rest); a typo is still refused", () => {
-    const opt = (key: string) => jsonCollector(key, {}, { optional: true } as never);
-    const all = [configCollector(), dailyCsv('job_host_summary'), opt('main_jobevent'), opt('main_host')];
-    const warned: string[] = [];
-    const logger = { warn: (m: string) => warned.push(m), info: () => {}, debug: () => {}, error: () => {} } as never;
-    const picked = selectCollectors(all, { optionalCollectors: ['main_host', 'task_executions_service'], logger });
-    expect(picked.map((c) => c.meta.key)).toEqual(['job_host_summary', 'main_host']);
-    expect(warned).toEqual(['task_executions_service (METRICS_UTILITY_OPTIONAL_COLLECTORS) is a metrics-utility collector Tally does not have; skipped']);
-    expect(() => selectCollectors(all, { optionalCollectors: ['task_executions_service', 'feature_flag_service'], logger })).toThrow(
-      'Invalid METRICS_UTILITY_OPTIONAL_COLLECTORS: feature_flag_service. Valid values: main_jobevent, main_host',
+  it('selects feature_flags_service and task_executions_service from the controller registry; a typo is refused', () => {
+    const picked = selectCollectors(controllerCollectors, { optionalCollectors: ['task_executions_service', 'feature_flags_service'] });
+    expect(picked.map((c) => c.meta.key)).toEqual(['job_host_summary', 'feature_flags_service', 'task_executions_service']);
+    expect(() => selectCollectors(controllerCollectors, { optionalCollectors: ['feature_flags_service', 'feature_flag_service'] })).toThrow(
+      /^Invalid METRICS_UTILITY_OPTIONAL_COLLECTORS: feature_flag_service\. Valid values: .*, feature_flags_service, task_executions_service$/,
     );
-  });
-
-  it('selects feature_flags_service from the controller registry, without a warning', () => {
-    const warned: string[] = [];
-    const logger = { warn: (m: string) => warned.push(m), info: () => {}, debug: () => {}, error: () => {} } as never;
-    const picked = selectCollectors(controllerCollectors, { optionalCollectors: ['feature_flags_service'], logger });
-    expect(picked.map((c) => c.meta.key)).toEqual(['job_host_summary', 'feature_flags_service']);
-    expect(warned).toEqual([]);
   });
 
   it('gives each key its own stable index range', () => {

@@ -11,6 +11,7 @@ import { mainIndirectManagedNodeAudit } from './indirect-audit.js';
 import { tableMetadata } from './table-metadata.js';
 import { executionEnvironments, unifiedJobs } from './unified-jobs.js';
 import { featureFlagsService } from './feature-flags.js';
+import { taskExecutionsService } from './task-executions.js';
 
 /**
  * Every collector gather knows, in the reference's declaration (and gathering)
@@ -33,6 +34,7 @@ export const controllerCollectors: readonly Collector<CollectorParams>[] = Objec
   credentialsService,
   tableMetadata,
   featureFlagsService,
+  taskExecutionsService,
 ] as Collector<CollectorParams>[]);
 
 /** The collector for a key, or undefined. */
