@@ -325,3 +325,34 @@ CREATE TABLE IF NOT EXISTS main_unifiedjob_credentials (
   credential_id integer NOT NULL,
   UNIQUE (unifiedjob_id, credential_id)
 );
+
+-- django-ansible-base's feature flags, for feature_flags_service (it reads the enabled boolean ones).
+CREATE TABLE IF NOT EXISTS dab_feature_flags_aapflag (
+  id serial PRIMARY KEY,
+  modified timestamptz NOT NULL,
+  created timestamptz NOT NULL,
+  name varchar(64) NOT NULL,
+  ui_name varchar(64) NOT NULL,
+  condition varchar(64) NOT NULL DEFAULT 'boolean',
+  value varchar(127) NOT NULL DEFAULT 'False',
+  required boolean NOT NULL DEFAULT false,
+  support_level varchar(25) NOT NULL,
+  visibility boolean NOT NULL DEFAULT false,
+  toggle_type varchar(20) NOT NULL DEFAULT 'run-time',
+  description text NOT NULL DEFAULT '',
+  support_url varchar(250) NOT NULL DEFAULT '',
+  labels jsonb NOT NULL DEFAULT '[]',
+  created_by_id integer,
+  modified_by_id integer,
+  UNIQUE (name, condition)
+);
+
+-- The metrics service's task executions, for task_executions_service. Not a controller table: the
+-- reference's gather reads it through the controller connection, so it is there only where the metrics
+-- service shares the controller database.
+CREATE TABLE IF NOT EXISTS tasks_taskexecution (
+  id bigserial PRIMARY KEY,
+  started_at timestamptz,
+  completed_at timestamptz,
+  result_data jsonb
+);

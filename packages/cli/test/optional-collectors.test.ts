@@ -100,6 +100,39 @@ describe('optional collectors through tally gather', () => {
     expect(shipped.names.map(day)).toEqual(['data/2024/03/10']);
     expect(shipped.csv).toEqual([{ header: ['controller_version'], rows: rows.map((r) => [r.version]) }]);
   });
+  it('feature_flags_service: one snapshot, in the folder of the last second before until, the enabled flags by name', async () => {
+    await db.query(`INSERT INTO dab_feature_flags_aapflag (modified, created, name, ui_name, condition, value, support_level, visibility,
+        toggle_type, description) VALUES
+      ('2024-01-01Z', '2024-01-01Z', 'FEATURE_INDIRECT_NODE_COUNTING_ENABLED', 'Indirect', 'boolean', 'True', 'TECHNOLOGY_PREVIEW', true, 'run-time', 'Counts, indirectly'),
+      ('2024-01-01Z', '2024-01-01Z', 'FEATURE_EDA_ANALYTICS_ENABLED', 'EDA', 'boolean', 'False', 'TECHNOLOGY_PREVIEW', false, 'install-time', ''),
+      ('2024-01-01Z', '2024-01-01Z', 'FEATURE_A_ENABLED', 'A', 'boolean', 'True', 'GENERALLY_AVAILABLE', false, 'install-time', '')`);
+    const shipped = await gatherOnly('feature_flags_service', '2024-03-09', '2024-03-11');
+    expect(shipped.names.map(day)).toEqual(['data/2024/03/10']);
+    expect(shipped.csv).toEqual([{
+      header: ['name', 'condition', 'value', 'description', 'support_level', 'toggle_type', 'visibility'],
+      rows: [
+        ['FEATURE_A_ENABLED', 'boolean', 'True', '', 'GENERALLY_AVAILABLE', 'install-time', 'f'],
+        ['FEATURE_INDIRECT_NODE_COUNTING_ENABLED', 'boolean', 'True', 'Counts, indirectly', 'TECHNOLOGY_PREVIEW', 'run-time', 't'],
+      ],
+    }]);
+  });
+  it('task_executions_service: one tarball per day, each with the executions started that day that name a collector type', async () => {
+    await db.query(`INSERT INTO tasks_taskexecution (started_at, completed_at, result_data) VALUES
+      ('2024-03-09 10:00Z', '2024-03-09 10:00:02Z', '{"collector_type": "unified_jobs"}'),
+      ('2024-03-09 09:00Z', NULL, '{"collector_type": "table_metadata"}'),
+      ('2024-03-09 11:00Z', '2024-03-09 11:00:01Z', '{"task": "daily_metrics_rollup"}'),
+      ('2024-03-10 23:59:59Z', '2024-03-11 00:00:03Z', '{"collector_type": "unified_jobs"}'),
+      ('2024-03-11 00:00Z', '2024-03-11 00:00:01Z', '{"collector_type": "unified_jobs"}')`);
+    const shipped = await gatherOnly('task_executions_service', '2024-03-09', '2024-03-11');
+    expect(shipped.names.map(day)).toEqual(['data/2024/03/09', 'data/2024/03/10']);
+    expect(shipped.csv).toEqual([
+      {
+        header: ['started_at', 'completed_at', 'collector_type'],
+        rows: [['2024-03-09 09:00:00+00', null, '"table_metadata"'], ['2024-03-09 10:00:00+00', '2024-03-09 10:00:02+00', '"unified_jobs"']],
+      },
+      { header: ['started_at', 'completed_at', 'collector_type'], rows: [['2024-03-10 23:59:59+00', '2024-03-11 00:00:03+00', '"unified_jobs"']] },
+    ]);
+  });
   it('table_metadata: one snapshot, in the folder of the last second before until, the three tables in order', async () => {
     const shipped = await gatherOnly('table_metadata', '2024-03-09', '2024-03-11');
     expect(shipped.names.map(day)).toEqual(['data/2024/03/10']);

@@ -11,6 +11,8 @@ export { executionEnvironments, unifiedJobs } from './controller/unified-jobs.js
 export { credentialsService } from './controller/credentials-service.js';
 export { controllerVersionService } from './controller/controller-version.js';
 export { tableMetadata } from './controller/table-metadata.js';
+export { featureFlagsService } from './controller/feature-flags.js';
+export { taskExecutionsService } from './controller/task-executions.js';
 export type { SqlCollectorParams } from './controller/sql-collector.js';
 export { collectorByKey, controllerCollectors, DEFAULT_OPTIONAL_COLLECTORS } from './controller/registry.js';
 export { DEFAULT_PROMETHEUS_URL, SERVICE_ACCOUNT_DIR, totalWorkersVcpu, type TotalWorkersVcpuParams } from './prometheus.js';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { type Collector, type CollectorParams, type CollectorResult, config, controllerCollectors, controllerVersionService, credentialsService, executionEnvironments, jobHostSummary, jobHostSummaryService, mainHost, mainHostDaily, mainHostMetric, mainIndirectManagedNodeAudit, mainJobEvent, mainJobEventService, tableMetadata, unifiedJobs } from '@tally/collectors';
+import { type Collector, type CollectorParams, type CollectorResult, config, controllerCollectors, controllerVersionService, credentialsService, executionEnvironments, featureFlagsService, jobHostSummary, jobHostSummaryService, mainHost, mainHostDaily, mainHostMetric, mainIndirectManagedNodeAudit, mainJobEvent, mainJobEventService, tableMetadata, taskExecutionsService, unifiedJobs } from '@tally/collectors';
 import { prepareJsonCheck } from '../src/host-variables.js';
 import { CollectorError, type Logger, parseCsv, tempdir, type TempDir } from '@tally/core';
 import { createTestDatabase, type TestDatabase } from '@tally/testkit';
@@ -386,6 +386,58 @@ describe('controller_version_service', () => {
   });
 });
 
+describe('feature_flags_service', () => {
+  it('lists the boolean flags whose value is True, by name, whatever the window', async () => {
+    const r = await featureFlagsService({ db, since: new Date('2020-01-01Z'), until: new Date('2020-01-01Z'), outputDir: out.path }).gather();
+    expect(csvFiles(r).map((f) => basename(f))).toEqual(['feature_flags_service.csv']);
+    expect(readFileSync(csvFiles(r)[0]!, 'utf8')).toBe(
+      'name,condition,value,description,support_level,toggle_type,visibility\n' +
+        'A_FLAG,boolean,True,"",GENERALLY_AVAILABLE,install-time,f\n' +
+        'Z_FLAG,boolean,True,"Parses events, reports ""resources""",TECHNOLOGY_PREVIEW,run-time,t\n',
+    );
+  });
+
+  it('is a snapshot (limit), and fails naming the table on a controller without it', async () => {
+    expect(featureFlagsService.meta.slicing).toBe('limit');
+    await db.query('BEGIN');
+    try {
+      await db.query('DROP TABLE dab_feature_flags_aapflag');
+      await expect(featureFlagsService({ db, outputDir: out.path }).gather()).rejects.toThrow(/dab_feature_flags_aapflag/);
+    } finally {
+      await db.query('ROLLBACK');
+    }
+  });
+});
+
+describe('task_executions_service', () => {
+  it('lists executions started in [since, until) that name a collector type, the type as JSON, by type', async () => {
+    const r = await taskExecutionsService({ db, since: SINCE, until: UNTIL, outputDir: out.path }).gather();
+    expect(csvFiles(r).map((f) => basename(f))).toEqual(['task_executions_service.csv']);
+    expect(readFileSync(csvFiles(r)[0]!, 'utf8')).toBe(
+      'started_at,completed_at,collector_type\n' +
+        '2024-03-01 05:00:00+00,2024-03-01 05:00:01+00,null\n' +
+        '2024-03-01 02:00:00+00,2024-03-01 02:00:01+00,"""execution_environments"""\n' +
+        '2024-03-01 00:00:00+00,2024-03-01 00:00:04.5+00,"""unified_jobs"""\n' +
+        '2024-03-01 01:00:00+00,,"""unified_jobs"""\n',
+    );
+  });
+
+  it('is sliced by day, and fails naming the table where the metrics service has none', async () => {
+    expect(taskExecutionsService.meta.slicing).toBe('daily');
+    const r = await taskExecutionsService({ db, since: new Date('2024-03-02Z'), until: new Date('2024-03-03Z'), outputDir: out.path }).gather();
+    expect(readCsv(csvFiles(r)[0]!).rows).toEqual([['2024-03-02 00:00:00+00', '2024-03-02 00:00:01+00', '"unified_jobs"']]);
+    const other = await tempdir('collectors-out');
+    await db.query('BEGIN');
+    try {
+      await db.query('DROP TABLE tasks_taskexecution');
+      await expect(taskExecutionsService({ db, since: SINCE, until: UNTIL, outputDir: other.path }).gather()).rejects.toThrow(/tasks_taskexecution/);
+    } finally {
+      await db.query('ROLLBACK');
+      await other.remove();
+    }
+  });
+});
+
 describe('table_metadata', () => {
   const header = 'schemaname,tablename,estimated_row_count,total_size_bytes,table_size_bytes,indexes_size_bytes\n';
 
@@ -569,11 +621,13 @@ describe('parameter validation and registry', () => {
       ['controller_version_service', '1.4', 'csv', 'limit', true],
       ['credentials_service', '1.4', 'csv', 'daily', true],
       ['table_metadata', '1.4', 'csv', 'limit', true],
+      ['feature_flags_service', '1.4', 'csv', 'limit', true],
+      ['task_executions_service', '1.0', 'csv', 'daily', true],
     ]);
-    // Snapshots: what the newest reference registers with until_slicing (its feature_flags_service is not a
-    // Tally collector).
+    // Snapshots: exactly what the newest reference registers with until_slicing.
     expect(controllerCollectors.filter((c) => c.meta.slicing === 'limit').map((c) => c.meta.key)).toEqual([
       'main_host', 'total_workers_vcpu', 'execution_environments', 'controller_version_service', 'table_metadata',
+      'feature_flags_service',
     ]);
     expect(controllerCollectors[0]!.meta.config).toBe(true);
   });

@@ -120,6 +120,27 @@ export async function insertFixtureSite(db: pg.ClientBase): Promise<void> {
       inventory_id, job_id, organization_id) VALUES
     (1, '2024-03-01 00:00:00Z', 'vm-1', '{"host_name": "vm-1"}', '{"device_type": "vm"}', '["vmware.vmware.vm_info"]', 3, NULL, 1, 10, 1),
     (2, '2024-03-02 00:00:00Z', 'vm-2', '{}', '{}', '[]', 1, NULL, 2, 11, 2)`);
+  // Enabled: condition 'boolean' with value exactly 'True' (Z_FLAG, A_FLAG); not: 'False', lowercase 'true',
+  // and a non-boolean condition whose value is 'True'.
+  await q(`INSERT INTO dab_feature_flags_aapflag (id, modified, created, name, ui_name, condition, value, required, support_level,
+      visibility, toggle_type, description, support_url, labels) VALUES
+    (1, '2024-01-01Z', '2024-01-01Z', 'Z_FLAG', 'Z', 'boolean', 'True', false, 'TECHNOLOGY_PREVIEW', true, 'run-time',
+      'Parses events, reports "resources"', 'https://example.invalid/z', '["controller"]'),
+    (2, '2024-01-01Z', '2024-01-01Z', 'OFF_FLAG', 'Off', 'boolean', 'False', false, 'TECHNOLOGY_PREVIEW', false, 'install-time', '', '', '[]'),
+    (3, '2024-01-01Z', '2024-01-01Z', 'LOWER_FLAG', 'Lower', 'boolean', 'true', false, 'DEVELOPER_PREVIEW', true, 'run-time', '', '', '[]'),
+    (4, '2024-01-01Z', '2024-01-01Z', 'RATIO_FLAG', 'Ratio', 'percentage', 'True', false, 'DEVELOPER_PREVIEW', true, 'run-time', '', '', '[]'),
+    (5, '2024-01-01Z', '2024-01-01Z', 'A_FLAG', 'A', 'boolean', 'True', true, 'GENERALLY_AVAILABLE', false, 'install-time', '', '', '[]')`);
+  // Started in [since, until) with a collector type: 1 (exactly at since), 2 (not completed), 3, and 8 (a JSON null
+  // type, which SQL's IS NOT NULL keeps). Out: 4 (started at until), 5 (before since), 6 (no type), 7 (no result).
+  await q(`INSERT INTO tasks_taskexecution (id, started_at, completed_at, result_data) VALUES
+    (1, '2024-03-01 00:00:00Z', '2024-03-01 00:00:04.5Z', '{"collector_type": "unified_jobs", "rows": 3}'),
+    (2, '2024-03-01 01:00:00Z', NULL, '{"collector_type": "unified_jobs"}'),
+    (3, '2024-03-01 02:00:00Z', '2024-03-01 02:00:01Z', '{"collector_type": "execution_environments"}'),
+    (4, '2024-03-02 00:00:00Z', '2024-03-02 00:00:01Z', '{"collector_type": "unified_jobs"}'),
+    (5, '2024-02-29 23:59:59.999999Z', '2024-03-01 00:00:01Z', '{"collector_type": "unified_jobs"}'),
+    (6, '2024-03-01 03:00:00Z', '2024-03-01 03:00:01Z', '{"status": "ok"}'),
+    (7, '2024-03-01 04:00:00Z', '2024-03-01 04:00:01Z', NULL),
+    (8, '2024-03-01 05:00:00Z', '2024-03-01 05:00:01Z', '{"collector_type": null}')`);
   const setting = (key: string, value: unknown, user: number | null = null) =>
     q(`INSERT INTO conf_setting (created, modified, key, value, user_id) VALUES ('2023-01-01Z', '2023-01-01Z', $1, $2, $3)`, [
       key,

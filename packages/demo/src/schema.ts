@@ -40,6 +40,8 @@ export const CONTROLLER_TABLES = [
   'main_instance',
   'conf_setting',
   'django_content_type',
+  'dab_feature_flags_aapflag',
+  'tasks_taskexecution',
 ] as const;
 
 /** Empty every synthetic table and restart its ids. */

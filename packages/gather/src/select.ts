@@ -10,26 +10,14 @@ export interface SelectOptions {
 }
 
 /**
- * Optional collectors of the newest metrics-utility that Tally does not have. Naming one is valid
- * there, so an existing cron job that names one must keep gathering the rest: it is skipped with a
- * warning, not refused.
- */
-const REFERENCE_ONLY_COLLECTORS: ReadonlySet<string> = new Set(['feature_flags_service', 'task_executions_service']);
-
-/**
  * Refuse names that are not optional collectors of `collectors`, with the reference's message.
  * The valid names are read from `collectors` at each call, never from a list of their own, so a
  * collector added to the registry is accepted at once. `job_host_summary` and `config` are not
- * optional (the reference refuses them here too). A collector only the reference has is skipped
- * with a warning through `logger`.
+ * optional (the reference refuses them here too).
  */
-export function checkOptionalCollectors(collectors: readonly Collector[], names: readonly string[], logger?: Logger): void {
+export function checkOptionalCollectors(collectors: readonly Collector[], names: readonly string[]): void {
   const valid = collectors.filter((c) => c.meta.optional && !c.meta.config).map((c) => c.meta.key);
-  const unknown = [...new Set(names)].filter((n) => !valid.includes(n));
-  for (const n of unknown.filter((n) => REFERENCE_ONLY_COLLECTORS.has(n))) {
-    logger?.warn(`${n} (METRICS_UTILITY_OPTIONAL_COLLECTORS) is a metrics-utility collector Tally does not have; skipped`);
-  }
-  const invalid = unknown.filter((n) => !REFERENCE_ONLY_COLLECTORS.has(n));
+  const invalid = [...new Set(names)].filter((n) => !valid.includes(n));
   if (invalid.length === 0) return;
   throw new ConfigError(`Invalid METRICS_UTILITY_OPTIONAL_COLLECTORS: ${invalid.join(', ')}. Valid values: ${valid.join(', ')}`, {
     field: 'METRICS_UTILITY_OPTIONAL_COLLECTORS',
@@ -42,7 +30,7 @@ export function checkOptionalCollectors(collectors: readonly Collector[], names:
  * that `collectors` does not hold is refused (ConfigError), never skipped.
  */
 export function selectCollectors(collectors: readonly Collector[], opts: SelectOptions = {}): Collector[] {
-  if (opts.optionalCollectors) checkOptionalCollectors(collectors, opts.optionalCollectors, opts.logger);
+  if (opts.optionalCollectors) checkOptionalCollectors(collectors, opts.optionalCollectors);
   const wanted = new Set(opts.optionalCollectors ?? DEFAULT_OPTIONAL_COLLECTORS);
   const out: Collector[] = [];
   for (const c of collectors) {

@@ -1,3 +1,4 @@
+import { controllerCollectors } from '@tally/collectors';
 import { ConfigError, type Logger } from '@tally/core';
 import { checkOptionalCollectors, selectCollectors } from '@tally/gather';
 import { resolveWindow, sliceWindow } from '../src/window.js';
@@ -96,26 +97,18 @@ describe('selectCollectors and tarballIndex', () => {
     expect(selectCollectors([configCollector(), dailyCsv('job_host_summary')]).map((c) => c.meta.key)).toEqual(['job_host_summary']);
   });
 
-  it("skips, with a warning, a collector only metrics-utility has (a cron job naming it keeps gathering the rest); a typo is still refused", () => {
-    const opt = (key: string) => jsonCollector(key, {}, { optional: true } as never);
-    const all = [configCollector(), dailyCsv('job_host_summary'), opt('main_jobevent'), opt('main_host')];
-    const warned: string[] = [];
-    const logger = { warn: (m: string) => warned.push(m), info: () => {}, debug: () => {}, error: () => {} } as never;
-    const picked = selectCollectors(all, { optionalCollectors: ['main_host', 'feature_flags_service', 'task_executions_service'], logger });
-    expect(picked.map((c) => c.meta.key)).toEqual(['job_host_summary', 'main_host']);
-    expect(warned).toEqual([
-      'feature_flags_service (METRICS_UTILITY_OPTIONAL_COLLECTORS) is a metrics-utility collector Tally does not have; skipped',
-      'task_executions_service (METRICS_UTILITY_OPTIONAL_COLLECTORS) is a metrics-utility collector Tally does not have; skipped',
-    ]);
-    expect(() => selectCollectors(all, { optionalCollectors: ['feature_flags_service', 'feature_flag_service'], logger })).toThrow(
-      'Invalid METRICS_UTILITY_OPTIONAL_COLLECTORS: feature_flag_service. Valid values: main_jobevent, main_host',
+  it('selects feature_flags_service and task_executions_service from the controller registry; a typo is refused', () => {
+    const picked = selectCollectors(controllerCollectors, { optionalCollectors: ['task_executions_service', 'feature_flags_service'] });
+    expect(picked.map((c) => c.meta.key)).toEqual(['job_host_summary', 'feature_flags_service', 'task_executions_service']);
+    expect(() => selectCollectors(controllerCollectors, { optionalCollectors: ['feature_flags_service', 'feature_flag_service'] })).toThrow(
+      /^Invalid METRICS_UTILITY_OPTIONAL_COLLECTORS: feature_flag_service\. Valid values: .*, feature_flags_service, task_executions_service$/,
     );
   });
 
   it('gives each key its own stable index range', () => {
     expect(tarballIndex('job_host_summary', 0)).toBe(tarballIndex('job_host_summary', 0));
     expect(tarballIndex('job_host_summary', 1)).toBe(tarballIndex('job_host_summary', 0) + 1);
-    const keys = ['config', 'job_host_summary', 'main_jobevent', 'main_host', 'main_host_daily', 'unified_jobs', 'total_workers_vcpu', 'execution_environments', 'main_indirectmanagednodeaudit', 'job_host_summary_service', 'main_jobevent_service', 'main_hostmetric', 'credentials_service', 'controller_version_service', 'table_metadata'];
+    const keys = ['config', 'job_host_summary', 'main_jobevent', 'main_host', 'main_host_daily', 'unified_jobs', 'total_workers_vcpu', 'execution_environments', 'main_indirectmanagednodeaudit', 'job_host_summary_service', 'main_jobevent_service', 'main_hostmetric', 'credentials_service', 'controller_version_service', 'table_metadata', 'feature_flags_service', 'task_executions_service'];
     expect(new Set(keys.map((k) => Math.floor(tarballIndex(k, 0) / 10_000))).size).toBe(keys.length);
   });
 });

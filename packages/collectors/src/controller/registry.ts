@@ -10,6 +10,8 @@ import { mainHostMetric } from './host-metric.js';
 import { mainIndirectManagedNodeAudit } from './indirect-audit.js';
 import { tableMetadata } from './table-metadata.js';
 import { executionEnvironments, unifiedJobs } from './unified-jobs.js';
+import { featureFlagsService } from './feature-flags.js';
+import { taskExecutionsService } from './task-executions.js';
 
 /**
  * Every collector gather knows, in the reference's declaration (and gathering)
@@ -31,6 +33,8 @@ export const controllerCollectors: readonly Collector<CollectorParams>[] = Objec
   controllerVersionService,
   credentialsService,
   tableMetadata,
+  featureFlagsService,
+  taskExecutionsService,
 ] as Collector<CollectorParams>[]);
 
 /** The collector for a key, or undefined. */
