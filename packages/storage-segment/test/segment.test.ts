@@ -1,9 +1,10 @@
 import { once } from 'node:events';
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { StorageError, createLogger } from '@tally/core';
 import { isStore } from '@tally/storage';
 import { SegmentStorage } from '@tally/storage-segment';
+import { SegmentReceiver } from '@tally/testkit';
 import { chunkMessageId } from '../src/chunk.js';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -22,57 +23,12 @@ interface TrackEvent {
   };
 }
 
-interface Received {
-  auth: string | undefined;
-  batch: TrackEvent[];
-}
-
-/** A Segment-like batch receiver on loopback that records everything it is sent. */
-class Receiver {
-  server!: Server;
-  requests: Received[] = [];
-  /** Status to answer with; a function may vary it per request. */
-  status: (n: number) => number = () => 200;
-
-  get url(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  get events(): TrackEvent[] {
-    return this.requests.flatMap((r) => r.batch);
-  }
-
-  async start(): Promise<void> {
-    this.server = createServer((req: IncomingMessage, res: ServerResponse) => {
-      const parts: Buffer[] = [];
-      req.on('data', (c: Buffer) => parts.push(c));
-      req.on('end', () => {
-        const n = this.requests.length + 1;
-        const status = this.status(n);
-        if (req.method === 'POST' && req.url === '/v1/batch' && status < 300) {
-          const body = JSON.parse(Buffer.concat(parts).toString('utf8'));
-          this.requests.push({ auth: req.headers.authorization, batch: body.batch });
-        } else this.requests.push({ auth: req.headers.authorization, batch: [] });
-        res.writeHead(status, { 'content-type': 'application/json' }).end('{}');
-      });
-    });
-    this.server.listen(0, '127.0.0.1');
-    await once(this.server, 'listening');
-  }
-
-  async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise((r) => this.server.close(r));
-  }
-}
-
-const receiver = new Receiver();
-beforeAll(() => receiver.start());
-afterAll(() => receiver.stop());
-beforeEach(() => {
-  receiver.requests = [];
-  receiver.status = () => 200;
+const receiver = new SegmentReceiver();
+beforeAll(async () => {
+  await receiver.start();
 });
+afterAll(() => receiver.stop());
+beforeEach(() => receiver.reset());
 
 const items = (n: number) => Array.from({ length: n }, (_, i) => `item${i}`);
 
@@ -84,7 +40,7 @@ describe('SegmentStorage against a local batch receiver', () => {
     } finally {
       await s.close();
     }
-    const events = receiver.events;
+    const events = receiver.events as unknown as TrackEvent[];
     expect(events).toHaveLength(2);
     expect(receiver.requests[0]!.auth).toBe(`Basic ${Buffer.from('wk-test-1234:').toString('base64')}`);
     // 161 bytes of header for artifact "x" → the reference split 2808 + 192.
@@ -115,7 +71,7 @@ describe('SegmentStorage against a local batch receiver', () => {
     } finally {
       await s.close();
     }
-    const events = receiver.events;
+    const events = receiver.events as unknown as TrackEvent[];
     expect(events).toHaveLength(3);
     expect(events[0]!.messageId).toBe(chunkMessageId('run-42', 1));
     expect(events[1]!.messageId).toBe(chunkMessageId('run-42', 2));
@@ -157,7 +113,7 @@ describe('SegmentStorage against a local batch receiver', () => {
       await s.close();
     }
     expect(receiver.requests).toHaveLength(2);
-    expect(receiver.events.map((e) => e.properties.data)).toEqual([{ l: [1, 2, 3] }]);
+    expect((receiver.events as unknown as TrackEvent[]).map((e) => e.properties.data)).toEqual([{ l: [1, 2, 3] }]);
   });
 
   it('a receiver that always fails makes put throw (never a silent success)', async () => {
