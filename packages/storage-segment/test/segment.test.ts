@@ -1,10 +1,10 @@
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { StorageError, createLogger } from '@tally/core';
+import { StorageError, createLogger, pythonJsonSize } from '@tally/core';
 import { isStore } from '@tally/storage';
-import { SegmentStorage } from '@tally/storage-segment';
-import { SegmentReceiver } from '@tally/testkit';
+import { SEGMENT_SDK_ENVELOPE, SegmentClient, SegmentStorage, type SegmentTrack, trackEventSize } from '@tally/storage-segment';
+import { SegmentReceiver, recordingLogger } from '@tally/testkit';
 import { chunkMessageId } from '../src/chunk.js';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -186,5 +186,47 @@ describe('SegmentStorage against a local batch receiver', () => {
     expect(lines.join('')).not.toContain('super-secret-key');
     const fromCfg = SegmentStorage.fromConfig({ segmentWriteKey: 'k2-secret', segmentHost: receiver.url });
     expect(fromCfg.describe().host).toBe(receiver.url);
+  });
+});
+
+describe('SegmentClient, the SDK setup SegmentStorage and send-to-segment share', () => {
+  const track: SegmentTrack = {
+    userId: 'u-1',
+    event: 'awx_data_upload',
+    properties: { data: [{ 'caf\u00e9': '\u00fc'.repeat(200), n: 1.5 }, { n: 10 }], row_count: 2 },
+    context: { app: { name: 'awx' } },
+  };
+
+  it('delivers one event; trackEventSize is never below the event the SDK sends, measured as the reference measures it', async () => {
+    const { logger, lines } = recordingLogger();
+    const client = new SegmentClient({ writeKey: 'wk-client-SECRET', host: receiver.url, logger });
+    try {
+      await client.deliver([track], () => 'the event');
+    } finally {
+      await client.close();
+    }
+    expect(receiver.events).toHaveLength(1);
+    const sent = receiver.events[0]!;
+    expect(sent).toMatchObject({ type: 'track', userId: 'u-1', event: 'awx_data_upload', properties: track.properties, context: { app: { name: 'awx' } } });
+    // What the SDK added (message id, timestamp, library, _metadata) fits the allowance, with room left.
+    const added = pythonJsonSize(sent) - pythonJsonSize({ type: 'track', ...track });
+    expect(added).toBeGreaterThan(100);
+    expect(added).toBeLessThanOrEqual(SEGMENT_SDK_ENVELOPE - 100);
+    expect(pythonJsonSize(sent)).toBeLessThanOrEqual(trackEventSize(track));
+    // The reference's measure (Python json.dumps) is never below the JSON actually sent.
+    expect(Buffer.byteLength(JSON.stringify(sent))).toBeLessThan(pythonJsonSize(sent));
+    // Debug lines for each request and answer, without the key or its Basic form.
+    expect(lines.filter((l) => l.level === 'debug').map((l) => l.msg)).toEqual(['segment request', 'segment response']);
+    const logged = JSON.stringify(lines);
+    expect(logged).not.toContain('wk-client-SECRET');
+    expect(logged).not.toContain(Buffer.from('wk-client-SECRET:').toString('base64'));
+  });
+
+  it('names the variable a missing key comes from; refuses to send once closed', async () => {
+    expect(() => new SegmentClient({ writeKey: '', writeKeyVariable: 'SEGMENT_WRITE_KEY' })).toThrow('storage segment: write key not set (SEGMENT_WRITE_KEY)');
+    const client = new SegmentClient({ writeKey: 'wk-closed', host: receiver.url });
+    await client.close();
+    await expect(client.deliver([track], () => 'x')).rejects.toThrow('storage segment: storage is closed');
+    expect(receiver.requests).toHaveLength(0);
   });
 });
