@@ -155,71 +155,72 @@ function nextWant(stack: string[], want: Want, punct: string | undefined, isStri
 
 const EOL = -1;
 type State = 'record' | 'field' | 'unquoted' | 'quoted' | 'quoteInQuoted' | 'eatNewline';
+interface CsvParse {
+  records: string[][];
+  fields: string[];
+  field: string;
+  state: State;
+}
+
+function endField(p: CsvParse, next: State): void {
+  p.fields.push(p.field);
+  p.field = '';
+  p.state = next;
+}
+
+/** One character, or the end of a line, through CPython's `parse_process_char` (excel dialect, strict off). */
+function csvStep(p: CsvParse, c: string | typeof EOL): void {
+  if (p.state === 'record') {
+    if (c === EOL) return; // an empty line: the record [] ends
+    if (c === '\n') {
+      p.state = 'eatNewline';
+      return;
+    }
+    p.state = 'field';
+  }
+  const lineEnd = c === '\n' || c === EOL;
+  if (p.state === 'field' || p.state === 'unquoted') {
+    if (lineEnd) endField(p, c === EOL ? 'record' : 'eatNewline');
+    else if (c === '"' && p.state === 'field') p.state = 'quoted';
+    else if (c === ',') endField(p, 'field');
+    else {
+      p.field += c;
+      p.state = 'unquoted';
+    }
+  } else if (p.state === 'quoted') {
+    if (c === '"') p.state = 'quoteInQuoted';
+    else if (c !== EOL) p.field += c;
+  } else if (p.state === 'quoteInQuoted') {
+    if (lineEnd) endField(p, c === EOL ? 'record' : 'eatNewline');
+    else if (c === ',') endField(p, 'field');
+    else {
+      // `""` is a quote; any other character after a closing quote is kept (strict off).
+      p.field += c;
+      p.state = c === '"' ? 'quoted' : 'unquoted';
+    }
+  } else if (c === EOL) p.state = 'record'; // eatNewline: a line ends right after its \n
+}
 
 /**
  * Python's `csv.reader` (excel dialect, strict off) over text whose lines end in \n: unquoted fields
  * take quotes literally, `"a"b` reads `ab`, an unterminated quote runs to the end, a blank line is `[]`.
  */
 export function pythonCsvRecords(text: string): string[][] {
-  const records: string[][] = [];
-  let fields: string[] = [];
-  let field = '';
-  let state = 'record' as State;
-  const save = () => {
-    fields.push(field);
-    field = '';
-  };
-  const step = (c: string | typeof EOL) => {
-    if (state === 'record') {
-      if (c === EOL) return; // an empty line: the record [] ends below
-      if (c === '\n') return void (state = 'eatNewline');
-      state = 'field';
-    }
-    if (state === 'field' || state === 'unquoted') {
-      if (c === '\n' || c === EOL) {
-        save();
-        state = c === EOL ? 'record' : 'eatNewline';
-      } else if (c === '"' && state === 'field') state = 'quoted';
-      else if (c === ',') {
-        save();
-        state = 'field';
-      } else {
-        field += c;
-        state = 'unquoted';
-      }
-    } else if (state === 'quoted') {
-      if (c === '"') state = 'quoteInQuoted';
-      else if (c !== EOL) field += c;
-    } else if (state === 'quoteInQuoted') {
-      if (c === '"') {
-        field += '"';
-        state = 'quoted';
-      } else if (c === ',') {
-        save();
-        state = 'field';
-      } else if (c === '\n' || c === EOL) {
-        save();
-        state = c === EOL ? 'record' : 'eatNewline';
-      } else {
-        field += c;
-        state = 'unquoted';
-      }
-    } else if (c === EOL) state = 'record'; // eatNewline: a line ends right after its \n
-  };
+  const p: CsvParse = { records: [], fields: [], field: '', state: 'record' };
   for (const line of text.match(/[^\n]*\n|[^\n]+$/g) ?? []) {
-    for (const c of line) step(c);
-    step(EOL);
-    if (state === 'record') {
-      records.push(fields);
-      fields = [];
+    for (const c of line) csvStep(p, c);
+    csvStep(p, EOL);
+    if (p.state === 'record') {
+      p.records.push(p.fields);
+      p.fields = [];
     }
   }
-  // End of input inside quotes: the field so far is the record's last (strict off).
-  if (state === 'quoted' || field !== '') {
-    save();
-    records.push(fields);
+  // The input ends inside quotes: the field so far ends the last record (strict off).
+  if (p.state === 'quoted') {
+    endField(p, 'record');
+    p.records.push(p.fields);
   }
-  return records;
+  return p.records;
 }
 
 /**
