@@ -217,6 +217,31 @@ ${EXIT_CODES}`,
     });
 
   program
+    .command('send-to-segment')
+    .alias('send_to_segment')
+    .description("Send a CSV or JSON file to Segment as one '{app}_data_upload' track event (metrics-utility's send_to_segment).")
+    .requiredOption('--file <path>', 'the file: .csv → its rows as objects, .json → a list (an object or a value is wrapped in one), anything else read as CSV; at most 32 KiB')
+    .requiredOption('--app <name>', 'application identifier, e.g. ansible-automation-platform or awx; the event is {app}_data_upload')
+    .option('--user-id <id>', 'the Segment user id of the event', 'system')
+    .option('--verbose', 'debug logs on stderr, including each request to Segment and its answer')
+    .addHelpText(
+      'after',
+      `
+Environment:
+  SEGMENT_WRITE_KEY (required)     the Segment source's write key; never printed
+  METRICS_UTILITY_SEGMENT_HOST     the API base URL (default https://api.segment.io)
+
+Examples:
+  $ SEGMENT_WRITE_KEY=… tally send-to-segment --file data.csv --app ansible-automation-platform
+  $ SEGMENT_WRITE_KEY=… tally send-to-segment --file metrics.json --app awx --user-id user123
+${EXIT_CODES}`,
+    )
+    .action(async (opts) => {
+      const { sendToSegmentCommand } = await import('./send-to-segment-command.js');
+      await sendToSegmentCommand({ ...opts, config: globalConfig() }, io);
+    });
+
+  program
     .command('demo')
     .description('The whole pipeline on an embedded PostgreSQL (or DATABASE_URL): seed, gather, roll up, build reports (needs @tally/demo).')
     .option('--dir <path>', 'where artifacts go (default: ./.tally/demo)')

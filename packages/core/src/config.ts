@@ -123,6 +123,8 @@ export const ENV = {
   redHatOrgId: { env: 'METRICS_UTILITY_RED_HAT_ORG_ID', schema: text },
   segmentWriteKey: { env: 'METRICS_UTILITY_SEGMENT_WRITE_KEY', schema: text, secret: true },
   segmentHost: { env: 'METRICS_UTILITY_SEGMENT_HOST', schema: url, accepts: 'a URL' },
+  // `send-to-segment`'s key, under the name the reference's send_to_segment command reads.
+  segmentUploadWriteKey: { env: 'SEGMENT_WRITE_KEY', schema: text, secret: true },
   storageTable: { env: 'METRICS_UTILITY_STORAGE_TABLE', schema: text },
   /** A JSON file of generic ingress settings (url, contentType, auth, headers) for ship target `ingress`. */
   ingressSettings: { env: 'TALLY_INGRESS_SETTINGS', schema: text },

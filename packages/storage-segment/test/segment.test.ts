@@ -1,9 +1,10 @@
 import { once } from 'node:events';
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { StorageError, createLogger } from '@tally/core';
+import { StorageError, createLogger, pythonJsonSize } from '@tally/core';
 import { isStore } from '@tally/storage';
-import { SegmentStorage } from '@tally/storage-segment';
+import { SEGMENT_SDK_ENVELOPE, SegmentClient, SegmentStorage, type SegmentTrack, trackEventSize } from '@tally/storage-segment';
+import { SegmentReceiver, recordingLogger } from '@tally/testkit';
 import { chunkMessageId } from '../src/chunk.js';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -22,57 +23,12 @@ interface TrackEvent {
   };
 }
 
-interface Received {
-  auth: string | undefined;
-  batch: TrackEvent[];
-}
-
-/** A Segment-like batch receiver on loopback that records everything it is sent. */
-class Receiver {
-  server!: Server;
-  requests: Received[] = [];
-  /** Status to answer with; a function may vary it per request. */
-  status: (n: number) => number = () => 200;
-
-  get url(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  get events(): TrackEvent[] {
-    return this.requests.flatMap((r) => r.batch);
-  }
-
-  async start(): Promise<void> {
-    this.server = createServer((req: IncomingMessage, res: ServerResponse) => {
-      const parts: Buffer[] = [];
-      req.on('data', (c: Buffer) => parts.push(c));
-      req.on('end', () => {
-        const n = this.requests.length + 1;
-        const status = this.status(n);
-        if (req.method === 'POST' && req.url === '/v1/batch' && status < 300) {
-          const body = JSON.parse(Buffer.concat(parts).toString('utf8'));
-          this.requests.push({ auth: req.headers.authorization, batch: body.batch });
-        } else this.requests.push({ auth: req.headers.authorization, batch: [] });
-        res.writeHead(status, { 'content-type': 'application/json' }).end('{}');
-      });
-    });
-    this.server.listen(0, '127.0.0.1');
-    await once(this.server, 'listening');
-  }
-
-  async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise((r) => this.server.close(r));
-  }
-}
-
-const receiver = new Receiver();
-beforeAll(() => receiver.start());
-afterAll(() => receiver.stop());
-beforeEach(() => {
-  receiver.requests = [];
-  receiver.status = () => 200;
+const receiver = new SegmentReceiver();
+beforeAll(async () => {
+  await receiver.start();
 });
+afterAll(() => receiver.stop());
+beforeEach(() => receiver.reset());
 
 const items = (n: number) => Array.from({ length: n }, (_, i) => `item${i}`);
 
@@ -84,7 +40,7 @@ describe('SegmentStorage against a local batch receiver', () => {
     } finally {
       await s.close();
     }
-    const events = receiver.events;
+    const events = receiver.events as unknown as TrackEvent[];
     expect(events).toHaveLength(2);
     expect(receiver.requests[0]!.auth).toBe(`Basic ${Buffer.from('wk-test-1234:').toString('base64')}`);
     // 161 bytes of header for artifact "x" → the reference split 2808 + 192.
@@ -115,7 +71,7 @@ describe('SegmentStorage against a local batch receiver', () => {
     } finally {
       await s.close();
     }
-    const events = receiver.events;
+    const events = receiver.events as unknown as TrackEvent[];
     expect(events).toHaveLength(3);
     expect(events[0]!.messageId).toBe(chunkMessageId('run-42', 1));
     expect(events[1]!.messageId).toBe(chunkMessageId('run-42', 2));
@@ -157,7 +113,7 @@ describe('SegmentStorage against a local batch receiver', () => {
       await s.close();
     }
     expect(receiver.requests).toHaveLength(2);
-    expect(receiver.events.map((e) => e.properties.data)).toEqual([{ l: [1, 2, 3] }]);
+    expect((receiver.events as unknown as TrackEvent[]).map((e) => e.properties.data)).toEqual([{ l: [1, 2, 3] }]);
   });
 
   it('a receiver that always fails makes put throw (never a silent success)', async () => {
@@ -230,5 +186,47 @@ describe('SegmentStorage against a local batch receiver', () => {
     expect(lines.join('')).not.toContain('super-secret-key');
     const fromCfg = SegmentStorage.fromConfig({ segmentWriteKey: 'k2-secret', segmentHost: receiver.url });
     expect(fromCfg.describe().host).toBe(receiver.url);
+  });
+});
+
+describe('SegmentClient, the SDK setup SegmentStorage and send-to-segment share', () => {
+  const track: SegmentTrack = {
+    userId: 'u-1',
+    event: 'awx_data_upload',
+    properties: { data: [{ 'caf\u00e9': '\u00fc'.repeat(200), n: 1.5 }, { n: 10 }], row_count: 2 },
+    context: { app: { name: 'awx' } },
+  };
+
+  it('delivers one event; trackEventSize is never below the event the SDK sends, measured as the reference measures it', async () => {
+    const { logger, lines } = recordingLogger();
+    const client = new SegmentClient({ writeKey: 'wk-client-SECRET', host: receiver.url, logger });
+    try {
+      await client.deliver([track], () => 'the event');
+    } finally {
+      await client.close();
+    }
+    expect(receiver.events).toHaveLength(1);
+    const sent = receiver.events[0]!;
+    expect(sent).toMatchObject({ type: 'track', userId: 'u-1', event: 'awx_data_upload', properties: track.properties, context: { app: { name: 'awx' } } });
+    // What the SDK added (message id, timestamp, library, _metadata) fits the allowance, with room left.
+    const added = pythonJsonSize(sent) - pythonJsonSize({ type: 'track', ...track });
+    expect(added).toBeGreaterThan(100);
+    expect(added).toBeLessThanOrEqual(SEGMENT_SDK_ENVELOPE - 100);
+    expect(pythonJsonSize(sent)).toBeLessThanOrEqual(trackEventSize(track));
+    // The reference's measure (Python json.dumps) is never below the JSON actually sent.
+    expect(Buffer.byteLength(JSON.stringify(sent))).toBeLessThan(pythonJsonSize(sent));
+    // Debug lines for each request and answer, without the key or its Basic form.
+    expect(lines.filter((l) => l.level === 'debug').map((l) => l.msg)).toEqual(['segment request', 'segment response']);
+    const logged = JSON.stringify(lines);
+    expect(logged).not.toContain('wk-client-SECRET');
+    expect(logged).not.toContain(Buffer.from('wk-client-SECRET:').toString('base64'));
+  });
+
+  it('names the variable a missing key comes from; refuses to send once closed', async () => {
+    expect(() => new SegmentClient({ writeKey: '', writeKeyVariable: 'SEGMENT_WRITE_KEY' })).toThrow('storage segment: write key not set (SEGMENT_WRITE_KEY)');
+    const client = new SegmentClient({ writeKey: 'wk-closed', host: receiver.url });
+    await client.close();
+    await expect(client.deliver([track], () => 'x')).rejects.toThrow('storage segment: storage is closed');
+    expect(receiver.requests).toHaveLength(0);
   });
 });

@@ -3,6 +3,7 @@ export * from './database.js';
 export * from './fixtures.js';
 export * from './storage-contract.js';
 export * from './data-set-receiver.js';
+export * from './segment-receiver.js';
 export * from './csv.js';
 export * from './hostile-csv.js';
 export * from './random.js';
