@@ -54,15 +54,16 @@ export type RenewalDeduplicator = 'renewal' | 'renewal-hostname' | 'renewal-expe
  * was automated last — the reference's stable sort by (deleted, last_automation desc).
  */
 function representative(rs: readonly HostMetricRecord[]): HostMetricRecord {
+  const last = (r: HostMetricRecord) => epochMicros(r.lastAutomation, r.micros?.lastAutomation);
   let best = rs[0]!;
+  let b = last(best);
   for (const r of rs) {
     if (Number(r.deleted) !== Number(best.deleted)) {
-      if (!r.deleted) best = r;
+      if (!r.deleted) [best, b] = [r, last(r)];
       continue;
     }
-    const a = recordMicros(r).last;
-    const b = recordMicros(best).last;
-    if (!Number.isNaN(a) && (Number.isNaN(b) || a > b)) best = r;
+    const a = last(r);
+    if (!Number.isNaN(a) && (Number.isNaN(b) || a > b)) [best, b] = [r, a];
   }
   return best;
 }
