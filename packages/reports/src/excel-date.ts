@@ -48,6 +48,17 @@ function decompose(x: number): { mantissa: bigint; exponent: number } {
  */
 export function formatG16(x: number): string {
   if (!(x >= 1e-4 && x < 1e16)) throw new RangeError(`not a serial openpyxl writes in fixed notation: ${x}`);
+  // toPrecision rounds the exact value too, and differs only on a tie: a value whose exact digits
+  // end at the 17th significant one, 10^(e−16), which takes at most 16 − e bits after the binary
+  // point (17 − e here, as log10 may be one off). Any other value is no tie.
+  const bits = 17 - Math.floor(Math.log10(x));
+  return Number.isInteger(x * 2 ** bits) ? exactG16(x) : trimZeros(x.toPrecision(16));
+}
+
+const trimZeros = (fixed: string) => (fixed.includes('.') ? fixed.replace(/0+$/, '').replace(/\.$/, '') : fixed);
+
+/** `formatG16` from the double's exact decimal value (BigInt): the rounding half to even done by hand. */
+function exactG16(x: number): string {
   const { mantissa, exponent } = decompose(x);
   // Exactly digits / 10^scale.
   let digits = exponent >= 0 ? mantissa << BigInt(exponent) : mantissa * 5n ** BigInt(-exponent);
@@ -63,6 +74,5 @@ export function formatG16(x: number): string {
   }
   if (scale <= 0) return digits.toString() + '0'.repeat(-scale);
   const text = digits.toString().padStart(scale + 1, '0');
-  const fixed = `${text.slice(0, -scale)}.${text.slice(-scale)}`;
-  return fixed.replace(/0+$/, '').replace(/\.$/, '');
+  return trimZeros(`${text.slice(0, -scale)}.${text.slice(-scale)}`);
 }
