@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { excelDate } from './excel-date.js';
 import { epochMicros, type HostMetricRecord, splitMicros } from './renewal-dedup.js';
 import { nodeMicros, type RenewalDeduplicator, type RenewalNode, renewalNodes } from './renewal-nodes.js';
-import { openWorkbook, setWidths, writeDataTable } from './sheet.js';
+import { openWorkbook, setWidths, writeDataTable, writeDataTableBatched } from './sheet.js';
 import { border, COLOR, fill, font, updatedLabel } from './styles.js';
 import type { BuildResult } from './build.js';
 
@@ -226,7 +226,7 @@ export async function writeRenewal(filename: string, s: RenewalSummary, p: { rep
     const add = (title: string, nodes: RenewalNode[]) => {
       const sheet = wb.addWorksheet(title);
       setWidths(sheet, NODE_WIDTHS);
-      writeDataTable(sheet, HOST_METRIC_HEADERS, nodes.map(nodeRow));
+      writeDataTableBatched(sheet, HOST_METRIC_HEADERS, nodes.length, (i) => nodeRow(nodes[i]!));
       sheet.commit();
     };
     add('Managed nodes', s.active);
