@@ -37,11 +37,12 @@ function parseUtcMicros(v: unknown, hostname: string, column: string): number {
   if (v === null || v === undefined) return Number.NaN;
   const m = UTC_TEXT.exec(String(v));
   if (!m) throw new ReportError(`main_hostmetric ${column} of host ${JSON.stringify(hostname)} is not a datetime Renewal Guidance can write: ${String(v)}`);
-  const [, y, mo, d, h, mi, sec, us] = m.map(Number) as number[];
-  const day = new Date(0);
-  day.setUTCFullYear(y!, mo! - 1, d!);
-  day.setUTCHours(h!, mi!, sec!, 0);
-  return day.getTime() * 1000 + us!;
+  const n = (i: number) => Number(m[i]);
+  const year = n(1);
+  let ms = Date.UTC(year, n(2) - 1, n(3), n(4), n(5), n(6));
+  // Date.UTC reads years 0–99 as 1900–1999.
+  if (year < 100) ms = new Date(ms).setUTCFullYear(year);
+  return ms * 1000 + n(7);
 }
 
 /**
