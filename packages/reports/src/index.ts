@@ -13,7 +13,7 @@ export {
 } from './build.js';
 export { type AuditInput, auditName, type ReportAudit, type VerifyResult, verifyReport } from './audit.js';
 export { DEFAULT_SHEETS, type ReportParams, reportParams } from './params.js';
-export type { HostMetricRecord } from './renewal-dedup.js';
+export type { HostMetricRecord, TimeMicros } from './renewal-dedup.js';
 export { type RenewalDedupOptions, type RenewalDeduplicator, type RenewalNode, renewalNodes } from './renewal-nodes.js';
 export { type CcspDeduplicator, DEDUPLICATORS, type Deduplicator, deduplicatorFor } from './deduplicator.js';
 export { type BuildRenewalOptions, buildRenewalReport, readHostMetrics, type RenewalSummary } from './renewal.js';

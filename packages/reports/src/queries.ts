@@ -1,3 +1,4 @@
+import type { ExcelDate } from './excel-date.js';
 import { hostTotalsSelect, indirectCollectionsSql, orgHostsSelect, orgRunsSelect, type UsageTables } from '@tally/dataframes';
 import type { ReportExtras } from './report-inputs.js';
 import { dataRowsXml, type DataRowsXml, dataRowsXmlSql, type DataStyleIds, type SqlColumn } from './row-xml-sql.js';
@@ -50,7 +51,8 @@ export function servedByReadySheets(sheets: readonly string[], deduplicator: str
   return deduplicator !== 'ccsp-experimental' && sheets.every((s) => READY_SERVED_SHEETS.includes(s));
 }
 
-export type Value = string | number | Date | null;
+/** A cell's value; an `ExcelDate` is a datetime with microseconds (Renewal Guidance's). */
+export type Value = string | number | Date | ExcelDate | null;
 
 /** A statement whose text is known only later (see `ReportQueries.fetch`). */
 interface Later {

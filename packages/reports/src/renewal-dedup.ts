@@ -11,6 +11,33 @@ export interface HostMetricRecord {
   ansibleProductSerial: string | null;
   ansibleMachineId: string | null;
   ansibleHostVariable: string | null;
+  /** The microseconds past each time's millisecond (PostgreSQL keeps them, a Date cannot); absent: none. */
+  micros?: TimeMicros;
+}
+
+/** Microseconds (0–999) past the millisecond of the first and last automation and the last deletion. */
+export interface TimeMicros {
+  firstAutomation: number;
+  lastAutomation: number;
+  lastDeleted: number;
+}
+
+export const NO_MICROS: TimeMicros = Object.freeze({ firstAutomation: 0, lastAutomation: 0, lastDeleted: 0 });
+
+/** A time as microseconds since 1970 (NaN when missing): what the reference compares and subtracts. */
+export const epochMicros = (d: Date | null, micros = 0): number => (d ? d.getTime() * 1000 + micros : Number.NaN);
+
+/** Microseconds since 1970 as a Date (the millisecond) and the microseconds past it. */
+export function splitMicros(us: number): { date: Date | null; micros: number } {
+  if (Number.isNaN(us)) return { date: null, micros: 0 };
+  const ms = Math.floor(us / 1000);
+  return { date: new Date(ms), micros: us - ms * 1000 };
+}
+
+/** A record's times in microseconds since 1970 (NaN when missing). */
+export function recordMicros(r: HostMetricRecord): { first: number; last: number; deleted: number } {
+  const m = r.micros ?? NO_MICROS;
+  return { first: epochMicros(r.firstAutomation, m.firstAutomation), last: epochMicros(r.lastAutomation, m.lastAutomation), deleted: epochMicros(r.lastDeleted, m.lastDeleted) };
 }
 
 /** The identifiers, in the order the reference looks them up within one iteration. */
@@ -39,18 +66,28 @@ export function codePointCompare(a: string, b: string): number {
   return a.length - b.length;
 }
 
-const DAY = 86_400_000;
+const US_PER_DAY = 86_400_000_000;
 
-/** The earliest (`pick` = Math.min) or latest date, ignoring missing ones. */
-export function extreme(ds: (Date | null)[], pick: (a: number, b: number) => number): Date | null {
+/** The earliest (`pick` = Math.min) or latest of times in microseconds, ignoring missing ones (NaN). */
+export function extreme(us: readonly number[], pick: (a: number, b: number) => number): number {
   let best = Number.NaN;
-  for (const d of ds) if (d) best = Number.isNaN(best) ? d.getTime() : pick(best, d.getTime());
-  return Number.isNaN(best) ? null : new Date(best);
+  for (const t of us) if (!Number.isNaN(t)) best = Number.isNaN(best) ? t : pick(best, t);
+  return best;
 }
 
-/** Whole days from first to last automation (0 when either is missing). */
-export const daysBetween = (first: Date | null, last: Date | null) =>
-  first && last ? Math.max(0, Math.floor((last.getTime() - first.getTime()) / DAY)) : 0;
+/**
+ * Whole days from first to last automation, given in microseconds (the reference's `.dt.days` of
+ * their difference, negatives 0; 0 when either is missing). Integer arithmetic: a span a
+ * microsecond short of a day is 0 days.
+ */
+export function daysBetween(first: number, last: number): number {
+  if (Number.isNaN(first) || Number.isNaN(last) || last <= first) return 0;
+  const span = last - first;
+  let days = Math.floor(span / US_PER_DAY);
+  if (days * US_PER_DAY > span) days -= 1;
+  else if ((days + 1) * US_PER_DAY <= span) days += 1;
+  return days;
+}
 
 /**
  * Records in the order the reference reads them: `CONCAT(hostname, '___', COALESCE(host id, 0))`.

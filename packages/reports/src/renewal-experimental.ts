@@ -1,5 +1,5 @@
-import { codePointCompare, daysBetween, extreme, type HostMetricRecord } from './renewal-dedup.js';
-import type { RenewalNode } from './renewal-nodes.js';
+import { codePointCompare, extreme, type HostMetricRecord } from './renewal-dedup.js';
+import { nodeMicros, nodeTimes, type RenewalNode } from './renewal-nodes.js';
 
 /** One serial key of one original record of a host-name group (the reference's "expanded" rows). */
 interface SerialRow {
@@ -98,19 +98,23 @@ const sortedUnion = (values: string[]) =>
 
 /** The reference's merged record: latest group's name, sums, concatenated name lists, sorted serial lists. */
 function mergeNodes(ns: readonly RenewalNode[]): RenewalNode {
-  let latest = ns[0]!;
-  for (const n of ns) if (n.lastAutomation && (!latest.lastAutomation || n.lastAutomation > latest.lastAutomation)) latest = n;
+  const us = ns.map(nodeMicros);
+  let latest = 0;
+  us.forEach((t, i) => {
+    const best = us[latest]!.last;
+    if (!Number.isNaN(t.last) && (Number.isNaN(best) || t.last > best)) latest = i;
+  });
   const sum = (f: (n: RenewalNode) => number) => ns.reduce((s, n) => s + f(n), 0);
-  const first = extreme(ns.map((n) => n.firstAutomation), Math.min);
-  const last = extreme(ns.map((n) => n.lastAutomation), Math.max);
+  const { micros, ...times } = nodeTimes(
+    extreme(us.map((t) => t.first), Math.min),
+    extreme(us.map((t) => t.last), Math.max),
+    extreme(us.map((t) => t.deleted), Math.max),
+  );
   return {
-    hostname: latest.hostname,
-    firstAutomation: first,
-    lastAutomation: last,
+    hostname: ns[latest]!.hostname,
+    ...times,
     automatedCounter: sum((n) => n.automatedCounter),
-    daysAutomated: daysBetween(first, last),
     deletedCounter: sum((n) => n.deletedCounter),
-    lastDeleted: extreme(ns.map((n) => n.lastDeleted), Math.max),
     recordCount: sum((n) => n.recordCount),
     activeRecordCount: sum((n) => n.activeRecordCount),
     deletedRecordCount: sum((n) => n.deletedRecordCount),
@@ -119,6 +123,7 @@ function mergeNodes(ns: readonly RenewalNode[]): RenewalNode {
     serials: sortedUnion(ns.map((n) => n.serials)),
     machineIds: sortedUnion(ns.map((n) => n.machineIds)),
     deleted: ns.every((n) => n.deleted),
+    micros,
   };
 }
 

@@ -1,4 +1,6 @@
-import { closureGroups, daysBetween, dedupGroups, extreme, type HostMetricRecord, hostnameGroups, identifier } from './renewal-dedup.js';
+import {
+  closureGroups, daysBetween, dedupGroups, epochMicros, extreme, type HostMetricRecord, hostnameGroups, identifier, NO_MICROS, recordMicros, splitMicros, type TimeMicros,
+} from './renewal-dedup.js';
 import { mergeBySerials } from './renewal-experimental.js';
 
 /** One de-duplicated managed node. */
@@ -18,26 +20,50 @@ export interface RenewalNode {
   serials: string;
   machineIds: string;
   deleted: boolean;
+  /** The microseconds past each time's millisecond: the times are the reference's to the microsecond. */
+  micros: TimeMicros;
+}
+
+/** A node's times in microseconds since 1970 (NaN when missing). */
+export function nodeMicros(n: RenewalNode): { first: number; last: number; deleted: number } {
+  const m = n.micros;
+  return { first: epochMicros(n.firstAutomation, m.firstAutomation), last: epochMicros(n.lastAutomation, m.lastAutomation), deleted: epochMicros(n.lastDeleted, m.lastDeleted) };
+}
+
+type NodeTimes = Pick<RenewalNode, 'firstAutomation' | 'lastAutomation' | 'daysAutomated' | 'lastDeleted' | 'micros'>;
+
+/** A node's time fields from its times in microseconds since 1970 (NaN: missing). */
+export function nodeTimes(first: number, last: number, deleted: number): NodeTimes {
+  const f = splitMicros(first);
+  const l = splitMicros(last);
+  const d = splitMicros(deleted);
+  return {
+    firstAutomation: f.date,
+    lastAutomation: l.date,
+    daysAutomated: daysBetween(first, last),
+    lastDeleted: d.date,
+    micros: { firstAutomation: f.micros, lastAutomation: l.micros, lastDeleted: d.micros },
+  };
 }
 
 /** The Renewal Guidance deduplicators (METRICS_UTILITY_DEDUPLICATOR); `renewal-closure` is Tally's own. */
 export type RenewalDeduplicator = 'renewal' | 'renewal-hostname' | 'renewal-experimental' | 'renewal-closure';
 
-const time = (d: Date | null) => (d ? d.getTime() : Number.NaN);
 /**
  * The group's representative: the first of its records (in group order) that is not deleted and
  * was automated last — the reference's stable sort by (deleted, last_automation desc).
  */
 function representative(rs: readonly HostMetricRecord[]): HostMetricRecord {
+  const last = (r: HostMetricRecord) => epochMicros(r.lastAutomation, r.micros?.lastAutomation);
   let best = rs[0]!;
+  let b = last(best);
   for (const r of rs) {
     if (Number(r.deleted) !== Number(best.deleted)) {
-      if (!r.deleted) best = r;
+      if (!r.deleted) [best, b] = [r, last(r)];
       continue;
     }
-    const a = time(r.lastAutomation);
-    const b = time(best.lastAutomation);
-    if (!Number.isNaN(a) && (Number.isNaN(b) || a > b)) best = r;
+    const a = last(r);
+    if (!Number.isNaN(a) && (Number.isNaN(b) || a > b)) [best, b] = [r, a];
   }
   return best;
 }
@@ -94,8 +120,8 @@ function distinctRanks(v: ValueRanks, k: number, group: readonly number[], keep?
  * false with everything: a group whose first record (in the order found) has no date gets none,
  * else the extreme of the dates present. `sound` takes the extreme of the dates present always.
  */
-function builtinExtreme(ds: (Date | null)[], pick: (a: number, b: number) => number, sound: boolean): Date | null {
-  return !sound && ds.length > 0 && ds[0] === null ? null : extreme(ds, pick);
+function builtinExtreme(us: number[], pick: (a: number, b: number) => number, sound: boolean): number {
+  return !sound && us.length > 0 && Number.isNaN(us[0]) ? Number.NaN : extreme(us, pick);
 }
 
 /** Fold one group of records into a managed node: the reference's record fields, lists sorted. */
@@ -105,16 +131,16 @@ function foldGroup(records: readonly HostMetricRecord[], group: readonly number[
   const list = (k: number) => distinctRanks(v, k, group).map((x) => v.values[k]![x]!).join(', ');
   const names = distinctRanks(v, 0, group).length;
   const active = distinctRanks(v, 0, group, (i) => !records[i]!.deleted).length;
-  const first = builtinExtreme(rs.map((r) => r.firstAutomation), Math.min, sound);
-  const last = builtinExtreme(rs.map((r) => r.lastAutomation), Math.max, sound);
+  const us = rs.map(recordMicros);
+  const first = builtinExtreme(us.map((t) => t.first), Math.min, sound);
+  const last = builtinExtreme(us.map((t) => t.last), Math.max, sound);
+  const deleted = builtinExtreme(us.map((t) => t.deleted), Math.max, sound);
+  const { micros, ...times } = nodeTimes(first, last, deleted);
   return {
     hostname: representative(rs).hostname,
-    firstAutomation: first,
-    lastAutomation: last,
+    ...times,
     automatedCounter: rs.reduce((s, r) => s + r.automatedCounter, 0),
-    daysAutomated: daysBetween(first, last),
     deletedCounter: rs.reduce((s, r) => s + r.deletedCounter, 0),
-    lastDeleted: builtinExtreme(rs.map((r) => r.lastDeleted), Math.max, sound),
     recordCount: names,
     activeRecordCount: active,
     deletedRecordCount: distinctRanks(v, 0, group, (i) => records[i]!.deleted).length,
@@ -123,6 +149,7 @@ function foldGroup(records: readonly HostMetricRecord[], group: readonly number[
     serials: list(2),
     machineIds: list(3),
     deleted: active === 0,
+    micros,
   };
 }
 
@@ -137,14 +164,13 @@ export function foldGroups(records: readonly HostMetricRecord[], groups: readonl
 
 /** A group of one record (most groups): the same fields without the set and sort machinery. */
 function single(r: HostMetricRecord): RenewalNode {
-  const first = r.firstAutomation;
-  const last = r.lastAutomation;
+  const us = recordMicros(r);
   return {
     hostname: r.hostname,
-    firstAutomation: first,
-    lastAutomation: last,
+    firstAutomation: r.firstAutomation,
+    lastAutomation: r.lastAutomation,
     automatedCounter: r.automatedCounter,
-    daysAutomated: daysBetween(first, last),
+    daysAutomated: daysBetween(us.first, us.last),
     deletedCounter: r.deletedCounter,
     lastDeleted: r.lastDeleted,
     recordCount: 1,
@@ -155,6 +181,7 @@ function single(r: HostMetricRecord): RenewalNode {
     serials: identifier('ansibleProductSerial', r.ansibleProductSerial) ?? '',
     machineIds: identifier('ansibleMachineId', r.ansibleMachineId) ?? '',
     deleted: r.deleted,
+    micros: r.micros ?? NO_MICROS,
   };
 }
 

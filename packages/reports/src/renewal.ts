@@ -1,9 +1,10 @@
-import { addDays, isoDate, type Logger, type Queryable, silentLogger, thisDay, withTempdir } from '@tally/core';
+import { addDays, isoDate, type Logger, type Queryable, ReportError, silentLogger, thisDay, withTempdir } from '@tally/core';
 import type { Store } from '@tally/storage';
 import { join } from 'node:path';
-import type { HostMetricRecord } from './renewal-dedup.js';
-import { type RenewalDeduplicator, type RenewalNode, renewalNodes } from './renewal-nodes.js';
-import { openWorkbook, setWidths, writeDataTable } from './sheet.js';
+import { excelDate } from './excel-date.js';
+import { epochMicros, type HostMetricRecord, splitMicros } from './renewal-dedup.js';
+import { nodeMicros, type RenewalDeduplicator, type RenewalNode, renewalNodes } from './renewal-nodes.js';
+import { openWorkbook, setWidths, writeDataTable, writeDataTableBatched } from './sheet.js';
 import { border, COLOR, fill, font, updatedLabel } from './styles.js';
 import type { BuildResult } from './build.js';
 
@@ -21,7 +22,28 @@ export function ansibleHostOf(variables: string | null): string | null {
   }
 }
 
-const toDate = (v: unknown): Date | null => (v === null || v === undefined ? null : v instanceof Date ? v : new Date(String(v)));
+/**
+ * A timestamptz column as UTC text to the microsecond: node-postgres would parse it into a Date
+ * (milliseconds), the reference's psycopg keeps the microseconds. Only this query reads them so;
+ * pg's type parsers stay as they are.
+ */
+const utcText = (column: string) =>
+  // to_char gives NULL for ±infinity: their text is refused instead, as psycopg refuses them.
+  `CASE WHEN isfinite(${column}) THEN to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') ELSE ${column}::text END AS ${column.replace(/^\w+\./, '')}`;
+const UTC_TEXT = /^(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)\.(\d{6})$/;
+
+/** `utcText`'s text as microseconds since 1970 (NaN for NULL); anything else is refused. */
+function parseUtcMicros(v: unknown, hostname: string, column: string): number {
+  if (v === null || v === undefined) return Number.NaN;
+  const m = UTC_TEXT.exec(String(v));
+  if (!m) throw new ReportError(`main_hostmetric ${column} of host ${JSON.stringify(hostname)} is not a datetime Renewal Guidance can write: ${String(v)}`);
+  const n = (i: number) => Number(m[i]);
+  const year = n(1);
+  let ms = Date.UTC(year, n(2) - 1, n(3), n(4), n(5), n(6));
+  // Date.UTC reads years 0–99 as 1900–1999.
+  if (year < 100) ms = new Date(ms).setUTCFullYear(year);
+  return ms * 1000 + n(7);
+}
 
 /**
  * Host metrics with last_automation ≥ since, joined to inventory hosts by name, in the reference's
@@ -33,8 +55,8 @@ export async function readHostMetrics(db: Queryable, since: Date, pageSize = PAG
   let after: string | null = null;
   for (;;) {
     const { rows }: { rows: Record<string, unknown>[] } = await db.query<Record<string, unknown>>(
-      `SELECT hm.hostname, COALESCE(h.id, 0) AS host_id, hm.first_automation, hm.last_automation, hm.automated_counter,
-              hm.deleted_counter, hm.last_deleted, hm.deleted,
+      `SELECT hm.hostname, COALESCE(h.id, 0) AS host_id, ${utcText('hm.first_automation')}, ${utcText('hm.last_automation')}, hm.automated_counter,
+              hm.deleted_counter, ${utcText('hm.last_deleted')}, hm.deleted,
               h.ansible_facts::jsonb->>'ansible_product_serial' AS serial, h.ansible_facts::jsonb->>'ansible_machine_id' AS machine_id,
               h.variables
          FROM (SELECT * FROM main_hostmetric WHERE last_automation >= $1 AND ($2::text IS NULL OR hostname > $2::text) ORDER BY hostname LIMIT $3) hm
@@ -76,18 +98,23 @@ async function inDatabaseOrder(db: Queryable, records: HostMetricRecord[]): Prom
 }
 
 function hostMetricRecord(r: Record<string, unknown>): HostMetricRecord {
+  const hostname = String(r.hostname);
+  const first = splitMicros(parseUtcMicros(r.first_automation, hostname, 'first_automation'));
+  const last = splitMicros(parseUtcMicros(r.last_automation, hostname, 'last_automation'));
+  const deleted = splitMicros(parseUtcMicros(r.last_deleted, hostname, 'last_deleted'));
   return {
-    hostname: String(r.hostname),
+    hostname,
     hostId: Number(r.host_id),
-    firstAutomation: toDate(r.first_automation),
-    lastAutomation: toDate(r.last_automation),
+    firstAutomation: first.date,
+    lastAutomation: last.date,
     automatedCounter: Number(r.automated_counter ?? 0),
     deletedCounter: Number(r.deleted_counter ?? 0),
-    lastDeleted: toDate(r.last_deleted),
+    lastDeleted: deleted.date,
     deleted: r.deleted === true,
     ansibleProductSerial: (r.serial as string | null) ?? null,
     ansibleMachineId: (r.machine_id as string | null) ?? null,
     ansibleHostVariable: ansibleHostOf((r.variables as string | null) ?? null),
+    micros: { firstAutomation: first.micros, lastAutomation: last.micros, lastDeleted: deleted.micros },
   };
 }
 
@@ -96,6 +123,7 @@ export interface RenewalSummary {
   active: RenewalNode[];
   deleted: RenewalNode[];
   ephemeral?: RenewalNode[];
+  /** Each window's last microsecond is `end` and 999 µs (the reference's end: start + days − 1 µs). */
   windows?: { start: Date; end: Date; count: number }[];
 }
 
@@ -109,20 +137,20 @@ export function summarizeRenewal(nodes: RenewalNode[], opts: { ephemeralDays?: n
   const deleted = sorted.filter((n) => n.deleted);
   if (opts.ephemeralDays === undefined) return { nodes: sorted, active: sorted.filter((n) => !n.deleted), deleted };
   const days = opts.ephemeralDays;
-  const threshold = addDays(thisDay(opts.now), -(days - 1)).getTime();
-  const isEphemeral = (n: RenewalNode) => n.daysAutomated <= days && n.firstAutomation !== null && n.firstAutomation.getTime() <= threshold;
+  // Compared to the microsecond, as the reference's datetimes are.
+  const threshold = epochMicros(addDays(thisDay(opts.now), -(days - 1)));
+  const isEphemeral = (n: RenewalNode) => n.daysAutomated <= days && nodeMicros(n).first <= threshold;
   const ephemeralAll = sorted.filter(isEphemeral);
+  const times = ephemeralAll.map(nodeMicros);
   const windows: { start: Date; end: Date; count: number }[] = [];
-  const rangeEnd = addDays(thisDay(opts.until), 1).getTime() - 1;
+  const rangeEnd = epochMicros(addDays(thisDay(opts.until), 1)) - 1;
   for (let start = thisDay(opts.since); ; start = addDays(start, 1)) {
-    const end = new Date(addDays(start, days).getTime() - 1);
-    if (end.getTime() > rangeEnd) break;
-    const names = new Set(
-      ephemeralAll
-        .filter((n) => (n.lastAutomation?.getTime() ?? -Infinity) >= start.getTime() && (n.firstAutomation?.getTime() ?? Infinity) <= end.getTime())
-        .map((n) => n.hostname),
-    );
-    windows.push({ start, end, count: names.size });
+    const from = epochMicros(start);
+    const to = epochMicros(addDays(start, days)) - 1;
+    if (to > rangeEnd) break;
+    // A missing time is NaN: it compares false, as NaT does.
+    const names = new Set(ephemeralAll.filter((_, i) => times[i]!.last >= from && times[i]!.first <= to).map((n) => n.hostname));
+    windows.push({ start, end: splitMicros(to).date!, count: names.size });
   }
   return {
     nodes: sorted,
@@ -138,10 +166,15 @@ export const HOST_METRIC_HEADERS = [
   'Number of\nDeletions', 'Last\ndeleted', 'HostMetric\nrecord count', 'HostMetric active\nrecord count', 'HostMetric deleted\nrecord count',
   'Host names', 'Variables ansible_host', 'Serial Numbers', 'Machine UUIDs',
 ];
-const nodeRow = (n: RenewalNode) => [
-  n.hostname, n.firstAutomation, n.lastAutomation, n.automatedCounter, n.daysAutomated, n.deletedCounter, n.lastDeleted,
-  n.recordCount, n.activeRecordCount, n.deletedRecordCount, n.hostnames, n.ansibleHosts, n.serials, n.machineIds,
-];
+/** A time cell as openpyxl writes the reference's (microseconds kept in the serial); empty when missing. */
+const dateCell = (us: number) => (Number.isNaN(us) ? null : excelDate(us));
+const nodeRow = (n: RenewalNode) => {
+  const us = nodeMicros(n);
+  return [
+    n.hostname, dateCell(us.first), dateCell(us.last), n.automatedCounter, n.daysAutomated, n.deletedCounter, dateCell(us.deleted),
+    n.recordCount, n.activeRecordCount, n.deletedRecordCount, n.hostnames, n.ansibleHosts, n.serials, n.machineIds,
+  ];
+};
 const NODE_WIDTHS = Object.fromEntries(HOST_METRIC_HEADERS.map((_, i) => [i + 1, i === 0 ? 40 : 20]));
 
 /** Write the Renewal Guidance workbook. */
@@ -194,7 +227,7 @@ export async function writeRenewal(filename: string, s: RenewalSummary, p: { rep
     const add = (title: string, nodes: RenewalNode[]) => {
       const sheet = wb.addWorksheet(title);
       setWidths(sheet, NODE_WIDTHS);
-      writeDataTable(sheet, HOST_METRIC_HEADERS, nodes.map(nodeRow));
+      writeDataTableBatched(sheet, HOST_METRIC_HEADERS, nodes.length, (i) => nodeRow(nodes[i]!));
       sheet.commit();
     };
     add('Managed nodes', s.active);
@@ -202,7 +235,7 @@ export async function writeRenewal(filename: string, s: RenewalSummary, p: { rep
       add('Managed nodes ephemeral', s.ephemeral);
       const usage = wb.addWorksheet('Managed nodes ephemeral usage');
       setWidths(usage, { 1: 20, 2: 20, 3: 20 });
-      writeDataTable(usage, ['Start of the\nephemeral window', 'End of the\nephemeral window', 'Ephemeral automated hosts'], (s.windows ?? []).map((w) => [w.start, w.end, w.count]));
+      writeDataTable(usage, ['Start of the\nephemeral window', 'End of the\nephemeral window', 'Ephemeral automated hosts'], (s.windows ?? []).map((w) => [dateCell(epochMicros(w.start)), dateCell(epochMicros(w.end, 999)), w.count]));
       usage.commit();
     }
     add('Deleted Managed nodes', s.deleted);

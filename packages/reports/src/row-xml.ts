@@ -1,3 +1,4 @@
+import { ExcelDate } from './excel-date.js';
 import { PADDED } from './padded-text.js';
 import type { Value } from './queries.js';
 import type { Style, StyleKind } from './xlsx-styles.js';
@@ -23,7 +24,7 @@ export interface DataRowStyles {
 const kindOf = (v: Value): StyleKind => (v === null || typeof v === 'number' ? 'number' : typeof v === 'string' ? 'other' : 'date');
 
 /**
- * Write `rows` from row number `first` on, each cell styled `styles.date` (Dates) or `styles.text`
+ * Write `rows` from row number `first` on, each cell styled `styles.date` (datetimes) or `styles.text`
  * (everything else); return the number of the row after them. A row of nulls is left out, its
  * number still taken.
  */
@@ -49,11 +50,12 @@ export function writeDataRows(
     for (let i = 0; i < values.length; i++) {
       const v = values[i] as Value;
       let id: number;
-      if (v instanceof Date) id = dateId ??= styleId(styles.date, 'date');
+      const date = v instanceof Date || v instanceof ExcelDate;
+      if (date) id = dateId ??= styleId(styles.date, 'date');
       else id = textId ??= styleId(styles.text, kindOf(v));
       letters[i] ??= columnLetters(i + 1);
       const open = id ? `<c r="${letters[i]}${r}" s="${id}"` : `<c r="${letters[i]}${r}"`;
-      row += valueXml(open, id, v instanceof Date ? v : styles.cellValue(v));
+      row += valueXml(open, id, date ? v : styles.cellValue(v));
     }
     xml += `${row}</row>`;
     if (++inBatch === BATCH) {
@@ -86,6 +88,7 @@ export function valueXml(open: string, styleId: number, v: CellValue): string {
   if (typeof v === 'boolean') return `${open} t="b"><v>${v ? 1 : 0}</v></c>`;
   // Excel's serial day number (1900 date system).
   if (v instanceof Date) return `${open}><v>${25569 + v.getTime() / (24 * 3600 * 1000)}</v></c>`;
+  if (v instanceof ExcelDate) return `${open}><v>${v.serial}</v></c>`;
   return `${open}><f>${xmlEncode(v.formula)}</f></c>`;
 }
 

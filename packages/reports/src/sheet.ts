@@ -46,6 +46,23 @@ export function writeDataTable(ws: Worksheet, headers: readonly string[], rows: 
   ws.addDataRows(rows, { ...dataStyles(), cellValue });
 }
 
+/** Rows a batched data table holds at once. */
+const TABLE_BATCH = 4096;
+
+/**
+ * `writeDataTable` of `count` rows made a batch at a time by `rowAt` (the same sheet): a long table's
+ * cell values are never all held at once.
+ */
+export function writeDataTableBatched(ws: Worksheet, headers: readonly string[], count: number, rowAt: (i: number) => DataRow): void {
+  writeHeaders(ws, headers, count);
+  const styles = { ...dataStyles(), cellValue };
+  for (let from = 0; from === 0 || from < count; from += TABLE_BATCH) {
+    const rows: DataRow[] = [];
+    for (let i = from; i < Math.min(count, from + TABLE_BATCH); i++) rows.push(rowAt(i));
+    ws.addDataRows(rows, styles);
+  }
+}
+
 /** The row of a data table's rows written as XML by SQL (row-xml-sql.ts) after `writeDataTable`'s headers. */
 export const DATA_XML_FIRST_ROW = 2;
 

@@ -5,6 +5,7 @@
  * every report type both ways). Rows are written in order: a committed row is written, and no
  * row above it can be changed after; a sheet's XML is deflated as it is written (zip-writer.ts).
  */
+import { ExcelDate } from './excel-date.js';
 import { columnLetters, type DataRowStyles, valueXml, writeDataRows } from './row-xml.js';
 import type { DataRowsXml, DataStyleIds } from './row-xml-sql.js';
 import type { Value } from './queries.js';
@@ -15,7 +16,7 @@ import { writeZip, ZipMember } from './zip-writer.js';
 
 export type { Alignment, Borders, BorderSide, BorderStyle, Fill, Font, Style } from './xlsx-styles.js';
 
-export type CellValue = string | number | boolean | Date | { formula: string } | null;
+export type CellValue = string | number | boolean | Date | ExcelDate | { formula: string } | null;
 
 const DECLARATION = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>';
 const SHEET_HEAD =
@@ -114,7 +115,7 @@ export class Cell {
 }
 
 function styleKind(v: CellValue): StyleKind {
-  if (v instanceof Date) return 'date';
+  if (v instanceof Date || v instanceof ExcelDate) return 'date';
   // A formula without a result and an empty cell get a number's default format, as in exceljs.
   return typeof v === 'string' || typeof v === 'boolean' ? 'other' : 'number';
 }

@@ -95,6 +95,7 @@ describe('renewal deduplicators on crafted host metrics', () => {
       serials: 'S1',
       machineIds: 'M1',
       deleted: false,
+      micros: { firstAutomation: 0, lastAutomation: 0, lastDeleted: 0 },
     });
     expect(ns[0]).toMatchObject({ serials: '', machineIds: 'M5', ansibleHosts: '' });
     expect(ns[1]).toMatchObject({ serials: 'S2', machineIds: '' });
@@ -143,6 +144,7 @@ describe('renewal deduplicators on crafted host metrics', () => {
       serials: 'S1', // sorted and de-duplicated
       machineIds: 'M1',
       deleted: false,
+      micros: { firstAutomation: 0, lastAutomation: 0, lastDeleted: 0 },
     });
   });
 

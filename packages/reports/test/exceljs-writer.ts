@@ -9,6 +9,7 @@ import type ExcelJS from 'exceljs';
 import type { Value } from '../src/queries.js';
 import type { WorkbookWriter } from '../src/sheet.js';
 import type { DataRowStyles } from '../src/row-xml.js';
+import { ExcelDate } from '../src/excel-date.js';
 import { PADDED } from '../src/padded-text.js';
 import type { DataRowsXml, DataStyleIds } from '../src/row-xml-sql.js';
 import { XML_ENTITIES } from '../src/xml-text.js';
@@ -57,9 +58,13 @@ function keepPaddedText(): void {
 function addDataRows(ws: ExcelJS.Worksheet, rows: readonly (readonly Value[])[], styles: DataRowStyles): void {
   const rowStyle = {};
   for (const values of rows) {
-    const row = ws.addRow(values.map(styles.cellValue));
+    // exceljs has no datetime with microseconds: its serial as a number (the same text for the tests' times).
+    const row = ws.addRow(values.map((v) => (v instanceof ExcelDate ? Number(v.serial) : styles.cellValue(v))));
     (row as unknown as { style: object }).style = rowStyle;
-    for (let i = 0; i < values.length; i++) row.getCell(i + 1).style = (values[i] instanceof Date ? styles.date : styles.text) as Partial<ExcelJS.Style>;
+    for (let i = 0; i < values.length; i++) {
+      const date = values[i] instanceof Date || values[i] instanceof ExcelDate;
+      row.getCell(i + 1).style = (date ? styles.date : styles.text) as Partial<ExcelJS.Style>;
+    }
     row.commit();
   }
 }

@@ -9,6 +9,23 @@ import { describe, expect, it } from 'vitest';
  * (host name, ansible_host, serial, machine id), each over the group as the previous one left it and
  * over the whole table; a record already in some group starts none, but later groups still take it.
  */
+/** Times as microseconds since 1970 (NaN: missing), and back: the Date (ms) and the µs past it. */
+const usOf = (d: Date | null, micros = 0) => (d ? d.getTime() * 1000 + micros : Number.NaN);
+const fromUs = (us: number) => (Number.isNaN(us) ? { date: null, micros: 0 } : { date: new Date(Math.floor(us / 1000)), micros: us - Math.floor(us / 1000) * 1000 });
+const recordUs = (r: HostMetricRecord) => ({
+  first: usOf(r.firstAutomation, r.micros?.firstAutomation),
+  last: usOf(r.lastAutomation, r.micros?.lastAutomation),
+  deleted: usOf(r.lastDeleted, r.micros?.lastDeleted),
+});
+const nodeUs = (n: RenewalNode) => ({ first: usOf(n.firstAutomation, n.micros.firstAutomation), last: usOf(n.lastAutomation, n.micros.lastAutomation), deleted: usOf(n.lastDeleted, n.micros.lastDeleted) });
+/** A node's time fields from µs times, with the reference's `.dt.days` (0 when either is missing or negative). */
+function timeFields(first: number, last: number, deleted: number) {
+  const [f, l, d] = [fromUs(first), fromUs(last), fromUs(deleted)];
+  const days = Number.isNaN(first) || Number.isNaN(last) ? 0 : Math.max(0, Math.floor((last - first) / 86_400_000_000));
+  return { firstAutomation: f.date, lastAutomation: l.date, daysAutomated: days, lastDeleted: d.date, micros: { firstAutomation: f.micros, lastAutomation: l.micros, lastDeleted: d.micros } };
+}
+const present = (us: number[]) => us.filter((t) => !Number.isNaN(t));
+
 function referenceNodes(records: readonly HostMetricRecord[], iterations: number): RenewalNode[] {
   const rows = records.map(cleanIds);
   const keys = ['hostname', 'ansibleHostVariable', 'ansibleProductSerial', 'ansibleMachineId'] as const;
@@ -95,25 +112,22 @@ function experimentalNodes(records: readonly HostMetricRecord[], nodes: readonly
 }
 
 function mergedNode(ns: RenewalNode[]): RenewalNode {
-  const latest = [...ns].sort((a, b) => (b.lastAutomation?.getTime() ?? -Infinity) - (a.lastAutomation?.getTime() ?? -Infinity))[0]!;
+  const lastUs = (n: RenewalNode) => (Number.isNaN(nodeUs(n).last) ? -Infinity : nodeUs(n).last);
+  const latest = [...ns].sort((a, b) => lastUs(b) - lastUs(a))[0]!;
   const sum = (f: (n: RenewalNode) => number) => ns.reduce((s, n) => s + f(n), 0);
-  const times = (f: (n: RenewalNode) => Date | null) => ns.map(f).filter((d): d is Date => d !== null).map((d) => d.getTime());
+  const times = (f: (t: ReturnType<typeof nodeUs>) => number) => present(ns.map((n) => f(nodeUs(n))));
   const concat = (f: (n: RenewalNode) => string) => ns.flatMap((n) => f(n).split(', ').filter(Boolean)).join(', ');
   const sorted = (f: (n: RenewalNode) => string) =>
     [...new Set(ns.flatMap((n) => f(n).split(', ').map((x) => x.trim())).filter((x) => x && x !== 'None'))].sort().join(', ');
-  const first = times((n) => n.firstAutomation);
-  const last = times((n) => n.lastAutomation);
-  const deletes = times((n) => n.lastDeleted);
-  const f = first.length ? new Date(Math.min(...first)) : null;
-  const l = last.length ? new Date(Math.max(...last)) : null;
+  const first = times((t) => t.first);
+  const last = times((t) => t.last);
+  const deletes = times((t) => t.deleted);
+  const extreme = (us: number[], pick: (...xs: number[]) => number) => (us.length ? pick(...us) : Number.NaN);
   return {
     hostname: latest.hostname,
-    firstAutomation: f,
-    lastAutomation: l,
+    ...timeFields(extreme(first, Math.min), extreme(last, Math.max), extreme(deletes, Math.max)),
     automatedCounter: sum((n) => n.automatedCounter),
-    daysAutomated: f && l ? Math.floor((l.getTime() - f.getTime()) / 86_400_000) : 0,
     deletedCounter: sum((n) => n.deletedCounter),
-    lastDeleted: deletes.length ? new Date(Math.max(...deletes)) : null,
     recordCount: sum((n) => n.recordCount),
     activeRecordCount: sum((n) => n.activeRecordCount),
     deletedRecordCount: sum((n) => n.deletedRecordCount),
@@ -127,26 +141,20 @@ function mergedNode(ns: RenewalNode[]): RenewalNode {
 
 /** The record fields of one group, computed plainly. */
 function naiveFold(rs: HostMetricRecord[]): RenewalNode {
-  const sorted = [...rs].sort(
-    (a, b) => Number(a.deleted) - Number(b.deleted) || (b.lastAutomation?.getTime() ?? -Infinity) - (a.lastAutomation?.getTime() ?? -Infinity),
-  );
-  const dates = (f: (r: HostMetricRecord) => Date | null) => rs.map(f).filter((d): d is Date => d !== null).map((d) => d.getTime());
-  const firsts = dates((r) => r.firstAutomation);
-  const lasts = dates((r) => r.lastAutomation);
-  const deletes = dates((r) => r.lastDeleted);
+  const lastUs = (r: HostMetricRecord) => (Number.isNaN(recordUs(r).last) ? -Infinity : recordUs(r).last);
+  const sorted = [...rs].sort((a, b) => Number(a.deleted) - Number(b.deleted) || lastUs(b) - lastUs(a));
   // Python's built-in min/max: a first record without the date gives none (NaT compares false).
-  const first = firsts.length && rs[0]!.firstAutomation ? new Date(Math.min(...firsts)) : null;
-  const last = lasts.length && rs[0]!.lastAutomation ? new Date(Math.max(...lasts)) : null;
+  const builtin = (f: (t: ReturnType<typeof recordUs>) => number, pick: (...xs: number[]) => number) => {
+    const us = rs.map((r) => f(recordUs(r)));
+    return Number.isNaN(us[0]) ? Number.NaN : pick(...present(us));
+  };
   const set = (vs: (string | null)[]) => [...new Set(vs.filter((v) => v !== null))].sort().join(', ');
   const unique = (f: (r: HostMetricRecord) => boolean) => new Set(rs.filter(f).map((r) => r.hostname)).size;
   return {
     hostname: sorted[0]!.hostname,
-    firstAutomation: first,
-    lastAutomation: last,
+    ...timeFields(builtin((t) => t.first, Math.min), builtin((t) => t.last, Math.max), builtin((t) => t.deleted, Math.max)),
     automatedCounter: rs.reduce((s, r) => s + r.automatedCounter, 0),
-    daysAutomated: first && last ? Math.floor((last.getTime() - first.getTime()) / 86_400_000) : 0,
     deletedCounter: rs.reduce((s, r) => s + r.deletedCounter, 0),
-    lastDeleted: deletes.length && rs[0]!.lastDeleted ? new Date(Math.max(...deletes)) : null,
     recordCount: unique(() => true),
     activeRecordCount: unique((r) => !r.deleted),
     deletedRecordCount: unique((r) => r.deleted),
@@ -177,14 +185,19 @@ function inventory(seed: number): { records: HostMetricRecord[]; iterations: num
     if (records.some((r) => r.hostname === hostname)) continue;
     const deleted = rnd.next() < 0.2;
     const first = rnd.int(0, 29);
+    // Times a few µs or ms off whole days: spans a microsecond short of or past a whole day, and
+    // times that differ below the millisecond (what a Date would truncate).
+    const at = (d: number) => fromUs(usOf(day(d)) + rnd.pick([0, 0, 1, -1, 999, -999, 1000, 500, -1500]));
+    const [f, l, del] = [at(first), at(first + rnd.int(0, 4)), deleted || rnd.next() < 0.2 ? at(rnd.int(0, 39)) : null];
     const metric = {
       hostname,
-      firstAutomation: day(first),
-      lastAutomation: day(first + rnd.int(0, 4)),
+      firstAutomation: f.date,
+      lastAutomation: l.date,
       automatedCounter: 1 + rnd.int(0, 8),
       deletedCounter: deleted ? 1 + rnd.int(0, 1) : rnd.int(0, 1),
-      lastDeleted: deleted || rnd.next() < 0.2 ? day(rnd.int(0, 39)) : null,
+      lastDeleted: del?.date ?? null,
       deleted,
+      micros: { firstAutomation: f.micros, lastAutomation: l.micros, lastDeleted: del?.micros ?? 0 },
     };
     const inventoryRows = rnd.int(0, 3); // 0: no main_host row (host id 0)
     for (let k = 0; k < Math.max(1, inventoryRows); k++) {
