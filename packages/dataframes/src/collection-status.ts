@@ -30,6 +30,9 @@ export interface CollectionGap {
   from: Date;
   /** Where the next covered interval starts (its `since`). */
   until: Date;
+  /** `from` and `until` as epoch microseconds (the Dates are rounded to milliseconds). */
+  fromUs: number;
+  untilUs: number;
   seconds: number;
 }
 
@@ -101,7 +104,14 @@ export function collectionGaps(rows: readonly CollectionStatusRow[], periodStart
     const next = intervals[i + 1]!;
     if (next.fileName !== cur.fileName || next.since === null || cur.until === null) continue;
     const seconds = (next.since - cur.until) / 1e6;
-    if (seconds > GAP_THRESHOLD_SECONDS) gaps.push({ fileName: cur.fileName, from: new Date(Math.round(cur.until / 1000)), until: new Date(Math.round(next.since / 1000)), seconds });
+    if (seconds > GAP_THRESHOLD_SECONDS) gaps.push({
+        fileName: cur.fileName,
+        from: new Date(Math.round(cur.until / 1000)),
+        until: new Date(Math.round(next.since / 1000)),
+        fromUs: cur.until,
+        untilUs: next.since,
+        seconds,
+      });
   }
   return gaps;
 }

@@ -99,6 +99,9 @@ export interface IndirectNode {
   taskRuns: number;
   firstAutomation: Date | null;
   lastAutomation: Date | null;
+  /** `firstAutomation` and `lastAutomation` as epoch microseconds (the Dates are cut to milliseconds). */
+  firstAutomationUs: number | null;
+  lastAutomationUs: number | null;
   canonicalFacts: FactPair[];
   facts: FactPair[];
   types: string[];
@@ -107,6 +110,7 @@ export interface IndirectNode {
 
 const num = (v: unknown) => (v === null || v === undefined ? 0 : Number(v));
 const date = (v: unknown) => (v instanceof Date ? v : null);
+const micros = (v: unknown) => (v === null || v === undefined ? null : Number(v));
 
 /**
  * The INDIRECT rows of `table` (written by `groupIndirectInto`) per host name, sorted, a NULL
@@ -116,7 +120,7 @@ const date = (v: unknown) => (v instanceof Date ? v : null);
 export async function indirectNodes(db: RowSource, table: string): Promise<IndirectNode[]> {
   const rows = await db.all(
     `SELECT host_name, count(DISTINCT organization_name) AS orgs, count(host_name) AS runs, sum(task_runs) AS tr,
-       min(first_automation) AS f, max(last_automation) AS l, ${unionLists('canonical_facts')} AS cf, ${unionLists('facts')} AS facts,
+       min(first_automation) AS f, max(last_automation) AS l, epoch_us(min(first_automation)) AS fu, epoch_us(max(last_automation)) AS lu, ${unionLists('canonical_facts')} AS cf, ${unionLists('facts')} AS facts,
        ${unionLists('events')} AS events
      FROM ${ident(table)} GROUP BY host_name ORDER BY host_name NULLS LAST`,
   );
@@ -127,6 +131,8 @@ export async function indirectNodes(db: RowSource, table: string): Promise<Indir
     taskRuns: num(r.tr),
     firstAutomation: date(r.f),
     lastAutomation: date(r.l),
+    firstAutomationUs: micros(r.fu),
+    lastAutomationUs: micros(r.lu),
     canonicalFacts: (r.cf as FactPair[] | null) ?? [],
     facts: (r.facts as FactPair[] | null) ?? [],
     types: ['INDIRECT'],

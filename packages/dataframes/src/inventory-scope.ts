@@ -6,6 +6,8 @@ import type { FactPair } from './types.js';
 export interface InventoryScopeRow {
   hostName: string | null;
   lastAutomation: Date | null;
+  /** `lastAutomation` as epoch microseconds (the Date is cut to milliseconds). */
+  lastAutomationUs: number | null;
   organizations: string[];
   inventories: string[];
   canonicalFacts: FactPair[];
@@ -22,12 +24,13 @@ export interface InventoryScopeRow {
 export async function inventoryScope(mainHost: MainHost): Promise<InventoryScopeRow[]> {
   await mainHost.group();
   const rows = await mainHost.db.all(
-    `SELECT host_name, last_automation, organizations, inventories, canonical_facts, facts, host_names_before_dedup FROM ${ident(mainHost.table)}
+    `SELECT host_name, last_automation, epoch_us(last_automation) AS last_us, organizations, inventories, canonical_facts, facts, host_names_before_dedup FROM ${ident(mainHost.table)}
      ORDER BY host_name NULLS LAST, install_uuid NULLS LAST`,
   );
   return rows.map((r) => ({
     hostName: (r.host_name as string | null) ?? null,
     lastAutomation: r.last_automation instanceof Date ? r.last_automation : null,
+    lastAutomationUs: r.last_us === null || r.last_us === undefined ? null : Number(r.last_us),
     organizations: (r.organizations as string[] | null) ?? [],
     inventories: (r.inventories as string[] | null) ?? [],
     canonicalFacts: (r.canonical_facts as FactPair[] | null) ?? [],

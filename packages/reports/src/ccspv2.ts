@@ -1,6 +1,6 @@
 import type { WorkbookWriter, Worksheet } from './xlsx-writer.js';
 import type { ReportParams } from './params.js';
-import { type DataRow, type ReportTables, ReportQueries } from './queries.js';
+import { type DataRow, type ReportTables, ReportQueries, type Value } from './queries.js';
 import { DATA_WIDTHS, openWorkbook, setWidths, sheetTitle, writeDataTable } from './sheet.js';
 import { contentQueries, MANAGED_NODES_HEADERS, ManagedNodesTable, writeContentSheets } from './content-sheets.js';
 import { DEDUP_HEADERS, dedupColumns } from './dedup-columns.js';
@@ -126,7 +126,7 @@ async function writeSummary(wb: WorkbookWriter, q: ReportQueries, p: ReportParam
 async function writeManagedNodesByOrg(ws: Worksheet, q: ReportQueries, orgs: readonly string[]): Promise<Map<string, DataRow[]>> {
   const rows = await q.managedNodes();
   const byOrgRows = await q.managedNodesByOrg();
-  const last = new Map<string | null, Map<string, Date | null>>();
+  const last = new Map<string | null, Map<string, Value>>();
   for (const [org, orgRows] of byOrgRows) {
     for (const [host, , , , lastRun] of orgRows) {
       const key = host === null ? null : String(host);
@@ -135,7 +135,7 @@ async function writeManagedNodesByOrg(ws: Worksheet, q: ReportQueries, orgs: rea
         perOrg = new Map();
         last.set(key, perOrg);
       }
-      perOrg.set(org, lastRun as Date | null);
+      perOrg.set(org, lastRun ?? null);
     }
   }
   const widths: Record<number, number> = { ...DATA_WIDTHS };

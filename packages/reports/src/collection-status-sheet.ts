@@ -3,6 +3,7 @@ import { addDays, monthWindow } from '@tally/core';
 import { type CollectionGap, collectionGaps, type CollectionStatusRow, collectionTimings } from '@tally/dataframes';
 import type { Row, Worksheet } from './xlsx-writer.js';
 import type { ReportPeriod } from './build.js';
+import { ExcelDate, excelDate, excelDateOrNull as at } from './excel-date.js';
 import { setWidths } from './sheet.js';
 import { COLOR, DATE_FORMAT, fill } from './styles.js';
 
@@ -31,7 +32,7 @@ export function periodGaps(rows: readonly CollectionStatusRow[], period: ReportP
   return collectionGaps(rows, start, end);
 }
 
-type Cell = string | number | Date | null;
+type Cell = string | number | ExcelDate | null;
 
 /** Plain cells, as the reference writes these tables (no fonts); dates in openpyxl's datetime format. */
 function plainRow(ws: Worksheet, r: number, values: readonly Cell[]): Row {
@@ -40,7 +41,7 @@ function plainRow(ws: Worksheet, r: number, values: readonly Cell[]): Row {
     if (v === null) return;
     const c = row.getCell(i + 1);
     c.value = v;
-    if (v instanceof Date) c.numFmt = DATE_FORMAT;
+    if (v instanceof ExcelDate) c.numFmt = DATE_FORMAT;
   });
   return row;
 }
@@ -52,13 +53,13 @@ export function writeCollectionStatusSheet(add: (title: string) => Worksheet, ro
   setWidths(ws, { 1: 36, 2: 20, 3: 20, 4: 36, 5: 15, 6: 15, 7: 20 });
   let r = 1;
   plainRow(ws, r++, GAP_HEADERS);
-  for (const g of periodGaps(rows, period)) plainRow(ws, r++, [g.fileName, g.from, g.until, g.seconds]);
+  for (const g of periodGaps(rows, period)) plainRow(ws, r++, [g.fileName, excelDate(g.fromUs), excelDate(g.untilUs), g.seconds]);
   r++; // one blank row between the tables
   plainRow(ws, r++, COLLECTION_HEADERS);
   const { timings, medianUs } = collectionTimings(rows);
   const fills = { red: fill(COLOR.red), yellow: fill(YELLOW), green: fill(COLOR.green) };
   for (const { row: s, sincePreviousUs: diff } of timings) {
-    const row = plainRow(ws, r++, [s.collectionStartTimestamp, s.since, s.until, s.fileName, s.status, s.elapsed, null]);
+    const row = plainRow(ws, r++, [at(s.collectionStartUs), at(s.sinceUs), at(s.untilUs), s.fileName, s.status, s.elapsed, null]);
     if (diff === null) continue;
     const c = row.getCell(7);
     c.value = diff / DAY_US;

@@ -31,6 +31,9 @@ export function openpyxlSerial(epochMicros: number): number {
 /** The datetime cell openpyxl writes for microseconds since 1970-01-01 (UTC, naive). */
 export const excelDate = (epochMicros: number): ExcelDate => new ExcelDate(formatG16(openpyxlSerial(epochMicros)));
 
+/** `excelDate`, or an empty cell for a NULL timestamp. */
+export const excelDateOrNull = (epochMicros: number | null): ExcelDate | null => (epochMicros === null ? null : excelDate(epochMicros));
+
 /** The bits of a finite double: x = mantissa × 2^exponent. */
 function decompose(x: number): { mantissa: bigint; exponent: number } {
   const view = new DataView(new ArrayBuffer(8));

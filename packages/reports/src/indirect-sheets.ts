@@ -1,6 +1,7 @@
 /** "Indirectly Managed nodes" and "Infrastructure Summary": the INDIRECT rows' sheets. */
 import { type FactValue, type IndirectNode, indirectNodes, type InfrastructureRow, infrastructureSummary, type RowSource } from '@tally/dataframes';
 import type { Worksheet } from './xlsx-writer.js';
+import { excelDateOrNull as at } from './excel-date.js';
 import { factCellValue, factsCell, setCell } from './convert-cell.js';
 import { DEDUP_HEADERS, type DedupColumns } from './dedup-columns.js';
 import type { DataRow } from './queries.js';
@@ -29,7 +30,7 @@ export const INDIRECT_NODES_HEADERS = [
 export const INFRASTRUCTURE_HEADERS = ['Infrastructure', 'Device Category', 'Device Type', 'Unique Nodes', 'Total Nodes'];
 
 export function indirectNodeRow(n: IndirectNode): DataRow {
-  return [n.hostName, n.organizations, n.jobRuns, n.taskRuns, n.firstAutomation, n.lastAutomation, factsCell(n.canonicalFacts), factsCell(n.facts), setCell(n.types), setCell(n.events)];
+  return [n.hostName, n.organizations, n.jobRuns, n.taskRuns, at(n.firstAutomationUs), at(n.lastAutomationUs), factsCell(n.canonicalFacts), factsCell(n.facts), setCell(n.types), setCell(n.events)];
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { ExcelDate } from './excel-date.js';
+import { type ExcelDate, excelDate } from './excel-date.js';
 import { hostTotalsSelect, indirectCollectionsSql, orgHostsSelect, orgRunsSelect, type UsageTables } from '@tally/dataframes';
 import type { ReportExtras } from './report-inputs.js';
 import { dataRowsXml, type DataRowsXml, dataRowsXmlSql, type DataStyleIds, type SqlColumn } from './row-xml-sql.js';
@@ -51,7 +51,7 @@ export function servedByReadySheets(sheets: readonly string[], deduplicator: str
   return deduplicator !== 'ccsp-experimental' && sheets.every((s) => READY_SERVED_SHEETS.includes(s));
 }
 
-/** A cell's value; an `ExcelDate` is a datetime with microseconds (Renewal Guidance's). */
+/** A cell's value; an `ExcelDate` is a datetime with its microseconds, as openpyxl writes it. */
 export type Value = string | number | Date | ExcelDate | null;
 
 /** A statement whose text is known only later (see `ReportQueries.fetch`). */
@@ -73,12 +73,14 @@ const MANAGED_NODES_COLUMNS: readonly SqlColumn[] = [
   { expr: 'l', kind: 'timestamp' },
 ];
 
-/** Timestamps travel as epoch microseconds and become ms-rounded Dates (what xlsx keeps). */
+/**
+ * Timestamps travel as epoch microseconds (a BIGINT: the binding gives a bigint, no Date) and
+ * become the serial openpyxl writes, microseconds kept (a Date would cut them to milliseconds).
+ */
 const ts = (expr: string) => `epoch_us(${expr})`;
-function toDate(v: unknown): Date | null {
+function toDate(v: unknown): ExcelDate | null {
   if (v === null || v === undefined) return null;
-  if (v instanceof Date) return v;
-  return new Date(Math.round(Number(v) / 1000));
+  return excelDate(Number(v));
 }
 function toValue(v: unknown): Value {
   if (v === null || v === undefined) return null;

@@ -31,9 +31,13 @@ export interface SqlColumn {
 
 /** Rows per string of XML. */
 const BATCH = 1024;
-/** Timestamps from 1900 up to 2100: their milliseconds are below 2^42, where `Math.round(us / 1000)` is the exact rounding. */
-const FIRST_US = -2_208_988_800_000_000;
+/**
+ * Timestamps from 1900-03-01 (before it, openpyxl shifts the serial for Excel's phantom
+ * 1900-02-29) up to 2100: far inside the range where µs are exact in a double.
+ */
+const FIRST_US = -2_203_891_200_000_000;
 const LAST_US = 4_102_444_800_000_000;
+const US_PER_DAY = 86_400_000_000;
 
 const str = (text: string) => `'${text.replace(/'/g, "''")}'`;
 
@@ -77,13 +81,18 @@ function cellSql(col: SqlColumn, i: number, styles: DataStyleIds): CellSql {
     const unsafe = `coalesce(NOT (isfinite(${d}) AND ${d} = trunc(${d}) AND abs(${d}) < 9007199254740992), false)`;
     return { steps: [[`CAST(${v} AS DOUBLE) AS ${d}`], []], xml, unsafe };
   }
-  // The date serial as writeDataRows computes it: 25569 + ms / 86400000 in doubles, ms rounded from
-  // microseconds as toDate rounds them, printed as JS prints a number (an integral double without `.0`).
-  // A NULL timestamp's cell has the text style, as in writeDataRows.
-  const [us, serial] = [`_u${i}`, `_s${i}`];
-  const text = `CASE WHEN ${serial} = trunc(${serial}) THEN CAST(CAST(${serial} AS BIGINT) AS VARCHAR) ELSE CAST(${serial} AS VARCHAR) END`;
-  const xml = `CASE WHEN ${us} IS NULL THEN concat(${open(styles.text)}, '/>') ELSE concat(${open(styles.date)}, '><v>', ${text}, '</v></c>') END`;
-  const steps: CellSql['steps'] = [[`epoch_us(${v}) AS ${us}`], [`25569 + floor((${us} + 500) / 1000) / 86400000 AS ${serial}`]];
+  // The serial openpyxl writes (excel-date.ts): whole days since 1899-12-30 plus (whole seconds +
+  // µs / 10^6) / 86400, the same double operations in the same order, printed by printf's `%.16g`,
+  // which rounds the exact value half to even as Python's format does. A NULL timestamp's cell has
+  // the text style, as in writeDataRows.
+  const [us, inDay, serial] = [`_u${i}`, `_m${i}`, `_s${i}`];
+  const xml = `CASE WHEN ${us} IS NULL THEN concat(${open(styles.text)}, '/>') ELSE concat(${open(styles.date)}, '><v>', printf('%.16g', ${serial}), '</v></c>') END`;
+  const day = `(${us} - ${inDay}) // ${US_PER_DAY}`;
+  const seconds = `(${inDay} // 1000000 + (${inDay} % 1000000) / 1000000.0::DOUBLE)`;
+  const steps: CellSql['steps'] = [
+    [`epoch_us(${v}) AS ${us}`, `((epoch_us(${v}) % ${US_PER_DAY}) + ${US_PER_DAY}) % ${US_PER_DAY} AS ${inDay}`],
+    [`(${day} + 25569) + ${seconds} / 86400.0 AS ${serial}`],
+  ];
   return { steps, xml, unsafe: `coalesce(NOT (${us} >= ${FIRST_US} AND ${us} < ${LAST_US}), false)` };
 }
 
