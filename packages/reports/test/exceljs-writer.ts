@@ -28,6 +28,7 @@ interface CellModel {
   styleId?: number;
   ssId?: number;
   value?: unknown;
+  rawValue?: unknown;
 }
 type Render = (this: unknown, xmlStream: XmlStream, model: CellModel) => void;
 
@@ -35,13 +36,21 @@ type Render = (this: unknown, xmlStream: XmlStream, model: CellModel) => void;
 const STRING = 3;
 let patched = false;
 
-function keepPaddedText(): void {
+function patchRender(): void {
   if (patched) return;
   patched = true;
   const proto = (require('exceljs/lib/xlsx/xform/sheet/cell-xform.js') as { prototype: { render: Render } }).prototype;
   const render = proto.render;
   proto.render = function (xmlStream, model) {
-    if (model.type === STRING && model.ssId === undefined && typeof model.value === 'string' && PADDED.test(model.value)) {
+    // exceljs has no datetime with microseconds: the serial's text openpyxl writes, as Tally's writer writes it.
+    // (An object cell's model keeps the object as `rawValue`.)
+    if (model.rawValue instanceof ExcelDate) {
+      xmlStream.openNode('c');
+      xmlStream.addAttribute('r', model.address);
+      if (model.styleId) xmlStream.addAttribute('s', model.styleId);
+      xmlStream.leafNode('v', null, model.rawValue.serial);
+      xmlStream.closeNode();
+    } else if (model.type === STRING && model.ssId === undefined && typeof model.value === 'string' && PADDED.test(model.value)) {
       xmlStream.openNode('c');
       xmlStream.addAttribute('r', model.address);
       if (model.styleId) xmlStream.addAttribute('s', model.styleId);
@@ -58,8 +67,8 @@ function keepPaddedText(): void {
 function addDataRows(ws: ExcelJS.Worksheet, rows: readonly (readonly Value[])[], styles: DataRowStyles): void {
   const rowStyle = {};
   for (const values of rows) {
-    // exceljs has no datetime with microseconds: its serial as a number (the same text for the tests' times).
-    const row = ws.addRow(values.map((v) => (v instanceof ExcelDate ? Number(v.serial) : styles.cellValue(v))));
+    // An ExcelDate is written by the patched renderer (patchRender).
+    const row = ws.addRow(values.map((v) => (v instanceof ExcelDate ? v : styles.cellValue(v))));
     (row as unknown as { style: object }).style = rowStyle;
     for (let i = 0; i < values.length; i++) {
       const date = values[i] instanceof Date || values[i] instanceof ExcelDate;
@@ -74,12 +83,12 @@ const CELL = /<c r="[A-Z]+\d+" s="(\d+)"(?:\/>|( t="str")?><v>([^<]*)<\/v><\/c>|
 const ENTITY = new Map(Object.entries(XML_ENTITIES).map(([ch, entity]) => [entity, ch]));
 const decode = (xml: string) => xml.replace(/&\w+;/g, (e) => ENTITY.get(e) ?? e);
 
-/** A cell of SQL-written data rows XML as the value it stands for (a date serial as its Date). */
+/** A cell of SQL-written data rows XML as the value it stands for (a date serial as its text). */
 function cellValue(date: boolean, str: string | undefined, v: string | undefined, inline: string | undefined): Value {
   if (inline !== undefined) return decode(inline);
   if (v === undefined) return null;
   if (str) return decode(v);
-  if (date) return new Date(Math.round((Number(v) - 25569) * 86_400_000));
+  if (date) return new ExcelDate(v);
   return Number(v);
 }
 
@@ -118,7 +127,7 @@ function readWhole(re: RegExp, text: string, fn: (m: RegExpExecArray) => void): 
 
 /** An exceljs streaming workbook with the writer's interface (its worksheets can `addDataRows`). */
 export function openExceljsWorkbook(filename: string): Promise<WorkbookWriter> {
-  keepPaddedText();
+  patchRender();
   const Writer = require('exceljs/lib/stream/xlsx/workbook-writer.js') as typeof ExcelJS.stream.xlsx.WorkbookWriter;
   const wb = new Writer({ filename, useStyles: true, useSharedStrings: false });
   const addWorksheet = wb.addWorksheet.bind(wb);

@@ -1,6 +1,7 @@
 // An independent reading of the raw CSVs (core's plain CSV parser, not the DuckDB pipeline under test): what the workbooks must show.
 import { readFileSync } from 'node:fs';
 import { parseCsv as parseCsvRecords } from '@tally/core';
+import { formatG16, openpyxlSerial } from '../src/excel-date.js';
 
 /** Rows keyed by the header; a missing or NULL value reads as ''. */
 export function parseCsv(text: string): Record<string, string>[] {
@@ -9,13 +10,18 @@ export function parseCsv(text: string): Record<string, string>[] {
   return body.map((r) => Object.fromEntries(head.map((h, i) => [h ?? '', r[i] ?? ''])));
 }
 
-/** `2024-03-06 12:00:56.487578+00` → Date rounded to the millisecond (naive UTC). */
+/**
+ * `2024-03-06 12:00:56.487578+00` → the Date exceljs reads back from the cell (naive UTC): the
+ * workbook holds the serial of the microseconds in 16 digits, which exceljs reads and rounds to
+ * the millisecond (`excelToDate`): a millisecond off rounding the microseconds near a half.
+ */
 export function parseTs(s: string): Date | null {
   if (!s) return null;
   const m = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?/.exec(s);
   if (!m) throw new Error(`bad timestamp ${s}`);
   const us = Number((m[7] ?? '').padEnd(6, '0').slice(0, 6));
-  return new Date(Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!) + Math.round(us / 1000));
+  const epochUs = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!) * 1000 + us;
+  return new Date(Math.round((Number(formatG16(openpyxlSerial(epochUs))) - 25569) * 24 * 3600 * 1000));
 }
 
 export interface Rolled {
