@@ -31,11 +31,8 @@ export interface SqlColumn {
 
 /** Rows per string of XML. */
 const BATCH = 1024;
-/**
- * Timestamps from 1900-03-01 (before it, openpyxl shifts the serial for Excel's phantom
- * 1900-02-29) up to 2100: far inside the range where µs are exact in a double.
- */
-const FIRST_US = -2_203_891_200_000_000;
+/** Timestamps from 1900 up to 2100, the range test/row-xml-sql.test.ts checks. */
+const FIRST_US = -2_208_988_800_000_000;
 const LAST_US = 4_102_444_800_000_000;
 const US_PER_DAY = 86_400_000_000;
 
@@ -87,11 +84,13 @@ function cellSql(col: SqlColumn, i: number, styles: DataStyleIds): CellSql {
   // the text style, as in writeDataRows.
   const [us, inDay, serial] = [`_u${i}`, `_m${i}`, `_s${i}`];
   const xml = `CASE WHEN ${us} IS NULL THEN concat(${open(styles.text)}, '/>') ELSE concat(${open(styles.date)}, '><v>', printf('%.16g', ${serial}), '</v></c>') END`;
-  const day = `(${us} - ${inDay}) // ${US_PER_DAY}`;
+  // Whole days since 1899-12-30, less one up to 1900-02-28 (openpyxl's shift for Excel's phantom 1900-02-29).
+  const whole = `(${us} - ${inDay}) // ${US_PER_DAY} + 25569`;
+  const day = `CASE WHEN ${whole} BETWEEN 1 AND 60 THEN ${whole} - 1 ELSE ${whole} END`;
   const seconds = `(${inDay} // 1000000 + (${inDay} % 1000000) / 1000000.0::DOUBLE)`;
   const steps: CellSql['steps'] = [
     [`epoch_us(${v}) AS ${us}`, `((epoch_us(${v}) % ${US_PER_DAY}) + ${US_PER_DAY}) % ${US_PER_DAY} AS ${inDay}`],
-    [`(${day} + 25569) + ${seconds} / 86400.0 AS ${serial}`],
+    [`(${day}) + ${seconds} / 86400.0 AS ${serial}`],
   ];
   return { steps, xml, unsafe: `coalesce(NOT (${us} >= ${FIRST_US} AND ${us} < ${LAST_US}), false)` };
 }

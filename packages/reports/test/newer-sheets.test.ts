@@ -30,6 +30,8 @@ beforeAll(() => {
 afterAll(() => rmSync(ship, { recursive: true, force: true }));
 
 const at = (s: string) => new Date(`${s}Z`);
+/** A gap's ends, as Dates and as epoch microseconds. */
+const span = (from: string, until: string) => ({ from: at(from), until: at(until), fromUs: at(from).getTime() * 1000, untilUs: at(until).getTime() * 1000 });
 const headers = (ws: ExcelJS.Worksheet, row = 1) => (ws.getRow(row).values as unknown[]).slice(1);
 function table(ws: ExcelJS.Worksheet, width: number, from = 2, to = ws.rowCount): unknown[][] {
   const out: unknown[][] = [];
@@ -227,10 +229,10 @@ describe('CCSPv2 with every sheet, July 2024 (DIRECT, INDIRECT, main_host, colle
 
   it('returns the gaps over an hour, for the report command to warn about', () => {
     expect(gaps).toEqual([
-      { fileName: 'job_host_summary.csv', from: at('2024-07-04T00:00:00'), until: at('2024-07-10T00:00:00'), seconds: 518_400 },
-      { fileName: 'job_host_summary.csv', from: at('2024-07-11T00:00:00'), until: at('2024-08-01T00:00:00'), seconds: 1_814_400 },
-      { fileName: 'main_indirectmanagednodeaudit.csv', from: at('2024-07-01T00:00:00'), until: at('2024-07-01T06:00:00'), seconds: 21_600 },
-      { fileName: 'main_indirectmanagednodeaudit.csv', from: at('2024-07-04T00:00:00'), until: at('2024-08-01T00:00:00'), seconds: 2_419_200 },
+      { fileName: 'job_host_summary.csv', ...span('2024-07-04T00:00:00', '2024-07-10T00:00:00'), seconds: 518_400 },
+      { fileName: 'job_host_summary.csv', ...span('2024-07-11T00:00:00', '2024-08-01T00:00:00'), seconds: 1_814_400 },
+      { fileName: 'main_indirectmanagednodeaudit.csv', ...span('2024-07-01T00:00:00', '2024-07-01T06:00:00'), seconds: 21_600 },
+      { fileName: 'main_indirectmanagednodeaudit.csv', ...span('2024-07-04T00:00:00', '2024-08-01T00:00:00'), seconds: 2_419_200 },
     ]);
   });
 });

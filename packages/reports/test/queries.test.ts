@@ -1,3 +1,4 @@
+import { ExcelDate } from '../src/excel-date.js';
 import { type ReportDb, ReportQueries, type ReportTables } from '../src/queries.js';
 import { describe, expect, it } from 'vitest';
 
@@ -99,7 +100,8 @@ describe('ReportQueries', () => {
     };
     const q = new ReportQueries(tables(db));
     q.prefetch(() => [q.managedNodes()]);
-    expect(await q.managedNodes()).toEqual([['host-1', 1, 2, 3, new Date(1_700_000_000_123), null]]);
+    // The microseconds kept: 2023-11-14 22:13:20.123456 is 45244.92592735482 by Python's openpyxl `to_excel` and `.16g`.
+    expect(await q.managedNodes()).toEqual([['host-1', 1, 2, 3, new ExcelDate('45244.92592735482'), null]]);
     expect(ran).toBe(1);
   });
 });

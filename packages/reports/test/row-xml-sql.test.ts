@@ -98,6 +98,9 @@ describe('Managed nodes rows written as XML by DuckDB', () => {
       `'h-large', 9007199254740991, 4503599627370497, 9007199254740991, TIMESTAMP '1900-01-01 00:00:00', TIMESTAMP '2099-12-31 23:59:59.999999'`,
       `'h-nulls', NULL, NULL, NULL, NULL, NULL`,
       `'h-one-date', 1, 1, 1, NULL, TIMESTAMP '2024-02-29 06:00:00.0005'`,
+      // Ties of .16g (odd multiples of 1/4096 day, 21.09375 s: Python rounds them half to even) and the phantom 1900-02-29's shift.
+      `'h-ties', 1, 1, 1, TIMESTAMP '2024-03-01 00:00:21.09375', TIMESTAMP '2024-03-01 00:01:03.28125'`,
+      `'h-1900', 1, 1, 1, TIMESTAMP '1900-02-28 23:59:59.999999', TIMESTAMP '1900-03-01 00:00:00.000001'`,
       `'nul' || chr(0) || 'byte', 1, 1, 1, NULL, NULL`,
     ];
     // Random hosts: timestamps to the microsecond over 1900-2099, counts up to 2^40.
@@ -109,6 +112,12 @@ describe('Managed nodes rows written as XML by DuckDB', () => {
     expect(sql.sheet).toBe(js.sheet);
     expect(sql.styles).toBe(js.styles);
     expect(sql.sheet).toContain('t="inlineStr"><is><t xml:space="preserve"> padded</t>');
+    // openpyxl's serials, by Python: days = (d.date() - date(1899, 12, 30)).days, less one if 0 < days <= 60, then
+    // f"{days + (d.hour*3600 + d.minute*60 + d.second + d.microsecond/10**6)/86400:.16g}" (the ties go to even).
+    expect(sql.sheet).toContain('><v>45352.00024414062</v></c><c r="F');
+    expect(sql.sheet).toContain('><v>45352.00073242188</v></c></row>');
+    expect(sql.sheet).toContain('><v>59.99999999998843</v></c><c r="F');
+    expect(sql.sheet).toContain('><v>61.00000000001157</v></c></row>');
     expect(sql.sheet).toContain('&lt;b&gt; &quot;c&quot; &apos;d&apos;');
     expect(sql.sheet).toContain('<row r="5006"');
   });
