@@ -44,9 +44,11 @@ export async function coverageCommand(cfg: TallyConfig, opts: CoverageOptions, i
   try {
     const coverage = await periodCoverage(storage, period, log);
     for (const f of coverage.failures) log.warn('tarball skipped', { ...f });
+    // The JSON's gaps as documented: their ends as Dates (the µs copies are for the workbook's cells).
+    const gaps = coverage.gaps.map(({ fileName, from, until, seconds }) => ({ fileName, from, until, seconds }));
     io.stdout.write(
       opts.json
-        ? `${JSON.stringify({ start: coverage.start, end: coverage.end, collections: coverage.rows.length, gaps: coverage.gaps }, null, 2)}\n`
+        ? `${JSON.stringify({ start: coverage.start, end: coverage.end, collections: coverage.rows.length, gaps }, null, 2)}\n`
         : formatCoverage(coverage),
     );
     return coverage;
