@@ -73,7 +73,7 @@ describe('anonymizedRollup of a gathered day', () => {
 
     // Host outcome per job host row: unreachable (dark > 0), else failed (failures > 0), else successful.
     const hosts = await one<Record<string, string>>(`SELECT count(*) AS pairs, count(DISTINCT s.host_id) AS hosts, sum(s.ok) AS ok,
-        sum(s.skipped) AS skipped, sum(s.ignored) AS ignored,
+        sum(s.skipped) AS skipped, sum(s.ignored) AS ignored, sum(s.dark) AS dark, sum(s.failures) AS failures,
         count(*) FILTER (WHERE s.dark > 0) AS unreachable, count(*) FILTER (WHERE s.dark = 0 AND s.failures > 0) AS failed,
         count(*) FILTER (WHERE s.dark = 0 AND s.failures = 0) AS successful
       FROM main_jobhostsummary s JOIN main_unifiedjob mu ON mu.id = s.job_id WHERE ${FINISHED}`);
@@ -85,7 +85,9 @@ describe('anonymizedRollup of a gathered day', () => {
     expect(s.rollup_period_failed_hosts_total).toBe(Number(hosts.failed));
     expect(s.rollup_period_unreachable_hosts_total).toBe(Number(hosts.unreachable));
     expect(s.rollup_period_task_ok_total).toBe(Number(hosts.ok));
-    expect(s.rollup_period_tasks_total).toBe(Number(hosts.ok) + Number(hosts.skipped) + Number(hosts.ignored));
+    expect(s.rollup_period_task_failed_total).toBe(Number(hosts.failures));
+    expect(s.rollup_period_task_unreachable_total).toBe(Number(hosts.dark));
+    expect(s.rollup_period_tasks_total).toBe(['ok', 'skipped', 'ignored', 'dark', 'failures'].reduce((n, k) => n + Number(hosts[k]), 0));
 
     const ee = await one<{ n: string; managed: string }>(`SELECT count(*) AS n, count(*) FILTER (WHERE managed) AS managed FROM main_executionenvironment`);
     expect(Number(ee.n)).toBeGreaterThan(0);

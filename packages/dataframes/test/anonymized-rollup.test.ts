@@ -86,9 +86,8 @@ describe('anonymizedRollup (newest metrics-utility anonymize_rollups)', async ()
         jobs_successful_duration_total_seconds: 70, jobs_failed_duration_total_seconds: 30.25,
         job_waiting_time_maximum_seconds: 5.5, job_waiting_time_minimum_seconds: 1, job_waiting_time_total_seconds: 8.5,
         templates_total: 2, inventories_total: 2, ansible_versions: ['2.15.1', '2.16.0'], is_automation: true,
-        // ok 3+0+1 (batch 0) + 2+1 (batch 1); the reference reads unreachable_total/failed_total,
-        // which the job host rollup names dark_total/failures_total: 0.
-        unreachable_total: 0, failed_total: 0, ok_total: 7, skipped_total: 3, ignored_total: 1, rescued_total: 1,
+        // ok 3+0+1 (batch 0) + 2+1 (batch 1); dark 1 (host 502, job 1); failures 1+2 (jobs 1, 2).
+        unreachable_total: 1, failed_total: 3, ok_total: 7, skipped_total: 3, ignored_total: 1, rescued_total: 1,
         successful_hosts_total: 3, failed_hosts_total: 1, unreachable_hosts_total: 1, controller_version: '4.6.0',
       },
       {
@@ -109,15 +108,15 @@ describe('anonymizedRollup (newest metrics-utility anonymize_rollups)', async ()
       jobs_total: 3, jobs_failed_total: 0, jobs_successful_total: 3, jobs_never_started_total: 1, jobs_duration_total_seconds: 70,
       job_duration_maximum_seconds: 60, job_duration_minimum_seconds: 10, job_waiting_time_total_seconds: 7.5,
       templates_total: 2, inventories_total: 1, ansible_versions: ['2.15.1', '2.16.0'],
-      ok_total: 6, skipped_total: 3, ignored_total: 0, successful_hosts_total: 3, failed_hosts_total: 0, unreachable_hosts_total: 1,
+      ok_total: 6, skipped_total: 3, ignored_total: 0, unreachable_total: 1, failed_total: 1, successful_hosts_total: 3, failed_hosts_total: 0, unreachable_hosts_total: 1,
     });
     expect(manual).not.toHaveProperty('job_types');
     expect(p.jobs_by_launch_type.map((i) => i.launch_type)).toEqual(['manual', 'scheduled']);
-    expect(p.jobs_by_launch_type[1]).toMatchObject({ jobs_total: 1, jobs_failed_total: 1, ok_total: 1, ignored_total: 1, rescued_total: 1, failed_hosts_total: 1 });
+    expect(p.jobs_by_launch_type[1]).toMatchObject({ jobs_total: 1, jobs_failed_total: 1, ok_total: 1, failed_total: 2, unreachable_total: 0, ignored_total: 1, rescued_total: 1, failed_hosts_total: 1 });
     // job 3's empty ansible_version is NaN: no group.
-    expect(p.jobs_by_ansible_version.map((i) => [i.ansible_version, i.jobs_total, i.ok_total, i.successful_hosts_total])).toEqual([
-      ['2.15.1', 2, 4, 1],
-      ['2.16.0', 1, 3, 2],
+    expect(p.jobs_by_ansible_version.map((i) => [i.ansible_version, i.jobs_total, i.ok_total, i.failed_total, i.unreachable_total, i.successful_hosts_total])).toEqual([
+      ['2.15.1', 2, 4, 3, 1, 1],
+      ['2.16.0', 1, 3, 0, 0, 2],
     ]);
   });
 
@@ -151,8 +150,9 @@ describe('anonymizedRollup (newest metrics-utility anonymize_rollups)', async ()
       rollup_period_unique_hosts_total: 3, rollup_period_job_host_pairs_total: 5,
       rollup_period_successful_hosts_total: 3, rollup_period_failed_hosts_total: 1, rollup_period_unreachable_hosts_total: 1,
       rollup_period_indirect_managed_nodes_all_total: 0,
-      rollup_period_tasks_total: 11, rollup_period_task_ok_total: 7, rollup_period_task_failed_total: 0,
-      rollup_period_task_skipped_total: 3, rollup_period_task_unreachable_total: 0, rollup_period_task_ignored_total: 1,
+      // ok 7 + failed 3 + skipped 3 + unreachable 1 + ignored 1 (rescued is not a task total).
+      rollup_period_tasks_total: 15, rollup_period_task_ok_total: 7, rollup_period_task_failed_total: 3,
+      rollup_period_task_skipped_total: 3, rollup_period_task_unreachable_total: 1, rollup_period_task_ignored_total: 1,
     });
   });
 

@@ -1,16 +1,19 @@
 import { idText, num, type Row, sortedSet } from './input.js';
 
 /**
- * The job_host_summary_service rollup of the newest metrics-utility that could be read
- * (`jobhostsummary_anonymized_rollup.py`, the version with `by_ansible_version` and `host_ids`):
- * per batch, host rows are summed per job (`job_remote_id`), then per job type, launch type and
- * ansible version; batches are summed per group.
+ * The job_host_summary_service rollup of the newest metrics-utility (`jobhostsummary_anonymized_rollup.py`,
+ * the version with `by_ansible_version` and `host_ids`): per batch, host rows are summed per job
+ * (`job_remote_id`), then per job type, launch type and ansible version; batches are summed per
+ * group. The sums of `dark` and `failures` are named `unreachable_total` and `failed_total`, the
+ * names `flatten_json_report` reads: the newest reference's tests expect them there (big_test1:
+ * `failed_total == 1` for one failed task); the readable code of that version names them
+ * `dark_total` and `failures_total`, which would leave them 0.
  */
 
 export interface HostStats {
   [key: string]: unknown;
-  dark_total: number;
-  failures_total: number;
+  unreachable_total: number;
+  failed_total: number;
   ok_total: number;
   skipped_total: number;
   ignored_total: number;
@@ -28,7 +31,8 @@ export interface JhsBatch {
   host_ids: string[];
 }
 
-const COUNTERS = ['dark', 'failures', 'ok', 'skipped', 'ignored', 'rescued'] as const;
+/** CSV counter → its sum's name. */
+const COUNTERS = [['dark', 'unreachable_total'], ['failures', 'failed_total'], ['ok', 'ok_total'], ['skipped', 'skipped_total'], ['ignored', 'ignored_total'], ['rescued', 'rescued_total']] as const;
 
 interface PerJob extends HostStats {
   job_type: string | null;
@@ -37,7 +41,7 @@ interface PerJob extends HostStats {
 }
 
 function zero(): HostStats {
-  return { dark_total: 0, failures_total: 0, ok_total: 0, skipped_total: 0, ignored_total: 0, rescued_total: 0, successful_hosts_total: 0, failed_hosts_total: 0, unreachable_hosts_total: 0 };
+  return { unreachable_total: 0, failed_total: 0, ok_total: 0, skipped_total: 0, ignored_total: 0, rescued_total: 0, successful_hosts_total: 0, failed_hosts_total: 0, unreachable_hosts_total: 0 };
 }
 
 function addStats(into: HostStats, s: HostStats): void {
@@ -55,7 +59,7 @@ function perJob(rows: readonly Row[]): PerJob[] {
       j = { ...zero(), job_type: null, launch_type: null, ansible_version: null };
       jobs.set(id, j);
     }
-    for (const c of COUNTERS) j[`${c}_total`] = (j[`${c}_total`] as number) + (num(r[c]) ?? 0);
+    for (const [c, total] of COUNTERS) j[total] += num(r[c]) ?? 0;
     // host_outcome: unreachable (dark > 0) over failed (failures > 0) over successful.
     if ((num(r.dark) ?? 0) > 0) j.unreachable_hosts_total++;
     else if ((num(r.failures) ?? 0) > 0) j.failed_hosts_total++;

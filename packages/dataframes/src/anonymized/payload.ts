@@ -75,11 +75,7 @@ const HOST_FIELDS = [
   'successful_hosts_total', 'failed_hosts_total', 'unreachable_hosts_total',
 ] as const;
 
-/**
- * `_merge_jobs_with_host_summary`: the job_host_summary group of the same key adds its host
- * fields, 0 where it has none. The reference reads `unreachable_total` and `failed_total`, which
- * the job_host_summary rollup names `dark_total` and `failures_total`: they are always 0 there, and here.
- */
+/** `_merge_jobs_with_host_summary`: the job_host_summary group of the same key adds its host fields, 0 where it has none. */
 function withHosts(jobs: JobStats[], hosts: Record<string, unknown>[], key: string, version: string | null): Record<string, unknown>[] {
   const byKey = new Map(hosts.map((h) => [String(h[key] ?? 'None'), h]));
   return jobs.map((j) => {
