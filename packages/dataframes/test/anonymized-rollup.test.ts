@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { anonymizedRollup } from '@tally/dataframes';
 import { extractAll } from '@tally/extractors';
 import { DirectoryStorage } from '@tally/storage';
-import { writeTarball } from '@tally/testkit';
+import { AUDIT_HEADER, writeTarball } from '@tally/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 
 // The headers Tally's gather writes (packages/collectors/src/controller/*.ts).
@@ -20,6 +20,8 @@ function csv(header: string, rows: Record<string, string>[]): string {
 const t = (hms: string) => `2024-03-10 ${hms}+00`;
 const posix = JSON.stringify({ 'ansible.posix': { version: '1.5.4' } });
 const job = (o: Record<string, string>) => ({ organization_name: 'A', launch_type: 'manual', failed: 'f', ...o });
+const audit = (rows: [string, string[], string][]) =>
+  `${AUDIT_HEADER}\n${rows.map(([h, events, org]) => `${t('09:00:00')},${h},{},{},${q(JSON.stringify(events))},1,${t('08:00:00')},1,T,${org}`).join('\n')}\n`;
 const host = (o: Record<string, string>) => ({ dark: '0', failures: '0', ok: '0', skipped: '0', ignored: '0', rescued: '0', model: 'job', ...o });
 
 const dir = mkdtempSync(join(tmpdir(), 'tally-anon-'));
@@ -41,6 +43,11 @@ writeTarball(dir, '2024-03-10', {
   ]),
   'credentials_service.csv': csv(CRED, [{ id: '1', credential_type: 'Machine' }, { id: '2', credential_type: 'Source Control' }]),
   'execution_environments.csv': 'id,managed\n1,f\n',
+  'main_indirectmanagednodeaudit.csv': audit([
+    ['ind1', ['cisco.ios.ios_command', 'cisco.ios.ios_config'], 'O1'],
+    ['ind2', ['cisco.ios.ios_command', 'my.private.thing'], 'O2'],
+    ['ind3', [], 'O1'],
+  ]),
 }, { index: 0 });
 writeTarball(dir, '2024-03-10', {
   'unified_jobs.csv': csv(UJ, [
@@ -51,6 +58,7 @@ writeTarball(dir, '2024-03-10', {
     host({ host_remote_id: '501', job_remote_id: '5', ok: '1', skipped: '2', launch_type: 'manual', ansible_version: '2.16.0' }),
   ]),
   'credentials_service.csv': csv(CRED, [{ id: '1', credential_type: 'Machine' }, { id: '3', credential_type: 'Vault' }]),
+  'main_indirectmanagednodeaudit.csv': audit([['ind1', ['cisco.ios.ios_command'], 'O2'], ['ind4', ['vyos.vyos.vyos_facts', 'badname'], 'O1']]),
 }, { index: 1 });
 writeTarball(dir, '2024-03-10', {
   'execution_environments.csv': 'id,managed\n1,t\n2,t\n3,f\n',
@@ -63,7 +71,7 @@ async function payload() {
   const storage = new DirectoryStorage({ base: dir });
   const tarballs = await extractAll({ storage, since: new Date('2024-03-10T00:00:00Z'), until: new Date('2024-03-11T00:00:00Z') });
   try {
-    return await anonymizedRollup(tarballs, { knownCollections: ['ansible.posix', 'community.general'] });
+    return await anonymizedRollup(tarballs, { knownCollections: ['ansible.posix', 'community.general', 'cisco.ios'] });
   } finally {
     for (const tb of tarballs) await tb.release();
   }
@@ -149,7 +157,8 @@ describe('anonymizedRollup (newest metrics-utility anonymize_rollups)', async ()
       rollup_period_templates_total: 3, rollup_period_inventories_total: 2,
       rollup_period_unique_hosts_total: 3, rollup_period_job_host_pairs_total: 5,
       rollup_period_successful_hosts_total: 3, rollup_period_failed_hosts_total: 1, rollup_period_unreachable_hosts_total: 1,
-      rollup_period_indirect_managed_nodes_all_total: 0,
+      rollup_period_indirect_managed_nodes_all_total: 4, // ind1..ind4
+
       // ok 7 + failed 3 + skipped 3 + unreachable 1 + ignored 1 (rescued is not a task total).
       rollup_period_tasks_total: 15, rollup_period_task_ok_total: 7, rollup_period_task_failed_total: 3,
       rollup_period_task_skipped_total: 3, rollup_period_task_unreachable_total: 1, rollup_period_task_ignored_total: 1,
@@ -166,6 +175,15 @@ describe('anonymizedRollup (newest metrics-utility anonymize_rollups)', async ()
     expect(p.controller_versions).toEqual(['4.6.0']);
     expect(p.feature_flags).toEqual(['FEATURE_X']);
     expect(p).not.toHaveProperty('module_stats');
+  });
+
+  it('indirect nodes: hosts per collection and module over both batches and every org; only known collections', () => {
+    // cisco.ios: ind1 (O1, O2) and ind2; my.private, vyos.vyos and the sentinels are dropped.
+    expect(p.indirect_nodes_by_collection).toEqual([{ collection: 'cisco.ios', host_count: 2 }]);
+    expect(p.indirect_nodes_by_module).toEqual([
+      { module: 'cisco.ios.ios_command', host_count: 2 },
+      { module: 'cisco.ios.ios_config', host_count: 1 },
+    ]);
   });
 });
 

@@ -1,3 +1,4 @@
+import { baseIndirect, extractCollectionName, type IndirectBatch, mergeIndirect, prepareIndirect } from './indirect.js';
 import { type JhsBatch, mergeJobHostSummary, prepareJobHostSummary } from './job-host-summary.js';
 import { type Row, readMember, type RollupTarball, sortedSet } from './input.js';
 import { type JobsBatch, type JobStats, prepareJobs } from './jobs.js';
@@ -47,6 +48,7 @@ interface Rollups {
   tableMetadata: Record<string, number> | undefined;
   controllerVersions: (string | null)[] | undefined;
   featureFlags: (string | null)[] | undefined;
+  indirect: IndirectBatch | undefined;
 }
 
 async function each(tarballs: readonly RollupTarball[], member: string, fn: (rows: Row[]) => void): Promise<void> {
@@ -58,7 +60,7 @@ async function each(tarballs: readonly RollupTarball[], member: string, fn: (row
 
 /** Every tarball is one batch: prepared, then merged in name order (snapshots: the last wins). */
 async function rollups(tarballs: readonly RollupTarball[]): Promise<Rollups> {
-  const r: Rollups = { jobs: undefined, jhs: undefined, credentials: undefined, ee: undefined, tableMetadata: undefined, controllerVersions: undefined, featureFlags: undefined };
+  const r: Rollups = { jobs: undefined, jhs: undefined, credentials: undefined, ee: undefined, tableMetadata: undefined, controllerVersions: undefined, featureFlags: undefined, indirect: undefined };
   const sorted = [...tarballs].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   await each(sorted, 'unified_jobs.csv', (rows) => { r.jobs = mergeJobs(r.jobs, prepareJobs(rows)); });
   await each(sorted, 'job_host_summary_service.csv', (rows) => { r.jhs = mergeJobHostSummary(r.jhs, prepareJobHostSummary(rows)); });
@@ -67,6 +69,7 @@ async function rollups(tarballs: readonly RollupTarball[]): Promise<Rollups> {
   await each(sorted, 'table_metadata.csv', (rows) => { r.tableMetadata = prepareTableMetadata(rows); });
   await each(sorted, 'controller_version_service.csv', (rows) => { r.controllerVersions = prepareControllerVersions(rows); });
   await each(sorted, 'feature_flags_service.csv', (rows) => { r.featureFlags = prepareFeatureFlags(rows); });
+  await each(sorted, 'main_indirectmanagednodeaudit.csv', (rows) => { r.indirect = mergeIndirect(r.indirect, prepareIndirect(rows)); });
   return r;
 }
 
@@ -112,7 +115,7 @@ function statistics(r: Rollups, byJobType: Record<string, unknown>[], jobs: Retu
     rollup_period_successful_hosts_total: sum(jhsByType, 'successful_hosts_total'),
     rollup_period_failed_hosts_total: sum(jhsByType, 'failed_hosts_total'),
     rollup_period_unreachable_hosts_total: sum(jhsByType, 'unreachable_hosts_total'),
-    rollup_period_indirect_managed_nodes_all_total: 0,
+    rollup_period_indirect_managed_nodes_all_total: baseIndirect(r.indirect).indirect_nodes_total,
     rollup_period_tasks_total: ok! + failed! + skipped! + unreachable! + ignored!,
     rollup_period_task_ok_total: ok!,
     rollup_period_task_failed_total: failed!,
@@ -140,10 +143,12 @@ function installedCollections(jobs: ReturnType<typeof baseJobs>, known: Readonly
 /**
  * The anonymized rollup of one day as the newest metrics-utility computes it
  * (`anonymize_rollups` → `flatten_json_report` → `anonymize_data`) from the extracted tarballs of
- * that day. No event, indirect-node or task-execution statistics (see the README).
+ * that day. No event or task-execution statistics (see the README).
  */
 export async function anonymizedRollup(tarballs: readonly RollupTarball[], opts: AnonymizedRollupOptions): Promise<AnonymizedPayload> {
   const r = await rollups(tarballs);
+  const known = new Set(opts.knownCollections);
+  const indirect = baseIndirect(r.indirect);
   const jobs = baseJobs(r.jobs);
   const versions = r.controllerVersions ?? [];
   const first = versions.length > 0 ? versions[0]! : null;
@@ -159,12 +164,13 @@ export async function anonymizedRollup(tarballs: readonly RollupTarball[], opts:
     jobs_by_launch_type: withHosts(jobs.by_launch_type, jhs.by_launch_type, 'launch_type', first),
     jobs_by_ansible_version: withHosts(jobs.by_ansible_version, jhs.by_ansible_version, 'ansible_version', first),
     jobs_by_controller_version: byController,
-    jobs_by_installed_collections_versions: installedCollections(jobs, new Set(opts.knownCollections)),
+    jobs_by_installed_collections_versions: installedCollections(jobs, known),
     table_metadata: r.tableMetadata ?? {},
     controller_versions: versions,
     feature_flags: r.featureFlags ?? [],
     observability_by_tasks: [],
-    indirect_nodes_by_collection: [],
-    indirect_nodes_by_module: [],
+    // anonymize_data: only collections (and modules of collections) named in collections.json.
+    indirect_nodes_by_collection: indirect.by_collection.filter((i) => known.has(i.collection.trim())),
+    indirect_nodes_by_module: indirect.by_module.filter((i) => known.has(extractCollectionName(i.module) ?? '')),
   };
 }
