@@ -1,9 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { anonymizedRollup } from '@tally/dataframes';
+import { anonymizedRollupOfDay } from '@tally/dataframes';
 import { applyControllerSchema, seedController } from '@tally/demo';
-import { extractAll } from '@tally/extractors';
 import { DirectoryStorage } from '@tally/storage';
 import { createTestDatabase, type TestDatabase } from '@tally/testkit';
 import type pg from 'pg';
@@ -42,12 +41,9 @@ async function gatheredPayload() {
     METRICS_UTILITY_DISABLE_JOB_HOST_SUMMARY_COLLECTOR: 'true',
   }, dir);
   expect(r.code, r.stderr).toBe(0);
-  const tarballs = await extractAll({ storage: new DirectoryStorage({ base: shipPath }), since: new Date(DAY[0]), until: new Date(DAY[1]) });
-  try {
-    return await anonymizedRollup(tarballs, { knownCollections: [] });
-  } finally {
-    for (const t of tarballs) await t.release();
-  }
+  const { payload, failures } = await anonymizedRollupOfDay({ storage: new DirectoryStorage({ base: shipPath }), day: new Date(DAY[0]), knownCollections: [] });
+  expect(failures).toEqual([]);
+  return payload;
 }
 
 async function one<T>(sql: string): Promise<T> {
@@ -106,5 +102,23 @@ describe('anonymizedRollup of a gathered day', () => {
     expect(p.jobs_by_job_type.map((j) => [j.job_type, j.jobs_total])).toEqual(byType.rows.map((r) => [r.model, Number(r.n)]));
     // No collections.json names: every installed collection is dropped.
     expect(p.jobs_by_installed_collections_versions).toEqual([]);
+
+    // `tally rollup --anonymized` writes the same payload, one file per day of the window.
+    const shipPath = join(dir, 'ship');
+    const known = join(dir, 'collections.json');
+    writeFileSync(known, JSON.stringify({ 'ansible.posix': 'certified' }));
+    const env = { METRICS_UTILITY_SHIP_TARGET: 'directory', METRICS_UTILITY_SHIP_PATH: shipPath };
+    const r = await runCli(['rollup', '--anonymized', '--collections', known, '--since', '2024-03-09', '--until', '2024-03-11'], env, dir);
+    expect(r.code, r.stderr).toBe(0);
+    const names = ['2024-03-09', '2024-03-10'].map((d) => `rollups/anonymized/period=day/date=${d}/payload.json`);
+    expect(r.stdout.trim().split('\n')).toEqual(names);
+    const written = JSON.parse(readFileSync(join(shipPath, names[1]!), 'utf8'));
+    const { payload } = await anonymizedRollupOfDay({ storage: new DirectoryStorage({ base: shipPath }), day: new Date(DAY[0]), knownCollections: ['ansible.posix'] });
+    expect(written).toEqual(JSON.parse(JSON.stringify(payload)));
+    // Nothing gathered on March 9: the empty day's payload.
+    expect(JSON.parse(readFileSync(join(shipPath, names[0]!), 'utf8')).statistics.rollup_period_jobs_total).toBe(0);
+    const bad = await runCli(['rollup', '--anonymized', '--period', 'month', '--since', '2024-03-01'], env, dir);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('--period must be day');
   });
 });

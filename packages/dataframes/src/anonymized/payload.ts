@@ -1,3 +1,6 @@
+import type { Logger } from '@tally/core';
+import { type ExtractFailure, extractAll } from '@tally/extractors';
+import type { Store } from '@tally/storage';
 import { baseIndirect, extractCollectionName, type IndirectBatch, mergeIndirect, prepareIndirect } from './indirect.js';
 import { type JhsBatch, mergeJobHostSummary, prepareJobHostSummary } from './job-host-summary.js';
 import { type Row, readMember, type RollupTarball, sortedSet } from './input.js';
@@ -173,4 +176,33 @@ export async function anonymizedRollup(tarballs: readonly RollupTarball[], opts:
     indirect_nodes_by_collection: indirect.by_collection.filter((i) => known.has(i.collection.trim())),
     indirect_nodes_by_module: indirect.by_module.filter((i) => known.has(extractCollectionName(i.module) ?? '')),
   };
+}
+
+export interface AnonymizedDayOptions extends AnonymizedRollupOptions {
+  storage: Store;
+  /** Any instant of the UTC day: its tarballs are those of `[day 00:00, next day 00:00)`. */
+  day: Date;
+  logger?: Logger;
+}
+
+export interface AnonymizedDay {
+  payload: AnonymizedPayload;
+  /** The tarballs read (storage names, in name order). */
+  tarballs: string[];
+  /** Tarballs that could not be extracted: they contribute nothing. */
+  failures: ExtractFailure[];
+}
+
+/** `anonymizedRollup` of the tarballs of one UTC day in `storage`, extracted for the call. */
+export async function anonymizedRollupOfDay(opts: AnonymizedDayOptions): Promise<AnonymizedDay> {
+  const since = new Date(Math.floor(opts.day.getTime() / 86_400_000) * 86_400_000);
+  const until = new Date(since.getTime() + 86_400_000);
+  const failures: ExtractFailure[] = [];
+  const tarballs = await extractAll({ storage: opts.storage, since, until, ...(opts.logger ? { logger: opts.logger } : {}) }, failures);
+  try {
+    const payload = await anonymizedRollup(tarballs, opts);
+    return { payload, tarballs: tarballs.map((t) => t.name).sort(), failures };
+  } finally {
+    for (const t of tarballs) await t.release();
+  }
 }
