@@ -65,6 +65,12 @@ writeTarball(dir, '2024-03-10', {
   'table_metadata.csv': 'schemaname,tablename,estimated_row_count,total_size_bytes,table_size_bytes,indexes_size_bytes\npublic,main_unifiedjob,10,8192,4096,4096\n',
   'controller_version_service.csv': 'controller_version\n4.6.0\n',
   'feature_flags_service.csv': 'name,condition,value\nFEATURE_X,boolean,True\n',
+  'task_executions_service.csv': `started_at,completed_at,collector_type
+${t('00:00:00')},${t('00:01:00')},"""unified_jobs"""
+${t('01:00:00')},${t('01:02:00')},"""unified_jobs"""
+${t('02:00:00')},,"""table_metadata"""
+${t('03:00:00')},${t('03:00:05')},"""feature_flags_service"""
+`,
 }, { index: 2 });
 
 async function payload() {
@@ -175,6 +181,14 @@ describe('anonymizedRollup (newest metrics-utility anonymize_rollups)', async ()
     expect(p.controller_versions).toEqual(['4.6.0']);
     expect(p.feature_flags).toEqual(['FEATURE_X']);
     expect(p).not.toHaveProperty('module_stats');
+  });
+
+  it('observability_by_tasks: runs per collector type, missing of 24 (hourly) or 1 (snapshot), durations of finished runs', () => {
+    expect(p.observability_by_tasks).toEqual([
+      { collector_type: 'feature_flags_service', executions_total: 1, executions_missing_total: 0, execution_duration_total_seconds: 5, execution_duration_minimum_seconds: 5, execution_duration_maximum_seconds: 5 },
+      { collector_type: 'table_metadata', executions_total: 1, executions_missing_total: 0, execution_duration_total_seconds: null, execution_duration_minimum_seconds: null, execution_duration_maximum_seconds: null },
+      { collector_type: 'unified_jobs', executions_total: 2, executions_missing_total: 22, execution_duration_total_seconds: 180, execution_duration_minimum_seconds: 60, execution_duration_maximum_seconds: 120 },
+    ]);
   });
 
   it('indirect nodes: hosts per collection and module over both batches and every org; only known collections', () => {

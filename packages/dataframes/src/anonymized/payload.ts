@@ -13,6 +13,8 @@ import {
   prepareExecutionEnvironments,
   prepareFeatureFlags,
   prepareTableMetadata,
+  prepareTaskExecutions,
+  type TaskExecutions,
 } from './snapshots.js';
 
 /** The newest metrics-utility's `AnonymizedPayload` (anonymized_rollups/types.py), as plain JSON. */
@@ -29,7 +31,7 @@ export interface AnonymizedPayload {
   table_metadata: Record<string, number>;
   controller_versions: (string | null)[];
   feature_flags: (string | null)[];
-  observability_by_tasks: Record<string, unknown>[];
+  observability_by_tasks: TaskExecutions[];
   indirect_nodes_by_collection: { collection: string; host_count: number }[];
   indirect_nodes_by_module: { module: string; host_count: number }[];
 }
@@ -52,6 +54,7 @@ interface Rollups {
   controllerVersions: (string | null)[] | undefined;
   featureFlags: (string | null)[] | undefined;
   indirect: IndirectBatch | undefined;
+  taskExecutions: TaskExecutions[] | undefined;
 }
 
 async function each(tarballs: readonly RollupTarball[], member: string, fn: (rows: Row[]) => void): Promise<void> {
@@ -63,7 +66,7 @@ async function each(tarballs: readonly RollupTarball[], member: string, fn: (row
 
 /** Every tarball is one batch: prepared, then merged in name order (snapshots: the last wins). */
 async function rollups(tarballs: readonly RollupTarball[]): Promise<Rollups> {
-  const r: Rollups = { jobs: undefined, jhs: undefined, credentials: undefined, ee: undefined, tableMetadata: undefined, controllerVersions: undefined, featureFlags: undefined, indirect: undefined };
+  const r: Rollups = { jobs: undefined, jhs: undefined, credentials: undefined, ee: undefined, tableMetadata: undefined, controllerVersions: undefined, featureFlags: undefined, indirect: undefined, taskExecutions: undefined };
   const sorted = [...tarballs].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   await each(sorted, 'unified_jobs.csv', (rows) => { r.jobs = mergeJobs(r.jobs, prepareJobs(rows)); });
   await each(sorted, 'job_host_summary_service.csv', (rows) => { r.jhs = mergeJobHostSummary(r.jhs, prepareJobHostSummary(rows)); });
@@ -72,6 +75,7 @@ async function rollups(tarballs: readonly RollupTarball[]): Promise<Rollups> {
   await each(sorted, 'table_metadata.csv', (rows) => { r.tableMetadata = prepareTableMetadata(rows); });
   await each(sorted, 'controller_version_service.csv', (rows) => { r.controllerVersions = prepareControllerVersions(rows); });
   await each(sorted, 'feature_flags_service.csv', (rows) => { r.featureFlags = prepareFeatureFlags(rows); });
+  await each(sorted, 'task_executions_service.csv', (rows) => { r.taskExecutions = prepareTaskExecutions(rows); });
   await each(sorted, 'main_indirectmanagednodeaudit.csv', (rows) => { r.indirect = mergeIndirect(r.indirect, prepareIndirect(rows)); });
   return r;
 }
@@ -146,7 +150,7 @@ function installedCollections(jobs: ReturnType<typeof baseJobs>, known: Readonly
 /**
  * The anonymized rollup of one day as the newest metrics-utility computes it
  * (`anonymize_rollups` → `flatten_json_report` → `anonymize_data`) from the extracted tarballs of
- * that day. No event or task-execution statistics (see the README).
+ * that day. No event statistics (see the README).
  */
 export async function anonymizedRollup(tarballs: readonly RollupTarball[], opts: AnonymizedRollupOptions): Promise<AnonymizedPayload> {
   const r = await rollups(tarballs);
@@ -171,7 +175,7 @@ export async function anonymizedRollup(tarballs: readonly RollupTarball[], opts:
     table_metadata: r.tableMetadata ?? {},
     controller_versions: versions,
     feature_flags: r.featureFlags ?? [],
-    observability_by_tasks: [],
+    observability_by_tasks: r.taskExecutions ?? [],
     // anonymize_data: only collections (and modules of collections) named in collections.json.
     indirect_nodes_by_collection: indirect.by_collection.filter((i) => known.has(i.collection.trim())),
     indirect_nodes_by_module: indirect.by_module.filter((i) => known.has(extractCollectionName(i.module) ?? '')),

@@ -1,4 +1,4 @@
-import { pgBool, type Row, sortedSet } from './input.js';
+import { epochMicros, pgBool, type Row, sortedSet } from './input.js';
 
 /**
  * The small rollups of the newest metrics-utility. The snapshot ones (`merge` returns the newer
@@ -43,4 +43,50 @@ export function prepareFeatureFlags(rows: readonly Row[]): (string | null)[] {
 /** `CredentialsAnonymizedRollup.prepare`: the batch's distinct credential types, sorted. */
 export function prepareCredentialTypes(rows: readonly Row[]): string[] {
   return sortedSet(rows.flatMap((r) => (r.credential_type == null ? [] : [r.credential_type])));
+}
+
+/** Collectors the metrics service runs once a day; the others (hourly) are expected 24 times. */
+const SNAPSHOT = ['execution_environments', 'table_metadata', 'controller_version_service', 'feature_flags_service'];
+
+export interface TaskExecutions {
+  collector_type: string;
+  executions_total: number;
+  executions_missing_total: number;
+  execution_duration_total_seconds: number | null;
+  execution_duration_minimum_seconds: number | null;
+  execution_duration_maximum_seconds: number | null;
+}
+
+/**
+ * The task-executions rollup as the newest reference's tests pin it (its code of that version was
+ * not readable): per collector type (surrounding `"` stripped: Tally's CSV keeps the jsonb
+ * quotes), the runs, the runs missing from the expected 24 (hourly and unknown collectors) or 1
+ * (snapshots), and completed − started durations of the runs that have both.
+ */
+export function prepareTaskExecutions(rows: readonly Row[]): TaskExecutions[] {
+  const groups = new Map<string, number[]>();
+  const counts = new Map<string, number>();
+  for (const r of rows) {
+    if (r.collector_type == null) continue;
+    const type = r.collector_type.replace(/^"+|"+$/g, '');
+    counts.set(type, (counts.get(type) ?? 0) + 1);
+    const durations = groups.get(type) ?? [];
+    groups.set(type, durations);
+    const started = epochMicros(r.started_at);
+    const completed = epochMicros(r.completed_at);
+    if (started !== null && completed !== null) durations.push((completed - started) / 1e6);
+  }
+  return [...counts.keys()].sort().map((type) => {
+    const total = counts.get(type)!;
+    const d = groups.get(type)!;
+    const expected = SNAPSHOT.includes(type) ? 1 : 24;
+    return {
+      collector_type: type,
+      executions_total: total,
+      executions_missing_total: Math.max(0, expected - total),
+      execution_duration_total_seconds: d.length > 0 ? d.reduce((s, x) => s + x, 0) : null,
+      execution_duration_minimum_seconds: d.length > 0 ? Math.min(...d) : null,
+      execution_duration_maximum_seconds: d.length > 0 ? Math.max(...d) : null,
+    };
+  });
 }
