@@ -1,4 +1,4 @@
-import type { Row } from './input.js';
+import type { Row, RowFold } from './input.js';
 
 /**
  * The main_indirectmanagednodeaudit rollup of the newest metrics-utility
@@ -42,20 +42,21 @@ function add(groups: IndirectBatch['groups'], org: string, name: string, host: s
 }
 
 /** `prepare`: every row with a host name joins its collections' and modules' groups (or the sentinels). */
-export function prepareIndirect(rows: readonly Row[]): IndirectBatch {
+export function indirectFold(): RowFold<IndirectBatch> {
   const batch: IndirectBatch = { groups: new Map(), moduleGroups: new Map() };
-  for (const r of rows) {
-    const host = r.host_name;
-    if (host === null || host === undefined) continue;
-    // str() of pandas' NaN.
-    const org = r.organization_name ?? 'nan';
-    const events = parseEvents(r.events);
-    const collections = new Set(events.map(extractCollectionName).filter((c): c is string => c !== null));
-    for (const c of collections.size > 0 ? collections : ['_no_collection']) add(batch.groups, org, c, host);
-    const modules = new Set(events.filter((e): e is string => extractCollectionName(e) !== null));
-    for (const m of modules.size > 0 ? modules : ['_no_module']) add(batch.moduleGroups, org, m, host);
-  }
-  return batch;
+  return { row: (r) => addAuditRow(batch, r), done: () => batch };
+}
+
+function addAuditRow(batch: IndirectBatch, r: Row): void {
+  const host = r.host_name;
+  if (host === null || host === undefined) return;
+  // str() of pandas' NaN.
+  const org = r.organization_name ?? 'nan';
+  const events = parseEvents(r.events);
+  const collections = new Set(events.map(extractCollectionName).filter((c): c is string => c !== null));
+  for (const c of collections.size > 0 ? collections : ['_no_collection']) add(batch.groups, org, c, host);
+  const modules = new Set(events.filter((e): e is string => extractCollectionName(e) !== null));
+  for (const m of modules.size > 0 ? modules : ['_no_module']) add(batch.moduleGroups, org, m, host);
 }
 
 /** `merge`: host names united per group. */

@@ -1,5 +1,4 @@
-import { readFile } from 'node:fs/promises';
-import { parseCsvRows } from '@tally/core';
+import { streamCsvRows } from './csv-stream.js';
 
 /** What the anonymized rollup reads of an extracted tarball (an `ExtractedTarball` is one). */
 export interface RollupTarball {
@@ -19,24 +18,31 @@ const PANDAS_NA = new Set([
   'NaN', 'None', 'n/a', 'nan', 'null',
 ]);
 
+/** A member's rows as they stream by: `header` once (when the file has one), then `row` per row. */
+export interface RowFold<T> {
+  header?(columns: readonly string[]): void;
+  row(row: Row): void;
+  done(): T;
+}
+
 /**
  * One batch per tarball, as the reference prepares each collected file on its own and merges
- * the results: the member's rows, or `undefined` when the tarball has no such member. A CSV that
- * cannot be parsed refuses the whole call, naming tarball, member and line.
+ * the results: the member's rows streamed through `fold` (only the current row held), its result,
+ * or `undefined` when the tarball has no such member. A CSV that cannot be parsed refuses the
+ * whole call, naming tarball, member and line.
  */
-export async function readMember(tarball: RollupTarball, member: string): Promise<Row[] | undefined> {
+export async function foldMember<T>(tarball: RollupTarball, member: string, fold: RowFold<T>): Promise<T | undefined> {
   const path = tarball.file(member);
   if (path === undefined) return undefined;
-  let rows: Record<string, string | null>[];
   try {
-    rows = parseCsvRows(await readFile(path, 'utf8'));
+    await streamCsvRows(path, (h) => fold.header?.(h), (row) => {
+      for (const k in row) if (row[k] !== null && PANDAS_NA.has(row[k]!)) row[k] = null;
+      fold.row(row);
+    });
   } catch (err) {
     throw new Error(`${tarball.name}: ${member}: ${err instanceof Error ? err.message : String(err)}`);
   }
-  for (const row of rows) {
-    for (const k of Object.keys(row)) if (row[k] !== null && PANDAS_NA.has(row[k]!)) row[k] = null;
-  }
-  return rows;
+  return fold.done();
 }
 
 /** A number column value as pandas reads it (`null` for NaN or text that is no number). */

@@ -1,4 +1,4 @@
-import { idText, num, type Row, sortedSet } from './input.js';
+import { idText, num, type Row, type RowFold, sortedSet } from './input.js';
 
 /**
  * The job_host_summary_service rollup of the newest metrics-utility (`jobhostsummary_anonymized_rollup.py`,
@@ -48,16 +48,25 @@ function addStats(into: HostStats, s: HostStats): void {
   for (const k of Object.keys(zero()) as (keyof HostStats & string)[]) into[k] = (into[k] as number) + (s[k] as number);
 }
 
-/** `_aggregate_by_job_remote_id`: sums per job; its type, launch type and version are the first non-null. */
-function perJob(rows: readonly Row[]): PerJob[] {
-  const jobs = new Map<string, PerJob>();
-  for (const r of rows) {
+/**
+ * `_aggregate_by_job_remote_id`, row by row: sums per job; its type, launch type and version are
+ * the first non-null. Only the per-job sums and the distinct host ids are kept.
+ */
+export class JobHostSummaryFold implements RowFold<JhsBatch> {
+  private readonly jobs = new Map<string, PerJob>();
+  private readonly hostIds = new Set<string>();
+  private rows = 0;
+
+  row(r: Row): void {
+    this.rows++;
+    const host = idText(r.host_remote_id);
+    if (host !== null) this.hostIds.add(host);
     const id = idText(r.job_remote_id);
-    if (id === null) continue;
-    let j = jobs.get(id);
+    if (id === null) return;
+    let j = this.jobs.get(id);
     if (!j) {
       j = { ...zero(), job_type: null, launch_type: null, ansible_version: null };
-      jobs.set(id, j);
+      this.jobs.set(id, j);
     }
     for (const [c, total] of COUNTERS) j[total] += num(r[c]) ?? 0;
     // host_outcome: unreachable (dark > 0) over failed (failures > 0) over successful.
@@ -68,7 +77,18 @@ function perJob(rows: readonly Row[]): PerJob[] {
     j.launch_type ??= r.launch_type ?? null;
     j.ansible_version ??= r.ansible_version ?? null;
   }
-  return [...jobs.values()];
+
+  done(): JhsBatch {
+    if (this.rows === 0) return { by_job_type: [], by_launch_type: [], by_ansible_version: [], job_host_pairs_total: 0, host_ids: [] };
+    const jobs = [...this.jobs.values()];
+    return {
+      by_job_type: groupJobs(jobs, 'job_type'),
+      by_launch_type: groupJobs(jobs, 'launch_type'),
+      by_ansible_version: groupJobs(jobs, 'ansible_version'),
+      job_host_pairs_total: this.rows,
+      host_ids: sortedSet(this.hostIds),
+    };
+  }
 }
 
 function groupJobs(jobs: readonly PerJob[], key: 'job_type' | 'launch_type' | 'ansible_version'): HostStats[] {
@@ -93,18 +113,6 @@ function groupJobs(jobs: readonly PerJob[], key: 'job_type' | 'launch_type' | 'a
       if (key === 'ansible_version') Object.assign(item, { launch_types: sortedSet(g.launches), launch_type_total: g.launches.size });
       return item;
     });
-}
-
-export function prepareJobHostSummary(rows: readonly Row[]): JhsBatch {
-  if (rows.length === 0) return { by_job_type: [], by_launch_type: [], by_ansible_version: [], job_host_pairs_total: 0, host_ids: [] };
-  const jobs = perJob(rows);
-  return {
-    by_job_type: groupJobs(jobs, 'job_type'),
-    by_launch_type: groupJobs(jobs, 'launch_type'),
-    by_ansible_version: groupJobs(jobs, 'ansible_version'),
-    job_host_pairs_total: rows.length,
-    host_ids: sortedSet(rows.flatMap((r) => { const h = idText(r.host_remote_id); return h === null ? [] : [h]; })),
-  };
 }
 
 const listOf = (v: unknown): string[] => (Array.isArray(v) ? (v as string[]) : []);

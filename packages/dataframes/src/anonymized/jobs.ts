@@ -1,4 +1,4 @@
-import { epochMicros, idText, maxOf, minOf, num, pgBool, type Row, sortedSet } from './input.js';
+import { epochMicros, idText, maxOf, minOf, num, pgBool, type Row, type RowFold, sortedSet } from './input.js';
 
 /**
  * The unified_jobs rollup of the newest metrics-utility (`jobs_anonymized_rollup.py`): `prepare`
@@ -96,80 +96,126 @@ function toJob(r: Row): Job {
   };
 }
 
-/** The common aggregations of one group (pandas' sums, max and min skip NaN). */
-function stats(jobs: readonly Job[]): JobStats {
-  let durMax: number | null = null, durMin: number | null = null, waitMax: number | null = null, waitMin: number | null = null;
-  let dur = 0, durOk = 0, durFail = 0, wait = 0, failed = 0, neverStarted = 0;
-  for (const j of jobs) {
-    if (j.failed) failed++;
-    if (j.neverStarted) neverStarted++;
+/** The common aggregations of one group, added job by job (pandas' sums, max and min skip NaN). */
+class GroupStats {
+  private rows = 0;
+  private failed = 0;
+  private neverStarted = 0;
+  private dur = 0;
+  private durOk = 0;
+  private durFail = 0;
+  private wait = 0;
+  private durMax: number | null = null;
+  private durMin: number | null = null;
+  private waitMax: number | null = null;
+  private waitMin: number | null = null;
+  private readonly ids = new Set<string>();
+  private readonly templates = new Set<string>();
+  private readonly inventories = new Set<string>();
+  readonly versions = new Set<string>();
+  readonly types = new Set<string>();
+
+  add(j: Job): void {
+    this.rows++;
+    if (j.id !== null) this.ids.add(j.id);
+    if (j.failed) this.failed++;
+    if (j.neverStarted) this.neverStarted++;
     if (j.duration !== null) {
-      dur += j.duration;
-      if (j.failed) durFail += j.duration;
-      else durOk += j.duration;
-      durMax = maxOf(durMax, j.duration);
-      durMin = minOf(durMin, j.duration);
+      this.dur += j.duration;
+      if (j.failed) this.durFail += j.duration;
+      else this.durOk += j.duration;
+      this.durMax = maxOf(this.durMax, j.duration);
+      this.durMin = minOf(this.durMin, j.duration);
     }
     if (j.waiting !== null) {
-      wait += j.waiting;
-      waitMax = maxOf(waitMax, j.waiting);
-      waitMin = minOf(waitMin, j.waiting);
+      this.wait += j.waiting;
+      this.waitMax = maxOf(this.waitMax, j.waiting);
+      this.waitMin = minOf(this.waitMin, j.waiting);
     }
+    if (j.template !== null) this.templates.add(j.template);
+    if (j.inventory !== null) this.inventories.add(j.inventory);
+    if (j.ansibleVersion !== null) this.versions.add(j.ansibleVersion);
+    if (j.model !== null) this.types.add(j.model);
   }
-  const templates = sortedSet(jobs.flatMap((j) => (j.template === null ? [] : [j.template])));
-  const inventories = sortedSet(jobs.flatMap((j) => (j.inventory === null ? [] : [j.inventory])));
-  return {
-    jobs_total: new Set(jobs.flatMap((j) => (j.id === null ? [] : [j.id]))).size,
-    jobs_failed_total: failed,
-    jobs_successful_total: jobs.length - failed,
-    jobs_never_started_total: neverStarted,
-    job_duration_maximum_seconds: durMax,
-    job_duration_minimum_seconds: durMin,
-    jobs_duration_total_seconds: dur,
-    jobs_successful_duration_total_seconds: durOk,
-    jobs_failed_duration_total_seconds: durFail,
-    job_waiting_time_maximum_seconds: waitMax,
-    job_waiting_time_minimum_seconds: waitMin,
-    job_waiting_time_total_seconds: wait,
-    templates,
-    inventories,
-    templates_total: templates.length,
-    inventories_total: inventories.length,
-  };
+
+  stats(): JobStats {
+    const templates = sortedSet(this.templates);
+    const inventories = sortedSet(this.inventories);
+    return {
+      jobs_total: this.ids.size,
+      jobs_failed_total: this.failed,
+      jobs_successful_total: this.rows - this.failed,
+      jobs_never_started_total: this.neverStarted,
+      job_duration_maximum_seconds: this.durMax,
+      job_duration_minimum_seconds: this.durMin,
+      jobs_duration_total_seconds: this.dur,
+      jobs_successful_duration_total_seconds: this.durOk,
+      jobs_failed_duration_total_seconds: this.durFail,
+      job_waiting_time_maximum_seconds: this.waitMax,
+      job_waiting_time_minimum_seconds: this.waitMin,
+      job_waiting_time_total_seconds: this.wait,
+      templates,
+      inventories,
+      templates_total: templates.length,
+      inventories_total: inventories.length,
+    };
+  }
 }
 
-const versionsOf = (jobs: readonly Job[]) => sortedSet(jobs.flatMap((j) => (j.ansibleVersion === null ? [] : [j.ansibleVersion])));
-const typesOf = (jobs: readonly Job[]) => sortedSet(jobs.flatMap((j) => (j.model === null ? [] : [j.model])));
-
-/** pandas `groupby(key)`: NaN keys dropped, groups in key order. */
-function groupBy(jobs: readonly Job[], key: (j: Job) => string | null): [string, Job[]][] {
-  const groups = new Map<string, Job[]>();
-  for (const j of jobs) {
-    const k = key(j);
-    if (k === null) continue;
-    const g = groups.get(k);
-    if (g) g.push(j);
-    else groups.set(k, [j]);
+/** pandas `groupby(key)`: NaN keys dropped; `sortedGroups` lists them in key order. */
+function addTo(groups: Map<string, GroupStats>, k: string | null, j: Job): void {
+  if (k === null) return;
+  let g = groups.get(k);
+  if (!g) {
+    g = new GroupStats();
+    groups.set(k, g);
   }
-  return [...groups.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  g.add(j);
 }
+const sortedGroups = (groups: Map<string, GroupStats>): [string, GroupStats][] =>
+  [...groups.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 
-export function prepareJobs(rows: readonly Row[]): JobsBatch {
-  const finished = rows.filter((r) => r.finished !== null && r.finished !== undefined);
-  const jobs = finished.map(toJob);
-  if (jobs.length === 0) {
-    return { by_job_type: [], by_launch_type: [], by_ansible_version: [], by_controller_version: [], organizations: [], forks_total: 0, scm_types: [], installed_collections: [] };
+/** `prepare` of one unified_jobs batch, row by row: finished jobs only. */
+export class JobsFold implements RowFold<JobsBatch> {
+  private readonly all = new GroupStats();
+  private jobs = 0;
+  private readonly byType = new Map<string, GroupStats>();
+  private readonly byLaunch = new Map<string, GroupStats>();
+  private readonly byVersion = new Map<string, GroupStats>();
+  private readonly organizations = new Set<string>();
+  private forks = 0;
+  private readonly scmTypes = new Set<string>();
+  private readonly collections = new Map<string, CollectionAcc>();
+
+  row(r: Row): void {
+    if (r.finished === null || r.finished === undefined) return;
+    const j = toJob(r);
+    this.jobs++;
+    this.all.add(j);
+    addTo(this.byType, j.model, j);
+    addTo(this.byLaunch, j.launchType, j);
+    addTo(this.byVersion, j.ansibleVersion, j);
+    if (r.organization_name != null) this.organizations.add(r.organization_name);
+    this.forks += num(r.forks) ?? 0;
+    if (r.scm_type != null && r.scm_type.trim() !== '') this.scmTypes.add(r.scm_type);
+    addCollections(this.collections, j);
   }
-  return {
-    by_job_type: groupBy(jobs, (j) => j.model).map(([k, g]) => ({ job_type: k, ...stats(g), ansible_versions: versionsOf(g), is_automation: k === 'job' })),
-    by_launch_type: groupBy(jobs, (j) => j.launchType).map(([k, g]) => ({ launch_type: k, ...stats(g), job_types: typesOf(g), ansible_versions: versionsOf(g) })),
-    by_ansible_version: groupBy(jobs, (j) => j.ansibleVersion).map(([k, g]) => ({ ansible_version: k, ...stats(g), job_types: typesOf(g) })),
-    by_controller_version: [{ ...stats(jobs), ansible_versions: versionsOf(jobs), job_types: typesOf(jobs) }],
-    organizations: sortedSet(finished.flatMap((r) => (r.organization_name == null ? [] : [r.organization_name]))),
-    forks_total: finished.reduce((s, r) => s + (num(r.forks) ?? 0), 0),
-    scm_types: sortedSet(finished.flatMap((r) => (r.scm_type == null || r.scm_type.trim() === '' ? [] : [r.scm_type]))),
-    installed_collections: installedCollections(jobs),
-  };
+
+  done(): JobsBatch {
+    if (this.jobs === 0) {
+      return { by_job_type: [], by_launch_type: [], by_ansible_version: [], by_controller_version: [], organizations: [], forks_total: 0, scm_types: [], installed_collections: [] };
+    }
+    return {
+      by_job_type: sortedGroups(this.byType).map(([k, g]) => ({ job_type: k, ...g.stats(), ansible_versions: sortedSet(g.versions), is_automation: k === 'job' })),
+      by_launch_type: sortedGroups(this.byLaunch).map(([k, g]) => ({ launch_type: k, ...g.stats(), job_types: sortedSet(g.types), ansible_versions: sortedSet(g.versions) })),
+      by_ansible_version: sortedGroups(this.byVersion).map(([k, g]) => ({ ansible_version: k, ...g.stats(), job_types: sortedSet(g.types) })),
+      by_controller_version: [{ ...this.all.stats(), ansible_versions: sortedSet(this.all.versions), job_types: sortedSet(this.all.types) }],
+      organizations: sortedSet(this.organizations),
+      forks_total: this.forks,
+      scm_types: sortedSet(this.scmTypes),
+      installed_collections: [...this.collections.values()].map(collectionStats).sort(compareCollections),
+    };
+  }
 }
 
 function parseCollections(text: string | null): Record<string, unknown> | null {
@@ -182,36 +228,44 @@ function parseCollections(text: string | null): Record<string, unknown> | null {
   }
 }
 
-function blankCollection(name: string, version: string): CollectionStats {
+/** One (collection, version) of the batch, its lists kept as sets while jobs are added. */
+interface CollectionAcc {
+  stats: CollectionStats;
+  templates: Set<string>;
+  inventories: Set<string>;
+  versions: Set<string>;
+}
+
+function blankCollection(name: string, version: string): CollectionAcc {
   return {
-    collection_name: name, collection_version: version, job_count: 0, jobs_failed_total: 0, jobs_successful_total: 0, jobs_never_started_total: 0,
-    jobs_duration_total_seconds: 0, jobs_successful_duration_total_seconds: 0, jobs_failed_duration_total_seconds: 0,
-    job_duration_maximum_seconds: null, job_duration_minimum_seconds: null, job_waiting_time_total_seconds: 0,
-    job_waiting_time_maximum_seconds: null, job_waiting_time_minimum_seconds: null,
-    templates: [], inventories: [], templates_total: 0, inventories_total: 0, ansible_versions: [],
+    stats: {
+      collection_name: name, collection_version: version, job_count: 0, jobs_failed_total: 0, jobs_successful_total: 0, jobs_never_started_total: 0,
+      jobs_duration_total_seconds: 0, jobs_successful_duration_total_seconds: 0, jobs_failed_duration_total_seconds: 0,
+      job_duration_maximum_seconds: null, job_duration_minimum_seconds: null, job_waiting_time_total_seconds: 0,
+      job_waiting_time_maximum_seconds: null, job_waiting_time_minimum_seconds: null,
+      templates: [], inventories: [], templates_total: 0, inventories_total: 0, ansible_versions: [],
+    },
+    templates: new Set(), inventories: new Set(), versions: new Set(),
   };
 }
 
-/** `_process_collections_from_jobs`: per (collection, version) of each job's installed_collections. */
-function installedCollections(jobs: readonly Job[]): CollectionStats[] {
-  const byKey = new Map<string, CollectionStats>();
-  for (const j of jobs) {
-    const data = parseCollections(j.installedCollections);
-    if (!data) continue;
-    for (const [name, info] of Object.entries(data)) {
-      if (info === null || typeof info !== 'object' || Array.isArray(info)) continue;
-      const version = (info as Record<string, unknown>).version;
-      if (!version) continue;
-      const key = JSON.stringify([name, String(version)]);
-      const s = byKey.get(key) ?? blankCollection(name, String(version));
-      byKey.set(key, s);
-      addJob(s, j);
-    }
+/** `_process_collections_from_jobs`: the job joins each (collection, version) of its installed_collections. */
+function addCollections(byKey: Map<string, CollectionAcc>, j: Job): void {
+  const data = parseCollections(j.installedCollections);
+  if (!data) return;
+  for (const [name, info] of Object.entries(data)) {
+    if (info === null || typeof info !== 'object' || Array.isArray(info)) continue;
+    const version = (info as Record<string, unknown>).version;
+    if (!version) continue;
+    const key = JSON.stringify([name, String(version)]);
+    const acc = byKey.get(key) ?? blankCollection(name, String(version));
+    byKey.set(key, acc);
+    addJob(acc, j);
   }
-  return [...byKey.values()].sort(compareCollections);
 }
 
-function addJob(s: CollectionStats, j: Job): void {
+function addJob(acc: CollectionAcc, j: Job): void {
+  const s = acc.stats;
   s.job_count++;
   if (j.failed) s.jobs_failed_total++;
   else s.jobs_successful_total++;
@@ -228,11 +282,15 @@ function addJob(s: CollectionStats, j: Job): void {
     s.job_waiting_time_maximum_seconds = maxOf(s.job_waiting_time_maximum_seconds, j.waiting);
     s.job_waiting_time_minimum_seconds = minOf(s.job_waiting_time_minimum_seconds, j.waiting);
   }
-  if (j.template !== null) s.templates = sortedSet([...s.templates, j.template]);
-  if (j.inventory !== null) s.inventories = sortedSet([...s.inventories, j.inventory]);
-  if (j.ansibleVersion !== null) s.ansible_versions = sortedSet([...s.ansible_versions, j.ansibleVersion]);
-  s.templates_total = s.templates.length;
-  s.inventories_total = s.inventories.length;
+  if (j.template !== null) acc.templates.add(j.template);
+  if (j.inventory !== null) acc.inventories.add(j.inventory);
+  if (j.ansibleVersion !== null) acc.versions.add(j.ansibleVersion);
+}
+
+function collectionStats(acc: CollectionAcc): CollectionStats {
+  const templates = sortedSet(acc.templates);
+  const inventories = sortedSet(acc.inventories);
+  return { ...acc.stats, templates, inventories, templates_total: templates.length, inventories_total: inventories.length, ansible_versions: sortedSet(acc.versions) };
 }
 
 function compareCollections(a: CollectionStats, b: CollectionStats): number {

@@ -1,20 +1,20 @@
 import type { Logger } from '@tally/core';
 import { type ExtractFailure, extractAll } from '@tally/extractors';
 import type { Store } from '@tally/storage';
-import { baseIndirect, extractCollectionName, type IndirectBatch, mergeIndirect, prepareIndirect } from './indirect.js';
-import { type JhsBatch, mergeJobHostSummary, prepareJobHostSummary } from './job-host-summary.js';
-import { type Row, readMember, type RollupTarball, sortedSet } from './input.js';
-import { type JobsBatch, type JobStats, prepareJobs } from './jobs.js';
+import { baseIndirect, extractCollectionName, type IndirectBatch, indirectFold, mergeIndirect } from './indirect.js';
+import { type JhsBatch, JobHostSummaryFold, mergeJobHostSummary } from './job-host-summary.js';
+import { foldMember, type RollupTarball, type RowFold, sortedSet } from './input.js';
+import { type JobsBatch, JobsFold, type JobStats } from './jobs.js';
 import { baseJobs, mergeJobs } from './jobs-merge.js';
 import {
+  controllerVersionsFold,
+  credentialTypesFold,
   type ExecutionEnvironments,
-  prepareControllerVersions,
-  prepareCredentialTypes,
-  prepareExecutionEnvironments,
-  prepareFeatureFlags,
-  prepareTableMetadata,
-  prepareTaskExecutions,
+  executionEnvironmentsFold,
+  featureFlagsFold,
   type TaskExecutions,
+  tableMetadataFold,
+  taskExecutionsFold,
 } from './snapshots.js';
 
 /** The newest metrics-utility's `AnonymizedPayload` (anonymized_rollups/types.py), as plain JSON. */
@@ -57,10 +57,30 @@ interface Rollups {
   taskExecutions: TaskExecutions[] | undefined;
 }
 
-async function each(tarballs: readonly RollupTarball[], member: string, fn: (rows: Row[]) => void): Promise<void> {
+/** The member's row count of each tarball that has it. */
+function countFold(): RowFold<number> {
+  let n = 0;
+  return { row: () => void n++, done: () => n };
+}
+
+const EVENTS = 'main_jobevent_service.csv';
+
+/**
+ * A day with job events is refused: the events part of the payload (module, collection and role
+ * stats, the event statistics) is not computed, and a payload without it would pass for complete.
+ */
+async function refuseEvents(tarballs: readonly RollupTarball[]): Promise<void> {
   for (const t of tarballs) {
-    const rows = await readMember(t, member);
-    if (rows) fn(rows);
+    const n = await foldMember(t, EVENTS, countFold());
+    if (n !== undefined && n > 0) throw new Error(`${t.name}: ${EVENTS}: ${n} event rows; the events part of the anonymized rollup is not implemented`);
+  }
+}
+
+/** Each tarball's member streamed through a fresh fold, its batch handed on in tarball order. */
+async function each<T>(tarballs: readonly RollupTarball[], member: string, fold: () => RowFold<T>, fn: (batch: T) => void): Promise<void> {
+  for (const t of tarballs) {
+    const batch = await foldMember(t, member, fold());
+    if (batch !== undefined) fn(batch);
   }
 }
 
@@ -68,15 +88,16 @@ async function each(tarballs: readonly RollupTarball[], member: string, fn: (row
 async function rollups(tarballs: readonly RollupTarball[]): Promise<Rollups> {
   const r: Rollups = { jobs: undefined, jhs: undefined, credentials: undefined, ee: undefined, tableMetadata: undefined, controllerVersions: undefined, featureFlags: undefined, indirect: undefined, taskExecutions: undefined };
   const sorted = [...tarballs].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  await each(sorted, 'unified_jobs.csv', (rows) => { r.jobs = mergeJobs(r.jobs, prepareJobs(rows)); });
-  await each(sorted, 'job_host_summary_service.csv', (rows) => { r.jhs = mergeJobHostSummary(r.jhs, prepareJobHostSummary(rows)); });
-  await each(sorted, 'credentials_service.csv', (rows) => { r.credentials = sortedSet([...(r.credentials ?? []), ...prepareCredentialTypes(rows)]); });
-  await each(sorted, 'execution_environments.csv', (rows) => { r.ee = prepareExecutionEnvironments(rows); });
-  await each(sorted, 'table_metadata.csv', (rows) => { r.tableMetadata = prepareTableMetadata(rows); });
-  await each(sorted, 'controller_version_service.csv', (rows) => { r.controllerVersions = prepareControllerVersions(rows); });
-  await each(sorted, 'feature_flags_service.csv', (rows) => { r.featureFlags = prepareFeatureFlags(rows); });
-  await each(sorted, 'task_executions_service.csv', (rows) => { r.taskExecutions = prepareTaskExecutions(rows); });
-  await each(sorted, 'main_indirectmanagednodeaudit.csv', (rows) => { r.indirect = mergeIndirect(r.indirect, prepareIndirect(rows)); });
+  await refuseEvents(sorted);
+  await each(sorted, 'unified_jobs.csv', () => new JobsFold(), (b) => { r.jobs = mergeJobs(r.jobs, b); });
+  await each(sorted, 'job_host_summary_service.csv', () => new JobHostSummaryFold(), (b) => { r.jhs = mergeJobHostSummary(r.jhs, b); });
+  await each(sorted, 'credentials_service.csv', credentialTypesFold, (b) => { r.credentials = sortedSet([...(r.credentials ?? []), ...b]); });
+  await each(sorted, 'execution_environments.csv', executionEnvironmentsFold, (b) => { r.ee = b; });
+  await each(sorted, 'table_metadata.csv', tableMetadataFold, (b) => { r.tableMetadata = b; });
+  await each(sorted, 'controller_version_service.csv', controllerVersionsFold, (b) => { r.controllerVersions = b; });
+  await each(sorted, 'feature_flags_service.csv', featureFlagsFold, (b) => { r.featureFlags = b; });
+  await each(sorted, 'task_executions_service.csv', taskExecutionsFold, (b) => { r.taskExecutions = b; });
+  await each(sorted, 'main_indirectmanagednodeaudit.csv', indirectFold, (b) => { r.indirect = mergeIndirect(r.indirect, b); });
   return r;
 }
 
@@ -150,7 +171,7 @@ function installedCollections(jobs: ReturnType<typeof baseJobs>, known: Readonly
 /**
  * The anonymized rollup of one day as the newest metrics-utility computes it
  * (`anonymize_rollups` → `flatten_json_report` → `anonymize_data`) from the extracted tarballs of
- * that day. No event statistics (see the README).
+ * that day. A day with job events is refused (the events part is not implemented; see the README).
  */
 export async function anonymizedRollup(tarballs: readonly RollupTarball[], opts: AnonymizedRollupOptions): Promise<AnonymizedPayload> {
   const r = await rollups(tarballs);
