@@ -46,16 +46,27 @@ export async function anonymizedRollupCommand(opts: AnonymizedRollupCommandOptio
   const known = await knownCollections(opts.collections);
   if (opts.collections === undefined) logger.warn('rollup --anonymized without --collections: every installed and indirect collection is dropped from the payload');
   const storage = await createStore(cfg, 'rollup', { logger });
+  const refused: string[] = [];
   try {
     for (let t = first; t < until.getTime(); t += DAY_MS) {
       const day = new Date(t);
-      const { payload, tarballs, failures } = await anonymizedRollupOfDay({ storage, day, knownCollections: known, logger });
+      const date = day.toISOString().slice(0, 10);
+      let result: Awaited<ReturnType<typeof anonymizedRollupOfDay>>;
+      try {
+        result = await anonymizedRollupOfDay({ storage, day, knownCollections: known, logger });
+      } catch (err) {
+        // A day the rollup refuses (job events, a bad CSV) gets no payload; the other days still do.
+        refused.push(`${date}: ${errorMessage(err)}`);
+        logger.error('anonymized rollup refused', { date, error: errorMessage(err) });
+        continue;
+      }
       const name = anonymizedRollupName(day);
-      await storage.put(name, { buffer: `${JSON.stringify(payload, null, 2)}\n` });
+      await storage.put(name, { buffer: `${JSON.stringify(result.payload, null, 2)}\n` });
       io.stdout.write(`${name}\n`);
-      logger.info('anonymized rollup written', { name, tarballs: tarballs.length, failures: failures.length });
+      logger.info('anonymized rollup written', { name, tarballs: result.tarballs.length, failures: result.failures.length });
     }
   } finally {
     await storage.close?.();
   }
+  if (refused.length > 0) throw new TallyError(`rollup --anonymized: no payload for ${refused.length} day(s):\n${refused.join('\n')}`);
 }

@@ -10,9 +10,10 @@ export async function streamCsvRows(
   path: string,
   onHeader: (header: string[]) => void,
   onRow: (row: Record<string, string | null>) => void,
+  chunkBytes = 1 << 20,
 ): Promise<void> {
   const p = new CsvRowParser(onHeader, onRow);
-  for await (const chunk of createReadStream(path, { encoding: 'utf8', highWaterMark: 1 << 20 })) p.push(chunk as string);
+  for await (const chunk of createReadStream(path, { encoding: 'utf8', highWaterMark: chunkBytes })) p.push(chunk as string);
   p.end();
 }
 
