@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { parseInstant } from '@tally/core';
+import { parseInstant, TallyError } from '@tally/core';
 import type { CliIO } from './io.js';
 import { oneLineError } from './one-line.js';
 
@@ -125,15 +125,25 @@ ${EXIT_CODES}`,
     .requiredOption('--since <when>', 'start of the window (Nd, Nmo — or Ndays, Nmonths — or an ISO date)', instant('--since'))
     .option('--until <when>', 'end of the window (default: now)', instant('--until'))
     .addOption(new Option('--period <period>', 'rollup granularity').choices(['day', 'week', 'month']).default('day'))
+    .option('--anonymized', 'instead: the anonymized daily payload of the newest metrics-utility, one JSON per day under rollups/anonymized/')
+    .option('--collections <collections.json>', 'with --anonymized: the known collections (metrics-utility\'s anonymized_rollups/collections.json)')
     .addHelpText(
       'after',
       `
 Examples:
   $ METRICS_UTILITY_SHIP_TARGET=directory METRICS_UTILITY_SHIP_PATH=/var/lib/tally \\
     tally rollup --since 2024-03-01 --until 2024-04-01 --period month
+  $ tally rollup --anonymized --collections collections.json --since 2024-03-10 --until 2024-03-11
 ${EXIT_CODES}`,
     )
     .action(async (opts) => {
+      if (opts.anonymized) {
+        if (opts.period !== 'day') throw new TallyError('rollup --anonymized: the payload is daily; --period must be day');
+        const { anonymizedRollupCommand } = await import('./anonymized-rollup-command.js');
+        await anonymizedRollupCommand({ since: opts.since, until: opts.until, collections: opts.collections, config: globalConfig() }, io);
+        return;
+      }
+      if (opts.collections !== undefined) throw new TallyError('rollup: --collections needs --anonymized');
       const { rollupCommand } = await import('./rollup-command.js');
       await rollupCommand({ ...opts, config: globalConfig() }, io);
     });

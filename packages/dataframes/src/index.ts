@@ -55,3 +55,12 @@ export {
   GAP_THRESHOLD_SECONDS,
 } from './collection-status.js';
 export { PAIRS_TYPE } from './sql.js';
+export {
+  type AnonymizedDay,
+  type AnonymizedDayOptions,
+  type AnonymizedPayload,
+  anonymizedRollup,
+  anonymizedRollupOfDay,
+  type AnonymizedRollupOptions,
+} from './anonymized/payload.js';
+export type { RollupTarball } from './anonymized/input.js';
