@@ -45,6 +45,6 @@ export { backoffDelay, DEFAULT_RETRY, isNetworkError, isRetryable, isRetryableSt
 export { createLogger, type Level, type Logger, type LoggerOptions, registerSecret, silentLogger } from './logger.js';
 export { type ConfigKey, ENV, loadConfig, type LoadConfigOptions, requireConfig, type TallyConfig } from './config.js';
 export { CsvSplitter, type CsvSplitterOptions } from './csv-splitter.js';
-export { parseCsv, parseCsvRows } from './csv.js';
+export { parseCsv, parseCsvRows, streamCsvRows } from './csv.js';
 export { fileLock } from './file-lock.js';
 export { CollectorsFile, type CollectorsDocument } from './collectors-file.js';

@@ -1,13 +1,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseCsvRows } from '@tally/core';
+import { parseCsvRows, streamCsvRows } from '@tally/core';
 import { anonymizedRollup } from '@tally/dataframes';
 import { extractAll } from '@tally/extractors';
 import { DirectoryStorage } from '@tally/storage';
 import { writeTarball } from '@tally/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
-import { streamCsvRows } from '../src/anonymized/csv-stream.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tally-anon-stream-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

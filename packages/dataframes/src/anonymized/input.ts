@@ -1,4 +1,4 @@
-import { streamCsvRows } from './csv-stream.js';
+import { streamCsvRows } from '@tally/core';
 
 /** What the anonymized rollup reads of an extracted tarball (an `ExtractedTarball` is one). */
 export interface RollupTarball {
