@@ -98,7 +98,8 @@ function toJob(r: Row): Job {
 
 /** The common aggregations of one group, added job by job (pandas' sums, max and min skip NaN). */
 class GroupStats {
-  private rows = 0;
+  /** Jobs added (a job with several rows counts each; `jobs_total` counts distinct ids). */
+  rows = 0;
   private failed = 0;
   private neverStarted = 0;
   private dur = 0;
@@ -138,7 +139,7 @@ class GroupStats {
     if (j.model !== null) this.types.add(j.model);
   }
 
-  stats(): JobStats {
+  stats(): JobStats & { templates: string[]; inventories: string[] } {
     const templates = sortedSet(this.templates);
     const inventories = sortedSet(this.inventories);
     return {
@@ -228,25 +229,11 @@ function parseCollections(text: string | null): Record<string, unknown> | null {
   }
 }
 
-/** One (collection, version) of the batch, its lists kept as sets while jobs are added. */
+/** One (collection, version) of the batch: the jobs that installed it, folded as any other group. */
 interface CollectionAcc {
-  stats: CollectionStats;
-  templates: Set<string>;
-  inventories: Set<string>;
-  versions: Set<string>;
-}
-
-function blankCollection(name: string, version: string): CollectionAcc {
-  return {
-    stats: {
-      collection_name: name, collection_version: version, job_count: 0, jobs_failed_total: 0, jobs_successful_total: 0, jobs_never_started_total: 0,
-      jobs_duration_total_seconds: 0, jobs_successful_duration_total_seconds: 0, jobs_failed_duration_total_seconds: 0,
-      job_duration_maximum_seconds: null, job_duration_minimum_seconds: null, job_waiting_time_total_seconds: 0,
-      job_waiting_time_maximum_seconds: null, job_waiting_time_minimum_seconds: null,
-      templates: [], inventories: [], templates_total: 0, inventories_total: 0, ansible_versions: [],
-    },
-    templates: new Set(), inventories: new Set(), versions: new Set(),
-  };
+  name: string;
+  version: string;
+  group: GroupStats;
 }
 
 /** `_process_collections_from_jobs`: the job joins each (collection, version) of its installed_collections. */
@@ -258,39 +245,39 @@ function addCollections(byKey: Map<string, CollectionAcc>, j: Job): void {
     const version = (info as Record<string, unknown>).version;
     if (!version) continue;
     const key = JSON.stringify([name, String(version)]);
-    const acc = byKey.get(key) ?? blankCollection(name, String(version));
-    byKey.set(key, acc);
-    addJob(acc, j);
+    let acc = byKey.get(key);
+    if (!acc) {
+      acc = { name, version: String(version), group: new GroupStats() };
+      byKey.set(key, acc);
+    }
+    acc.group.add(j);
   }
 }
 
-function addJob(acc: CollectionAcc, j: Job): void {
-  const s = acc.stats;
-  s.job_count++;
-  if (j.failed) s.jobs_failed_total++;
-  else s.jobs_successful_total++;
-  if (j.neverStarted) s.jobs_never_started_total++;
-  if (j.duration !== null) {
-    s.jobs_duration_total_seconds += j.duration;
-    if (j.failed) s.jobs_failed_duration_total_seconds += j.duration;
-    else s.jobs_successful_duration_total_seconds += j.duration;
-    s.job_duration_maximum_seconds = maxOf(s.job_duration_maximum_seconds, j.duration);
-    s.job_duration_minimum_seconds = minOf(s.job_duration_minimum_seconds, j.duration);
-  }
-  if (j.waiting !== null) {
-    s.job_waiting_time_total_seconds += j.waiting;
-    s.job_waiting_time_maximum_seconds = maxOf(s.job_waiting_time_maximum_seconds, j.waiting);
-    s.job_waiting_time_minimum_seconds = minOf(s.job_waiting_time_minimum_seconds, j.waiting);
-  }
-  if (j.template !== null) acc.templates.add(j.template);
-  if (j.inventory !== null) acc.inventories.add(j.inventory);
-  if (j.ansibleVersion !== null) acc.versions.add(j.ansibleVersion);
-}
-
+/** A collection's entry, in the reference's key order: its jobs counted by rows, not by distinct ids. */
 function collectionStats(acc: CollectionAcc): CollectionStats {
-  const templates = sortedSet(acc.templates);
-  const inventories = sortedSet(acc.inventories);
-  return { ...acc.stats, templates, inventories, templates_total: templates.length, inventories_total: inventories.length, ansible_versions: sortedSet(acc.versions) };
+  const s = acc.group.stats();
+  return {
+    collection_name: acc.name,
+    collection_version: acc.version,
+    job_count: acc.group.rows,
+    jobs_failed_total: s.jobs_failed_total,
+    jobs_successful_total: s.jobs_successful_total,
+    jobs_never_started_total: s.jobs_never_started_total,
+    jobs_duration_total_seconds: s.jobs_duration_total_seconds,
+    jobs_successful_duration_total_seconds: s.jobs_successful_duration_total_seconds,
+    jobs_failed_duration_total_seconds: s.jobs_failed_duration_total_seconds,
+    job_duration_maximum_seconds: s.job_duration_maximum_seconds,
+    job_duration_minimum_seconds: s.job_duration_minimum_seconds,
+    job_waiting_time_total_seconds: s.job_waiting_time_total_seconds,
+    job_waiting_time_maximum_seconds: s.job_waiting_time_maximum_seconds,
+    job_waiting_time_minimum_seconds: s.job_waiting_time_minimum_seconds,
+    templates: s.templates,
+    inventories: s.inventories,
+    templates_total: s.templates_total,
+    inventories_total: s.inventories_total,
+    ansible_versions: sortedSet(acc.group.versions),
+  };
 }
 
 function compareCollections(a: CollectionStats, b: CollectionStats): number {
